@@ -1,0 +1,101 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "swift-sctp",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "SCTPWire", targets: ["SCTPWire"]),
+        .library(name: "SCTPCore", targets: ["SCTPCore"]),
+        .library(name: "SCTPSimulation", targets: ["SCTPSimulation"]),
+        .library(name: "SCTP", targets: ["SCTP"]),
+        .executable(name: "sctp-cat", targets: ["sctp-cat"]),
+        .executable(name: "sctp-perf", targets: ["sctp-perf"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+    ],
+    targets: [
+        .target(name: "CSCTPChecksum"),
+        .target(
+            name: "SCTPWire",
+            dependencies: [
+                "CSCTPChecksum",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "SCTPCore",
+            dependencies: [
+                "SCTPWire",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "SCTPSimulation",
+            dependencies: ["SCTPCore"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "SCTP",
+            dependencies: [
+                "SCTPCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "sctp-cat",
+            dependencies: [
+                "SCTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "sctp-perf",
+            dependencies: [
+                "SCTP",
+                "SCTPWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SCTPWireTests",
+            dependencies: [
+                "SCTPWire", "CSCTPChecksum",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SCTPCoreTests",
+            dependencies: ["SCTPCore", "SCTPSimulation"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SCTPTests",
+            dependencies: ["SCTP"],
+            swiftSettings: strict
+        ),
+    ]
+)

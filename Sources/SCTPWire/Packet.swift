@@ -1,0 +1,160 @@
+import CSCTPChecksum
+import NIOCore
+
+/// The 12-byte common header of every SCTP packet (RFC 9260 §3.1).
+public struct CommonHeader: Hashable, Sendable {
+    public static let size = 12
+
+    public var sourcePort: UInt16
+    public var destinationPort: UInt16
+    public var verificationTag: UInt32
+    /// The checksum as stored (the CRC32c value, read least significant byte first);
+    /// written packets compute it anew.
+    public var checksum: UInt32
+
+    public init(sourcePort: UInt16, destinationPort: UInt16, verificationTag: UInt32, checksum: UInt32 = 0) {
+        self.sourcePort = sourcePort
+        self.destinationPort = destinationPort
+        self.verificationTag = verificationTag
+        self.checksum = checksum
+    }
+
+    /// Reads the header at the buffer's reader index without moving it.
+    public init(peeking buffer: ByteBuffer) throws(WireError) {
+        let i = buffer.readerIndex
+        guard buffer.readableBytes >= Self.size,
+              let source = buffer.getInteger(at: i, as: UInt16.self),
+              let destination = buffer.getInteger(at: i + 2, as: UInt16.self),
+              let tag = buffer.getInteger(at: i + 4, as: UInt32.self),
+              let checksum = buffer.getInteger(at: i + 8, endianness: .little, as: UInt32.self)
+        else { throw .packetTooShort(length: buffer.readableBytes) }
+        self.init(sourcePort: source, destinationPort: destination, verificationTag: tag, checksum: checksum)
+    }
+
+    /// Writes the header with a zero checksum (to be filled in once the chunks are written).
+    public func write(to buffer: inout ByteBuffer) {
+        buffer.writeMultipleIntegers(sourcePort, destinationPort, verificationTag, UInt32(0))
+    }
+}
+
+/// Reads the chunks of a packet one at a time, as slices of the datagram, without
+/// collecting them. Every length is checked against the bytes present before use.
+public struct ChunkReader {
+    private var buffer: ByteBuffer
+    private var offset: Int
+    private var stopped = false
+
+    /// A reader over the chunks of `packet` (the bytes after the common header).
+    public init(chunksOf packet: ByteBuffer) {
+        var rest = packet
+        rest.moveReaderIndex(forwardBy: min(CommonHeader.size, rest.readableBytes))
+        buffer = rest
+        offset = CommonHeader.size
+    }
+
+    /// The next chunk, or `nil` at the end of the packet or after an unknown chunk whose
+    /// type says to stop processing (that chunk itself is returned first).
+    public mutating func next() throws(WireError) -> Chunk? {
+        if stopped { return nil }
+        let available = buffer.readableBytes
+        if available == 0 { return nil }
+        let start = buffer.readerIndex
+        guard available >= 4,
+              let type = buffer.getInteger(at: start, as: UInt8.self),
+              let flags = buffer.getInteger(at: start + 1, as: UInt8.self),
+              let length16 = buffer.getInteger(at: start + 2, as: UInt16.self)
+        else {
+            stopped = true
+            throw .truncatedChunkHeader(offset: offset, available: available)
+        }
+        let length = Int(length16)
+        guard length >= 4 else {
+            stopped = true
+            throw .chunkLengthTooSmall(type: type, length: length)
+        }
+        guard length <= available else {
+            stopped = true
+            throw .chunkLengthExceedsPacket(type: type, length: length, available: available)
+        }
+        let value = buffer.getSlice(at: start + 4, length: length - 4)!
+        let advance = min(length + paddingLength(length), available)
+        buffer.moveReaderIndex(forwardBy: advance)
+        offset += advance
+        do {
+            let chunk = try Chunk(type: type, flags: flags, value: value)
+            if case .unknown(let unknown) = chunk, !unknown.action.continues { stopped = true }
+            return chunk
+        } catch {
+            stopped = true
+            throw error
+        }
+    }
+}
+
+/// An SCTP packet: the common header and its chunks (RFC 9260 §3).
+public struct SCTPPacket: Hashable, Sendable {
+    public var header: CommonHeader
+    /// The chunks in order. When parsing met an unknown chunk whose type says "stop"
+    /// (`00`, `01`), that chunk is the last one here and the rest were not read.
+    public var chunks: [Chunk]
+
+    public init(header: CommonHeader, chunks: [Chunk]) {
+        self.header = header
+        self.chunks = chunks
+    }
+
+    /// Parses a datagram holding one SCTP packet. Checks the checksum as `checksum`
+    /// demands, then reads every chunk; the payloads are slices of `datagram`.
+    public init(parsing datagram: ByteBuffer, checksum: ChecksumVerification = .required) throws(WireError) {
+        header = try CommonHeader(peeking: datagram)
+        try PacketChecksum.verify(datagram, checksum)
+        var reader = ChunkReader(chunksOf: datagram)
+        var chunks: [Chunk] = []
+        while let chunk = try reader.next() { chunks.append(chunk) }
+        guard !chunks.isEmpty else { throw .noChunks }
+        self.chunks = chunks
+    }
+
+    /// Writes the packet at the buffer's writer index, with its checksum as `mode` says.
+    public func write(to buffer: inout ByteBuffer, checksum mode: ChecksumMode = .crc32c) {
+        let start = buffer.writerIndex
+        header.write(to: &buffer)
+        for chunk in chunks { chunk.write(to: &buffer) }
+        let offset = start - buffer.readerIndex
+        let length = buffer.writerIndex - start
+        let value: UInt32 = mode == .crc32c
+            ? buffer.withUnsafeReadableBytes { csctp_sctp_packet_crc32c($0.baseAddress! + offset, length) }
+            : 0
+        buffer.setInteger(value, at: start + 8, endianness: .little)
+    }
+
+    /// The packet's bytes.
+    public func serialized(checksum mode: ChecksumMode = .crc32c) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        write(to: &buffer, checksum: mode)
+        return buffer
+    }
+
+    /// Whether parsing stopped early at an unknown chunk (types `00xxxxxx`, `01xxxxxx`).
+    public var stoppedAtUnrecognizedChunk: Bool {
+        if case .unknown(let unknown) = chunks.last { return !unknown.action.continues }
+        return false
+    }
+
+    /// The unknown chunks the peer must be told about, in an ERROR chunk with
+    /// Unrecognized Chunk Type causes (types `01xxxxxx` and `11xxxxxx`).
+    public var unrecognizedChunksToReport: [UnknownChunk] {
+        chunks.compactMap {
+            if case .unknown(let unknown) = $0, unknown.action.reports { return unknown }
+            return nil
+        }
+    }
+
+    /// Checks RFC 9260 §6.10: INIT, INIT ACK and SHUTDOWN COMPLETE never share a packet.
+    public func validateBundling() throws(WireError) {
+        guard chunks.count > 1 else { return }
+        for chunk in chunks where chunk.mustStandAlone {
+            throw .chunkMustStandAlone(type: chunk.type)
+        }
+    }
+}

@@ -1,0 +1,152 @@
+import NIOCore
+
+/// What RFC 9260 §3.2 and §3.2.1 tell a receiver to do with a chunk type or
+/// parameter type it does not recognise, taken from the type's two high-order bits.
+public enum UnrecognizedAction: Hashable, Sendable {
+    /// `00`: stop processing (the packet for a chunk, the chunk's parameters for a parameter); report nothing.
+    case stop
+    /// `01`: stop processing as above and report the unrecognised item.
+    case stopAndReport
+    /// `10`: skip this item and go on; report nothing.
+    case skip
+    /// `11`: skip this item, go on, and report it.
+    case skipAndReport
+
+    /// The action for a chunk type (its bits 7 and 6).
+    @inlinable
+    public init(chunkType: UInt8) { self.init(highBits: chunkType >> 6) }
+
+    /// The action for a parameter type (its bits 15 and 14).
+    @inlinable
+    public init(parameterType: UInt16) { self.init(highBits: UInt8(parameterType >> 14)) }
+
+    @inlinable
+    init(highBits: UInt8) {
+        switch highBits & 0b11 {
+        case 0b00: self = .stop
+        case 0b01: self = .stopAndReport
+        case 0b10: self = .skip
+        default: self = .skipAndReport
+        }
+    }
+
+    /// Whether processing goes on after the item.
+    public var continues: Bool { self == .skip || self == .skipAndReport }
+    /// Whether the item must be reported to the peer.
+    public var reports: Bool { self == .stopAndReport || self == .skipAndReport }
+}
+
+/// Number of zero bytes that pad `length` to a multiple of 4.
+@inlinable
+func paddingLength(_ length: Int) -> Int { (4 - length & 3) & 3 }
+
+/// A bounded reader of fixed-size fields inside one chunk, parameter or error cause.
+///
+/// Every read checks the remaining length first and throws `shortError` instead of trapping.
+@usableFromInline
+struct FieldReader {
+    @usableFromInline var buffer: ByteBuffer
+    @usableFromInline let shortError: WireError
+
+    @inlinable
+    init(_ buffer: ByteBuffer, shortError: WireError) {
+        self.buffer = buffer
+        self.shortError = shortError
+    }
+
+    @inlinable
+    var remaining: Int { buffer.readableBytes }
+
+    @inlinable
+    mutating func read<T: FixedWidthInteger>(_: T.Type = T.self) throws(WireError) -> T {
+        guard let value = buffer.readInteger(as: T.self) else { throw shortError }
+        return value
+    }
+
+    @inlinable
+    mutating func readSlice(_ length: Int) throws(WireError) -> ByteBuffer {
+        guard length >= 0, let slice = buffer.readSlice(length: length) else { throw shortError }
+        return slice
+    }
+
+    /// Everything that is left, as a slice of the original bytes.
+    @inlinable
+    mutating func readRest() -> ByteBuffer {
+        buffer.readSlice(length: buffer.readableBytes)!
+    }
+
+    /// Throws unless every byte was consumed.
+    @inlinable
+    func expectEnd() throws(WireError) {
+        if buffer.readableBytes != 0 { throw shortError }
+    }
+}
+
+/// Reads a sequence of type-length-value items (parameters or error causes): 16-bit type,
+/// 16-bit length that counts the 4-byte header but not the padding, value, zero padding to
+/// a multiple of 4. The last item's padding may be absent.
+@usableFromInline
+struct TLVReader {
+    @usableFromInline var buffer: ByteBuffer
+
+    @inlinable
+    init(_ buffer: ByteBuffer) { self.buffer = buffer }
+
+    /// The next item's type and value (a slice, not a copy), or `nil` at the end.
+    @inlinable
+    mutating func next() throws(WireError) -> (type: UInt16, value: ByteBuffer)? {
+        let available = buffer.readableBytes
+        if available == 0 { return nil }
+        guard available >= 4,
+              let type = buffer.getInteger(at: buffer.readerIndex, as: UInt16.self),
+              let length16 = buffer.getInteger(at: buffer.readerIndex + 2, as: UInt16.self)
+        else { throw .truncatedParameterHeader(available: available) }
+        let length = Int(length16)
+        guard length >= 4 else { throw .parameterLengthTooSmall(type: type, length: length) }
+        guard length <= available else {
+            throw .parameterLengthExceedsChunk(type: type, length: length, available: available)
+        }
+        buffer.moveReaderIndex(forwardBy: 4)
+        let value = buffer.readSlice(length: length - 4)!
+        buffer.moveReaderIndex(forwardBy: min(paddingLength(length), buffer.readableBytes))
+        return (type, value)
+    }
+}
+
+extension ByteBuffer {
+    /// Writes a TLV header, lets `body` write the value, then fills in the length.
+    /// Writes no trailing padding: the container pads between items and at its own end.
+    @inlinable
+    mutating func writeTLV(type: UInt16, _ body: (inout ByteBuffer) -> Void) {
+        let start = writerIndex
+        writeInteger(type)
+        writeInteger(UInt16(0))
+        body(&self)
+        let length = writerIndex - start
+        precondition(length <= Int(UInt16.max), "TLV longer than 65535 bytes")
+        setInteger(UInt16(length), at: start + 2)
+    }
+
+    /// Writes zero bytes until the distance from `base` is a multiple of 4.
+    @inlinable
+    mutating func writePadding(alignedFrom base: Int) {
+        let pad = paddingLength(writerIndex - base)
+        if pad > 0 { writeRepeatingByte(0, count: pad) }
+    }
+
+    /// Writes items one after another, padding between them to 4-byte boundaries
+    /// (counted from the list's start), leaving the last one unpadded.
+    @inlinable
+    mutating func writeTLVList<Item>(_ items: [Item], _ write: (Item, inout ByteBuffer) -> Void) {
+        let base = writerIndex
+        for item in items {
+            writePadding(alignedFrom: base)
+            write(item, &self)
+        }
+    }
+
+    /// Reads `count` bytes from a slice into an array.
+    @inlinable
+    func bytesArray() -> [UInt8] { getBytes(at: readerIndex, length: readableBytes) ?? [] }
+}
+
