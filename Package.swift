@@ -94,7 +94,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SCTPTests",
-            dependencies: ["SCTP"],
+            dependencies: [
+                "SCTP",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
             swiftSettings: strict
         ),
     ]

@@ -1,0 +1,49 @@
+import Testing
+import SCTPCore
+import SCTPSimulation
+
+@Suite("core foundations")
+struct FoundationTests {
+    @Test("instants add durations, saturate instead of overflowing, and subtract to durations")
+    func instants() {
+        let t = SCTPInstant(nanoseconds: 1_000)
+        #expect((t + .milliseconds(2)).nanoseconds == 2_001_000)
+        #expect((t + .milliseconds(2)) - t == .milliseconds(2))
+        #expect((SCTPInstant(nanoseconds: .max - 5) + .seconds(1)).nanoseconds == .max)
+        #expect(t < t + .nanoseconds(1))
+    }
+
+    @Test("the seeded generator repeats for a seed and differs between seeds")
+    func seeded() {
+        var a = SeededRandomSource(seed: 42)
+        var b = SeededRandomSource(seed: 42)
+        var c = SeededRandomSource(seed: 43)
+        let sa = (0..<8).map { _ in a.next32() }
+        #expect(sa == (0..<8).map { _ in b.next32() })
+        #expect(sa != (0..<8).map { _ in c.next32() })
+        #expect(Set(sa).count > 1)
+    }
+
+    @Test("verification tags are never zero")
+    func tags() {
+        /// A source that yields zero a few times before anything else.
+        struct ZerosFirst: SCTPRandomSource {
+            var remainingZeros = 3
+            mutating func fill(_ buffer: UnsafeMutableRawBufferPointer) {
+                let byte: UInt8 = remainingZeros > 0 ? 0 : 7
+                remainingZeros -= 1
+                for i in buffer.indices { buffer[i] = byte }
+            }
+        }
+        var source = ZerosFirst()
+        #expect(source.nextVerificationTag() == 0x0707_0707)
+    }
+
+    @Test("the virtual clock only moves forward")
+    func virtualClock() {
+        var clock = VirtualClock()
+        clock.advance(by: .milliseconds(5))
+        clock.advance(to: SCTPInstant(nanoseconds: 1))
+        #expect(clock.now == SCTPInstant(nanoseconds: 5_000_000))
+    }
+}
