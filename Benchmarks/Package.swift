@@ -1,0 +1,21 @@
+// swift-tools-version: 6.1
+// Benchmarks live in their own package so the test build never compiles them.
+//   swift run -c release --package-path Benchmarks WireBenchmark
+import PackageDescription
+
+let package = Package(
+    name: "swift-sctp-benchmarks",
+    dependencies: [
+        .package(name: "swift-sctp", path: ".."),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "WireBenchmark",
+            dependencies: [
+                .product(name: "SCTPWire", package: "swift-sctp"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+    ]
+)
