@@ -5,7 +5,7 @@ import NIOCore
 /// CPU's CRC instructions (SSE4.2 on x86-64, ARMv8 CRC on arm64) when present and a
 /// table otherwise; the choice is made once at run time.
 public enum CRC32c {
-    /// The implementation in use: `"sse4.2"`, `"armv8-crc"` or `"table"`.
+    /// The implementation in use: `"sse4.2+pclmul"`, `"sse4.2"`, `"armv8-crc+pmull"`, `"armv8-crc"` or `"table"`.
     public static var implementation: String { String(cString: csctp_crc32c_implementation()) }
 
     /// Extends `crc` (0 for a new checksum) over `bytes`.
