@@ -89,7 +89,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SCTPCoreTests",
-            dependencies: ["SCTPCore", "SCTPSimulation"],
+            dependencies: [
+                "SCTPCore", "SCTPSimulation", "SCTPWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,0 +1,87 @@
+/// The protocol parameters and limits of an endpoint and its associations (RFC 9260 §16
+/// and RFC 6458 options). Every limit has a safe default; exceeding one gives a clear error
+/// to the API or the protocol's answer to the peer, never unbounded memory.
+public struct SCTPConfiguration: Sendable, Hashable {
+    // MARK: Handshake (RFC 9260 §5, §16)
+
+    /// Outbound streams we ask for in INIT / INIT ACK (`SCTP_INITMSG` sinit_num_ostreams).
+    public var outboundStreams: UInt16 = 10
+    /// Maximum inbound streams we accept (`sinit_max_instreams`).
+    public var maxInboundStreams: UInt16 = 2048
+    /// Max.Init.Retransmits (`sinit_max_attempts` − 1): T1-init / T1-cookie retransmissions before giving up.
+    public var maxInitRetransmits: Int = 8
+    /// Upper bound of the T1 timers (`sinit_max_init_timeo`); `nil` means RTO.Max.
+    public var maxInitTimeout: Duration? = nil
+    /// Valid.Cookie.Life.
+    public var validCookieLife: Duration = .seconds(60)
+    /// The most extra cookie life a peer's Cookie Preservative may obtain.
+    public var maxCookieLifeIncrement: Duration = .seconds(60)
+    /// How often the cookie secret rotates (the previous one still verifies).
+    public var cookieSecretLifetime: Duration = .seconds(3600)
+
+    // MARK: Timers (RFC 9260 §6.3, §8)
+
+    public var rtoInitial: Duration = .seconds(1)
+    public var rtoMin: Duration = .seconds(1)
+    public var rtoMax: Duration = .seconds(60)
+    /// Association.Max.Retrans.
+    public var associationMaxRetransmits: Int = 10
+    /// Path.Max.Retrans.
+    public var pathMaxRetransmits: Int = 5
+    /// Path.PF.Max.Retrans (RFC 7829): errors after which a path is potentially failed.
+    public var pathPotentiallyFailedThreshold: Int = 2
+    /// HB.interval; `nil` switches heartbeats off.
+    public var heartbeatInterval: Duration? = .seconds(30)
+    /// Delayed SACK timeout (`SCTP_DELAYED_SACK` sack_delay), at most 500 ms.
+    public var delayedAckTimeout: Duration = .milliseconds(200)
+    /// Packets with DATA received before a SACK is sent (`sack_freq`).
+    public var delayedAckFrequency: Int = 2
+    /// T5-shutdown-guard; `nil` means 5 × RTO.Max.
+    public var shutdownGuardTimeout: Duration? = nil
+    /// Close an idle association after this long (`SCTP_AUTOCLOSE`); `nil` never.
+    public var autoClose: Duration? = nil
+
+    // MARK: Sending
+
+    /// Path MTU assumed before anything better is known (the SCTP packet, without IP/UDP headers).
+    public var pathMTU: Int = 1200
+    /// Disable Nagle-like bundling delay (`SCTP_NODELAY`).
+    public var noDelay: Bool = true
+    /// Max.Burst: new packets sent at once on one path.
+    public var maxBurst: Int = 4
+    /// Bytes of user messages that may wait in the send queue (`SO_SNDBUF`).
+    public var sendBufferSize: Int = 4 << 20
+    /// The largest user message accepted.
+    public var maxMessageSize: Int = 256 << 20
+    /// Outstanding (sent, unacknowledged) DATA chunks at most.
+    public var maxOutstandingChunks: Int = 65536
+
+    // MARK: Receiving
+
+    /// Receive buffer (`SO_RCVBUF`): the a_rwnd advertised when empty, and the reassembly memory limit.
+    public var receiveBufferSize: Int = 4 << 20
+    /// Partial delivery point (`SCTP_PARTIAL_DELIVERY_POINT`).
+    public var partialDeliveryPoint: Int = 1 << 20
+    /// Gap-ack blocks processed per incoming SACK (the rest are ignored).
+    public var maxGapBlocksProcessed: Int = 256
+    /// Gap-ack blocks reported in an outgoing SACK.
+    public var maxGapBlocksReported: Int = 64
+
+    // MARK: Endpoint
+
+    /// Associations one endpoint may hold (INITs beyond it are answered with ABORT, Out of Resource).
+    public var maxAssociations: Int = 16384
+    /// Addresses accepted from a peer's INIT / INIT ACK.
+    public var maxPeerAddresses: Int = 16
+
+    // MARK: Extensions
+
+    /// Announce and accept PR-SCTP (FORWARD-TSN).
+    public var partialReliability: Bool = true
+    /// Announce and accept ECN.
+    public var ecn: Bool = false
+    /// Accept zero checksums under this error detection method (RFC 9653); `nil` never.
+    public var zeroChecksumMethod: UInt32? = nil
+
+    public init() {}
+}

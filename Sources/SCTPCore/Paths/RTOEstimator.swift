@@ -1,0 +1,136 @@
+/// A smoothing gain as a fraction, so that the RTO arithmetic is exact: RTO.Alpha is 1/8,
+/// RTO.Beta 1/4 (RFC 9260 §16).
+public struct SmoothingGain: Hashable, Sendable {
+    /// Numerator, at least 0 and at most `denominator`.
+    public var numerator: Int
+    /// Denominator, at least 1.
+    public var denominator: Int
+
+    /// `numerator / denominator`, clamped into 0…1.
+    public init(numerator: Int, denominator: Int) {
+        self.denominator = max(denominator, 1)
+        self.numerator = min(max(numerator, 0), self.denominator)
+    }
+
+    /// RTO.Alpha: 1/8.
+    public static let oneEighth = SmoothingGain(numerator: 1, denominator: 8)
+    /// RTO.Beta: 1/4.
+    public static let oneQuarter = SmoothingGain(numerator: 1, denominator: 4)
+
+    /// `(1 − gain)·old + gain·sample`.
+    func blend(_ old: Duration, _ sample: Duration) -> Duration {
+        (old * (denominator - numerator) + sample * numerator) / denominator
+    }
+}
+
+/// The protocol parameters of the retransmission timeout (RFC 9260 §6.3.1, §16).
+public struct RTOParameters: Hashable, Sendable {
+    /// RTO.Initial: the RTO before any measurement.
+    public var initial: Duration
+    /// RTO.Min: no computed RTO is smaller.
+    public var minimum: Duration
+    /// RTO.Max: neither a computed nor a backed-off RTO is larger.
+    public var maximum: Duration
+    /// RTO.Alpha, the gain of SRTT.
+    public var alpha: SmoothingGain
+    /// RTO.Beta, the gain of RTTVAR.
+    public var beta: SmoothingGain
+    /// G, the clock granularity: the variance term of the RTO is at least G.
+    public var clockGranularity: Duration
+
+    /// Parameters with RFC 9260's gains by default. `minimum` is raised to at least zero
+    /// and `maximum` to at least `minimum`.
+    public init(initial: Duration, minimum: Duration, maximum: Duration,
+                alpha: SmoothingGain = .oneEighth, beta: SmoothingGain = .oneQuarter,
+                clockGranularity: Duration = .milliseconds(1)) {
+        self.minimum = max(minimum, .zero)
+        self.maximum = max(maximum, self.minimum)
+        self.initial = initial
+        self.alpha = alpha
+        self.beta = beta
+        self.clockGranularity = max(clockGranularity, .zero)
+    }
+
+    /// RFC 9260 §16: RTO.Initial 1 s, RTO.Min 1 s, RTO.Max 60 s.
+    public static let rfc9260 = RTOParameters(initial: .seconds(1), minimum: .seconds(1), maximum: .seconds(60))
+    /// RFC 4960's values, still the defaults of the Linux kernel and usrsctp: RTO.Initial 3 s,
+    /// RTO.Min 1 s, RTO.Max 60 s.
+    public static let rfc4960 = RTOParameters(initial: .seconds(3), minimum: .seconds(1), maximum: .seconds(60))
+    /// Values WebRTC data-channel stacks use for low-latency paths: RTO.Initial 500 ms,
+    /// RTO.Min 400 ms, RTO.Max 60 s.
+    public static let lowLatency = RTOParameters(initial: .milliseconds(500), minimum: .milliseconds(400),
+                                                 maximum: .seconds(60))
+}
+
+/// The retransmission timeout of one destination address (RFC 9260 §6.3.1 rules C1–C7,
+/// and the doubling of §6.3.3 E2 / §5.1 on T3-rtx, T1-init and T1-cookie expiry).
+///
+/// - C1: before the first measurement the RTO is RTO.Initial.
+/// - C2: the first measurement R sets SRTT = R, RTTVAR = R/2.
+/// - C3: a later measurement R' sets RTTVAR = (1−β)·RTTVAR + β·|SRTT−R'| (with the SRTT
+///   from before this update), then SRTT = (1−α)·SRTT + α·R'.
+/// - After each measurement RTO = SRTT + max(G, 4·RTTVAR), clamped to [RTO.Min, RTO.Max] (C6, C7).
+/// - `backOff()` doubles the RTO up to RTO.Max; the next measurement recomputes it from
+///   SRTT and RTTVAR, which ends the back-off.
+///
+/// The caller applies Karn's rule (C5): no measurement from a retransmitted chunk.
+public struct RTOEstimator: Hashable, Sendable {
+    /// The parameters in use.
+    public let parameters: RTOParameters
+    /// The current retransmission timeout.
+    public private(set) var rto: Duration
+    /// The smoothed round-trip time, `nil` before the first measurement.
+    public private(set) var srtt: Duration?
+    /// The round-trip time variation, `nil` before the first measurement.
+    public private(set) var rttvar: Duration?
+    /// Back-offs since the last measurement.
+    public private(set) var backoffCount = 0
+
+    /// An estimator with no measurement yet: the RTO is RTO.Initial (clamped to [min, max]).
+    public init(parameters: RTOParameters = .rfc9260) {
+        self.parameters = parameters
+        rto = Self.clamp(parameters.initial, parameters)
+    }
+
+    /// An estimator with RFC 9260's gains and granularity and the given bounds.
+    public init(initial: Duration, minimum: Duration, maximum: Duration) {
+        self.init(parameters: RTOParameters(initial: initial, minimum: minimum, maximum: maximum))
+    }
+
+    /// Whether a round-trip time has been measured.
+    public var hasMeasurement: Bool { srtt != nil }
+
+    /// Takes a round-trip time measurement (a negative one counts as zero) and recomputes the RTO.
+    public mutating func addSample(_ measurement: Duration) {
+        let sample = max(measurement, .zero)
+        let smoothed: Duration
+        let variation: Duration
+        if let srtt, let rttvar {
+            let difference = srtt > sample ? srtt - sample : sample - srtt
+            variation = parameters.beta.blend(rttvar, difference)
+            smoothed = parameters.alpha.blend(srtt, sample)
+        } else {
+            smoothed = sample
+            variation = sample / 2
+        }
+        srtt = smoothed
+        rttvar = variation
+        rto = Self.clamp(smoothed + max(parameters.clockGranularity, variation * 4), parameters)
+        backoffCount = 0
+    }
+
+    /// Doubles the RTO, up to RTO.Max (a T3-rtx, T1 or heartbeat expiry).
+    public mutating func backOff() {
+        rto = min(rto * 2, parameters.maximum)
+        backoffCount += 1
+    }
+
+    /// Forgets every measurement and back-off: the RTO is RTO.Initial again.
+    public mutating func reset() {
+        self = RTOEstimator(parameters: parameters)
+    }
+
+    private static func clamp(_ value: Duration, _ parameters: RTOParameters) -> Duration {
+        min(max(value, parameters.minimum), parameters.maximum)
+    }
+}

@@ -1,0 +1,228 @@
+import SCTPWire
+
+/// The whole receive side of an association: a ``DataTracker`` and a ``ReassemblyQueue``
+/// composed in the order RFC 9260 asks for, plus the receive window.
+///
+/// Per received packet the association calls `receive(_:)` for each DATA chunk and for
+/// a FORWARD TSN, then ``packetProcessed(now:)``; when ``isSackDue(at:)`` it sends ``takeSack()``, and it
+/// folds ``sackDeadline`` into its next deadline. Messages come out of ``poll()``; the
+/// API layer reports bytes the application has read with ``consumed(bytes:)``, which
+/// reopens the window (and asks for a window-update SACK when it grew enough).
+public struct DataReceiver: Sendable {
+    /// The receive buffer and the parts' settings.
+    public struct Configuration: Hashable, Sendable {
+        /// `SO_RCVBUF`: the a_rwnd advertised when nothing is held.
+        public var receiveBufferSize: Int
+        /// TSN window, gap and duplicate limits, delayed-SACK timing.
+        public var tracker: DataTracker.Configuration
+        /// Reassembly memory limit and partial delivery point.
+        public var reassembly: ReassemblyQueue.Configuration
+        /// Reading that reopens the window by at least this much since the last SACK
+        /// triggers a window-update SACK (receiver-side silly window avoidance, RFC 1122
+        /// §4.2.3.3, as RFC 9260 §6.2 suggests).
+        public var windowUpdateThreshold: Int
+
+        /// Defaults: the reassembly memory limit is the receive buffer, the partial
+        /// delivery point half of it, the window-update threshold the smaller of half the
+        /// buffer and 64 KiB.
+        public init(receiveBufferSize: Int = 4 << 20, tracker: DataTracker.Configuration = DataTracker.Configuration(),
+                    reassembly: ReassemblyQueue.Configuration? = nil, windowUpdateThreshold: Int? = nil) {
+            self.receiveBufferSize = max(receiveBufferSize, 0)
+            self.tracker = tracker
+            self.reassembly = reassembly ?? ReassemblyQueue.Configuration(memoryLimit: max(receiveBufferSize, 1))
+            self.windowUpdateThreshold = max(windowUpdateThreshold ?? min(receiveBufferSize / 2, 64 << 10), 1)
+        }
+
+        /// The receive-side settings of an endpoint configuration.
+        public init(_ configuration: SCTPConfiguration) {
+            self.init(
+                receiveBufferSize: configuration.receiveBufferSize,
+                tracker: DataTracker.Configuration(
+                    maxGapAckBlocksPerSack: configuration.maxGapBlocksReported,
+                    delayedSackTimeout: configuration.delayedAckTimeout,
+                    packetsPerSack: configuration.delayedAckFrequency),
+                reassembly: ReassemblyQueue.Configuration(
+                    memoryLimit: max(configuration.receiveBufferSize, 1),
+                    partialDeliveryPoint: configuration.partialDeliveryPoint))
+        }
+    }
+
+    /// Why a DATA chunk was dropped without being acknowledged.
+    public enum DropReason: Hashable, Sendable {
+        /// Too far ahead of the cumulative TSN ack point.
+        case beyondWindow
+        /// Would need more out-of-order ranges than allowed.
+        case tooManyGaps
+        /// The window is closed (a_rwnd 0 and the TSN is above every TSN received, §6.2)
+        /// or the reassembly memory is full.
+        case noBufferSpace
+    }
+
+    /// What became of a DATA chunk.
+    public enum Outcome: Hashable, Sendable {
+        /// Recorded and taken for delivery.
+        case accepted
+        /// Seen before; reported in the next SACK.
+        case duplicate
+        /// The stream identifier is not below the inbound stream count: the TSN is
+        /// acknowledged, the data discarded; the association sends an ERROR with Invalid
+        /// Stream Identifier (§6.5).
+        case invalidStream
+        /// The chunk has no user data: the association aborts with No User Data (§6.2).
+        case noUserData
+        /// Not acknowledged; the peer will retransmit. A SACK is due at once.
+        case dropped(DropReason)
+    }
+
+    /// The settings given at creation.
+    public let configuration: Configuration
+    /// Which TSNs arrived; SACK timing and contents.
+    public private(set) var tracker: DataTracker
+    /// Fragments and messages waiting for delivery.
+    public private(set) var reassembly: ReassemblyQueue
+    /// Bytes handed out by ``poll()`` that the application has not read yet.
+    public private(set) var deliveredUnreadBytes = 0
+    /// The a_rwnd of the last SACK taken.
+    public private(set) var lastAdvertisedWindow: UInt32
+
+    /// A receiver for a peer whose first TSN is `peerInitialTSN`, with
+    /// `inboundStreamCount` negotiated inbound streams.
+    public init(peerInitialTSN: TSN, inboundStreamCount: UInt16, configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+        self.tracker = DataTracker(peerInitialTSN: peerInitialTSN, configuration: configuration.tracker)
+        self.reassembly = ReassemblyQueue(inboundStreamCount: inboundStreamCount, configuration: configuration.reassembly)
+        self.lastAdvertisedWindow = UInt32(clamping: configuration.receiveBufferSize)
+    }
+
+    /// The a_rwnd to advertise now: the receive buffer minus the bytes held for
+    /// reassembly, waiting in ``poll()`` and delivered but unread.
+    public var advertisedWindow: UInt32 {
+        ReceiveWindow.advertisedWindow(receiveBufferSize: configuration.receiveBufferSize,
+                                       bufferedBytes: reassembly.bufferedBytes + reassembly.pendingOutputBytes,
+                                       deliveredUnreadBytes: deliveredUnreadBytes)
+    }
+
+    // MARK: - Input
+
+    /// Handles one DATA chunk of a packet.
+    ///
+    /// Order of checks: no user data; tracker (duplicate, beyond the TSN window, too many
+    /// gaps); stream identifier; closed window (a_rwnd 0 and TSN above the highest
+    /// received, §6.2, except the TSN that stuck reassembly data waits for); reassembly
+    /// memory. Only a chunk taken by the reassembly queue (or
+    /// one on an invalid stream) is recorded in the tracker, so a dropped chunk is never
+    /// acknowledged.
+    public mutating func receive(_ chunk: DataChunk) -> Outcome {
+        guard chunk.payload.readableBytes > 0 else { return .noUserData }
+        let immediate = chunk.dataFlags.contains(.immediate)
+        switch tracker.classify(chunk.tsn) {
+        case .duplicate:
+            tracker.observe(chunk.tsn)
+            return .duplicate
+        case .beyondWindow:
+            tracker.observe(chunk.tsn)
+            return .dropped(.beyondWindow)
+        case .tooManyGaps:
+            tracker.observe(chunk.tsn)
+            return .dropped(.tooManyGaps)
+        case .new:
+            break
+        }
+        guard reassembly.isValidStream(chunk.streamIdentifier) else {
+            tracker.observe(chunk.tsn, immediateAck: immediate)
+            return .invalidStream
+        }
+        if advertisedWindow == 0 && chunk.tsn > tracker.highestReceivedTSN && !isUnblocking(chunk.tsn) {
+            tracker.requestImmediateSack()
+            return .dropped(.noBufferSpace)
+        }
+        switch reassembly.insert(chunk, cumulativeTSN: tracker.cumulativeTSN(afterReceiving: chunk.tsn)) {
+        case .accepted:
+            tracker.observe(chunk.tsn, immediateAck: immediate)
+            return .accepted
+        case .noSpace:
+            tracker.requestImmediateSack()
+            return .dropped(.noBufferSpace)
+        case .duplicate:
+            return .duplicate
+        case .invalidStream:
+            return .invalidStream
+        }
+    }
+
+    /// Whether `tsn`, arriving while the window is closed and above every TSN received,
+    /// is the one that data stuck in reassembly waits for.
+    ///
+    /// A deliberate exception to §6.2's "drop any new DATA above the highest TSN when the
+    /// window is 0": with no gaps, everything held for reassembly sits at or below the
+    /// cumulative point and waits for exactly `cumulativeTSN + 1` (the rest of a message,
+    /// or the fragment that makes a large head message eligible for partial delivery). If
+    /// those bytes are what closes the window, refusing that TSN would deadlock the
+    /// association. The exception holds only while the application's unread data alone
+    /// leaves room in the buffer, and the reassembly memory limit (with its overshoot
+    /// allowance) still applies, so memory stays bounded.
+    private func isUnblocking(_ tsn: TSN) -> Bool {
+        tsn == tracker.cumulativeTSN.next && reassembly.bufferedBytes > 0
+            && deliveredUnreadBytes + reassembly.pendingOutputBytes < configuration.receiveBufferSize
+    }
+
+    /// Handles a FORWARD TSN (RFC 3758 §3.6): moves the cumulative point, then lets the
+    /// reassembly queue drop what was skipped and deliver what it released. A SACK is due
+    /// at once either way.
+    @discardableResult
+    public mutating func receive(_ chunk: ForwardTSNChunk) -> DataTracker.ForwardTSNResult {
+        let result = tracker.handleForwardTSN(newCumulativeTSN: chunk.newCumulativeTSN)
+        if result == .advanced {
+            reassembly.handleForwardTSN(newCumulativeTSN: tracker.cumulativeTSN, skippedStreams: chunk.skippedStreams)
+        }
+        return result
+    }
+
+    /// Ends the processing of one received packet (see ``DataTracker/packetProcessed(now:)``).
+    public mutating func packetProcessed(now: SCTPInstant) { tracker.packetProcessed(now: now) }
+
+    // MARK: - SACK
+
+    /// Whether a SACK should be sent at `now`.
+    public func isSackDue(at now: SCTPInstant) -> Bool { tracker.isSackDue(at: now) }
+
+    /// The delayed-SACK deadline, if a SACK is pending but not yet due.
+    public var sackDeadline: SCTPInstant? { tracker.sackDeadline }
+
+    /// Whether something arrived that no SACK has acknowledged (a SACK may be bundled).
+    public var isSackOwed: Bool { tracker.isSackOwed }
+
+    /// Asks for a SACK at once (SHUTDOWN-SENT, §9.2).
+    public mutating func requestImmediateSack() { tracker.requestImmediateSack() }
+
+    /// The SACK to send now, with the current a_rwnd; resets the SACK state as
+    /// ``DataTracker/sackSent()`` does. Call it when the SACK goes into a packet.
+    public mutating func takeSack() -> SackChunk {
+        let window = advertisedWindow
+        lastAdvertisedWindow = window
+        let sack = tracker.makeSack(advertisedReceiverWindowCredit: window)
+        tracker.sackSent()
+        return sack
+    }
+
+    // MARK: - Output
+
+    /// The next message, piece or event for the application. The bytes of a message
+    /// count as delivered-but-unread until ``consumed(bytes:)``.
+    public mutating func poll() -> ReassemblyOutput? {
+        guard let output = reassembly.poll() else { return nil }
+        if case .message(let message) = output { deliveredUnreadBytes += message.payload.readableBytes }
+        return output
+    }
+
+    /// The application read `bytes` of delivered data. When the window has grown by
+    /// ``Configuration/windowUpdateThreshold`` since the last SACK, a SACK is due at once
+    /// to tell the peer.
+    public mutating func consumed(bytes: Int) {
+        deliveredUnreadBytes = max(0, deliveredUnreadBytes - max(bytes, 0))
+        let window = advertisedWindow
+        if window > lastAdvertisedWindow && Int(window - lastAdvertisedWindow) >= configuration.windowUpdateThreshold {
+            tracker.requestImmediateSack()
+        }
+    }
+}

@@ -1,0 +1,185 @@
+import DequeModule
+import NIOCore
+import SCTPWire
+
+/// Turns accepted DATA chunks into user messages (RFC 9260 §6.5, §6.6, §6.9; RFC 3758
+/// §3.6; partial delivery as in RFC 6458 §8.1.21).
+///
+/// - Fragments of a message (consecutive TSNs from B to E) are joined with one copy; a
+///   whole message in one chunk is handed out as the chunk's payload slice, no copy.
+/// - Ordered messages leave in SSN order per stream (next expected SSN per stream,
+///   wrapping); unordered ones as soon as they are complete.
+/// - Buffered payload bytes are counted against ``Configuration/memoryLimit``; a chunk
+///   that does not fit is refused (``InsertResult/noSpace``) unless it is the one that
+///   fills the cumulative TSN ack point (see ``canAccept(payloadBytes:fillsCumulativeTSN:)``).
+/// - Partial delivery: the head of a stream whose buffered bytes reach
+///   ``Configuration/partialDeliveryPoint``, or any deliverable head while memory is
+///   exhausted, is handed out in pieces (``ReceivedMessage/isComplete`` `false`) until E.
+/// - Streams cost nothing until used: per-stream state lives in a dictionary keyed by
+///   stream identifier.
+///
+/// Results are polled with ``poll()``, in the order they were produced.
+public struct ReassemblyQueue: Sendable {
+    /// Memory limits and the partial delivery point.
+    public struct Configuration: Hashable, Sendable {
+        /// The most payload bytes held for reassembly and ordering.
+        public var memoryLimit: Int
+        /// How far beyond ``memoryLimit`` a chunk that fills the cumulative TSN ack point
+        /// may still be taken. Such a chunk is always deliverable at once (it continues or
+        /// starts a deliverable message), so the overshoot is returned immediately with an
+        /// honest peer; the allowance only bounds what a misbehaving one can make us hold.
+        /// The default covers one chunk of the largest size.
+        public var overshootAllowance: Int
+        /// When the buffered bytes of a stream's deliverable but incomplete head message
+        /// reach this, its fragments are handed out as pieces (SCTP_PARTIAL_DELIVERY_POINT).
+        /// Partial delivery also starts, whatever the size, while memory is exhausted.
+        public var partialDeliveryPoint: Int
+
+        /// Defaults: 4 MiB memory, partial delivery from half of it (as usrsctp does with
+        /// its receive buffer).
+        public init(memoryLimit: Int = 4 << 20, partialDeliveryPoint: Int? = nil, overshootAllowance: Int = 65_536) {
+            self.memoryLimit = max(memoryLimit, 1)
+            self.partialDeliveryPoint = max(partialDeliveryPoint ?? self.memoryLimit / 2, 1)
+            self.overshootAllowance = max(overshootAllowance, 0)
+        }
+    }
+
+    /// What became of an inserted chunk.
+    public enum InsertResult: Hashable, Sendable {
+        /// Taken (buffered, or delivered at once).
+        case accepted
+        /// A fragment with this TSN is already held; nothing changed.
+        case duplicate
+        /// No room under the memory limit; nothing changed. The association drops the
+        /// chunk without acknowledging it (§6.2) and SACKs at once.
+        case noSpace
+        /// The stream identifier is not below the inbound stream count; nothing changed.
+        /// The association acknowledges the TSN and sends an ERROR with Invalid Stream
+        /// Identifier (§6.5).
+        case invalidStream
+    }
+
+    /// The limits given at creation.
+    public let configuration: Configuration
+    /// The number of inbound streams negotiated (the peer's OS, capped by our MIS).
+    public private(set) var inboundStreamCount: UInt16
+    var streams: [UInt16: StreamReassembler] = [:]
+    var sink: ReassemblySink
+
+    /// An empty queue for `inboundStreamCount` streams.
+    public init(inboundStreamCount: UInt16, configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+        self.inboundStreamCount = inboundStreamCount
+        self.sink = ReassemblySink(memoryLimit: configuration.memoryLimit,
+                                 partialDeliveryPoint: configuration.partialDeliveryPoint)
+    }
+
+    // MARK: - Checks
+
+    /// Whether DATA on `streamIdentifier` is allowed (below the inbound stream count).
+    /// When it is not, the association sends an ERROR with Invalid Stream Identifier.
+    @inline(__always)
+    public func isValidStream(_ streamIdentifier: UInt16) -> Bool { streamIdentifier < inboundStreamCount }
+
+    /// Payload bytes now held (fragments and messages waiting for order), not counting
+    /// what was handed out.
+    public var bufferedBytes: Int { sink.bufferedBytes }
+
+    /// Whether a chunk with `payloadBytes` of payload would be taken now.
+    ///
+    /// Below the memory limit, always. Above it, only the chunk whose TSN fills the
+    /// cumulative TSN ack point (`fillsCumulativeTSN`), up to
+    /// ``Configuration/overshootAllowance``: RFC 9260 §6.2 would have us renege (drop the
+    /// highest out-of-order TSN held) to make room for a lower one; we do not renege,
+    /// but this one chunk is always deliverable right away, so accepting it guarantees
+    /// progress when the buffer is full of out-of-order data, without unbounded growth.
+    public func canAccept(payloadBytes: Int, fillsCumulativeTSN: Bool) -> Bool {
+        let after = sink.bufferedBytes + payloadBytes
+        if after <= configuration.memoryLimit { return true }
+        return fillsCumulativeTSN && after <= configuration.memoryLimit + configuration.overshootAllowance
+    }
+
+    // MARK: - Input
+
+    /// Takes a DATA chunk the data tracker found new.
+    ///
+    /// `cumulativeTSN` is the tracker's cumulative TSN ack point as it will be once this
+    /// chunk is recorded (``DataTracker/cumulativeTSN(afterReceiving:)``): the chunk fills
+    /// the point when its TSN is at or below it (which matters for the memory limit), and
+    /// only messages whose first TSN is at or below it may start a partial delivery (so
+    /// that their next fragment, always the next TSN the association needs, is never
+    /// refused). Record the chunk in the tracker only if this returns `.accepted`.
+    @discardableResult
+    public mutating func insert(_ chunk: DataChunk, cumulativeTSN: TSN) -> InsertResult {
+        let streamIdentifier = chunk.streamIdentifier
+        guard isValidStream(streamIdentifier) else { return .invalidStream }
+        let fills = chunk.tsn <= cumulativeTSN
+        guard canAccept(payloadBytes: chunk.payload.readableBytes, fillsCumulativeTSN: fills) else { return .noSpace }
+        return streams[streamIdentifier, default: StreamReassembler(id: streamIdentifier)]
+            .insert(ReassemblyFragment(chunk), cumulativeTSN: cumulativeTSN, sink: &sink)
+    }
+
+    /// Applies a FORWARD TSN (RFC 3758 §3.6) after the tracker has: drops every held
+    /// message that misses a TSN at or below `newCumulativeTSN`; for each listed stream,
+    /// hands out complete messages with SSN up to the listed one, drops incomplete ones,
+    /// and expects the SSN after it; aborts a partial delivery whose rest was skipped
+    /// (``ReassemblyOutput/partialDeliveryAborted(_:)``); then delivers what became
+    /// deliverable. Entries for invalid streams are ignored.
+    public mutating func handleForwardTSN(newCumulativeTSN: TSN, skippedStreams: [ForwardTSNChunk.SkippedStream]) {
+        var listed: [UInt16: SSN] = [:]
+        for entry in skippedStreams where isValidStream(entry.streamIdentifier) {
+            if let old = listed[entry.streamIdentifier], entry.ssn <= old { continue }
+            listed[entry.streamIdentifier] = entry.ssn
+        }
+        // Sorted so that what is delivered comes out in the same order on every run.
+        var work: [UInt16] = []
+        for (id, stream) in streams where !stream.isIdle || listed[id] != nil { work.append(id) }
+        for id in listed.keys where streams[id] == nil {
+            streams[id] = StreamReassembler(id: id)
+            work.append(id)
+        }
+        work.sort()
+        for id in work {
+            streams[id]?.forward(to: newCumulativeTSN, skippedSSN: listed[id], sink: &sink)
+        }
+    }
+
+    // MARK: - Output
+
+    /// The next message, piece or event, in the order produced.
+    public mutating func poll() -> ReassemblyOutput? { sink.pop() }
+
+    /// How many outputs are waiting to be polled.
+    public var pendingOutputCount: Int { sink.output.count }
+
+    /// Payload bytes of the messages waiting to be polled (they still occupy the receive
+    /// buffer, so the window counts them).
+    public var pendingOutputBytes: Int { sink.outputBytes }
+
+    // MARK: - Stream changes
+
+    /// The peer added inbound streams (RFC 6525 Add Incoming Streams) or the count was
+    /// renegotiated.
+    public mutating func setInboundStreamCount(_ count: UInt16) { inboundStreamCount = count }
+
+    /// Resets the next expected SSN of `streamIdentifiers` (all streams when empty) to 0
+    /// (RFC 6525 §5.2.2, once the association knows every TSN before the reset has
+    /// arrived).
+    public mutating func resetStreams(_ streamIdentifiers: [UInt16]) {
+        if streamIdentifiers.isEmpty {
+            for index in streams.indices { streams.values[index].nextSSN = SSN(0) }
+        } else {
+            for id in streamIdentifiers { streams[id]?.nextSSN = SSN(0) }
+        }
+    }
+
+    /// The next SSN expected on an ordered stream (0 for a stream never used).
+    public func nextExpectedSSN(onStream streamIdentifier: UInt16) -> SSN {
+        streams[streamIdentifier]?.nextSSN ?? SSN(0)
+    }
+
+    /// Whether a message of the stream is being delivered in pieces.
+    public func isPartialDeliveryInProgress(onStream streamIdentifier: UInt16) -> Bool {
+        streams[streamIdentifier]?.partial != nil
+    }
+}

@@ -1,0 +1,496 @@
+import DequeModule
+import NIOCore
+import SCTPWire
+
+/// The size a DATA chunk with this much user data takes in a packet: header, payload and
+/// padding to 4 bytes (the size RFC 9260 §7.2 counts in cwnd and flight sizes).
+@inline(__always)
+public func dataChunkWireSize(payloadBytes: Int) -> Int { (DataChunk.headerSize + payloadBytes + 3) & ~3 }
+
+/// A DATA chunk that was sent and is not yet cumulatively acknowledged.
+public struct OutstandingChunk: Sendable {
+    /// Where the chunk stands.
+    enum State: UInt8, Sendable {
+        /// Sent and not acknowledged: counted in its path's flight size.
+        case inFlight
+        /// Acknowledged by a Gap Ack Block (advisory, §7.1): not in flight.
+        case gapAcked
+        /// Lost (T3-rtx or Fast Retransmit): waits to be sent again, not in flight (§1.3).
+        case markedForRetransmission
+    }
+
+    /// The chunk as sent (its payload is a slice of the user's message).
+    public internal(set) var chunk: DataChunk
+    /// The path it was last sent on.
+    public internal(set) var path: PathID
+    /// When it was last sent.
+    public internal(set) var sentAt: SCTPInstant
+    var transmissions: UInt16
+    var misses: UInt8
+    /// It was fast retransmitted once and may not be again (§7.2.4 step 5).
+    public internal(set) var wasFastRetransmitted = false
+    var state: State = .inFlight
+    /// The number of the SACK that last acknowledged it (renege detection).
+    var ackStamp: UInt32 = 0
+
+    init(chunk: DataChunk, path: PathID, sentAt: SCTPInstant) {
+        self.chunk = chunk
+        self.path = path
+        self.sentAt = sentAt
+        transmissions = 1
+        misses = 0
+    }
+
+    /// Its TSN.
+    public var tsn: TSN { chunk.tsn }
+    /// How many times it was sent: 1 for the original transmission only.
+    public var transmissionCount: Int { Int(transmissions) }
+    /// Miss indications counted towards Fast Retransmit (§7.2.4).
+    public var missIndications: Int { Int(misses) }
+    /// Acknowledged by a Gap Ack Block of the latest SACK.
+    public var isGapAcked: Bool { state == .gapAcked }
+    /// Waiting to be retransmitted.
+    public var isMarkedForRetransmission: Bool { state == .markedForRetransmission }
+    /// Counted in its path's flight size.
+    public var isInFlight: Bool { state == .inFlight }
+    /// Its size with header and padding.
+    public var wireSize: Int { dataChunkWireSize(payloadBytes: chunk.payload.readableBytes) }
+}
+
+/// Every DATA chunk sent and not yet cumulatively acknowledged, in TSN order: the
+/// retransmission queue of RFC 9260 §6.1–§6.3 with the SACK processing of §6.2.1 and the
+/// loss detection of §7.2.4.
+///
+/// Chunks are kept in a `Deque` indexed by their distance from the Cumulative TSN Ack
+/// Point, so appending, removing acknowledged chunks from the front and finding a TSN of a
+/// Gap Ack Block are O(1). A SACK walks only the chunks it acknowledges and the gap range
+/// between the Cumulative TSN Ack and the highest TSN gap-acknowledged; nothing is ever
+/// sorted or rescanned as a whole, except on a T3-rtx expiry.
+///
+/// Bytes are counted as §7.2 asks: the flight size of a path is the sum of the wire sizes
+/// (header and padding included) of its chunks in flight; the peer's window (§6.2.1) is
+/// kept in user-data bytes.
+public struct OutstandingData: Sendable {
+    /// Limits and thresholds.
+    public struct Configuration: Hashable, Sendable {
+        /// The most chunks held; `canSendNewChunk` turns false at this count (memory bound,
+        /// and far below the 2^31 TSN window of §6.1).
+        public var maxOutstandingChunks: Int
+        /// Gap Ack Blocks processed per SACK; further blocks are ignored.
+        public var maxGapBlocksProcessed: Int
+        /// Duplicate TSNs looked at per SACK (for partial_bytes_acked, §7.2.2).
+        public var maxDuplicateTSNsProcessed: Int
+        /// Miss indications that trigger Fast Retransmit (3 in §7.2.4).
+        public var fastRetransmitThreshold: Int
+
+        /// The defaults: 65536 chunks, 256 gap blocks, 32 duplicates, threshold 3.
+        public init(maxOutstandingChunks: Int = 65536, maxGapBlocksProcessed: Int = 256,
+                    maxDuplicateTSNsProcessed: Int = 32, fastRetransmitThreshold: Int = 3) {
+            precondition(maxOutstandingChunks > 0 && maxOutstandingChunks < 1 << 30, "outstanding limit out of range")
+            precondition(maxGapBlocksProcessed >= 0 && maxDuplicateTSNsProcessed >= 0)
+            precondition((1...255).contains(fastRetransmitThreshold), "threshold out of range")
+            self.maxOutstandingChunks = maxOutstandingChunks
+            self.maxGapBlocksProcessed = maxGapBlocksProcessed
+            self.maxDuplicateTSNsProcessed = maxDuplicateTSNsProcessed
+            self.fastRetransmitThreshold = fastRetransmitThreshold
+        }
+    }
+
+    /// Per-SACK working values of one path.
+    private struct PathScratch: Sendable {
+        var lowestNewlyAcked: TSN?
+        var earlierStillOutstanding = false
+    }
+
+    /// The limits; may be changed at any time.
+    public var configuration: Configuration
+    /// The Cumulative TSN Ack Point: every TSN up to it is acknowledged (§1.3).
+    public private(set) var cumulativeTSNAck: TSN
+    /// Chunk `i` has TSN `cumulativeTSNAck + 1 + i`.
+    private var chunks: Deque<OutstandingChunk> = []
+    /// Bytes in flight per path, indexed by path id.
+    private var flight: [Int] = []
+    /// The per-path results of the latest SACK (kept to reuse its storage).
+    private var statistics: [PathSackStatistics] = []
+    private var scratch: [PathScratch] = []
+    /// Bytes in flight over all paths.
+    public private(set) var bytesInFlight = 0
+    /// User-data bytes of the chunks in flight (the peer's window is reduced by these).
+    public private(set) var outstandingPayloadBytes = 0
+    /// The peer's receive window as the sender tracks it (§6.2.1): the last a_rwnd less the
+    /// user data outstanding and sent since.
+    public private(set) var peerReceiverWindow: Int
+    /// The Fast Recovery exit point while in Fast Recovery (§7.2.4 step 6).
+    public private(set) var fastRecoveryExitPoint: TSN?
+    /// The highest TSN acknowledged by a Gap Ack Block and not yet cumulatively acknowledged.
+    public private(set) var highestGapAckedTSN: TSN?
+    /// Chunks waiting to be retransmitted.
+    public private(set) var markedForRetransmissionCount = 0
+    /// No marked chunk has a TSN below this one.
+    private var retransmitScanStart: TSN
+    /// The highest TSN sent when a chunk was last retransmitted: only chunks above it are
+    /// used for RTT measurements (§6.3.1 C5, second paragraph).
+    private var rttBarrier: TSN
+    private var sackStamp: UInt32 = 0
+
+    /// An empty queue whose first chunk will carry `initialTSN`; the peer's window starts at
+    /// the a_rwnd of its INIT or INIT ACK.
+    public init(initialTSN: TSN, peerReceiverWindow: UInt32, configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+        cumulativeTSNAck = initialTSN.previous
+        retransmitScanStart = initialTSN
+        rttBarrier = initialTSN.previous
+        self.peerReceiverWindow = Int(peerReceiverWindow)
+    }
+
+    // MARK: State
+
+    /// The TSN the next new chunk must carry.
+    public var nextTSN: TSN { cumulativeTSNAck.advanced(by: UInt32(chunks.count)).next }
+    /// The highest TSN sent (the Cumulative TSN Ack Point when nothing is outstanding).
+    public var highestSentTSN: TSN { cumulativeTSNAck.advanced(by: UInt32(chunks.count)) }
+    /// The number of chunks held (in flight, gap-acknowledged or marked for retransmission).
+    public var count: Int { chunks.count }
+    /// Whether every chunk sent is cumulatively acknowledged.
+    public var isEmpty: Bool { chunks.isEmpty }
+    /// Whether another new chunk may be sent without passing `maxOutstandingChunks`.
+    public var canSendNewChunk: Bool { chunks.count < configuration.maxOutstandingChunks }
+    /// Whether chunks wait to be retransmitted (they go before new data, §6.1 C).
+    public var hasChunksToRetransmit: Bool { markedForRetransmissionCount > 0 }
+    /// Whether the association is in Fast Recovery (§7.2.4).
+    public var isInFastRecovery: Bool { fastRecoveryExitPoint != nil }
+
+    /// Bytes in flight on a path.
+    public func bytesInFlight(on path: PathID) -> Int {
+        path.rawValue < flight.count ? flight[path.rawValue] : 0
+    }
+
+    /// The chunk with this TSN, if it is held.
+    public func chunk(tsn: TSN) -> OutstandingChunk? {
+        guard let index = index(of: tsn) else { return nil }
+        return chunks[index]
+    }
+
+    /// The lowest TSN in flight on a path (for the T3-rtx rule of §6.1: restart the timer when
+    /// the earliest outstanding chunk of the path is retransmitted). Scans from the front.
+    public func lowestInFlightTSN(on path: PathID) -> TSN? {
+        guard bytesInFlight(on: path) > 0 else { return nil }
+        for entry in chunks where entry.state == .inFlight && entry.path == path { return entry.tsn }
+        return nil
+    }
+
+    private func index(of tsn: TSN) -> Int? {
+        let distance = cumulativeTSNAck.distance(to: tsn)
+        guard distance >= 1 && UInt64(distance) <= UInt64(chunks.count) else { return nil }
+        return Int(distance) - 1
+    }
+
+    private mutating func ensurePath(_ path: PathID) {
+        while flight.count <= path.rawValue {
+            flight.append(0)
+            statistics.append(PathSackStatistics(path: PathID(statistics.count)))
+            scratch.append(PathScratch())
+        }
+    }
+
+    @inline(__always)
+    private mutating func addToFlight(_ entry: OutstandingChunk) {
+        let size = entry.wireSize
+        flight[entry.path.rawValue] += size
+        bytesInFlight += size
+        outstandingPayloadBytes += entry.chunk.payload.readableBytes
+    }
+
+    @inline(__always)
+    private mutating func removeFromFlight(_ entry: OutstandingChunk) {
+        let size = entry.wireSize
+        flight[entry.path.rawValue] -= size
+        bytesInFlight -= size
+        outstandingPayloadBytes -= entry.chunk.payload.readableBytes
+    }
+
+    // MARK: Sending
+
+    /// Records a new chunk as sent on `path` at `now`. Its TSN must be `nextTSN`.
+    ///
+    /// The peer's window shrinks by its user data (§6.2.1 B). The caller checks
+    /// `canSendNewChunk`, the peer's window and the path's cwnd before sending.
+    public mutating func append(_ chunk: DataChunk, path: PathID, now: SCTPInstant) {
+        precondition(chunk.tsn == nextTSN, "chunks must be appended with consecutive TSNs")
+        ensurePath(path)
+        let entry = OutstandingChunk(chunk: chunk, path: path, sentAt: now)
+        addToFlight(entry)
+        peerReceiverWindow = max(0, peerReceiverWindow - chunk.payload.readableBytes)
+        chunks.append(entry)
+    }
+
+    /// The lowest-TSN chunk marked for retransmission, if its wire size is at most `maxSize`,
+    /// recorded as sent again on `path` at `now` (its transmission count grows, its miss
+    /// indications restart). `nil` when nothing is marked or the lowest marked chunk does
+    /// not fit: chunks of a packet go in increasing TSN order (§6.10).
+    public mutating func nextRetransmission(maxSize: Int, path: PathID, now: SCTPInstant) -> DataChunk? {
+        guard markedForRetransmissionCount > 0 else { return nil }
+        var index = self.index(of: retransmitScanStart) ?? 0
+        while index < chunks.count && chunks[index].state != .markedForRetransmission { index += 1 }
+        if index == chunks.count {
+            // Not expected (no marked chunk lies below the scan start); look again from the front.
+            index = 0
+            while index < chunks.count && chunks[index].state != .markedForRetransmission { index += 1 }
+            guard index < chunks.count else {
+                assertionFailure("marked-for-retransmission count out of step")
+                markedForRetransmissionCount = 0
+                return nil
+            }
+        }
+        retransmitScanStart = chunks[index].tsn
+        guard chunks[index].wireSize <= maxSize else { return nil }
+        ensurePath(path)
+        chunks[index].state = .inFlight
+        chunks[index].path = path
+        chunks[index].sentAt = now
+        chunks[index].transmissions &+= chunks[index].transmissions == .max ? 0 : 1
+        chunks[index].misses = 0
+        markedForRetransmissionCount -= 1
+        addToFlight(chunks[index])
+        let chunk = chunks[index].chunk
+        peerReceiverWindow = max(0, peerReceiverWindow - chunk.payload.readableBytes)
+        rttBarrier = highestSentTSN
+        retransmitScanStart = chunk.tsn.next
+        return chunk
+    }
+
+    /// Marks a chunk in flight for retransmission: out of the flight size, its user data
+    /// back into the peer's window (§6.2.1 C).
+    private mutating func markForRetransmission(at index: Int) {
+        removeFromFlight(chunks[index])
+        chunks[index].state = .markedForRetransmission
+        markedForRetransmissionCount += 1
+        peerReceiverWindow += chunks[index].chunk.payload.readableBytes
+        let tsn = chunks[index].tsn
+        if tsn < retransmitScanStart { retransmitScanStart = tsn }
+    }
+
+    // MARK: Timer expiry
+
+    /// The T3-rtx timer of `path` expired (§6.3.3): every chunk in flight on it is marked for
+    /// retransmission (E3 sends the lowest of them at once; the rest follow as cwnd allows).
+    /// Fast Recovery ends, as the timeout restarts slow start (the cwnd collapse is the
+    /// path's `CongestionController.onRetransmissionTimeout()`). Returns how many chunks were marked.
+    @discardableResult
+    public mutating func handleRetransmissionTimeout(on path: PathID) -> Int {
+        fastRecoveryExitPoint = nil
+        guard bytesInFlight(on: path) > 0 else { return 0 }
+        var marked = 0
+        for index in chunks.indices where chunks[index].state == .inFlight && chunks[index].path == path {
+            markForRetransmission(at: index)
+            marked += 1
+        }
+        return marked
+    }
+
+    // MARK: SACK
+
+    /// Processes a SACK (§6.2.1, §6.7, §7.2.4).
+    ///
+    /// - A SACK whose Cumulative TSN Ack is behind the current point is stale and ignored.
+    /// - Chunks up to the Cumulative TSN Ack are removed; chunks in the Gap Ack Blocks (at
+    ///   most `maxGapBlocksProcessed`; malformed blocks are skipped) are marked gap-acknowledged;
+    ///   chunks gap-acknowledged before but missing now (renege) go back in flight with one
+    ///   miss indication (§6.2.1 D iii).
+    /// - Miss indications follow HTNA: only missing TSNs below the highest TSN newly
+    ///   acknowledged by this SACK count, except in Fast Recovery when the Cumulative TSN Ack
+    ///   advances, when every TSN reported missing counts (§7.2.4). A chunk reaching the
+    ///   threshold is marked for Fast Retransmit once; the first such chunk outside Fast
+    ///   Recovery enters it, with the highest TSN sent as exit point.
+    ///
+    /// Throws, changing nothing, when the SACK acknowledges TSNs never sent.
+    public mutating func handleSack(_ sack: SackChunk, now: SCTPInstant) throws(SackError) -> SackOutcome {
+        let newCumulative = sack.cumulativeTSNAck
+        guard newCumulative >= cumulativeTSNAck else {
+            var outcome = SackOutcome(cumulativeTSNAck: cumulativeTSNAck)
+            outcome.isStale = true
+            outcome.isInFastRecovery = isInFastRecovery
+            outcome.peerReceiverWindow = peerReceiverWindow
+            outcome.bytesInFlight = bytesInFlight
+            return outcome
+        }
+        let highestSent = highestSentTSN
+        let acknowledgeable = cumulativeTSNAck.distance(to: highestSent)
+        guard cumulativeTSNAck.distance(to: newCumulative) <= acknowledgeable else {
+            throw .cumulativeAckBeyondSent(cumulativeTSNAck: newCumulative, highestSentTSN: highestSent)
+        }
+        let remainingAfterCumulative = newCumulative.distance(to: highestSent)
+        let blockCount = min(sack.gapAckBlocks.count, configuration.maxGapBlocksProcessed)
+        for blockIndex in 0..<blockCount {
+            let block = sack.gapAckBlocks[blockIndex]
+            if block.start != 0 && block.start <= block.end && UInt32(block.end) > remainingAfterCumulative {
+                throw .gapAckBeyondSent(block: block, highestSentTSN: highestSent)
+            }
+        }
+
+        var outcome = SackOutcome(cumulativeTSNAck: newCumulative)
+        outcome.cumulativeAckAdvanced = newCumulative > cumulativeTSNAck
+        sackStamp &+= 1
+        if sackStamp == 0 { sackStamp = 1 }
+        let stamp = sackStamp
+        for index in statistics.indices {
+            statistics[index].newlyAckedBytes = 0
+            statistics[index].duplicateBytes = 0
+            statistics[index].flightSizeBeforeSack = flight[index]
+            statistics[index].flightSizeAfterSack = 0
+            statistics[index].ackedEarliestOutstanding = false
+            statistics[index].reneged = false
+            statistics[index].needsCongestionReduction = false
+            scratch[index] = PathScratch()
+        }
+        let previousHighestGapAcked = highestGapAckedTSN
+
+        // §6.2.1 D iv: leave Fast Recovery once the exit point is acknowledged.
+        if let exit = fastRecoveryExitPoint, newCumulative >= exit {
+            fastRecoveryExitPoint = nil
+            outcome.exitedFastRecovery = true
+        }
+        let inFastRecovery = isInFastRecovery
+
+        var highestNewlyAcked: TSN?
+        var sample: RTTSample?
+
+        // Cumulative acknowledgement: remove from the front.
+        for _ in 0..<Int(cumulativeTSNAck.distance(to: newCumulative)) {
+            let entry = chunks.removeFirst()
+            switch entry.state {
+            case .inFlight:
+                acknowledgeInFlight(entry, highestNewlyAcked: &highestNewlyAcked, sample: &sample, now: now)
+            case .markedForRetransmission:
+                markedForRetransmissionCount -= 1
+                highestNewlyAcked = entry.tsn
+            case .gapAcked:
+                break
+            }
+        }
+        cumulativeTSNAck = newCumulative
+        if retransmitScanStart <= newCumulative { retransmitScanStart = newCumulative.next }
+
+        // Gap Ack Blocks.
+        var highestAckedInSack: TSN?
+        var processedBlocks = 0
+        for blockIndex in 0..<blockCount {
+            let block = sack.gapAckBlocks[blockIndex]
+            guard block.start != 0 && block.start <= block.end else { continue }
+            processedBlocks += 1
+            let blockEnd = newCumulative.advanced(by: UInt32(block.end))
+            if highestAckedInSack.map({ blockEnd > $0 }) ?? true { highestAckedInSack = blockEnd }
+            for index in (Int(block.start) - 1)..<Int(block.end) {
+                chunks[index].ackStamp = stamp
+                switch chunks[index].state {
+                case .gapAcked:
+                    continue
+                case .inFlight:
+                    let entry = chunks[index]
+                    acknowledgeInFlight(entry, highestNewlyAcked: &highestNewlyAcked, sample: &sample, now: now)
+                case .markedForRetransmission:
+                    markedForRetransmissionCount -= 1
+                    if highestNewlyAcked.map({ chunks[index].tsn > $0 }) ?? true { highestNewlyAcked = chunks[index].tsn }
+                }
+                chunks[index].state = .gapAcked
+            }
+        }
+        outcome.ignoredGapBlocks = sack.gapAckBlocks.count - processedBlocks
+        let truncated = sack.gapAckBlocks.count > blockCount
+
+        // The gap range: renege detection, miss indications, the earliest-outstanding check.
+        // It reaches the highest TSN this SACK acknowledges, and the highest TSN gap-acknowledged
+        // before (anything there not acknowledged now was reneged), except that when blocks
+        // were left unread, only what the read blocks span can be judged.
+        var scanEnd = highestAckedInSack
+        if let previous = previousHighestGapAcked, previous > newCumulative {
+            let limit = truncated ? min(previous, highestAckedInSack ?? newCumulative) : previous
+            if limit > (scanEnd ?? newCumulative) { scanEnd = limit }
+        }
+        // Missing TSNs below this one get a miss indication (§7.2.4).
+        let missLimit: TSN? = inFastRecovery && outcome.cumulativeAckAdvanced ? highestAckedInSack : highestNewlyAcked
+        let threshold = UInt8(configuration.fastRetransmitThreshold)
+        if let scanEnd, scanEnd > newCumulative {
+            let end = Int(newCumulative.distance(to: scanEnd))
+            for index in 0..<end {
+                let path = chunks[index].path.rawValue
+                switch chunks[index].state {
+                case .markedForRetransmission:
+                    continue
+                case .gapAcked:
+                    guard chunks[index].ackStamp != stamp else { continue }
+                    // Reneged: back in flight, one miss indication (§6.2.1 D iii).
+                    chunks[index].state = .inFlight
+                    addToFlight(chunks[index])
+                    statistics[path].reneged = true
+                    chunks[index].misses &+= chunks[index].misses == .max ? 0 : 1
+                case .inFlight:
+                    if let lowest = scratch[path].lowestNewlyAcked, chunks[index].tsn < lowest {
+                        scratch[path].earlierStillOutstanding = true
+                    }
+                    guard let missLimit, chunks[index].tsn < missLimit else { continue }
+                    chunks[index].misses &+= chunks[index].misses == .max ? 0 : 1
+                }
+                if chunks[index].misses >= threshold && !chunks[index].wasFastRetransmitted {
+                    chunks[index].wasFastRetransmitted = true
+                    chunks[index].misses = 0
+                    markForRetransmission(at: index)
+                    outcome.fastRetransmitTSNs.append(chunks[index].tsn)
+                    if !inFastRecovery { statistics[path].needsCongestionReduction = true }
+                }
+            }
+        }
+        if truncated, let previous = previousHighestGapAcked, previous > (highestAckedInSack ?? newCumulative) {
+            highestGapAckedTSN = previous  // unread blocks may still cover it
+        } else {
+            highestGapAckedTSN = highestAckedInSack
+        }
+
+        // §7.2.4 step 6: enter Fast Recovery.
+        outcome.isInFastRecovery = inFastRecovery
+        if !outcome.fastRetransmitTSNs.isEmpty && !inFastRecovery {
+            fastRecoveryExitPoint = highestSent
+            outcome.enteredFastRecovery = true
+        }
+
+        // Duplicates still held count towards partial_bytes_acked (§7.2.2).
+        for duplicate in sack.duplicateTSNs.prefix(configuration.maxDuplicateTSNsProcessed) {
+            guard let index = index(of: duplicate) else { continue }
+            statistics[chunks[index].path.rawValue].duplicateBytes += chunks[index].wireSize
+        }
+
+        // §6.2.1 D ii.
+        peerReceiverWindow = max(0, Int(sack.advertisedReceiverWindowCredit) - outstandingPayloadBytes)
+
+        var total = 0
+        for index in statistics.indices {
+            statistics[index].flightSizeAfterSack = flight[index]
+            statistics[index].ackedEarliestOutstanding =
+                scratch[index].lowestNewlyAcked != nil && !scratch[index].earlierStillOutstanding
+            total += statistics[index].newlyAckedBytes
+        }
+        outcome.newlyAckedBytes = total
+        outcome.rttSample = sample
+        outcome.paths = statistics
+        outcome.peerReceiverWindow = peerReceiverWindow
+        outcome.bytesInFlight = bytesInFlight
+        return outcome
+    }
+
+    /// Counts a chunk in flight that this SACK newly acknowledges (cumulatively or by a gap block).
+    @inline(__always)
+    private mutating func acknowledgeInFlight(_ entry: OutstandingChunk, highestNewlyAcked: inout TSN?,
+                                              sample: inout RTTSample?, now: SCTPInstant) {
+        removeFromFlight(entry)
+        let path = entry.path.rawValue
+        let tsn = entry.tsn
+        statistics[path].newlyAckedBytes += entry.wireSize
+        if scratch[path].lowestNewlyAcked.map({ tsn < $0 }) ?? true { scratch[path].lowestNewlyAcked = tsn }
+        if highestNewlyAcked.map({ tsn > $0 }) ?? true { highestNewlyAcked = tsn }
+        // Karn: only a chunk sent once, and sent after the latest retransmission.
+        if entry.transmissions == 1 && tsn > rttBarrier && now >= entry.sentAt
+            && (sample.map { tsn > $0.tsn } ?? true) {
+            sample = RTTSample(path: entry.path, tsn: tsn, rtt: now - entry.sentAt)
+        }
+    }
+}

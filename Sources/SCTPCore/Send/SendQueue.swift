@@ -1,0 +1,263 @@
+import DequeModule
+import NIOCore
+import SCTPWire
+
+/// A user message handed to the association for sending (RFC 9260 §6.1, §11.1 SEND).
+public struct OutgoingMessage: Sendable {
+    /// The outbound stream; must be below the negotiated number of outbound streams.
+    public var streamIdentifier: UInt16
+    /// The payload protocol identifier carried in every DATA chunk of the message.
+    public var payloadProtocolIdentifier: UInt32
+    /// Unordered delivery (U bit): no stream sequence number is used up.
+    public var isUnordered: Bool
+    /// Ask the peer to SACK the last fragment at once (I bit, RFC 9260 §6.1 / RFC 7053).
+    public var requestsImmediateAck: Bool
+    /// The user data. Fragments are slices of this buffer; it is never copied.
+    public var payload: ByteBuffer
+
+    /// A message for `streamIdentifier`; ordered, PPID 0 and no I bit unless asked.
+    public init(streamIdentifier: UInt16, payloadProtocolIdentifier: UInt32 = 0, isUnordered: Bool = false,
+                requestsImmediateAck: Bool = false, payload: ByteBuffer) {
+        self.streamIdentifier = streamIdentifier
+        self.payloadProtocolIdentifier = payloadProtocolIdentifier
+        self.isUnordered = isUnordered
+        self.requestsImmediateAck = requestsImmediateAck
+        self.payload = payload
+    }
+}
+
+/// Why `SendQueue.enqueue(_:)` refused a message.
+public enum SendQueueError: Error, Hashable, Sendable {
+    /// The message has no user data (RFC 9260 §6.2: a DATA chunk without user data must not
+    /// be sent). The API maps this to EINVAL.
+    case emptyMessage
+    /// The stream does not exist: its number is not below the negotiated outbound stream
+    /// count. The API maps this to EINVAL.
+    case invalidStream(streamIdentifier: UInt16, outboundStreams: Int)
+    /// The message is larger than the whole queue could ever hold. The API maps this to EMSGSIZE.
+    case messageTooLarge(size: Int, limit: Int)
+    /// The queue has no room for the message now; it may have later, when queued data has
+    /// been sent. The API maps this to EWOULDBLOCK (non-blocking) or waits, or ENOBUFS.
+    case queueFull(queuedBytes: Int, messageSize: Int, limit: Int)
+}
+
+/// The outgoing user messages of an association, one FIFO per stream, turned into DATA
+/// chunks on demand (RFC 9260 §6.1, §6.6, §6.9).
+///
+/// - Messages are fragmented lazily: each call to `nextChunk(tsn:maxPayloadSize:)` cuts the
+///   next fragment of at most `maxPayloadSize` bytes, a slice of the message's buffer (no copy),
+///   with the B and E bits set on the first and last fragment.
+/// - The stream sequence number of an ordered message is taken when its first fragment is cut;
+///   it counts per stream from 0 and wraps after 65535. Unordered messages carry SSN 0 and
+///   the U bit and take no number.
+/// - Streams take turns round robin, one whole message each: the fragments of one message go
+///   out consecutively, never interleaved with another message (plain DATA cannot interleave).
+/// - Streams cost nothing until a message is queued on them.
+/// - The queue holds at most `configuration.maxQueuedBytes` bytes of user data not yet cut
+///   into chunks; sent but unacknowledged data is the retransmission queue's (`OutstandingData`).
+public struct SendQueue: Sendable {
+    /// Limits and options of a send queue.
+    public struct Configuration: Hashable, Sendable {
+        /// The most user-data bytes that may wait to be cut into chunks (`SO_SNDBUF`).
+        public var maxQueuedBytes: Int
+        /// Set the I bit on the last chunk handed out when that chunk empties the queue, so the
+        /// peer SACKs at once instead of delaying (RFC 7053 §4: an application-limited sender).
+        public var setsImmediateAckWhenDrained: Bool
+
+        /// Limits with the defaults: 4 MiB, no I bit.
+        public init(maxQueuedBytes: Int = 4 << 20, setsImmediateAckWhenDrained: Bool = false) {
+            precondition(maxQueuedBytes >= 0, "the queue limit is not negative")
+            self.maxQueuedBytes = maxQueuedBytes
+            self.setsImmediateAckWhenDrained = setsImmediateAckWhenDrained
+        }
+    }
+
+    /// One outbound stream that has been used.
+    private struct Stream: Sendable {
+        var messages: Deque<OutgoingMessage> = []
+        var nextSSN = SSN(0)
+    }
+
+    /// The message whose fragments are being handed out.
+    private struct MessageInProgress: Sendable {
+        var message: OutgoingMessage
+        /// Payload bytes already cut into chunks.
+        var offset: Int
+        var ssn: SSN
+    }
+
+    /// The limits and options; may be changed at any time (a lower limit only stops new messages).
+    public var configuration: Configuration
+    /// The number of outbound streams; messages on streams at or above it are refused.
+    public private(set) var outboundStreamCount: Int
+    /// User-data bytes queued and not yet cut into chunks.
+    public private(set) var queuedBytes = 0
+    /// Messages not yet completely cut into chunks, including the one being fragmented.
+    public private(set) var queuedMessageCount = 0
+
+    private var streams: [UInt16: Stream] = [:]
+    /// Streams with queued messages, in round-robin order; the stream of `current` is not here.
+    private var ready: Deque<UInt16> = []
+    private var current: MessageInProgress?
+
+    /// An empty queue for `outboundStreamCount` streams (0 ... 65535 may be used when 65536).
+    public init(outboundStreamCount: Int, configuration: Configuration = Configuration()) {
+        precondition((0...65536).contains(outboundStreamCount), "stream count out of range")
+        self.outboundStreamCount = outboundStreamCount
+        self.configuration = configuration
+    }
+
+    /// Whether nothing is waiting to be sent.
+    public var isEmpty: Bool { queuedMessageCount == 0 }
+
+    /// Whether a message has been partly cut into chunks: the next chunk continues it.
+    public var isFragmentingMessage: Bool { current != nil }
+
+    /// The unsent bytes of the message the next chunk will come from, or `nil` when empty.
+    /// Lets the caller decide whether to start a new packet rather than cut a small fragment.
+    public var nextMessageRemainingBytes: Int? {
+        if let current { return current.message.payload.readableBytes - current.offset }
+        guard let id = ready.first else { return nil }
+        return streams[id]?.messages.first?.payload.readableBytes
+    }
+
+    /// The SSN the next ordered message on `stream` will get.
+    public func nextSSN(for stream: UInt16) -> SSN { streams[stream]?.nextSSN ?? SSN(0) }
+
+    /// Queues a message at the end of its stream's queue.
+    ///
+    /// Throws without changing anything when the message is empty, its stream does not exist,
+    /// or the queue has no room.
+    public mutating func enqueue(_ message: OutgoingMessage) throws(SendQueueError) {
+        let size = message.payload.readableBytes
+        guard size > 0 else { throw .emptyMessage }
+        let id = message.streamIdentifier
+        guard Int(id) < outboundStreamCount else {
+            throw .invalidStream(streamIdentifier: id, outboundStreams: outboundStreamCount)
+        }
+        let limit = configuration.maxQueuedBytes
+        guard size <= limit else { throw .messageTooLarge(size: size, limit: limit) }
+        guard size <= limit - queuedBytes else {
+            throw .queueFull(queuedBytes: queuedBytes, messageSize: size, limit: limit)
+        }
+        let becomesReady = appendToStream(message)
+        if becomesReady && current?.message.streamIdentifier != id { ready.append(id) }
+        queuedBytes += size
+        queuedMessageCount += 1
+    }
+
+    /// Appends to the stream's FIFO; whether the FIFO was empty before.
+    private mutating func appendToStream(_ message: OutgoingMessage) -> Bool {
+        var wasEmpty = false
+        modifyStream(message.streamIdentifier) { stream in
+            wasEmpty = stream.messages.isEmpty
+            stream.messages.append(message)
+        }
+        return wasEmpty
+    }
+
+    private mutating func modifyStream<R>(_ id: UInt16, _ body: (inout Stream) -> R) -> R {
+        body(&streams[id, default: Stream()])
+    }
+
+    /// The next DATA chunk to send, carrying `tsn`, with at most `maxPayloadSize` bytes of user
+    /// data; `nil` when the queue is empty (or `maxPayloadSize` is not positive).
+    ///
+    /// The caller must send (or at least record as sent) every chunk it takes, with the TSNs
+    /// in the order given: fragments are cut once and never again.
+    public mutating func nextChunk(tsn: TSN, maxPayloadSize: Int) -> DataChunk? {
+        guard maxPayloadSize > 0 else { return nil }
+        if current == nil && !startNextMessage() { return nil }
+
+        let total = current!.message.payload.readableBytes
+        let offset = current!.offset
+        let length = min(total - offset, maxPayloadSize)
+        let payload = current!.message.payload
+        let slice = payload.getSlice(at: payload.readerIndex + offset, length: length)!
+        let isLast = offset + length == total
+
+        var flags: DataFlags = []
+        if offset == 0 { flags.insert(.beginning) }
+        if isLast { flags.insert(.ending) }
+        if current!.message.isUnordered { flags.insert(.unordered) }
+        if isLast && (current!.message.requestsImmediateAck
+                      || (configuration.setsImmediateAckWhenDrained && queuedMessageCount == 1)) {
+            flags.insert(.immediate)
+        }
+        let chunk = DataChunk(flags: flags, tsn: tsn, streamIdentifier: current!.message.streamIdentifier,
+                              ssn: current!.ssn, payloadProtocolIdentifier: current!.message.payloadProtocolIdentifier,
+                              payload: slice)
+        queuedBytes -= length
+        if isLast {
+            let id = current!.message.streamIdentifier
+            current = nil
+            queuedMessageCount -= 1
+            if streams[id]?.messages.isEmpty == false { ready.append(id) }
+        } else {
+            current!.offset = offset + length
+        }
+        return chunk
+    }
+
+    /// Takes the head message of the next ready stream as the current message.
+    private mutating func startNextMessage() -> Bool {
+        guard let id = ready.popFirst() else { return false }
+        let started: MessageInProgress = modifyStream(id) { stream in
+            let message = stream.messages.removeFirst()
+            var ssn = SSN(0)
+            if !message.isUnordered {
+                ssn = stream.nextSSN
+                stream.nextSSN = ssn.next
+            }
+            return MessageInProgress(message: message, offset: 0, ssn: ssn)
+        }
+        current = started
+        return true
+    }
+
+    /// Changes the number of outbound streams (after the handshake, or when streams are added
+    /// by RE-CONFIG). Queued messages on streams that no longer exist are removed and returned,
+    /// in stream order; a message already partly sent is kept and completed.
+    public mutating func setOutboundStreamCount(_ count: Int) -> [OutgoingMessage] {
+        precondition((0...65536).contains(count), "stream count out of range")
+        outboundStreamCount = count
+        var removed: [OutgoingMessage] = []
+        let gone = streams.keys.filter { Int($0) >= count }.sorted()
+        guard !gone.isEmpty else { return removed }
+        for id in gone {
+            guard let stream = streams.removeValue(forKey: id) else { continue }
+            for message in stream.messages {
+                queuedBytes -= message.payload.readableBytes
+                queuedMessageCount -= 1
+                removed.append(message)
+            }
+        }
+        ready.removeAll { Int($0) >= count }
+        return removed
+    }
+
+    /// Sets the SSN of the given streams back to 0 (an outgoing stream reset, RFC 6525).
+    public mutating func resetSequenceNumbers<S: Sequence>(of streamIdentifiers: S) where S.Element == UInt16 {
+        for id in streamIdentifiers where streams[id] != nil { streams[id]!.nextSSN = SSN(0) }
+    }
+
+    /// Empties the queue (association ended): the message partly sent, if any, and the
+    /// messages not yet started, stream by stream in round-robin order of the ready streams.
+    public mutating func removeAll() -> (partlySent: OutgoingMessage?, unsent: [OutgoingMessage]) {
+        let partial = current?.message
+        var unsent: [OutgoingMessage] = []
+        unsent.reserveCapacity(queuedMessageCount)
+        if let id = current?.message.streamIdentifier, let stream = streams[id] {
+            unsent.append(contentsOf: stream.messages)
+        }
+        for id in ready {
+            if let stream = streams[id] { unsent.append(contentsOf: stream.messages) }
+        }
+        for index in streams.indices { streams.values[index].messages.removeAll() }
+        ready.removeAll()
+        current = nil
+        queuedBytes = 0
+        queuedMessageCount = 0
+        return (partial, unsent)
+    }
+}

@@ -1,0 +1,430 @@
+import NIOCore
+import SCTPWire
+import Testing
+@testable import SCTPCore
+
+@Suite("outstanding data and SACK processing")
+struct OutstandingDataTests {
+    typealias S = SendTestSupport
+    let p0 = PathID(0)
+    let p1 = PathID(1)
+
+    private func makeData(initialTSN: UInt32 = 1, rwnd: UInt32 = 100_000,
+                          _ configuration: OutstandingData.Configuration = .init()) -> OutstandingData {
+        OutstandingData(initialTSN: TSN(initialTSN), peerReceiverWindow: rwnd, configuration: configuration)
+    }
+
+    @Test("sending records chunks in TSN order and counts the flight and the peer's window")
+    func append() {
+        var data = makeData(rwnd: 1000)
+        #expect(data.cumulativeTSNAck == TSN(0) && data.nextTSN == TSN(1) && data.isEmpty)
+        S.send(&data, count: 3, path: 0)
+        S.send(&data, count: 2, path: 1)
+        #expect(data.count == 5 && data.highestSentTSN == TSN(5) && data.nextTSN == TSN(6))
+        #expect(data.bytesInFlight(on: p0) == 3 * S.size100 && data.bytesInFlight(on: p1) == 2 * S.size100)
+        #expect(data.bytesInFlight == 5 * S.size100 && data.outstandingPayloadBytes == 500)
+        #expect(data.peerReceiverWindow == 500)
+        S.send(&data, count: 6)
+        #expect(data.peerReceiverWindow == 0)
+        #expect(dataChunkWireSize(payloadBytes: 1) == 20 && dataChunkWireSize(payloadBytes: 4) == 20)
+    }
+
+    @Test("the cumulative ack removes chunks from the front and reports what it acknowledged")
+    func cumulativeAck() throws {
+        var data = makeData()
+        S.send(&data, count: 10, at: S.ms(0))
+        let outcome = try data.handleSack(S.sack(4, rwnd: 50_000), now: S.ms(100))
+        #expect(!outcome.isStale && outcome.cumulativeAckAdvanced)
+        #expect(outcome.cumulativeTSNAck == TSN(4) && data.cumulativeTSNAck == TSN(4))
+        #expect(data.count == 6 && data.chunk(tsn: TSN(4)) == nil && data.chunk(tsn: TSN(5)) != nil)
+        #expect(outcome.newlyAckedBytes == 4 * S.size100)
+        let path = try #require(outcome.statistics(for: p0))
+        #expect(path.newlyAckedBytes == 4 * S.size100)
+        #expect(path.flightSizeBeforeSack == 10 * S.size100 && path.flightSizeAfterSack == 6 * S.size100)
+        #expect(path.ackedEarliestOutstanding)
+        #expect(outcome.peerReceiverWindow == 50_000 - 600 && data.peerReceiverWindow == 50_000 - 600)
+        #expect(outcome.rttSample == RTTSample(path: p0, tsn: TSN(4), rtt: .milliseconds(100)))
+
+        // A SACK that repeats the point acknowledges nothing new but updates the window.
+        let again = try data.handleSack(S.sack(4, rwnd: 70_000), now: S.ms(110))
+        #expect(!again.isStale && !again.cumulativeAckAdvanced && again.newlyAckedBytes == 0)
+        #expect(again.peerReceiverWindow == 70_000 - 600 && again.rttSample == nil)
+        #expect(again.statistics(for: p0)?.ackedEarliestOutstanding == false)
+
+        let all = try data.handleSack(S.sack(10), now: S.ms(120))
+        #expect(data.isEmpty && data.bytesInFlight == 0 && all.statistics(for: p0)?.flightSizeAfterSack == 0)
+    }
+
+    @Test("gap blocks mark chunks acknowledged, out of the flight, and give lower holes a miss indication")
+    func gapBlocks() throws {
+        var data = makeData(rwnd: 10_000)
+        S.send(&data, count: 10)
+        let outcome = try data.handleSack(S.sack(2, [(2, 3), (6, 6)], rwnd: 10_000), now: S.ms(10))
+        // TSNs 1, 2 cumulatively; 4, 5 and 8 by gap blocks.
+        #expect(outcome.newlyAckedBytes == 5 * S.size100)
+        #expect(data.count == 8)
+        #expect(data.chunk(tsn: TSN(4))?.isGapAcked == true && data.chunk(tsn: TSN(5))?.isGapAcked == true)
+        #expect(data.chunk(tsn: TSN(8))?.isGapAcked == true)
+        #expect(data.highestGapAckedTSN == TSN(8))
+        #expect(data.bytesInFlight == 5 * S.size100)
+        #expect(outcome.peerReceiverWindow == 10_000 - 500)
+        // Holes below the highest newly acknowledged TSN (8) are missing once; 9 and 10 are not.
+        #expect([3, 6, 7, 9, 10].map { data.chunk(tsn: TSN($0))?.missIndications } == [1, 1, 1, 0, 0])
+        #expect(outcome.fastRetransmitTSNs.isEmpty && !outcome.enteredFastRecovery)
+        // The chunk with the lowest TSN of the path (1) was acknowledged.
+        #expect(outcome.statistics(for: p0)?.ackedEarliestOutstanding == true)
+    }
+
+    @Test("a SACK behind the current cumulative ack is stale and changes nothing")
+    func staleSack() throws {
+        var data = makeData(rwnd: 10_000)
+        S.send(&data, count: 6)
+        _ = try data.handleSack(S.sack(3, rwnd: 5_000), now: S.ms(1))
+        let before = (data.count, data.bytesInFlight, data.peerReceiverWindow)
+        let stale = try data.handleSack(S.sack(2, [(2, 4)], rwnd: 9_000), now: S.ms(2))
+        #expect(stale.isStale && !stale.cumulativeAckAdvanced && stale.newlyAckedBytes == 0)
+        #expect(stale.cumulativeTSNAck == TSN(3))
+        #expect((data.count, data.bytesInFlight, data.peerReceiverWindow) == before)
+        #expect(data.chunk(tsn: TSN(5))?.isGapAcked == false)
+        #expect(data.chunk(tsn: TSN(4))?.missIndications == 0)
+    }
+
+    @Test("a chunk gap-acknowledged before and missing now is reneged: back in flight with one miss")
+    func renege() throws {
+        var data = makeData()
+        S.send(&data, count: 6)
+        _ = try data.handleSack(S.sack(0, [(2, 3)]), now: S.ms(1))
+        #expect(data.bytesInFlight == 4 * S.size100)
+        #expect(data.chunk(tsn: TSN(1))?.missIndications == 1)
+
+        let outcome = try data.handleSack(S.sack(0, [(3, 3)]), now: S.ms(2))
+        let reneged = try #require(data.chunk(tsn: TSN(2)))
+        #expect(!reneged.isGapAcked && reneged.isInFlight && reneged.missIndications == 1)
+        #expect(data.chunk(tsn: TSN(3))?.isGapAcked == true)
+        let path = try #require(outcome.statistics(for: p0))
+        #expect(path.reneged)
+        #expect(path.flightSizeBeforeSack == 4 * S.size100 && path.flightSizeAfterSack == 5 * S.size100)
+        #expect(outcome.newlyAckedBytes == 0)
+        // Nothing newly acknowledged: no miss indication for TSN 1 (HTNA).
+        #expect(data.chunk(tsn: TSN(1))?.missIndications == 1)
+        #expect(data.highestGapAckedTSN == TSN(3))
+
+        // Dropping every gap block reneges the rest.
+        let none = try data.handleSack(S.sack(0), now: S.ms(3))
+        #expect(none.statistics(for: p0)?.reneged == true)
+        #expect(data.bytesInFlight == 6 * S.size100 && data.highestGapAckedTSN == nil)
+    }
+
+    @Test("Karn: no RTT sample from a retransmitted chunk or one sent before a retransmission")
+    func karn() throws {
+        var data = makeData()
+        S.send(&data, count: 2, at: S.ms(0))
+        let check121 = data.handleRetransmissionTimeout(on: p0) == 2
+        #expect(check121)
+        _ = data.nextRetransmission(maxSize: 1500, path: p0, now: S.ms(1000))
+        S.send(&data, count: 1, at: S.ms(1100))  // TSN 3, sent after the retransmission of 1
+        let first = try data.handleSack(S.sack(1), now: S.ms(1200))
+        #expect(first.rttSample == nil)  // TSN 1 was sent twice
+
+        _ = data.nextRetransmission(maxSize: 1500, path: p0, now: S.ms(1300))  // TSN 2, after TSN 3 was sent
+        let second = try data.handleSack(S.sack(3), now: S.ms(1400))
+        #expect(second.rttSample == nil)  // 2 retransmitted; 3 sent before that retransmission (C5)
+
+        S.send(&data, count: 1, at: S.ms(1500))
+        let third = try data.handleSack(S.sack(4), now: S.ms(1550))
+        #expect(third.rttSample == RTTSample(path: p0, tsn: TSN(4), rtt: .milliseconds(50)))
+
+        // From several newly acknowledged chunks, the most recently sent one.
+        S.send(&data, count: 1, path: 1, at: S.ms(1600))
+        S.send(&data, count: 1, path: 1, at: S.ms(1610))
+        let fourth = try data.handleSack(S.sack(6), now: S.ms(1700))
+        #expect(fourth.rttSample == RTTSample(path: p1, tsn: TSN(6), rtt: .milliseconds(90)))
+
+        // A gap acknowledgement gives a sample too.
+        S.send(&data, count: 2, at: S.ms(2000))
+        let gap = try data.handleSack(S.sack(6, [(2, 2)]), now: S.ms(2030))
+        #expect(gap.rttSample == RTTSample(path: p0, tsn: TSN(8), rtt: .milliseconds(30)))
+    }
+
+    @Test("three miss indications mark a chunk for Fast Retransmit, exactly once")
+    func fastRetransmitOnce() throws {
+        var data = makeData(rwnd: 10_000)
+        S.send(&data, count: 10)
+        var outcomes: [SackOutcome] = []
+        for end: UInt16 in [2, 3, 4] {
+            outcomes.append(try data.handleSack(S.sack(0, [(2, end)], rwnd: 10_000), now: S.ms(Int64(end))))
+        }
+        #expect(outcomes[0].fastRetransmitTSNs.isEmpty && outcomes[1].fastRetransmitTSNs.isEmpty)
+        let third = outcomes[2]
+        #expect(third.fastRetransmitTSNs == [TSN(1)])
+        #expect(third.enteredFastRecovery && !third.isInFastRecovery)
+        #expect(third.statistics(for: p0)?.needsCongestionReduction == true)
+        #expect(data.isInFastRecovery && data.fastRecoveryExitPoint == TSN(10))
+        let lost = try #require(data.chunk(tsn: TSN(1)))
+        #expect(lost.isMarkedForRetransmission && lost.wasFastRetransmitted && lost.missIndications == 0)
+        #expect(data.hasChunksToRetransmit && data.markedForRetransmissionCount == 1)
+        // Lost data is not in flight and returns to the peer's window.
+        #expect(data.bytesInFlight == 6 * S.size100)
+        #expect(third.peerReceiverWindow == 10_000 - 600)
+
+        let takenRetransmitted = data.nextRetransmission(maxSize: 1500, path: p0, now: S.ms(10))
+
+        let retransmitted = try #require(takenRetransmitted)
+        #expect(retransmitted.tsn == TSN(1) && data.chunk(tsn: TSN(1))?.transmissionCount == 2)
+        let check172 = !data.hasChunksToRetransmit && data.nextRetransmission(maxSize: 1500, path: p0, now: S.ms(10)) == nil
+        #expect(check172)
+
+        // Still missing in three more SACKs: counted, but never fast retransmitted again.
+        for end: UInt16 in [5, 6, 7, 8] {
+            let outcome = try data.handleSack(S.sack(0, [(2, end)], rwnd: 10_000), now: S.ms(20))
+            #expect(outcome.fastRetransmitTSNs.isEmpty)
+            #expect(outcome.statistics(for: p0)?.needsCongestionReduction == false)
+        }
+        #expect(data.chunk(tsn: TSN(1))?.missIndications == 4)
+        #expect(data.chunk(tsn: TSN(1))?.isInFlight == true)
+    }
+
+    @Test("HTNA: a SACK counts misses only below the highest TSN it newly acknowledges")
+    func highestNewlyAcked() throws {
+        var data = makeData()
+        S.send(&data, count: 10)
+        _ = try data.handleSack(S.sack(0, [(5, 5)]), now: S.ms(1))
+        #expect([1, 2, 3, 4].map { data.chunk(tsn: TSN($0))?.missIndications } == [1, 1, 1, 1])
+        // Newly acknowledges only TSN 2: only TSN 1 lies below it.
+        _ = try data.handleSack(S.sack(0, [(2, 2), (5, 5)]), now: S.ms(2))
+        #expect([1, 3, 4].map { data.chunk(tsn: TSN($0))?.missIndications } == [2, 1, 1])
+        // The same SACK again acknowledges nothing new and counts nothing.
+        _ = try data.handleSack(S.sack(0, [(2, 2), (5, 5)]), now: S.ms(3))
+        #expect([1, 3, 4].map { data.chunk(tsn: TSN($0))?.missIndications } == [2, 1, 1])
+        // TSNs above the highest acknowledged one are not missing.
+        #expect(data.chunk(tsn: TSN(6))?.missIndications == 0)
+    }
+
+    @Test("in Fast Recovery a SACK that advances the cumulative ack counts every TSN reported missing")
+    func fastRecoveryMisses() throws {
+        var data = makeData()
+        S.send(&data, count: 10)
+        for end: UInt16 in [2, 3, 4] { _ = try data.handleSack(S.sack(0, [(2, end)]), now: S.ms(1)) }
+        #expect(data.isInFastRecovery)
+        _ = data.nextRetransmission(maxSize: 1500, path: p0, now: S.ms(2))
+        _ = try data.handleSack(S.sack(0, [(2, 4), (8, 8)]), now: S.ms(3))
+        #expect([5, 6, 7].map { data.chunk(tsn: TSN($0))?.missIndications } == [1, 1, 1])
+        // Newly acknowledges only TSN 1 (via the cumulative ack); 5, 6 and 7 are above it but
+        // reported missing below TSN 8.
+        let advance = try data.handleSack(S.sack(4, [(4, 4)]), now: S.ms(4))
+        #expect(advance.cumulativeAckAdvanced && advance.isInFastRecovery)
+        #expect([5, 6, 7].map { data.chunk(tsn: TSN($0))?.missIndications } == [2, 2, 2])
+
+        // The same situation outside Fast Recovery counts nothing.
+        var plain = makeData()
+        S.send(&plain, count: 10)
+        _ = try plain.handleSack(S.sack(0, [(2, 4), (8, 8)]), now: S.ms(1))
+        _ = try plain.handleSack(S.sack(4, [(4, 4)]), now: S.ms(2))
+        #expect(!plain.isInFastRecovery)
+        #expect([5, 6, 7].map { plain.chunk(tsn: TSN($0))?.missIndications } == [1, 1, 1])
+    }
+
+    @Test("no further cwnd reduction inside Fast Recovery; it ends when the exit point is acknowledged")
+    func fastRecoveryExit() throws {
+        var data = makeData()
+        S.send(&data, count: 10)
+        for end: UInt16 in [2, 3, 4] { _ = try data.handleSack(S.sack(0, [(2, end)]), now: S.ms(1)) }
+        _ = data.nextRetransmission(maxSize: 1500, path: p0, now: S.ms(2))
+        _ = try data.handleSack(S.sack(0, [(2, 4), (8, 8)]), now: S.ms(3))
+        _ = try data.handleSack(S.sack(4, [(4, 4)]), now: S.ms(4))
+        // 5, 6 and 7 reach three misses inside Fast Recovery.
+        let second = try data.handleSack(S.sack(4, [(4, 5)]), now: S.ms(5))
+        #expect(second.fastRetransmitTSNs == [TSN(5), TSN(6), TSN(7)])
+        #expect(!second.enteredFastRecovery && second.isInFastRecovery)
+        #expect(second.statistics(for: p0)?.needsCongestionReduction == false)
+        #expect(data.fastRecoveryExitPoint == TSN(10))
+
+        // Up to 9 acknowledged: still in Fast Recovery.
+        let partial = try data.handleSack(S.sack(9), now: S.ms(6))
+        #expect(partial.isInFastRecovery && !partial.exitedFastRecovery && data.isInFastRecovery)
+        // Marked chunks acknowledged by the original transmission were not outstanding.
+        #expect(partial.newlyAckedBytes == 0 && data.markedForRetransmissionCount == 0)
+        let exit = try data.handleSack(S.sack(10), now: S.ms(7))
+        #expect(exit.exitedFastRecovery && !exit.isInFastRecovery && !data.isInFastRecovery)
+        #expect(exit.newlyAckedBytes == S.size100)
+    }
+
+    @Test("a T3-rtx expiry marks the path's chunks in flight, not gap-acknowledged ones nor other paths'")
+    func t3Marking() throws {
+        var data = makeData(rwnd: 10_000)
+        S.send(&data, count: 2, path: 0)
+        S.send(&data, count: 1, path: 1)
+        S.send(&data, count: 2, path: 0)
+        _ = try data.handleSack(S.sack(0, [(4, 4)], rwnd: 10_000), now: S.ms(1))
+        #expect(data.peerReceiverWindow == 10_000 - 400)
+        let check257 = data.handleRetransmissionTimeout(on: p0) == 3
+        #expect(check257)
+        #expect(data.bytesInFlight(on: p0) == 0 && data.bytesInFlight(on: p1) == S.size100)
+        #expect(data.peerReceiverWindow == 10_000 - 100)
+        #expect([1, 2, 5].allSatisfy { data.chunk(tsn: TSN($0))?.isMarkedForRetransmission == true })
+        #expect(data.chunk(tsn: TSN(4))?.isGapAcked == true && data.chunk(tsn: TSN(3))?.isInFlight == true)
+        let check262 = data.handleRetransmissionTimeout(on: p0) == 0
+        #expect(check262)
+
+        // Retransmissions come lowest TSN first, only when they fit, on the path asked for.
+        let check265 = data.nextRetransmission(maxSize: S.size100 - 1, path: p1, now: S.ms(2)) == nil
+        #expect(check265)
+        var order: [TSN] = []
+        while let chunk = data.nextRetransmission(maxSize: S.size100, path: p1, now: S.ms(3)) { order.append(chunk.tsn) }
+        #expect(order == [TSN(1), TSN(2), TSN(5)])
+        let resent = try #require(data.chunk(tsn: TSN(5)))
+        #expect(resent.path == p1 && resent.sentAt == S.ms(3) && resent.transmissionCount == 2 && resent.isInFlight)
+        #expect(data.bytesInFlight(on: p1) == 4 * S.size100 && data.bytesInFlight(on: p0) == 0)
+        #expect(data.peerReceiverWindow == 10_000 - 400)
+        #expect(data.lowestInFlightTSN(on: p1) == TSN(1) && data.lowestInFlightTSN(on: p0) == nil)
+    }
+
+    @Test("a chunk marked later with a lower TSN is retransmitted first")
+    func retransmissionOrder() throws {
+        var data = makeData()
+        S.send(&data, count: 4, path: 1)
+        S.send(&data, count: 4, path: 0)
+        data.handleRetransmissionTimeout(on: p0)
+        let check282 = data.nextRetransmission(maxSize: 1500, path: p0, now: S.ms(1))?.tsn == TSN(5)
+        #expect(check282)
+        for end: UInt16 in [2, 3, 4] { _ = try data.handleSack(S.sack(0, [(2, end)]), now: S.ms(2)) }
+        #expect(data.chunk(tsn: TSN(1))?.isMarkedForRetransmission == true)
+        var order: [TSN] = []
+        while let chunk = data.nextRetransmission(maxSize: 1500, path: p0, now: S.ms(3)) { order.append(chunk.tsn) }
+        #expect(order == [TSN(1), TSN(6), TSN(7), TSN(8)])
+    }
+
+    @Test("the peer's window is a_rwnd less the user data still outstanding, and never negative")
+    func peerWindow() throws {
+        var data = makeData(rwnd: 300)
+        S.send(&data, count: 5)
+        #expect(data.peerReceiverWindow == 0)
+        let outcome = try data.handleSack(S.sack(1, [(2, 2)], rwnd: 1000), now: S.ms(1))
+        // Outstanding after the SACK: TSNs 2, 4, 5.
+        #expect(outcome.peerReceiverWindow == 700)
+        let small = try data.handleSack(S.sack(1, [(2, 2)], rwnd: 100), now: S.ms(2))
+        #expect(small.peerReceiverWindow == 0)
+    }
+
+    @Test("a SACK acknowledging TSNs never sent is a protocol violation and changes nothing")
+    func protocolViolation() throws {
+        var data = makeData()
+        S.send(&data, count: 3)
+        #expect(throws: SackError.cumulativeAckBeyondSent(cumulativeTSNAck: TSN(4), highestSentTSN: TSN(3))) {
+            _ = try data.handleSack(S.sack(4), now: S.ms(1))
+        }
+        #expect(throws: SackError.gapAckBeyondSent(block: GapAckBlock(start: 2, end: 4), highestSentTSN: TSN(3))) {
+            _ = try data.handleSack(S.sack(0, [(2, 4)]), now: S.ms(1))
+        }
+        #expect(throws: SackError.gapAckBeyondSent(block: GapAckBlock(start: 1, end: 3), highestSentTSN: TSN(3))) {
+            _ = try data.handleSack(S.sack(1, [(1, 3)]), now: S.ms(1))
+        }
+        #expect(data.count == 3 && data.cumulativeTSNAck == TSN(0) && data.bytesInFlight == 3 * S.size100)
+        // Nothing sent at all: any advance is a violation.
+        var empty = makeData(initialTSN: 100)
+        #expect(throws: SackError.self) { _ = try empty.handleSack(S.sack(100), now: S.ms(1)) }
+        let check319 = try empty.handleSack(S.sack(99), now: S.ms(1)).cumulativeAckAdvanced == false
+        #expect(check319)
+    }
+
+    @Test("gap blocks beyond the limit, and malformed ones, are ignored without faking a renege")
+    func gapBlockLimit() throws {
+        var data = makeData(.init(maxGapBlocksProcessed: 2))
+        S.send(&data, count: 8)
+        _ = try data.handleSack(S.sack(0, [(2, 2), (4, 4)]), now: S.ms(1))
+        #expect(data.highestGapAckedTSN == TSN(4))
+
+        data.configuration.maxGapBlocksProcessed = 1
+        let truncated = try data.handleSack(S.sack(0, [(2, 2), (4, 4), (6, 6)]), now: S.ms(2))
+        #expect(truncated.ignoredGapBlocks == 2)
+        #expect(truncated.statistics(for: p0)?.reneged == false)
+        #expect(data.chunk(tsn: TSN(4))?.isGapAcked == true && data.chunk(tsn: TSN(6))?.isInFlight == true)
+        #expect(data.highestGapAckedTSN == TSN(4))
+
+        data.configuration.maxGapBlocksProcessed = 8
+        let malformed = try data.handleSack(S.sack(0, [(2, 2), (5, 3), (0, 1), (4, 4)]), now: S.ms(3))
+        #expect(malformed.ignoredGapBlocks == 2 && malformed.statistics(for: p0)?.reneged == false)
+        #expect(data.chunk(tsn: TSN(1))?.isInFlight == true)
+
+        // A complete SACK without TSN 4 is a renege.
+        let complete = try data.handleSack(S.sack(0, [(2, 2)]), now: S.ms(4))
+        #expect(complete.statistics(for: p0)?.reneged == true && data.chunk(tsn: TSN(4))?.isInFlight == true)
+    }
+
+    @Test("TSNs wrap around 0xFFFFFFFF")
+    func tsnWrap() throws {
+        var data = makeData(initialTSN: 0xFFFF_FFFE)
+        #expect(data.cumulativeTSNAck == TSN(0xFFFF_FFFD))
+        S.send(&data, count: 6)  // 0xFFFFFFFE, 0xFFFFFFFF, 0, 1, 2, 3
+        #expect(data.highestSentTSN == TSN(3) && data.nextTSN == TSN(4))
+        let first = try data.handleSack(S.sack(0xFFFF_FFFF, [(2, 2)]), now: S.ms(1))
+        #expect(first.cumulativeAckAdvanced && data.count == 4)
+        #expect(data.chunk(tsn: TSN(1))?.isGapAcked == true && data.chunk(tsn: TSN(0))?.missIndications == 1)
+        #expect(data.highestGapAckedTSN == TSN(1))
+        for end: UInt16 in [3, 4] {
+            _ = try data.handleSack(S.sack(0xFFFF_FFFF, [(2, end)]), now: S.ms(2))
+        }
+        #expect(data.chunk(tsn: TSN(0))?.isMarkedForRetransmission == true)
+        #expect(data.fastRecoveryExitPoint == TSN(3))
+        let check361 = data.nextRetransmission(maxSize: 1500, path: p0, now: S.ms(3))?.tsn == TSN(0)
+        #expect(check361)
+        let last = try data.handleSack(S.sack(3), now: S.ms(4))
+        #expect(last.exitedFastRecovery && data.isEmpty && data.cumulativeTSNAck == TSN(3))
+        #expect(throws: SackError.self) { _ = try data.handleSack(S.sack(4), now: S.ms(5)) }
+        // A SACK half the number space away reads as old, not as new.
+        let check366 = try data.handleSack(S.sack(0x8000_0004), now: S.ms(6)).isStale
+        #expect(check366)
+    }
+
+    @Test("the outstanding chunk limit stops new data")
+    func outstandingLimit() throws {
+        var data = makeData(.init(maxOutstandingChunks: 3))
+        S.send(&data, count: 2)
+        #expect(data.canSendNewChunk)
+        S.send(&data, count: 1)
+        #expect(!data.canSendNewChunk)
+        // Gap-acknowledged chunks are still held.
+        _ = try data.handleSack(S.sack(0, [(1, 2)]), now: S.ms(1))
+        #expect(!data.canSendNewChunk)
+        _ = try data.handleSack(S.sack(1, [(1, 1)]), now: S.ms(2))
+        #expect(data.canSendNewChunk)
+    }
+
+    @Test("per path: acknowledged bytes, flight sizes and whether the earliest outstanding chunk was acknowledged")
+    func perPath() throws {
+        var data = makeData()
+        for tsn in 1...4 { S.send(&data, count: 1, path: tsn % 2 == 1 ? 0 : 1) }  // 1, 3 on p0; 2, 4 on p1
+        let first = try data.handleSack(S.sack(0, [(2, 2)]), now: S.ms(1))
+        #expect(first.statistics(for: p1)?.ackedEarliestOutstanding == true)
+        #expect(first.statistics(for: p1)?.newlyAckedBytes == S.size100)
+        #expect(first.statistics(for: p0)?.ackedEarliestOutstanding == false)
+        #expect(first.statistics(for: p0)?.newlyAckedBytes == 0)
+
+        let second = try data.handleSack(S.sack(0, [(2, 4)]), now: S.ms(2))
+        // TSN 3 (p0) and 4 (p1) newly acknowledged; TSN 1 of p0 is still outstanding before them.
+        #expect(second.statistics(for: p0)?.ackedEarliestOutstanding == false)
+        #expect(second.statistics(for: p1)?.ackedEarliestOutstanding == true)
+        #expect(second.statistics(for: p0)?.flightSizeAfterSack == S.size100)
+        #expect(second.statistics(for: p1)?.flightSizeAfterSack == 0)
+        #expect(second.paths.count == 2 && second.statistics(for: PathID(5)) == nil)
+    }
+
+    @Test("duplicate TSNs still held count their bytes for partial_bytes_acked")
+    func duplicates() throws {
+        var data = makeData()
+        S.send(&data, count: 4)
+        _ = try data.handleSack(S.sack(1, [(2, 2)]), now: S.ms(1))
+        let outcome = try data.handleSack(S.sack(1, [(2, 2)], duplicates: [3, 1, 9]), now: S.ms(2))
+        #expect(outcome.statistics(for: p0)?.duplicateBytes == S.size100)
+    }
+
+    @Test("a SACK only moving the cumulative point touches no chunk above it")
+    func cumulativeOnlyIsLocal() throws {
+        var data = makeData()
+        S.send(&data, count: 1000)
+        let outcome = try data.handleSack(S.sack(10), now: S.ms(1))
+        #expect(outcome.newlyAckedBytes == 10 * S.size100)
+        #expect((11...1000).allSatisfy { data.chunk(tsn: TSN(UInt32($0)))?.missIndications == 0 })
+        #expect(data.highestGapAckedTSN == nil)
+    }
+}
