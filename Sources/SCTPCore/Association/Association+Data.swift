@@ -1,0 +1,246 @@
+import NIOCore
+import SCTPWire
+
+extension Association {
+    // MARK: User data in
+
+    /// Queues a user message (§6.1). Before the association is up it waits in the queue.
+    func send(_ message: OutgoingMessage, now: SCTPInstant) throws(CoreError) {
+        guard state.acceptsNewData else { throw .associationClosing }
+        guard message.payload.readableBytes <= configuration.maxMessageSize else { throw .messageTooLarge }
+        do {
+            try sender.queue.enqueue(message)
+        } catch {
+            switch error {
+            case .emptyMessage: throw .emptyMessage
+            case .invalidStream(let stream, _): throw .invalidStream(stream)
+            case .messageTooLarge: throw .messageTooLarge
+            case .queueFull: throw .sendBufferFull
+            }
+        }
+        if state == .established { transmitData(now: now) }
+    }
+
+    /// Bytes of user data waiting to be sent (not yet cut into chunks).
+    var queuedBytes: Int { sender.queue.queuedBytes }
+
+    /// Sets up both directions of data transfer once the peer's parameters are known.
+    func startDataTransfer(peerInitialTSN: TSN) {
+        receiver = DataReceiver(peerInitialTSN: peerInitialTSN, inboundStreamCount: inboundStreams,
+                                configuration: .init(configuration))
+        let removed = sender.configure(outboundStreams: outboundStreams, peerReceiverWindow: peerReceiverWindow, paths: paths)
+        for message in removed {
+            events.append(.sendFailed(id, stream: message.streamIdentifier,
+                                      payloadProtocolIdentifier: message.payloadProtocolIdentifier, payload: message.payload))
+        }
+    }
+
+    // MARK: Control chunks waiting for the next packet
+
+    func queueControl(_ chunk: Chunk) { pendingControl.append(chunk) }
+
+    // MARK: Transmission
+
+    /// Sends what is due, bundled (§6.10): queued control chunks, a SACK when one is due
+    /// (or owed and a packet goes out anyway), retransmissions, then new DATA as the
+    /// congestion window, the peer's receive window and Max.Burst allow.
+    func transmitData(now: SCTPInstant) {
+        guard state != .closed, !paths.isEmpty else { return }
+        let canSendData = state == .established || state == .shutdownPending || state == .shutdownReceived
+        let pathIndex = primaryPath
+        var builder = PacketBuilder(header: commonHeader, mtu: paths[pathIndex].mtu,
+                                    destination: paths[pathIndex].address, checksum: checksumMode)
+        for chunk in pendingControl { builder.add(chunk, size: chunk.encodedSize) }
+        pendingControl.removeAll()
+
+        var sentData = false
+        if canSendData {
+            sentData = sendRetransmissions(&builder, now: now)
+            sentData = sendNewData(&builder, path: pathIndex, now: now) || sentData
+        }
+        if receiver.isSackDue(at: now) || (receiver.isSackOwed && !builder.isEmpty) {
+            // A SACK goes first among what follows the control chunks: put it in its own
+            // packet ahead of data when the current one is already full.
+            let sack = Chunk.sack(receiver.takeSack())
+            builder.add(sack, size: sack.encodedSize)
+        }
+        let transmits = builder.finish()
+        outbox.append(contentsOf: transmits)
+        if !transmits.isEmpty { paths[pathIndex].lastSent = now }
+        if sentData { armT3IfNeeded(now: now) }
+    }
+
+    /// Retransmissions (T3 or fast retransmit) go on the primary path, or an alternate one
+    /// when the primary is failing (§6.4.1).
+    private func sendRetransmissions(_ builder: inout PacketBuilder, now: SCTPInstant) -> Bool {
+        guard sender.outstanding.hasChunksToRetransmit else { return false }
+        let path = PathID(primaryPath)
+        var sent = false
+        var first = true
+        while sender.outstanding.hasChunksToRetransmit {
+            let flight = sender.outstanding.bytesInFlight(on: path)
+            // The first retransmission goes regardless of cwnd (§6.3.3 E3, §7.2.4 step 3).
+            guard first || sender.congestion[primaryPath].canSend(flightSize: flight) else { break }
+            let room = max(builder.remaining - DataChunk.headerSize, 0)
+            let maxSize = room >= 4 ? builder.remaining : DataSender.pmdcs(mtu: paths[primaryPath].mtu)
+            guard let chunk = sender.outstanding.nextRetransmission(maxSize: maxSize, path: path, now: now) else { break }
+            builder.add(.data(chunk), size: chunk.encodedSize)
+            sent = true
+            first = false
+        }
+        return sent
+    }
+
+    /// New DATA on `path` within cwnd, the peer's window and Max.Burst (§6.1).
+    private func sendNewData(_ builder: inout PacketBuilder, path index: Int, now: SCTPInstant) -> Bool {
+        let path = PathID(index)
+        let controller = sender.congestion[index]
+        let maxPayload = DataSender.pmdcs(mtu: paths[index].mtu) - DataChunk.headerSize
+        var flight = sender.outstanding.bytesInFlight(on: path)
+        let window = controller.sendWindow(flightSize: flight, maxBurst: configuration.maxBurst)
+        var sent = false
+        while !sender.queue.isEmpty, sender.outstanding.canSendNewChunk, flight < window {
+            let peerWindow = sender.outstanding.peerReceiverWindow
+            let nextSize = min(sender.queue.nextMessageRemainingBytes ?? maxPayload, maxPayload)
+            // §6.1 A/B: respect the peer's window, but one chunk may probe a closed window
+            // when nothing is in flight.
+            if peerWindow < nextSize && sender.outstanding.bytesInFlight > 0 { break }
+            guard let chunk = sender.queue.nextChunk(tsn: sender.outstanding.nextTSN, maxPayloadSize: maxPayload) else { break }
+            sender.outstanding.append(chunk, path: path, now: now)
+            builder.add(.data(chunk), size: chunk.encodedSize)
+            flight += chunk.encodedSize
+            sent = true
+            sender.busy = true
+        }
+        if sent { sender.congestion[index].onTransmit(now: now) }
+        return sent
+    }
+
+    /// Starts T3-rtx on every path with data in flight and no timer running (§6.3.2 R1).
+    private func armT3IfNeeded(now: SCTPInstant) {
+        for index in paths.indices where paths[index].t3Deadline == nil {
+            if sender.outstanding.bytesInFlight(on: PathID(index)) > 0 {
+                paths[index].t3Deadline = now + paths[index].rto.rto
+            }
+        }
+    }
+
+    /// Sends a SACK now (delayed-ack timer expiry).
+    func sendSack(now: SCTPInstant) {
+        transmitData(now: now)
+    }
+
+    // MARK: T3-rtx
+
+    /// T3-rtx expired on a path (§6.3.3): back off its RTO, count an error, collapse its
+    /// cwnd, mark its chunks for retransmission, and send them on an alternate path.
+    func t3Expired(path index: Int, now: SCTPInstant) {
+        paths[index].t3Deadline = nil
+        paths[index].rto.backOff()
+        recordError(path: index, now: now)
+        guard state != .closed else { return }
+        sender.congestion[index].onRetransmissionTimeout()
+        sender.outstanding.handleRetransmissionTimeout(on: PathID(index))
+        if index == primaryPath { primaryPath = alternatePath(to: index) }
+        transmitData(now: now)
+        if primaryPath != index && paths[index].state != .active { primaryPath = preferredPath() }
+    }
+
+    // MARK: SACK in
+
+    /// SACK from the peer (§6.2.1): acknowledge, adjust congestion control, RTO and timers.
+    func handleSack(_ sack: SackChunk, from source: IPAddress, now: SCTPInstant) {
+        guard state != .cookieWait && state != .cookieEchoed else { return }
+        let outcome: SackOutcome
+        do {
+            outcome = try sender.outstanding.handleSack(sack, now: now)
+        } catch {
+            abort(causes: [.protocolViolation(ProtocolViolationCause(information: "SACK acknowledges TSNs never sent"))],
+                  reason: .protocolViolation("SACK beyond the highest TSN sent"), now: now)
+            return
+        }
+        if outcome.isStale { return }
+        sender.lastPeerWindow = sack.advertisedReceiverWindowCredit
+        for statistics in outcome.paths where statistics.path.rawValue < sender.congestion.count {
+            let index = statistics.path.rawValue
+            sender.congestion[index].onSack(statistics, of: outcome)
+            if statistics.newlyAckedBytes > 0 {
+                associationErrorCount = 0
+                markReachable(path: index)
+            }
+            // §6.3.2 R2/R3: stop T3 when nothing is in flight, restart it when the earliest
+            // outstanding chunk was acknowledged.
+            if sender.outstanding.bytesInFlight(on: statistics.path) == 0 {
+                paths[index].t3Deadline = nil
+            } else if statistics.ackedEarliestOutstanding {
+                paths[index].t3Deadline = now + paths[index].rto.rto
+            }
+        }
+        if let sample = outcome.rttSample, paths.indices.contains(sample.path.rawValue) {
+            paths[sample.path.rawValue].rto.addSample(sample.rtt)
+        }
+        if sender.isIdle && sender.busy {
+            sender.busy = false
+            events.append(.senderDry(id))
+        }
+        progressShutdown(now: now)
+    }
+
+    /// SHUTDOWN's Cumulative TSN Ack acknowledges like a SACK without gaps (§9.2).
+    func processCumulativeAck(_ tsn: TSN, now: SCTPInstant) {
+        guard tsn >= sender.outstanding.cumulativeTSNAck else { return }
+        handleSack(SackChunk(cumulativeTSNAck: tsn, advertisedReceiverWindowCredit: sender.lastPeerWindow),
+                   from: paths[primaryPath].address, now: now)
+    }
+
+    // MARK: DATA in
+
+    /// One DATA chunk (§6.2); false when the association ended and the packet's other chunks must be dropped.
+    func handleData(_ chunk: DataChunk, now: SCTPInstant) -> Bool {
+        guard state == .established || state == .shutdownPending || state == .shutdownSent else {
+            // §6.2 / §9.2: no new data after SHUTDOWN was received.
+            return true
+        }
+        switch receiver.receive(chunk) {
+        case .accepted, .duplicate, .dropped:
+            break
+        case .invalidStream:
+            queueControl(.error(ErrorChunk(causes: [
+                .invalidStreamIdentifier(InvalidStreamIdentifierCause(streamIdentifier: chunk.streamIdentifier)),
+            ])))
+        case .noUserData:
+            abort(causes: [.noUserData(NoUserDataCause(tsn: chunk.tsn))],
+                  reason: .protocolViolation("DATA without user data"), now: now)
+            return false
+        }
+        deliverMessages()
+        return true
+    }
+
+    /// Hands every deliverable message to the user as events.
+    func deliverMessages() {
+        while let output = receiver.poll() {
+            switch output {
+            case .message(let message):
+                events.append(.message(id, InboundMessage(
+                    streamIdentifier: message.streamIdentifier, payloadProtocolIdentifier: message.payloadProtocolIdentifier,
+                    unordered: message.isUnordered, ssn: message.ssn, tsn: message.firstTSN, payload: message.payload,
+                    isComplete: message.isComplete)))
+            case .partialDeliveryAborted(let abort):
+                events.append(.partialDeliveryAborted(id, stream: abort.streamIdentifier))
+            }
+        }
+    }
+
+    /// FORWARD TSN (RFC 3758 §3.6).
+    func handleForwardTSN(_ chunk: ForwardTSNChunk, now: SCTPInstant) {
+        receiver.receive(chunk)
+        deliverMessages()
+    }
+
+    /// The application read `bytes` of delivered data: the receive window reopens.
+    func consumed(bytes: Int, now: SCTPInstant) {
+        receiver.consumed(bytes: bytes)
+        if receiver.isSackDue(at: now) { transmitData(now: now) }
+    }
+}

@@ -1,0 +1,144 @@
+import NIOCore
+import SCTPWire
+
+/// Where the active side of the handshake stands (RFC 9260 §5.1): the chunk to retransmit
+/// on T1 expiry and the round-robin position over the addresses given to connect.
+struct HandshakeProgress {
+    /// INIT while COOKIE-WAIT, COOKIE ECHO (with what is bundled) while COOKIE-ECHOED.
+    var pending: [Chunk]
+    /// The addresses given to connectx, in order; each T1 expiry moves to the next one.
+    var connectAddresses: [IPAddress]
+    var cursor = 0
+    var retransmissions = 0
+    var timeout: Duration
+    var t1Deadline: SCTPInstant?
+}
+
+extension Association {
+    /// Starts the handshake (RFC 9260 §5.1 A): sends INIT to the first address, arms T1-init.
+    func connect(to addresses: [IPAddress], initChunk: InitChunk, now: SCTPInstant) {
+        paths = addresses.map { PeerPath(address: $0, state: .active, configuration: configuration) }
+        primaryPath = 0
+        let timeout = configuration.rtoInitial
+        handshake = HandshakeProgress(pending: [.initiation(initChunk)], connectAddresses: addresses, timeout: timeout)
+        enter(.cookieWait)
+        sendHandshake(now: now)
+    }
+
+    private func sendHandshake(now: SCTPInstant) {
+        guard var progress = handshake else { return }
+        let address = progress.connectAddresses[progress.cursor]
+        let index = pathIndex(for: address) ?? primaryPath
+        // INIT always carries tag 0; COOKIE ECHO carries the peer's tag.
+        let tag: UInt32? = state == .cookieWait ? 0 : nil
+        sendControl(progress.pending, to: index, tag: tag)
+        progress.t1Deadline = now + progress.timeout
+        handshake = progress
+    }
+
+    /// T1-init or T1-cookie expired (§5.1 B, C; the seed's round robin): retransmit to the
+    /// next address given to connect; the timeout doubles after each full round.
+    func t1Expired(now: SCTPInstant) {
+        guard var progress = handshake else { return }
+        progress.retransmissions += 1
+        if progress.retransmissions > configuration.maxInitRetransmits {
+            handshake = nil
+            close(event: .cannotStart(id, .timedOut))
+            return
+        }
+        progress.cursor = (progress.cursor + 1) % progress.connectAddresses.count
+        if progress.cursor == 0 {
+            let cap = configuration.maxInitTimeout ?? configuration.rtoMax
+            progress.timeout = min(progress.timeout * 2, cap)
+        }
+        handshake = progress
+        sendHandshake(now: now)
+    }
+
+    /// INIT ACK in COOKIE-WAIT (§5.1 C): take the peer's parameters, answer with COOKIE ECHO.
+    func handleInitAck(_ ack: InitAckChunk, from source: IPAddress, now: SCTPInstant) {
+        guard state == .cookieWait, let cookie = ack.stateCookie else { return }
+        if ack.initiateTag == 0 || ack.outboundStreams == 0 || ack.inboundStreams == 0 {
+            peerTag = ack.initiateTag
+            abort(causes: [.invalidMandatoryParameter(InvalidMandatoryParameterCause())],
+                  reason: .protocolViolation("invalid INIT ACK"), now: now)
+            return
+        }
+        let unresolvable = ack.parameters.parameters.first { if case .hostNameAddress = $0 { true } else { false } }
+        if let unresolvable {
+            peerTag = ack.initiateTag
+            abort(causes: [.unresolvableAddress(UnresolvableAddressCause(parameter: unresolvable))],
+                  reason: .protocolViolation("INIT ACK with a host name address"), now: now)
+            return
+        }
+        peerTag = ack.initiateTag
+        applyPeerParameters(initiate: ack, source: source, confirmedAddresses: handshake?.connectAddresses ?? [])
+
+        var chunks: [Chunk] = [.cookieEcho(CookieEchoChunk(cookie: cookie))]
+        let unrecognized = ack.parameters.unrecognizedToReport
+        if !unrecognized.isEmpty {
+            chunks.append(.error(ErrorChunk(causes: [
+                .unrecognizedParameters(UnrecognizedParametersCause(parameters: unrecognized)),
+            ])))
+        }
+        enter(.cookieEchoed)
+        if var progress = handshake {
+            progress.pending = chunks
+            progress.retransmissions = 0
+            progress.timeout = paths[primaryPath].rto.rto
+            // The COOKIE ECHO goes where the INIT ACK came from; retransmissions go round robin.
+            if let index = progress.connectAddresses.firstIndex(of: source) { progress.cursor = index }
+            else {
+                progress.connectAddresses = paths.map(\.address)
+                progress.cursor = pathIndex(for: source) ?? 0
+            }
+            handshake = progress
+        }
+        sendHandshake(now: now)
+    }
+
+    /// Records what INIT or INIT ACK told us: tags, TSN, window, streams, addresses and extensions.
+    func applyPeerParameters(initiate: some InitLikeChunk, source: IPAddress, confirmedAddresses: [IPAddress]) {
+        outboundStreams = min(configuration.outboundStreams, initiate.inboundStreams)
+        inboundStreams = min(configuration.maxInboundStreams, initiate.outboundStreams)
+        peerReceiverWindow = initiate.advertisedReceiverWindowCredit
+        peerSupportsForwardTSN = configuration.partialReliability && initiate.parameters.parameters.contains {
+            if case .forwardTSNSupported = $0 { true } else { false }
+        }
+        if let method = configuration.zeroChecksumMethod {
+            zeroChecksumToPeer = initiate.parameters.parameters.contains {
+                if case .zeroChecksumAcceptable(let p) = $0 { p.errorDetectionMethod == method } else { false }
+            }
+        }
+        // The peer's addresses: those it lists plus the source; without a list, only the source.
+        var listed = Array(initiate.addresses.prefix(configuration.maxPeerAddresses))
+        if !listed.contains(source) { listed.insert(source, at: 0) }
+        let previous = paths
+        paths = listed.map { address in
+            if var existing = previous.first(where: { $0.address == address }) {
+                existing.state = .active
+                return existing
+            }
+            let confirmed = address == source || confirmedAddresses.contains(address)
+            return PeerPath(address: address, state: confirmed ? .active : .unconfirmed, configuration: configuration)
+        }
+        primaryPath = paths.firstIndex { $0.address == (confirmedAddresses.first ?? source) } ?? 0
+        if !paths[primaryPath].isUsable { primaryPath = paths.firstIndex { $0.address == source } ?? 0 }
+        startDataTransfer(peerInitialTSN: initiate.initialTSN)
+    }
+
+    /// COOKIE ACK in COOKIE-ECHOED (§5.1 E): the association is up.
+    func handleCookieAck(now: SCTPInstant) {
+        guard state == .cookieEchoed else { return }
+        handshake = nil
+        establish(now: now)
+    }
+
+    /// Enters ESTABLISHED: reports it, starts heartbeats, sends what waited.
+    func establish(now: SCTPInstant) {
+        enter(.established)
+        events.append(.communicationUp(id, outboundStreams: outboundStreams, inboundStreams: inboundStreams))
+        startHeartbeats(now: now)
+        transmitData(now: now)
+    }
+}

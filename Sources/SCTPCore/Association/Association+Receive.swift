@@ -1,0 +1,145 @@
+import NIOCore
+import SCTPWire
+
+extension Association {
+    /// Whether the peer may send us packets with a zero checksum (we announced the method
+    /// and this association runs over it).
+    var zeroChecksumFromPeerAllowed: Bool { configuration.zeroChecksumMethod != nil && zeroChecksumToPeer }
+
+    /// Creates the server side from a verified state cookie (§5.1 D).
+    func accept(cookie: StateCookie, source: IPAddress, now: SCTPInstant) {
+        peerTag = cookie.peerTag
+        outboundStreams = cookie.outboundStreams
+        inboundStreams = cookie.inboundStreams
+        peerReceiverWindow = cookie.peerReceiverWindow
+        peerSupportsForwardTSN = configuration.partialReliability && cookie.peerSupportsForwardTSN
+        if let method = configuration.zeroChecksumMethod { zeroChecksumToPeer = cookie.peerZeroChecksumMethod == method }
+        var addresses = [source]
+        for address in cookie.peerAddresses where !addresses.contains(address) { addresses.append(address) }
+        paths = addresses.map {
+            PeerPath(address: $0, state: $0 == source ? .active : .unconfirmed, configuration: configuration)
+        }
+        primaryPath = 0
+        startDataTransfer(peerInitialTSN: cookie.peerInitialTSN)
+        queueControl(.cookieAck(CookieAckChunk()))
+        establish(now: now)
+    }
+
+    /// Handles the chunks of one packet that belongs to this association, in order.
+    func handle(_ packet: SCTPPacket, from source: IPAddress, now: SCTPInstant, endpoint: SCTPEndpoint,
+                skippingCookieEcho: Bool = false) {
+        var receivedData = false
+        var unsupported: [UnknownChunk] = []
+        chunks: for chunk in packet.chunks {
+            if state == .closed { break }
+            switch chunk {
+            case .data(let data):
+                receivedData = true
+                guard handleData(data, now: now) else { break chunks }
+            case .sack(let sack):
+                handleSack(sack, from: source, now: now)
+            case .heartbeat(let heartbeat):
+                handleHeartbeat(heartbeat, from: source)
+            case .heartbeatAck(let ack):
+                handleHeartbeatAck(ack, now: now)
+            case .abort(let abort):
+                handleAbort(abort)
+                break chunks
+            case .shutdown(let shutdownChunk):
+                handleShutdown(shutdownChunk, now: now)
+            case .shutdownAck:
+                handleShutdownAck(now: now)
+            case .shutdownComplete:
+                handleShutdownComplete()
+            case .error(let error):
+                handleError(error, now: now, endpoint: endpoint)
+            case .cookieEcho:
+                if skippingCookieEcho { continue }
+                // §5.2.4 D: our COOKIE ACK was lost; the peer echoes again. Acknowledge again.
+                if state != .cookieWait && state != .cookieEchoed && state != .closed {
+                    queueControl(.cookieAck(CookieAckChunk()))
+                }
+            case .cookieAck:
+                handleCookieAck(now: now)
+            case .initiation(let initChunk):
+                endpoint.answerInit(initChunk, packet: packet, from: source, to: source, now: now)
+                break chunks
+            case .initiationAck(let ack):
+                let previous = paths.map(\.address)
+                handleInitAck(ack, from: source, now: now)
+                endpoint.reindexPeerAddresses(self, previous: previous)
+                break chunks
+            case .forwardTSN(let forward):
+                if peerSupportsForwardTSN {
+                    handleForwardTSN(forward, now: now)
+                } else {
+                    unsupported.append(UnknownChunk(type: ChunkType.forwardTSN, flags: 0, value: ByteBuffer()))
+                }
+            case .ecne, .cwr:
+                continue  // ECN is not negotiated by this stack yet; a peer must not send these.
+            case .unknown(let unknown):
+                if unknown.action.reports { unsupported.append(unknown) }
+                if !unknown.action.continues { break chunks }
+            case .auth, .iData, .asconf, .asconfAck, .reconfig, .pad, .iForwardTSN:
+                // Extensions not negotiated (we do not announce them yet): treat as unrecognised
+                // chunks, by their type's high bits (§3.2).
+                let action = UnrecognizedAction(chunkType: chunk.type)
+                if action.reports { unsupported.append(rawChunk(chunk)) }
+                if !action.continues { break chunks }
+            }
+        }
+        if !unsupported.isEmpty && state != .closed {
+            queueControl(.error(ErrorChunk(causes: unsupported.map {
+                .unrecognizedChunkType(UnrecognizedChunkTypeCause(chunk: $0))
+            })))
+        }
+        if state == .closed { return }
+        if receivedData { receiver.packetProcessed(now: now) }
+        if state == .shutdownSent && receivedData {
+            // §9.2: in SHUTDOWN-SENT, answer DATA with SACK and SHUTDOWN at once.
+            queueControl(.shutdown(ShutdownChunk(cumulativeTSNAck: receiver.tracker.cumulativeTSN)))
+            receiver.requestImmediateSack()
+        }
+        transmitData(now: now)
+    }
+
+    /// A chunk's bytes as an unknown chunk, for an Unrecognized Chunk Type report.
+    func rawChunk(_ chunk: Chunk) -> UnknownChunk {
+        var buffer = ByteBuffer()
+        chunk.writeUnpadded(to: &buffer)
+        let type = buffer.readInteger(as: UInt8.self) ?? 0
+        let flags = buffer.readInteger(as: UInt8.self) ?? 0
+        buffer.moveReaderIndex(forwardBy: min(2, buffer.readableBytes))
+        return UnknownChunk(type: type, flags: flags, value: buffer)
+    }
+
+    /// ERROR from the peer: reported to the user; a Stale Cookie while COOKIE-ECHOED restarts
+    /// the handshake with a Cookie Preservative (§5.2.6).
+    func handleError(_ error: ErrorChunk, now: SCTPInstant, endpoint: SCTPEndpoint) {
+        if state == .cookieEchoed, var progress = handshake,
+           let staleness = error.causes.lazy.compactMap({ if case .staleCookie(let c) = $0 { c.staleness } else { nil } }).first
+        {
+            progress.retransmissions += 1
+            if progress.retransmissions > configuration.maxInitRetransmits {
+                handshake = nil
+                close(event: .cannotStart(id, .timedOut))
+                return
+            }
+            // Ask for twice the staleness (in ms), at least one second.
+            let increment = max(UInt32(clamping: UInt64(staleness) * 2 / 1000), 1000)
+            let initChunk = InitChunk(
+                initiateTag: localTag, advertisedReceiverWindowCredit: UInt32(clamping: configuration.receiveBufferSize),
+                outboundStreams: configuration.outboundStreams, inboundStreams: configuration.maxInboundStreams,
+                initialTSN: nextTSN,
+                parameters: ParameterList(endpoint.localInitParameters()
+                    + [.cookiePreservative(CookiePreservativeParameter(lifeSpanIncrement: increment))]))
+            progress.pending = [.initiation(initChunk)]
+            handshake = progress
+            enter(.cookieWait)
+            sendControl(progress.pending, to: primaryPath, tag: 0)
+            handshake?.t1Deadline = now + progress.timeout
+            return
+        }
+        events.append(.remoteError(id, error.causes))
+    }
+}

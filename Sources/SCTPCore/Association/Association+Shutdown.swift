@@ -1,0 +1,132 @@
+import NIOCore
+import SCTPWire
+
+/// Graceful shutdown bookkeeping (RFC 9260 §9.2).
+struct ShutdownProgress {
+    /// T2-shutdown: retransmits SHUTDOWN or SHUTDOWN ACK.
+    var t2Deadline: SCTPInstant?
+    var t2Timeout: Duration = .zero
+    /// T5-shutdown-guard: ends a shutdown that takes too long.
+    var t5Deadline: SCTPInstant?
+}
+
+extension Association {
+    /// The user asks for a graceful shutdown (§9.2): no new data; once everything sent is
+    /// acknowledged, SHUTDOWN goes out.
+    func beginShutdown(now: SCTPInstant) {
+        switch state {
+        case .cookieWait, .cookieEchoed:
+            // Nothing was set up on the peer's side yet worth a graceful end.
+            abort(causes: [], reason: .userAborted, now: now)
+        case .established:
+            enter(.shutdownPending)
+            progressShutdown(now: now)
+        default:
+            break
+        }
+    }
+
+    /// Moves a pending shutdown on once no data is outstanding or queued.
+    func progressShutdown(now: SCTPInstant) {
+        guard sender.isIdle else { return }
+        switch state {
+        case .shutdownPending:
+            enter(.shutdownSent)
+            sendShutdown(now: now)
+            let guardTimeout = configuration.shutdownGuardTimeout ?? configuration.rtoMax * 5
+            shutdown.t5Deadline = now + guardTimeout
+        case .shutdownReceived:
+            enter(.shutdownAckSent)
+            sendShutdownAck(now: now)
+        default:
+            break
+        }
+    }
+
+    private func sendShutdown(now: SCTPInstant) {
+        sendControl([.shutdown(ShutdownChunk(cumulativeTSNAck: receiver.tracker.cumulativeTSN))], to: primaryPath)
+        armT2(now: now)
+    }
+
+    private func sendShutdownAck(now: SCTPInstant) {
+        sendControl([.shutdownAck(ShutdownAckChunk())], to: primaryPath)
+        armT2(now: now)
+    }
+
+    private func armT2(now: SCTPInstant) {
+        if shutdown.t2Timeout == .zero { shutdown.t2Timeout = paths[primaryPath].rto.rto }
+        shutdown.t2Deadline = now + shutdown.t2Timeout
+    }
+
+    /// T2-shutdown expired: count an error, retransmit on an alternate path with a doubled timeout.
+    func t2Expired(now: SCTPInstant) {
+        shutdown.t2Deadline = nil
+        recordError(path: primaryPath, now: now)
+        guard state != .closed else { return }
+        shutdown.t2Timeout = min(shutdown.t2Timeout * 2, configuration.rtoMax)
+        primaryPath = alternatePath(to: primaryPath)
+        switch state {
+        case .shutdownSent: sendShutdown(now: now)
+        case .shutdownAckSent: sendShutdownAck(now: now)
+        default: break
+        }
+    }
+
+    /// T5-shutdown-guard expired (§9.2): give up with ABORT.
+    func t5Expired(now: SCTPInstant) {
+        shutdown.t5Deadline = nil
+        abort(causes: [], reason: .shutdownTimedOut, now: now)
+    }
+
+    /// SHUTDOWN from the peer (§9.2).
+    func handleShutdown(_ chunk: ShutdownChunk, now: SCTPInstant) {
+        switch state {
+        case .established, .shutdownPending:
+            processCumulativeAck(chunk.cumulativeTSNAck, now: now)
+            enter(.shutdownReceived)
+            events.append(.peerShutdown(id))
+            progressShutdown(now: now)
+        case .shutdownReceived:
+            processCumulativeAck(chunk.cumulativeTSNAck, now: now)
+            progressShutdown(now: now)
+        case .shutdownSent:
+            // Both sides shut down at once: answer with SHUTDOWN ACK.
+            processCumulativeAck(chunk.cumulativeTSNAck, now: now)
+            enter(.shutdownAckSent)
+            shutdown.t2Deadline = nil
+            sendShutdownAck(now: now)
+        case .shutdownAckSent:
+            sendShutdownAck(now: now)
+        default:
+            break
+        }
+    }
+
+    /// SHUTDOWN ACK (§9.2): answer SHUTDOWN COMPLETE and close.
+    func handleShutdownAck(now: SCTPInstant) {
+        switch state {
+        case .shutdownSent, .shutdownAckSent:
+            sendControl([.shutdownComplete(ShutdownCompleteChunk())], to: primaryPath)
+            close(event: .shutdownComplete(id))
+        case .cookieWait, .cookieEchoed:
+            // §8.5.1 E: a SHUTDOWN ACK we cannot place is answered with SHUTDOWN COMPLETE (T bit).
+            sendControl([.shutdownComplete(ShutdownCompleteChunk(tagFlags: .reflectedTag))], to: primaryPath, tag: localTag)
+        default:
+            break
+        }
+    }
+
+    /// SHUTDOWN COMPLETE (§9.2): the association is gone.
+    func handleShutdownComplete() {
+        guard state == .shutdownAckSent else { return }
+        close(event: .shutdownComplete(id))
+    }
+
+    /// ABORT from the peer (§9.1): the association is gone, with the peer's reasons.
+    func handleAbort(_ chunk: AbortChunk) {
+        let event: SCTPEvent = state == .cookieWait || state == .cookieEchoed
+            ? .cannotStart(id, .refused(causes: chunk.causes))
+            : .communicationLost(id, .peerAborted(causes: chunk.causes))
+        close(event: event)
+    }
+}

@@ -1,0 +1,162 @@
+import DequeModule
+import NIOCore
+import SCTPWire
+
+/// One SCTP association: the RFC 9260 state machine. It routes chunks to its parts
+/// (handshake, data sender, data receiver, paths, shutdown) and collects what they produce:
+/// packets to send (`pollTransmit`), events (`pollEvent`) and its next deadline.
+///
+/// It is driven by its `SCTPEndpoint`, never directly by I/O: packets, time and user calls
+/// come in as arguments.
+final class Association {
+    let id: AssociationID
+    let configuration: SCTPConfiguration
+    let localPort: UInt16
+    let peerPort: UInt16
+    let localAddresses: [IPAddress]
+    /// Our verification tag: the peer puts it in every packet to us.
+    let localTag: UInt32
+    /// The peer's verification tag: we put it in every packet to the peer.
+    var peerTag: UInt32 = 0
+    private(set) var state: AssociationState = .closed
+
+    var paths: [PeerPath] = []
+    var primaryPath = 0
+
+    var outbox: Deque<Transmit> = []
+    /// Control chunks for the next packet (COOKIE ACK, ERROR, ...), sent ahead of SACK and DATA.
+    var pendingControl: [Chunk] = []
+    var events: Deque<SCTPEvent> = []
+
+    // Handshake (client side).
+    var handshake: HandshakeProgress?
+
+    // Negotiated at setup.
+    var outboundStreams: UInt16 = 0
+    var inboundStreams: UInt16 = 0
+    var peerReceiverWindow: UInt32 = 0
+    var peerSupportsForwardTSN = false
+    var zeroChecksumToPeer = false
+
+    // Data transfer.
+    var nextTSN: TSN
+    var sender: DataSender
+    var receiver: DataReceiver
+
+    // Errors and shutdown.
+    var associationErrorCount = 0
+    var shutdown = ShutdownProgress()
+
+    /// Heartbeat nonces and jitter, seeded by the endpoint's injected random source.
+    var random: SeededRandomSource
+
+    init(id: AssociationID, configuration: SCTPConfiguration, localPort: UInt16, peerPort: UInt16,
+         localAddresses: [IPAddress], localTag: UInt32, initialTSN: TSN, randomSeed: UInt64) {
+        self.id = id
+        self.configuration = configuration
+        self.localPort = localPort
+        self.peerPort = peerPort
+        self.localAddresses = localAddresses
+        self.localTag = localTag
+        nextTSN = initialTSN
+        random = SeededRandomSource(seed: randomSeed)
+        sender = DataSender(configuration: configuration, initialTSN: initialTSN)
+        receiver = DataReceiver(peerInitialTSN: TSN(0), inboundStreamCount: 0, configuration: .init(configuration))
+    }
+
+    // MARK: Outputs
+
+    func pollTransmit() -> Transmit? { outbox.popFirst() }
+    func pollEvent() -> SCTPEvent? { events.popFirst() }
+
+    /// The earliest instant at which `handleTimeout` has work to do.
+    var nextDeadline: SCTPInstant? {
+        var earliest: SCTPInstant? = nil
+        func consider(_ deadline: SCTPInstant?) {
+            guard let deadline else { return }
+            if earliest == nil || deadline < earliest! { earliest = deadline }
+        }
+        consider(handshake?.t1Deadline)
+        consider(shutdown.t2Deadline)
+        consider(shutdown.t5Deadline)
+        consider(receiver.sackDeadline)
+        for path in paths {
+            consider(path.t3Deadline)
+            consider(path.heartbeatDeadline)
+        }
+        return earliest
+    }
+
+    /// Whether the association has ended and may be removed.
+    var isClosed: Bool { state == .closed }
+
+    // MARK: State changes
+
+    func enter(_ newState: AssociationState) { state = newState }
+
+    /// Ends the association at once: timers stop, queued data is reported as failed.
+    func close(event: SCTPEvent?) {
+        guard state != .closed else { return }
+        state = .closed
+        handshake = nil
+        shutdown = ShutdownProgress()
+        for index in paths.indices {
+            paths[index].t3Deadline = nil
+            paths[index].heartbeatDeadline = nil
+        }
+        for failed in sender.drainUnsent() {
+            events.append(.sendFailed(id, stream: failed.streamIdentifier,
+                                      payloadProtocolIdentifier: failed.payloadProtocolIdentifier, payload: failed.payload))
+        }
+        if let event { events.append(event) }
+    }
+
+    // MARK: Sending packets
+
+    var commonHeader: CommonHeader {
+        CommonHeader(sourcePort: localPort, destinationPort: peerPort, verificationTag: peerTag)
+    }
+
+    var checksumMode: ChecksumMode { zeroChecksumToPeer ? .zero : .crc32c }
+
+    /// Sends control chunks (bundled as far as the MTU allows) to a path.
+    func sendControl(_ chunks: [Chunk], to pathIndex: Int, tag: UInt32? = nil) {
+        guard paths.indices.contains(pathIndex) else { return }
+        var header = commonHeader
+        if let tag { header.verificationTag = tag }
+        var builder = PacketBuilder(header: header, mtu: paths[pathIndex].mtu, destination: paths[pathIndex].address,
+                                    checksum: checksumMode)
+        for chunk in chunks { builder.add(chunk, size: chunk.encodedSize) }
+        outbox.append(contentsOf: builder.finish())
+    }
+
+    /// Sends an ABORT with these causes and closes the association.
+    func abort(causes: [ErrorCause], reason: LossReason, now: SCTPInstant) {
+        if state != .closed && peerTag != 0 {
+            sendControl([.abort(AbortChunk(causes: causes))], to: primaryPath)
+        }
+        let settingUp = state == .cookieWait || state == .cookieEchoed
+        let failure: ConnectFailure = reason == .userAborted ? .cancelled : .refused(causes: causes)
+        close(event: settingUp ? .cannotStart(id, failure) : .communicationLost(id, reason))
+    }
+
+    /// The index of the path to an address, if it is one of the peer's.
+    func pathIndex(for address: IPAddress) -> Int? { paths.firstIndex { $0.address == address } }
+
+    // MARK: Timers
+
+    /// Runs every timer that expired at or before `now`.
+    func handleTimeout(now: SCTPInstant) {
+        if let deadline = handshake?.t1Deadline, deadline <= now { t1Expired(now: now) }
+        if let deadline = shutdown.t2Deadline, deadline <= now { t2Expired(now: now) }
+        if let deadline = shutdown.t5Deadline, deadline <= now { t5Expired(now: now) }
+        if state == .closed { return }
+        for index in paths.indices {
+            if let deadline = paths[index].t3Deadline, deadline <= now { t3Expired(path: index, now: now) }
+            if state == .closed { return }
+            if let deadline = paths[index].heartbeatDeadline, deadline <= now { heartbeatDue(path: index, now: now) }
+            if state == .closed { return }
+        }
+        if let deadline = receiver.sackDeadline, deadline <= now { sendSack(now: now) }
+    }
+}

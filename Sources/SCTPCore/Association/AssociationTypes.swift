@@ -1,0 +1,76 @@
+import NIOCore
+import SCTPWire
+
+/// Identifies an association within its endpoint (RFC 6458 `sctp_assoc_t`). Never 0:
+/// 0 is `SCTP_FUTURE_ASSOC` in the sockets API.
+public struct AssociationID: Hashable, Sendable, CustomStringConvertible {
+    public var rawValue: UInt32
+    public init(_ rawValue: UInt32) { self.rawValue = rawValue }
+    public var description: String { "assoc#\(rawValue)" }
+}
+
+/// The association states of RFC 9260 §4.
+public enum AssociationState: Hashable, Sendable {
+    case closed
+    case cookieWait
+    case cookieEchoed
+    case established
+    case shutdownPending
+    case shutdownSent
+    case shutdownReceived
+    case shutdownAckSent
+
+    /// Whether user data may still be queued for sending.
+    public var acceptsNewData: Bool {
+        switch self {
+        case .cookieWait, .cookieEchoed, .established: true
+        default: false
+        }
+    }
+}
+
+/// Why an association could not be set up (the seed's ECONNREFUSED and ETIMEDOUT).
+public enum ConnectFailure: Hashable, Sendable {
+    /// The peer answered INIT or COOKIE ECHO with ABORT.
+    case refused(causes: [ErrorCause])
+    /// Max.Init.Retransmits INIT or COOKIE ECHO retransmissions went unanswered.
+    case timedOut
+    /// The local user aborted the attempt.
+    case cancelled
+}
+
+/// Why an established association ended other than by a graceful shutdown.
+public enum LossReason: Hashable, Sendable {
+    /// The peer sent ABORT.
+    case peerAborted(causes: [ErrorCause])
+    /// Association.Max.Retrans consecutive retransmissions or heartbeats went unanswered.
+    case retransmissionsExhausted
+    /// We aborted: the peer violated the protocol.
+    case protocolViolation(String)
+    /// The local user aborted.
+    case userAborted
+    /// The shutdown did not finish in time (T5-shutdown-guard or T2 retries).
+    case shutdownTimedOut
+}
+
+/// Errors of calls into the core; the sockets layer maps them to errno values.
+public enum CoreError: Error, Hashable, Sendable {
+    /// No such association.
+    case unknownAssociation
+    /// The association is shutting down or closed: no new data (EPIPE / ESHUTDOWN).
+    case associationClosing
+    /// The stream does not exist in this association (EINVAL).
+    case invalidStream(UInt16)
+    /// The send buffer is full (EWOULDBLOCK for non-blocking, wait otherwise).
+    case sendBufferFull
+    /// The message is larger than allowed (EMSGSIZE).
+    case messageTooLarge
+    /// An empty message (EINVAL).
+    case emptyMessage
+    /// The endpoint holds its maximum number of associations (ENOBUFS).
+    case tooManyAssociations
+    /// An association to this peer exists or is being set up (EALREADY / EISCONN).
+    case alreadyConnected(AssociationID)
+    /// Bad addresses for connect (EINVAL): none, mixed ports, or ours.
+    case invalidAddresses(String)
+}

@@ -1,0 +1,67 @@
+import NIOCore
+import SCTPWire
+
+/// The reachability state of a peer address (RFC 9260 §8.2, RFC 7829).
+public enum PathState: Hashable, Sendable {
+    /// Reachable; used for data.
+    case active
+    /// Errors reached Path.PF.Max.Retrans (RFC 7829): avoided for data, still probed.
+    case potentiallyFailed
+    /// Errors exceeded Path.Max.Retrans: not used until a heartbeat is answered.
+    case inactive
+    /// Not confirmed yet (an address the peer listed that we have not reached).
+    case unconfirmed
+}
+
+/// Something the user of the core must learn about (RFC 6458 §6.1 notifications, and data).
+public enum SCTPEvent: Sendable {
+    /// The association is up (`SCTP_COMM_UP`), with the negotiated stream counts.
+    case communicationUp(AssociationID, outboundStreams: UInt16, inboundStreams: UInt16)
+    /// The association could not be set up (`SCTP_CANT_STR_ASSOC`).
+    case cannotStart(AssociationID, ConnectFailure)
+    /// The association was lost (`SCTP_COMM_LOST`).
+    case communicationLost(AssociationID, LossReason)
+    /// The peer restarted the association (`SCTP_RESTART`).
+    case restart(AssociationID)
+    /// A graceful shutdown finished (`SCTP_SHUTDOWN_COMP`).
+    case shutdownComplete(AssociationID)
+    /// The peer started a graceful shutdown (`SCTP_SHUTDOWN_EVENT`).
+    case peerShutdown(AssociationID)
+    /// A peer address changed state (`SCTP_PEER_ADDR_CHANGE`).
+    case peerAddressChange(AssociationID, IPAddress, PathState)
+    /// The peer reported an error in an ERROR chunk (`SCTP_REMOTE_ERROR`).
+    case remoteError(AssociationID, [ErrorCause])
+    /// A message could not be sent; it is returned (`SCTP_SEND_FAILED_EVENT`).
+    case sendFailed(AssociationID, stream: UInt16, payloadProtocolIdentifier: UInt32, payload: ByteBuffer)
+    /// A partially delivered message will not be completed (`SCTP_PARTIAL_DELIVERY_EVENT`).
+    case partialDeliveryAborted(AssociationID, stream: UInt16)
+    /// Everything sent was acknowledged and nothing waits (`SCTP_SENDER_DRY_EVENT`).
+    case senderDry(AssociationID)
+    /// A message (or, for partial delivery, a piece of one) arrived.
+    case message(AssociationID, InboundMessage)
+}
+
+/// A user message delivered to the application.
+public struct InboundMessage: Sendable {
+    public var streamIdentifier: UInt16
+    public var payloadProtocolIdentifier: UInt32
+    public var unordered: Bool
+    /// The stream sequence number (ordered messages).
+    public var ssn: SSN
+    /// The first TSN of the message.
+    public var tsn: TSN
+    public var payload: ByteBuffer
+    /// False for a piece of a partially delivered message other than its last one (no `MSG_EOR`).
+    public var isComplete: Bool
+
+    public init(streamIdentifier: UInt16, payloadProtocolIdentifier: UInt32, unordered: Bool, ssn: SSN, tsn: TSN,
+                payload: ByteBuffer, isComplete: Bool = true) {
+        self.streamIdentifier = streamIdentifier
+        self.payloadProtocolIdentifier = payloadProtocolIdentifier
+        self.unordered = unordered
+        self.ssn = ssn
+        self.tsn = tsn
+        self.payload = payload
+        self.isComplete = isComplete
+    }
+}

@@ -1,0 +1,197 @@
+import DequeModule
+import NIOCore
+import SCTPWire
+
+/// An SCTP endpoint (RFC 9260 §2.1): one local port and set of addresses, and the
+/// associations it holds. It is sans-IO: the driver hands it datagrams and the time, and
+/// polls it for datagrams to send, events, and the next instant it must be woken.
+///
+/// - `handle(datagram:from:to:now:)` for every SCTP packet that arrives for its port;
+/// - `handleTimeout(now:)` when `nextDeadline` is reached;
+/// - `connect`, `send`, `shutdown`, `abort` for the user's calls;
+/// - `pollTransmit()`, `pollEvent()` until they return `nil`.
+public final class SCTPEndpoint {
+    public let configuration: SCTPConfiguration
+    public let localPort: UInt16
+    public private(set) var localAddresses: [IPAddress]
+    /// Whether INITs are answered (a listening or one-to-many socket).
+    public var acceptsAssociations: Bool
+
+    var random: any SCTPRandomSource
+    var cookies: CookieSigner
+    private var nextAssociationID: UInt32 = 1
+
+    var associations: [AssociationID: Association] = [:]
+    /// Lookup by our verification tag, which every packet of the association carries.
+    var byLocalTag: [UInt32: AssociationID] = [:]
+    /// Lookup by a peer's transport address, for INIT, COOKIE ECHO collisions and T-bit packets.
+    var byPeerAddress: [PeerKey: AssociationID] = [:]
+
+    /// Packets the endpoint itself sends (INIT ACK, out-of-the-blue answers).
+    var outbox: Deque<Transmit> = []
+    var events: Deque<SCTPEvent> = []
+    /// Associations with something to poll.
+    private var pending: Deque<AssociationID> = []
+
+    struct PeerKey: Hashable {
+        var address: IPAddress
+        var port: UInt16
+    }
+
+    /// An endpoint bound to `localPort` on `localAddresses` (explicit addresses, which INIT
+    /// and INIT ACK list to the peer). `random` supplies tags, TSNs and the cookie secret.
+    public init(configuration: SCTPConfiguration = SCTPConfiguration(), localPort: UInt16,
+                localAddresses: [IPAddress], acceptsAssociations: Bool = false,
+                random: any SCTPRandomSource, now: SCTPInstant) {
+        self.configuration = configuration
+        self.localPort = localPort
+        self.localAddresses = localAddresses
+        self.acceptsAssociations = acceptsAssociations
+        var random = random
+        cookies = CookieSigner(secret: Self.randomSecret(&random), now: now, configuration: CookieSigner.Configuration(
+            validCookieLife: configuration.validCookieLife, maximumLifeIncrement: configuration.maxCookieLifeIncrement,
+            secretLifetime: configuration.cookieSecretLifetime, maximumPeerAddresses: configuration.maxPeerAddresses))
+        self.random = random
+    }
+
+    static func randomSecret(_ random: inout any SCTPRandomSource) -> CookieSecret {
+        var secret = [UInt8](repeating: 0, count: 32)
+        secret.withUnsafeMutableBytes { random.fill($0) }
+        return CookieSecret(bytes: secret)!
+    }
+
+    // MARK: Queries
+
+    /// The ids of the associations alive now.
+    public var associationIDs: [AssociationID] { associations.keys.sorted { $0.rawValue < $1.rawValue } }
+
+    /// The state of an association, `nil` once it is gone.
+    public func state(of id: AssociationID) -> AssociationState? { associations[id]?.state }
+
+    /// The peer's addresses and their states (`sctp_getpaddrs`, `SCTP_GET_PEER_ADDR_INFO`).
+    public func peerAddresses(of id: AssociationID) -> [(address: IPAddress, state: PathState)] {
+        associations[id]?.paths.map { ($0.address, $0.state) } ?? []
+    }
+
+    /// The address new data goes to.
+    public func primaryAddress(of id: AssociationID) -> IPAddress? {
+        guard let association = associations[id], association.paths.indices.contains(association.primaryPath) else { return nil }
+        return association.paths[association.primaryPath].address
+    }
+
+    /// The negotiated stream counts.
+    public func streams(of id: AssociationID) -> (outbound: UInt16, inbound: UInt16)? {
+        associations[id].map { ($0.outboundStreams, $0.inboundStreams) }
+    }
+
+    /// The peer's port of an association.
+    public func peerPort(of id: AssociationID) -> UInt16? { associations[id]?.peerPort }
+
+    // MARK: Outputs
+
+    /// The next datagram to send, or `nil`.
+    public func pollTransmit() -> Transmit? {
+        if let transmit = outbox.popFirst() { return transmit }
+        for id in pending {
+            if let transmit = associations[id]?.pollTransmit() { return transmit }
+        }
+        cleanUpPending()
+        return nil
+    }
+
+    /// The next event, or `nil`.
+    public func pollEvent() -> SCTPEvent? {
+        if let event = events.popFirst() { return event }
+        for id in pending {
+            if let event = associations[id]?.pollEvent() { return event }
+        }
+        cleanUpPending()
+        return nil
+    }
+
+    /// Forgets associations with nothing left to poll, and removes closed ones for good.
+    private func cleanUpPending() {
+        pending.removeAll { id in
+            guard let association = associations[id] else { return true }
+            guard association.outbox.isEmpty && association.events.isEmpty else { return false }
+            reapIfClosed(id)
+            return true
+        }
+    }
+
+    /// The earliest instant `handleTimeout` must be called at.
+    public var nextDeadline: SCTPInstant? {
+        var earliest: SCTPInstant? = cookies.nextRotation
+        for association in associations.values {
+            if let deadline = association.nextDeadline, earliest == nil || deadline < earliest! { earliest = deadline }
+        }
+        return earliest
+    }
+
+    // MARK: Inputs
+
+    /// Runs every timer due at `now`.
+    public func handleTimeout(now: SCTPInstant) {
+        if let rotation = cookies.nextRotation, rotation <= now {
+            cookies.rotate(newSecret: Self.randomSecret(&random), now: now)
+        }
+        for (id, association) in associations {
+            if let deadline = association.nextDeadline, deadline <= now {
+                association.handleTimeout(now: now)
+                markPending(id)
+            }
+        }
+    }
+
+    func markPending(_ id: AssociationID) {
+        if !pending.contains(id) { pending.append(id) }
+    }
+
+    /// Removes a closed association once everything it produced has been polled.
+    private func reapIfClosed(_ id: AssociationID) {
+        guard let association = associations[id], association.isClosed,
+              association.outbox.isEmpty, association.events.isEmpty else { return }
+        associations[id] = nil
+        if byLocalTag[association.localTag] == id { byLocalTag[association.localTag] = nil }
+        for path in association.paths {
+            let key = PeerKey(address: path.address, port: association.peerPort)
+            if byPeerAddress[key] == id { byPeerAddress[key] = nil }
+        }
+    }
+
+    /// A fresh verification tag, unique among this endpoint's associations and never 0.
+    func newLocalTag() -> UInt32 {
+        while true {
+            let tag = random.nextVerificationTag()
+            if byLocalTag[tag] == nil { return tag }
+        }
+    }
+
+    func newAssociationID() -> AssociationID {
+        while true {
+            let id = AssociationID(nextAssociationID)
+            nextAssociationID = nextAssociationID == .max ? 1 : nextAssociationID + 1
+            if associations[id] == nil { return id }
+        }
+    }
+
+    func register(_ association: Association) {
+        associations[association.id] = association
+        byLocalTag[association.localTag] = association.id
+        for path in association.paths {
+            byPeerAddress[PeerKey(address: path.address, port: association.peerPort)] = association.id
+        }
+        markPending(association.id)
+    }
+
+    /// Re-indexes an association's peer addresses after they changed (INIT ACK, ASCONF).
+    func reindexPeerAddresses(_ association: Association, previous: [IPAddress]) {
+        for address in previous {
+            let key = PeerKey(address: address, port: association.peerPort)
+            if byPeerAddress[key] == association.id { byPeerAddress[key] = nil }
+        }
+        for path in association.paths {
+            byPeerAddress[PeerKey(address: path.address, port: association.peerPort)] = association.id
+        }
+    }
+}

@@ -1,0 +1,30 @@
+import SCTPWire
+
+/// One destination address of the peer, with what RFC 9260 keeps per path: reachability,
+/// error counter, RTO, congestion state and timers.
+struct PeerPath {
+    let address: IPAddress
+    var state: PathState
+    /// Consecutive unacknowledged retransmissions / heartbeats on this path.
+    var errorCount = 0
+    var rto: RTOEstimator
+    var mtu: Int
+    /// T3-rtx deadline while data is outstanding on this path.
+    var t3Deadline: SCTPInstant?
+    /// When the next heartbeat is due (idle or unconfirmed path).
+    var heartbeatDeadline: SCTPInstant?
+    /// The nonce of the heartbeat in flight and when it was sent.
+    var heartbeatInFlight: (nonce: UInt64, sentAt: SCTPInstant)?
+    /// When data or a heartbeat was last sent on this path.
+    var lastSent: SCTPInstant?
+
+    init(address: IPAddress, state: PathState, configuration: SCTPConfiguration) {
+        self.address = address
+        self.state = state
+        rto = RTOEstimator(initial: configuration.rtoInitial, minimum: configuration.rtoMin, maximum: configuration.rtoMax)
+        mtu = configuration.pathMTU
+    }
+
+    /// Whether data may be sent here (RFC 7829: potentially failed paths are avoided).
+    var isUsable: Bool { state == .active }
+}

@@ -1,0 +1,53 @@
+import NIOCore
+import SCTPCore
+import SCTPWire
+
+/// An `SCTPEndpoint` on the simulated network: it receives the datagrams addressed to its
+/// addresses, runs its timers, and puts what it sends on the network. Events are collected
+/// in `events` and passed to `onEvent`, which may call back into the endpoint (to send a
+/// reply, shut down, ...).
+public final class EndpointParticipant: SimulationParticipant {
+    public let endpoint: SCTPEndpoint
+    public var addresses: [IPAddress] { endpoint.localAddresses }
+    /// Every event the endpoint produced, in order, with the time it was seen.
+    public private(set) var events: [(time: SCTPInstant, event: SCTPEvent)] = []
+    /// Called for each event as it is polled.
+    public var onEvent: ((SCTPEvent, SCTPInstant, SCTPEndpoint) -> Void)?
+
+    public init(endpoint: SCTPEndpoint) { self.endpoint = endpoint }
+
+    public var nextDeadline: SCTPInstant? { endpoint.nextDeadline }
+
+    public func handleTimeout(now: SCTPInstant) {
+        endpoint.handleTimeout(now: now)
+        drainEvents(now: now)
+    }
+
+    public func receive(_ delivery: Delivery, now: SCTPInstant) {
+        endpoint.handle(datagram: delivery.datagram, from: delivery.from, to: delivery.to, now: now)
+        drainEvents(now: now)
+    }
+
+    public func pollTransmit(now: SCTPInstant) -> OutgoingDatagram? {
+        drainEvents(now: now)
+        guard let transmit = endpoint.pollTransmit() else { return nil }
+        let source = transmit.source ?? sourceAddress(for: transmit.destination)
+        return OutgoingDatagram(datagram: transmit.datagram, from: source, to: transmit.destination)
+    }
+
+    /// Polls every pending event (the handler may produce more).
+    public func drainEvents(now: SCTPInstant) {
+        var budget = 1_000_000
+        while budget > 0, let event = endpoint.pollEvent() {
+            budget -= 1
+            events.append((now, event))
+            onEvent?(event, now, endpoint)
+        }
+    }
+
+    /// The first local address of the destination's family.
+    func sourceAddress(for destination: IPAddress) -> IPAddress {
+        func isV4(_ address: IPAddress) -> Bool { if case .v4 = address { true } else { false } }
+        return addresses.first { isV4($0) == isV4(destination) } ?? addresses[0]
+    }
+}
