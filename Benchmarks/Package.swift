@@ -1,6 +1,7 @@
 // swift-tools-version: 6.1
 // Benchmarks live in their own package so the test build never compiles them.
 //   swift run -c release --package-path Benchmarks WireBenchmark
+//   swift run -c release --package-path Benchmarks CoreBenchmark
 import PackageDescription
 
 let package = Package(
@@ -13,6 +14,14 @@ let package = Package(
         .executableTarget(
             name: "WireBenchmark",
             dependencies: [
+                .product(name: "SCTPWire", package: "swift-sctp"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "CoreBenchmark",
+            dependencies: [
+                .product(name: "SCTPCore", package: "swift-sctp"),
                 .product(name: "SCTPWire", package: "swift-sctp"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
