@@ -98,8 +98,10 @@ let package = Package(
         .testTarget(
             name: "SCTPTests",
             dependencies: [
-                "SCTP",
+                "SCTP", "SCTPCore", "SCTPWire",
                 .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

@@ -1,0 +1,26 @@
+import NIOCore
+import SCTPWire
+
+extension IPAddress {
+    /// The IP address of a socket address; `nil` for Unix-domain addresses.
+    init?(_ address: SocketAddress) {
+        switch address {
+        case .v4(let v4):
+            self = .v4(IPv4Address(rawValue: UInt32(bigEndian: v4.address.sin_addr.s_addr)))
+        case .v6(let v6):
+            var storage = v6.address.sin6_addr
+            let bytes = withUnsafeBytes(of: &storage) { Array($0) }
+            guard let address = IPv6Address(bytes: bytes) else { return nil }
+            self = address.mappedIPv4.map { .v4($0) } ?? .v6(address)
+        default:
+            return nil
+        }
+    }
+
+    /// A socket address for this IP address and a port.
+    func socketAddress(port: Int) throws -> SocketAddress {
+        try SocketAddress(ipAddress: description, port: port)
+    }
+
+    var isIPv4: Bool { if case .v4 = self { true } else { false } }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import SCTP
+import SCTPCore
+import SCTPWire
+import Testing
+
+/// Collects events from the driver's event loop for the test thread.
+final class EventLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var events: [SCTPEvent] = []
+    func append(_ event: SCTPEvent) { lock.withLock { events.append(event) } }
+    var all: [SCTPEvent] { lock.withLock { events } }
+    var messages: [InboundMessage] { all.compactMap { if case .message(_, let m) = $0 { m } else { nil } } }
+}
+
+/// Waits for a future with a deadline, so a broken test fails instead of hanging.
+func wait<T: Sendable>(_ future: EventLoopFuture<T>, seconds: Int64 = 20) throws -> T {
+    let promise = future.eventLoop.makePromise(of: T.self)
+    future.cascade(to: promise)
+    let timeout = future.eventLoop.scheduleTask(in: .seconds(seconds)) {
+        promise.fail(SCTPError(.timedOut, "test deadline of \(seconds) s passed"))
+    }
+    defer { timeout.cancel() }
+    return try promise.futureResult.wait()
+}
+
+/// Polls `condition` until it holds or the deadline passes.
+func eventually(seconds: Double = 20, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if condition() { return true }
+        Thread.sleep(forTimeInterval: 0.01)
+    }
+    return condition()
+}
+
+@Suite("UDP encapsulation driver on loopback")
+struct UDPEncapsulationTests {
+    static let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+
+    func start(_ addresses: [String], sctpPort: UInt16, listens: Bool, peerUDPPort: Int = 9899,
+               configure: (inout SCTPConfiguration) -> Void = { _ in }) throws -> (UDPEncapsulationEndpoint, EventLog) {
+        var options = UDPEncapsulationEndpoint.Options(sctpPort: sctpPort, localAddresses: addresses)
+        options.udpPort = 0
+        options.peerUDPPort = peerUDPPort
+        options.acceptsAssociations = listens
+        configure(&options.configuration)
+        let log = EventLog()
+        let endpoint = try wait(UDPEncapsulationEndpoint.start(options: options, on: Self.group.next()) { log.append($0) })
+        return (endpoint, log)
+    }
+
+    @Test("connect, messages both ways on several streams, graceful shutdown")
+    func transfer() throws {
+        let (server, serverLog) = try start(["127.0.0.1", "127.0.0.2"], sctpPort: 5001, listens: true)
+        defer { _ = try? wait(server.close()) }
+        let (client, clientLog) = try start(["127.0.0.1"], sctpPort: 5002, listens: false, peerUDPPort: server.localUDPPort)
+        defer { _ = try? wait(client.close()) }
+
+        let id = try wait(client.connect(to: ["127.0.0.1", "127.0.0.2"], port: 5001))
+        let peers = try wait(client.peerAddresses(of: id))
+        #expect(Set(peers.map(\.description)) == ["127.0.0.1", "127.0.0.2"])
+        #expect(try wait(client.streams(of: id))! == (outbound: 10, inbound: 10))
+
+        let count = 500
+        var futures: [EventLoopFuture<Void>] = []
+        for index in 0..<count {
+            var payload = ByteBuffer()
+            payload.writeInteger(UInt32(index))
+            payload.writeRepeatingByte(UInt8(truncatingIfNeeded: index), count: index % 3000)
+            futures.append(client.send(OutgoingMessage(streamIdentifier: UInt16(index % 5), payloadProtocolIdentifier: 53,
+                                                       payload: payload), on: id))
+        }
+        try wait(EventLoopFuture.andAllSucceed(futures, on: client.eventLoop))
+        #expect(eventually { serverLog.messages.count == count })
+        let received = serverLog.messages
+        #expect(received.count == count)
+        for stream in UInt16(0)..<5 {
+            let order = received.filter { $0.streamIdentifier == stream }.map { Int($0.payload.getInteger(at: $0.payload.readerIndex, as: UInt32.self)!) }
+            #expect(order == Array(stride(from: Int(stream), to: count, by: 5)))
+        }
+        for m in received {
+            let index = Int(m.payload.getInteger(at: m.payload.readerIndex, as: UInt32.self)!)
+            #expect(m.payload.readableBytes == 4 + index % 3000)
+            #expect(m.payloadProtocolIdentifier == 53)
+        }
+        try wait(client.shutdown(id))
+        #expect(eventually { serverLog.all.contains { if case .shutdownComplete = $0 { true } else { false } } })
+        #expect(clientLog.all.contains { if case .shutdownComplete = $0 { true } else { false } })
+    }
+
+    @Test("connectx: a silent first address, then the live one (round robin on T1 expiry)")
+    func roundRobin() throws {
+        let (server, _) = try start(["127.0.0.2"], sctpPort: 5001, listens: true)
+        defer { _ = try? wait(server.close()) }
+        let (client, _) = try start(["127.0.0.1"], sctpPort: 5002, listens: false, peerUDPPort: server.localUDPPort) {
+            $0.rtoInitial = .milliseconds(200)
+        }
+        defer { _ = try? wait(client.close()) }
+        let started = Date()
+        let id = try wait(client.connect(to: ["127.0.0.3", "127.0.0.2"], port: 5001))
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(elapsed >= 0.19 && elapsed < 5)
+        #expect(try wait(client.peerAddresses(of: id)).map(\.description) == ["127.0.0.2"])
+    }
+
+    @Test("a closed port answers with ABORT: ECONNREFUSED")
+    func refused() throws {
+        let (server, _) = try start(["127.0.0.2"], sctpPort: 5001, listens: false)
+        defer { _ = try? wait(server.close()) }
+        let (client, _) = try start(["127.0.0.1"], sctpPort: 5002, listens: false, peerUDPPort: server.localUDPPort)
+        defer { _ = try? wait(client.close()) }
+        #expect(throws: SCTPError.self) { try wait(client.connect(to: ["127.0.0.2"], port: 5001)) }
+        do {
+            _ = try wait(client.connect(to: ["127.0.0.2"], port: 5001))
+        } catch let error as SCTPError {
+            #expect(error.errno == .connectionRefused)
+        }
+    }
+
+    @Test("only silent addresses: ETIMEDOUT")
+    func timedOut() throws {
+        let (client, _) = try start(["127.0.0.1"], sctpPort: 5002, listens: false, peerUDPPort: 9) {
+            $0.rtoInitial = .milliseconds(50)
+            $0.maxInitRetransmits = 3
+        }
+        defer { _ = try? wait(client.close()) }
+        do {
+            _ = try wait(client.connect(to: ["127.0.0.3", "127.0.0.4"], port: 5001))
+            Issue.record("connect succeeded")
+        } catch let error as SCTPError {
+            #expect(error.errno == .timedOut)
+        }
+    }
+}
