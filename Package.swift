@@ -71,6 +71,7 @@ let package = Package(
             name: "sctp-perf",
             dependencies: [
                 "SCTP",
+                "SCTPCore",
                 "SCTPWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
