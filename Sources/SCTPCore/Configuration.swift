@@ -28,7 +28,8 @@ public struct SCTPConfiguration: Sendable, Hashable {
     public var associationMaxRetransmits: Int = 10
     /// Path.Max.Retrans.
     public var pathMaxRetransmits: Int = 5
-    /// Path.PF.Max.Retrans (RFC 7829): errors after which a path is potentially failed.
+    /// Errors at or above which a path is potentially failed (RFC 7829): this is RFC 7829's
+    /// Path.PF.Max.Retrans + 1 (so 1 means "potentially failed at the first error").
     public var pathPotentiallyFailedThreshold: Int = 2
     /// HB.interval; `nil` switches heartbeats off.
     public var heartbeatInterval: Duration? = .seconds(30)

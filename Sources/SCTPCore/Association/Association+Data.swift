@@ -43,7 +43,9 @@ extension Association {
 
     /// Sends what is due, bundled (§6.10): queued control chunks, a SACK when one is due
     /// (or owed and a packet goes out anyway), retransmissions, then new DATA as the
-    /// congestion window, the peer's receive window and Max.Burst allow.
+    /// congestion window, the peer's receive window and Max.Burst allow. DATA goes to the
+    /// current primary path; a SACK goes where the latest DATA came from (§6.4), in a packet
+    /// of its own when that is another path.
     func transmitData(now: SCTPInstant) {
         guard state != .closed, !paths.isEmpty else { return }
         let canSendData = state == .established || state == .shutdownPending || state == .shutdownReceived
@@ -54,20 +56,36 @@ extension Association {
         pendingControl.removeAll()
 
         var sentData = false
+        var sentNewData = false
         if canSendData {
             sentData = sendRetransmissions(&builder, now: now)
-            sentData = sendNewData(&builder, path: pathIndex, now: now) || sentData
+            sentNewData = sendNewData(&builder, path: pathIndex, now: now)
+            sentData = sentNewData || sentData
         }
         if receiver.isSackDue(at: now) || (receiver.isSackOwed && !builder.isEmpty) {
             // A SACK goes first among what follows the control chunks: put it in its own
             // packet ahead of data when the current one is already full.
             let sack = Chunk.sack(receiver.takeSack())
-            builder.add(sack, size: sack.encodedSize)
+            let replyPath = sackReplyPath ?? pathIndex
+            if replyPath == pathIndex {
+                builder.add(sack, size: sack.encodedSize)
+            } else {
+                sendControl([sack], to: replyPath)
+            }
         }
-        let transmits = builder.finish()
-        outbox.append(contentsOf: transmits)
-        if !transmits.isEmpty { paths[pathIndex].lastSent = now }
+        outbox.append(contentsOf: builder.finish())
+        // New DATA measures the RTT: the path is not idle (§8.3) and needs no heartbeat.
+        if sentNewData { paths[pathIndex].lastSent = now }
         if sentData { armT3IfNeeded(now: now) }
+    }
+
+    /// The path a SACK answers on (§6.4): the one the latest DATA came from, unless that
+    /// address is unconfirmed (only heartbeats go to those, §5.4).
+    private var sackReplyPath: Int? {
+        guard let source = lastDataSource, let index = pathIndex(for: source), paths[index].state != .unconfirmed else {
+            return nil
+        }
+        return index
     }
 
     /// Retransmissions (T3 or fast retransmit) go on the primary path, or an alternate one
@@ -133,7 +151,8 @@ extension Association {
     // MARK: T3-rtx
 
     /// T3-rtx expired on a path (§6.3.3): back off its RTO, count an error, collapse its
-    /// cwnd, mark its chunks for retransmission, and send them on an alternate path.
+    /// cwnd, mark its chunks for retransmission, and send them on an alternate path
+    /// (§6.4.1). New data follows them there until the primary answers again (`markReachable`).
     func t3Expired(path index: Int, now: SCTPInstant) {
         paths[index].t3Deadline = nil
         paths[index].rto.backOff()
@@ -143,7 +162,6 @@ extension Association {
         sender.outstanding.handleRetransmissionTimeout(on: PathID(index))
         if index == primaryPath { primaryPath = alternatePath(to: index) }
         transmitData(now: now)
-        if primaryPath != index && paths[index].state != .active { primaryPath = preferredPath() }
     }
 
     // MARK: SACK in
@@ -195,12 +213,14 @@ extension Association {
 
     // MARK: DATA in
 
-    /// One DATA chunk (§6.2); false when the association ended and the packet's other chunks must be dropped.
-    func handleData(_ chunk: DataChunk, now: SCTPInstant) -> Bool {
+    /// One DATA chunk (§6.2) from `source`; false when the association ended and the packet's
+    /// other chunks must be dropped.
+    func handleData(_ chunk: DataChunk, from source: IPAddress? = nil, now: SCTPInstant) -> Bool {
         guard state == .established || state == .shutdownPending || state == .shutdownSent else {
             // §6.2 / §9.2: no new data after SHUTDOWN was received.
             return true
         }
+        if let source { lastDataSource = source }
         switch receiver.receive(chunk) {
         case .accepted, .duplicate, .dropped:
             break

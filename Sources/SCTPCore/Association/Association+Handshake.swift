@@ -134,11 +134,75 @@ extension Association {
         establish(now: now)
     }
 
-    /// Enters ESTABLISHED: reports it, starts heartbeats, sends what waited.
-    func establish(now: SCTPInstant) {
+    /// Enters ESTABLISHED: reports it (`.restart` after a peer restart, §5.2.4 A), starts
+    /// heartbeats, sends what waited.
+    func establish(now: SCTPInstant, restart: Bool = false) {
         enter(.established)
-        events.append(.communicationUp(id, outboundStreams: outboundStreams, inboundStreams: inboundStreams))
+        events.append(restart ? .restart(id)
+                              : .communicationUp(id, outboundStreams: outboundStreams, inboundStreams: inboundStreams))
         startHeartbeats(now: now)
         transmitData(now: now)
+    }
+
+    // MARK: COOKIE ECHO for a live association (§5.2.4)
+
+    /// Takes what a verified state cookie says about the peer: tags, streams, window,
+    /// extensions, addresses (the COOKIE ECHO's source and the INIT's addresses; those also in
+    /// `confirmedAddresses` count as confirmed, paths already known keep their state), and
+    /// starts data transfer from the peer's initial TSN.
+    func adopt(cookie: StateCookie, source: IPAddress, confirmedAddresses: [IPAddress]) {
+        peerTag = cookie.peerTag
+        outboundStreams = cookie.outboundStreams
+        inboundStreams = cookie.inboundStreams
+        peerReceiverWindow = cookie.peerReceiverWindow
+        peerSupportsForwardTSN = configuration.partialReliability && cookie.peerSupportsForwardTSN
+        if let method = configuration.zeroChecksumMethod { zeroChecksumToPeer = cookie.peerZeroChecksumMethod == method }
+        var addresses = [source]
+        for address in cookie.allPeerAddresses where !addresses.contains(address) { addresses.append(address) }
+        let previous = paths
+        paths = addresses.map { address in
+            let confirmed = address == source || confirmedAddresses.contains(address)
+            if var known = previous.first(where: { $0.address == address }) {
+                if confirmed { known.state = .active }
+                return known
+            }
+            return PeerPath(address: address, state: confirmed ? .active : .unconfirmed, configuration: configuration)
+        }
+        primaryPath = paths.firstIndex { $0.address == (confirmedAddresses.first ?? source) } ?? 0
+        if !paths[primaryPath].isUsable { primaryPath = 0 }
+        startDataTransfer(peerInitialTSN: cookie.peerInitialTSN)
+    }
+
+    /// §5.2.4 B: our tag matches, the peer's does not (an INIT collision in which the peer
+    /// picked a new tag, or its cookie reached us before its INIT ACK). The peer's tag is
+    /// taken from the cookie, T1 stops, COOKIE ACK goes out; an association still setting up
+    /// takes the cookie's parameters and enters ESTABLISHED (reported once, here).
+    func acceptCollidingCookie(_ cookie: StateCookie, source: IPAddress, now: SCTPInstant) {
+        let confirmed = handshake?.connectAddresses ?? []
+        handshake = nil
+        switch state {
+        case .cookieWait, .cookieEchoed:
+            adopt(cookie: cookie, source: source, confirmedAddresses: confirmed)
+            queueControl(.cookieAck(CookieAckChunk()))
+            establish(now: now)
+        default:
+            peerTag = cookie.peerTag
+            queueControl(.cookieAck(CookieAckChunk()))
+        }
+    }
+
+    /// §5.2.4 D: both tags match. In COOKIE-ECHOED (both sides echoed each other's cookie)
+    /// the association is up; otherwise our COOKIE ACK was lost and goes out again.
+    func acceptMatchingCookie(now: SCTPInstant) {
+        switch state {
+        case .cookieEchoed:
+            handshake = nil
+            queueControl(.cookieAck(CookieAckChunk()))
+            establish(now: now)
+        case .cookieWait, .closed:
+            break  // not reached: in COOKIE-WAIT the peer's tag is unknown
+        default:
+            queueControl(.cookieAck(CookieAckChunk()))
+        }
     }
 }

@@ -2,13 +2,17 @@ import NIOCore
 import SCTPWire
 
 extension Association {
-    /// Arms the heartbeat timer of every path (§8.3): unconfirmed paths are probed soon,
-    /// the others after an idle interval.
+    /// Starts path management once the association is up: remembers the primary path chosen
+    /// at setup and arms the heartbeat timer of every path (§8.3): unconfirmed paths are
+    /// probed soon, the others after an idle interval.
     func startHeartbeats(now: SCTPInstant) {
+        configuredPrimaryPath = paths.indices.contains(primaryPath) ? primaryPath : 0
         for index in paths.indices { scheduleHeartbeat(path: index, now: now) }
     }
 
-    /// The next heartbeat of a path: RTO + HB.interval, jittered by ±50 % of the RTO.
+    /// The next heartbeat of a path, counted from `now`: RTO + HB.interval, jittered by ±50 %
+    /// of the RTO (§8.3). Unconfirmed paths (§5.4) and potentially failed ones (RFC 7829)
+    /// are probed once per RTO, without HB.interval.
     func scheduleHeartbeat(path index: Int, now: SCTPInstant) {
         guard let interval = configuration.heartbeatInterval, state != .closed else {
             paths[index].heartbeatDeadline = nil
@@ -17,17 +21,31 @@ extension Association {
         let rto = paths[index].rto.rto
         let rtoNanos = max(rto.nanosecondsClamped, 1)
         let jitter = Int64(random.nextUInt64() % UInt64(rtoNanos)) - rtoNanos / 2
-        let base = paths[index].state == .unconfirmed ? Duration.zero : interval
+        let probing = paths[index].state == .unconfirmed || paths[index].state == .potentiallyFailed
+        let base = probing ? Duration.zero : interval
         paths[index].heartbeatDeadline = now + rto + base + .nanoseconds(jitter)
     }
 
-    /// A heartbeat is due on a path: count an unanswered previous one as an error, then send.
+    /// The heartbeat timer of a path fired. With a heartbeat in flight, its RTO has passed
+    /// unanswered (§8.3): an error on the path, the RTO backs off, and the next heartbeat is
+    /// scheduled from when that one was sent. Otherwise a heartbeat goes out, unless the path
+    /// is not idle: new DATA went there within HB.interval (§8.3's definition of idle).
     func heartbeatDue(path index: Int, now: SCTPInstant) {
-        if paths[index].heartbeatInFlight != nil {
+        if let inFlight = paths[index].heartbeatInFlight {
             paths[index].heartbeatInFlight = nil
             paths[index].rto.backOff()
-            recordError(path: index, now: now)
+            // §8.1: only heartbeats missed on the path that carries data count towards
+            // Association.Max.Retrans; a failed idle alternate must not end the association.
+            recordError(path: index, countsForAssociation: index == primaryPath, now: now)
             if state == .closed { return }
+            scheduleHeartbeat(path: index, now: inFlight.sentAt)
+            if let deadline = paths[index].heartbeatDeadline, deadline < now { paths[index].heartbeatDeadline = now }
+            return
+        }
+        if paths[index].state == .active, let interval = configuration.heartbeatInterval,
+           let last = paths[index].lastSent, now < last + interval {
+            scheduleHeartbeat(path: index, now: last)  // later than now: at least last + interval + RTO/2
+            return
         }
         let nonce = random.nextUInt64()
         var info = ByteBuffer()
@@ -37,7 +55,7 @@ extension Association {
         sendControl([.heartbeat(HeartbeatChunk(info: HeartbeatInfoParameter(info: info)))], to: index)
         paths[index].heartbeatInFlight = (nonce, now)
         paths[index].lastSent = now
-        // The answer is awaited for one RTO before the next heartbeat counts this one lost.
+        // The answer is awaited for one RTO; then the heartbeat counts as missed.
         paths[index].heartbeatDeadline = now + paths[index].rto.rto
     }
 
@@ -47,7 +65,8 @@ extension Association {
         sendControl([.heartbeatAck(HeartbeatAckChunk(info: heartbeat.info))], to: index)
     }
 
-    /// HEARTBEAT ACK (§8.3): confirms the path, clears its errors, gives an RTT sample.
+    /// HEARTBEAT ACK (§8.3): confirms the path, clears its errors and the association's
+    /// (§8.1), gives an RTT sample.
     func handleHeartbeatAck(_ ack: HeartbeatAckChunk, now: SCTPInstant) {
         var info = ack.info.info
         guard let nonce = info.readInteger(as: UInt64.self), let sent = info.readInteger(as: Int64.self),
@@ -62,24 +81,29 @@ extension Association {
         scheduleHeartbeat(path: index, now: now)
     }
 
-    /// A path answered: it is active again (reported if it was not).
+    /// A path answered (a heartbeat, or data sent on it acknowledged): its errors are cleared
+    /// and it is active again (reported if it was not, §8.2). Data returns to the configured
+    /// primary once it answers (§6.4, RFC 7829), and leaves a current path that is unusable.
     func markReachable(path index: Int) {
         paths[index].errorCount = 0
         if paths[index].state != .active {
             paths[index].state = .active
             events.append(.peerAddressChange(id, paths[index].address, .active))
-            // Return to the configured primary when it recovers.
-            if index == 0 || !paths[primaryPath].isUsable { primaryPath = preferredPath() }
         }
+        if index == configuredPrimaryPath || !paths[primaryPath].isUsable { primaryPath = preferredPath() }
     }
 
     /// One more unanswered retransmission or heartbeat on a path (§8.1, §8.2, RFC 7829).
-    func recordError(path index: Int, now: SCTPInstant) {
+    /// `countsForAssociation` is false for a heartbeat missed on a path that does not carry
+    /// data (§8.1).
+    func recordError(path index: Int, countsForAssociation: Bool = true, now: SCTPInstant) {
         paths[index].errorCount += 1
-        associationErrorCount += 1
-        if associationErrorCount > configuration.associationMaxRetransmits {
-            abort(causes: [], reason: .retransmissionsExhausted, now: now)
-            return
+        if countsForAssociation {
+            associationErrorCount += 1
+            if associationErrorCount > configuration.associationMaxRetransmits {
+                abort(causes: [], reason: .retransmissionsExhausted, now: now)
+                return
+            }
         }
         let errors = paths[index].errorCount
         if errors > configuration.pathMaxRetransmits, paths[index].state != .inactive {
@@ -88,19 +112,30 @@ extension Association {
         } else if errors >= configuration.pathPotentiallyFailedThreshold, paths[index].state == .active {
             paths[index].state = .potentiallyFailed
             events.append(.peerAddressChange(id, paths[index].address, .potentiallyFailed))
+            // RFC 7829: a potentially failed path is probed once per RTO.
+            if paths[index].heartbeatInFlight == nil { scheduleHeartbeat(path: index, now: now) }
         }
         if index == primaryPath, !paths[index].isUsable { primaryPath = preferredPath() }
     }
 
-    /// The path to send new data on: the first active one in the peer's order, the primary
-    /// address first; when none is active, the one with the fewest errors.
+    /// The path to send new data on: the configured primary when it is active, else the
+    /// first active one in the peer's order; when none is active, the one with the fewest
+    /// errors, the configured primary on a tie (RFC 7829).
     func preferredPath() -> Int {
+        if paths.indices.contains(configuredPrimaryPath), paths[configuredPrimaryPath].isUsable { return configuredPrimaryPath }
         if let active = paths.indices.first(where: { paths[$0].isUsable }) { return active }
-        return paths.indices.min { paths[$0].errorCount < paths[$1].errorCount } ?? 0
+        var best = paths.indices.contains(configuredPrimaryPath) ? configuredPrimaryPath : 0
+        for index in paths.indices where paths[index].state != .unconfirmed && paths[index].errorCount < paths[best].errorCount {
+            best = index
+        }
+        return best
     }
 
-    /// Another usable path than `index` for retransmissions (§6.4.1), or `index` itself.
+    /// Another usable path than `index` for retransmissions (§6.4.1): the configured primary
+    /// if it qualifies, else the first in the peer's order; `index` itself when there is none.
     func alternatePath(to index: Int) -> Int {
+        if configuredPrimaryPath != index, paths.indices.contains(configuredPrimaryPath),
+           paths[configuredPrimaryPath].isUsable { return configuredPrimaryPath }
         if let other = paths.indices.first(where: { $0 != index && paths[$0].isUsable }) { return other }
         return index
     }

@@ -6,28 +6,18 @@ extension Association {
     /// and this association runs over it).
     var zeroChecksumFromPeerAllowed: Bool { configuration.zeroChecksumMethod != nil && zeroChecksumToPeer }
 
-    /// Creates the server side from a verified state cookie (§5.1 D).
-    func accept(cookie: StateCookie, source: IPAddress, now: SCTPInstant) {
-        peerTag = cookie.peerTag
-        outboundStreams = cookie.outboundStreams
-        inboundStreams = cookie.inboundStreams
-        peerReceiverWindow = cookie.peerReceiverWindow
-        peerSupportsForwardTSN = configuration.partialReliability && cookie.peerSupportsForwardTSN
-        if let method = configuration.zeroChecksumMethod { zeroChecksumToPeer = cookie.peerZeroChecksumMethod == method }
-        var addresses = [source]
-        for address in cookie.peerAddresses where !addresses.contains(address) { addresses.append(address) }
-        paths = addresses.map {
-            PeerPath(address: $0, state: $0 == source ? .active : .unconfirmed, configuration: configuration)
-        }
-        primaryPath = 0
-        startDataTransfer(peerInitialTSN: cookie.peerInitialTSN)
+    /// Creates the server side from a verified state cookie (§5.1 D), or the restarted
+    /// association (§5.2.4 A, `restart`): answers COOKIE ACK and enters ESTABLISHED.
+    func accept(cookie: StateCookie, source: IPAddress, now: SCTPInstant, restart: Bool = false) {
+        adopt(cookie: cookie, source: source, confirmedAddresses: [])
         queueControl(.cookieAck(CookieAckChunk()))
-        establish(now: now)
+        establish(now: now, restart: restart)
     }
 
     /// Handles the chunks of one packet that belongs to this association, in order.
-    func handle(_ packet: SCTPPacket, from source: IPAddress, now: SCTPInstant, endpoint: SCTPEndpoint,
-                skippingCookieEcho: Bool = false) {
+    /// INIT and COOKIE ECHO are the endpoint's (§5.2): it answers them before, or instead of,
+    /// handing the packet here.
+    func handle(_ packet: SCTPPacket, from source: IPAddress, now: SCTPInstant, endpoint: SCTPEndpoint) {
         var receivedData = false
         var unsupported: [UnknownChunk] = []
         chunks: for chunk in packet.chunks {
@@ -35,7 +25,7 @@ extension Association {
             switch chunk {
             case .data(let data):
                 receivedData = true
-                guard handleData(data, now: now) else { break chunks }
+                guard handleData(data, from: source, now: now) else { break chunks }
             case .sack(let sack):
                 handleSack(sack, from: source, now: now)
             case .heartbeat(let heartbeat):
@@ -48,23 +38,20 @@ extension Association {
             case .shutdown(let shutdownChunk):
                 handleShutdown(shutdownChunk, now: now)
             case .shutdownAck:
-                handleShutdownAck(now: now)
+                handleShutdownAck(from: source, now: now)
             case .shutdownComplete:
                 handleShutdownComplete()
             case .error(let error):
                 handleError(error, now: now, endpoint: endpoint)
             case .cookieEcho:
-                if skippingCookieEcho { continue }
-                // §5.2.4 D: our COOKIE ACK was lost; the peer echoes again. Acknowledge again.
-                if state != .cookieWait && state != .cookieEchoed && state != .closed {
-                    queueControl(.cookieAck(CookieAckChunk()))
-                }
+                continue  // the endpoint applied it (§5.2.4); only the first chunk may be one
             case .cookieAck:
-                handleCookieAck(now: now)
-            case .initiation(let initChunk):
-                endpoint.answerInit(initChunk, packet: packet, from: source, to: source, now: now)
-                break chunks
+                handleCookieAck(now: now)  // §5.2.5: discarded unless COOKIE-ECHOED
+            case .initiation:
+                break chunks  // the endpoint answers INIT (§5.2.1, §5.2.2); it stands alone
             case .initiationAck(let ack):
+                // §5.2.3: discarded unless COOKIE-WAIT.
+                guard state == .cookieWait else { break chunks }
                 let previous = paths.map(\.address)
                 handleInitAck(ack, from: source, now: now)
                 endpoint.reindexPeerAddresses(self, previous: previous)
@@ -136,6 +123,7 @@ extension Association {
             progress.pending = [.initiation(initChunk)]
             handshake = progress
             enter(.cookieWait)
+            peerTag = 0  // the next INIT ACK brings it again
             sendControl(progress.pending, to: primaryPath, tag: 0)
             handshake?.t1Deadline = now + progress.timeout
             return

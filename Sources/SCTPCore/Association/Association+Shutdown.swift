@@ -103,17 +103,38 @@ extension Association {
     }
 
     /// SHUTDOWN ACK (§9.2): answer SHUTDOWN COMPLETE and close.
-    func handleShutdownAck(now: SCTPInstant) {
+    func handleShutdownAck(from source: IPAddress, now: SCTPInstant) {
         switch state {
         case .shutdownSent, .shutdownAckSent:
             sendControl([.shutdownComplete(ShutdownCompleteChunk())], to: primaryPath)
             close(event: .shutdownComplete(id))
         case .cookieWait, .cookieEchoed:
-            // §8.5.1 E: a SHUTDOWN ACK we cannot place is answered with SHUTDOWN COMPLETE (T bit).
-            sendControl([.shutdownComplete(ShutdownCompleteChunk(tagFlags: .reflectedTag))], to: primaryPath, tag: localTag)
+            // §8.5.1 E: out of the blue (the endpoint normally answers it before it gets here):
+            // SHUTDOWN COMPLETE to the sender, its tag reflected, T bit set.
+            var header = commonHeader
+            header.verificationTag = localTag
+            let reply = SCTPPacket(header: header, chunks: [.shutdownComplete(ShutdownCompleteChunk(tagFlags: .reflectedTag))])
+            outbox.append(Transmit(datagram: reply.serialized(), destination: source))
         default:
             break
         }
+    }
+
+    /// §9.2: an INIT in SHUTDOWN-ACK-SENT (our SHUTDOWN COMPLETE was lost, or the peer
+    /// restarted) is discarded and SHUTDOWN ACK sent again; T2 keeps running.
+    func retransmitShutdownAck() {
+        guard state == .shutdownAckSent else { return }
+        sendControl([.shutdownAck(ShutdownAckChunk())], to: primaryPath)
+    }
+
+    /// §5.2.4 A in SHUTDOWN-ACK-SENT: the peer restarted, but no new association is set up;
+    /// SHUTDOWN ACK goes again with an ERROR "Cookie Received While Shutting Down".
+    func refuseRestartWhileShuttingDown() {
+        guard state == .shutdownAckSent else { return }
+        sendControl([
+            .shutdownAck(ShutdownAckChunk()),
+            .error(ErrorChunk(causes: [.cookieReceivedWhileShuttingDown(CookieReceivedWhileShuttingDownCause())])),
+        ], to: primaryPath)
     }
 
     /// SHUTDOWN COMPLETE (§9.2): the association is gone.

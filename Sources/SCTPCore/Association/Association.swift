@@ -21,7 +21,16 @@ final class Association {
     private(set) var state: AssociationState = .closed
 
     var paths: [PeerPath] = []
+    /// The path new data goes to now (§6.4): the primary, or an alternate while the primary
+    /// is failing (potentially failed, inactive, or its T3-rtx expired and it has not
+    /// answered since).
     var primaryPath = 0
+    /// The primary path chosen at setup (the first address given to connect, or the peer's
+    /// source), remembered while `primaryPath` points to an alternate so that data returns
+    /// to it once it answers again (§6.4, RFC 7829).
+    var configuredPrimaryPath = 0
+    /// Where the latest DATA came from: SACKs go back there (§6.4).
+    var lastDataSource: IPAddress?
 
     var outbox: Deque<Transmit> = []
     /// Control chunks for the next packet (COOKIE ACK, ERROR, ...), sent ahead of SACK and DATA.

@@ -1,6 +1,48 @@
 import NIOCore
 import SCTPWire
 
+/// Where a packet goes once the verification-tag rules of RFC 9260 §8.5 and §8.5.1 are applied.
+enum PacketOwner: Equatable {
+    /// A live association of ours, whose tag rules the packet passed.
+    case association(AssociationID)
+    /// No association: a new INIT or COOKIE ECHO, or an out-of-the-blue packet (§8.4).
+    case none
+    /// The packet comes from the transport address of one of our associations but fails its
+    /// tag rules: silently discarded, never answered (§8.5).
+    case discard
+}
+
+/// What a COOKIE ECHO does to the association it meets (RFC 9260 §5.2.4, table 7), by
+/// comparing the cookie's tags and tie-tags with the association's tags.
+enum CookieAction: Equatable {
+    /// (A) Tags differ, tie-tags match: the peer restarted.
+    case restart
+    /// (B) Our tag matches, the peer's does not (or is not known yet): an INIT collision.
+    case collision
+    /// (C) Our tag differs, the peer's matches, no tie-tags: our own old cookie came back late.
+    case lateCookie
+    /// (D) Both tags match: a retransmitted COOKIE ECHO (our COOKIE ACK was lost), or the
+    /// collision in which both sides echo each other's cookie.
+    case matching
+    /// Any other combination: silently discarded.
+    case unmatched
+
+    /// The action for `cookie` against an association with `localTag` and `peerTag` (0 when
+    /// the peer's tag is not known, in COOKIE-WAIT).
+    init(cookie: StateCookie, localTag: UInt32, peerTag: UInt32) {
+        let localMatches = cookie.localTag == localTag
+        let peerMatches = peerTag != 0 && cookie.peerTag == peerTag
+        let tieTagsMatch = cookie.localTieTag == localTag && peerTag != 0 && cookie.peerTieTag == peerTag
+        let noTieTags = cookie.localTieTag == 0 && cookie.peerTieTag == 0
+        switch (localMatches, peerMatches) {
+        case (false, false): self = tieTagsMatch ? .restart : .unmatched
+        case (true, false): self = .collision
+        case (false, true): self = noTieTags ? .lateCookie : .unmatched
+        case (true, true): self = .matching
+        }
+    }
+}
+
 extension SCTPEndpoint {
     /// Handles one SCTP packet that arrived from `source` (the peer's address) at `destination`
     /// (ours). Malformed packets are dropped; nothing here can trap on bad input.
@@ -12,67 +54,115 @@ extension SCTPEndpoint {
         guard let packet = try? SCTPPacket(parsing: datagram, checksum: verification) else { return }
         guard (try? packet.validateBundling()) != nil else { return }
 
-        if let id = findAssociation(for: packet, from: source), let association = associations[id] {
-            if header.checksum == 0 && !association.zeroChecksumFromPeerAllowed {
-                guard (try? PacketChecksum.verify(datagram, .required)) != nil else { return }
-            }
-            association.handle(packet, from: source, now: now, endpoint: self)
-            markPending(id)
-            return
-        }
-        if header.checksum == 0, (try? PacketChecksum.verify(datagram, .required)) == nil {
+        let owner = findAssociation(for: packet, from: source)
+        var association: Association? = nil
+        if case .association(let id) = owner { association = associations[id] }
+        if header.checksum == 0 && !(association?.zeroChecksumFromPeerAllowed ?? false) {
             // Only associations that negotiated it may skip the checksum.
-            return
+            guard (try? PacketChecksum.verify(datagram, .required)) != nil else { return }
         }
-        handleWithoutAssociation(packet, from: source, to: destination, now: now)
-    }
-
-    /// Finds the association a packet belongs to (RFC 9260 §8.5, §8.5.1).
-    func findAssociation(for packet: SCTPPacket, from source: IPAddress) -> AssociationID? {
-        let tag = packet.header.verificationTag
-        let first = packet.chunks.first
-        let byAddress = byPeerAddress[PeerKey(address: source, port: packet.header.sourcePort)]
-        switch first {
-        case .initiation:
-            // INIT carries tag 0; an existing association with this peer handles collisions.
-            return tag == 0 ? byAddress : nil
-        case .abort(let abort) where abort.tagFlags.contains(.reflectedTag):
-            guard let id = byAddress, let association = associations[id], association.peerTag == tag else { return nil }
-            return id
-        case .shutdownComplete(let complete) where complete.tagFlags.contains(.reflectedTag):
-            guard let id = byAddress, let association = associations[id], association.peerTag == tag else { return nil }
-            return id
-        case .cookieEcho:
-            // A cookie for a live association (a retransmitted COOKIE ECHO, or a restart) goes to it.
-            if let id = byLocalTag[tag], associations[id]?.peerPort == packet.header.sourcePort { return id }
-            return nil
+        if owner == .discard { return }
+        switch packet.chunks.first {
+        case .cookieEcho(let echo):
+            // The cookie, not the tag, decides which association it is for (§5.2.4).
+            handleCookieEcho(echo, packet: packet, from: source, to: destination, now: now)
+        case .initiation(let initChunk) where association != nil:
+            // An INIT for a live association: a collision or a restart (§5.2.1, §5.2.2).
+            answerInit(initChunk, packet: packet, from: source, to: destination, now: now, existing: association)
         default:
-            guard let id = byLocalTag[tag], let association = associations[id],
-                  association.peerPort == packet.header.sourcePort else { return nil }
-            return id
+            if let association {
+                association.handle(packet, from: source, now: now, endpoint: self)
+                markPending(association.id)
+            } else {
+                handleWithoutAssociation(packet, from: source, to: destination, now: now)
+            }
         }
     }
 
-    /// Packets for no association: a new INIT, a COOKIE ECHO that creates one, or §8.4.
+    /// Finds the association a packet belongs to and applies the verification-tag rules
+    /// (RFC 9260 §8.5, §8.5.1). A packet from the transport address of a live association
+    /// that fails them is discarded; one from an unknown address is out of the blue.
+    func findAssociation(for packet: SCTPPacket, from source: IPAddress) -> PacketOwner {
+        let tag = packet.header.verificationTag
+        let port = packet.header.sourcePort
+        let byAddress = liveAssociation(peer: source, port: port)
+        var byTag: Association? {
+            guard let association = liveAssociation(localTag: tag), association.peerPort == port else { return nil }
+            return association
+        }
+        /// A packet failing the tag rules: discarded if it names a live association's peer.
+        var unknown: PacketOwner { byAddress == nil ? .none : .discard }
+
+        switch packet.chunks.first {
+        case .initiation(let initChunk):
+            // §8.5.1 A: INIT travels with tag 0; anything else is discarded.
+            guard tag == 0 else { return .discard }
+            // The peer is recognised by the INIT's source or by an address it lists (§5.2.2).
+            if let byAddress { return .association(byAddress.id) }
+            for address in initChunk.addresses {
+                if let association = liveAssociation(peer: address, port: port) { return .association(association.id) }
+            }
+            return .none
+        case .abort(let chunk):
+            // §8.5.1 B: our tag with the T bit clear, or the peer's tag with the T bit set.
+            return reflectedTagOwner(reflected: chunk.tagFlags.contains(.reflectedTag), tag: tag, byAddress: byAddress,
+                                     byTag: byTag, unknown: unknown)
+        case .shutdownComplete(let chunk):
+            // §8.5.1 C: the same rule as ABORT.
+            return reflectedTagOwner(reflected: chunk.tagFlags.contains(.reflectedTag), tag: tag, byAddress: byAddress,
+                                     byTag: byTag, unknown: unknown)
+        case .shutdownAck:
+            // §8.5.1 E: in COOKIE-WAIT or COOKIE-ECHOED a SHUTDOWN ACK is out of the blue (§8.4):
+            // it is answered with SHUTDOWN COMPLETE carrying its tag, T bit set.
+            if let association = byTag ?? byAddress, association.state == .cookieWait || association.state == .cookieEchoed {
+                return .none
+            }
+            if let association = byTag { return .association(association.id) }
+            return unknown
+        case .cookieEcho:
+            // §8.5.1 D: the cookie is checked against the tag and decides the association; the
+            // tag only finds one for the zero-checksum rule.
+            if let association = byTag { return .association(association.id) }
+            return .none
+        default:
+            if let association = byTag { return .association(association.id) }
+            return unknown
+        }
+    }
+
+    private func reflectedTagOwner(reflected: Bool, tag: UInt32, byAddress: Association?, byTag: Association?,
+                                   unknown: PacketOwner) -> PacketOwner {
+        if reflected {
+            // The peer's tag must be known: in COOKIE-WAIT it is not, and 0 is never a tag.
+            if let byAddress, byAddress.state != .cookieWait, byAddress.peerTag != 0, byAddress.peerTag == tag {
+                return .association(byAddress.id)
+            }
+        } else if let byTag {
+            return .association(byTag.id)
+        }
+        return unknown
+    }
+
+    /// Packets for no association: a new INIT, or §8.4.
     func handleWithoutAssociation(_ packet: SCTPPacket, from source: IPAddress, to destination: IPAddress, now: SCTPInstant) {
         switch packet.chunks.first {
-        case .initiation(let initChunk) where packet.header.verificationTag == 0:
-            if acceptsAssociations {
-                answerInit(initChunk, packet: packet, from: source, to: destination, now: now)
-            } else if let reply = OutOfTheBlue.response(to: packet) {
-                send(reply, to: source)
-            }
-        case .initiation:
-            return  // INIT with a non-zero tag: discard (§8.5.1 A).
-        case .cookieEcho(let echo) where acceptsAssociations:
-            acceptCookie(echo, packet: packet, from: source, to: destination, now: now)
+        case .initiation(let initChunk) where acceptsAssociations:
+            answerInit(initChunk, packet: packet, from: source, to: destination, now: now, existing: nil)
         default:
-            if let reply = OutOfTheBlue.response(to: packet) { send(reply, to: source) }
+            replyOutOfTheBlue(to: packet, from: source, to: destination)
         }
     }
 
-    func send(_ packet: SCTPPacket, to address: IPAddress, checksum: ChecksumMode = .crc32c) {
-        outbox.append(Transmit(datagram: packet.serialized(checksum: checksum), destination: address))
+    /// §8.4: the answer to an out-of-the-blue packet goes back from the address it was sent to.
+    func replyOutOfTheBlue(to packet: SCTPPacket, from source: IPAddress, to destination: IPAddress) {
+        if let reply = OutOfTheBlue.response(to: packet) { send(reply, to: source, from: destination) }
+    }
+
+    /// Queues a packet the endpoint itself sends; `local` is the address to send it from
+    /// (the one the packet it answers was sent to), when that matters.
+    func send(_ packet: SCTPPacket, to address: IPAddress, from local: IPAddress? = nil, checksum: ChecksumMode = .crc32c) {
+        let source = local.flatMap { localAddresses.contains($0) ? $0 : nil }
+        outbox.append(Transmit(datagram: packet.serialized(checksum: checksum), destination: address, source: source))
     }
 
     /// Our INIT or INIT ACK parameters: our addresses and what we support.
@@ -94,48 +184,93 @@ extension SCTPEndpoint {
         return parameters
     }
 
-    /// Answers an INIT statelessly with an INIT ACK carrying a signed state cookie (§5.1 B).
-    func answerInit(_ initChunk: InitChunk, packet: SCTPPacket, from source: IPAddress, to destination: IPAddress,
-                    now: SCTPInstant) {
+    /// The addresses an INIT offers (its source, then those it lists) that `association`
+    /// does not know: a restarting peer must not add any (§5.2.1, §5.2.2).
+    func addedAddresses(_ initChunk: InitChunk, source: IPAddress, comparedTo association: Association) -> [IPAddress] {
+        var offered = [source]
+        for address in initChunk.addresses.prefix(configuration.maxPeerAddresses) where !offered.contains(address) {
+            offered.append(address)
+        }
+        return offered.filter { association.pathIndex(for: $0) == nil }
+    }
+
+    /// Answers an INIT with an INIT ACK carrying a signed state cookie, keeping no state
+    /// (§5.1 B). When an association with the peer exists (`existing`):
+    /// - COOKIE-WAIT (§5.2.1): the INIT ACK repeats our INIT's tag and initial TSN, tie-tags 0;
+    /// - COOKIE-ECHOED (§5.2.1): the same, with tie-tags set to the association's tags;
+    /// - ESTABLISHED and the other states (§5.2.2): a new tag, tie-tags set to the current tags;
+    ///   the association itself is left as it is until a COOKIE ECHO decides (§5.2.4);
+    /// - SHUTDOWN-ACK-SENT (§9.2): the INIT is discarded and SHUTDOWN ACK sent again.
+    /// An INIT that adds addresses to an association that knows the peer's is refused with
+    /// ABORT carrying "Restart of an Association with New Addresses" (§5.2.2).
+    func answerInit(_ initChunk: InitChunk, packet: SCTPPacket, from source: IPAddress, to local: IPAddress,
+                    now: SCTPInstant, existing: Association?) {
         let peerPort = packet.header.sourcePort
-        let abortHeader = CommonHeader(sourcePort: localPort, destinationPort: peerPort, verificationTag: initChunk.initiateTag)
-        // §3.3.2: a zero Initiate Tag is discarded; zero stream counts are refused.
+        // §3.3.2: a zero Initiate Tag is discarded.
         guard initChunk.initiateTag != 0 else { return }
+        let abortHeader = CommonHeader(sourcePort: localPort, destinationPort: peerPort, verificationTag: initChunk.initiateTag)
+        func refuse(_ causes: [ErrorCause]) {
+            send(SCTPPacket(header: abortHeader, chunks: [.abort(AbortChunk(causes: causes))]), to: source, from: local)
+        }
+        // Zero stream counts are refused.
         if initChunk.outboundStreams == 0 || initChunk.inboundStreams == 0 {
-            send(SCTPPacket(header: abortHeader, chunks: [.abort(AbortChunk(causes: [
-                .invalidMandatoryParameter(InvalidMandatoryParameterCause()),
-            ]))]), to: source)
+            refuse([.invalidMandatoryParameter(InvalidMandatoryParameterCause())])
             return
         }
         // §5.1.2: a Host Name Address cannot be resolved: ABORT with Unresolvable Address.
         if let hostName = initChunk.parameters.parameters.first(where: { if case .hostNameAddress = $0 { true } else { false } }) {
-            send(SCTPPacket(header: abortHeader, chunks: [.abort(AbortChunk(causes: [
-                .unresolvableAddress(UnresolvableAddressCause(parameter: hostName)),
-            ]))]), to: source)
-            return
-        }
-        if associations.count >= configuration.maxAssociations {
-            send(SCTPPacket(header: abortHeader, chunks: [.abort(AbortChunk(causes: [.outOfResource(OutOfResourceCause())]))]),
-                 to: source)
+            refuse([.unresolvableAddress(UnresolvableAddressCause(parameter: hostName))])
             return
         }
 
-        // Collisions (§5.2.1, §5.2.2) reuse our tag; otherwise fresh values.
-        var localTag = newLocalTag()
+        var localTag: UInt32
+        var initialTSN: TSN
         var localTieTag: UInt32 = 0
         var peerTieTag: UInt32 = 0
-        var initialTSN = TSN(random.next32())
-        if let id = byPeerAddress[PeerKey(address: source, port: peerPort)], let existing = associations[id] {
+        var destination = source
+        if let existing, !existing.isClosed {
             switch existing.state {
-            case .cookieWait, .cookieEchoed:
+            case .shutdownAckSent:
+                existing.retransmitShutdownAck()
+                markPending(existing.id)
+                return
+            case .cookieWait:
+                // Our INIT's parameters, unchanged; the INIT ACK goes only to an address we
+                // were asked to connect to, preferably the INIT's source.
                 localTag = existing.localTag
                 initialTSN = existing.nextTSN
-            case .closed:
-                break
+                if existing.pathIndex(for: source) == nil {
+                    guard let listed = initChunk.addresses.first(where: { existing.pathIndex(for: $0) != nil }) else { return }
+                    destination = listed
+                }
+            case .cookieEchoed:
+                let added = addedAddresses(initChunk, source: source, comparedTo: existing)
+                guard added.isEmpty else {
+                    refuse([.restartWithNewAddresses(RestartWithNewAddressesCause(addresses: added))])
+                    return
+                }
+                localTag = existing.localTag
+                initialTSN = existing.nextTSN
+                localTieTag = existing.localTag
+                peerTieTag = existing.peerTag
             default:
+                let added = addedAddresses(initChunk, source: source, comparedTo: existing)
+                guard added.isEmpty else {
+                    refuse([.restartWithNewAddresses(RestartWithNewAddressesCause(addresses: added))])
+                    return
+                }
+                localTag = newLocalTag()
+                initialTSN = TSN(random.next32())
                 localTieTag = existing.localTag
                 peerTieTag = existing.peerTag
             }
+        } else {
+            if associations.count >= configuration.maxAssociations {
+                refuse([.outOfResource(OutOfResourceCause())])
+                return
+            }
+            localTag = newLocalTag()
+            initialTSN = TSN(random.next32())
         }
 
         let cookie = StateCookie(
@@ -161,46 +296,148 @@ extension SCTPEndpoint {
             initiateTag: localTag, advertisedReceiverWindowCredit: UInt32(clamping: configuration.receiveBufferSize),
             outboundStreams: configuration.outboundStreams, inboundStreams: configuration.maxInboundStreams,
             initialTSN: initialTSN, parameters: ParameterList(parameters)) else { return }
-        var header = abortHeader
-        header.verificationTag = initChunk.initiateTag
-        send(SCTPPacket(header: header, chunks: [.initiationAck(ack)]), to: source)
+        send(SCTPPacket(header: abortHeader, chunks: [.initiationAck(ack)]), to: destination, from: local)
     }
 
-    /// A COOKIE ECHO for no association (§5.1 D, §5.1.5): verify the cookie, create the
-    /// association in ESTABLISHED, answer COOKIE ACK, and process what was bundled.
-    func acceptCookie(_ echo: CookieEchoChunk, packet: SCTPPacket, from source: IPAddress, to destination: IPAddress,
-                      now: SCTPInstant) {
+    // MARK: COOKIE ECHO
+
+    /// A COOKIE ECHO (§5.1 D, §5.1.5, §5.2.4). The cookie is authenticated first; then, if an
+    /// association with the peer is alive (found by the cookie's tag, its tie-tag, or the
+    /// peer's addresses), table 7 decides; otherwise a new association is created in
+    /// ESTABLISHED. Whatever is bundled after the COOKIE ECHO is processed by the association.
+    func handleCookieEcho(_ echo: CookieEchoChunk, packet: SCTPPacket, from source: IPAddress, to local: IPAddress,
+                          now: SCTPInstant) {
+        let peerPort = packet.header.sourcePort
         let cookie: StateCookie
+        var staleness: UInt32? = nil
         switch cookies.open(echo.cookie, now: now) {
         case .valid(let opened):
             cookie = opened
         case .stale(let microseconds, let opened):
-            // §5.2.6: tell the peer how stale, under its tag.
-            let header = CommonHeader(sourcePort: localPort, destinationPort: packet.header.sourcePort,
-                                      verificationTag: opened.peerTag)
-            send(SCTPPacket(header: header, chunks: [.error(ErrorChunk(causes: [
-                .staleCookie(StaleCookieCause(staleness: microseconds)),
-            ]))]), to: source)
-            return
+            cookie = opened
+            staleness = microseconds
         case .invalid:
-            return  // §5.1.5: silently discard.
+            // §5.1.5: silently discard. An endpoint that neither listens nor knows the peer
+            // treats the packet as out of the blue.
+            if !acceptsAssociations && liveAssociation(peer: source, port: peerPort) == nil {
+                replyOutOfTheBlue(to: packet, from: source, to: local)
+            }
+            return
         }
+        // §5.1.5 step 3: the packet's tag and ports must be those the cookie was made for.
         guard packet.header.verificationTag == cookie.localTag, cookie.localPort == localPort,
-              cookie.peerPort == packet.header.sourcePort else { return }
+              cookie.peerPort == peerPort else { return }
+
+        guard let existing = association(for: cookie, from: source) else {
+            if let staleness {
+                sendStaleCookieError(staleness, cookie: cookie, to: source, from: local)
+                return
+            }
+            // An association made from an earlier copy of this cookie ended and awaits removal.
+            guard byLocalTag[cookie.localTag] == nil else { return }
+            guard acceptsAssociations else {
+                replyOutOfTheBlue(to: packet, from: source, to: local)
+                return
+            }
+            createAssociation(from: cookie, packet: packet, from: source, now: now)
+            return
+        }
+
+        // In COOKIE-WAIT the peer's tag is not known yet (it may hold a stale one after a
+        // Stale Cookie retry).
+        let peerTag = existing.state == .cookieWait ? 0 : existing.peerTag
+        let action = CookieAction(cookie: cookie, localTag: existing.localTag, peerTag: peerTag)
+        // §5.2.4 step 3: a stale cookie stands only when both tags match the association's.
+        if let staleness, action != .matching {
+            sendStaleCookieError(staleness, cookie: cookie, to: source, from: local)
+            return
+        }
+        switch action {
+        case .restart:
+            if existing.state == .shutdownAckSent {
+                // §5.2.4 A: no new association while shutting down: SHUTDOWN ACK again, and an
+                // ERROR "Cookie Received While Shutting Down".
+                existing.refuseRestartWhileShuttingDown()
+                markPending(existing.id)
+                return
+            }
+            restart(existing, with: cookie, packet: packet, from: source, now: now)
+        case .collision:
+            let previous = existing.paths.map(\.address)
+            existing.acceptCollidingCookie(cookie, source: source, now: now)
+            reindexPeerAddresses(existing, previous: previous)
+            existing.handle(packet, from: source, now: now, endpoint: self)
+            markPending(existing.id)
+        case .matching:
+            existing.acceptMatchingCookie(now: now)
+            existing.handle(packet, from: source, now: now, endpoint: self)
+            markPending(existing.id)
+        case .lateCookie, .unmatched:
+            return  // §5.2.4 C and cases not in table 7: silently discard.
+        }
+    }
+
+    /// The live association a cookie meets: the one with its tag (B, D), the one with its
+    /// local tie-tag (A), or the one with one of the peer's addresses (C, or no case).
+    func association(for cookie: StateCookie, from source: IPAddress) -> Association? {
+        func samePeer(_ association: Association?) -> Association? {
+            guard let association, association.peerPort == cookie.peerPort else { return nil }
+            return association
+        }
+        if let found = samePeer(liveAssociation(localTag: cookie.localTag)) { return found }
+        if cookie.localTieTag != 0, let found = samePeer(liveAssociation(localTag: cookie.localTieTag)) { return found }
+        for address in [source] + cookie.allPeerAddresses {
+            if let found = liveAssociation(peer: address, port: cookie.peerPort) { return found }
+        }
+        return nil
+    }
+
+    /// §5.2.6: tells the peer how stale its cookie was, under the peer's tag.
+    func sendStaleCookieError(_ microseconds: UInt32, cookie: StateCookie, to source: IPAddress, from local: IPAddress) {
+        let header = CommonHeader(sourcePort: localPort, destinationPort: cookie.peerPort, verificationTag: cookie.peerTag)
+        send(SCTPPacket(header: header, chunks: [.error(ErrorChunk(causes: [
+            .staleCookie(StaleCookieCause(staleness: microseconds)),
+        ]))]), to: source, from: local)
+    }
+
+    /// A verified cookie for no association (§5.1 D): the association is created in
+    /// ESTABLISHED, answers COOKIE ACK, and processes what was bundled.
+    func createAssociation(from cookie: StateCookie, packet: SCTPPacket, from source: IPAddress, now: SCTPInstant) {
         if associations.count >= configuration.maxAssociations {
             let header = CommonHeader(sourcePort: localPort, destinationPort: cookie.peerPort, verificationTag: cookie.peerTag)
             send(SCTPPacket(header: header, chunks: [.abort(AbortChunk(causes: [.outOfResource(OutOfResourceCause())]))]),
                  to: source)
             return
         }
-        if byLocalTag[cookie.localTag] != nil { return }  // already created from an earlier copy
         let association = Association(
             id: newAssociationID(), configuration: configuration, localPort: localPort, peerPort: cookie.peerPort,
             localAddresses: localAddresses, localTag: cookie.localTag, initialTSN: cookie.localInitialTSN,
             randomSeed: UInt64(random.next32()) << 32 | UInt64(random.next32()))
         association.accept(cookie: cookie, source: source, now: now)
         register(association)
-        association.handle(packet, from: source, now: now, endpoint: self, skippingCookieEcho: true)
+        association.handle(packet, from: source, now: now, endpoint: self)
+    }
+
+    /// §5.2.4 A, the peer restarted: the association is treated as if an ABORT had arrived
+    /// and then a new COOKIE ECHO, except that it keeps its id and the user is told
+    /// `.restart` instead of `.communicationLost`. Its data state, congestion control and
+    /// timers start afresh (messages it still held are reported as failed sends); it is in
+    /// ESTABLISHED with the cookie's tags.
+    func restart(_ existing: Association, with cookie: StateCookie, packet: SCTPPacket, from source: IPAddress,
+                 now: SCTPInstant) {
+        existing.close(event: nil)
+        unregister(existing)
+        // The tags are fixed for an association's life, so a fresh one takes the old one's id.
+        let replacement = Association(
+            id: existing.id, configuration: configuration, localPort: localPort, peerPort: cookie.peerPort,
+            localAddresses: localAddresses, localTag: cookie.localTag, initialTSN: cookie.localInitialTSN,
+            randomSeed: UInt64(random.next32()) << 32 | UInt64(random.next32()))
+        // Events the user has not polled yet (and the failed sends just reported) come first.
+        replacement.events = existing.events
+        replacement.accept(cookie: cookie, source: source, now: now, restart: true)
+        associations[existing.id] = replacement
+        register(replacement)
+        replacement.handle(packet, from: source, now: now, endpoint: self)
     }
 
     // MARK: User calls

@@ -24,7 +24,8 @@ public final class SCTPEndpoint {
     var associations: [AssociationID: Association] = [:]
     /// Lookup by our verification tag, which every packet of the association carries.
     var byLocalTag: [UInt32: AssociationID] = [:]
-    /// Lookup by a peer's transport address, for INIT, COOKIE ECHO collisions and T-bit packets.
+    /// Lookup by a peer's transport address, for INIT, COOKIE ECHO collisions and T-bit packets,
+    /// and to tell a packet with a wrong tag from a known peer (discarded, §8.5) from one out of the blue.
     var byPeerAddress: [PeerKey: AssociationID] = [:]
 
     /// Packets the endpoint itself sends (INIT ACK, out-of-the-blue answers).
@@ -152,11 +153,30 @@ public final class SCTPEndpoint {
         guard let association = associations[id], association.isClosed,
               association.outbox.isEmpty, association.events.isEmpty else { return }
         associations[id] = nil
+        unregister(association)
+    }
+
+    /// Removes an association's entries from the lookup tables (those that still point to it).
+    func unregister(_ association: Association) {
+        let id = association.id
         if byLocalTag[association.localTag] == id { byLocalTag[association.localTag] = nil }
         for path in association.paths {
             let key = PeerKey(address: path.address, port: association.peerPort)
             if byPeerAddress[key] == id { byPeerAddress[key] = nil }
         }
+    }
+
+    /// The association that owns a peer transport address, if it is alive.
+    func liveAssociation(peer address: IPAddress, port: UInt16) -> Association? {
+        guard let id = byPeerAddress[PeerKey(address: address, port: port)], let association = associations[id],
+              !association.isClosed else { return nil }
+        return association
+    }
+
+    /// The association that owns a local verification tag, if it is alive.
+    func liveAssociation(localTag tag: UInt32) -> Association? {
+        guard let id = byLocalTag[tag], let association = associations[id], !association.isClosed else { return nil }
+        return association
     }
 
     /// A fresh verification tag, unique among this endpoint's associations and never 0.

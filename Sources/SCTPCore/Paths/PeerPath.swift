@@ -15,7 +15,8 @@ struct PeerPath {
     var heartbeatDeadline: SCTPInstant?
     /// The nonce of the heartbeat in flight and when it was sent.
     var heartbeatInFlight: (nonce: UInt64, sentAt: SCTPInstant)?
-    /// When data or a heartbeat was last sent on this path.
+    /// When new DATA or a heartbeat (a chunk that measures the RTT) was last sent on this
+    /// path: a path that carried one within HB.interval is not idle and gets no heartbeat (§8.3).
     var lastSent: SCTPInstant?
 
     init(address: IPAddress, state: PathState, configuration: SCTPConfiguration) {

@@ -81,3 +81,97 @@ func testPayload(stream: UInt16, index: Int, length: Int) -> ByteBuffer {
     for i in 0..<max(length - 6, 0) { buffer.writeInteger(UInt8(truncatingIfNeeded: i &+ index &* 7 &+ Int(stream))) }
     return buffer
 }
+
+/// An `EndpointParticipant` whose datagrams leave from the local address a route table
+/// names for their destination, as on a host with one interface per network (the core
+/// leaves the source address to the driver; `EndpointParticipant` alone always picks the
+/// first address). It logs every packet it sends, decoded.
+final class RoutedParticipant: SimulationParticipant {
+    /// A packet put on the network.
+    struct Sent {
+        var time: SCTPInstant
+        var from: IPAddress
+        var to: IPAddress
+        var chunks: [Chunk]
+    }
+
+    let inner: EndpointParticipant
+    /// Destination → source. Destinations not listed use the inner participant's choice.
+    var routes: [IPAddress: IPAddress]
+    private(set) var sent: [Sent] = []
+
+    init(_ inner: EndpointParticipant, routes: [IPAddress: IPAddress]) {
+        self.inner = inner
+        self.routes = routes
+    }
+
+    var addresses: [IPAddress] { inner.addresses }
+    var nextDeadline: SCTPInstant? { inner.nextDeadline }
+    func handleTimeout(now: SCTPInstant) { inner.handleTimeout(now: now) }
+    func receive(_ delivery: Delivery, now: SCTPInstant) { inner.receive(delivery, now: now) }
+
+    func pollTransmit(now: SCTPInstant) -> OutgoingDatagram? {
+        guard var outgoing = inner.pollTransmit(now: now) else { return nil }
+        if let source = routes[outgoing.to] { outgoing.from = source }
+        let chunks = (try? SCTPPacket(parsing: outgoing.datagram, checksum: .skipped))?.chunks ?? []
+        sent.append(Sent(time: now, from: outgoing.from, to: outgoing.to, chunks: chunks))
+        return outgoing
+    }
+
+    /// Chunks of a type sent to `destination` (every destination when `nil`) within `times`.
+    func count(_ type: UInt8, to destination: IPAddress? = nil,
+               in times: ClosedRange<SCTPInstant> = SCTPInstant(nanoseconds: .min)...SCTPInstant(nanoseconds: .max)) -> Int {
+        sent.reduce(0) { total, packet in
+            guard destination.map({ $0 == packet.to }) ?? true, times.contains(packet.time) else { return total }
+            return total + packet.chunks.filter { $0.type == type }.count
+        }
+    }
+
+    /// When chunks of a type were sent to `destination`, in order (one entry per packet).
+    func times(of type: UInt8, to destination: IPAddress? = nil) -> [SCTPInstant] {
+        sent.filter { packet in
+            (destination.map { $0 == packet.to } ?? true) && packet.chunks.contains { $0.type == type }
+        }.map(\.time)
+    }
+}
+
+extension AssociationHarness {
+    /// Routes both sides by interface: a packet to the peer's i-th address leaves from the
+    /// local i-th address (the last one when there are fewer), so each pair of addresses of
+    /// the same rank forms one network path. Returns the logging wrappers now in the loop.
+    @discardableResult
+    func routeByInterface() -> (client: RoutedParticipant, server: RoutedParticipant) {
+        func routes(from local: [IPAddress], to remote: [IPAddress]) -> [IPAddress: IPAddress] {
+            var table: [IPAddress: IPAddress] = [:]
+            for (rank, address) in remote.enumerated() { table[address] = local[min(rank, local.count - 1)] }
+            return table
+        }
+        let routedClient = RoutedParticipant(client, routes: routes(from: client.addresses, to: server.addresses))
+        let routedServer = RoutedParticipant(server, routes: routes(from: server.addresses, to: client.addresses))
+        loop.participants = [routedClient, routedServer]
+        return (routedClient, routedServer)
+    }
+
+    /// Logs both sides' traffic without changing how they pick source addresses (the first
+    /// local address of the family). Returns the logging wrappers now in the loop.
+    @discardableResult
+    func logTraffic() -> (client: RoutedParticipant, server: RoutedParticipant) {
+        let loggedClient = RoutedParticipant(client, routes: [:])
+        let loggedServer = RoutedParticipant(server, routes: [:])
+        loop.participants = [loggedClient, loggedServer]
+        return (loggedClient, loggedServer)
+    }
+
+    /// The peer address changes an endpoint reported, in order, with their times.
+    static func addressChanges(_ p: EndpointParticipant) -> [(time: SCTPInstant, address: IPAddress, state: PathState)] {
+        p.events.compactMap {
+            if case .peerAddressChange(_, let address, let state) = $0.event { ($0.time, address, state) } else { nil }
+        }
+    }
+
+    /// When an endpoint first reported `address` in `state`.
+    static func firstChange(_ p: EndpointParticipant, _ address: IPAddress, to state: PathState,
+                            after time: SCTPInstant = .zero) -> SCTPInstant? {
+        addressChanges(p).first { $0.address == address && $0.state == state && $0.time >= time }?.time
+    }
+}
