@@ -12,7 +12,7 @@ final class EventLog: @unchecked Sendable {
     private var events: [SCTPEvent] = []
     func append(_ event: SCTPEvent) { lock.withLock { events.append(event) } }
     var all: [SCTPEvent] { lock.withLock { events } }
-    var messages: [InboundMessage] { all.compactMap { if case .message(_, let m) = $0 { m } else { nil } } }
+    var messages: [ReceivedMessage] { all.compactMap { if case .message(_, let m) = $0 { m } else { nil } } }
 }
 
 /// Waits for a future with a deadline, so a broken test fails instead of hanging.

@@ -242,10 +242,7 @@ extension Association {
         while let output = receiver.poll() {
             switch output {
             case .message(let message):
-                events.append(.message(id, InboundMessage(
-                    streamIdentifier: message.streamIdentifier, payloadProtocolIdentifier: message.payloadProtocolIdentifier,
-                    unordered: message.isUnordered, ssn: message.ssn, tsn: message.firstTSN, payload: message.payload,
-                    isComplete: message.isComplete)))
+                events.append(.message(id, message))
             case .partialDeliveryAborted(let abort):
                 events.append(.partialDeliveryAborted(id, stream: abort.streamIdentifier))
             }

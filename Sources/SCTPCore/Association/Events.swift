@@ -37,31 +37,6 @@ public enum SCTPEvent: Sendable {
     case partialDeliveryAborted(AssociationID, stream: UInt16)
     /// Everything sent was acknowledged and nothing waits (`SCTP_SENDER_DRY_EVENT`).
     case senderDry(AssociationID)
-    /// A message (or, for partial delivery, a piece of one) arrived.
-    case message(AssociationID, InboundMessage)
-}
-
-/// A user message delivered to the application.
-public struct InboundMessage: Sendable {
-    public var streamIdentifier: UInt16
-    public var payloadProtocolIdentifier: UInt32
-    public var unordered: Bool
-    /// The stream sequence number (ordered messages).
-    public var ssn: SSN
-    /// The first TSN of the message.
-    public var tsn: TSN
-    public var payload: ByteBuffer
-    /// False for a piece of a partially delivered message other than its last one (no `MSG_EOR`).
-    public var isComplete: Bool
-
-    public init(streamIdentifier: UInt16, payloadProtocolIdentifier: UInt32, unordered: Bool, ssn: SSN, tsn: TSN,
-                payload: ByteBuffer, isComplete: Bool = true) {
-        self.streamIdentifier = streamIdentifier
-        self.payloadProtocolIdentifier = payloadProtocolIdentifier
-        self.unordered = unordered
-        self.ssn = ssn
-        self.tsn = tsn
-        self.payload = payload
-        self.isComplete = isComplete
-    }
+    /// A message (or, for partial delivery, a piece of one: `isComplete` false) arrived.
+    case message(AssociationID, ReceivedMessage)
 }

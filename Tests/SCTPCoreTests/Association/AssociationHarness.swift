@@ -56,7 +56,7 @@ final class AssociationHarness {
         p.events.compactMap { if case .communicationUp(let id, _, _) = $0.event { id } else { nil } }
     }
 
-    static func messages(_ p: EndpointParticipant) -> [InboundMessage] {
+    static func messages(_ p: EndpointParticipant) -> [ReceivedMessage] {
         p.events.compactMap { if case .message(_, let m) = $0.event { m } else { nil } }
     }
 

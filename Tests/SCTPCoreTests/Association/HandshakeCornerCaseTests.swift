@@ -553,7 +553,7 @@ struct CookieEchoTableTests {
         let ack = try #require(taps.client.sent.first)
         #expect(ack.packet.header.verificationTag == 0x7777_0001)
         #expect(ack.packet.chunks.first?.isCookieAck == true)
-        #expect(H.messages(h.client).map(\.tsn) == [TSN(9000)])
+        #expect(H.messages(h.client).map(\.firstTSN) == [TSN(9000)])
     }
 
     @Test("A in SHUTDOWN-ACK-SENT: no restart; SHUTDOWN ACK again with Cookie Received While Shutting Down")

@@ -47,7 +47,7 @@ struct MultihomingTests {
     }
 
     /// The index a test payload carries.
-    static func index(of message: InboundMessage) -> Int {
+    static func index(of message: ReceivedMessage) -> Int {
         Int(message.payload.getInteger(at: message.payload.readerIndex + 2, as: UInt32.self)!)
     }
 
