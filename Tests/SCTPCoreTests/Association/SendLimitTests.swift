@@ -1,0 +1,78 @@
+import NIOCore
+import SCTPCore
+import SCTPSimulation
+import SCTPWire
+import Testing
+
+@Suite("send limits and flow control")
+struct SendLimitTests {
+    typealias H = AssociationHarness
+
+    @Test("the send buffer, message size and stream count limits give their errors")
+    func limits() throws {
+        var configuration = SCTPConfiguration()
+        configuration.sendBufferSize = 10_000
+        configuration.maxMessageSize = 8_000
+        let h = H(seed: 21, clientConfiguration: configuration)
+        let id = try h.connect()
+        #expect(h.run { !H.upEvents(h.client).isEmpty })
+        #expect(throws: CoreError.messageTooLarge) {
+            try h.client.endpoint.send(OutgoingMessage(streamIdentifier: 0, payload: ByteBuffer(repeating: 1, count: 8_001)), on: id, now: h.now)
+        }
+        #expect(throws: CoreError.emptyMessage) {
+            try h.client.endpoint.send(OutgoingMessage(streamIdentifier: 0, payload: ByteBuffer()), on: id, now: h.now)
+        }
+        #expect(throws: CoreError.invalidStream(10)) {
+            try h.client.endpoint.send(OutgoingMessage(streamIdentifier: 10, payload: ByteBuffer(repeating: 1, count: 10)), on: id, now: h.now)
+        }
+        // Fill the queue without letting time run: what does not fit is refused, nothing is lost.
+        var accepted = 0
+        var refused = false
+        for _ in 0..<100 {
+            do {
+                try h.client.endpoint.send(OutgoingMessage(streamIdentifier: 1, payload: ByteBuffer(repeating: 2, count: 4_000)), on: id, now: h.now)
+                accepted += 1
+            } catch {
+                #expect(error == .sendBufferFull)
+                refused = true
+                break
+            }
+        }
+        #expect(refused)
+        #expect(accepted >= 2 && accepted < 100)
+        h.loop.flushTransmits()
+        #expect(h.run { H.messages(h.server).count == accepted })
+        #expect(H.messages(h.server).allSatisfy { $0.payload.readableBytes == 4_000 && $0.streamIdentifier == 1 })
+        // Once the last SACK is back, the sender reports it has nothing left.
+        #expect(h.run { h.client.events.contains { if case .senderDry = $0.event { true } else { false } } })
+    }
+
+    @Test("a reader that does not consume closes the window; the sender waits, then resumes")
+    func slowReader() throws {
+        var serverConfiguration = SCTPConfiguration()
+        serverConfiguration.receiveBufferSize = 20_000
+        let h = H(seed: 22, serverConfiguration: serverConfiguration)
+        let id = try h.connect()
+        #expect(h.run { !H.upEvents(h.client).isEmpty })
+        for index in 0..<40 {
+            try h.client.endpoint.send(OutgoingMessage(streamIdentifier: 0, payload: testPayload(stream: 0, index: index, length: 1_000)),
+                                       on: id, now: h.now)
+        }
+        h.loop.flushTransmits()
+        // Nothing is consumed: delivery stops near the window (20 000 bytes ≈ 20 messages).
+        h.run(for: .seconds(30)) { false }
+        let stalled = H.messages(h.server).count
+        #expect(stalled >= 15 && stalled <= 21, "delivered \(stalled) while the window was closed")
+        // The reader catches up and from now on reads each message as it arrives.
+        let serverID = try #require(H.upEvents(h.server).first)
+        let backlog = H.messages(h.server).reduce(0) { $0 + $1.payload.readableBytes }
+        h.server.onEvent = { event, now, endpoint in
+            if case .message(let id, let m) = event { endpoint.consumed(bytes: m.payload.readableBytes, on: id, now: now) }
+        }
+        h.server.endpoint.consumed(bytes: backlog, on: serverID, now: h.now)
+        h.loop.flushTransmits()
+        #expect(h.run(for: .seconds(300)) { H.messages(h.server).count == 40 })
+        let indices = H.messages(h.server).map { Int($0.payload.getInteger(at: $0.payload.readerIndex + 2, as: UInt32.self)!) }
+        #expect(indices == Array(0..<40))
+    }
+}
