@@ -71,11 +71,24 @@ struct PacketBuilder {
 }
 
 extension Chunk {
-    /// The bytes this chunk takes in a packet, padding included.
+    /// The bytes this chunk takes in a packet, padding included. The chunks of every packet
+    /// (DATA, SACK, fixed-size control chunks) are computed from their fields; only the rare
+    /// variable control chunks are measured by writing them.
     var encodedSize: Int {
-        var scratch = ByteBuffer()
-        write(to: &scratch)
-        return scratch.readableBytes
+        switch self {
+        case .data(let c): return c.encodedSize
+        case .sack(let c):
+            return PacketBuilder.chunkSize(valueLength: 12 + 4 * c.gapAckBlocks.count + 4 * c.duplicateTSNs.count)
+        case .shutdown, .ecne, .cwr: return 8
+        case .shutdownAck, .cookieAck, .shutdownComplete: return 4
+        case .cookieEcho(let c): return PacketBuilder.chunkSize(valueLength: c.cookie.readableBytes)
+        case .heartbeat(let c): return PacketBuilder.chunkSize(valueLength: 4 + c.info.info.readableBytes)
+        case .heartbeatAck(let c): return PacketBuilder.chunkSize(valueLength: 4 + c.info.info.readableBytes)
+        default:
+            var scratch = ByteBuffer()
+            write(to: &scratch)
+            return scratch.readableBytes
+        }
     }
 }
 
