@@ -47,7 +47,7 @@ public struct ASCONFChunk: ChunkValue {
         guard fields.remaining >= 4 else {
             throw .missingMandatoryParameter(chunkType: Self.chunkType, parameterType: IPv4AddressParameter.parameterType)
         }
-        address = try AddressParameterCoding.read(&fields, within: 0)
+        address = try AddressParameterCoding.read(&fields, within: nil)
         parameters = try ParameterList(parsing: fields.readRest())
     }
 

@@ -94,7 +94,9 @@ public struct SupportedAddressTypesParameter: ParameterValue {
 /// An address parameter (IPv4 or IPv6) inside another structure, such as ASCONF's
 /// Address Parameter field or an Add IP Address request.
 enum AddressParameterCoding {
-    static func read(_ fields: inout FieldReader, within type: UInt16) throws(WireError) -> IPAddress {
+    /// Reads an IPv4 or IPv6 address parameter; anything else is `invalidParameterValue` naming
+    /// the containing parameter's type, or, at chunk level (`within` nil), the type found.
+    static func read(_ fields: inout FieldReader, within type: UInt16?) throws(WireError) -> IPAddress {
         let headerType: UInt16 = try fields.read()
         let length: UInt16 = try fields.read()
         switch (headerType, length) {
@@ -105,7 +107,7 @@ enum AddressParameterCoding {
             let low: UInt64 = try fields.read()
             return .v6(IPv6Address(high: high, low: low))
         default:
-            throw .invalidParameterValue(type: type)
+            throw .invalidParameterValue(type: type ?? headerType)
         }
     }
 
