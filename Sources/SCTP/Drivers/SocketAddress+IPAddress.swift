@@ -24,3 +24,21 @@ extension IPAddress {
 
     var isIPv4: Bool { if case .v4 = self { true } else { false } }
 }
+
+extension IPAddress {
+    /// 127.0.0.0/8 or ::1.
+    var isLoopback: Bool {
+        switch self {
+        case .v4(let v4): v4.rawValue >> 24 == 127
+        case .v6(let v6): v6 == .loopback
+        }
+    }
+
+    /// 0.0.0.0 or ::, the wildcard.
+    var isUnspecified: Bool {
+        switch self {
+        case .v4(let v4): v4.rawValue == 0
+        case .v6(let v6): v6.high == 0 && v6.low == 0
+        }
+    }
+}

@@ -1,0 +1,277 @@
+import DequeModule
+import Logging
+import NIOCore
+import SCTPCore
+import SCTPWire
+
+/// Receives the events of the associations an `EndpointDriver` routes to it (a socket, or
+/// the callback of a `UDPEncapsulationEndpoint`). Called on the driver's event loop.
+protocol EndpointEventSink: AnyObject {
+    func endpointDriver(_ driver: EndpointDriver, deliver event: SCTPEvent)
+}
+
+/// Runs one sans-IO `SCTPEndpoint` on its stack's event loop.
+///
+/// The driver owns what the core must not touch: the clock (the stack's), one timer re-armed
+/// to the core's next deadline, and the promises of user calls waiting for the core
+/// (connect, shutdown, sends blocked on a full send buffer). Datagrams come in from the
+/// stack's transport and go out through it. Everything here runs on `eventLoop` only.
+final class EndpointDriver {
+    let stack: SCTPStack
+    let endpoint: SCTPEndpoint
+    var eventLoop: any EventLoop { stack.eventLoop }
+    /// The peer's UDP port for addresses it has not been learned from (`SCTP_REMOTE_UDP_ENCAPS_PORT`).
+    var remoteUDPPort: Int?
+
+    /// Where events go: per association, else to `defaultSink`.
+    var sinks: [AssociationID: any EndpointEventSink] = [:]
+    var defaultSink: (any EndpointEventSink)?
+
+    private var timer: Scheduled<Void>?
+    private var timerDeadline: SCTPInstant?
+    private var connectPromises: [AssociationID: EventLoopPromise<AssociationID>] = [:]
+    private var shutdownPromises: [AssociationID: EventLoopPromise<Void>] = [:]
+    private var blockedSends: [AssociationID: Deque<(message: OutgoingMessage, promise: EventLoopPromise<Void>)>] = [:]
+    private var flushScheduled = false
+    private(set) var closed = false
+
+    init(stack: SCTPStack, configuration: SCTPConfiguration, port: UInt16, addresses: [IPAddress], acceptsAssociations: Bool) {
+        self.stack = stack
+        endpoint = SCTPEndpoint(configuration: configuration, localPort: port, localAddresses: addresses,
+                                acceptsAssociations: acceptsAssociations, random: SystemRandomSource(), now: stack.now)
+    }
+
+    var localPort: UInt16 { endpoint.localPort }
+    var localAddresses: [IPAddress] { endpoint.localAddresses }
+    private var now: SCTPInstant { stack.now }
+
+    // MARK: Input from the transport
+
+    func received(datagram: ByteBuffer, from source: IPAddress, to destination: IPAddress) {
+        guard !closed else { return }
+        endpoint.handle(datagram: datagram, from: source, to: destination, now: now)
+    }
+
+    /// Sends every datagram the core produced, reports its events, retries blocked sends, re-arms the timer.
+    func flush() {
+        guard !closed else { return }
+        var wrote = false
+        while let transmit = endpoint.pollTransmit() {
+            stack.send(transmit, remoteUDPPort: remoteUDPPort)
+            wrote = true
+        }
+        if wrote { stack.flushWrites() }
+        while let event = endpoint.pollEvent() { dispatch(event) }
+        retryBlockedSends()
+        rearmTimer()
+    }
+
+    /// A flush on the next turn of the loop (after a batch of user calls or a sink's reaction).
+    func flushSoon() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        eventLoop.execute { [self] in
+            flushScheduled = false
+            flush()
+        }
+    }
+
+    private func rearmTimer() {
+        let deadline = closed ? nil : endpoint.nextDeadline
+        guard deadline != timerDeadline else { return }
+        timer?.cancel()
+        timerDeadline = deadline
+        guard let deadline else {
+            timer = nil
+            return
+        }
+        timer = eventLoop.scheduleTask(deadline: stack.deadline(of: deadline)) { [self] in
+            timerDeadline = nil
+            guard !closed else { return }
+            endpoint.handleTimeout(now: now)
+            flush()
+        }
+    }
+
+    private func dispatch(_ event: SCTPEvent) {
+        var finished: AssociationID?
+        switch event {
+        case .communicationUp(let id, _, _):
+            connectPromises.removeValue(forKey: id)?.succeed(id)
+        case .cannotStart(let id, let failure):
+            let error: SCTPError = switch failure {
+            case .refused: SCTPError(.connectionRefused, "the peer refused the association")
+            case .timedOut: SCTPError(.timedOut, "no answer to INIT or COOKIE ECHO from any address")
+            case .cancelled: SCTPError(.interrupted, "the association attempt was aborted")
+            }
+            connectPromises.removeValue(forKey: id)?.fail(error)
+            failBlockedSends(of: id, error)
+            finished = id
+        case .shutdownComplete(let id):
+            shutdownPromises.removeValue(forKey: id)?.succeed(())
+            failBlockedSends(of: id, SCTPError(.brokenPipe, "the association was shut down"))
+            finished = id
+        case .communicationLost(let id, let reason):
+            let error = SCTPError(.connectionReset, "association lost: \(reason)")
+            connectPromises.removeValue(forKey: id)?.fail(error)
+            shutdownPromises.removeValue(forKey: id)?.fail(error)
+            failBlockedSends(of: id, error)
+            finished = id
+        default:
+            break
+        }
+        let sink = event.associationID.flatMap { sinks[$0] } ?? defaultSink
+        sink?.endpointDriver(self, deliver: event)
+        if let finished { sinks[finished] = nil }
+    }
+
+    // MARK: User calls (on the event loop)
+
+    /// Starts an association to `peers` (all on `port`); the future completes when it is up or failed.
+    func connect(to peers: [IPAddress], port: UInt16) throws(SCTPError) -> (AssociationID, EventLoopFuture<AssociationID>) {
+        guard !closed else { throw SCTPError(.badFileDescriptor, "the socket is closed") }
+        let id: AssociationID
+        do {
+            id = try endpoint.connect(to: peers, port: port, now: now)
+        } catch {
+            throw Self.map(error)
+        }
+        let promise = eventLoop.makePromise(of: AssociationID.self)
+        connectPromises[id] = promise
+        flush()
+        return (id, promise.futureResult)
+    }
+
+    /// Queues a message at once, or fails with EWOULDBLOCK when the send buffer is full.
+    func trySend(_ message: OutgoingMessage, on id: AssociationID) throws(SCTPError) {
+        guard blockedSends[id]?.isEmpty ?? true else { throw SCTPError(.wouldBlock, "the send buffer is full") }
+        do {
+            try endpoint.send(message, on: id, now: now)
+        } catch {
+            throw Self.map(error)
+        }
+        flushSoon()
+    }
+
+    /// Queues a message; when the send buffer is full the future waits until there is room.
+    func send(_ message: OutgoingMessage, on id: AssociationID) -> EventLoopFuture<Void> {
+        do {
+            try trySend(message, on: id)
+            return eventLoop.makeSucceededVoidFuture()
+        } catch where error.errno == .wouldBlock {
+            let promise = eventLoop.makePromise(of: Void.self)
+            blockedSends[id, default: []].append((message, promise))
+            return promise.futureResult
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+    }
+
+    private func retryBlockedSends() {
+        for id in Array(blockedSends.keys) {
+            while let first = blockedSends[id]?.first {
+                do {
+                    try endpoint.send(first.message, on: id, now: now)
+                } catch CoreError.sendBufferFull {
+                    break
+                } catch {
+                    blockedSends[id]?.removeFirst()
+                    first.promise.fail(Self.map(error))
+                    continue
+                }
+                blockedSends[id]?.removeFirst()
+                first.promise.succeed(())
+                // What was queued goes out with the next flush.
+                flushSoon()
+            }
+            if blockedSends[id]?.isEmpty ?? false { blockedSends[id] = nil }
+        }
+    }
+
+    private func failBlockedSends(of id: AssociationID, _ error: SCTPError) {
+        guard let entries = blockedSends.removeValue(forKey: id) else { return }
+        for entry in entries { entry.promise.fail(error) }
+    }
+
+    /// Whether sends on an association are waiting for room in the send buffer.
+    func hasBlockedSends(on id: AssociationID) -> Bool { !(blockedSends[id]?.isEmpty ?? true) }
+
+    /// Graceful shutdown; the future completes when SHUTDOWN COMPLETE is exchanged.
+    func shutdown(_ id: AssociationID) -> EventLoopFuture<Void> {
+        if let pending = shutdownPromises[id] { return pending.futureResult }
+        do {
+            try endpoint.shutdown(id, now: now)
+        } catch {
+            return eventLoop.makeFailedFuture(Self.map(error))
+        }
+        let promise = eventLoop.makePromise(of: Void.self)
+        shutdownPromises[id] = promise
+        flush()
+        return promise.futureResult
+    }
+
+    /// Aborts an association, with `reason` as the User-Initiated Abort cause's data.
+    func abort(_ id: AssociationID, reason: ByteBuffer? = nil) throws(SCTPError) {
+        do {
+            try endpoint.abort(id, reason: reason, now: now)
+        } catch {
+            throw Self.map(error)
+        }
+        flush()
+    }
+
+    /// The application has read `bytes` of an association's data: its receive window reopens.
+    func consumed(bytes: Int, on id: AssociationID) {
+        endpoint.consumed(bytes: bytes, on: id, now: now)
+        flushSoon()
+    }
+
+    /// Aborts what is alive, stops the timer and leaves the stack.
+    func close() {
+        guard !closed else { return }
+        for id in endpoint.associationIDs where endpoint.state(of: id) != .closed {
+            try? endpoint.abort(id, now: now)
+        }
+        flush()
+        closed = true
+        timer?.cancel()
+        timer = nil
+        let error = SCTPError(.badFileDescriptor, "the socket was closed")
+        for promise in connectPromises.values { promise.fail(error) }
+        for promise in shutdownPromises.values { promise.fail(error) }
+        for id in Array(blockedSends.keys) { failBlockedSends(of: id, error) }
+        connectPromises.removeAll()
+        shutdownPromises.removeAll()
+        sinks.removeAll()
+        defaultSink = nil
+        stack.unregister(self)
+    }
+
+    static func map(_ error: any Error) -> SCTPError {
+        if let error = error as? SCTPError { return error }
+        guard let error = error as? CoreError else { return SCTPError(.ioError, "\(error)") }
+        return switch error {
+        case .unknownAssociation: SCTPError(.invalidArgument, "no such association")
+        case .associationClosing: SCTPError(.brokenPipe, "the association is shutting down")
+        case .invalidStream(let s): SCTPError(.invalidArgument, "stream \(s) does not exist")
+        case .sendBufferFull: SCTPError(.wouldBlock, "the send buffer is full")
+        case .messageTooLarge: SCTPError(.messageTooLong, "the message is larger than allowed")
+        case .emptyMessage: SCTPError(.invalidArgument, "empty message")
+        case .tooManyAssociations: SCTPError(.noBufferSpace, "the endpoint holds its maximum number of associations")
+        case .alreadyConnected: SCTPError(.alreadyInProcess, "an association to this peer exists or is being set up")
+        case .invalidAddresses(let why): SCTPError(.invalidArgument, why)
+        }
+    }
+}
+
+extension SCTPEvent {
+    /// The association an event is about.
+    public var associationID: AssociationID? {
+        switch self {
+        case .communicationUp(let id, _, _), .cannotStart(let id, _), .communicationLost(let id, _), .restart(let id),
+             .shutdownComplete(let id), .peerShutdown(let id), .peerAddressChange(let id, _, _), .remoteError(let id, _),
+             .sendFailed(let id, _, _, _), .partialDeliveryAborted(let id, _), .senderDry(let id), .message(let id, _):
+            id
+        }
+    }
+}
