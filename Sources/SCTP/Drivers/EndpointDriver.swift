@@ -15,8 +15,9 @@ protocol EndpointEventSink: AnyObject {
 /// The driver owns what the core must not touch: the clock (the stack's), one timer re-armed
 /// to the core's next deadline, and the promises of user calls waiting for the core
 /// (connect, shutdown, sends blocked on a full send buffer). Datagrams come in from the
-/// stack's transport and go out through it. Everything here runs on `eventLoop` only.
-final class EndpointDriver {
+/// stack's transport and go out through it. Everything here runs on `eventLoop` only
+/// (hence `@unchecked Sendable`: it is handed between closures, never used off the loop).
+final class EndpointDriver: @unchecked Sendable {
     let stack: SCTPStack
     let endpoint: SCTPEndpoint
     var eventLoop: any EventLoop { stack.eventLoop }
@@ -34,6 +35,9 @@ final class EndpointDriver {
     private var blockedSends: [AssociationID: Deque<(message: OutgoingMessage, promise: EventLoopPromise<Void>)>] = [:]
     private var flushScheduled = false
     private(set) var closed = false
+    /// Sockets using this endpoint (a listener and the sockets it accepted, a one-to-many
+    /// socket and those peeled off it); the endpoint closes when the last one lets go.
+    var users = 0
 
     init(stack: SCTPStack, configuration: SCTPConfiguration, port: UInt16, addresses: [IPAddress], acceptsAssociations: Bool) {
         self.stack = stack
@@ -57,7 +61,7 @@ final class EndpointDriver {
         guard !closed else { return }
         var wrote = false
         while let transmit = endpoint.pollTransmit() {
-            stack.send(transmit, remoteUDPPort: remoteUDPPort)
+            stack.send(transmit, from: endpoint.localAddresses, remoteUDPPort: remoteUDPPort)
             wrote = true
         }
         if wrote { stack.flushWrites() }
@@ -99,11 +103,7 @@ final class EndpointDriver {
         case .communicationUp(let id, _, _):
             connectPromises.removeValue(forKey: id)?.succeed(id)
         case .cannotStart(let id, let failure):
-            let error: SCTPError = switch failure {
-            case .refused: SCTPError(.connectionRefused, "the peer refused the association")
-            case .timedOut: SCTPError(.timedOut, "no answer to INIT or COOKIE ECHO from any address")
-            case .cancelled: SCTPError(.interrupted, "the association attempt was aborted")
-            }
+            let error = Self.error(for: failure)
             connectPromises.removeValue(forKey: id)?.fail(error)
             failBlockedSends(of: id, error)
             finished = id
@@ -245,6 +245,15 @@ final class EndpointDriver {
         sinks.removeAll()
         defaultSink = nil
         stack.unregister(self)
+    }
+
+    /// The errno a blocking connect reports for a failed association setup.
+    static func error(for failure: ConnectFailure) -> SCTPError {
+        switch failure {
+        case .refused: SCTPError(.connectionRefused, "the peer refused the association")
+        case .timedOut: SCTPError(.timedOut, "no answer to INIT or COOKIE ECHO from any address")
+        case .cancelled: SCTPError(.interrupted, "the association attempt was aborted")
+        }
     }
 
     static func map(_ error: any Error) -> SCTPError {

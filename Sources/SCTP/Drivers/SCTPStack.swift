@@ -27,7 +27,8 @@ public final class SCTPStack: @unchecked Sendable {
         /// The local UDP port; 0 picks a free one when the first address is bound (the same
         /// port is then used for every further address).
         public var udpPort: Int = 9899
-        /// The peer's UDP port until one is learned from a received packet.
+        /// The peer's UDP port until one is learned from a received packet; 0 means the
+        /// stack's own UDP port (peers that use the same port, as RFC 6951's default 9899 does).
         public var peerUDPPort: Int = 9899
         /// The kernel buffers of each UDP socket.
         public var socketBufferSize: Int = 4 << 20
@@ -204,16 +205,17 @@ public final class SCTPStack: @unchecked Sendable {
     private func answerOutOfTheBlue(_ datagram: ByteBuffer, from source: IPAddress, to local: IPAddress) {
         guard let packet = try? SCTPPacket(parsing: datagram), (try? packet.validateBundling()) != nil,
               let answer = OutOfTheBlue.response(to: packet) else { return }
-        send(Transmit(datagram: answer.serialized(), destination: source, source: local), remoteUDPPort: nil)
+        send(Transmit(datagram: answer.serialized(), destination: source, source: local), from: [local], remoteUDPPort: nil)
         flushWrites()
     }
 
-    /// Writes a datagram (flushed by `flushWrites`).
-    func send(_ transmit: Transmit, remoteUDPPort: Int?) {
-        guard let channel = channel(for: transmit),
+    /// Writes a datagram (flushed by `flushWrites`) from one of `localAddresses` (the
+    /// endpoint's: a peer takes the source address for one of ours).
+    func send(_ transmit: Transmit, from localAddresses: [IPAddress], remoteUDPPort: Int?) {
+        guard let channel = channel(for: transmit, from: localAddresses),
               let peerSCTPPort = transmit.datagram.getInteger(at: transmit.datagram.readerIndex + 2, as: UInt16.self) else { return }
         let port = learnedUDPPorts[PeerKey(address: transmit.destination, sctpPort: peerSCTPPort)]
-            ?? remoteUDPPort ?? options.peerUDPPort
+            ?? remoteUDPPort ?? (options.peerUDPPort == 0 ? udpPort ?? 0 : options.peerUDPPort)
         guard let remote = try? transmit.destination.socketAddress(port: port) else { return }
         channel.write(AddressedEnvelope(remoteAddress: remote, data: transmit.datagram), promise: nil)
         touchedChannels[ObjectIdentifier(channel)] = channel
@@ -225,12 +227,13 @@ public final class SCTPStack: @unchecked Sendable {
         touchedChannels.removeAll(keepingCapacity: true)
     }
 
-    private func channel(for transmit: Transmit) -> (any Channel)? {
+    private func channel(for transmit: Transmit, from localAddresses: [IPAddress]) -> (any Channel)? {
         if let source = transmit.source, let channel = channels[source] { return channel }
         let family = transmit.destination.isIPv4
-        let sameFamily = channels.filter { $0.key.isIPv4 == family }
+        let sameFamily = localAddresses.filter { $0.isIPv4 == family && channels[$0] != nil }
         // Loopback peers are reached from a loopback address, others from any other.
-        return sameFamily.first(where: { $0.key.isLoopback == transmit.destination.isLoopback })?.value ?? sameFamily.first?.value
+        let chosen = sameFamily.first(where: { $0.isLoopback == transmit.destination.isLoopback }) ?? sameFamily.first
+        return chosen.flatMap { channels[$0] }
     }
 
     /// Closes every socket of the stack and the UDP sockets. The shared stack cannot be closed.

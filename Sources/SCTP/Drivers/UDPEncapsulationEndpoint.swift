@@ -71,7 +71,7 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
         let stack = SCTPStack(options: SCTPStack.Options(udpPort: options.udpPort, peerUDPPort: options.peerUDPPort), group: eventLoop)
         let endpoint = UDPEncapsulationEndpoint(stack: stack, options: options, localAddresses: addresses, onEvent: onEvent)
         return eventLoop.flatSubmit {
-            stack.open(addresses).flatMapThrowing {
+            stack.open(endpoint.localAddresses).flatMapThrowing {
                 endpoint.driver.defaultSink = endpoint
                 try stack.register(endpoint.driver)
                 return endpoint

@@ -11,9 +11,14 @@ import SCTPWire
 /// - `connect`, `send`, `shutdown`, `abort` for the user's calls;
 /// - `pollTransmit()`, `pollEvent()` until they return `nil`.
 public final class SCTPEndpoint {
-    public let configuration: SCTPConfiguration
+    /// The protocol parameters and limits. Associations take a copy when they are created,
+    /// so a change applies to associations set up afterwards (cookie parameters excepted:
+    /// they are fixed when the endpoint is created).
+    public var configuration: SCTPConfiguration
     public let localPort: UInt16
-    public private(set) var localAddresses: [IPAddress]
+    /// The local addresses listed in INIT and INIT ACK. Associations take a copy when they
+    /// are created (`bindx` on a bound socket changes them for later associations).
+    public var localAddresses: [IPAddress]
     /// Whether INITs are answered (a listening or one-to-many socket).
     public var acceptsAssociations: Bool
 

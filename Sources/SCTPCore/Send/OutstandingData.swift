@@ -115,6 +115,8 @@ public struct OutstandingData: Sendable {
     private var scratch: [PathScratch] = []
     /// Bytes in flight over all paths.
     public private(set) var bytesInFlight = 0
+    /// Chunks sent and not yet cumulatively acknowledged (gap-acked ones included).
+    public var unacknowledgedCount: Int { chunks.count }
     /// User-data bytes of the chunks in flight (the peer's window is reduced by these).
     public private(set) var outstandingPayloadBytes = 0
     /// The peer's receive window as the sender tracks it (§6.2.1): the last a_rwnd less the

@@ -1,0 +1,270 @@
+import NIOCore
+import SCTPCore
+import SCTPWire
+
+extension SCTPSocket {
+    // MARK: Sending
+
+    /// Sends one message (`sctp_sendv` / `sendmsg` with send info). `info` defaults to the
+    /// socket's `SCTP_DEFAULT_SNDINFO`. On a one-to-many socket the association comes from
+    /// `info.associationID`, or from `to`: the association with that peer, or a new one set
+    /// up with those addresses (an implicit connectx). Blocks while the send buffer is full
+    /// (EWOULDBLOCK in non-blocking mode). With `.endOfFile` a graceful shutdown follows the
+    /// message; with `.abort` the association is aborted and `data` is the reason.
+    public func sendmsg(_ data: ByteBuffer, info: SCTPSendInfo? = nil, to addresses: [SocketAddress]? = nil) throws(SCTPError) {
+        let peers: ([IPAddress], UInt16)? = try addresses.map { addresses throws(SCTPError) in
+            try ipAddresses(addresses, allowPortZero: false)
+        }
+        try onLoopWaiting { [self] in sendOnLoop(data, info: info, to: peers) }
+    }
+
+    /// `sctp_sendv`: the buffers form one message.
+    public func sendv(_ buffers: [ByteBuffer], info: SCTPSendInfo? = nil, to addresses: [SocketAddress]? = nil) throws(SCTPError) {
+        var message = ByteBuffer()
+        message.reserveCapacity(buffers.reduce(0) { $0 + $1.readableBytes })
+        for var buffer in buffers { message.writeBuffer(&buffer) }
+        try sendmsg(message, info: info, to: addresses)
+    }
+
+    /// Sends bytes as one message with the default send info (or `info`).
+    public func send(_ bytes: some Sequence<UInt8>, info: SCTPSendInfo? = nil) throws(SCTPError) {
+        try sendmsg(ByteBuffer(bytes: Array(bytes)), info: info)
+    }
+
+    func sendOnLoop(_ data: ByteBuffer, info requested: SCTPSendInfo?, to peers: ([IPAddress], UInt16)?) -> EventLoopFuture<Void> {
+        let info = requested ?? defaultSendInfo
+        let targets: [AssociationID]
+        let driver: EndpointDriver
+        do {
+            (driver, targets) = try sendTargets(info: info, peers: peers)
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+        if info.flags.contains(.abort) {
+            for id in targets { try? driver.abort(id, reason: data.readableBytes > 0 ? data : nil) }
+            return eventLoop.makeSucceededVoidFuture()
+        }
+        var sends: [EventLoopFuture<Void>] = []
+        if data.readableBytes > 0 {
+            for id in targets {
+                let message = OutgoingMessage(streamIdentifier: info.stream, payloadProtocolIdentifier: info.payloadProtocolIdentifier,
+                                              isUnordered: info.flags.contains(.unordered),
+                                              requestsImmediateAck: info.flags.contains(.sackImmediately), payload: data)
+                if nonBlocking {
+                    do {
+                        try driver.trySend(message, on: id)
+                    } catch {
+                        return eventLoop.makeFailedFuture(error)
+                    }
+                } else {
+                    sends.append(driver.send(message, on: id))
+                }
+            }
+        } else if !info.flags.contains(.endOfFile) {
+            return eventLoop.makeFailedFuture(SCTPError(.invalidArgument, "an empty message"))
+        }
+        let queued = EventLoopFuture.andAllSucceed(sends, on: eventLoop)
+        guard info.flags.contains(.endOfFile) else { return queued }
+        return queued.map {
+            for id in targets { _ = driver.shutdown(id) }
+        }
+    }
+
+    /// The associations a send goes to (on the loop).
+    private func sendTargets(info: SCTPSendInfo, peers: ([IPAddress], UInt16)?) throws(SCTPError) -> (EndpointDriver, [AssociationID]) {
+        guard phase != .closed else { throw SCTPError(.badFileDescriptor, "the socket is closed") }
+        switch style {
+        case .oneToOne:
+            switch phase {
+            case .connecting, .connected:
+                let (driver, id) = try resolve(nil)
+                return (driver, [id])
+            case .disconnected:
+                throw SCTPError(.brokenPipe, "the association has ended")
+            default:
+                throw SCTPError(.socketNotConnected, "the socket is not connected")
+            }
+        case .oneToMany:
+            guard let driver else { throw SCTPError(.socketNotConnected, "the socket has no association") }
+            if info.flags.contains(.sendAll) {
+                return (driver, associations.sorted { $0.rawValue < $1.rawValue })
+            }
+            if let id = info.associationID {
+                guard associations.contains(id) else { throw SCTPError(.invalidArgument, "no such association: \(id)") }
+                return (driver, [id])
+            }
+            guard let (addresses, port) = peers else {
+                throw SCTPError(.addressRequired, "a one-to-many send needs an association id or a peer address")
+            }
+            for id in associations where driver.endpoint.peerPort(of: id) == port {
+                if driver.endpoint.peerAddresses(of: id).contains(where: { addresses.contains($0.address) }) {
+                    return (driver, [id])
+                }
+            }
+            // An implicit association setup (RFC 6458 §3.1.5): data waits for COOKIE ECHO.
+            driver.endpoint.configuration = configuration
+            let (id, _) = try driver.connect(to: addresses, port: port)
+            associations.insert(id)
+            return (driver, [id])
+        }
+    }
+
+    // MARK: Receiving
+
+    /// Reads the next message (or the next `maxLength` bytes of it) or notification
+    /// (`recvmsg` / `sctp_recvv`). Blocks until there is one (EWOULDBLOCK in non-blocking
+    /// mode or when the receive timeout passes). Returns `nil` on a one-to-one socket whose
+    /// association has ended and whose data has all been read (end of file).
+    public func recvmsg(maxLength: Int = 1 << 16) throws(SCTPError) -> SCTPReceived? {
+        guard maxLength > 0 else { throw SCTPError(.invalidArgument, "maxLength must be positive") }
+        return try onLoopWaiting { [self] in receiveOnLoop(maxLength: maxLength) }
+    }
+
+    /// `recvmsg` for a task.
+    public func recvmsg(maxLength: Int = 1 << 16) async throws(SCTPError) -> SCTPReceived? {
+        guard maxLength > 0 else { throw SCTPError(.invalidArgument, "maxLength must be positive") }
+        do {
+            return try await eventLoop.flatSubmit { [self] in receiveOnLoop(maxLength: maxLength) }.get()
+        } catch {
+            throw EndpointDriver.map(error)
+        }
+    }
+
+    func receiveOnLoop(maxLength: Int) -> EventLoopFuture<SCTPReceived?> {
+        guard phase != .closed else { return eventLoop.makeFailedFuture(SCTPError(.badFileDescriptor, "the socket is closed")) }
+        if receiveWaiters.isEmpty, let item = takeInbound(maxLength: maxLength) {
+            return eventLoop.makeSucceededFuture(item)
+        }
+        if style == .oneToOne {
+            switch phase {
+            case .disconnected:
+                return eventLoop.makeSucceededFuture(nil)
+            case .open, .bound, .listening:
+                return eventLoop.makeFailedFuture(SCTPError(.socketNotConnected, "the socket is not connected"))
+            default:
+                break
+            }
+        }
+        if nonBlocking { return eventLoop.makeFailedFuture(SCTPError(.wouldBlock, "nothing to read")) }
+        let promise = eventLoop.makePromise(of: SCTPReceived?.self)
+        receiveWaiters.append((maxLength, promise))
+        if let timeout = receiveTimeout {
+            eventLoop.scheduleTask(in: .nanoseconds(timeout.nanosecondsClamped)) { [self] in
+                let before = receiveWaiters.count
+                receiveWaiters.removeAll { $0.promise.futureResult === promise.futureResult }
+                if receiveWaiters.count < before { promise.fail(SCTPError(.wouldBlock, "the receive timeout passed")) }
+            }
+        }
+        return promise.futureResult
+    }
+
+    /// The next item of the inbox, cut to `maxLength` bytes (on the loop).
+    private func takeInbound(maxLength: Int) -> SCTPReceived?? {
+        guard let first = inbox.first else { return nil }
+        switch first {
+        case .notification(let notification):
+            inbox.removeFirst()
+            return .some(.notification(notification))
+        case .message(let message, let id, let offset):
+            let remaining = message.payload.readableBytes - offset
+            let count = min(remaining, maxLength)
+            let data = message.payload.getSlice(at: message.payload.readerIndex + offset, length: count) ?? ByteBuffer()
+            let finished = count == remaining
+            if finished {
+                inbox.removeFirst()
+            } else {
+                inbox[inbox.startIndex] = .message(message, id: id, offset: offset + count)
+            }
+            if phase != .closed, let driver { driver.consumed(bytes: count, on: id) }
+            let info = SCTPReceiveInfo(stream: message.streamIdentifier, streamSequenceNumber: message.ssn.rawValue,
+                                       isUnordered: message.isUnordered,
+                                       payloadProtocolIdentifier: message.payloadProtocolIdentifier,
+                                       tsn: message.firstTSN.rawValue, associationID: id)
+            return .some(.message(SCTPMessage(data: data, info: info, isEndOfRecord: finished && message.isComplete)))
+        }
+    }
+
+    /// Hands inbox items to waiting readers, and tells them about end of file (on the loop).
+    func serveReceivers() {
+        while let waiter = receiveWaiters.first {
+            if let item = takeInbound(maxLength: waiter.maxLength) {
+                receiveWaiters.removeFirst()
+                waiter.promise.succeed(item)
+            } else if style == .oneToOne && phase == .disconnected {
+                receiveWaiters.removeFirst()
+                waiter.promise.succeed(nil)
+            } else {
+                return
+            }
+        }
+    }
+}
+
+// MARK: Events of the endpoint
+
+extension SCTPSocket: EndpointEventSink {
+    func endpointDriver(_ driver: EndpointDriver, deliver event: SCTPEvent) {
+        guard phase != .closed else {
+            // A socket closed with its association still shutting down: data is dropped but read.
+            if case .message(let id, let message) = event { driver.consumed(bytes: message.payload.readableBytes, on: id) }
+            return
+        }
+        if style == .oneToOne && phase == .listening {
+            listenerDeliver(event, driver: driver)
+            return
+        }
+        switch event {
+        case .message(let id, let message):
+            inbox.append(.message(message, id: id, offset: 0))
+        case .communicationUp(let id, _, _):
+            if style == .oneToOne {
+                if id == association { phase = .connected }
+            } else if backlog > 0 || associations.contains(id) {
+                associations.insert(id)
+            } else {
+                try? driver.abort(id)
+                return
+            }
+        case .cannotStart(let id, _):
+            if style == .oneToOne, id == association {
+                // A failed attempt leaves the socket as it was before connectx.
+                association = nil
+                phase = .bound
+            }
+            associations.remove(id)
+        case .communicationLost(let id, _), .shutdownComplete(let id):
+            if style == .oneToOne, id == association { phase = .disconnected }
+            associations.remove(id)
+        default:
+            break
+        }
+        if let notification = SCTPNotification(event, port: driver.endpoint.peerPort(of: event.associationID ?? AssociationID(0)) ?? 0),
+           subscriptions.contains(notification.type) {
+            inbox.append(.notification(notification))
+        }
+        serveReceivers()
+    }
+
+    /// A listening one-to-one socket: every new association becomes a socket to accept.
+    private func listenerDeliver(_ event: SCTPEvent, driver: EndpointDriver) {
+        switch event {
+        case .communicationUp(let id, _, _):
+            guard acceptQueue.count < backlog else {
+                try? driver.abort(id)
+                return
+            }
+            let child = SCTPSocket(child: id, of: self)
+            child.endpointDriver(driver, deliver: event)
+            if let waiter = acceptWaiters.popFirst() {
+                waiter.succeed(child)
+            } else {
+                acceptQueue.append(child)
+            }
+        case .message(let id, let message):
+            // Not routed to a child: the association is being torn down; count it read.
+            driver.consumed(bytes: message.payload.readableBytes, on: id)
+        default:
+            break
+        }
+    }
+}

@@ -1,0 +1,246 @@
+import NIOCore
+import SCTPCore
+import SCTPWire
+
+/// A socket option with a typed value (RFC 6458 §8 and the socket-level options that SCTP
+/// sockets have). Read with `SCTPSocket.getOption`, write with `setOption`.
+///
+/// Options that describe new associations (`initMessage`, `rtoInfo`, `associationInfo`,
+/// `peerAddressParameters`, `noDelay`, buffer sizes) are the socket's defaults: they apply to
+/// associations set up after they are set.
+public struct SCTPSocketOption<Value: Sendable>: Sendable {
+    /// The option's RFC 6458 / sockets name, for messages.
+    public let name: String
+    let read: @Sendable (SCTPSocket, AssociationID?) throws(SCTPError) -> Value
+    let write: (@Sendable (SCTPSocket, Value, AssociationID?) throws(SCTPError) -> Void)?
+}
+
+extension SCTPSocket {
+    /// Reads an option (`getsockopt`). Per-association options need `association` on
+    /// one-to-many sockets.
+    public func getOption<Value>(_ option: SCTPSocketOption<Value>, association: AssociationID? = nil) throws(SCTPError) -> Value {
+        try onLoop { [self] in
+            guard phase != .closed else { throw SCTPError(.badFileDescriptor, "the socket is closed") }
+            return try option.read(self, association)
+        }
+    }
+
+    /// Sets an option (`setsockopt`). Read-only options fail with EINVAL (`ENOPROTOOPT` in C).
+    public func setOption<Value>(_ option: SCTPSocketOption<Value>, _ value: Value, association: AssociationID? = nil) throws(SCTPError) {
+        try onLoop { [self] in
+            guard phase != .closed else { throw SCTPError(.badFileDescriptor, "the socket is closed") }
+            guard let write = option.write else { throw SCTPError(.invalidArgument, "\(option.name) is read-only") }
+            try write(self, value, association)
+            driver?.endpoint.configuration = configuration
+        }
+    }
+
+    /// A snapshot of a peer address of an association (`SCTP_GET_PEER_ADDR_INFO`).
+    public func peerAddressInfo(_ address: SocketAddress, association: AssociationID? = nil) throws(SCTPError) -> PathStatus {
+        guard let ip = IPAddress(address) else { throw SCTPError(.addressFamilyNotSupported, "not an IP address: \(address)") }
+        return try onLoop { [self] in
+            let (driver, id) = try resolve(association)
+            guard let path = driver.endpoint.status(of: id)?.paths.first(where: { $0.address == ip }) else {
+                throw SCTPError(.invalidArgument, "\(address) is not an address of the peer")
+            }
+            return path
+        }
+    }
+}
+
+private func positive(_ value: Int, _ name: String) throws(SCTPError) -> Int {
+    guard value > 0 else { throw SCTPError(.invalidArgument, "\(name) must be positive") }
+    return value
+}
+
+extension SCTPSocketOption where Value == SCTPInitMessage {
+    /// `SCTP_INITMSG`: the streams INIT asks for and how often it is sent.
+    public static var initMessage: Self {
+        Self(name: "SCTP_INITMSG", read: { socket, _ in
+            let c = socket.configuration
+            return SCTPInitMessage(outboundStreams: c.outboundStreams, maxInboundStreams: c.maxInboundStreams,
+                                   maxAttempts: c.maxInitRetransmits, maxInitTimeout: c.maxInitTimeout)
+        }, write: { socket, value, _ throws(SCTPError) in
+            guard value.outboundStreams > 0, value.maxInboundStreams > 0, value.maxAttempts >= 0 else {
+                throw SCTPError(.invalidArgument, "SCTP_INITMSG needs at least one stream each way")
+            }
+            socket.configuration.outboundStreams = value.outboundStreams
+            socket.configuration.maxInboundStreams = value.maxInboundStreams
+            socket.configuration.maxInitRetransmits = value.maxAttempts
+            socket.configuration.maxInitTimeout = value.maxInitTimeout
+        })
+    }
+}
+
+extension SCTPSocketOption where Value == SCTPRTOInfo {
+    /// `SCTP_RTOINFO`: RTO.Initial, RTO.Min and RTO.Max.
+    public static var rtoInfo: Self {
+        Self(name: "SCTP_RTOINFO", read: { socket, _ in
+            let c = socket.configuration
+            return SCTPRTOInfo(initial: c.rtoInitial, minimum: c.rtoMin, maximum: c.rtoMax)
+        }, write: { socket, value, _ throws(SCTPError) in
+            guard value.minimum > .zero, value.minimum <= value.initial, value.initial <= value.maximum else {
+                throw SCTPError(.invalidArgument, "SCTP_RTOINFO needs 0 < min <= initial <= max")
+            }
+            socket.configuration.rtoInitial = value.initial
+            socket.configuration.rtoMin = value.minimum
+            socket.configuration.rtoMax = value.maximum
+        })
+    }
+}
+
+extension SCTPSocketOption where Value == SCTPAssociationParameters {
+    /// `SCTP_ASSOCINFO`: Association.Max.Retrans and the cookie lifetime.
+    public static var associationInfo: Self {
+        Self(name: "SCTP_ASSOCINFO", read: { socket, _ in
+            SCTPAssociationParameters(maxRetransmissions: socket.configuration.associationMaxRetransmits,
+                                      cookieLife: socket.configuration.validCookieLife)
+        }, write: { socket, value, _ throws(SCTPError) in
+            socket.configuration.associationMaxRetransmits = try positive(value.maxRetransmissions, "maxRetransmissions")
+            guard value.cookieLife > .zero else { throw SCTPError(.invalidArgument, "the cookie life must be positive") }
+            socket.configuration.validCookieLife = value.cookieLife
+        })
+    }
+}
+
+extension SCTPSocketOption where Value == SCTPPeerAddressParameters {
+    /// `SCTP_PEER_ADDR_PARAMS`: heartbeat interval, Path.Max.Retrans and path MTU.
+    public static var peerAddressParameters: Self {
+        Self(name: "SCTP_PEER_ADDR_PARAMS", read: { socket, _ in
+            let c = socket.configuration
+            return SCTPPeerAddressParameters(heartbeatInterval: c.heartbeatInterval, pathMaxRetransmissions: c.pathMaxRetransmits,
+                                             pathMTU: c.pathMTU)
+        }, write: { socket, value, _ throws(SCTPError) in
+            guard (508...65_527).contains(value.pathMTU) else { throw SCTPError(.invalidArgument, "path MTU outside 508...65527") }
+            if let interval = value.heartbeatInterval, interval <= .zero {
+                throw SCTPError(.invalidArgument, "the heartbeat interval must be positive")
+            }
+            socket.configuration.heartbeatInterval = value.heartbeatInterval
+            socket.configuration.pathMaxRetransmits = try positive(value.pathMaxRetransmissions, "pathMaxRetransmissions")
+            socket.configuration.pathMTU = value.pathMTU
+        })
+    }
+}
+
+extension SCTPSocketOption where Value == Bool {
+    /// `SCTP_NODELAY`: send at once rather than wait to bundle small messages.
+    public static var noDelay: Self {
+        Self(name: "SCTP_NODELAY", read: { socket, _ in socket.configuration.noDelay },
+             write: { socket, value, _ in socket.configuration.noDelay = value })
+    }
+
+    /// Non-blocking mode (`O_NONBLOCK`): calls that would wait fail with EWOULDBLOCK instead;
+    /// `connectx` returns the association id at once.
+    public static var nonBlocking: Self {
+        Self(name: "O_NONBLOCK", read: { socket, _ in socket.nonBlocking },
+             write: { socket, value, _ in socket.nonBlocking = value })
+    }
+}
+
+extension SCTPSocketOption where Value == SCTPSendInfo {
+    /// `SCTP_DEFAULT_SNDINFO`: what `sendmsg` uses when given no send info.
+    public static var defaultSendInfo: Self {
+        Self(name: "SCTP_DEFAULT_SNDINFO", read: { socket, _ in socket.defaultSendInfo },
+             write: { socket, value, _ in socket.defaultSendInfo = value })
+    }
+}
+
+extension SCTPSocketOption where Value == SCTPEventTypes {
+    /// `SCTP_EVENT`: which notifications `recvmsg` delivers.
+    public static var events: Self {
+        Self(name: "SCTP_EVENT", read: { socket, _ in socket.subscriptions },
+             write: { socket, value, _ in socket.subscriptions = value })
+    }
+}
+
+extension SCTPSocketOption where Value == AssociationStatus {
+    /// `SCTP_STATUS` (read-only): state, windows, streams, primary address, paths.
+    public static var status: Self {
+        Self(name: "SCTP_STATUS", read: { socket, association throws(SCTPError) in
+            let (driver, id) = try socket.resolve(association)
+            guard let status = driver.endpoint.status(of: id) else { throw SCTPError(.invalidArgument, "no such association") }
+            return status
+        }, write: nil)
+    }
+}
+
+extension SCTPSocketOption where Value == SocketAddress {
+    /// `SCTP_PRIMARY_ADDR`: the peer address new data goes to.
+    public static var primaryAddress: Self {
+        Self(name: "SCTP_PRIMARY_ADDR", read: { socket, association throws(SCTPError) in
+            let (driver, id) = try socket.resolve(association)
+            guard let address = driver.endpoint.primaryAddress(of: id), let port = driver.endpoint.peerPort(of: id),
+                  let result = try? address.socketAddress(port: Int(port)) else {
+                throw SCTPError(.invalidArgument, "no such association")
+            }
+            return result
+        }, write: { socket, value, association throws(SCTPError) in
+            let (driver, id) = try socket.resolve(association)
+            guard let ip = IPAddress(value) else { throw SCTPError(.addressFamilyNotSupported, "not an IP address: \(value)") }
+            do {
+                try driver.endpoint.setPrimaryAddress(ip, of: id)
+            } catch {
+                throw EndpointDriver.map(error)
+            }
+        })
+    }
+}
+
+extension SCTPSocketOption where Value == Int {
+    /// `SO_SNDBUF`: bytes queued for sending before sends block.
+    public static var sendBufferSize: Self {
+        Self(name: "SO_SNDBUF", read: { socket, _ in socket.configuration.sendBufferSize },
+             write: { socket, value, _ throws(SCTPError) in socket.configuration.sendBufferSize = try positive(value, "SO_SNDBUF") })
+    }
+
+    /// The most associations the socket holds at once (ours; beyond it connectx fails with
+    /// ENOBUFS and INITs are refused with ABORT Out of Resource).
+    public static var maxAssociations: Self {
+        Self(name: "SCTP_MAX_ASSOCIATIONS", read: { socket, _ in socket.configuration.maxAssociations },
+             write: { socket, value, _ throws(SCTPError) in socket.configuration.maxAssociations = try positive(value, "maxAssociations") })
+    }
+
+    /// `SO_RCVBUF`: the receive window offered to peers (data not yet read counts against it).
+    public static var receiveBufferSize: Self {
+        Self(name: "SO_RCVBUF", read: { socket, _ in socket.configuration.receiveBufferSize },
+             write: { socket, value, _ throws(SCTPError) in
+                 guard value >= 1500 else { throw SCTPError(.invalidArgument, "SO_RCVBUF must be at least 1500") }
+                 socket.configuration.receiveBufferSize = value
+             })
+    }
+}
+
+extension SCTPSocketOption where Value == Int? {
+    /// `SCTP_REMOTE_UDP_ENCAPS_PORT`: the peer's UDP port until one is learned from its packets
+    /// (`nil`: the stack's default).
+    public static var remoteUDPEncapsulationPort: Self {
+        Self(name: "SCTP_REMOTE_UDP_ENCAPS_PORT", read: { socket, _ in socket.remoteUDPPort },
+             write: { socket, value, _ throws(SCTPError) in
+                 if let value, !(1...65_535).contains(value) { throw SCTPError(.invalidArgument, "not a UDP port: \(value)") }
+                 socket.remoteUDPPort = value
+                 socket.driver?.remoteUDPPort = value
+             })
+    }
+}
+
+extension SCTPSocketOption where Value == Duration? {
+    /// `SO_LINGER`: `nil` (off) closes gracefully in the background; zero aborts on close;
+    /// a positive time makes `close` wait up to that long for the graceful shutdown.
+    public static var linger: Self {
+        Self(name: "SO_LINGER", read: { socket, _ in socket.linger },
+             write: { socket, value, _ throws(SCTPError) in
+                 if let value, value < .zero { throw SCTPError(.invalidArgument, "negative linger time") }
+                 socket.linger = value
+             })
+    }
+
+    /// `SO_RCVTIMEO`: how long `recvmsg` and `accept` wait before failing with EWOULDBLOCK
+    /// (`nil`: forever).
+    public static var receiveTimeout: Self {
+        Self(name: "SO_RCVTIMEO", read: { socket, _ in socket.receiveTimeout },
+             write: { socket, value, _ throws(SCTPError) in
+                 if let value, value <= .zero { throw SCTPError(.invalidArgument, "the receive timeout must be positive") }
+                 socket.receiveTimeout = value
+             })
+    }
+}

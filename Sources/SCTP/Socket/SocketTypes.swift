@@ -1,0 +1,251 @@
+import NIOCore
+import SCTPCore
+import SCTPWire
+
+/// Flags of a message to send (`sinfo_flags` / `snd_flags` of RFC 6458 §5.3.4).
+public struct SCTPSendFlags: OptionSet, Hashable, Sendable {
+    public var rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+
+    /// `SCTP_UNORDERED`: deliver as soon as it is complete, ignoring stream order.
+    public static let unordered = SCTPSendFlags(rawValue: 1 << 0)
+    /// `SCTP_EOF`: start a graceful shutdown after this message (with no data: shut down now).
+    public static let endOfFile = SCTPSendFlags(rawValue: 1 << 1)
+    /// `SCTP_ABORT`: abort the association; the data, if any, is the User-Initiated Abort reason.
+    public static let abort = SCTPSendFlags(rawValue: 1 << 2)
+    /// `SCTP_SENDALL` (one-to-many): send the message on every association of the socket.
+    public static let sendAll = SCTPSendFlags(rawValue: 1 << 3)
+    /// `SCTP_SACK_IMMEDIATELY`: ask the peer to acknowledge at once (the I bit, RFC 7053).
+    public static let sackImmediately = SCTPSendFlags(rawValue: 1 << 4)
+}
+
+/// What to send a message with (`struct sctp_sndinfo`, RFC 6458 §5.3.4).
+public struct SCTPSendInfo: Hashable, Sendable {
+    /// The outbound stream.
+    public var stream: UInt16
+    /// The payload protocol identifier (PPID), in host byte order.
+    public var payloadProtocolIdentifier: UInt32
+    public var flags: SCTPSendFlags
+    /// An opaque value returned with a send-failed notification about this message.
+    public var context: UInt32
+    /// The association (one-to-many sockets); ignored on one-to-one sockets.
+    public var associationID: AssociationID?
+
+    public init(stream: UInt16 = 0, payloadProtocolIdentifier: UInt32 = 0, flags: SCTPSendFlags = [],
+                context: UInt32 = 0, associationID: AssociationID? = nil) {
+        self.stream = stream
+        self.payloadProtocolIdentifier = payloadProtocolIdentifier
+        self.flags = flags
+        self.context = context
+        self.associationID = associationID
+    }
+}
+
+/// What a message arrived with (`struct sctp_rcvinfo`, RFC 6458 §5.3.5).
+public struct SCTPReceiveInfo: Hashable, Sendable {
+    public var stream: UInt16
+    /// The stream sequence number (meaningless for unordered messages).
+    public var streamSequenceNumber: UInt16
+    public var isUnordered: Bool
+    public var payloadProtocolIdentifier: UInt32
+    /// The TSN of the message's first fragment.
+    public var tsn: UInt32
+    public var associationID: AssociationID
+}
+
+/// A message, or part of one, read from a socket (`recvmsg`).
+public struct SCTPMessage: Sendable {
+    public var data: ByteBuffer
+    public var info: SCTPReceiveInfo
+    /// `MSG_EOR`: this read ends the message. A message larger than the read length, or one
+    /// delivered partially under memory pressure, comes in several reads; the last has it.
+    public var isEndOfRecord: Bool
+}
+
+/// The state change of an association change notification (`sac_state`).
+public enum SCTPAssociationChange: Hashable, Sendable {
+    /// `SCTP_COMM_UP`
+    case communicationUp
+    /// `SCTP_COMM_LOST`
+    case communicationLost
+    /// `SCTP_RESTART`
+    case restart
+    /// `SCTP_SHUTDOWN_COMP`
+    case shutdownComplete
+    /// `SCTP_CANT_STR_ASSOC`
+    case cannotStartAssociation
+}
+
+/// The state of a peer address change notification (`spc_state`).
+public enum SCTPPeerAddressState: Hashable, Sendable {
+    /// `SCTP_ADDR_AVAILABLE`: reachable (again).
+    case available
+    /// `SCTP_ADDR_UNREACHABLE`: failed.
+    case unreachable
+    /// `SCTP_ADDR_POTENTIALLY_FAILED` (RFC 7829).
+    case potentiallyFailed
+    /// `SCTP_ADDR_CONFIRMED` is not distinguished from available; unconfirmed addresses report this.
+    case unconfirmed
+}
+
+/// A notification (`MSG_NOTIFICATION`, RFC 6458 §6.1), delivered when its type is subscribed.
+public enum SCTPNotification: Sendable {
+    /// `SCTP_ASSOC_CHANGE`, with the stream counts for `communicationUp`/`restart` and, for
+    /// failures, the errno a blocking call would have reported.
+    case associationChange(SCTPAssociationChange, AssociationID, outboundStreams: UInt16, inboundStreams: UInt16, error: SCTPError?)
+    /// `SCTP_PEER_ADDR_CHANGE`
+    case peerAddressChange(SocketAddress?, SCTPPeerAddressState, AssociationID)
+    /// `SCTP_SEND_FAILED_EVENT`: the message (its data and send info) was not delivered.
+    case sendFailed(ByteBuffer, SCTPSendInfo)
+    /// `SCTP_REMOTE_ERROR`: the causes of the peer's ERROR chunk.
+    case remoteError([ErrorCause], AssociationID)
+    /// `SCTP_SHUTDOWN_EVENT`: the peer sent SHUTDOWN; it accepts no more data.
+    case shutdown(AssociationID)
+    /// `SCTP_PARTIAL_DELIVERY_EVENT` (aborted): a partly read message will not be completed.
+    case partialDeliveryAborted(stream: UInt16, AssociationID)
+    /// `SCTP_SENDER_DRY_EVENT`: nothing is queued or unacknowledged.
+    case senderDry(AssociationID)
+
+    /// The association the notification is about, where it names one.
+    public var associationID: AssociationID? {
+        switch self {
+        case .associationChange(_, let id, _, _, _), .peerAddressChange(_, _, let id), .remoteError(_, let id),
+             .shutdown(let id), .partialDeliveryAborted(_, let id), .senderDry(let id):
+            id
+        case .sendFailed(_, let info):
+            info.associationID
+        }
+    }
+
+    var type: SCTPEventTypes {
+        switch self {
+        case .associationChange: .associationChange
+        case .peerAddressChange: .peerAddressChange
+        case .sendFailed: .sendFailed
+        case .remoteError: .remoteError
+        case .shutdown: .shutdown
+        case .partialDeliveryAborted: .partialDelivery
+        case .senderDry: .senderDry
+        }
+    }
+}
+
+/// Notification types a socket subscribes to (`SCTP_EVENT`, RFC 6458 §6.2.2).
+public struct SCTPEventTypes: OptionSet, Hashable, Sendable {
+    public var rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+
+    public static let associationChange = SCTPEventTypes(rawValue: 1 << 0)
+    public static let peerAddressChange = SCTPEventTypes(rawValue: 1 << 1)
+    public static let sendFailed = SCTPEventTypes(rawValue: 1 << 2)
+    public static let remoteError = SCTPEventTypes(rawValue: 1 << 3)
+    public static let shutdown = SCTPEventTypes(rawValue: 1 << 4)
+    public static let partialDelivery = SCTPEventTypes(rawValue: 1 << 5)
+    public static let senderDry = SCTPEventTypes(rawValue: 1 << 6)
+    public static let all: SCTPEventTypes = [.associationChange, .peerAddressChange, .sendFailed, .remoteError,
+                                             .shutdown, .partialDelivery, .senderDry]
+}
+
+/// What `recvmsg` returns: data, or a notification.
+public enum SCTPReceived: Sendable {
+    case message(SCTPMessage)
+    case notification(SCTPNotification)
+}
+
+/// `SCTP_INITMSG` (RFC 6458 §8.1.3): what INIT asks for.
+public struct SCTPInitMessage: Hashable, Sendable {
+    public var outboundStreams: UInt16
+    public var maxInboundStreams: UInt16
+    public var maxAttempts: Int
+    /// The largest INIT retransmission timeout, `nil` for RTO.Max.
+    public var maxInitTimeout: Duration?
+
+    public init(outboundStreams: UInt16 = 10, maxInboundStreams: UInt16 = 2048, maxAttempts: Int = 8, maxInitTimeout: Duration? = nil) {
+        self.outboundStreams = outboundStreams
+        self.maxInboundStreams = maxInboundStreams
+        self.maxAttempts = maxAttempts
+        self.maxInitTimeout = maxInitTimeout
+    }
+}
+
+/// `SCTP_RTOINFO` (RFC 6458 §8.1.1).
+public struct SCTPRTOInfo: Hashable, Sendable {
+    public var initial: Duration
+    public var minimum: Duration
+    public var maximum: Duration
+
+    public init(initial: Duration, minimum: Duration, maximum: Duration) {
+        self.initial = initial
+        self.minimum = minimum
+        self.maximum = maximum
+    }
+}
+
+/// `SCTP_ASSOCINFO` (RFC 6458 §8.1.2), the parts that can be set.
+public struct SCTPAssociationParameters: Hashable, Sendable {
+    /// Association.Max.Retrans.
+    public var maxRetransmissions: Int
+    /// The cookie lifetime we give.
+    public var cookieLife: Duration
+
+    public init(maxRetransmissions: Int, cookieLife: Duration) {
+        self.maxRetransmissions = maxRetransmissions
+        self.cookieLife = cookieLife
+    }
+}
+
+/// `SCTP_PEER_ADDR_PARAMS` (RFC 6458 §8.1.9), the socket's defaults for new associations.
+public struct SCTPPeerAddressParameters: Hashable, Sendable {
+    /// HB.interval; `nil` switches heartbeats off.
+    public var heartbeatInterval: Duration?
+    /// Path.Max.Retrans.
+    public var pathMaxRetransmissions: Int
+    /// The path MTU (the SCTP packet, without IP and UDP headers).
+    public var pathMTU: Int
+
+    public init(heartbeatInterval: Duration?, pathMaxRetransmissions: Int, pathMTU: Int) {
+        self.heartbeatInterval = heartbeatInterval
+        self.pathMaxRetransmissions = pathMaxRetransmissions
+        self.pathMTU = pathMTU
+    }
+}
+
+extension SCTPNotification {
+    /// The notification for a core event, `nil` for data.
+    init?(_ event: SCTPEvent, port: UInt16) {
+        switch event {
+        case .communicationUp(let id, let outbound, let inbound):
+            self = .associationChange(.communicationUp, id, outboundStreams: outbound, inboundStreams: inbound, error: nil)
+        case .cannotStart(let id, let failure):
+            self = .associationChange(.cannotStartAssociation, id, outboundStreams: 0, inboundStreams: 0,
+                                      error: EndpointDriver.error(for: failure))
+        case .communicationLost(let id, let reason):
+            self = .associationChange(.communicationLost, id, outboundStreams: 0, inboundStreams: 0,
+                                      error: SCTPError(.connectionReset, "association lost: \(reason)"))
+        case .restart(let id):
+            self = .associationChange(.restart, id, outboundStreams: 0, inboundStreams: 0, error: nil)
+        case .shutdownComplete(let id):
+            self = .associationChange(.shutdownComplete, id, outboundStreams: 0, inboundStreams: 0, error: nil)
+        case .peerShutdown(let id):
+            self = .shutdown(id)
+        case .peerAddressChange(let id, let address, let state):
+            let mapped: SCTPPeerAddressState = switch state {
+            case .active: .available
+            case .potentiallyFailed: .potentiallyFailed
+            case .inactive: .unreachable
+            case .unconfirmed: .unconfirmed
+            }
+            self = .peerAddressChange(try? address.socketAddress(port: Int(port)), mapped, id)
+        case .remoteError(let id, let causes):
+            self = .remoteError(causes, id)
+        case .sendFailed(let id, let stream, let ppid, let payload):
+            self = .sendFailed(payload, SCTPSendInfo(stream: stream, payloadProtocolIdentifier: ppid, associationID: id))
+        case .partialDeliveryAborted(let id, let stream):
+            self = .partialDeliveryAborted(stream: stream, id)
+        case .senderDry(let id):
+            self = .senderDry(id)
+        case .message:
+            return nil
+        }
+    }
+}

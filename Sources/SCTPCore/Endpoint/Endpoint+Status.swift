@@ -1,0 +1,67 @@
+import SCTPWire
+
+/// A snapshot of one peer address of an association (`SCTP_GET_PEER_ADDR_INFO`).
+public struct PathStatus: Hashable, Sendable {
+    public var address: IPAddress
+    public var state: PathState
+    /// The congestion window in bytes.
+    public var congestionWindow: Int
+    /// The smoothed round-trip time, once measured.
+    public var smoothedRTT: Duration?
+    /// The current retransmission timeout.
+    public var rto: Duration
+    /// The path MTU in use.
+    public var mtu: Int
+    /// Consecutive unanswered transmissions on this path.
+    public var errorCount: Int
+}
+
+/// A snapshot of an association (`SCTP_STATUS`).
+public struct AssociationStatus: Hashable, Sendable {
+    public var state: AssociationState
+    /// The peer's receive window as the sender tracks it.
+    public var peerReceiveWindow: Int
+    /// DATA chunks sent and not yet cumulatively acknowledged.
+    public var unacknowledgedChunks: Int
+    /// Bytes of user data queued and not sent yet.
+    public var pendingBytes: Int
+    public var inboundStreams: UInt16
+    public var outboundStreams: UInt16
+    /// The address new data goes to now.
+    public var primaryAddress: IPAddress?
+    /// The largest user data a DATA chunk carries on the primary path.
+    public var fragmentationPoint: Int
+    public var paths: [PathStatus]
+}
+
+extension SCTPEndpoint {
+    /// A snapshot of an association, `nil` once it is gone.
+    public func status(of id: AssociationID) -> AssociationStatus? {
+        guard let association = associations[id] else { return nil }
+        let paths = association.paths.enumerated().map { index, path in
+            PathStatus(address: path.address, state: path.state,
+                       congestionWindow: association.sender.congestion.indices.contains(index)
+                           ? association.sender.congestion[index].cwnd : 0,
+                       smoothedRTT: path.rto.srtt, rto: path.rto.rto, mtu: path.mtu, errorCount: path.errorCount)
+        }
+        let primary = association.paths.indices.contains(association.primaryPath) ? association.primaryPath : nil
+        let mtu = primary.map { association.paths[$0].mtu } ?? configuration.pathMTU
+        return AssociationStatus(
+            state: association.state, peerReceiveWindow: association.sender.outstanding.peerReceiverWindow,
+            unacknowledgedChunks: association.sender.outstanding.unacknowledgedCount,
+            pendingBytes: association.queuedBytes, inboundStreams: association.inboundStreams,
+            outboundStreams: association.outboundStreams, primaryAddress: primary.map { association.paths[$0].address },
+            fragmentationPoint: DataSender.pmdcs(mtu: mtu) - DataChunk.headerSize, paths: paths)
+    }
+
+    /// Makes `address` the association's primary path (`SCTP_PRIMARY_ADDR`): new data goes
+    /// there while it is usable, and returns there after a failover.
+    public func setPrimaryAddress(_ address: IPAddress, of id: AssociationID) throws(CoreError) {
+        guard let association = associations[id], !association.isClosed else { throw .unknownAssociation }
+        guard let index = association.paths.firstIndex(where: { $0.address == address }) else {
+            throw .invalidAddresses("\(address) is not an address of the peer")
+        }
+        association.configuredPrimaryPath = index
+        if association.paths[index].isUsable { association.primaryPath = index }
+    }
+}
