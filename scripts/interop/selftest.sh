@@ -1,19 +1,27 @@
 #!/bin/bash
 # Runs usrsctp-peer against itself on loopback: the checks listed in
 # scripts/interop/README.md.  Every run is bounded (timeout 60, and the peer's
-# own --timeout); all UDP and SCTP ports are picked by the peers (port 0), so
-# several copies can run at once.
+# own --timeout); the UDP and SCTP ports are picked by the peers (port 0; the
+# servers run with --peer-udp-port 0), so several copies can run at once
+# (fixed_ports alone uses random explicit ports).
 #
 # Usage: scripts/interop/selftest.sh [PEER_BINARY] [TEST...]
 #   PEER_BINARY defaults to a fresh build in a temporary directory.
 #   TEST names: see the list at the end; default all.
+#   SELFTEST_KEEP=1 keeps the output files of the peers.
 # Output: one "PASS name" / "FAIL name: why" line per test; exit 1 if any failed.
-# Needs 127.0.0.2 on lo for the multi-homing test (Linux routes all of 127/8).
+# The multi-homing test needs 127.0.0.2 on lo (usrsctp binds only configured
+# addresses); without it, it runs in a private namespace (unshare -rn).
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d /tmp/usrsctp-peer-selftest.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+# SELFTEST_KEEP=1 keeps the peers' output files (the directory is printed).
+if [ "${SELFTEST_KEEP:-0}" = 1 ]; then
+	echo "output in $work"
+else
+	trap 'rm -rf "$work"' EXIT
+fi
 
 peer=${1:-}
 if [ -n "$peer" ] && [ -x "$peer" ]; then
@@ -192,7 +200,7 @@ t_one_to_many() {
 	wait $c1; rc1=$?
 	wait $c2; rc2=$?
 	wait "$SPID"; s=$?
-	check $name "client exits $rc1 $rc2" [ "$rc1" -eq 0 ] && [ "$rc2" -eq 0 ] &&
+	check $name "client exits $rc1 $rc2" [ "$rc1" -eq 0 -a "$rc2" -eq 0 ] &&
 	check $name "server exit $s" [ "$s" -eq 0 ] &&
 	check $name "server assocs=2 messages 6000" grep -q '^RESULT role=server assocs=2 messages_sent=6000 messages_received=6000 ' "$work/$name.server.out" &&
 	check $name "two ASSOC_DOWN" [ "$(grep -c '^ASSOC_DOWN .*reason=shutdown' "$work/$name.server.out")" = 2 ] &&
@@ -205,7 +213,7 @@ t_sequential_assocs() {
 	client $name 1 --bind 127.0.0.1 --connect 127.0.0.1 --messages 500 --echo; rc1=$?
 	client $name 2 --bind 127.0.0.1 --connect 127.0.0.1 --messages 500 --echo; rc2=$?
 	wait "$SPID"; s=$?
-	check $name "exits $rc1 $rc2 $s" [ "$rc1" -eq 0 ] && [ "$rc2" -eq 0 ] && [ "$s" -eq 0 ] &&
+	check $name "exits $rc1 $rc2 $s" [ "$rc1" -eq 0 -a "$rc2" -eq 0 -a "$s" -eq 0 ] &&
 	check $name "server assocs=2" grep -q '^RESULT role=server assocs=2 messages_sent=1000 ' "$work/$name.server.out" &&
 	pass $name
 }
@@ -266,7 +274,7 @@ t_fixed_ports() {
 		>"$work/$name.client.out" 2>"$work/$name.client.err"
 	rc=$?
 	wait "$SPID"; s=$?
-	check $name "exits $rc $s" [ "$rc" -eq 0 ] && [ "$s" -eq 0 ] &&
+	check $name "exits $rc $s" [ "$rc" -eq 0 -a "$s" -eq 0 ] &&
 	check $name "READY lines" grep -q "^READY udp=$((base + 1)) port=$base\$" "$work/$name.server.out" &&
 	check $name "client READY" grep -q "^READY udp=$((base + 2)) port=$((base + 3))\$" "$work/$name.client.out" &&
 	pass $name
@@ -290,8 +298,69 @@ t_usage() {
 	pass usage
 }
 
+t_corrupt() {
+	# The verifier must notice a wrong byte: server exit 1, verify_errors=1;
+	# with echo the client sees it too.
+	pair corrupt 1 1 "--bind 127.0.0.1 --mode echo --verify" \
+		"--bind 127.0.0.1 --connect 127.0.0.1 --messages 100 --corrupt 42 --echo" &&
+	check corrupt "server verify_errors=1" [ "$(field "$work/corrupt.server.out" verify_errors)" = 1 ] &&
+	check corrupt "client verify_errors=1" [ "$(field "$work/corrupt.client.out" verify_errors)" = 1 ] &&
+	pass corrupt
+}
+
+t_options() {
+	# The tuning options are accepted by usrsctp and the association works.
+	pair options 0 0 "--bind 127.0.0.1 --mode echo --verify --streams 100 --hb-interval 200 --path-max-retrans 3 \
+--assoc-max-retrans 6 --rto-initial 200 --rto-min 100 --rto-max 1000 --nodelay --mtu 1200 --sndbuf 1048576 --rcvbuf 1048576" \
+		"--bind 127.0.0.1 --connect 127.0.0.1 --streams 300 --messages 2000 --length 12-9000 --echo --hb-interval 200 \
+--path-max-retrans 3 --assoc-max-retrans 6 --rto-initial 200 --rto-min 100 --rto-max 1000 --nodelay --mtu 1200 \
+--max-init-retransmits 3 --sndbuf 1048576 --rcvbuf 1048576" &&
+	check options "streams negotiated down to 100" grep -q '^ASSOC_UP .* in=100 out=100 ' "$work/options.client.out" &&
+	pass options
+}
+
+# two clients against a one-to-many server: o2m NAME "SERVER ARGS" "CLIENT ARGS" CLIENT_RC
+o2m() {
+	local name=$1 sargs=$2 cargs=$3 crc=$4 rc1 rc2 s
+	# shellcheck disable=SC2086
+	start_server "$name" --bind 127.0.0.1 --one-to-many --assocs 2 $sargs || { failures=$((failures + 1)); return 1; }
+	# shellcheck disable=SC2086
+	client "$name" 1 --bind 127.0.0.1 --connect 127.0.0.1 --seed 1 $cargs &
+	local c1=$!
+	# shellcheck disable=SC2086
+	client "$name" 2 --bind 127.0.0.1 --connect 127.0.0.1 --seed 2 $cargs &
+	local c2=$!
+	wait $c1; rc1=$?
+	wait $c2; rc2=$?
+	wait "$SPID"; s=$?
+	check "$name" "client exits $rc1 $rc2, expected $crc" [ "$rc1" -eq "$crc" -a "$rc2" -eq "$crc" ] &&
+	check "$name" "server exit $s" [ "$s" -eq 0 ] &&
+	check "$name" "server assocs=2" grep -q '^RESULT role=server assocs=2 ' "$work/$name.server.out"
+}
+
+t_one_to_many_large() {
+	o2m one_to_many_large "--mode echo --verify" "--streams 3 --messages 20 --length 500000-1500000 --echo" 0 &&
+	check one_to_many_large "40 messages" [ "$(field "$work/one_to_many_large.server.out" messages_received)" = 40 ] &&
+	pass one_to_many_large
+}
+
+t_one_to_many_close() {
+	o2m one_to_many_close "--mode verify --close-after 100" "--messages 1000000 --length 1000" 4 &&
+	check one_to_many_close "two ASSOC_DOWN shutdown" [ "$(grep -c '^ASSOC_DOWN .*reason=shutdown$' "$work/one_to_many_close.server.out")" = 2 ] &&
+	check one_to_many_close "clients: reason=shutdown" grep -q 'reason=shutdown' "$work/one_to_many_close.client1.out" &&
+	pass one_to_many_close
+}
+
+t_one_to_many_abort() {
+	o2m one_to_many_abort "--mode verify --abort-after 100" "--messages 1000000 --length 1000" 4 &&
+	check one_to_many_abort "two ASSOC_DOWN local_abort" [ "$(grep -c '^ASSOC_DOWN .*reason=local_abort$' "$work/one_to_many_abort.server.out")" = 2 ] &&
+	check one_to_many_abort "client: reason=abort" grep -q 'reason=abort$' "$work/one_to_many_abort.client1.out" &&
+	pass one_to_many_abort
+}
+
 all="usage echo_ordered echo_unordered large_ordered larger_ordered unordered_64k multihomed close_after
-close_after_echo abort_after abort_at_end one_to_many sequential_assocs refused blackhole timeout fixed_ports ipv6"
+close_after_echo abort_after abort_at_end one_to_many one_to_many_large one_to_many_close
+one_to_many_abort sequential_assocs corrupt options refused blackhole timeout fixed_ports ipv6"
 tests=${*:-$all}
 for t in $tests; do
 	"t_$t"
