@@ -24,15 +24,20 @@ final class EndpointDriver: @unchecked Sendable {
     /// The peer's UDP port for addresses it has not been learned from (`SCTP_REMOTE_UDP_ENCAPS_PORT`).
     var remoteUDPPort: Int?
 
-    /// Where events go: per association, else to `defaultSink`.
-    var sinks: [AssociationID: any EndpointEventSink] = [:]
-    var defaultSink: (any EndpointEventSink)?
+    /// Where events go: per association, else to `defaultSink`. Held weakly: a socket the
+    /// user dropped without closing goes away (and lets go of the endpoint in its deinit).
+    var sinks: [AssociationID: WeakSink] = [:]
+    weak var defaultSink: (any EndpointEventSink)?
+
+    struct WeakSink {
+        weak var sink: (any EndpointEventSink)?
+    }
 
     private var timer: Scheduled<Void>?
     private var timerDeadline: SCTPInstant?
     private var connectPromises: [AssociationID: EventLoopPromise<AssociationID>] = [:]
     private var shutdownPromises: [AssociationID: EventLoopPromise<Void>] = [:]
-    private var blockedSends: [AssociationID: Deque<(message: OutgoingMessage, promise: EventLoopPromise<Void>)>] = [:]
+    private var blockedSends: [AssociationID: Deque<(message: OutgoingMessage, promise: EventLoopPromise<Void>, tag: UInt64?)>] = [:]
     private var flushScheduled = false
     private(set) var closed = false
     /// Sockets using this endpoint (a listener and the sockets it accepted, a one-to-many
@@ -120,7 +125,7 @@ final class EndpointDriver: @unchecked Sendable {
         default:
             break
         }
-        let sink = event.associationID.flatMap { sinks[$0] } ?? defaultSink
+        let sink = event.associationID.flatMap { sinks[$0]?.sink } ?? defaultSink
         sink?.endpointDriver(self, deliver: event)
         if let finished { sinks[finished] = nil }
     }
@@ -154,16 +159,28 @@ final class EndpointDriver: @unchecked Sendable {
     }
 
     /// Queues a message; when the send buffer is full the future waits until there is room.
-    func send(_ message: OutgoingMessage, on id: AssociationID) -> EventLoopFuture<Void> {
+    /// `tag`, when given, lets the caller take a waiting send back (`cancelBlockedSend`).
+    func send(_ message: OutgoingMessage, on id: AssociationID, tag: UInt64? = nil) -> EventLoopFuture<Void> {
         do {
             try trySend(message, on: id)
             return eventLoop.makeSucceededVoidFuture()
         } catch where error.errno == .wouldBlock {
             let promise = eventLoop.makePromise(of: Void.self)
-            blockedSends[id, default: []].append((message, promise))
+            blockedSends[id, default: []].append((message, promise, tag))
             return promise.futureResult
         } catch {
             return eventLoop.makeFailedFuture(error)
+        }
+    }
+
+    /// Takes the sends waiting for room under `tag` out of the queue, failing them with `error`.
+    func cancelBlockedSends(tag: UInt64, error: SCTPError) {
+        for id in Array(blockedSends.keys) {
+            blockedSends[id]?.removeAll { entry in
+                guard entry.tag == tag else { return false }
+                entry.promise.fail(error)
+                return true
+            }
         }
     }
 

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import SCTPCore
 import SCTPWire
@@ -31,7 +32,8 @@ extension SCTPSocket {
         try sendmsg(ByteBuffer(bytes: Array(bytes)), info: info)
     }
 
-    func sendOnLoop(_ data: ByteBuffer, info requested: SCTPSendInfo?, to peers: ([IPAddress], UInt16)?) -> EventLoopFuture<Void> {
+    func sendOnLoop(_ data: ByteBuffer, info requested: SCTPSendInfo?, to peers: ([IPAddress], UInt16)?,
+                    tag: UInt64? = nil) -> EventLoopFuture<Void> {
         let info = requested ?? defaultSendInfo
         let targets: [AssociationID]
         let driver: EndpointDriver
@@ -57,7 +59,7 @@ extension SCTPSocket {
                         return eventLoop.makeFailedFuture(error)
                     }
                 } else {
-                    sends.append(driver.send(message, on: id))
+                    sends.append(driver.send(message, on: id, tag: tag))
                 }
             }
         } else if !info.flags.contains(.endOfFile) {
@@ -120,17 +122,65 @@ extension SCTPSocket {
         return try onLoopWaiting { [self] in receiveOnLoop(maxLength: maxLength) }
     }
 
-    /// `recvmsg` for a task.
+    /// `recvmsg` for a task: suspends instead of blocking; cancelling the task makes it
+    /// throw EINTR (nothing is lost: what was not returned stays queued).
     public func recvmsg(maxLength: Int = 1 << 16) async throws(SCTPError) -> SCTPReceived? {
         guard maxLength > 0 else { throw SCTPError(.invalidArgument, "maxLength must be positive") }
+        let tag = UInt64.random(in: 1...UInt64.max)
+        let cancelled = NIOLockedValueBox(false)
         do {
-            return try await eventLoop.flatSubmit { [self] in receiveOnLoop(maxLength: maxLength) }.get()
+            return try await withTaskCancellationHandler {
+                try await eventLoop.flatSubmit { [self] () -> EventLoopFuture<SCTPReceived?> in
+                    // Cancelled before the read was even registered.
+                    if cancelled.withLockedValue({ $0 }) {
+                        return eventLoop.makeFailedFuture(SCTPError(.interrupted, "the receive was cancelled"))
+                    }
+                    return receiveOnLoop(maxLength: maxLength, tag: tag)
+                }.get()
+            } onCancel: {
+                cancelled.withLockedValue { $0 = true }
+                eventLoop.execute { [self] in
+                    receiveWaiters.removeAll { waiter in
+                        guard waiter.tag == tag else { return false }
+                        waiter.promise.fail(SCTPError(.interrupted, "the receive was cancelled"))
+                        return true
+                    }
+                }
+            }
         } catch {
             throw EndpointDriver.map(error)
         }
     }
 
-    func receiveOnLoop(maxLength: Int) -> EventLoopFuture<SCTPReceived?> {
+    /// Sends one message from a task: suspends while the send buffer is full; cancelling the
+    /// task while it waits takes the message back and throws EINTR.
+    public func sendmsg(_ data: ByteBuffer, info: SCTPSendInfo? = nil, to addresses: [SocketAddress]? = nil) async throws(SCTPError) {
+        let peers: ([IPAddress], UInt16)? = try addresses.map { addresses throws(SCTPError) in
+            try ipAddresses(addresses, allowPortZero: false)
+        }
+        let tag = UInt64.random(in: 1...UInt64.max)
+        let cancelled = NIOLockedValueBox(false)
+        do {
+            try await withTaskCancellationHandler {
+                try await eventLoop.flatSubmit { [self] () -> EventLoopFuture<Void> in
+                    if cancelled.withLockedValue({ $0 }) {
+                        return eventLoop.makeFailedFuture(SCTPError(.interrupted, "the send was cancelled"))
+                    }
+                    return sendOnLoop(data, info: info, to: peers, tag: tag)
+                }.get()
+            } onCancel: {
+                cancelled.withLockedValue { $0 = true }
+                eventLoop.execute { [self] in
+                    driver?.cancelBlockedSends(tag: tag, error: SCTPError(.interrupted, "the send was cancelled"))
+                }
+            }
+        } catch {
+            throw EndpointDriver.map(error)
+        }
+    }
+
+    /// Starts a read; a waiting read carries `tag`, so that a cancelled task can take it back.
+    func receiveOnLoop(maxLength: Int, tag: UInt64? = nil) -> EventLoopFuture<SCTPReceived?> {
         guard phase != .closed else { return eventLoop.makeFailedFuture(SCTPError(.badFileDescriptor, "the socket is closed")) }
         if receiveWaiters.isEmpty, let item = takeInbound(maxLength: maxLength) {
             return eventLoop.makeSucceededFuture(item)
@@ -147,7 +197,7 @@ extension SCTPSocket {
         }
         if nonBlocking { return eventLoop.makeFailedFuture(SCTPError(.wouldBlock, "nothing to read")) }
         let promise = eventLoop.makePromise(of: SCTPReceived?.self)
-        receiveWaiters.append((maxLength, promise))
+        receiveWaiters.append((maxLength, promise, tag))
         if let timeout = receiveTimeout {
             eventLoop.scheduleTask(in: .nanoseconds(timeout.nanosecondsClamped)) { [self] in
                 let before = receiveWaiters.count

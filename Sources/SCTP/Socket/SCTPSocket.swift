@@ -66,7 +66,7 @@ public final class SCTPSocket: @unchecked Sendable {
     /// One-to-many: the associations of the socket.
     var associations: Set<AssociationID> = []
     var inbox: Deque<Inbound> = []
-    var receiveWaiters: Deque<(maxLength: Int, promise: EventLoopPromise<SCTPReceived?>)> = []
+    var receiveWaiters: Deque<(maxLength: Int, promise: EventLoopPromise<SCTPReceived?>, tag: UInt64?)> = []
     var acceptQueue: Deque<SCTPSocket> = []
     var acceptWaiters: Deque<EventLoopPromise<SCTPSocket>> = []
     var backlog = 0
@@ -98,7 +98,7 @@ public final class SCTPSocket: @unchecked Sendable {
         remoteUDPPort = parent.remoteUDPPort
         association = id
         phase = .connected
-        parent.driver?.sinks[id] = self
+        parent.driver?.sinks[id] = .init(sink: self)
     }
 
     /// Runs `body` on the loop and waits for it.
@@ -503,7 +503,7 @@ public final class SCTPSocket: @unchecked Sendable {
         while let pending = acceptQueue.popFirst() { _ = pending.closeOnLoop() }
         var shutdowns: [EventLoopFuture<Void>] = []
         for id in owned where driver.endpoint.state(of: id) != nil {
-            if driver.sinks[id] === self || driver.defaultSink === self { driver.sinks[id] = nil }
+            if driver.sinks[id]?.sink === self || driver.defaultSink === self { driver.sinks[id] = nil }
             if linger == .zero {
                 try? driver.abort(id)
             } else {

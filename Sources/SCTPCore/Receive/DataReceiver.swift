@@ -21,16 +21,24 @@ public struct DataReceiver: Sendable {
         /// triggers a window-update SACK (receiver-side silly window avoidance, RFC 1122
         /// §4.2.3.3, as RFC 9260 §6.2 suggests).
         public var windowUpdateThreshold: Int
+        /// When the last SACK advertised less than `windowUpdateThreshold` (the sender is
+        /// probably stalled on the window), reopening it by this much (one MTU) is enough:
+        /// otherwise a reader waiting for the rest of a message and a sender waiting for
+        /// window would both wait for the delayed-SACK timer.
+        public var windowUpdateMinimum: Int
 
         /// Defaults: the reassembly memory limit is the receive buffer, the partial
-        /// delivery point half of it, the window-update threshold the smaller of half the
-        /// buffer and 64 KiB.
+        /// delivery point half of it, the window-update threshold a sixteenth of the buffer
+        /// but at least one MTU (`windowUpdateMinimum`, 1200) and at most half the buffer.
         public init(receiveBufferSize: Int = 4 << 20, tracker: DataTracker.Configuration = DataTracker.Configuration(),
-                    reassembly: ReassemblyQueue.Configuration? = nil, windowUpdateThreshold: Int? = nil) {
+                    reassembly: ReassemblyQueue.Configuration? = nil, windowUpdateThreshold: Int? = nil,
+                    windowUpdateMinimum: Int = 1200) {
             self.receiveBufferSize = max(receiveBufferSize, 0)
             self.tracker = tracker
             self.reassembly = reassembly ?? ReassemblyQueue.Configuration(memoryLimit: max(receiveBufferSize, 1))
-            self.windowUpdateThreshold = max(windowUpdateThreshold ?? min(receiveBufferSize / 2, 64 << 10), 1)
+            let threshold = max(windowUpdateThreshold ?? min(max(receiveBufferSize / 16, windowUpdateMinimum), receiveBufferSize / 2), 1)
+            self.windowUpdateThreshold = threshold
+            self.windowUpdateMinimum = max(min(windowUpdateMinimum, threshold), 1)
         }
 
         /// The receive-side settings of an endpoint configuration.
@@ -43,7 +51,8 @@ public struct DataReceiver: Sendable {
                     packetsPerSack: configuration.delayedAckFrequency),
                 reassembly: ReassemblyQueue.Configuration(
                     memoryLimit: max(configuration.receiveBufferSize, 1),
-                    partialDeliveryPoint: configuration.partialDeliveryPoint))
+                    partialDeliveryPoint: configuration.partialDeliveryPoint),
+                windowUpdateMinimum: configuration.pathMTU)
         }
     }
 
@@ -221,7 +230,10 @@ public struct DataReceiver: Sendable {
     public mutating func consumed(bytes: Int) {
         deliveredUnreadBytes = max(0, deliveredUnreadBytes - max(bytes, 0))
         let window = advertisedWindow
-        if window > lastAdvertisedWindow && Int(window - lastAdvertisedWindow) >= configuration.windowUpdateThreshold {
+        guard window > lastAdvertisedWindow else { return }
+        let increase = Int(window - lastAdvertisedWindow)
+        let stalled = Int(lastAdvertisedWindow) < configuration.windowUpdateThreshold
+        if increase >= configuration.windowUpdateThreshold || (stalled && increase >= configuration.windowUpdateMinimum) {
             tracker.requestImmediateSack()
         }
     }

@@ -167,6 +167,30 @@ struct DataReceiverTests {
         #expect(r.takeSack().advertisedReceiverWindowCredit == 500)
     }
 
+    @Test("a nearly closed window reopened by one MTU asks for a window update; an open one waits for the threshold")
+    func windowUpdateWhenStalled() {
+        var r = receiver(buffer: 100_000)
+        #expect(r.configuration.windowUpdateThreshold == 6_250 && r.configuration.windowUpdateMinimum == 1_200)
+        _ = r.receive(sized(1, 99_000))
+        r.packetProcessed(now: t0)
+        while r.poll() != nil {}
+        _ = r.takeSack()
+        #expect(r.lastAdvertisedWindow == 1_000)
+        r.consumed(bytes: 1_199)
+        #expect(!r.isSackDue(at: t0))
+        r.consumed(bytes: 1)
+        #expect(r.isSackDue(at: t0))
+        #expect(r.takeSack().advertisedReceiverWindowCredit == 2_200)
+        r.consumed(bytes: 5_000)
+        #expect(r.isSackDue(at: t0))
+        #expect(r.takeSack().advertisedReceiverWindowCredit == 7_200)
+        // The window is open past the threshold: one MTU more is not worth a SACK, the threshold is.
+        r.consumed(bytes: 1_200)
+        #expect(!r.isSackDue(at: t0))
+        r.consumed(bytes: 6_250 - 1_200)
+        #expect(r.isSackDue(at: t0))
+    }
+
     @Test("memory-limit drops are not acknowledged and ask for a SACK at once")
     func memoryDrop() {
         var r = DataReceiver(peerInitialTSN: TSN(1), inboundStreamCount: 4,
