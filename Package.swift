@@ -81,10 +81,15 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "SCTPTestSupport",
+            path: "Tests/SCTPTestSupport",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "SCTPWireTests",
             dependencies: [
-                "SCTPWire", "CSCTPChecksum",
+                "SCTPWire", "CSCTPChecksum", "SCTPTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             resources: [.copy("Fixtures")],
@@ -101,7 +106,7 @@ let package = Package(
         .testTarget(
             name: "SCTPTests",
             dependencies: [
-                "SCTP", "SCTPCore", "SCTPWire",
+                "SCTP", "SCTPCore", "SCTPWire", "SCTPTestSupport",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

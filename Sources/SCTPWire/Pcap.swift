@@ -29,6 +29,14 @@ public struct PcapWriter: Sendable {
         bytes.writeInteger(UInt32(101), endianness: .little)
     }
 
+    /// The bytes written since the last call (the global header first), for writing a
+    /// capture to a file as it grows; they are removed from `bytes`.
+    public mutating func takeBytes() -> ByteBuffer {
+        let taken = bytes
+        bytes = ByteBuffer()
+        return taken
+    }
+
     /// Appends one record: `sctpPacket` (from its common header on) sent from `source` to
     /// `destination` (both of one family) at `nanoseconds` after the epoch.
     public mutating func append(sctpPacket: ByteBuffer, source: IPAddress, destination: IPAddress,

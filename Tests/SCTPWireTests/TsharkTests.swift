@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import SCTPTestSupport
 import Testing
 @testable import SCTPWire
 
@@ -47,17 +48,17 @@ struct TsharkTests {
 
     @Test("every chunk kind decodes with a good checksum and nothing malformed")
     func decodes() throws {
-        guard let tshark = TestSupport.findTool("tshark") else {
-            if TestSupport.toolsRequired { Issue.record("tshark is not installed (scripts/test.sh installs it)") }
+        guard let tshark = Tools.find("tshark") else {
+            if Tools.required { Issue.record("tshark is not installed (scripts/test.sh installs it)") }
             return
         }
-        let directory = try TestSupport.temporaryDirectory()
+        let directory = try Tools.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let (path, packets) = try writeCapture(in: directory)
         let common = ["-n", "-r", path, "-d", "udp.port==\(Self.udpPort),sctp", "-o", "sctp.checksum:CRC-32C"]
 
         // Nothing bad.
-        let bad = try TestSupport.run(tshark, common + [
+        let bad = try Tools.run(tshark, common + [
             "-Y", "sctp.checksum.status != 1 || _ws.malformed || _ws.expert.severity >= 8388608",
         ])
         #expect(bad.status == 0, "tshark failed: \(bad.stderr)")
@@ -65,7 +66,7 @@ struct TsharkTests {
                 "tshark found problems:\n\(bad.stdout)")
 
         // Every packet decoded as SCTP, with its chunk types in order.
-        let fields = try TestSupport.run(tshark, common + ["-T", "fields", "-e", "sctp.chunk_type", "-e", "sctp.checksum.status"])
+        let fields = try Tools.run(tshark, common + ["-T", "fields", "-e", "sctp.chunk_type", "-e", "sctp.checksum.status"])
         #expect(fields.status == 0)
         let lines = fields.stdout.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.isEmpty }
         #expect(lines.count == packets.count)
@@ -77,14 +78,14 @@ struct TsharkTests {
         }
 
         // Spot-check decoded fields of the INIT and of the SACK.
-        let initFields = try TestSupport.run(tshark, common + [
+        let initFields = try Tools.run(tshark, common + [
             "-Y", "sctp.chunk_type == 1", "-T", "fields",
             "-e", "sctp.init_initiate_tag", "-e", "sctp.init_nr_out_streams", "-e", "sctp.init_initial_tsn",
             "-e", "sctp.parameter_ipv4_address",
         ])
         #expect(initFields.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             == "0xa1b2c3d4\t10\t4294967280\t127.0.0.1,127.0.0.2")
-        let sackFields = try TestSupport.run(tshark, common + [
+        let sackFields = try Tools.run(tshark, common + [
             "-Y", "sctp.chunk_type == 3", "-T", "fields",
             "-e", "sctp.sack_cumulative_tsn_ack_raw", "-e", "sctp.sack_gap_block_start", "-e", "sctp.sack_gap_block_end",
             "-e", "sctp.sack_duplicate_tsn",

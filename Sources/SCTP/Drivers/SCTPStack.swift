@@ -5,24 +5,32 @@ import NIOPosix
 import SCTPCore
 import SCTPWire
 import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
-/// An SCTP stack over UDP encapsulation (RFC 6951): the UDP sockets that carry SCTP, and the
-/// SCTP endpoints (sockets) that share them.
+/// An SCTP stack: the sockets that carry SCTP packets (UDP encapsulation, raw IP, or a
+/// user-supplied carrier) and the SCTP endpoints (sockets) that share them.
 ///
-/// One UDP socket is opened per local IP address that some SCTP socket binds, all on the
-/// stack's UDP port (9899 unless set). Every SCTP endpoint of the stack sends and receives
-/// through those UDP sockets; arriving packets are told apart by their SCTP destination port
-/// (and address), as the kernel tells apart SCTP sockets. A packet for a port where nothing
-/// listens gets the answer RFC 9260 §8.4 gives (an INIT is refused with ABORT).
-///
-/// The peer's UDP port is learned per peer address and SCTP port from what arrives (RFC 6951
-/// §5.4); until then the socket's `SCTP_REMOTE_UDP_ENCAPS_PORT` or the stack's
+/// Over UDP (RFC 6951), one UDP socket is opened per local IP address that some SCTP socket
+/// binds, all on the stack's UDP port (9899 unless set). Every SCTP endpoint of the stack
+/// sends and receives through them; arriving packets are told apart by their SCTP
+/// destination port (and address), as the kernel tells apart SCTP sockets. A packet for a
+/// port where nothing listens gets the answer RFC 9260 §8.4 gives (an INIT is refused with
+/// ABORT). The peer's UDP port is learned per peer address and SCTP port from what arrives
+/// (RFC 6951 §5.4); until then the socket's `SCTP_REMOTE_UDP_ENCAPS_PORT` or the stack's
 /// `peerUDPPort` is used.
+///
+/// `SCTPStack.rawIP()` carries SCTP directly over IP (protocol 132; needs CAP_NET_RAW), and
+/// `SCTPStack(carrier:)` hands packets to the user and takes them back with `receive(_:)`.
+/// Any stack can write every packet it sends and receives to a pcap file (`startCapture`).
 ///
 /// All of a stack's work runs on one event loop, `eventLoop`; the sockets of the stack use
 /// it too. Create several stacks (with different UDP ports) to use several cores.
 public final class SCTPStack: @unchecked Sendable {
-    /// How the stack is set up.
+    /// How a UDP stack is set up.
     public struct Options: Sendable {
         /// The local UDP port; 0 picks a free one when the first address is bound (the same
         /// port is then used for every further address).
@@ -46,33 +54,63 @@ public final class SCTPStack: @unchecked Sendable {
     public let options: Options
     /// The loop all of the stack's sockets run on.
     public let eventLoop: any EventLoop
+    /// Whether packets for ports nobody has are answered as RFC 9260 §8.4 says (an INIT with
+    /// ABORT, ...). On by default; off by default over raw IP, where another process's SCTP
+    /// stack may own the port.
+    public let answersOutOfTheBlue: Bool
 
     private let origin = NIODeadline.now()
     private let logger = Logger(label: "swift-sctp.stack")
-    private let boundPort = NIOLockedValueBox<Int?>(nil)
+    private var transport: (any StackTransport)!
+    private var udp: UDPTransport? { transport as? UDPTransport }
+    private let udpBoundPort: NIOLockedValueBox<Int?>?
 
     // Confined to `eventLoop`:
-    private var channels: [IPAddress: any Channel] = [:]
-    private var opening: [IPAddress: EventLoopFuture<Void>] = [:]
     private var drivers: [UInt16: [EndpointDriver]] = [:]
-    private var learnedUDPPorts: [PeerKey: Int] = [:]
-    private var touchedChannels: [ObjectIdentifier: any Channel] = [:]
     private var touchedDrivers: [ObjectIdentifier: EndpointDriver] = [:]
     private var isClosed = false
+    private var capture: PacketCapture?
 
-    private struct PeerKey: Hashable {
-        var address: IPAddress
-        var sctpPort: UInt16
-    }
-
-    /// A stack on one loop of `group`.
+    /// A UDP encapsulation stack on one loop of `group`.
     public init(options: Options = Options(), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.options = options
         eventLoop = group.next()
+        answersOutOfTheBlue = true
+        let boundPort = NIOLockedValueBox<Int?>(nil)
+        udpBoundPort = boundPort
+        transport = UDPTransport(stack: self, options: options, boundPort: boundPort)
     }
 
-    /// The UDP port the stack's sockets are bound to, once one is.
-    public var udpPort: Int? { boundPort.withLockedValue { $0 } }
+    /// A stack that carries SCTP directly over IPv4/IPv6 (protocol 132). Binding an address
+    /// fails with EPERM where the process lacks CAP_NET_RAW.
+    public static func rawIP(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                             answersOutOfTheBlue: Bool = false) -> SCTPStack {
+        SCTPStack(rawIPOn: group, answersOutOfTheBlue: answersOutOfTheBlue)
+    }
+
+    private init(rawIPOn group: any EventLoopGroup, answersOutOfTheBlue: Bool) {
+        options = Options(udpPort: 0, peerUDPPort: 0)
+        eventLoop = group.next()
+        self.answersOutOfTheBlue = answersOutOfTheBlue
+        udpBoundPort = nil
+        transport = RawIPTransport(stack: self)
+    }
+
+    /// A stack whose packets a user-supplied carrier moves (DTLS for WebRTC, a tunnel, a
+    /// relay): `output` is called on the stack's loop for every packet to send; packets that
+    /// arrive are handed in with `receive(_:)`.
+    public init(carrier output: @escaping @Sendable (SCTPCarrierPacket) -> Void,
+                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        options = Options(udpPort: 0, peerUDPPort: 0)
+        let loop = group.next()
+        eventLoop = loop
+        answersOutOfTheBlue = true
+        udpBoundPort = nil
+        transport = CarrierTransport(eventLoop: loop, output: output)
+    }
+
+    /// The UDP port the stack's sockets are bound to, once one is (UDP stacks only).
+    public var udpPort: Int? { udpBoundPort?.withLockedValue { $0 } }
 
     // MARK: Time
 
@@ -84,59 +122,32 @@ public final class SCTPStack: @unchecked Sendable {
         .uptimeNanoseconds(origin.uptimeNanoseconds &+ UInt64(max(instant.nanoseconds, 0)))
     }
 
-    // MARK: UDP sockets (on the loop)
+    // MARK: Local addresses (on the loop)
 
-    /// Opens the UDP sockets for `addresses` that are not open yet.
+    /// Opens what `addresses` need (their UDP or raw sockets) where not open yet.
     func open(_ addresses: [IPAddress]) -> EventLoopFuture<Void> {
         eventLoop.assertInEventLoop()
         var future = eventLoop.makeSucceededVoidFuture()
         for address in addresses {
-            future = future.flatMap { self.open(address) }
+            future = future.flatMap { [self] in
+                if isClosed { return eventLoop.makeFailedFuture(SCTPError(.badFileDescriptor, "the stack is closed")) }
+                return transport.open(address)
+            }
         }
         return future
     }
 
-    private func open(_ address: IPAddress) -> EventLoopFuture<Void> {
-        if isClosed { return eventLoop.makeFailedFuture(SCTPError(.badFileDescriptor, "the stack is closed")) }
-        if channels[address] != nil { return eventLoop.makeSucceededVoidFuture() }
-        if let pending = opening[address] { return pending }
-        let port = boundPort.withLockedValue { $0 } ?? options.udpPort
-        let future = DatagramBootstrap(group: eventLoop)
-            .channelOption(ChannelOptions.socketOption(.so_rcvbuf), value: SocketOptionValue(options.socketBufferSize))
-            .channelOption(ChannelOptions.socketOption(.so_sndbuf), value: SocketOptionValue(options.socketBufferSize))
-            // recvmmsg: up to 32 datagrams per read, each up to 9216 bytes (the buffer is split among them).
-            .channelOption(ChannelOptions.datagramVectorReadMessageCount, value: 32)
-            .channelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 32 * 9216))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(UDPInboundHandler(stack: self, localAddress: address))
-                }
-            }
-            .bind(host: address.description, port: port)
-            .flatMapErrorThrowing { error -> any Channel in
-                throw Self.bindError(error, address: address, port: port)
-            }
-            .map { (channel: any Channel) in
-                self.channels[address] = channel
-                if let bound = channel.localAddress?.port {
-                    self.boundPort.withLockedValue { if $0 == nil { $0 = bound } }
-                }
-            }
-        opening[address] = future
-        future.whenComplete { _ in self.opening[address] = nil }
-        return future
-    }
-
-    private static func bindError(_ error: any Error, address: IPAddress, port: Int) -> SCTPError {
+    static func bindError(_ error: any Error, what: String, address: IPAddress) -> SCTPError {
+        if let error = error as? SCTPError { return error }
         if let io = error as? IOError {
             switch io.errnoCode {
-            case Errno.addressInUse.rawValue: return SCTPError(.addressInUse, "UDP port \(port) on \(address) is in use")
+            case Errno.addressInUse.rawValue: return SCTPError(.addressInUse, "\(what) is in use")
             case Errno.addressNotAvailable.rawValue: return SCTPError(.addressNotAvailable, "\(address) is not an address of this machine")
-            case Errno.permissionDenied.rawValue: return SCTPError(.permissionDenied, "no permission to bind UDP port \(port) on \(address)")
+            case Errno.permissionDenied.rawValue: return SCTPError(.permissionDenied, "no permission to bind \(what)")
             default: break
             }
         }
-        return SCTPError(.addressNotAvailable, "cannot bind UDP \(address):\(port): \(error)")
+        return SCTPError(.addressNotAvailable, "cannot bind \(what): \(error)")
     }
 
     // MARK: SCTP endpoints (on the loop)
@@ -176,29 +187,36 @@ public final class SCTPStack: @unchecked Sendable {
         throw SCTPError(.addressInUse, "no free SCTP port")
     }
 
-    // MARK: Datagrams
+    // MARK: Packets
 
-    fileprivate func received(_ envelope: AddressedEnvelope<ByteBuffer>, at local: IPAddress) {
-        let datagram = envelope.data
-        guard !isClosed, let source = IPAddress(envelope.remoteAddress), let udpPort = envelope.remoteAddress.port,
-              let sourcePort = datagram.getInteger(at: datagram.readerIndex, as: UInt16.self),
-              let destinationPort = datagram.getInteger(at: datagram.readerIndex + 2, as: UInt16.self),
-              datagram.readableBytes >= 12 else { return }
-        learnedUDPPorts[PeerKey(address: source, sctpPort: sourcePort)] = udpPort
+    /// A packet arrived (from a transport, on the loop).
+    func received(_ datagram: ByteBuffer, from source: IPAddress, to local: IPAddress) {
+        guard !isClosed, datagram.readableBytes >= 12,
+              let destinationPort = datagram.getInteger(at: datagram.readerIndex + 2, as: UInt16.self) else { return }
+        capture?.record(datagram, from: source, to: local, udp: udpPortsOfArrival(datagram, from: source), now: now)
         let candidates = drivers[destinationPort] ?? []
         if let driver = candidates.first(where: { $0.localAddresses.contains(local) }) ?? candidates.first {
             driver.received(datagram: datagram, from: source, to: local)
             touchedDrivers[ObjectIdentifier(driver)] = driver
-        } else {
+        } else if answersOutOfTheBlue {
             answerOutOfTheBlue(datagram, from: source, to: local)
         }
     }
 
-    fileprivate func readComplete() {
+    /// The end of a batch of arrivals: every endpoint that got packets answers now.
+    func readComplete() {
         let touched = touchedDrivers.values
         touchedDrivers.removeAll(keepingCapacity: true)
         for driver in touched { driver.flush() }
-        flushWrites()
+        transport.flush()
+    }
+
+    /// Hands a packet that a carrier brought in to the stack (carrier stacks; any thread).
+    public func receive(_ packet: SCTPCarrierPacket) {
+        eventLoop.execute { [self] in
+            received(packet.bytes, from: packet.source, to: packet.destination)
+            readComplete()
+        }
     }
 
     /// RFC 9260 §8.4 for a packet to a port nobody has: INIT refused with ABORT, and so on.
@@ -206,34 +224,68 @@ public final class SCTPStack: @unchecked Sendable {
         guard let packet = try? SCTPPacket(parsing: datagram), (try? packet.validateBundling()) != nil,
               let answer = OutOfTheBlue.response(to: packet) else { return }
         send(Transmit(datagram: answer.serialized(), destination: source, source: local), from: [local], remoteUDPPort: nil)
-        flushWrites()
+        transport.flush()
     }
 
-    /// Writes a datagram (flushed by `flushWrites`) from one of `localAddresses` (the
+    /// Writes a packet (flushed by `flushWrites`) from one of `localAddresses` (the
     /// endpoint's: a peer takes the source address for one of ours).
     func send(_ transmit: Transmit, from localAddresses: [IPAddress], remoteUDPPort: Int?) {
-        guard let channel = channel(for: transmit, from: localAddresses),
-              let peerSCTPPort = transmit.datagram.getInteger(at: transmit.datagram.readerIndex + 2, as: UInt16.self) else { return }
-        let port = learnedUDPPorts[PeerKey(address: transmit.destination, sctpPort: peerSCTPPort)]
-            ?? remoteUDPPort ?? (options.peerUDPPort == 0 ? udpPort ?? 0 : options.peerUDPPort)
-        guard let remote = try? transmit.destination.socketAddress(port: port) else { return }
-        channel.write(AddressedEnvelope(remoteAddress: remote, data: transmit.datagram), promise: nil)
-        touchedChannels[ObjectIdentifier(channel)] = channel
+        guard let source = sourceAddress(for: transmit, from: localAddresses) else { return }
+        if let capture, let port = transmit.datagram.getInteger(at: transmit.datagram.readerIndex + 2, as: UInt16.self) {
+            let ports = transport.udpPorts(from: source, to: transmit.destination, sctpDestinationPort: port, remoteUDPPort: remoteUDPPort)
+            capture.record(transmit.datagram, from: source, to: transmit.destination, udp: ports, now: now)
+        }
+        transport.write(transmit.datagram, from: source, to: transmit.destination, remoteUDPPort: remoteUDPPort)
     }
 
-    func flushWrites() {
-        guard !touchedChannels.isEmpty else { return }
-        for channel in touchedChannels.values { channel.flush() }
-        touchedChannels.removeAll(keepingCapacity: true)
-    }
+    func flushWrites() { transport.flush() }
 
-    private func channel(for transmit: Transmit, from localAddresses: [IPAddress]) -> (any Channel)? {
-        if let source = transmit.source, let channel = channels[source] { return channel }
+    private func sourceAddress(for transmit: Transmit, from localAddresses: [IPAddress]) -> IPAddress? {
+        if let source = transmit.source, transport.isOpen(source) { return source }
         let family = transmit.destination.isIPv4
-        let sameFamily = localAddresses.filter { $0.isIPv4 == family && channels[$0] != nil }
+        let sameFamily = localAddresses.filter { $0.isIPv4 == family && transport.isOpen($0) }
         // Loopback peers are reached from a loopback address, others from any other.
-        let chosen = sameFamily.first(where: { $0.isLoopback == transmit.destination.isLoopback }) ?? sameFamily.first
-        return chosen.flatMap { channels[$0] }
+        return sameFamily.first(where: { $0.isLoopback == transmit.destination.isLoopback }) ?? sameFamily.first
+    }
+
+    private func udpPortsOfArrival(_ datagram: ByteBuffer, from source: IPAddress) -> (source: UInt16, destination: UInt16)? {
+        guard let udp, let sctpPort = datagram.getInteger(at: datagram.readerIndex, as: UInt16.self) else { return nil }
+        let remote = udp.learnedPort(of: source, sctpPort: sctpPort) ?? 0
+        return (UInt16(truncatingIfNeeded: remote), UInt16(truncatingIfNeeded: udpPort ?? 0))
+    }
+
+    // MARK: pcap
+
+    /// Writes every packet the stack sends and receives from now on to a pcap file at `path`
+    /// (created or truncated), with IP and (for UDP) UDP headers synthesised so that
+    /// Wireshark and tshark decode it (`-d udp.port==N,sctp` for UDP). Fails with the errno
+    /// of opening the file.
+    public func startCapture(to path: String) throws(SCTPError) {
+        let file: SystemPackage.FileDescriptor
+        do {
+            file = try SystemPackage.FileDescriptor.open(FilePath(path), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite, .groupRead, .otherRead])
+        } catch let error as Errno {
+            throw SCTPError(error, "cannot open \(path) for the capture")
+        } catch {
+            throw SCTPError(.ioError, "cannot open \(path): \(error)")
+        }
+        let capture = PacketCapture(file: file)
+        do {
+            try eventLoop.submit { [self] in
+                self.capture?.close()
+                self.capture = capture
+            }.wait()
+        } catch {
+            throw SCTPError(.ioError, "\(error)")
+        }
+    }
+
+    /// Stops writing the capture and closes its file.
+    public func stopCapture() {
+        try? eventLoop.submit { [self] in
+            capture?.close()
+            capture = nil
+        }.wait()
     }
 
     /// Closes every socket of the stack and the UDP sockets. The shared stack cannot be closed.
@@ -244,33 +296,48 @@ public final class SCTPStack: @unchecked Sendable {
         return eventLoop.flatSubmit { [self] in
             for driver in drivers.values.flatMap({ $0 }) { driver.close() }
             isClosed = true
-            let futures = channels.values.map { $0.close() }
-            channels.removeAll()
-            return EventLoopFuture.andAllComplete(futures, on: eventLoop)
+            capture?.close()
+            capture = nil
+            return transport.close()
         }
     }
 }
 
-/// Feeds datagrams from one UDP socket into the stack.
-private final class UDPInboundHandler: ChannelInboundHandler {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    let stack: SCTPStack
-    let localAddress: IPAddress
+/// A pcap file being written (on the stack's loop).
+private final class PacketCapture: @unchecked Sendable {
+    let file: SystemPackage.FileDescriptor
+    private var writer = PcapWriter()
+    private var closed = false
 
-    init(stack: SCTPStack, localAddress: IPAddress) {
-        self.stack = stack
-        self.localAddress = localAddress
+    init(file: SystemPackage.FileDescriptor) {
+        self.file = file
+        flush()
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        stack.received(unwrapInboundIn(data), at: localAddress)
+    func record(_ packet: ByteBuffer, from source: IPAddress, to destination: IPAddress,
+                udp: (source: UInt16, destination: UInt16)?, now: SCTPInstant) {
+        guard !closed, source.isIPv4 == destination.isIPv4 else { return }
+        let encapsulation: PcapWriter.Encapsulation = udp.map { .udp(sourcePort: $0.source, destinationPort: $0.destination) } ?? .rawIP
+        writer.append(sctpPacket: packet, source: source, destination: destination, encapsulation: encapsulation,
+                      nanoseconds: wallClockNanoseconds())
+        flush()
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
-        stack.readComplete()
+    private func flush() {
+        let bytes = writer.takeBytes()
+        guard bytes.readableBytes > 0 else { return }
+        _ = try? bytes.withUnsafeReadableBytes { try file.writeAll($0) }
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // ICMP errors (port unreachable) surface here; SCTP's own timers handle lost peers.
+    func close() {
+        guard !closed else { return }
+        closed = true
+        try? file.close()
+    }
+
+    private func wallClockNanoseconds() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
     }
 }
