@@ -102,8 +102,11 @@ final class EndpointDriver: @unchecked Sendable {
         }
     }
 
+    /// Gives an event to its sink first, then completes the calls waiting for it, so that a
+    /// caller woken by its future sees the socket already updated.
     private func dispatch(_ event: SCTPEvent) {
-        var finished: AssociationID?
+        let sink = event.associationID.flatMap { sinks[$0]?.sink } ?? defaultSink
+        sink?.endpointDriver(self, deliver: event)
         switch event {
         case .communicationUp(let id, _, _):
             connectPromises.removeValue(forKey: id)?.succeed(id)
@@ -111,23 +114,20 @@ final class EndpointDriver: @unchecked Sendable {
             let error = Self.error(for: failure)
             connectPromises.removeValue(forKey: id)?.fail(error)
             failBlockedSends(of: id, error)
-            finished = id
+            sinks[id] = nil
         case .shutdownComplete(let id):
             shutdownPromises.removeValue(forKey: id)?.succeed(())
             failBlockedSends(of: id, SCTPError(.brokenPipe, "the association was shut down"))
-            finished = id
+            sinks[id] = nil
         case .communicationLost(let id, let reason):
             let error = SCTPError(.connectionReset, "association lost: \(reason)")
             connectPromises.removeValue(forKey: id)?.fail(error)
             shutdownPromises.removeValue(forKey: id)?.fail(error)
             failBlockedSends(of: id, error)
-            finished = id
+            sinks[id] = nil
         default:
             break
         }
-        let sink = event.associationID.flatMap { sinks[$0]?.sink } ?? defaultSink
-        sink?.endpointDriver(self, deliver: event)
-        if let finished { sinks[finished] = nil }
     }
 
     // MARK: User calls (on the event loop)
