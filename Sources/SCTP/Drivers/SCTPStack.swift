@@ -70,6 +70,9 @@ public final class SCTPStack: @unchecked Sendable {
     private var touchedDrivers: [ObjectIdentifier: EndpointDriver] = [:]
     private var isClosed = false
     private var capture: PacketCapture?
+    private var routeCache: [IPAddress: IPAddress?] = [:]
+    /// Whether the kernel's routing table says where packets go (not for a carrier).
+    private var usesKernelRoutes: Bool { !(transport is CarrierTransport) }
 
     /// A UDP encapsulation stack on one loop of `group`.
     public init(options: Options = Options(), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
@@ -240,12 +243,26 @@ public final class SCTPStack: @unchecked Sendable {
 
     func flushWrites() { transport.flush() }
 
+    /// The local address a packet leaves from: the core's choice if it made one; else the
+    /// endpoint's address that the routing table uses toward the destination (so that a
+    /// multi-homed peer's answers come back over the same path); else the endpoint's address
+    /// sharing the longest prefix with the destination.
     private func sourceAddress(for transmit: Transmit, from localAddresses: [IPAddress]) -> IPAddress? {
         if let source = transmit.source, transport.isOpen(source) { return source }
-        let family = transmit.destination.isIPv4
-        let sameFamily = localAddresses.filter { $0.isIPv4 == family && transport.isOpen($0) }
-        // Loopback peers are reached from a loopback address, others from any other.
-        return sameFamily.first(where: { $0.isLoopback == transmit.destination.isLoopback }) ?? sameFamily.first
+        let destination = transmit.destination
+        let candidates = localAddresses.filter { $0.isIPv4 == destination.isIPv4 && transport.isOpen($0) }
+        guard candidates.count > 1 else { return candidates.first }
+        if usesKernelRoutes, let routed = routedSource(toward: destination), candidates.contains(routed) { return routed }
+        return candidates.max { $0.commonPrefixLength(with: destination) < $1.commonPrefixLength(with: destination) }
+    }
+
+    /// Route lookups, cached per destination (bounded: cleared when it grows large).
+    private func routedSource(toward destination: IPAddress) -> IPAddress? {
+        if let cached = routeCache[destination] { return cached }
+        if routeCache.count >= 4096 { routeCache.removeAll() }
+        let source = RouteLookup.source(toward: destination)
+        routeCache[destination] = .some(source)
+        return source
     }
 
     private func udpPortsOfArrival(_ datagram: ByteBuffer, from source: IPAddress) -> (source: UInt16, destination: UInt16)? {

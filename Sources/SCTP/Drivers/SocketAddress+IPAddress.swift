@@ -42,3 +42,18 @@ extension IPAddress {
         }
     }
 }
+
+extension IPAddress {
+    /// How many leading bits this address shares with `other` (0 across families).
+    func commonPrefixLength(with other: IPAddress) -> Int {
+        switch (self, other) {
+        case (.v4(let a), .v4(let b)):
+            return (a.rawValue ^ b.rawValue).leadingZeroBitCount
+        case (.v6(let a), .v6(let b)):
+            let high = (a.high ^ b.high).leadingZeroBitCount
+            return high < 64 ? high : 64 + (a.low ^ b.low).leadingZeroBitCount
+        default:
+            return 0
+        }
+    }
+}

@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import NIOPosix
 import SCTPWire
@@ -16,6 +17,8 @@ final class RawIPTransport: StackTransport, @unchecked Sendable {
     private var channels: [IPAddress: any Channel] = [:]
     private var opening: [IPAddress: EventLoopFuture<Void>] = [:]
     private var touched: [ObjectIdentifier: any Channel] = [:]
+    private var closing = false
+    private let logger = Logger(label: "swift-sctp.transport")
 
     init(stack: SCTPStack) {
         self.stack = stack
@@ -46,7 +49,10 @@ final class RawIPTransport: StackTransport, @unchecked Sendable {
                 }
                 throw SCTPStack.bindError(error, what: "raw IP protocol 132 on \(address)", address: address)
             }
-            .map { (channel: any Channel) in self.channels[address] = channel }
+            .map { (channel: any Channel) in
+                self.channels[address] = channel
+                self.reopenWhenClosed(channel, address: address)
+            }
         opening[address] = future
         future.whenComplete { _ in self.opening[address] = nil }
         return future
@@ -80,7 +86,28 @@ final class RawIPTransport: StackTransport, @unchecked Sendable {
     func udpPorts(from source: IPAddress, to destination: IPAddress, sctpDestinationPort: UInt16,
                   remoteUDPPort: Int?) -> (source: UInt16, destination: UInt16)? { nil }
 
+    /// NIO closes a datagram socket on errors such as ENETUNREACH (a path whose link went
+    /// down); the address must stay usable for every association, so it is opened again.
+    private func reopenWhenClosed(_ channel: any Channel, address: IPAddress, attempt: Int = 0) {
+        channel.closeFuture.whenComplete { [self] _ in
+            guard !closing, channels[address] === channel else { return }
+            channels[address] = nil
+            reopen(address, attempt: 0)
+        }
+    }
+
+    private func reopen(_ address: IPAddress, attempt: Int) {
+        guard !closing, channels[address] == nil else { return }
+        logger.warning("socket on \(address) closed by an error; opening it again", metadata: ["attempt": "\(attempt)"])
+        open(address).whenFailure { [self] error in
+            // Retried with a growing delay, at most every 5 s, until the stack closes.
+            let delay = TimeAmount.milliseconds(Int64(min(100 << min(attempt, 6), 5000)))
+            eventLoop.scheduleTask(in: delay) { [self] in reopen(address, attempt: attempt + 1) }
+        }
+    }
+
     func close() -> EventLoopFuture<Void> {
+        closing = true
         let futures = channels.values.map { $0.close() }
         channels.removeAll()
         return EventLoopFuture.andAllComplete(futures, on: eventLoop)

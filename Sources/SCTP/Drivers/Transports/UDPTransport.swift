@@ -1,4 +1,5 @@
 import NIOConcurrencyHelpers
+import Logging
 import NIOCore
 import NIOPosix
 import SCTPWire
@@ -20,6 +21,8 @@ final class UDPTransport: StackTransport, @unchecked Sendable {
     private var opening: [IPAddress: EventLoopFuture<Void>] = [:]
     private var learnedUDPPorts: [PeerKey: Int] = [:]
     private var touched: [ObjectIdentifier: any Channel] = [:]
+    private var closing = false
+    private let logger = Logger(label: "swift-sctp.transport")
 
     private struct PeerKey: Hashable {
         var address: IPAddress
@@ -62,6 +65,7 @@ final class UDPTransport: StackTransport, @unchecked Sendable {
                 if let bound = channel.localAddress?.port {
                     self.boundPort.withLockedValue { if $0 == nil { $0 = bound } }
                 }
+                self.reopenWhenClosed(channel, address: address)
             }
         opening[address] = future
         future.whenComplete { _ in self.opening[address] = nil }
@@ -107,7 +111,28 @@ final class UDPTransport: StackTransport, @unchecked Sendable {
         learnedUDPPorts[PeerKey(address: source, sctpPort: sctpPort)]
     }
 
+    /// NIO closes a datagram socket on errors such as ENETUNREACH (a path whose link went
+    /// down); the address must stay usable for every association, so it is opened again.
+    private func reopenWhenClosed(_ channel: any Channel, address: IPAddress, attempt: Int = 0) {
+        channel.closeFuture.whenComplete { [self] _ in
+            guard !closing, channels[address] === channel else { return }
+            channels[address] = nil
+            reopen(address, attempt: 0)
+        }
+    }
+
+    private func reopen(_ address: IPAddress, attempt: Int) {
+        guard !closing, channels[address] == nil else { return }
+        logger.warning("socket on \(address) closed by an error; opening it again", metadata: ["attempt": "\(attempt)"])
+        open(address).whenFailure { [self] error in
+            // Retried with a growing delay, at most every 5 s, until the stack closes.
+            let delay = TimeAmount.milliseconds(Int64(min(100 << min(attempt, 6), 5000)))
+            eventLoop.scheduleTask(in: delay) { [self] in reopen(address, attempt: attempt + 1) }
+        }
+    }
+
     func close() -> EventLoopFuture<Void> {
+        closing = true
         let futures = channels.values.map { $0.close() }
         channels.removeAll()
         return EventLoopFuture.andAllComplete(futures, on: eventLoop)
