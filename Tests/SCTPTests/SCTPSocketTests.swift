@@ -399,4 +399,33 @@ struct SCTPSocketTests {
         #expect(error?.errno == .connectionReset)
         #expect(try server.recvmsg() == nil)
     }
+
+    @Test("IPv6 sockets: ::1 both ways; IPv4 and IPv4-mapped peers on an IPv6 socket")
+    func ipv6() throws {
+        let stack = makeStack()
+        defer { _ = try? stack.close().wait() }
+        let listener = try SCTPSocket.forTest(family: .ipv6, on: stack)
+        try listener.bind([address("::1", 0), address("127.0.0.1", 0)])
+        try listener.listen()
+        let port = try #require(listener.localPort)
+        #expect(Set(try listener.getladdrs().compactMap(\.ipAddress)) == ["::1", "127.0.0.1"])
+
+        let v6 = try SCTPSocket.forTest(family: .ipv6, on: stack)
+        try v6.bind(address("::1", 0))
+        try v6.connectx([address("::1", port)])
+        let first = try listener.accept()
+        #expect(try first.getpaddrs().compactMap(\.ipAddress) == ["::1"])
+        try v6.send(Array("over ::1".utf8))
+        #expect(text(try first.nextMessage().data) == "over ::1")
+
+        // An IPv4-mapped address names the IPv4 peer.
+        let mapped = try SCTPSocket.forTest(family: .ipv6, on: stack)
+        try mapped.bind(address("127.0.0.1", 0))
+        try mapped.connectx([address("::ffff:127.0.0.1", port)])
+        let second = try listener.accept()
+        #expect(try mapped.getpaddrs().compactMap(\.ipAddress).contains("127.0.0.1"))
+        try second.send(Array("to mapped".utf8))
+        #expect(text(try mapped.nextMessage().data) == "to mapped")
+        for socket in [v6, first, mapped, second, listener] { try socket.close() }
+    }
 }
