@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import SCTPWire
 
@@ -42,5 +43,92 @@ final class DatagramInboundHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // ICMP errors (port unreachable) surface here; SCTP's own timers handle lost peers.
+    }
+}
+
+/// What UDP and raw IP transports share: one NIO datagram socket per local address, batched
+/// writes, and reopening a socket NIO closed on an error. Subclasses make the socket
+/// (`makeChannel`) and read what arrives (`received`).
+class SocketTransport: @unchecked Sendable {
+    unowned let stack: SCTPStack
+    var eventLoop: any EventLoop { stack.eventLoop }
+    private(set) var channels: [IPAddress: any Channel] = [:]
+    private var opening: [IPAddress: EventLoopFuture<Void>] = [:]
+    private var touched: [ObjectIdentifier: any Channel] = [:]
+    private var closing = false
+    private let logger = Logger(label: "swift-sctp.transport")
+
+    init(stack: SCTPStack) {
+        self.stack = stack
+    }
+
+    /// A bound socket for `address` whose pipeline holds `handler`.
+    func makeChannel(for address: IPAddress, handler: DatagramInboundHandler) -> EventLoopFuture<any Channel> {
+        preconditionFailure("a subclass makes its sockets")
+    }
+
+    /// A socket for `address` is open.
+    func didOpen(_ channel: any Channel, address: IPAddress) {}
+
+    /// A datagram arrived on the socket of `local`.
+    func received(_ envelope: AddressedEnvelope<ByteBuffer>, at local: IPAddress) {}
+
+    func isOpen(_ address: IPAddress) -> Bool { channels[address] != nil }
+
+    func open(_ address: IPAddress) -> EventLoopFuture<Void> {
+        if channels[address] != nil { return eventLoop.makeSucceededVoidFuture() }
+        if let pending = opening[address] { return pending }
+        let stack = stack
+        let handler = DatagramInboundHandler(localAddress: address,
+                                             onRead: { [unowned self] envelope, local in received(envelope, at: local) },
+                                             onReadComplete: { stack.readComplete() })
+        let future = makeChannel(for: address, handler: handler).map { (channel: any Channel) in
+            self.channels[address] = channel
+            self.didOpen(channel, address: address)
+            self.reopenWhenClosed(channel, address: address)
+        }
+        opening[address] = future
+        future.whenComplete { _ in self.opening[address] = nil }
+        return future
+    }
+
+    /// Queues a datagram on the socket of `source` (flushed by `flush`).
+    func write(_ data: ByteBuffer, from source: IPAddress, to remote: SocketAddress) {
+        guard let channel = channels[source] else { return }
+        channel.write(AddressedEnvelope(remoteAddress: remote, data: data), promise: nil)
+        touched[ObjectIdentifier(channel)] = channel
+    }
+
+    func flush() {
+        guard !touched.isEmpty else { return }
+        for channel in touched.values { channel.flush() }
+        touched.removeAll(keepingCapacity: true)
+    }
+
+    /// NIO closes a datagram socket on errors such as ENETUNREACH (a path whose link went
+    /// down); the address must stay usable for every association, so it is opened again.
+    private func reopenWhenClosed(_ channel: any Channel, address: IPAddress) {
+        channel.closeFuture.whenComplete { [self] _ in
+            guard !closing, channels[address] === channel else { return }
+            channels[address] = nil
+            reopen(address, attempt: 0)
+        }
+    }
+
+    private func reopen(_ address: IPAddress, attempt: Int) {
+        guard !closing, channels[address] == nil else { return }
+        logger.warning("socket on \(address) closed by an error; opening it again", metadata: ["attempt": "\(attempt)"])
+        open(address).whenFailure { [self] _ in
+            // Retried with a growing delay, at most every 5 s, until the stack closes.
+            let delay = TimeAmount.milliseconds(Int64(min(100 << min(attempt, 6), 5000)))
+            eventLoop.scheduleTask(in: delay) { [self] in reopen(address, attempt: attempt + 1) }
+        }
+    }
+
+    func close() -> EventLoopFuture<Void> {
+        closing = true
+        let futures = channels.values.map { $0.close() }
+        channels.removeAll()
+        return EventLoopFuture.andAllComplete(futures, on: eventLoop)
     }
 }
