@@ -43,6 +43,15 @@ extension SCTPSocket {
     }
 }
 
+/// A listening one-to-one socket on `addresses` (port 0: a free one) and its port.
+func listening(on stack: SCTPStack, _ addresses: [SocketAddress], family: SCTPSocket.Family = .ipv4) throws -> (SCTPSocket, UInt16) {
+    let listener = try SCTPSocket.forTest(family: family, on: stack)
+    try listener.bind(addresses)
+    try listener.listen()
+    guard let port = listener.localPort else { throw SCTPError(.addressNotAvailable, "the listener has no port") }
+    return (listener, port)
+}
+
 /// Runs `body` and returns the errno it failed with.
 func errno(of body: () throws -> Void) -> Errno? {
     do {
@@ -63,10 +72,7 @@ struct SCTPSocketTests {
     func oneToOne() throws {
         let stack = makeStack()
         defer { _ = try? stack.close().wait() }
-        let listener = try SCTPSocket.forTest(on: stack)
-        try listener.bind([address("127.0.0.1", 0), address("127.0.0.2", 0)])
-        try listener.listen()
-        let port = try #require(listener.localPort)
+        let (listener, port) = try listening(on: stack, [address("127.0.0.1", 0), address("127.0.0.2", 0)])
         #expect(try listener.getladdrs().map(\.ipAddress) == ["127.0.0.1", "127.0.0.2"])
 
         let client = try SCTPSocket.forTest(on: stack)
@@ -209,10 +215,7 @@ struct SCTPSocketTests {
     func connectxErrors() throws {
         let stack = makeStack()
         defer { _ = try? stack.close().wait() }
-        let listener = try SCTPSocket.forTest(on: stack)
-        try listener.bind(address("127.0.0.1", 0))
-        try listener.listen()
-        let port = try #require(listener.localPort)
+        let (listener, port) = try listening(on: stack, [address("127.0.0.1", 0)])
         let closedPort: UInt16 = port == 65535 ? 65534 : port + 1
 
         // A live stack with nothing on the port answers INIT with ABORT.
@@ -373,10 +376,7 @@ struct SCTPSocketTests {
     func abortiveClose() throws {
         let stack = makeStack()
         defer { _ = try? stack.close().wait() }
-        let listener = try SCTPSocket.forTest(on: stack)
-        try listener.bind([address("127.0.0.1", 0), address("127.0.0.2", 0)])
-        try listener.listen()
-        let port = try #require(listener.localPort)
+        let (listener, port) = try listening(on: stack, [address("127.0.0.1", 0), address("127.0.0.2", 0)])
         let client = try SCTPSocket.forTest(on: stack)
         try client.bind(address("127.0.0.1", 0))
         try client.connectx([address("127.0.0.1", port), address("127.0.0.2", port)])
@@ -404,10 +404,7 @@ struct SCTPSocketTests {
     func ipv6() throws {
         let stack = makeStack()
         defer { _ = try? stack.close().wait() }
-        let listener = try SCTPSocket.forTest(family: .ipv6, on: stack)
-        try listener.bind([address("::1", 0), address("127.0.0.1", 0)])
-        try listener.listen()
-        let port = try #require(listener.localPort)
+        let (listener, port) = try listening(on: stack, [address("::1", 0), address("127.0.0.1", 0)], family: .ipv6)
         #expect(Set(try listener.getladdrs().compactMap(\.ipAddress)) == ["::1", "127.0.0.1"])
 
         let v6 = try SCTPSocket.forTest(family: .ipv6, on: stack)
