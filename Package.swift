@@ -64,7 +64,8 @@ let package = Package(
         .executableTarget(
             name: "sctp-cat",
             dependencies: [
-                "SCTP",
+                "SCTP", "SCTPCore", "SCTPWire",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
