@@ -46,7 +46,8 @@ public struct SCTPConfiguration: Sendable, Hashable {
 
     /// Path MTU assumed before anything better is known (the SCTP packet, without IP/UDP headers).
     public var pathMTU: Int = 1200
-    /// Disable Nagle-like bundling delay (`SCTP_NODELAY`).
+    /// Disable Nagle-like bundling delay (`SCTP_NODELAY`). When `false`, while data is
+    /// unacknowledged, new data waits until a full chunk's worth is queued or the SACK comes.
     public var noDelay: Bool = true
     /// Max.Burst: new packets sent at once on one path.
     public var maxBurst: Int = 4

@@ -117,6 +117,11 @@ extension Association {
         var flight = sender.outstanding.bytesInFlight(on: path)
         let window = controller.sendWindow(flightSize: flight, maxBurst: configuration.maxBurst)
         var sent = false
+        // Nagle-like bundling (SCTP_NODELAY off): while data is unacknowledged, a chunk that
+        // would not be full waits for the SACK, so that small messages go out bundled. Not
+        // during shutdown, where everything queued must leave.
+        let bundlesSmallMessages = !configuration.noDelay && state != .shutdownPending && state != .shutdownReceived
+        if bundlesSmallMessages && sender.outstanding.bytesInFlight > 0 && sender.queue.queuedBytes < maxPayload { return false }
         while !sender.queue.isEmpty, sender.outstanding.canSendNewChunk, flight < window {
             let peerWindow = sender.outstanding.peerReceiverWindow
             let nextSize = min(sender.queue.nextMessageRemainingBytes ?? maxPayload, maxPayload)

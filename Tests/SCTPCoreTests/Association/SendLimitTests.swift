@@ -75,4 +75,49 @@ struct SendLimitTests {
         let indices = H.messages(h.server).map { Int($0.payload.getInteger(at: $0.payload.readerIndex + 2, as: UInt32.self)!) }
         #expect(indices == Array(0..<40))
     }
+
+    @Test("SCTP_NODELAY off: while data is unacknowledged, small messages wait and leave bundled; on: each leaves at once")
+    func nagle() throws {
+        for noDelay in [false, true] {
+            var configuration = SCTPConfiguration()
+            configuration.noDelay = noDelay
+            let h = H(seed: 23, clientConfiguration: configuration)
+            let id = try h.connect()
+            #expect(h.run { !H.upEvents(h.client).isEmpty })
+            let (client, _) = h.logTraffic()
+            // Ten small messages at once: the first leaves alone (nothing is in flight).
+            for index in 0..<10 {
+                try h.client.endpoint.send(OutgoingMessage(streamIdentifier: 0, payload: ByteBuffer(repeating: UInt8(index), count: 50)),
+                                           on: id, now: h.now)
+            }
+            h.loop.flushTransmits()
+            #expect(h.run { H.messages(h.server).count == 10 })
+            let packetsWithData = client.sent.filter { $0.chunks.contains { $0.type == 0 } }
+            if noDelay {
+                // Each message is sent as soon as it is queued.
+                #expect(packetsWithData.count == 10)
+            } else {
+                // One packet, then the nine others bundled after the first SACK.
+                #expect(packetsWithData.map { $0.chunks.filter { $0.type == 0 }.count } == [1, 9])
+            }
+            #expect(H.messages(h.server).map { $0.payload.getInteger(at: 0, as: UInt8.self) } == (0..<10).map { UInt8($0) })
+        }
+    }
+
+    @Test("SCTP_NODELAY off never holds back a full chunk, nor what is left at shutdown")
+    func nagleFullChunksAndShutdown() throws {
+        var configuration = SCTPConfiguration()
+        configuration.noDelay = false
+        let h = H(seed: 24, clientConfiguration: configuration)
+        let id = try h.connect()
+        #expect(h.run { !H.upEvents(h.client).isEmpty })
+        // A large message: full chunks flow while earlier ones are unacknowledged; its small
+        // tail and a small message follow, and a shutdown right away still delivers all.
+        try h.client.endpoint.send(OutgoingMessage(streamIdentifier: 0, payload: ByteBuffer(repeating: 7, count: 10_000)), on: id, now: h.now)
+        try h.client.endpoint.send(OutgoingMessage(streamIdentifier: 0, payload: ByteBuffer(repeating: 8, count: 10)), on: id, now: h.now)
+        try h.client.endpoint.shutdown(id, now: h.now)
+        h.loop.flushTransmits()
+        #expect(h.run { H.shutdownCompleted(h.client) })
+        #expect(H.messages(h.server).map(\.payload.readableBytes) == [10_000, 10])
+    }
 }
