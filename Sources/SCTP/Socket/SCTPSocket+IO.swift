@@ -51,7 +51,8 @@ extension SCTPSocket {
             for id in targets {
                 let message = OutgoingMessage(streamIdentifier: info.stream, payloadProtocolIdentifier: info.payloadProtocolIdentifier,
                                               isUnordered: info.flags.contains(.unordered),
-                                              requestsImmediateAck: info.flags.contains(.sackImmediately), payload: data)
+                                              requestsImmediateAck: info.flags.contains(.sackImmediately),
+                                              partialReliability: info.partialReliability, payload: data)
                 if nonBlocking {
                     do {
                         try driver.trySend(message, on: id)

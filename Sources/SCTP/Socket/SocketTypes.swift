@@ -30,14 +30,18 @@ public struct SCTPSendInfo: Hashable, Sendable {
     public var context: UInt32
     /// The association (one-to-many sockets); ignored on one-to-one sockets.
     public var associationID: AssociationID?
+    /// `SCTP_PRINFO` (RFC 6458 §5.3.7): when the message may be given up, if the peer
+    /// supports PR-SCTP (a lifetime, or a retransmission limit).
+    public var partialReliability: PartialReliability
 
     public init(stream: UInt16 = 0, payloadProtocolIdentifier: UInt32 = 0, flags: SCTPSendFlags = [],
-                context: UInt32 = 0, associationID: AssociationID? = nil) {
+                context: UInt32 = 0, associationID: AssociationID? = nil, partialReliability: PartialReliability = .reliable) {
         self.stream = stream
         self.payloadProtocolIdentifier = payloadProtocolIdentifier
         self.flags = flags
         self.context = context
         self.associationID = associationID
+        self.partialReliability = partialReliability
     }
 }
 

@@ -8,6 +8,8 @@ extension Association {
     func send(_ message: OutgoingMessage, now: SCTPInstant) throws(CoreError) {
         guard state.acceptsNewData else { throw .associationClosing }
         guard message.payload.readableBytes <= configuration.maxMessageSize else { throw .messageTooLarge }
+        var message = message
+        if case .lifetime(let lifetime) = message.partialReliability { message.expiry = now + lifetime }
         do {
             try sender.queue.enqueue(message)
         } catch {
@@ -58,9 +60,17 @@ extension Association {
         var sentData = false
         var sentNewData = false
         if canSendData {
-            sentData = sendRetransmissions(&builder, now: now)
+            abandonMessages(now: now)
+            if forwardTSNPending, let forward = sender.outstanding.forwardTSN() {
+                let chunk = Chunk.forwardTSN(forward)
+                builder.add(chunk, size: chunk.encodedSize)
+                sentData = true
+            }
+            forwardTSNPending = false
+            sentData = sendRetransmissions(&builder, now: now) || sentData
             sentNewData = sendNewData(&builder, path: pathIndex, now: now)
             sentData = sentNewData || sentData
+            reportExpiredMessages()
         }
         if receiver.isSackDue(at: now) || (receiver.isSackOwed && !builder.isEmpty) {
             // A SACK goes first among what follows the control chunks: put it in its own
@@ -128,8 +138,10 @@ extension Association {
             // §6.1 A/B: respect the peer's window, but one chunk may probe a closed window
             // when nothing is in flight.
             if peerWindow < nextSize && sender.outstanding.bytesInFlight > 0 { break }
-            guard let chunk = sender.queue.nextChunk(tsn: sender.outstanding.nextTSN, maxPayloadSize: maxPayload) else { break }
-            sender.outstanding.append(chunk, path: path, now: now)
+            guard let chunk = sender.queue.nextChunk(tsn: sender.outstanding.nextTSN, maxPayloadSize: maxPayload,
+                                                     now: peerSupportsForwardTSN ? now : nil) else { break }
+            let policy: (expiry: SCTPInstant?, maxRetransmissions: Int?) = peerSupportsForwardTSN ? sender.queue.lastChunkPolicy : (nil, nil)
+            sender.outstanding.append(chunk, path: path, now: now, expiry: policy.expiry, maxRetransmissions: policy.maxRetransmissions)
             builder.add(.data(chunk), size: chunk.encodedSize)
             flight += chunk.encodedSize
             sent = true
@@ -139,12 +151,50 @@ extension Association {
         return sent
     }
 
-    /// Starts T3-rtx on every path with data in flight and no timer running (§6.3.2 R1).
+    /// Starts T3-rtx on every path with data in flight and no timer running (§6.3.2 R1), and
+    /// on the primary path while a FORWARD TSN waits to be acknowledged (RFC 3758 §3.5 C5:
+    /// it is sent again when T3-rtx expires).
     private func armT3IfNeeded(now: SCTPInstant) {
         for index in paths.indices where paths[index].t3Deadline == nil {
             if sender.outstanding.bytesInFlight(on: PathID(index)) > 0 {
                 paths[index].t3Deadline = now + paths[index].rto.rto
             }
+        }
+        if paths[primaryPath].t3Deadline == nil && sender.outstanding.advancedPeerAckPoint != nil {
+            paths[primaryPath].t3Deadline = now + paths[primaryPath].rto.rto
+        }
+    }
+
+    // MARK: PR-SCTP (RFC 3758)
+
+    /// Gives up the messages whose chunks wait for retransmission past their lifetime or
+    /// retransmission limit (only when the peer supports FORWARD TSN), reports them as not
+    /// sent, and has a FORWARD TSN sent.
+    private func abandonMessages(now: SCTPInstant) {
+        guard peerSupportsForwardTSN, sender.outstanding.hasChunksToRetransmit else { return }
+        let abandoned = sender.outstanding.abandonMessages(now: now)
+        guard !abandoned.isEmpty else { return }
+        for message in abandoned {
+            var payload = message.payload
+            if !message.lastChunkSent, let rest = sender.queue.abandonCurrentMessage() {
+                // The unsent tail of the message goes with it.
+                let sentBytes = payload.readableBytes
+                if var tail = rest.payload.getSlice(at: rest.payload.readerIndex + sentBytes, length: rest.payload.readableBytes - sentBytes) {
+                    payload.writeBuffer(&tail)
+                }
+            }
+            events.append(.sendFailed(id, stream: message.streamIdentifier,
+                                      payloadProtocolIdentifier: message.payloadProtocolIdentifier, payload: payload))
+        }
+        forwardTSNPending = true
+    }
+
+    /// Reports the messages whose lifetime ended before they were sent.
+    private func reportExpiredMessages() {
+        guard !sender.queue.expired.isEmpty else { return }
+        for message in sender.queue.takeExpired() {
+            events.append(.sendFailed(id, stream: message.streamIdentifier,
+                                      payloadProtocolIdentifier: message.payloadProtocolIdentifier, payload: message.payload))
         }
     }
 
@@ -165,6 +215,7 @@ extension Association {
         guard state != .closed else { return }
         sender.congestion[index].onRetransmissionTimeout()
         sender.outstanding.handleRetransmissionTimeout(on: PathID(index))
+        if sender.outstanding.advancedPeerAckPoint != nil { forwardTSNPending = true }
         if index == primaryPath { primaryPath = alternatePath(to: index) }
         transmitData(now: now)
     }
@@ -201,6 +252,12 @@ extension Association {
         }
         if let sample = outcome.rttSample, paths.indices.contains(sample.path.rawValue) {
             paths[sample.path.rawValue].rto.addSample(sample.rtt)
+        }
+        // RFC 3758 §3.5 C3: the peer has not yet skipped what was abandoned: tell it again.
+        if let point = sender.outstanding.advancedPeerAckPoint, point > sack.cumulativeTSNAck {
+            forwardTSNPending = true
+        } else if sender.outstanding.advancedPeerAckPoint == nil && sender.outstanding.bytesInFlight(on: PathID(primaryPath)) == 0 {
+            paths[primaryPath].t3Deadline = nil
         }
         if sender.isIdle && sender.busy {
             sender.busy = false

@@ -59,6 +59,7 @@ extension Association {
             case .forwardTSN(let forward):
                 if peerSupportsForwardTSN {
                     handleForwardTSN(forward, now: now)
+                    receivedData = true  // answered with a SACK at once (RFC 3758 §3.6)
                 } else {
                     unsupported.append(UnknownChunk(type: ChunkType.forwardTSN, flags: 0, value: ByteBuffer()))
                 }

@@ -45,6 +45,8 @@ final class Association {
     var inboundStreams: UInt16 = 0
     var peerReceiverWindow: UInt32 = 0
     var peerSupportsForwardTSN = false
+    /// A FORWARD TSN must go out with the next packet (PR-SCTP, RFC 3758 §3.5).
+    var forwardTSNPending = false
     var zeroChecksumToPeer = false
 
     // Data transfer.

@@ -17,6 +17,9 @@ public struct OutstandingChunk: Sendable {
         case gapAcked
         /// Lost (T3-rtx or Fast Retransmit): waits to be sent again, not in flight (§1.3).
         case markedForRetransmission
+        /// Given up (PR-SCTP, RFC 3758): never sent again, not in flight; the peer is told to
+        /// skip it with FORWARD TSN.
+        case abandoned
     }
 
     /// The chunk as sent (its payload is a slice of the user's message).
@@ -32,14 +35,29 @@ public struct OutstandingChunk: Sendable {
     var state: State = .inFlight
     /// The number of the SACK that last acknowledged it (renege detection).
     var ackStamp: UInt32 = 0
+    /// PR-SCTP: when its message's lifetime ends, and how often it may be retransmitted.
+    var expiry: SCTPInstant?
+    var maxRetransmissions: Int?
 
-    init(chunk: DataChunk, path: PathID, sentAt: SCTPInstant) {
+    init(chunk: DataChunk, path: PathID, sentAt: SCTPInstant, expiry: SCTPInstant? = nil, maxRetransmissions: Int? = nil) {
         self.chunk = chunk
         self.path = path
         self.sentAt = sentAt
+        self.expiry = expiry
+        self.maxRetransmissions = maxRetransmissions
         transmissions = 1
         misses = 0
     }
+
+    /// Whether PR-SCTP gives it up rather than send it again at `now`.
+    func isAbandonable(now: SCTPInstant) -> Bool {
+        if let expiry, expiry <= now { return true }
+        if let maxRetransmissions, Int(transmissions) > maxRetransmissions { return true }
+        return false
+    }
+
+    /// Given up (PR-SCTP).
+    public var isAbandoned: Bool { state == .abandoned }
 
     /// Its TSN.
     public var tsn: TSN { chunk.tsn }
@@ -217,10 +235,11 @@ public struct OutstandingData: Sendable {
     ///
     /// The peer's window shrinks by its user data (§6.2.1 B). The caller checks
     /// `canSendNewChunk`, the peer's window and the path's cwnd before sending.
-    public mutating func append(_ chunk: DataChunk, path: PathID, now: SCTPInstant) {
+    public mutating func append(_ chunk: DataChunk, path: PathID, now: SCTPInstant,
+                                expiry: SCTPInstant? = nil, maxRetransmissions: Int? = nil) {
         precondition(chunk.tsn == nextTSN, "chunks must be appended with consecutive TSNs")
         ensurePath(path)
-        let entry = OutstandingChunk(chunk: chunk, path: path, sentAt: now)
+        let entry = OutstandingChunk(chunk: chunk, path: path, sentAt: now, expiry: expiry, maxRetransmissions: maxRetransmissions)
         addToFlight(entry)
         peerReceiverWindow = max(0, peerReceiverWindow - chunk.payload.readableBytes)
         chunks.append(entry)
@@ -270,6 +289,97 @@ public struct OutstandingData: Sendable {
         peerReceiverWindow += chunks[index].chunk.payload.readableBytes
         let tsn = chunks[index].tsn
         if tsn < retransmitScanStart { retransmitScanStart = tsn }
+    }
+
+    // MARK: PR-SCTP (RFC 3758)
+
+    /// A message given up: its chunks will not be sent again.
+    public struct AbandonedMessage: Sendable {
+        public var streamIdentifier: UInt16
+        public var payloadProtocolIdentifier: UInt32
+        public var isUnordered: Bool
+        public var ssn: SSN
+        /// The user data of its chunks that were sent, in order.
+        public var payload: ByteBuffer
+        /// Whether its last chunk was sent; if not, the rest still waits in the send queue.
+        public var lastChunkSent: Bool
+    }
+
+    /// Gives up every message with a chunk waiting for retransmission whose lifetime ended or
+    /// whose retransmission limit is reached (RFC 3758 §3.5 A), with all its chunks.
+    public mutating func abandonMessages(now: SCTPInstant) -> [AbandonedMessage] {
+        guard markedForRetransmissionCount > 0 else { return [] }
+        var abandoned: [AbandonedMessage] = []
+        var index = 0
+        while index < chunks.count {
+            if chunks[index].state == .markedForRetransmission && chunks[index].isAbandonable(now: now) {
+                let (message, last) = abandonMessage(containing: index)
+                abandoned.append(message)
+                index = last + 1
+            } else {
+                index += 1
+            }
+        }
+        return abandoned
+    }
+
+    /// Abandons the chunks of the message that holds chunk `index` (its fragments have
+    /// consecutive TSNs, from the B bit to the E bit); returns it and its last index held.
+    private mutating func abandonMessage(containing index: Int) -> (AbandonedMessage, Int) {
+        var first = index
+        while first > 0 && !chunks[first].chunk.dataFlags.contains(.beginning) { first -= 1 }
+        var last = index
+        while last + 1 < chunks.count && !chunks[last].chunk.dataFlags.contains(.ending) { last += 1 }
+        var payload = ByteBuffer()
+        for position in first...last {
+            var data = chunks[position].chunk.payload
+            payload.writeBuffer(&data)
+            switch chunks[position].state {
+            case .inFlight:
+                removeFromFlight(chunks[position])
+            case .markedForRetransmission:
+                markedForRetransmissionCount -= 1
+            case .gapAcked, .abandoned:
+                break
+            }
+            chunks[position].state = .abandoned
+        }
+        let head = chunks[first].chunk
+        let message = AbandonedMessage(streamIdentifier: head.streamIdentifier, payloadProtocolIdentifier: head.payloadProtocolIdentifier,
+                                       isUnordered: head.dataFlags.contains(.unordered), ssn: head.ssn, payload: payload,
+                                       lastChunkSent: chunks[last].chunk.dataFlags.contains(.ending))
+        return (message, last)
+    }
+
+    /// The Advanced.Peer.Ack.Point (RFC 3758 §3.5 C): the Cumulative TSN Ack Point moved over
+    /// the abandoned (and gap-acknowledged) chunks that follow it; `nil` when no abandoned
+    /// chunk lies there.
+    public var advancedPeerAckPoint: TSN? {
+        var point = cumulativeTSNAck
+        var skipsAbandoned = false
+        for entry in chunks {
+            guard entry.state == .abandoned || entry.state == .gapAcked else { break }
+            if entry.state == .abandoned { skipsAbandoned = true }
+            point = entry.tsn
+        }
+        return skipsAbandoned ? point : nil
+    }
+
+    /// The FORWARD TSN that tells the peer to skip the abandoned chunks up to the
+    /// Advanced.Peer.Ack.Point, with the last SSN skipped per stream for ordered messages;
+    /// `nil` when there is nothing to skip.
+    public func forwardTSN() -> ForwardTSNChunk? {
+        guard let point = advancedPeerAckPoint else { return nil }
+        var lastSSN: [UInt16: SSN] = [:]
+        for entry in chunks {
+            guard entry.tsn <= point else { break }
+            guard entry.state == .abandoned, !entry.chunk.dataFlags.contains(.unordered) else { continue }
+            let stream = entry.chunk.streamIdentifier
+            if let known = lastSSN[stream], known >= entry.chunk.ssn { continue }
+            lastSSN[stream] = entry.chunk.ssn
+        }
+        let skipped = lastSSN.keys.sorted().map { ForwardTSNChunk.SkippedStream(streamIdentifier: $0, ssn: lastSSN[$0]!) }
+        return ForwardTSNChunk(newCumulativeTSN: point, skippedStreams: skipped)
     }
 
     // MARK: Timer expiry
@@ -366,7 +476,7 @@ public struct OutstandingData: Sendable {
             case .markedForRetransmission:
                 markedForRetransmissionCount -= 1
                 highestNewlyAcked = entry.tsn
-            case .gapAcked:
+            case .gapAcked, .abandoned:
                 break
             }
         }
@@ -385,7 +495,7 @@ public struct OutstandingData: Sendable {
             for index in (Int(block.start) - 1)..<Int(block.end) {
                 chunks[index].ackStamp = stamp
                 switch chunks[index].state {
-                case .gapAcked:
+                case .gapAcked, .abandoned:
                     continue
                 case .inFlight:
                     let entry = chunks[index]
@@ -417,7 +527,7 @@ public struct OutstandingData: Sendable {
             for index in 0..<end {
                 let path = chunks[index].path.rawValue
                 switch chunks[index].state {
-                case .markedForRetransmission:
+                case .markedForRetransmission, .abandoned:
                     continue
                 case .gapAcked:
                     guard chunks[index].ackStamp != stamp else { continue }

@@ -14,16 +14,39 @@ public struct OutgoingMessage: Sendable {
     public var requestsImmediateAck: Bool
     /// The user data. Fragments are slices of this buffer; it is never copied.
     public var payload: ByteBuffer
+    /// When the message may be given up (PR-SCTP, RFC 3758 / RFC 7496). Applies only when
+    /// the peer supports FORWARD TSN; otherwise the message is sent reliably.
+    public var partialReliability: PartialReliability
+    /// The instant a message with a lifetime expires, set when the association queues it.
+    public internal(set) var expiry: SCTPInstant?
 
-    /// A message for `streamIdentifier`; ordered, PPID 0 and no I bit unless asked.
+    /// A message for `streamIdentifier`; ordered, reliable, PPID 0 and no I bit unless asked.
     public init(streamIdentifier: UInt16, payloadProtocolIdentifier: UInt32 = 0, isUnordered: Bool = false,
-                requestsImmediateAck: Bool = false, payload: ByteBuffer) {
+                requestsImmediateAck: Bool = false, partialReliability: PartialReliability = .reliable, payload: ByteBuffer) {
         self.streamIdentifier = streamIdentifier
         self.payloadProtocolIdentifier = payloadProtocolIdentifier
         self.isUnordered = isUnordered
         self.requestsImmediateAck = requestsImmediateAck
+        self.partialReliability = partialReliability
         self.payload = payload
     }
+
+    /// The retransmission limit of the limited-retransmissions policy, if that is the policy.
+    var maxRetransmissions: Int? {
+        if case .maxRetransmissions(let count) = partialReliability { count } else { nil }
+    }
+}
+
+/// A PR-SCTP policy (RFC 3758 timed reliability, RFC 7496 limited retransmissions).
+public enum PartialReliability: Hashable, Sendable {
+    /// Retransmitted until acknowledged (plain SCTP).
+    case reliable
+    /// Given up once this long has passed since it was queued, if not acknowledged by then
+    /// (`SCTP_PR_SCTP_TTL`).
+    case lifetime(Duration)
+    /// Given up rather than retransmitted more than this many times (`SCTP_PR_SCTP_RTX`;
+    /// 0: sent once).
+    case maxRetransmissions(Int)
 }
 
 /// Why `SendQueue.enqueue(_:)` refused a message.
@@ -95,6 +118,12 @@ public struct SendQueue: Sendable {
     /// Messages not yet completely cut into chunks, including the one being fragmented.
     public private(set) var queuedMessageCount = 0
 
+    /// Messages whose lifetime ended before their first chunk was sent (PR-SCTP), for the
+    /// association to report; see `takeExpired()`.
+    public private(set) var expired: [OutgoingMessage] = []
+    /// The lifetime end and retransmission limit of the message the last chunk came from.
+    public private(set) var lastChunkPolicy: (expiry: SCTPInstant?, maxRetransmissions: Int?) = (nil, nil)
+
     private var streams: [UInt16: Stream] = [:]
     /// Streams with queued messages, in round-robin order; the stream of `current` is not here.
     private var ready: Deque<UInt16> = []
@@ -165,9 +194,13 @@ public struct SendQueue: Sendable {
     ///
     /// The caller must send (or at least record as sent) every chunk it takes, with the TSNs
     /// in the order given: fragments are cut once and never again.
-    public mutating func nextChunk(tsn: TSN, maxPayloadSize: Int) -> DataChunk? {
+    ///
+    /// With `now`, messages whose lifetime has ended by then and whose first chunk is not yet
+    /// cut are dropped instead (PR-SCTP) and kept in `expired`.
+    public mutating func nextChunk(tsn: TSN, maxPayloadSize: Int, now: SCTPInstant? = nil) -> DataChunk? {
         guard maxPayloadSize > 0 else { return nil }
-        if current == nil && !startNextMessage() { return nil }
+        if current == nil && !startNextMessage(now: now) { return nil }
+        lastChunkPolicy = (current!.message.expiry, current!.message.maxRetransmissions)
 
         let total = current!.message.payload.readableBytes
         let offset = current!.offset
@@ -199,20 +232,56 @@ public struct SendQueue: Sendable {
         return chunk
     }
 
-    /// Takes the head message of the next ready stream as the current message.
-    private mutating func startNextMessage() -> Bool {
-        guard let id = ready.popFirst() else { return false }
-        let started: MessageInProgress = modifyStream(id) { stream in
-            let message = stream.messages.removeFirst()
-            var ssn = SSN(0)
-            if !message.isUnordered {
-                ssn = stream.nextSSN
-                stream.nextSSN = ssn.next
+    /// Takes the head message of the next ready stream as the current message, dropping the
+    /// heads whose lifetime ended by `now`.
+    private mutating func startNextMessage(now: SCTPInstant?) -> Bool {
+        while let id = ready.popFirst() {
+            let head: Result<MessageInProgress, ExpiredMessage> = modifyStream(id) { stream in
+                let message = stream.messages.removeFirst()
+                if let now, let expiry = message.expiry, expiry <= now { return .failure(ExpiredMessage(message: message)) }
+                var ssn = SSN(0)
+                if !message.isUnordered {
+                    ssn = stream.nextSSN
+                    stream.nextSSN = ssn.next
+                }
+                return .success(MessageInProgress(message: message, offset: 0, ssn: ssn))
             }
-            return MessageInProgress(message: message, offset: 0, ssn: ssn)
+            switch head {
+            case .success(let started):
+                current = started
+                return true
+            case .failure(let dropped):
+                // Expired before it was sent: it never got an SSN, so the peer misses nothing.
+                queuedBytes -= dropped.message.payload.readableBytes
+                queuedMessageCount -= 1
+                expired.append(dropped.message)
+                if streams[id]?.messages.isEmpty == false { ready.append(id) }
+            }
         }
-        current = started
-        return true
+        return false
+    }
+
+    private struct ExpiredMessage: Error {
+        var message: OutgoingMessage
+    }
+
+    /// The messages dropped as expired since the last call.
+    public mutating func takeExpired() -> [OutgoingMessage] {
+        defer { expired.removeAll() }
+        return expired
+    }
+
+    /// Gives up the message being fragmented (its sent chunks were abandoned, PR-SCTP): its
+    /// unsent bytes are dropped. Returns the message.
+    @discardableResult
+    public mutating func abandonCurrentMessage() -> OutgoingMessage? {
+        guard let abandoned = current else { return nil }
+        let id = abandoned.message.streamIdentifier
+        queuedBytes -= abandoned.message.payload.readableBytes - abandoned.offset
+        queuedMessageCount -= 1
+        current = nil
+        if streams[id]?.messages.isEmpty == false { ready.append(id) }
+        return abandoned.message
     }
 
     /// Changes the number of outbound streams (after the handshake, or when streams are added
