@@ -165,4 +165,31 @@ struct AsyncAPITests {
         listener.close()
         try await stack.close().get()
     }
+
+    @Test("the README's async example, on a stack of its own")
+    func readmeExample() async throws {
+        let stack = makeStack()
+        let listener = try SCTPListener.bind([try SocketAddress(ipAddress: "127.0.0.1", port: 0)], stack: stack)
+        let port = try #require(listener.port)
+        let server = Task {
+            for try await association in listener.associations {
+                for try await case .message(let message) in association.messages {
+                    try await association.send(message.data, stream: message.info.stream)   // echo
+                }
+                break
+            }
+        }
+        let association = try await SCTPAssociation.connect(to: [try SocketAddress(ipAddress: "127.0.0.1", port: Int(port))], stack: stack)
+        try await association.send(ByteBuffer(string: "hello"))
+        let echoed = try await withDeadline {
+            var iterator = association.messages.makeAsyncIterator()
+            guard case .message(let message) = try await iterator.next() else { return "" }
+            return String(buffer: message.data)
+        }
+        #expect(echoed == "hello")
+        try await association.shutdown()
+        _ = await server.result
+        listener.close()
+        try await stack.close().get()
+    }
 }
