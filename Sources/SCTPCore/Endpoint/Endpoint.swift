@@ -1,4 +1,5 @@
 import DequeModule
+import HeapModule
 import NIOCore
 import SCTPWire
 
@@ -38,6 +39,19 @@ public final class SCTPEndpoint {
     var events: Deque<SCTPEvent> = []
     /// Associations with something to poll.
     private var pending: Deque<AssociationID> = []
+    /// Timers: each association's next deadline, in a min-heap. An entry is current when it
+    /// matches `scheduledDeadlines`; others are stale and dropped when they reach the top.
+    private var timerHeap = Heap<TimerEntry>()
+    private var scheduledDeadlines: [AssociationID: SCTPInstant] = [:]
+    /// Associations touched since their deadline was last read.
+    private var deadlinesToRefresh: Set<AssociationID> = []
+
+    struct TimerEntry: Comparable {
+        var deadline: SCTPInstant
+        var id: AssociationID
+        static func < (a: TimerEntry, b: TimerEntry) -> Bool { a.deadline < b.deadline }
+        static func == (a: TimerEntry, b: TimerEntry) -> Bool { a.deadline == b.deadline && a.id == b.id }
+    }
 
     struct PeerKey: Hashable {
         var address: IPAddress
@@ -125,13 +139,38 @@ public final class SCTPEndpoint {
         }
     }
 
-    /// The earliest instant `handleTimeout` must be called at.
+    /// The earliest instant `handleTimeout` must be called at. O(log n) in the number of
+    /// associations: only those touched since the last call are looked at.
     public var nextDeadline: SCTPInstant? {
+        refreshDeadlines()
         var earliest: SCTPInstant? = cookies.nextRotation
-        for association in associations.values {
-            if let deadline = association.nextDeadline, earliest == nil || deadline < earliest! { earliest = deadline }
-        }
+        if let top = currentTop(), earliest == nil || top.deadline < earliest! { earliest = top.deadline }
         return earliest
+    }
+
+    /// Reads the deadlines of the associations touched since the last time.
+    private func refreshDeadlines() {
+        guard !deadlinesToRefresh.isEmpty else { return }
+        for id in deadlinesToRefresh {
+            let deadline = associations[id]?.nextDeadline
+            guard deadline != scheduledDeadlines[id] else { continue }
+            scheduledDeadlines[id] = deadline
+            if let deadline { timerHeap.insert(TimerEntry(deadline: deadline, id: id)) }
+        }
+        deadlinesToRefresh.removeAll(keepingCapacity: true)
+        // Stale entries drain as time passes; rebuild if they pile up.
+        if timerHeap.count > 4 * scheduledDeadlines.count + 64 {
+            timerHeap = Heap(scheduledDeadlines.map { TimerEntry(deadline: $0.value, id: $0.key) })
+        }
+    }
+
+    /// The earliest current timer entry, dropping stale ones above it.
+    private func currentTop() -> TimerEntry? {
+        while let top = timerHeap.min {
+            if scheduledDeadlines[top.id] == top.deadline { return top }
+            timerHeap.removeMin()
+        }
+        return nil
     }
 
     // MARK: Inputs
@@ -141,16 +180,22 @@ public final class SCTPEndpoint {
         if let rotation = cookies.nextRotation, rotation <= now {
             cookies.rotate(newSecret: Self.randomSecret(&random), now: now)
         }
-        for (id, association) in associations {
-            if let deadline = association.nextDeadline, deadline <= now {
-                association.handleTimeout(now: now)
-                markPending(id)
-            }
+        refreshDeadlines()
+        var due: [AssociationID] = []
+        while let top = currentTop(), top.deadline <= now {
+            timerHeap.removeMin()
+            scheduledDeadlines[top.id] = nil
+            due.append(top.id)
+        }
+        for id in due {
+            associations[id]?.handleTimeout(now: now)
+            markPending(id)
         }
     }
 
     func markPending(_ id: AssociationID) {
         if !pending.contains(id) { pending.append(id) }
+        deadlinesToRefresh.insert(id)
     }
 
     /// Removes a closed association once everything it produced has been polled.
@@ -158,6 +203,7 @@ public final class SCTPEndpoint {
         guard let association = associations[id], association.isClosed,
               association.outbox.isEmpty, association.events.isEmpty else { return }
         associations[id] = nil
+        scheduledDeadlines[id] = nil
         unregister(association)
     }
 
