@@ -39,6 +39,7 @@ public final class SCTPEndpoint {
     var events: Deque<SCTPEvent> = []
     /// Associations with something to poll.
     private var pending: Deque<AssociationID> = []
+    private var pendingSet: Set<AssociationID> = []
     /// Timers: each association's next deadline, in a min-heap. An entry is current when it
     /// matches `scheduledDeadlines`; others are stale and dropped when they reach the top.
     private var timerHeap = Heap<TimerEntry>()
@@ -132,9 +133,13 @@ public final class SCTPEndpoint {
     /// Forgets associations with nothing left to poll, and removes closed ones for good.
     private func cleanUpPending() {
         pending.removeAll { id in
-            guard let association = associations[id] else { return true }
+            guard let association = associations[id] else {
+                pendingSet.remove(id)
+                return true
+            }
             guard association.outbox.isEmpty && association.events.isEmpty else { return false }
             reapIfClosed(id)
+            pendingSet.remove(id)
             return true
         }
     }
@@ -194,7 +199,7 @@ public final class SCTPEndpoint {
     }
 
     func markPending(_ id: AssociationID) {
-        if !pending.contains(id) { pending.append(id) }
+        if pendingSet.insert(id).inserted { pending.append(id) }
         deadlinesToRefresh.insert(id)
     }
 
