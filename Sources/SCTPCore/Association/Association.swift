@@ -105,7 +105,8 @@ final class Association {
 
     func enter(_ newState: AssociationState) { state = newState }
 
-    /// Ends the association at once: timers stop, queued data is reported as failed.
+    /// Ends the association at once: timers stop, data sent and not acknowledged, then data
+    /// queued, is reported as failed (RFC 6458 SCTP_SEND_FAILED_EVENT).
     func close(event: SCTPEvent?) {
         guard state != .closed else { return }
         state = .closed
@@ -115,7 +116,17 @@ final class Association {
             paths[index].t3Deadline = nil
             paths[index].heartbeatDeadline = nil
         }
-        for failed in sender.drainUnsent() {
+        var unacknowledged = sender.outstanding.unacknowledgedMessages()
+        let (partlySent, unsent) = sender.queue.removeAll()
+        if partlySent != nil, let last = unacknowledged.last, !last.lastChunkSent {
+            // Its sent chunks are reported with the whole message below.
+            unacknowledged.removeLast()
+        }
+        for failed in unacknowledged {
+            events.append(.sendFailed(id, stream: failed.streamIdentifier,
+                                      payloadProtocolIdentifier: failed.payloadProtocolIdentifier, payload: failed.payload))
+        }
+        for failed in (partlySent.map { [$0] } ?? []) + unsent {
             events.append(.sendFailed(id, stream: failed.streamIdentifier,
                                       payloadProtocolIdentifier: failed.payloadProtocolIdentifier, payload: failed.payload))
         }

@@ -52,9 +52,4 @@ struct DataSender {
     /// Nothing queued and nothing in flight.
     var isIdle: Bool { queue.isEmpty && outstanding.isEmpty }
 
-    /// Everything not yet acknowledged, for send-failed reports when the association ends.
-    mutating func drainUnsent() -> [OutgoingMessage] {
-        let (partlySent, unsent) = queue.removeAll()
-        return (partlySent.map { [$0] } ?? []) + unsent
-    }
 }

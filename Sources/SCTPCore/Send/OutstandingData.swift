@@ -351,6 +351,33 @@ public struct OutstandingData: Sendable {
         return (message, last)
     }
 
+    /// The messages whose chunks are not all cumulatively acknowledged (for send-failed
+    /// reports when the association ends), in TSN order; abandoned ones are left out (they
+    /// were reported when abandoned). A message whose first chunks were acknowledged is
+    /// reported with the rest of its data only.
+    public func unacknowledgedMessages() -> [AbandonedMessage] {
+        var result: [AbandonedMessage] = []
+        var building: AbandonedMessage?
+        for entry in chunks where entry.state != .abandoned {
+            let chunk = entry.chunk
+            if chunk.dataFlags.contains(.beginning) || building == nil {
+                if let done = building { result.append(done) }
+                building = AbandonedMessage(streamIdentifier: chunk.streamIdentifier, payloadProtocolIdentifier: chunk.payloadProtocolIdentifier,
+                                            isUnordered: chunk.dataFlags.contains(.unordered), ssn: chunk.ssn,
+                                            payload: ByteBuffer(), lastChunkSent: false)
+            }
+            var data = chunk.payload
+            building!.payload.writeBuffer(&data)
+            if chunk.dataFlags.contains(.ending) {
+                building!.lastChunkSent = true
+                result.append(building!)
+                building = nil
+            }
+        }
+        if let building { result.append(building) }
+        return result
+    }
+
     /// The Advanced.Peer.Ack.Point (RFC 3758 §3.5 C): the Cumulative TSN Ack Point moved over
     /// the abandoned (and gap-acknowledged) chunks that follow it; `nil` when no abandoned
     /// chunk lies there.

@@ -120,4 +120,31 @@ struct SendLimitTests {
         #expect(h.run { H.shutdownCompleted(h.client) })
         #expect(H.messages(h.server).map(\.payload.readableBytes) == [10_000, 10])
     }
+
+    @Test("an abort reports every message not acknowledged as send failed: in flight first, then queued, each once and whole")
+    func abortReportsUnacknowledged() throws {
+        var configuration = SCTPConfiguration()
+        configuration.sendBufferSize = 1 << 20
+        let h = H(seed: 25, clientConfiguration: configuration)
+        let id = try h.connect()
+        #expect(h.run { !H.upEvents(h.client).isEmpty })
+        let c = h.client.addresses[0], s = h.server.addresses[0]
+        h.loop.network.setLinksUp(false, between: c, and: s, at: h.now)
+        // Sizes: small, fragmented, small...; the window lets only some leave before the abort.
+        let sizes = [100, 5_000, 100, 300_000, 100]
+        for (index, size) in sizes.enumerated() {
+            var payload = ByteBuffer(repeating: 0, count: size)
+            payload.setInteger(UInt8(index), at: 0)
+            try h.client.endpoint.send(OutgoingMessage(streamIdentifier: 0, payload: payload), on: id, now: h.now)
+        }
+        h.loop.flushTransmits()
+        #expect(h.client.endpoint.status(of: id)!.unacknowledgedChunks > 0)
+        try h.client.endpoint.abort(id, now: h.now)
+        h.loop.flushTransmits()
+        let failed = h.client.events.compactMap { entry -> (UInt8, Int)? in
+            if case .sendFailed(_, _, _, let payload) = entry.event { (payload.getInteger(at: payload.readerIndex, as: UInt8.self)!, payload.readableBytes) } else { nil }
+        }
+        #expect(failed.map(\.0) == [0, 1, 2, 3, 4])
+        #expect(failed.map(\.1) == sizes)
+    }
 }
