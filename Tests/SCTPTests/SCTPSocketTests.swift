@@ -362,6 +362,8 @@ struct SCTPSocketTests {
         #expect(errno { try socket.setOption(.remoteUDPEncapsulationPort, 70_000) } == .invalidArgument)
         try socket.setOption(.linger, .zero)
         #expect(try socket.getOption(.linger) == .zero)
+        try socket.setOption(.autoClose, .seconds(30))
+        #expect(try socket.getOption(.autoClose) == .seconds(30))
         try socket.setOption(.nonBlocking, true)
         #expect(try socket.getOption(.nonBlocking))
         try socket.setOption(.maxAssociations, 3)

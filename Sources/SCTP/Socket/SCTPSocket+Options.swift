@@ -234,6 +234,16 @@ extension SCTPSocketOption where Value == Duration? {
              })
     }
 
+    /// `SCTP_AUTOCLOSE`: associations idle this long (nothing queued or unacknowledged, no
+    /// user data either way) shut down gracefully; `nil` never.
+    public static var autoClose: Self {
+        Self(name: "SCTP_AUTOCLOSE", read: { socket, _ in socket.configuration.autoClose },
+             write: { socket, value, _ throws(SCTPError) in
+                 if let value, value <= .zero { throw SCTPError(.invalidArgument, "the autoclose time must be positive") }
+                 socket.configuration.autoClose = value
+             })
+    }
+
     /// `SO_RCVTIMEO`: how long `recvmsg` and `accept` wait before failing with EWOULDBLOCK
     /// (`nil`: forever).
     public static var receiveTimeout: Self {

@@ -147,7 +147,10 @@ extension Association {
             sent = true
             sender.busy = true
         }
-        if sent { sender.congestion[index].onTransmit(now: now) }
+        if sent {
+            sender.congestion[index].onTransmit(now: now)
+            lastDataActivity = now
+        }
         return sent
     }
 
@@ -283,6 +286,7 @@ extension Association {
             return true
         }
         if let source { lastDataSource = source }
+        lastDataActivity = now
         switch receiver.receive(chunk) {
         case .accepted, .duplicate, .dropped:
             break

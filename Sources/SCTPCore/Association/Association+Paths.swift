@@ -7,6 +7,7 @@ extension Association {
     /// probed soon, the others after an idle interval.
     func startHeartbeats(now: SCTPInstant) {
         configuredPrimaryPath = paths.indices.contains(primaryPath) ? primaryPath : 0
+        lastDataActivity = now  // the idle time of SCTP_AUTOCLOSE counts from here
         for index in paths.indices { scheduleHeartbeat(path: index, now: now) }
     }
 

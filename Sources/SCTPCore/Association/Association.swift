@@ -47,6 +47,8 @@ final class Association {
     var peerSupportsForwardTSN = false
     /// A FORWARD TSN must go out with the next packet (PR-SCTP, RFC 3758 §3.5).
     var forwardTSNPending = false
+    /// When user data last went out or came in (`SCTP_AUTOCLOSE` counts idleness from it).
+    var lastDataActivity: SCTPInstant = .zero
     var zeroChecksumToPeer = false
 
     // Data transfer.
@@ -91,6 +93,7 @@ final class Association {
         consider(shutdown.t2Deadline)
         consider(shutdown.t5Deadline)
         consider(receiver.sackDeadline)
+        consider(autoCloseDeadline)
         for path in paths {
             consider(path.t3Deadline)
             consider(path.heartbeatDeadline)
@@ -180,5 +183,13 @@ final class Association {
             if state == .closed { return }
         }
         if let deadline = receiver.sackDeadline, deadline <= now { sendSack(now: now) }
+        if let deadline = autoCloseDeadline, deadline <= now { beginShutdown(now: now) }
+    }
+
+    /// `SCTP_AUTOCLOSE`: an established association with nothing queued or unacknowledged,
+    /// and no user data either way for `autoClose`, shuts down gracefully.
+    var autoCloseDeadline: SCTPInstant? {
+        guard let idle = configuration.autoClose, state == .established, sender.isIdle else { return nil }
+        return lastDataActivity + idle
     }
 }

@@ -147,4 +147,27 @@ struct SendLimitTests {
         #expect(failed.map(\.0) == [0, 1, 2, 3, 4])
         #expect(failed.map(\.1) == sizes)
     }
+
+    @Test("SCTP_AUTOCLOSE: an idle association shuts down gracefully after the idle time; traffic keeps it open")
+    func autoClose() throws {
+        var configuration = SCTPConfiguration()
+        configuration.autoClose = .seconds(5)
+        let h = H(seed: 26, clientConfiguration: configuration)
+        let id = try h.connect()
+        #expect(h.run { !H.upEvents(h.client).isEmpty })
+        let upAt = h.now
+        // A message every 2 s for 10 s: never idle for 5 s.
+        for index in 0..<5 {
+            _ = h.run(for: .seconds(2)) { false }
+            try h.client.endpoint.send(OutgoingMessage(streamIdentifier: 0, payload: ByteBuffer(repeating: UInt8(index), count: 10)), on: id, now: h.now)
+            h.loop.flushTransmits()
+        }
+        #expect(h.client.endpoint.state(of: id) == .established)
+        let lastSend = h.now
+        #expect(h.run(for: .seconds(30)) { H.shutdownCompleted(h.client) })
+        #expect(H.messages(h.server).count == 5)
+        // Closed about 5 s after the last data (its SACK and the shutdown take a few RTTs).
+        #expect(h.now >= lastSend + .seconds(5) && h.now < lastSend + .seconds(6))
+        #expect(lastSend >= upAt + .seconds(10))
+    }
 }
