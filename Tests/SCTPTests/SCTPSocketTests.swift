@@ -427,4 +427,52 @@ struct SCTPSocketTests {
         #expect(text(try mapped.nextMessage().data) == "to mapped")
         for socket in [v6, first, mapped, second, listener] { try socket.close() }
     }
+
+    @Test("per-association options: RTO bounds, path parameters and Association.Max.Retrans of one association, read back; others and defaults unchanged")
+    func perAssociationOptions() throws {
+        let stack = makeStack()
+        defer { _ = try? stack.close().wait() }
+        let server = try SCTPSocket.forTest(.oneToMany, on: stack)
+        try server.bind(address("127.0.0.1", 0))
+        try server.listen()
+        let port = try #require(server.localPort)
+        let clients = try (0..<2).map { index -> SCTPSocket in
+            let client = try SCTPSocket.forTest(on: stack)
+            try client.connectx([address("127.0.0.1", port)])
+            try client.send(Array("client \(index)".utf8))
+            return client
+        }
+        // ids[i] is client i's association on the server.
+        var byClient: [String: AssociationID] = [:]
+        for _ in 0..<2 {
+            let message = try server.nextMessage()
+            byClient[text(message.data)] = message.info.associationID
+        }
+        let ids = [try #require(byClient["client 0"]), try #require(byClient["client 1"])]
+        let defaults = try server.getOption(.rtoInfo)
+        let tuned = SCTPRTOInfo(initial: .milliseconds(300), minimum: .milliseconds(100), maximum: .seconds(2))
+        try server.setOption(.rtoInfo, tuned, association: ids[0])
+        #expect(try server.getOption(.rtoInfo, association: ids[0]) == tuned)
+        #expect(try server.getOption(.rtoInfo, association: ids[1]) == defaults)
+        #expect(try server.getOption(.rtoInfo) == defaults)
+        let status = try server.getOption(.status, association: ids[0])
+        #expect(status.paths.allSatisfy { $0.rto >= .milliseconds(100) && $0.rto <= .seconds(2) })
+
+        let paths = SCTPPeerAddressParameters(heartbeatInterval: .seconds(7), pathMaxRetransmissions: 3, pathMTU: 1000)
+        try server.setOption(.peerAddressParameters, paths, association: ids[1])
+        #expect(try server.getOption(.peerAddressParameters, association: ids[1]) == paths)
+        #expect(try server.getOption(.peerAddressParameters, association: ids[0]) != paths)
+        try server.setOption(.associationInfo, SCTPAssociationParameters(maxRetransmissions: 3, cookieLife: .seconds(60)), association: ids[1])
+        #expect(try server.getOption(.associationInfo, association: ids[1]).maxRetransmissions == 3)
+        #expect(try server.getOption(.associationInfo).maxRetransmissions == 10)
+        // A connected one-to-one socket's options are its association's.
+        try clients[0].setOption(.rtoInfo, tuned)
+        #expect(try clients[0].getOption(.rtoInfo) == tuned)
+        // Messages still flow on the tuned association (a 1000-byte MTU fragments 3000 bytes).
+        try server.send(Array(repeating: 9, count: 3000), info: SCTPSendInfo(associationID: ids[1]))
+        let big = try clients[1].nextMessage()
+        #expect(big.data.readableBytes == 3000 && big.isEndOfRecord)
+        #expect(errno { try server.setOption(.rtoInfo, tuned, association: AssociationID(999)) } == .invalidArgument)
+        for socket in clients + [server] { try socket.close() }
+    }
 }

@@ -5,9 +5,11 @@ import SCTPWire
 /// A socket option with a typed value (RFC 6458 §8 and the socket-level options that SCTP
 /// sockets have). Read with `SCTPSocket.getOption`, write with `setOption`.
 ///
-/// Options that describe new associations (`initMessage`, `rtoInfo`, `associationInfo`,
-/// `peerAddressParameters`, `noDelay`, buffer sizes) are the socket's defaults: they apply to
-/// associations set up after they are set.
+/// Options that describe new associations (`initMessage`, `noDelay`, buffer sizes, ...) are
+/// the socket's defaults: they apply to associations set up after they are set.
+/// `rtoInfo`, `associationInfo` and `peerAddressParameters` also apply to a live association:
+/// the one named with `association:`, or a connected one-to-one socket's own (which then
+/// also becomes the default).
 public struct SCTPSocketOption<Value: Sendable>: Sendable {
     /// The option's RFC 6458 / sockets name, for messages.
     public let name: String
@@ -48,6 +50,16 @@ extension SCTPSocket {
     }
 }
 
+extension SCTPSocket {
+    /// The live association a per-association option is about: the one named, or a one-to-one
+    /// socket's own; `nil` means the socket's defaults for new associations.
+    func optionTarget(_ association: AssociationID?) throws(SCTPError) -> (EndpointDriver, AssociationID)? {
+        if association != nil { return try resolve(association) }
+        guard style == .oneToOne, let driver, let own = self.association, driver.endpoint.state(of: own) != nil else { return nil }
+        return (driver, own)
+    }
+}
+
 private func positive(_ value: Int, _ name: String) throws(SCTPError) -> Int {
     guard value > 0 else { throw SCTPError(.invalidArgument, "\(name) must be positive") }
     return value
@@ -73,14 +85,27 @@ extension SCTPSocketOption where Value == SCTPInitMessage {
 }
 
 extension SCTPSocketOption where Value == SCTPRTOInfo {
-    /// `SCTP_RTOINFO`: RTO.Initial, RTO.Min and RTO.Max.
+    /// `SCTP_RTOINFO`: RTO.Initial, RTO.Min and RTO.Max, of an association (the one named,
+    /// or a connected one-to-one socket's) or else the socket's defaults.
     public static var rtoInfo: Self {
-        Self(name: "SCTP_RTOINFO", read: { socket, _ in
+        Self(name: "SCTP_RTOINFO", read: { socket, association throws(SCTPError) in
+            if let (driver, id) = try socket.optionTarget(association), let p = driver.endpoint.parameters(of: id) {
+                return SCTPRTOInfo(initial: p.rtoInitial, minimum: p.rtoMin, maximum: p.rtoMax)
+            }
             let c = socket.configuration
             return SCTPRTOInfo(initial: c.rtoInitial, minimum: c.rtoMin, maximum: c.rtoMax)
-        }, write: { socket, value, _ throws(SCTPError) in
+        }, write: { socket, value, association throws(SCTPError) in
             guard value.minimum > .zero, value.minimum <= value.initial, value.initial <= value.maximum else {
                 throw SCTPError(.invalidArgument, "SCTP_RTOINFO needs 0 < min <= initial <= max")
+            }
+            if let (driver, id) = try socket.optionTarget(association) {
+                do {
+                    try driver.endpoint.setRTOParameters(initial: value.initial, minimum: value.minimum, maximum: value.maximum, of: id)
+                } catch {
+                    throw EndpointDriver.map(error)
+                }
+                driver.flushSoon()
+                if association != nil { return }
             }
             socket.configuration.rtoInitial = value.initial
             socket.configuration.rtoMin = value.minimum
@@ -92,12 +117,18 @@ extension SCTPSocketOption where Value == SCTPRTOInfo {
 extension SCTPSocketOption where Value == SCTPAssociationParameters {
     /// `SCTP_ASSOCINFO`: Association.Max.Retrans and the cookie lifetime.
     public static var associationInfo: Self {
-        Self(name: "SCTP_ASSOCINFO", read: { socket, _ in
-            SCTPAssociationParameters(maxRetransmissions: socket.configuration.associationMaxRetransmits,
-                                      cookieLife: socket.configuration.validCookieLife)
-        }, write: { socket, value, _ throws(SCTPError) in
-            socket.configuration.associationMaxRetransmits = try positive(value.maxRetransmissions, "maxRetransmissions")
+        Self(name: "SCTP_ASSOCINFO", read: { socket, association throws(SCTPError) in
+            let maxRetransmissions = try socket.optionTarget(association).flatMap { $0.0.endpoint.parameters(of: $0.1) }?
+                .associationMaxRetransmits ?? socket.configuration.associationMaxRetransmits
+            return SCTPAssociationParameters(maxRetransmissions: maxRetransmissions, cookieLife: socket.configuration.validCookieLife)
+        }, write: { socket, value, association throws(SCTPError) in
+            let count = try positive(value.maxRetransmissions, "maxRetransmissions")
             guard value.cookieLife > .zero else { throw SCTPError(.invalidArgument, "the cookie life must be positive") }
+            if let (driver, id) = try socket.optionTarget(association) {
+                try? driver.endpoint.setAssociationMaxRetransmits(count, of: id)
+                if association != nil { return }
+            }
+            socket.configuration.associationMaxRetransmits = count
             socket.configuration.validCookieLife = value.cookieLife
         })
     }
@@ -106,17 +137,33 @@ extension SCTPSocketOption where Value == SCTPAssociationParameters {
 extension SCTPSocketOption where Value == SCTPPeerAddressParameters {
     /// `SCTP_PEER_ADDR_PARAMS`: heartbeat interval, Path.Max.Retrans and path MTU.
     public static var peerAddressParameters: Self {
-        Self(name: "SCTP_PEER_ADDR_PARAMS", read: { socket, _ in
+        Self(name: "SCTP_PEER_ADDR_PARAMS", read: { socket, association throws(SCTPError) in
+            if let (driver, id) = try socket.optionTarget(association), let p = driver.endpoint.parameters(of: id),
+               let status = driver.endpoint.status(of: id) {
+                return SCTPPeerAddressParameters(heartbeatInterval: p.heartbeatInterval, pathMaxRetransmissions: p.pathMaxRetransmits,
+                                                 pathMTU: status.paths.first?.mtu ?? socket.configuration.pathMTU)
+            }
             let c = socket.configuration
             return SCTPPeerAddressParameters(heartbeatInterval: c.heartbeatInterval, pathMaxRetransmissions: c.pathMaxRetransmits,
                                              pathMTU: c.pathMTU)
-        }, write: { socket, value, _ throws(SCTPError) in
+        }, write: { socket, value, association throws(SCTPError) in
             guard (508...65_527).contains(value.pathMTU) else { throw SCTPError(.invalidArgument, "path MTU outside 508...65527") }
             if let interval = value.heartbeatInterval, interval <= .zero {
                 throw SCTPError(.invalidArgument, "the heartbeat interval must be positive")
             }
+            let retransmissions = try positive(value.pathMaxRetransmissions, "pathMaxRetransmissions")
+            if let (driver, id) = try socket.optionTarget(association) {
+                do {
+                    try driver.endpoint.setPathParameters(heartbeatInterval: value.heartbeatInterval, pathMaxRetransmits: retransmissions,
+                                                          mtu: value.pathMTU, of: id, now: driver.stack.now)
+                } catch {
+                    throw EndpointDriver.map(error)
+                }
+                driver.flushSoon()
+                if association != nil { return }
+            }
             socket.configuration.heartbeatInterval = value.heartbeatInterval
-            socket.configuration.pathMaxRetransmits = try positive(value.pathMaxRetransmissions, "pathMaxRetransmissions")
+            socket.configuration.pathMaxRetransmits = retransmissions
             socket.configuration.pathMTU = value.pathMTU
         })
     }

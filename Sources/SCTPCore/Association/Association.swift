@@ -10,7 +10,9 @@ import SCTPWire
 /// come in as arguments.
 final class Association {
     let id: AssociationID
-    let configuration: SCTPConfiguration
+    /// A copy of the endpoint's configuration taken at setup; the per-association options
+    /// (`SCTPEndpoint.setRTOParameters`, `setPathParameters`, ...) change it afterwards.
+    var configuration: SCTPConfiguration
     let localPort: UInt16
     let peerPort: UInt16
     let localAddresses: [IPAddress]

@@ -65,3 +65,61 @@ extension SCTPEndpoint {
         if association.paths[index].isUsable { association.primaryPath = index }
     }
 }
+
+/// The parameters of one association that the per-association options read and change.
+public struct AssociationParameters: Hashable, Sendable {
+    public var rtoInitial: Duration
+    public var rtoMin: Duration
+    public var rtoMax: Duration
+    public var heartbeatInterval: Duration?
+    public var pathMaxRetransmits: Int
+    public var associationMaxRetransmits: Int
+}
+
+extension SCTPEndpoint {
+    /// The live parameters of an association, `nil` once it is gone.
+    public func parameters(of id: AssociationID) -> AssociationParameters? {
+        guard let c = associations[id]?.configuration else { return nil }
+        return AssociationParameters(rtoInitial: c.rtoInitial, rtoMin: c.rtoMin, rtoMax: c.rtoMax, heartbeatInterval: c.heartbeatInterval,
+                                     pathMaxRetransmits: c.pathMaxRetransmits, associationMaxRetransmits: c.associationMaxRetransmits)
+    }
+
+    /// `SCTP_RTOINFO` on a live association: every path's RTO bounds change; RTOs are
+    /// recomputed from what was measured.
+    public func setRTOParameters(initial: Duration, minimum: Duration, maximum: Duration, of id: AssociationID) throws(CoreError) {
+        guard let association = associations[id], !association.isClosed else { throw .unknownAssociation }
+        association.configuration.rtoInitial = initial
+        association.configuration.rtoMin = minimum
+        association.configuration.rtoMax = maximum
+        for index in association.paths.indices {
+            association.paths[index].rto.setBounds(initial: initial, minimum: minimum, maximum: maximum)
+        }
+        markPending(id)
+    }
+
+    /// `SCTP_PEER_ADDR_PARAMS` on a live association: the heartbeat interval (`nil`: off)
+    /// and Path.Max.Retrans of every path, and the MTU of `address`'s path or of all paths.
+    /// Heartbeats are rescheduled from `now`.
+    public func setPathParameters(heartbeatInterval: Duration?, pathMaxRetransmits: Int, mtu: Int?, address: IPAddress? = nil,
+                                  of id: AssociationID, now: SCTPInstant) throws(CoreError) {
+        guard let association = associations[id], !association.isClosed else { throw .unknownAssociation }
+        if let address, association.pathIndex(for: address) == nil {
+            throw .invalidAddresses("\(address) is not an address of the peer")
+        }
+        association.configuration.heartbeatInterval = heartbeatInterval
+        association.configuration.pathMaxRetransmits = pathMaxRetransmits
+        for index in association.paths.indices {
+            if let mtu, address == nil || association.paths[index].address == address { association.paths[index].mtu = mtu }
+            if association.state == .established && association.paths[index].heartbeatInFlight == nil {
+                association.scheduleHeartbeat(path: index, now: now)
+            }
+        }
+        markPending(id)
+    }
+
+    /// `SCTP_ASSOCINFO` on a live association: Association.Max.Retrans.
+    public func setAssociationMaxRetransmits(_ count: Int, of id: AssociationID) throws(CoreError) {
+        guard let association = associations[id], !association.isClosed else { throw .unknownAssociation }
+        association.configuration.associationMaxRetransmits = count
+    }
+}

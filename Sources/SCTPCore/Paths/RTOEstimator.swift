@@ -76,7 +76,7 @@ public struct RTOParameters: Hashable, Sendable {
 /// The caller applies Karn's rule (C5): no measurement from a retransmitted chunk.
 public struct RTOEstimator: Hashable, Sendable {
     /// The parameters in use.
-    public let parameters: RTOParameters
+    public private(set) var parameters: RTOParameters
     /// The current retransmission timeout.
     public private(set) var rto: Duration
     /// The smoothed round-trip time, `nil` before the first measurement.
@@ -95,6 +95,19 @@ public struct RTOEstimator: Hashable, Sendable {
     /// An estimator with RFC 9260's gains and granularity and the given bounds.
     public init(initial: Duration, minimum: Duration, maximum: Duration) {
         self.init(parameters: RTOParameters(initial: initial, minimum: minimum, maximum: maximum))
+    }
+
+    /// Changes RTO.Initial, RTO.Min and RTO.Max (`SCTP_RTOINFO` on a live association): the
+    /// RTO is recomputed from the measurements so far, or is the new RTO.Initial without one.
+    public mutating func setBounds(initial: Duration, minimum: Duration, maximum: Duration) {
+        parameters = RTOParameters(initial: initial, minimum: minimum, maximum: maximum, alpha: parameters.alpha,
+                                   beta: parameters.beta, clockGranularity: parameters.clockGranularity)
+        if let srtt, let rttvar {
+            rto = Self.clamp(srtt + max(parameters.clockGranularity, rttvar * 4), parameters)
+        } else {
+            rto = Self.clamp(parameters.initial, parameters)
+        }
+        backoffCount = 0
     }
 
     /// Whether a round-trip time has been measured.
