@@ -46,6 +46,9 @@ public struct SCTPConfiguration: Sendable, Hashable {
 
     /// Path MTU assumed before anything better is known (the SCTP packet, without IP/UDP headers).
     public var pathMTU: Int = 1200
+    /// The largest user data in one DATA chunk (`SCTP_MAXSEG`); `nil`: as much as the path
+    /// MTU allows. Larger messages are fragmented to it.
+    public var maxSegmentSize: Int? = nil
     /// Disable Nagle-like bundling delay (`SCTP_NODELAY`). When `false`, while data is
     /// unacknowledged, new data waits until a full chunk's worth is queued or the SACK comes.
     public var noDelay: Bool = true

@@ -240,6 +240,16 @@ extension SCTPSocketOption where Value == Int {
              write: { socket, value, _ throws(SCTPError) in socket.configuration.sendBufferSize = try positive(value, "SO_SNDBUF") })
     }
 
+    /// `SCTP_MAXSEG`: the largest user data in one DATA chunk, for associations set up
+    /// afterwards; 0: as much as the path MTU allows (what reading it gives by default).
+    public static var maxSegment: Self {
+        Self(name: "SCTP_MAXSEG", read: { socket, _ in socket.configuration.maxSegmentSize ?? 0 },
+             write: { socket, value, _ throws(SCTPError) in
+                 guard value == 0 || (4...65_535).contains(value) else { throw SCTPError(.invalidArgument, "SCTP_MAXSEG is 0 or 4...65535") }
+                 socket.configuration.maxSegmentSize = value == 0 ? nil : value
+             })
+    }
+
     /// The most associations the socket holds at once (ours; beyond it connectx fails with
     /// ENOBUFS and INITs are refused with ABORT Out of Resource).
     public static var maxAssociations: Self {

@@ -123,7 +123,9 @@ extension Association {
     private func sendNewData(_ builder: inout PacketBuilder, path index: Int, now: SCTPInstant) -> Bool {
         let path = PathID(index)
         let controller = sender.congestion[index]
-        let maxPayload = DataSender.pmdcs(mtu: paths[index].mtu) - DataChunk.headerSize
+        let pathPayload = DataSender.pmdcs(mtu: paths[index].mtu) - DataChunk.headerSize
+        // SCTP_MAXSEG: fragments no larger than asked, never larger than the path allows.
+        let maxPayload = configuration.maxSegmentSize.map { min(max($0, 4), pathPayload) } ?? pathPayload
         var flight = sender.outstanding.bytesInFlight(on: path)
         let window = controller.sendWindow(flightSize: flight, maxBurst: configuration.maxBurst)
         var sent = false

@@ -170,4 +170,20 @@ struct SendLimitTests {
         #expect(h.now >= lastSend + .seconds(5) && h.now < lastSend + .seconds(6))
         #expect(lastSend >= upAt + .seconds(10))
     }
+
+    @Test("SCTP_MAXSEG: messages are cut into chunks of at most that much user data")
+    func maxSegment() throws {
+        var configuration = SCTPConfiguration()
+        configuration.maxSegmentSize = 300
+        let h = H(seed: 27, clientConfiguration: configuration)
+        let id = try h.connect()
+        #expect(h.run { !H.upEvents(h.client).isEmpty })
+        let (client, _) = h.logTraffic()
+        try h.client.endpoint.send(OutgoingMessage(streamIdentifier: 0, payload: ByteBuffer(repeating: 3, count: 1000)), on: id, now: h.now)
+        h.loop.flushTransmits()
+        #expect(h.run { H.messages(h.server).count == 1 })
+        let sizes = client.sent.flatMap { $0.chunks }.compactMap { if case .data(let d) = $0 { d.payload.readableBytes } else { nil } }
+        #expect(sizes == [300, 300, 300, 100])
+        #expect(H.messages(h.server)[0].payload.readableBytes == 1000)
+    }
 }
