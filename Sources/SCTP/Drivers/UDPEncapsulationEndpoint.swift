@@ -121,6 +121,27 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
         eventLoop.submit { [self] in driver.endpoint.streams(of: id) }
     }
 
+    /// The data transfer counters of an association (retransmissions, SACKs, ...), `nil`
+    /// once it is gone.
+    public func statistics(of id: AssociationID) -> EventLoopFuture<AssociationStatistics?> {
+        eventLoop.submit { [self] in driver.endpoint.statistics(of: id) }
+    }
+
+    /// The same counters, read at once: call it on the event loop only, for example from the
+    /// `onEvent` handler, where an association that has just ended (`shutdownComplete`,
+    /// `communicationLost`) is still known.
+    public func statisticsOnEventLoop(of id: AssociationID) -> AssociationStatistics? {
+        eventLoop.preconditionInEventLoop()
+        return driver.endpoint.statistics(of: id)
+    }
+
+    /// The peer's addresses of an association, read at once: call it on the event loop only
+    /// (from the `onEvent` handler).
+    public func peerAddressesOnEventLoop(of id: AssociationID) -> [IPAddress] {
+        eventLoop.preconditionInEventLoop()
+        return driver.endpoint.peerAddresses(of: id).map(\.address)
+    }
+
     /// Closes the sockets; associations still alive are aborted first.
     public func close() -> EventLoopFuture<Void> {
         eventLoop.flatSubmit { [self] in

@@ -113,6 +113,7 @@ extension Association {
             let maxSize = room >= 4 ? builder.remaining : DataSender.pmdcs(mtu: paths[primaryPath].mtu)
             guard let chunk = sender.outstanding.nextRetransmission(maxSize: maxSize, path: path, now: now) else { break }
             builder.add(.data(chunk), size: chunk.encodedSize)
+            statistics.dataChunksRetransmitted += 1
             sent = true
             first = false
         }
@@ -143,6 +144,7 @@ extension Association {
             let policy: (expiry: SCTPInstant?, maxRetransmissions: Int?) = peerSupportsForwardTSN ? sender.queue.lastChunkPolicy : (nil, nil)
             sender.outstanding.append(chunk, path: path, now: now, expiry: policy.expiry, maxRetransmissions: policy.maxRetransmissions)
             builder.add(.data(chunk), size: chunk.encodedSize)
+            statistics.dataChunksSent += 1
             flight += chunk.encodedSize
             sent = true
             sender.busy = true
@@ -210,6 +212,7 @@ extension Association {
     /// (§6.4.1). New data follows them there until the primary answers again (`markReachable`).
     func t3Expired(path index: Int, now: SCTPInstant) {
         paths[index].t3Deadline = nil
+        statistics.retransmissionTimeouts += 1
         paths[index].rto.backOff()
         recordError(path: index, now: now)
         guard state != .closed else { return }
@@ -234,6 +237,7 @@ extension Association {
             return
         }
         if outcome.isStale { return }
+        statistics.fastRetransmitMarks += outcome.fastRetransmitTSNs.count
         sender.lastPeerWindow = sack.advertisedReceiverWindowCredit
         for statistics in outcome.paths where statistics.path.rawValue < sender.congestion.count {
             let index = statistics.path.rawValue
@@ -283,8 +287,11 @@ extension Association {
             return true
         }
         if let source { lastDataSource = source }
+        statistics.dataChunksReceived += 1
         switch receiver.receive(chunk) {
-        case .accepted, .duplicate, .dropped:
+        case .duplicate:
+            statistics.duplicateDataChunksReceived += 1
+        case .accepted, .dropped:
             break
         case .invalidStream:
             queueControl(.error(ErrorChunk(causes: [

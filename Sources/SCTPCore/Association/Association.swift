@@ -58,6 +58,9 @@ final class Association {
     var associationErrorCount = 0
     var shutdown = ShutdownProgress()
 
+    /// Data transfer counters (`SCTPEndpoint.statistics(of:)`).
+    var statistics = AssociationStatistics()
+
     /// Heartbeat nonces and jitter, seeded by the endpoint's injected random source.
     var random: SeededRandomSource
 
