@@ -6,39 +6,15 @@ import SCTP
 import SCTPCore
 import SCTPWire
 
-/// `sctp-perf`: SCTP throughput on loopback, over UDP encapsulation (RFC 6951).
-///
-/// With no arguments it runs a server and a client in one process: the server binds
-/// 127.0.0.1 and 127.0.0.2, the client connects to both with connectx, prints what the
-/// seed's function gave it, then sends messages for a few seconds and reports Mbit/s.
-@main
-struct SCTPPerf: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "sctp-perf",
-        abstract: "Measure SCTP throughput on loopback (SCTP over UDP, no privileges needed).",
-        discussion: """
-            With no arguments: a loopback transfer inside one process, with a progress line \
-            each second and a summary in Mbit/s.
-            Example: swift run -c release sctp-perf --length 1200 --time 5 --streams 2
-            """)
-
-    @Option(name: .shortAndLong, help: "User message length in bytes (1...262144).")
-    var length: Int = 1200
-
-    @Option(name: .shortAndLong, help: "Seconds to send for.")
-    var time: Double = 5
-
-    @Option(help: "Streams to send on, round robin (1...10).")
-    var streams: Int = 1
-
-    @Flag(help: "Send unordered messages.")
-    var unordered = false
-
-    func validate() throws {
-        guard (1...262_144).contains(length) else { throw ValidationError("--length must be within 1...262144") }
-        guard time > 0, time <= 3600 else { throw ValidationError("--time must be within (0, 3600] seconds") }
-        guard (1...10).contains(streams) else { throw ValidationError("--streams must be within 1...10") }
-    }
+/// The default run of `sctp-perf` (no `--server`, no `--client`): a server and a client in
+/// one process, over real UDP sockets on loopback. The server binds 127.0.0.1 and
+/// 127.0.0.2, the client connects to both with connectx, prints what it got, then sends
+/// messages for a few seconds with a progress line each second and reports Mbit/s.
+struct PerfLoopback {
+    var length: Int
+    var time: Double
+    var streams: Int
+    var unordered: Bool
 
     func run() throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
