@@ -289,7 +289,7 @@ extension SCTPEndpoint {
                 initChunk.first { if case .cookiePreservative(let p) = $0 { p.lifeSpanIncrement } else { nil } }))
         var parameters = localInitParameters()
         parameters.append(.stateCookie(StateCookieParameter(cookie: cookies.seal(cookie))))
-        for unknown in initChunk.parameters.unrecognizedToReport {
+        for unknown in configuration.initParametersToReport(initChunk.parameters) {
             parameters.append(.unrecognizedParameter(UnrecognizedParameter(reporting: unknown)))
         }
         guard let ack = try? InitAckChunk(
