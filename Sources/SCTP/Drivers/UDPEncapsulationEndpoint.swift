@@ -40,6 +40,10 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
     /// The local IP addresses, as the core knows them.
     public let localAddresses: [IPAddress]
 
+    /// The configuration associations run with: `options.configuration` with the receive
+    /// window lowered to what the UDP socket can buffer (`SCTPStack.receiveWindow(forSocketBuffer:)`).
+    public private(set) var effectiveConfiguration: SCTPConfiguration
+
     private let stack: SCTPStack
     private let driver: EndpointDriver
     private let onEvent: @Sendable (SCTPEvent) -> Void
@@ -50,6 +54,7 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
         self.options = options
         self.localAddresses = localAddresses
         self.onEvent = onEvent
+        effectiveConfiguration = options.configuration
         driver = EndpointDriver(stack: stack, configuration: options.configuration, port: options.sctpPort,
                                 addresses: localAddresses, acceptsAssociations: options.acceptsAssociations)
     }
@@ -74,6 +79,7 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
             stack.open(endpoint.localAddresses).flatMapThrowing {
                 endpoint.driver.defaultSink = endpoint
                 try stack.register(endpoint.driver)
+                endpoint.effectiveConfiguration = endpoint.driver.endpoint.associationConfiguration
                 return endpoint
             }
         }
