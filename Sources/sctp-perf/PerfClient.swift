@@ -174,26 +174,45 @@ struct PerfClient {
         var lastReportedBytes = 0
         var lastReportTime = 0.0
         var last: EventLoopFuture<Void>?
-        while true {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .milliseconds(Int64(seconds * 1000))
+        var finished = false
+        while !finished {
             let batch = min(64, messages.map { $0 - sent } ?? 64)
             if batch <= 0 { break }
-            if messages == nil && Date().timeIntervalSince(start) >= seconds { break }
             if echo {
                 let limit = echoWindow
                 let total = sentBytes
                 shared.wait(until: .distantFuture) { $0.ended != nil || total - $0.echoedBytes <= limit }
+                // Counted before they are sent: an echo may come back before `send` returns.
+                let first = sent
                 shared.update { state in
-                    for index in 0..<batch { state.sentPerStream[(sent + index) % streams] &+= 1 }
+                    for index in 0..<batch { state.sentPerStream[(first + index) % streams] &+= 1 }
                 }
             }
-            for _ in 0..<batch {
+            var inBatch = 0
+            while inBatch < batch {
                 let stream = sent % streams
+                // The last message asks for an immediate SACK (I bit, RFC 7053), so that the
+                // shutdown does not wait for the peer's delayed-ack timer.
+                let isLast = messages.map { sent + 1 == $0 } ?? (clock.now >= deadline)
                 let payload = pattern.message(seq: seqs[stream], stream: UInt16(stream), allocator: allocator)
                 seqs[stream] &+= 1
                 last = client.send(OutgoingMessage(streamIdentifier: UInt16(stream), payloadProtocolIdentifier: ppid,
-                                                   isUnordered: unordered, payload: payload), on: id)
+                                                   isUnordered: unordered, requestsImmediateAck: isLast, payload: payload), on: id)
                 sent += 1
                 sentBytes += length
+                inBatch += 1
+                if isLast {
+                    finished = true
+                    break
+                }
+            }
+            if echo && inBatch < batch {
+                let first = sent
+                shared.update { state in
+                    for index in 0..<(batch - inBatch) { state.sentPerStream[(first + index) % streams] &-= 1 }
+                }
             }
             try last?.wait()
             if let ended = shared.read({ $0.ended }) { throw SCTPError(.connectionReset, "the association ended: \(ended)") }
@@ -218,9 +237,9 @@ struct PerfClient {
 
         // Graceful shutdown: SHUTDOWN goes out once everything sent is acknowledged.
         let shutdown = client.shutdown(id)
-        let finished = shared.wait(until: Date().addingTimeInterval(Self.shutdownTimeout)) { $0.ended != nil }
+        let closed = shared.wait(until: Date().addingTimeInterval(Self.shutdownTimeout)) { $0.ended != nil }
         let elapsed = Date().timeIntervalSince(start)
-        guard finished else { throw SCTPError(.timedOut, "the graceful shutdown did not complete in \(Int(Self.shutdownTimeout)) s") }
+        guard closed else { throw SCTPError(.timedOut, "the graceful shutdown did not complete in \(Int(Self.shutdownTimeout)) s") }
         try shutdown.wait()
 
         let state = shared.read { $0 }
