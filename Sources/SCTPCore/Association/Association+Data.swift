@@ -99,21 +99,31 @@ extension Association {
     }
 
     /// Retransmissions (T3 or fast retransmit) go on the primary path, or an alternate one
-    /// when the primary is failing (§6.4.1).
+    /// when the primary is failing (§6.4.1). cwnd limits them, except that the first chunk
+    /// always goes (§6.3.3 E3: after a T3 expiry cwnd is one PMDCS and nothing is in flight),
+    /// and that after a Fast Retransmit the earliest marked chunks go in one packet, as many as
+    /// fit, whatever cwnd says (§7.2.4 step 3); the others follow as cwnd allows.
     private func sendRetransmissions(_ builder: inout PacketBuilder, now: SCTPInstant) -> Bool {
         guard sender.outstanding.hasChunksToRetransmit else { return false }
         let path = PathID(primaryPath)
+        let fastRetransmitPacket = fastRetransmitPending
+        fastRetransmitPending = false
         var sent = false
         var first = true
+        /// The packet (index among the builder's finished packets) the first retransmission went in.
+        var firstPacket = -1
         while sender.outstanding.hasChunksToRetransmit {
             let flight = sender.outstanding.bytesInFlight(on: path)
-            // The first retransmission goes regardless of cwnd (§6.3.3 E3, §7.2.4 step 3).
-            guard first || sender.congestion[primaryPath].canSend(flightSize: flight) else { break }
+            let withinCwnd = sender.congestion[primaryPath].canSend(flightSize: flight)
+            let fillingFastRetransmitPacket = fastRetransmitPacket && !first && builder.packets.count == firstPacket
+            guard first || withinCwnd || fillingFastRetransmitPacket else { break }
             let room = max(builder.remaining - DataChunk.headerSize, 0)
-            let maxSize = room >= 4 ? builder.remaining : DataSender.pmdcs(mtu: paths[primaryPath].mtu)
+            // Beyond cwnd, only what still fits in the Fast Retransmit packet.
+            let maxSize = room >= 4 || (!first && !withinCwnd) ? builder.remaining : DataSender.pmdcs(mtu: paths[primaryPath].mtu)
             guard let chunk = sender.outstanding.nextRetransmission(maxSize: maxSize, path: path, now: now) else { break }
             builder.add(.data(chunk), size: chunk.encodedSize)
             statistics.dataChunksRetransmitted += 1
+            if first { firstPacket = builder.packets.count }
             sent = true
             first = false
         }
@@ -238,6 +248,8 @@ extension Association {
         }
         if outcome.isStale { return }
         statistics.fastRetransmitMarks += outcome.fastRetransmitTSNs.count
+        // §7.2.4 step 3: the next transmission sends a whole packet of them, regardless of cwnd.
+        if !outcome.fastRetransmitTSNs.isEmpty { fastRetransmitPending = true }
         sender.lastPeerWindow = sack.advertisedReceiverWindowCredit
         for statistics in outcome.paths where statistics.path.rawValue < sender.congestion.count {
             let index = statistics.path.rawValue
