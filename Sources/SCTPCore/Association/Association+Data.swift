@@ -149,9 +149,16 @@ extension Association {
             // §6.1 A/B: respect the peer's window, but one chunk may probe a closed window
             // when nothing is in flight.
             if peerWindow < nextSize && sender.outstanding.bytesInFlight > 0 { break }
-            guard let chunk = sender.queue.nextChunk(tsn: sender.outstanding.nextTSN, maxPayloadSize: maxPayload,
+            guard var chunk = sender.queue.nextChunk(tsn: sender.outstanding.nextTSN, maxPayloadSize: maxPayload,
                                                      now: peerSupportsForwardTSN ? now : nil) else { break }
             let policy: (expiry: SCTPInstant?, maxRetransmissions: Int?) = peerSupportsForwardTSN ? sender.queue.lastChunkPolicy : (nil, nil)
+            // RFC 7053 §4.1: a chunk that fills the peer's window asks for an immediate SACK.
+            // Nothing more can go until that SACK comes, and a receiver delaying it (it
+            // waits for a second packet) would stall the association for its delayed-ack time.
+            if let following = sender.queue.nextMessageRemainingBytes,
+               peerWindow - chunk.payload.readableBytes < min(following, maxPayload) {
+                chunk.dataFlags.insert(.immediate)
+            }
             sender.outstanding.append(chunk, path: path, now: now, expiry: policy.expiry, maxRetransmissions: policy.maxRetransmissions)
             builder.add(.data(chunk), size: chunk.encodedSize)
             statistics.dataChunksSent += 1
