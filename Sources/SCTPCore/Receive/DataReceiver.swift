@@ -60,7 +60,7 @@ public struct DataReceiver: Sendable {
                     packetsPerSack: configuration.delayedAckFrequency),
                 reassembly: ReassemblyQueue.Configuration(
                     memoryLimit: max(configuration.receiveBufferSize, 1),
-                    partialDeliveryPoint: configuration.partialDeliveryPoint),
+                    partialDeliveryPoint: min(configuration.partialDeliveryPoint, max(configuration.receiveBufferSize / 2, 1))),
                 windowUpdateMinimum: configuration.pathMTU,
                 smallWindowThreshold: 2 * configuration.pathMTU)
         }

@@ -48,3 +48,20 @@ struct SmallWindowSackTests {
         #expect(r.isSackDue(at: t0), "9000 left, less than two chunks of 5000")
     }
 }
+
+@Suite("receive: partial delivery starts before the window closes")
+struct PartialDeliveryPointTests {
+    @Test("the partial delivery point is at most half the receive buffer (as usrsctp bounds it)")
+    func boundedByHalfTheBuffer() {
+        var configuration = SCTPConfiguration()
+        configuration.partialDeliveryPoint = 1 << 20
+        configuration.receiveBufferSize = 1 << 20
+        // A message larger than the window would otherwise fill it before any of it could be
+        // handed out: the window closes and reopens for every such message.
+        #expect(DataReceiver.Configuration(configuration).reassembly.partialDeliveryPoint == 512 << 10)
+        configuration.receiveBufferSize = 4 << 20
+        #expect(DataReceiver.Configuration(configuration).reassembly.partialDeliveryPoint == 1 << 20)
+        configuration.receiveBufferSize = 0
+        #expect(DataReceiver.Configuration(configuration).reassembly.partialDeliveryPoint == 1)
+    }
+}
