@@ -45,9 +45,11 @@ extension Association {
 
     /// Sends what is due, bundled (§6.10): queued control chunks, a SACK when one is due
     /// (or owed and a packet goes out anyway), retransmissions, then new DATA as the
-    /// congestion window, the peer's receive window and Max.Burst allow. DATA goes to the
-    /// current primary path; a SACK goes where the latest DATA came from (§6.4), in a packet
-    /// of its own when that is another path.
+    /// congestion window, the peer's receive window and Max.Burst allow. Control chunks, the
+    /// SACK and FORWARD TSN among them, go ahead of every DATA chunk (§6.10: usrsctp aborts
+    /// an association whose packet has a chunk of another type after DATA). DATA goes to
+    /// the current primary path; a SACK goes where the latest DATA came from (§6.4), in a
+    /// packet of its own when that is another path.
     func transmitData(now: SCTPInstant) {
         guard state != .closed, !paths.isEmpty else { return }
         let canSendData = state == .established || state == .shutdownPending || state == .shutdownReceived
@@ -55,7 +57,23 @@ extension Association {
         var builder = PacketBuilder(header: commonHeader, mtu: paths[pathIndex].mtu,
                                     destination: paths[pathIndex].address, checksum: checksumMode)
         for chunk in pendingControl { builder.add(chunk, size: chunk.encodedSize) }
+        let hasControl = !pendingControl.isEmpty
         pendingControl.removeAll()
+
+        // The SACK goes in before any DATA. One that is owed but not due yet rides along only
+        // if the packet goes out anyway: it is prepared first (changing nothing) and kept only
+        // then. Whether DATA may go is only guessed here (something waits to be sent).
+        let replyPath = sackReplyPath ?? pathIndex
+        let sackDue = receiver.isSackDue(at: now)
+        let mayCarryData = canSendData
+            && (sender.outstanding.hasChunksToRetransmit || forwardTSNPending || !sender.queue.isEmpty)
+        var bundledSack: SackChunk? = nil
+        if replyPath == pathIndex && (sackDue || (receiver.isSackOwed && (hasControl || mayCarryData))) {
+            let sack = receiver.peekSack()
+            let chunk = Chunk.sack(sack)
+            builder.add(chunk, size: chunk.encodedSize)
+            bundledSack = sack
+        }
 
         var sentData = false
         var sentNewData = false
@@ -72,16 +90,13 @@ extension Association {
             sentData = sentNewData || sentData
             reportExpiredMessages()
         }
-        if receiver.isSackDue(at: now) || (receiver.isSackOwed && !builder.isEmpty) {
-            // A SACK goes first among what follows the control chunks: put it in its own
-            // packet ahead of data when the current one is already full.
-            let sack = Chunk.sack(receiver.takeSack())
-            let replyPath = sackReplyPath ?? pathIndex
-            if replyPath == pathIndex {
-                builder.add(sack, size: sack.encodedSize)
-            } else {
-                sendControl([sack], to: replyPath)
-            }
+        let packetGoesOut = hasControl || sentData
+        if let sack = bundledSack {
+            // Not due and alone in the packet: it waits for its timer or the next packet.
+            guard sackDue || packetGoesOut else { return }
+            receiver.sackSent(sack)
+        } else if replyPath != pathIndex && (sackDue || (receiver.isSackOwed && packetGoesOut)) {
+            sendControl([.sack(receiver.takeSack())], to: replyPath)
         }
         outbox.append(contentsOf: builder.finish())
         // New DATA measures the RTT: the path is not idle (§8.3) and needs no heartbeat.

@@ -218,6 +218,19 @@ public struct DataReceiver: Sendable {
     /// Asks for a SACK at once (SHUTDOWN-SENT, §9.2).
     public mutating func requestImmediateSack() { tracker.requestImmediateSack() }
 
+    /// The SACK ``takeSack()`` would return now, changing nothing: for a SACK that must be
+    /// placed ahead of DATA before it is known whether the packet goes out at all. Record it
+    /// with ``sackSent(_:)`` if it does.
+    public func peekSack() -> SackChunk {
+        tracker.makeSack(advertisedReceiverWindowCredit: advertisedWindow)
+    }
+
+    /// Records that `sack`, from ``peekSack()`` with no input since, went out.
+    public mutating func sackSent(_ sack: SackChunk) {
+        lastAdvertisedWindow = sack.advertisedReceiverWindowCredit
+        tracker.sackSent()
+    }
+
     /// The SACK to send now, with the current a_rwnd; resets the SACK state as
     /// ``DataTracker/sackSent()`` does. Call it when the SACK goes into a packet.
     public mutating func takeSack() -> SackChunk {
