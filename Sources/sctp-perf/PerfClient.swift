@@ -214,7 +214,13 @@ struct PerfClient {
                     for index in 0..<(batch - inBatch) { state.sentPerStream[(first + index) % streams] &-= 1 }
                 }
             }
-            try last?.wait()
+            do {
+                try last?.wait()
+            } catch {
+                // A send after the association died fails as "no such association": say why it died.
+                if let ended = shared.read({ $0.ended }) { throw SCTPError(.connectionReset, "the association ended: \(ended)") }
+                throw error
+            }
             if let ended = shared.read({ $0.ended }) { throw SCTPError(.connectionReset, "the association ended: \(ended)") }
             let elapsed = Date().timeIntervalSince(start)
             if !json && elapsed >= nextReport {

@@ -63,7 +63,7 @@ struct SCTPPerf: ParsableCommand {
     var udpPort: Int?
 
     @Option(name: .customLong("peer-udp-port"),
-            help: "The peer's UDP encapsulation port until one is learned from its packets (default 9899). Example: --peer-udp-port 9901")
+            help: "The peer's UDP encapsulation port until one is learned from its packets (default 9899; 0: the same as the local UDP port). Example: --peer-udp-port 9901")
     var peerUDPPort: Int?
 
     // MARK: What to send
@@ -129,14 +129,23 @@ struct SCTPPerf: ParsableCommand {
         if let time, !(time > 0 && time <= 86_400) { throw ValidationError("--time must be within (0, 86400] seconds") }
         if let port, !(1...65535).contains(port) { throw ValidationError("--port must be within 1...65535") }
         if let udpPort, !(0...65535).contains(udpPort) { throw ValidationError("--udp-port must be within 0...65535") }
-        if let peerUDPPort, !(1...65535).contains(peerUDPPort) { throw ValidationError("--peer-udp-port must be within 1...65535") }
+        if let peerUDPPort, !(0...65535).contains(peerUDPPort) { throw ValidationError("--peer-udp-port must be within 0...65535") }
         if let messages, !(1...Int(UInt32.max)).contains(messages) { throw ValidationError("--messages must be within 1...4294967295") }
         if let maxInitRetransmits, !(0...100).contains(maxInitRetransmits) {
             throw ValidationError("--max-init-retransmits must be within 0...100")
         }
         if let rtoInitial, !(10...60_000).contains(rtoInitial) { throw ValidationError("--rto-initial must be within 10...60000 ms") }
         if let bind { _ = try Self.addresses(bind, option: "--bind") }
-        if let client { _ = try Self.addresses(client, option: "--client") }
+        if let client {
+            let peers = try Self.addresses(client, option: "--client")
+            if let bind {
+                // Packets to a peer leave from a local address of its family.
+                let local = try Self.addresses(bind, option: "--bind")
+                for peer in peers where !local.contains(where: { $0.contains(":") == peer.contains(":") }) {
+                    throw ValidationError("--bind has no \(peer.contains(":") ? "IPv6" : "IPv4") address to reach \(peer) from")
+                }
+            }
+        }
 
         func reject(_ given: Bool, _ name: String, _ mode: String) throws {
             if given { throw ValidationError("\(name) applies to \(mode) only") }
