@@ -1,121 +1,204 @@
 import ArgumentParser
 import Foundation
 import NIOCore
-import NIOPosix
-import SCTP
-import SCTPCore
-import SCTPWire
 
-/// `sctp-perf`: SCTP throughput on loopback, over UDP encapsulation (RFC 6951).
+/// `sctp-perf`: SCTP throughput over UDP encapsulation (RFC 6951).
 ///
-/// With no arguments it runs a server and a client in one process: the server binds
-/// 127.0.0.1 and 127.0.0.2, the client connects to both with connectx, prints what the
-/// seed's function gave it, then sends messages for a few seconds and reports Mbit/s.
+/// - no mode: a server and a client in one process on loopback (`PerfLoopback`);
+/// - `--server`: accept associations, count (and with `--echo` return) every message;
+/// - `--client ADDR[,ADDR...]`: connectx, send for a count or a time, shut down gracefully.
+///
+/// Both modes interoperate with usrsctp's `tsctp`.
 @main
 struct SCTPPerf: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sctp-perf",
-        abstract: "Measure SCTP throughput on loopback (SCTP over UDP, no privileges needed).",
+        abstract: "Measure SCTP throughput over UDP encapsulation (RFC 6951); no privileges needed.",
         discussion: """
-            With no arguments: a loopback transfer inside one process, with a progress line \
-            each second and a summary in Mbit/s.
-            Example: swift run -c release sctp-perf --length 1200 --time 5 --streams 2
+            Modes:
+              (none)     a loopback transfer inside one process (server on 127.0.0.1 and 127.0.0.2, \
+            client on 127.0.0.1), a progress line each second and a summary in Mbit/s.
+              --server   accept associations, count every message (echo it with --echo), print a \
+            summary when each association ends; --once exits after the first one.
+              --client   connect (connectx) to the listed addresses, send messages round robin over \
+            the streams for --messages N or --time S, check echoes with --echo, then shut down \
+            gracefully once everything is acknowledged.
+
+            Addresses are always explicit (the wildcard is never bound). Message content: bytes 0..3 \
+            sequence number within the stream (u32 BE), 4..5 stream (u16 BE), 6..7 A5 5A, 8..11 total \
+            length (u32 BE), byte i >= 12 = (seq*7 + stream*13 + i) & 0xFF; PPID 0x50455246 (+1 when \
+            unordered). Failures exit non-zero with one line on stderr: "error: ENAME: message".
+
+            Examples:
+              sctp-perf --length 1200 --time 5 --streams 2
+              sctp-perf --server --bind 127.0.0.1,127.0.0.2 --port 5001 --echo
+              sctp-perf --client 127.0.0.1,127.0.0.2 --port 5001 --echo --messages 100000 --json
+              tsctp -E 9900 -U 9901 -L 127.0.0.1 -p 5001 &
+              sctp-perf --client 127.0.0.1 --udp-port 9901 --peer-udp-port 9900 --time 3
+              sctp-perf --server --once --udp-port 9900 --peer-udp-port 9901 &
+              tsctp -D -E 9901 -U 9900 -L 127.0.0.1 -l 1200 -T 3 127.0.0.1
             """)
 
-    @Option(name: .shortAndLong, help: "User message length in bytes (1...262144).")
-    var length: Int = 1200
+    // MARK: Mode
 
-    @Option(name: .shortAndLong, help: "Seconds to send for.")
-    var time: Double = 5
+    @Flag(help: "Run as a server: accept associations. Example: --server --echo --once")
+    var server = false
 
-    @Option(help: "Streams to send on, round robin (1...10).")
-    var streams: Int = 1
+    @Option(help: ArgumentHelp("Run as a client connecting (connectx) to these peer addresses, comma separated. "
+                               + "Example: --client 127.0.0.1,127.0.0.2", valueName: "ADDR[,ADDR...]"))
+    var client: String?
 
-    @Flag(help: "Send unordered messages.")
+    // MARK: Addresses and ports
+
+    @Option(help: ArgumentHelp("Local addresses to bind, comma separated, never the wildcard (default 127.0.0.1, "
+                               + "or ::1 when a client's peers are all IPv6). Example: --bind 127.0.0.1,127.0.0.2",
+                               valueName: "ADDR[,ADDR...]"))
+    var bind: String?
+
+    @Option(help: "The server's SCTP port (default 5001, tsctp's too). Example: --port 5001")
+    var port: Int?
+
+    @Option(name: .customLong("udp-port"),
+            help: "Local UDP encapsulation port (default 9899; 0 picks a free one and prints it). Example: --udp-port 9900")
+    var udpPort: Int?
+
+    @Option(name: .customLong("peer-udp-port"),
+            help: "The peer's UDP encapsulation port until one is learned from its packets (default 9899; 0: the same as the local UDP port). Example: --peer-udp-port 9901")
+    var peerUDPPort: Int?
+
+    // MARK: What to send
+
+    @Option(name: .shortAndLong, help: "Message length in bytes, 1...16777216 (default 1200; --echo needs at least 12). Example: --length 8000")
+    var length: Int?
+
+    @Option(name: [.customShort("n"), .long], help: "Client: send this many messages instead of sending for a time. Example: --messages 100000")
+    var messages: Int?
+
+    @Option(name: .shortAndLong, help: "Seconds to send for (client default 10, loopback default 5). Example: --time 3")
+    var time: Double?
+
+    @Option(help: "Streams to send on, round robin (1...1024; default 1; the loopback run allows 1...10). Example: --streams 4")
+    var streams: Int?
+
+    @Flag(help: "Send unordered messages (U bit).")
     var unordered = false
 
-    func validate() throws {
-        guard (1...262_144).contains(length) else { throw ValidationError("--length must be within 1...262144") }
-        guard time > 0, time <= 3600 else { throw ValidationError("--time must be within (0, 3600] seconds") }
-        guard (1...10).contains(streams) else { throw ValidationError("--streams must be within 1...10") }
+    // MARK: Behaviour
+
+    @Flag(help: ArgumentHelp("Server: send every message back on the same stream with the same PPID and ordering. "
+                             + "Client: check every echo (content, stream, order within ordered streams) and wait for all of them."))
+    var echo = false
+
+    @Flag(help: "Server: exit after the first association ends (non-zero unless it ended with a graceful shutdown).")
+    var once = false
+
+    @Flag(help: ArgumentHelp("Print one JSON object as the last stdout line: role, messages, bytes, seconds, mbps, "
+                             + "messages_per_second, echoed, verify_errors, setup_seconds, retransmissions (and association, ended)."))
+    var json = false
+
+    @Option(name: .customLong("max-init-retransmits"),
+            help: "Client: INIT / COOKIE ECHO retransmissions before ETIMEDOUT (0...100; default 8). Example: --max-init-retransmits 2")
+    var maxInitRetransmits: Int?
+
+    @Option(name: .customLong("rto-initial"),
+            help: "Client: RTO.Initial in milliseconds, the first T1 and T3 timeouts (10...60000; default 1000). Example: --rto-initial 200")
+    var rtoInitial: Int?
+
+    // MARK: Validation
+
+    private var isLoopback: Bool { !server && client == nil }
+
+    /// Splits and checks a comma-separated address list.
+    static func addresses(_ text: String, option: String) throws -> [String] {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !parts.isEmpty, parts.count <= 16 else { throw ValidationError("\(option): between 1 and 16 addresses") }
+        for part in parts {
+            guard !part.isEmpty, (try? SocketAddress(ipAddress: part, port: 0)) != nil else {
+                throw ValidationError("\(option): '\(part)' is not an IPv4 or IPv6 address")
+            }
+            if part == "0.0.0.0" || part == "::" {
+                throw ValidationError("\(option): the wildcard address is not allowed; give explicit addresses")
+            }
+        }
+        return parts
     }
+
+    func validate() throws {
+        if server && client != nil { throw ValidationError("--server and --client exclude each other") }
+        if let length, !(1...16_777_216).contains(length) { throw ValidationError("--length must be within 1...16777216") }
+        if let time, !(time > 0 && time <= 86_400) { throw ValidationError("--time must be within (0, 86400] seconds") }
+        if let port, !(1...65535).contains(port) { throw ValidationError("--port must be within 1...65535") }
+        if let udpPort, !(0...65535).contains(udpPort) { throw ValidationError("--udp-port must be within 0...65535") }
+        if let peerUDPPort, !(0...65535).contains(peerUDPPort) { throw ValidationError("--peer-udp-port must be within 0...65535") }
+        if let messages, !(1...Int(UInt32.max)).contains(messages) { throw ValidationError("--messages must be within 1...4294967295") }
+        if let maxInitRetransmits, !(0...100).contains(maxInitRetransmits) {
+            throw ValidationError("--max-init-retransmits must be within 0...100")
+        }
+        if let rtoInitial, !(10...60_000).contains(rtoInitial) { throw ValidationError("--rto-initial must be within 10...60000 ms") }
+        if let bind { _ = try Self.addresses(bind, option: "--bind") }
+        if let client {
+            let peers = try Self.addresses(client, option: "--client")
+            if let bind {
+                // Packets to a peer leave from a local address of its family.
+                let local = try Self.addresses(bind, option: "--bind")
+                for peer in peers where !local.contains(where: { $0.contains(":") == peer.contains(":") }) {
+                    throw ValidationError("--bind has no \(peer.contains(":") ? "IPv6" : "IPv4") address to reach \(peer) from")
+                }
+            }
+        }
+
+        func reject(_ given: Bool, _ name: String, _ mode: String) throws {
+            if given { throw ValidationError("\(name) applies to \(mode) only") }
+        }
+        if isLoopback {
+            let network = "--server or --client"
+            try reject(bind != nil, "--bind", network)
+            try reject(port != nil, "--port", network)
+            try reject(udpPort != nil, "--udp-port", network)
+            try reject(peerUDPPort != nil, "--peer-udp-port", network)
+            try reject(echo, "--echo", network)
+            try reject(json, "--json", network)
+            try reject(once, "--once", "--server")
+            try reject(messages != nil, "--messages", "--client")
+            try reject(maxInitRetransmits != nil, "--max-init-retransmits", "--client")
+            try reject(rtoInitial != nil, "--rto-initial", "--client")
+            if let streams, !(1...10).contains(streams) { throw ValidationError("--streams must be within 1...10 in the loopback run") }
+        } else if server {
+            try reject(length != nil, "--length", "--client and the loopback run")
+            try reject(time != nil, "--time", "--client and the loopback run")
+            try reject(messages != nil, "--messages", "--client")
+            try reject(streams != nil, "--streams", "--client and the loopback run")
+            try reject(unordered, "--unordered", "--client and the loopback run")
+            try reject(maxInitRetransmits != nil, "--max-init-retransmits", "--client")
+            try reject(rtoInitial != nil, "--rto-initial", "--client")
+        } else {
+            try reject(once, "--once", "--server")
+            if messages != nil && time != nil { throw ValidationError("give --messages or --time, not both") }
+            if let streams, !(1...1024).contains(streams) { throw ValidationError("--streams must be within 1...1024") }
+            if echo && (length ?? 1200) < PerfPattern.headerSize {
+                throw ValidationError("--echo needs --length of at least \(PerfPattern.headerSize) (the pattern header)")
+            }
+        }
+    }
+
+    // MARK: Run
 
     func run() throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        defer { try? group.syncShutdownGracefully() }
-        let counters = Counters()
-
-        var serverOptions = UDPEncapsulationEndpoint.Options(sctpPort: 5001, localAddresses: ["127.0.0.1", "127.0.0.2"])
-        serverOptions.udpPort = 0
-        serverOptions.acceptsAssociations = true
-        let server = try UDPEncapsulationEndpoint.start(options: serverOptions, on: group.next()) { event in
-            if case .message(_, let message) = event { counters.add(bytes: message.payload.readableBytes) }
-        }.wait()
-
-        var clientOptions = UDPEncapsulationEndpoint.Options(sctpPort: 5002, localAddresses: ["127.0.0.1"])
-        clientOptions.udpPort = 0
-        clientOptions.peerUDPPort = server.localUDPPort
-        let client = try UDPEncapsulationEndpoint.start(options: clientOptions, on: group.next()) { _ in }.wait()
-
-        print("sctp-perf: SCTP over UDP on loopback; server 127.0.0.1,127.0.0.2 UDP port \(server.localUDPPort), "
-            + "client 127.0.0.1 UDP port \(client.localUDPPort)")
-        let setupStart = Date()
-        let id: AssociationID
-        do {
-            id = try client.connect(to: ["127.0.0.1", "127.0.0.2"], port: 5001).wait()
-        } catch let error as SCTPError {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode.failure
-        }
-        let setup = Date().timeIntervalSince(setupStart)
-        let peers = try client.peerAddresses(of: id).wait().map(\.description).joined(separator: ", ")
-        let negotiated = try client.streams(of: id).wait()
-        print("connectx: association id \(id.rawValue), peer addresses [\(peers)], "
-            + "streams out \(negotiated?.outbound ?? 0) / in \(negotiated?.inbound ?? 0), set up in \(String(format: "%.1f", setup * 1000)) ms")
-        print("sending \(length)-byte \(unordered ? "unordered" : "ordered") messages on \(streams) stream(s) for \(time) s")
-
-        let payload = ByteBuffer(repeating: 0x5A, count: length)
-        let start = Date()
-        var sent = 0
-        var nextReport = 1.0
-        var lastBytes = 0
-        var last: EventLoopFuture<Void>? = nil
-        while Date().timeIntervalSince(start) < time {
-            for _ in 0..<64 {
-                let message = OutgoingMessage(streamIdentifier: UInt16(sent % streams), isUnordered: unordered, payload: payload)
-                last = client.send(message, on: id)
-                sent += 1
-            }
-            try last?.wait()
-            let elapsed = Date().timeIntervalSince(start)
-            if elapsed >= nextReport {
-                let bytes = counters.bytes
-                print(String(format: "  %4.0f s  %9.1f Mbit/s", nextReport, Double(bytes - lastBytes) * 8 / 1e6))
-                lastBytes = bytes
-                nextReport += 1
-            }
-        }
-        try client.shutdown(id).wait()
-        let seconds = Date().timeIntervalSince(start)
-        let received = counters.messages
-        print(String(format: "summary: %d messages sent, %d received, %.0f bytes; %.2f s, %.1f Mbit/s, %.0f messages/s",
-                     sent, received, Double(counters.bytes), seconds, Double(counters.bytes) * 8 / seconds / 1e6,
-                     Double(received) / seconds))
-        _ = try? client.close().wait()
-        _ = try? server.close().wait()
-        if received != sent {
-            FileHandle.standardError.write(Data("error: \(sent - received) messages were not delivered\n".utf8))
-            throw ExitCode.failure
+        if server {
+            try PerfServer(bindAddresses: try Self.addresses(bind ?? "127.0.0.1", option: "--bind"),
+                           port: UInt16(port ?? 5001), udpPort: udpPort ?? 9899, peerUDPPort: peerUDPPort ?? 9899,
+                           echo: echo, once: once, json: json).run()
+        } else if let client {
+            let peers = try Self.addresses(client, option: "--client")
+            let allIPv6 = peers.allSatisfy { $0.contains(":") }
+            try PerfClient(peerAddresses: peers,
+                           bindAddresses: try Self.addresses(bind ?? (allIPv6 ? "::1" : "127.0.0.1"), option: "--bind"),
+                           port: UInt16(port ?? 5001), udpPort: udpPort ?? 9899, peerUDPPort: peerUDPPort ?? 9899,
+                           length: length ?? 1200, messages: messages, seconds: time ?? 10, streams: streams ?? 1,
+                           unordered: unordered, echo: echo, json: json, maxInitRetransmits: maxInitRetransmits,
+                           rtoInitialMilliseconds: rtoInitial).run()
+        } else {
+            try PerfLoopback(length: length ?? 1200, time: time ?? 5, streams: streams ?? 1, unordered: unordered).run()
         }
     }
-}
-
-/// Counters the server's event loop updates and the main thread reads.
-final class Counters: @unchecked Sendable {
-    private let lock = NSLock()
-    private var _messages = 0
-    private var _bytes = 0
-    func add(bytes: Int) { lock.withLock { _messages += 1; _bytes += bytes } }
-    var messages: Int { lock.withLock { _messages } }
-    var bytes: Int { lock.withLock { _bytes } }
 }

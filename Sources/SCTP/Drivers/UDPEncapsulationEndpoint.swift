@@ -40,6 +40,10 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
     /// The local IP addresses, as the core knows them.
     public let localAddresses: [IPAddress]
 
+    /// The configuration associations run with: `options.configuration` with the receive
+    /// window lowered to what the UDP socket can buffer (`SCTPStack.receiveWindow(forSocketBuffer:)`).
+    public private(set) var effectiveConfiguration: SCTPConfiguration
+
     private let stack: SCTPStack
     private let driver: EndpointDriver
     private let onEvent: @Sendable (SCTPEvent) -> Void
@@ -50,6 +54,7 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
         self.options = options
         self.localAddresses = localAddresses
         self.onEvent = onEvent
+        effectiveConfiguration = options.configuration
         driver = EndpointDriver(stack: stack, configuration: options.configuration, port: options.sctpPort,
                                 addresses: localAddresses, acceptsAssociations: options.acceptsAssociations)
     }
@@ -74,6 +79,7 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
             stack.open(endpoint.localAddresses).flatMapThrowing {
                 endpoint.driver.defaultSink = endpoint
                 try stack.register(endpoint.driver)
+                endpoint.effectiveConfiguration = endpoint.driver.endpoint.associationConfiguration
                 return endpoint
             }
         }
@@ -119,6 +125,27 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
     /// The negotiated stream counts of an association.
     public func streams(of id: AssociationID) -> EventLoopFuture<(outbound: UInt16, inbound: UInt16)?> {
         eventLoop.submit { [self] in driver.endpoint.streams(of: id) }
+    }
+
+    /// The data transfer counters of an association (retransmissions, SACKs, ...), `nil`
+    /// once it is gone.
+    public func statistics(of id: AssociationID) -> EventLoopFuture<AssociationStatistics?> {
+        eventLoop.submit { [self] in driver.endpoint.statistics(of: id) }
+    }
+
+    /// The same counters, read at once: call it on the event loop only, for example from the
+    /// `onEvent` handler, where an association that has just ended (`shutdownComplete`,
+    /// `communicationLost`) is still known.
+    public func statisticsOnEventLoop(of id: AssociationID) -> AssociationStatistics? {
+        eventLoop.preconditionInEventLoop()
+        return driver.endpoint.statistics(of: id)
+    }
+
+    /// The peer's addresses of an association, read at once: call it on the event loop only
+    /// (from the `onEvent` handler).
+    public func peerAddressesOnEventLoop(of id: AssociationID) -> [IPAddress] {
+        eventLoop.preconditionInEventLoop()
+        return driver.endpoint.peerAddresses(of: id).map(\.address)
     }
 
     /// Closes the sockets; associations still alive are aborted first.

@@ -45,9 +45,11 @@ extension Association {
 
     /// Sends what is due, bundled (§6.10): queued control chunks, a SACK when one is due
     /// (or owed and a packet goes out anyway), retransmissions, then new DATA as the
-    /// congestion window, the peer's receive window and Max.Burst allow. DATA goes to the
-    /// current primary path; a SACK goes where the latest DATA came from (§6.4), in a packet
-    /// of its own when that is another path.
+    /// congestion window, the peer's receive window and Max.Burst allow. Control chunks, the
+    /// SACK and FORWARD TSN among them, go ahead of every DATA chunk (§6.10: usrsctp aborts
+    /// an association whose packet has a chunk of another type after DATA). DATA goes to
+    /// the current primary path; a SACK goes where the latest DATA came from (§6.4), in a
+    /// packet of its own when that is another path.
     func transmitData(now: SCTPInstant) {
         guard state != .closed, !paths.isEmpty else { return }
         let canSendData = state == .established || state == .shutdownPending || state == .shutdownReceived
@@ -55,7 +57,23 @@ extension Association {
         var builder = PacketBuilder(header: commonHeader, mtu: paths[pathIndex].mtu,
                                     destination: paths[pathIndex].address, checksum: checksumMode)
         for chunk in pendingControl { builder.add(chunk, size: chunk.encodedSize) }
+        let hasControl = !pendingControl.isEmpty
         pendingControl.removeAll()
+
+        // The SACK goes in before any DATA. One that is owed but not due yet rides along only
+        // if the packet goes out anyway: it is prepared first (changing nothing) and kept only
+        // then. Whether DATA may go is only guessed here (something waits to be sent).
+        let replyPath = sackReplyPath ?? pathIndex
+        let sackDue = receiver.isSackDue(at: now)
+        let mayCarryData = canSendData
+            && (sender.outstanding.hasChunksToRetransmit || forwardTSNPending || !sender.queue.isEmpty)
+        var bundledSack: SackChunk? = nil
+        if replyPath == pathIndex && (sackDue || (receiver.isSackOwed && (hasControl || mayCarryData))) {
+            let sack = receiver.peekSack()
+            let chunk = Chunk.sack(sack)
+            builder.add(chunk, size: chunk.encodedSize)
+            bundledSack = sack
+        }
 
         var sentData = false
         var sentNewData = false
@@ -72,16 +90,13 @@ extension Association {
             sentData = sentNewData || sentData
             reportExpiredMessages()
         }
-        if receiver.isSackDue(at: now) || (receiver.isSackOwed && !builder.isEmpty) {
-            // A SACK goes first among what follows the control chunks: put it in its own
-            // packet ahead of data when the current one is already full.
-            let sack = Chunk.sack(receiver.takeSack())
-            let replyPath = sackReplyPath ?? pathIndex
-            if replyPath == pathIndex {
-                builder.add(sack, size: sack.encodedSize)
-            } else {
-                sendControl([sack], to: replyPath)
-            }
+        let packetGoesOut = hasControl || sentData
+        if let sack = bundledSack {
+            // Not due and alone in the packet: it waits for its timer or the next packet.
+            guard sackDue || packetGoesOut else { return }
+            receiver.sackSent(sack)
+        } else if replyPath != pathIndex && (sackDue || (receiver.isSackOwed && packetGoesOut)) {
+            sendControl([.sack(receiver.takeSack())], to: replyPath)
         }
         outbox.append(contentsOf: builder.finish())
         // New DATA measures the RTT: the path is not idle (§8.3) and needs no heartbeat.
@@ -99,20 +114,31 @@ extension Association {
     }
 
     /// Retransmissions (T3 or fast retransmit) go on the primary path, or an alternate one
-    /// when the primary is failing (§6.4.1).
+    /// when the primary is failing (§6.4.1). cwnd limits them, except that the first chunk
+    /// always goes (§6.3.3 E3: after a T3 expiry cwnd is one PMDCS and nothing is in flight),
+    /// and that after a Fast Retransmit the earliest marked chunks go in one packet, as many as
+    /// fit, whatever cwnd says (§7.2.4 step 3); the others follow as cwnd allows.
     private func sendRetransmissions(_ builder: inout PacketBuilder, now: SCTPInstant) -> Bool {
         guard sender.outstanding.hasChunksToRetransmit else { return false }
         let path = PathID(primaryPath)
+        let fastRetransmitPacket = fastRetransmitPending
+        fastRetransmitPending = false
         var sent = false
         var first = true
+        /// The packet (index among the builder's finished packets) the first retransmission went in.
+        var firstPacket = -1
         while sender.outstanding.hasChunksToRetransmit {
             let flight = sender.outstanding.bytesInFlight(on: path)
-            // The first retransmission goes regardless of cwnd (§6.3.3 E3, §7.2.4 step 3).
-            guard first || sender.congestion[primaryPath].canSend(flightSize: flight) else { break }
+            let withinCwnd = sender.congestion[primaryPath].canSend(flightSize: flight)
+            let fillingFastRetransmitPacket = fastRetransmitPacket && !first && builder.packets.count == firstPacket
+            guard first || withinCwnd || fillingFastRetransmitPacket else { break }
             let room = max(builder.remaining - DataChunk.headerSize, 0)
-            let maxSize = room >= 4 ? builder.remaining : DataSender.pmdcs(mtu: paths[primaryPath].mtu)
+            // Beyond cwnd, only what still fits in the Fast Retransmit packet.
+            let maxSize = room >= 4 || (!first && !withinCwnd) ? builder.remaining : DataSender.pmdcs(mtu: paths[primaryPath].mtu)
             guard let chunk = sender.outstanding.nextRetransmission(maxSize: maxSize, path: path, now: now) else { break }
             builder.add(.data(chunk), size: chunk.encodedSize)
+            statistics.dataChunksRetransmitted += 1
+            if first { firstPacket = builder.packets.count }
             sent = true
             first = false
         }
@@ -140,11 +166,19 @@ extension Association {
             // §6.1 A/B: respect the peer's window, but one chunk may probe a closed window
             // when nothing is in flight.
             if peerWindow < nextSize && sender.outstanding.bytesInFlight > 0 { break }
-            guard let chunk = sender.queue.nextChunk(tsn: sender.outstanding.nextTSN, maxPayloadSize: maxPayload,
+            guard var chunk = sender.queue.nextChunk(tsn: sender.outstanding.nextTSN, maxPayloadSize: maxPayload,
                                                      now: peerSupportsForwardTSN ? now : nil) else { break }
             let policy: (expiry: SCTPInstant?, maxRetransmissions: Int?) = peerSupportsForwardTSN ? sender.queue.lastChunkPolicy : (nil, nil)
+            // RFC 7053 §4.1: a chunk that fills the peer's window asks for an immediate SACK.
+            // Nothing more can go until that SACK comes, and a receiver delaying it (it
+            // waits for a second packet) would stall the association for its delayed-ack time.
+            if let following = sender.queue.nextMessageRemainingBytes,
+               peerWindow - chunk.payload.readableBytes < min(following, maxPayload) {
+                chunk.dataFlags.insert(.immediate)
+            }
             sender.outstanding.append(chunk, path: path, now: now, expiry: policy.expiry, maxRetransmissions: policy.maxRetransmissions)
             builder.add(.data(chunk), size: chunk.encodedSize)
+            statistics.dataChunksSent += 1
             flight += chunk.encodedSize
             sent = true
             sender.busy = true
@@ -215,6 +249,7 @@ extension Association {
     /// (§6.4.1). New data follows them there until the primary answers again (`markReachable`).
     func t3Expired(path index: Int, now: SCTPInstant) {
         paths[index].t3Deadline = nil
+        statistics.retransmissionTimeouts += 1
         paths[index].rto.backOff()
         recordError(path: index, now: now)
         guard state != .closed else { return }
@@ -239,6 +274,9 @@ extension Association {
             return
         }
         if outcome.isStale { return }
+        statistics.fastRetransmitMarks += outcome.fastRetransmitTSNs.count
+        // §7.2.4 step 3: the next transmission sends a whole packet of them, regardless of cwnd.
+        if !outcome.fastRetransmitTSNs.isEmpty { fastRetransmitPending = true }
         sender.lastPeerWindow = sack.advertisedReceiverWindowCredit
         for statistics in outcome.paths where statistics.path.rawValue < sender.congestion.count {
             let index = statistics.path.rawValue
@@ -289,8 +327,11 @@ extension Association {
         }
         if let source { lastDataSource = source }
         lastDataActivity = now
+        statistics.dataChunksReceived += 1
         switch receiver.receive(chunk) {
-        case .accepted, .duplicate, .dropped:
+        case .duplicate:
+            statistics.duplicateDataChunksReceived += 1
+        case .accepted, .dropped:
             break
         case .invalidStream:
             queueControl(.error(ErrorChunk(causes: [

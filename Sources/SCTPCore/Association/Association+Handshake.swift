@@ -75,7 +75,7 @@ extension Association {
         applyPeerParameters(initiate: ack, source: source, confirmedAddresses: handshake?.connectAddresses ?? [])
 
         var chunks: [Chunk] = [.cookieEcho(CookieEchoChunk(cookie: cookie))]
-        let unrecognized = ack.parameters.unrecognizedToReport
+        let unrecognized = configuration.initParametersToReport(ack.parameters)
         if !unrecognized.isEmpty {
             chunks.append(.error(ErrorChunk(causes: [
                 .unrecognizedParameters(UnrecognizedParametersCause(parameters: unrecognized)),

@@ -27,6 +27,7 @@ extension Association {
                 receivedData = true
                 guard handleData(data, from: source, now: now) else { break chunks }
             case .sack(let sack):
+                statistics.sacksReceived += 1
                 handleSack(sack, from: source, now: now)
             case .heartbeat(let heartbeat):
                 handleHeartbeat(heartbeat, from: source)

@@ -57,10 +57,16 @@ final class Association {
     var nextTSN: TSN
     var sender: DataSender
     var receiver: DataReceiver
+    /// A SACK marked chunks for Fast Retransmit: the next transmission sends one packet of
+    /// the earliest marked chunks whatever cwnd says (§7.2.4 step 3).
+    var fastRetransmitPending = false
 
     // Errors and shutdown.
     var associationErrorCount = 0
     var shutdown = ShutdownProgress()
+
+    /// Data transfer counters (`SCTPEndpoint.statistics(of:)`).
+    var statistics = AssociationStatistics()
 
     /// Heartbeat nonces and jitter, seeded by the endpoint's injected random source.
     var random: SeededRandomSource

@@ -11,6 +11,10 @@ extension SCTPEndpoint {
         markPending(id)
     }
 
+    /// The data transfer counters of an association, `nil` once it is gone (an association
+    /// that ended is still there until its last event has been polled).
+    public func statistics(of id: AssociationID) -> AssociationStatistics? { associations[id]?.statistics }
+
     /// Bytes of user data queued on an association and not yet sent.
     public func queuedBytes(on id: AssociationID) -> Int? { associations[id]?.queuedBytes }
 }

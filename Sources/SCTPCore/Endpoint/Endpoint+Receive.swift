@@ -289,11 +289,11 @@ extension SCTPEndpoint {
                 initChunk.first { if case .cookiePreservative(let p) = $0 { p.lifeSpanIncrement } else { nil } }))
         var parameters = localInitParameters()
         parameters.append(.stateCookie(StateCookieParameter(cookie: cookies.seal(cookie))))
-        for unknown in initChunk.parameters.unrecognizedToReport {
+        for unknown in configuration.initParametersToReport(initChunk.parameters) {
             parameters.append(.unrecognizedParameter(UnrecognizedParameter(reporting: unknown)))
         }
         guard let ack = try? InitAckChunk(
-            initiateTag: localTag, advertisedReceiverWindowCredit: UInt32(clamping: configuration.receiveBufferSize),
+            initiateTag: localTag, advertisedReceiverWindowCredit: UInt32(clamping: associationConfiguration.receiveBufferSize),
             outboundStreams: configuration.outboundStreams, inboundStreams: configuration.maxInboundStreams,
             initialTSN: initialTSN, parameters: ParameterList(parameters)) else { return }
         send(SCTPPacket(header: abortHeader, chunks: [.initiationAck(ack)]), to: destination, from: local)
@@ -410,7 +410,7 @@ extension SCTPEndpoint {
             return
         }
         let association = Association(
-            id: newAssociationID(), configuration: configuration, localPort: localPort, peerPort: cookie.peerPort,
+            id: newAssociationID(), configuration: associationConfiguration, localPort: localPort, peerPort: cookie.peerPort,
             localAddresses: localAddresses, localTag: cookie.localTag, initialTSN: cookie.localInitialTSN,
             randomSeed: UInt64(random.next32()) << 32 | UInt64(random.next32()))
         association.accept(cookie: cookie, source: source, now: now)
@@ -429,7 +429,7 @@ extension SCTPEndpoint {
         unregister(existing)
         // The tags are fixed for an association's life, so a fresh one takes the old one's id.
         let replacement = Association(
-            id: existing.id, configuration: configuration, localPort: localPort, peerPort: cookie.peerPort,
+            id: existing.id, configuration: associationConfiguration, localPort: localPort, peerPort: cookie.peerPort,
             localAddresses: localAddresses, localTag: cookie.localTag, initialTSN: cookie.localInitialTSN,
             randomSeed: UInt64(random.next32()) << 32 | UInt64(random.next32()))
         // Events the user has not polled yet (and the failed sends just reported) come first.
@@ -459,11 +459,11 @@ extension SCTPEndpoint {
         let localTag = newLocalTag()
         let initialTSN = TSN(random.next32())
         let association = Association(
-            id: newAssociationID(), configuration: configuration, localPort: localPort, peerPort: port,
+            id: newAssociationID(), configuration: associationConfiguration, localPort: localPort, peerPort: port,
             localAddresses: localAddresses, localTag: localTag, initialTSN: initialTSN,
             randomSeed: UInt64(random.next32()) << 32 | UInt64(random.next32()))
         let initChunk = InitChunk(
-            initiateTag: localTag, advertisedReceiverWindowCredit: UInt32(clamping: configuration.receiveBufferSize),
+            initiateTag: localTag, advertisedReceiverWindowCredit: UInt32(clamping: associationConfiguration.receiveBufferSize),
             outboundStreams: configuration.outboundStreams, inboundStreams: configuration.maxInboundStreams,
             initialTSN: initialTSN, parameters: ParameterList(localInitParameters()))
         association.connect(to: unique, initChunk: initChunk, now: now)

@@ -22,6 +22,20 @@ public final class SCTPEndpoint {
     public var localAddresses: [IPAddress]
     /// Whether INITs are answered (a listening or one-to-many socket).
     public var acceptsAssociations: Bool
+    /// The most receive window (a_rwnd) a new association may offer, whatever
+    /// `configuration.receiveBufferSize` says: set by a driver to what its transport can
+    /// buffer, such as a UDP socket's receive buffer, so that a peer filling the window never
+    /// overruns the socket (the kernel's drops would look like loss). `nil`: no limit.
+    public var receiveWindowLimit: Int?
+
+    /// The configuration new associations get: `configuration` with the receive buffer
+    /// within `receiveWindowLimit`.
+    public var associationConfiguration: SCTPConfiguration {
+        guard let limit = receiveWindowLimit, limit < configuration.receiveBufferSize else { return configuration }
+        var limited = configuration
+        limited.receiveBufferSize = max(limit, 0)
+        return limited
+    }
 
     var random: any SCTPRandomSource
     var cookies: CookieSigner

@@ -26,19 +26,28 @@ public struct DataReceiver: Sendable {
         /// otherwise a reader waiting for the rest of a message and a sender waiting for
         /// window would both wait for the delayed-SACK timer.
         public var windowUpdateMinimum: Int
+        /// When a DATA chunk leaves less window than this (or than twice the largest chunk
+        /// received, when that is more), the SACK goes at once instead of being delayed: the
+        /// peer is held back by our window and can send little or nothing until it hears
+        /// from us, so a delayed SACK would stall it for the delayed-ack time. (A sender that
+        /// sets the I bit on the chunk that fills the window, RFC 7053, asks for the same;
+        /// usrsctp does not.)
+        public var smallWindowThreshold: Int
 
         /// Defaults: the reassembly memory limit is the receive buffer, the partial
         /// delivery point half of it, the window-update threshold a sixteenth of the buffer
-        /// but at least one MTU (`windowUpdateMinimum`, 1200) and at most half the buffer.
+        /// but at least one MTU (`windowUpdateMinimum`, 1200) and at most half the buffer,
+        /// the small-window threshold two packets of 1200 bytes.
         public init(receiveBufferSize: Int = 4 << 20, tracker: DataTracker.Configuration = DataTracker.Configuration(),
                     reassembly: ReassemblyQueue.Configuration? = nil, windowUpdateThreshold: Int? = nil,
-                    windowUpdateMinimum: Int = 1200) {
+                    windowUpdateMinimum: Int = 1200, smallWindowThreshold: Int = 2400) {
             self.receiveBufferSize = max(receiveBufferSize, 0)
             self.tracker = tracker
             self.reassembly = reassembly ?? ReassemblyQueue.Configuration(memoryLimit: max(receiveBufferSize, 1))
             let threshold = max(windowUpdateThreshold ?? min(max(receiveBufferSize / 16, windowUpdateMinimum), receiveBufferSize / 2), 1)
             self.windowUpdateThreshold = threshold
             self.windowUpdateMinimum = max(min(windowUpdateMinimum, threshold), 1)
+            self.smallWindowThreshold = max(smallWindowThreshold, 0)
         }
 
         /// The receive-side settings of an endpoint configuration.
@@ -51,8 +60,9 @@ public struct DataReceiver: Sendable {
                     packetsPerSack: configuration.delayedAckFrequency),
                 reassembly: ReassemblyQueue.Configuration(
                     memoryLimit: max(configuration.receiveBufferSize, 1),
-                    partialDeliveryPoint: configuration.partialDeliveryPoint),
-                windowUpdateMinimum: configuration.pathMTU)
+                    partialDeliveryPoint: min(configuration.partialDeliveryPoint, max(configuration.receiveBufferSize / 2, 1))),
+                windowUpdateMinimum: configuration.pathMTU,
+                smallWindowThreshold: 2 * configuration.pathMTU)
         }
     }
 
@@ -91,6 +101,8 @@ public struct DataReceiver: Sendable {
     public private(set) var reassembly: ReassemblyQueue
     /// Bytes handed out by ``poll()`` that the application has not read yet.
     public private(set) var deliveredUnreadBytes = 0
+    /// The largest DATA chunk payload taken so far (the peer's fragment size, roughly).
+    private var largestPayload = 0
     /// The a_rwnd of the last SACK taken.
     public private(set) var lastAdvertisedWindow: UInt32
 
@@ -147,7 +159,9 @@ public struct DataReceiver: Sendable {
         }
         switch reassembly.insert(chunk, cumulativeTSN: tracker.cumulativeTSN(afterReceiving: chunk.tsn)) {
         case .accepted:
-            tracker.observe(chunk.tsn, immediateAck: immediate)
+            largestPayload = max(largestPayload, chunk.payload.readableBytes)
+            let small = Int(advertisedWindow) < max(configuration.smallWindowThreshold, 2 * largestPayload)
+            tracker.observe(chunk.tsn, immediateAck: immediate || small)
             return .accepted
         case .noSpace:
             tracker.requestImmediateSack()
@@ -203,6 +217,19 @@ public struct DataReceiver: Sendable {
 
     /// Asks for a SACK at once (SHUTDOWN-SENT, §9.2).
     public mutating func requestImmediateSack() { tracker.requestImmediateSack() }
+
+    /// The SACK ``takeSack()`` would return now, changing nothing: for a SACK that must be
+    /// placed ahead of DATA before it is known whether the packet goes out at all. Record it
+    /// with ``sackSent(_:)`` if it does.
+    public func peekSack() -> SackChunk {
+        tracker.makeSack(advertisedReceiverWindowCredit: advertisedWindow)
+    }
+
+    /// Records that `sack`, from ``peekSack()`` with no input since, went out.
+    public mutating func sackSent(_ sack: SackChunk) {
+        lastAdvertisedWindow = sack.advertisedReceiverWindowCredit
+        tracker.sackSent()
+    }
 
     /// The SACK to send now, with the current a_rwnd; resets the SACK state as
     /// ``DataTracker/sackSent()`` does. Call it when the SACK goes into a packet.

@@ -13,6 +13,9 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
     /// The UDP port bound, readable from any thread.
     let boundPort: NIOLockedValueBox<Int?>
     private var learnedUDPPorts: [PeerKey: Int] = [:]
+    /// The receive buffer the kernel gave the first socket (`SO_RCVBUF` as read back: the
+    /// value asked for, doubled, capped by net.core.rmem_max).
+    private(set) var socketReceiveBuffer: Int?
 
     private struct PeerKey: Hashable {
         var address: IPAddress
@@ -45,6 +48,10 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
     override func didOpen(_ channel: any Channel, address: IPAddress) {
         if let bound = channel.localAddress?.port {
             boundPort.withLockedValue { if $0 == nil { $0 = bound } }
+        }
+        if socketReceiveBuffer == nil, let value = try? channel.syncOptions?.getOption(ChannelOptions.socketOption(.so_rcvbuf)),
+           value > 0 {
+            socketReceiveBuffer = Int(value)
         }
     }
 

@@ -1,0 +1,22 @@
+/// Counters of one association's data transfer (in the spirit of RFC 6458's
+/// `SCTP_GET_ASSOC_STATS`), for tools and diagnosis. They start at zero when the
+/// association is created (a restart starts them again) and only grow.
+public struct AssociationStatistics: Hashable, Sendable {
+    /// DATA chunks sent for the first time.
+    public var dataChunksSent = 0
+    /// DATA chunks sent again, after T3-rtx expiry or Fast Retransmit.
+    public var dataChunksRetransmitted = 0
+    /// DATA chunks marked for Fast Retransmit by a SACK's miss indications (§7.2.4).
+    public var fastRetransmitMarks = 0
+    /// T3-rtx expiries (on any path).
+    public var retransmissionTimeouts = 0
+    /// DATA chunks received (new or duplicate).
+    public var dataChunksReceived = 0
+    /// DATA chunks received whose TSN had been received before.
+    public var duplicateDataChunksReceived = 0
+    /// SACK chunks received.
+    public var sacksReceived = 0
+
+    /// All counters at zero.
+    public init() {}
+}

@@ -1,0 +1,51 @@
+import NIOCore
+import SCTPWire
+
+extension SCTPConfiguration {
+    /// Whether an INIT or INIT ACK parameter belongs to an extension this endpoint does not
+    /// implement, or has switched off. The wire layer knows every parameter's format, but
+    /// "recognised" in RFC 9260 §3.2.1 means the extension is supported: such a parameter is
+    /// handled like an unknown one, by its type's two high bits. Those with the report bit
+    /// reach the peer as Unrecognized Parameters, which is how the peer learns that the
+    /// extension is not there:
+    ///
+    /// - Forward-TSN-Supported (0xC000) when PR-SCTP is off (RFC 3758 §3.3.1 relies on that report);
+    /// - Adaptation Layer Indication (0xC006, RFC 5061 §4.2.5): not implemented (usrsctp sends
+    ///   it in every INIT and INIT ACK of an application that set `SCTP_ADAPTATION_LAYER`).
+    ///
+    /// The other extension parameters an INIT carries (ECN, zero checksum, AUTH's Random, HMAC
+    /// and Chunk List, Supported Extensions, Padding) have type bits `10`: skipped silently
+    /// whether supported or not.
+    func isUnsupportedInitParameter(_ parameter: Parameter) -> Bool {
+        switch parameter {
+        case .forwardTSNSupported: !partialReliability
+        case .adaptationLayerIndication: true
+        default: false
+        }
+    }
+
+    /// The parameters of an INIT or INIT ACK to report back to the peer (RFC 9260 §3.2.2): the
+    /// unknown ones and the known ones of unsupported extensions (`isUnsupportedInitParameter`)
+    /// whose type asks for a report, in order, up to the first one whose type says to stop.
+    func initParametersToReport(_ list: ParameterList) -> [UnknownParameter] {
+        var report: [UnknownParameter] = []
+        for parameter in list.parameters {
+            let unrecognized: UnknownParameter
+            switch parameter {
+            case .unknown(let unknown):
+                unrecognized = unknown
+            case _ where isUnsupportedInitParameter(parameter):
+                var buffer = ByteBuffer()
+                parameter.write(to: &buffer)
+                // The TLV header is followed by the value; keep the value bytes only.
+                buffer.moveReaderIndex(forwardBy: min(4, buffer.readableBytes))
+                unrecognized = UnknownParameter(type: parameter.type, value: buffer)
+            default:
+                continue
+            }
+            if unrecognized.action.reports { report.append(unrecognized) }
+            if !unrecognized.action.continues { break }
+        }
+        return report
+    }
+}

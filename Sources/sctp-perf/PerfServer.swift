@@ -1,0 +1,146 @@
+import ArgumentParser
+import Foundation
+import NIOCore
+import NIOPosix
+import SCTP
+import SCTPCore
+
+/// `sctp-perf --server`: accepts associations, counts every message (echoing it with
+/// `--echo`), prints a summary when each association ends.
+struct PerfServer {
+    var bindAddresses: [String]
+    var port: UInt16
+    var udpPort: Int
+    var peerUDPPort: Int
+    var echo: Bool
+    var once: Bool
+    var json: Bool
+
+    /// What the server knows of one association; touched on the event loop only.
+    final class AssociationState: @unchecked Sendable {
+        let id: AssociationID
+        let up = Date()
+        var peers: [String] = []
+        var messages = 0
+        var bytes = 0
+        var echoed = 0
+        var echoFailures = 0
+        var lastActivity: Date?
+        /// Pieces of partially delivered messages, per stream and ordering, for `--echo`.
+        var pieces: [UInt32: ByteBuffer] = [:]
+        init(id: AssociationID) { self.id = id }
+    }
+
+    /// Event-loop state of the server.
+    final class Session: @unchecked Sendable {
+        var associations: [AssociationID: AssociationState] = [:]
+        weak var driver: UDPEncapsulationEndpoint?
+    }
+
+    /// Runs until killed, or with `--once` until the first association ends; throws
+    /// `ExitCode.failure` when the endpoint cannot start or (with `--once`) the association
+    /// did not end with a graceful shutdown.
+    func run() throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        var options = UDPEncapsulationEndpoint.Options(sctpPort: port, localAddresses: bindAddresses)
+        options.udpPort = udpPort
+        options.peerUDPPort = peerUDPPort
+        options.acceptsAssociations = true
+        let session = Session()
+        let finished = Locked<PerfReport?>(nil)
+        let json = json, echo = echo
+        let server: UDPEncapsulationEndpoint
+        do {
+            server = try UDPEncapsulationEndpoint.start(options: options, on: group.next()) { event in
+                Self.handle(event, session: session, echo: echo, json: json, finished: finished)
+            }.wait()
+        } catch {
+            reportFailure(error)
+            throw ExitCode.failure
+        }
+        try server.eventLoop.submit { session.driver = server }.wait()
+        say("sctp-perf server: listening on \(bindAddresses.joined(separator: ",")) SCTP port \(port), "
+            + "UDP port \(server.localUDPPort) (peer UDP port \(peerUDPPort) until learned)\(echo ? ", echoing" : "")")
+
+        if once {
+            finished.wait(until: .distantFuture) { $0 != nil }
+            _ = try? server.close().wait()
+            if let report = finished.read({ $0 }), report.ended != "shutdown" {
+                FileHandle.standardError.write(Data("error: ECONNRESET: the association ended without a graceful shutdown: \(report.ended)\n".utf8))
+                throw ExitCode.failure
+            }
+        } else {
+            // Serve until killed.
+            while true { finished.wait(until: .distantFuture) { _ in false } }
+        }
+    }
+
+    private static func handle(_ event: SCTPEvent, session: Session, echo: Bool, json: Bool,
+                               finished: Locked<PerfReport?>) {
+        switch event {
+        case .communicationUp(let id, let outbound, let inbound):
+            let state = AssociationState(id: id)
+            state.peers = session.driver?.peerAddressesOnEventLoop(of: id).map(\.description) ?? []
+            session.associations[id] = state
+            if !json {
+                say("association \(id.rawValue) up: peer [\(state.peers.joined(separator: ", "))], streams out \(outbound) / in \(inbound)")
+            }
+        case .restart(let id):
+            if !json { say("association \(id.rawValue): the peer restarted it") }
+            session.associations[id] = AssociationState(id: id)
+        case .message(let id, let message):
+            guard let state = session.associations[id] else { return }
+            state.bytes += message.payload.readableBytes
+            state.lastActivity = Date()
+            let key = UInt32(message.streamIdentifier) << 1 | (message.isUnordered ? 1 : 0)
+            var whole = message.payload
+            if !message.isComplete || state.pieces[key] != nil {
+                if echo {
+                    var collected = state.pieces[key] ?? ByteBuffer()
+                    var piece = message.payload
+                    collected.writeBuffer(&piece)
+                    state.pieces[key] = collected
+                } else {
+                    state.pieces[key] = ByteBuffer()  // only marks a message in progress
+                }
+                guard message.isComplete else { return }
+                whole = state.pieces.removeValue(forKey: key) ?? whole
+            }
+            state.messages += 1
+            guard echo, let driver = session.driver else { return }
+            let reply = OutgoingMessage(streamIdentifier: message.streamIdentifier,
+                                        payloadProtocolIdentifier: message.payloadProtocolIdentifier,
+                                        isUnordered: message.isUnordered, payload: whole)
+            driver.send(reply, on: id).whenComplete { result in
+                switch result {
+                case .success: state.echoed += 1
+                case .failure: state.echoFailures += 1
+                }
+            }
+        case .peerShutdown(let id):
+            session.associations[id]?.lastActivity = Date()
+        case .shutdownComplete(let id):
+            end(id, how: "shutdown", session: session, json: json, finished: finished)
+        case .communicationLost(let id, let reason):
+            end(id, how: "lost: \(reason)", session: session, json: json, finished: finished)
+        default:
+            break
+        }
+    }
+
+    private static func end(_ id: AssociationID, how: String, session: Session, json: Bool, finished: Locked<PerfReport?>) {
+        guard let state = session.associations.removeValue(forKey: id) else { return }
+        let statistics = session.driver?.statisticsOnEventLoop(of: id)
+        var report = PerfReport(role: "server", association: id.rawValue)
+        report.messages = state.messages
+        report.bytes = state.bytes
+        report.seconds = (state.lastActivity ?? Date()).timeIntervalSince(state.up)
+        report.echoed = state.echoed
+        report.verifyErrors = state.echoFailures
+        report.retransmissions = statistics?.dataChunksRetransmitted ?? 0
+        report.ended = how
+        say(json ? report.json : report.summary)
+        finished.update { if $0 == nil { $0 = report } }
+    }
+}
