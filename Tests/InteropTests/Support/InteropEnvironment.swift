@@ -1,0 +1,99 @@
+import Foundation
+import Testing
+
+/// What the interop tests need from the machine: usrsctp and a C compiler (to build our
+/// usrsctp peer, `scripts/interop/usrsctp-peer.c`), and optionally tshark with root (to
+/// capture what goes over loopback).
+///
+/// When usrsctp or the compiler is missing the tests are skipped, unless
+/// `SCTP_REQUIRE_TOOLS=1` (set by scripts/test.sh, and so in CI) or `CI=true`: then they fail,
+/// saying what is missing.
+enum InteropEnvironment {
+    /// Whether missing tools must fail the tests rather than skip them.
+    static var toolsRequired: Bool {
+        let env = ProcessInfo.processInfo.environment
+        return env["SCTP_REQUIRE_TOOLS"] == "1" || env["CI"] == "true"
+    }
+
+    /// The repository root, found from this file's path (Tests/InteropTests/Support/…).
+    static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The usrsctp peer, built once per test run into a temporary directory: its path, or why
+    /// it could not be built.
+    static let peer: Result<String, ToolMissing> = buildPeer()
+
+    /// Whether the interop tests run: the peer is there, or its absence must fail them.
+    static var shouldRun: Bool {
+        if case .success = peer { return true }
+        return toolsRequired
+    }
+
+    /// The peer's path; records a failure (tools required) and throws when it is missing.
+    static func peerPath() throws -> String {
+        switch peer {
+        case .success(let path):
+            return path
+        case .failure(let missing):
+            throw missing
+        }
+    }
+
+    struct ToolMissing: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// The path of an executable found on PATH or in the usual places.
+    static func findTool(_ name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        for dir in path.split(separator: ":").map(String.init) + ["/usr/bin", "/usr/local/bin", "/usr/sbin"] {
+            let candidate = dir + "/" + name
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+
+    /// The temporary directory of this test run (removed at exit unless a test kept files there).
+    static let runDirectory: URL = {
+        let url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("swift-sctp-interop-\(ProcessInfo.processInfo.processIdentifier)")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }()
+
+    private static func buildPeer() -> Result<String, ToolMissing> {
+        let script = repositoryRoot.appendingPathComponent("scripts/interop/build-peer.sh").path
+        guard FileManager.default.isExecutableFile(atPath: script) else {
+            return .failure(ToolMissing(description: "\(script) is missing"))
+        }
+        let compiler = ProcessInfo.processInfo.environment["CC"] ?? "cc"
+        guard compiler.contains("/") || findTool(compiler) != nil else {
+            return .failure(ToolMissing(description: "no C compiler (\(compiler)) to build the usrsctp peer; scripts/test.sh needs one"))
+        }
+        let output = runDirectory.appendingPathComponent("usrsctp-peer").path
+        do {
+            let result = try ChildProcess.run(script, [output], timeout: .seconds(120))
+            guard result.status == 0, FileManager.default.isExecutableFile(atPath: output) else {
+                return .failure(ToolMissing(description:
+                    "building the usrsctp peer failed (is usrsctp installed? scripts/test.sh installs libusrsctp-dev): "
+                        + "exit \(result.status)\n\(result.stderr)"))
+            }
+        } catch {
+            return .failure(ToolMissing(description: "building the usrsctp peer failed: \(error)"))
+        }
+        return .success(output)
+    }
+}
+
+/// Skips (returns false) or fails (records an issue, returns false) a test whose peer is missing.
+func peerOrSkip() -> String? {
+    switch InteropEnvironment.peer {
+    case .success(let path):
+        return path
+    case .failure(let missing):
+        if InteropEnvironment.toolsRequired {
+            Issue.record("usrsctp interop tests cannot run: \(missing) (SCTP_REQUIRE_TOOLS=1)")
+        }
+        return nil
+    }
+}
