@@ -74,10 +74,13 @@ typealias ClientSpec = (name: String, count: Int, lengths: ClosedRange<Int>, see
 
 /// usrsctp-peer clients → one listening socket of ours that accepts an association per
 /// client and echoes (verifying every message against the client's plan).
+@discardableResult
 func echoServer(_ run: InteropRun, clients: [ClientSpec], relay impairments: LossyRelay.Impairments? = nil,
-                seed: UInt64 = 1, rtoArguments: [String] = []) async throws {
+                seed: UInt64 = 1, clientArguments: [String] = [], timeLimit: Duration = .seconds(90),
+                configure: (SCTPSocket) throws -> Void = { _ in }) async throws -> LossyRelay? {
     let stack = run.stack(peerUDPPort: 9)  // learned from the client's first packet
     let listener = try run.socket(stack)
+    try configure(listener)
     try listener.bind([loopback(0)])
     try listener.listen()
     let port = try #require(listener.localPort)
@@ -96,7 +99,7 @@ func echoServer(_ run: InteropRun, clients: [ClientSpec], relay impairments: Los
     for client in clients {
         var arguments = ["--streams", String(client.streams), "--messages", String(client.count),
                          "--length", "\(client.lengths.lowerBound)-\(client.lengths.upperBound)", "--seed", String(client.seed),
-                         "--echo"] + rtoArguments
+                         "--echo"] + clientArguments
         if client.unordered { arguments.append("--unordered") }
         let target = relay?.rightPort ?? udpPort
         peers.append(try run.client(toUDPPort: target, port: port, arguments, name: "usrsctp-peer client \(client.name)"))
@@ -105,7 +108,7 @@ func echoServer(_ run: InteropRun, clients: [ClientSpec], relay impairments: Los
     let peerPorts = peers.map(\.port)
 
     // Accept one association per client and serve each on its own task.
-    let outcomes = try await withDeadline(.seconds(90), "the echo server") {
+    let outcomes = try await withDeadline(timeLimit, "the echo server") {
         try await withThrowingTaskGroup(of: (Int, EchoOutcome).self) { group in
             for _ in clients {
                 let accepted = try listener.accept()
@@ -141,12 +144,15 @@ func echoServer(_ run: InteropRun, clients: [ClientSpec], relay impairments: Los
         let up = UsrsctpPeer.fields(peer.line("ASSOC_UP") ?? "")
         #expect(up["in"] == String(client.streams) && up["out"] == String(client.streams), "\(peer.line("ASSOC_UP") ?? "no ASSOC_UP")")
     }
+    return relay
 }
 
 /// Our client → a usrsctp-peer echo server (with --verify): the plan is sent while the
 /// echoes are read and verified; then our graceful shutdown.
+@discardableResult
 func echoClient(_ run: InteropRun, plan: MessagePlan, relay impairments: LossyRelay.Impairments? = nil, seed: UInt64 = 1,
-                serverArguments: [String] = [], configure: (SCTPSocket) throws -> Void = { _ in }) async throws {
+                serverArguments: [String] = [], timeLimit: Duration = .seconds(90),
+                configure: (SCTPSocket) throws -> Void = { _ in }) async throws -> LossyRelay? {
     run.trace("start")
     let server = try run.server(["--mode", "echo", "--verify", "--streams", "10"] + serverArguments)
     run.trace("server ready")
@@ -171,7 +177,7 @@ func echoClient(_ run: InteropRun, plan: MessagePlan, relay impairments: LossyRe
     let up = try server.waitFor("ASSOC_UP", timeout: .seconds(20))
     #expect(up["in"] == "10" && up["out"] == "10", "\(up)")
 
-    let outcome = try await withDeadline(.seconds(90), "the echo client") {
+    let outcome = try await withDeadline(timeLimit, "the echo client") {
         async let sent: Void = try await client.send(plan)
         let received = try await receive(plan.count, from: client, plan: plan)
         try await sent
@@ -199,4 +205,5 @@ func echoClient(_ run: InteropRun, plan: MessagePlan, relay impairments: LossyRe
             "\(result)\n\(server.transcript)")
     #expect(result.bytesReceived == plan.totalBytes, "\(result)")
     #expect(server.line("ASSOC_DOWN")?.contains("reason=shutdown") == true, "\(server.transcript)")
+    return relay
 }

@@ -121,10 +121,11 @@ final class InteropRun: @unchecked Sendable {
         trace("capture checked")
     }
 
-    /// Decoded lines of the capture (for evidence in failure messages), stopping it first.
-    func decodedCapture(filter: String) -> [String] {
+    /// Decoded lines of the capture so far (for evidence and checks), with a display filter
+    /// and optionally only some fields; empty without a capture. Stops the capture.
+    func decodedCapture(filter: String, fields: [String]? = nil) -> [String] {
         guard let capture else { return [] }
-        return (try? capture.decode(filter: filter, extraPorts: captureExtraPorts)) ?? []
+        return (try? capture.decode(filter: filter, extraPorts: captureExtraPorts, fields: fields)) ?? []
     }
 
     private func checkCapture() {
