@@ -85,6 +85,11 @@ enum InteropEnvironment {
     }
 }
 
+/// Every interop test, in one suite: one test at a time (the machine may have two cores;
+/// each test runs usrsctp peers, a capture and relays of its own).
+@Suite("Interop with usrsctp", .serialized, .enabled(if: InteropEnvironment.shouldRun))
+enum UsrsctpInterop {}
+
 /// Skips (returns false) or fails (records an issue, returns false) a test whose peer is missing.
 func peerOrSkip() -> String? {
     switch InteropEnvironment.peer {
