@@ -53,13 +53,24 @@ enum InteropEnvironment {
         return nil
     }
 
-    /// The temporary directory of this test run (removed at exit unless a test kept files there).
+    /// The temporary directory of this test run: the peer binary and the captures. Removed
+    /// at exit unless a capture was kept there (`SCTP_INTEROP_KEEP_CAPTURES=1`, or a bad one).
     static let runDirectory: URL = {
         let url = FileManager.default.temporaryDirectory
             .appendingPathComponent("swift-sctp-interop-\(ProcessInfo.processInfo.processIdentifier)")
         try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        atexit { InteropEnvironment.removeRunDirectory() }
         return url
     }()
+
+    private static func removeRunDirectory() {
+        let contents = (try? FileManager.default.contentsOfDirectory(atPath: runDirectory.path)) ?? []
+        guard contents.allSatisfy({ $0 == "usrsctp-peer" }) else {
+            print("interop captures kept in \(runDirectory.path)")
+            return
+        }
+        try? FileManager.default.removeItem(at: runDirectory)
+    }
 
     private static func buildPeer() -> Result<String, ToolMissing> {
         let script = repositoryRoot.appendingPathComponent("scripts/interop/build-peer.sh").path
@@ -87,7 +98,8 @@ enum InteropEnvironment {
 
 /// Every interop test, in one suite: one test at a time (the machine may have two cores;
 /// each test runs usrsctp peers, a capture and relays of its own).
-@Suite("Interop with usrsctp", .serialized, .enabled(if: InteropEnvironment.shouldRun))
+@Suite("Interop with usrsctp", .serialized,
+       .enabled(if: InteropEnvironment.shouldRun, "needs usrsctp (libusrsctp-dev) and a C compiler; scripts/test.sh installs them"))
 enum UsrsctpInterop {}
 
 /// Skips (returns false) or fails (records an issue, returns false) a test whose peer is missing.
