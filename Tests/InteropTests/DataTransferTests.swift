@@ -13,47 +13,47 @@ extension UsrsctpInterop {
         /// 12–2000 bytes) → our one-to-one server, which accepts both associations and echoes.
         @Test("usrsctp client → our echo server: 10 streams, ordered and unordered, 12–2000 bytes")
         func usrsctpClientToOurEchoServer() async throws {
-            guard let run = InteropRun("echo-server") else { return }
-            defer { run.finish() }
-            try await echoServer(run, clients: [
-                (name: "ordered", count: 2000, lengths: 12...2000, seed: 7, unordered: false, streams: 10),
-                (name: "unordered", count: 2000, lengths: 12...2000, seed: 8, unordered: true, streams: 10),
-            ])
+            try await InteropRun.perform("echo-server") { run in
+                try await echoServer(run, clients: [
+                    (name: "ordered", count: 2000, lengths: 12...2000, seed: 7, unordered: false, streams: 10),
+                    (name: "unordered", count: 2000, lengths: 12...2000, seed: 8, unordered: true, streams: 10),
+                ])
+            }
         }
 
         /// Our client → usrsctp-peer echo server with --verify: 10 streams, each message ordered
         /// or unordered (a quarter unordered), 12–2000 bytes; we verify every echo.
         @Test("our client → usrsctp echo server: 10 streams, ordered and unordered mixed, 12–2000 bytes")
         func ourClientToUsrsctpEchoServer() async throws {
-            guard let run = InteropRun("echo-client") else { return }
-            defer { run.finish() }
-            let plan = MessagePlan(count: 3000, streams: 10, lengths: 12...2000, seed: 11, delivery: .mixed(fraction: 0.25))
-            try await echoClient(run, plan: plan)
+            try await InteropRun.perform("echo-client") { run in
+                let plan = MessagePlan(count: 3000, streams: 10, lengths: 12...2000, seed: 11, delivery: .mixed(fraction: 0.25))
+                try await echoClient(run, plan: plan)
+            }
         }
 
         /// 1 MiB ordered messages both ways (usrsctp fragments, we reassemble, we fragment the
         /// echo, usrsctp reassembles).
         @Test("large: usrsctp client sends 1 MiB ordered messages, our server echoes them")
         func largeFromUsrsctp() async throws {
-            guard let run = InteropRun("large-echo-server") else { return }
-            defer { run.finish() }
-            try await echoServer(run, clients: [
-                (name: "1MiB", count: 6, lengths: 1_048_576...1_048_576, seed: 1, unordered: false, streams: 3),
-            ])
+            try await InteropRun.perform("large-echo-server") { run in
+                try await echoServer(run, clients: [
+                    (name: "1MiB", count: 6, lengths: 1_048_576...1_048_576, seed: 1, unordered: false, streams: 3),
+                ])
+            }
         }
 
         /// 1 MiB ordered messages from us, and 64 KiB unordered ones (the most usrsctp 0.9.5 takes
         /// safely unordered), echoed back.
         @Test("large: our client sends 1 MiB ordered and 64 KiB unordered messages to the usrsctp echo server")
         func largeToUsrsctp() async throws {
-            guard let run = InteropRun("large-echo-client") else { return }
-            defer { run.finish() }
-            let ordered = MessagePlan(count: 6, streams: 3, lengths: 1_048_576...1_048_576, seed: 3)
-            try await echoClient(run, plan: ordered)
-            guard let second = InteropRun("large-unordered-echo-client") else { return }
-            defer { second.finish() }
-            let unordered = MessagePlan(count: 40, streams: 4, lengths: 65_536...65_536, seed: 4, delivery: .unordered)
-            try await echoClient(second, plan: unordered)
+            try await InteropRun.perform("large-echo-client") { run in
+                let ordered = MessagePlan(count: 6, streams: 3, lengths: 1_048_576...1_048_576, seed: 3)
+                try await echoClient(run, plan: ordered)
+            }
+            try await InteropRun.perform("large-unordered-echo-client") { run in
+                let unordered = MessagePlan(count: 40, streams: 4, lengths: 65_536...65_536, seed: 4, delivery: .unordered)
+                try await echoClient(run, plan: unordered)
+            }
         }
 
         /// Many small messages each way (bundling): 5000 × 12–100 bytes, through the relay with
@@ -62,17 +62,17 @@ extension UsrsctpInterop {
         @Test("bundling: 5000 small messages each way, several DATA chunks per packet")
         func manySmallMessages() async throws {
             let delay = LossyRelay.Impairments(delay: 1.0, delayTime: .milliseconds(10))
-            guard let run = InteropRun("small-echo-server") else { return }
-            defer { run.finish() }
-            let relay = try await echoServer(run, clients: [
-                (name: "small", count: 5000, lengths: 12...100, seed: 21, unordered: false, streams: 10),
-            ], relay: delay)
-            checkBundling(run, relay)
-            guard let second = InteropRun("small-echo-client") else { return }
-            defer { second.finish() }
-            let relay2 = try await echoClient(second, plan: MessagePlan(count: 5000, streams: 10, lengths: 12...100, seed: 22,
+            try await InteropRun.perform("small-echo-server") { run in
+                let relay = try await echoServer(run, clients: [
+                    (name: "small", count: 5000, lengths: 12...100, seed: 21, unordered: false, streams: 10),
+                ], relay: delay)
+                checkBundling(run, relay)
+            }
+            try await InteropRun.perform("small-echo-client") { run in
+                let relay = try await echoClient(run, plan: MessagePlan(count: 5000, streams: 10, lengths: 12...100, seed: 22,
                                                                         delivery: .mixed(fraction: 0.5)), relay: delay)
-            checkBundling(second, relay2)
+                checkBundling(run, relay)
+            }
         }
 
         /// Where there is a capture: usrsctp (Nagle on) sent packets with several DATA chunks,

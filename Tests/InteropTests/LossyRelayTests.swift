@@ -24,27 +24,27 @@ extension UsrsctpInterop {
         @Test("our client → usrsctp echo server through the relay", arguments: cases.indices)
         func ourClient(caseIndex: Int) async throws {
             let (loss, messages, seed) = Self.cases[caseIndex]
-            guard let run = InteropRun("relay-client-\(Int(loss * 100))pct") else { return }
-            defer { run.finish() }
-            let plan = MessagePlan(count: messages, streams: 10, lengths: 12...2000, seed: seed, delivery: .mixed(fraction: 0.25))
-            let relay = try await echoClient(run, plan: plan, relay: Self.impairments(loss: loss), seed: seed,
-                                             serverArguments: Self.peerRTO, timeLimit: .seconds(50)) {
-                try $0.setOption(.rtoInfo, Self.ourRTO)
+            try await InteropRun.perform("relay-client-\(Int(loss * 100))pct") { run in
+                let plan = MessagePlan(count: messages, streams: 10, lengths: 12...2000, seed: seed, delivery: .mixed(fraction: 0.25))
+                let relay = try await echoClient(run, plan: plan, relay: Self.impairments(loss: loss), seed: seed,
+                                                 serverArguments: Self.peerRTO, timeLimit: .seconds(50)) {
+                    try $0.setOption(.rtoInfo, Self.ourRTO)
+                }
+                try check(relay, run)
             }
-            try check(relay, run)
         }
 
         @Test("usrsctp client → our echo server through the relay", arguments: cases.indices)
         func usrsctpClient(caseIndex: Int) async throws {
             let (loss, messages, seed) = Self.cases[caseIndex]
-            guard let run = InteropRun("relay-server-\(Int(loss * 100))pct") else { return }
-            defer { run.finish() }
-            let relay = try await echoServer(run, clients: [
-                (name: "lossy", count: messages, lengths: 12...2000, seed: seed + 100, unordered: false, streams: 10),
-            ], relay: Self.impairments(loss: loss), seed: seed, clientArguments: Self.peerRTO, timeLimit: .seconds(50)) {
-                try $0.setOption(.rtoInfo, Self.ourRTO)
+            try await InteropRun.perform("relay-server-\(Int(loss * 100))pct") { run in
+                let relay = try await echoServer(run, clients: [
+                    (name: "lossy", count: messages, lengths: 12...2000, seed: seed + 100, unordered: false, streams: 10),
+                ], relay: Self.impairments(loss: loss), seed: seed, clientArguments: Self.peerRTO, timeLimit: .seconds(50)) {
+                    try $0.setOption(.rtoInfo, Self.ourRTO)
+                }
+                try check(relay, run)
             }
-            try check(relay, run)
         }
 
         /// The relay did impair both directions (else the test proved little).

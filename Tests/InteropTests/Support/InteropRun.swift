@@ -22,6 +22,24 @@ final class InteropRun: @unchecked Sendable {
     private var captureOnlyTo: [Int]?
     private let lock = NSLock()
 
+    /// Runs `body` with a run named `name`, then ends the run (`finish`). When `body` throws,
+    /// what the peers printed, the relay counters and the kept capture's path are printed
+    /// before the error goes on. Skips (or fails, tools required) when the peer is missing.
+    static func perform(_ name: String, _ body: (InteropRun) async throws -> Void) async throws {
+        guard let run = InteropRun(name) else { return }
+        do {
+            try await body(run)
+        } catch {
+            run.failed = true
+            run.finish()
+            throw error
+        }
+        run.finish()
+    }
+
+    /// Whether the test body failed: the capture is kept and the peers' output printed.
+    private var failed = false
+
     /// `nil` when the peer is missing (the test is then skipped, or failed when tools are required).
     init?(_ name: String) {
         guard let path = peerOrSkip() else { return nil }
@@ -109,6 +127,12 @@ final class InteropRun: @unchecked Sendable {
             return (self.peers, self.sockets, self.relays, self.stacks)
         }
         trace("finish")
+        if failed {
+            var report = ["[\(name)] failed; what it ran:"]
+            report += peers.map(\.transcript)
+            report += relays.map { "[relay] to usrsctp: \($0.counts.toRight)\n[relay] to us: \($0.counts.toLeft)" }
+            print(report.joined(separator: "\n"))
+        }
         for peer in peers { peer.terminate() }
         for socket in sockets {
             try? socket.setOption(.linger, .zero)
@@ -135,7 +159,7 @@ final class InteropRun: @unchecked Sendable {
             capture.stop()
             let problems = try capture.problems(extraPorts: captureExtraPorts, onlyTo: captureOnlyTo)
             if problems.isEmpty {
-                if Self.keepCaptures {
+                if Self.keepCaptures || failed {
                     print("[\(name)] capture kept: \(capture.file.path)")
                 } else {
                     capture.discard()
