@@ -133,8 +133,12 @@ extension Association {
             let fillingFastRetransmitPacket = fastRetransmitPacket && !first && builder.packets.count == firstPacket
             guard first || withinCwnd || fillingFastRetransmitPacket else { break }
             let room = max(builder.remaining - DataChunk.headerSize, 0)
-            // Beyond cwnd, only what still fits in the Fast Retransmit packet.
-            let maxSize = room >= 4 || (!first && !withinCwnd) ? builder.remaining : DataSender.pmdcs(mtu: paths[primaryPath].mtu)
+            let fullPacket = DataSender.pmdcs(mtu: paths[primaryPath].mtu)
+            // Beyond cwnd, only what still fits in the Fast Retransmit packet. The first
+            // retransmission goes whatever the packet holds already (the bundled SACK, control
+            // chunks), in a packet of its own when it does not fit: skipping it would leave
+            // nothing in flight and T3 off.
+            let maxSize = first ? max(builder.remaining, fullPacket) : (room >= 4 || !withinCwnd ? builder.remaining : fullPacket)
             guard let chunk = sender.outstanding.nextRetransmission(maxSize: maxSize, path: path, now: now) else { break }
             builder.add(.data(chunk), size: chunk.encodedSize)
             statistics.dataChunksRetransmitted += 1
