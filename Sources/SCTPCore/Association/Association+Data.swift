@@ -371,6 +371,10 @@ extension Association {
     /// The application read `bytes` of delivered data: the receive window reopens.
     func consumed(bytes: Int, now: SCTPInstant) {
         receiver.consumed(bytes: bytes)
+        // After the peer's SHUTDOWN all its data is here and acknowledged (§9.2): a window
+        // update tells it nothing, and one crossing its SHUTDOWN COMPLETE finds no association
+        // there and draws an ABORT (usrsctp's, or ours) that can end the shutdown as an abort.
+        guard state != .shutdownReceived && state != .shutdownAckSent else { return }
         if receiver.isSackDue(at: now) { transmitData(now: now) }
     }
 }
