@@ -172,6 +172,7 @@ func echoServer(_ run: InteropRun, clients: [ClientSpec], relay impairments: Los
         let up = UsrsctpPeer.fields(peer.line("ASSOC_UP") ?? "")
         #expect(up["in"] == String(client.streams) && up["out"] == String(client.streams), "\(peer.line("ASSOC_UP") ?? "no ASSOC_UP")")
     }
+    if relay == nil { run.expectNoAbort() }
     return relay
 }
 
@@ -233,5 +234,6 @@ func echoClient(_ run: InteropRun, plan: MessagePlan, relay impairments: LossyRe
             "\(result)\n\(server.transcript)")
     #expect(result.bytesReceived == plan.totalBytes, "\(result)")
     #expect(server.line("ASSOC_DOWN")?.contains("reason=shutdown") == true, "\(server.transcript)")
+    if relay == nil { run.expectNoAbort() }
     return relay
 }

@@ -34,6 +34,7 @@ extension UsrsctpInterop {
                 #expect(result.verifyErrors == 0, "\(result)")
                 #expect(try server.downReason() == "shutdown", "\(server.transcript)")
                 #expect(try server.exitStatus() == 0, "\(server.transcript)")
+                run.expectNoAbort()
             }
         }
 
@@ -59,6 +60,7 @@ extension UsrsctpInterop {
                         "\(result)\n\(server.transcript)")
                 #expect(try server.downReason() == "shutdown", "\(server.transcript)")
                 #expect(try server.exitStatus() == 0, "\(server.transcript)")
+                run.expectNoAbort()
             }
         }
 
@@ -85,6 +87,7 @@ extension UsrsctpInterop {
                 #expect(outcome.notifications.contains { $0.contains("shutdownComplete") }, "no SHUTDOWN_COMP: \(outcome.notifications)")
                 #expect(try client.downReason() == "shutdown", "\(client.transcript)")
                 #expect(try client.exitStatus() == 0, "\(client.transcript)")
+                run.expectNoAbort()
             }
         }
 

@@ -152,6 +152,12 @@ final class InteropRun: @unchecked Sendable {
         return (try? capture.decode(filter: filter, extraPorts: captureExtraPorts, fields: fields)) ?? []
     }
 
+    /// Where there is a capture: expects no ABORT in it (a graceful end, no relay).
+    func expectNoAbort(sourceLocation: SourceLocation = #_sourceLocation) {
+        let aborts = decodedCapture(filter: "sctp.chunk_type == 6")
+        #expect(aborts.isEmpty, "ABORT in a graceful exchange:\n\(aborts.joined(separator: "\n"))", sourceLocation: sourceLocation)
+    }
+
     private func checkCapture() {
         guard let capture else { return }
         self.capture = nil
