@@ -118,7 +118,7 @@ let package = Package(
         .testTarget(
             name: "InteropTests",
             dependencies: [
-                "SCTP", "SCTPCore", "SCTPWire",
+                "SCTP", "SCTPCore", "SCTPWire", "SCTPTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "SystemPackage", package: "swift-system"),

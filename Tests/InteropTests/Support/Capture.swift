@@ -18,7 +18,7 @@ final class Capture: @unchecked Sendable {
     let file: URL
     let ports: [Int]
     private let tshark: String
-    private let child: ChildProcess
+    private let child: MonitoredProcess
     private var stopped = false
 
 
@@ -38,7 +38,7 @@ final class Capture: @unchecked Sendable {
         return path
     }
 
-    private init(file: URL, ports: [Int], tshark: String, child: ChildProcess, marker: MarkerSocket) {
+    private init(file: URL, ports: [Int], tshark: String, child: MonitoredProcess, marker: MarkerSocket) {
         self.file = file
         self.ports = ports
         self.tshark = tshark
@@ -64,7 +64,7 @@ final class Capture: @unchecked Sendable {
         let marker = try MarkerSocket()
         let file = InteropEnvironment.runDirectory.appendingPathComponent("\(name)-\(UUID().uuidString.prefix(8)).pcapng")
         let filter = (ports + [marker.port]).map { "udp port \($0)" }.joined(separator: " or ")
-        let child = try ChildProcess(tshark, ["-n", "-q", "-i", "lo", "-B", "16", "-f", filter, "-w", file.path], name: "tshark capture")
+        let child = try MonitoredProcess(tshark, ["-n", "-q", "-i", "lo", "-B", "16", "-f", filter, "-w", file.path], name: "tshark capture")
         let capture = Capture(file: file, ports: ports, tshark: tshark, child: child, marker: marker)
         do {
             _ = try child.waitForLine(stderr: true, timeout: .seconds(30), "\"Capturing on\"") { $0.contains("Capturing on") }
@@ -95,7 +95,7 @@ final class Capture: @unchecked Sendable {
             Thread.sleep(forTimeInterval: 0.05)
             if resend { try marker.send(bytes) }
         }
-        throw ChildProcess.Failure(description: "the \(kind) marker never reached \(file.path)\n\(child.transcript)")
+        throw MonitoredProcess.Failure(description: "the \(kind) marker never reached \(file.path)\n\(child.transcript)")
     }
 
     /// Stops the capture once everything sent before is in (tshark writes it and exits).
@@ -119,9 +119,9 @@ final class Capture: @unchecked Sendable {
         stop()
         var arguments = decodeArguments(extraPorts) + ["-Y", filter]
         if let fields { arguments += ["-T", "fields"] + fields.flatMap { ["-e", $0] } }
-        let result = try ChildProcess.run(tshark, arguments, timeout: .seconds(120))
+        let result = try MonitoredProcess.run(tshark, arguments, timeout: .seconds(120))
         guard result.status == 0 else {
-            throw ChildProcess.Failure(description: "tshark -r failed (\(result.status)): \(result.stderr)")
+            throw MonitoredProcess.Failure(description: "tshark -r failed (\(result.status)): \(result.stderr)")
         }
         return result.stdout.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
     }
@@ -136,9 +136,6 @@ final class Capture: @unchecked Sendable {
         }
         return try decode(filter: filter, extraPorts: extraPorts)
     }
-
-    /// How many packets were captured.
-    func packetCount() throws -> Int { try decode(filter: "udp").count }
 
     /// Removes the file.
     func discard() {
@@ -156,7 +153,7 @@ private final class MarkerSocket: @unchecked Sendable {
     init() throws {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         self.fd = fd
-        guard fd >= 0 else { throw ChildProcess.Failure(description: "socket: errno \(errno)") }
+        guard fd >= 0 else { throw MonitoredProcess.Failure(description: "socket: errno \(errno)") }
         var bound = sockaddr_in()
         bound.sin_family = sa_family_t(AF_INET)
         bound.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -172,7 +169,7 @@ private final class MarkerSocket: @unchecked Sendable {
         port = Int(UInt16(bigEndian: bound.sin_port))
         guard result == 0, named == 0 else {
             Glibc.close(fd)
-            throw ChildProcess.Failure(description: "bind/getsockname: errno \(errno)")
+            throw MonitoredProcess.Failure(description: "bind/getsockname: errno \(errno)")
         }
     }
 
@@ -183,7 +180,7 @@ private final class MarkerSocket: @unchecked Sendable {
                 bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, sockaddrPointer, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
         }
-        guard sent >= 0 else { throw ChildProcess.Failure(description: "sendto: errno \(errno)") }
+        guard sent >= 0 else { throw MonitoredProcess.Failure(description: "sendto: errno \(errno)") }
     }
 
     private var closed = false

@@ -1,4 +1,5 @@
 import Foundation
+import SCTPTestSupport
 import Testing
 
 /// What the interop tests need from the machine: usrsctp and a C compiler (to build our
@@ -10,10 +11,7 @@ import Testing
 /// saying what is missing.
 enum InteropEnvironment {
     /// Whether missing tools must fail the tests rather than skip them.
-    static var toolsRequired: Bool {
-        let env = ProcessInfo.processInfo.environment
-        return env["SCTP_REQUIRE_TOOLS"] == "1" || env["CI"] == "true"
-    }
+    static var toolsRequired: Bool { Tools.required }
 
     /// The repository root, found from this file's path (Tests/InteropTests/Support/…).
     static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
@@ -29,29 +27,12 @@ enum InteropEnvironment {
         return toolsRequired
     }
 
-    /// The peer's path; records a failure (tools required) and throws when it is missing.
-    static func peerPath() throws -> String {
-        switch peer {
-        case .success(let path):
-            return path
-        case .failure(let missing):
-            throw missing
-        }
-    }
-
     struct ToolMissing: Error, CustomStringConvertible {
         var description: String
     }
 
     /// The path of an executable found on PATH or in the usual places.
-    static func findTool(_ name: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
-        for dir in path.split(separator: ":").map(String.init) + ["/usr/bin", "/usr/local/bin", "/usr/sbin"] {
-            let candidate = dir + "/" + name
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return nil
-    }
+    static func findTool(_ name: String) -> String? { Tools.find(name) }
 
     /// The temporary directory of this test run: the peer binary and the captures. Removed
     /// at exit unless a capture was kept there (`SCTP_INTEROP_KEEP_CAPTURES=1`, or a bad one).
@@ -83,7 +64,7 @@ enum InteropEnvironment {
         }
         let output = runDirectory.appendingPathComponent("usrsctp-peer").path
         do {
-            let result = try ChildProcess.run(script, [output], timeout: .seconds(120))
+            let result = try MonitoredProcess.run(script, [output], timeout: .seconds(120))
             guard result.status == 0, FileManager.default.isExecutableFile(atPath: output) else {
                 return .failure(ToolMissing(description:
                     "building the usrsctp peer failed (is usrsctp installed? scripts/test.sh installs libusrsctp-dev): "

@@ -5,7 +5,7 @@ import Testing
 /// `--timeout`, its `READY` line read for the ports it got; its other lines (`ASSOC_UP`,
 /// `ASSOC_DOWN`, `RESULT`, `ERROR`) waited for with deadlines. See scripts/interop/README.md.
 final class UsrsctpPeer: @unchecked Sendable {
-    let child: ChildProcess
+    let child: MonitoredProcess
     /// The UDP encapsulation port of the peer's usrsctp stack.
     let udpPort: Int
     /// The peer's SCTP port (the server's listening port; the client's local port).
@@ -16,7 +16,7 @@ final class UsrsctpPeer: @unchecked Sendable {
     /// How long a test waits for a line the peer prints at the end (RESULT, exit).
     static let endTimeout: Duration = .seconds(45)
 
-    private init(child: ChildProcess, udpPort: Int, port: UInt16) {
+    private init(child: MonitoredProcess, udpPort: Int, port: UInt16) {
         self.child = child
         self.udpPort = udpPort
         self.port = port
@@ -28,12 +28,12 @@ final class UsrsctpPeer: @unchecked Sendable {
         var all = [role] + arguments
         if !arguments.contains("--udp-port") { all += ["--udp-port", "0"] }
         if !arguments.contains("--timeout") { all += ["--timeout", String(peerTimeout)] }
-        let child = try ChildProcess(path, all, name: name ?? "usrsctp-peer \(role)")
+        let child = try MonitoredProcess(path, all, name: name ?? "usrsctp-peer \(role)")
         do {
             let ready = try child.waitForLine("READY", timeout: .seconds(20))
             let fields = Self.fields(ready)
             guard let udp = fields["udp"].flatMap(Int.init), let port = fields["port"].flatMap(UInt16.init) else {
-                throw ChildProcess.Failure(description: "unreadable READY line: \(ready)")
+                throw MonitoredProcess.Failure(description: "unreadable READY line: \(ready)")
             }
             return UsrsctpPeer(child: child, udpPort: udp, port: port)
         } catch {

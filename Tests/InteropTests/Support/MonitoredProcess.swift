@@ -8,7 +8,7 @@ import Darwin
 /// A program run as a child process whose output lines are collected as they come, so that a
 /// test can wait for a line (or for the exit) with a deadline instead of sleeping. Nothing
 /// here waits without a deadline; `terminate` always ends the child.
-final class ChildProcess: @unchecked Sendable {
+final class MonitoredProcess: @unchecked Sendable {
     let name: String
     private let process = Process()
     private let condition = NSCondition()
@@ -214,7 +214,7 @@ final class ChildProcess: @unchecked Sendable {
     static func run(_ executable: String, _ arguments: [String], timeout: Duration) throws
         -> (status: Int32, stdout: String, stderr: String)
     {
-        let child = try ChildProcess(executable, arguments)
+        let child = try MonitoredProcess(executable, arguments)
         defer { child.terminate() }
         let status = try child.waitForExit(timeout: timeout)
         return (status, child.lines.joined(separator: "\n"), child.errorLines.joined(separator: "\n"))
