@@ -83,6 +83,12 @@ extension SCTPSocket {
                 let (driver, id) = try resolve(nil)
                 return (driver, [id])
             case .disconnected:
+                // The first send after an abort reports it (ECONNRESET), later ones EPIPE,
+                // as a socket's pending error does (Linux SCTP, usrsctp, TCP).
+                if let error = lostError {
+                    lostError = nil
+                    throw error
+                }
                 throw SCTPError(.brokenPipe, "the association has ended")
             default:
                 throw SCTPError(.socketNotConnected, "the socket is not connected")
@@ -283,7 +289,13 @@ extension SCTPSocket: EndpointEventSink {
                 phase = .bound
             }
             associations.remove(id)
-        case .communicationLost(let id, _), .shutdownComplete(let id):
+        case .communicationLost(let id, let reason):
+            if style == .oneToOne, id == association {
+                phase = .disconnected
+                if reason != .userAborted { lostError = SCTPError(.connectionReset, "association lost: \(reason)") }
+            }
+            associations.remove(id)
+        case .shutdownComplete(let id):
             if style == .oneToOne, id == association { phase = .disconnected }
             associations.remove(id)
         default:

@@ -63,6 +63,9 @@ public final class SCTPSocket: @unchecked Sendable {
     var remoteUDPPort: Int?
     /// One-to-one: the socket's association. One-to-many: unused.
     var association: AssociationID?
+    /// One-to-one: why the association was lost (ABORT, retransmissions exhausted), reported
+    /// once by the next send.
+    var lostError: SCTPError?
     /// One-to-many: the associations of the socket.
     var associations: Set<AssociationID> = []
     var inbox: Deque<Inbound> = []

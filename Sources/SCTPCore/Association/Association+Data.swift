@@ -133,8 +133,12 @@ extension Association {
             let fillingFastRetransmitPacket = fastRetransmitPacket && !first && builder.packets.count == firstPacket
             guard first || withinCwnd || fillingFastRetransmitPacket else { break }
             let room = max(builder.remaining - DataChunk.headerSize, 0)
-            // Beyond cwnd, only what still fits in the Fast Retransmit packet.
-            let maxSize = room >= 4 || (!first && !withinCwnd) ? builder.remaining : DataSender.pmdcs(mtu: paths[primaryPath].mtu)
+            let fullPacket = DataSender.pmdcs(mtu: paths[primaryPath].mtu)
+            // Beyond cwnd, only what still fits in the Fast Retransmit packet. The first
+            // retransmission goes whatever the packet holds already (the bundled SACK, control
+            // chunks), in a packet of its own when it does not fit: skipping it would leave
+            // nothing in flight and T3 off.
+            let maxSize = first ? max(builder.remaining, fullPacket) : (room >= 4 || !withinCwnd ? builder.remaining : fullPacket)
             guard let chunk = sender.outstanding.nextRetransmission(maxSize: maxSize, path: path, now: now) else { break }
             builder.add(.data(chunk), size: chunk.encodedSize)
             statistics.dataChunksRetransmitted += 1
@@ -367,6 +371,10 @@ extension Association {
     /// The application read `bytes` of delivered data: the receive window reopens.
     func consumed(bytes: Int, now: SCTPInstant) {
         receiver.consumed(bytes: bytes)
+        // After the peer's SHUTDOWN all its data is here and acknowledged (§9.2): a window
+        // update tells it nothing, and one crossing its SHUTDOWN COMPLETE finds no association
+        // there and draws an ABORT (usrsctp's, or ours) that can end the shutdown as an abort.
+        guard state != .shutdownReceived && state != .shutdownAckSent else { return }
         if receiver.isSackDue(at: now) { transmitData(now: now) }
     }
 }

@@ -54,4 +54,43 @@ struct BundlingOrderTests {
         #expect(Self.misordered(log.client).isEmpty, "client: \(Self.misordered(log.client).prefix(3))")
         #expect(Self.misordered(log.server).isEmpty, "server: \(Self.misordered(log.server).prefix(3))")
     }
+
+    /// With the SACK bundled first, a full-size chunk marked for retransmission no longer fits
+    /// the packet. The first retransmission must go anyway, in a packet of its own (§6.3.3
+    /// E3): none went, nothing was in flight so T3 stayed off, and the association sat until
+    /// a heartbeat (30 s) woke it. Found through the lossy relay against usrsctp (InteropTests):
+    /// a 20 s stall with every TSN acknowledged but one full-size fragment.
+    @Test("a full-size retransmission goes when a SACK takes part of the packet")
+    func retransmissionAfterBundledSack() throws {
+        var configuration = SCTPConfiguration()
+        configuration.rtoInitial = .seconds(1)
+        configuration.rtoMin = .seconds(1)
+        configuration.rtoMax = .seconds(4)
+        let h = H(seed: 11, clientConfiguration: configuration, serverConfiguration: configuration)
+        let log = h.logTraffic()
+        let id = try h.connect()
+        #expect(h.run { !H.upEvents(h.client).isEmpty && !H.upEvents(h.server).isEmpty })
+        let serverID = try #require(H.upEvents(h.server).first)
+        let clientAddress = h.client.addresses[0]
+        let serverAddress = h.server.addresses[0]
+        // DATA from the client is lost for a while: the T3 retransmission of a full-size chunk
+        // comes due while the client owes the server a SACK for DATA that just arrived.
+        _ = h.loop.network.setLinkUp(false, from: clientAddress, to: serverAddress, at: h.now)
+        let fragment = try #require(h.client.endpoint.status(of: id)).fragmentationPoint
+        try h.client.endpoint.send(OutgoingMessage(streamIdentifier: 0, payload: testPayload(stream: 0, index: 0, length: fragment)),
+                                   on: id, now: h.now)
+        h.loop.flushTransmits()
+        _ = h.loop.run(for: .milliseconds(900), maxSteps: 100_000)
+        try h.server.endpoint.send(OutgoingMessage(streamIdentifier: 1, payload: testPayload(stream: 1, index: 1, length: 20)),
+                                   on: serverID, now: h.now)
+        h.loop.flushTransmits()
+        _ = h.loop.run(for: .milliseconds(50), maxSteps: 100_000)
+        _ = h.loop.network.setLinkUp(true, from: clientAddress, to: serverAddress, at: h.now)
+        let before = log.client.sent.count
+
+        #expect(h.run(for: .seconds(10)) { H.messages(h.server).count == 1 }, "the message was never retransmitted")
+        let after = log.client.sent.dropFirst(before)
+        #expect(after.contains { $0.chunks.contains { $0.type == ChunkType.data } })
+        #expect(Self.misordered(log.client).isEmpty)
+    }
 }
