@@ -312,46 +312,48 @@ run_e2() {  # LENGTH UNORDERED(0/1) MESSAGES STREAMS
     fi
 }
 
-# Benchmark at 1200 bytes: Mbit/s as the receiving side counts it.
+# Benchmark at 1200 bytes: Mbit/s as the receiving side counts it. tsctp fills a 1500-byte
+# frame (one 1200-byte message per packet); sctp-perf's default SCTP packet is 1200 bytes
+# (each message in two chunks, two packets), hence the rows with --mtu 1472 too.
+bench_pair() {  # LABEL SENDER(tsctp|perf) RECEIVER(tsctp|perf) [sctp-perf options...]
+    local label=$1 sender=$2 receiver=$3 t=5 u1 u2 port server out=""
+    shift 3
+    u1=$(free_udp_port); u2=$(free_udp_port); port=$((5001 + RANDOM % 1000))
+    if [[ $receiver == tsctp ]]; then
+        "${TSCTP_RUN[@]}" -E "$u1" -U "$u2" -L 127.0.0.1 -p "$port" >"$WORK/bench.server" 2>&1 &
+        server=$!; PIDS+=("$server")
+        wait_for 10 udp_bound "$u1" || true
+    else
+        "$SCTP_PERF" --server --once --port "$port" --udp-port "$u1" --peer-udp-port "$u2" --json "$@" >"$WORK/bench.server" 2>&1 &
+        server=$!; PIDS+=("$server")
+        wait_for 20 has_line "$WORK/bench.server" listening || true
+    fi
+    if [[ $sender == tsctp ]]; then
+        "${TSCTP_RUN[@]}" -D -E "$u2" -U "$u1" -L 127.0.0.1 -p "$port" -l 1200 -T "$t" 127.0.0.1 >/dev/null 2>&1 || true
+    else
+        "$SCTP_PERF" --client 127.0.0.1 --port "$port" --udp-port "$u2" --peer-udp-port "$u1" --time "$t" --json "$@" >/dev/null 2>&1 || true
+    fi
+    if [[ $receiver == tsctp ]]; then
+        wait_for 30 has_line "$WORK/bench.server" '^[0-9]+, [0-9]+, ' || true
+        kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true
+        out=$(grep -E '^[0-9]+, [0-9]+, ' "$WORK/bench.server" | tail -1 | awk -F', ' '{printf "%.1f", $6 * 8 / 1e6}')
+    else
+        wait_for 30 exited "$server" || kill "$server" 2>/dev/null || true
+        wait "$server" 2>/dev/null || true
+        out=$(json_field "$WORK/bench.server" mbps)
+        [[ -n $out ]] && out=$(printf '%.1f' "$out")
+    fi
+    printf '%-40s %10s\n' "$label" "${out:-FAIL}"
+}
+
 bench() {
-    local t=5 u1 u2 port out
-    printf '%-34s %10s\n' "pair (sender -> receiver)" "Mbit/s"
-    # tsctp -> tsctp
-    u1=$(free_udp_port); u2=$(free_udp_port); port=$((5001 + RANDOM % 1000))
-    "${TSCTP_RUN[@]}" -E "$u1" -U "$u2" -L 127.0.0.1 -p "$port" >"$WORK/bench-tt.server" 2>&1 &
-    local server=$!; PIDS+=("$server")
-    wait_for 10 udp_bound "$u1"
-    "${TSCTP_RUN[@]}" -D -E "$u2" -U "$u1" -L 127.0.0.1 -p "$port" -l 1200 -T "$t" 127.0.0.1 >/dev/null 2>&1 || true
-    wait_for 30 has_line "$WORK/bench-tt.server" '^[0-9]+, [0-9]+, ' || true
-    kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true
-    out=$(grep -E '^[0-9]+, [0-9]+, ' "$WORK/bench-tt.server" | tail -1 | awk -F', ' '{printf "%.1f", $6 * 8 / 1e6}')
-    printf '%-34s %10s\n' "tsctp -> tsctp" "${out:-FAIL}"
-    # sctp-perf -> sctp-perf
-    u1=$(free_udp_port); u2=$(free_udp_port); port=$((5001 + RANDOM % 1000))
-    "$SCTP_PERF" --server --once --port "$port" --udp-port "$u1" --peer-udp-port "$u2" --json >"$WORK/bench-pp.server" 2>&1 &
-    server=$!; PIDS+=("$server")
-    wait_for 20 has_line "$WORK/bench-pp.server" listening
-    "$SCTP_PERF" --client 127.0.0.1 --port "$port" --udp-port "$u2" --peer-udp-port "$u1" --time "$t" --json >/dev/null 2>&1 || true
-    wait_for 30 exited "$server" || kill "$server" 2>/dev/null || true
-    printf '%-34s %10s\n' "sctp-perf -> sctp-perf" "$(printf '%.1f' "$(json_field "$WORK/bench-pp.server" mbps)")"
-    # sctp-perf -> tsctp
-    u1=$(free_udp_port); u2=$(free_udp_port); port=$((5001 + RANDOM % 1000))
-    "${TSCTP_RUN[@]}" -E "$u1" -U "$u2" -L 127.0.0.1 -p "$port" >"$WORK/bench-pt.server" 2>&1 &
-    server=$!; PIDS+=("$server")
-    wait_for 10 udp_bound "$u1"
-    "$SCTP_PERF" --client 127.0.0.1 --port "$port" --udp-port "$u2" --peer-udp-port "$u1" --time "$t" --json >/dev/null 2>&1 || true
-    wait_for 30 has_line "$WORK/bench-pt.server" '^[0-9]+, [0-9]+, ' || true
-    kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true
-    out=$(grep -E '^[0-9]+, [0-9]+, ' "$WORK/bench-pt.server" | tail -1 | awk -F', ' '{printf "%.1f", $6 * 8 / 1e6}')
-    printf '%-34s %10s\n' "sctp-perf -> tsctp" "${out:-FAIL}"
-    # tsctp -> sctp-perf
-    u1=$(free_udp_port); u2=$(free_udp_port); port=$((5001 + RANDOM % 1000))
-    "$SCTP_PERF" --server --once --port "$port" --udp-port "$u1" --peer-udp-port "$u2" --json >"$WORK/bench-tp.server" 2>&1 &
-    server=$!; PIDS+=("$server")
-    wait_for 20 has_line "$WORK/bench-tp.server" listening
-    "${TSCTP_RUN[@]}" -D -E "$u2" -U "$u1" -L 127.0.0.1 -p "$port" -l 1200 -T "$t" 127.0.0.1 >/dev/null 2>&1 || true
-    wait_for 30 exited "$server" || kill "$server" 2>/dev/null || true
-    printf '%-34s %10s\n' "tsctp -> sctp-perf" "$(printf '%.1f' "$(json_field "$WORK/bench-tp.server" mbps)")"
+    printf '%-40s %10s\n' "pair (sender -> receiver), 1200 bytes" "Mbit/s"
+    bench_pair "tsctp -> tsctp" tsctp tsctp
+    bench_pair "sctp-perf -> sctp-perf" perf perf
+    bench_pair "sctp-perf -> sctp-perf (--mtu 1472)" perf perf --mtu 1472
+    bench_pair "sctp-perf -> tsctp" perf tsctp
+    bench_pair "sctp-perf (--mtu 1472) -> tsctp" perf tsctp --mtu 1472
+    bench_pair "tsctp -> sctp-perf" tsctp perf
 }
 
 if [[ $BENCH == 1 ]]; then
