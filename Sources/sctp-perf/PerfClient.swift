@@ -22,6 +22,8 @@ struct PerfClient {
     var json: Bool
     var maxInitRetransmits: Int?
     var rtoInitialMilliseconds: Int?
+    /// The SCTP packet size (`SCTPConfiguration.pathMTU`), when not the default.
+    var mtu: Int?
 
     /// Without an echo for this long, the missing echoes are given up (counted as errors).
     static let echoIdleTimeout: TimeInterval = 10
@@ -112,6 +114,7 @@ struct PerfClient {
         options.configuration.outboundStreams = UInt16(max(streams, 10))
         if let maxInitRetransmits { options.configuration.maxInitRetransmits = maxInitRetransmits }
         if let rtoInitialMilliseconds { options.configuration.rtoInitial = .milliseconds(rtoInitialMilliseconds) }
+        if let mtu { options.configuration.pathMTU = mtu }
         let shared = Locked(Shared(streams: streams))
         let unordered = unordered
         let driverBox = DriverBox()

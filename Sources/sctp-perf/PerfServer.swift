@@ -15,6 +15,8 @@ struct PerfServer {
     var echo: Bool
     var once: Bool
     var json: Bool
+    /// The SCTP packet size (`SCTPConfiguration.pathMTU`), when not the default.
+    var mtu: Int?
 
     /// What the server knows of one association; touched on the event loop only.
     final class AssociationState: @unchecked Sendable {
@@ -47,6 +49,7 @@ struct PerfServer {
         options.udpPort = udpPort
         options.peerUDPPort = peerUDPPort
         options.acceptsAssociations = true
+        if let mtu { options.configuration.pathMTU = mtu }
         let session = Session()
         let finished = Locked<PerfReport?>(nil)
         let json = json, echo = echo

@@ -104,6 +104,10 @@ struct SCTPPerf: ParsableCommand {
             help: "Client: RTO.Initial in milliseconds, the first T1 and T3 timeouts (10...60000; default 1000). Example: --rto-initial 200")
     var rtoInitial: Int?
 
+    @Option(help: ArgumentHelp("SCTP packet size in bytes (the path MTU without IP and UDP headers), 256...9216 (default 1200, "
+                               + "which fits any IPv6 path; 1472 fills a 1500-byte Ethernet frame over IPv4). Example: --mtu 1472"))
+    var mtu: Int?
+
     // MARK: Validation
 
     private var isLoopback: Bool { !server && client == nil }
@@ -135,6 +139,8 @@ struct SCTPPerf: ParsableCommand {
             throw ValidationError("--max-init-retransmits must be within 0...100")
         }
         if let rtoInitial, !(10...60_000).contains(rtoInitial) { throw ValidationError("--rto-initial must be within 10...60000 ms") }
+        // The UDP driver reads datagrams of up to 9216 bytes.
+        if let mtu, !(256...9216).contains(mtu) { throw ValidationError("--mtu must be within 256...9216") }
         if let bind { _ = try Self.addresses(bind, option: "--bind") }
         if let client {
             let peers = try Self.addresses(client, option: "--client")
@@ -158,6 +164,7 @@ struct SCTPPerf: ParsableCommand {
             try reject(peerUDPPort != nil, "--peer-udp-port", network)
             try reject(echo, "--echo", network)
             try reject(json, "--json", network)
+            try reject(mtu != nil, "--mtu", network)
             try reject(once, "--once", "--server")
             try reject(messages != nil, "--messages", "--client")
             try reject(maxInitRetransmits != nil, "--max-init-retransmits", "--client")
@@ -187,7 +194,7 @@ struct SCTPPerf: ParsableCommand {
         if server {
             try PerfServer(bindAddresses: try Self.addresses(bind ?? "127.0.0.1", option: "--bind"),
                            port: UInt16(port ?? 5001), udpPort: udpPort ?? 9899, peerUDPPort: peerUDPPort ?? 9899,
-                           echo: echo, once: once, json: json).run()
+                           echo: echo, once: once, json: json, mtu: mtu).run()
         } else if let client {
             let peers = try Self.addresses(client, option: "--client")
             let allIPv6 = peers.allSatisfy { $0.contains(":") }
@@ -196,7 +203,7 @@ struct SCTPPerf: ParsableCommand {
                            port: UInt16(port ?? 5001), udpPort: udpPort ?? 9899, peerUDPPort: peerUDPPort ?? 9899,
                            length: length ?? 1200, messages: messages, seconds: time ?? 10, streams: streams ?? 1,
                            unordered: unordered, echo: echo, json: json, maxInitRetransmits: maxInitRetransmits,
-                           rtoInitialMilliseconds: rtoInitial).run()
+                           rtoInitialMilliseconds: rtoInitial, mtu: mtu).run()
         } else {
             try PerfLoopback(length: length ?? 1200, time: time ?? 5, streams: streams ?? 1, unordered: unordered).run()
         }

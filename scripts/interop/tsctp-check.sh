@@ -10,13 +10,18 @@
 # Directions, for each size and for ordered and unordered messages:
 #   A  tsctp server  <- sctp-perf --client   (the server's final line must count what we sent)
 #   B  sctp-perf --server --once  <- tsctp client  (our summary must count what tsctp sent)
+# Then two-way traffic, which tsctp does not do, with our usrsctp peer (scripts/interop/
+# usrsctp-peer.c, built here) echoing, each side checking the other's echoes:
+#   E1 usrsctp-peer server --mode echo --verify  <- sctp-perf --client --echo
+#   E2 sctp-perf --server --echo  <- usrsctp-peer client --echo
 # Unordered messages towards usrsctp stay at 64 KiB or below (usrsctp 0.9.5 heap bug).
 #
 # With root and tshark every run is captured on lo and checked: no malformed packet, no bad
 # CRC32c, no expert error (the captures of failed runs are kept in the work directory).
 #
 # Options: --sizes "L1 L2 ..." (default "100 1200 8000 65000"), --time S (default 3),
-#          --no-capture, --bench (only the benchmark), --keep (keep the work directory).
+#          --no-capture, --no-echo (skip E1/E2), --bench (only the benchmark), --keep (keep
+#          the work directory).
 # Env:     SCTP_PERF=path to a built sctp-perf (default: swift build -c release --product sctp-perf),
 #          TSCTP=path to tsctp (default /usr/lib/usrsctp/tsctp).
 set -euo pipefail
@@ -28,14 +33,16 @@ TIME=3
 CAPTURE=1
 BENCH=0
 KEEP=0
+ECHO=1
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --sizes) SIZES=$2; shift 2 ;;
         --time) TIME=$2; shift 2 ;;
         --no-capture) CAPTURE=0; shift ;;
         --bench) BENCH=1; shift ;;
+        --no-echo) ECHO=0; shift ;;
         --keep) KEEP=1; shift ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -230,46 +237,123 @@ run_b() {  # LENGTH UNORDERED(0/1)
     fi
 }
 
-# Benchmark at 1200 bytes: Mbit/s as the receiving side counts it.
+# E1: usrsctp-peer echo server, sctp-perf client checking every echo.
+run_e1() {  # LENGTH UNORDERED(0/1) MESSAGES STREAMS
+    local length=$1 unordered=$2 messages=$3 streams=$4 name="E1-$1-$2" u1 u2 flag="" uflag=""
+    u1=$(free_udp_port); u2=$(free_udp_port)
+    [[ $unordered == 1 ]] && { flag="--unordered"; uflag="unordered"; }
+    capture_start "$name" "$u1" "$u2"
+    "$PEER" server --bind 127.0.0.1 --port 5001 --udp-port "$u1" --peer-udp-port "$u2" --mode echo --verify --timeout 30 \
+        >"$WORK/$name.server" 2>"$WORK/$name.server.err" &
+    local server=$!
+    PIDS+=("$server")
+    if ! wait_for 20 has_line "$WORK/$name.server" "^READY"; then
+        record FAIL "$name: usrsctp-peer did not start: $(tail -1 "$WORK/$name.server.err")"; kill "$server"; return
+    fi
+    local rc=0
+    timeout 120 "$SCTP_PERF" --client 127.0.0.1 --port 5001 --udp-port "$u2" --peer-udp-port "$u1" --echo --json \
+        --length "$length" --messages "$messages" --streams "$streams" $flag >"$WORK/$name.client" 2>"$WORK/$name.client.err" || rc=$?
+    local src=0
+    if wait_for 60 exited "$server"; then wait "$server" || src=$?; else src=timeout; kill "$server" 2>/dev/null || true; fi
+    local capture_ok=1
+    capture_check "$name" "$u1" "$u2" || capture_ok=0
+    local what="usrsctp-peer echo server <- sctp-perf --echo, $messages x $length bytes ${uflag:-ordered} on $streams streams"
+    local result; result=$(grep '^RESULT' "$WORK/$name.server" || true)
+    if [[ $rc -ne 0 ]]; then
+        record FAIL "$what: sctp-perf exited $rc: $(tail -1 "$WORK/$name.client.err")"
+    elif [[ $src != 0 ]]; then
+        record FAIL "$what: usrsctp-peer exited $src: $(grep ERROR "$WORK/$name.server" "$WORK/$name.server.err" | head -1)"
+    elif [[ $(json_field "$WORK/$name.client" echoed) != "$messages" || $(json_field "$WORK/$name.client" verify_errors) != 0 ]]; then
+        record FAIL "$what: echoed $(json_field "$WORK/$name.client" echoed), verify errors $(json_field "$WORK/$name.client" verify_errors)"
+    elif [[ $result != *"messages_received=$messages "* || $result != *"verify_errors=0 "* ]]; then
+        record FAIL "$what: usrsctp-peer says $result"
+    elif [[ $capture_ok == 0 ]]; then
+        record FAIL "$what: bad packets in the capture"
+    else
+        record ok "$what: all echoed and verified both sides, $(printf '%.1f' "$(json_field "$WORK/$name.client" mbps)") Mbit/s"
+    fi
+}
+
+# E2: sctp-perf echo server, usrsctp-peer client checking every echo.
+run_e2() {  # LENGTH UNORDERED(0/1) MESSAGES STREAMS
+    local length=$1 unordered=$2 messages=$3 streams=$4 name="E2-$1-$2" u1 u2 flag="" uflag=""
+    u1=$(free_udp_port); u2=$(free_udp_port)
+    [[ $unordered == 1 ]] && { flag="--unordered"; uflag="unordered"; }
+    capture_start "$name" "$u1" "$u2"
+    "$SCTP_PERF" --server --once --echo --port 5001 --udp-port "$u1" --peer-udp-port "$u2" --json \
+        >"$WORK/$name.server" 2>"$WORK/$name.server.err" &
+    local server=$!
+    PIDS+=("$server")
+    if ! wait_for 20 has_line "$WORK/$name.server" "listening"; then
+        record FAIL "$name: sctp-perf server did not start: $(tail -1 "$WORK/$name.server.err")"; kill "$server"; return
+    fi
+    local rc=0
+    timeout 120 "$PEER" client --bind 127.0.0.1 --udp-port "$u2" --peer-udp-port "$u1" --connect 127.0.0.1 --remote-port 5001 \
+        --echo --timeout 30 --length "$length" --messages "$messages" --streams "$streams" $flag \
+        >"$WORK/$name.client" 2>"$WORK/$name.client.err" || rc=$?
+    local src=0
+    if wait_for 30 exited "$server"; then wait "$server" || src=$?; else src=timeout; kill "$server" 2>/dev/null || true; fi
+    local capture_ok=1
+    capture_check "$name" "$u1" "$u2" || capture_ok=0
+    local what="sctp-perf --echo server <- usrsctp-peer --echo, $messages x $length bytes ${uflag:-ordered} on $streams streams"
+    local result; result=$(grep '^RESULT' "$WORK/$name.client" || true)
+    if [[ $rc -ne 0 ]]; then
+        record FAIL "$what: usrsctp-peer exited $rc: $(grep ERROR "$WORK/$name.client" "$WORK/$name.client.err" | head -1)"
+    elif [[ $src != 0 ]]; then
+        record FAIL "$what: sctp-perf server exited $src: $(tail -1 "$WORK/$name.server.err")"
+    elif [[ $result != *"messages_received=$messages "* || $result != *"verify_errors=0 "* || $result != *"echo_mismatches=0 "* ]]; then
+        record FAIL "$what: usrsctp-peer says $result"
+    elif [[ $(json_field "$WORK/$name.server" echoed) != "$messages" ]]; then
+        record FAIL "$what: we echoed $(json_field "$WORK/$name.server" echoed)"
+    elif [[ $capture_ok == 0 ]]; then
+        record FAIL "$what: bad packets in the capture"
+    else
+        record ok "$what: all echoed and verified both sides, $(printf '%.1f' "$(json_field "$WORK/$name.server" mbps)") Mbit/s"
+    fi
+}
+
+# Benchmark at 1200 bytes: Mbit/s as the receiving side counts it. tsctp fills a 1500-byte
+# frame (one 1200-byte message per packet); sctp-perf's default SCTP packet is 1200 bytes
+# (each message in two chunks, two packets), hence the rows with --mtu 1472 too.
+bench_pair() {  # LABEL SENDER(tsctp|perf) RECEIVER(tsctp|perf) [sctp-perf options...]
+    local label=$1 sender=$2 receiver=$3 t=5 u1 u2 port server out=""
+    shift 3
+    u1=$(free_udp_port); u2=$(free_udp_port); port=$((5001 + RANDOM % 1000))
+    if [[ $receiver == tsctp ]]; then
+        "${TSCTP_RUN[@]}" -E "$u1" -U "$u2" -L 127.0.0.1 -p "$port" >"$WORK/bench.server" 2>&1 &
+        server=$!; PIDS+=("$server")
+        wait_for 10 udp_bound "$u1" || true
+    else
+        "$SCTP_PERF" --server --once --port "$port" --udp-port "$u1" --peer-udp-port "$u2" --json "$@" >"$WORK/bench.server" 2>&1 &
+        server=$!; PIDS+=("$server")
+        wait_for 20 has_line "$WORK/bench.server" listening || true
+    fi
+    if [[ $sender == tsctp ]]; then
+        "${TSCTP_RUN[@]}" -D -E "$u2" -U "$u1" -L 127.0.0.1 -p "$port" -l 1200 -T "$t" 127.0.0.1 >/dev/null 2>&1 || true
+    else
+        "$SCTP_PERF" --client 127.0.0.1 --port "$port" --udp-port "$u2" --peer-udp-port "$u1" --time "$t" --json "$@" >/dev/null 2>&1 || true
+    fi
+    if [[ $receiver == tsctp ]]; then
+        wait_for 30 has_line "$WORK/bench.server" '^[0-9]+, [0-9]+, ' || true
+        kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true
+        out=$(grep -E '^[0-9]+, [0-9]+, ' "$WORK/bench.server" | tail -1 | awk -F', ' '{printf "%.1f", $6 * 8 / 1e6}')
+    else
+        wait_for 30 exited "$server" || kill "$server" 2>/dev/null || true
+        wait "$server" 2>/dev/null || true
+        out=$(json_field "$WORK/bench.server" mbps)
+        [[ -n $out ]] && out=$(printf '%.1f' "$out")
+    fi
+    printf '%-40s %10s\n' "$label" "${out:-FAIL}"
+}
+
 bench() {
-    local t=5 u1 u2 port out
-    printf '%-34s %10s\n' "pair (sender -> receiver)" "Mbit/s"
-    # tsctp -> tsctp
-    u1=$(free_udp_port); u2=$(free_udp_port); port=$((5001 + RANDOM % 1000))
-    "${TSCTP_RUN[@]}" -E "$u1" -U "$u2" -L 127.0.0.1 -p "$port" >"$WORK/bench-tt.server" 2>&1 &
-    local server=$!; PIDS+=("$server")
-    wait_for 10 udp_bound "$u1"
-    "${TSCTP_RUN[@]}" -D -E "$u2" -U "$u1" -L 127.0.0.1 -p "$port" -l 1200 -T "$t" 127.0.0.1 >/dev/null 2>&1 || true
-    wait_for 30 has_line "$WORK/bench-tt.server" '^[0-9]+, [0-9]+, ' || true
-    kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true
-    out=$(grep -E '^[0-9]+, [0-9]+, ' "$WORK/bench-tt.server" | tail -1 | awk -F', ' '{printf "%.1f", $6 * 8 / 1e6}')
-    printf '%-34s %10s\n' "tsctp -> tsctp" "${out:-FAIL}"
-    # sctp-perf -> sctp-perf
-    u1=$(free_udp_port); u2=$(free_udp_port); port=$((5001 + RANDOM % 1000))
-    "$SCTP_PERF" --server --once --port "$port" --udp-port "$u1" --peer-udp-port "$u2" --json >"$WORK/bench-pp.server" 2>&1 &
-    server=$!; PIDS+=("$server")
-    wait_for 20 has_line "$WORK/bench-pp.server" listening
-    "$SCTP_PERF" --client 127.0.0.1 --port "$port" --udp-port "$u2" --peer-udp-port "$u1" --time "$t" --json >/dev/null 2>&1 || true
-    wait_for 30 exited "$server" || kill "$server" 2>/dev/null || true
-    printf '%-34s %10s\n' "sctp-perf -> sctp-perf" "$(printf '%.1f' "$(json_field "$WORK/bench-pp.server" mbps)")"
-    # sctp-perf -> tsctp
-    u1=$(free_udp_port); u2=$(free_udp_port); port=$((5001 + RANDOM % 1000))
-    "${TSCTP_RUN[@]}" -E "$u1" -U "$u2" -L 127.0.0.1 -p "$port" >"$WORK/bench-pt.server" 2>&1 &
-    server=$!; PIDS+=("$server")
-    wait_for 10 udp_bound "$u1"
-    "$SCTP_PERF" --client 127.0.0.1 --port "$port" --udp-port "$u2" --peer-udp-port "$u1" --time "$t" --json >/dev/null 2>&1 || true
-    wait_for 30 has_line "$WORK/bench-pt.server" '^[0-9]+, [0-9]+, ' || true
-    kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true
-    out=$(grep -E '^[0-9]+, [0-9]+, ' "$WORK/bench-pt.server" | tail -1 | awk -F', ' '{printf "%.1f", $6 * 8 / 1e6}')
-    printf '%-34s %10s\n' "sctp-perf -> tsctp" "${out:-FAIL}"
-    # tsctp -> sctp-perf
-    u1=$(free_udp_port); u2=$(free_udp_port); port=$((5001 + RANDOM % 1000))
-    "$SCTP_PERF" --server --once --port "$port" --udp-port "$u1" --peer-udp-port "$u2" --json >"$WORK/bench-tp.server" 2>&1 &
-    server=$!; PIDS+=("$server")
-    wait_for 20 has_line "$WORK/bench-tp.server" listening
-    "${TSCTP_RUN[@]}" -D -E "$u2" -U "$u1" -L 127.0.0.1 -p "$port" -l 1200 -T "$t" 127.0.0.1 >/dev/null 2>&1 || true
-    wait_for 30 exited "$server" || kill "$server" 2>/dev/null || true
-    printf '%-34s %10s\n' "tsctp -> sctp-perf" "$(printf '%.1f' "$(json_field "$WORK/bench-tp.server" mbps)")"
+    printf '%-40s %10s\n' "pair (sender -> receiver), 1200 bytes" "Mbit/s"
+    bench_pair "tsctp -> tsctp" tsctp tsctp
+    bench_pair "sctp-perf -> sctp-perf" perf perf
+    bench_pair "sctp-perf -> sctp-perf (--mtu 1472)" perf perf --mtu 1472
+    bench_pair "sctp-perf -> tsctp" perf tsctp
+    bench_pair "sctp-perf (--mtu 1472) -> tsctp" perf tsctp --mtu 1472
+    bench_pair "tsctp -> sctp-perf" tsctp perf
 }
 
 if [[ $BENCH == 1 ]]; then
@@ -285,6 +369,19 @@ for length in $SIZES; do
         run_b "$length" "$unordered"
     done
 done
+
+if [[ $ECHO == 1 ]]; then
+    PEER=$WORK/usrsctp-peer
+    if "$HERE/build-peer.sh" "$PEER" >"$WORK/build-peer.log" 2>&1; then
+        for spec in "1200 0 20000 3" "8000 1 3000 2" "65000 1 200 1" "300000 0 40 1" "100 0 20000 5"; do
+            read -r length unordered messages streams <<<"$spec"
+            run_e1 "$length" "$unordered" "$messages" "$streams"
+            run_e2 "$length" "$unordered" "$messages" "$streams"
+        done
+    else
+        log "cannot build usrsctp-peer (cc and libusrsctp-dev needed): two-way runs skipped: $(tail -1 "$WORK/build-peer.log")"
+    fi
+fi
 
 echo
 for line in "${RESULTS[@]}"; do echo "$line"; done

@@ -1,0 +1,144 @@
+import Foundation
+import SCTPTestSupport
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The built `sctp-perf` in its server and client modes, against itself (ephemeral UDP ports)
+/// and against usrsctp's `tsctp` (fixed ports, picked free just before). Every wait has a
+/// deadline; nothing sleeps for a fixed time.
+@Suite("sctp-perf server and client")
+struct SCTPPerfTests {
+    static func tool() throws -> String {
+        try #require(Tools.builtProduct("sctp-perf"), "sctp-perf is not built next to the tests")
+    }
+
+    /// The last stdout line as a JSON object.
+    static func json(_ output: String) throws -> [String: Any] {
+        let line = try #require(output.split(separator: "\n").last.map(String.init), "no output")
+        return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not JSON: \(line)")
+    }
+
+    static func int(_ object: [String: Any], _ key: String) -> Int? { (object[key] as? NSNumber)?.intValue }
+
+    /// Starts `sctp-perf --server --once --json` on a free UDP port; returns it and the port.
+    static func server(_ extra: [String] = []) throws -> (ChildProcess, udpPort: String) {
+        let process = try ChildProcess(try tool(), ["--server", "--once", "--json", "--udp-port", "0"] + extra)
+        #expect(process.wait { out, _ in out.contains("listening on") }, "no listening line: \(process.standardError)")
+        let line = try #require(process.standardOutput.split(separator: "\n").first { $0.contains("listening on") })
+        let port = try #require(line.split(separator: "UDP port ").dropFirst().first?.split(separator: " ").first.map(String.init))
+        return (process, port)
+    }
+
+    /// A UDP port free on 127.0.0.1 now (a socket bound to port 0, read back, closed).
+    static func freeUDPPort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        try #require(bound)
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    @Test("echo over three streams: every echo checked, both summaries agree, graceful shutdown",
+          arguments: [["--length", "700", "--streams", "3", "--messages", "3000"],
+                      ["--length", "70000", "--unordered", "--messages", "40"],
+                      ["--length", "12", "--streams", "7", "--messages", "2000"]])
+    func echo(arguments: [String]) throws {
+        let (server, udp) = try Self.server(["--echo"])
+        defer { server.terminate() }
+        let client = try ChildProcess(try Self.tool(), ["--client", "127.0.0.1", "--udp-port", "0", "--peer-udp-port", udp,
+                                                        "--echo", "--json"] + arguments)
+        defer { client.terminate() }
+        #expect(client.waitForExit(seconds: 60) == 0, "client: \(client.standardError)")
+        #expect(server.waitForExit(seconds: 20) == 0, "server: \(server.standardError)")
+        let messages = Int(arguments[arguments.firstIndex(of: "--messages")! + 1])!
+        let sent = try Self.json(client.standardOutput)
+        #expect(sent["role"] as? String == "client")
+        #expect(Self.int(sent, "messages") == messages && Self.int(sent, "echoed") == messages)
+        #expect(Self.int(sent, "verify_errors") == 0)
+        #expect(sent["ended"] as? String == "shutdown")
+        for key in ["bytes", "seconds", "mbps", "messages_per_second", "setup_seconds", "retransmissions"] {
+            #expect(sent[key] != nil, "missing \(key)")
+        }
+        let served = try Self.json(server.standardOutput)
+        #expect(served["role"] as? String == "server")
+        #expect(Self.int(served, "messages") == messages && Self.int(served, "echoed") == messages)
+        #expect(Self.int(served, "bytes") == Self.int(sent, "bytes"))
+    }
+
+    @Test("a port nobody listens on: exit 1, error: ECONNREFUSED")
+    func refused() throws {
+        let (server, udp) = try Self.server()
+        defer { server.terminate() }
+        let client = try ChildProcess(try Self.tool(), ["--client", "127.0.0.1", "--port", "5999", "--udp-port", "0",
+                                                        "--peer-udp-port", udp, "--messages", "1"])
+        defer { client.terminate() }
+        #expect(client.waitForExit() == 1)
+        #expect(client.standardError.hasPrefix("error: ECONNREFUSED"), "\(client.standardError)")
+    }
+
+    @Test("no peer at all: exit 1, error: ETIMEDOUT after the INIT retransmissions asked for")
+    func timedOut() throws {
+        let silent = try Self.freeUDPPort()
+        let client = try ChildProcess(try Self.tool(), ["--client", "127.0.0.1", "--udp-port", "0", "--peer-udp-port", "\(silent)",
+                                                        "--max-init-retransmits", "1", "--rto-initial", "50", "--messages", "1"])
+        defer { client.terminate() }
+        #expect(client.waitForExit() == 1)
+        #expect(client.standardError.hasPrefix("error: ETIMEDOUT"), "\(client.standardError)")
+    }
+
+    // MARK: usrsctp's tsctp
+
+    /// tsctp, with usrsctp's debug output left on (it goes to stdout; the runs are short).
+    static func tsctp() -> String? {
+        guard let path = Tools.find("tsctp") else {
+            if Tools.required { Issue.record("tsctp is not installed (apt-get install libusrsctp-examples)") }
+            return nil
+        }
+        return path
+    }
+
+    @Test("tsctp server, sctp-perf client: tsctp counts every message and byte sent")
+    func tsctpServer() throws {
+        guard let tsctp = Self.tsctp() else { return }
+        let (u1, u2) = (try Self.freeUDPPort(), try Self.freeUDPPort())
+        let server = try ChildProcess(tsctp, ["-E", "\(u1)", "-U", "\(u2)", "-L", "127.0.0.1", "-p", "5001"])
+        defer { server.terminate() }
+        let client = try ChildProcess(try Self.tool(), ["--client", "127.0.0.1", "--udp-port", "\(u2)", "--peer-udp-port", "\(u1)",
+                                                        "--messages", "3000", "--length", "1200", "--rto-initial", "200", "--json"])
+        defer { client.terminate() }
+        #expect(client.waitForExit(seconds: 60) == 0, "client: \(client.standardError)")
+        // "length, messages, recv calls, bytes, seconds, bytes/s, notifications" when the association ends.
+        // (The predicate gets the output: reading `standardOutput` inside it would deadlock.)
+        func result(_ output: String) -> Substring? { output.split(separator: "\n").first { $0.hasPrefix("1200, ") } }
+        #expect(server.wait(seconds: 30) { out, _ in result(out) != nil }, "no result line from tsctp")
+        let fields = try #require(result(server.standardOutput)).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(fields.count == 7 && fields[1] == "3000" && fields[3] == "3600000", "\(fields)")
+    }
+
+    @Test("sctp-perf server, tsctp client: we count every message and byte tsctp sent")
+    func tsctpClient() throws {
+        guard let tsctp = Self.tsctp() else { return }
+        let u2 = try Self.freeUDPPort()
+        let (server, udp) = try Self.server(["--peer-udp-port", "\(u2)"])
+        defer { server.terminate() }
+        let client = try ChildProcess(tsctp, ["-D", "-E", "\(u2)", "-U", udp, "-L", "127.0.0.1", "-l", "1200", "-n", "3000", "127.0.0.1"])
+        defer { client.terminate() }
+        #expect(client.waitForExit(seconds: 60) == 0)
+        #expect(server.waitForExit(seconds: 30) == 0, "server: \(server.standardError)")
+        let served = try Self.json(server.standardOutput)
+        #expect(Self.int(served, "messages") == 3000 && Self.int(served, "bytes") == 3_600_000)
+        #expect(served["ended"] as? String == "shutdown")
+    }
+}
