@@ -180,7 +180,6 @@ struct SCTPCat: ParsableCommand {
     /// Prints (or echoes) what arrives until the association ends.
     private func receive(on socket: SCTPSocket) {
         let output = FileHandle.standardOutput
-        var ended = 0
         while true {
             let item: SCTPReceived?
             do {
@@ -207,7 +206,6 @@ struct SCTPCat: ParsableCommand {
                 // unless it keeps listening.
                 if oneToMany, case .associationChange(let change, _, _, _, _) = notification,
                    change == .communicationLost || change == .shutdownComplete || change == .cannotStartAssociation {
-                    ended += 1
                     if !keepOpen && socket.associationIDs.isEmpty { return }
                 }
             }

@@ -267,10 +267,24 @@ public final class SCTPStack: @unchecked Sendable {
     private func sourceAddress(for transmit: Transmit, from localAddresses: [IPAddress]) -> IPAddress? {
         if let source = transmit.source, transport.isOpen(source) { return source }
         let destination = transmit.destination
-        let candidates = localAddresses.filter { $0.isIPv4 == destination.isIPv4 && transport.isOpen($0) }
-        guard candidates.count > 1 else { return candidates.first }
-        if usesKernelRoutes, let routed = routedSource(toward: destination), candidates.contains(routed) { return routed }
-        return candidates.max { $0.commonPrefixLength(with: destination) < $1.commonPrefixLength(with: destination) }
+        // No array per packet: count the candidates first; most endpoints have one.
+        var only: IPAddress?
+        var count = 0
+        for address in localAddresses where address.isIPv4 == destination.isIPv4 && transport.isOpen(address) {
+            only = address
+            count += 1
+        }
+        guard count > 1 else { return only }
+        if usesKernelRoutes, let routed = routedSource(toward: destination), localAddresses.contains(routed), transport.isOpen(routed) {
+            return routed
+        }
+        var best: IPAddress?
+        var bestLength = -1
+        for address in localAddresses where address.isIPv4 == destination.isIPv4 && transport.isOpen(address) {
+            let length = address.commonPrefixLength(with: destination)
+            if length > bestLength { (best, bestLength) = (address, length) }
+        }
+        return best
     }
 
     /// Route lookups, cached per destination (bounded: cleared when it grows large).
