@@ -85,6 +85,9 @@ let package = Package(
         ),
         .target(
             name: "SCTPTestSupport",
+            dependencies: [
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             path: "Tests/SCTPTestSupport",
             swiftSettings: strict
         ),

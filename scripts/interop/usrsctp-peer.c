@@ -4,8 +4,10 @@
  * line, the output lines and the message pattern.
  *
  * Rules it keeps:
- *  - every SCTP socket binds explicit loopback addresses with usrsctp_bindx
- *    (127.0.0.0/8 or ::1; anything else is refused), never the wildcard;
+ *  - every SCTP socket binds explicit addresses with usrsctp_bindx, never the
+ *    wildcard: loopback (127.0.0.0/8, ::1) or the benchmarking range
+ *    198.18.0.0/15, which tests configure only inside network namespaces of
+ *    their own; anything else is refused;
  *  - usrsctp's debug output is off (stdout carries only our status lines);
  *  - no wait is unbounded: a watchdog thread ends the program with exit code 3
  *    when nothing has happened for --timeout seconds.
@@ -266,8 +268,11 @@ parse_addr(const char *s, struct addr *a)
 {
 	memset(a, 0, sizeof(*a));
 	if (inet_pton(AF_INET, s, &a->v4) == 1) {
+		uint32_t host = ntohl(a->v4.s_addr);
 		a->family = AF_INET;
-		if ((ntohl(a->v4.s_addr) >> 24) != 127)
+		/* Loopback, or the benchmarking range 198.18.0.0/15 (RFC 2544), which the
+		 * multi-homing tests configure only inside network namespaces of their own. */
+		if ((host >> 24) != 127 && (host >> 17) != (0xC612u >> 1))
 			return -1;
 	} else if (inet_pton(AF_INET6, s, &a->v6) == 1) {
 		a->family = AF_INET6;
@@ -298,7 +303,7 @@ usage(const char *why)
 	        "      [--hb-interval MS] [--mtu BYTES] [--nodelay] [--sndbuf B] [--rcvbuf B]\n"
 	        "      [--timeout S] [--blackhole 0|1|2]\n"
 	        "      [--no-debug] [--debug]\n"
-	        "Addresses must be loopback (127.0.0.0/8, ::1).\n");
+	        "Addresses must be loopback (127.0.0.0/8, ::1) or in 198.18.0.0/15 (namespaces of a test).\n");
 	quit(EXIT_SETUP);
 }
 
@@ -314,7 +319,7 @@ parse_addr_list(const char *list, struct addr *arr, int *n, const char *optname)
 			usage(msg);
 		}
 		if (parse_addr(tok, &arr[*n]) < 0) {
-			snprintf(msg, sizeof(msg), "%s: %s is not a loopback address", optname, tok);
+			snprintf(msg, sizeof(msg), "%s: %s is neither loopback nor in 198.18.0.0/15", optname, tok);
 			usage(msg);
 		}
 		(*n)++;

@@ -1,4 +1,5 @@
 import Foundation
+import SCTPTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -59,12 +60,22 @@ final class Capture: @unchecked Sendable {
     /// (from a socket of ours to itself, on a port the filter also takes) go out and the file
     /// is watched for them: start markers until one is in the file (the capture is live), an
     /// end marker before stopping (everything sent before it is in the file).
-    static func start(ports: [Int], name: String) throws -> Capture? {
+    ///
+    /// With `namespace`, tshark runs inside that namespace (`ip netns exec`) on `interfaces`
+    /// and on that namespace's `lo`, where the marker socket (made inside the namespace) sends.
+    /// An interface taken down while captured ends libpcap's capture on it (ENETDOWN): capture
+    /// on the side of a link that stays up.
+    static func start(ports: [Int], name: String, namespace: (pair: NamespacePair, side: NamespacePair.Side)? = nil,
+                      interfaces: [String] = []) throws -> Capture? {
         guard let tshark = tsharkPath else { return nil }
-        let marker = try MarkerSocket()
+        let marker = try namespace.map { namespace in try namespace.pair.perform(on: namespace.side) { try MarkerSocket() } }
+            ?? MarkerSocket()
         let file = InteropEnvironment.runDirectory.appendingPathComponent("\(name)-\(UUID().uuidString.prefix(8)).pcapng")
         let filter = (ports + [marker.port]).map { "udp port \($0)" }.joined(separator: " or ")
-        let child = try MonitoredProcess(tshark, ["-n", "-q", "-i", "lo", "-B", "16", "-f", filter, "-w", file.path], name: "tshark capture")
+        // -B and -f before the first -i: the defaults for every interface.
+        let arguments = ["-n", "-q", "-B", "16", "-f", filter] + (["lo"] + interfaces).flatMap { ["-i", $0] } + ["-w", file.path]
+        let command = namespace.map { $0.pair.command(on: $0.side, tshark, arguments) } ?? (executable: tshark, arguments: arguments)
+        let child = try MonitoredProcess(command.executable, command.arguments, name: "tshark capture")
         let capture = Capture(file: file, ports: ports, tshark: tshark, child: child, marker: marker)
         do {
             _ = try child.waitForLine(stderr: true, timeout: .seconds(30), "\"Capturing on\"") { $0.contains("Capturing on") }

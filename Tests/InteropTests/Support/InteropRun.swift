@@ -1,7 +1,9 @@
 import Foundation
 import NIOCore
 import SCTP
+import NIOPosix
 import SCTPCore
+import SCTPTestSupport
 import Testing
 
 /// One interop test's resources: the usrsctp peers it started, our stacks and sockets, a
@@ -17,6 +19,8 @@ final class InteropRun: @unchecked Sendable {
     private var sockets: [SCTPSocket] = []
     private var stacks: [SCTPStack] = []
     private var relays: [LossyRelay] = []
+    private var groups: [MultiThreadedEventLoopGroup] = []
+    private var namespacePairs: [NamespacePair] = []
     private var capture: Capture?
     private var captureExtraPorts: [Int] = []
     private var captureOnlyTo: [Int]?
@@ -66,6 +70,33 @@ final class InteropRun: @unchecked Sendable {
         return stack
     }
 
+    /// A UDP stack on the given ports whose event loop thread lives in namespace `side` of
+    /// `pair` (its sockets and route lookups belong there); closed with its loop at the end.
+    func stack(in pair: NamespacePair, _ side: NamespacePair.Side, udpPort: Int, peerUDPPort: Int) throws -> SCTPStack {
+        let group = try pair.group(on: side)
+        lock.withLock { groups.append(group) }
+        let stack = SCTPStack(options: SCTPStack.Options(udpPort: udpPort, peerUDPPort: peerUDPPort), group: group)
+        lock.withLock { stacks.append(stack) }
+        return stack
+    }
+
+    /// Two network namespaces joined by two veth pairs (`NamespacePair`), removed at the end
+    /// after everything else.
+    func namespaces() throws -> NamespacePair {
+        let pair = try NamespacePair.create()
+        lock.withLock { namespacePairs.append(pair) }
+        return pair
+    }
+
+    /// A usrsctp-peer in `role` (`server` / `client`) with exactly `arguments` (no defaults
+    /// added but `--timeout`), run inside namespace `side` of `pair`.
+    func peer(_ role: String, _ arguments: [String], in pair: NamespacePair, _ side: NamespacePair.Side,
+              name: String? = nil) throws -> UsrsctpPeer {
+        let peer = try UsrsctpPeer.start(peerPath, role, arguments, name: name, namespace: (pair, side))
+        lock.withLock { peers.append(peer) }
+        return peer
+    }
+
     /// A socket whose blocking and async reads give up after `timeout` (a broken test fails
     /// instead of hanging), with `events` subscribed.
     func socket(_ stack: SCTPStack, style: SCTPSocket.Style = .oneToOne, events: SCTPEventTypes = [],
@@ -104,8 +135,10 @@ final class InteropRun: @unchecked Sendable {
 
     /// Starts capturing `ports` (where root and tshark are available). `extraPorts` are also
     /// decoded as SCTP; `onlyTo` restricts the final check to datagrams sent to those ports.
-    func capture(ports: [Int], extraPorts: [Int] = [], onlyTo: [Int]? = nil) throws {
-        capture = try Capture.start(ports: ports, name: name)
+    /// With `namespace`, the capture runs inside it on `interfaces` (see `Capture.start`).
+    func capture(ports: [Int], extraPorts: [Int] = [], onlyTo: [Int]? = nil,
+                 namespace: (pair: NamespacePair, side: NamespacePair.Side)? = nil, interfaces: [String] = []) throws {
+        capture = try Capture.start(ports: ports, name: name, namespace: namespace, interfaces: interfaces)
         captureExtraPorts = extraPorts
         captureOnlyTo = onlyTo
     }
@@ -117,14 +150,15 @@ final class InteropRun: @unchecked Sendable {
 
     /// Ends everything; checks the capture. Safe to call twice.
     func finish() {
-        let (peers, sockets, relays, stacks) = lock.withLock {
+        let (peers, sockets, relays, stacks, groups) = lock.withLock {
             defer {
                 self.peers = []
                 self.sockets = []
                 self.relays = []
                 self.stacks = []
+                self.groups = []
             }
-            return (self.peers, self.sockets, self.relays, self.stacks)
+            return (self.peers, self.sockets, self.relays, self.stacks, self.groups)
         }
         trace("finish")
         if failed {
@@ -140,9 +174,15 @@ final class InteropRun: @unchecked Sendable {
         }
         for relay in relays { relay.close() }
         for stack in stacks { _ = try? stack.close().wait() }
+        for group in groups { try? group.syncShutdownGracefully() }
         trace("closed")
         checkCapture()
         trace("capture checked")
+        let pairs = lock.withLock {
+            defer { namespacePairs = [] }
+            return namespacePairs
+        }
+        for pair in pairs { pair.remove() }
     }
 
     /// Decoded lines of the capture so far (for evidence and checks), with a display filter

@@ -1,4 +1,5 @@
 import Foundation
+import SCTPTestSupport
 import Testing
 
 /// `usrsctp-peer` (scripts/interop) run as a child process: started with every port 0 and
@@ -23,12 +24,15 @@ final class UsrsctpPeer: @unchecked Sendable {
     }
 
     /// Starts the peer in `role` (`server` or `client`) with `arguments` and waits for READY.
-    /// `--udp-port 0` and `--timeout` are added unless given.
-    static func start(_ path: String, _ role: String, _ arguments: [String], name: String? = nil) throws -> UsrsctpPeer {
+    /// `--udp-port 0` and `--timeout` are added unless given. With `namespace`, the peer runs
+    /// inside that network namespace (`ip netns exec`; the process is the peer itself).
+    static func start(_ path: String, _ role: String, _ arguments: [String], name: String? = nil,
+                      namespace: (pair: NamespacePair, side: NamespacePair.Side)? = nil) throws -> UsrsctpPeer {
         var all = [role] + arguments
         if !arguments.contains("--udp-port") { all += ["--udp-port", "0"] }
         if !arguments.contains("--timeout") { all += ["--timeout", String(peerTimeout)] }
-        let child = try MonitoredProcess(path, all, name: name ?? "usrsctp-peer \(role)")
+        let command = namespace.map { $0.pair.command(on: $0.side, path, all) } ?? (executable: path, arguments: all)
+        let child = try MonitoredProcess(command.executable, command.arguments, name: name ?? "usrsctp-peer \(role)")
         do {
             let ready = try child.waitForLine("READY", timeout: .seconds(20))
             let fields = Self.fields(ready)
