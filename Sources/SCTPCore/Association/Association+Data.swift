@@ -132,13 +132,15 @@ extension Association {
             let withinCwnd = sender.congestion[primaryPath].canSend(flightSize: flight)
             let fillingFastRetransmitPacket = fastRetransmitPacket && !first && builder.packets.count == firstPacket
             guard first || withinCwnd || fillingFastRetransmitPacket else { break }
-            let room = max(builder.remaining - DataChunk.headerSize, 0)
             let fullPacket = DataSender.pmdcs(mtu: paths[primaryPath].mtu)
-            // Beyond cwnd, only what still fits in the Fast Retransmit packet. The first
+            // Beyond cwnd, only what still fits in the Fast Retransmit packet. Within cwnd a
+            // chunk that does not fit the packet starts the next one: stopping there would let
+            // new DATA overtake the retransmissions (§6.1 C wants them first), and SACKs for
+            // that new DATA would then count misses against the retransmissions. The first
             // retransmission goes whatever the packet holds already (the bundled SACK, control
             // chunks), in a packet of its own when it does not fit: skipping it would leave
             // nothing in flight and T3 off.
-            let maxSize = first ? max(builder.remaining, fullPacket) : (room >= 4 || !withinCwnd ? builder.remaining : fullPacket)
+            let maxSize = first || withinCwnd ? max(builder.remaining, fullPacket) : builder.remaining
             guard let chunk = sender.outstanding.nextRetransmission(maxSize: maxSize, path: path, now: now) else { break }
             builder.add(.data(chunk), size: chunk.encodedSize)
             statistics.dataChunksRetransmitted += 1

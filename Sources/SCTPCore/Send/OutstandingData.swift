@@ -38,6 +38,13 @@ public struct OutstandingChunk: Sendable {
     /// PR-SCTP: when its message's lifetime ends, and how often it may be retransmitted.
     var expiry: SCTPInstant?
     var maxRetransmissions: Int?
+    /// The highest TSN sent when it was last sent: its own TSN for the original
+    /// transmission, the highest TSN sent so far for a retransmission. Only a SACK newly
+    /// acknowledging a TSN above it, that is, one sent after this chunk, counts a miss against
+    /// it: §7.2.4's HTNA rule applied in sending order (FreeBSD's stack, and so usrsctp,
+    /// does the same for fast retransmissions with `fast_retran_tsn`). A retransmission
+    /// overtaken by SACKs for newer TSNs that left before it is not missing.
+    var strikeFloor: TSN
 
     init(chunk: DataChunk, path: PathID, sentAt: SCTPInstant, expiry: SCTPInstant? = nil, maxRetransmissions: Int? = nil) {
         self.chunk = chunk
@@ -45,6 +52,7 @@ public struct OutstandingChunk: Sendable {
         self.sentAt = sentAt
         self.expiry = expiry
         self.maxRetransmissions = maxRetransmissions
+        strikeFloor = chunk.tsn
         transmissions = 1
         misses = 0
     }
@@ -271,6 +279,7 @@ public struct OutstandingData: Sendable {
         chunks[index].sentAt = now
         chunks[index].transmissions &+= chunks[index].transmissions == .max ? 0 : 1
         chunks[index].misses = 0
+        chunks[index].strikeFloor = highestSentTSN
         markedForRetransmissionCount -= 1
         addToFlight(chunks[index])
         let chunk = chunks[index].chunk
@@ -438,7 +447,9 @@ public struct OutstandingData: Sendable {
     ///   miss indication (§6.2.1 D iii).
     /// - Miss indications follow HTNA: only missing TSNs below the highest TSN newly
     ///   acknowledged by this SACK count, except in Fast Recovery when the Cumulative TSN Ack
-    ///   advances, when every TSN reported missing counts (§7.2.4). A chunk reaching the
+    ///   advances, when every TSN reported missing counts (§7.2.4). A retransmitted chunk
+    ///   counts a miss only when that TSN was sent after its retransmission
+    ///   (`OutstandingChunk.strikeFloor`). A chunk reaching the
     ///   threshold is marked for Fast Retransmit once; the first such chunk outside Fast
     ///   Recovery enters it, with the highest TSN sent as exit point.
     ///
@@ -567,7 +578,7 @@ public struct OutstandingData: Sendable {
                     if let lowest = scratch[path].lowestNewlyAcked, chunks[index].tsn < lowest {
                         scratch[path].earlierStillOutstanding = true
                     }
-                    guard let missLimit, chunks[index].tsn < missLimit else { continue }
+                    guard let missLimit, chunks[index].strikeFloor < missLimit else { continue }
                     chunks[index].misses &+= chunks[index].misses == .max ? 0 : 1
                 }
                 if chunks[index].misses >= threshold && !chunks[index].wasFastRetransmitted {

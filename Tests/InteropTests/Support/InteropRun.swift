@@ -77,7 +77,17 @@ final class InteropRun: @unchecked Sendable {
         lock.withLock { groups.append(group) }
         let stack = SCTPStack(options: SCTPStack.Options(udpPort: udpPort, peerUDPPort: peerUDPPort), group: group)
         lock.withLock { stacks.append(stack) }
+        try recordStackCapture(stack)
         return stack
+    }
+
+    /// With `SCTP_INTEROP_STACK_CAPTURE=1`: the stack writes its own pcap (packets as it sent
+    /// and processed them, with its own timestamps) into the run directory, kept.
+    private func recordStackCapture(_ stack: SCTPStack) throws {
+        guard ProcessInfo.processInfo.environment["SCTP_INTEROP_STACK_CAPTURE"] == "1" else { return }
+        let file = InteropEnvironment.runDirectory.appendingPathComponent("\(name)-stack-\(UUID().uuidString.prefix(8)).pcap")
+        try stack.startCapture(to: file.path)
+        print("[\(name)] our stack's capture: \(file.path)")
     }
 
     /// Two network namespaces joined by two veth pairs (`NamespacePair`), removed at the end

@@ -240,6 +240,50 @@ struct MultihomingTests {
         #expect(h.client.endpoint.state(of: id) == .established)
     }
 
+    /// Seen against usrsctp in the two-namespace interop test: after the T3-rtx expiry on the
+    /// cut path, one retransmission went to the alternate path, then new DATA (the next lost
+    /// chunk did not fit the rest of the packet and the loop stopped), then the other
+    /// retransmissions; the SACKs for the new DATA counted misses against those
+    /// retransmissions, which were fast retransmitted a second time although they were
+    /// arriving (6 spurious fast retransmissions and 6 duplicates here before the fix).
+    @Test("after a failover the chunks lost on the cut path go first on the alternate path, once each: no spurious fast retransmit")
+    func retransmissionsBeforeNewDataAfterFailover() throws {
+        var configuration = Self.fastFailover
+        configuration.pathPotentiallyFailedThreshold = 2  // the sockets' default
+        let h = Self.harness(seed: 5, configuration: configuration)
+        let (client, _) = h.routeByInterface()
+        let id = try h.connect(to: [s1, s2])
+        #expect(h.run { !H.upEvents(h.client).isEmpty && !H.upEvents(h.server).isEmpty })
+        let serverID = try #require(H.upEvents(h.server).first)
+        #expect(h.run(for: .seconds(5)) { Self.states(h.client, id)[s2] == .active })
+        // The primary is cut, then 40 messages are queued at once: the first cwnd of them is
+        // lost on the primary, the rest waits.
+        for address in [c1, c2] { h.loop.network.setLinksUp(false, between: address, and: s1, at: h.now) }
+        let count = 40, length = 700
+        for index in 0..<count {
+            try h.client.endpoint.send(OutgoingMessage(streamIdentifier: 0, payload: testPayload(stream: 0, index: index, length: length)),
+                                       on: id, now: h.now)
+        }
+        h.loop.flushTransmits()
+        #expect(h.run(for: .seconds(30)) { H.messages(h.server).count >= count })
+        Self.expectDeliveredInOrder(h, count: count, length: length)
+
+        var lost: [TSN] = []
+        var alternate: [TSN] = []
+        for packet in client.sent {
+            for case .data(let chunk) in packet.chunks {
+                if packet.to == s1 { lost.append(chunk.tsn) } else { alternate.append(chunk.tsn) }
+            }
+        }
+        #expect(lost.count >= 4, "a window was lost on the primary: \(lost)")
+        // The alternate path's initial cwnd (4380 bytes) holds all of them: they go first, in order.
+        #expect(Array(alternate.prefix(lost.count)) == lost, "\(alternate.prefix(lost.count + 4))")
+        #expect(alternate.count == count, "each chunk once on the alternate path: \(alternate.count) sent")
+        let statistics = try #require(h.client.endpoint.statistics(of: id))
+        #expect(statistics.fastRetransmitMarks == 0 && statistics.dataChunksRetransmitted == lost.count, "\(statistics)")
+        #expect(h.server.endpoint.statistics(of: serverID)?.duplicateDataChunksReceived == 0)
+    }
+
     @Test("the configured primary is remembered: data returns to it after a failover, whichever address it is")
     func configuredPrimaryReturns() throws {
         let h = Self.harness(seed: 27, configuration: Self.fastFailover)

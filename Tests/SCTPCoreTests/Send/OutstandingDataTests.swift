@@ -174,14 +174,43 @@ struct OutstandingDataTests {
         let check172 = !data.hasChunksToRetransmit && data.nextRetransmission(maxSize: 1500, path: p0, now: S.ms(10)) == nil
         #expect(check172)
 
-        // Still missing in three more SACKs: counted, but never fast retransmitted again.
-        for end: UInt16 in [5, 6, 7, 8] {
+        // Still missing in four more SACKs, each newly acknowledging a TSN sent after the
+        // retransmission: counted, but never fast retransmitted again.
+        S.send(&data, count: 4, at: S.ms(15))  // TSNs 11 ... 14
+        for end: UInt16 in [11, 12, 13, 14] {
             let outcome = try data.handleSack(S.sack(0, [(2, end)], rwnd: 10_000), now: S.ms(20))
             #expect(outcome.fastRetransmitTSNs.isEmpty)
             #expect(outcome.statistics(for: p0)?.needsCongestionReduction == false)
         }
         #expect(data.chunk(tsn: TSN(1))?.missIndications == 4)
         #expect(data.chunk(tsn: TSN(1))?.isInFlight == true)
+    }
+
+    /// Seen against usrsctp after a failover (T3 on the cut path, new DATA on the alternate
+    /// path before the retransmissions): SACKs for the new DATA counted misses against
+    /// retransmissions that left after it, which were fast retransmitted a second time although
+    /// they were arriving.
+    @Test("a retransmitted chunk counts misses only from TSNs sent after its retransmission")
+    func missesInSendingOrder() throws {
+        var data = makeData(rwnd: 100_000)
+        S.send(&data, count: 4, at: S.ms(0))  // TSNs 1 ... 4 on path 0
+        #expect(data.handleRetransmissionTimeout(on: p0) == 4)
+        S.send(&data, count: 4, path: 1, at: S.ms(100))  // TSNs 5 ... 8, new data first
+        let resent = data.nextRetransmission(maxSize: 1500, path: PathID(1), now: S.ms(101))
+        #expect(resent?.tsn == TSN(1))
+        // TSNs 5, 6, 7 arrive first (they left first): TSN 1 is not missing.
+        for end: UInt16 in [5, 6, 7] {
+            let outcome = try data.handleSack(S.sack(0, [(5, end)]), now: S.ms(102))
+            #expect(outcome.fastRetransmitTSNs.isEmpty)
+        }
+        #expect(data.chunk(tsn: TSN(1))?.missIndications == 0)
+        #expect(data.chunk(tsn: TSN(1))?.isInFlight == true)
+        // A TSN sent after the retransmission is acknowledged while TSN 1 is not: that counts.
+        S.send(&data, count: 1, path: 1, at: S.ms(103))  // TSN 9
+        _ = try data.handleSack(S.sack(0, [(5, 7), (9, 9)]), now: S.ms(104))
+        #expect(data.chunk(tsn: TSN(1))?.missIndications == 1)
+        // Chunks sent once keep plain HTNA: TSN 8 (sent before TSN 9) is missing below it.
+        #expect(data.chunk(tsn: TSN(8))?.missIndications == 1)
     }
 
     @Test("HTNA: a SACK counts misses only below the highest TSN it newly acknowledges")
