@@ -56,6 +56,7 @@ class SocketTransport: @unchecked Sendable {
     private var opening: [IPAddress: EventLoopFuture<Void>] = [:]
     private var touched: [ObjectIdentifier: any Channel] = [:]
     private var closing = false
+    private var lastReopenWarning: [IPAddress: NIODeadline] = [:]
     private let logger = Logger(label: "swift-sctp.transport")
 
     init(stack: SCTPStack) {
@@ -117,7 +118,16 @@ class SocketTransport: @unchecked Sendable {
 
     private func reopen(_ address: IPAddress, attempt: Int) {
         guard !closing, channels[address] == nil else { return }
-        logger.warning("socket on \(address) closed by an error; opening it again", metadata: ["attempt": "\(attempt)"])
+        // A link that is down fails every packet sent over it (each closing the socket):
+        // warn once a minute per address, the rest at debug level.
+        let now = NIODeadline.now()
+        if let last = lastReopenWarning[address], now - last < .seconds(60) {
+            logger.debug("socket on \(address) closed by an error; opening it again", metadata: ["attempt": "\(attempt)"])
+        } else {
+            lastReopenWarning[address] = now
+            logger.warning("socket on \(address) closed by an error (such as ENETUNREACH: a link is down); opening it again",
+                           metadata: ["attempt": "\(attempt)"])
+        }
         open(address).whenFailure { [self] _ in
             // Retried with a growing delay, at most every 5 s, until the stack closes.
             let delay = TimeAmount.milliseconds(Int64(min(100 << min(attempt, 6), 5000)))
