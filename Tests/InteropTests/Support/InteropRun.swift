@@ -67,6 +67,11 @@ final class InteropRun: @unchecked Sendable {
     func stack(peerUDPPort: Int) -> SCTPStack {
         let stack = SCTPStack(options: SCTPStack.Options(udpPort: 0, peerUDPPort: peerUDPPort))
         lock.withLock { stacks.append(stack) }
+        do {
+            try recordStackCapture(stack)
+        } catch {
+            Issue.record("our stack's capture could not be started: \(error)")
+        }
         return stack
     }
 
