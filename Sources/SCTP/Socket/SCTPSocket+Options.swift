@@ -176,6 +176,13 @@ extension SCTPSocketOption where Value == Bool {
              write: { socket, value, _ in socket.configuration.noDelay = value })
     }
 
+    /// `SCTP_RECVNXTINFO`: each read that ends a message says what the next read will return
+    /// (`SCTPMessage.nextInfo`), when that has arrived already. Off by default.
+    public static var receiveNextInfo: Self {
+        Self(name: "SCTP_RECVNXTINFO", read: { socket, _ in socket.receiveNextInfo },
+             write: { socket, value, _ in socket.receiveNextInfo = value })
+    }
+
     /// Non-blocking mode (`O_NONBLOCK`): calls that would wait fail with EWOULDBLOCK instead;
     /// `connectx` returns the association id at once.
     public static var nonBlocking: Self {

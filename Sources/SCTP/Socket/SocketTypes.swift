@@ -17,6 +17,11 @@ public struct SCTPSendFlags: OptionSet, Hashable, Sendable {
     public static let sendAll = SCTPSendFlags(rawValue: 1 << 3)
     /// `SCTP_SACK_IMMEDIATELY`: ask the peer to acknowledge at once (the I bit, RFC 7053).
     public static let sackImmediately = SCTPSendFlags(rawValue: 1 << 4)
+    /// `SCTP_ADDR_OVER`: send the message to the peer address given with the send (the first
+    /// of `to:`) instead of the primary path. The address must be one of the association's
+    /// peer addresses (EINVAL otherwise, and without an address). While that path is not
+    /// active the message goes to the primary path; retransmissions follow the usual rules.
+    public static let addressOverride = SCTPSendFlags(rawValue: 1 << 5)
 }
 
 /// What to send a message with (`struct sctp_sndinfo`, RFC 6458 §5.3.4).
@@ -64,6 +69,36 @@ public struct SCTPMessage: Sendable {
     /// `MSG_EOR`: this read ends the message. A message larger than the read length, or one
     /// delivered partially under memory pressure, comes in several reads; the last has it.
     public var isEndOfRecord: Bool
+    /// `SCTP_NXTINFO`: what the next read will return, when the socket asks for it
+    /// (`SCTPSocketOption.receiveNextInfo`), this read ends its item and something else is
+    /// already waiting; `nil` otherwise.
+    public var nextInfo: SCTPNextInfo?
+
+    /// A read message.
+    public init(data: ByteBuffer, info: SCTPReceiveInfo, isEndOfRecord: Bool, nextInfo: SCTPNextInfo? = nil) {
+        self.data = data
+        self.info = info
+        self.isEndOfRecord = isEndOfRecord
+        self.nextInfo = nextInfo
+    }
+}
+
+/// What the next read of a socket will return (`struct sctp_nxtinfo`, RFC 6458 §5.3.6).
+public struct SCTPNextInfo: Hashable, Sendable {
+    /// The stream of the next message (0 for a notification).
+    public var stream: UInt16
+    /// `SCTP_UNORDERED`: the next message was sent unordered.
+    public var isUnordered: Bool
+    /// `SCTP_COMPLETE`: the whole next message has arrived (`length` is its length).
+    public var isComplete: Bool
+    /// `SCTP_NOTIFICATION`: the next read returns a notification.
+    public var isNotification: Bool
+    /// The payload protocol identifier of the next message (0 for a notification).
+    public var payloadProtocolIdentifier: UInt32
+    /// The bytes of the next message that have arrived and not been read (0 for a notification).
+    public var length: Int
+    /// The association of the next message or notification, where there is one.
+    public var associationID: AssociationID?
 }
 
 /// The state change of an association change notification (`sac_state`).

@@ -19,11 +19,19 @@ public struct OutgoingMessage: Sendable {
     public var partialReliability: PartialReliability
     /// The instant a message with a lifetime expires, set when the association queues it.
     public internal(set) var expiry: SCTPInstant?
+    /// The peer address the message's DATA chunks are first sent to (`SCTP_ADDR_OVER`,
+    /// RFC 6458 §5.3.4), instead of the primary path; `nil`: the primary path. It must be
+    /// one of the peer's addresses. While that path is not active (failed, potentially
+    /// failed, unconfirmed) the message goes to the primary path instead, and
+    /// retransmissions follow the usual rules (§6.4), whatever the message asked.
+    public var destination: IPAddress?
 
     /// A message for `streamIdentifier`; ordered, reliable, PPID 0 and no I bit unless asked.
     public init(streamIdentifier: UInt16, payloadProtocolIdentifier: UInt32 = 0, isUnordered: Bool = false,
-                requestsImmediateAck: Bool = false, partialReliability: PartialReliability = .reliable, payload: ByteBuffer) {
+                requestsImmediateAck: Bool = false, partialReliability: PartialReliability = .reliable,
+                destination: IPAddress? = nil, payload: ByteBuffer) {
         self.streamIdentifier = streamIdentifier
+        self.destination = destination
         self.payloadProtocolIdentifier = payloadProtocolIdentifier
         self.isUnordered = isUnordered
         self.requestsImmediateAck = requestsImmediateAck
@@ -148,6 +156,14 @@ public struct SendQueue: Sendable {
         if let current { return current.message.payload.readableBytes - current.offset }
         guard let id = ready.first else { return nil }
         return streams[id]?.messages.first?.payload.readableBytes
+    }
+
+    /// The destination asked for (`OutgoingMessage.destination`) by the message the next
+    /// chunk will come from; `nil` when it asked for none or the queue is empty.
+    public var nextMessageDestination: IPAddress? {
+        if let current { return current.message.destination }
+        guard let id = ready.first else { return nil }
+        return streams[id]?.messages.first?.destination
     }
 
     /// The SSN the next ordered message on `stream` will get.
