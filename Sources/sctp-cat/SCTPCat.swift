@@ -270,6 +270,8 @@ struct SCTPCat: ParsableCommand {
             return "association \(id.rawValue): a partly delivered message on stream \(stream) was aborted"
         case .senderDry(let id):
             return "association \(id.rawValue): everything sent is acknowledged"
+        case .adaptationIndication(let codePoint, let id):
+            return "association \(id.rawValue): the peer's adaptation layer indication is \(codePoint)"
         }
     }
 }

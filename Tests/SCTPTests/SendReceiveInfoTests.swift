@@ -135,4 +135,41 @@ struct SendReceiveInfoTests {
         #expect(text(a.data) == "a" && a.nextInfo == nil)
         #expect(text(try server.nextMessage().data) == "b")
     }
+
+    @Test("SCTP_ADAPTATION_LAYER: each side's code point reaches the other as an adaptation indication notification")
+    func adaptationLayer() throws {
+        let stack = makeStack()
+        defer { _ = try? stack.close().wait() }
+        let listener = try SCTPSocket.forTest(on: stack)
+        defer { try? listener.close() }
+        #expect(try listener.getOption(.adaptationLayer) == nil)
+        try listener.setOption(.adaptationLayer, 0x0A0B_0C0D)
+        #expect(try listener.getOption(.adaptationLayer) == 0x0A0B_0C0D)
+        try listener.setOption(.events, [.adaptationIndication])
+        try listener.bind(address("127.0.0.1", 0))
+        try listener.listen()
+        let port = try #require(listener.localPort)
+        let client = try SCTPSocket.forTest(on: stack)
+        defer { try? client.close() }
+        try client.bind(address("127.0.0.1", 0))
+        try client.setOption(.adaptationLayer, 42)
+        try client.setOption(.events, [.associationChange, .adaptationIndication])
+        let id = try client.connectx([address("127.0.0.1", port)])
+        let server = try listener.accept()
+        defer { try? server.close() }
+        guard case .associationChange(.communicationUp, _, _, _, _) = try client.nextNotification() else {
+            Issue.record("expected COMM_UP first")
+            return
+        }
+        guard case .adaptationIndication(let codePoint, let association) = try client.nextNotification() else {
+            Issue.record("expected the adaptation indication")
+            return
+        }
+        #expect(codePoint == 0x0A0B_0C0D && association == id)
+        guard case .adaptationIndication(let fromClient, _) = try server.nextNotification() else {
+            Issue.record("expected the adaptation indication at the server")
+            return
+        }
+        #expect(fromClient == 42)
+    }
 }

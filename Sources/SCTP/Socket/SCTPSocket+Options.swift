@@ -191,6 +191,17 @@ extension SCTPSocketOption where Value == Bool {
     }
 }
 
+extension SCTPSocketOption where Value == UInt32? {
+    /// `SCTP_ADAPTATION_LAYER`: the Adaptation Layer Indication code point (RFC 5061 §4.2.5)
+    /// new associations announce in INIT and INIT ACK; `nil` (the default) announces none.
+    /// The peer's arrives as `SCTPNotification.adaptationIndication` (subscribe with
+    /// `SCTPEventTypes.adaptationIndication`).
+    public static var adaptationLayer: Self {
+        Self(name: "SCTP_ADAPTATION_LAYER", read: { socket, _ in socket.configuration.adaptationLayerIndication },
+             write: { socket, value, _ in socket.configuration.adaptationLayerIndication = value })
+    }
+}
+
 extension SCTPSocketOption where Value == SCTPSendInfo {
     /// `SCTP_DEFAULT_SNDINFO`: what `sendmsg` uses when given no send info.
     public static var defaultSendInfo: Self {

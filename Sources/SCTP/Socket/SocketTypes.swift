@@ -144,12 +144,15 @@ public enum SCTPNotification: Sendable {
     case partialDeliveryAborted(stream: UInt16, AssociationID)
     /// `SCTP_SENDER_DRY_EVENT`: nothing is queued or unacknowledged.
     case senderDry(AssociationID)
+    /// `SCTP_ADAPTATION_INDICATION`: the Adaptation Layer Indication code point the peer
+    /// announced (RFC 5061 §4.2.5), delivered right after the association comes up.
+    case adaptationIndication(UInt32, AssociationID)
 
     /// The association the notification is about, where it names one.
     public var associationID: AssociationID? {
         switch self {
         case .associationChange(_, let id, _, _, _), .peerAddressChange(_, _, let id), .remoteError(_, let id),
-             .shutdown(let id), .partialDeliveryAborted(_, let id), .senderDry(let id):
+             .shutdown(let id), .partialDeliveryAborted(_, let id), .senderDry(let id), .adaptationIndication(_, let id):
             id
         case .sendFailed(_, let info):
             info.associationID
@@ -165,6 +168,7 @@ public enum SCTPNotification: Sendable {
         case .shutdown: .shutdown
         case .partialDeliveryAborted: .partialDelivery
         case .senderDry: .senderDry
+        case .adaptationIndication: .adaptationIndication
         }
     }
 }
@@ -181,8 +185,9 @@ public struct SCTPEventTypes: OptionSet, Hashable, Sendable {
     public static let shutdown = SCTPEventTypes(rawValue: 1 << 4)
     public static let partialDelivery = SCTPEventTypes(rawValue: 1 << 5)
     public static let senderDry = SCTPEventTypes(rawValue: 1 << 6)
+    public static let adaptationIndication = SCTPEventTypes(rawValue: 1 << 7)
     public static let all: SCTPEventTypes = [.associationChange, .peerAddressChange, .sendFailed, .remoteError,
-                                             .shutdown, .partialDelivery, .senderDry]
+                                             .shutdown, .partialDelivery, .senderDry, .adaptationIndication]
 }
 
 /// What `recvmsg` returns: data, or a notification.
@@ -283,6 +288,8 @@ extension SCTPNotification {
             self = .partialDeliveryAborted(stream: stream, id)
         case .senderDry(let id):
             self = .senderDry(id)
+        case .adaptationIndication(let id, let codePoint):
+            self = .adaptationIndication(codePoint, id)
         case .message:
             return nil
         }

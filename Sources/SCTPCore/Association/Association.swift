@@ -52,6 +52,8 @@ final class Association {
     /// When user data last went out or came in (`SCTP_AUTOCLOSE` counts idleness from it).
     var lastDataActivity: SCTPInstant = .zero
     var zeroChecksumToPeer = false
+    /// The peer's Adaptation Layer Indication (RFC 5061), reported when the association comes up.
+    var peerAdaptationIndication: UInt32?
 
     // Data transfer.
     var nextTSN: TSN

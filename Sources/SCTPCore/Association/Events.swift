@@ -37,6 +37,10 @@ public enum SCTPEvent: Sendable {
     case partialDeliveryAborted(AssociationID, stream: UInt16)
     /// Everything sent was acknowledged and nothing waits (`SCTP_SENDER_DRY_EVENT`).
     case senderDry(AssociationID)
+    /// The peer announced this Adaptation Layer Indication in its INIT or INIT ACK
+    /// (`SCTP_ADAPTATION_INDICATION`, RFC 5061 §4.2.5); reported right after the association
+    /// comes up (or restarts).
+    case adaptationIndication(AssociationID, UInt32)
     /// A message (or, for partial delivery, a piece of one: `isComplete` false) arrived.
     case message(AssociationID, ReceivedMessage)
 }
