@@ -264,8 +264,9 @@ struct SCTPCat: ParsableCommand {
             return "association \(id.rawValue): the peer reported \(causes.count) error cause(s)"
         case .shutdown(let id):
             return "association \(id.rawValue): the peer is shutting down"
-        case .sendFailed(let data, let info):
-            return "a message of \(data.readableBytes) bytes on stream \(info.stream) could not be sent"
+        case .sendFailed(let data, let info, let wasSent):
+            return "a message of \(data.readableBytes) bytes on stream \(info.stream) could not be "
+                + (wasSent ? "delivered (it was sent; the peer may have it)" : "sent")
         case .partialDeliveryAborted(let stream, let id):
             return "association \(id.rawValue): a partly delivered message on stream \(stream) was aborted"
         case .senderDry(let id):

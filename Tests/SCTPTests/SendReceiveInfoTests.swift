@@ -172,4 +172,37 @@ struct SendReceiveInfoTests {
         }
         #expect(fromClient == 42)
     }
+
+    @Test("SCTP_SEND_FAILED_EVENT: a message an association could not start for comes back with its data and send info, context included, as unsent")
+    func sendFailedCarriesContext() throws {
+        let stack = makeStack()
+        defer { _ = try? stack.close().wait() }
+        // A port nobody listens on: our stack answers the INIT with ABORT.
+        let closed = try SCTPSocket.forTest(on: stack)
+        try closed.bind(address("127.0.0.1", 0))
+        let port = try #require(closed.localPort)
+        try closed.close()
+
+        let socket = try SCTPSocket.forTest(.oneToMany, on: stack)
+        defer { try? socket.close() }
+        try socket.bind(address("127.0.0.1", 0))
+        try socket.setOption(.events, [.sendFailed, .associationChange])
+        // An implicit association setup: the message waits for the handshake, which is refused.
+        let info = SCTPSendInfo(stream: 1, payloadProtocolIdentifier: 0x5301, flags: [.unordered], context: 0xFEED_0001)
+        try socket.sendmsg(ByteBuffer(string: "never delivered"), info: info, to: [address("127.0.0.1", port)])
+        var failed: (ByteBuffer, SCTPSendInfo, Bool)?
+        var refused = false
+        for _ in 0..<4 where failed == nil || !refused {
+            switch try socket.nextNotification() {
+            case .sendFailed(let data, let info, let wasSent): failed = (data, info, wasSent)
+            case .associationChange(.cannotStartAssociation, _, _, _, let error): refused = error?.errno == .connectionRefused
+            default: break
+            }
+        }
+        #expect(refused)
+        let (data, failedInfo, wasSent) = try #require(failed)
+        #expect(text(data) == "never delivered" && !wasSent)
+        #expect(failedInfo.stream == 1 && failedInfo.payloadProtocolIdentifier == 0x5301)
+        #expect(failedInfo.context == 0xFEED_0001 && failedInfo.flags.contains(.unordered))
+    }
 }

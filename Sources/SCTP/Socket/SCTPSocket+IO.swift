@@ -65,7 +65,7 @@ extension SCTPSocket {
                                               isUnordered: info.flags.contains(.unordered),
                                               requestsImmediateAck: info.flags.contains(.sackImmediately),
                                               partialReliability: info.partialReliability, destination: destination,
-                                              payload: data)
+                                              context: info.context, payload: data)
                 if nonBlocking {
                     do {
                         try driver.trySend(message, on: id)

@@ -134,8 +134,10 @@ public enum SCTPNotification: Sendable {
     case associationChange(SCTPAssociationChange, AssociationID, outboundStreams: UInt16, inboundStreams: UInt16, error: SCTPError?)
     /// `SCTP_PEER_ADDR_CHANGE`
     case peerAddressChange(SocketAddress?, SCTPPeerAddressState, AssociationID)
-    /// `SCTP_SEND_FAILED_EVENT`: the message (its data and send info) was not delivered.
-    case sendFailed(ByteBuffer, SCTPSendInfo)
+    /// `SCTP_SEND_FAILED_EVENT`: the message (its data and send info: stream, PPID, context,
+    /// the unordered flag, association) was not delivered. `wasSent`: `SCTP_DATA_SENT`, some
+    /// of it went on the wire and the peer may have received it; otherwise `SCTP_DATA_UNSENT`.
+    case sendFailed(ByteBuffer, SCTPSendInfo, wasSent: Bool)
     /// `SCTP_REMOTE_ERROR`: the causes of the peer's ERROR chunk.
     case remoteError([ErrorCause], AssociationID)
     /// `SCTP_SHUTDOWN_EVENT`: the peer sent SHUTDOWN; it accepts no more data.
@@ -154,7 +156,7 @@ public enum SCTPNotification: Sendable {
         case .associationChange(_, let id, _, _, _), .peerAddressChange(_, _, let id), .remoteError(_, let id),
              .shutdown(let id), .partialDeliveryAborted(_, let id), .senderDry(let id), .adaptationIndication(_, let id):
             id
-        case .sendFailed(_, let info):
+        case .sendFailed(_, let info, _):
             info.associationID
         }
     }
@@ -282,8 +284,12 @@ extension SCTPNotification {
             self = .peerAddressChange(try? address.socketAddress(port: Int(port)), mapped, id)
         case .remoteError(let id, let causes):
             self = .remoteError(causes, id)
-        case .sendFailed(let id, let stream, let ppid, let payload):
-            self = .sendFailed(payload, SCTPSendInfo(stream: stream, payloadProtocolIdentifier: ppid, associationID: id))
+        case .sendFailed(let id, let failed):
+            self = .sendFailed(failed.payload, SCTPSendInfo(stream: failed.streamIdentifier,
+                                                            payloadProtocolIdentifier: failed.payloadProtocolIdentifier,
+                                                            flags: failed.isUnordered ? [.unordered] : [],
+                                                            context: failed.context, associationID: id),
+                               wasSent: failed.wasSent)
         case .partialDeliveryAborted(let id, let stream):
             self = .partialDeliveryAborted(stream: stream, id)
         case .senderDry(let id):

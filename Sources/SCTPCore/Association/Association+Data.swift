@@ -35,8 +35,7 @@ extension Association {
                                 configuration: .init(configuration))
         let removed = sender.configure(outboundStreams: outboundStreams, peerReceiverWindow: peerReceiverWindow, paths: paths)
         for message in removed {
-            events.append(.sendFailed(id, stream: message.streamIdentifier,
-                                      payloadProtocolIdentifier: message.payloadProtocolIdentifier, payload: message.payload))
+            events.append(.sendFailed(id, FailedMessage(unsent: message)))
         }
     }
 
@@ -220,7 +219,8 @@ extension Association {
                peerWindow - chunk.payload.readableBytes < min(following, maxPayload) {
                 chunk.dataFlags.insert(.immediate)
             }
-            sender.outstanding.append(chunk, path: path, now: now, expiry: policy.expiry, maxRetransmissions: policy.maxRetransmissions)
+            sender.outstanding.append(chunk, path: path, now: now, expiry: policy.expiry, maxRetransmissions: policy.maxRetransmissions,
+                                      context: sender.queue.lastChunkContext)
             builder.add(.data(chunk), size: chunk.encodedSize)
             statistics.dataChunksSent += 1
             flight += chunk.encodedSize
@@ -266,8 +266,7 @@ extension Association {
                     payload.writeBuffer(&tail)
                 }
             }
-            events.append(.sendFailed(id, stream: message.streamIdentifier,
-                                      payloadProtocolIdentifier: message.payloadProtocolIdentifier, payload: payload))
+            events.append(.sendFailed(id, FailedMessage(sent: message, payload: payload)))
         }
         forwardTSNPending = true
     }
@@ -276,8 +275,7 @@ extension Association {
     private func reportExpiredMessages() {
         guard !sender.queue.expired.isEmpty else { return }
         for message in sender.queue.takeExpired() {
-            events.append(.sendFailed(id, stream: message.streamIdentifier,
-                                      payloadProtocolIdentifier: message.payloadProtocolIdentifier, payload: message.payload))
+            events.append(.sendFailed(id, FailedMessage(unsent: message)))
         }
     }
 

@@ -14,6 +14,9 @@ public struct OutgoingMessage: Sendable {
     public var requestsImmediateAck: Bool
     /// The user data. Fragments are slices of this buffer; it is never copied.
     public var payload: ByteBuffer
+    /// An opaque value of the application (`snd_context`, RFC 6458 §5.3.4), never sent; it
+    /// comes back with the message if the message cannot be delivered (`FailedMessage`).
+    public var context: UInt32
     /// When the message may be given up (PR-SCTP, RFC 3758 / RFC 7496). Applies only when
     /// the peer supports FORWARD TSN; otherwise the message is sent reliably.
     public var partialReliability: PartialReliability
@@ -29,9 +32,10 @@ public struct OutgoingMessage: Sendable {
     /// A message for `streamIdentifier`; ordered, reliable, PPID 0 and no I bit unless asked.
     public init(streamIdentifier: UInt16, payloadProtocolIdentifier: UInt32 = 0, isUnordered: Bool = false,
                 requestsImmediateAck: Bool = false, partialReliability: PartialReliability = .reliable,
-                destination: IPAddress? = nil, payload: ByteBuffer) {
+                destination: IPAddress? = nil, context: UInt32 = 0, payload: ByteBuffer) {
         self.streamIdentifier = streamIdentifier
         self.destination = destination
+        self.context = context
         self.payloadProtocolIdentifier = payloadProtocolIdentifier
         self.isUnordered = isUnordered
         self.requestsImmediateAck = requestsImmediateAck
@@ -131,6 +135,8 @@ public struct SendQueue: Sendable {
     public private(set) var expired: [OutgoingMessage] = []
     /// The lifetime end and retransmission limit of the message the last chunk came from.
     public private(set) var lastChunkPolicy: (expiry: SCTPInstant?, maxRetransmissions: Int?) = (nil, nil)
+    /// The context (`OutgoingMessage.context`) of the message the last chunk came from.
+    public private(set) var lastChunkContext: UInt32 = 0
 
     private var streams: [UInt16: Stream] = [:]
     /// Streams with queued messages, in round-robin order; the stream of `current` is not here.
@@ -217,6 +223,7 @@ public struct SendQueue: Sendable {
         guard maxPayloadSize > 0 else { return nil }
         if current == nil && !startNextMessage(now: now) { return nil }
         lastChunkPolicy = (current!.message.expiry, current!.message.maxRetransmissions)
+        lastChunkContext = current!.message.context
 
         let total = current!.message.payload.readableBytes
         let offset = current!.offset
