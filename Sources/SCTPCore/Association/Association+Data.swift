@@ -205,11 +205,21 @@ extension Association {
         if bundlesSmallMessages && sender.outstanding.bytesInFlight > 0 && sender.queue.queuedBytes < maxPayload { return false }
         while !sender.queue.isEmpty, sender.outstanding.canSendNewChunk, flight < window, nextDataPath == index {
             let peerWindow = sender.outstanding.peerReceiverWindow
-            let nextSize = min(sender.queue.nextMessageRemainingBytes ?? maxPayload, maxPayload)
+            let messageRemaining = sender.queue.nextMessageRemainingBytes ?? maxPayload
+            // A message that does not fit in what is left of the current packet is cut to
+            // fill it (when that is a sizeable piece), rather than leaving the packet part
+            // empty: bulk transfers then send full packets only (one packet per 1200-byte
+            // message at an MTU of 1200, not a full one and a nearly empty one).
+            var limit = maxPayload
+            if !builder.isEmpty && messageRemaining > builder.remaining - DataChunk.headerSize {
+                let room = (builder.remaining - DataChunk.headerSize) & ~3
+                if room >= max(maxPayload / 4, 64) && room < maxPayload { limit = room }
+            }
+            let nextSize = min(messageRemaining, limit)
             // §6.1 A/B: respect the peer's window, but one chunk may probe a closed window
             // when nothing is in flight.
             if peerWindow < nextSize && sender.outstanding.bytesInFlight > 0 { break }
-            guard var chunk = sender.queue.nextChunk(tsn: sender.outstanding.nextTSN, maxPayloadSize: maxPayload,
+            guard var chunk = sender.queue.nextChunk(tsn: sender.outstanding.nextTSN, maxPayloadSize: limit,
                                                      now: peerSupportsForwardTSN ? now : nil) else { break }
             let policy: (expiry: SCTPInstant?, maxRetransmissions: Int?) = peerSupportsForwardTSN ? sender.queue.lastChunkPolicy : (nil, nil)
             // RFC 7053 §4.1: a chunk that fills the peer's window asks for an immediate SACK.
