@@ -59,9 +59,16 @@ final class InteropRun: @unchecked Sendable {
 
     // MARK: Parts
 
+    /// Whether our stacks send runs of packets with UDP GSO. Off by default: a capture on `lo`
+    /// sees a GSO write as one large datagram (the kernel cuts it up at the receiving socket),
+    /// which tshark calls malformed. Runs that switch it on take no capture.
+    var segmentationOffload = false
+
     /// A stack of our own on a free UDP port, sending to `peerUDPPort` until it learns better.
     func stack(peerUDPPort: Int) -> SCTPStack {
-        let stack = SCTPStack(options: SCTPStack.Options(udpPort: 0, peerUDPPort: peerUDPPort))
+        var options = SCTPStack.Options(udpPort: 0, peerUDPPort: peerUDPPort)
+        options.segmentationOffload = segmentationOffload
+        let stack = SCTPStack(options: options)
         lock.withLock { stacks.append(stack) }
         return stack
     }
@@ -105,6 +112,7 @@ final class InteropRun: @unchecked Sendable {
     /// Starts capturing `ports` (where root and tshark are available). `extraPorts` are also
     /// decoded as SCTP; `onlyTo` restricts the final check to datagrams sent to those ports.
     func capture(ports: [Int], extraPorts: [Int] = [], onlyTo: [Int]? = nil) throws {
+        guard !segmentationOffload else { return }
         capture = try Capture.start(ports: ports, name: name)
         captureExtraPorts = extraPorts
         captureOnlyTo = onlyTo

@@ -26,6 +26,7 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
         self.options = options
         self.boundPort = boundPort
         super.init(stack: stack)
+        segmentationOffload = options.segmentationOffload && System.supportsUDPSegmentationOffload
     }
 
     override func makeChannel(for address: IPAddress, handler: DatagramInboundHandler) -> EventLoopFuture<any Channel> {
@@ -69,10 +70,10 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
     }
 
     func write(_ packet: ByteBuffer, from source: IPAddress, to destination: IPAddress, remoteUDPPort: Int?) {
-        guard let sctpPort = packet.getInteger(at: packet.readerIndex + 2, as: UInt16.self),
-              let remote = try? destination.socketAddress(port: peerPort(destination, sctpPort: sctpPort, remoteUDPPort: remoteUDPPort))
-        else { return }
-        write(packet, from: source, to: remote)
+        guard let sctpPort = packet.getInteger(at: packet.readerIndex + 2, as: UInt16.self) else { return }
+        let port = peerPort(destination, sctpPort: sctpPort, remoteUDPPort: remoteUDPPort)
+        guard let remote = try? destination.socketAddress(port: port) else { return }
+        write(packet, from: source, to: remote, destination: destination, port: port)
     }
 
     func udpPorts(from source: IPAddress, to destination: IPAddress, sctpDestinationPort: UInt16,
