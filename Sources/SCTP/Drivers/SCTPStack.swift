@@ -44,6 +44,9 @@ public final class SCTPStack: @unchecked Sendable {
         /// Linux 4.18+): the kernel cuts them into the same datagrams at a fraction of the cost
         /// per packet. Used only where the kernel supports it; peers see ordinary datagrams.
         public var segmentationOffload: Bool = true
+        /// Let the kernel hand over runs of datagrams from one peer as one buffer (`UDP_GRO`,
+        /// Linux 5.0+), cut back into packets here. Used only where the kernel supports it.
+        public var receiveOffload: Bool = true
 
         public init(udpPort: Int = 9899, peerUDPPort: Int = 9899) {
             self.udpPort = udpPort

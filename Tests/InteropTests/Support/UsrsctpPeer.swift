@@ -23,10 +23,15 @@ final class UsrsctpPeer: @unchecked Sendable {
     }
 
     /// Starts the peer in `role` (`server` or `client`) with `arguments` and waits for READY.
-    /// `--udp-port 0` and `--timeout` are added unless given.
+    /// `--udp-port 0`, `--timeout` and `--blackhole 2` are added unless given. As root,
+    /// usrsctp also reads SCTP over raw IP (protocol 132) from a raw socket of its own: it sees
+    /// the packets of our raw-IP tests running at the same time in this process, and with its
+    /// default `--blackhole 0` it would answer them as out-of-the-blue with ABORT, killing
+    /// those associations. Tests about its out-of-the-blue answers pass `--blackhole` themselves.
     static func start(_ path: String, _ role: String, _ arguments: [String], name: String? = nil) throws -> UsrsctpPeer {
         var all = [role] + arguments
         if !arguments.contains("--udp-port") { all += ["--udp-port", "0"] }
+        if !arguments.contains("--blackhole") { all += ["--blackhole", "2"] }
         if !arguments.contains("--timeout") { all += ["--timeout", String(peerTimeout)] }
         let child = try MonitoredProcess(path, all, name: name ?? "usrsctp-peer \(role)")
         do {
