@@ -149,7 +149,7 @@ final class EndpointDriver: @unchecked Sendable {
 
     /// Queues a message at once, or fails with EWOULDBLOCK when the send buffer is full.
     func trySend(_ message: OutgoingMessage, on id: AssociationID) throws(SCTPError) {
-        guard blockedSends[id]?.isEmpty ?? true else { throw SCTPError(.wouldBlock, "the send buffer is full") }
+        guard blockedSends.isEmpty || blockedSends[id]?.isEmpty ?? true else { throw SCTPError(.wouldBlock, "the send buffer is full") }
         do {
             try endpoint.send(message, on: id, now: now)
         } catch {
