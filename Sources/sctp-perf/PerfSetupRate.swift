@@ -31,6 +31,7 @@ struct PerfSetupRate {
         let deadline = start + .milliseconds(Int64(seconds * 1000))
         var done = 0
         var slowest = Duration.zero
+        var connecting = Duration.zero
         do {
             while done < count && clock.now < deadline {
                 let socket = SCTPSocket(style: .oneToOne, stack: stack)
@@ -38,7 +39,9 @@ struct PerfSetupRate {
                 try socket.setOption(.linger, .zero)
                 let before = clock.now
                 _ = try socket.connectx([peer])
-                slowest = max(slowest, clock.now - before)
+                let took = clock.now - before
+                slowest = max(slowest, took)
+                connecting += took
                 try socket.close()
                 done += 1
             }
@@ -48,12 +51,14 @@ struct PerfSetupRate {
         }
         let elapsed = Self.seconds(clock.now - start)
         let rate = Double(done) / elapsed
+        let meanConnect = done > 0 ? Self.seconds(connecting) / Double(done) * 1000 : 0
         if json {
             say(String(format: "{\"role\": \"setup-rate\", \"associations\": %d, \"seconds\": %.6f, \"per_second\": %.1f, "
-                       + "\"slowest_connect_ms\": %.3f}", done, elapsed, rate, Self.seconds(slowest) * 1000))
+                       + "\"mean_connect_ms\": %.3f, \"slowest_connect_ms\": %.3f}", done, elapsed, rate, meanConnect,
+                       Self.seconds(slowest) * 1000))
         } else {
-            say(String(format: "setup rate: %d associations in %.3f s: %.0f associations/s (slowest connect %.2f ms)",
-                       done, elapsed, rate, Self.seconds(slowest) * 1000))
+            say(String(format: "setup rate: %d associations in %.3f s: %.0f associations/s (connect: mean %.3f ms, slowest %.2f ms)",
+                       done, elapsed, rate, meanConnect, Self.seconds(slowest) * 1000))
         }
     }
 
