@@ -369,6 +369,7 @@ memory() {
 
 log "work directory $WORK; $ROUNDS rounds, $TIME s per run"
 STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 want throughput && throughput
 want rate64 && rate64
 want setup && setup_rate
@@ -380,6 +381,7 @@ want memory && memory
 {
     echo "swift-sctp vs usrsctp $(dpkg-query -W -f '${Version}' libusrsctp2 2>/dev/null || true), $STARTED, $(nproc) cores, $(uname -r)"
     echo "median of $ROUNDS rounds, A (usrsctp) and B (ours) alternating; $TIME s per throughput / round-trip run"
+    echo "load average (1, 5, 15 min) at the start: $LOAD_START, at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
     if want throughput; then
         echo
         echo "Throughput, loopback, UDP encapsulation, receiver's count; SCTP packets up to 1472 bytes both sides"
@@ -420,6 +422,17 @@ want memory && memory
         printf '  usrsctp %10s   ours %10s   ours/usrsctp %s   ours, core alone over the in-memory link %s\n' \
             "$a" "$b" "$(ratio "$a" "$b")" "$(median mem.core 0)"
     fi
+    echo
+    echo "Every run (key: values in order; tp.LENGTH.UNORDERED in Mbit/s):"
+    python3 - "$WORK/results" <<'EOF'
+import sys
+runs = {}
+for line in open(sys.argv[1]):
+    key, _, value = line.strip().partition(" ")
+    runs.setdefault(key, []).append(value)
+for key, values in runs.items():
+    print(f"  {key}: {' '.join(values)}")
+EOF
 } >"$WORK/table"
 echo
 cat "$WORK/table"
