@@ -201,6 +201,10 @@ struct SCTPPerf: ParsableCommand {
                 try reject(echo, "--echo", "throughput and echo runs, not --setup-rate")
                 try reject(latency, "--latency", "runs without --setup-rate")
                 try reject(messages != nil, "--messages", "runs without --setup-rate (give the count to --setup-rate)")
+                try reject(length != nil, "--length", "runs without --setup-rate (no data is sent)")
+                try reject(streams != nil, "--streams", "runs without --setup-rate")
+                try reject(unordered, "--unordered", "runs without --setup-rate")
+                try reject(mtu != nil, "--mtu", "runs without --setup-rate")
             }
             if latency && (length ?? 1200) < PerfPattern.headerSize {
                 throw ValidationError("--latency needs --length of at least \(PerfPattern.headerSize) (the pattern header)")
