@@ -2,7 +2,7 @@
 # swift-sctp against usrsctp, in one session, on loopback over UDP encapsulation (RFC 6951).
 # See Benchmarks/README.md for what each figure means.
 #
-#   Benchmarks/run.sh                       # everything: about 8 minutes on 2 cores
+#   Benchmarks/run.sh                       # everything: about 7 minutes on 2 cores
 #   Benchmarks/run.sh --rounds 2 --time 2   # shorter
 #   Benchmarks/run.sh --only throughput     # one part: throughput|rate64|setup|rtt|memory
 #
@@ -52,7 +52,7 @@ while [[ $# -gt 0 ]]; do
         --setup) SETUP=$2; shift 2 ;;
         --keep) KEEP=1; shift ;;
         --out) OUT=$2; shift 2 ;;
-        -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
