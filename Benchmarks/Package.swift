@@ -2,6 +2,8 @@
 // Benchmarks live in their own package so the test build never compiles them.
 //   swift run -c release --package-path Benchmarks WireBenchmark
 //   swift run -c release --package-path Benchmarks CoreBenchmark
+//   swift run -c release --package-path Benchmarks MemoryBenchmark 10000
+// Benchmarks/run.sh runs everything against usrsctp (see Benchmarks/README.md).
 import PackageDescription
 
 let package = Package(
@@ -24,6 +26,18 @@ let package = Package(
                 .product(name: "SCTPCore", package: "swift-sctp"),
                 .product(name: "SCTPWire", package: "swift-sctp"),
                 .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .target(name: "CMallocInfo"),
+        .executableTarget(
+            name: "MemoryBenchmark",
+            dependencies: [
+                "CMallocInfo",
+                .product(name: "SCTP", package: "swift-sctp"),
+                .product(name: "SCTPCore", package: "swift-sctp"),
+                .product(name: "SCTPWire", package: "swift-sctp"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
     ]

@@ -85,6 +85,11 @@ public struct SCTPConfiguration: Sendable, Hashable {
     public var partialReliability: Bool = true
     /// Announce and accept ECN.
     public var ecn: Bool = false
+    /// The Adaptation Layer Indication (RFC 5061 §4.2.5, `SCTP_ADAPTATION_LAYER`) this end
+    /// announces in INIT and INIT ACK: a code point the upper layers agree on (RFC 4960
+    /// M3UA / NAP / ... registries); `nil` announces none. The peer's, when it sends one,
+    /// is reported with `SCTPEvent.adaptationIndication` after the association comes up.
+    public var adaptationLayerIndication: UInt32? = nil
     /// Accept zero checksums under this error detection method (RFC 9653); `nil` never.
     public var zeroChecksumMethod: UInt32? = nil
 

@@ -264,12 +264,15 @@ struct SCTPCat: ParsableCommand {
             return "association \(id.rawValue): the peer reported \(causes.count) error cause(s)"
         case .shutdown(let id):
             return "association \(id.rawValue): the peer is shutting down"
-        case .sendFailed(let data, let info):
-            return "a message of \(data.readableBytes) bytes on stream \(info.stream) could not be sent"
+        case .sendFailed(let data, let info, let wasSent):
+            return "a message of \(data.readableBytes) bytes on stream \(info.stream) could not be "
+                + (wasSent ? "delivered (it was sent; the peer may have it)" : "sent")
         case .partialDeliveryAborted(let stream, let id):
             return "association \(id.rawValue): a partly delivered message on stream \(stream) was aborted"
         case .senderDry(let id):
             return "association \(id.rawValue): everything sent is acknowledged"
+        case .adaptationIndication(let codePoint, let id):
+            return "association \(id.rawValue): the peer's adaptation layer indication is \(codePoint)"
         }
     }
 }

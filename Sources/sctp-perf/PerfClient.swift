@@ -194,6 +194,8 @@ struct PerfClient {
                 }
             }
             var inBatch = 0
+            var outgoing: [OutgoingMessage] = []
+            outgoing.reserveCapacity(batch)
             while inBatch < batch {
                 let stream = sent % streams
                 // The last message asks for an immediate SACK (I bit, RFC 7053), so that the
@@ -201,8 +203,8 @@ struct PerfClient {
                 let isLast = messages.map { sent + 1 == $0 } ?? (clock.now >= deadline)
                 let payload = pattern.message(seq: seqs[stream], stream: UInt16(stream), allocator: allocator)
                 seqs[stream] &+= 1
-                last = client.send(OutgoingMessage(streamIdentifier: UInt16(stream), payloadProtocolIdentifier: ppid,
-                                                   isUnordered: unordered, requestsImmediateAck: isLast, payload: payload), on: id)
+                outgoing.append(OutgoingMessage(streamIdentifier: UInt16(stream), payloadProtocolIdentifier: ppid,
+                                                isUnordered: unordered, requestsImmediateAck: isLast, payload: payload))
                 sent += 1
                 sentBytes += length
                 inBatch += 1
@@ -211,6 +213,8 @@ struct PerfClient {
                     break
                 }
             }
+            // One hop to the event loop for the whole batch.
+            if !outgoing.isEmpty { last = client.send(outgoing, on: id) }
             if echo && inBatch < batch {
                 let first = sent
                 shared.update { state in

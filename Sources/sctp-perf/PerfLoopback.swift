@@ -57,11 +57,13 @@ struct PerfLoopback {
         var lastBytes = 0
         var last: EventLoopFuture<Void>? = nil
         while Date().timeIntervalSince(start) < time {
+            var batch: [OutgoingMessage] = []
+            batch.reserveCapacity(64)
             for _ in 0..<64 {
-                let message = OutgoingMessage(streamIdentifier: UInt16(sent % streams), isUnordered: unordered, payload: payload)
-                last = client.send(message, on: id)
+                batch.append(OutgoingMessage(streamIdentifier: UInt16(sent % streams), isUnordered: unordered, payload: payload))
                 sent += 1
             }
+            last = client.send(batch, on: id)
             try last?.wait()
             let elapsed = Date().timeIntervalSince(start)
             if elapsed >= nextReport {

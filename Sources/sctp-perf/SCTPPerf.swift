@@ -33,6 +33,8 @@ struct SCTPPerf: ParsableCommand {
               sctp-perf --length 1200 --time 5 --streams 2
               sctp-perf --server --bind 127.0.0.1,127.0.0.2 --port 5001 --echo
               sctp-perf --client 127.0.0.1,127.0.0.2 --port 5001 --echo --messages 100000 --json
+              sctp-perf --client 127.0.0.1 --port 5001 --setup-rate 5000 --time 10
+              sctp-perf --client 127.0.0.1 --port 5001 --latency --length 64 --time 3
               tsctp -E 9900 -U 9901 -L 127.0.0.1 -p 5001 &
               sctp-perf --client 127.0.0.1 --udp-port 9901 --peer-udp-port 9900 --time 3
               sctp-perf --server --once --udp-port 9900 --peer-udp-port 9901 &
@@ -88,6 +90,16 @@ struct SCTPPerf: ParsableCommand {
     @Flag(help: ArgumentHelp("Server: send every message back on the same stream with the same PPID and ordering. "
                              + "Client: check every echo (content, stream, order within ordered streams) and wait for all of them."))
     var echo = false
+
+    @Option(name: .customLong("setup-rate"),
+            help: ArgumentHelp("Client: measure the association setup rate instead: open this many associations one after "
+                               + "another (a one-to-one socket each, aborted once up; --time bounds the run), against a server "
+                               + "that serves many (--server without --once). Example: --setup-rate 5000", valueName: "N"))
+    var setupRate: Int?
+
+    @Flag(help: ArgumentHelp("Client: measure the echo round-trip time instead: one message outstanding, for --messages N "
+                             + "or --time S, against --server --echo; prints p50, p99 and the largest in microseconds."))
+    var latency = false
 
     @Flag(help: "Server: exit after the first association ends (non-zero unless it ended with a graceful shutdown).")
     var once = false
@@ -169,6 +181,8 @@ struct SCTPPerf: ParsableCommand {
             try reject(messages != nil, "--messages", "--client")
             try reject(maxInitRetransmits != nil, "--max-init-retransmits", "--client")
             try reject(rtoInitial != nil, "--rto-initial", "--client")
+            try reject(setupRate != nil, "--setup-rate", "--client")
+            try reject(latency, "--latency", "--client")
             if let streams, !(1...10).contains(streams) { throw ValidationError("--streams must be within 1...10 in the loopback run") }
         } else if server {
             try reject(length != nil, "--length", "--client and the loopback run")
@@ -178,8 +192,23 @@ struct SCTPPerf: ParsableCommand {
             try reject(unordered, "--unordered", "--client and the loopback run")
             try reject(maxInitRetransmits != nil, "--max-init-retransmits", "--client")
             try reject(rtoInitial != nil, "--rto-initial", "--client")
+            try reject(setupRate != nil, "--setup-rate", "--client")
+            try reject(latency, "--latency", "--client")
         } else {
             try reject(once, "--once", "--server")
+            if let setupRate {
+                guard (1...10_000_000).contains(setupRate) else { throw ValidationError("--setup-rate must be within 1...10000000") }
+                try reject(echo, "--echo", "throughput and echo runs, not --setup-rate")
+                try reject(latency, "--latency", "runs without --setup-rate")
+                try reject(messages != nil, "--messages", "runs without --setup-rate (give the count to --setup-rate)")
+                try reject(length != nil, "--length", "runs without --setup-rate (no data is sent)")
+                try reject(streams != nil, "--streams", "runs without --setup-rate")
+                try reject(unordered, "--unordered", "runs without --setup-rate")
+                try reject(mtu != nil, "--mtu", "runs without --setup-rate")
+            }
+            if latency && (length ?? 1200) < PerfPattern.headerSize {
+                throw ValidationError("--latency needs --length of at least \(PerfPattern.headerSize) (the pattern header)")
+            }
             if messages != nil && time != nil { throw ValidationError("give --messages or --time, not both") }
             if let streams, !(1...1024).contains(streams) { throw ValidationError("--streams must be within 1...1024") }
             if echo && (length ?? 1200) < PerfPattern.headerSize {
@@ -198,6 +227,18 @@ struct SCTPPerf: ParsableCommand {
         } else if let client {
             let peers = try Self.addresses(client, option: "--client")
             let allIPv6 = peers.allSatisfy { $0.contains(":") }
+            let binds = try Self.addresses(bind ?? (allIPv6 ? "::1" : "127.0.0.1"), option: "--bind")
+            if let setupRate {
+                try PerfSetupRate(peerAddress: peers[0], bindAddress: binds[0], port: UInt16(port ?? 5001), udpPort: udpPort ?? 9899,
+                                  peerUDPPort: peerUDPPort ?? 9899, count: setupRate, seconds: time ?? 10, json: json).run()
+                return
+            }
+            if latency {
+                try PerfLatency(peerAddresses: peers, bindAddresses: binds, port: UInt16(port ?? 5001), udpPort: udpPort ?? 9899,
+                                peerUDPPort: peerUDPPort ?? 9899, length: length ?? 64, messages: messages, seconds: time ?? 10,
+                                unordered: unordered, json: json, mtu: mtu).run()
+                return
+            }
             try PerfClient(peerAddresses: peers,
                            bindAddresses: try Self.addresses(bind ?? (allIPv6 ? "::1" : "127.0.0.1"), option: "--bind"),
                            port: UInt16(port ?? 5001), udpPort: udpPort ?? 9899, peerUDPPort: peerUDPPort ?? 9899,

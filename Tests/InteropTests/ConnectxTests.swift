@@ -53,7 +53,7 @@ extension UsrsctpInterop {
         @Test("connectx [address usrsctp receives on but does not serve, usrsctp's address]: usrsctp's ABORT refuses it")
         func abortingFirstAddress() async throws {
             try await InteropRun.perform("connectx-abort-first") { run in
-                let server = try run.server(["--mode", "echo", "--verify"])
+                let server = try run.server(["--mode", "echo", "--verify", "--blackhole", "0"])
                 let stack = run.stack(peerUDPPort: server.udpPort)
                 let client = try run.socket(stack, events: [.associationChange])
                 try client.setOption(.rtoInfo, Self.fastRTO)
@@ -81,7 +81,7 @@ extension UsrsctpInterop {
         @Test("connectx to a usrsctp stack's port where nothing listens: ECONNREFUSED")
         func refused() async throws {
             try await InteropRun.perform("connectx-refused") { run in
-                let server = try run.server(["--mode", "discard"])
+                let server = try run.server(["--mode", "discard", "--blackhole", "0"])
                 let stack = run.stack(peerUDPPort: server.udpPort)
                 let client = try run.socket(stack, events: [.associationChange])
                 try client.bind([loopback(0)])

@@ -31,6 +31,17 @@ extension UsrsctpInterop {
             }
         }
 
+        /// The same with UDP GSO on our side: usrsctp receives the kernel's segments as
+        /// ordinary datagrams (no capture: on `lo` a GSO write shows as one large datagram).
+        @Test("our client with UDP GSO → usrsctp echo server: 2000 messages of 12–4000 bytes")
+        func ourClientWithSegmentationOffload() async throws {
+            try await InteropRun.perform("echo-client-gso") { run in
+                run.segmentationOffload = true
+                let plan = MessagePlan(count: 2000, streams: 4, lengths: 12...4000, seed: 12, delivery: .mixed(fraction: 0.25))
+                try await echoClient(run, plan: plan)
+            }
+        }
+
         /// 1 MiB ordered messages both ways (usrsctp fragments, we reassemble, we fragment the
         /// echo, usrsctp reassembles).
         @Test("large: usrsctp client sends 1 MiB ordered messages, our server echoes them")

@@ -149,7 +149,7 @@ final class EndpointDriver: @unchecked Sendable {
 
     /// Queues a message at once, or fails with EWOULDBLOCK when the send buffer is full.
     func trySend(_ message: OutgoingMessage, on id: AssociationID) throws(SCTPError) {
-        guard blockedSends[id]?.isEmpty ?? true else { throw SCTPError(.wouldBlock, "the send buffer is full") }
+        guard blockedSends.isEmpty || blockedSends[id]?.isEmpty ?? true else { throw SCTPError(.wouldBlock, "the send buffer is full") }
         do {
             try endpoint.send(message, on: id, now: now)
         } catch {
@@ -296,7 +296,8 @@ extension SCTPEvent {
         switch self {
         case .communicationUp(let id, _, _), .cannotStart(let id, _), .communicationLost(let id, _), .restart(let id),
              .shutdownComplete(let id), .peerShutdown(let id), .peerAddressChange(let id, _, _), .remoteError(let id, _),
-             .sendFailed(let id, _, _, _), .partialDeliveryAborted(let id, _), .senderDry(let id), .message(let id, _):
+             .sendFailed(let id, _), .partialDeliveryAborted(let id, _), .senderDry(let id), .message(let id, _),
+             .adaptationIndication(let id, _):
             id
         }
     }

@@ -40,6 +40,13 @@ public final class SCTPStack: @unchecked Sendable {
         public var peerUDPPort: Int = 9899
         /// The kernel buffers of each UDP socket.
         public var socketBufferSize: Int = 4 << 20
+        /// Send runs of equal-sized packets to one peer with one UDP GSO write (`UDP_SEGMENT`,
+        /// Linux 4.18+): the kernel cuts them into the same datagrams at a fraction of the cost
+        /// per packet. Used only where the kernel supports it; peers see ordinary datagrams.
+        public var segmentationOffload: Bool = true
+        /// Let the kernel hand over runs of datagrams from one peer as one buffer (`UDP_GRO`,
+        /// Linux 5.0+), cut back into packets here. Used only where the kernel supports it.
+        public var receiveOffload: Bool = true
 
         public init(udpPort: Int = 9899, peerUDPPort: Int = 9899) {
             self.udpPort = udpPort

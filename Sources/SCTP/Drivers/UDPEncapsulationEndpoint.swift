@@ -112,6 +112,16 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
         eventLoop.flatSubmit { [self] in driver.send(message, on: id) }
     }
 
+    /// Queues several messages with one hop to the event loop (cheaper than one `send` each);
+    /// the future completes when the last of them is queued (waiting for room as `send` does).
+    public func send(_ messages: [OutgoingMessage], on id: AssociationID) -> EventLoopFuture<Void> {
+        eventLoop.flatSubmit { [self] in
+            var last = eventLoop.makeSucceededVoidFuture()
+            for message in messages { last = driver.send(message, on: id) }
+            return last
+        }
+    }
+
     /// Graceful shutdown; completes when SHUTDOWN COMPLETE is exchanged.
     public func shutdown(_ id: AssociationID) -> EventLoopFuture<Void> {
         eventLoop.flatSubmit { [self] in driver.shutdown(id) }

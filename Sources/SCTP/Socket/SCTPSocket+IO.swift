@@ -9,7 +9,9 @@ extension SCTPSocket {
     /// Sends one message (`sctp_sendv` / `sendmsg` with send info). `info` defaults to the
     /// socket's `SCTP_DEFAULT_SNDINFO`. On a one-to-many socket the association comes from
     /// `info.associationID`, or from `to`: the association with that peer, or a new one set
-    /// up with those addresses (an implicit connectx). Blocks while the send buffer is full
+    /// up with those addresses (an implicit connectx). With `.addressOverride`
+    /// (`SCTP_ADDR_OVER`) the first address of `to` is the peer address the message goes to,
+    /// on either socket style. Blocks while the send buffer is full
     /// (EWOULDBLOCK in non-blocking mode). With `.endOfFile` a graceful shutdown follows the
     /// message; with `.abort` the association is aborted and `data` is the reason.
     public func sendmsg(_ data: ByteBuffer, info: SCTPSendInfo? = nil, to addresses: [SocketAddress]? = nil) throws(SCTPError) {
@@ -42,6 +44,16 @@ extension SCTPSocket {
         } catch {
             return eventLoop.makeFailedFuture(error)
         }
+        var destination: IPAddress? = nil
+        if info.flags.contains(.addressOverride) {
+            guard let address = peers?.0.first else {
+                return eventLoop.makeFailedFuture(SCTPError(.invalidArgument, "SCTP_ADDR_OVER needs the peer address to send to"))
+            }
+            destination = address
+        }
+        if destination != nil, let port = peers?.1, targets.contains(where: { driver.endpoint.peerPort(of: $0) != port }) {
+            return eventLoop.makeFailedFuture(SCTPError(.invalidArgument, "SCTP_ADDR_OVER to a port that is not the peer's"))
+        }
         if info.flags.contains(.abort) {
             for id in targets { try? driver.abort(id, reason: data.readableBytes > 0 ? data : nil) }
             return eventLoop.makeSucceededVoidFuture()
@@ -52,7 +64,8 @@ extension SCTPSocket {
                 let message = OutgoingMessage(streamIdentifier: info.stream, payloadProtocolIdentifier: info.payloadProtocolIdentifier,
                                               isUnordered: info.flags.contains(.unordered),
                                               requestsImmediateAck: info.flags.contains(.sackImmediately),
-                                              partialReliability: info.partialReliability, payload: data)
+                                              partialReliability: info.partialReliability, destination: destination,
+                                              context: info.context, payload: data)
                 if nonBlocking {
                     do {
                         try driver.trySend(message, on: id)
@@ -237,7 +250,23 @@ extension SCTPSocket {
                                        isUnordered: message.isUnordered,
                                        payloadProtocolIdentifier: message.payloadProtocolIdentifier,
                                        tsn: message.firstTSN.rawValue, associationID: id)
-            return .some(.message(SCTPMessage(data: data, info: info, isEndOfRecord: finished && message.isComplete)))
+            let next = finished && receiveNextInfo ? nextInfo() : nil
+            return .some(.message(SCTPMessage(data: data, info: info, isEndOfRecord: finished && message.isComplete, nextInfo: next)))
+        }
+    }
+
+    /// `SCTP_NXTINFO` for the first item of the inbox, if there is one (on the loop).
+    private func nextInfo() -> SCTPNextInfo? {
+        guard let next = inbox.first else { return nil }
+        switch next {
+        case .notification(let notification):
+            return SCTPNextInfo(stream: 0, isUnordered: false, isComplete: true, isNotification: true,
+                                payloadProtocolIdentifier: 0, length: 0, associationID: notification.associationID)
+        case .message(let message, let id, let offset):
+            return SCTPNextInfo(stream: message.streamIdentifier, isUnordered: message.isUnordered,
+                                isComplete: message.isComplete, isNotification: false,
+                                payloadProtocolIdentifier: message.payloadProtocolIdentifier,
+                                length: message.payload.readableBytes - offset, associationID: id)
         }
     }
 

@@ -176,11 +176,29 @@ extension SCTPSocketOption where Value == Bool {
              write: { socket, value, _ in socket.configuration.noDelay = value })
     }
 
+    /// `SCTP_RECVNXTINFO`: each read that ends a message says what the next read will return
+    /// (`SCTPMessage.nextInfo`), when that has arrived already. Off by default.
+    public static var receiveNextInfo: Self {
+        Self(name: "SCTP_RECVNXTINFO", read: { socket, _ in socket.receiveNextInfo },
+             write: { socket, value, _ in socket.receiveNextInfo = value })
+    }
+
     /// Non-blocking mode (`O_NONBLOCK`): calls that would wait fail with EWOULDBLOCK instead;
     /// `connectx` returns the association id at once.
     public static var nonBlocking: Self {
         Self(name: "O_NONBLOCK", read: { socket, _ in socket.nonBlocking },
              write: { socket, value, _ in socket.nonBlocking = value })
+    }
+}
+
+extension SCTPSocketOption where Value == UInt32? {
+    /// `SCTP_ADAPTATION_LAYER`: the Adaptation Layer Indication code point (RFC 5061 §4.2.5)
+    /// new associations announce in INIT and INIT ACK; `nil` (the default) announces none.
+    /// The peer's arrives as `SCTPNotification.adaptationIndication` (subscribe with
+    /// `SCTPEventTypes.adaptationIndication`).
+    public static var adaptationLayer: Self {
+        Self(name: "SCTP_ADAPTATION_LAYER", read: { socket, _ in socket.configuration.adaptationLayerIndication },
+             write: { socket, value, _ in socket.configuration.adaptationLayerIndication = value })
     }
 }
 

@@ -23,7 +23,8 @@ import SystemPackage
 /// Which condition gives which errno:
 /// - `EBADF`: the socket is closed.
 /// - `EINVAL`: an argument is wrong (no address, addresses with different or zero ports,
-///   a stream the association does not have, an unknown association id, `bind` twice).
+///   a stream the association does not have, an unknown association id, `bind` twice,
+///   `SCTP_ADDR_OVER` without a peer address or with one the association does not have).
 /// - `EAFNOSUPPORT`: an IPv6 address on an IPv4 socket, or a non-IP address.
 /// - `EADDRINUSE`: the SCTP port is taken on one of the addresses, or the UDP port is.
 /// - `EADDRNOTAVAIL`: an address that is not one of this machine's.
@@ -60,6 +61,8 @@ public final class SCTPSocket: @unchecked Sendable {
     var nonBlocking = false
     var linger: Duration?
     var receiveTimeout: Duration?
+    /// `SCTP_RECVNXTINFO`: reads describe what follows them.
+    var receiveNextInfo = false
     var remoteUDPPort: Int?
     /// One-to-one: the socket's association. One-to-many: unused.
     var association: AssociationID?

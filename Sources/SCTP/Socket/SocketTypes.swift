@@ -17,6 +17,11 @@ public struct SCTPSendFlags: OptionSet, Hashable, Sendable {
     public static let sendAll = SCTPSendFlags(rawValue: 1 << 3)
     /// `SCTP_SACK_IMMEDIATELY`: ask the peer to acknowledge at once (the I bit, RFC 7053).
     public static let sackImmediately = SCTPSendFlags(rawValue: 1 << 4)
+    /// `SCTP_ADDR_OVER`: send the message to the peer address given with the send (the first
+    /// of `to:`) instead of the primary path. The address must be one of the association's
+    /// peer addresses (EINVAL otherwise, and without an address). While that path is not
+    /// active the message goes to the primary path; retransmissions follow the usual rules.
+    public static let addressOverride = SCTPSendFlags(rawValue: 1 << 5)
 }
 
 /// What to send a message with (`struct sctp_sndinfo`, RFC 6458 §5.3.4).
@@ -64,6 +69,36 @@ public struct SCTPMessage: Sendable {
     /// `MSG_EOR`: this read ends the message. A message larger than the read length, or one
     /// delivered partially under memory pressure, comes in several reads; the last has it.
     public var isEndOfRecord: Bool
+    /// `SCTP_NXTINFO`: what the next read will return, when the socket asks for it
+    /// (`SCTPSocketOption.receiveNextInfo`), this read ends its item and something else is
+    /// already waiting; `nil` otherwise.
+    public var nextInfo: SCTPNextInfo?
+
+    /// A read message.
+    public init(data: ByteBuffer, info: SCTPReceiveInfo, isEndOfRecord: Bool, nextInfo: SCTPNextInfo? = nil) {
+        self.data = data
+        self.info = info
+        self.isEndOfRecord = isEndOfRecord
+        self.nextInfo = nextInfo
+    }
+}
+
+/// What the next read of a socket will return (`struct sctp_nxtinfo`, RFC 6458 §5.3.6).
+public struct SCTPNextInfo: Hashable, Sendable {
+    /// The stream of the next message (0 for a notification).
+    public var stream: UInt16
+    /// `SCTP_UNORDERED`: the next message was sent unordered.
+    public var isUnordered: Bool
+    /// `SCTP_COMPLETE`: the whole next message has arrived (`length` is its length).
+    public var isComplete: Bool
+    /// `SCTP_NOTIFICATION`: the next read returns a notification.
+    public var isNotification: Bool
+    /// The payload protocol identifier of the next message (0 for a notification).
+    public var payloadProtocolIdentifier: UInt32
+    /// The bytes of the next message that have arrived and not been read (0 for a notification).
+    public var length: Int
+    /// The association of the next message or notification, where there is one.
+    public var associationID: AssociationID?
 }
 
 /// The state change of an association change notification (`sac_state`).
@@ -99,8 +134,10 @@ public enum SCTPNotification: Sendable {
     case associationChange(SCTPAssociationChange, AssociationID, outboundStreams: UInt16, inboundStreams: UInt16, error: SCTPError?)
     /// `SCTP_PEER_ADDR_CHANGE`
     case peerAddressChange(SocketAddress?, SCTPPeerAddressState, AssociationID)
-    /// `SCTP_SEND_FAILED_EVENT`: the message (its data and send info) was not delivered.
-    case sendFailed(ByteBuffer, SCTPSendInfo)
+    /// `SCTP_SEND_FAILED_EVENT`: the message (its data and send info: stream, PPID, context,
+    /// the unordered flag, association) was not delivered. `wasSent`: `SCTP_DATA_SENT`, some
+    /// of it went on the wire and the peer may have received it; otherwise `SCTP_DATA_UNSENT`.
+    case sendFailed(ByteBuffer, SCTPSendInfo, wasSent: Bool)
     /// `SCTP_REMOTE_ERROR`: the causes of the peer's ERROR chunk.
     case remoteError([ErrorCause], AssociationID)
     /// `SCTP_SHUTDOWN_EVENT`: the peer sent SHUTDOWN; it accepts no more data.
@@ -109,14 +146,17 @@ public enum SCTPNotification: Sendable {
     case partialDeliveryAborted(stream: UInt16, AssociationID)
     /// `SCTP_SENDER_DRY_EVENT`: nothing is queued or unacknowledged.
     case senderDry(AssociationID)
+    /// `SCTP_ADAPTATION_INDICATION`: the Adaptation Layer Indication code point the peer
+    /// announced (RFC 5061 §4.2.5), delivered right after the association comes up.
+    case adaptationIndication(UInt32, AssociationID)
 
     /// The association the notification is about, where it names one.
     public var associationID: AssociationID? {
         switch self {
         case .associationChange(_, let id, _, _, _), .peerAddressChange(_, _, let id), .remoteError(_, let id),
-             .shutdown(let id), .partialDeliveryAborted(_, let id), .senderDry(let id):
+             .shutdown(let id), .partialDeliveryAborted(_, let id), .senderDry(let id), .adaptationIndication(_, let id):
             id
-        case .sendFailed(_, let info):
+        case .sendFailed(_, let info, _):
             info.associationID
         }
     }
@@ -130,6 +170,7 @@ public enum SCTPNotification: Sendable {
         case .shutdown: .shutdown
         case .partialDeliveryAborted: .partialDelivery
         case .senderDry: .senderDry
+        case .adaptationIndication: .adaptationIndication
         }
     }
 }
@@ -146,8 +187,9 @@ public struct SCTPEventTypes: OptionSet, Hashable, Sendable {
     public static let shutdown = SCTPEventTypes(rawValue: 1 << 4)
     public static let partialDelivery = SCTPEventTypes(rawValue: 1 << 5)
     public static let senderDry = SCTPEventTypes(rawValue: 1 << 6)
+    public static let adaptationIndication = SCTPEventTypes(rawValue: 1 << 7)
     public static let all: SCTPEventTypes = [.associationChange, .peerAddressChange, .sendFailed, .remoteError,
-                                             .shutdown, .partialDelivery, .senderDry]
+                                             .shutdown, .partialDelivery, .senderDry, .adaptationIndication]
 }
 
 /// What `recvmsg` returns: data, or a notification.
@@ -242,12 +284,18 @@ extension SCTPNotification {
             self = .peerAddressChange(try? address.socketAddress(port: Int(port)), mapped, id)
         case .remoteError(let id, let causes):
             self = .remoteError(causes, id)
-        case .sendFailed(let id, let stream, let ppid, let payload):
-            self = .sendFailed(payload, SCTPSendInfo(stream: stream, payloadProtocolIdentifier: ppid, associationID: id))
+        case .sendFailed(let id, let failed):
+            self = .sendFailed(failed.payload, SCTPSendInfo(stream: failed.streamIdentifier,
+                                                            payloadProtocolIdentifier: failed.payloadProtocolIdentifier,
+                                                            flags: failed.isUnordered ? [.unordered] : [],
+                                                            context: failed.context, associationID: id),
+                               wasSent: failed.wasSent)
         case .partialDeliveryAborted(let id, let stream):
             self = .partialDeliveryAborted(stream: stream, id)
         case .senderDry(let id):
             self = .senderDry(id)
+        case .adaptationIndication(let id, let codePoint):
+            self = .adaptationIndication(codePoint, id)
         case .message:
             return nil
         }

@@ -8,6 +8,9 @@ extension Association {
     func send(_ message: OutgoingMessage, now: SCTPInstant) throws(CoreError) {
         guard state.acceptsNewData else { throw .associationClosing }
         guard message.payload.readableBytes <= configuration.maxMessageSize else { throw .messageTooLarge }
+        if let destination = message.destination, pathIndex(for: destination) == nil {
+            throw .invalidAddresses("\(destination) is not an address of the peer")
+        }
         var message = message
         if case .lifetime(let lifetime) = message.partialReliability { message.expiry = now + lifetime }
         do {
@@ -32,8 +35,7 @@ extension Association {
                                 configuration: .init(configuration))
         let removed = sender.configure(outboundStreams: outboundStreams, peerReceiverWindow: peerReceiverWindow, paths: paths)
         for message in removed {
-            events.append(.sendFailed(id, stream: message.streamIdentifier,
-                                      payloadProtocolIdentifier: message.payloadProtocolIdentifier, payload: message.payload))
+            events.append(.sendFailed(id, FailedMessage(unsent: message)))
         }
     }
 
@@ -48,8 +50,9 @@ extension Association {
     /// congestion window, the peer's receive window and Max.Burst allow. Control chunks, the
     /// SACK and FORWARD TSN among them, go ahead of every DATA chunk (§6.10: usrsctp aborts
     /// an association whose packet has a chunk of another type after DATA). DATA goes to
-    /// the current primary path; a SACK goes where the latest DATA came from (§6.4), in a
-    /// packet of its own when that is another path.
+    /// the current primary path (a message sent with a destination, `SCTP_ADDR_OVER`, to
+    /// that path while it is active); a SACK goes where the latest DATA came from (§6.4), in
+    /// a packet of its own when that is another path.
     func transmitData(now: SCTPInstant) {
         guard state != .closed, !paths.isEmpty else { return }
         let canSendData = state == .established || state == .shutdownPending || state == .shutdownReceived
@@ -91,17 +94,53 @@ extension Association {
             reportExpiredMessages()
         }
         let packetGoesOut = hasControl || sentData
+        // Messages sent to a chosen peer address go in packets of their own to that path.
+        let redirected = canSendData ? sendRedirectedData(after: pathIndex, now: now) : []
         if let sack = bundledSack {
             // Not due and alone in the packet: it waits for its timer or the next packet.
-            guard sackDue || packetGoesOut else { return }
-            receiver.sackSent(sack)
-        } else if replyPath != pathIndex && (sackDue || (receiver.isSackOwed && packetGoesOut)) {
-            sendControl([.sack(receiver.takeSack())], to: replyPath)
+            if sackDue || packetGoesOut {
+                receiver.sackSent(sack)
+                outbox.append(contentsOf: builder.finish())
+            }
+        } else {
+            if replyPath != pathIndex && (sackDue || (receiver.isSackOwed && packetGoesOut)) {
+                sendControl([.sack(receiver.takeSack())], to: replyPath)
+            }
+            outbox.append(contentsOf: builder.finish())
         }
-        outbox.append(contentsOf: builder.finish())
+        outbox.append(contentsOf: redirected)
         // New DATA measures the RTT: the path is not idle (§8.3) and needs no heartbeat.
         if sentNewData { paths[pathIndex].lastSent = now }
-        if sentData { armT3IfNeeded(now: now) }
+        if sentData || !redirected.isEmpty { armT3IfNeeded(now: now) }
+    }
+
+    /// The path the next new DATA chunk goes on: the one its message asked for
+    /// (`OutgoingMessage.destination`) while that path is active, otherwise the primary.
+    private var nextDataPath: Int {
+        guard let destination = sender.queue.nextMessageDestination, let index = pathIndex(for: destination),
+              paths[index].isUsable else { return primaryPath }
+        return index
+    }
+
+    /// New DATA for the paths messages asked for, after the packet for `first` stopped at a
+    /// message that goes elsewhere: a packet series per path switch, as long as each switch
+    /// sends something (a path whose cwnd is full holds its messages and those queued after
+    /// them until a SACK opens it), at most a few switches per call (the rest waits for the
+    /// next SACK).
+    private func sendRedirectedData(after first: Int, now: SCTPInstant) -> [Transmit] {
+        var packets: [Transmit] = []
+        var current = first
+        for _ in 0..<(2 * paths.count + 2) where !sender.queue.isEmpty {
+            let next = nextDataPath
+            guard next != current else { break }
+            var builder = PacketBuilder(header: commonHeader, mtu: paths[next].mtu,
+                                        destination: paths[next].address, checksum: checksumMode)
+            guard sendNewData(&builder, path: next, now: now) else { break }
+            packets.append(contentsOf: builder.finish())
+            paths[next].lastSent = now
+            current = next
+        }
+        return packets
     }
 
     /// The path a SACK answers on (§6.4): the one the latest DATA came from, unless that
@@ -166,13 +205,23 @@ extension Association {
         // during shutdown, where everything queued must leave.
         let bundlesSmallMessages = !configuration.noDelay && state != .shutdownPending && state != .shutdownReceived
         if bundlesSmallMessages && sender.outstanding.bytesInFlight > 0 && sender.queue.queuedBytes < maxPayload { return false }
-        while !sender.queue.isEmpty, sender.outstanding.canSendNewChunk, flight < window {
+        while !sender.queue.isEmpty, sender.outstanding.canSendNewChunk, flight < window, nextDataPath == index {
             let peerWindow = sender.outstanding.peerReceiverWindow
-            let nextSize = min(sender.queue.nextMessageRemainingBytes ?? maxPayload, maxPayload)
+            let messageRemaining = sender.queue.nextMessageRemainingBytes ?? maxPayload
+            // A message that does not fit in what is left of the current packet is cut to
+            // fill it (when that is a sizeable piece), rather than leaving the packet part
+            // empty: bulk transfers then send full packets only (one packet per 1200-byte
+            // message at an MTU of 1200, not a full one and a nearly empty one).
+            var limit = maxPayload
+            if !builder.isEmpty && messageRemaining > builder.remaining - DataChunk.headerSize {
+                let room = (builder.remaining - DataChunk.headerSize) & ~3
+                if room >= max(maxPayload / 4, 64) && room < maxPayload { limit = room }
+            }
+            let nextSize = min(messageRemaining, limit)
             // §6.1 A/B: respect the peer's window, but one chunk may probe a closed window
             // when nothing is in flight.
             if peerWindow < nextSize && sender.outstanding.bytesInFlight > 0 { break }
-            guard var chunk = sender.queue.nextChunk(tsn: sender.outstanding.nextTSN, maxPayloadSize: maxPayload,
+            guard var chunk = sender.queue.nextChunk(tsn: sender.outstanding.nextTSN, maxPayloadSize: limit,
                                                      now: peerSupportsForwardTSN ? now : nil) else { break }
             let policy: (expiry: SCTPInstant?, maxRetransmissions: Int?) = peerSupportsForwardTSN ? sender.queue.lastChunkPolicy : (nil, nil)
             // RFC 7053 §4.1: a chunk that fills the peer's window asks for an immediate SACK.
@@ -182,7 +231,8 @@ extension Association {
                peerWindow - chunk.payload.readableBytes < min(following, maxPayload) {
                 chunk.dataFlags.insert(.immediate)
             }
-            sender.outstanding.append(chunk, path: path, now: now, expiry: policy.expiry, maxRetransmissions: policy.maxRetransmissions)
+            sender.outstanding.append(chunk, path: path, now: now, expiry: policy.expiry, maxRetransmissions: policy.maxRetransmissions,
+                                      context: sender.queue.lastChunkContext)
             builder.add(.data(chunk), size: chunk.encodedSize)
             statistics.dataChunksSent += 1
             flight += chunk.encodedSize
@@ -228,8 +278,7 @@ extension Association {
                     payload.writeBuffer(&tail)
                 }
             }
-            events.append(.sendFailed(id, stream: message.streamIdentifier,
-                                      payloadProtocolIdentifier: message.payloadProtocolIdentifier, payload: payload))
+            events.append(.sendFailed(id, FailedMessage(sent: message, payload: payload)))
         }
         forwardTSNPending = true
     }
@@ -238,8 +287,7 @@ extension Association {
     private func reportExpiredMessages() {
         guard !sender.queue.expired.isEmpty else { return }
         for message in sender.queue.takeExpired() {
-            events.append(.sendFailed(id, stream: message.streamIdentifier,
-                                      payloadProtocolIdentifier: message.payloadProtocolIdentifier, payload: message.payload))
+            events.append(.sendFailed(id, FailedMessage(unsent: message)))
         }
     }
 

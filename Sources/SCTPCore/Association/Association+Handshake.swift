@@ -105,6 +105,9 @@ extension Association {
         peerSupportsForwardTSN = configuration.partialReliability && initiate.parameters.parameters.contains {
             if case .forwardTSNSupported = $0 { true } else { false }
         }
+        peerAdaptationIndication = initiate.parameters.parameters.lazy.compactMap {
+            if case .adaptationLayerIndication(let p) = $0 { p.adaptationCodePoint } else { nil }
+        }.first
         if let method = configuration.zeroChecksumMethod {
             zeroChecksumToPeer = initiate.parameters.parameters.contains {
                 if case .zeroChecksumAcceptable(let p) = $0 { p.errorDetectionMethod == method } else { false }
@@ -134,12 +137,13 @@ extension Association {
         establish(now: now)
     }
 
-    /// Enters ESTABLISHED: reports it (`.restart` after a peer restart, §5.2.4 A), starts
-    /// heartbeats, sends what waited.
+    /// Enters ESTABLISHED: reports it (`.restart` after a peer restart, §5.2.4 A) and the
+    /// peer's adaptation indication, starts heartbeats, sends what waited.
     func establish(now: SCTPInstant, restart: Bool = false) {
         enter(.established)
         events.append(restart ? .restart(id)
                               : .communicationUp(id, outboundStreams: outboundStreams, inboundStreams: inboundStreams))
+        if let codePoint = peerAdaptationIndication { events.append(.adaptationIndication(id, codePoint)) }
         startHeartbeats(now: now)
         transmitData(now: now)
     }
@@ -157,6 +161,7 @@ extension Association {
         peerReceiverWindow = cookie.peerReceiverWindow
         peerSupportsForwardTSN = configuration.partialReliability && cookie.peerSupportsForwardTSN
         if let method = configuration.zeroChecksumMethod { zeroChecksumToPeer = cookie.peerZeroChecksumMethod == method }
+        peerAdaptationIndication = cookie.peerAdaptationIndication
         var addresses = [source]
         for address in cookie.allPeerAddresses where !addresses.contains(address) { addresses.append(address) }
         let previous = paths

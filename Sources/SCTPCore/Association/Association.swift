@@ -52,6 +52,8 @@ final class Association {
     /// When user data last went out or came in (`SCTP_AUTOCLOSE` counts idleness from it).
     var lastDataActivity: SCTPInstant = .zero
     var zeroChecksumToPeer = false
+    /// The peer's Adaptation Layer Indication (RFC 5061), reported when the association comes up.
+    var peerAdaptationIndication: UInt32?
 
     // Data transfer.
     var nextTSN: TSN
@@ -134,12 +136,15 @@ final class Association {
             unacknowledged.removeLast()
         }
         for failed in unacknowledged {
-            events.append(.sendFailed(id, stream: failed.streamIdentifier,
-                                      payloadProtocolIdentifier: failed.payloadProtocolIdentifier, payload: failed.payload))
+            events.append(.sendFailed(id, FailedMessage(sent: failed, payload: failed.payload)))
         }
-        for failed in (partlySent.map { [$0] } ?? []) + unsent {
-            events.append(.sendFailed(id, stream: failed.streamIdentifier,
-                                      payloadProtocolIdentifier: failed.payloadProtocolIdentifier, payload: failed.payload))
+        if let partlySent {
+            var failed = FailedMessage(unsent: partlySent)
+            failed.wasSent = true
+            events.append(.sendFailed(id, failed))
+        }
+        for failed in unsent {
+            events.append(.sendFailed(id, FailedMessage(unsent: failed)))
         }
         if let event { events.append(event) }
     }

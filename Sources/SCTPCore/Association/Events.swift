@@ -32,11 +32,53 @@ public enum SCTPEvent: Sendable {
     /// The peer reported an error in an ERROR chunk (`SCTP_REMOTE_ERROR`).
     case remoteError(AssociationID, [ErrorCause])
     /// A message could not be sent; it is returned (`SCTP_SEND_FAILED_EVENT`).
-    case sendFailed(AssociationID, stream: UInt16, payloadProtocolIdentifier: UInt32, payload: ByteBuffer)
+    case sendFailed(AssociationID, FailedMessage)
     /// A partially delivered message will not be completed (`SCTP_PARTIAL_DELIVERY_EVENT`).
     case partialDeliveryAborted(AssociationID, stream: UInt16)
     /// Everything sent was acknowledged and nothing waits (`SCTP_SENDER_DRY_EVENT`).
     case senderDry(AssociationID)
+    /// The peer announced this Adaptation Layer Indication in its INIT or INIT ACK
+    /// (`SCTP_ADAPTATION_INDICATION`, RFC 5061 §4.2.5); reported right after the association
+    /// comes up (or restarts).
+    case adaptationIndication(AssociationID, UInt32)
     /// A message (or, for partial delivery, a piece of one: `isComplete` false) arrived.
     case message(AssociationID, ReceivedMessage)
+}
+
+/// A message the association gave up (`SCTPEvent.sendFailed`): what the application sent,
+/// returned to it (RFC 6458 §6.1.11, `struct sctp_send_failed_event`).
+public struct FailedMessage: Sendable {
+    public var streamIdentifier: UInt16
+    public var payloadProtocolIdentifier: UInt32
+    public var isUnordered: Bool
+    /// The application's context (`OutgoingMessage.context`).
+    public var context: UInt32
+    /// `SCTP_DATA_SENT`: some of it was put on the wire (the peer may have received it);
+    /// `false`: `SCTP_DATA_UNSENT`, none of it was.
+    public var wasSent: Bool
+    /// The user data not known to be delivered: the whole message, or for a message whose
+    /// first chunks were acknowledged before the association ended, the rest.
+    public var payload: ByteBuffer
+
+    public init(streamIdentifier: UInt16, payloadProtocolIdentifier: UInt32, isUnordered: Bool, context: UInt32,
+                wasSent: Bool, payload: ByteBuffer) {
+        self.streamIdentifier = streamIdentifier
+        self.payloadProtocolIdentifier = payloadProtocolIdentifier
+        self.isUnordered = isUnordered
+        self.context = context
+        self.wasSent = wasSent
+        self.payload = payload
+    }
+
+    /// A message none of which was sent.
+    init(unsent message: OutgoingMessage) {
+        self.init(streamIdentifier: message.streamIdentifier, payloadProtocolIdentifier: message.payloadProtocolIdentifier,
+                  isUnordered: message.isUnordered, context: message.context, wasSent: false, payload: message.payload)
+    }
+
+    /// A message some of which was sent (PR-SCTP gave it up, or the association ended).
+    init(sent message: OutstandingData.AbandonedMessage, payload: ByteBuffer) {
+        self.init(streamIdentifier: message.streamIdentifier, payloadProtocolIdentifier: message.payloadProtocolIdentifier,
+                  isUnordered: message.isUnordered, context: message.context, wasSent: true, payload: payload)
+    }
 }

@@ -181,6 +181,9 @@ extension SCTPEndpoint {
         if let method = configuration.zeroChecksumMethod {
             parameters.append(.zeroChecksumAcceptable(ZeroChecksumAcceptableParameter(errorDetectionMethod: method)))
         }
+        if let codePoint = configuration.adaptationLayerIndication {
+            parameters.append(.adaptationLayerIndication(AdaptationLayerIndicationParameter(adaptationCodePoint: codePoint)))
+        }
         return parameters
     }
 
@@ -284,6 +287,7 @@ extension SCTPEndpoint {
             localTieTag: localTieTag, peerTieTag: peerTieTag,
             peerFeatures: PeerFeatures(parameters: initChunk.parameters),
             peerZeroChecksumMethod: initChunk.first { if case .zeroChecksumAcceptable(let p) = $0 { p.errorDetectionMethod } else { nil } },
+            peerAdaptationIndication: initChunk.first { if case .adaptationLayerIndication(let p) = $0 { p.adaptationCodePoint } else { nil } },
             created: now,
             lifetime: configuration.validCookieLife + cookies.acceptedIncrement(
                 initChunk.first { if case .cookiePreservative(let p) = $0 { p.lifeSpanIncrement } else { nil } }))

@@ -9,17 +9,16 @@ extension SCTPConfiguration {
     /// reach the peer as Unrecognized Parameters, which is how the peer learns that the
     /// extension is not there:
     ///
-    /// - Forward-TSN-Supported (0xC000) when PR-SCTP is off (RFC 3758 §3.3.1 relies on that report);
-    /// - Adaptation Layer Indication (0xC006, RFC 5061 §4.2.5): not implemented (usrsctp sends
-    ///   it in every INIT and INIT ACK of an application that set `SCTP_ADAPTATION_LAYER`).
+    /// - Forward-TSN-Supported (0xC000) when PR-SCTP is off (RFC 3758 §3.3.1 relies on that report).
     ///
-    /// The other extension parameters an INIT carries (ECN, zero checksum, AUTH's Random, HMAC
-    /// and Chunk List, Supported Extensions, Padding) have type bits `10`: skipped silently
-    /// whether supported or not.
+    /// The Adaptation Layer Indication (0xC006, RFC 5061 §4.2.5) is always accepted and
+    /// reported to the application (`SCTPEvent.adaptationIndication`). The other extension
+    /// parameters an INIT carries (ECN, zero checksum, AUTH's Random, HMAC and Chunk List,
+    /// Supported Extensions, Padding) have type bits `10`: skipped silently whether supported
+    /// or not.
     func isUnsupportedInitParameter(_ parameter: Parameter) -> Bool {
         switch parameter {
         case .forwardTSNSupported: !partialReliability
-        case .adaptationLayerIndication: true
         default: false
         }
     }

@@ -1,3 +1,4 @@
+import NIOCore
 import SCTPWire
 
 /// The whole receive side of an association: a ``DataTracker`` and a ``ReassemblyQueue``
@@ -133,6 +134,18 @@ public struct DataReceiver: Sendable {
     /// memory. Only a chunk taken by the reassembly queue (or
     /// one on an invalid stream) is recorded in the tracker, so a dropped chunk is never
     /// acknowledged.
+    /// A payload that is a small part of a large buffer (drivers read datagrams into shared
+    /// buffers: 288 KiB for 32 datagrams, 1 MiB with UDP GRO) is copied into a buffer of its
+    /// own before it is kept: a slice keeps its whole buffer alive while it waits to be read,
+    /// and a peer sending one small message per read could otherwise pin far more memory than
+    /// the receive window it was given.
+    static func compact(_ payload: inout ByteBuffer) {
+        guard payload.storageCapacity > 2 * payload.readableBytes + 4096 else { return }
+        var copy = ByteBufferAllocator().buffer(capacity: payload.readableBytes)
+        copy.writeImmutableBuffer(payload)
+        payload = copy
+    }
+
     public mutating func receive(_ chunk: DataChunk) -> Outcome {
         guard chunk.payload.readableBytes > 0 else { return .noUserData }
         let immediate = chunk.dataFlags.contains(.immediate)
@@ -157,6 +170,8 @@ public struct DataReceiver: Sendable {
             tracker.requestImmediateSack()
             return .dropped(.noBufferSpace)
         }
+        var chunk = chunk
+        Self.compact(&chunk.payload)
         switch reassembly.insert(chunk, cumulativeTSN: tracker.cumulativeTSN(afterReceiving: chunk.tsn)) {
         case .accepted:
             largestPayload = max(largestPayload, chunk.payload.readableBytes)

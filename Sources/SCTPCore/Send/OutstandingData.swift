@@ -45,14 +45,18 @@ public struct OutstandingChunk: Sendable {
     /// does the same for fast retransmissions with `fast_retran_tsn`). A retransmission
     /// overtaken by SACKs for newer TSNs that left before it is not missing.
     var strikeFloor: TSN
+    /// The message's context (`OutgoingMessage.context`), for send-failed reports.
+    var context: UInt32
 
-    init(chunk: DataChunk, path: PathID, sentAt: SCTPInstant, expiry: SCTPInstant? = nil, maxRetransmissions: Int? = nil) {
+    init(chunk: DataChunk, path: PathID, sentAt: SCTPInstant, expiry: SCTPInstant? = nil, maxRetransmissions: Int? = nil,
+         context: UInt32 = 0) {
         self.chunk = chunk
         self.path = path
         self.sentAt = sentAt
         self.expiry = expiry
         self.maxRetransmissions = maxRetransmissions
         strikeFloor = chunk.tsn
+        self.context = context
         transmissions = 1
         misses = 0
     }
@@ -244,10 +248,11 @@ public struct OutstandingData: Sendable {
     /// The peer's window shrinks by its user data (§6.2.1 B). The caller checks
     /// `canSendNewChunk`, the peer's window and the path's cwnd before sending.
     public mutating func append(_ chunk: DataChunk, path: PathID, now: SCTPInstant,
-                                expiry: SCTPInstant? = nil, maxRetransmissions: Int? = nil) {
+                                expiry: SCTPInstant? = nil, maxRetransmissions: Int? = nil, context: UInt32 = 0) {
         precondition(chunk.tsn == nextTSN, "chunks must be appended with consecutive TSNs")
         ensurePath(path)
-        let entry = OutstandingChunk(chunk: chunk, path: path, sentAt: now, expiry: expiry, maxRetransmissions: maxRetransmissions)
+        let entry = OutstandingChunk(chunk: chunk, path: path, sentAt: now, expiry: expiry, maxRetransmissions: maxRetransmissions,
+                                     context: context)
         addToFlight(entry)
         peerReceiverWindow = max(0, peerReceiverWindow - chunk.payload.readableBytes)
         chunks.append(entry)
@@ -308,6 +313,8 @@ public struct OutstandingData: Sendable {
         public var payloadProtocolIdentifier: UInt32
         public var isUnordered: Bool
         public var ssn: SSN
+        /// The message's context (`OutgoingMessage.context`).
+        public var context: UInt32
         /// The user data of its chunks that were sent, in order.
         public var payload: ByteBuffer
         /// Whether its last chunk was sent; if not, the rest still waits in the send queue.
@@ -355,7 +362,8 @@ public struct OutstandingData: Sendable {
         }
         let head = chunks[first].chunk
         let message = AbandonedMessage(streamIdentifier: head.streamIdentifier, payloadProtocolIdentifier: head.payloadProtocolIdentifier,
-                                       isUnordered: head.dataFlags.contains(.unordered), ssn: head.ssn, payload: payload,
+                                       isUnordered: head.dataFlags.contains(.unordered), ssn: head.ssn,
+                                       context: chunks[first].context, payload: payload,
                                        lastChunkSent: chunks[last].chunk.dataFlags.contains(.ending))
         return (message, last)
     }
@@ -373,7 +381,7 @@ public struct OutstandingData: Sendable {
                 if let done = building { result.append(done) }
                 building = AbandonedMessage(streamIdentifier: chunk.streamIdentifier, payloadProtocolIdentifier: chunk.payloadProtocolIdentifier,
                                             isUnordered: chunk.dataFlags.contains(.unordered), ssn: chunk.ssn,
-                                            payload: ByteBuffer(), lastChunkSent: false)
+                                            context: entry.context, payload: ByteBuffer(), lastChunkSent: false)
             }
             var data = chunk.payload
             building!.payload.writeBuffer(&data)

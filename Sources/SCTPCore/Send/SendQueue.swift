@@ -14,16 +14,28 @@ public struct OutgoingMessage: Sendable {
     public var requestsImmediateAck: Bool
     /// The user data. Fragments are slices of this buffer; it is never copied.
     public var payload: ByteBuffer
+    /// An opaque value of the application (`snd_context`, RFC 6458 §5.3.4), never sent; it
+    /// comes back with the message if the message cannot be delivered (`FailedMessage`).
+    public var context: UInt32
     /// When the message may be given up (PR-SCTP, RFC 3758 / RFC 7496). Applies only when
     /// the peer supports FORWARD TSN; otherwise the message is sent reliably.
     public var partialReliability: PartialReliability
     /// The instant a message with a lifetime expires, set when the association queues it.
     public internal(set) var expiry: SCTPInstant?
+    /// The peer address the message's DATA chunks are first sent to (`SCTP_ADDR_OVER`,
+    /// RFC 6458 §5.3.4), instead of the primary path; `nil`: the primary path. It must be
+    /// one of the peer's addresses. While that path is not active (failed, potentially
+    /// failed, unconfirmed) the message goes to the primary path instead, and
+    /// retransmissions follow the usual rules (§6.4), whatever the message asked.
+    public var destination: IPAddress?
 
     /// A message for `streamIdentifier`; ordered, reliable, PPID 0 and no I bit unless asked.
     public init(streamIdentifier: UInt16, payloadProtocolIdentifier: UInt32 = 0, isUnordered: Bool = false,
-                requestsImmediateAck: Bool = false, partialReliability: PartialReliability = .reliable, payload: ByteBuffer) {
+                requestsImmediateAck: Bool = false, partialReliability: PartialReliability = .reliable,
+                destination: IPAddress? = nil, context: UInt32 = 0, payload: ByteBuffer) {
         self.streamIdentifier = streamIdentifier
+        self.destination = destination
+        self.context = context
         self.payloadProtocolIdentifier = payloadProtocolIdentifier
         self.isUnordered = isUnordered
         self.requestsImmediateAck = requestsImmediateAck
@@ -123,6 +135,8 @@ public struct SendQueue: Sendable {
     public private(set) var expired: [OutgoingMessage] = []
     /// The lifetime end and retransmission limit of the message the last chunk came from.
     public private(set) var lastChunkPolicy: (expiry: SCTPInstant?, maxRetransmissions: Int?) = (nil, nil)
+    /// The context (`OutgoingMessage.context`) of the message the last chunk came from.
+    public private(set) var lastChunkContext: UInt32 = 0
 
     private var streams: [UInt16: Stream] = [:]
     /// Streams with queued messages, in round-robin order; the stream of `current` is not here.
@@ -148,6 +162,14 @@ public struct SendQueue: Sendable {
         if let current { return current.message.payload.readableBytes - current.offset }
         guard let id = ready.first else { return nil }
         return streams[id]?.messages.first?.payload.readableBytes
+    }
+
+    /// The destination asked for (`OutgoingMessage.destination`) by the message the next
+    /// chunk will come from; `nil` when it asked for none or the queue is empty.
+    public var nextMessageDestination: IPAddress? {
+        if let current { return current.message.destination }
+        guard let id = ready.first else { return nil }
+        return streams[id]?.messages.first?.destination
     }
 
     /// The SSN the next ordered message on `stream` will get.
@@ -201,6 +223,7 @@ public struct SendQueue: Sendable {
         guard maxPayloadSize > 0 else { return nil }
         if current == nil && !startNextMessage(now: now) { return nil }
         lastChunkPolicy = (current!.message.expiry, current!.message.maxRetransmissions)
+        lastChunkContext = current!.message.context
 
         let total = current!.message.payload.readableBytes
         let offset = current!.offset

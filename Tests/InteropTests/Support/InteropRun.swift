@@ -63,9 +63,16 @@ final class InteropRun: @unchecked Sendable {
 
     // MARK: Parts
 
+    /// Whether our stacks send runs of packets with UDP GSO. Off by default: a capture on `lo`
+    /// sees a GSO write as one large datagram (the kernel cuts it up at the receiving socket),
+    /// which tshark calls malformed. Runs that switch it on take no capture.
+    var segmentationOffload = false
+
     /// A stack of our own on a free UDP port, sending to `peerUDPPort` until it learns better.
     func stack(peerUDPPort: Int) -> SCTPStack {
-        let stack = SCTPStack(options: SCTPStack.Options(udpPort: 0, peerUDPPort: peerUDPPort))
+        var options = SCTPStack.Options(udpPort: 0, peerUDPPort: peerUDPPort)
+        options.segmentationOffload = segmentationOffload
+        let stack = SCTPStack(options: options)
         lock.withLock { stacks.append(stack) }
         do {
             try recordStackCapture(stack)
@@ -80,7 +87,10 @@ final class InteropRun: @unchecked Sendable {
     func stack(in pair: NamespacePair, _ side: NamespacePair.Side, udpPort: Int, peerUDPPort: Int) throws -> SCTPStack {
         let group = try pair.group(on: side)
         lock.withLock { groups.append(group) }
-        let stack = SCTPStack(options: SCTPStack.Options(udpPort: udpPort, peerUDPPort: peerUDPPort), group: group)
+        var options = SCTPStack.Options(udpPort: udpPort, peerUDPPort: peerUDPPort)
+        // A capture on the veths, like one on lo, would see a GSO write as one large datagram.
+        options.segmentationOffload = segmentationOffload
+        let stack = SCTPStack(options: options, group: group)
         lock.withLock { stacks.append(stack) }
         try recordStackCapture(stack)
         return stack
@@ -153,6 +163,7 @@ final class InteropRun: @unchecked Sendable {
     /// With `namespace`, the capture runs inside it on `interfaces` (see `Capture.start`).
     func capture(ports: [Int], extraPorts: [Int] = [], onlyTo: [Int]? = nil,
                  namespace: (pair: NamespacePair, side: NamespacePair.Side)? = nil, interfaces: [String] = []) throws {
+        guard !segmentationOffload else { return }
         capture = try Capture.start(ports: ports, name: name, namespace: namespace, interfaces: interfaces)
         captureExtraPorts = extraPorts
         captureOnlyTo = onlyTo

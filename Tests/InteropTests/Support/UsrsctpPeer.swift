@@ -24,12 +24,18 @@ final class UsrsctpPeer: @unchecked Sendable {
     }
 
     /// Starts the peer in `role` (`server` or `client`) with `arguments` and waits for READY.
-    /// `--udp-port 0` and `--timeout` are added unless given. With `namespace`, the peer runs
-    /// inside that network namespace (`ip netns exec`; the process is the peer itself).
+    /// `--udp-port 0`, `--timeout` and `--blackhole 2` are added unless given. As root,
+    /// usrsctp also reads SCTP over raw IP (protocol 132) from a raw socket of its own: it sees
+    /// the packets of our raw-IP tests running at the same time in this process, and with its
+    /// default `--blackhole 0` it would answer them as out-of-the-blue with ABORT, killing
+    /// those associations. Tests about its out-of-the-blue answers pass `--blackhole` themselves.
+    /// With `namespace`, the peer runs inside that network namespace (`ip netns exec`; the
+    /// process is the peer itself).
     static func start(_ path: String, _ role: String, _ arguments: [String], name: String? = nil,
                       namespace: (pair: NamespacePair, side: NamespacePair.Side)? = nil) throws -> UsrsctpPeer {
         var all = [role] + arguments
         if !arguments.contains("--udp-port") { all += ["--udp-port", "0"] }
+        if !arguments.contains("--blackhole") { all += ["--blackhole", "2"] }
         if !arguments.contains("--timeout") { all += ["--timeout", String(peerTimeout)] }
         let command = namespace.map { $0.pair.command(on: $0.side, path, all) } ?? (executable: path, arguments: all)
         let child = try MonitoredProcess(command.executable, command.arguments, name: name ?? "usrsctp-peer \(role)")

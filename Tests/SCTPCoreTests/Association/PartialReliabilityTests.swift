@@ -11,7 +11,7 @@ struct PartialReliabilityTests {
     typealias H = AssociationHarness
 
     static func failedPayloads(_ p: EndpointParticipant) -> [UInt8] {
-        p.events.compactMap { if case .sendFailed(_, _, _, let payload) = $0.event { payload.getInteger(at: payload.readerIndex, as: UInt8.self) } else { nil } }
+        p.events.compactMap { if case .sendFailed(_, let failed) = $0.event, case let payload = failed.payload { payload.getInteger(at: payload.readerIndex, as: UInt8.self) } else { nil } }
     }
 
     /// Sends `count` messages on stream 0 whose first byte is their index, with `policy` for
@@ -68,9 +68,42 @@ struct PartialReliabilityTests {
         #expect(H.messages(h.server).map { $0.payload.getInteger(at: 0, as: UInt8.self)! } == [0, 4])
         #expect(Self.failedPayloads(h.client).sorted() == [1, 2, 3])
         // The abandoned large message is reported whole.
-        let sizes = h.client.events.compactMap { if case .sendFailed(_, _, _, let p) = $0.event { p.readableBytes } else { nil } }
+        let sizes = h.client.events.compactMap { if case .sendFailed(_, let failed) = $0.event { failed.payload.readableBytes } else { nil } }
         #expect(sizes.contains(5000))
         #expect(h.run { h.client.endpoint.status(of: id)?.unacknowledgedChunks == 0 })
+    }
+
+    @Test("messages an abort leaves behind come back with their context, stream, PPID and unordered flag; wasSent tells which went on the wire")
+    func failedMessagesCarryTheirSendInfo() throws {
+        let h = H(seed: 44)
+        let id = try h.connect()
+        #expect(h.run { !H.upEvents(h.client).isEmpty })
+        let c = h.client.addresses[0], s = h.server.addresses[0]
+        h.loop.network.setLinksUp(false, between: c, and: s, at: h.now)
+        // Twelve messages of 1000 bytes: the initial cwnd lets the first few out, the rest wait.
+        for index in 0..<12 {
+            var payload = ByteBuffer(repeating: 0, count: 1000)
+            payload.setInteger(UInt8(index), at: 0)
+            try h.client.endpoint.send(OutgoingMessage(streamIdentifier: UInt16(index % 3), payloadProtocolIdentifier: 0x6000 + UInt32(index),
+                                                       isUnordered: index % 2 == 1, context: 0xC000 + UInt32(index), payload: payload),
+                                       on: id, now: h.now)
+        }
+        h.loop.flushTransmits()
+        let inFlight = try #require(h.client.endpoint.status(of: id)).unacknowledgedChunks
+        #expect(inFlight > 0 && inFlight < 12)
+        try h.client.endpoint.abort(id, now: h.now)
+        #expect(h.run(for: .seconds(1)) { H.lost(h.client) != nil })
+        let failed = h.client.events.compactMap { if case .sendFailed(_, let failed) = $0.event { failed } else { nil } }
+        #expect(failed.count == 12)
+        for message in failed {
+            let index = Int(message.payload.getInteger(at: message.payload.readerIndex, as: UInt8.self)!)
+            #expect(message.payload.readableBytes == 1000)
+            #expect(message.context == 0xC000 + UInt32(index))
+            #expect(message.payloadProtocolIdentifier == 0x6000 + UInt32(index))
+            #expect(message.streamIdentifier == UInt16(index % 3))
+            #expect(message.isUnordered == (index % 2 == 1))
+            #expect(message.wasSent == (index < inFlight), "message \(index)")
+        }
     }
 
     @Test("a peer without PR-SCTP gets every message reliably, whatever the policy")

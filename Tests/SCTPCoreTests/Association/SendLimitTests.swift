@@ -142,7 +142,7 @@ struct SendLimitTests {
         try h.client.endpoint.abort(id, now: h.now)
         h.loop.flushTransmits()
         let failed = h.client.events.compactMap { entry -> (UInt8, Int)? in
-            if case .sendFailed(_, _, _, let payload) = entry.event { (payload.getInteger(at: payload.readerIndex, as: UInt8.self)!, payload.readableBytes) } else { nil }
+            if case .sendFailed(_, let failed) = entry.event, case let payload = failed.payload { (payload.getInteger(at: payload.readerIndex, as: UInt8.self)!, payload.readableBytes) } else { nil }
         }
         #expect(failed.map(\.0) == [0, 1, 2, 3, 4])
         #expect(failed.map(\.1) == sizes)

@@ -6,8 +6,9 @@ import Testing
 
 // RFC 9260 §3.2.1 / §3.2.2: parameters of extensions this stack does not implement are
 // unrecognised, whatever the wire layer knows about their format. usrsctp's INIT and INIT ACK
-// (seen from tsctp) carry Adaptation Layer Indication (0xC006: skip and report), ECN (0x8000),
-// Forward-TSN-Supported (0xC000), Supported Extensions, and AUTH's Random, HMAC and Chunk List.
+// (seen from tsctp) carry Adaptation Layer Indication (0xC006: accepted and reported to the
+// application), ECN (0x8000), Forward-TSN-Supported (0xC000), Supported Extensions, and AUTH's
+// Random, HMAC and Chunk List (type bits 10: skipped silently).
 
 private let clientAddress = IPAddress.v4(IPv4Address(10, 0, 0, 1))
 private let serverAddress = IPAddress.v4(IPv4Address(10, 0, 1, 1))
@@ -15,7 +16,7 @@ private let serverAddress = IPAddress.v4(IPv4Address(10, 0, 1, 1))
 /// The optional parameters of a usrsctp 0.9.5 INIT from tsctp, in its order.
 private func usrsctpParameters() -> [Parameter] {
     [
-        .adaptationLayerIndication(AdaptationLayerIndicationParameter(adaptationCodePoint: 0)),
+        .adaptationLayerIndication(AdaptationLayerIndicationParameter(adaptationCodePoint: adaptationCodePoint)),
         .ecnCapable(ECNCapableParameter()),
         .forwardTSNSupported(ForwardTSNSupportedParameter()),
         .supportedExtensions(SupportedExtensionsParameter(chunkTypes: [192, 15, 193, 128, 130])),
@@ -26,8 +27,8 @@ private func usrsctpParameters() -> [Parameter] {
     ]
 }
 
-/// The bytes of the Adaptation Layer Indication above, as an unrecognised parameter.
-private let adaptationBytes: [UInt8] = [0xC0, 0x06, 0x00, 0x08, 0x00, 0x00, 0x00, 0x00]
+/// The Adaptation Layer Indication code point in the usrsctp parameters above.
+private let adaptationCodePoint: UInt32 = 0x0102_0304
 private let forwardTSNSupportedBytes: [UInt8] = [0xC0, 0x00, 0x00, 0x04]
 
 private func reported(_ ack: InitAckChunk) -> [[UInt8]] {
@@ -40,7 +41,12 @@ private func reported(_ ack: InitAckChunk) -> [[UInt8]] {
 struct UnsupportedParameterTests {
     typealias H = AssociationHarness
 
-    @Test("usrsctp's INIT: the INIT ACK reports the Adaptation Layer Indication only; the association comes up")
+    /// The adaptation indications an endpoint reported, with their associations.
+    static func adaptationEvents(_ p: EndpointParticipant) -> [UInt32] {
+        p.events.compactMap { if case .adaptationIndication(_, let codePoint) = $0.event { codePoint } else { nil } }
+    }
+
+    @Test("usrsctp's INIT: the INIT ACK reports nothing; the association comes up and the adaptation indication is reported")
     func initFromUsrsctp() throws {
         let h = H(seed: 70)
         let taps = h.tap()
@@ -50,9 +56,11 @@ struct UnsupportedParameterTests {
                  from: clientAddress)
         let reply = try #require(taps.server.sent.first)
         guard case .initiationAck(let ack) = reply.packet.chunks.first else { Issue.record("no INIT ACK"); return }
-        // Reported: the adaptation indication (type bits 11, not implemented). Not reported:
-        // Forward-TSN-Supported (PR-SCTP is on), and the `10` types (ECN, AUTH, extensions).
-        #expect(reported(ack) == [adaptationBytes])
+        // Not reported: the adaptation indication (supported), Forward-TSN-Supported (PR-SCTP
+        // is on), and the `10` types (ECN, AUTH, extensions).
+        #expect(reported(ack) == [])
+        // Our INIT ACK announces no adaptation indication of its own (none configured).
+        #expect(ack.first { if case .adaptationLayerIndication = $0 { true } else { nil } } == nil)
 
         // The handshake completes with the cookie, and data flows.
         taps.server.forgetSent()
@@ -61,9 +69,19 @@ struct UnsupportedParameterTests {
                  from: clientAddress)
         #expect(taps.server.sentCount { if case .cookieAck = $0 { true } else { false } } == 1)
         #expect(H.upEvents(h.server).count == 1)
+        // The code point travelled in the cookie and is reported once, after COMM_UP.
+        #expect(Self.adaptationEvents(h.server) == [adaptationCodePoint])
+        let kinds = h.server.events.map { entry -> String in
+            switch entry.event {
+            case .communicationUp: "up"
+            case .adaptationIndication: "adaptation"
+            default: "other"
+            }
+        }
+        #expect(kinds.firstIndex(of: "up")! < kinds.firstIndex(of: "adaptation")!)
     }
 
-    @Test("usrsctp's INIT ACK: the COOKIE ECHO goes with an ERROR reporting the Adaptation Layer Indication")
+    @Test("usrsctp's INIT ACK: the COOKIE ECHO goes alone; the adaptation indication is reported when the association is up")
     func initAckFromUsrsctp() throws {
         let h = H(seed: 71)
         let taps = h.tap()
@@ -81,16 +99,32 @@ struct UnsupportedParameterTests {
                  into: h.client, from: serverAddress)
         let echo = try #require(taps.client.sent.first)
         #expect(echo.packet.header.verificationTag == 0x7171_0002)
-        #expect(echo.packet.chunks.count == 2)
-        guard case .cookieEcho = echo.packet.chunks.first else { Issue.record("no COOKIE ECHO first"); return }
-        guard echo.packet.chunks.count == 2, case .error(let error) = echo.packet.chunks[1],
-              case .unrecognizedParameters(let cause) = error.causes.first else {
-            Issue.record("no ERROR with Unrecognized Parameters after the COOKIE ECHO"); return
-        }
-        #expect(error.causes.count == 1)
-        #expect(Array(cause.bytes.readableBytesView) == adaptationBytes)
+        #expect(echo.packet.chunks.count == 1)
+        guard case .cookieEcho = echo.packet.chunks.first else { Issue.record("no COOKIE ECHO"); return }
         #expect(h.client.endpoint.state(of: id) == .cookieEchoed)
         #expect(association.peerSupportsForwardTSN)
+        #expect(Self.adaptationEvents(h.client) == [], "not before the association is up")
+        h.inject(Craft.packet(from: H.serverPort, to: H.clientPort, tag: association.localTag, [.cookieAck(CookieAckChunk())]),
+                 into: h.client, from: serverAddress)
+        #expect(h.client.endpoint.state(of: id) == .established)
+        #expect(Self.adaptationEvents(h.client) == [adaptationCodePoint])
+    }
+
+    @Test("both ends announce their adaptation indication (SCTP_ADAPTATION_LAYER) and each reports the other's; none without one")
+    func adaptationBothWays() throws {
+        var client = SCTPConfiguration()
+        client.adaptationLayerIndication = 0xAAAA_0001
+        var server = SCTPConfiguration()
+        server.adaptationLayerIndication = 0xBBBB_0002
+        let h = H(seed: 73, clientConfiguration: client, serverConfiguration: server)
+        _ = try h.establish()
+        #expect(Self.adaptationEvents(h.client) == [0xBBBB_0002])
+        #expect(Self.adaptationEvents(h.server) == [0xAAAA_0001])
+
+        let plain = H(seed: 74, serverConfiguration: server)
+        _ = try plain.establish()
+        #expect(Self.adaptationEvents(plain.client) == [0xBBBB_0002])
+        #expect(Self.adaptationEvents(plain.server) == [], "the client announced none")
     }
 
     @Test("with PR-SCTP off, the peer's Forward-TSN-Supported is reported (RFC 3758 §3.3.1) and not used")

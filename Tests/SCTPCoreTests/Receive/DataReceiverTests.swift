@@ -25,6 +25,34 @@ struct DataReceiverTests {
         #expect(ReceiveWindow.advertisedWindow(receiveBufferSize: 1 << 40, bufferedBytes: 0, deliveredUnreadBytes: 0) == .max)
     }
 
+    @Test("a payload that is a small slice of a large read buffer is kept in a buffer of its own; one that fills its buffer is kept as is")
+    func smallSlicesAreCompacted() throws {
+        var r = receiver()
+        // A 1 MiB read buffer (GRO) holding a 100-byte payload at offset 4096.
+        var big = ByteBuffer(repeating: 0xEE, count: 1 << 20)
+        big.setBytes(Array(repeating: UInt8(7), count: 100), at: 4096)
+        let slice = try #require(big.getSlice(at: 4096, length: 100))
+        #expect(slice.storageCapacity >= 1 << 20)
+        let chunk = DataChunk(flags: .complete, tsn: TSN(1), streamIdentifier: 0, ssn: SSN(0), payloadProtocolIdentifier: 0, payload: slice)
+        #expect(r.receive(chunk) == .accepted)
+        guard case .message(let message) = r.poll() else {
+            Issue.record("no message")
+            return
+        }
+        #expect(message.payload == slice, "same bytes")
+        #expect(message.payload.storageCapacity < 4096, "not the read buffer")
+
+        // A payload in a buffer of about its own size is not copied.
+        let own = ByteBuffer(repeating: 9, count: 3000)
+        #expect(r.receive(DataChunk(flags: .complete, tsn: TSN(2), streamIdentifier: 0, ssn: SSN(1), payloadProtocolIdentifier: 0,
+                                    payload: own)) == .accepted)
+        guard case .message(let second) = r.poll() else {
+            Issue.record("no second message")
+            return
+        }
+        #expect(second.payload.storageCapacity == own.storageCapacity)
+    }
+
     @Test("DATA without user data is reported and not recorded")
     func noUserData() {
         var r = receiver()

@@ -58,6 +58,28 @@ class SocketTransport: @unchecked Sendable {
     private var closing = false
     private var lastReopenWarning: [IPAddress: NIODeadline] = [:]
     private let logger = Logger(label: "swift-sctp.transport")
+    /// Whether runs of packets may go out as one UDP GSO write (set by the UDP transport).
+    var segmentationOffload = false
+    /// The run of packets being gathered for one GSO write.
+    private var batch: Batch?
+
+    /// Packets to one destination gathered for one write: every one as large as the first
+    /// (the segment size), but the last, which may be shorter and ends the run.
+    private struct Batch {
+        let channel: any Channel
+        let remote: SocketAddress
+        let destination: IPAddress
+        let port: Int
+        var data: ByteBuffer
+        let segmentSize: Int
+        var count = 1
+        var ended = false
+    }
+
+    /// At most this many segments per GSO write (the kernel's UDP_MAX_SEGMENTS is 64 or more).
+    private static let maxSegments = min(System.udpMaxSegments ?? 64, 64)
+    /// At most this many bytes per GSO write (a UDP datagram's limit, less headers).
+    private static let maxBatchBytes = 65_000
 
     init(stack: SCTPStack) {
         self.stack = stack
@@ -93,14 +115,48 @@ class SocketTransport: @unchecked Sendable {
         return future
     }
 
-    /// Queues a datagram on the socket of `source` (flushed by `flush`).
-    func write(_ data: ByteBuffer, from source: IPAddress, to remote: SocketAddress) {
+    /// Queues a datagram on the socket of `source` (flushed by `flush`). With segmentation
+    /// offload, consecutive packets to the same `destination` and `port` that are as large
+    /// as the first of their run are gathered into one GSO write.
+    func write(_ data: ByteBuffer, from source: IPAddress, to remote: SocketAddress, destination: IPAddress? = nil, port: Int = 0) {
         guard let channel = channels[source] else { return }
-        channel.write(AddressedEnvelope(remoteAddress: remote, data: data), promise: nil)
         touched[ObjectIdentifier(channel)] = channel
+        guard segmentationOffload, let destination else {
+            channel.write(AddressedEnvelope(remoteAddress: remote, data: data), promise: nil)
+            return
+        }
+        let size = data.readableBytes
+        if var run = batch, !run.ended, run.channel === channel, run.destination == destination, run.port == port,
+           size <= run.segmentSize, run.count < Self.maxSegments, run.data.readableBytes + size <= Self.maxBatchBytes {
+            batch = nil  // one owner while the run grows: no copy on write
+            if run.count == 1 {
+                var first = run.data
+                run.data = ByteBufferAllocator().buffer(capacity: min(run.segmentSize * Self.maxSegments, Self.maxBatchBytes))
+                run.data.writeBuffer(&first)
+            }
+            var packet = data
+            run.data.writeBuffer(&packet)
+            run.count += 1
+            run.ended = size < run.segmentSize
+            batch = run
+            return
+        }
+        writeBatch()
+        batch = Batch(channel: channel, remote: remote, destination: destination, port: port, data: data, segmentSize: size)
+    }
+
+    /// Writes the gathered run: one GSO write, or a plain one for a single packet.
+    private func writeBatch() {
+        guard let run = batch else { return }
+        batch = nil
+        let metadata = run.count > 1
+            ? AddressedEnvelope<ByteBuffer>.Metadata(ecnState: .transportNotCapable, packetInfo: nil, segmentSize: run.segmentSize)
+            : nil
+        run.channel.write(AddressedEnvelope(remoteAddress: run.remote, data: run.data, metadata: metadata), promise: nil)
     }
 
     func flush() {
+        writeBatch()
         guard !touched.isEmpty else { return }
         for channel in touched.values { channel.flush() }
         touched.removeAll(keepingCapacity: true)

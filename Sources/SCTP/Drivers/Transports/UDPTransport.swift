@@ -26,16 +26,24 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
         self.options = options
         self.boundPort = boundPort
         super.init(stack: stack)
+        segmentationOffload = options.segmentationOffload && System.supportsUDPSegmentationOffload
     }
+
+    /// Whether the sockets ask for coalesced reads (UDP GRO).
+    private var receiveOffload: Bool { options.receiveOffload && System.supportsUDPReceiveOffload }
 
     override func makeChannel(for address: IPAddress, handler: DatagramInboundHandler) -> EventLoopFuture<any Channel> {
         let port = boundPort.withLockedValue { $0 } ?? options.udpPort
+        // recvmmsg: several datagrams per read (the buffer is split among them): 32 of up to
+        // 9216 bytes, or with GRO 16 of up to 64 KiB (a coalesced run of packets).
+        let (count, slot) = receiveOffload ? (16, 65_536) : (32, 9216)
         return DatagramBootstrap(group: eventLoop)
             .channelOption(ChannelOptions.socketOption(.so_rcvbuf), value: SocketOptionValue(options.socketBufferSize))
             .channelOption(ChannelOptions.socketOption(.so_sndbuf), value: SocketOptionValue(options.socketBufferSize))
-            // recvmmsg: up to 32 datagrams per read, each up to 9216 bytes (the buffer is split among them).
-            .channelOption(ChannelOptions.datagramVectorReadMessageCount, value: 32)
-            .channelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 32 * 9216))
+            .channelOption(ChannelOptions.datagramVectorReadMessageCount, value: count)
+            .channelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: count * slot))
+            .channelOption(ChannelOptions.datagramReceiveOffload, value: receiveOffload)
+            .channelOption(ChannelOptions.datagramReceiveSegmentSize, value: receiveOffload)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
             }
@@ -57,8 +65,23 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
 
     override func received(_ envelope: AddressedEnvelope<ByteBuffer>, at local: IPAddress) {
         let datagram = envelope.data
-        guard let source = IPAddress(envelope.remoteAddress), let udpPort = envelope.remoteAddress.port,
-              let sourcePort = datagram.getInteger(at: datagram.readerIndex, as: UInt16.self) else { return }
+        guard let source = IPAddress(envelope.remoteAddress), let udpPort = envelope.remoteAddress.port else { return }
+        guard let segmentSize = envelope.metadata?.segmentSize, segmentSize > 0, datagram.readableBytes > segmentSize else {
+            deliver(datagram, from: source, udpPort: udpPort, to: local)
+            return
+        }
+        // A GRO run: datagrams of `segmentSize` bytes, the last one possibly shorter.
+        var offset = datagram.readerIndex
+        let end = datagram.writerIndex
+        while offset < end {
+            let length = min(segmentSize, end - offset)
+            if let packet = datagram.getSlice(at: offset, length: length) { deliver(packet, from: source, udpPort: udpPort, to: local) }
+            offset += length
+        }
+    }
+
+    private func deliver(_ datagram: ByteBuffer, from source: IPAddress, udpPort: Int, to local: IPAddress) {
+        guard let sourcePort = datagram.getInteger(at: datagram.readerIndex, as: UInt16.self) else { return }
         learnedUDPPorts[PeerKey(address: source, sctpPort: sourcePort)] = udpPort
         stack.received(datagram, from: source, to: local)
     }
@@ -69,10 +92,10 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
     }
 
     func write(_ packet: ByteBuffer, from source: IPAddress, to destination: IPAddress, remoteUDPPort: Int?) {
-        guard let sctpPort = packet.getInteger(at: packet.readerIndex + 2, as: UInt16.self),
-              let remote = try? destination.socketAddress(port: peerPort(destination, sctpPort: sctpPort, remoteUDPPort: remoteUDPPort))
-        else { return }
-        write(packet, from: source, to: remote)
+        guard let sctpPort = packet.getInteger(at: packet.readerIndex + 2, as: UInt16.self) else { return }
+        let port = peerPort(destination, sctpPort: sctpPort, remoteUDPPort: remoteUDPPort)
+        guard let remote = try? destination.socketAddress(port: port) else { return }
+        write(packet, from: source, to: remote, destination: destination, port: port)
     }
 
     func udpPorts(from source: IPAddress, to destination: IPAddress, sctpDestinationPort: UInt16,

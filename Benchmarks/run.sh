@@ -1,0 +1,440 @@
+#!/usr/bin/env bash
+# swift-sctp against usrsctp, in one session, on loopback over UDP encapsulation (RFC 6951).
+# See Benchmarks/README.md for what each figure means.
+#
+#   Benchmarks/run.sh                       # everything: about 7 minutes on 2 cores
+#   Benchmarks/run.sh --rounds 2 --time 2   # shorter
+#   Benchmarks/run.sh --only throughput     # one part: throughput|rate64|setup|rtt|memory
+#
+# It builds (release) the root package's sctp-perf and the Benchmarks package's
+# MemoryBenchmark, and with cc: the usrsctp no-debug shim (/work/shared/tools/
+# usrsctp-nodebug.c, or a copy written here), Benchmarks/tools/usrsctp-bench.c and
+# Benchmarks/tools/udp-ceiling.c. Then, alternating A (usrsctp) and B (ours) for every
+# configuration, --rounds times each, it measures:
+#   1. throughput: tsctp -> tsctp vs sctp-perf --client -> sctp-perf --server, message
+#      lengths 100, 1200, 8000, 65000, ordered and unordered, with plain UDP ceilings at the
+#      same datagram size (sendmmsg/recvmmsg; UDP GSO + GRO);
+#   2. messages per second of 64-byte messages (same pairs);
+#   3. association setup rate (one client, one association after another, against a
+#      one-to-many server);
+#   4. echo round-trip time p50/p99 (64 bytes, one message outstanding);
+#   5. memory per idle association with 10,000 associations.
+# Each table cell is the MEDIAN of the rounds (runs that failed are left out and counted).
+#
+# Options: --rounds R (default 3), --time S (seconds per throughput/rtt run, default 3),
+#          --sizes "L ..." (default "100 1200 8000 65000"), --only PART, --assocs N (memory,
+#          default 10000), --setup N (associations per setup-rate run, default 5000),
+#          --keep (keep the work directory with every run's output), --out FILE (also write
+#          the tables to FILE).
+# Env:     TSCTP (default /usr/lib/usrsctp/tsctp), SCTP_PERF / MEMORY_BENCHMARK (built
+#          binaries to use instead of building).
+# Needs: swift, cc, libusrsctp-dev and libusrsctp-examples (apt-get install -y libusrsctp-dev
+# libusrsctp-examples), python3 (free ports), ss (iproute2). No root needed.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+ROUNDS=3
+TIME=3
+SIZES="100 1200 8000 65000"
+ONLY=""
+ASSOCS=10000
+SETUP=5000
+KEEP=0
+OUT=""
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --rounds) ROUNDS=$2; shift 2 ;;
+        --time) TIME=$2; shift 2 ;;
+        --sizes) SIZES=$2; shift 2 ;;
+        --only) ONLY=$2; shift 2 ;;
+        --assocs) ASSOCS=$2; shift 2 ;;
+        --setup) SETUP=$2; shift 2 ;;
+        --keep) KEEP=1; shift ;;
+        --out) OUT=$2; shift 2 ;;
+        -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+        *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+done
+[[ $ROUNDS =~ ^[1-9][0-9]?$ ]] || { echo "--rounds: 1...99" >&2; exit 2; }
+[[ $TIME =~ ^[1-9][0-9]?$ ]] || { echo "--time: whole seconds, 1...99" >&2; exit 2; }
+[[ $ASSOCS =~ ^[1-9][0-9]{0,4}$ ]] || { echo "--assocs: 1...99999" >&2; exit 2; }
+[[ $SETUP =~ ^[1-9][0-9]{0,5}$ ]] || { echo "--setup: 1...999999" >&2; exit 2; }
+
+TSCTP=${TSCTP:-/usr/lib/usrsctp/tsctp}
+WORK=$(mktemp -d /tmp/sctp-bench.XXXXXX)
+PIDS=()
+log() { echo "[bench $(date -u +%H:%M:%S)] $*" >&2; }
+
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    if [[ $KEEP == 1 ]]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+want() { [[ -z $ONLY || $ONLY == "$1" ]]; }
+
+# ---------------------------------------------------------------- build
+
+[[ -x $TSCTP ]] || { log "tsctp not found at $TSCTP (apt-get install libusrsctp-examples)"; exit 2; }
+command -v cc >/dev/null || { log "no C compiler (cc)"; exit 2; }
+command -v python3 >/dev/null || { log "python3 is needed (free ports)"; exit 2; }
+
+if [[ -z ${SCTP_PERF:-} ]]; then
+    log "building sctp-perf (release)"
+    (cd "$ROOT" && swift build -c release --product sctp-perf >"$WORK/build-perf.log" 2>&1) \
+        || { tail -20 "$WORK/build-perf.log" >&2; exit 2; }
+    SCTP_PERF="$ROOT/.build/release/sctp-perf"
+fi
+if want memory && [[ -z ${MEMORY_BENCHMARK:-} ]]; then
+    log "building MemoryBenchmark (release)"
+    (cd "$ROOT" && swift build -c release --package-path Benchmarks --product MemoryBenchmark >"$WORK/build-memory.log" 2>&1) \
+        || { tail -20 "$WORK/build-memory.log" >&2; exit 2; }
+    MEMORY_BENCHMARK="$ROOT/Benchmarks/.build/release/MemoryBenchmark"
+fi
+log "building the C programs"
+SHIM_SRC=/work/shared/tools/usrsctp-nodebug.c
+if [[ ! -f $SHIM_SRC ]]; then
+    # The same shim: Debian's tsctp switches all of usrsctp's debug output on; force it off.
+    SHIM_SRC=$WORK/usrsctp-nodebug.c
+    cat >"$SHIM_SRC" <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdint.h>
+int usrsctp_sysctl_set_sctp_debug_on(uint32_t value) {
+  (void)value;
+  int (*real)(uint32_t) = (int (*)(uint32_t))dlsym(RTLD_NEXT, "usrsctp_sysctl_set_sctp_debug_on");
+  return real ? real(0) : 0;
+}
+EOF
+fi
+cc -shared -fPIC -O2 "$SHIM_SRC" -o "$WORK/nodebug.so" -ldl
+cc -O2 -Wall -o "$WORK/usrsctp-bench" "$HERE/tools/usrsctp-bench.c" -lusrsctp -lpthread
+cc -O2 -Wall -o "$WORK/udp-ceiling" "$HERE/tools/udp-ceiling.c" -lpthread
+UB=$WORK/usrsctp-bench
+UC=$WORK/udp-ceiling
+# env execs tsctp, so that $! of a background run is tsctp's own pid.
+TSCTP_RUN=(env LD_PRELOAD="$WORK/nodebug.so" "$TSCTP")
+
+# ---------------------------------------------------------------- helpers
+
+free_udp_port() {
+    python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+wait_for() {  # SECONDS COMMAND...: bounded
+    local deadline=$((SECONDS + $1)); shift
+    until "$@"; do
+        [[ $SECONDS -ge $deadline ]] && return 1
+        sleep 0.05
+    done
+}
+udp_bound() { [[ -n $(ss -Hnul "sport = :$1") ]]; }
+has_line() { grep -qE "$2" "$1" 2>/dev/null; }
+exited() { ! kill -0 "$1" 2>/dev/null; }
+json_field() { sed -n 's/.*"'"$2"'": \("\{0,1\}[^",}]*\).*/\1/p' "$1" | tail -1 | tr -d '"'; }
+stop() {  # PID: ends a server of ours (bounded)
+    kill "$1" 2>/dev/null || true
+    wait_for 5 exited "$1" || kill -9 "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
+
+# Results: one line per run in $WORK/results: KEY VALUE (VALUE "FAIL" when the run failed).
+record() { echo "$1 $2" >>"$WORK/results"; log "$1 = $2"; }
+
+# The median of a key's successful runs (FAIL when none); "(k/n)" appended when some failed.
+median() {
+    local key=$1 decimals=${2:-1}
+    python3 - "$WORK/results" "$key" "$decimals" <<'EOF'
+import sys, statistics
+path, key, decimals = sys.argv[1], sys.argv[2], int(sys.argv[3])
+values, total = [], 0
+try:
+    for line in open(path):
+        k, _, v = line.strip().partition(" ")
+        if k != key:
+            continue
+        total += 1
+        try:
+            values.append(float(v))
+        except ValueError:
+            pass
+except FileNotFoundError:
+    pass
+if not values:
+    print("FAIL" if total else "-")
+else:
+    text = f"{statistics.median(values):.{decimals}f}"
+    if len(values) < total:
+        text += f" ({len(values)}/{total} ok)"
+    print(text)
+EOF
+}
+ratio() {  # A B -> B/A with 2 decimals, or "-"
+    python3 -c 'import sys
+try:
+    a = float(sys.argv[1].split()[0]); b = float(sys.argv[2].split()[0]); print(f"{b / a:.2f}")
+except Exception:
+    print("-")' "$1" "$2"
+}
+
+# ---------------------------------------------------------------- runs
+
+# A: tsctp -> tsctp. Sets MBPS and MPS (receiver side), empty on failure.
+run_tsctp() {  # LENGTH UNORDERED
+    local length=$1 unordered=$2 u1 u2 port server flag="" name="tsctp-$1-$2-$RANDOM"
+    u1=$(free_udp_port); u2=$(free_udp_port); port=$((5001 + RANDOM % 1000))
+    [[ $unordered == 1 ]] && flag="-u"
+    MBPS=""; MPS=""
+    "${TSCTP_RUN[@]}" -E "$u1" -U "$u2" -L 127.0.0.1 -p "$port" >"$WORK/$name.server" 2>&1 &
+    server=$!; PIDS+=("$server")
+    if wait_for 10 udp_bound "$u1"; then
+        timeout $((TIME + 30)) "${TSCTP_RUN[@]}" -D -E "$u2" -U "$u1" -L 127.0.0.1 -p "$port" -l "$length" -T "$TIME" $flag \
+            127.0.0.1 >"$WORK/$name.client" 2>&1 || true
+        # "length, messages, recv calls, bytes, seconds, bytes/s, notifications" when the association ends.
+        if wait_for 20 has_line "$WORK/$name.server" '^[0-9]+, [0-9]+, [0-9]+, [0-9]+, '; then
+            local line
+            line=$(grep -E '^[0-9]+, [0-9]+, [0-9]+, [0-9]+, ' "$WORK/$name.server" | tail -1)
+            MBPS=$(echo "$line" | awk -F', ' '{ if ($5 > 0) printf "%.1f", $4 * 8 / $5 / 1e6 }')
+            MPS=$(echo "$line" | awk -F', ' '{ if ($5 > 0) printf "%.0f", $2 / $5 }')
+        fi
+    fi
+    stop "$server"
+}
+
+# B: sctp-perf --client -> sctp-perf --server --once, SCTP packets of 1472 bytes like tsctp's.
+run_perf() {  # LENGTH UNORDERED
+    local length=$1 unordered=$2 u1 u2 port server flag="" name="perf-$1-$2-$RANDOM"
+    u1=$(free_udp_port); u2=$(free_udp_port); port=$((5001 + RANDOM % 1000))
+    [[ $unordered == 1 ]] && flag="--unordered"
+    MBPS=""; MPS=""
+    "$SCTP_PERF" --server --once --port "$port" --udp-port "$u1" --peer-udp-port "$u2" --mtu 1472 --json \
+        >"$WORK/$name.server" 2>"$WORK/$name.server.err" &
+    server=$!; PIDS+=("$server")
+    if wait_for 20 has_line "$WORK/$name.server" listening; then
+        timeout $((TIME + 60)) "$SCTP_PERF" --client 127.0.0.1 --port "$port" --udp-port "$u2" --peer-udp-port "$u1" \
+            --length "$length" --time "$TIME" $flag --mtu 1472 --json >"$WORK/$name.client" 2>"$WORK/$name.client.err" || true
+        if wait_for 30 exited "$server" && [[ $(json_field "$WORK/$name.server" ended) == shutdown ]]; then
+            MBPS=$(printf '%.1f' "$(json_field "$WORK/$name.server" mbps)")
+            MPS=$(printf '%.0f' "$(json_field "$WORK/$name.server" messages_per_second)")
+        fi
+    fi
+    stop "$server"
+}
+
+# The SCTP packet one message makes (common header 12, DATA header 16, padding), at most
+# 1472 bytes: the datagram size the UDP ceilings are measured at.
+datagram_size() { local s=$((28 + ($1 + 3) / 4 * 4)); echo $((s > 1472 ? 1472 : s)); }
+
+run_udp() {  # SIZE MODE -> sets MBPS
+    MBPS=$(timeout $((TIME + 20)) "$UC" --size "$1" --time "$TIME" --mode "$2" 2>>"$WORK/udp.err" \
+        | sed -n 's/.*"mbps": \([0-9.]*\).*/\1/p' || true)
+}
+
+throughput() {
+    local length unordered round size
+    for length in $SIZES; do
+        for unordered in 0 1; do
+            size=$(datagram_size "$length")
+            for round in $(seq "$ROUNDS"); do
+                log "throughput $length B $([[ $unordered == 1 ]] && echo unordered || echo ordered), round $round"
+                run_tsctp "$length" "$unordered"; record "tp.$length.$unordered.usrsctp" "${MBPS:-FAIL}"
+                run_perf "$length" "$unordered"; record "tp.$length.$unordered.ours" "${MBPS:-FAIL}"
+            done
+        done
+        for round in $(seq "$ROUNDS"); do
+            run_udp "$size" mmsg; record "udp.$length.mmsg" "${MBPS:-FAIL}"
+            run_udp "$size" gso-gro; record "udp.$length.gso" "${MBPS:-FAIL}"
+        done
+    done
+}
+
+rate64() {
+    local round
+    for round in $(seq "$ROUNDS"); do
+        log "64-byte messages, round $round"
+        run_tsctp 64 0; record "mps64.usrsctp" "${MPS:-FAIL}"
+        run_perf 64 0; record "mps64.ours" "${MPS:-FAIL}"
+    done
+}
+
+# Association setup rate: A usrsctp-bench setup -> usrsctp-bench server (one-to-many);
+# B sctp-perf --client --setup-rate -> sctp-perf --server (one endpoint, many associations).
+setup_rate() {
+    local round u1 u2 port server name
+    for round in $(seq "$ROUNDS"); do
+        log "setup rate, round $round"
+        name="setup-usrsctp-$round"; u1=$(free_udp_port); u2=$(free_udp_port); port=$((6001 + RANDOM % 1000))
+        timeout $((TIME * 10 + 30)) "$UB" server --bind 127.0.0.1 --port "$port" --udp-port "$u1" --peer-udp-port "$u2" \
+            --time $((TIME * 10 + 10)) >"$WORK/$name.server" 2>&1 &
+        server=$!; PIDS+=("$server")
+        local rate=""
+        if wait_for 10 has_line "$WORK/$name.server" READY; then
+            timeout $((TIME * 10 + 20)) "$UB" setup --bind 127.0.0.1 --connect 127.0.0.1 --remote-port "$port" --udp-port "$u2" \
+                --peer-udp-port "$u1" --count "$SETUP" --time $((TIME * 10)) >"$WORK/$name.client" 2>&1 || true
+            rate=$(json_field "$WORK/$name.client" per_second)
+        fi
+        stop "$server"
+        record "setup.usrsctp" "${rate:-FAIL}"
+
+        name="setup-ours-$round"; u1=$(free_udp_port); u2=$(free_udp_port); port=$((6001 + RANDOM % 1000))
+        "$SCTP_PERF" --server --port "$port" --udp-port "$u1" --peer-udp-port "$u2" --json \
+            >"$WORK/$name.server" 2>"$WORK/$name.server.err" &
+        server=$!; PIDS+=("$server")
+        rate=""
+        if wait_for 20 has_line "$WORK/$name.server" listening; then
+            timeout $((TIME * 10 + 20)) "$SCTP_PERF" --client 127.0.0.1 --port "$port" --udp-port "$u2" --peer-udp-port "$u1" \
+                --setup-rate "$SETUP" --time $((TIME * 10)) --json >"$WORK/$name.client" 2>"$WORK/$name.client.err" || true
+            rate=$(json_field "$WORK/$name.client" per_second)
+        fi
+        stop "$server"
+        record "setup.ours" "${rate:-FAIL}"
+    done
+}
+
+# Echo round trip, 64 bytes, one outstanding: A usrsctp-bench rtt -> usrsctp-bench server --echo;
+# B sctp-perf --client --latency -> sctp-perf --server --echo --once.
+rtt() {
+    local round u1 u2 port server name
+    for round in $(seq "$ROUNDS"); do
+        log "echo round trip, round $round"
+        name="rtt-usrsctp-$round"; u1=$(free_udp_port); u2=$(free_udp_port); port=$((7001 + RANDOM % 1000))
+        timeout $((TIME + 30)) "$UB" server --echo --bind 127.0.0.1 --port "$port" --udp-port "$u1" --peer-udp-port "$u2" \
+            --time $((TIME + 20)) >"$WORK/$name.server" 2>&1 &
+        server=$!; PIDS+=("$server")
+        local p50="" p99=""
+        if wait_for 10 has_line "$WORK/$name.server" READY; then
+            timeout $((TIME + 20)) "$UB" rtt --bind 127.0.0.1 --connect 127.0.0.1 --remote-port "$port" --udp-port "$u2" \
+                --peer-udp-port "$u1" --length 64 --count 10000000 --time "$TIME" >"$WORK/$name.client" 2>&1 || true
+            p50=$(json_field "$WORK/$name.client" p50_us); p99=$(json_field "$WORK/$name.client" p99_us)
+        fi
+        stop "$server"
+        record "rtt50.usrsctp" "${p50:-FAIL}"; record "rtt99.usrsctp" "${p99:-FAIL}"
+
+        name="rtt-ours-$round"; u1=$(free_udp_port); u2=$(free_udp_port); port=$((7001 + RANDOM % 1000))
+        "$SCTP_PERF" --server --once --echo --port "$port" --udp-port "$u1" --peer-udp-port "$u2" --json \
+            >"$WORK/$name.server" 2>"$WORK/$name.server.err" &
+        server=$!; PIDS+=("$server")
+        p50=""; p99=""
+        if wait_for 20 has_line "$WORK/$name.server" listening; then
+            timeout $((TIME + 30)) "$SCTP_PERF" --client 127.0.0.1 --port "$port" --udp-port "$u2" --peer-udp-port "$u1" \
+                --latency --length 64 --time "$TIME" --json >"$WORK/$name.client" 2>"$WORK/$name.client.err" || true
+            p50=$(json_field "$WORK/$name.client" p50_us); p99=$(json_field "$WORK/$name.client" p99_us)
+        fi
+        stop "$server"
+        record "rtt50.ours" "${p50:-FAIL}"; record "rtt99.ours" "${p99:-FAIL}"
+    done
+}
+
+# Memory per idle association: heap growth (glibc mallinfo2) of a server process while ASSOCS
+# associations are up, divided by ASSOCS. The client is the same for both servers,
+# `usrsctp-bench hold` (one-to-one sockets, kept open). A: usrsctp-bench server --memory
+# (a one-to-many socket); B: MemoryBenchmark --udp-server (UDPEncapsulationEndpoint, what
+# sctp-perf --server runs). Also: MemoryBenchmark over the in-memory link (the core alone).
+memory_udp() {  # NAME SERVER-COMMAND... -> sets VALUE
+    local name=$1 u1 u2 port server holder
+    shift
+    u1=$(free_udp_port); u2=$(free_udp_port); port=$((8001 + RANDOM % 1000))
+    VALUE=""
+    timeout 150 "$@" --port "$port" --udp-port "$u1" --peer-udp-port "$u2" --assocs "$ASSOCS" --time 120 \
+        >"$WORK/$name.server" 2>"$WORK/$name.server.err" &
+    server=$!; PIDS+=("$server")
+    if wait_for 20 has_line "$WORK/$name.server" READY; then
+        # hold keeps its sockets open until killed (its watchdog ends it after --time + 5 s).
+        "$UB" hold --bind 127.0.0.1 --connect 127.0.0.1 --remote-port "$port" --udp-port "$u2" \
+            --peer-udp-port "$u1" --count "$ASSOCS" --time 120 </dev/null >"$WORK/$name.client" 2>&1 &
+        holder=$!; PIDS+=("$holder")
+        wait_for 130 has_line "$WORK/$name.server" heap_per_association || true
+        VALUE=$(json_field "$WORK/$name.server" heap_per_association)
+        stop "$holder"
+    fi
+    stop "$server"
+}
+
+memory() {
+    local round value
+    for round in $(seq "$ROUNDS"); do
+        log "memory per idle association ($ASSOCS associations), round $round"
+        memory_udp "mem-usrsctp-$round" "$UB" server --memory --bind 127.0.0.1
+        record "mem.usrsctp" "${VALUE:-FAIL}"
+        memory_udp "mem-ours-$round" "$MEMORY_BENCHMARK" --udp-server
+        record "mem.ours" "${VALUE:-FAIL}"
+        value=$(timeout 300 "$MEMORY_BENCHMARK" "$ASSOCS" --json 2>"$WORK/mem-core-$round.err" \
+            | sed -n 's/.*"server_heap_per_association": \([0-9.]*\).*/\1/p' || true)
+        record "mem.core" "${value:-FAIL}"
+    done
+}
+
+log "work directory $WORK; $ROUNDS rounds, $TIME s per run"
+STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+want throughput && throughput
+want rate64 && rate64
+want setup && setup_rate
+want rtt && rtt
+want memory && memory
+
+# ---------------------------------------------------------------- tables
+
+{
+    echo "swift-sctp vs usrsctp $(dpkg-query -W -f '${Version}' libusrsctp2 2>/dev/null || true), $STARTED, $(nproc) cores, $(uname -r)"
+    echo "median of $ROUNDS rounds, A (usrsctp) and B (ours) alternating; $TIME s per throughput / round-trip run"
+    echo "load average (1, 5, 15 min) at the start: $LOAD_START, at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+    if want throughput; then
+        echo
+        echo "Throughput, loopback, UDP encapsulation, receiver's count; SCTP packets up to 1472 bytes both sides"
+        echo "(tsctp -D with debug output off vs sctp-perf --mtu 1472); UDP ceilings in Mbit/s of UDP payload at the"
+        echo "datagram size one message makes (sendmmsg/recvmmsg, 64 per call; UDP GSO + GRO)"
+        printf '%-7s %-9s %14s %12s %7s %6s %10s %12s\n' length order "usrsctp Mbit/s" "ours Mbit/s" ours/us dgram "UDP mmsg" "UDP GSO+GRO"
+        for length in $SIZES; do
+            for unordered in 0 1; do
+                a=$(median "tp.$length.$unordered.usrsctp"); b=$(median "tp.$length.$unordered.ours")
+                printf '%-7s %-9s %14s %12s %7s %6s %10s %12s\n' "$length" "$([[ $unordered == 1 ]] && echo unordered || echo ordered)" \
+                    "$a" "$b" "$(ratio "$a" "$b")" "$(datagram_size "$length")" "$(median "udp.$length.mmsg")" "$(median "udp.$length.gso")"
+            done
+        done
+    fi
+    if want rate64; then
+        echo
+        echo "64-byte messages per second (ordered, receiver's count)"
+        a=$(median mps64.usrsctp 0); b=$(median mps64.ours 0)
+        printf '  usrsctp (tsctp) %12s   ours (sctp-perf) %12s   ours/usrsctp %s\n' "$a" "$b" "$(ratio "$a" "$b")"
+    fi
+    if want setup; then
+        echo
+        echo "Association setup rate, associations/s ($SETUP one after another: connect until up, then ABORT)"
+        a=$(median setup.usrsctp 0); b=$(median setup.ours 0)
+        printf '  usrsctp %12s   ours %12s   ours/usrsctp %s\n' "$a" "$b" "$(ratio "$a" "$b")"
+    fi
+    if want rtt; then
+        echo
+        echo "Echo round trip, 64 bytes, one message outstanding, microseconds"
+        printf '  usrsctp p50 %8s  p99 %8s   ours p50 %8s  p99 %8s\n' "$(median rtt50.usrsctp)" "$(median rtt99.usrsctp)" \
+            "$(median rtt50.ours)" "$(median rtt99.ours)"
+    fi
+    if want memory; then
+        echo
+        echo "Memory per idle association, server heap bytes (mallinfo2) with $ASSOCS associations up"
+        echo "(server process over UDP on loopback, usrsctp clients holding the associations)"
+        a=$(median mem.usrsctp 0); b=$(median mem.ours 0)
+        printf '  usrsctp %10s   ours %10s   ours/usrsctp %s   ours, core alone over the in-memory link %s\n' \
+            "$a" "$b" "$(ratio "$a" "$b")" "$(median mem.core 0)"
+    fi
+    echo
+    echo "Every run (key: values in order; tp.LENGTH.UNORDERED in Mbit/s):"
+    python3 - "$WORK/results" <<'EOF'
+import sys
+runs = {}
+for line in open(sys.argv[1]):
+    key, _, value = line.strip().partition(" ")
+    runs.setdefault(key, []).append(value)
+for key, values in runs.items():
+    print(f"  {key}: {' '.join(values)}")
+EOF
+} >"$WORK/table"
+echo
+cat "$WORK/table"
+[[ -n $OUT ]] && cp "$WORK/table" "$OUT"
+exit 0
