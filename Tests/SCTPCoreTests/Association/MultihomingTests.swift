@@ -278,7 +278,7 @@ struct MultihomingTests {
         #expect(lost.count >= 4, "a window was lost on the primary: \(lost)")
         // The alternate path's initial cwnd (4380 bytes) holds all of them: they go first, in order.
         #expect(Array(alternate.prefix(lost.count)) == lost, "\(alternate.prefix(lost.count + 4))")
-        #expect(alternate.count == count, "each chunk once on the alternate path: \(alternate.count) sent")
+        #expect(Set(alternate).count == alternate.count, "each chunk once on the alternate path: \(alternate)")
         let statistics = try #require(h.client.endpoint.statistics(of: id))
         #expect(statistics.fastRetransmitMarks == 0 && statistics.dataChunksRetransmitted == lost.count, "\(statistics)")
         #expect(h.server.endpoint.statistics(of: serverID)?.duplicateDataChunksReceived == 0)
