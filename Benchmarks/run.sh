@@ -96,21 +96,7 @@ if want memory && [[ -z ${MEMORY_BENCHMARK:-} ]]; then
     MEMORY_BENCHMARK="$ROOT/Benchmarks/.build/release/MemoryBenchmark"
 fi
 log "building the C programs"
-SHIM_SRC=/work/shared/tools/usrsctp-nodebug.c
-if [[ ! -f $SHIM_SRC ]]; then
-    # The same shim: Debian's tsctp switches all of usrsctp's debug output on; force it off.
-    SHIM_SRC=$WORK/usrsctp-nodebug.c
-    cat >"$SHIM_SRC" <<'EOF'
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <stdint.h>
-int usrsctp_sysctl_set_sctp_debug_on(uint32_t value) {
-  (void)value;
-  int (*real)(uint32_t) = (int (*)(uint32_t))dlsym(RTLD_NEXT, "usrsctp_sysctl_set_sctp_debug_on");
-  return real ? real(0) : 0;
-}
-EOF
-fi
+SHIM_SRC=$ROOT/scripts/interop/usrsctp-nodebug.c
 cc -shared -fPIC -O2 "$SHIM_SRC" -o "$WORK/nodebug.so" -ldl
 cc -O2 -Wall -o "$WORK/usrsctp-bench" "$HERE/tools/usrsctp-bench.c" -lusrsctp -lpthread
 cc -O2 -Wall -o "$WORK/udp-ceiling" "$HERE/tools/udp-ceiling.c" -lpthread

@@ -4,11 +4,11 @@ import NIOCore
 import NIOPosix
 import SCTP
 
-/// `sctp-perf --client ADDR --setup-rate N`: association setup rate. One after another, a
-/// one-to-one `SCTPSocket` bound to the first local address (SCTP port chosen by the stack)
-/// connects to the server and is closed with `SO_LINGER` 0 (ABORT), N times or until
-/// `--time` passes; every socket shares one UDP stack. Reports associations per second,
-/// counting the whole loop (socket, bind, connect until COMMUNICATION UP, abort).
+/// `sctp-perf --client ADDR --setup-rate N`: association setup rate. One one-to-many
+/// `SCTPSocket` bound to the first local address (SCTP port chosen by the stack) sets up
+/// associations one after another: `connectx` until COMMUNICATION UP, then an ABORT
+/// (`sendmsg` with `SCTP_ABORT`), N times or until `--time` passes. Reports associations per
+/// second, counting the whole loop.
 struct PerfSetupRate {
     var peerAddress: String
     var bindAddress: String
@@ -33,16 +33,16 @@ struct PerfSetupRate {
         var slowest = Duration.zero
         var connecting = Duration.zero
         do {
+            let socket = SCTPSocket(style: .oneToMany, stack: stack)
+            defer { try? socket.close() }
+            try socket.bind(local)
             while done < count && clock.now < deadline {
-                let socket = SCTPSocket(style: .oneToOne, stack: stack)
-                try socket.bind(local)
-                try socket.setOption(.linger, .zero)
                 let before = clock.now
-                _ = try socket.connectx([peer])
+                let id = try socket.connectx([peer])
                 let took = clock.now - before
                 slowest = max(slowest, took)
                 connecting += took
-                try socket.close()
+                try socket.sendmsg(ByteBuffer(), info: SCTPSendInfo(flags: [.abort], associationID: id))
                 done += 1
             }
         } catch {

@@ -80,17 +80,7 @@ fi
 # Debian's tsctp switches all of usrsctp's debug output on, which halves its speed and floods
 # stdout: this shim forces the debug mask to 0 (LD_PRELOAD).
 SHIM=$WORK/nodebug.so
-cat > "$WORK/nodebug.c" <<'EOF'
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <stdint.h>
-int usrsctp_sysctl_set_sctp_debug_on(uint32_t value) {
-  (void)value;
-  int (*real)(uint32_t) = (int (*)(uint32_t))dlsym(RTLD_NEXT, "usrsctp_sysctl_set_sctp_debug_on");
-  return real ? real(0) : 0;
-}
-EOF
-if ! cc -shared -fPIC -O2 "$WORK/nodebug.c" -o "$SHIM" -ldl 2>/dev/null; then
+if ! cc -shared -fPIC -O2 "$HERE/usrsctp-nodebug.c" -o "$SHIM" -ldl 2>/dev/null; then
     log "cannot build the no-debug shim: tsctp runs with its debug output (slower)"
     SHIM=""
 fi
