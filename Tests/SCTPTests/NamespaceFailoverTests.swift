@@ -99,12 +99,15 @@ struct NamespaceFailoverTests {
         #expect(afterCut.map { $0 < .seconds(10) } ?? false, "the transfer took \(String(describing: afterCut)) after the cut")
 
         // The client learned that 198.18.1.2 became unreachable; bring the link back and it is
-        // confirmed available again and used as primary.
+        // confirmed available again and used as primary. The path may fail again on the way
+        // (packets queued while the link was down arrive in a burst; the socket NIO closed on
+        // ENETUNREACH is reopened), so this waits for an `available` that leaves it primary.
         var sawUnreachable = false
         var sawAvailable = false
+        var primaryBack = false
         try namespaces.setLink(1, up: true)
         var seen: [String] = []
-        for _ in 0..<16 where !sawAvailable {
+        for _ in 0..<32 where !(sawAvailable && primaryBack) {
             let notification: SCTPNotification
             do {
                 notification = try client.nextNotification()
@@ -115,8 +118,14 @@ struct NamespaceFailoverTests {
             seen.append("\(notification)")
             guard case .peerAddressChange(let changed, let state, _) = notification,
                   changed?.ipAddress == "198.18.1.2" else { continue }
-            if state == .unreachable || state == .potentiallyFailed { sawUnreachable = true }
-            if state == .available && sawUnreachable { sawAvailable = true }
+            if state == .unreachable || state == .potentiallyFailed {
+                sawUnreachable = true
+                primaryBack = false
+            }
+            if state == .available && sawUnreachable {
+                sawAvailable = true
+                primaryBack = try client.getOption(.status).primaryAddress?.description == "198.18.1.2"
+            }
         }
         #expect(sawUnreachable && sawAvailable, "notifications: \(seen)")
         let primary = try client.getOption(.status).primaryAddress?.description
