@@ -27,7 +27,7 @@ public final class ChildProcess: @unchecked Sendable {
                 condition.unlock()
             }
         }
-        try process.run()
+        try Tools.spawnWithDefaultSignalMask(process)
     }
 
     /// What the program wrote to standard output / standard error so far.
@@ -62,8 +62,7 @@ public final class ChildProcess: @unchecked Sendable {
         return process.terminationStatus
     }
 
-    /// Stops the program if it still runs (SIGKILL: a child inherits the test runner's
-    /// signal mask, which may block SIGTERM).
+    /// Stops the program if it still runs (SIGKILL: it always ends the child).
     public func terminate() {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         _ = waitForExit(seconds: 5)
@@ -77,6 +76,30 @@ public final class ChildProcess: @unchecked Sendable {
 }
 
 extension Tools {
+    /// `Process.run` on a thread of its own with no signal blocked: the child inherits the
+    /// spawning thread's signal mask, and the test runner's threads block SIGINT and SIGTERM,
+    /// which would leave a child (tshark, and the dumpcap it starts) deaf to anything but
+    /// SIGKILL.
+    public static func spawnWithDefaultSignalMask(_ process: Process) throws {
+        let done = DispatchSemaphore(value: 0)
+        let failure = NSLock()
+        nonisolated(unsafe) var caught: (any Error)?
+        let thread = Thread {
+            var none = sigset_t()
+            sigemptyset(&none)
+            pthread_sigmask(SIG_SETMASK, &none, nil)
+            do {
+                try process.run()
+            } catch {
+                failure.withLock { caught = error }
+            }
+            done.signal()
+        }
+        thread.start()
+        done.wait()
+        if let error = failure.withLock({ caught }) { throw error }
+    }
+
     /// A product of this package built next to the test bundle (`.build/debug/NAME`).
     public static func builtProduct(_ name: String) -> String? {
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()

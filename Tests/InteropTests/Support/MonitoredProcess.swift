@@ -1,4 +1,5 @@
 import Foundation
+import SCTPTestSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -42,35 +43,12 @@ final class MonitoredProcess: @unchecked Sendable {
             condition.broadcast()
             condition.unlock()
         }
-        try Self.spawnWithDefaultSignalMask(process)
+        try Tools.spawnWithDefaultSignalMask(process)
         startReader(out.fileHandleForReading, stdout: true)
         startReader(err.fileHandleForReading, stdout: false)
     }
 
     deinit { terminate() }
-
-    /// `Process.run` on a thread of its own with no signal blocked: the child inherits the
-    /// spawning thread's signal mask, and the test runner's threads block SIGINT and SIGTERM,
-    /// which would leave a child (tshark, and the dumpcap it starts) deaf to anything but
-    /// SIGKILL.
-    private static func spawnWithDefaultSignalMask(_ process: Process) throws {
-        let done = DispatchSemaphore(value: 0)
-        let failure = LockedBox<(any Error)?>(nil)
-        let thread = Thread {
-            var none = sigset_t()
-            sigemptyset(&none)
-            pthread_sigmask(SIG_SETMASK, &none, nil)
-            do {
-                try process.run()
-            } catch {
-                failure.value = error
-            }
-            done.signal()
-        }
-        thread.start()
-        done.wait()
-        if let error = failure.value { throw error }
-    }
 
     /// Reads one pipe to its end on a thread of its own, line by line.
     private func startReader(_ handle: FileHandle, stdout: Bool) {
