@@ -60,6 +60,14 @@ extension Association {
         let hasControl = !pendingControl.isEmpty
         pendingControl.removeAll()
 
+        // In SHUTDOWN-ACK-SENT no SACK goes out (§9.2): all the peer's data was acknowledged
+        // before its SHUTDOWN, and a SACK (a window update after the application read, say)
+        // that crosses the peer's SHUTDOWN COMPLETE finds no association there and draws an
+        // ABORT, which would end a finished shutdown as an abort. One owed is dropped.
+        if state == .shutdownAckSent && (receiver.isSackOwed || receiver.sackDeadline != nil) {
+            _ = receiver.takeSack()
+        }
+
         // The SACK goes in before any DATA. One that is owed but not due yet rides along only
         // if the packet goes out anyway: it is prepared first (changing nothing) and kept only
         // then. Whether DATA may go is only guessed here (something waits to be sent).
@@ -267,11 +275,12 @@ extension Association {
     // MARK: SACK in
 
     /// SACK from the peer (§6.2.1): acknowledge, adjust congestion control, RTO and timers.
-    func handleSack(_ sack: SackChunk, from source: IPAddress, now: SCTPInstant) {
+    /// `cumulativeOnly`: a SHUTDOWN's Cumulative TSN Ack, whose lack of Gap Ack Blocks is no renege (§9.2).
+    func handleSack(_ sack: SackChunk, from source: IPAddress, now: SCTPInstant, cumulativeOnly: Bool = false) {
         guard state != .cookieWait && state != .cookieEchoed else { return }
         let outcome: SackOutcome
         do {
-            outcome = try sender.outstanding.handleSack(sack, now: now)
+            outcome = try sender.outstanding.handleSack(sack, now: now, cumulativeOnly: cumulativeOnly)
         } catch {
             abort(causes: [.protocolViolation(ProtocolViolationCause(information: "SACK acknowledges TSNs never sent"))],
                   reason: .protocolViolation("SACK beyond the highest TSN sent"), now: now)
@@ -313,11 +322,12 @@ extension Association {
         progressShutdown(now: now)
     }
 
-    /// SHUTDOWN's Cumulative TSN Ack acknowledges like a SACK without gaps (§9.2).
+    /// SHUTDOWN's Cumulative TSN Ack acknowledges like a SACK, except that its lack of Gap
+    /// Ack Blocks is not a renege (§9.2): what was gap-acknowledged stays so.
     func processCumulativeAck(_ tsn: TSN, now: SCTPInstant) {
         guard tsn >= sender.outstanding.cumulativeTSNAck else { return }
         handleSack(SackChunk(cumulativeTSNAck: tsn, advertisedReceiverWindowCredit: sender.lastPeerWindow),
-                   from: paths[primaryPath].address, now: now)
+                   from: paths[primaryPath].address, now: now, cumulativeOnly: true)
     }
 
     // MARK: DATA in

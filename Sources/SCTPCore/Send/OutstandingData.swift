@@ -442,8 +442,12 @@ public struct OutstandingData: Sendable {
     ///   threshold is marked for Fast Retransmit once; the first such chunk outside Fast
     ///   Recovery enters it, with the highest TSN sent as exit point.
     ///
+    /// `cumulativeOnly`: the acknowledgement is a SHUTDOWN's Cumulative TSN Ack (§9.2), not
+    /// a SACK: it carries no Gap Ack Blocks, and their absence "MUST NOT" be taken for a
+    /// renege, so chunks gap-acknowledged before stay so, and no miss indications are counted.
+    ///
     /// Throws, changing nothing, when the SACK acknowledges TSNs never sent.
-    public mutating func handleSack(_ sack: SackChunk, now: SCTPInstant) throws(SackError) -> SackOutcome {
+    public mutating func handleSack(_ sack: SackChunk, now: SCTPInstant, cumulativeOnly: Bool = false) throws(SackError) -> SackOutcome {
         let newCumulative = sack.cumulativeTSNAck
         guard newCumulative >= cumulativeTSNAck else {
             var outcome = SackOutcome(cumulativeTSNAck: cumulativeTSNAck)
@@ -542,7 +546,9 @@ public struct OutstandingData: Sendable {
         // before (anything there not acknowledged now was reneged), except that when blocks
         // were left unread, only what the read blocks span can be judged.
         var scanEnd = highestAckedInSack
-        if let previous = previousHighestGapAcked, previous > newCumulative {
+        if cumulativeOnly {
+            scanEnd = nil
+        } else if let previous = previousHighestGapAcked, previous > newCumulative {
             let limit = truncated ? min(previous, highestAckedInSack ?? newCumulative) : previous
             if limit > (scanEnd ?? newCumulative) { scanEnd = limit }
         }
@@ -579,8 +585,8 @@ public struct OutstandingData: Sendable {
                 }
             }
         }
-        if truncated, let previous = previousHighestGapAcked, previous > (highestAckedInSack ?? newCumulative) {
-            highestGapAckedTSN = previous  // unread blocks may still cover it
+        if (truncated || cumulativeOnly), let previous = previousHighestGapAcked, previous > (highestAckedInSack ?? newCumulative) {
+            highestGapAckedTSN = previous  // unread blocks (or no blocks at all) may still cover it
         } else {
             highestGapAckedTSN = highestAckedInSack
         }
