@@ -4,35 +4,6 @@ import SCTPSimulation
 import SCTPWire
 import Testing
 
-/// Drops the first datagram its participant sends that holds a chunk of a given type.
-final class DropFirstParticipant: SimulationParticipant {
-    let inner: EndpointParticipant
-    let chunkType: UInt8
-    private(set) var dropped = 0
-
-    init(_ inner: EndpointParticipant, dropping chunkType: UInt8) {
-        self.inner = inner
-        self.chunkType = chunkType
-    }
-
-    var addresses: [IPAddress] { inner.addresses }
-    var nextDeadline: SCTPInstant? { inner.nextDeadline }
-    func handleTimeout(now: SCTPInstant) { inner.handleTimeout(now: now) }
-    func receive(_ delivery: Delivery, now: SCTPInstant) { inner.receive(delivery, now: now) }
-
-    func pollTransmit(now: SCTPInstant) -> OutgoingDatagram? {
-        while let outgoing = inner.pollTransmit(now: now) {
-            let chunks = (try? SCTPPacket(parsing: outgoing.datagram, checksum: .skipped))?.chunks ?? []
-            if dropped == 0 && chunks.contains(where: { $0.type == chunkType }) {
-                dropped += 1
-                continue
-            }
-            return outgoing
-        }
-        return nil
-    }
-}
-
 /// Found by the seeded sweep (seeds 632, 2283, 6491, 7157, 7213): a window-update SACK
 /// owed when the application read in SHUTDOWN-RECEIVED went out in SHUTDOWN-ACK-SENT, after
 /// the SHUTDOWN ACK. When the peer's SHUTDOWN COMPLETE was lost, that SACK found the peer
@@ -67,16 +38,50 @@ struct ShutdownAckSentSackTests {
         h.server.endpoint.consumed(bytes: 3000, on: serverID, now: h.now)
         // The client's SHUTDOWN COMPLETE is lost: the server must learn of the end from a
         // retransmitted SHUTDOWN ACK, not from an ABORT.
-        let client = DropFirstParticipant(h.client, dropping: ShutdownCompleteChunk.chunkType)
+        let client = PacketFilterParticipant(h.client, rules: [(ShutdownCompleteChunk.chunkType, .drop)])
         let loggedServer = RoutedParticipant(h.server, routes: [:])
         h.loop.participants = [client, loggedServer]
         #expect(h.run(for: .seconds(30)) { H.shutdownCompleted(h.server) || H.lost(h.server) != nil })
-        #expect(client.dropped == 1)
+        #expect(client.applied == 1)
         #expect(H.shutdownCompleted(h.client))
         #expect(H.messages(h.client).count == 1)
         #expect(H.lost(h.server) == nil, "the server's shutdown is not turned into an abort")
         #expect(H.shutdownCompleted(h.server))
         #expect(loggedServer.count(SackChunk.chunkType) == 0, "no SACK after the SHUTDOWN ACK")
         #expect(loggedServer.count(ShutdownAckChunk.chunkType) >= 2)
+    }
+}
+
+/// Found by the seeded sweep (seed 2283 and others): both sides shut down at once; our
+/// SHUTDOWN, delayed, reached the peer after it had completed (and its SHUTDOWN COMPLETE was
+/// lost or late), so the peer answered it as out of the blue, with an ABORT with the T bit.
+/// In SHUTDOWN-ACK-SENT every byte both ways is acknowledged: that ABORT only says the peer
+/// has closed, as its SHUTDOWN COMPLETE would have.
+@Suite("an out-of-the-blue ABORT in SHUTDOWN-ACK-SENT")
+struct ShutdownAckSentAbortTests {
+    typealias H = AssociationHarness
+
+    @Test("a reflected-tag ABORT in SHUTDOWN-ACK-SENT completes the shutdown")
+    func reflectedAbortCompletesShutdown() throws {
+        let h = H(seed: 93)
+        let id = try h.connect()
+        #expect(h.run { !H.upEvents(h.client).isEmpty && !H.upEvents(h.server).isEmpty })
+        let serverID = try #require(H.upEvents(h.server).first)
+        // The client's SHUTDOWN is held back 20 ms; the server's SHUTDOWN COMPLETE is lost.
+        let client = PacketFilterParticipant(h.client, rules: [(ShutdownChunk.chunkType, .hold(.milliseconds(20)))])
+        let server = PacketFilterParticipant(h.server, rules: [(ShutdownCompleteChunk.chunkType, .drop)])
+        h.loop.participants = [client, server]
+        let start = h.now
+        try h.client.endpoint.shutdown(id, now: h.now)
+        try h.server.endpoint.shutdown(serverID, now: h.now)
+        h.loop.flushTransmits()
+        #expect(h.run(for: .seconds(30)) { H.shutdownCompleted(h.client) || H.lost(h.client) != nil })
+        #expect(client.applied == 1 && server.applied == 1)
+        #expect(H.shutdownCompleted(h.server))
+        #expect(H.lost(h.client) == nil, "not reported as an abort")
+        #expect(H.shutdownCompleted(h.client))
+        // The ABORT ended it (about 30 ms in), not a SHUTDOWN COMPLETE drawn by T2 (1 s).
+        let end = try #require(h.client.events.first { if case .shutdownComplete = $0.event { true } else { false } }?.time)
+        #expect(end < start + .milliseconds(100))
     }
 }

@@ -343,13 +343,12 @@ final class SweepPeer: SimulationParticipant {
             }
             check(sender.queue.queuedBytes, c.sendBufferSize, "send queue bytes")
             check(sender.outstanding.count, c.maxOutstandingChunks, "outstanding chunks")
-            // The peer's window bounds what is in flight; one chunk may probe a closed window.
-            // (Gap-acknowledged chunks stay outstanding, but the peer may have delivered and
-            // freed them: the outstanding-chunk limit bounds those.)
-            // Bytes in flight count chunk headers and padding (at most 19 bytes a chunk), the
-            // peer's window only payload.
-            check(sender.outstanding.bytesInFlight,
-                  peerReceiveBuffer + c.pathMTU + (DataChunk.headerSize + 3) * sender.outstanding.count, "bytes in flight")
+            // What the sender believes the peer's window to be never exceeds what the peer
+            // offered. (Bytes in flight have no such bound: a SACK reordered behind a later
+            // one with the same Cumulative TSN Ack looks like a renege, which puts every chunk
+            // gap-acknowledged since back in flight, §6.2.1 D iii; the outstanding-chunk
+            // limit bounds them.)
+            check(sender.outstanding.peerReceiverWindow, peerReceiveBuffer, "peer window")
             check(receiver.reassembly.bufferedBytes,
                   receiver.configuration.reassembly.memoryLimit + receiver.configuration.reassembly.overshootAllowance,
                   "reassembly bytes")
