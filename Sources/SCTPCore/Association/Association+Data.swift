@@ -78,8 +78,7 @@ extension Association {
         var bundledSack: SackChunk? = nil
         if replyPath == pathIndex && (sackDue || (receiver.isSackOwed && (hasControl || mayCarryData))) {
             let sack = receiver.peekSack()
-            let chunk = Chunk.sack(sack)
-            builder.add(chunk, size: chunk.encodedSize)
+            for chunk in [Chunk.sack(sack)] + ecnEchoChunks { builder.add(chunk, size: chunk.encodedSize) }
             bundledSack = sack
         }
 
@@ -104,12 +103,17 @@ extension Association {
             guard sackDue || packetGoesOut else { return }
             receiver.sackSent(sack)
         } else if replyPath != pathIndex && (sackDue || (receiver.isSackOwed && packetGoesOut)) {
-            sendControl([.sack(receiver.takeSack())], to: replyPath)
+            sendControl([.sack(receiver.takeSack())] + ecnEchoChunks, to: replyPath)
         }
         outbox.append(contentsOf: builder.finish())
         // New DATA measures the RTT: the path is not idle (§8.3) and needs no heartbeat.
         if sentNewData { paths[pathIndex].lastSent = now }
         if sentData { armT3IfNeeded(now: now) }
+    }
+
+    /// The ECN Echo that rides with every SACK while one is owed (RFC 9260 Appendix A).
+    private var ecnEchoChunks: [Chunk] {
+        ecnEchoTSN.map { [.ecne(ECNEChunk(lowestTSN: $0))] } ?? []
     }
 
     /// The path a SACK answers on (§6.4): the one the latest DATA came from, unless that
@@ -328,6 +332,38 @@ extension Association {
         guard tsn >= sender.outstanding.cumulativeTSNAck else { return }
         handleSack(SackChunk(cumulativeTSNAck: tsn, advertisedReceiverWindowCredit: sender.lastPeerWindow),
                    from: paths[primaryPath].address, now: now, cumulativeOnly: true)
+    }
+
+    // MARK: ECN (RFC 9260 Appendix A)
+
+    /// A packet the driver reported CE-marked carried DATA from `lowestTSN` on: echo it
+    /// with every SACK until a CWR covers it (the highest such TSN is kept, as in Linux).
+    func congestionExperienced(lowestTSN: TSN) {
+        statistics.congestionExperiencedPackets += 1
+        if let pending = ecnEchoTSN, pending >= lowestTSN { return }
+        ecnEchoTSN = lowestTSN
+    }
+
+    /// ECNE from the peer: cwnd of the path that carried the TSN is cut as on a loss, at
+    /// most once per window of data (later echoes about TSNs sent before the cut are not
+    /// answered again), without retransmitting anything; a CWR goes back either way, with
+    /// the highest TSN sent at the cut, which covers the echoed one.
+    func handleECNEcho(_ echo: ECNEChunk) {
+        guard echo.lowestTSN <= sender.outstanding.highestSentTSN else { return }  // never sent
+        statistics.ecnEchoesReceived += 1
+        let path = sender.outstanding.chunk(tsn: echo.lowestTSN)?.path.rawValue ?? primaryPath
+        guard sender.congestion.indices.contains(path) else { return }
+        if sender.congestion[path].onECNEcho(lowestTSN: echo.lowestTSN, highestSentTSN: sender.outstanding.highestSentTSN) {
+            statistics.ecnWindowReductions += 1
+        }
+        let point = max(sender.congestion[path].ecnReductionPoint ?? echo.lowestTSN, echo.lowestTSN)
+        pendingControl.removeAll { if case .cwr = $0 { true } else { false } }
+        queueControl(.cwr(CWRChunk(lowestTSN: point)))
+    }
+
+    /// CWR from the peer: the echo it answers (and any before it) need not be sent again.
+    func handleCWR(_ cwr: CWRChunk) {
+        if let pending = ecnEchoTSN, cwr.lowestTSN >= pending { ecnEchoTSN = nil }
     }
 
     // MARK: DATA in

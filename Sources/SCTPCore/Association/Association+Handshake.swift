@@ -105,6 +105,9 @@ extension Association {
         peerSupportsForwardTSN = configuration.partialReliability && initiate.parameters.parameters.contains {
             if case .forwardTSNSupported = $0 { true } else { false }
         }
+        ecnNegotiated = configuration.ecn && initiate.parameters.parameters.contains {
+            if case .ecnCapable = $0 { true } else { false }
+        }
         if let method = configuration.zeroChecksumMethod {
             zeroChecksumToPeer = initiate.parameters.parameters.contains {
                 if case .zeroChecksumAcceptable(let p) = $0 { p.errorDetectionMethod == method } else { false }
@@ -156,6 +159,7 @@ extension Association {
         inboundStreams = cookie.inboundStreams
         peerReceiverWindow = cookie.peerReceiverWindow
         peerSupportsForwardTSN = configuration.partialReliability && cookie.peerSupportsForwardTSN
+        ecnNegotiated = configuration.ecn && cookie.peerSupportsECN
         if let method = configuration.zeroChecksumMethod { zeroChecksumToPeer = cookie.peerZeroChecksumMethod == method }
         var addresses = [source]
         for address in cookie.allPeerAddresses where !addresses.contains(address) { addresses.append(address) }

@@ -19,6 +19,7 @@ enum SeededSweep {
         var retransmitted: Bool
         var fastRetransmitted: Bool
         var duplicatesReceived: Bool
+        var ecnReduced: Bool
         var messagesDelivered: Int
 
         var report: String {
@@ -109,6 +110,7 @@ enum SeededSweep {
             retransmitted: statistics.contains { $0.retransmissionTimeouts > 0 },
             fastRetransmitted: statistics.contains { $0.fastRetransmitMarks > 0 },
             duplicatesReceived: statistics.contains { $0.duplicateDataChunksReceived > 0 },
+            ecnReduced: statistics.contains { $0.ecnWindowReductions > 0 },
             messagesDelivered: client.delivered.count + server.delivered.count)
     }
 

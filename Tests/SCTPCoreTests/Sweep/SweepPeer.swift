@@ -101,7 +101,8 @@ final class SweepPeer: SimulationParticipant {
 
     func receive(_ delivery: Delivery, now: SCTPInstant) {
         if trace != nil { trace!.append((now.nanoseconds, "\(now) \(name) ← \(Self.describe(delivery.datagram))")) }
-        endpoint.handle(datagram: delivery.datagram, from: delivery.from, to: delivery.to, now: now)
+        endpoint.handle(datagram: delivery.datagram, from: delivery.from, to: delivery.to, now: now,
+                        congestionExperienced: delivery.congestionExperienced)
         drainEvents(now: now)
         checkMemory(now: now)
     }

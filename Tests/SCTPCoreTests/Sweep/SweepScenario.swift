@@ -80,7 +80,8 @@ struct SweepScenario: CustomStringConvertible {
                 lossProbability: unit() * 0.20,
                 duplicationProbability: chance(0.5) ? unit() * 0.05 : 0,
                 reorderProbability: chance(0.6) ? unit() * 0.3 : 0, reorderDelay: millis(1...60),
-                corruptionProbability: chance(0.5) ? unit() * 0.05 : 0)
+                corruptionProbability: chance(0.5) ? unit() * 0.05 : 0,
+                congestionExperiencedProbability: chance(0.3) ? unit() * 0.2 : 0)
         }
         forward = link()
         backward = chance(0.3) ? link() : forward
@@ -104,6 +105,7 @@ struct SweepScenario: CustomStringConvertible {
             if c.rtoInitial < c.rtoMin { c.rtoInitial = c.rtoMin }
             c.heartbeatInterval = pick([.seconds(5), .seconds(30)])
             c.partialReliability = chance(0.5)
+            c.ecn = chance(0.8)
             // Loss up to 20 % (plus corruption) each way: with the default limits a run in
             // ten thousand could legitimately give up. These runs test delivery, not failure
             // detection, so the limits sit where giving up is practically impossible.
@@ -139,8 +141,8 @@ struct SweepScenario: CustomStringConvertible {
             return list
         }
         let both = chance(0.7)
-        clientMessages = messages(count: below(both ? 30 : 50) + (both ? 0 : 1), streams: clientStreams, mtu: client.pathMTU)
-        serverMessages = both || chance(0.2) ? messages(count: below(30), streams: serverStreams, mtu: server.pathMTU) : []
+        clientMessages = messages(count: below(both ? 20 : 36) + (both ? 0 : 1), streams: clientStreams, mtu: client.pathMTU)
+        serverMessages = both || chance(0.2) ? messages(count: below(20), streams: serverStreams, mtu: server.pathMTU) : []
 
         func reader() -> Reader {
             chance(0.75) ? Reader(bytesPerRead: nil, interval: .zero)
@@ -188,12 +190,13 @@ struct SweepScenario: CustomStringConvertible {
         func pct(_ p: Double) -> String { "\((p * 1000).rounded() / 10)%" }
         func link(_ c: LinkConditions) -> String {
             "delay \(ms(c.delay)) jitter \(ms(c.jitter)) loss \(pct(c.lossProbability)) dup \(pct(c.duplicationProbability)) "
-                + "reorder \(pct(c.reorderProbability))/\(ms(c.reorderDelay)) corrupt \(pct(c.corruptionProbability))"
+                + "reorder \(pct(c.reorderProbability))/\(ms(c.reorderDelay)) corrupt \(pct(c.corruptionProbability)) "
+                + "CE \(pct(c.congestionExperiencedProbability))"
         }
         func configuration(_ c: SCTPConfiguration) -> String {
             "OS \(c.outboundStreams) MIS \(c.maxInboundStreams) MTU \(c.pathMTU) rcvbuf \(c.receiveBufferSize) sndbuf \(c.sendBufferSize) "
                 + "maxOutstanding \(c.maxOutstandingChunks) gaps \(c.maxGapBlocksReported) burst \(c.maxBurst) nodelay \(c.noDelay) "
-                + "sack \(c.delayedAckFrequency)/\(c.delayedAckTimeout) rto \(c.rtoInitial)/\(c.rtoMin)/\(c.rtoMax) prsctp \(c.partialReliability)"
+                + "sack \(c.delayedAckFrequency)/\(c.delayedAckTimeout) rto \(c.rtoInitial)/\(c.rtoMin)/\(c.rtoMax) prsctp \(c.partialReliability) ecn \(c.ecn)"
         }
         func reader(_ r: Reader) -> String { r.bytesPerRead.map { "\($0) B every \(r.interval)" } ?? "immediate" }
         return """
