@@ -231,9 +231,10 @@ extension Association {
         guard !abandoned.isEmpty else { return }
         for message in abandoned {
             var payload = message.payload
-            if !message.lastChunkSent, let rest = sender.queue.abandonCurrentMessage() {
-                // The unsent tail of the message goes with it.
-                let sentBytes = payload.readableBytes
+            if !message.lastChunkSent, let (rest, sentBytes) = sender.queue.abandonCurrentMessage() {
+                // The unsent tail of the message goes with it. It starts after everything cut
+                // into chunks, not after the chunks still outstanding: the first ones may have
+                // been acknowledged and are not in `payload`.
                 if var tail = rest.payload.getSlice(at: rest.payload.readerIndex + sentBytes, length: rest.payload.readableBytes - sentBytes) {
                     payload.writeBuffer(&tail)
                 }

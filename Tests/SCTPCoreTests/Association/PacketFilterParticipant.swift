@@ -11,6 +11,8 @@ final class PacketFilterParticipant: SimulationParticipant {
         case drop
         /// The datagram leaves this much later (after what is sent meanwhile).
         case hold(Duration)
+        /// The datagram goes as usual (to reach a later one of the same kind).
+        case pass
     }
 
     let inner: EndpointParticipant
@@ -46,7 +48,11 @@ final class PacketFilterParticipant: SimulationParticipant {
             }
             let rule = rules.remove(at: index)
             applied += 1
-            if case .hold(let duration) = rule.action { held.append((now + duration, outgoing)) }
+            switch rule.action {
+            case .drop: continue
+            case .hold(let duration): held.append((now + duration, outgoing))
+            case .pass: return outgoing
+            }
         }
         if let index = held.firstIndex(where: { $0.release <= now }) { return held.remove(at: index).datagram }
         return nil

@@ -52,6 +52,8 @@ enum SeededSweep {
                                    acceptsAssociations: true, random: SeededRandomSource(seed: seed &* 31 &+ 2), now: .zero),
             isClient: false, scenario: scenario, messages: scenario.serverMessages, reader: scenario.serverReader,
             peerReceiveBuffer: scenario.client.receiveBufferSize)
+        client.peerMessages = scenario.serverMessages
+        server.peerMessages = scenario.clientMessages
         if trace {
             client.trace = []
             server.trace = []
@@ -138,19 +140,36 @@ enum SeededSweep {
             }
             if !sent.unordered { orderedArrivals[sent.stream, default: []].append(message.index) }
         }
+        // Ordered streams: arrivals in the order sent; only messages that may be given up
+        // (PR-SCTP) may be skipped before one that arrived.
         for (stream, arrivals) in orderedArrivals {
             let sentOrder = sender.accepted.filter { !sender.messages[$0].unordered && sender.messages[$0].stream == stream }
-            if Array(sentOrder.prefix(arrivals.count)) != arrivals {
-                note("stream \(stream) out of order: \(arrivals.prefix(20)) for \(sentOrder.prefix(20))")
+            var position = 0
+            for arrival in arrivals {
+                while position < sentOrder.count && sentOrder[position] != arrival {
+                    if sender.messages[sentOrder[position]].isReliable {
+                        note("stream \(stream): message \(arrival) arrived but reliable \(sentOrder[position]) before it did not")
+                    }
+                    position += 1
+                }
+                if position == sentOrder.count {
+                    note("stream \(stream) out of order: \(arrivals.prefix(20)) for \(sentOrder.prefix(20))")
+                    break
+                }
+                position += 1
             }
         }
+        let reliable = Set(accepted.filter { sender.messages[$0].isReliable })
         if scenario.ending.isAbort {
             let missing = accepted.subtracting(seen).subtracting(sender.failed)
             if !missing.isEmpty { note("messages \(missing.sorted().prefix(10)) neither delivered nor reported failed") }
         } else {
-            let missing = accepted.subtracting(seen)
+            let missing = reliable.subtracting(seen)
             if !missing.isEmpty { note("messages \(missing.sorted().prefix(10)) of \(accepted.count) not delivered") }
-            if !sender.failed.isEmpty { note("messages \(sender.failed.sorted().prefix(10)) reported failed") }
+            let givenUp = accepted.subtracting(reliable).subtracting(seen).subtracting(sender.failed)
+            if !givenUp.isEmpty { note("PR messages \(givenUp.sorted().prefix(10)) neither delivered nor reported failed") }
+            let failedReliable = sender.failed.intersection(reliable)
+            if !failedReliable.isEmpty { note("reliable messages \(failedReliable.sorted().prefix(10)) reported failed") }
             if !receiver.pieces.isEmpty { note("a partial delivery never finished") }
         }
         return violations

@@ -23,6 +23,8 @@ final class SweepPeer: SimulationParticipant {
     let isClient: Bool
     let scenario: SweepScenario
     let messages: [SweepScenario.Message]
+    /// What the peer sends (to judge what arrives).
+    var peerMessages: [SweepScenario.Message] = []
     let reader: SweepScenario.Reader
     /// The a_rwnd the peer starts with: what our outstanding data is bounded by.
     let peerReceiveBuffer: Int
@@ -183,7 +185,8 @@ final class SweepPeer: SimulationParticipant {
             let message = messages[nextToSend]
             if early ? message.offset != .zero : upAt! + message.offset > now { return }
             let outgoing = OutgoingMessage(streamIdentifier: message.stream, payloadProtocolIdentifier: UInt32(message.index),
-                                           isUnordered: message.unordered, payload: scenario.payload(message, fromClient: isClient))
+                                           isUnordered: message.unordered, partialReliability: message.policy,
+                                           payload: scenario.payload(message, fromClient: isClient))
             do {
                 try endpoint.send(outgoing, on: association, now: now)
                 accepted.append(message.index)
@@ -279,7 +282,14 @@ final class SweepPeer: SimulationParticipant {
                 violation("failed message \(index) was never sent", at: now)
             }
         case .partialDeliveryAborted(_, let stream):
-            violation("partial delivery aborted on stream \(stream)", at: now)
+            // Only a message the peer gave up (PR-SCTP) may stop half delivered.
+            if let partial = pieces.removeValue(forKey: stream) {
+                if peerMessages.indices.contains(partial.index) && peerMessages[partial.index].isReliable {
+                    violation("partial delivery of reliable message \(partial.index) aborted", at: now)
+                }
+            } else {
+                violation("partial delivery aborted on stream \(stream) with none in progress", at: now)
+            }
         case .senderDry:
             break
         case .message(_, let message):
@@ -324,6 +334,8 @@ final class SweepPeer: SimulationParticipant {
                 "DATA(\(d.tsn.rawValue) s\(d.streamIdentifier) n\(d.ssn.rawValue) ppid \(d.payloadProtocolIdentifier) \(d.payload.readableBytes)B f\(d.dataFlags.rawValue))"
             case .sack(let s):
                 "SACK(\(s.cumulativeTSNAck.rawValue) a_rwnd \(s.advertisedReceiverWindowCredit) gaps \(s.gapAckBlocks.map { "\($0.start)-\($0.end)" }) dups \(s.duplicateTSNs.count))"
+            case .forwardTSN(let f):
+                "FORWARD-TSN(\(f.newCumulativeTSN.rawValue) \(f.skippedStreams.map { "s\($0.streamIdentifier) n\($0.ssn.rawValue)" }))"
             default:
                 "\(chunk)".prefix(80).description
             }

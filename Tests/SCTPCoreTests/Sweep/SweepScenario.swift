@@ -37,6 +37,9 @@ struct SweepScenario: CustomStringConvertible {
         var size: Int
         /// When the application hands it over, after its association came up.
         var offset: Duration
+        /// PR-SCTP: a message with a policy may be given up (reported failed, skipped).
+        var policy: PartialReliability = .reliable
+        var isReliable: Bool { policy == .reliable }
     }
 
     /// How one side's application reads what arrives.
@@ -124,6 +127,8 @@ struct SweepScenario: CustomStringConvertible {
         func messages(count: Int, streams: Int, mtu: Int) -> [Message] {
             let unorderedShare = pick([0.0, 0.0, 0.3, 0.5, 1.0])
             let spread = pick([0, 200, 1000, 3000])
+            // In some runs part of the messages may be given up (PR-SCTP).
+            let partialShare = chance(0.25) ? pick([0.3, 0.7, 1.0]) : 0
             var list: [Message] = []
             var offset = 0
             for index in 0..<count {
@@ -135,8 +140,12 @@ struct SweepScenario: CustomStringConvertible {
                 default: size = 4 * mtu + below(3 * mtu)
                 }
                 if spread > 0 && chance(0.3) { offset += below(spread / 4 + 1) }
-                list.append(Message(index: index, stream: UInt16(below(streams)), unordered: chance(unorderedShare),
-                                    size: size, offset: .milliseconds(offset)))
+                var message = Message(index: index, stream: UInt16(below(streams)), unordered: chance(unorderedShare),
+                                      size: size, offset: .milliseconds(offset))
+                if chance(partialShare) {
+                    message.policy = chance(0.5) ? .maxRetransmissions(below(3)) : .lifetime(millis(30...1500))
+                }
+                list.append(message)
             }
             return list
         }
@@ -202,8 +211,8 @@ struct SweepScenario: CustomStringConvertible {
         return """
             seed \(seed): \(ending)
               client→server: \(link(forward)); server→client: \(link(backward))
-              client: \(configuration(client)); reads \(reader(clientReader)); sends \(clientMessages.count)\(clientSendsEarly ? " (early)" : "") (\(clientMessages.reduce(0) { $0 + $1.size }) B)
-              server: \(configuration(server)); reads \(reader(serverReader)); sends \(serverMessages.count) (\(serverMessages.reduce(0) { $0 + $1.size }) B)
+              client: \(configuration(client)); reads \(reader(clientReader)); sends \(clientMessages.count)\(clientSendsEarly ? " (early)" : "") (\(clientMessages.filter { !$0.isReliable }.count) PR) (\(clientMessages.reduce(0) { $0 + $1.size }) B)
+              server: \(configuration(server)); reads \(reader(serverReader)); sends \(serverMessages.count) (\(serverMessages.filter { !$0.isReliable }.count) PR) (\(serverMessages.reduce(0) { $0 + $1.size }) B)
             """
     }
 }
