@@ -138,8 +138,12 @@ public struct OutstandingData: Sendable {
     /// User-data bytes of the chunks in flight (the peer's window is reduced by these).
     public private(set) var outstandingPayloadBytes = 0
     /// The peer's receive window as the sender tracks it (§6.2.1): the last a_rwnd less the
-    /// user data outstanding and sent since.
-    public private(set) var peerReceiverWindow: Int
+    /// user data outstanding and sent since; never negative.
+    public var peerReceiverWindow: Int { max(0, windowCredit) }
+    /// The same without the floor at 0: what was sent beyond the window (a probe, a
+    /// retransmission) is owed, so that giving its bytes back when it is marked for
+    /// retransmission cannot lift the window above what the peer offered.
+    private var windowCredit: Int
     /// The Fast Recovery exit point while in Fast Recovery (§7.2.4 step 6).
     public private(set) var fastRecoveryExitPoint: TSN?
     /// The highest TSN acknowledged by a Gap Ack Block and not yet cumulatively acknowledged.
@@ -160,7 +164,7 @@ public struct OutstandingData: Sendable {
         cumulativeTSNAck = initialTSN.previous
         retransmitScanStart = initialTSN
         rttBarrier = initialTSN.previous
-        self.peerReceiverWindow = Int(peerReceiverWindow)
+        windowCredit = Int(peerReceiverWindow)
     }
 
     // MARK: State
@@ -241,7 +245,7 @@ public struct OutstandingData: Sendable {
         ensurePath(path)
         let entry = OutstandingChunk(chunk: chunk, path: path, sentAt: now, expiry: expiry, maxRetransmissions: maxRetransmissions)
         addToFlight(entry)
-        peerReceiverWindow = max(0, peerReceiverWindow - chunk.payload.readableBytes)
+        windowCredit -= chunk.payload.readableBytes
         chunks.append(entry)
     }
 
@@ -274,7 +278,7 @@ public struct OutstandingData: Sendable {
         markedForRetransmissionCount -= 1
         addToFlight(chunks[index])
         let chunk = chunks[index].chunk
-        peerReceiverWindow = max(0, peerReceiverWindow - chunk.payload.readableBytes)
+        windowCredit -= chunk.payload.readableBytes
         rttBarrier = highestSentTSN
         retransmitScanStart = chunk.tsn.next
         return chunk
@@ -286,7 +290,7 @@ public struct OutstandingData: Sendable {
         removeFromFlight(chunks[index])
         chunks[index].state = .markedForRetransmission
         markedForRetransmissionCount += 1
-        peerReceiverWindow += chunks[index].chunk.payload.readableBytes
+        windowCredit += chunks[index].chunk.payload.readableBytes
         let tsn = chunks[index].tsn
         if tsn < retransmitScanStart { retransmitScanStart = tsn }
     }
@@ -605,7 +609,7 @@ public struct OutstandingData: Sendable {
         }
 
         // §6.2.1 D ii.
-        peerReceiverWindow = max(0, Int(sack.advertisedReceiverWindowCredit) - outstandingPayloadBytes)
+        windowCredit = Int(sack.advertisedReceiverWindowCredit) - outstandingPayloadBytes
 
         var total = 0
         for index in statistics.indices {
