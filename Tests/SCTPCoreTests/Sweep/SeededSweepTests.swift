@@ -8,13 +8,16 @@ import Testing
 /// and unordered; MTU, buffers, outstanding-chunk limit, SACK frequency and delay, burst,
 /// Nagle, RTO bounds, heartbeat interval, PR-SCTP and ECN support of each side (and CE marks
 /// on up to 20 % of datagrams in some runs); readers that
-/// read at once or slowly; and an ending: a graceful shutdown from either side (or both)
+/// read at once or slowly; PR-SCTP policies on part of the messages in a quarter of the runs;
+/// and an ending: a graceful shutdown from either side (or both)
 /// at a random moment, usually with data still in flight, or an abort from either side
 /// mid-transfer, or a client abort during the handshake.
 ///
 /// Checked on every run (`SeededSweep`): every message accepted for sending is delivered
-/// exactly once with its content, stream and ordering flag unaltered, and in order within
-/// ordered streams; with a graceful ending all are delivered, none is reported failed, both
+/// at most once (reliable ones exactly once) with content, stream and ordering flag
+/// unaltered, and in order within ordered streams where only PR-SCTP messages may be
+/// skipped; with a graceful ending every reliable message is delivered and none reported
+/// failed, every PR-SCTP one is delivered or reported failed, both
 /// sides report the shutdown complete and nothing else; with an abort, nothing is delivered
 /// after a side's association ended, every message either arrived or was reported failed,
 /// and each side reports the abort as it should; both endpoints hold no association at the
