@@ -97,6 +97,10 @@ extension Association {
             sentData = sentNewData || sentData
             reportExpiredMessages()
         }
+        // The last queued messages may have just expired (PR-SCTP) instead of leaving: a
+        // pending shutdown must not wait for a SACK that no longer comes.
+        let expiredLast = (state == .shutdownPending || state == .shutdownReceived) && sender.isIdle
+        defer { if expiredLast { progressShutdown(now: now) } }
         let packetGoesOut = hasControl || sentData
         if let sack = bundledSack {
             // Not due and alone in the packet: it waits for its timer or the next packet.
@@ -232,6 +236,10 @@ extension Association {
         for message in abandoned {
             var payload = message.payload
             if !message.lastChunkSent, let (rest, sentBytes) = sender.queue.abandonCurrentMessage() {
+                // The unsent rest takes a TSN the FORWARD TSN must cover.
+                sender.outstanding.appendAbandonedTail(streamIdentifier: message.streamIdentifier, ssn: message.ssn,
+                                                       payloadProtocolIdentifier: message.payloadProtocolIdentifier,
+                                                       isUnordered: message.isUnordered, now: now)
                 // The unsent tail of the message goes with it. It starts after everything cut
                 // into chunks, not after the chunks still outstanding: the first ones may have
                 // been acknowledged and are not in `payload`.

@@ -327,6 +327,24 @@ public struct OutstandingData: Sendable {
         return abandoned
     }
 
+    /// Gives the unsent rest of a message abandoned part way (PR-SCTP) a TSN of its own, never
+    /// sent: an abandoned chunk with the E bit, right after the message's last sent chunk
+    /// (which must be the highest TSN sent). The FORWARD TSN then has to reach past it, so the
+    /// peer learns the message will not be completed even when every fragment that was sent
+    /// arrived and was acknowledged (without it the Cumulative TSN Ack passes them, no FORWARD
+    /// TSN goes out, and the peer's ordered stream waits forever for the rest). usrsctp does
+    /// the same.
+    public mutating func appendAbandonedTail(streamIdentifier: UInt16, ssn: SSN, payloadProtocolIdentifier: UInt32,
+                                             isUnordered: Bool, now: SCTPInstant) {
+        var flags: DataFlags = .ending
+        if isUnordered { flags.insert(.unordered) }
+        let chunk = DataChunk(flags: flags, tsn: nextTSN, streamIdentifier: streamIdentifier, ssn: ssn,
+                              payloadProtocolIdentifier: payloadProtocolIdentifier, payload: ByteBuffer())
+        var entry = OutstandingChunk(chunk: chunk, path: chunks.last?.path ?? PathID(0), sentAt: now)
+        entry.state = .abandoned
+        chunks.append(entry)
+    }
+
     /// Abandons the chunks of the message that holds chunk `index` (its fragments have
     /// consecutive TSNs, from the B bit to the E bit); returns it and its last index held.
     private mutating func abandonMessage(containing index: Int) -> (AbandonedMessage, Int) {

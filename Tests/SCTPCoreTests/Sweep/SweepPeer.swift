@@ -355,7 +355,9 @@ final class SweepPeer: SimulationParticipant {
                 if value > limit { violation("\(what) \(value) over its limit \(limit)", at: now) }
             }
             check(sender.queue.queuedBytes, c.sendBufferSize, "send queue bytes")
-            check(sender.outstanding.count, c.maxOutstandingChunks, "outstanding chunks")
+            // The TSN of a given-up message's unsent rest (PR-SCTP) may take one more; no
+            // new chunk is sent while the count is at the limit.
+            check(sender.outstanding.count, c.maxOutstandingChunks + 1, "outstanding chunks")
             // What the sender believes the peer's window to be never exceeds what the peer
             // offered. (Bytes in flight have no such bound: a SACK reordered behind a later
             // one with the same Cumulative TSN Ack looks like a renege, which puts every chunk
