@@ -83,8 +83,13 @@ public struct SCTPConfiguration: Sendable, Hashable {
 
     /// Announce and accept PR-SCTP (FORWARD-TSN).
     public var partialReliability: Bool = true
-    /// Announce and accept ECN.
-    public var ecn: Bool = false
+    /// Announce and accept ECN (RFC 9260 Appendix A): the ECN Capable parameter in INIT and
+    /// INIT ACK; with a peer that announced it too, ECN Echoes cut cwnd and are answered with
+    /// CWR, and packets the driver reports as CE-marked are echoed. The core cannot see IP
+    /// headers: a driver passes the mark to `SCTPEndpoint.handle(datagram:from:to:now:congestionExperienced:)`
+    /// (the UDP, raw IP and carrier drivers of the `SCTP` module do not read ECN bits yet, nor
+    /// set ECT on what they send, so over them ECN is announced but never triggered).
+    public var ecn: Bool = true
     /// The Adaptation Layer Indication (RFC 5061 §4.2.5, `SCTP_ADAPTATION_LAYER`) this end
     /// announces in INIT and INIT ACK: a code point the upper layers agree on (RFC 4960
     /// M3UA / NAP / ... registries); `nil` announces none. The peer's, when it sends one,

@@ -24,7 +24,8 @@ public final class EndpointParticipant: SimulationParticipant {
     }
 
     public func receive(_ delivery: Delivery, now: SCTPInstant) {
-        endpoint.handle(datagram: delivery.datagram, from: delivery.from, to: delivery.to, now: now)
+        endpoint.handle(datagram: delivery.datagram, from: delivery.from, to: delivery.to, now: now,
+                        congestionExperienced: delivery.congestionExperienced)
         drainEvents(now: now)
     }
 

@@ -25,6 +25,9 @@ public struct LinkConditions: Hashable, Sendable {
     public var reorderDelay: Duration
     /// Probability that one byte of a datagram is flipped (XOR with a random non-zero byte).
     public var corruptionProbability: Double
+    /// Probability that a delivered datagram carries the ECN CE mark (a congested router's
+    /// mark, RFC 3168), handed to the receiver as `Delivery.congestionExperienced`.
+    public var congestionExperiencedProbability: Double = 0
     /// Serialisation rate in bits per second; `nil` for an infinitely fast link.
     public var bandwidth: Int?
     /// Bytes that may wait for or be in serialisation (only with `bandwidth`); a datagram
@@ -35,7 +38,7 @@ public struct LinkConditions: Hashable, Sendable {
     public init(delay: Duration = .zero, jitter: Duration = .zero, lossProbability: Double = 0,
                 duplicationProbability: Double = 0, reorderProbability: Double = 0,
                 reorderDelay: Duration = .zero, corruptionProbability: Double = 0,
-                bandwidth: Int? = nil, queueLimit: Int? = nil) {
+                bandwidth: Int? = nil, queueLimit: Int? = nil, congestionExperiencedProbability: Double = 0) {
         self.delay = delay
         self.jitter = jitter
         self.lossProbability = lossProbability
@@ -45,6 +48,7 @@ public struct LinkConditions: Hashable, Sendable {
         self.corruptionProbability = corruptionProbability
         self.bandwidth = bandwidth
         self.queueLimit = queueLimit
+        self.congestionExperiencedProbability = congestionExperiencedProbability
     }
 
     /// No delay, no loss, no limit.
@@ -88,6 +92,8 @@ public struct LinkStatistics: Hashable, Sendable {
     public var duplicated = 0
     /// Datagrams with a flipped byte (`corruptionProbability`).
     public var corrupted = 0
+    /// Datagrams marked CE (`congestionExperiencedProbability`).
+    public var congestionMarked = 0
 
     public init() {}
 }

@@ -14,13 +14,17 @@ public struct Delivery: Hashable, Sendable {
     public var time: SCTPInstant
     /// When it was sent.
     public var sentAt: SCTPInstant
+    /// Whether it carries the ECN CE mark (`LinkConditions.congestionExperiencedProbability`).
+    public var congestionExperienced: Bool
 
-    public init(datagram: ByteBuffer, from: IPAddress, to: IPAddress, time: SCTPInstant, sentAt: SCTPInstant) {
+    public init(datagram: ByteBuffer, from: IPAddress, to: IPAddress, time: SCTPInstant, sentAt: SCTPInstant,
+                congestionExperienced: Bool = false) {
         self.datagram = datagram
         self.from = from
         self.to = to
         self.time = time
         self.sentAt = sentAt
+        self.congestionExperienced = congestionExperienced
     }
 }
 
@@ -186,6 +190,7 @@ public struct SimulatedNetwork: Sendable {
             total.droppedLinkDown += link.statistics.droppedLinkDown
             total.duplicated += link.statistics.duplicated
             total.corrupted += link.statistics.corrupted
+            total.congestionMarked += link.statistics.congestionMarked
         }
         return total
     }
@@ -242,11 +247,14 @@ public struct SimulatedNetwork: Sendable {
             }
             links[index].statistics.corrupted += 1
         }
-        schedule(bytes, link: index, sentAt: time, arrival: departure + transitDelay(link: index))
+        // Drawn only when the probability is set, so that older seeded runs stay the same.
+        let marked = links[index].random.chance(conditions.congestionExperiencedProbability)
+        if marked { links[index].statistics.congestionMarked += 1 }
+        schedule(bytes, link: index, sentAt: time, arrival: departure + transitDelay(link: index), marked: marked)
 
         if links[index].random.chance(conditions.duplicationProbability) {
             links[index].statistics.duplicated += 1
-            schedule(datagram, link: index, sentAt: time, arrival: departure + transitDelay(link: index))
+            schedule(datagram, link: index, sentAt: time, arrival: departure + transitDelay(link: index), marked: marked)
         }
         return .scheduled
     }
@@ -260,10 +268,12 @@ public struct SimulatedNetwork: Sendable {
         return total
     }
 
-    private mutating func schedule(_ bytes: ByteBuffer, link index: Int, sentAt: SCTPInstant, arrival: SCTPInstant) {
+    private mutating func schedule(_ bytes: ByteBuffer, link index: Int, sentAt: SCTPInstant, arrival: SCTPInstant,
+                                   marked: Bool) {
         let id = links[index].id
         pending.insert(Scheduled(
-            delivery: Delivery(datagram: bytes, from: id.from, to: id.to, time: arrival, sentAt: sentAt),
+            delivery: Delivery(datagram: bytes, from: id.from, to: id.to, time: arrival, sentAt: sentAt,
+                               congestionExperienced: marked),
             sequence: nextSequence, link: index))
         nextSequence &+= 1
         links[index].inFlight += 1

@@ -63,6 +63,14 @@ extension Association {
         let hasControl = !pendingControl.isEmpty
         pendingControl.removeAll()
 
+        // In SHUTDOWN-ACK-SENT no SACK goes out (§9.2): all the peer's data was acknowledged
+        // before its SHUTDOWN, and a SACK (a window update after the application read, say)
+        // that crosses the peer's SHUTDOWN COMPLETE finds no association there and draws an
+        // ABORT, which would end a finished shutdown as an abort. One owed is dropped.
+        if state == .shutdownAckSent && (receiver.isSackOwed || receiver.sackDeadline != nil) {
+            _ = receiver.takeSack()
+        }
+
         // The SACK goes in before any DATA. One that is owed but not due yet rides along only
         // if the packet goes out anyway: it is prepared first (changing nothing) and kept only
         // then. Whether DATA may go is only guessed here (something waits to be sent).
@@ -73,8 +81,12 @@ extension Association {
         var bundledSack: SackChunk? = nil
         if replyPath == pathIndex && (sackDue || (receiver.isSackOwed && (hasControl || mayCarryData))) {
             let sack = receiver.peekSack()
-            let chunk = Chunk.sack(sack)
-            builder.add(chunk, size: chunk.encodedSize)
+            let sackChunk = Chunk.sack(sack)
+            builder.add(sackChunk, size: sackChunk.encodedSize)
+            if let tsn = ecnEchoTSN {
+                let echo = Chunk.ecne(ECNEChunk(lowestTSN: tsn))
+                builder.add(echo, size: echo.encodedSize)
+            }
             bundledSack = sack
         }
 
@@ -93,6 +105,10 @@ extension Association {
             sentData = sentNewData || sentData
             reportExpiredMessages()
         }
+        // The last queued messages may have just expired (PR-SCTP) instead of leaving: a
+        // pending shutdown must not wait for a SACK that no longer comes.
+        let expiredLast = (state == .shutdownPending || state == .shutdownReceived) && sender.isIdle
+        defer { if expiredLast { progressShutdown(now: now) } }
         let packetGoesOut = hasControl || sentData
         // Messages sent to a chosen peer address go in packets of their own to that path.
         let redirected = canSendData ? sendRedirectedData(after: pathIndex, now: now) : []
@@ -104,7 +120,7 @@ extension Association {
             }
         } else {
             if replyPath != pathIndex && (sackDue || (receiver.isSackOwed && packetGoesOut)) {
-                sendControl([.sack(receiver.takeSack())], to: replyPath)
+                sendControl([.sack(receiver.takeSack())] + ecnEchoChunks, to: replyPath)
             }
             outbox.append(contentsOf: builder.finish())
         }
@@ -141,6 +157,11 @@ extension Association {
             current = next
         }
         return packets
+    }
+
+    /// The ECN Echo that rides with every SACK while one is owed (RFC 9260 Appendix A).
+    private var ecnEchoChunks: [Chunk] {
+        ecnEchoTSN.map { [.ecne(ECNEChunk(lowestTSN: $0))] } ?? []
     }
 
     /// The path a SACK answers on (§6.4): the one the latest DATA came from, unless that
@@ -271,9 +292,14 @@ extension Association {
         guard !abandoned.isEmpty else { return }
         for message in abandoned {
             var payload = message.payload
-            if !message.lastChunkSent, let rest = sender.queue.abandonCurrentMessage() {
-                // The unsent tail of the message goes with it.
-                let sentBytes = payload.readableBytes
+            if !message.lastChunkSent, let (rest, sentBytes) = sender.queue.abandonCurrentMessage() {
+                // The unsent rest takes a TSN the FORWARD TSN must cover.
+                sender.outstanding.appendAbandonedTail(streamIdentifier: message.streamIdentifier, ssn: message.ssn,
+                                                       payloadProtocolIdentifier: message.payloadProtocolIdentifier,
+                                                       isUnordered: message.isUnordered, now: now)
+                // The unsent tail of the message goes with it. It starts after everything cut
+                // into chunks, not after the chunks still outstanding: the first ones may have
+                // been acknowledged and are not in `payload`.
                 if var tail = rest.payload.getSlice(at: rest.payload.readerIndex + sentBytes, length: rest.payload.readableBytes - sentBytes) {
                     payload.writeBuffer(&tail)
                 }
@@ -317,11 +343,12 @@ extension Association {
     // MARK: SACK in
 
     /// SACK from the peer (§6.2.1): acknowledge, adjust congestion control, RTO and timers.
-    func handleSack(_ sack: SackChunk, from source: IPAddress, now: SCTPInstant) {
+    /// `cumulativeOnly`: a SHUTDOWN's Cumulative TSN Ack, whose lack of Gap Ack Blocks is no renege (§9.2).
+    func handleSack(_ sack: SackChunk, from source: IPAddress, now: SCTPInstant, cumulativeOnly: Bool = false) {
         guard state != .cookieWait && state != .cookieEchoed else { return }
         let outcome: SackOutcome
         do {
-            outcome = try sender.outstanding.handleSack(sack, now: now)
+            outcome = try sender.outstanding.handleSack(sack, now: now, cumulativeOnly: cumulativeOnly)
         } catch {
             abort(causes: [.protocolViolation(ProtocolViolationCause(information: "SACK acknowledges TSNs never sent"))],
                   reason: .protocolViolation("SACK beyond the highest TSN sent"), now: now)
@@ -363,11 +390,44 @@ extension Association {
         progressShutdown(now: now)
     }
 
-    /// SHUTDOWN's Cumulative TSN Ack acknowledges like a SACK without gaps (§9.2).
+    /// SHUTDOWN's Cumulative TSN Ack acknowledges like a SACK, except that its lack of Gap
+    /// Ack Blocks is not a renege (§9.2): what was gap-acknowledged stays so.
     func processCumulativeAck(_ tsn: TSN, now: SCTPInstant) {
         guard tsn >= sender.outstanding.cumulativeTSNAck else { return }
         handleSack(SackChunk(cumulativeTSNAck: tsn, advertisedReceiverWindowCredit: sender.lastPeerWindow),
-                   from: paths[primaryPath].address, now: now)
+                   from: paths[primaryPath].address, now: now, cumulativeOnly: true)
+    }
+
+    // MARK: ECN (RFC 9260 Appendix A)
+
+    /// A packet the driver reported CE-marked carried DATA from `lowestTSN` on: echo it
+    /// with every SACK until a CWR covers it (the highest such TSN is kept, as in Linux).
+    func congestionExperienced(lowestTSN: TSN) {
+        statistics.congestionExperiencedPackets += 1
+        if let pending = ecnEchoTSN, pending >= lowestTSN { return }
+        ecnEchoTSN = lowestTSN
+    }
+
+    /// ECNE from the peer: cwnd of the path that carried the TSN is cut as on a loss, at
+    /// most once per window of data (later echoes about TSNs sent before the cut are not
+    /// answered again), without retransmitting anything; a CWR goes back either way, with
+    /// the highest TSN sent at the cut, which covers the echoed one.
+    func handleECNEcho(_ echo: ECNEChunk) {
+        guard echo.lowestTSN <= sender.outstanding.highestSentTSN else { return }  // never sent
+        statistics.ecnEchoesReceived += 1
+        let path = sender.outstanding.chunk(tsn: echo.lowestTSN)?.path.rawValue ?? primaryPath
+        guard sender.congestion.indices.contains(path) else { return }
+        if sender.congestion[path].onECNEcho(lowestTSN: echo.lowestTSN, highestSentTSN: sender.outstanding.highestSentTSN) {
+            statistics.ecnWindowReductions += 1
+        }
+        let point = max(sender.congestion[path].ecnReductionPoint ?? echo.lowestTSN, echo.lowestTSN)
+        pendingControl.removeAll { if case .cwr = $0 { true } else { false } }
+        queueControl(.cwr(CWRChunk(lowestTSN: point)))
+    }
+
+    /// CWR from the peer: the echo it answers (and any before it) need not be sent again.
+    func handleCWR(_ cwr: CWRChunk) {
+        if let pending = ecnEchoTSN, cwr.lowestTSN >= pending { ecnEchoTSN = nil }
     }
 
     // MARK: DATA in

@@ -108,6 +108,9 @@ extension Association {
         peerAdaptationIndication = initiate.parameters.parameters.lazy.compactMap {
             if case .adaptationLayerIndication(let p) = $0 { p.adaptationCodePoint } else { nil }
         }.first
+        ecnNegotiated = configuration.ecn && initiate.parameters.parameters.contains {
+            if case .ecnCapable = $0 { true } else { false }
+        }
         if let method = configuration.zeroChecksumMethod {
             zeroChecksumToPeer = initiate.parameters.parameters.contains {
                 if case .zeroChecksumAcceptable(let p) = $0 { p.errorDetectionMethod == method } else { false }
@@ -160,6 +163,7 @@ extension Association {
         inboundStreams = cookie.inboundStreams
         peerReceiverWindow = cookie.peerReceiverWindow
         peerSupportsForwardTSN = configuration.partialReliability && cookie.peerSupportsForwardTSN
+        ecnNegotiated = configuration.ecn && cookie.peerSupportsECN
         if let method = configuration.zeroChecksumMethod { zeroChecksumToPeer = cookie.peerZeroChecksumMethod == method }
         peerAdaptationIndication = cookie.peerAdaptationIndication
         var addresses = [source]

@@ -31,7 +31,18 @@ extension Association {
     /// unanswered (§8.3): an error on the path, the RTO backs off, and the next heartbeat is
     /// scheduled from when that one was sent. Otherwise a heartbeat goes out, unless the path
     /// is not idle: new DATA went there within HB.interval (§8.3's definition of idle).
+    ///
+    /// In SHUTDOWN-SENT and SHUTDOWN-ACK-SENT no heartbeat goes out (as in Linux): T2's
+    /// retransmissions probe the peer, and a peer that has already closed (its SHUTDOWN
+    /// COMPLETE was lost) answers a HEARTBEAT with ABORT, turning a shutdown that finished
+    /// into a lost association, where the next SHUTDOWN ACK would have drawn the SHUTDOWN
+    /// COMPLETE that ends it gracefully.
     func heartbeatDue(path index: Int, now: SCTPInstant) {
+        if state == .shutdownSent || state == .shutdownAckSent {
+            paths[index].heartbeatInFlight = nil
+            paths[index].heartbeatDeadline = nil
+            return
+        }
         if let inFlight = paths[index].heartbeatInFlight {
             paths[index].heartbeatInFlight = nil
             paths[index].rto.backOff()

@@ -17,14 +17,18 @@ extension Association {
     /// Handles the chunks of one packet that belongs to this association, in order.
     /// INIT and COOKIE ECHO are the endpoint's (§5.2): it answers them before, or instead of,
     /// handing the packet here.
-    func handle(_ packet: SCTPPacket, from source: IPAddress, now: SCTPInstant, endpoint: SCTPEndpoint) {
+    /// `congestionExperienced`: the driver saw the IP packet marked CE (ECN).
+    func handle(_ packet: SCTPPacket, from source: IPAddress, now: SCTPInstant, endpoint: SCTPEndpoint,
+                congestionExperienced: Bool = false) {
         var receivedData = false
+        var lowestDataTSN: TSN? = nil
         var unsupported: [UnknownChunk] = []
         chunks: for chunk in packet.chunks {
             if state == .closed { break }
             switch chunk {
             case .data(let data):
                 receivedData = true
+                if lowestDataTSN.map({ data.tsn < $0 }) ?? true { lowestDataTSN = data.tsn }
                 guard handleData(data, from: source, now: now) else { break chunks }
             case .sack(let sack):
                 statistics.sacksReceived += 1
@@ -64,8 +68,10 @@ extension Association {
                 } else {
                     unsupported.append(UnknownChunk(type: ChunkType.forwardTSN, flags: 0, value: ByteBuffer()))
                 }
-            case .ecne, .cwr:
-                continue  // ECN is not negotiated by this stack yet; a peer must not send these.
+            case .ecne(let echo):
+                if ecnNegotiated { handleECNEcho(echo) }  // without ECN a peer must not send it: ignored
+            case .cwr(let cwr):
+                if ecnNegotiated { handleCWR(cwr) }
             case .unknown(let unknown):
                 if unknown.action.reports { unsupported.append(unknown) }
                 if !unknown.action.continues { break chunks }
@@ -83,6 +89,7 @@ extension Association {
             })))
         }
         if state == .closed { return }
+        if congestionExperienced && ecnNegotiated, let lowestDataTSN { self.congestionExperienced(lowestTSN: lowestDataTSN) }
         if receivedData { receiver.packetProcessed(now: now) }
         if state == .shutdownSent && receivedData {
             // §9.2: in SHUTDOWN-SENT, answer DATA with SACK and SHUTDOWN at once.

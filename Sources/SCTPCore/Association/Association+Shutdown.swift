@@ -144,7 +144,17 @@ extension Association {
     }
 
     /// ABORT from the peer (§9.1): the association is gone, with the peer's reasons.
+    ///
+    /// In SHUTDOWN-ACK-SENT, an ABORT with the T bit is the peer's endpoint answering a
+    /// packet of ours out of the blue (§8.4): it has closed already, typically after both
+    /// sides shut down at once and our SHUTDOWN reached it late, with its SHUTDOWN COMPLETE
+    /// lost. Every byte both ways was acknowledged before our SHUTDOWN ACK, so this ends the
+    /// shutdown as its SHUTDOWN COMPLETE would have (`.shutdownComplete`), not as a loss.
     func handleAbort(_ chunk: AbortChunk) {
+        if state == .shutdownAckSent && chunk.tagFlags.contains(.reflectedTag) {
+            close(event: .shutdownComplete(id))
+            return
+        }
         let event: SCTPEvent = state == .cookieWait || state == .cookieEchoed
             ? .cannotStart(id, .refused(causes: chunk.causes))
             : .communicationLost(id, .peerAborted(causes: chunk.causes))

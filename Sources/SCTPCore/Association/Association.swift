@@ -47,6 +47,11 @@ final class Association {
     var inboundStreams: UInt16 = 0
     var peerReceiverWindow: UInt32 = 0
     var peerSupportsForwardTSN = false
+    /// ECN (RFC 9260 Appendix A) is in use: both sides announced ECN Capable.
+    var ecnNegotiated = false
+    /// Receiver side of ECN: the TSN to echo in an ECNE with every SACK, from a CE-marked
+    /// packet with DATA, until a CWR covering it arrives.
+    var ecnEchoTSN: TSN?
     /// A FORWARD TSN must go out with the next packet (PR-SCTP, RFC 3758 §3.5).
     var forwardTSNPending = false
     /// When user data last went out or came in (`SCTP_AUTOCLOSE` counts idleness from it).

@@ -16,6 +16,12 @@ public struct AssociationStatistics: Hashable, Sendable {
     public var duplicateDataChunksReceived = 0
     /// SACK chunks received.
     public var sacksReceived = 0
+    /// Packets with DATA the driver reported CE-marked, with ECN in use.
+    public var congestionExperiencedPackets = 0
+    /// ECN Echo chunks received (with ECN in use).
+    public var ecnEchoesReceived = 0
+    /// Congestion window cuts for ECN Echoes (at most one per window of data).
+    public var ecnWindowReductions = 0
 
     /// All counters at zero.
     public init() {}

@@ -46,7 +46,13 @@ enum CookieAction: Equatable {
 extension SCTPEndpoint {
     /// Handles one SCTP packet that arrived from `source` (the peer's address) at `destination`
     /// (ours). Malformed packets are dropped; nothing here can trap on bad input.
-    public func handle(datagram: ByteBuffer, from source: IPAddress, to destination: IPAddress, now: SCTPInstant) {
+    ///
+    /// `congestionExperienced`: the IP header carried the CE codepoint (ECN, RFC 3168). The
+    /// core cannot see IP headers, so a driver that reads the ECN bits passes the mark here;
+    /// with ECN in use the association echoes it to the peer (ECNE). Not-CE by default (the
+    /// drivers of the `SCTP` module do not read ECN bits yet).
+    public func handle(datagram: ByteBuffer, from source: IPAddress, to destination: IPAddress, now: SCTPInstant,
+                       congestionExperienced: Bool = false) {
         guard let header = try? CommonHeader(peeking: datagram), header.destinationPort == localPort else { return }
         // Checksum: zero is acceptable only when we announced zero-checksum support (RFC 9653);
         // then the association it reaches must have negotiated it, which is checked below.
@@ -71,7 +77,7 @@ extension SCTPEndpoint {
             answerInit(initChunk, packet: packet, from: source, to: destination, now: now, existing: association)
         default:
             if let association {
-                association.handle(packet, from: source, now: now, endpoint: self)
+                association.handle(packet, from: source, now: now, endpoint: self, congestionExperienced: congestionExperienced)
                 markPending(association.id)
             } else {
                 handleWithoutAssociation(packet, from: source, to: destination, now: now)

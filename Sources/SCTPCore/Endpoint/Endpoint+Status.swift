@@ -32,6 +32,8 @@ public struct AssociationStatus: Hashable, Sendable {
     /// The largest user data a DATA chunk carries on the primary path.
     public var fragmentationPoint: Int
     public var paths: [PathStatus]
+    /// Whether ECN is in use (both sides announced ECN Capable, RFC 9260 Appendix A).
+    public var ecn: Bool
 }
 
 extension SCTPEndpoint {
@@ -51,7 +53,8 @@ extension SCTPEndpoint {
             unacknowledgedChunks: association.sender.outstanding.unacknowledgedCount,
             pendingBytes: association.queuedBytes, inboundStreams: association.inboundStreams,
             outboundStreams: association.outboundStreams, primaryAddress: primary.map { association.paths[$0].address },
-            fragmentationPoint: DataSender.pmdcs(mtu: mtu) - DataChunk.headerSize, paths: paths)
+            fragmentationPoint: DataSender.pmdcs(mtu: mtu) - DataChunk.headerSize, paths: paths,
+            ecn: association.ecnNegotiated)
     }
 
     /// Makes `address` the association's primary path (`SCTP_PRIMARY_ADDR`): new data goes

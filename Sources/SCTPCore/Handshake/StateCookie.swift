@@ -144,6 +144,8 @@ public struct StateCookie: Hashable, Sendable {
 
     /// Whether the peer speaks PR-SCTP.
     public var peerSupportsForwardTSN: Bool { peerFeatures.contains(.forwardTSN) }
+    /// Whether the peer announced ECN Capable.
+    public var peerSupportsECN: Bool { peerFeatures.contains(.ecn) }
 
     /// Every address of the peer the association starts with: the INIT's source first, then
     /// the listed addresses that differ from it.

@@ -207,10 +207,16 @@ public struct DataReceiver: Sendable {
     /// Handles a FORWARD TSN (RFC 3758 §3.6): moves the cumulative point, then lets the
     /// reassembly queue drop what was skipped and deliver what it released. A SACK is due
     /// at once either way.
+    ///
+    /// The stream part applies even when the cumulative point does not move: when every
+    /// abandoned chunk had arrived (the first fragment of a message given up before its
+    /// others were sent, say) the point already stands at the new cumulative TSN, or past
+    /// it, and only the skipped SSN tells the ordered stream to stop waiting for the rest.
+    /// That part only ever moves streams forward, so an old FORWARD TSN changes nothing.
     @discardableResult
     public mutating func receive(_ chunk: ForwardTSNChunk) -> DataTracker.ForwardTSNResult {
         let result = tracker.handleForwardTSN(newCumulativeTSN: chunk.newCumulativeTSN)
-        if result == .advanced {
+        if result == .advanced || !chunk.skippedStreams.isEmpty {
             reassembly.handleForwardTSN(newCumulativeTSN: tracker.cumulativeTSN, skippedStreams: chunk.skippedStreams)
         }
         return result

@@ -150,8 +150,12 @@ public struct OutstandingData: Sendable {
     /// User-data bytes of the chunks in flight (the peer's window is reduced by these).
     public private(set) var outstandingPayloadBytes = 0
     /// The peer's receive window as the sender tracks it (§6.2.1): the last a_rwnd less the
-    /// user data outstanding and sent since.
-    public private(set) var peerReceiverWindow: Int
+    /// user data outstanding and sent since; never negative.
+    public var peerReceiverWindow: Int { max(0, windowCredit) }
+    /// The same without the floor at 0: what was sent beyond the window (a probe, a
+    /// retransmission) is owed, so that giving its bytes back when it is marked for
+    /// retransmission cannot lift the window above what the peer offered.
+    private var windowCredit: Int
     /// The Fast Recovery exit point while in Fast Recovery (§7.2.4 step 6).
     public private(set) var fastRecoveryExitPoint: TSN?
     /// The highest TSN acknowledged by a Gap Ack Block and not yet cumulatively acknowledged.
@@ -172,7 +176,7 @@ public struct OutstandingData: Sendable {
         cumulativeTSNAck = initialTSN.previous
         retransmitScanStart = initialTSN
         rttBarrier = initialTSN.previous
-        self.peerReceiverWindow = Int(peerReceiverWindow)
+        windowCredit = Int(peerReceiverWindow)
     }
 
     // MARK: State
@@ -254,7 +258,7 @@ public struct OutstandingData: Sendable {
         let entry = OutstandingChunk(chunk: chunk, path: path, sentAt: now, expiry: expiry, maxRetransmissions: maxRetransmissions,
                                      context: context)
         addToFlight(entry)
-        peerReceiverWindow = max(0, peerReceiverWindow - chunk.payload.readableBytes)
+        windowCredit -= chunk.payload.readableBytes
         chunks.append(entry)
     }
 
@@ -288,7 +292,7 @@ public struct OutstandingData: Sendable {
         markedForRetransmissionCount -= 1
         addToFlight(chunks[index])
         let chunk = chunks[index].chunk
-        peerReceiverWindow = max(0, peerReceiverWindow - chunk.payload.readableBytes)
+        windowCredit -= chunk.payload.readableBytes
         rttBarrier = highestSentTSN
         retransmitScanStart = chunk.tsn.next
         return chunk
@@ -300,7 +304,7 @@ public struct OutstandingData: Sendable {
         removeFromFlight(chunks[index])
         chunks[index].state = .markedForRetransmission
         markedForRetransmissionCount += 1
-        peerReceiverWindow += chunks[index].chunk.payload.readableBytes
+        windowCredit += chunks[index].chunk.payload.readableBytes
         let tsn = chunks[index].tsn
         if tsn < retransmitScanStart { retransmitScanStart = tsn }
     }
@@ -337,6 +341,24 @@ public struct OutstandingData: Sendable {
             }
         }
         return abandoned
+    }
+
+    /// Gives the unsent rest of a message abandoned part way (PR-SCTP) a TSN of its own, never
+    /// sent: an abandoned chunk with the E bit, right after the message's last sent chunk
+    /// (which must be the highest TSN sent). The FORWARD TSN then has to reach past it, so the
+    /// peer learns the message will not be completed even when every fragment that was sent
+    /// arrived and was acknowledged (without it the Cumulative TSN Ack passes them, no FORWARD
+    /// TSN goes out, and the peer's ordered stream waits forever for the rest). usrsctp does
+    /// the same.
+    public mutating func appendAbandonedTail(streamIdentifier: UInt16, ssn: SSN, payloadProtocolIdentifier: UInt32,
+                                             isUnordered: Bool, now: SCTPInstant) {
+        var flags: DataFlags = .ending
+        if isUnordered { flags.insert(.unordered) }
+        let chunk = DataChunk(flags: flags, tsn: nextTSN, streamIdentifier: streamIdentifier, ssn: ssn,
+                              payloadProtocolIdentifier: payloadProtocolIdentifier, payload: ByteBuffer())
+        var entry = OutstandingChunk(chunk: chunk, path: chunks.last?.path ?? PathID(0), sentAt: now)
+        entry.state = .abandoned
+        chunks.append(entry)
     }
 
     /// Abandons the chunks of the message that holds chunk `index` (its fragments have
@@ -461,8 +483,12 @@ public struct OutstandingData: Sendable {
     ///   threshold is marked for Fast Retransmit once; the first such chunk outside Fast
     ///   Recovery enters it, with the highest TSN sent as exit point.
     ///
+    /// `cumulativeOnly`: the acknowledgement is a SHUTDOWN's Cumulative TSN Ack (§9.2), not
+    /// a SACK: it carries no Gap Ack Blocks, and their absence "MUST NOT" be taken for a
+    /// renege, so chunks gap-acknowledged before stay so, and no miss indications are counted.
+    ///
     /// Throws, changing nothing, when the SACK acknowledges TSNs never sent.
-    public mutating func handleSack(_ sack: SackChunk, now: SCTPInstant) throws(SackError) -> SackOutcome {
+    public mutating func handleSack(_ sack: SackChunk, now: SCTPInstant, cumulativeOnly: Bool = false) throws(SackError) -> SackOutcome {
         let newCumulative = sack.cumulativeTSNAck
         guard newCumulative >= cumulativeTSNAck else {
             var outcome = SackOutcome(cumulativeTSNAck: cumulativeTSNAck)
@@ -561,7 +587,9 @@ public struct OutstandingData: Sendable {
         // before (anything there not acknowledged now was reneged), except that when blocks
         // were left unread, only what the read blocks span can be judged.
         var scanEnd = highestAckedInSack
-        if let previous = previousHighestGapAcked, previous > newCumulative {
+        if cumulativeOnly {
+            scanEnd = nil
+        } else if let previous = previousHighestGapAcked, previous > newCumulative {
             let limit = truncated ? min(previous, highestAckedInSack ?? newCumulative) : previous
             if limit > (scanEnd ?? newCumulative) { scanEnd = limit }
         }
@@ -598,8 +626,8 @@ public struct OutstandingData: Sendable {
                 }
             }
         }
-        if truncated, let previous = previousHighestGapAcked, previous > (highestAckedInSack ?? newCumulative) {
-            highestGapAckedTSN = previous  // unread blocks may still cover it
+        if (truncated || cumulativeOnly), let previous = previousHighestGapAcked, previous > (highestAckedInSack ?? newCumulative) {
+            highestGapAckedTSN = previous  // unread blocks (or no blocks at all) may still cover it
         } else {
             highestGapAckedTSN = highestAckedInSack
         }
@@ -618,7 +646,7 @@ public struct OutstandingData: Sendable {
         }
 
         // §6.2.1 D ii.
-        peerReceiverWindow = max(0, Int(sack.advertisedReceiverWindowCredit) - outstandingPayloadBytes)
+        windowCredit = Int(sack.advertisedReceiverWindowCredit) - outstandingPayloadBytes
 
         var total = 0
         for index in statistics.indices {

@@ -295,16 +295,17 @@ public struct SendQueue: Sendable {
     }
 
     /// Gives up the message being fragmented (its sent chunks were abandoned, PR-SCTP): its
-    /// unsent bytes are dropped. Returns the message.
+    /// unsent bytes are dropped. Returns the message and how many of its bytes had been cut
+    /// into chunks (the unsent tail starts there).
     @discardableResult
-    public mutating func abandonCurrentMessage() -> OutgoingMessage? {
+    public mutating func abandonCurrentMessage() -> (message: OutgoingMessage, sentBytes: Int)? {
         guard let abandoned = current else { return nil }
         let id = abandoned.message.streamIdentifier
         queuedBytes -= abandoned.message.payload.readableBytes - abandoned.offset
         queuedMessageCount -= 1
         current = nil
         if streams[id]?.messages.isEmpty == false { ready.append(id) }
-        return abandoned.message
+        return (abandoned.message, abandoned.offset)
     }
 
     /// Changes the number of outbound streams (after the handshake, or when streams are added

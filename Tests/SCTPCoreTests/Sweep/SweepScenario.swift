@@ -1,0 +1,218 @@
+import NIOCore
+@testable import SCTPCore
+import SCTPSimulation
+import SCTPWire
+
+/// Everything one run of the seeded sweep does, derived from its seed alone: the link
+/// conditions, both endpoints' configurations, the messages each side sends and when, how
+/// the application reads, and how the association ends.
+struct SweepScenario: CustomStringConvertible {
+    /// How the run is meant to end.
+    enum Ending: Hashable, CustomStringConvertible {
+        /// One side (or both, `both`) shuts down gracefully `after` its association came up.
+        case shutdown(byClient: Bool, both: Bool, after: Duration)
+        /// One side aborts `after` its association came up (mid-transfer, usually).
+        case abort(byClient: Bool, after: Duration)
+        /// The client aborts while the handshake may still be going on, `after` connect.
+        case abortEarly(after: Duration)
+
+        var isAbort: Bool { if case .shutdown = self { false } else { true } }
+
+        var description: String {
+            switch self {
+            case .shutdown(let byClient, let both, let after):
+                both ? "shutdown by both at up+\(after)" : "shutdown by \(byClient ? "client" : "server") at up+\(after)"
+            case .abort(let byClient, let after): "abort by \(byClient ? "client" : "server") at up+\(after)"
+            case .abortEarly(let after): "client abort at connect+\(after)"
+            }
+        }
+    }
+
+    /// One message a side sends.
+    struct Message {
+        /// Also its payload protocol identifier, so a received message names itself.
+        var index: Int
+        var stream: UInt16
+        var unordered: Bool
+        var size: Int
+        /// When the application hands it over, after its association came up.
+        var offset: Duration
+        /// PR-SCTP: a message with a policy may be given up (reported failed, skipped).
+        var policy: PartialReliability = .reliable
+        var isReliable: Bool { policy == .reliable }
+    }
+
+    /// How one side's application reads what arrives.
+    struct Reader {
+        /// `nil`: everything at once; otherwise this many bytes every `interval`.
+        var bytesPerRead: Int?
+        var interval: Duration
+    }
+
+    let seed: UInt64
+    var forward: LinkConditions
+    var backward: LinkConditions
+    var client: SCTPConfiguration
+    var server: SCTPConfiguration
+    /// Messages client → server and server → client.
+    var clientMessages: [Message]
+    var serverMessages: [Message]
+    var clientReader: Reader
+    var serverReader: Reader
+    var ending: Ending
+    /// The client hands its first messages (those at offset 0) over at connect, before
+    /// the association is up.
+    var clientSendsEarly: Bool
+
+    static let clientAddress = IPAddress.v4(IPv4Address(10, 0, 0, 1))
+    static let serverAddress = IPAddress.v4(IPv4Address(10, 0, 1, 1))
+
+    init(seed: UInt64) {
+        self.seed = seed
+        var r = SeededRandomSource(seed: seed ^ 0x5357_4545_5053_4545)  // "SWEEPSEE"
+        func unit() -> Double { Double(r.nextUInt64() >> 11) * 0x1p-53 }
+        func below(_ n: Int) -> Int { Int(r.nextUInt64() % UInt64(n)) }
+        func chance(_ p: Double) -> Bool { unit() < p }
+        func pick<T>(_ values: [T]) -> T { values[below(values.count)] }
+        func millis(_ range: ClosedRange<Int>) -> Duration { .milliseconds(range.lowerBound + below(range.count)) }
+
+        func link() -> LinkConditions {
+            let jittery = chance(0.5)
+            return LinkConditions(
+                delay: millis(1...40), jitter: jittery ? millis(0...10) : .zero,
+                lossProbability: unit() * 0.20,
+                duplicationProbability: chance(0.5) ? unit() * 0.05 : 0,
+                reorderProbability: chance(0.6) ? unit() * 0.3 : 0, reorderDelay: millis(1...60),
+                corruptionProbability: chance(0.5) ? unit() * 0.05 : 0,
+                congestionExperiencedProbability: chance(0.3) ? unit() * 0.2 : 0)
+        }
+        forward = link()
+        backward = chance(0.3) ? link() : forward
+
+        func configuration() -> SCTPConfiguration {
+            var c = SCTPConfiguration()
+            c.outboundStreams = UInt16(1 + below(8))
+            c.maxInboundStreams = pick([UInt16(2048), 4, 2])
+            c.pathMTU = pick([512, 1200, 1200, 1452])
+            c.receiveBufferSize = pick([6000, 16 << 10, 64 << 10, 256 << 10, 4 << 20])
+            c.sendBufferSize = pick([48 << 10, 256 << 10, 4 << 20])
+            c.maxOutstandingChunks = pick([8, 64, 65536])
+            c.maxGapBlocksReported = pick([2, 16, 64])
+            c.maxBurst = 1 + below(4)
+            c.noDelay = chance(0.7)
+            c.delayedAckFrequency = 1 + below(2)
+            c.delayedAckTimeout = millis(20...200)
+            c.rtoInitial = pick([.milliseconds(300), .seconds(1)])
+            c.rtoMin = pick([.milliseconds(100), .milliseconds(300), .seconds(1)])
+            c.rtoMax = pick([.seconds(5), .seconds(10), .seconds(60)])
+            if c.rtoInitial < c.rtoMin { c.rtoInitial = c.rtoMin }
+            c.heartbeatInterval = pick([.seconds(5), .seconds(30)])
+            c.partialReliability = chance(0.5)
+            c.ecn = chance(0.8)
+            // Loss up to 20 % (plus corruption) each way: with the default limits a run in
+            // ten thousand could legitimately give up. These runs test delivery, not failure
+            // detection, so the limits sit where giving up is practically impossible.
+            c.associationMaxRetransmits = 25
+            c.pathMaxRetransmits = 25
+            c.maxInitRetransmits = 25
+            // T5 would end a shutdown that a slow reader on the other side holds up.
+            c.shutdownGuardTimeout = .seconds(3600)
+            return c
+        }
+        client = configuration()
+        server = configuration()
+
+        let clientStreams = Int(min(client.outboundStreams, server.maxInboundStreams))
+        let serverStreams = Int(min(server.outboundStreams, client.maxInboundStreams))
+        func messages(count: Int, streams: Int, mtu: Int) -> [Message] {
+            let unorderedShare = pick([0.0, 0.0, 0.3, 0.5, 1.0])
+            let spread = pick([0, 200, 1000, 3000])
+            // In some runs part of the messages may be given up (PR-SCTP).
+            let partialShare = chance(0.25) ? pick([0.3, 0.7, 1.0]) : 0
+            var list: [Message] = []
+            var offset = 0
+            for index in 0..<count {
+                let size: Int
+                switch below(20) {
+                case 0..<11: size = 1 + below(200)
+                case 11..<17: size = 200 + below(2 * mtu)
+                case 17..<19: size = mtu + below(4 * mtu)
+                default: size = 4 * mtu + below(3 * mtu)
+                }
+                if spread > 0 && chance(0.3) { offset += below(spread / 4 + 1) }
+                var message = Message(index: index, stream: UInt16(below(streams)), unordered: chance(unorderedShare),
+                                      size: size, offset: .milliseconds(offset))
+                if chance(partialShare) {
+                    message.policy = chance(0.5) ? .maxRetransmissions(below(3)) : .lifetime(millis(30...1500))
+                }
+                list.append(message)
+            }
+            return list
+        }
+        let both = chance(0.7)
+        clientMessages = messages(count: below(both ? 20 : 36) + (both ? 0 : 1), streams: clientStreams, mtu: client.pathMTU)
+        serverMessages = both || chance(0.2) ? messages(count: below(20), streams: serverStreams, mtu: server.pathMTU) : []
+
+        func reader() -> Reader {
+            chance(0.75) ? Reader(bytesPerRead: nil, interval: .zero)
+                         : Reader(bytesPerRead: pick([500, 2000, 8000]), interval: millis(5...50))
+        }
+        clientSendsEarly = chance(0.3)
+        clientReader = reader()
+        serverReader = reader()
+
+        switch below(10) {
+        case 0..<6:
+            ending = .shutdown(byClient: chance(0.6), both: chance(0.1), after: millis(0...3000))
+        case 6..<9:
+            ending = .abort(byClient: chance(0.5), after: millis(0...2000))
+        default:
+            ending = .abortEarly(after: millis(0...150))
+        }
+    }
+
+    /// The payload of a message: its index, stream and size, then bytes derived from the seed
+    /// and those (truncated for messages shorter than the header). Filled eight bytes at a
+    /// time: byte-wise writes cost more than the protocol in a debug build.
+    func payload(_ message: Message, fromClient: Bool) -> ByteBuffer {
+        var buffer = ByteBufferAllocator().buffer(capacity: message.size + 16)
+        var state = seed &* 0x9E37_79B9 &+ UInt64(message.index) &* 2 &+ (fromClient ? 1 : 0)
+        let words = (message.size + 7) / 8 + 2
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: words * 8) { raw in
+            var header = UInt64(message.index) << 32 | UInt64(message.stream) << 16 | UInt64(message.size & 0xFFFF)
+            raw.storeBytes(of: header.bigEndian, toByteOffset: 0, as: UInt64.self)
+            header = UInt64(message.size)
+            raw.storeBytes(of: header.bigEndian, toByteOffset: 8, as: UInt64.self)
+            var offset = 16
+            while offset < words * 8 {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                raw.storeBytes(of: state, toByteOffset: offset, as: UInt64.self)
+                offset += 8
+            }
+            return words * 8
+        }
+        return buffer.getSlice(at: buffer.readerIndex, length: message.size)!
+    }
+
+    var description: String {
+        func ms(_ d: Duration) -> String { "\(d.nanosecondsClamped / 1_000_000)ms" }
+        func pct(_ p: Double) -> String { "\((p * 1000).rounded() / 10)%" }
+        func link(_ c: LinkConditions) -> String {
+            "delay \(ms(c.delay)) jitter \(ms(c.jitter)) loss \(pct(c.lossProbability)) dup \(pct(c.duplicationProbability)) "
+                + "reorder \(pct(c.reorderProbability))/\(ms(c.reorderDelay)) corrupt \(pct(c.corruptionProbability)) "
+                + "CE \(pct(c.congestionExperiencedProbability))"
+        }
+        func configuration(_ c: SCTPConfiguration) -> String {
+            "OS \(c.outboundStreams) MIS \(c.maxInboundStreams) MTU \(c.pathMTU) rcvbuf \(c.receiveBufferSize) sndbuf \(c.sendBufferSize) "
+                + "maxOutstanding \(c.maxOutstandingChunks) gaps \(c.maxGapBlocksReported) burst \(c.maxBurst) nodelay \(c.noDelay) "
+                + "sack \(c.delayedAckFrequency)/\(c.delayedAckTimeout) rto \(c.rtoInitial)/\(c.rtoMin)/\(c.rtoMax) prsctp \(c.partialReliability) ecn \(c.ecn)"
+        }
+        func reader(_ r: Reader) -> String { r.bytesPerRead.map { "\($0) B every \(r.interval)" } ?? "immediate" }
+        return """
+            seed \(seed): \(ending)
+              client→server: \(link(forward)); server→client: \(link(backward))
+              client: \(configuration(client)); reads \(reader(clientReader)); sends \(clientMessages.count)\(clientSendsEarly ? " (early)" : "") (\(clientMessages.filter { !$0.isReliable }.count) PR) (\(clientMessages.reduce(0) { $0 + $1.size }) B)
+              server: \(configuration(server)); reads \(reader(serverReader)); sends \(serverMessages.count) (\(serverMessages.filter { !$0.isReliable }.count) PR) (\(serverMessages.reduce(0) { $0 + $1.size }) B)
+            """
+    }
+}
