@@ -32,7 +32,8 @@ extension UsrsctpInterop {
         }
 
         /// The same with UDP GSO on our side: usrsctp receives the kernel's segments as
-        /// ordinary datagrams (no capture: on `lo` a GSO write shows as one large datagram).
+        /// ordinary datagrams (checked in our stack's own capture: on `lo` a GSO write shows as
+        /// one large datagram).
         @Test("our client with UDP GSO → usrsctp echo server: 2000 messages of 12–4000 bytes")
         func ourClientWithSegmentationOffload() async throws {
             try await InteropRun.perform("echo-client-gso") { run in

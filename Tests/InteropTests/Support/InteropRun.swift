@@ -65,8 +65,12 @@ final class InteropRun: @unchecked Sendable {
 
     /// Whether our stacks send runs of packets with UDP GSO. Off by default: a capture on `lo`
     /// sees a GSO write as one large datagram (the kernel cuts it up at the receiving socket),
-    /// which tshark calls malformed. Runs that switch it on take no capture.
+    /// which tshark calls malformed. Runs that switch it on take no capture on the interface:
+    /// their stacks write their own pcap (every packet as sent and received), checked with
+    /// tshark at the end instead.
     var segmentationOffload = false
+    /// Our stacks' own captures, checked at the end, with the UDP port to decode as SCTP.
+    private var stackCaptures: [(file: URL, stack: SCTPStack)] = []
 
     /// A stack of our own on a free UDP port, sending to `peerUDPPort` until it learns better.
     func stack(peerUDPPort: Int) -> SCTPStack {
@@ -99,10 +103,40 @@ final class InteropRun: @unchecked Sendable {
     /// With `SCTP_INTEROP_STACK_CAPTURE=1`: the stack writes its own pcap (packets as it sent
     /// and processed them, with its own timestamps) into the run directory, kept.
     private func recordStackCapture(_ stack: SCTPStack) throws {
-        guard ProcessInfo.processInfo.environment["SCTP_INTEROP_STACK_CAPTURE"] == "1" else { return }
+        let kept = ProcessInfo.processInfo.environment["SCTP_INTEROP_STACK_CAPTURE"] == "1"
+        guard kept || segmentationOffload else { return }
         let file = InteropEnvironment.runDirectory.appendingPathComponent("\(name)-stack-\(UUID().uuidString.prefix(8)).pcap")
         try stack.startCapture(to: file.path)
-        print("[\(name)] our stack's capture: \(file.path)")
+        if kept { print("[\(name)] our stack's capture: \(file.path)") }
+        if segmentationOffload { lock.withLock { stackCaptures.append((file, stack)) } }
+    }
+
+    /// Checks our stacks' own captures (GSO runs) with tshark: nothing malformed, no bad
+    /// checksum, and DATA in them.
+    private func checkStackCaptures() {
+        let captures = lock.withLock {
+            defer { stackCaptures = [] }
+            return stackCaptures
+        }
+        guard !captures.isEmpty else { return }
+        guard let tshark = Tools.find("tshark") else {
+            if Tools.required { Issue.record("tshark is not installed (scripts/test.sh installs it)") }
+            return
+        }
+        for (file, stack) in captures {
+            stack.stopCapture()
+            guard let port = stack.udpPort else { continue }
+            do {
+                let problems = try Tools.tsharkProblems(tshark, pcap: file.path, udpPorts: [port])
+                #expect(problems.isEmpty, "[\(name)] tshark finds bad packets in \(file.path): \(problems.prefix(10))")
+                let data = try Tools.run(tshark, ["-n", "-r", file.path, "-o", "sctp.checksum:CRC-32C", "-d", "udp.port==\(port),sctp",
+                                                  "-Y", "sctp.chunk_type == 0"])
+                #expect(!data.stdout.isEmpty, "[\(name)] no DATA in our stack's capture \(file.path)")
+                if problems.isEmpty && !failed { try? FileManager.default.removeItem(at: file) }
+            } catch {
+                Issue.record("[\(name)] our stack's capture could not be checked: \(error)")
+            }
+        }
     }
 
     /// Two network namespaces joined by two veth pairs (`NamespacePair`), removed at the end
@@ -199,6 +233,7 @@ final class InteropRun: @unchecked Sendable {
             try? socket.close()
         }
         for relay in relays { relay.close() }
+        checkStackCaptures()
         for stack in stacks { _ = try? stack.close().wait() }
         for group in groups { try? group.syncShutdownGracefully() }
         trace("closed")
