@@ -139,6 +139,9 @@ public struct SendQueue: Sendable {
     public private(set) var lastChunkContext: UInt32 = 0
 
     private var streams: [UInt16: Stream] = [:]
+    /// Whether a message with a destination was ever queued (until `removeAll`): without one,
+    /// `nextMessageDestination` needs no look-up per chunk.
+    private var hasDestinations = false
     /// Streams with queued messages, in round-robin order; the stream of `current` is not here.
     private var ready: Deque<UInt16> = []
     private var current: MessageInProgress?
@@ -167,6 +170,7 @@ public struct SendQueue: Sendable {
     /// The destination asked for (`OutgoingMessage.destination`) by the message the next
     /// chunk will come from; `nil` when it asked for none or the queue is empty.
     public var nextMessageDestination: IPAddress? {
+        guard hasDestinations else { return nil }
         if let current { return current.message.destination }
         guard let id = ready.first else { return nil }
         return streams[id]?.messages.first?.destination
@@ -191,6 +195,7 @@ public struct SendQueue: Sendable {
         guard size <= limit - queuedBytes else {
             throw .queueFull(queuedBytes: queuedBytes, messageSize: size, limit: limit)
         }
+        if message.destination != nil { hasDestinations = true }
         let becomesReady = appendToStream(message)
         if becomesReady && current?.message.streamIdentifier != id { ready.append(id) }
         queuedBytes += size
@@ -351,6 +356,7 @@ public struct SendQueue: Sendable {
         current = nil
         queuedBytes = 0
         queuedMessageCount = 0
+        hasDestinations = false
         return (partial, unsent)
     }
 }
