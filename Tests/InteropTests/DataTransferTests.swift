@@ -245,7 +245,20 @@ func echoClient(_ run: InteropRun, plan: MessagePlan, relay impairments: LossyRe
     #expect(result.messagesReceived == plan.count && result.messagesSent == plan.count && result.verifyErrors == 0,
             "\(result)\n\(server.transcript)")
     #expect(result.bytesReceived == plan.totalBytes, "\(result)")
-    #expect(server.line("ASSOC_DOWN")?.contains("reason=shutdown") == true, "\(server.transcript)")
-    if relay == nil { run.expectNoAbort() }
+    let down = server.line("ASSOC_DOWN")
+    if relay == nil {
+        #expect(down?.contains("reason=shutdown") == true, "\(server.transcript)")
+        run.expectNoAbort()
+    } else {
+        // Through the relay (loss, duplication, delay) a late copy of one of usrsctp's packets
+        // can reach our endpoint after our side completed the shutdown; §8.4 rule 8 answers
+        // it with an ABORT (T bit), which usrsctp, still in SHUTDOWN-ACK-SENT because our
+        // SHUTDOWN COMPLETE was lost, reports as an abort. Everything was delivered and our
+        // side completed the shutdown (checked above); the abort is accepted only after
+        // usrsctp saw our SHUTDOWN.
+        let shutdownSeen = server.transcript.contains("peer sent SHUTDOWN")
+        #expect(down?.contains("reason=shutdown") == true || (down?.contains("reason=abort") == true && shutdownSeen),
+                "\(server.transcript)")
+    }
     return relay
 }
