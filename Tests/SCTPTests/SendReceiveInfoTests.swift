@@ -62,14 +62,19 @@ struct SendReceiveInfoTests {
         #expect(try Tools.tsharkProblems(tshark, pcap: path, udpPorts: [udpPort]) == [])
         let fields = try Tools.run(tshark, ["-n", "-r", path, "-o", "sctp.checksum:CRC-32C", "-d", "udp.port==\(udpPort),sctp",
                                             "-Y", "sctp.srcport == \(clientPort) && sctp.data_payload_proto_id",
-                                            "-T", "fields", "-e", "ip.dst", "-e", "sctp.data_payload_proto_id"])
+                                            "-T", "fields", "-e", "ip.dst", "-e", "sctp.data_tsn", "-e", "sctp.data_payload_proto_id"])
         #expect(fields.status == 0, "\(fields.stderr)")
-        // Each packet is in the capture twice (sent and received on the same stack); one DATA chunk per packet or several.
+        // Each packet is in the capture twice (sent and received on the same stack), with one
+        // DATA chunk or several. Only a TSN's first transmission counts: a retransmission (a
+        // slow run, a T3 expiry) follows the usual rules and may take the primary.
         var destinations: [String: Set<String>] = [:]
+        var seenTSNs: Set<Substring> = []
         for line in fields.stdout.split(separator: "\n") {
             let parts = line.split(separator: "\t")
-            guard parts.count == 2 else { continue }
-            for ppid in parts[1].split(separator: ",") { destinations[String(ppid), default: []].insert(String(parts[0])) }
+            guard parts.count == 3 else { continue }
+            for (tsn, ppid) in zip(parts[1].split(separator: ","), parts[2].split(separator: ",")) where seenTSNs.insert(tsn).inserted {
+                destinations[String(ppid), default: []].insert(String(parts[0]))
+            }
         }
         #expect(destinations["20738"] == ["127.0.0.2"], "ADDR_OVER messages (PPID 0x5102) went to \(destinations["20738"] ?? [])")
         #expect(destinations["20737"] == ["127.0.0.1"], "other messages (PPID 0x5101) went to \(destinations["20737"] ?? [])")
