@@ -145,3 +145,49 @@ struct TransportTests {
         try listener.close()
     }
 }
+
+@Suite("UDP segmentation and receive offload")
+struct OffloadTests {
+    @Test("a bulk transfer goes out in GSO writes and comes in as GRO runs where the kernel has them; every message intact; off means none")
+    func bulkTransferUsesOffload() throws {
+        for enabled in [true, false] {
+            var options = SCTPStack.Options(udpPort: 0, peerUDPPort: 0)
+            options.segmentationOffload = enabled
+            options.receiveOffload = enabled
+            let stack = SCTPStack(options: options)
+            defer { _ = try? stack.close().wait() }
+            let (listener, port) = try listening(on: stack, [address("127.0.0.1", 0)])
+            defer { try? listener.close() }
+            let client = try SCTPSocket.forTest(on: stack)
+            defer { try? client.close() }
+            try client.bind(address("127.0.0.1", 0))
+            try client.connectx([address("127.0.0.1", port)])
+            let server = try listener.accept()
+            defer { try? server.close() }
+            // 400 messages of 3000 bytes: each fills two packets and part of a third, so runs of
+            // full packets to one peer form.
+            let count = 400
+            let sender = Thread {
+                for index in 0..<count {
+                    _ = try? client.sendmsg(ByteBuffer(repeating: UInt8(truncatingIfNeeded: index), count: 3000))
+                }
+            }
+            sender.start()
+            for index in 0..<count {
+                let message = try server.nextMessage()
+                #expect(message.data == ByteBuffer(repeating: UInt8(truncatingIfNeeded: index), count: 3000), "message \(index)")
+            }
+            let counters = try stack.offloadCounters().wait()
+            if enabled && System.supportsUDPSegmentationOffload {
+                #expect(counters.segmentationWrites > 0 && counters.segmentedPackets >= 2 * counters.segmentationWrites, "\(counters)")
+            } else {
+                #expect(counters.segmentationWrites == 0, "\(counters)")
+            }
+            if enabled && System.supportsUDPSegmentationOffload && System.supportsUDPReceiveOffload {
+                #expect(counters.receiveOffloadRuns > 0 && counters.receiveOffloadPackets >= 2 * counters.receiveOffloadRuns, "\(counters)")
+            } else {
+                #expect(counters.receiveOffloadRuns == 0, "\(counters)")
+            }
+        }
+    }
+}

@@ -122,6 +122,12 @@ public final class SCTPStack: @unchecked Sendable {
     /// The UDP port the stack's sockets are bound to, once one is (UDP stacks only).
     public var udpPort: Int? { udpBoundPort?.withLockedValue { $0 } }
 
+    /// How many packets went out in UDP GSO writes and came in as UDP GRO runs (all zero
+    /// where the kernel or the transport has neither), read on the stack's event loop.
+    public func offloadCounters() -> EventLoopFuture<SCTPOffloadCounters> {
+        eventLoop.submit { [self] in (transport as? SocketTransport)?.offloadCounters ?? SCTPOffloadCounters() }
+    }
+
     // MARK: Time
 
     var now: SCTPInstant {

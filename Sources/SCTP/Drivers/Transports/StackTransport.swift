@@ -60,6 +60,8 @@ class SocketTransport: @unchecked Sendable {
     private let logger = Logger(label: "swift-sctp.transport")
     /// Whether runs of packets may go out as one UDP GSO write (set by the UDP transport).
     var segmentationOffload = false
+    /// GSO writes and GRO runs so far.
+    var offloadCounters = SCTPOffloadCounters()
     /// The run of packets being gathered for one GSO write.
     private var batch: Batch?
 
@@ -152,6 +154,10 @@ class SocketTransport: @unchecked Sendable {
         let metadata = run.count > 1
             ? AddressedEnvelope<ByteBuffer>.Metadata(ecnState: .transportNotCapable, packetInfo: nil, segmentSize: run.segmentSize)
             : nil
+        if run.count > 1 {
+            offloadCounters.segmentationWrites += 1
+            offloadCounters.segmentedPackets += run.count
+        }
         run.channel.write(AddressedEnvelope(remoteAddress: run.remote, data: run.data, metadata: metadata), promise: nil)
     }
 
@@ -197,4 +203,18 @@ class SocketTransport: @unchecked Sendable {
         channels.removeAll()
         return EventLoopFuture.andAllComplete(futures, on: eventLoop)
     }
+}
+
+/// What UDP segmentation and receive offload did for a stack (`SCTPStack.offloadCounters()`).
+public struct SCTPOffloadCounters: Hashable, Sendable {
+    /// UDP GSO writes (each carrying two packets or more).
+    public var segmentationWrites = 0
+    /// Packets sent in those writes.
+    public var segmentedPackets = 0
+    /// Reads that returned a GRO run (two packets or more).
+    public var receiveOffloadRuns = 0
+    /// Packets that came in those runs.
+    public var receiveOffloadPackets = 0
+
+    public init() {}
 }

@@ -71,6 +71,8 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
             return
         }
         // A GRO run: datagrams of `segmentSize` bytes, the last one possibly shorter.
+        offloadCounters.receiveOffloadRuns += 1
+        offloadCounters.receiveOffloadPackets += (datagram.readableBytes + segmentSize - 1) / segmentSize
         var offset = datagram.readerIndex
         let end = datagram.writerIndex
         while offset < end {
