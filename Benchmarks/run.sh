@@ -247,7 +247,10 @@ rate64() {
 }
 
 # Association setup rate: A usrsctp-bench setup -> usrsctp-bench server (one-to-many);
-# B sctp-perf --client --setup-rate -> sctp-perf --server (one endpoint, many associations).
+# B sctp-perf --client --setup-rate -> sctp-perf --server --quiet (one endpoint, many associations;
+# like usrsctp-bench's server, no line per association), with the client driven two ways:
+# --setup-api events (connect and abort issued on the event loop) and socket (blocking
+# SCTPSocket calls from the main thread, each a hop to the event loop and back).
 setup_rate() {
     local round u1 u2 port server name
     for round in $(seq "$ROUNDS"); do
@@ -265,18 +268,22 @@ setup_rate() {
         stop "$server"
         record "setup.usrsctp" "${rate:-FAIL}"
 
-        name="setup-ours-$round"; u1=$(free_udp_port); u2=$(free_udp_port); port=$((6001 + RANDOM % 1000))
-        "$SCTP_PERF" --server --port "$port" --udp-port "$u1" --peer-udp-port "$u2" --json \
-            >"$WORK/$name.server" 2>"$WORK/$name.server.err" &
-        server=$!; PIDS+=("$server")
-        rate=""
-        if wait_for 20 has_line "$WORK/$name.server" listening; then
-            timeout $((TIME * 10 + 20)) "$SCTP_PERF" --client 127.0.0.1 --port "$port" --udp-port "$u2" --peer-udp-port "$u1" \
-                --setup-rate "$SETUP" --time $((TIME * 10)) --json >"$WORK/$name.client" 2>"$WORK/$name.client.err" || true
-            rate=$(json_field "$WORK/$name.client" per_second)
-        fi
-        stop "$server"
-        record "setup.ours" "${rate:-FAIL}"
+        local api
+        for api in events socket; do
+            name="setup-ours-$api-$round"; u1=$(free_udp_port); u2=$(free_udp_port); port=$((6001 + RANDOM % 1000))
+            "$SCTP_PERF" --server --quiet --port "$port" --udp-port "$u1" --peer-udp-port "$u2" \
+                >"$WORK/$name.server" 2>"$WORK/$name.server.err" &
+            server=$!; PIDS+=("$server")
+            rate=""
+            if wait_for 20 has_line "$WORK/$name.server" listening; then
+                timeout $((TIME * 10 + 20)) "$SCTP_PERF" --client 127.0.0.1 --port "$port" --udp-port "$u2" --peer-udp-port "$u1" \
+                    --setup-rate "$SETUP" --setup-api "$api" --time $((TIME * 10)) --json \
+                    >"$WORK/$name.client" 2>"$WORK/$name.client.err" || true
+                rate=$(json_field "$WORK/$name.client" per_second)
+            fi
+            stop "$server"
+            record "setup.ours.$api" "${rate:-FAIL}"
+        done
     done
 }
 
@@ -391,8 +398,9 @@ want memory && memory
     if want setup; then
         echo
         echo "Association setup rate, associations/s ($SETUP one after another: connect until up, then ABORT)"
-        a=$(median setup.usrsctp 0); b=$(median setup.ours 0)
-        printf '  usrsctp %12s   ours %12s   ours/usrsctp %s\n' "$a" "$b" "$(ratio "$a" "$b")"
+        a=$(median setup.usrsctp 0); b=$(median setup.ours.events 0); c=$(median setup.ours.socket 0)
+        printf '  usrsctp %12s   ours (event-driven endpoint) %12s   ours/usrsctp %s\n' "$a" "$b" "$(ratio "$a" "$b")"
+        printf '  %21s   ours (blocking SCTPSocket)   %12s   ours/usrsctp %s\n' "" "$c" "$(ratio "$a" "$c")"
     fi
     if want rtt; then
         echo

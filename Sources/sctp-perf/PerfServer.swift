@@ -15,6 +15,8 @@ struct PerfServer {
     var echo: Bool
     var once: Bool
     var json: Bool
+    /// No line per association (`--quiet`): errors, and with `--once` the summary, still print.
+    var quiet: Bool
     /// The SCTP packet size (`SCTPConfiguration.pathMTU`), when not the default.
     var mtu: Int?
 
@@ -52,11 +54,11 @@ struct PerfServer {
         if let mtu { options.configuration.pathMTU = mtu }
         let session = Session()
         let finished = Locked<PerfReport?>(nil)
-        let json = json, echo = echo
+        let settings = Settings(echo: echo, json: json, verbose: !quiet || once, once: once)
         let server: UDPEncapsulationEndpoint
         do {
             server = try UDPEncapsulationEndpoint.start(options: options, on: group.next()) { event in
-                Self.handle(event, session: session, echo: echo, json: json, finished: finished)
+                Self.handle(event, session: session, settings: settings, finished: finished)
             }.wait()
         } catch {
             reportFailure(error)
@@ -79,18 +81,29 @@ struct PerfServer {
         }
     }
 
-    private static func handle(_ event: SCTPEvent, session: Session, echo: Bool, json: Bool,
-                               finished: Locked<PerfReport?>) {
+    /// What the event handler needs of the options.
+    struct Settings {
+        var echo: Bool
+        var json: Bool
+        /// A line per association.
+        var verbose: Bool
+        /// The main thread waits for the first association's end.
+        var once: Bool
+    }
+
+    private static func handle(_ event: SCTPEvent, session: Session, settings: Settings, finished: Locked<PerfReport?>) {
+        let json = settings.json, echo = settings.echo, verbose = settings.verbose
         switch event {
         case .communicationUp(let id, let outbound, let inbound):
             let state = AssociationState(id: id)
-            state.peers = session.driver?.peerAddressesOnEventLoop(of: id).map(\.description) ?? []
             session.associations[id] = state
+            guard verbose else { return }
+            state.peers = session.driver?.peerAddressesOnEventLoop(of: id).map(\.description) ?? []
             if !json {
                 say("association \(id.rawValue) up: peer [\(state.peers.joined(separator: ", "))], streams out \(outbound) / in \(inbound)")
             }
         case .restart(let id):
-            if !json { say("association \(id.rawValue): the peer restarted it") }
+            if !json && verbose { say("association \(id.rawValue): the peer restarted it") }
             session.associations[id] = AssociationState(id: id)
         case .message(let id, let message):
             guard let state = session.associations[id] else { return }
@@ -124,15 +137,16 @@ struct PerfServer {
         case .peerShutdown(let id):
             session.associations[id]?.lastActivity = Date()
         case .shutdownComplete(let id):
-            end(id, how: "shutdown", session: session, json: json, finished: finished)
+            end(id, how: "shutdown", session: session, settings: settings, finished: finished)
         case .communicationLost(let id, let reason):
-            end(id, how: "lost: \(reason)", session: session, json: json, finished: finished)
+            end(id, how: verbose ? "lost: \(reason)" : "lost", session: session, settings: settings, finished: finished)
         default:
             break
         }
     }
 
-    private static func end(_ id: AssociationID, how: String, session: Session, json: Bool, finished: Locked<PerfReport?>) {
+    private static func end(_ id: AssociationID, how: String, session: Session, settings: Settings,
+                            finished: Locked<PerfReport?>) {
         guard let state = session.associations.removeValue(forKey: id) else { return }
         let statistics = session.driver?.statisticsOnEventLoop(of: id)
         var report = PerfReport(role: "server", association: id.rawValue)
@@ -143,7 +157,8 @@ struct PerfServer {
         report.verifyErrors = state.echoFailures
         report.retransmissions = statistics?.dataChunksRetransmitted ?? 0
         report.ended = how
-        say(json ? report.json : report.summary)
-        finished.update { if $0 == nil { $0 = report } }
+        if settings.verbose { say(settings.json ? report.json : report.summary) }
+        // Only a --once server's main thread waits for this (an update wakes it).
+        if settings.once { finished.update { if $0 == nil { $0 = report } } }
     }
 }

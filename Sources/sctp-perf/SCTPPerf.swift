@@ -34,6 +34,7 @@ struct SCTPPerf: ParsableCommand {
               sctp-perf --server --bind 127.0.0.1,127.0.0.2 --port 5001 --echo
               sctp-perf --client 127.0.0.1,127.0.0.2 --port 5001 --echo --messages 100000 --json
               sctp-perf --client 127.0.0.1 --port 5001 --setup-rate 5000 --time 10
+              sctp-perf --client 127.0.0.1 --port 5001 --setup-rate 5000 --setup-api events
               sctp-perf --client 127.0.0.1 --port 5001 --latency --length 64 --time 3
               tsctp -E 9900 -U 9901 -L 127.0.0.1 -p 5001 &
               sctp-perf --client 127.0.0.1 --udp-port 9901 --peer-udp-port 9900 --time 3
@@ -93,9 +94,20 @@ struct SCTPPerf: ParsableCommand {
 
     @Option(name: .customLong("setup-rate"),
             help: ArgumentHelp("Client: measure the association setup rate instead: open this many associations one after "
-                               + "another (a one-to-one socket each, aborted once up; --time bounds the run), against a server "
-                               + "that serves many (--server without --once). Example: --setup-rate 5000", valueName: "N"))
+                               + "another (each aborted once up; --time bounds the run), against a server that serves many "
+                               + "(--server without --once). Example: --setup-rate 5000", valueName: "N"))
     var setupRate: Int?
+
+    @Option(name: .customLong("setup-api"),
+            help: ArgumentHelp("Client, with --setup-rate: 'socket' (default) drives the setups with a one-to-many SCTPSocket "
+                               + "(blocking connectx, then sendmsg with SCTP_ABORT); 'events' with the event-driven endpoint "
+                               + "(the next connect and the abort are issued on the event loop). Example: --setup-api events",
+                               valueName: "socket|events"))
+    var setupAPI: PerfSetupRate.API?
+
+    @Flag(help: ArgumentHelp("Server: no line per association (errors, and with --once the summary, are still printed); "
+                             + "for runs with many associations, such as --setup-rate."))
+    var quiet = false
 
     @Flag(help: ArgumentHelp("Client: measure the echo round-trip time instead: one message outstanding, for --messages N "
                              + "or --time S, against --server --echo; prints p50, p99 and the largest in microseconds."))
@@ -182,6 +194,8 @@ struct SCTPPerf: ParsableCommand {
             try reject(maxInitRetransmits != nil, "--max-init-retransmits", "--client")
             try reject(rtoInitial != nil, "--rto-initial", "--client")
             try reject(setupRate != nil, "--setup-rate", "--client")
+            try reject(setupAPI != nil, "--setup-api", "--client")
+            try reject(quiet, "--quiet", "--server")
             try reject(latency, "--latency", "--client")
             if let streams, !(1...10).contains(streams) { throw ValidationError("--streams must be within 1...10 in the loopback run") }
         } else if server {
@@ -193,9 +207,12 @@ struct SCTPPerf: ParsableCommand {
             try reject(maxInitRetransmits != nil, "--max-init-retransmits", "--client")
             try reject(rtoInitial != nil, "--rto-initial", "--client")
             try reject(setupRate != nil, "--setup-rate", "--client")
+            try reject(setupAPI != nil, "--setup-api", "--client")
             try reject(latency, "--latency", "--client")
         } else {
             try reject(once, "--once", "--server")
+            try reject(quiet, "--quiet", "--server")
+            if setupRate == nil { try reject(setupAPI != nil, "--setup-api", "--setup-rate") }
             if let setupRate {
                 guard (1...10_000_000).contains(setupRate) else { throw ValidationError("--setup-rate must be within 1...10000000") }
                 try reject(echo, "--echo", "throughput and echo runs, not --setup-rate")
@@ -223,14 +240,15 @@ struct SCTPPerf: ParsableCommand {
         if server {
             try PerfServer(bindAddresses: try Self.addresses(bind ?? "127.0.0.1", option: "--bind"),
                            port: UInt16(port ?? 5001), udpPort: udpPort ?? 9899, peerUDPPort: peerUDPPort ?? 9899,
-                           echo: echo, once: once, json: json, mtu: mtu).run()
+                           echo: echo, once: once, json: json, quiet: quiet, mtu: mtu).run()
         } else if let client {
             let peers = try Self.addresses(client, option: "--client")
             let allIPv6 = peers.allSatisfy { $0.contains(":") }
             let binds = try Self.addresses(bind ?? (allIPv6 ? "::1" : "127.0.0.1"), option: "--bind")
             if let setupRate {
                 try PerfSetupRate(peerAddress: peers[0], bindAddress: binds[0], port: UInt16(port ?? 5001), udpPort: udpPort ?? 9899,
-                                  peerUDPPort: peerUDPPort ?? 9899, count: setupRate, seconds: time ?? 10, json: json).run()
+                                  peerUDPPort: peerUDPPort ?? 9899, count: setupRate, seconds: time ?? 10, json: json,
+                                  api: setupAPI ?? .socket).run()
                 return
             }
             if latency {

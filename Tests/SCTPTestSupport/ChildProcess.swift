@@ -52,6 +52,9 @@ public final class ChildProcess: @unchecked Sendable {
         return true
     }
 
+    /// Whether the program has ended.
+    public var hasExited: Bool { !process.isRunning }
+
     /// Waits for the program to exit; its status, or `nil` if it is still running at the deadline.
     public func waitForExit(seconds: Double = 20) -> Int32? {
         let deadline = Date().addingTimeInterval(seconds)

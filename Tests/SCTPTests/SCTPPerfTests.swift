@@ -77,6 +77,42 @@ struct SCTPPerfTests {
         #expect(Self.int(served, "bytes") == Self.int(sent, "bytes"))
     }
 
+    @Test("setup rate against a quiet server: every association counted, no line per association",
+          arguments: ["socket", "events"])
+    func setupRate(api: String) throws {
+        let server = try ChildProcess(try Self.tool(), ["--server", "--quiet", "--udp-port", "0", "--port", "5003"])
+        defer { server.terminate() }
+        #expect(server.wait { out, _ in out.contains("listening on") }, "no listening line: \(server.standardError)")
+        let line = try #require(server.standardOutput.split(separator: "\n").first { $0.contains("listening on") })
+        let udp = try #require(line.split(separator: "UDP port ").dropFirst().first?.split(separator: " ").first.map(String.init))
+        let client = try ChildProcess(try Self.tool(), ["--client", "127.0.0.1", "--port", "5003", "--udp-port", "0",
+                                                        "--peer-udp-port", udp, "--setup-rate", "200", "--setup-api", api,
+                                                        "--time", "60", "--json"])
+        defer { client.terminate() }
+        #expect(client.waitForExit(seconds: 60) == 0, "client: \(client.standardError)")
+        let result = try Self.json(client.standardOutput)
+        #expect(result["role"] as? String == "setup-rate")
+        #expect(result["api"] as? String == api)
+        #expect(Self.int(result, "associations") == 200)
+        #expect(((result["per_second"] as? NSNumber)?.doubleValue ?? 0) > 0)
+        // The server stays up (it serves many) and printed nothing per association.
+        #expect(!server.hasExited)
+        #expect(server.standardOutput.split(separator: "\n").count == 1, "\(server.standardOutput)")
+        #expect(server.standardError.isEmpty, "\(server.standardError)")
+    }
+
+    @Test("--quiet and --setup-api belong to their modes")
+    func modeOptions() throws {
+        for arguments in [["--client", "127.0.0.1", "--quiet"], ["--server", "--setup-api", "events"],
+                          ["--client", "127.0.0.1", "--setup-api", "events"]] {
+            let process = try ChildProcess(try Self.tool(), arguments)
+            defer { process.terminate() }
+            #expect(process.waitForExit() != 0, "\(arguments) was accepted")
+            #expect(process.standardError.contains("--quiet") || process.standardError.contains("--setup-api"),
+                    "\(arguments): \(process.standardError)")
+        }
+    }
+
     @Test("a port nobody listens on: exit 1, error: ECONNREFUSED")
     func refused() throws {
         let (server, udp) = try Self.server()

@@ -106,6 +106,32 @@ struct UDPEncapsulationTests {
         #expect(try wait(client.peerAddresses(of: id)).map(\.description) == ["127.0.0.2"])
     }
 
+    @Test("abort: the peer learns of it at once; a second abort of the same id is EINVAL")
+    func abort() throws {
+        let (server, serverLog) = try start(["127.0.0.1"], sctpPort: 5001, listens: true)
+        defer { _ = try? wait(server.close()) }
+        let (client, clientLog) = try start(["127.0.0.1"], sctpPort: 5002, listens: false, peerUDPPort: server.localUDPPort)
+        defer { _ = try? wait(client.close()) }
+        let id = try wait(client.connect(to: ["127.0.0.1"], port: 5001))
+        var reason = ByteBuffer()
+        reason.writeString("going away")
+        try wait(client.abort(id, reason: reason))
+        #expect(clientLog.all.contains { if case .communicationLost(id, .userAborted) = $0 { true } else { false } })
+        #expect(eventually {
+            serverLog.all.contains { if case .communicationLost(_, .peerAborted) = $0 { true } else { false } }
+        })
+        do {
+            try wait(client.abort(id))
+            Issue.record("a second abort succeeded")
+        } catch let error as SCTPError {
+            #expect(error.errno == .invalidArgument)
+        }
+        // The endpoint sets up the next association as if nothing had happened.
+        let next = try wait(client.connect(to: ["127.0.0.1"], port: 5001))
+        #expect(next != id)
+        try wait(client.shutdown(next))
+    }
+
     @Test("a closed port answers with ABORT: ECONNREFUSED")
     func refused() throws {
         let (server, _) = try start(["127.0.0.2"], sctpPort: 5001, listens: false)

@@ -88,6 +88,11 @@ final class EndpointDriver: @unchecked Sendable {
     private func rearmTimer() {
         let deadline = closed ? nil : endpoint.nextDeadline
         guard deadline != timerDeadline else { return }
+        // A timer due no later than the new deadline stays: firing early costs one idle
+        // turn (the core finds nothing due and the flush re-arms), while rescheduling costs
+        // an allocation and a heap operation every time a deadline moves later, which
+        // T3-rtx does with every SACK that acknowledges new data.
+        if let deadline, let scheduled = timerDeadline, timer != nil, scheduled < deadline { return }
         timer?.cancel()
         timerDeadline = deadline
         guard let deadline else {
@@ -120,11 +125,15 @@ final class EndpointDriver: @unchecked Sendable {
             failBlockedSends(of: id, SCTPError(.brokenPipe, "the association was shut down"))
             sinks[id] = nil
         case .communicationLost(let id, let reason):
-            let error = SCTPError(.connectionReset, "association lost: \(reason)")
-            connectPromises.removeValue(forKey: id)?.fail(error)
-            shutdownPromises.removeValue(forKey: id)?.fail(error)
-            failBlockedSends(of: id, error)
             sinks[id] = nil
+            let connect = connectPromises.removeValue(forKey: id), shutdown = shutdownPromises.removeValue(forKey: id)
+            let blocked = blockedSends.removeValue(forKey: id) ?? []
+            // The text costs a reflection of the reason: only made when someone gets it.
+            guard connect != nil || shutdown != nil || !blocked.isEmpty else { break }
+            let error = SCTPError(.connectionReset, "association lost: \(reason)")
+            connect?.fail(error)
+            shutdown?.fail(error)
+            for entry in blocked { entry.promise.fail(error) }
         default:
             break
         }

@@ -13,7 +13,7 @@ import Darwin
 /// so in that thread's network namespace.
 enum RouteLookup {
     static func source(toward destination: IPAddress) -> IPAddress? {
-        guard let remote = try? destination.socketAddress(port: 9) else { return nil }
+        guard let remote = try? destination.destinationAddress(port: 9) else { return nil }
         let family = destination.isIPv4 ? AF_INET : AF_INET6
         #if canImport(Glibc)
         let fd = socket(family, Int32(SOCK_DGRAM.rawValue), 0)

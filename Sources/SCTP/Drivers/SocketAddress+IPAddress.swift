@@ -1,4 +1,9 @@
 import NIOCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import SCTPWire
 
 extension IPAddress {
@@ -17,9 +22,39 @@ extension IPAddress {
         }
     }
 
-    /// A socket address for this IP address and a port.
+    /// A socket address for this IP address and a port, for the user (its `host` is the
+    /// address's text). Throws for a port outside 0...65535.
     func socketAddress(port: Int) throws -> SocketAddress {
-        try SocketAddress(ipAddress: description, port: port)
+        let address = try destinationAddress(port: port)
+        return switch address {
+        case .v4(let v4): SocketAddress(v4.address, host: description)
+        case .v6(let v6): SocketAddress(v6.address, host: description)
+        default: address
+        }
+    }
+
+    /// A socket address for this IP address and a port to send to, built from the bits with
+    /// no text in between (this runs for every packet sent; its `host` is empty). Throws for
+    /// a port outside 0...65535.
+    func destinationAddress(port: Int) throws -> SocketAddress {
+        guard let port = UInt16(exactly: port) else { throw SocketAddressError.unsupported }
+        switch self {
+        case .v4(let v4):
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = port.bigEndian
+            address.sin_addr.s_addr = v4.rawValue.bigEndian
+            return SocketAddress(address, host: "")
+        case .v6(let v6):
+            var address = sockaddr_in6()
+            address.sin6_family = sa_family_t(AF_INET6)
+            address.sin6_port = port.bigEndian
+            withUnsafeMutableBytes(of: &address.sin6_addr) { raw in
+                raw.storeBytes(of: v6.high.bigEndian, toByteOffset: 0, as: UInt64.self)
+                raw.storeBytes(of: v6.low.bigEndian, toByteOffset: 8, as: UInt64.self)
+            }
+            return SocketAddress(address, host: "")
+        }
     }
 
     var isIPv4: Bool { if case .v4 = self { true } else { false } }

@@ -127,6 +127,13 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
         eventLoop.flatSubmit { [self] in driver.shutdown(id) }
     }
 
+    /// Aborts an association at once (ABORT chunk, RFC 9260 §9.1), with `reason` as the
+    /// User-Initiated Abort cause's data; queued and unacknowledged data is dropped. Fails
+    /// with EINVAL (`SCTPError`) when no such association exists.
+    public func abort(_ id: AssociationID, reason: ByteBuffer? = nil) -> EventLoopFuture<Void> {
+        eventLoop.submit { [self] in try driver.abort(id, reason: reason) }
+    }
+
     /// The peer's addresses of an association (`sctp_getpaddrs`).
     public func peerAddresses(of id: AssociationID) -> EventLoopFuture<[IPAddress]> {
         eventLoop.submit { [self] in driver.endpoint.peerAddresses(of: id).map(\.address) }

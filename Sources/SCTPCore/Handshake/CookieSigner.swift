@@ -95,7 +95,31 @@ public struct CookieSigner: Sendable {
         var secret: CookieSecret
         var number: UInt32
         var installed: SCTPInstant
+        /// HMAC-SHA256 keyed with `secret`, before any data: each MAC starts from a copy, so
+        /// the key schedule (padding, inner and outer pads) is done once per secret.
+        var keyed: KeyedMAC
         var tag: UInt8 { UInt8(truncatingIfNeeded: number) }
+
+        init(secret: CookieSecret, number: UInt32, installed: SCTPInstant) {
+            self.secret = secret
+            self.number = number
+            self.installed = installed
+            keyed = KeyedMAC(HMAC<SHA256>(key: secret.key))
+        }
+    }
+
+    /// An HMAC state that is only ever copied, never mutated in place: a value with
+    /// copy-on-write hash contexts, safe to share.
+    private struct KeyedMAC: @unchecked Sendable {
+        let initial: HMAC<SHA256>
+        init(_ initial: HMAC<SHA256>) { self.initial = initial }
+
+        /// The MAC of `bytes`.
+        func code(for bytes: UnsafeRawBufferPointer) -> HMAC<SHA256>.MAC {
+            var mac = initial
+            mac.update(data: bytes)
+            return mac.finalize()
+        }
     }
 
     /// The limits this signer applies (the address cap is clamped to 0…255).
@@ -177,9 +201,7 @@ public struct CookieSigner: Sendable {
         }
         var buffer = ByteBufferAllocator().buffer(capacity: StateCookieCoding.maximumLength(addresses: addresses.count))
         StateCookieCoding.writeBody(cookie, addresses: addresses, generation: current.tag, to: &buffer)
-        var hmac = HMAC<SHA256>(key: current.secret.key)
-        buffer.withUnsafeReadableBytes { hmac.update(data: $0) }
-        let mac = hmac.finalize()
+        let mac = buffer.withUnsafeReadableBytes { current.keyed.code(for: $0) }
         mac.withUnsafeBytes { _ = buffer.writeBytes($0) }
         return buffer
     }
@@ -197,20 +219,24 @@ public struct CookieSigner: Sendable {
             return .invalid(.wrongLength)
         }
         guard version == StateCookieCoding.version else { return .invalid(.unsupportedVersion) }
-        let secret: CookieSecret
+        let keyed: KeyedMAC
         if tag == current.tag {
-            secret = current.secret
+            keyed = current.keyed
         } else if let previous, tag == previous.tag {
-            secret = previous.secret
+            keyed = previous.keyed
         } else {
             return .invalid(.badMAC)
         }
         let bodyLength = length - StateCookieCoding.macLength
-        let key = secret.key
         let authentic = bytes.withUnsafeReadableBytes { raw in
-            let body = UnsafeRawBufferPointer(rebasing: raw[..<bodyLength])
-            let mac = Array(raw[bodyLength...])
-            return HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: body, using: key)
+            let expected = keyed.code(for: UnsafeRawBufferPointer(rebasing: raw[..<bodyLength]))
+            return expected.withUnsafeBytes { expected in
+                // Constant time: every byte is compared whatever the earlier ones were.
+                guard expected.count == raw.count - bodyLength else { return false }
+                var difference: UInt8 = 0
+                for index in 0..<expected.count { difference |= expected[index] ^ raw[bodyLength + index] }
+                return difference == 0
+            }
         }
         guard authentic, let body = bytes.getSlice(at: bytes.readerIndex, length: bodyLength) else {
             return .invalid(.badMAC)

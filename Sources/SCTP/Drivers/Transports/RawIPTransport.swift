@@ -42,7 +42,7 @@ final class RawIPTransport: SocketTransport, StackTransport, @unchecked Sendable
     }
 
     func write(_ packet: ByteBuffer, from source: IPAddress, to destination: IPAddress, remoteUDPPort: Int?) {
-        guard let remote = try? destination.socketAddress(port: 0) else { return }
+        guard let remote = try? destination.destinationAddress(port: 0) else { return }
         write(packet, from: source, to: remote)
     }
 

@@ -96,7 +96,7 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
     func write(_ packet: ByteBuffer, from source: IPAddress, to destination: IPAddress, remoteUDPPort: Int?) {
         guard let sctpPort = packet.getInteger(at: packet.readerIndex + 2, as: UInt16.self) else { return }
         let port = peerPort(destination, sctpPort: sctpPort, remoteUDPPort: remoteUDPPort)
-        guard let remote = try? destination.socketAddress(port: port) else { return }
+        guard let remote = try? destination.destinationAddress(port: port) else { return }
         write(packet, from: source, to: remote, destination: destination, port: port)
     }
 
