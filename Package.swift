@@ -26,6 +26,7 @@ let package = Package(
     ],
     targets: [
         .target(name: "CSCTPChecksum"),
+        .target(name: "CSCTPSystem"),
         .target(
             name: "SCTPWire",
             dependencies: [
@@ -53,6 +54,7 @@ let package = Package(
             name: "SCTP",
             dependencies: [
                 "SCTPCore",
+                "CSCTPSystem",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

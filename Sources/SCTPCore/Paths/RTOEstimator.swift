@@ -3,12 +3,12 @@
 public struct SmoothingGain: Hashable, Sendable {
     /// Numerator, at least 0 and at most `denominator`.
     public var numerator: Int
-    /// Denominator, at least 1.
+    /// Denominator, 1…2^20.
     public var denominator: Int
 
-    /// `numerator / denominator`, clamped into 0…1.
+    /// `numerator / denominator`, clamped into 0…1 (the denominator into 1…2^20).
     public init(numerator: Int, denominator: Int) {
-        self.denominator = max(denominator, 1)
+        self.denominator = min(max(denominator, 1), 1 << 20)
         self.numerator = min(max(numerator, 0), self.denominator)
     }
 
@@ -17,9 +17,18 @@ public struct SmoothingGain: Hashable, Sendable {
     /// RTO.Beta: 1/4.
     public static let oneQuarter = SmoothingGain(numerator: 1, denominator: 4)
 
-    /// `(1 − gain)·old + gain·sample`.
+    /// `(1 − gain)·old + gain·sample`, in whole nanoseconds (64-bit arithmetic: this runs
+    /// for every RTT measurement; `Duration`'s own operators work in 128 bits).
     func blend(_ old: Duration, _ sample: Duration) -> Duration {
-        (old * (denominator - numerator) + sample * numerator) / denominator
+        let weighted = Self.bounded(old) * Int64(denominator - numerator) + Self.bounded(sample) * Int64(numerator)
+        return .nanoseconds(weighted / Int64(denominator))
+    }
+
+    /// A duration's nanoseconds within ±2^40 (about 12.7 days, far above RTO.Max), so that a
+    /// blend of two cannot overflow with any gain (denominator at most 2^20).
+    static func bounded(_ duration: Duration) -> Int64 {
+        let limit: Int64 = 1 << 40
+        return min(max(duration.nanosecondsClamped, -limit), limit)
     }
 }
 
@@ -124,11 +133,12 @@ public struct RTOEstimator: Hashable, Sendable {
             smoothed = parameters.alpha.blend(srtt, sample)
         } else {
             smoothed = sample
-            variation = sample / 2
+            variation = .nanoseconds(SmoothingGain.bounded(sample) / 2)
         }
         srtt = smoothed
         rttvar = variation
-        rto = Self.clamp(smoothed + max(parameters.clockGranularity, variation * 4), parameters)
+        let margin = max(SmoothingGain.bounded(parameters.clockGranularity), SmoothingGain.bounded(variation) * 4)
+        rto = Self.clamp(.nanoseconds(SmoothingGain.bounded(smoothed) + margin), parameters)
         backoffCount = 0
     }
 

@@ -11,7 +11,7 @@ import SystemPackage
 /// packets "out of the blue" would then break the other's associations, so a raw IP stack
 /// does not answer them unless `answersOutOfTheBlue` is set.
 final class RawIPTransport: SocketTransport, StackTransport, @unchecked Sendable {
-    override func makeChannel(for address: IPAddress, handler: DatagramInboundHandler) -> EventLoopFuture<any Channel> {
+    override func makeChannel(for address: IPAddress, handler: DatagramInboundHandler) -> EventLoopFuture<(any Channel, CInt?)> {
         guard let bootstrap = NIORawSocketBootstrap(validatingGroup: eventLoop) else {
             return eventLoop.makeFailedFuture(SCTPError(.notSupported, "raw sockets need a NIO event loop"))
         }
@@ -26,6 +26,7 @@ final class RawIPTransport: SocketTransport, StackTransport, @unchecked Sendable
                 }
                 throw SCTPStack.bindError(error, what: "raw IP protocol 132 on \(address)", address: address)
             }
+            .map { ($0, nil) }
     }
 
     override func received(_ envelope: AddressedEnvelope<ByteBuffer>, at local: IPAddress) {
@@ -42,8 +43,7 @@ final class RawIPTransport: SocketTransport, StackTransport, @unchecked Sendable
     }
 
     func write(_ packet: ByteBuffer, from source: IPAddress, to destination: IPAddress, remoteUDPPort: Int?) {
-        guard let remote = try? destination.destinationAddress(port: 0) else { return }
-        write(packet, from: source, to: remote)
+        write(packet, from: source, to: destination, port: 0)
     }
 
     func udpPorts(from source: IPAddress, to destination: IPAddress, sctpDestinationPort: UInt16,

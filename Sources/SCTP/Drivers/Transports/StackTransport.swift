@@ -1,6 +1,12 @@
+import CSCTPSystem
 import Logging
 import NIOCore
 import SCTPWire
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// How a stack's packets travel: UDP encapsulation, raw IP, or a user-supplied carrier. A
 /// transport opens what a local address needs, writes packets, and hands what arrives to
@@ -49,12 +55,19 @@ final class DatagramInboundHandler: ChannelInboundHandler, @unchecked Sendable {
 /// What UDP and raw IP transports share: one NIO datagram socket per local address, batched
 /// writes, and reopening a socket NIO closed on an error. Subclasses make the socket
 /// (`makeChannel`) and read what arrives (`received`).
+///
+/// Writes: a subclass that made the socket itself (`OpenSocket.descriptor`) has its
+/// datagrams written straight to the descriptor at `flush`, with sendmmsg and UDP GSO, not
+/// through the channel's pipeline (which costs an envelope, a socket address object and a
+/// pipeline walk per datagram). When the kernel cannot take more (EAGAIN, ENOBUFS), the rest
+/// go through the channel, which waits for the socket to become writable; later datagrams
+/// of that socket follow them there until the channel has written them all, so that
+/// nothing is reordered. NIO still does every read.
 class SocketTransport: @unchecked Sendable {
     unowned let stack: SCTPStack
     var eventLoop: any EventLoop { stack.eventLoop }
-    private(set) var channels: [IPAddress: any Channel] = [:]
+    private(set) var channels: [IPAddress: OpenSocket] = [:]
     private var opening: [IPAddress: EventLoopFuture<Void>] = [:]
-    private var touched: [ObjectIdentifier: any Channel] = [:]
     private var closing = false
     private var lastReopenWarning: [IPAddress: NIODeadline] = [:]
     private let logger = Logger(label: "swift-sctp.transport")
@@ -63,19 +76,44 @@ class SocketTransport: @unchecked Sendable {
     /// GSO writes and GRO runs so far.
     var offloadCounters = SCTPOffloadCounters()
     /// The run of packets being gathered for one GSO write.
-    private var batch: Batch?
+    private var batch: Outgoing?
+    /// Datagrams waiting for the flush, in order.
+    private var queue: [Outgoing] = []
+    /// Sockets written through their channel since the last flush (those need a flush).
+    private var touched: [ObjectIdentifier: any Channel] = [:]
+    /// What `csctp_send_datagrams` is given, reused from flush to flush.
+    private var datagrams: [csctp_datagram] = []
+    private var addressSpace = UnsafeMutablePointer<sockaddr_storage>.allocate(capacity: 64)
+    private var addressCapacity = 64
 
-    /// Packets to one destination gathered for one write: every one as large as the first
-    /// (the segment size), but the last, which may be shorter and ends the run.
-    private struct Batch {
+    /// A socket of one local address; used on the event loop only.
+    final class OpenSocket: @unchecked Sendable {
         let channel: any Channel
-        let remote: SocketAddress
+        /// The descriptor, when the transport made the socket and writes to it itself.
+        let descriptor: CInt?
+        /// Datagrams handed to the channel and not yet written by it: while there are any,
+        /// new ones go the same way.
+        var channelWrites = 0
+
+        init(channel: any Channel, descriptor: CInt?) {
+            self.channel = channel
+            self.descriptor = descriptor
+        }
+    }
+
+    /// One datagram, or a run of equal-sized packets for one GSO write (`segmentSize` > 0;
+    /// every packet as large as the first, but the last, which may be shorter and ends the run).
+    private struct Outgoing {
+        let socket: OpenSocket
         let destination: IPAddress
         let port: Int
         var data: ByteBuffer
-        let segmentSize: Int
+        let firstSize: Int
         var count = 1
         var ended = false
+
+        /// The GSO segment size, 0 for a single packet.
+        var segmentSize: Int { count > 1 ? firstSize : 0 }
     }
 
     /// At most this many segments per GSO write (the kernel's UDP_MAX_SEGMENTS is 64 or more).
@@ -87,8 +125,13 @@ class SocketTransport: @unchecked Sendable {
         self.stack = stack
     }
 
-    /// A bound socket for `address` whose pipeline holds `handler`.
-    func makeChannel(for address: IPAddress, handler: DatagramInboundHandler) -> EventLoopFuture<any Channel> {
+    deinit {
+        addressSpace.deallocate()
+    }
+
+    /// A bound socket for `address` whose pipeline holds `handler`, and its descriptor if
+    /// the transport may write to it directly.
+    func makeChannel(for address: IPAddress, handler: DatagramInboundHandler) -> EventLoopFuture<(any Channel, CInt?)> {
         preconditionFailure("a subclass makes its sockets")
     }
 
@@ -107,8 +150,8 @@ class SocketTransport: @unchecked Sendable {
         let handler = DatagramInboundHandler(localAddress: address,
                                              onRead: { [unowned self] envelope, local in received(envelope, at: local) },
                                              onReadComplete: { stack.readComplete() })
-        let future = makeChannel(for: address, handler: handler).map { (channel: any Channel) in
-            self.channels[address] = channel
+        let future = makeChannel(for: address, handler: handler).map { (channel: any Channel, descriptor: CInt?) in
+            self.channels[address] = OpenSocket(channel: channel, descriptor: descriptor)
             self.didOpen(channel, address: address)
             self.reopenWhenClosed(channel, address: address)
         }
@@ -117,62 +160,148 @@ class SocketTransport: @unchecked Sendable {
         return future
     }
 
-    /// Queues a datagram on the socket of `source` (flushed by `flush`). With segmentation
-    /// offload, consecutive packets to the same `destination` and `port` that are as large
-    /// as the first of their run are gathered into one GSO write.
-    func write(_ data: ByteBuffer, from source: IPAddress, to remote: SocketAddress, destination: IPAddress? = nil, port: Int = 0) {
-        guard let channel = channels[source] else { return }
-        touched[ObjectIdentifier(channel)] = channel
-        guard segmentationOffload, let destination else {
-            channel.write(AddressedEnvelope(remoteAddress: remote, data: data), promise: nil)
-            return
-        }
+    /// Queues a datagram on the socket of `source` for `destination` and `port` (flushed by
+    /// `flush`). With segmentation offload, consecutive packets to the same destination and
+    /// port that are as large as the first of their run are gathered into one GSO write.
+    func write(_ data: ByteBuffer, from source: IPAddress, to destination: IPAddress, port: Int) {
+        guard let socket = channels[source] else { return }
         let size = data.readableBytes
-        if var run = batch, !run.ended, run.channel === channel, run.destination == destination, run.port == port,
-           size <= run.segmentSize, run.count < Self.maxSegments, run.data.readableBytes + size <= Self.maxBatchBytes {
+        if segmentationOffload, var run = batch, !run.ended, run.socket === socket, run.destination == destination,
+           run.port == port, size <= run.firstSize, run.count < Self.maxSegments,
+           run.data.readableBytes + size <= Self.maxBatchBytes {
             batch = nil  // one owner while the run grows: no copy on write
             if run.count == 1 {
                 var first = run.data
-                run.data = ByteBufferAllocator().buffer(capacity: min(run.segmentSize * Self.maxSegments, Self.maxBatchBytes))
+                run.data = ByteBufferAllocator().buffer(capacity: min(run.firstSize * Self.maxSegments, Self.maxBatchBytes))
                 run.data.writeBuffer(&first)
             }
             var packet = data
             run.data.writeBuffer(&packet)
             run.count += 1
-            run.ended = size < run.segmentSize
+            run.ended = size < run.firstSize
             batch = run
             return
         }
-        writeBatch()
-        batch = Batch(channel: channel, remote: remote, destination: destination, port: port, data: data, segmentSize: size)
-    }
-
-    /// Writes the gathered run: one GSO write, or a plain one for a single packet.
-    private func writeBatch() {
-        guard let run = batch else { return }
-        batch = nil
-        let metadata = run.count > 1
-            ? AddressedEnvelope<ByteBuffer>.Metadata(ecnState: .transportNotCapable, packetInfo: nil, segmentSize: run.segmentSize)
-            : nil
-        if run.count > 1 {
-            offloadCounters.segmentationWrites += 1
-            offloadCounters.segmentedPackets += run.count
-        }
-        run.channel.write(AddressedEnvelope(remoteAddress: run.remote, data: run.data, metadata: metadata), promise: nil)
+        if let run = batch { queue.append(run) }
+        batch = Outgoing(socket: socket, destination: destination, port: port, data: data, firstSize: size)
     }
 
     func flush() {
-        writeBatch()
+        if let run = batch {
+            queue.append(run)
+            batch = nil
+        }
+        var start = 0
+        while start < queue.count {
+            // A run of datagrams for one socket.
+            let socket = queue[start].socket
+            var end = start + 1
+            while end < queue.count && queue[end].socket === socket { end += 1 }
+            send(start..<end, on: socket)
+            start = end
+        }
+        queue.removeAll(keepingCapacity: true)
         guard !touched.isEmpty else { return }
         for channel in touched.values { channel.flush() }
         touched.removeAll(keepingCapacity: true)
+    }
+
+    /// Writes `queue[range]`, all for `socket`: to its descriptor while the kernel takes them
+    /// and the channel has nothing pending, the rest through the channel.
+    private func send(_ range: Range<Int>, on socket: OpenSocket) {
+        for index in range where queue[index].count > 1 {
+            offloadCounters.segmentationWrites += 1
+            offloadCounters.segmentedPackets += queue[index].count
+        }
+        var next = range.lowerBound
+        if let descriptor = socket.descriptor, socket.channelWrites == 0, socket.channel.isActive {
+            next += sendDirectly(range, descriptor: descriptor)
+        }
+        for index in next..<range.upperBound { sendThroughChannel(queue[index], on: socket) }
+    }
+
+    /// Writes as many of `queue[range]` as the kernel takes now to `descriptor`; returns how
+    /// many it consumed (sent, or refused one by one and dropped).
+    private func sendDirectly(_ range: Range<Int>, descriptor: CInt) -> Int {
+        if range.count > addressCapacity {
+            addressSpace.deallocate()
+            addressCapacity = max(range.count, addressCapacity * 2)
+            addressSpace = .allocate(capacity: addressCapacity)
+        }
+        datagrams.removeAll(keepingCapacity: true)
+        for (slot, index) in range.enumerated() {
+            let entry = queue[index]
+            let length = Self.fill(addressSpace + slot, with: entry.destination, port: entry.port)
+            // The pointer stays valid after the closure: `queue` holds the buffer, unchanged,
+            // until the system call below is done.
+            let bytes = entry.data.withUnsafeReadableBytes { $0 }
+            addressSpace.advanced(by: slot).withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                datagrams.append(csctp_datagram(data: bytes.baseAddress, length: bytes.count, address: address,
+                                                address_length: length, segment_size: UInt16(truncatingIfNeeded: entry.segmentSize)))
+            }
+        }
+        var stopped: CInt = 0
+        var dropped: CInt = 0
+        let consumed = withExtendedLifetime(queue) {
+            datagrams.withUnsafeBufferPointer { list in
+                Int(csctp_send_datagrams(descriptor, list.baseAddress, CInt(list.count), &stopped, &dropped))
+            }
+        }
+        if dropped > 0 {
+            logger.debug("datagrams refused by the kernel and dropped", metadata: ["count": "\(dropped)"])
+        }
+        return consumed
+    }
+
+    /// Hands a datagram to the socket's channel (NIO queues it until the socket is writable).
+    private func sendThroughChannel(_ entry: Outgoing, on socket: OpenSocket) {
+        guard let remote = try? entry.destination.destinationAddress(port: entry.port) else { return }
+        let metadata = entry.count > 1
+            ? AddressedEnvelope<ByteBuffer>.Metadata(ecnState: .transportNotCapable, packetInfo: nil, segmentSize: entry.segmentSize)
+            : nil
+        let channel = socket.channel
+        touched[ObjectIdentifier(channel)] = channel
+        guard socket.descriptor != nil else {
+            channel.write(AddressedEnvelope(remoteAddress: remote, data: entry.data, metadata: metadata), promise: nil)
+            return
+        }
+        socket.channelWrites += 1
+        let promise = eventLoop.makePromise(of: Void.self)
+        promise.futureResult.whenComplete { _ in socket.channelWrites -= 1 }
+        channel.write(AddressedEnvelope(remoteAddress: remote, data: entry.data, metadata: metadata), promise: promise)
+    }
+
+    /// Writes a sockaddr_in or sockaddr_in6 for `address` and `port`; returns its length.
+    private static func fill(_ storage: UnsafeMutablePointer<sockaddr_storage>, with address: IPAddress, port: Int) -> socklen_t {
+        let port = UInt16(truncatingIfNeeded: port)
+        switch address {
+        case .v4(let v4):
+            return storage.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { pointer in
+                pointer.pointee = sockaddr_in()
+                pointer.pointee.sin_family = sa_family_t(AF_INET)
+                pointer.pointee.sin_port = port.bigEndian
+                pointer.pointee.sin_addr.s_addr = v4.rawValue.bigEndian
+                return socklen_t(MemoryLayout<sockaddr_in>.size)
+            }
+        case .v6(let v6):
+            return storage.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { pointer in
+                pointer.pointee = sockaddr_in6()
+                pointer.pointee.sin6_family = sa_family_t(AF_INET6)
+                pointer.pointee.sin6_port = port.bigEndian
+                withUnsafeMutableBytes(of: &pointer.pointee.sin6_addr) { raw in
+                    raw.storeBytes(of: v6.high.bigEndian, toByteOffset: 0, as: UInt64.self)
+                    raw.storeBytes(of: v6.low.bigEndian, toByteOffset: 8, as: UInt64.self)
+                }
+                return socklen_t(MemoryLayout<sockaddr_in6>.size)
+            }
+        }
     }
 
     /// NIO closes a datagram socket on errors such as ENETUNREACH (a path whose link went
     /// down); the address must stay usable for every association, so it is opened again.
     private func reopenWhenClosed(_ channel: any Channel, address: IPAddress) {
         channel.closeFuture.whenComplete { [self] _ in
-            guard !closing, channels[address] === channel else { return }
+            guard !closing, channels[address]?.channel === channel else { return }
             channels[address] = nil
             reopen(address, attempt: 0)
         }
@@ -199,8 +328,10 @@ class SocketTransport: @unchecked Sendable {
 
     func close() -> EventLoopFuture<Void> {
         closing = true
-        let futures = channels.values.map { $0.close() }
+        let futures = channels.values.map { $0.channel.close() }
         channels.removeAll()
+        queue.removeAll()
+        batch = nil
         return EventLoopFuture.andAllComplete(futures, on: eventLoop)
     }
 }

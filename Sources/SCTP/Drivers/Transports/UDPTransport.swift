@@ -13,6 +13,12 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
     /// The UDP port bound, readable from any thread.
     let boundPort: NIOLockedValueBox<Int?>
     private var learnedUDPPorts: [PeerKey: Int] = [:]
+    /// The last port learned: runs of packets from one peer skip the dictionary.
+    private var lastLearned: (key: PeerKey, udpPort: Int)?
+    /// At most this many learned ports are kept (spoofed sources must not grow the table
+    /// without bound); when full it starts again, and live peers are learned anew from
+    /// their next packet.
+    static let maximumLearnedPorts = 65_536
     /// The receive buffer the kernel gave the first socket (`SO_RCVBUF` as read back: the
     /// value asked for, doubled, capped by net.core.rmem_max).
     private(set) var socketReceiveBuffer: Int?
@@ -32,8 +38,16 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
     /// Whether the sockets ask for coalesced reads (UDP GRO).
     private var receiveOffload: Bool { options.receiveOffload && System.supportsUDPReceiveOffload }
 
-    override func makeChannel(for address: IPAddress, handler: DatagramInboundHandler) -> EventLoopFuture<any Channel> {
+    override func makeChannel(for address: IPAddress, handler: DatagramInboundHandler) -> EventLoopFuture<(any Channel, CInt?)> {
         let port = boundPort.withLockedValue { $0 } ?? options.udpPort
+        let what = "UDP port \(port) on \(address)"
+        // The socket is made here, so that the transport can write to it itself; NIO reads.
+        let descriptor: CInt
+        do {
+            descriptor = try Self.boundSocket(address, port: port)
+        } catch {
+            return eventLoop.makeFailedFuture(SCTPStack.bindError(error, what: what, address: address))
+        }
         // recvmmsg: several datagrams per read (the buffer is split among them): 32 of up to
         // 9216 bytes, or with GRO 16 of up to 64 KiB (a coalesced run of packets).
         let (count, slot) = receiveOffload ? (16, 65_536) : (32, 9216)
@@ -47,10 +61,50 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
             }
-            .bind(host: address.description, port: port)
-            .flatMapErrorThrowing { error -> any Channel in
-                throw SCTPStack.bindError(error, what: "UDP port \(port) on \(address)", address: address)
+            .withBoundSocket(descriptor)
+            .map { ($0, descriptor) }
+            .flatMapErrorThrowing { error -> (any Channel, CInt?) in
+                throw SCTPStack.bindError(error, what: what, address: address)
             }
+    }
+
+    /// A non-blocking UDP socket bound to `address` and `port` (0: the kernel picks one).
+    static func boundSocket(_ address: IPAddress, port: Int) throws -> CInt {
+        let family = address.isIPv4 ? AF_INET : AF_INET6
+        #if canImport(Glibc)
+        let descriptor = socket(family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        #else
+        let descriptor = socket(family, SOCK_DGRAM, 0)
+        #endif
+        guard descriptor >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
+        var on: CInt = 1
+        if !address.isIPv4 {
+            // An IPv6 address is bound as itself only (no IPv4-mapped traffic on this socket).
+            _ = setsockopt(descriptor, CInt(IPPROTO_IPV6), IPV6_V6ONLY, &on, socklen_t(MemoryLayout<CInt>.size))
+        }
+        let bound: CInt
+        do {
+            bound = try address.destinationAddress(port: port).withSockAddr { pointer, length in
+                bind(descriptor, pointer, socklen_t(length))
+            }
+        } catch {
+            Self.closeDescriptor(descriptor)
+            throw error
+        }
+        guard bound == 0 else {
+            let code = errno
+            Self.closeDescriptor(descriptor)
+            throw IOError(errnoCode: code, reason: "bind")
+        }
+        return descriptor
+    }
+
+    private static func closeDescriptor(_ descriptor: CInt) {
+        #if canImport(Glibc)
+        _ = Glibc.close(descriptor)
+        #else
+        _ = Darwin.close(descriptor)
+        #endif
     }
 
     override func didOpen(_ channel: any Channel, address: IPAddress) {
@@ -84,20 +138,30 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
 
     private func deliver(_ datagram: ByteBuffer, from source: IPAddress, udpPort: Int, to local: IPAddress) {
         guard let sourcePort = datagram.getInteger(at: datagram.readerIndex, as: UInt16.self) else { return }
-        learnedUDPPorts[PeerKey(address: source, sctpPort: sourcePort)] = udpPort
+        let key = PeerKey(address: source, sctpPort: sourcePort)
+        if let last = lastLearned, last.key == key, last.udpPort == udpPort {
+            // Known already.
+        } else {
+            if learnedUDPPorts.count >= Self.maximumLearnedPorts && learnedUDPPorts[key] == nil {
+                learnedUDPPorts.removeAll()
+            }
+            learnedUDPPorts[key] = udpPort
+            lastLearned = (key, udpPort)
+        }
         stack.received(datagram, from: source, to: local)
     }
 
     private func peerPort(_ destination: IPAddress, sctpPort: UInt16, remoteUDPPort: Int?) -> Int {
-        learnedUDPPorts[PeerKey(address: destination, sctpPort: sctpPort)]
+        let key = PeerKey(address: destination, sctpPort: sctpPort)
+        if let last = lastLearned, last.key == key { return last.udpPort }
+        return learnedUDPPorts[key]
             ?? remoteUDPPort ?? (options.peerUDPPort == 0 ? boundPort.withLockedValue { $0 } ?? 0 : options.peerUDPPort)
     }
 
     func write(_ packet: ByteBuffer, from source: IPAddress, to destination: IPAddress, remoteUDPPort: Int?) {
         guard let sctpPort = packet.getInteger(at: packet.readerIndex + 2, as: UInt16.self) else { return }
         let port = peerPort(destination, sctpPort: sctpPort, remoteUDPPort: remoteUDPPort)
-        guard let remote = try? destination.destinationAddress(port: port) else { return }
-        write(packet, from: source, to: remote, destination: destination, port: port)
+        write(packet, from: source, to: destination, port: port)
     }
 
     func udpPorts(from source: IPAddress, to destination: IPAddress, sctpDestinationPort: UInt16,
