@@ -107,19 +107,7 @@ TSCTP_RUN=(env LD_PRELOAD="$WORK/nodebug.so" "$TSCTP")
 
 # ---------------------------------------------------------------- helpers
 
-free_udp_port() {
-    python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-wait_for() {  # SECONDS COMMAND...: bounded
-    local deadline=$((SECONDS + $1)); shift
-    until "$@"; do
-        [[ $SECONDS -ge $deadline ]] && return 1
-        sleep 0.05
-    done
-}
-udp_bound() { [[ -n $(ss -Hnul "sport = :$1") ]]; }
-has_line() { grep -qE "$2" "$1" 2>/dev/null; }
-exited() { ! kill -0 "$1" 2>/dev/null; }
+. "$ROOT/scripts/lib/run-helpers.sh"  # free_udp_port, wait_for, udp_bound, has_line, exited
 json_field() { sed -n 's/.*"'"$2"'": \("\{0,1\}[^",}]*\).*/\1/p' "$1" | tail -1 | tr -d '"'; }
 stop() {  # PID: ends a server of ours (bounded)
     kill "$1" 2>/dev/null || true

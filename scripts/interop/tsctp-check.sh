@@ -87,30 +87,7 @@ fi
 # env execs tsctp, so that $! of a background run is tsctp's own pid.
 TSCTP_RUN=(env LD_PRELOAD="$SHIM" "$TSCTP")
 
-# A free UDP port on 127.0.0.1 (bound to port 0 and closed again).
-free_udp_port() {
-    if command -v python3 >/dev/null; then
-        python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-    else
-        local port
-        while :; do
-            port=$((20000 + RANDOM % 40000))
-            [[ -z $(ss -Hnul "sport = :$port") ]] && { echo "$port"; return; }
-        done
-    fi
-}
-
-# wait_for SECONDS COMMAND...: runs COMMAND until it succeeds or the deadline passes.
-wait_for() {
-    local deadline=$((SECONDS + $1)); shift
-    until "$@"; do
-        [[ $SECONDS -ge $deadline ]] && return 1
-        sleep 0.05
-    done
-}
-udp_bound() { [[ -n $(ss -Hnul "sport = :$1") ]]; }
-has_line() { grep -qE "$2" "$1" 2>/dev/null; }
-exited() { ! kill -0 "$1" 2>/dev/null; }
+. "$ROOT/scripts/lib/run-helpers.sh"  # free_udp_port, wait_for, udp_bound, has_line, exited
 
 capture_start() {  # NAME U1 U2 -> sets CAP_PID, CAP_FILE
     CAP_PID=""
