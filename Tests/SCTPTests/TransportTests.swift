@@ -148,12 +148,14 @@ struct TransportTests {
 
 @Suite("UDP segmentation and receive offload")
 struct OffloadTests {
-    @Test("a bulk transfer goes out in GSO writes and comes in as GRO runs where the kernel has them; every message intact; off means none")
-    func bulkTransferUsesOffload() throws {
-        for enabled in [true, false] {
+    @Test("a bulk transfer goes out in GSO writes and comes in as GRO runs where the kernel has them; every message intact; off means none; writes go straight to the socket or through the channel as asked",
+          arguments: [(true, true), (true, false), (false, true), (false, false)])
+    func bulkTransferUsesOffload(enabled: Bool, direct: Bool) throws {
+        do {
             var options = SCTPStack.Options(udpPort: 0, peerUDPPort: 0)
             options.segmentationOffload = enabled
             options.receiveOffload = enabled
+            options.directWrites = direct
             let stack = SCTPStack(options: options)
             defer { _ = try? stack.close().wait() }
             let (listener, port) = try listening(on: stack, [address("127.0.0.1", 0)])
@@ -182,6 +184,12 @@ struct OffloadTests {
                 #expect(counters.segmentationWrites > 0 && counters.segmentedPackets >= 2 * counters.segmentationWrites, "\(counters)")
             } else {
                 #expect(counters.segmentationWrites == 0, "\(counters)")
+            }
+            // On loopback the socket never fills: with direct writes on, none goes through the channel.
+            if direct {
+                #expect(counters.directWrites > 0 && counters.channelWrites == 0, "\(counters)")
+            } else {
+                #expect(counters.directWrites == 0 && counters.channelWrites > 0, "\(counters)")
             }
             if enabled && System.supportsUDPSegmentationOffload && System.supportsUDPReceiveOffload {
                 #expect(counters.receiveOffloadRuns > 0 && counters.receiveOffloadPackets >= 2 * counters.receiveOffloadRuns, "\(counters)")

@@ -47,6 +47,10 @@ public final class SCTPStack: @unchecked Sendable {
         /// Let the kernel hand over runs of datagrams from one peer as one buffer (`UDP_GRO`,
         /// Linux 5.0+), cut back into packets here. Used only where the kernel supports it.
         public var receiveOffload: Bool = true
+        /// Write datagrams straight to the UDP sockets (sendmmsg) instead of through SwiftNIO's
+        /// channel pipeline; NIO still reads, and takes the writes over whenever a socket is
+        /// full. Off: every write goes through the channel (for comparison).
+        public var directWrites: Bool = true
 
         public init(udpPort: Int = 9899, peerUDPPort: Int = 9899) {
             self.udpPort = udpPort

@@ -215,8 +215,11 @@ class SocketTransport: @unchecked Sendable {
         }
         var next = range.lowerBound
         if let descriptor = socket.descriptor, socket.channelWrites == 0, socket.channel.isActive {
-            next += sendDirectly(range, descriptor: descriptor)
+            let consumed = sendDirectly(range, descriptor: descriptor)
+            offloadCounters.directWrites += consumed
+            next += consumed
         }
+        offloadCounters.channelWrites += range.upperBound - next
         for index in next..<range.upperBound { sendThroughChannel(queue[index], on: socket) }
     }
 
@@ -336,7 +339,8 @@ class SocketTransport: @unchecked Sendable {
     }
 }
 
-/// What UDP segmentation and receive offload did for a stack (`SCTPStack.offloadCounters()`).
+/// What UDP segmentation and receive offload did for a stack, and how its writes went
+/// (`SCTPStack.offloadCounters()`).
 public struct SCTPOffloadCounters: Hashable, Sendable {
     /// UDP GSO writes (each carrying two packets or more).
     public var segmentationWrites = 0
@@ -346,6 +350,10 @@ public struct SCTPOffloadCounters: Hashable, Sendable {
     public var receiveOffloadRuns = 0
     /// Packets that came in those runs.
     public var receiveOffloadPackets = 0
+    /// Writes (a datagram or a GSO run) made straight to a socket (`SCTPStack.Options.directWrites`).
+    public var directWrites = 0
+    /// Writes handed to SwiftNIO's channel (direct writes off, raw IP, or a full socket).
+    public var channelWrites = 0
 
     public init() {}
 }

@@ -62,7 +62,7 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
             }
             .withBoundSocket(descriptor)
-            .map { ($0, descriptor) }
+            .map { [options] in ($0, options.directWrites ? descriptor : nil) }
             .flatMapErrorThrowing { error -> (any Channel, CInt?) in
                 throw SCTPStack.bindError(error, what: what, address: address)
             }
