@@ -79,6 +79,11 @@ public final class SCTPStack: @unchecked Sendable {
     // Confined to `eventLoop`:
     private var drivers: [UInt16: [EndpointDriver]] = [:]
     private var touchedDrivers: [ObjectIdentifier: EndpointDriver] = [:]
+    /// The endpoint the last packet went to, by its destination port and local address: runs
+    /// of packets for one endpoint skip the look-ups (cleared when endpoints come or go).
+    private var lastRoute: (port: UInt16, local: IPAddress, driver: EndpointDriver)?
+    /// The endpoint last marked in `touchedDrivers` since the last `readComplete`.
+    private var lastTouched: EndpointDriver?
     private var isClosed = false
     private var capture: PacketCapture?
     private var routeCache: [IPAddress: IPAddress?] = [:]
@@ -198,9 +203,11 @@ public final class SCTPStack: @unchecked Sendable {
         }
         driver.endpoint.receiveWindowLimit = receiveWindowLimit
         drivers[driver.localPort, default: []].append(driver)
+        lastRoute = nil
     }
 
     func unregister(_ driver: EndpointDriver) {
+        lastRoute = nil
         drivers[driver.localPort]?.removeAll { $0 === driver }
         if drivers[driver.localPort]?.isEmpty ?? false { drivers[driver.localPort] = nil }
     }
@@ -231,17 +238,30 @@ public final class SCTPStack: @unchecked Sendable {
         guard !isClosed, datagram.readableBytes >= 12,
               let destinationPort = datagram.getInteger(at: datagram.readerIndex + 2, as: UInt16.self) else { return }
         capture?.record(datagram, from: source, to: local, udp: udpPortsOfArrival(datagram, from: source), now: now)
+        if let route = lastRoute, route.port == destinationPort, route.local == local {
+            route.driver.received(datagram: datagram, from: source, to: local)
+            touch(route.driver)
+            return
+        }
         let candidates = drivers[destinationPort] ?? []
         if let driver = candidates.first(where: { $0.localAddresses.contains(local) }) ?? candidates.first {
+            lastRoute = (destinationPort, local, driver)
             driver.received(datagram: datagram, from: source, to: local)
-            touchedDrivers[ObjectIdentifier(driver)] = driver
+            touch(driver)
         } else if answersOutOfTheBlue {
             answerOutOfTheBlue(datagram, from: source, to: local)
         }
     }
 
     /// The end of a batch of arrivals: every endpoint that got packets answers now.
+    private func touch(_ driver: EndpointDriver) {
+        guard lastTouched !== driver else { return }
+        lastTouched = driver
+        touchedDrivers[ObjectIdentifier(driver)] = driver
+    }
+
     func readComplete() {
+        lastTouched = nil
         let touched = touchedDrivers.values
         touchedDrivers.removeAll(keepingCapacity: true)
         for driver in touched { driver.flush() }
@@ -361,6 +381,8 @@ public final class SCTPStack: @unchecked Sendable {
         return eventLoop.flatSubmit { [self] in
             for driver in drivers.values.flatMap({ $0 }) { driver.close() }
             isClosed = true
+            lastRoute = nil
+            lastTouched = nil
             capture?.close()
             capture = nil
             return transport.close()
