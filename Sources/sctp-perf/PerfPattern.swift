@@ -47,11 +47,17 @@ struct PerfPattern {
     /// The payload of message `seq` of `stream`.
     func message(seq: UInt32, stream: UInt16, allocator: ByteBufferAllocator) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: length)
-        let header = Self.header(seq: seq, stream: stream, length: length)
-        buffer.writeBytes(header.prefix(length))
+        guard length >= Self.headerSize else {
+            buffer.writeBytes(Self.header(seq: seq, stream: stream, length: length).prefix(length))
+            return buffer
+        }
+        // The header without an array (this runs for every message sent).
+        buffer.writeMultipleIntegers(seq, stream, Self.marker.0, Self.marker.1, UInt32(truncatingIfNeeded: length))
         if length > Self.headerSize {
             let start = Self.offset(seq: seq, stream: stream) + Self.headerSize
-            buffer.writeBytes(ramp[start..<(start + length - Self.headerSize)])
+            ramp.withUnsafeBytes { bytes in
+                _ = buffer.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[start..<(start + length - Self.headerSize)]))
+            }
         }
         return buffer
     }

@@ -23,13 +23,13 @@ struct PerfServer {
     /// What the server knows of one association; touched on the event loop only.
     final class AssociationState: @unchecked Sendable {
         let id: AssociationID
-        let up = Date()
+        let up = ContinuousClock.now
         var peers: [String] = []
         var messages = 0
         var bytes = 0
         var echoed = 0
         var echoFailures = 0
-        var lastActivity: Date?
+        var lastActivity: ContinuousClock.Instant?
         /// Pieces of partially delivered messages, per stream and ordering, for `--echo`.
         var pieces: [UInt32: ByteBuffer] = [:]
         init(id: AssociationID) { self.id = id }
@@ -108,10 +108,10 @@ struct PerfServer {
         case .message(let id, let message):
             guard let state = session.associations[id] else { return }
             state.bytes += message.payload.readableBytes
-            state.lastActivity = Date()
+            state.lastActivity = .now
             let key = UInt32(message.streamIdentifier) << 1 | (message.isUnordered ? 1 : 0)
             var whole = message.payload
-            if !message.isComplete || state.pieces[key] != nil {
+            if !message.isComplete || (!state.pieces.isEmpty && state.pieces[key] != nil) {
                 if echo {
                     var collected = state.pieces[key] ?? ByteBuffer()
                     var piece = message.payload
@@ -135,7 +135,7 @@ struct PerfServer {
                 }
             }
         case .peerShutdown(let id):
-            session.associations[id]?.lastActivity = Date()
+            session.associations[id]?.lastActivity = .now
         case .shutdownComplete(let id):
             end(id, how: "shutdown", session: session, settings: settings, finished: finished)
         case .communicationLost(let id, let reason):
@@ -152,7 +152,7 @@ struct PerfServer {
         var report = PerfReport(role: "server", association: id.rawValue)
         report.messages = state.messages
         report.bytes = state.bytes
-        report.seconds = (state.lastActivity ?? Date()).timeIntervalSince(state.up)
+        report.seconds = PerfSetupRate.seconds((state.lastActivity ?? .now) - state.up)
         report.echoed = state.echoed
         report.verifyErrors = state.echoFailures
         report.retransmissions = statistics?.dataChunksRetransmitted ?? 0
