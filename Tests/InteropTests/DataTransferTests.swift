@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import SCTP
 import SCTPCore
+import SCTPTestSupport
 import Testing
 
 extension UsrsctpInterop {

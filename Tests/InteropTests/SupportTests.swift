@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import SCTPTestSupport
 import Testing
 
 /// The test support itself, without usrsctp: the pattern as the peer's README gives it, the

@@ -56,9 +56,10 @@ final class EndpointDriver: @unchecked Sendable {
 
     // MARK: Input from the transport
 
-    func received(datagram: ByteBuffer, from source: IPAddress, to destination: IPAddress) {
+    /// A packet arrived; `congestionExperienced` when its IP header carried the ECN CE mark.
+    func received(datagram: ByteBuffer, from source: IPAddress, to destination: IPAddress, congestionExperienced: Bool = false) {
         guard !closed else { return }
-        endpoint.handle(datagram: datagram, from: source, to: destination, now: now)
+        endpoint.handle(datagram: datagram, from: source, to: destination, now: now, congestionExperienced: congestionExperienced)
     }
 
     /// Sends every datagram the core produced, reports its events, retries blocked sends, re-arms the timer.

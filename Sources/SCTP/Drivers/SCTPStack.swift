@@ -234,19 +234,19 @@ public final class SCTPStack: @unchecked Sendable {
     // MARK: Packets
 
     /// A packet arrived (from a transport, on the loop).
-    func received(_ datagram: ByteBuffer, from source: IPAddress, to local: IPAddress) {
+    func received(_ datagram: ByteBuffer, from source: IPAddress, to local: IPAddress, congestionExperienced: Bool = false) {
         guard !isClosed, datagram.readableBytes >= 12,
               let destinationPort = datagram.getInteger(at: datagram.readerIndex + 2, as: UInt16.self) else { return }
         capture?.record(datagram, from: source, to: local, udp: udpPortsOfArrival(datagram, from: source), now: now)
         if let route = lastRoute, route.port == destinationPort, route.local == local {
-            route.driver.received(datagram: datagram, from: source, to: local)
+            route.driver.received(datagram: datagram, from: source, to: local, congestionExperienced: congestionExperienced)
             touch(route.driver)
             return
         }
         let candidates = drivers[destinationPort] ?? []
         if let driver = candidates.first(where: { $0.localAddresses.contains(local) }) ?? candidates.first {
             lastRoute = (destinationPort, local, driver)
-            driver.received(datagram: datagram, from: source, to: local)
+            driver.received(datagram: datagram, from: source, to: local, congestionExperienced: congestionExperienced)
             touch(driver)
         } else if answersOutOfTheBlue {
             answerOutOfTheBlue(datagram, from: source, to: local)

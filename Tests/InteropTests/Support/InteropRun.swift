@@ -1,7 +1,7 @@
 import Foundation
 import NIOCore
-import SCTP
 import NIOPosix
+import SCTP
 import SCTPCore
 import SCTPTestSupport
 import Testing

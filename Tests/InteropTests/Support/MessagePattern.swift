@@ -1,4 +1,5 @@
 import NIOCore
+import SCTPTestSupport
 
 /// The message pattern of usrsctp-peer (scripts/interop/README.md, "The message pattern"),
 /// generated and checked here exactly as the peer does, so that either side can verify the
@@ -90,23 +91,6 @@ enum MessagePattern {
 struct PatternError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
-}
-
-/// splitmix64, the peer's PRNG for message lengths (and ours for every seeded choice).
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A value in `0 ..< 1`.
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
 
 /// One message of a plan.

@@ -32,14 +32,18 @@ final class RawIPTransport: SocketTransport, StackTransport, @unchecked Sendable
     override func received(_ envelope: AddressedEnvelope<ByteBuffer>, at local: IPAddress) {
         var packet = envelope.data
         guard let source = IPAddress(envelope.remoteAddress) else { return }
+        var congestion = envelope.metadata?.ecnState == .congestionExperienced
         if source.isIPv4 {
-            // IPv4 raw sockets deliver the IP header; IPv6 ones do not.
-            guard let first = packet.getInteger(at: packet.readerIndex, as: UInt8.self), first >> 4 == 4 else { return }
+            // IPv4 raw sockets deliver the IP header (its ECN field is the low two bits of the
+            // second byte); IPv6 ones do not.
+            guard let first = packet.getInteger(at: packet.readerIndex, as: UInt8.self), first >> 4 == 4,
+                  let tos = packet.getInteger(at: packet.readerIndex + 1, as: UInt8.self) else { return }
             let headerLength = Int(first & 0x0F) * 4
             guard headerLength >= 20, packet.readableBytes >= headerLength else { return }
             packet.moveReaderIndex(forwardBy: headerLength)
+            congestion = tos & 0x03 == 0x03
         }
-        stack.received(packet, from: source, to: local)
+        stack.received(packet, from: source, to: local, congestionExperienced: congestion)
     }
 
     func write(_ packet: ByteBuffer, from source: IPAddress, to destination: IPAddress, remoteUDPPort: Int?) {

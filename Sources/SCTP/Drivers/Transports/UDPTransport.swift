@@ -58,6 +58,8 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
             .channelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: count * slot))
             .channelOption(ChannelOptions.datagramReceiveOffload, value: receiveOffload)
             .channelOption(ChannelOptions.datagramReceiveSegmentSize, value: receiveOffload)
+            // The ECN field of each datagram (IP_RECVTOS / IPV6_RECVTCLASS): CE marks go to the core.
+            .channelOption(ChannelOptions.explicitCongestionNotification, value: true)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
             }
@@ -120,8 +122,11 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
     override func received(_ envelope: AddressedEnvelope<ByteBuffer>, at local: IPAddress) {
         let datagram = envelope.data
         guard let source = IPAddress(envelope.remoteAddress), let udpPort = envelope.remoteAddress.port else { return }
+        // A GRO run holds datagrams with one IP header (the kernel coalesces only equal ECN
+        // fields), so the mark applies to each of them.
+        let congestion = envelope.metadata?.ecnState == .congestionExperienced
         guard let segmentSize = envelope.metadata?.segmentSize, segmentSize > 0, datagram.readableBytes > segmentSize else {
-            deliver(datagram, from: source, udpPort: udpPort, to: local)
+            deliver(datagram, from: source, udpPort: udpPort, to: local, congestionExperienced: congestion)
             return
         }
         // A GRO run: datagrams of `segmentSize` bytes, the last one possibly shorter.
@@ -131,12 +136,15 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
         let end = datagram.writerIndex
         while offset < end {
             let length = min(segmentSize, end - offset)
-            if let packet = datagram.getSlice(at: offset, length: length) { deliver(packet, from: source, udpPort: udpPort, to: local) }
+            if let packet = datagram.getSlice(at: offset, length: length) {
+                deliver(packet, from: source, udpPort: udpPort, to: local, congestionExperienced: congestion)
+            }
             offset += length
         }
     }
 
-    private func deliver(_ datagram: ByteBuffer, from source: IPAddress, udpPort: Int, to local: IPAddress) {
+    private func deliver(_ datagram: ByteBuffer, from source: IPAddress, udpPort: Int, to local: IPAddress,
+                         congestionExperienced: Bool) {
         guard let sourcePort = datagram.getInteger(at: datagram.readerIndex, as: UInt16.self) else { return }
         let key = PeerKey(address: source, sctpPort: sourcePort)
         if let last = lastLearned, last.key == key, last.udpPort == udpPort {
@@ -148,7 +156,7 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
             learnedUDPPorts[key] = udpPort
             lastLearned = (key, udpPort)
         }
-        stack.received(datagram, from: source, to: local)
+        stack.received(datagram, from: source, to: local, congestionExperienced: congestionExperienced)
     }
 
     private func peerPort(_ destination: IPAddress, sctpPort: UInt16, remoteUDPPort: Int?) -> Int {

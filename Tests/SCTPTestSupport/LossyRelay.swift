@@ -2,7 +2,7 @@ import NIOCore
 import NIOPosix
 
 /// A UDP relay between two SCTP-over-UDP peers on loopback that drops, delays, duplicates,
-/// reorders and corrupts datagrams. Each behaviour has a probability; the decisions come from
+/// reorders, corrupts and marks (ECN CE) datagrams. Each behaviour has a probability; the decisions come from
 /// a splitmix64 PRNG per direction seeded from `seed`, drawn in a fixed order per datagram, so
 /// that they are deterministic given the seed and the order the datagrams arrive in.
 ///
@@ -14,67 +14,92 @@ import NIOPosix
 /// Datagrams arriving on the left socket go out of the right one to the right peer, and back
 /// the other way. A peer's UDP address is fixed when given, otherwise learned from the last
 /// datagram it sent to the relay (datagrams for a peer not known yet are dropped).
-final class LossyRelay: @unchecked Sendable {
-    struct Impairments: Sendable, CustomStringConvertible {
+public final class LossyRelay: @unchecked Sendable {
+    public struct Impairments: Sendable, CustomStringConvertible {
         /// Probability a datagram is dropped.
-        var loss = 0.0
+        public var loss = 0.0
         /// Probability a datagram is sent twice.
-        var duplicate = 0.0
+        public var duplicate = 0.0
         /// Probability a datagram is held back until the next one of its direction has gone
         /// (or `reorderHold` has passed).
-        var reorder = 0.0
+        public var reorder = 0.0
         /// Probability a datagram is delayed by `delayTime` (later ones overtake it).
-        var delay = 0.0
+        public var delay = 0.0
         /// Probability one byte of a datagram is inverted (the SCTP checksum must catch it).
-        var corrupt = 0.0
-        var delayTime: Duration = .milliseconds(15)
-        var reorderHold: Duration = .milliseconds(10)
+        public var corrupt = 0.0
+        /// Probability a datagram that arrived ECN-capable (ECT(0) or ECT(1)) leaves marked
+        /// Congestion Experienced, as a congested router would (RFC 3168). Other datagrams
+        /// keep the ECN field they came with.
+        public var congestionMark = 0.0
+        public var delayTime: Duration = .milliseconds(15)
+        public var reorderHold: Duration = .milliseconds(10)
 
-        var description: String {
-            "loss \(loss), duplicate \(duplicate), reorder \(reorder), delay \(delay) (\(delayTime)), corrupt \(corrupt)"
+        public init(loss: Double = 0, duplicate: Double = 0, reorder: Double = 0, delay: Double = 0, corrupt: Double = 0,
+                    congestionMark: Double = 0, delayTime: Duration = .milliseconds(15),
+                    reorderHold: Duration = .milliseconds(10)) {
+            self.delayTime = delayTime
+            self.reorderHold = reorderHold
+            self.loss = loss
+            self.duplicate = duplicate
+            self.reorder = reorder
+            self.delay = delay
+            self.corrupt = corrupt
+            self.congestionMark = congestionMark
+        }
+
+        public var description: String {
+            "loss \(loss), duplicate \(duplicate), reorder \(reorder), delay \(delay) (\(delayTime)), corrupt \(corrupt), "
+                + "congestion mark \(congestionMark)"
         }
     }
 
     /// What the relay did, per direction.
-    struct Counters: Sendable, CustomStringConvertible {
-        var received = 0
-        var dropped = 0
-        var duplicated = 0
-        var reordered = 0
-        var delayed = 0
-        var corrupted = 0
-        var unroutable = 0
+    public struct Counters: Sendable, CustomStringConvertible {
+        public var received = 0
+        public var dropped = 0
+        public var duplicated = 0
+        public var reordered = 0
+        public var delayed = 0
+        public var corrupted = 0
+        public var unroutable = 0
+        /// Datagrams that arrived ECN-capable (ECT(0) or ECT(1)).
+        public var ecnCapable = 0
+        /// Datagrams that arrived marked Congestion Experienced.
+        public var congestionExperienced = 0
+        /// Datagrams this relay marked Congestion Experienced.
+        public var marked = 0
         /// Datagrams written (copies included).
-        var sent = 0
+        public var sent = 0
 
-        var description: String {
+        public var description: String {
             "received \(received), sent \(sent), dropped \(dropped), duplicated \(duplicated), reordered \(reordered), "
-                + "delayed \(delayed), corrupted \(corrupted), unroutable \(unroutable)"
+                + "delayed \(delayed), corrupted \(corrupted), unroutable \(unroutable), ECN-capable \(ecnCapable), "
+                + "arrived CE \(congestionExperienced), marked CE \(marked)"
         }
     }
 
-    enum Side: Int { case left = 0, right = 1 }
+    public enum Side: Int, Sendable { case left = 0, right = 1 }
 
-    let impairments: Impairments
-    let eventLoop: any EventLoop
+    public let impairments: Impairments
+    public let eventLoop: any EventLoop
     /// The UDP port our stack sends to.
-    private(set) var leftPort = 0
+    public private(set) var leftPort = 0
     /// The UDP port the right peer (usrsctp) sends to.
-    private(set) var rightPort = 0
+    public private(set) var rightPort = 0
 
     // Confined to `eventLoop`:
     private var channels: [any Channel] = []
     private var peers: [SocketAddress?] = [nil, nil]
     private var fixedPeers: [Bool] = [false, false]
     private var random: [SplitMix64]
-    private var held: [ByteBuffer?] = [nil, nil]
+    private var held: [Forwarded?] = [nil, nil]
     private var heldGeneration = [0, 0]
     private var counters = [Counters(), Counters()]
     private var closed = false
 
     /// A relay on 127.0.0.1 with two sockets on free ports. `rightPeerUDPPort` / `leftPeerUDPPort`
     /// fix where the peers are (on 127.0.0.1); otherwise they are learned.
-    init(seed: UInt64, impairments: Impairments, rightPeerUDPPort: Int? = nil, leftPeerUDPPort: Int? = nil,
+    public init(seed: UInt64, impairments: Impairments, rightPeerUDPPort: Int? = nil, leftPeerUDPPort: Int? = nil,
          group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws {
         self.impairments = impairments
         eventLoop = group.next()
@@ -89,6 +114,7 @@ final class LossyRelay: @unchecked Sendable {
             let channel = try DatagramBootstrap(group: eventLoop)
                 .channelOption(ChannelOptions.socketOption(.so_rcvbuf), value: SocketOptionValue(4 << 20))
                 .channelOption(ChannelOptions.socketOption(.so_sndbuf), value: SocketOptionValue(4 << 20))
+                .channelOption(ChannelOptions.explicitCongestionNotification, value: true)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(RelayHandler(relay: self, side: side))
@@ -102,11 +128,11 @@ final class LossyRelay: @unchecked Sendable {
     }
 
     /// The counters of both directions: left → right (our packets), right → left (theirs).
-    var counts: (toRight: Counters, toLeft: Counters) {
+    public var counts: (toRight: Counters, toLeft: Counters) {
         (try? eventLoop.submit { [self] in (counters[0], counters[1]) }.wait()) ?? (Counters(), Counters())
     }
 
-    func close() {
+    public func close() {
         _ = try? eventLoop.flatSubmit { [self] () -> EventLoopFuture<Void> in
             closed = true
             return EventLoopFuture.andAllComplete(channels.map { $0.close() }, on: eventLoop)
@@ -128,21 +154,36 @@ final class LossyRelay: @unchecked Sendable {
         let delayDraw = random[from].unit()
         let corruptDraw = random[from].unit()
         let position = random[from].next()
+        // Drawn only when marking is asked for, so that the other draws stay as they were.
+        let markDraw = impairments.congestionMark > 0 ? random[from].unit() : 1
         guard lossDraw >= impairments.loss else {
             counters[from].dropped += 1
             return
         }
         var datagram = envelope.data
+        var ecn = envelope.metadata?.ecnState ?? .transportNotCapable
+        switch ecn {
+        case .transportCapableFlag0, .transportCapableFlag1:
+            counters[from].ecnCapable += 1
+            if markDraw < impairments.congestionMark {
+                ecn = .congestionExperienced
+                counters[from].marked += 1
+            }
+        case .congestionExperienced:
+            counters[from].congestionExperienced += 1
+        case .transportNotCapable:
+            break
+        }
         if corruptDraw < impairments.corrupt, datagram.readableBytes > 0 {
             let index = datagram.readerIndex + Int(position % UInt64(datagram.readableBytes))
             let byte = datagram.getInteger(at: index, as: UInt8.self) ?? 0
             datagram.setInteger(~byte, at: index)
             counters[from].corrupted += 1
         }
-        let first = datagram
+        let first = Forwarded(data: datagram, ecn: ecn)
         if delayDraw < impairments.delay {
             counters[from].delayed += 1
-            eventLoop.scheduleTask(in: .nanoseconds(Int64(impairments.delayTime.seconds * 1e9))) { [self] in
+            eventLoop.scheduleTask(in: Self.timeAmount(impairments.delayTime)) { [self] in
                 write(first, to: to, from: from)
             }
         } else if reorderDraw < impairments.reorder && held[from] == nil {
@@ -150,7 +191,7 @@ final class LossyRelay: @unchecked Sendable {
             held[from] = first
             heldGeneration[from] += 1
             let generation = heldGeneration[from]
-            eventLoop.scheduleTask(in: .nanoseconds(Int64(impairments.reorderHold.seconds * 1e9))) { [self] in
+            eventLoop.scheduleTask(in: Self.timeAmount(impairments.reorderHold)) { [self] in
                 if heldGeneration[from] == generation { releaseHeld(from) }
             }
         } else {
@@ -159,7 +200,7 @@ final class LossyRelay: @unchecked Sendable {
         }
         if duplicateDraw < impairments.duplicate {
             counters[from].duplicated += 1
-            write(envelope.data, to: to, from: from)
+            write(Forwarded(data: envelope.data, ecn: ecn), to: to, from: from)
         }
     }
 
@@ -169,15 +210,26 @@ final class LossyRelay: @unchecked Sendable {
         write(datagram, to: 1 - from, from: from)
     }
 
+    private static func timeAmount(_ duration: Duration) -> TimeAmount {
+        .nanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+    }
+
+    /// A datagram on its way, with the ECN field it leaves with.
+    private struct Forwarded {
+        var data: ByteBuffer
+        var ecn: NIOExplicitCongestionNotificationState
+    }
+
     /// Writes out of the socket of side `to` towards that side's peer.
-    private func write(_ datagram: ByteBuffer, to: Int, from: Int) {
+    private func write(_ datagram: Forwarded, to: Int, from: Int) {
         guard !closed else { return }
         guard let peer = peers[to] else {
             counters[from].unroutable += 1
             return
         }
         counters[from].sent += 1
-        channels[to].writeAndFlush(AddressedEnvelope(remoteAddress: peer, data: datagram), promise: nil)
+        let metadata = AddressedEnvelope<ByteBuffer>.Metadata(ecnState: datagram.ecn)
+        channels[to].writeAndFlush(AddressedEnvelope(remoteAddress: peer, data: datagram.data, metadata: metadata), promise: nil)
     }
 }
 
