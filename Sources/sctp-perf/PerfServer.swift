@@ -38,6 +38,14 @@ struct PerfServer {
     /// Event-loop state of the server.
     final class Session: @unchecked Sendable {
         var associations: [AssociationID: AssociationState] = [:]
+        /// The association of the last message (runs of messages skip the table).
+        var last: AssociationState?
+
+        func state(of id: AssociationID) -> AssociationState? {
+            if let last, last.id == id { return last }
+            last = associations[id]
+            return last
+        }
         weak var driver: UDPEncapsulationEndpoint?
     }
 
@@ -105,8 +113,9 @@ struct PerfServer {
         case .restart(let id):
             if !json && verbose { say("association \(id.rawValue): the peer restarted it") }
             session.associations[id] = AssociationState(id: id)
+            session.last = nil
         case .message(let id, let message):
-            guard let state = session.associations[id] else { return }
+            guard let state = session.state(of: id) else { return }
             state.bytes += message.payload.readableBytes
             state.lastActivity = .now
             let key = UInt32(message.streamIdentifier) << 1 | (message.isUnordered ? 1 : 0)
@@ -148,6 +157,7 @@ struct PerfServer {
     private static func end(_ id: AssociationID, how: String, session: Session, settings: Settings,
                             finished: Locked<PerfReport?>) {
         guard let state = session.associations.removeValue(forKey: id) else { return }
+        if session.last === state { session.last = nil }
         let statistics = session.driver?.statisticsOnEventLoop(of: id)
         var report = PerfReport(role: "server", association: id.rawValue)
         report.messages = state.messages

@@ -111,7 +111,8 @@ final class EndpointDriver: @unchecked Sendable {
     /// Gives an event to its sink first, then completes the calls waiting for it, so that a
     /// caller woken by its future sees the socket already updated.
     private func dispatch(_ event: SCTPEvent) {
-        let sink = event.associationID.flatMap { sinks[$0]?.sink } ?? defaultSink
+        // Endpoints driven by one sink (UDPEncapsulationEndpoint) have no per-association sinks.
+        let sink = sinks.isEmpty ? defaultSink : event.associationID.flatMap { sinks[$0]?.sink } ?? defaultSink
         sink?.endpointDriver(self, deliver: event)
         switch event {
         case .communicationUp(let id, _, _):
