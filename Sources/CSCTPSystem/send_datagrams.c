@@ -24,7 +24,7 @@ int csctp_send_datagrams(int fd, const csctp_datagram *datagrams, int count, int
     struct mmsghdr headers[BATCH];
     struct iovec vectors[BATCH];
     union {
-        char bytes[CMSG_SPACE(sizeof(uint16_t))];
+        char bytes[CMSG_SPACE(sizeof(uint16_t)) + CMSG_SPACE(sizeof(int))];
         struct cmsghdr align;
     } controls[BATCH];
     int done = 0;
@@ -42,16 +42,31 @@ int csctp_send_datagrams(int fd, const csctp_datagram *datagrams, int count, int
             m->msg_namelen = d->address_length;
             m->msg_iov = &vectors[i];
             m->msg_iovlen = 1;
-            if (d->segment_size > 0) {
+            if (d->segment_size > 0 || d->ecn != 0) {
                 memset(&controls[i], 0, sizeof(controls[i]));
                 m->msg_control = controls[i].bytes;
                 m->msg_controllen = sizeof(controls[i].bytes);
                 struct cmsghdr *c = CMSG_FIRSTHDR(m);
-                c->cmsg_level = SOL_UDP;
-                c->cmsg_type = UDP_SEGMENT;
-                c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-                uint16_t size = d->segment_size;
-                memcpy(CMSG_DATA(c), &size, sizeof(size));
+                size_t used = 0;
+                if (d->segment_size > 0) {
+                    c->cmsg_level = SOL_UDP;
+                    c->cmsg_type = UDP_SEGMENT;
+                    c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+                    uint16_t size = d->segment_size;
+                    memcpy(CMSG_DATA(c), &size, sizeof(size));
+                    used += CMSG_SPACE(sizeof(uint16_t));
+                    c = CMSG_NXTHDR(m, c);
+                }
+                if (d->ecn != 0) {
+                    int tos = d->ecn & 0x03;
+                    int v6 = d->address != NULL && d->address->sa_family == AF_INET6;
+                    c->cmsg_level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
+                    c->cmsg_type = v6 ? IPV6_TCLASS : IP_TOS;
+                    c->cmsg_len = CMSG_LEN(sizeof(int));
+                    memcpy(CMSG_DATA(c), &tos, sizeof(tos));
+                    used += CMSG_SPACE(sizeof(int));
+                }
+                m->msg_controllen = used;
             }
         }
         int sent = sendmmsg(fd, headers, (unsigned int)batch, 0);

@@ -3,7 +3,8 @@
  *
  * csctp_send_datagrams writes a series of datagrams to one socket with as few system
  * calls as the kernel allows (sendmmsg on Linux, sendmsg elsewhere), each datagram with
- * its own destination and, on Linux, its own UDP GSO segment size (UDP_SEGMENT).
+ * its own destination, ECN field (IP_TOS / IPV6_TCLASS) and, on Linux, UDP GSO segment size
+ * (UDP_SEGMENT).
  */
 #ifndef CSCTP_SYSTEM_H
 #define CSCTP_SYSTEM_H
@@ -21,6 +22,8 @@ typedef struct {
     socklen_t address_length;
     /* UDP GSO: the size of each segment `data` is cut into by the kernel; 0 for none. */
     uint16_t segment_size;
+    /* The ECN field of the IP header (RFC 3168: 2 is ECT(0)); 0 leaves the socket's. */
+    uint8_t ecn;
 } csctp_datagram;
 
 /*

@@ -292,7 +292,8 @@ public final class SCTPStack: @unchecked Sendable {
             let ports = transport.udpPorts(from: source, to: transmit.destination, sctpDestinationPort: port, remoteUDPPort: remoteUDPPort)
             capture.record(transmit.datagram, from: source, to: transmit.destination, udp: ports, now: now)
         }
-        transport.write(transmit.datagram, from: source, to: transmit.destination, remoteUDPPort: remoteUDPPort)
+        transport.write(transmit.datagram, from: source, to: transmit.destination, remoteUDPPort: remoteUDPPort,
+                        ecnCapable: transmit.ecnCapable)
     }
 
     func flushWrites() { transport.flush() }

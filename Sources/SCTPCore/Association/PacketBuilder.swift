@@ -9,11 +9,15 @@ public struct Transmit: Sendable {
     public var destination: IPAddress
     /// The local address to send it from, when the core has a preference.
     public var source: IPAddress?
+    /// Whether the packet goes out ECN-capable (ECT(0) in the IP header, RFC 3168): it
+    /// carries DATA of an association whose peer announced ECN (RFC 9260 Appendix A).
+    public var ecnCapable: Bool
 
-    public init(datagram: ByteBuffer, destination: IPAddress, source: IPAddress? = nil) {
+    public init(datagram: ByteBuffer, destination: IPAddress, source: IPAddress? = nil, ecnCapable: Bool = false) {
         self.datagram = datagram
         self.destination = destination
         self.source = source
+        self.ecnCapable = ecnCapable
     }
 }
 

@@ -31,7 +31,7 @@ final class CarrierTransport: StackTransport, @unchecked Sendable {
     func open(_ address: IPAddress) -> EventLoopFuture<Void> { eventLoop.makeSucceededVoidFuture() }
     func isOpen(_ address: IPAddress) -> Bool { true }
 
-    func write(_ packet: ByteBuffer, from source: IPAddress, to destination: IPAddress, remoteUDPPort: Int?) {
+    func write(_ packet: ByteBuffer, from source: IPAddress, to destination: IPAddress, remoteUDPPort: Int?, ecnCapable: Bool) {
         output(SCTPCarrierPacket(bytes: packet, source: source, destination: destination))
     }
 

@@ -46,8 +46,8 @@ final class RawIPTransport: SocketTransport, StackTransport, @unchecked Sendable
         stack.received(packet, from: source, to: local, congestionExperienced: congestion)
     }
 
-    func write(_ packet: ByteBuffer, from source: IPAddress, to destination: IPAddress, remoteUDPPort: Int?) {
-        write(packet, from: source, to: destination, port: 0)
+    func write(_ packet: ByteBuffer, from source: IPAddress, to destination: IPAddress, remoteUDPPort: Int?, ecnCapable: Bool) {
+        write(packet, from: source, to: destination, port: 0, ecnCapable: ecnCapable)
     }
 
     func udpPorts(from source: IPAddress, to destination: IPAddress, sctpDestinationPort: UInt16,

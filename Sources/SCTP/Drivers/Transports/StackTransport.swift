@@ -16,8 +16,9 @@ protocol StackTransport: AnyObject {
     func open(_ address: IPAddress) -> EventLoopFuture<Void>
     /// Whether `address` is open.
     func isOpen(_ address: IPAddress) -> Bool
-    /// Queues a packet (flushed by `flush`). `remoteUDPPort` is the socket's setting, for UDP.
-    func write(_ packet: ByteBuffer, from source: IPAddress, to destination: IPAddress, remoteUDPPort: Int?)
+    /// Queues a packet (flushed by `flush`). `remoteUDPPort` is the socket's setting, for UDP;
+    /// `ecnCapable` marks it ECT(0) where the transport can (UDP and raw IP sockets).
+    func write(_ packet: ByteBuffer, from source: IPAddress, to destination: IPAddress, remoteUDPPort: Int?, ecnCapable: Bool)
     func flush()
     func close() -> EventLoopFuture<Void>
     /// How packets look on the wire, for pcap records (`nil`: no UDP header).
@@ -107,6 +108,8 @@ class SocketTransport: @unchecked Sendable {
         let socket: OpenSocket
         let destination: IPAddress
         let port: Int
+        /// The IP header's ECN field: 0, or 2 for ECT(0).
+        let ecn: UInt8
         var data: ByteBuffer
         let firstSize: Int
         var count = 1
@@ -161,13 +164,15 @@ class SocketTransport: @unchecked Sendable {
     }
 
     /// Queues a datagram on the socket of `source` for `destination` and `port` (flushed by
-    /// `flush`). With segmentation offload, consecutive packets to the same destination and
-    /// port that are as large as the first of their run are gathered into one GSO write.
-    func write(_ data: ByteBuffer, from source: IPAddress, to destination: IPAddress, port: Int) {
+    /// `flush`), ECT(0) when `ecnCapable`. With segmentation offload, consecutive packets to
+    /// the same destination and port with the same ECN field that are as large as the first
+    /// of their run are gathered into one GSO write.
+    func write(_ data: ByteBuffer, from source: IPAddress, to destination: IPAddress, port: Int, ecnCapable: Bool = false) {
         guard let socket = channels[source] else { return }
         let size = data.readableBytes
+        let ecn: UInt8 = ecnCapable ? 0x02 : 0
         if segmentationOffload, var run = batch, !run.ended, run.socket === socket, run.destination == destination,
-           run.port == port, size <= run.firstSize, run.count < Self.maxSegments,
+           run.port == port, run.ecn == ecn, size <= run.firstSize, run.count < Self.maxSegments,
            run.data.readableBytes + size <= Self.maxBatchBytes {
             batch = nil  // one owner while the run grows: no copy on write
             if run.count == 1 {
@@ -183,7 +188,7 @@ class SocketTransport: @unchecked Sendable {
             return
         }
         if let run = batch { queue.append(run) }
-        batch = Outgoing(socket: socket, destination: destination, port: port, data: data, firstSize: size)
+        batch = Outgoing(socket: socket, destination: destination, port: port, ecn: ecn, data: data, firstSize: size)
     }
 
     func flush() {
@@ -240,7 +245,8 @@ class SocketTransport: @unchecked Sendable {
             let bytes = entry.data.withUnsafeReadableBytes { $0 }
             addressSpace.advanced(by: slot).withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
                 datagrams.append(csctp_datagram(data: bytes.baseAddress, length: bytes.count, address: address,
-                                                address_length: length, segment_size: UInt16(truncatingIfNeeded: entry.segmentSize)))
+                                                address_length: length, segment_size: UInt16(truncatingIfNeeded: entry.segmentSize),
+                                                ecn: entry.ecn))
             }
         }
         var stopped: CInt = 0
@@ -259,8 +265,10 @@ class SocketTransport: @unchecked Sendable {
     /// Hands a datagram to the socket's channel (NIO queues it until the socket is writable).
     private func sendThroughChannel(_ entry: Outgoing, on socket: OpenSocket) {
         guard let remote = try? entry.destination.destinationAddress(port: entry.port) else { return }
-        let metadata = entry.count > 1
-            ? AddressedEnvelope<ByteBuffer>.Metadata(ecnState: .transportNotCapable, packetInfo: nil, segmentSize: entry.segmentSize)
+        let ecnState: NIOExplicitCongestionNotificationState = entry.ecn == 0 ? .transportNotCapable : .transportCapableFlag0
+        let metadata = entry.count > 1 || entry.ecn != 0
+            ? AddressedEnvelope<ByteBuffer>.Metadata(ecnState: ecnState, packetInfo: nil,
+                                                     segmentSize: entry.count > 1 ? entry.segmentSize : nil)
             : nil
         let channel = socket.channel
         touched[ObjectIdentifier(channel)] = channel

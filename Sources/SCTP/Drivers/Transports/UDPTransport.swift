@@ -166,10 +166,10 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
             ?? remoteUDPPort ?? (options.peerUDPPort == 0 ? boundPort.withLockedValue { $0 } ?? 0 : options.peerUDPPort)
     }
 
-    func write(_ packet: ByteBuffer, from source: IPAddress, to destination: IPAddress, remoteUDPPort: Int?) {
+    func write(_ packet: ByteBuffer, from source: IPAddress, to destination: IPAddress, remoteUDPPort: Int?, ecnCapable: Bool) {
         guard let sctpPort = packet.getInteger(at: packet.readerIndex + 2, as: UInt16.self) else { return }
         let port = peerPort(destination, sctpPort: sctpPort, remoteUDPPort: remoteUDPPort)
-        write(packet, from: source, to: destination, port: port)
+        write(packet, from: source, to: destination, port: port, ecnCapable: ecnCapable)
     }
 
     func udpPorts(from source: IPAddress, to destination: IPAddress, sctpDestinationPort: UInt16,
