@@ -78,6 +78,16 @@ final class Association {
     /// Heartbeat nonces and jitter, seeded by the endpoint's injected random source.
     var random: SeededRandomSource
 
+    // The endpoint's bookkeeping, kept here so that it needs no look-up by id per packet.
+    /// In the endpoint's table (false once removed, or replaced by a restart).
+    var isRegistered = false
+    /// In the endpoint's list of associations to poll.
+    var isPending = false
+    /// In the endpoint's list of associations whose deadline must be read again.
+    var needsDeadlineRefresh = false
+    /// The deadline the endpoint's timer heap holds for it.
+    var scheduledDeadline: SCTPInstant?
+
     init(id: AssociationID, configuration: SCTPConfiguration, localPort: UInt16, peerPort: UInt16,
          localAddresses: [IPAddress], localTag: UInt32, initialTSN: TSN, randomSeed: UInt64) {
         self.id = id
