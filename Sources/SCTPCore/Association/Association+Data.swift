@@ -116,13 +116,13 @@ extension Association {
             // Not due and alone in the packet: it waits for its timer or the next packet.
             if sackDue || packetGoesOut {
                 receiver.sackSent(sack)
-                outbox.append(contentsOf: builder.finish())
+                builder.finish(into: &outbox)
             }
         } else {
             if replyPath != pathIndex && (sackDue || (receiver.isSackOwed && packetGoesOut)) {
                 sendControl([.sack(receiver.takeSack())] + ecnEchoChunks, to: replyPath)
             }
-            outbox.append(contentsOf: builder.finish())
+            builder.finish(into: &outbox)
         }
         outbox.append(contentsOf: redirected)
         // New DATA measures the RTT: the path is not idle (§8.3) and needs no heartbeat.
@@ -202,7 +202,7 @@ extension Association {
             // nothing in flight and T3 off.
             let maxSize = first || withinCwnd ? max(builder.remaining, fullPacket) : builder.remaining
             guard let chunk = sender.outstanding.nextRetransmission(maxSize: maxSize, path: path, now: now) else { break }
-            builder.add(.data(chunk), size: chunk.encodedSize)
+            builder.add(chunk, size: chunk.encodedSize)
             statistics.dataChunksRetransmitted += 1
             if first { firstPacket = builder.packets.count }
             sent = true
@@ -254,7 +254,7 @@ extension Association {
             }
             sender.outstanding.append(chunk, path: path, now: now, expiry: policy.expiry, maxRetransmissions: policy.maxRetransmissions,
                                       context: sender.queue.lastChunkContext)
-            builder.add(.data(chunk), size: chunk.encodedSize)
+            builder.add(chunk, size: chunk.encodedSize)
             statistics.dataChunksSent += 1
             flight += chunk.encodedSize
             sent = true

@@ -180,7 +180,7 @@ final class Association {
         var builder = PacketBuilder(header: header, mtu: paths[pathIndex].mtu, destination: paths[pathIndex].address,
                                     checksum: checksumMode)
         for chunk in chunks { builder.add(chunk, size: chunk.encodedSize) }
-        outbox.append(contentsOf: builder.finish())
+        builder.finish(into: &outbox)
     }
 
     /// Sends an ABORT with these causes and closes the association.
