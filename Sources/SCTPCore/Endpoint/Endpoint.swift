@@ -41,18 +41,44 @@ public final class SCTPEndpoint {
     var cookies: CookieSigner
     private var nextAssociationID: UInt32 = 1
 
+    // The tables and queues below are `@exclusivity(unchecked)` in release builds, for the
+    // reason `Association` gives; debug builds keep the run-time checks.
+    #if DEBUG
     var associations: [AssociationID: Association] = [:]
+    #else
+    @exclusivity(unchecked) var associations: [AssociationID: Association] = [:]
+    #endif
     /// Lookup by our verification tag, which every packet of the association carries.
+    #if DEBUG
     var byLocalTag: [UInt32: AssociationID] = [:]
+    #else
+    @exclusivity(unchecked) var byLocalTag: [UInt32: AssociationID] = [:]
+    #endif
     /// Lookup by a peer's transport address, for INIT, COOKIE ECHO collisions and T-bit packets,
     /// and to tell a packet with a wrong tag from a known peer (discarded, §8.5) from one out of the blue.
+    #if DEBUG
     var byPeerAddress: [PeerKey: AssociationID] = [:]
+    #else
+    @exclusivity(unchecked) var byPeerAddress: [PeerKey: AssociationID] = [:]
+    #endif
 
     /// Packets the endpoint itself sends (INIT ACK, out-of-the-blue answers).
+    #if DEBUG
     var outbox: Deque<Transmit> = []
+    #else
+    @exclusivity(unchecked) var outbox: Deque<Transmit> = []
+    #endif
+    #if DEBUG
     var events: Deque<SCTPEvent> = []
+    #else
+    @exclusivity(unchecked) var events: Deque<SCTPEvent> = []
+    #endif
     /// Associations with something to poll, each once (`Association.isPending`).
+    #if DEBUG
     private var pending: Deque<Association> = []
+    #else
+    @exclusivity(unchecked) private var pending: Deque<Association> = []
+    #endif
     /// Timers: each association's next deadline, in a min-heap. An entry is current when it
     /// matches the `scheduledDeadline` of the association now registered under its id;
     /// others are stale and dropped when they reach the top. (Ids, not references: a stale
@@ -62,13 +88,25 @@ public final class SCTPEndpoint {
     private var scheduledCount = 0
     /// Associations touched since their deadline was last read, each once
     /// (`Association.needsDeadlineRefresh`).
+    #if DEBUG
     private var deadlinesToRefresh: [Association] = []
+    #else
+    @exclusivity(unchecked) private var deadlinesToRefresh: [Association] = []
+    #endif
     /// The association the latest look-up by id found, and the latest found by local tag:
     /// most calls and packets are for the same association as the one before. Both are
     /// cleared whenever the tables change (`tablesChanged()`), so a cached answer is always
     /// the one the tables would give.
+    #if DEBUG
     private var lastByID: Association?
+    #else
+    @exclusivity(unchecked) private var lastByID: Association?
+    #endif
+    #if DEBUG
     private var lastByTag: Association?
+    #else
+    @exclusivity(unchecked) private var lastByTag: Association?
+    #endif
 
     struct TimerEntry: Comparable {
         var deadline: SCTPInstant
