@@ -107,10 +107,19 @@ public struct SCTPPacket: Hashable, Sendable {
     /// Parses a datagram holding one SCTP packet. Checks the checksum as `checksum`
     /// demands, then reads every chunk; the payloads are slices of `datagram`.
     public init(parsing datagram: ByteBuffer, checksum: ChecksumVerification = .required) throws(WireError) {
+        try self.init(parsing: datagram, checksum: checksum, reusing: [])
+    }
+
+    /// Parses like `init(parsing:checksum:)`, putting the chunks in `storage` (emptied
+    /// first): a receiver that hands back the array of the packet before (`chunks`, once it
+    /// is done with the packet) allocates no array per packet.
+    public init(parsing datagram: ByteBuffer, checksum: ChecksumVerification = .required,
+                reusing storage: consuming [Chunk]) throws(WireError) {
         header = try CommonHeader(peeking: datagram)
         try PacketChecksum.verify(datagram, checksum)
         var reader = ChunkReader(chunksOf: datagram)
-        var chunks: [Chunk] = []
+        var chunks = consume storage
+        if !chunks.isEmpty { chunks.removeAll(keepingCapacity: true) }
         while let chunk = try reader.next() { chunks.append(chunk) }
         guard !chunks.isEmpty else { throw .noChunks }
         self.chunks = chunks

@@ -57,8 +57,10 @@ extension Association {
         guard state != .closed, !paths.isEmpty else { return }
         let canSendData = state == .established || state == .shutdownPending || state == .shutdownReceived
         let pathIndex = primaryPath
+        var storage: [ByteBuffer] = []
+        swap(&storage, &spareBuilderStorage)
         var builder = PacketBuilder(header: commonHeader, mtu: paths[pathIndex].mtu,
-                                    destination: paths[pathIndex].address, checksum: checksumMode)
+                                    destination: paths[pathIndex].address, checksum: checksumMode, packetStorage: consume storage)
         for chunk in pendingControl { builder.add(chunk, size: chunk.encodedSize) }
         let hasControl = !pendingControl.isEmpty
         pendingControl.removeAll()
@@ -116,13 +118,13 @@ extension Association {
             // Not due and alone in the packet: it waits for its timer or the next packet.
             if sackDue || packetGoesOut {
                 receiver.sackSent(sack)
-                builder.finish(into: &outbox)
+                spareBuilderStorage = builder.finish(into: &outbox)
             }
         } else {
             if replyPath != pathIndex && (sackDue || (receiver.isSackOwed && packetGoesOut)) {
                 sendControl([.sack(receiver.takeSack())] + ecnEchoChunks, to: replyPath)
             }
-            builder.finish(into: &outbox)
+            spareBuilderStorage = builder.finish(into: &outbox)
         }
         outbox.append(contentsOf: redirected)
         // New DATA measures the RTT: the path is not idle (§8.3) and needs no heartbeat.

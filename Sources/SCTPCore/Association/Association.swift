@@ -135,6 +135,9 @@ final class Association {
     /// Heartbeat nonces and jitter, seeded by the endpoint's injected random source.
     var random: SeededRandomSource
 
+    /// The packet array of the last `transmitData` builder, emptied, for the next one.
+    var spareBuilderStorage: [ByteBuffer] = []
+
     // The endpoint's bookkeeping, kept here so that it needs no look-up by id per packet.
     /// In the endpoint's table (false once removed, or replaced by a restart).
     var isRegistered = false

@@ -30,9 +30,14 @@ struct PacketBuilder {
     let allocator: ByteBufferAllocator
     /// The packet being filled, `nil` until its first chunk.
     private var buffer: ByteBuffer?
-    private(set) var packets: [ByteBuffer] = []
+    private(set) var packets: [ByteBuffer]
 
-    init(header: CommonHeader, mtu: Int, destination: IPAddress, checksum: ChecksumMode, allocator: ByteBufferAllocator = .init()) {
+    /// `packetStorage`: an empty array whose capacity the finished packets reuse (what
+    /// `finish(into:)` returned last time), so that a builder allocates no array either.
+    init(header: CommonHeader, mtu: Int, destination: IPAddress, checksum: ChecksumMode, allocator: ByteBufferAllocator = .init(),
+         packetStorage: consuming [ByteBuffer] = []) {
+        packets = consume packetStorage
+        if !packets.isEmpty { packets.removeAll(keepingCapacity: true) }
         self.header = header
         self.mtu = max(mtu, 64)
         self.destination = destination
@@ -91,11 +96,16 @@ struct PacketBuilder {
         return result
     }
 
-    /// Closes the current packet and appends all packets to `outbox`, in order.
-    mutating func finish(into outbox: inout Deque<Transmit>) {
+    /// Closes the current packet and appends all packets to `outbox`, in order. Returns the
+    /// emptied packet array, for the next builder to reuse.
+    @discardableResult
+    mutating func finish(into outbox: inout Deque<Transmit>) -> [ByteBuffer] {
         finishPacket()
         for packet in packets { outbox.append(Transmit(datagram: packet, destination: destination)) }
-        packets.removeAll()
+        packets.removeAll(keepingCapacity: true)
+        var storage: [ByteBuffer] = []
+        swap(&storage, &packets)
+        return storage
     }
 }
 

@@ -65,7 +65,15 @@ extension SCTPEndpoint {
         // Checksum: zero is acceptable only when we announced zero-checksum support (RFC 9653);
         // then the association it reaches must have negotiated it, which is checked below.
         let verification: ChecksumVerification = configuration.zeroChecksumMethod == nil ? .required : .zeroAllowed
-        guard let packet = try? SCTPPacket(parsing: datagram, checksum: verification) else { return }
+        var storage: [Chunk] = []
+        swap(&storage, &chunkStorage)
+        guard var packet = try? SCTPPacket(parsing: datagram, checksum: verification, reusing: consume storage) else { return }
+        defer {
+            // The chunk array goes back for the next packet (copy-on-write keeps this safe
+            // should anything have kept the packet's chunks).
+            packet.chunks.removeAll(keepingCapacity: true)
+            swap(&chunkStorage, &packet.chunks)
+        }
         guard (try? packet.validateBundling()) != nil else { return }
 
         let owner = findAssociation(for: packet, from: source)

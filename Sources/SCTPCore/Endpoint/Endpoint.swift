@@ -62,6 +62,8 @@ public final class SCTPEndpoint {
     @exclusivity(unchecked) var byPeerAddress: [PeerKey: AssociationID] = [:]
     #endif
 
+    /// The chunk array of the last packet received, emptied, for the next one to reuse.
+    var chunkStorage: [Chunk] = []
     /// Packets the endpoint itself sends (INIT ACK, out-of-the-blue answers).
     #if DEBUG
     var outbox: Deque<Transmit> = []
