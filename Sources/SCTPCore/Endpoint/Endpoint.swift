@@ -204,6 +204,11 @@ public final class SCTPEndpoint {
             guard association.outbox.isEmpty && association.events.isEmpty else { return false }
             reapIfClosed(association)
             association.isPending = false
+            // An idle association keeps no spare packet array (memory per idle association);
+            // one sending data keeps it from one transmission to the next.
+            if association.sender.isIdle && association.spareBuilderStorage.capacity > 0 {
+                association.spareBuilderStorage = []
+            }
             return true
         }
     }
