@@ -21,14 +21,15 @@ public struct CommonHeader: Hashable, Sendable {
 
     /// Reads the header at the buffer's reader index without moving it.
     public init(peeking buffer: ByteBuffer) throws(WireError) {
-        let i = buffer.readerIndex
-        guard buffer.readableBytes >= Self.size,
-              let source = buffer.getInteger(at: i, as: UInt16.self),
-              let destination = buffer.getInteger(at: i + 2, as: UInt16.self),
-              let tag = buffer.getInteger(at: i + 4, as: UInt32.self),
-              let checksum = buffer.getInteger(at: i + 8, endianness: .little, as: UInt32.self)
-        else { throw .packetTooShort(length: buffer.readableBytes) }
-        self.init(sourcePort: source, destinationPort: destination, verificationTag: tag, checksum: checksum)
+        guard buffer.readableBytes >= Self.size else { throw .packetTooShort(length: buffer.readableBytes) }
+        // All four fields in one bounds check: this runs for every packet (twice).
+        let (ports, tag, checksum) = buffer.withUnsafeReadableBytes { bytes in
+            (UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt32.self)),
+             UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: 4, as: UInt32.self)),
+             UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt32.self)))
+        }
+        self.init(sourcePort: UInt16(truncatingIfNeeded: ports >> 16), destinationPort: UInt16(truncatingIfNeeded: ports),
+                  verificationTag: tag, checksum: checksum)
     }
 
     /// Writes the header with a zero checksum (to be filled in once the chunks are written).
@@ -59,15 +60,15 @@ public struct ChunkReader {
         let available = buffer.readableBytes
         if available == 0 { return nil }
         let start = buffer.readerIndex
-        guard available >= 4,
-              let type = buffer.getInteger(at: start, as: UInt8.self),
-              let flags = buffer.getInteger(at: start + 1, as: UInt8.self),
-              let length16 = buffer.getInteger(at: start + 2, as: UInt16.self)
-        else {
+        guard available >= 4 else {
             stopped = true
             throw .truncatedChunkHeader(offset: offset, available: available)
         }
-        let length = Int(length16)
+        // Type, flags and length in one bounds check.
+        let header = buffer.withUnsafeReadableBytes { UInt32(bigEndian: $0.loadUnaligned(as: UInt32.self)) }
+        let type = UInt8(truncatingIfNeeded: header >> 24)
+        let flags = UInt8(truncatingIfNeeded: header >> 16)
+        let length = Int(header & 0xFFFF)
         guard length >= 4 else {
             stopped = true
             throw .chunkLengthTooSmall(type: type, length: length)
@@ -106,10 +107,19 @@ public struct SCTPPacket: Hashable, Sendable {
     /// Parses a datagram holding one SCTP packet. Checks the checksum as `checksum`
     /// demands, then reads every chunk; the payloads are slices of `datagram`.
     public init(parsing datagram: ByteBuffer, checksum: ChecksumVerification = .required) throws(WireError) {
+        try self.init(parsing: datagram, checksum: checksum, reusing: [])
+    }
+
+    /// Parses like `init(parsing:checksum:)`, putting the chunks in `storage` (emptied
+    /// first): a receiver that hands back the array of the packet before (`chunks`, once it
+    /// is done with the packet) allocates no array per packet.
+    public init(parsing datagram: ByteBuffer, checksum: ChecksumVerification = .required,
+                reusing storage: consuming [Chunk]) throws(WireError) {
         header = try CommonHeader(peeking: datagram)
         try PacketChecksum.verify(datagram, checksum)
         var reader = ChunkReader(chunksOf: datagram)
-        var chunks: [Chunk] = []
+        var chunks = consume storage
+        if !chunks.isEmpty { chunks.removeAll(keepingCapacity: true) }
         while let chunk = try reader.next() { chunks.append(chunk) }
         guard !chunks.isEmpty else { throw .noChunks }
         self.chunks = chunks

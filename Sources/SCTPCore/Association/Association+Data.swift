@@ -57,8 +57,10 @@ extension Association {
         guard state != .closed, !paths.isEmpty else { return }
         let canSendData = state == .established || state == .shutdownPending || state == .shutdownReceived
         let pathIndex = primaryPath
+        var storage: [ByteBuffer] = []
+        swap(&storage, &spareBuilderStorage)
         var builder = PacketBuilder(header: commonHeader, mtu: paths[pathIndex].mtu,
-                                    destination: paths[pathIndex].address, checksum: checksumMode)
+                                    destination: paths[pathIndex].address, checksum: checksumMode, packetStorage: consume storage)
         for chunk in pendingControl { builder.add(chunk, size: chunk.encodedSize) }
         let hasControl = !pendingControl.isEmpty
         pendingControl.removeAll()
@@ -116,13 +118,13 @@ extension Association {
             // Not due and alone in the packet: it waits for its timer or the next packet.
             if sackDue || packetGoesOut {
                 receiver.sackSent(sack)
-                outbox.append(contentsOf: builder.finish())
+                spareBuilderStorage = builder.finish(into: &outbox)
             }
         } else {
             if replyPath != pathIndex && (sackDue || (receiver.isSackOwed && packetGoesOut)) {
                 sendControl([.sack(receiver.takeSack())] + ecnEchoChunks, to: replyPath)
             }
-            outbox.append(contentsOf: builder.finish())
+            spareBuilderStorage = builder.finish(into: &outbox)
         }
         outbox.append(contentsOf: redirected)
         // New DATA measures the RTT: the path is not idle (§8.3) and needs no heartbeat.
@@ -202,7 +204,7 @@ extension Association {
             // nothing in flight and T3 off.
             let maxSize = first || withinCwnd ? max(builder.remaining, fullPacket) : builder.remaining
             guard let chunk = sender.outstanding.nextRetransmission(maxSize: maxSize, path: path, now: now) else { break }
-            builder.add(.data(chunk), size: chunk.encodedSize)
+            builder.add(chunk, size: chunk.encodedSize)
             statistics.dataChunksRetransmitted += 1
             if first { firstPacket = builder.packets.count }
             sent = true
@@ -254,7 +256,7 @@ extension Association {
             }
             sender.outstanding.append(chunk, path: path, now: now, expiry: policy.expiry, maxRetransmissions: policy.maxRetransmissions,
                                       context: sender.queue.lastChunkContext)
-            builder.add(.data(chunk), size: chunk.encodedSize)
+            builder.add(chunk, size: chunk.encodedSize)
             statistics.dataChunksSent += 1
             flight += chunk.encodedSize
             sent = true

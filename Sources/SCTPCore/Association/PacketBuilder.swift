@@ -1,3 +1,4 @@
+import DequeModule
 import NIOCore
 import SCTPWire
 
@@ -23,20 +24,29 @@ public struct Transmit: Sendable {
 
 /// Bundles chunks into packets of at most `mtu` bytes for one destination (RFC 9260 §6.10):
 /// control chunks first, then DATA; a chunk larger than the space left starts a new packet.
+/// A packet's buffer is allocated when its first chunk comes, so a builder that sends
+/// nothing costs no allocation.
 struct PacketBuilder {
     let header: CommonHeader
     let mtu: Int
     let destination: IPAddress
     let checksum: ChecksumMode
-    private var buffer: ByteBuffer
-    private(set) var packets: [ByteBuffer] = []
+    let allocator: ByteBufferAllocator
+    /// The packet being filled, `nil` until its first chunk.
+    private var buffer: ByteBuffer?
+    private(set) var packets: [ByteBuffer]
 
-    init(header: CommonHeader, mtu: Int, destination: IPAddress, checksum: ChecksumMode, allocator: ByteBufferAllocator = .init()) {
+    /// `packetStorage`: an empty array whose capacity the finished packets reuse (what
+    /// `finish(into:)` returned last time), so that a builder allocates no array either.
+    init(header: CommonHeader, mtu: Int, destination: IPAddress, checksum: ChecksumMode, allocator: ByteBufferAllocator = .init(),
+         packetStorage: consuming [ByteBuffer] = []) {
+        packets = consume packetStorage
+        if !packets.isEmpty { packets.removeAll(keepingCapacity: true) }
         self.header = header
         self.mtu = max(mtu, 64)
         self.destination = destination
         self.checksum = checksum
-        buffer = allocator.buffer(capacity: self.mtu)
+        self.allocator = allocator
     }
 
     /// Bytes a chunk of `valueLength` bytes takes, padding included.
@@ -44,25 +54,42 @@ struct PacketBuilder {
 
     /// Room left in the current packet for another chunk (header and padding included).
     var remaining: Int {
-        buffer.readableBytes == 0 ? mtu - CommonHeader.size : mtu - buffer.readableBytes
+        guard let buffer else { return mtu - CommonHeader.size }
+        return mtu - buffer.readableBytes
     }
 
     /// Whether the current packet holds any chunk.
-    var isEmpty: Bool { buffer.readableBytes == 0 }
+    var isEmpty: Bool { buffer == nil }
+
+    /// Makes room for a chunk of `size` bytes: closes the current packet when the chunk
+    /// does not fit, and starts a packet (its common header) when none is open.
+    private mutating func prepare(size: Int) {
+        if let current = buffer, size > mtu - current.readableBytes { finishPacket() }
+        if buffer == nil {
+            var fresh = allocator.buffer(capacity: mtu)
+            header.write(to: &fresh)
+            buffer = fresh
+        }
+    }
 
     /// Adds a chunk, starting a new packet when it does not fit the current one.
     mutating func add(_ chunk: Chunk, size: Int) {
-        if buffer.readableBytes > 0 && size > remaining { finishPacket() }
-        if buffer.readableBytes == 0 { header.write(to: &buffer) }
-        chunk.write(to: &buffer)
+        prepare(size: size)
+        chunk.write(to: &buffer!)
+    }
+
+    /// Adds a DATA chunk, starting a new packet when it does not fit the current one.
+    mutating func add(_ chunk: DataChunk, size: Int) {
+        prepare(size: size)
+        chunk.writeChunk(to: &buffer!)
     }
 
     /// Closes the current packet (fills in the checksum).
     mutating func finishPacket() {
-        guard buffer.readableBytes > 0 else { return }
-        PacketChecksum.store(in: &buffer, mode: checksum)
-        packets.append(buffer)
-        buffer = ByteBufferAllocator().buffer(capacity: mtu)
+        guard var packet = buffer else { return }
+        buffer = nil
+        PacketChecksum.store(in: &packet, mode: checksum)
+        packets.append(packet)
     }
 
     /// All packets, the current one closed.
@@ -71,6 +98,18 @@ struct PacketBuilder {
         let result = packets.map { Transmit(datagram: $0, destination: destination) }
         packets.removeAll()
         return result
+    }
+
+    /// Closes the current packet and appends all packets to `outbox`, in order. Returns the
+    /// emptied packet array, for the next builder to reuse.
+    @discardableResult
+    mutating func finish(into outbox: inout Deque<Transmit>) -> [ByteBuffer] {
+        finishPacket()
+        for packet in packets { outbox.append(Transmit(datagram: packet, destination: destination)) }
+        packets.removeAll(keepingCapacity: true)
+        var storage: [ByteBuffer] = []
+        swap(&storage, &packets)
+        return storage
     }
 }
 

@@ -6,9 +6,9 @@ extension SCTPEndpoint {
     /// consumed it counts against the window the peer sees, which is what stops a fast
     /// sender from overrunning a slow reader.
     public func consumed(bytes: Int, on id: AssociationID, now: SCTPInstant) {
-        guard let association = associations[id], !association.isClosed else { return }
+        guard let association = association(id), !association.isClosed else { return }
         association.consumed(bytes: bytes, now: now)
-        markPending(id)
+        markPending(association)
     }
 
     /// The data transfer counters of an association, `nil` once it is gone (an association

@@ -4,12 +4,20 @@ import SCTPWire
 /// Where a packet goes once the verification-tag rules of RFC 9260 §8.5 and §8.5.1 are applied.
 enum PacketOwner: Equatable {
     /// A live association of ours, whose tag rules the packet passed.
-    case association(AssociationID)
+    case association(Association)
     /// No association: a new INIT or COOKIE ECHO, or an out-of-the-blue packet (§8.4).
     case none
     /// The packet comes from the transport address of one of our associations but fails its
     /// tag rules: silently discarded, never answered (§8.5).
     case discard
+
+    static func == (a: PacketOwner, b: PacketOwner) -> Bool {
+        switch (a, b) {
+        case (.association(let x), .association(let y)): x === y
+        case (.none, .none), (.discard, .discard): true
+        default: false
+        }
+    }
 }
 
 /// What a COOKIE ECHO does to the association it meets (RFC 9260 §5.2.4, table 7), by
@@ -57,12 +65,20 @@ extension SCTPEndpoint {
         // Checksum: zero is acceptable only when we announced zero-checksum support (RFC 9653);
         // then the association it reaches must have negotiated it, which is checked below.
         let verification: ChecksumVerification = configuration.zeroChecksumMethod == nil ? .required : .zeroAllowed
-        guard let packet = try? SCTPPacket(parsing: datagram, checksum: verification) else { return }
+        var storage: [Chunk] = []
+        swap(&storage, &chunkStorage)
+        guard var packet = try? SCTPPacket(parsing: datagram, checksum: verification, reusing: consume storage) else { return }
+        defer {
+            // The chunk array goes back for the next packet (copy-on-write keeps this safe
+            // should anything have kept the packet's chunks).
+            packet.chunks.removeAll(keepingCapacity: true)
+            swap(&chunkStorage, &packet.chunks)
+        }
         guard (try? packet.validateBundling()) != nil else { return }
 
         let owner = findAssociation(for: packet, from: source)
         var association: Association? = nil
-        if case .association(let id) = owner { association = associations[id] }
+        if case .association(let owner) = owner { association = owner }
         if header.checksum == 0 && !(association?.zeroChecksumFromPeerAllowed ?? false) {
             // Only associations that negotiated it may skip the checksum.
             guard (try? PacketChecksum.verify(datagram, .required)) != nil else { return }
@@ -78,7 +94,7 @@ extension SCTPEndpoint {
         default:
             if let association {
                 association.handle(packet, from: source, now: now, endpoint: self, congestionExperienced: congestionExperienced)
-                markPending(association.id)
+                markPending(association)
             } else {
                 handleWithoutAssociation(packet, from: source, to: destination, now: now)
             }
@@ -91,11 +107,12 @@ extension SCTPEndpoint {
     func findAssociation(for packet: SCTPPacket, from source: IPAddress) -> PacketOwner {
         let tag = packet.header.verificationTag
         let port = packet.header.sourcePort
-        let byAddress = liveAssociation(peer: source, port: port)
-        var byTag: Association? {
+        // Looked up only where a rule needs it: a DATA or SACK packet needs the tag only.
+        lazy var byAddress = liveAssociation(peer: source, port: port)
+        lazy var byTag: Association? = {
             guard let association = liveAssociation(localTag: tag), association.peerPort == port else { return nil }
             return association
-        }
+        }()
         /// A packet failing the tag rules: discarded if it names a live association's peer.
         var unknown: PacketOwner { byAddress == nil ? .none : .discard }
 
@@ -104,9 +121,9 @@ extension SCTPEndpoint {
             // §8.5.1 A: INIT travels with tag 0; anything else is discarded.
             guard tag == 0 else { return .discard }
             // The peer is recognised by the INIT's source or by an address it lists (§5.2.2).
-            if let byAddress { return .association(byAddress.id) }
+            if let byAddress { return .association(byAddress) }
             for address in initChunk.addresses {
-                if let association = liveAssociation(peer: address, port: port) { return .association(association.id) }
+                if let association = liveAssociation(peer: address, port: port) { return .association(association) }
             }
             return .none
         case .abort(let chunk):
@@ -123,15 +140,15 @@ extension SCTPEndpoint {
             if let association = byTag ?? byAddress, association.state == .cookieWait || association.state == .cookieEchoed {
                 return .none
             }
-            if let association = byTag { return .association(association.id) }
+            if let association = byTag { return .association(association) }
             return unknown
         case .cookieEcho:
             // §8.5.1 D: the cookie is checked against the tag and decides the association; the
             // tag only finds one for the zero-checksum rule.
-            if let association = byTag { return .association(association.id) }
+            if let association = byTag { return .association(association) }
             return .none
         default:
-            if let association = byTag { return .association(association.id) }
+            if let association = byTag { return .association(association) }
             return unknown
         }
     }
@@ -141,10 +158,10 @@ extension SCTPEndpoint {
         if reflected {
             // The peer's tag must be known: in COOKIE-WAIT it is not, and 0 is never a tag.
             if let byAddress, byAddress.state != .cookieWait, byAddress.peerTag != 0, byAddress.peerTag == tag {
-                return .association(byAddress.id)
+                return .association(byAddress)
             }
         } else if let byTag {
-            return .association(byTag.id)
+            return .association(byTag)
         }
         return unknown
     }
@@ -241,7 +258,7 @@ extension SCTPEndpoint {
             switch existing.state {
             case .shutdownAckSent:
                 existing.retransmitShutdownAck()
-                markPending(existing.id)
+                markPending(existing)
                 return
             case .cookieWait:
                 // Our INIT's parameters, unchanged; the INIT ACK goes only to an address we
@@ -368,7 +385,7 @@ extension SCTPEndpoint {
                 // §5.2.4 A: no new association while shutting down: SHUTDOWN ACK again, and an
                 // ERROR "Cookie Received While Shutting Down".
                 existing.refuseRestartWhileShuttingDown()
-                markPending(existing.id)
+                markPending(existing)
                 return
             }
             restart(existing, with: cookie, packet: packet, from: source, now: now)
@@ -377,11 +394,11 @@ extension SCTPEndpoint {
             existing.acceptCollidingCookie(cookie, source: source, now: now)
             reindexPeerAddresses(existing, previous: previous)
             existing.handle(packet, from: source, now: now, endpoint: self)
-            markPending(existing.id)
+            markPending(existing)
         case .matching:
             existing.acceptMatchingCookie(now: now)
             existing.handle(packet, from: source, now: now, endpoint: self)
-            markPending(existing.id)
+            markPending(existing)
         case .lateCookie, .unmatched:
             return  // §5.2.4 C and cases not in table 7: silently discard.
         }
@@ -445,7 +462,6 @@ extension SCTPEndpoint {
         // Events the user has not polled yet (and the failed sends just reported) come first.
         replacement.events = existing.events
         replacement.accept(cookie: cookie, source: source, now: now, restart: true)
-        associations[existing.id] = replacement
         register(replacement)
         replacement.handle(packet, from: source, now: now, endpoint: self)
     }
@@ -483,23 +499,23 @@ extension SCTPEndpoint {
 
     /// Queues a user message on an association and sends what the windows allow.
     public func send(_ message: OutgoingMessage, on id: AssociationID, now: SCTPInstant) throws(CoreError) {
-        guard let association = associations[id], !association.isClosed else { throw .unknownAssociation }
+        guard let association = association(id), !association.isClosed else { throw .unknownAssociation }
         try association.send(message, now: now)
-        markPending(id)
+        markPending(association)
     }
 
     /// Starts a graceful shutdown (§9.2).
     public func shutdown(_ id: AssociationID, now: SCTPInstant) throws(CoreError) {
-        guard let association = associations[id], !association.isClosed else { throw .unknownAssociation }
+        guard let association = association(id), !association.isClosed else { throw .unknownAssociation }
         association.beginShutdown(now: now)
-        markPending(id)
+        markPending(association)
     }
 
     /// Aborts an association (§9.1), with an optional reason for the peer.
     public func abort(_ id: AssociationID, reason: ByteBuffer? = nil, now: SCTPInstant) throws(CoreError) {
-        guard let association = associations[id], !association.isClosed else { throw .unknownAssociation }
+        guard let association = association(id), !association.isClosed else { throw .unknownAssociation }
         let causes: [ErrorCause] = reason.map { [.userInitiatedAbort(UserInitiatedAbortCause(bytes: $0))] } ?? []
         association.abort(causes: causes, reason: .userAborted, now: now)
-        markPending(id)
+        markPending(association)
     }
 }

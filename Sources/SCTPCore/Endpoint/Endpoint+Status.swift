@@ -60,7 +60,7 @@ extension SCTPEndpoint {
     /// Makes `address` the association's primary path (`SCTP_PRIMARY_ADDR`): new data goes
     /// there while it is usable, and returns there after a failover.
     public func setPrimaryAddress(_ address: IPAddress, of id: AssociationID) throws(CoreError) {
-        guard let association = associations[id], !association.isClosed else { throw .unknownAssociation }
+        guard let association = association(id), !association.isClosed else { throw .unknownAssociation }
         guard let index = association.paths.firstIndex(where: { $0.address == address }) else {
             throw .invalidAddresses("\(address) is not an address of the peer")
         }
@@ -90,14 +90,14 @@ extension SCTPEndpoint {
     /// `SCTP_RTOINFO` on a live association: every path's RTO bounds change; RTOs are
     /// recomputed from what was measured.
     public func setRTOParameters(initial: Duration, minimum: Duration, maximum: Duration, of id: AssociationID) throws(CoreError) {
-        guard let association = associations[id], !association.isClosed else { throw .unknownAssociation }
+        guard let association = association(id), !association.isClosed else { throw .unknownAssociation }
         association.configuration.rtoInitial = initial
         association.configuration.rtoMin = minimum
         association.configuration.rtoMax = maximum
         for index in association.paths.indices {
             association.paths[index].rto.setBounds(initial: initial, minimum: minimum, maximum: maximum)
         }
-        markPending(id)
+        markPending(association)
     }
 
     /// `SCTP_PEER_ADDR_PARAMS` on a live association: the heartbeat interval (`nil`: off)
@@ -105,7 +105,7 @@ extension SCTPEndpoint {
     /// Heartbeats are rescheduled from `now`.
     public func setPathParameters(heartbeatInterval: Duration?, pathMaxRetransmits: Int, mtu: Int?, address: IPAddress? = nil,
                                   of id: AssociationID, now: SCTPInstant) throws(CoreError) {
-        guard let association = associations[id], !association.isClosed else { throw .unknownAssociation }
+        guard let association = association(id), !association.isClosed else { throw .unknownAssociation }
         if let address, association.pathIndex(for: address) == nil {
             throw .invalidAddresses("\(address) is not an address of the peer")
         }
@@ -117,12 +117,12 @@ extension SCTPEndpoint {
                 association.scheduleHeartbeat(path: index, now: now)
             }
         }
-        markPending(id)
+        markPending(association)
     }
 
     /// `SCTP_ASSOCINFO` on a live association: Association.Max.Retrans.
     public func setAssociationMaxRetransmits(_ count: Int, of id: AssociationID) throws(CoreError) {
-        guard let association = associations[id], !association.isClosed else { throw .unknownAssociation }
+        guard let association = association(id), !association.isClosed else { throw .unknownAssociation }
         association.configuration.associationMaxRetransmits = count
     }
 }

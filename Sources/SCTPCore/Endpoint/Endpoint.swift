@@ -41,25 +41,74 @@ public final class SCTPEndpoint {
     var cookies: CookieSigner
     private var nextAssociationID: UInt32 = 1
 
+    // The tables and queues below are `@exclusivity(unchecked)` in release builds, for the
+    // reason `Association` gives; debug builds keep the run-time checks.
+    #if DEBUG
     var associations: [AssociationID: Association] = [:]
+    #else
+    @exclusivity(unchecked) var associations: [AssociationID: Association] = [:]
+    #endif
     /// Lookup by our verification tag, which every packet of the association carries.
+    #if DEBUG
     var byLocalTag: [UInt32: AssociationID] = [:]
+    #else
+    @exclusivity(unchecked) var byLocalTag: [UInt32: AssociationID] = [:]
+    #endif
     /// Lookup by a peer's transport address, for INIT, COOKIE ECHO collisions and T-bit packets,
     /// and to tell a packet with a wrong tag from a known peer (discarded, §8.5) from one out of the blue.
+    #if DEBUG
     var byPeerAddress: [PeerKey: AssociationID] = [:]
+    #else
+    @exclusivity(unchecked) var byPeerAddress: [PeerKey: AssociationID] = [:]
+    #endif
 
+    /// The chunk array of the last packet received, emptied, for the next one to reuse.
+    var chunkStorage: [Chunk] = []
     /// Packets the endpoint itself sends (INIT ACK, out-of-the-blue answers).
+    #if DEBUG
     var outbox: Deque<Transmit> = []
+    #else
+    @exclusivity(unchecked) var outbox: Deque<Transmit> = []
+    #endif
+    #if DEBUG
     var events: Deque<SCTPEvent> = []
-    /// Associations with something to poll.
-    private var pending: Deque<AssociationID> = []
-    private var pendingSet: Set<AssociationID> = []
+    #else
+    @exclusivity(unchecked) var events: Deque<SCTPEvent> = []
+    #endif
+    /// Associations with something to poll, each once (`Association.isPending`).
+    #if DEBUG
+    private var pending: Deque<Association> = []
+    #else
+    @exclusivity(unchecked) private var pending: Deque<Association> = []
+    #endif
     /// Timers: each association's next deadline, in a min-heap. An entry is current when it
-    /// matches `scheduledDeadlines`; others are stale and dropped when they reach the top.
+    /// matches the `scheduledDeadline` of the association now registered under its id;
+    /// others are stale and dropped when they reach the top. (Ids, not references: a stale
+    /// entry must not keep a removed association's memory alive.)
     private var timerHeap = Heap<TimerEntry>()
-    private var scheduledDeadlines: [AssociationID: SCTPInstant] = [:]
-    /// Associations touched since their deadline was last read.
-    private var deadlinesToRefresh: Set<AssociationID> = []
+    /// Associations with a deadline scheduled (a current entry in `timerHeap`).
+    private var scheduledCount = 0
+    /// Associations touched since their deadline was last read, each once
+    /// (`Association.needsDeadlineRefresh`).
+    #if DEBUG
+    private var deadlinesToRefresh: [Association] = []
+    #else
+    @exclusivity(unchecked) private var deadlinesToRefresh: [Association] = []
+    #endif
+    /// The association the latest look-up by id found, and the latest found by local tag:
+    /// most calls and packets are for the same association as the one before. Both are
+    /// cleared whenever the tables change (`tablesChanged()`), so a cached answer is always
+    /// the one the tables would give.
+    #if DEBUG
+    private var lastByID: Association?
+    #else
+    @exclusivity(unchecked) private var lastByID: Association?
+    #endif
+    #if DEBUG
+    private var lastByTag: Association?
+    #else
+    @exclusivity(unchecked) private var lastByTag: Association?
+    #endif
 
     struct TimerEntry: Comparable {
         var deadline: SCTPInstant
@@ -127,8 +176,8 @@ public final class SCTPEndpoint {
     /// The next datagram to send, or `nil`.
     public func pollTransmit() -> Transmit? {
         if let transmit = outbox.popFirst() { return transmit }
-        for id in pending {
-            if let transmit = associations[id]?.pollTransmit() { return transmit }
+        for association in pending where association.isRegistered {
+            if let transmit = association.pollTransmit() { return transmit }
         }
         cleanUpPending()
         return nil
@@ -137,8 +186,8 @@ public final class SCTPEndpoint {
     /// The next event, or `nil`.
     public func pollEvent() -> SCTPEvent? {
         if let event = events.popFirst() { return event }
-        for id in pending {
-            if let event = associations[id]?.pollEvent() { return event }
+        for association in pending where association.isRegistered {
+            if let event = association.pollEvent() { return event }
         }
         cleanUpPending()
         return nil
@@ -146,14 +195,20 @@ public final class SCTPEndpoint {
 
     /// Forgets associations with nothing left to poll, and removes closed ones for good.
     private func cleanUpPending() {
-        pending.removeAll { id in
-            guard let association = associations[id] else {
-                pendingSet.remove(id)
+        guard !pending.isEmpty else { return }
+        pending.removeAll { association in
+            guard association.isRegistered else {
+                association.isPending = false
                 return true
             }
             guard association.outbox.isEmpty && association.events.isEmpty else { return false }
-            reapIfClosed(id)
-            pendingSet.remove(id)
+            reapIfClosed(association)
+            association.isPending = false
+            // An idle association keeps no spare packet array (memory per idle association);
+            // one sending data keeps it from one transmission to the next.
+            if association.sender.isIdle && association.spareBuilderStorage.capacity > 0 {
+                association.spareBuilderStorage = []
+            }
             return true
         }
     }
@@ -170,23 +225,35 @@ public final class SCTPEndpoint {
     /// Reads the deadlines of the associations touched since the last time.
     private func refreshDeadlines() {
         guard !deadlinesToRefresh.isEmpty else { return }
-        for id in deadlinesToRefresh {
-            let deadline = associations[id]?.nextDeadline
-            guard deadline != scheduledDeadlines[id] else { continue }
-            scheduledDeadlines[id] = deadline
-            if let deadline { timerHeap.insert(TimerEntry(deadline: deadline, id: id)) }
+        for association in deadlinesToRefresh {
+            association.needsDeadlineRefresh = false
+            guard association.isRegistered else { continue }
+            let deadline = association.nextDeadline
+            let previous = association.scheduledDeadline
+            guard deadline != previous else { continue }
+            association.scheduledDeadline = deadline
+            if previous == nil { scheduledCount += 1 }
+            if let deadline {
+                timerHeap.insert(TimerEntry(deadline: deadline, id: association.id))
+            } else {
+                scheduledCount -= 1
+            }
         }
         deadlinesToRefresh.removeAll(keepingCapacity: true)
         // Stale entries drain as time passes; rebuild if they pile up.
-        if timerHeap.count > 4 * scheduledDeadlines.count + 64 {
-            timerHeap = Heap(scheduledDeadlines.map { TimerEntry(deadline: $0.value, id: $0.key) })
+        if timerHeap.count > 4 * scheduledCount + 64 {
+            timerHeap = Heap(associations.values.compactMap { association in
+                association.scheduledDeadline.map { TimerEntry(deadline: $0, id: association.id) }
+            })
         }
     }
 
     /// The earliest current timer entry, dropping stale ones above it.
-    private func currentTop() -> TimerEntry? {
+    private func currentTop() -> (deadline: SCTPInstant, association: Association)? {
         while let top = timerHeap.min {
-            if scheduledDeadlines[top.id] == top.deadline { return top }
+            if let association = association(top.id), association.scheduledDeadline == top.deadline {
+                return (top.deadline, association)
+            }
             timerHeap.removeMin()
         }
         return nil
@@ -200,29 +267,44 @@ public final class SCTPEndpoint {
             cookies.rotate(newSecret: Self.randomSecret(&random), now: now)
         }
         refreshDeadlines()
-        var due: [AssociationID] = []
+        var due: [Association] = []
         while let top = currentTop(), top.deadline <= now {
             timerHeap.removeMin()
-            scheduledDeadlines[top.id] = nil
-            due.append(top.id)
+            unschedule(top.association)
+            due.append(top.association)
         }
-        for id in due {
-            associations[id]?.handleTimeout(now: now)
-            markPending(id)
+        for association in due where association.isRegistered {
+            association.handleTimeout(now: now)
+            markPending(association)
         }
     }
 
-    func markPending(_ id: AssociationID) {
-        if pendingSet.insert(id).inserted { pending.append(id) }
-        deadlinesToRefresh.insert(id)
+    /// Marks an association as having something to poll and its deadline as changed.
+    func markPending(_ association: Association) {
+        if !association.isPending {
+            association.isPending = true
+            pending.append(association)
+        }
+        if !association.needsDeadlineRefresh {
+            association.needsDeadlineRefresh = true
+            deadlinesToRefresh.append(association)
+        }
+    }
+
+    /// Drops an association's scheduled deadline (its heap entries become stale).
+    private func unschedule(_ association: Association) {
+        if association.scheduledDeadline != nil {
+            association.scheduledDeadline = nil
+            scheduledCount -= 1
+        }
     }
 
     /// Removes a closed association once everything it produced has been polled.
-    private func reapIfClosed(_ id: AssociationID) {
-        guard let association = associations[id], association.isClosed,
-              association.outbox.isEmpty, association.events.isEmpty else { return }
-        associations[id] = nil
-        scheduledDeadlines[id] = nil
+    private func reapIfClosed(_ association: Association) {
+        guard association.isClosed, association.outbox.isEmpty, association.events.isEmpty else { return }
+        associations[association.id] = nil
+        unschedule(association)
+        association.isRegistered = false
         unregister(association)
     }
 
@@ -234,6 +316,21 @@ public final class SCTPEndpoint {
             let key = PeerKey(address: path.address, port: association.peerPort)
             if byPeerAddress[key] == id { byPeerAddress[key] = nil }
         }
+        tablesChanged()
+    }
+
+    /// Forgets the cached look-ups after a change of `associations` or `byLocalTag`.
+    func tablesChanged() {
+        lastByID = nil
+        lastByTag = nil
+    }
+
+    /// The association with an id (alive or closed and not yet removed).
+    func association(_ id: AssociationID) -> Association? {
+        if let last = lastByID, last.id == id { return last }
+        let found = associations[id]
+        lastByID = found
+        return found
     }
 
     /// The association that owns a peer transport address, if it is alive.
@@ -245,8 +342,11 @@ public final class SCTPEndpoint {
 
     /// The association that owns a local verification tag, if it is alive.
     func liveAssociation(localTag tag: UInt32) -> Association? {
-        guard let id = byLocalTag[tag], let association = associations[id], !association.isClosed else { return nil }
-        return association
+        if let last = lastByTag, last.localTag == tag { return last.isClosed ? nil : last }
+        guard let id = byLocalTag[tag], let association = associations[id] else { return nil }
+        // Only the owner of the tag's entry: the tables give the same answer until they change.
+        if association.localTag == tag { lastByTag = association }
+        return association.isClosed ? nil : association
     }
 
     /// A fresh verification tag, unique among this endpoint's associations and never 0.
@@ -266,12 +366,25 @@ public final class SCTPEndpoint {
     }
 
     func register(_ association: Association) {
+        if let replaced = associations[association.id], replaced !== association {
+            // A restart: the old object is gone for good; what it still held is not polled,
+            // and the new one takes its place among the associations to poll.
+            replaced.isRegistered = false
+            unschedule(replaced)
+            if replaced.isPending, let index = pending.firstIndex(where: { $0 === replaced }) {
+                replaced.isPending = false
+                pending[index] = association
+                association.isPending = true
+            }
+        }
         associations[association.id] = association
+        association.isRegistered = true
         byLocalTag[association.localTag] = association.id
         for path in association.paths {
             byPeerAddress[PeerKey(address: path.address, port: association.peerPort)] = association.id
         }
-        markPending(association.id)
+        tablesChanged()
+        markPending(association)
     }
 
     /// Re-indexes an association's peer addresses after they changed (INIT ACK, ASCONF).

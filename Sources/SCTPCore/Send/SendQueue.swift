@@ -113,6 +113,80 @@ public struct SendQueue: Sendable {
         var nextSSN = SSN(0)
     }
 
+    /// The streams used, by id: open addressing on the id (identity hash, linear probing)
+    /// over arrays that grow with the streams used only. A `Dictionary` hashed the id with
+    /// SipHash several times per message sent; ids are chosen by the local application, so
+    /// the identity hash cannot be driven into collisions by a peer.
+    private struct StreamTable: Sendable {
+        private var ids: [UInt16] = []
+        private var values: [Stream] = []
+        /// Indices into `ids` / `values`, -1 where empty; the count is 0 or a power of two
+        /// at least twice the number of streams.
+        private var slots: [Int32] = []
+
+        private func index(of id: UInt16) -> Int? {
+            guard !slots.isEmpty else { return nil }
+            let mask = slots.count - 1
+            var slot = Int(id) & mask
+            while true {
+                let index = Int(slots[slot])
+                if index < 0 { return nil }
+                if ids[index] == id { return index }
+                slot = (slot + 1) & mask
+            }
+        }
+
+        private mutating func place(_ id: UInt16, at index: Int) {
+            let mask = slots.count - 1
+            var slot = Int(id) & mask
+            while slots[slot] >= 0 { slot = (slot + 1) & mask }
+            slots[slot] = Int32(index)
+        }
+
+        private mutating func rebuildSlots(minimumCount: Int) {
+            var count = 8
+            while count < 2 * minimumCount { count *= 2 }
+            slots = Array(repeating: -1, count: count)
+            for (index, id) in ids.enumerated() { place(id, at: index) }
+        }
+
+        private mutating func insert(_ id: UInt16, _ value: Stream) -> Int {
+            if 2 * (ids.count + 1) > slots.count { rebuildSlots(minimumCount: ids.count + 1) }
+            ids.append(id)
+            values.append(value)
+            place(id, at: ids.count - 1)
+            return ids.count - 1
+        }
+
+        subscript(id: UInt16) -> Stream? {
+            guard let index = index(of: id) else { return nil }
+            return values[index]
+        }
+
+        subscript(id: UInt16, default value: @autoclosure () -> Stream) -> Stream {
+            get { self[id] ?? value() }
+            _modify {
+                let index = index(of: id) ?? insert(id, value())
+                yield &values[index]
+            }
+        }
+
+        var keys: [UInt16] { ids }
+
+        mutating func removeValue(forKey id: UInt16) -> Stream? {
+            guard let index = index(of: id) else { return nil }
+            let removed = values[index]
+            ids.remove(at: index)
+            values.remove(at: index)
+            rebuildSlots(minimumCount: ids.count)
+            return removed
+        }
+
+        mutating func forEachValue(_ body: (inout Stream) -> Void) {
+            for index in values.indices { body(&values[index]) }
+        }
+    }
+
     /// The message whose fragments are being handed out.
     private struct MessageInProgress: Sendable {
         var message: OutgoingMessage
@@ -138,7 +212,7 @@ public struct SendQueue: Sendable {
     /// The context (`OutgoingMessage.context`) of the message the last chunk came from.
     public private(set) var lastChunkContext: UInt32 = 0
 
-    private var streams: [UInt16: Stream] = [:]
+    private var streams = StreamTable()
     /// Whether a message with a destination was ever queued (until `removeAll`): without one,
     /// `nextMessageDestination` needs no look-up per chunk.
     private var hasDestinations = false
@@ -336,7 +410,7 @@ public struct SendQueue: Sendable {
 
     /// Sets the SSN of the given streams back to 0 (an outgoing stream reset, RFC 6525).
     public mutating func resetSequenceNumbers<S: Sequence>(of streamIdentifiers: S) where S.Element == UInt16 {
-        for id in streamIdentifiers where streams[id] != nil { streams[id]!.nextSSN = SSN(0) }
+        for id in streamIdentifiers where streams[id] != nil { streams[id, default: Stream()].nextSSN = SSN(0) }
     }
 
     /// Empties the queue (association ended): the message partly sent, if any, and the
@@ -351,7 +425,7 @@ public struct SendQueue: Sendable {
         for id in ready {
             if let stream = streams[id] { unsent.append(contentsOf: stream.messages) }
         }
-        for index in streams.indices { streams.values[index].messages.removeAll() }
+        streams.forEachValue { $0.messages.removeAll() }
         ready.removeAll()
         current = nil
         queuedBytes = 0

@@ -217,6 +217,10 @@ public enum Chunk: Hashable, Sendable {
 
     /// Writes the whole chunk: header, value and padding to a multiple of 4 bytes.
     public func write(to buffer: inout ByteBuffer) {
+        if case .data(let data) = self {
+            data.writeChunk(to: &buffer)
+            return
+        }
         let start = buffer.writerIndex
         writeUnpadded(to: &buffer)
         buffer.writePadding(alignedFrom: start)

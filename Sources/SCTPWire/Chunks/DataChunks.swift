@@ -43,18 +43,50 @@ public struct DataChunk: ChunkValue {
     public var flags: UInt8 { dataFlags.rawValue }
 
     public init(flags: UInt8, value: ByteBuffer) throws(WireError) {
-        var fields = Self.fields(value)
+        // The 12 bytes of fixed fields in one bounds check (this runs for every chunk received).
+        let available = value.readableBytes
+        guard available >= 12 else {
+            throw .invalidChunkLength(type: Self.chunkType, length: available + 4)
+        }
+        let (tsn, streamAndSSN, ppid) = value.withUnsafeReadableBytes { bytes in
+            (UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt32.self)),
+             UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: 4, as: UInt32.self)),
+             UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt32.self)))
+        }
         dataFlags = DataFlags(rawValue: flags)
-        tsn = TSN(try fields.read())
-        streamIdentifier = try fields.read()
-        ssn = SSN(try fields.read())
-        payloadProtocolIdentifier = try fields.read()
-        payload = fields.readRest()
+        self.tsn = TSN(tsn)
+        streamIdentifier = UInt16(truncatingIfNeeded: streamAndSSN >> 16)
+        ssn = SSN(UInt16(truncatingIfNeeded: streamAndSSN))
+        payloadProtocolIdentifier = ppid
+        payload = value.getSlice(at: value.readerIndex + 12, length: available - 12)!
     }
 
     public func writeValue(to buffer: inout ByteBuffer) {
         buffer.writeMultipleIntegers(tsn.rawValue, streamIdentifier, ssn.rawValue, payloadProtocolIdentifier)
         buffer.writeImmutableBuffer(payload)
+    }
+
+    /// Writes the whole chunk (header, fixed fields, payload and padding), the same bytes as
+    /// `write(to:)`, with one capacity check: DATA is most of what is ever written.
+    public func writeChunk(to buffer: inout ByteBuffer) {
+        let payloadLength = payload.readableBytes
+        let length = Self.headerSize + payloadLength
+        precondition(length <= Int(UInt16.max), "chunk longer than 65535 bytes")
+        let padded = (length + 3) & ~3
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: padded) { out in
+            out.storeBytes(of: (UInt32(Self.chunkType) << 24 | UInt32(dataFlags.rawValue) << 16 | UInt32(length)).bigEndian,
+                           toByteOffset: 0, as: UInt32.self)
+            out.storeBytes(of: tsn.rawValue.bigEndian, toByteOffset: 4, as: UInt32.self)
+            out.storeBytes(of: (UInt32(streamIdentifier) << 16 | UInt32(ssn.rawValue)).bigEndian, toByteOffset: 8, as: UInt32.self)
+            out.storeBytes(of: payloadProtocolIdentifier.bigEndian, toByteOffset: 12, as: UInt32.self)
+            if payloadLength > 0 {
+                payload.withUnsafeReadableBytes { source in
+                    UnsafeMutableRawBufferPointer(rebasing: out[Self.headerSize..<length]).copyMemory(from: source)
+                }
+            }
+            for index in length..<padded { out[index] = 0 }
+            return padded
+        }
     }
 }
 
