@@ -33,7 +33,7 @@ public final class EndpointParticipant: SimulationParticipant {
         drainEvents(now: now)
         guard let transmit = endpoint.pollTransmit() else { return nil }
         let source = transmit.source ?? sourceAddress(for: transmit.destination)
-        return OutgoingDatagram(datagram: transmit.datagram, from: source, to: transmit.destination)
+        return OutgoingDatagram(datagram: transmit.datagram, from: source, to: transmit.destination, ecnCapable: transmit.ecnCapable)
     }
 
     /// Polls every pending event (the handler may produce more).

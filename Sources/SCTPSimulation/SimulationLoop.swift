@@ -10,11 +10,14 @@ public struct OutgoingDatagram: Hashable, Sendable {
     public var from: IPAddress
     /// The destination address.
     public var to: IPAddress
+    /// Whether the sender marked it ECN-capable (`Transmit.ecnCapable`).
+    public var ecnCapable: Bool
 
-    public init(datagram: ByteBuffer, from: IPAddress, to: IPAddress) {
+    public init(datagram: ByteBuffer, from: IPAddress, to: IPAddress, ecnCapable: Bool = false) {
         self.datagram = datagram
         self.from = from
         self.to = to
+        self.ecnCapable = ecnCapable
     }
 }
 

@@ -57,10 +57,11 @@ extension Association {
         guard state != .closed, !paths.isEmpty else { return }
         let canSendData = state == .established || state == .shutdownPending || state == .shutdownReceived
         let pathIndex = primaryPath
-        var storage: [ByteBuffer] = []
+        var storage: [PacketBuilder.Built] = []
         swap(&storage, &spareBuilderStorage)
         var builder = PacketBuilder(header: commonHeader, mtu: paths[pathIndex].mtu,
                                     destination: paths[pathIndex].address, checksum: checksumMode, packetStorage: consume storage)
+        builder.ecnCapable = ecnNegotiated
         for chunk in pendingControl { builder.add(chunk, size: chunk.encodedSize) }
         let hasControl = !pendingControl.isEmpty
         pendingControl.removeAll()
@@ -153,6 +154,7 @@ extension Association {
             guard next != current else { break }
             var builder = PacketBuilder(header: commonHeader, mtu: paths[next].mtu,
                                         destination: paths[next].address, checksum: checksumMode)
+            builder.ecnCapable = ecnNegotiated
             guard sendNewData(&builder, path: next, now: now) else { break }
             packets.append(contentsOf: builder.finish())
             paths[next].lastSent = now

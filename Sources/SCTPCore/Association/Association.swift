@@ -136,7 +136,7 @@ final class Association {
     var random: SeededRandomSource
 
     /// The packet array of the last `transmitData` builder, emptied, for the next one.
-    var spareBuilderStorage: [ByteBuffer] = []
+    var spareBuilderStorage: [PacketBuilder.Built] = []
 
     // The endpoint's bookkeeping, kept here so that it needs no look-up by id per packet.
     /// In the endpoint's table (false once removed, or replaced by a restart).

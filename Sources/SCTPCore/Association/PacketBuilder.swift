@@ -27,19 +27,30 @@ public struct Transmit: Sendable {
 /// A packet's buffer is allocated when its first chunk comes, so a builder that sends
 /// nothing costs no allocation.
 struct PacketBuilder {
+    /// A finished packet, and whether it carries DATA.
+    struct Built {
+        var bytes: ByteBuffer
+        var carriesData: Bool
+    }
+
     let header: CommonHeader
     let mtu: Int
     let destination: IPAddress
     let checksum: ChecksumMode
     let allocator: ByteBufferAllocator
+    /// Packets carrying DATA go out ECN-capable (`Transmit.ecnCapable`): the association
+    /// negotiated ECN (RFC 9260 Appendix A). Control-only packets never do.
+    var ecnCapable = false
     /// The packet being filled, `nil` until its first chunk.
     private var buffer: ByteBuffer?
-    private(set) var packets: [ByteBuffer]
+    /// Whether the packet being filled holds a DATA chunk.
+    private var bufferCarriesData = false
+    private(set) var packets: [Built]
 
     /// `packetStorage`: an empty array whose capacity the finished packets reuse (what
     /// `finish(into:)` returned last time), so that a builder allocates no array either.
     init(header: CommonHeader, mtu: Int, destination: IPAddress, checksum: ChecksumMode, allocator: ByteBufferAllocator = .init(),
-         packetStorage: consuming [ByteBuffer] = []) {
+         packetStorage: consuming [Built] = []) {
         packets = consume packetStorage
         if !packets.isEmpty { packets.removeAll(keepingCapacity: true) }
         self.header = header
@@ -75,12 +86,14 @@ struct PacketBuilder {
     /// Adds a chunk, starting a new packet when it does not fit the current one.
     mutating func add(_ chunk: Chunk, size: Int) {
         prepare(size: size)
+        if case .data = chunk { bufferCarriesData = true }
         chunk.write(to: &buffer!)
     }
 
     /// Adds a DATA chunk, starting a new packet when it does not fit the current one.
     mutating func add(_ chunk: DataChunk, size: Int) {
         prepare(size: size)
+        bufferCarriesData = true
         chunk.writeChunk(to: &buffer!)
     }
 
@@ -89,13 +102,18 @@ struct PacketBuilder {
         guard var packet = buffer else { return }
         buffer = nil
         PacketChecksum.store(in: &packet, mode: checksum)
-        packets.append(packet)
+        packets.append(Built(bytes: packet, carriesData: bufferCarriesData))
+        bufferCarriesData = false
+    }
+
+    private func transmit(_ packet: Built) -> Transmit {
+        Transmit(datagram: packet.bytes, destination: destination, ecnCapable: ecnCapable && packet.carriesData)
     }
 
     /// All packets, the current one closed.
     mutating func finish() -> [Transmit] {
         finishPacket()
-        let result = packets.map { Transmit(datagram: $0, destination: destination) }
+        let result = packets.map(transmit)
         packets.removeAll()
         return result
     }
@@ -103,11 +121,11 @@ struct PacketBuilder {
     /// Closes the current packet and appends all packets to `outbox`, in order. Returns the
     /// emptied packet array, for the next builder to reuse.
     @discardableResult
-    mutating func finish(into outbox: inout Deque<Transmit>) -> [ByteBuffer] {
+    mutating func finish(into outbox: inout Deque<Transmit>) -> [Built] {
         finishPacket()
-        for packet in packets { outbox.append(Transmit(datagram: packet, destination: destination)) }
+        for packet in packets { outbox.append(transmit(packet)) }
         packets.removeAll(keepingCapacity: true)
-        var storage: [ByteBuffer] = []
+        var storage: [Built] = []
         swap(&storage, &packets)
         return storage
     }

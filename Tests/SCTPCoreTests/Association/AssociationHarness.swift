@@ -93,6 +93,8 @@ final class RoutedParticipant: SimulationParticipant {
         var from: IPAddress
         var to: IPAddress
         var chunks: [Chunk]
+        /// Marked ECN-capable (`Transmit.ecnCapable`).
+        var ecnCapable = false
     }
 
     let inner: EndpointParticipant
@@ -114,7 +116,7 @@ final class RoutedParticipant: SimulationParticipant {
         guard var outgoing = inner.pollTransmit(now: now) else { return nil }
         if let source = routes[outgoing.to] { outgoing.from = source }
         let chunks = (try? SCTPPacket(parsing: outgoing.datagram, checksum: .skipped))?.chunks ?? []
-        sent.append(Sent(time: now, from: outgoing.from, to: outgoing.to, chunks: chunks))
+        sent.append(Sent(time: now, from: outgoing.from, to: outgoing.to, chunks: chunks, ecnCapable: outgoing.ecnCapable))
         return outgoing
     }
 

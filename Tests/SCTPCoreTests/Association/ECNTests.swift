@@ -52,6 +52,27 @@ struct ECNTests {
         #expect(!result.clientUses && !result.serverUses)
     }
 
+    @Test("packets carrying DATA of an ECN association go out ECN-capable (ECT(0)); control-only packets, and every packet without ECN, do not",
+          arguments: [true, false])
+    func dataPacketsMarkedECT(ecn: Bool) throws {
+        var configuration = SCTPConfiguration()
+        configuration.ecn = ecn
+        let h = H(seed: 64, clientConfiguration: configuration)
+        let (loggedClient, loggedServer) = h.logTraffic()
+        let id = try h.connect()
+        #expect(h.run { !H.upEvents(h.client).isEmpty && !H.upEvents(h.server).isEmpty })
+        try transfer(h, id, count: 50)
+        try h.client.endpoint.shutdown(id, now: h.now)
+        h.loop.flushTransmits()
+        #expect(h.run { h.client.events.contains { if case .shutdownComplete = $0.event { true } else { false } } })
+        let all = loggedClient.sent + loggedServer.sent
+        let withData = all.filter { $0.chunks.contains { $0.type == DataChunk.chunkType } }
+        let controlOnly = all.filter { !$0.chunks.contains { $0.type == DataChunk.chunkType } }
+        #expect(withData.count >= 50 && controlOnly.count > 5)
+        #expect(withData.allSatisfy { $0.ecnCapable == ecn })
+        #expect(!controlOnly.contains { $0.ecnCapable })
+    }
+
     /// Sends `count` messages of 1000 bytes from the client and runs until they are delivered.
     func transfer(_ h: H, _ id: AssociationID, count: Int) throws {
         let before = H.messages(h.server).count
