@@ -39,6 +39,9 @@ final class EndpointDriver: @unchecked Sendable {
     private var shutdownPromises: [AssociationID: EventLoopPromise<Void>] = [:]
     private var blockedSends: [AssociationID: Deque<(message: OutgoingMessage, promise: EventLoopPromise<Void>, tag: UInt64?)>] = [:]
     private var flushScheduled = false
+    /// Events are being handed to sinks (`flush`); flushes asked for meanwhile wait for its end.
+    private var dispatching = false
+    private var flushAgain = false
     private(set) var closed = false
     /// Sockets using this endpoint (a listener and the sockets it accepted, a one-to-many
     /// socket and those peeled off it); the endpoint closes when the last one lets go.
@@ -63,21 +66,42 @@ final class EndpointDriver: @unchecked Sendable {
     }
 
     /// Sends every datagram the core produced, reports its events, retries blocked sends, re-arms the timer.
+    ///
+    /// What a sink does while its events are dispatched (send, connect, abort, shut down:
+    /// calls on the event loop run at once) is flushed when the dispatch is over, in the same
+    /// turn of the loop: an echo leaves with no task in between, and an ABORT and the next
+    /// INIT share one system call.
     func flush() {
         guard !closed else { return }
-        var wrote = false
-        while let transmit = endpoint.pollTransmit() {
-            stack.send(transmit, from: endpoint.localAddresses, remoteUDPPort: remoteUDPPort)
-            wrote = true
+        if dispatching {
+            flushAgain = true
+            return
         }
-        if wrote { stack.flushWrites() }
-        while let event = endpoint.pollEvent() { dispatch(event) }
-        retryBlockedSends()
+        for _ in 0..<64 {
+            flushAgain = false
+            var wrote = false
+            while let transmit = endpoint.pollTransmit() {
+                stack.send(transmit, from: endpoint.localAddresses, remoteUDPPort: remoteUDPPort)
+                wrote = true
+            }
+            if wrote { stack.flushWrites() }
+            dispatching = true
+            while let event = endpoint.pollEvent() { dispatch(event) }
+            dispatching = false
+            retryBlockedSends()
+            guard flushAgain, !closed else { break }
+        }
+        if flushAgain && !closed { flushSoon() }
         rearmTimer()
     }
 
-    /// A flush on the next turn of the loop (after a batch of user calls or a sink's reaction).
+    /// A flush on the next turn of the loop (after a batch of user calls or a sink's reaction);
+    /// during a dispatch, at its end.
     func flushSoon() {
+        if dispatching {
+            flushAgain = true
+            return
+        }
         guard !flushScheduled else { return }
         flushScheduled = true
         eventLoop.execute { [self] in

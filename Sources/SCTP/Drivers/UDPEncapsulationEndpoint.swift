@@ -85,13 +85,20 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
         }
     }
 
-    // MARK: User calls (each hops onto the event loop)
+    // MARK: User calls (each hops onto the event loop, or runs at once when called on it)
+
+    /// Runs `body` now when called on the event loop (from `onEvent` or a future's callback:
+    /// what it sends leaves when the current dispatch is over, in the same turn of the loop),
+    /// else as a task on the loop.
+    private func onLoop<T>(_ body: @escaping @Sendable () -> EventLoopFuture<T>) -> EventLoopFuture<T> {
+        eventLoop.inEventLoop ? body() : eventLoop.flatSubmit(body)
+    }
 
     /// Sets up an association to a peer reachable at `addresses` (the seed's `sctp_connectx`),
     /// succeeding with its id once it is up; fails with ECONNREFUSED, ETIMEDOUT, EALREADY,
     /// EINVAL or ENOBUFS as `SCTPError`.
     public func connect(to addresses: [String], port: UInt16) -> EventLoopFuture<AssociationID> {
-        eventLoop.flatSubmit { [self] in
+        onLoop { [self] in
             var peers: [IPAddress] = []
             for text in addresses {
                 guard let socketAddress = try? SocketAddress(ipAddress: text, port: 0), let address = IPAddress(socketAddress) else {
@@ -109,13 +116,13 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
 
     /// Queues a message; when the send buffer is full the future waits until there is room.
     public func send(_ message: OutgoingMessage, on id: AssociationID) -> EventLoopFuture<Void> {
-        eventLoop.flatSubmit { [self] in driver.send(message, on: id) }
+        onLoop { [self] in driver.send(message, on: id) }
     }
 
     /// Queues several messages with one hop to the event loop (cheaper than one `send` each);
     /// the future completes when the last of them is queued (waiting for room as `send` does).
     public func send(_ messages: [OutgoingMessage], on id: AssociationID) -> EventLoopFuture<Void> {
-        eventLoop.flatSubmit { [self] in
+        onLoop { [self] in
             var last = eventLoop.makeSucceededVoidFuture()
             for message in messages { last = driver.send(message, on: id) }
             return last
@@ -124,14 +131,21 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
 
     /// Graceful shutdown; completes when SHUTDOWN COMPLETE is exchanged.
     public func shutdown(_ id: AssociationID) -> EventLoopFuture<Void> {
-        eventLoop.flatSubmit { [self] in driver.shutdown(id) }
+        onLoop { [self] in driver.shutdown(id) }
     }
 
     /// Aborts an association at once (ABORT chunk, RFC 9260 §9.1), with `reason` as the
     /// User-Initiated Abort cause's data; queued and unacknowledged data is dropped. Fails
     /// with EINVAL (`SCTPError`) when no such association exists.
     public func abort(_ id: AssociationID, reason: ByteBuffer? = nil) -> EventLoopFuture<Void> {
-        eventLoop.submit { [self] in try driver.abort(id, reason: reason) }
+        onLoop { [self] in
+            do {
+                try driver.abort(id, reason: reason)
+                return eventLoop.makeSucceededVoidFuture()
+            } catch {
+                return eventLoop.makeFailedFuture(error)
+            }
+        }
     }
 
     /// The peer's addresses of an association (`sctp_getpaddrs`).
