@@ -88,6 +88,7 @@ let package = Package(
         .target(
             name: "SCTPTestSupport",
             dependencies: [
+                "SCTPCore",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Tests/SCTPTestSupport",

@@ -1,15 +1,14 @@
-/// splitmix64, the peer's PRNG for message lengths (and ours for every seeded choice).
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    public var state: UInt64
-    public init(seed: UInt64) { state = seed }
+import SCTPCore
 
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// splitmix64, the usrsctp test peer's PRNG for message lengths (and the tests' for every
+/// seeded choice, so that failures can be replayed): the core's `SeededRandomSource` as a
+/// `RandomNumberGenerator`.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var source: SeededRandomSource
+
+    public init(seed: UInt64) { source = SeededRandomSource(seed: seed) }
+
+    public mutating func next() -> UInt64 { source.nextUInt64() }
 
     /// A value in `0 ..< 1`.
     public mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }

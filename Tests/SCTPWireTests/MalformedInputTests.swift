@@ -1,4 +1,5 @@
 import NIOCore
+import SCTPTestSupport
 import SCTPWire
 import Testing
 
@@ -438,20 +439,6 @@ struct MalformedInputTests {
         #expect(checked > 1500)
     }
 
-    /// SplitMix64: a small deterministic generator so that failures can be replayed.
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-        mutating func byte() -> UInt8 { UInt8(truncatingIfNeeded: next()) }
-    }
-
     static func errorKind(_ error: WireError) -> String {
         switch error {
         case .packetTooShort: "packetTooShort"
@@ -473,7 +460,7 @@ struct MalformedInputTests {
     }
 
     @Test func randomMutations() throws {
-        var rng = SeededGenerator(state: 0x5C7B_0001)
+        var rng = SplitMix64(seed: 0x5C7B_0001)
         let packets = Self.robustnessPackets
         let interesting: [UInt16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 20, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0x8000, 0xFFFE, 0xFFFF]
         var successes = 0
@@ -530,7 +517,7 @@ struct MalformedInputTests {
     }
 
     @Test func randomDatagrams() {
-        var rng = SeededGenerator(state: 42)
+        var rng = SplitMix64(seed: 42)
         for _ in 0..<2000 {
             let length = rng.below(80)
             var bytes = (0..<length).map { _ in rng.byte() }
@@ -549,4 +536,10 @@ struct MalformedInputTests {
             }
         }
     }
+}
+
+extension SplitMix64 {
+    /// A value in `0 ..< n`.
+    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+    mutating func byte() -> UInt8 { UInt8(truncatingIfNeeded: next()) }
 }
