@@ -188,6 +188,8 @@ final class Association {
 
     /// Whether the association has ended and may be removed.
     var isClosed: Bool { state == .closed }
+    /// Closed by a graceful shutdown (SHUTDOWN COMPLETE sent or received).
+    private(set) var endedGracefully = false
 
     // MARK: State changes
 
@@ -198,6 +200,7 @@ final class Association {
     func close(event: SCTPEvent?) {
         guard state != .closed else { return }
         state = .closed
+        if case .shutdownComplete = event { endedGracefully = true }
         handshake = nil
         shutdown = ShutdownProgress()
         for index in paths.indices {

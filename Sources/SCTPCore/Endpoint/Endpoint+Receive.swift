@@ -57,11 +57,12 @@ extension SCTPEndpoint {
     ///
     /// `congestionExperienced`: the IP header carried the CE codepoint (ECN, RFC 3168). The
     /// core cannot see IP headers, so a driver that reads the ECN bits passes the mark here;
-    /// with ECN in use the association echoes it to the peer (ECNE). Not-CE by default (the
-    /// drivers of the `SCTP` module do not read ECN bits yet).
+    /// with ECN in use the association echoes it to the peer (ECNE). The UDP and raw IP
+    /// drivers of the `SCTP` module read it from each datagram.
     public func handle(datagram: ByteBuffer, from source: IPAddress, to destination: IPAddress, now: SCTPInstant,
                        congestionExperienced: Bool = false) {
         guard let header = try? CommonHeader(peeking: datagram), header.destinationPort == localPort else { return }
+        latestNow = max(latestNow, now)
         // Checksum: zero is acceptable only when we announced zero-checksum support (RFC 9653);
         // then the association it reaches must have negotiated it, which is checked below.
         let verification: ChecksumVerification = configuration.zeroChecksumMethod == nil ? .required : .zeroAllowed
@@ -172,7 +173,17 @@ extension SCTPEndpoint {
         case .initiation(let initChunk) where acceptsAssociations:
             answerInit(initChunk, packet: packet, from: source, to: destination, now: now, existing: nil)
         default:
-            replyOutOfTheBlue(to: packet, from: source, to: destination)
+            guard closedRecently(tag: packet.header.verificationTag, now: now) else {
+                replyOutOfTheBlue(to: packet, from: source, to: destination)
+                return
+            }
+            // A late packet of an association that ended gracefully (see `recentlyClosed`):
+            // where §8.4 answers, the answer is SHUTDOWN COMPLETE, not ABORT.
+            if let reply = OutOfTheBlue.response(to: packet) {
+                let complete = SCTPPacket(header: reply.header,
+                                          chunks: [.shutdownComplete(ShutdownCompleteChunk(tagFlags: .reflectedTag))])
+                send(complete, to: source, from: destination)
+            }
         }
     }
 

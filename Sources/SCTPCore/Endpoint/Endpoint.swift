@@ -64,6 +64,19 @@ public final class SCTPEndpoint {
 
     /// The chunk array of the last packet received, emptied, for the next one to reuse.
     var chunkStorage: [Chunk] = []
+
+    /// Local tags of associations that ended with a graceful shutdown in the last
+    /// `closedTagLinger`, oldest first, at most `closedTagMemory`: a late packet carrying one
+    /// (a duplicate, or a retransmission that crossed the SHUTDOWN COMPLETE) is answered
+    /// with a SHUTDOWN COMPLETE (T bit) where §8.4 would answer with an ABORT: a peer still
+    /// in SHUTDOWN-ACK-SENT (its SHUTDOWN COMPLETE lost) then completes gracefully, where
+    /// usrsctp took the ABORT as the association's abort; a closed peer discards it.
+    var recentlyClosed: Deque<(tag: UInt32, until: SCTPInstant)> = []
+    var recentlyClosedTags: Set<UInt32> = []
+    static let closedTagMemory = 1024
+    static let closedTagLinger: Duration = .seconds(5)
+    /// The latest time a call brought (`handle`, `handleTimeout`): when closed associations are reaped.
+    var latestNow = SCTPInstant.zero
     /// Packets the endpoint itself sends (INIT ACK, out-of-the-blue answers).
     #if DEBUG
     var outbox: Deque<Transmit> = []
@@ -263,6 +276,7 @@ public final class SCTPEndpoint {
 
     /// Runs every timer due at `now`.
     public func handleTimeout(now: SCTPInstant) {
+        latestNow = max(latestNow, now)
         if let rotation = cookies.nextRotation, rotation <= now {
             cookies.rotate(newSecret: Self.randomSecret(&random), now: now)
         }
@@ -302,10 +316,32 @@ public final class SCTPEndpoint {
     /// Removes a closed association once everything it produced has been polled.
     private func reapIfClosed(_ association: Association) {
         guard association.isClosed, association.outbox.isEmpty, association.events.isEmpty else { return }
+        if association.endedGracefully { rememberClosed(tag: association.localTag) }
         associations[association.id] = nil
         unschedule(association)
         association.isRegistered = false
         unregister(association)
+    }
+
+    private func forgetExpiredClosed(now: SCTPInstant) {
+        while let oldest = recentlyClosed.first, oldest.until <= now || recentlyClosed.count > Self.closedTagMemory {
+            recentlyClosed.removeFirst()
+            // (Two closed associations with one random 32-bit tag: the later one is forgotten early.)
+            recentlyClosedTags.remove(oldest.tag)
+        }
+    }
+
+    private func rememberClosed(tag: UInt32) {
+        recentlyClosed.append((tag, latestNow + Self.closedTagLinger))
+        recentlyClosedTags.insert(tag)
+        forgetExpiredClosed(now: latestNow)
+    }
+
+    /// Whether `tag` was the local tag of an association that ended gracefully moments ago.
+    func closedRecently(tag: UInt32, now: SCTPInstant) -> Bool {
+        guard !recentlyClosedTags.isEmpty else { return false }
+        forgetExpiredClosed(now: now)
+        return recentlyClosedTags.contains(tag)
     }
 
     /// Removes an association's entries from the lookup tables (those that still point to it).
