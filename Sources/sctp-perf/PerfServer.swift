@@ -158,6 +158,8 @@ struct PerfServer {
                             finished: Locked<PerfReport?>) {
         guard let state = session.associations.removeValue(forKey: id) else { return }
         if session.last === state { session.last = nil }
+        // Quiet and serving many: nobody reads a report.
+        guard settings.verbose || settings.once else { return }
         let statistics = session.driver?.statisticsOnEventLoop(of: id)
         var report = PerfReport(role: "server", association: id.rawValue)
         report.messages = state.messages
