@@ -12,7 +12,9 @@ struct PerfReport {
     var verifyErrors = 0
     /// The handshake's duration (client only; 0 on the server, which does not see it start).
     var setupSeconds = 0.0
-    var retransmissions = 0
+    /// DATA chunks retransmitted; `nil` where the API used does not tell (the sockets API
+    /// of `--one-to-many`): `null` in JSON, "n/a" in the summary.
+    var retransmissions: Int? = 0
     /// How the association ended: "shutdown", "aborted: ...", ...
     var ended = "shutdown"
 
@@ -25,7 +27,7 @@ struct PerfReport {
                           role, association, messages, bytes, seconds, mbps, messagesPerSecond)
         line += ", echoed \(echoed), verify errors \(verifyErrors)"
         if role == "client" { line += String(format: ", setup %.1f ms", setupSeconds * 1000) }
-        line += ", retransmissions \(retransmissions), ended: \(ended)"
+        line += ", retransmissions \(retransmissions.map(String.init) ?? "n/a"), ended: \(ended)"
         return line
     }
 
@@ -43,7 +45,7 @@ struct PerfReport {
             ("echoed", String(echoed)),
             ("verify_errors", String(verifyErrors)),
             ("setup_seconds", number(setupSeconds)),
-            ("retransmissions", String(retransmissions)),
+            ("retransmissions", retransmissions.map(String.init) ?? "null"),
             ("ended", quoted(ended)),
         ]
         return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"

@@ -32,6 +32,7 @@ struct SCTPPerf: ParsableCommand {
             Examples:
               sctp-perf --length 1200 --time 5 --streams 2
               sctp-perf --server --bind 127.0.0.1,127.0.0.2 --port 5001 --echo
+              sctp-perf --server --one-to-many --port 5001 --echo --once --json
               sctp-perf --client 127.0.0.1,127.0.0.2 --port 5001 --echo --messages 100000 --json
               sctp-perf --client 127.0.0.1 --port 5001 --setup-rate 5000 --time 10
               sctp-perf --client 127.0.0.1 --port 5001 --setup-rate 5000 --setup-api events
@@ -116,6 +117,12 @@ struct SCTPPerf: ParsableCommand {
     @Flag(help: "Server: exit after the first association ends (non-zero unless it ended with a graceful shutdown).")
     var once = false
 
+    @Flag(name: .customLong("one-to-many"),
+          help: ArgumentHelp("Server: serve every association on one one-to-many SCTPSocket (the RFC 6458 sockets API: "
+                             + "recvmsg on a thread, association changes as notifications, echoes with sendmsg) instead of "
+                             + "the event-driven endpoint. Example: --server --one-to-many --echo"))
+    var oneToMany = false
+
     @Flag(help: ArgumentHelp("Print one JSON object as the last stdout line: role, messages, bytes, seconds, mbps, "
                              + "messages_per_second, echoed, verify_errors, setup_seconds, retransmissions (and association, ended)."))
     var json = false
@@ -196,6 +203,7 @@ struct SCTPPerf: ParsableCommand {
             try reject(setupRate != nil, "--setup-rate", "--client")
             try reject(setupAPI != nil, "--setup-api", "--client")
             try reject(quiet, "--quiet", "--server")
+            try reject(oneToMany, "--one-to-many", "--server")
             try reject(latency, "--latency", "--client")
             if let streams, !(1...10).contains(streams) { throw ValidationError("--streams must be within 1...10 in the loopback run") }
         } else if server {
@@ -209,9 +217,11 @@ struct SCTPPerf: ParsableCommand {
             try reject(setupRate != nil, "--setup-rate", "--client")
             try reject(setupAPI != nil, "--setup-api", "--client")
             try reject(latency, "--latency", "--client")
+            if oneToMany && mtu != nil { throw ValidationError("--mtu applies to the endpoint server, not --one-to-many") }
         } else {
             try reject(once, "--once", "--server")
             try reject(quiet, "--quiet", "--server")
+            try reject(oneToMany, "--one-to-many", "--server")
             if setupRate == nil { try reject(setupAPI != nil, "--setup-api", "--setup-rate") }
             if let setupRate {
                 guard (1...10_000_000).contains(setupRate) else { throw ValidationError("--setup-rate must be within 1...10000000") }
@@ -237,7 +247,11 @@ struct SCTPPerf: ParsableCommand {
     // MARK: Run
 
     func run() throws {
-        if server {
+        if server && oneToMany {
+            try PerfSocketServer(bindAddresses: try Self.addresses(bind ?? "127.0.0.1", option: "--bind"),
+                                 port: UInt16(port ?? 5001), udpPort: udpPort ?? 9899, peerUDPPort: peerUDPPort ?? 9899,
+                                 echo: echo, once: once, json: json, quiet: quiet).run()
+        } else if server {
             try PerfServer(bindAddresses: try Self.addresses(bind ?? "127.0.0.1", option: "--bind"),
                            port: UInt16(port ?? 5001), udpPort: udpPort ?? 9899, peerUDPPort: peerUDPPort ?? 9899,
                            echo: echo, once: once, json: json, quiet: quiet, mtu: mtu).run()

@@ -101,16 +101,46 @@ struct SCTPPerfTests {
         #expect(server.standardError.isEmpty, "\(server.standardError)")
     }
 
-    @Test("--quiet and --setup-api belong to their modes")
+    @Test("--quiet, --one-to-many and --setup-api belong to their modes")
     func modeOptions() throws {
         for arguments in [["--client", "127.0.0.1", "--quiet"], ["--server", "--setup-api", "events"],
-                          ["--client", "127.0.0.1", "--setup-api", "events"]] {
+                          ["--client", "127.0.0.1", "--setup-api", "events"], ["--client", "127.0.0.1", "--one-to-many"]] {
             let process = try ChildProcess(try Self.tool(), arguments)
             defer { process.terminate() }
             #expect(process.waitForExit() != 0, "\(arguments) was accepted")
-            #expect(process.standardError.contains("--quiet") || process.standardError.contains("--setup-api"),
+            #expect(["--quiet", "--setup-api", "--one-to-many"].contains { process.standardError.contains($0) },
                     "\(arguments): \(process.standardError)")
         }
+    }
+
+    @Test("one-to-many server (sockets API): two clients at once, every echo checked, a summary per association")
+    func oneToManyServer() throws {
+        let server = try ChildProcess(try Self.tool(), ["--server", "--one-to-many", "--echo", "--json", "--udp-port", "0"])
+        defer { server.terminate() }
+        #expect(server.wait { out, _ in out.contains("listening on") }, "no listening line: \(server.standardError)")
+        let line = try #require(server.standardOutput.split(separator: "\n").first { $0.contains("listening on") })
+        #expect(line.contains("one-to-many socket"))
+        let udp = try #require(line.split(separator: "UDP port ").dropFirst().first?.split(separator: " ").first.map(String.init))
+        let arguments = [["--length", "700", "--streams", "3", "--messages", "1500"],
+                         ["--length", "70000", "--unordered", "--messages", "20"]]
+        let clients = try arguments.map { extra in
+            try ChildProcess(try Self.tool(), ["--client", "127.0.0.1", "--udp-port", "0", "--peer-udp-port", udp,
+                                               "--echo", "--json"] + extra)
+        }
+        defer { clients.forEach { $0.terminate() } }
+        for (client, extra) in zip(clients, arguments) {
+            #expect(client.waitForExit(seconds: 60) == 0, "client: \(client.standardError)")
+            let result = try Self.json(client.standardOutput)
+            let messages = Int(extra[extra.firstIndex(of: "--messages")! + 1])!
+            #expect(Self.int(result, "messages") == messages && Self.int(result, "echoed") == messages)
+            #expect(Self.int(result, "verify_errors") == 0 && result["ended"] as? String == "shutdown")
+        }
+        #expect(server.wait { out, _ in out.split(separator: "\n").filter { $0.contains("\"role\": \"server\"") }.count == 2 },
+                "\(server.standardOutput)")
+        let summaries = server.standardOutput.split(separator: "\n").filter { $0.contains("\"role\": \"server\"") }
+        let counts = try summaries.map { try Self.json(String($0)) }.compactMap { Self.int($0, "echoed") }.sorted()
+        #expect(counts == [20, 1500])
+        #expect(!server.hasExited, "a server without --once keeps serving")
     }
 
     @Test("a port nobody listens on: exit 1, error: ECONNREFUSED")
