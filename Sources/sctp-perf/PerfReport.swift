@@ -1,5 +1,7 @@
 import Foundation
+import NIOCore
 import SCTP
+import SCTPCore
 
 /// The result of one association, as the summary line and the `--json` object show it.
 struct PerfReport {
@@ -63,6 +65,53 @@ struct PerfReport {
             }
         }
         return out + "\""
+    }
+}
+
+/// What a server counts of one association, whichever API serves it (`PerfServer`,
+/// `PerfSocketServer`).
+struct ServedAssociation {
+    let up = ContinuousClock.now
+    var lastActivity: ContinuousClock.Instant?
+    var messages = 0
+    var bytes = 0
+    var echoed = 0
+    var echoFailures = 0
+    /// Pieces of messages delivered in parts, per stream and ordering (kept only to echo them;
+    /// otherwise an empty buffer marks a message in progress).
+    private var pieces: [UInt32: ByteBuffer] = [:]
+
+    /// Counts a delivered piece; returns the whole message once its last piece is in.
+    mutating func take(_ payload: ByteBuffer, stream: UInt16, unordered: Bool, isComplete: Bool, keep: Bool) -> ByteBuffer? {
+        bytes += payload.readableBytes
+        lastActivity = .now
+        let key = UInt32(stream) << 1 | (unordered ? 1 : 0)
+        var whole = payload
+        if !isComplete || (!pieces.isEmpty && pieces[key] != nil) {
+            var collected = pieces[key] ?? ByteBuffer()
+            if keep {
+                var piece = payload
+                collected.writeBuffer(&piece)
+            }
+            pieces[key] = collected
+            guard isComplete else { return nil }
+            whole = pieces.removeValue(forKey: key) ?? whole
+        }
+        messages += 1
+        return whole
+    }
+
+    /// The server's report for the association.
+    func report(_ id: AssociationID, ended: String, retransmissions: Int?) -> PerfReport {
+        var report = PerfReport(role: "server", association: id.rawValue)
+        report.messages = messages
+        report.bytes = bytes
+        report.seconds = PerfSetupRate.seconds((lastActivity ?? .now) - up)
+        report.echoed = echoed
+        report.verifyErrors = echoFailures
+        report.retransmissions = retransmissions
+        report.ended = ended
+        return report
     }
 }
 

@@ -23,15 +23,8 @@ struct PerfServer {
     /// What the server knows of one association; touched on the event loop only.
     final class AssociationState: @unchecked Sendable {
         let id: AssociationID
-        let up = ContinuousClock.now
         var peers: [String] = []
-        var messages = 0
-        var bytes = 0
-        var echoed = 0
-        var echoFailures = 0
-        var lastActivity: ContinuousClock.Instant?
-        /// Pieces of partially delivered messages, per stream and ordering, for `--echo`.
-        var pieces: [UInt32: ByteBuffer] = [:]
+        var counts = ServedAssociation()
         init(id: AssociationID) { self.id = id }
     }
 
@@ -115,36 +108,21 @@ struct PerfServer {
             session.associations[id] = AssociationState(id: id)
             session.last = nil
         case .message(let id, let message):
-            guard let state = session.state(of: id) else { return }
-            state.bytes += message.payload.readableBytes
-            state.lastActivity = .now
-            let key = UInt32(message.streamIdentifier) << 1 | (message.isUnordered ? 1 : 0)
-            var whole = message.payload
-            if !message.isComplete || (!state.pieces.isEmpty && state.pieces[key] != nil) {
-                if echo {
-                    var collected = state.pieces[key] ?? ByteBuffer()
-                    var piece = message.payload
-                    collected.writeBuffer(&piece)
-                    state.pieces[key] = collected
-                } else {
-                    state.pieces[key] = ByteBuffer()  // only marks a message in progress
-                }
-                guard message.isComplete else { return }
-                whole = state.pieces.removeValue(forKey: key) ?? whole
-            }
-            state.messages += 1
+            guard let state = session.state(of: id),
+                  let whole = state.counts.take(message.payload, stream: message.streamIdentifier, unordered: message.isUnordered,
+                                                isComplete: message.isComplete, keep: echo) else { return }
             guard echo, let driver = session.driver else { return }
             let reply = OutgoingMessage(streamIdentifier: message.streamIdentifier,
                                         payloadProtocolIdentifier: message.payloadProtocolIdentifier,
                                         isUnordered: message.isUnordered, payload: whole)
             driver.send(reply, on: id).whenComplete { result in
                 switch result {
-                case .success: state.echoed += 1
-                case .failure: state.echoFailures += 1
+                case .success: state.counts.echoed += 1
+                case .failure: state.counts.echoFailures += 1
                 }
             }
         case .peerShutdown(let id):
-            session.associations[id]?.lastActivity = .now
+            session.associations[id]?.counts.lastActivity = .now
         case .shutdownComplete(let id):
             end(id, how: "shutdown", session: session, settings: settings, finished: finished)
         case .communicationLost(let id, let reason):
@@ -161,14 +139,7 @@ struct PerfServer {
         // Quiet and serving many: nobody reads a report.
         guard settings.verbose || settings.once else { return }
         let statistics = session.driver?.statisticsOnEventLoop(of: id)
-        var report = PerfReport(role: "server", association: id.rawValue)
-        report.messages = state.messages
-        report.bytes = state.bytes
-        report.seconds = PerfSetupRate.seconds((state.lastActivity ?? .now) - state.up)
-        report.echoed = state.echoed
-        report.verifyErrors = state.echoFailures
-        report.retransmissions = statistics?.dataChunksRetransmitted ?? 0
-        report.ended = how
+        let report = state.counts.report(id, ended: how, retransmissions: statistics?.dataChunksRetransmitted ?? 0)
         if settings.verbose { say(settings.json ? report.json : report.summary) }
         // Only a --once server's main thread waits for this (an update wakes it).
         if settings.once { finished.update { if $0 == nil { $0 = report } } }

@@ -18,19 +18,6 @@ struct PerfSocketServer {
     var json: Bool
     var quiet: Bool
 
-    /// What the server knows of one association.
-    struct AssociationState {
-        let up = ContinuousClock.now
-        var lastActivity: ContinuousClock.Instant?
-        var messages = 0
-        var bytes = 0
-        var echoed = 0
-        var echoFailures = 0
-        /// The part of a message read so far, per stream and ordering (`recvmsg` returns
-        /// large messages in pieces; an echo needs the whole).
-        var pieces: [UInt32: ByteBuffer] = [:]
-    }
-
     func run() throws {
         let stack = SCTPStack(options: SCTPStack.Options(udpPort: udpPort, peerUDPPort: peerUDPPort))
         defer { _ = try? stack.close().wait() }
@@ -55,7 +42,7 @@ struct PerfSocketServer {
         say("sctp-perf server: listening on \(bindAddresses.joined(separator: ",")) SCTP port \(port), "
             + "UDP port \(stack.udpPort ?? udpPort) (peer UDP port \(peerUDPPort) until learned), one-to-many socket"
             + (echo ? ", echoing" : ""))
-        var associations: [AssociationID: AssociationState] = [:]
+        var associations: [AssociationID: ServedAssociation] = [:]
         let verbose = !quiet || once
         while true {
             let item: SCTPReceived?
@@ -69,39 +56,23 @@ struct PerfSocketServer {
             switch item {
             case .message(let message):
                 let id = message.info.associationID
-                guard var state = associations[id] else { continue }
-                state.bytes += message.data.readableBytes
-                state.lastActivity = .now
-                let key = UInt32(message.info.stream) << 1 | (message.info.isUnordered ? 1 : 0)
-                var whole = message.data
-                if !message.isEndOfRecord || state.pieces[key] != nil {
-                    var collected = state.pieces[key] ?? ByteBuffer()
-                    if echo {
-                        var piece = message.data
-                        collected.writeBuffer(&piece)
-                    }
-                    state.pieces[key] = collected
-                    if message.isEndOfRecord { whole = state.pieces.removeValue(forKey: key) ?? whole }
+                // In place (no copy of the state per message). `recvmsg` returns large messages
+                // in pieces; an echo needs the whole.
+                guard let whole = associations[id]?.take(message.data, stream: message.info.stream,
+                                                         unordered: message.info.isUnordered,
+                                                         isComplete: message.isEndOfRecord, keep: echo), echo else { continue }
+                let info = SCTPSendInfo(stream: message.info.stream, payloadProtocolIdentifier: message.info.payloadProtocolIdentifier,
+                                        flags: message.info.isUnordered ? [.unordered] : [], associationID: id)
+                do {
+                    try socket.sendmsg(whole, info: info)
+                    associations[id]?.echoed += 1
+                } catch {
+                    associations[id]?.echoFailures += 1
                 }
-                if message.isEndOfRecord {
-                    state.messages += 1
-                    if echo {
-                        let info = SCTPSendInfo(stream: message.info.stream,
-                                                payloadProtocolIdentifier: message.info.payloadProtocolIdentifier,
-                                                flags: message.info.isUnordered ? [.unordered] : [], associationID: id)
-                        do {
-                            try socket.sendmsg(whole, info: info)
-                            state.echoed += 1
-                        } catch {
-                            state.echoFailures += 1
-                        }
-                    }
-                }
-                associations[id] = state
             case .notification(.associationChange(let change, let id, let outbound, let inbound, _)):
                 switch change {
                 case .communicationUp, .restart:
-                    associations[id] = AssociationState()
+                    associations[id] = ServedAssociation()
                     if verbose && !json {
                         let peers = (try? socket.getpaddrs(id))?.compactMap(\.ipAddress).joined(separator: ", ") ?? ""
                         say("association \(id.rawValue) up: peer [\(peers)], streams out \(outbound) / in \(inbound)")
@@ -110,14 +81,8 @@ struct PerfSocketServer {
                     guard let state = associations.removeValue(forKey: id) else { continue }
                     let how = change == .shutdownComplete ? "shutdown" : "lost"
                     if verbose {
-                        var report = PerfReport(role: "server", association: id.rawValue)
-                        report.messages = state.messages
-                        report.bytes = state.bytes
-                        report.seconds = PerfSetupRate.seconds((state.lastActivity ?? .now) - state.up)
-                        report.echoed = state.echoed
-                        report.verifyErrors = state.echoFailures
-                        report.retransmissions = nil
-                        report.ended = how
+                        // The sockets API does not tell retransmissions.
+                        let report = state.report(id, ended: how, retransmissions: nil)
                         say(json ? report.json : report.summary)
                     }
                     if once {
