@@ -173,23 +173,16 @@ extension SCTPEndpoint {
         case .initiation(let initChunk) where acceptsAssociations:
             answerInit(initChunk, packet: packet, from: source, to: destination, now: now, existing: nil)
         default:
-            guard closedRecently(tag: packet.header.verificationTag, now: now) else {
-                replyOutOfTheBlue(to: packet, from: source, to: destination)
-                return
-            }
-            // A late packet of an association that ended gracefully (see `recentlyClosed`):
-            // where §8.4 answers, the answer is SHUTDOWN COMPLETE, not ABORT.
-            if let reply = OutOfTheBlue.response(to: packet) {
-                let complete = SCTPPacket(header: reply.header,
-                                          chunks: [.shutdownComplete(ShutdownCompleteChunk(tagFlags: .reflectedTag))])
-                send(complete, to: source, from: destination)
-            }
+            // A late packet of an association that ended gracefully (see `recentlyClosed`)
+            // gets SHUTDOWN COMPLETE where §8.4 answers with ABORT.
+            let graceful = closedRecently(tag: packet.header.verificationTag, now: now)
+            replyOutOfTheBlue(to: packet, from: source, to: destination, afterGracefulEnd: graceful)
         }
     }
 
     /// §8.4: the answer to an out-of-the-blue packet goes back from the address it was sent to.
-    func replyOutOfTheBlue(to packet: SCTPPacket, from source: IPAddress, to destination: IPAddress) {
-        if let reply = OutOfTheBlue.response(to: packet) { send(reply, to: source, from: destination) }
+    func replyOutOfTheBlue(to packet: SCTPPacket, from source: IPAddress, to destination: IPAddress, afterGracefulEnd: Bool = false) {
+        if let reply = OutOfTheBlue.response(to: packet, afterGracefulEnd: afterGracefulEnd) { send(reply, to: source, from: destination) }
     }
 
     /// Queues a packet the endpoint itself sends; `local` is the address to send it from

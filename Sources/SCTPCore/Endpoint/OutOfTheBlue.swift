@@ -12,7 +12,13 @@ public enum OutOfTheBlue {
     /// - INIT (only reached when it cannot be processed, e.g. nobody listens): ABORT with the
     ///   INIT's Initiate Tag as verification tag and the T bit clear.
     /// - Anything else: ABORT with the T bit and the packet's tag reflected.
-    public static func response(to packet: SCTPPacket) -> SCTPPacket? {
+    ///
+    /// `afterGracefulEnd`: the packet carries the tag of an association of ours that has just
+    /// ended with a graceful shutdown (a late duplicate, or a retransmission that crossed our
+    /// SHUTDOWN COMPLETE). Where the answer would be an ABORT it is a SHUTDOWN COMPLETE (T
+    /// bit) instead: a peer still in SHUTDOWN-ACK-SENT then completes gracefully rather than
+    /// taking the end for an abort, and a closed peer discards it.
+    public static func response(to packet: SCTPPacket, afterGracefulEnd: Bool = false) -> SCTPPacket? {
         let reply = CommonHeader(sourcePort: packet.header.destinationPort, destinationPort: packet.header.sourcePort,
                                  verificationTag: packet.header.verificationTag)
         for chunk in packet.chunks {
@@ -30,6 +36,9 @@ public enum OutOfTheBlue {
             default:
                 continue
             }
+        }
+        if afterGracefulEnd {
+            return SCTPPacket(header: reply, chunks: [.shutdownComplete(ShutdownCompleteChunk(tagFlags: .reflectedTag))])
         }
         return SCTPPacket(header: reply, chunks: [.abort(AbortChunk(tagFlags: .reflectedTag))])
     }
