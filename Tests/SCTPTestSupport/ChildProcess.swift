@@ -10,6 +10,8 @@ public final class ChildProcess: @unchecked Sendable {
     private let condition = NSCondition()
     private var out = Data()
     private var err = Data()
+    /// Output streams that reached end of file (both: everything the program wrote is here).
+    private var closedStreams = 0
 
     public init(_ path: String, _ arguments: [String]) throws {
         process.executableURL = URL(fileURLWithPath: path)
@@ -20,9 +22,17 @@ public final class ChildProcess: @unchecked Sendable {
         for (pipe, isError) in [(output, false), (errors, true)] {
             pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
                 let data = handle.availableData
-                guard let self, !data.isEmpty else { return }
+                guard let self else { return }
                 condition.lock()
-                if isError { err.append(data) } else { out.append(data) }
+                if data.isEmpty {
+                    // End of file: no more calls for this stream.
+                    handle.readabilityHandler = nil
+                    closedStreams += 1
+                } else if isError {
+                    err.append(data)
+                } else {
+                    out.append(data)
+                }
                 condition.broadcast()
                 condition.unlock()
             }
@@ -56,12 +66,17 @@ public final class ChildProcess: @unchecked Sendable {
     public var hasExited: Bool { !process.isRunning }
 
     /// Waits for the program to exit; its status, or `nil` if it is still running at the deadline.
+    /// Its output is then all in `standardOutput` and `standardError` (both pipes read to the
+    /// end, within the same deadline; a child the program left holding them may delay that).
     public func waitForExit(seconds: Double = 20) -> Int32? {
         let deadline = Date().addingTimeInterval(seconds)
         while process.isRunning {
             if Date() >= deadline { return nil }
             usleep(5_000)
         }
+        condition.lock()
+        while closedStreams < 2 && condition.wait(until: deadline) {}
+        condition.unlock()
         return process.terminationStatus
     }
 
