@@ -40,8 +40,13 @@ int csctp_send_datagrams(int fd, const csctp_datagram *datagrams, int count, int
             struct msghdr *m = &headers[i].msg_hdr;
             m->msg_name = (void *)d->address;
             m->msg_namelen = d->address_length;
-            m->msg_iov = &vectors[i];
-            m->msg_iovlen = 1;
+            if (d->part_count > 0) {
+                m->msg_iov = (struct iovec *)d->parts;
+                m->msg_iovlen = (size_t)d->part_count;
+            } else {
+                m->msg_iov = &vectors[i];
+                m->msg_iovlen = 1;
+            }
             if (d->segment_size > 0 || d->ecn != 0) {
                 memset(&controls[i], 0, sizeof(controls[i]));
                 m->msg_control = controls[i].bytes;
@@ -98,8 +103,8 @@ int csctp_send_datagrams(int fd, const csctp_datagram *datagrams, int count, int
         memset(&m, 0, sizeof(m));
         m.msg_name = (void *)d->address;
         m.msg_namelen = d->address_length;
-        m.msg_iov = &vector;
-        m.msg_iovlen = 1;
+        m.msg_iov = d->part_count > 0 ? (struct iovec *)d->parts : &vector;
+        m.msg_iovlen = d->part_count > 0 ? d->part_count : 1;
         ssize_t sent = sendmsg(fd, &m, 0);
         if (sent >= 0) {
             done += 1;

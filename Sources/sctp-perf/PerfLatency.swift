@@ -114,8 +114,8 @@ struct PerfLatency {
     }
 
     func run() throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        defer { try? group.syncShutdownGracefully() }
+        let group = try PerfLoops(1)
+        defer { group.shutdown() }
         var options = UDPEncapsulationEndpoint.Options(sctpPort: UInt16.random(in: 49152...65535), localAddresses: bindAddresses)
         options.udpPort = udpPort
         options.peerUDPPort = peerUDPPort

@@ -17,8 +17,8 @@ struct PerfLoopback {
     var unordered: Bool
 
     func run() throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        defer { try? group.syncShutdownGracefully() }
+        let group = try PerfLoops(2)
+        defer { group.shutdown() }
         let counters = Counters()
 
         var serverOptions = UDPEncapsulationEndpoint.Options(sctpPort: 5001, localAddresses: ["127.0.0.1", "127.0.0.2"])

@@ -46,8 +46,8 @@ struct PerfServer {
     /// `ExitCode.failure` when the endpoint cannot start or (with `--once`) the association
     /// did not end with a graceful shutdown.
     func run() throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        defer { try? group.syncShutdownGracefully() }
+        let group = try PerfLoops(1)
+        defer { group.shutdown() }
         var options = UDPEncapsulationEndpoint.Options(sctpPort: port, localAddresses: bindAddresses)
         options.udpPort = udpPort
         options.peerUDPPort = peerUDPPort

@@ -41,8 +41,8 @@ struct PerfSetupRate {
     }
 
     func run() throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        defer { try? group.syncShutdownGracefully() }
+        let group = try PerfLoops(1)
+        defer { group.shutdown() }
         let clock = ContinuousClock()
         let start = clock.now
         let deadline = start + .milliseconds(Int64(seconds * 1000))
@@ -68,10 +68,10 @@ struct PerfSetupRate {
         }
     }
 
-    private func runWithSocket(group: MultiThreadedEventLoopGroup, clock: ContinuousClock,
+    private func runWithSocket(group: PerfLoops, clock: ContinuousClock,
                                deadline: ContinuousClock.Instant) -> Result {
         var result = Result()
-        let stack = SCTPStack(options: SCTPStack.Options(udpPort: udpPort, peerUDPPort: peerUDPPort), group: group)
+        let stack = SCTPStack(options: SCTPStack.Options(udpPort: udpPort, peerUDPPort: peerUDPPort), group: group.next())
         defer { _ = try? stack.close().wait() }
         do {
             let peer = try SocketAddress(ipAddress: peerAddress, port: Int(port))
@@ -94,7 +94,7 @@ struct PerfSetupRate {
         return result
     }
 
-    private func runWithEvents(group: MultiThreadedEventLoopGroup, clock: ContinuousClock,
+    private func runWithEvents(group: PerfLoops, clock: ContinuousClock,
                                deadline: ContinuousClock.Instant) -> Result {
         // The endpoint has a UDP socket of its own, so no other SCTP endpoint shares this
         // port: any non-zero SCTP port will do.

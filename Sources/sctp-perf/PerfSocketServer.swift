@@ -19,7 +19,9 @@ struct PerfSocketServer {
     var quiet: Bool
 
     func run() throws {
-        let stack = SCTPStack(options: SCTPStack.Options(udpPort: udpPort, peerUDPPort: peerUDPPort))
+        let loops = try PerfLoops(1)
+        defer { loops.shutdown() }
+        let stack = SCTPStack(options: SCTPStack.Options(udpPort: udpPort, peerUDPPort: peerUDPPort), group: loops.next())
         defer { _ = try? stack.close().wait() }
         let socket = SCTPSocket(style: .oneToMany, stack: stack)
         defer { try? socket.close() }

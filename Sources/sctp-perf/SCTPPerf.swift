@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NIOCore
+import SCTP
 
 /// `sctp-perf`: SCTP throughput over UDP encapsulation (RFC 6951).
 ///
@@ -123,6 +124,12 @@ struct SCTPPerf: ParsableCommand {
                              + "the event-driven endpoint. Example: --server --one-to-many --echo"))
     var oneToMany = false
 
+    @Option(name: .customLong("event-loop"),
+            help: ArgumentHelp("The event loop the stack runs on: 'sctp', swift-sctp's own (epoll; it reads and writes the "
+                               + "UDP sockets itself; the default on Linux) or 'nio', SwiftNIO's (its channels read). "
+                               + "Example: --event-loop nio", valueName: "sctp|nio"))
+    var eventLoop: PerfLoopKind?
+
     @Flag(help: ArgumentHelp("Print one JSON object as the last stdout line: role, messages, bytes, seconds, mbps, "
                              + "messages_per_second, echoed, verify_errors, setup_seconds, retransmissions (and association, ended)."))
     var json = false
@@ -187,6 +194,9 @@ struct SCTPPerf: ParsableCommand {
         func reject(_ given: Bool, _ name: String, _ mode: String) throws {
             if given { throw ValidationError("\(name) applies to \(mode) only") }
         }
+        if eventLoop == .sctp && !SCTPEventLoop.isSupported {
+            throw ValidationError("--event-loop sctp needs Linux (epoll); use --event-loop nio")
+        }
         if isLoopback {
             let network = "--server or --client"
             try reject(bind != nil, "--bind", network)
@@ -247,6 +257,7 @@ struct SCTPPerf: ParsableCommand {
     // MARK: Run
 
     func run() throws {
+        if let eventLoop { PerfLoops.kind = eventLoop }
         if server && oneToMany {
             try PerfSocketServer(bindAddresses: try Self.addresses(bind ?? "127.0.0.1", option: "--bind"),
                                  port: UInt16(port ?? 5001), udpPort: udpPort ?? 9899, peerUDPPort: peerUDPPort ?? 9899,

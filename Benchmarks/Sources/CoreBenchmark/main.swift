@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import SCTPCore
 import SCTPWire
@@ -95,6 +98,59 @@ func transfer(length: Int, unordered: Bool, duration: Duration) -> Result {
         if checks % 64 == 0 && wall.now >= end { break }
     }
     return Result(messages: received, bytes: receivedBytes, packets: packets, wallSeconds: seconds(wall.now - start))
+}
+
+/// Associations set up and aborted one after another (INIT, INIT ACK, COOKIE ECHO, COOKIE ACK,
+/// then ABORT), as the socket benchmark's setup rate does: the protocol engine's share of it.
+func setupRate(duration: Duration) -> (associations: Int, wallSeconds: Double) {
+    let clientAddress = IPAddress.v4(IPv4Address(127, 0, 0, 1))
+    let serverAddress = IPAddress.v4(IPv4Address(127, 0, 0, 2))
+    let client = SCTPEndpoint(configuration: SCTPConfiguration(), localPort: 5002, localAddresses: [clientAddress],
+                              random: SeededRandomSource(seed: 1), now: .zero)
+    let server = SCTPEndpoint(configuration: SCTPConfiguration(), localPort: 5001, localAddresses: [serverAddress],
+                              acceptsAssociations: true, random: SeededRandomSource(seed: 2), now: .zero)
+    var now = SCTPInstant.zero
+    var count = 0
+    let start = wall.now
+    let end = start + duration
+    while true {
+        let id = try! client.connect(to: [serverAddress], port: 5001, now: now)
+        var up = false
+        var rounds = 0
+        while !up {
+            rounds += 1
+            precondition(rounds < 100, "the handshake did not complete")
+            while let t = client.pollTransmit() {
+                server.handle(datagram: t.datagram, from: clientAddress, to: serverAddress, now: now)
+            }
+            while let t = server.pollTransmit() {
+                client.handle(datagram: t.datagram, from: serverAddress, to: clientAddress, now: now)
+            }
+            while server.pollEvent() != nil {}
+            while let event = client.pollEvent() {
+                if case .communicationUp = event { up = true }
+            }
+        }
+        try! client.abort(id, now: now)
+        while let t = client.pollTransmit() {
+            server.handle(datagram: t.datagram, from: clientAddress, to: serverAddress, now: now)
+        }
+        while server.pollEvent() != nil {}
+        while client.pollEvent() != nil {}
+        now = now + .microseconds(100)
+        count += 1
+        if count % 64 == 0 && wall.now >= end { break }
+    }
+    precondition(client.associationIDs.isEmpty && server.associationIDs.isEmpty,
+                 "aborted associations left behind: \(client.associationIDs.count) and \(server.associationIDs.count)")
+    return (count, seconds(wall.now - start))
+}
+
+if CommandLine.arguments.dropFirst().first == "setup" {
+    let r = setupRate(duration: .seconds(3))
+    print("setup: \(r.associations) associations in \(fmt(r.wallSeconds, 2)) s: \(fmt(Double(r.associations) / r.wallSeconds, 0))/s, "
+        + "\(fmt(r.wallSeconds * 1e6 / Double(r.associations), 2)) µs per association (both endpoints)")
+    exit(0)
 }
 
 print("swift-sctp core benchmark: two endpoints in one process, no sockets")

@@ -233,6 +233,11 @@ public final class SCTPStack: @unchecked Sendable {
 
     // MARK: Packets
 
+    func flushBeforeWaiting() {
+        writesPending = false
+        transport.flush()
+    }
+
     /// A packet arrived (from a transport, on the loop).
     func received(_ datagram: ByteBuffer, from source: IPAddress, to local: IPAddress, congestionExperienced: Bool = false) {
         guard !isClosed, datagram.readableBytes >= 12,
@@ -265,7 +270,7 @@ public final class SCTPStack: @unchecked Sendable {
         let touched = touchedDrivers.values
         touchedDrivers.removeAll(keepingCapacity: true)
         for driver in touched { driver.flush() }
-        transport.flush()
+        flushWrites()
     }
 
     /// Hands a packet that a carrier brought in to the stack (carrier stacks; any thread).
@@ -281,7 +286,7 @@ public final class SCTPStack: @unchecked Sendable {
         guard let packet = try? SCTPPacket(parsing: datagram), (try? packet.validateBundling()) != nil,
               let answer = OutOfTheBlue.response(to: packet) else { return }
         send(Transmit(datagram: answer.serialized(), destination: source, source: local), from: [local], remoteUDPPort: nil)
-        transport.flush()
+        flushWrites()
     }
 
     /// Writes a packet (flushed by `flushWrites`) from one of `localAddresses` (the
@@ -296,7 +301,22 @@ public final class SCTPStack: @unchecked Sendable {
                         ecnCapable: transmit.ecnCapable)
     }
 
-    func flushWrites() { transport.flush() }
+    /// Sends what was written. On swift-sctp's own loop, once per turn of the loop, just
+    /// before it waits again: everything the turn produced (answers to every packet read,
+    /// sends of every task) leaves together, in the fewest system calls and the longest GSO
+    /// runs; elsewhere at once.
+    func flushWrites() {
+        guard let ownLoop = eventLoop as? SCTPEventLoop else {
+            transport.flush()
+            return
+        }
+        guard !writesPending else { return }
+        writesPending = true
+        ownLoop.beforeWaiting(self)
+    }
+
+    /// Whether a flush before the loop waits is arranged (own loop).
+    private var writesPending = false
 
     /// The local address a packet leaves from: the core's choice if it made one; else the
     /// endpoint's address that the routing table uses toward the destination (so that a

@@ -129,6 +129,13 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
         }
     }
 
+    /// How the endpoint's packets went out and came in: UDP GSO writes and GRO runs, writes
+    /// straight to the sockets, through SwiftNIO's channel, or deferred until a full socket
+    /// could take them (`SCTPOffloadCounters`).
+    public func offloadCounters() -> EventLoopFuture<SCTPOffloadCounters> {
+        stack.offloadCounters()
+    }
+
     /// Graceful shutdown; completes when SHUTDOWN COMPLETE is exchanged.
     public func shutdown(_ id: AssociationID) -> EventLoopFuture<Void> {
         onLoop { [self] in driver.shutdown(id) }

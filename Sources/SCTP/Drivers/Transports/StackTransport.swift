@@ -63,7 +63,12 @@ final class DatagramInboundHandler: ChannelInboundHandler, @unchecked Sendable {
 /// pipeline walk per datagram). When the kernel cannot take more (EAGAIN, ENOBUFS), the rest
 /// go through the channel, which waits for the socket to become writable; later datagrams
 /// of that socket follow them there until the channel has written them all, so that
-/// nothing is reordered. NIO still does every read.
+/// nothing is reordered.
+///
+/// On swift-sctp's own event loop (`SCTPEventLoop`) there is no channel: a subclass makes
+/// the socket (`makeOwnSocket`), the loop says when it is readable and the subclass reads it
+/// (`readable`); datagrams the kernel cannot take yet wait in the socket's backlog, in order,
+/// until the loop says it is writable again.
 class SocketTransport: @unchecked Sendable {
     unowned let stack: SCTPStack
     var eventLoop: any EventLoop { stack.eventLoop }
@@ -71,7 +76,7 @@ class SocketTransport: @unchecked Sendable {
     private var opening: [IPAddress: EventLoopFuture<Void>] = [:]
     private var closing = false
     private var lastReopenWarning: [IPAddress: NIODeadline] = [:]
-    private let logger = Logger(label: "swift-sctp.transport")
+    let logger = Logger(label: "swift-sctp.transport")
     /// Whether runs of packets may go out as one UDP GSO write (set by the UDP transport).
     var segmentationOffload = false
     /// GSO writes and GRO runs so far.
@@ -86,33 +91,47 @@ class SocketTransport: @unchecked Sendable {
     private var datagrams: [csctp_datagram] = []
     private var addressSpace = UnsafeMutablePointer<sockaddr_storage>.allocate(capacity: 64)
     private var addressCapacity = 64
+    /// The gathered parts of GSO runs (`iovec`s), reused from flush to flush.
+    private var parts = UnsafeMutablePointer<iovec>.allocate(capacity: 64)
+    private var partCapacity = 64
 
     /// A socket of one local address; used on the event loop only.
     final class OpenSocket: @unchecked Sendable {
-        let channel: any Channel
+        /// The SwiftNIO channel; `nil` on swift-sctp's own event loop.
+        let channel: (any Channel)?
         /// The descriptor, when the transport made the socket and writes to it itself.
         let descriptor: CInt?
         /// Datagrams handed to the channel and not yet written by it: while there are any,
         /// new ones go the same way.
         var channelWrites = 0
+        /// Own event loop: datagrams waiting for the socket to take more, in order.
+        fileprivate var backlog: [Outgoing] = []
 
-        init(channel: any Channel, descriptor: CInt?) {
+        init(channel: (any Channel)?, descriptor: CInt?) {
             self.channel = channel
             self.descriptor = descriptor
         }
     }
 
+    /// At most this many datagrams wait in a socket's backlog; more are dropped (SCTP
+    /// retransmits what is lost, and a peer that cannot keep up is not given memory without bound).
+    static let maximumBacklog = 1024
+
     /// One datagram, or a run of equal-sized packets for one GSO write (`segmentSize` > 0;
     /// every packet as large as the first, but the last, which may be shorter and ends the run).
-    private struct Outgoing {
+    fileprivate struct Outgoing {
         let socket: OpenSocket
         let destination: IPAddress
         let port: Int
         /// The IP header's ECN field: 0, or 2 for ECT(0).
         let ecn: UInt8
+        /// The first packet (the only one of a single datagram).
         var data: ByteBuffer
+        /// The packets after the first of a GSO run, written gathered (no copy).
+        var more: [ByteBuffer] = []
         let firstSize: Int
         var count = 1
+        var totalBytes: Int
         var ended = false
 
         /// The GSO segment size, 0 for a single packet.
@@ -130,6 +149,7 @@ class SocketTransport: @unchecked Sendable {
 
     deinit {
         addressSpace.deallocate()
+        parts.deallocate()
     }
 
     /// A bound socket for `address` whose pipeline holds `handler`, and its descriptor if
@@ -138,8 +158,19 @@ class SocketTransport: @unchecked Sendable {
         preconditionFailure("a subclass makes its sockets")
     }
 
+    /// Own event loop: a bound, non-blocking socket for `address`, ready to be read.
+    func makeOwnSocket(for address: IPAddress) throws -> CInt {
+        preconditionFailure("a subclass makes its sockets")
+    }
+
+    /// Own event loop: `descriptor`, the socket of `local`, is readable.
+    func readable(_ descriptor: CInt, at local: IPAddress) {}
+
     /// A socket for `address` is open.
     func didOpen(_ channel: any Channel, address: IPAddress) {}
+
+    /// Own event loop: the socket `descriptor` for `address` is open.
+    func didOpen(descriptor: CInt, address: IPAddress) {}
 
     /// A datagram arrived on the socket of `local`.
     func received(_ envelope: AddressedEnvelope<ByteBuffer>, at local: IPAddress) {}
@@ -149,6 +180,7 @@ class SocketTransport: @unchecked Sendable {
     func open(_ address: IPAddress) -> EventLoopFuture<Void> {
         if channels[address] != nil { return eventLoop.makeSucceededVoidFuture() }
         if let pending = opening[address] { return pending }
+        if let loop = eventLoop as? SCTPEventLoop { return openOwn(address, on: loop) }
         let stack = stack
         let handler = DatagramInboundHandler(localAddress: address,
                                              onRead: { [unowned self] envelope, local in received(envelope, at: local) },
@@ -163,6 +195,39 @@ class SocketTransport: @unchecked Sendable {
         return future
     }
 
+    /// Opens the socket of `address` on swift-sctp's own loop.
+    private func openOwn(_ address: IPAddress, on loop: SCTPEventLoop) -> EventLoopFuture<Void> {
+        let descriptor: CInt
+        do {
+            descriptor = try makeOwnSocket(for: address)
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+        let socket = OpenSocket(channel: nil, descriptor: descriptor)
+        do {
+            try loop.register(descriptor, onReadable: { [unowned self] in readable(descriptor, at: address) },
+                              onWritable: { [unowned self] in drainBacklog(socket, loop: loop) })
+        } catch {
+            Self.closeDescriptor(descriptor)
+            return eventLoop.makeFailedFuture(error)
+        }
+        channels[address] = socket
+        didOpen(descriptor: descriptor, address: address)
+        return eventLoop.makeSucceededVoidFuture()
+    }
+
+    /// Own event loop: the socket can take more; writes its backlog, as much as it takes.
+    private func drainBacklog(_ socket: OpenSocket, loop: SCTPEventLoop) {
+        guard let descriptor = socket.descriptor else { return }
+        while !socket.backlog.isEmpty {
+            let consumed = sendDirectly(socket.backlog, 0..<min(socket.backlog.count, 64), descriptor: descriptor)
+            offloadCounters.directWrites += consumed
+            socket.backlog.removeFirst(consumed)
+            if consumed == 0 { return }
+        }
+        loop.setWritable(descriptor, false)
+    }
+
     /// Queues a datagram on the socket of `source` for `destination` and `port` (flushed by
     /// `flush`), ECT(0) when `ecnCapable`. With segmentation offload, consecutive packets to
     /// the same destination and port with the same ECN field that are as large as the first
@@ -173,22 +238,19 @@ class SocketTransport: @unchecked Sendable {
         let ecn: UInt8 = ecnCapable ? 0x02 : 0
         if segmentationOffload, var run = batch, !run.ended, run.socket === socket, run.destination == destination,
            run.port == port, run.ecn == ecn, size <= run.firstSize, run.count < Self.maxSegments,
-           run.data.readableBytes + size <= Self.maxBatchBytes {
+           run.totalBytes + size <= Self.maxBatchBytes {
             batch = nil  // one owner while the run grows: no copy on write
-            if run.count == 1 {
-                var first = run.data
-                run.data = ByteBufferAllocator().buffer(capacity: min(run.firstSize * Self.maxSegments, Self.maxBatchBytes))
-                run.data.writeBuffer(&first)
-            }
-            var packet = data
-            run.data.writeBuffer(&packet)
+            if run.more.isEmpty { run.more.reserveCapacity(Self.maxSegments - 1) }
+            run.more.append(data)
+            run.totalBytes += size
             run.count += 1
             run.ended = size < run.firstSize
             batch = run
             return
         }
         if let run = batch { queue.append(run) }
-        batch = Outgoing(socket: socket, destination: destination, port: port, ecn: ecn, data: data, firstSize: size)
+        batch = Outgoing(socket: socket, destination: destination, port: port, ecn: ecn, data: data, firstSize: size,
+                         totalBytes: size)
     }
 
     func flush() {
@@ -219,8 +281,27 @@ class SocketTransport: @unchecked Sendable {
             offloadCounters.segmentedPackets += queue[index].count
         }
         var next = range.lowerBound
-        if let descriptor = socket.descriptor, socket.channelWrites == 0, socket.channel.isActive {
-            let consumed = sendDirectly(range, descriptor: descriptor)
+        guard let channel = socket.channel else {
+            // Own event loop: straight to the socket unless a backlog waits; the rest waits.
+            guard let descriptor = socket.descriptor else { return }
+            if socket.backlog.isEmpty {
+                let consumed = sendDirectly(queue, range, descriptor: descriptor)
+                offloadCounters.directWrites += consumed
+                next += consumed
+            }
+            guard next < range.upperBound else { return }
+            let room = max(0, Self.maximumBacklog - socket.backlog.count)
+            let kept = min(room, range.upperBound - next)
+            socket.backlog.append(contentsOf: queue[next..<(next + kept)])
+            offloadCounters.deferredWrites += kept
+            if kept < range.upperBound - next {
+                logger.debug("socket backlog full: datagrams dropped", metadata: ["count": "\(range.upperBound - next - kept)"])
+            }
+            (eventLoop as? SCTPEventLoop)?.setWritable(descriptor, true)
+            return
+        }
+        if let descriptor = socket.descriptor, socket.channelWrites == 0, channel.isActive {
+            let consumed = sendDirectly(queue, range, descriptor: descriptor)
             offloadCounters.directWrites += consumed
             next += consumed
         }
@@ -230,21 +311,41 @@ class SocketTransport: @unchecked Sendable {
 
     /// Writes as many of `queue[range]` as the kernel takes now to `descriptor`; returns how
     /// many it consumed (sent, or refused one by one and dropped).
-    private func sendDirectly(_ range: Range<Int>, descriptor: CInt) -> Int {
+    private func sendDirectly(_ queue: [Outgoing], _ range: Range<Int>, descriptor: CInt) -> Int {
         if range.count > addressCapacity {
             addressSpace.deallocate()
             addressCapacity = max(range.count, addressCapacity * 2)
             addressSpace = .allocate(capacity: addressCapacity)
         }
         datagrams.removeAll(keepingCapacity: true)
+        var partsNeeded = 0
+        for index in range where !queue[index].more.isEmpty { partsNeeded += queue[index].count }
+        if partsNeeded > partCapacity {
+            parts.deallocate()
+            partCapacity = max(partsNeeded, partCapacity * 2)
+            parts = .allocate(capacity: partCapacity)
+        }
+        var partsUsed = 0
         for (slot, index) in range.enumerated() {
             let entry = queue[index]
             let length = Self.fill(addressSpace + slot, with: entry.destination, port: entry.port)
-            // The pointer stays valid after the closure: `queue` holds the buffer, unchanged,
+            // The pointers stay valid after the closures: `queue` holds the buffers, unchanged,
             // until the system call below is done.
             let bytes = entry.data.withUnsafeReadableBytes { $0 }
+            var gathered: UnsafeMutablePointer<iovec>?
+            if !entry.more.isEmpty {
+                gathered = parts + partsUsed
+                parts[partsUsed] = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count)
+                partsUsed += 1
+                for packet in entry.more {
+                    let more = packet.withUnsafeReadableBytes { $0 }
+                    parts[partsUsed] = iovec(iov_base: UnsafeMutableRawPointer(mutating: more.baseAddress), iov_len: more.count)
+                    partsUsed += 1
+                }
+            }
             addressSpace.advanced(by: slot).withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
-                datagrams.append(csctp_datagram(data: bytes.baseAddress, length: bytes.count, address: address,
+                datagrams.append(csctp_datagram(data: bytes.baseAddress, length: bytes.count, parts: gathered,
+                                                part_count: gathered == nil ? 0 : CInt(entry.count), address: address,
                                                 address_length: length, segment_size: UInt16(truncatingIfNeeded: entry.segmentSize),
                                                 ecn: entry.ecn))
             }
@@ -265,12 +366,21 @@ class SocketTransport: @unchecked Sendable {
     /// Hands a datagram to the socket's channel (NIO queues it until the socket is writable).
     private func sendThroughChannel(_ entry: Outgoing, on socket: OpenSocket) {
         guard let remote = try? entry.destination.destinationAddress(port: entry.port) else { return }
+        var entry = entry
+        if !entry.more.isEmpty {
+            // The channel writes one buffer: the run's packets are joined (the rare path).
+            var joined = ByteBufferAllocator().buffer(capacity: entry.totalBytes)
+            joined.writeImmutableBuffer(entry.data)
+            for packet in entry.more { joined.writeImmutableBuffer(packet) }
+            entry.data = joined
+            entry.more = []
+        }
         let ecnState: NIOExplicitCongestionNotificationState = entry.ecn == 0 ? .transportNotCapable : .transportCapableFlag0
         let metadata = entry.count > 1 || entry.ecn != 0
             ? AddressedEnvelope<ByteBuffer>.Metadata(ecnState: ecnState, packetInfo: nil,
                                                      segmentSize: entry.count > 1 ? entry.segmentSize : nil)
             : nil
-        let channel = socket.channel
+        guard let channel = socket.channel else { return }
         touched[ObjectIdentifier(channel)] = channel
         guard socket.descriptor != nil else {
             channel.write(AddressedEnvelope(remoteAddress: remote, data: entry.data, metadata: metadata), promise: nil)
@@ -280,6 +390,14 @@ class SocketTransport: @unchecked Sendable {
         let promise = eventLoop.makePromise(of: Void.self)
         promise.futureResult.whenComplete { _ in socket.channelWrites -= 1 }
         channel.write(AddressedEnvelope(remoteAddress: remote, data: entry.data, metadata: metadata), promise: promise)
+    }
+
+    static func closeDescriptor(_ descriptor: CInt) {
+        #if canImport(Glibc)
+        _ = Glibc.close(descriptor)
+        #else
+        _ = Darwin.close(descriptor)
+        #endif
     }
 
     /// Writes a sockaddr_in or sockaddr_in6 for `address` and `port`; returns its length.
@@ -312,7 +430,7 @@ class SocketTransport: @unchecked Sendable {
     /// down); the address must stay usable for every association, so it is opened again.
     private func reopenWhenClosed(_ channel: any Channel, address: IPAddress) {
         channel.closeFuture.whenComplete { [self] _ in
-            guard !closing, channels[address]?.channel === channel else { return }
+            guard !closing, let current = channels[address]?.channel, current === channel else { return }
             channels[address] = nil
             reopen(address, attempt: 0)
         }
@@ -339,7 +457,13 @@ class SocketTransport: @unchecked Sendable {
 
     func close() -> EventLoopFuture<Void> {
         closing = true
-        let futures = channels.values.map { $0.channel.close() }
+        let futures = channels.values.compactMap { $0.channel?.close() }
+        let loop = eventLoop as? SCTPEventLoop
+        for socket in channels.values where socket.channel == nil {
+            guard let descriptor = socket.descriptor else { continue }
+            loop?.deregister(descriptor)
+            Self.closeDescriptor(descriptor)
+        }
         channels.removeAll()
         queue.removeAll()
         batch = nil
@@ -362,6 +486,8 @@ public struct SCTPOffloadCounters: Hashable, Sendable {
     public var directWrites = 0
     /// Writes handed to SwiftNIO's channel (direct writes off, raw IP, or a full socket).
     public var channelWrites = 0
+    /// Writes that waited for a full socket to take more (on `SCTPEventLoop`).
+    public var deferredWrites = 0
 
     public init() {}
 }

@@ -1,3 +1,4 @@
+import CSCTPSystem
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -101,14 +102,6 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
         return descriptor
     }
 
-    private static func closeDescriptor(_ descriptor: CInt) {
-        #if canImport(Glibc)
-        _ = Glibc.close(descriptor)
-        #else
-        _ = Darwin.close(descriptor)
-        #endif
-    }
-
     override func didOpen(_ channel: any Channel, address: IPAddress) {
         if let bound = channel.localAddress?.port {
             boundPort.withLockedValue { if $0 == nil { $0 = bound } }
@@ -120,12 +113,19 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
     }
 
     override func received(_ envelope: AddressedEnvelope<ByteBuffer>, at local: IPAddress) {
-        let datagram = envelope.data
         guard let source = IPAddress(envelope.remoteAddress), let udpPort = envelope.remoteAddress.port else { return }
+        received(envelope.data, from: source, udpPort: udpPort, at: local,
+                 congestionExperienced: envelope.metadata?.ecnState == .congestionExperienced,
+                 segmentSize: envelope.metadata?.segmentSize ?? 0)
+    }
+
+    /// A datagram (or with `segmentSize` > 0 a GRO run of them) from `source`, UDP port
+    /// `udpPort`, arrived on the socket of `local`.
+    private func received(_ datagram: ByteBuffer, from source: IPAddress, udpPort: Int, at local: IPAddress,
+                          congestionExperienced congestion: Bool, segmentSize: Int) {
         // A GRO run holds datagrams with one IP header (the kernel coalesces only equal ECN
         // fields), so the mark applies to each of them.
-        let congestion = envelope.metadata?.ecnState == .congestionExperienced
-        guard let segmentSize = envelope.metadata?.segmentSize, segmentSize > 0, datagram.readableBytes > segmentSize else {
+        guard segmentSize > 0, datagram.readableBytes > segmentSize else {
             deliver(datagram, from: source, udpPort: udpPort, to: local, congestionExperienced: congestion)
             return
         }
@@ -140,6 +140,106 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
                 deliver(packet, from: source, udpPort: udpPort, to: local, congestionExperienced: congestion)
             }
             offset += length
+        }
+    }
+
+    // MARK: Own event loop
+
+    /// Datagrams read per `recvmmsg`, and the room for each: 32 of up to 9216 bytes, or with
+    /// GRO 16 of up to 64 KiB (a coalesced run of packets).
+    private var receiveShape: (count: Int, slot: Int) { receiveOffload ? (16, 65_536) : (32, 9216) }
+    /// Where `recvmmsg` writes (own event loop), made when the first socket opens.
+    private var receiveSpace: UnsafeMutableRawPointer?
+    private var receivedInfo: UnsafeMutablePointer<csctp_received>?
+
+    deinit {
+        receiveSpace?.deallocate()
+        receivedInfo?.deallocate()
+    }
+
+    override func makeOwnSocket(for address: IPAddress) throws -> CInt {
+        let port = boundPort.withLockedValue { $0 } ?? options.udpPort
+        let what = "UDP port \(port) on \(address)"
+        let descriptor: CInt
+        do {
+            descriptor = try Self.boundSocket(address, port: port)
+        } catch {
+            throw SCTPStack.bindError(error, what: what, address: address)
+        }
+        var size = CInt(clamping: options.socketBufferSize)
+        _ = setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<CInt>.size))
+        _ = setsockopt(descriptor, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<CInt>.size))
+        let prepared = csctp_prepare_receive(descriptor, address.isIPv4 ? 0 : 1, receiveOffload ? 1 : 0)
+        if prepared != 0 {
+            Self.closeDescriptor(descriptor)
+            throw SCTPStack.bindError(IOError(errnoCode: -prepared, reason: "setsockopt"), what: what, address: address)
+        }
+        return descriptor
+    }
+
+    override func didOpen(descriptor: CInt, address: IPAddress) {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let named = withUnsafeMutablePointer(to: &storage) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        if named == 0 {
+            let port: UInt16 = withUnsafeBytes(of: storage) { raw in
+                // sin_port and sin6_port sit at the same offset, in network byte order.
+                UInt16(bigEndian: raw.load(fromByteOffset: MemoryLayout<sa_family_t>.size, as: UInt16.self))
+            }
+            boundPort.withLockedValue { if $0 == nil { $0 = Int(port) } }
+        }
+        if socketReceiveBuffer == nil {
+            var value: CInt = 0
+            var size = socklen_t(MemoryLayout<CInt>.size)
+            if getsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &value, &size) == 0, value > 0 {
+                socketReceiveBuffer = Int(value)
+            }
+        }
+    }
+
+    /// Reads what the socket holds (a bounded number of batches per turn, so that other
+    /// sockets and timers are served too) and hands it to the stack.
+    override func readable(_ descriptor: CInt, at local: IPAddress) {
+        let (count, slot) = receiveShape
+        if receiveSpace == nil {
+            receiveSpace = .allocate(byteCount: count * slot, alignment: 16)
+            receivedInfo = .allocate(capacity: count)
+        }
+        guard let space = receiveSpace, let info = receivedInfo else { return }
+        let allocator = ByteBufferAllocator()
+        for _ in 0..<1 {
+            let got = Int(csctp_receive_datagrams(descriptor, space.assumingMemoryBound(to: UInt8.self), slot, info, CInt(count)))
+            if got < 0 {
+                // Such as ECONNREFUSED after an ICMP port unreachable: the error is consumed.
+                logger.debug("socket read error", metadata: ["errno": "\(-got)", "local": "\(local)"])
+                continue
+            }
+            for index in 0..<got {
+                let entry = info[index]
+                guard entry.truncated == 0, let source = Self.source(of: entry) else { continue }
+                var datagram = allocator.buffer(capacity: entry.length)
+                datagram.writeBytes(UnsafeRawBufferPointer(start: space + index * slot, count: entry.length))
+                received(datagram, from: source, udpPort: Int(entry.port), at: local,
+                         congestionExperienced: entry.ecn == 3, segmentSize: Int(entry.segment_size))
+            }
+            if got < count { break }
+        }
+        stack.readComplete()
+    }
+
+    private static func source(of entry: csctp_received) -> IPAddress? {
+        withUnsafeBytes(of: entry.address) { raw -> IPAddress? in
+            switch entry.family {
+            case 4:
+                return .v4(IPv4Address(rawValue: UInt32(bigEndian: raw.loadUnaligned(as: UInt32.self))))
+            case 6:
+                return .v6(IPv6Address(high: UInt64(bigEndian: raw.loadUnaligned(as: UInt64.self)),
+                                       low: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))))
+            default:
+                return nil
+            }
         }
     }
 
