@@ -73,7 +73,7 @@ int csctp_poll_remove(int poll_fd, int fd) {
 enum { WAIT_BATCH = 64 };
 
 /* Whether epoll_pwait2 (nanosecond timeouts, Linux 5.11) is known to be missing. */
-static int no_pwait2 = 0;
+static volatile int no_pwait2 = 0;
 
 int csctp_poll_wait(int poll_fd, int *fds, uint32_t *events, int max, int64_t timeout_ns) {
     struct epoll_event ready[WAIT_BATCH];
@@ -83,9 +83,9 @@ int csctp_poll_wait(int poll_fd, int *fds, uint32_t *events, int max, int64_t ti
     if (!no_pwait2 && timeout_ns > 0) {
         struct timespec timeout = { (time_t)(timeout_ns / 1000000000), (long)(timeout_ns % 1000000000) };
         got = (int)syscall(SYS_epoll_pwait2, poll_fd, ready, max, &timeout, NULL, 0);
-        if (got < 0 && errno == ENOSYS) no_pwait2 = 1;
-        else if (got < 0 && errno != EINTR) return -errno;
-        else if (got < 0) return 0;
+        if (got < 0 && errno == EINTR) return 0;
+        /* Missing (ENOSYS) or refused by a seccomp filter (EPERM, ...): epoll_wait from now on. */
+        if (got < 0) no_pwait2 = 1;
     }
 #endif
     if (got < 0) {

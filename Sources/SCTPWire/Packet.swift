@@ -140,7 +140,9 @@ public struct SCTPPacket: Hashable, Sendable {
 
     /// The packet's bytes.
     public func serialized(checksum mode: ChecksumMode = .crc32c) -> ByteBuffer {
-        var buffer = ByteBuffer()
+        // Most packets serialized whole are control packets (INIT ACK, ABORT, ...): a start
+        // that fits them spares the buffer's growth steps.
+        var buffer = ByteBufferAllocator().buffer(capacity: 512)
         write(to: &buffer, checksum: mode)
         return buffer
     }

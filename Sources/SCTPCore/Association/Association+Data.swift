@@ -62,7 +62,7 @@ extension Association {
         var builder = PacketBuilder(header: commonHeader, mtu: paths[pathIndex].mtu,
                                     destination: paths[pathIndex].address, checksum: checksumMode, packetStorage: consume storage)
         builder.ecnCapable = ecnNegotiated
-        for chunk in pendingControl { builder.add(chunk, size: chunk.encodedSize) }
+        for chunk in pendingControl { builder.add(chunk) }
         let hasControl = !pendingControl.isEmpty
         pendingControl.removeAll()
 
@@ -85,10 +85,10 @@ extension Association {
         if replyPath == pathIndex && (sackDue || (receiver.isSackOwed && (hasControl || mayCarryData))) {
             let sack = receiver.peekSack()
             let sackChunk = Chunk.sack(sack)
-            builder.add(sackChunk, size: sackChunk.encodedSize)
+            builder.add(sackChunk)
             if let tsn = ecnEchoTSN {
                 let echo = Chunk.ecne(ECNEChunk(lowestTSN: tsn))
-                builder.add(echo, size: echo.encodedSize)
+                builder.add(echo)
             }
             bundledSack = sack
         }
@@ -99,7 +99,7 @@ extension Association {
             abandonMessages(now: now)
             if forwardTSNPending, let forward = sender.outstanding.forwardTSN() {
                 let chunk = Chunk.forwardTSN(forward)
-                builder.add(chunk, size: chunk.encodedSize)
+                builder.add(chunk)
                 sentData = true
             }
             forwardTSNPending = false

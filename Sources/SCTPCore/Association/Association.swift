@@ -242,7 +242,8 @@ final class Association {
         if let tag { header.verificationTag = tag }
         var builder = PacketBuilder(header: header, mtu: paths[pathIndex].mtu, destination: paths[pathIndex].address,
                                     checksum: checksumMode)
-        for chunk in chunks { builder.add(chunk, size: chunk.encodedSize) }
+        builder.initialCapacity = 512
+        for chunk in chunks { builder.add(chunk) }
         builder.finish(into: &outbox)
     }
 

@@ -38,6 +38,10 @@ struct PacketBuilder {
     let destination: IPAddress
     let checksum: ChecksumMode
     let allocator: ByteBufferAllocator
+    /// The capacity a packet's buffer starts with (it grows if a packet needs more): the
+    /// MTU for packets that carry DATA, less for control packets, so that their buffers
+    /// come from the allocator's small, fast size classes.
+    var initialCapacity: Int
     /// Packets carrying DATA go out ECN-capable (`Transmit.ecnCapable`): the association
     /// negotiated ECN (RFC 9260 Appendix A). Control-only packets never do.
     var ecnCapable = false
@@ -58,6 +62,7 @@ struct PacketBuilder {
         self.destination = destination
         self.checksum = checksum
         self.allocator = allocator
+        initialCapacity = self.mtu
     }
 
     /// Bytes a chunk of `valueLength` bytes takes, padding included.
@@ -77,7 +82,7 @@ struct PacketBuilder {
     private mutating func prepare(size: Int) {
         if let current = buffer, size > mtu - current.readableBytes { finishPacket() }
         if buffer == nil {
-            var fresh = allocator.buffer(capacity: mtu)
+            var fresh = allocator.buffer(capacity: min(mtu, max(initialCapacity, size + CommonHeader.size)))
             header.write(to: &fresh)
             buffer = fresh
         }
@@ -88,6 +93,28 @@ struct PacketBuilder {
         prepare(size: size)
         if case .data = chunk { bufferCarriesData = true }
         chunk.write(to: &buffer!)
+    }
+
+    /// Adds a chunk, starting a new packet when it does not fit the current one. A control
+    /// chunk whose size only writing it tells (INIT, INIT ACK, ABORT, ERROR, ...) is
+    /// written in place, once, and moved to a new packet if it did not fit after the chunks
+    /// already there.
+    mutating func add(_ chunk: Chunk) {
+        if let size = chunk.computedSize {
+            add(chunk, size: size)
+            return
+        }
+        prepare(size: 0)
+        let start = buffer!.writerIndex
+        chunk.write(to: &buffer!)
+        if buffer!.readableBytes > mtu && start - buffer!.readerIndex > CommonHeader.size {
+            let size = buffer!.writerIndex - start
+            buffer!.moveWriterIndex(to: start)
+            finishPacket()
+            prepare(size: size)
+            chunk.write(to: &buffer!)
+        }
+        if case .data = chunk { bufferCarriesData = true }
     }
 
     /// Adds a DATA chunk, starting a new packet when it does not fit the current one.
@@ -132,10 +159,10 @@ struct PacketBuilder {
 }
 
 extension Chunk {
-    /// The bytes this chunk takes in a packet, padding included. The chunks of every packet
-    /// (DATA, SACK, fixed-size control chunks) are computed from their fields; only the rare
-    /// variable control chunks are measured by writing them.
-    var encodedSize: Int {
+    /// The bytes this chunk takes in a packet, padding included, computed from its fields
+    /// for the chunks of every packet (DATA, SACK, fixed-size control chunks); `nil` for the
+    /// variable control chunks, which `PacketBuilder.add(_:)` measures by writing them.
+    var computedSize: Int? {
         switch self {
         case .data(let c): return c.encodedSize
         case .sack(let c):
@@ -145,10 +172,7 @@ extension Chunk {
         case .cookieEcho(let c): return PacketBuilder.chunkSize(valueLength: c.cookie.readableBytes)
         case .heartbeat(let c): return PacketBuilder.chunkSize(valueLength: 4 + c.info.info.readableBytes)
         case .heartbeatAck(let c): return PacketBuilder.chunkSize(valueLength: 4 + c.info.info.readableBytes)
-        default:
-            var scratch = ByteBuffer()
-            write(to: &scratch)
-            return scratch.readableBytes
+        default: return nil
         }
     }
 }

@@ -22,7 +22,43 @@ struct PacketBuilderTests {
         for chunk in chunks {
             var buffer = ByteBuffer()
             chunk.write(to: &buffer)
-            #expect(chunk.encodedSize == buffer.readableBytes, "\(chunk)")
+            if case .error = chunk {
+                #expect(chunk.computedSize == nil, "a variable control chunk is measured by writing it")
+            } else {
+                #expect(chunk.computedSize == buffer.readableBytes, "\(chunk)")
+            }
         }
+    }
+
+    @Test("a control chunk measured by writing it goes into the current packet when it fits, else starts the next one")
+    func measuredChunks() throws {
+        let header = CommonHeader(sourcePort: 1, destinationPort: 2, verificationTag: 3)
+        let address = IPAddress.v4(IPv4Address(127, 0, 0, 1))
+        func abort(_ bytes: Int) -> Chunk {
+            .abort(AbortChunk(causes: [.userInitiatedAbort(UserInitiatedAbortCause(bytes: ByteBuffer(repeating: 0x61, count: bytes)))]))
+        }
+        func written(_ chunk: Chunk) -> Int {
+            var buffer = ByteBuffer()
+            chunk.write(to: &buffer)
+            return buffer.readableBytes
+        }
+        var builder = PacketBuilder(header: header, mtu: 200, destination: address, checksum: .crc32c)
+        builder.initialCapacity = 64
+        let small = abort(20)
+        let large = abort(150)
+        builder.add(small)
+        builder.add(small)   // fits: same packet
+        builder.add(large)   // does not fit after the two: the next packet
+        builder.add(.cookieAck(CookieAckChunk()))
+        let packets = builder.finish()
+        #expect(packets.count == 2)
+        #expect(packets.map(\.datagram.readableBytes) == [CommonHeader.size + 2 * written(small),
+                                                          CommonHeader.size + written(large) + 4])
+        for packet in packets {
+            let parsed = try SCTPPacket(parsing: packet.datagram)
+            #expect(parsed.header.verificationTag == header.verificationTag)
+        }
+        #expect(try SCTPPacket(parsing: packets[0].datagram).chunks == [small, small])
+        #expect(try SCTPPacket(parsing: packets[1].datagram).chunks == [large, .cookieAck(CookieAckChunk())])
     }
 }

@@ -55,8 +55,10 @@ public final class SCTPEventLoop: EventLoop, @unchecked Sendable {
     private var stopped = false
     private var shutdownCallbacks: [(DispatchQueue, @Sendable ((any Error)?) -> Void)] = []
 
+    /// Serializes the tasks that run in the place of a stopped loop.
+    private let standInLock = NIOLock()
+
     // The loop thread's own.
-    private var thread: pthread_t?
     private var timers = Heap<TimerEntry>()
     private var timerSequence: UInt64 = 0
     private var cancelledTimers = 0
@@ -65,6 +67,10 @@ public final class SCTPEventLoop: EventLoop, @unchecked Sendable {
     private var flushes: [SCTPStack] = []
     private var spareFlushes: [SCTPStack] = []
     private var spareTasks: [@Sendable () -> Void] = []
+    /// The loop has stopped (its thread's view of `stopped`).
+    private var finished = false
+    /// Consecutive failed waits (the loop gives up after many).
+    private var waitFailures = 0
 
     /// What a descriptor registered on the loop does when it is ready.
     final class Registration {
@@ -86,6 +92,8 @@ public final class SCTPEventLoop: EventLoop, @unchecked Sendable {
         let abandon: () -> Void
         var cancelled = false
         var done = false
+        /// Whether the timer is in the loop's heap (cancelled ones there are counted).
+        var queued = false
         init(body: @escaping () -> Void, abandon: @escaping () -> Void) {
             self.body = body
             self.abandon = abandon
@@ -125,7 +133,7 @@ public final class SCTPEventLoop: EventLoop, @unchecked Sendable {
         var handle = pthread_t()
         let created = pthread_create(&handle, nil, { argument in
             let start = Unmanaged<ThreadStart>.fromOpaque(argument!).takeRetainedValue()
-            start.loop.thread = pthread_self()
+            pthread_setspecific(SCTPEventLoop.current, Unmanaged.passUnretained(start.loop).toOpaque())
             csctp_name_thread("SCTP-loop")
             start.started.lock()
             start.started.unlock(withValue: true)
@@ -161,12 +169,12 @@ public final class SCTPEventLoop: EventLoop, @unchecked Sendable {
     // MARK: EventLoop
 
     public var inEventLoop: Bool {
-        if let thread, pthread_equal(pthread_self(), thread) != 0 { return true }
-        return pthread_getspecific(Self.standIn) == Unmanaged.passUnretained(self).toOpaque()
+        pthread_getspecific(Self.current) == Unmanaged.passUnretained(self).toOpaque()
     }
 
-    /// The stopped loop whose task the current thread runs in its place, if any.
-    private static let standIn: pthread_key_t = {
+    /// The loop the current thread is (its own thread), or runs a task in the place of
+    /// (once that loop stopped); `nil` elsewhere.
+    private static let current: pthread_key_t = {
         var key = pthread_key_t()
         precondition(pthread_key_create(&key, nil) == 0, "no thread-specific key left for SCTPEventLoop")
         return key
@@ -185,16 +193,26 @@ public final class SCTPEventLoop: EventLoop, @unchecked Sendable {
             return (true, false)
         }
         if dropped {
-            // The loop's thread is gone: the task runs here, as if on the loop, so that
-            // futures of the loop still complete (SwiftNIO's loops drop it, and such futures
-            // never complete).
-            let previous = pthread_getspecific(Self.standIn)
-            pthread_setspecific(Self.standIn, Unmanaged.passUnretained(self).toOpaque())
-            task()
-            pthread_setspecific(Self.standIn, previous)
+            standIn(task)
             return
         }
         if signal { csctp_wake_signal(wakeDescriptor) }
+    }
+
+    /// Runs `task` in the place of the stopped loop: here, one such task at a time, as if on
+    /// the loop, so that futures of the loop still complete (SwiftNIO's loops drop it, and
+    /// such futures never complete).
+    private func standIn(_ task: () -> Void) {
+        if inEventLoop {
+            task()
+            return
+        }
+        standInLock.withLock {
+            let previous = pthread_getspecific(Self.current)
+            pthread_setspecific(Self.current, Unmanaged.passUnretained(self).toOpaque())
+            task()
+            pthread_setspecific(Self.current, previous)
+        }
     }
 
     @discardableResult
@@ -252,6 +270,7 @@ public final class SCTPEventLoop: EventLoop, @unchecked Sendable {
     /// Watches `descriptor` for reading (and for writing when asked with `setWritable`).
     func register(_ descriptor: CInt, onReadable: @escaping () -> Void, onWritable: @escaping () -> Void) throws(SCTPError) {
         preconditionInEventLoop(file: #file, line: #line)
+        guard !lock.withLock({ stopped }) else { throw SCTPError(.badFileDescriptor, "the SCTP event loop has shut down") }
         let result = csctp_poll_set(pollDescriptor, descriptor, 1, 1, 0)
         guard result == 0 else { throw SCTPError(Errno(rawValue: -result), "the SCTP event loop cannot watch a socket") }
         registrations[descriptor] = Registration(descriptor: descriptor, onReadable: onReadable, onWritable: onWritable)
@@ -260,16 +279,21 @@ public final class SCTPEventLoop: EventLoop, @unchecked Sendable {
     /// Asks to be told (or no longer) when `descriptor` can take more writes.
     func setWritable(_ descriptor: CInt, _ wanted: Bool) {
         guard let registration = registrations[descriptor], registration.wantsWritable != wanted else { return }
-        registration.wantsWritable = wanted
         let result = csctp_poll_set(pollDescriptor, descriptor, 0, 1, wanted ? 1 : 0)
-        if result != 0 {
+        guard result == 0 else {
             logger.warning("cannot change a socket's writability interest", metadata: ["errno": "\(-result)"])
+            return
         }
+        registration.wantsWritable = wanted
     }
 
     /// Has `stack.flushBeforeWaiting()` called once, at the end of this turn of the loop.
     func beforeWaiting(_ stack: SCTPStack) {
-        flushes.append(stack)
+        if finished {
+            stack.flushBeforeWaiting()
+        } else {
+            flushes.append(stack)
+        }
     }
 
     /// Stops watching `descriptor` (before it is closed).
@@ -290,13 +314,21 @@ public final class SCTPEventLoop: EventLoop, @unchecked Sendable {
 
     private func insert(_ timer: TimerTask, at deadline: UInt64) {
         guard !timer.cancelled else { return }
+        guard !finished else {
+            // The loop stopped before the timer got in (it was handed over from another thread).
+            timer.cancelled = true
+            timer.abandon()
+            return
+        }
         timerSequence &+= 1
+        timer.queued = true
         timers.insert(TimerEntry(deadline: deadline, sequence: timerSequence, task: timer))
     }
 
     private func cancel(_ timer: TimerTask) {
         guard !timer.done, !timer.cancelled else { return }
         timer.cancelled = true
+        guard timer.queued else { return }
         cancelledTimers += 1
         // Cancelled entries leave the heap when due; many of them are swept at once.
         if cancelledTimers > 64 && cancelledTimers > timers.count / 2 {
@@ -338,11 +370,7 @@ public final class SCTPEventLoop: EventLoop, @unchecked Sendable {
         while true {
             var more = runTasks()
             runDueTimers()
-            while !flushes.isEmpty {
-                swap(&flushes, &spareFlushes)
-                for stack in spareFlushes { stack.flushBeforeWaiting() }
-                spareFlushes.removeAll(keepingCapacity: true)
-            }
+            runFlushes()
             more = more || lock.withLock { !tasks.isEmpty }
             if !more && lock.withLock({ stopping }) { break }
             var timeout: Int64 = -1
@@ -358,9 +386,16 @@ public final class SCTPEventLoop: EventLoop, @unchecked Sendable {
                 }
             }
             if count < 0 {
+                waitFailures += 1
                 logger.error("the SCTP event loop cannot wait", metadata: ["errno": "\(-count)"])
+                // A failure that lasts (the poll descriptor broke) must not spin for ever.
+                if waitFailures >= 100 {
+                    logger.critical("the SCTP event loop stops: waiting keeps failing", metadata: ["errno": "\(-count)"])
+                    lock.withLock { stopping = true }
+                }
                 continue
             }
+            waitFailures = 0
             for index in 0..<Int(count) {
                 let descriptor = descriptors[index]
                 if descriptor == wakeDescriptor {
@@ -383,25 +418,44 @@ public final class SCTPEventLoop: EventLoop, @unchecked Sendable {
     /// After the loop: fails what is still scheduled, closes the loop's descriptors and
     /// reports the shutdown.
     private func finish() {
+        // From here on, tasks run in the loop's place (`standIn`); those that came last run now.
+        let (left, callbacks): ([@Sendable () -> Void], [(DispatchQueue, @Sendable ((any Error)?) -> Void)]) = lock.withLock {
+            stopped = true
+            let left = tasks
+            tasks = []
+            let callbacks = shutdownCallbacks
+            shutdownCallbacks = []
+            return (left, callbacks)
+        }
+        finished = true
+        for task in left { task() }
+        runFlushes()
         let pending = timers.unordered
         timers = Heap()
         for entry in pending where !entry.task.cancelled && !entry.task.done {
             entry.task.cancelled = true
             entry.task.abandon()
         }
-        let callbacks: [(DispatchQueue, @Sendable ((any Error)?) -> Void)] = lock.withLock {
-            stopped = true
-            let callbacks = shutdownCallbacks
-            shutdownCallbacks = []
-            tasks = []
-            return callbacks
-        }
+        flushes = []
         if !registrations.isEmpty {
             logger.debug("the SCTP event loop stops with sockets still registered", metadata: ["count": "\(registrations.count)"])
             registrations = [:]
         }
+        // The descriptors are closed in deinit: another thread may be about to signal.
+        for (queue, callback) in callbacks { queue.async { callback(nil) } }
+    }
+
+    deinit {
         _ = Self.closeDescriptor(pollDescriptor)
         _ = Self.closeDescriptor(wakeDescriptor)
-        for (queue, callback) in callbacks { queue.async { callback(nil) } }
+    }
+
+    /// Flushes the stacks that asked for it during this turn.
+    private func runFlushes() {
+        while !flushes.isEmpty {
+            swap(&flushes, &spareFlushes)
+            for stack in spareFlushes { stack.flushBeforeWaiting() }
+            spareFlushes.removeAll(keepingCapacity: true)
+        }
     }
 }

@@ -104,8 +104,9 @@ class SocketTransport: @unchecked Sendable {
         /// Datagrams handed to the channel and not yet written by it: while there are any,
         /// new ones go the same way.
         var channelWrites = 0
-        /// Own event loop: datagrams waiting for the socket to take more, in order.
+        /// Own event loop: datagrams waiting for the socket to take more, in order, and their bytes.
         fileprivate var backlog: [Outgoing] = []
+        fileprivate var backlogBytes = 0
 
         init(channel: (any Channel)?, descriptor: CInt?) {
             self.channel = channel
@@ -113,9 +114,11 @@ class SocketTransport: @unchecked Sendable {
         }
     }
 
-    /// At most this many datagrams wait in a socket's backlog; more are dropped (SCTP
-    /// retransmits what is lost, and a peer that cannot keep up is not given memory without bound).
+    /// At most this many datagrams, and bytes, wait in a socket's backlog; more are dropped
+    /// (SCTP retransmits what is lost, and a link that cannot keep up is not given memory
+    /// without bound).
     static let maximumBacklog = 1024
+    static let maximumBacklogBytes = 4 << 20
 
     /// One datagram, or a run of equal-sized packets for one GSO write (`segmentSize` > 0;
     /// every packet as large as the first, but the last, which may be shorter and ends the run).
@@ -222,6 +225,7 @@ class SocketTransport: @unchecked Sendable {
         while !socket.backlog.isEmpty {
             let consumed = sendDirectly(socket.backlog, 0..<min(socket.backlog.count, 64), descriptor: descriptor)
             offloadCounters.directWrites += consumed
+            for entry in socket.backlog[0..<consumed] { socket.backlogBytes -= entry.totalBytes }
             socket.backlog.removeFirst(consumed)
             if consumed == 0 { return }
         }
@@ -290,12 +294,20 @@ class SocketTransport: @unchecked Sendable {
                 next += consumed
             }
             guard next < range.upperBound else { return }
-            let room = max(0, Self.maximumBacklog - socket.backlog.count)
-            let kept = min(room, range.upperBound - next)
-            socket.backlog.append(contentsOf: queue[next..<(next + kept)])
-            offloadCounters.deferredWrites += kept
-            if kept < range.upperBound - next {
-                logger.debug("socket backlog full: datagrams dropped", metadata: ["count": "\(range.upperBound - next - kept)"])
+            var dropped = 0
+            for index in next..<range.upperBound {
+                let entry = queue[index]
+                guard socket.backlog.count < Self.maximumBacklog,
+                      socket.backlogBytes + entry.totalBytes <= Self.maximumBacklogBytes else {
+                    dropped += 1
+                    continue
+                }
+                socket.backlog.append(entry)
+                socket.backlogBytes += entry.totalBytes
+                offloadCounters.deferredWrites += 1
+            }
+            if dropped > 0 {
+                logger.debug("socket backlog full: datagrams dropped", metadata: ["count": "\(dropped)"])
             }
             (eventLoop as? SCTPEventLoop)?.setWritable(descriptor, true)
             return
@@ -456,10 +468,14 @@ class SocketTransport: @unchecked Sendable {
     }
 
     func close() -> EventLoopFuture<Void> {
+        // What is written so far (the ABORTs of a closing stack) leaves first.
+        flush()
         closing = true
         let futures = channels.values.compactMap { $0.channel?.close() }
         let loop = eventLoop as? SCTPEventLoop
         for socket in channels.values where socket.channel == nil {
+            socket.backlog.removeAll()
+            socket.backlogBytes = 0
             guard let descriptor = socket.descriptor else { continue }
             loop?.deregister(descriptor)
             Self.closeDescriptor(descriptor)
@@ -486,7 +502,8 @@ public struct SCTPOffloadCounters: Hashable, Sendable {
     public var directWrites = 0
     /// Writes handed to SwiftNIO's channel (direct writes off, raw IP, or a full socket).
     public var channelWrites = 0
-    /// Writes that waited for a full socket to take more (on `SCTPEventLoop`).
+    /// Writes that waited for a full socket to take more (on `SCTPEventLoop`; once written,
+    /// they count as direct writes too).
     public var deferredWrites = 0
 
     public init() {}
