@@ -1,6 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOPosix
 import SCTP
 import SCTPCore
 import SCTPTestSupport
@@ -149,14 +150,18 @@ struct TransportTests {
 @Suite("UDP segmentation and receive offload")
 struct OffloadTests {
     @Test("a bulk transfer goes out in GSO writes and comes in as GRO runs where the kernel has them; every message intact; off means none; writes go straight to the socket or through the channel as asked",
-          arguments: [(true, true), (true, false), (false, true), (false, false)])
-    func bulkTransferUsesOffload(enabled: Bool, direct: Bool) throws {
+          arguments: [(true, true, false), (true, false, false), (false, true, false), (false, false, false),
+                      (true, true, true), (false, true, true)])
+    func bulkTransferUsesOffload(enabled: Bool, direct: Bool, ownLoop: Bool) throws {
         do {
             var options = SCTPStack.Options(udpPort: 0, peerUDPPort: 0)
             options.segmentationOffload = enabled
             options.receiveOffload = enabled
             options.directWrites = direct
-            let stack = SCTPStack(options: options)
+            // SwiftNIO's loop (its channels read; writes direct or through them), or our own
+            // (which reads the sockets itself and always writes directly).
+            let group: any EventLoopGroup = ownLoop ? try #require(SCTPEventLoop.singleton) : MultiThreadedEventLoopGroup.singleton
+            let stack = SCTPStack(options: options, group: group)
             defer { _ = try? stack.close().wait() }
             let (listener, port) = try listening(on: stack, [address("127.0.0.1", 0)])
             defer { try? listener.close() }

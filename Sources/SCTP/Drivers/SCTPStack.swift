@@ -47,9 +47,10 @@ public final class SCTPStack: @unchecked Sendable {
         /// Let the kernel hand over runs of datagrams from one peer as one buffer (`UDP_GRO`,
         /// Linux 5.0+), cut back into packets here. Used only where the kernel supports it.
         public var receiveOffload: Bool = true
-        /// Write datagrams straight to the UDP sockets (sendmmsg) instead of through SwiftNIO's
-        /// channel pipeline; NIO still reads, and takes the writes over whenever a socket is
-        /// full. Off: every write goes through the channel (for comparison).
+        /// On a SwiftNIO loop: write datagrams straight to the UDP sockets (sendmmsg) instead
+        /// of through SwiftNIO's channel pipeline; NIO still reads, and takes the writes over
+        /// whenever a socket is full. Off: every write goes through the channel (for
+        /// comparison). On `SCTPEventLoop` there is no channel: writes are always direct.
         public var directWrites: Bool = true
 
         public init(udpPort: Int = 9899, peerUDPPort: Int = 9899) {
@@ -58,9 +59,16 @@ public final class SCTPStack: @unchecked Sendable {
         }
     }
 
-    /// The stack every socket uses unless given another: UDP port 9899 both sides, on one
-    /// loop of NIO's singleton event loop group.
+    /// The stack every socket uses unless given another: UDP port 9899 both sides, on the
+    /// default loop (`defaultEventLoopGroup`).
     public static let shared = SCTPStack()
+
+    /// Where UDP stacks run unless given a group: swift-sctp's own loop
+    /// (`SCTPEventLoop.singleton`, which reads and writes the sockets itself) where it is
+    /// supported, else one loop of SwiftNIO's singleton group.
+    public static var defaultEventLoopGroup: any EventLoopGroup {
+        SCTPEventLoop.singleton ?? MultiThreadedEventLoopGroup.singleton
+    }
 
     public let options: Options
     /// The loop all of the stack's sockets run on.
@@ -90,8 +98,8 @@ public final class SCTPStack: @unchecked Sendable {
     /// Whether the kernel's routing table says where packets go (not for a carrier).
     private var usesKernelRoutes: Bool { !(transport is CarrierTransport) }
 
-    /// A UDP encapsulation stack on one loop of `group`.
-    public init(options: Options = Options(), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+    /// A UDP encapsulation stack on one loop of `group` (by default `defaultEventLoopGroup`).
+    public init(options: Options = Options(), group: any EventLoopGroup = SCTPStack.defaultEventLoopGroup) {
         self.options = options
         eventLoop = group.next()
         answersOutOfTheBlue = true

@@ -42,6 +42,10 @@ public final class SCTPEventLoop: EventLoop, @unchecked Sendable {
         #endif
     }
 
+    /// One loop for the whole process, started when first used and never shut down (as
+    /// SwiftNIO's singleton groups); `nil` where the loop is not supported or cannot start.
+    public static let singleton: SCTPEventLoop? = isSupported ? try? SCTPEventLoop() : nil
+
     private let pollDescriptor: CInt
     private let wakeDescriptor: CInt
     private let logger = Logger(label: "swift-sctp.loop")
@@ -251,6 +255,10 @@ public final class SCTPEventLoop: EventLoop, @unchecked Sendable {
     }
 
     public func shutdownGracefully(queue: DispatchQueue, _ callback: @escaping @Sendable ((any Error)?) -> Void) {
+        if self === Self.singleton {
+            queue.async { callback(EventLoopError.unsupportedOperation) }
+            return
+        }
         let already: Bool = lock.withLock {
             if stopped { return true }
             stopping = true
