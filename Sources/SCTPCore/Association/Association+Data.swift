@@ -23,7 +23,10 @@ extension Association {
             case .queueFull: throw .sendBufferFull
             }
         }
-        if state == .established { transmitData(now: now) }
+        // Sent at the next poll, not here: the messages of a batch of calls (or of one turn
+        // of the driver's loop) go out bundled in full packets instead of one small packet
+        // each while the window has room.
+        if state == .established { transmitOwed = max(transmitOwed ?? now, now) }
     }
 
     /// Bytes of user data waiting to be sent (not yet cut into chunks).
@@ -54,6 +57,7 @@ extension Association {
     /// that path while it is active); a SACK goes where the latest DATA came from (§6.4), in
     /// a packet of its own when that is another path.
     func transmitData(now: SCTPInstant) {
+        transmitOwed = nil
         guard state != .closed, !paths.isEmpty else { return }
         let canSendData = state == .established || state == .shutdownPending || state == .shutdownReceived
         let pathIndex = primaryPath

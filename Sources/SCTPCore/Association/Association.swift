@@ -164,7 +164,15 @@ final class Association {
 
     // MARK: Outputs
 
-    func pollTransmit() -> Transmit? { outbox.popFirst() }
+    func pollTransmit() -> Transmit? {
+        if let now = transmitOwed { transmitData(now: now) }
+        transmitOwed = nil
+        return outbox.popFirst()
+    }
+
+    /// Messages were queued since the last transmission, at this instant: they go out at
+    /// the next `pollTransmit` (or sooner, with whatever else is sent).
+    var transmitOwed: SCTPInstant?
     func pollEvent() -> SCTPEvent? { events.popFirst() }
 
     /// The earliest instant at which `handleTimeout` has work to do.

@@ -214,7 +214,7 @@ public final class SCTPEndpoint {
                 association.isPending = false
                 return true
             }
-            guard association.outbox.isEmpty && association.events.isEmpty else { return false }
+            guard association.outbox.isEmpty && association.events.isEmpty && association.transmitOwed == nil else { return false }
             reapIfClosed(association)
             association.isPending = false
             // An idle association keeps no spare packet array (memory per idle association);

@@ -85,12 +85,13 @@ struct SendLimitTests {
             let id = try h.connect()
             #expect(h.run { !H.upEvents(h.client).isEmpty })
             let (client, _) = h.logTraffic()
-            // Ten small messages at once: the first leaves alone (nothing is in flight).
+            // Ten small messages, one call after another, each followed by a poll (as the
+            // driver does after a call): the first leaves alone (nothing is in flight).
             for index in 0..<10 {
                 try h.client.endpoint.send(OutgoingMessage(streamIdentifier: 0, payload: ByteBuffer(repeating: UInt8(index), count: 50)),
                                            on: id, now: h.now)
+                h.loop.flushTransmits()
             }
-            h.loop.flushTransmits()
             #expect(h.run { H.messages(h.server).count == 10 })
             let packetsWithData = client.sent.filter { $0.chunks.contains { $0.type == 0 } }
             if noDelay {
@@ -100,6 +101,28 @@ struct SendLimitTests {
                 // One packet, then the nine others bundled after the first SACK.
                 #expect(packetsWithData.map { $0.chunks.filter { $0.type == 0 }.count } == [1, 9])
             }
+            #expect(H.messages(h.server).map { $0.payload.getInteger(at: 0, as: UInt8.self) } == (0..<10).map { UInt8($0) })
+        }
+    }
+
+    @Test("messages queued at one instant, with no poll between them, leave together at the next poll, without waiting for an ack")
+    func batchLeavesBundled() throws {
+        for noDelay in [false, true] {
+            var configuration = SCTPConfiguration()
+            configuration.noDelay = noDelay
+            let h = H(seed: 29, clientConfiguration: configuration)
+            let id = try h.connect()
+            #expect(h.run { !H.upEvents(h.client).isEmpty })
+            let (client, _) = h.logTraffic()
+            for index in 0..<10 {
+                try h.client.endpoint.send(OutgoingMessage(streamIdentifier: 0, payload: ByteBuffer(repeating: UInt8(index), count: 50)),
+                                           on: id, now: h.now)
+            }
+            #expect(client.sent.isEmpty, "nothing leaves before the poll")
+            h.loop.flushTransmits()
+            let packetsWithData = client.sent.filter { $0.chunks.contains { $0.type == 0 } }
+            #expect(packetsWithData.map { $0.chunks.filter { $0.type == 0 }.count } == [10])
+            #expect(h.run { H.messages(h.server).count == 10 })
             #expect(H.messages(h.server).map { $0.payload.getInteger(at: 0, as: UInt8.self) } == (0..<10).map { UInt8($0) })
         }
     }

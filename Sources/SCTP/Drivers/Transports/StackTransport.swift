@@ -208,8 +208,15 @@ class SocketTransport: @unchecked Sendable {
         }
         let socket = OpenSocket(channel: nil, descriptor: descriptor)
         do {
-            try loop.register(descriptor, onReadable: { [unowned self] in readable(descriptor, at: address) },
-                              onWritable: { [unowned self] in drainBacklog(socket, loop: loop) })
+            // A stack released without `close()` leaves its sockets registered: the first
+            // event then closes the socket instead of reaching a transport that is gone.
+            try loop.register(descriptor, onReadable: { [weak self] in
+                guard let self else { return Self.abandon(descriptor, on: loop) }
+                readable(descriptor, at: address)
+            }, onWritable: { [weak self] in
+                guard let self else { return Self.abandon(descriptor, on: loop) }
+                drainBacklog(socket, loop: loop)
+            })
         } catch {
             Self.closeDescriptor(descriptor)
             return eventLoop.makeFailedFuture(error)
@@ -217,6 +224,12 @@ class SocketTransport: @unchecked Sendable {
         channels[address] = socket
         didOpen(descriptor: descriptor, address: address)
         return eventLoop.makeSucceededVoidFuture()
+    }
+
+    /// Own event loop: stops watching and closes the socket of a transport that is gone.
+    private static func abandon(_ descriptor: CInt, on loop: SCTPEventLoop) {
+        loop.deregister(descriptor)
+        closeDescriptor(descriptor)
     }
 
     /// Own event loop: the socket can take more; writes its backlog, as much as it takes.
