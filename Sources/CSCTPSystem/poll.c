@@ -1,18 +1,5 @@
 #define _GNU_SOURCE
-#include "CSCTPSystem.h"
-
-#include <errno.h>
-#include <string.h>
-#include <unistd.h>
-#include <netinet/in.h>
-#include <netinet/ip.h>
-
-#ifndef SOL_UDP
-#define SOL_UDP 17
-#endif
-#ifndef UDP_GRO
-#define UDP_GRO 104
-#endif
+#include "csctp_internal.h"
 
 int csctp_prepare_receive(int fd, int ipv6, int coalesce) {
     int on = 1;

@@ -1,18 +1,5 @@
 #define _GNU_SOURCE
-#include "CSCTPSystem.h"
-
-#include <errno.h>
-#include <string.h>
-#include <sys/uio.h>
-#include <netinet/in.h>
-#include <netinet/ip.h>
-
-#ifndef SOL_UDP
-#define SOL_UDP 17
-#endif
-#ifndef UDP_GRO
-#define UDP_GRO 104
-#endif
+#include "csctp_internal.h"
 
 enum { RECEIVE_BATCH = 64 };
 

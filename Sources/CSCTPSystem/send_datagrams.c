@@ -1,17 +1,5 @@
 #define _GNU_SOURCE
-#include "CSCTPSystem.h"
-
-#include <errno.h>
-#include <string.h>
-#include <sys/uio.h>
-#include <netinet/in.h>
-
-#ifndef SOL_UDP
-#define SOL_UDP 17
-#endif
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
+#include "csctp_internal.h"
 
 enum { BATCH = 64 };
 

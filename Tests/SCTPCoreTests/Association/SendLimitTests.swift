@@ -76,54 +76,43 @@ struct SendLimitTests {
         #expect(indices == Array(0..<40))
     }
 
+    /// Sends ten 50-byte messages on an association set up with `noDelay`, polling after each
+    /// call (as the driver does) or once after all of them; checks that they arrive in order
+    /// and returns how many DATA chunks each of the client's packets carried.
+    private func tenSmallMessages(seed: UInt64, noDelay: Bool, pollEachCall: Bool) throws -> [Int] {
+        var configuration = SCTPConfiguration()
+        configuration.noDelay = noDelay
+        let h = H(seed: seed, clientConfiguration: configuration)
+        let id = try h.connect()
+        #expect(h.run { !H.upEvents(h.client).isEmpty })
+        let (client, _) = h.logTraffic()
+        for index in 0..<10 {
+            try h.client.endpoint.send(OutgoingMessage(streamIdentifier: 0, payload: ByteBuffer(repeating: UInt8(index), count: 50)),
+                                       on: id, now: h.now)
+            if pollEachCall { h.loop.flushTransmits() }
+        }
+        if !pollEachCall {
+            #expect(client.sent.isEmpty, "nothing leaves before the poll")
+            h.loop.flushTransmits()
+        }
+        #expect(h.run { H.messages(h.server).count == 10 })
+        #expect(H.messages(h.server).map { $0.payload.getInteger(at: 0, as: UInt8.self) } == (0..<10).map { UInt8($0) })
+        return client.sent.filter { $0.chunks.contains { $0.type == 0 } }.map { $0.chunks.filter { $0.type == 0 }.count }
+    }
+
     @Test("SCTP_NODELAY off: while data is unacknowledged, small messages wait and leave bundled; on: each leaves at once")
     func nagle() throws {
-        for noDelay in [false, true] {
-            var configuration = SCTPConfiguration()
-            configuration.noDelay = noDelay
-            let h = H(seed: 23, clientConfiguration: configuration)
-            let id = try h.connect()
-            #expect(h.run { !H.upEvents(h.client).isEmpty })
-            let (client, _) = h.logTraffic()
-            // Ten small messages, one call after another, each followed by a poll (as the
-            // driver does after a call): the first leaves alone (nothing is in flight).
-            for index in 0..<10 {
-                try h.client.endpoint.send(OutgoingMessage(streamIdentifier: 0, payload: ByteBuffer(repeating: UInt8(index), count: 50)),
-                                           on: id, now: h.now)
-                h.loop.flushTransmits()
-            }
-            #expect(h.run { H.messages(h.server).count == 10 })
-            let packetsWithData = client.sent.filter { $0.chunks.contains { $0.type == 0 } }
-            if noDelay {
-                // Each message is sent as soon as it is queued.
-                #expect(packetsWithData.count == 10)
-            } else {
-                // One packet, then the nine others bundled after the first SACK.
-                #expect(packetsWithData.map { $0.chunks.filter { $0.type == 0 }.count } == [1, 9])
-            }
-            #expect(H.messages(h.server).map { $0.payload.getInteger(at: 0, as: UInt8.self) } == (0..<10).map { UInt8($0) })
-        }
+        // One call after another, each followed by a poll: the first leaves alone (nothing is in flight).
+        // With SCTP_NODELAY each message is sent as soon as it is queued; without, the nine
+        // others leave bundled after the first SACK.
+        #expect(try tenSmallMessages(seed: 23, noDelay: true, pollEachCall: true) == Array(repeating: 1, count: 10))
+        #expect(try tenSmallMessages(seed: 23, noDelay: false, pollEachCall: true) == [1, 9])
     }
 
     @Test("messages queued at one instant, with no poll between them, leave together at the next poll, without waiting for an ack")
     func batchLeavesBundled() throws {
         for noDelay in [false, true] {
-            var configuration = SCTPConfiguration()
-            configuration.noDelay = noDelay
-            let h = H(seed: 29, clientConfiguration: configuration)
-            let id = try h.connect()
-            #expect(h.run { !H.upEvents(h.client).isEmpty })
-            let (client, _) = h.logTraffic()
-            for index in 0..<10 {
-                try h.client.endpoint.send(OutgoingMessage(streamIdentifier: 0, payload: ByteBuffer(repeating: UInt8(index), count: 50)),
-                                           on: id, now: h.now)
-            }
-            #expect(client.sent.isEmpty, "nothing leaves before the poll")
-            h.loop.flushTransmits()
-            let packetsWithData = client.sent.filter { $0.chunks.contains { $0.type == 0 } }
-            #expect(packetsWithData.map { $0.chunks.filter { $0.type == 0 }.count } == [10])
-            #expect(h.run { H.messages(h.server).count == 10 })
-            #expect(H.messages(h.server).map { $0.payload.getInteger(at: 0, as: UInt8.self) } == (0..<10).map { UInt8($0) })
+            #expect(try tenSmallMessages(seed: 29, noDelay: noDelay, pollEachCall: false) == [10])
         }
     }
 

@@ -39,19 +39,29 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
     /// Whether the sockets ask for coalesced reads (UDP GRO).
     private var receiveOffload: Bool { options.receiveOffload && System.supportsUDPReceiveOffload }
 
-    override func makeChannel(for address: IPAddress, handler: DatagramInboundHandler) -> EventLoopFuture<(any Channel, CInt?)> {
+    /// A bound socket on the stack's UDP port for `address`, and what to call it in errors;
+    /// a failure is the stack's bind error (EADDRINUSE, EADDRNOTAVAIL, ...).
+    private func bindSocket(for address: IPAddress) throws -> (descriptor: CInt, what: String) {
         let port = boundPort.withLockedValue { $0 } ?? options.udpPort
         let what = "UDP port \(port) on \(address)"
-        // The socket is made here, so that the transport can write to it itself; NIO reads.
-        let descriptor: CInt
         do {
-            descriptor = try Self.boundSocket(address, port: port)
+            return (try Self.boundSocket(address, port: port), what)
         } catch {
-            return eventLoop.makeFailedFuture(SCTPStack.bindError(error, what: what, address: address))
+            throw SCTPStack.bindError(error, what: what, address: address)
+        }
+    }
+
+    override func makeChannel(for address: IPAddress, handler: DatagramInboundHandler) -> EventLoopFuture<(any Channel, CInt?)> {
+        // The socket is made here, so that the transport can write to it itself; NIO reads.
+        let (descriptor, what): (CInt, String)
+        do {
+            (descriptor, what) = try bindSocket(for: address)
+        } catch {
+            return eventLoop.makeFailedFuture(error)
         }
         // recvmmsg: several datagrams per read (the buffer is split among them): 32 of up to
         // 9216 bytes, or with GRO 16 of up to 64 KiB (a coalesced run of packets).
-        let (count, slot) = receiveOffload ? (16, 65_536) : (32, 9216)
+        let (count, slot) = receiveShape
         return DatagramBootstrap(group: eventLoop)
             .channelOption(ChannelOptions.socketOption(.so_rcvbuf), value: SocketOptionValue(options.socketBufferSize))
             .channelOption(ChannelOptions.socketOption(.so_sndbuf), value: SocketOptionValue(options.socketBufferSize))
@@ -146,7 +156,7 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
     // MARK: Own event loop
 
     /// Datagrams read per `recvmmsg`, and the room for each: 32 of up to 9216 bytes, or with
-    /// GRO 16 of up to 64 KiB (a coalesced run of packets).
+    /// GRO 16 of up to 64 KiB (a coalesced run of packets). Both loops read so.
     private var receiveShape: (count: Int, slot: Int) { receiveOffload ? (16, 65_536) : (32, 9216) }
     /// Where `recvmmsg` writes (own event loop), made when the first socket opens.
     private var receiveSpace: UnsafeMutableRawPointer?
@@ -158,14 +168,7 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
     }
 
     override func makeOwnSocket(for address: IPAddress) throws -> CInt {
-        let port = boundPort.withLockedValue { $0 } ?? options.udpPort
-        let what = "UDP port \(port) on \(address)"
-        let descriptor: CInt
-        do {
-            descriptor = try Self.boundSocket(address, port: port)
-        } catch {
-            throw SCTPStack.bindError(error, what: what, address: address)
-        }
+        let (descriptor, what) = try bindSocket(for: address)
         var size = CInt(clamping: options.socketBufferSize)
         _ = setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<CInt>.size))
         _ = setsockopt(descriptor, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<CInt>.size))
