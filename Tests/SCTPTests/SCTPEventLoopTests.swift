@@ -196,6 +196,20 @@ struct SCTPEventLoopTests {
         try client.close()
     }
 
+    @Test("a raw IP stack cannot run on the loop (its sockets need SwiftNIO's): binding fails with EOPNOTSUPP, nothing crashes")
+    func rawIPNeedsSwiftNIO() throws {
+        let loop = try SCTPEventLoop()
+        defer { try? loop.syncShutdownGracefully() }
+        let stack = SCTPStack.rawIP(group: loop)
+        defer { _ = try? stack.close().wait() }
+        let socket = SCTPSocket(stack: stack)
+        defer { try? socket.close() }
+        #expect(throws: SCTPError(.notSupported,
+                                  "this transport's sockets run on SwiftNIO's loops only: give its stack a SwiftNIO group")) {
+            try socket.bind([try SocketAddress(ipAddress: "127.0.0.1", port: 0)])
+        }
+    }
+
     @Test("a full socket keeps later datagrams in its backlog until writable: every message arrives once, in order (root, tc)")
     func fullSocketBacklog() throws {
         let counters = try shapedLinkTransfer { namespaces in

@@ -73,6 +73,8 @@ public final class SCTPStack: @unchecked Sendable {
     public let options: Options
     /// The loop all of the stack's sockets run on.
     public let eventLoop: any EventLoop
+    /// `eventLoop` when it is swift-sctp's own (its sockets read and flushed by the stack).
+    let ownLoop: SCTPEventLoop?
     /// Whether packets for ports nobody has are answered as RFC 9260 §8.4 says (an INIT with
     /// ABORT, ...). On by default; off by default over raw IP, where another process's SCTP
     /// stack may own the port.
@@ -102,6 +104,7 @@ public final class SCTPStack: @unchecked Sendable {
     public init(options: Options = Options(), group: any EventLoopGroup = SCTPStack.defaultEventLoopGroup) {
         self.options = options
         eventLoop = group.next()
+        ownLoop = eventLoop as? SCTPEventLoop
         answersOutOfTheBlue = true
         let boundPort = NIOLockedValueBox<Int?>(nil)
         udpBoundPort = boundPort
@@ -118,6 +121,7 @@ public final class SCTPStack: @unchecked Sendable {
     private init(rawIPOn group: any EventLoopGroup, answersOutOfTheBlue: Bool) {
         options = Options(udpPort: 0, peerUDPPort: 0)
         eventLoop = group.next()
+        ownLoop = eventLoop as? SCTPEventLoop
         self.answersOutOfTheBlue = answersOutOfTheBlue
         udpBoundPort = nil
         transport = RawIPTransport(stack: self)
@@ -131,6 +135,7 @@ public final class SCTPStack: @unchecked Sendable {
         options = Options(udpPort: 0, peerUDPPort: 0)
         let loop = group.next()
         eventLoop = loop
+        ownLoop = eventLoop as? SCTPEventLoop
         answersOutOfTheBlue = true
         udpBoundPort = nil
         transport = CarrierTransport(eventLoop: loop, output: output)
@@ -314,7 +319,7 @@ public final class SCTPStack: @unchecked Sendable {
     /// sends of every task) leaves together, in the fewest system calls and the longest GSO
     /// runs; elsewhere at once.
     func flushWrites() {
-        guard let ownLoop = eventLoop as? SCTPEventLoop else {
+        guard let ownLoop else {
             transport.flush()
             return
         }

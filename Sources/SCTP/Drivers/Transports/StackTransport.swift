@@ -163,7 +163,7 @@ class SocketTransport: @unchecked Sendable {
 
     /// Own event loop: a bound, non-blocking socket for `address`, ready to be read.
     func makeOwnSocket(for address: IPAddress) throws -> CInt {
-        preconditionFailure("a subclass makes its sockets")
+        throw SCTPError(.notSupported, "this transport's sockets run on SwiftNIO's loops only: give its stack a SwiftNIO group")
     }
 
     /// Own event loop: `descriptor`, the socket of `local`, is readable.
@@ -183,7 +183,7 @@ class SocketTransport: @unchecked Sendable {
     func open(_ address: IPAddress) -> EventLoopFuture<Void> {
         if channels[address] != nil { return eventLoop.makeSucceededVoidFuture() }
         if let pending = opening[address] { return pending }
-        if let loop = eventLoop as? SCTPEventLoop { return openOwn(address, on: loop) }
+        if let loop = stack.ownLoop { return openOwn(address, on: loop) }
         let stack = stack
         let handler = DatagramInboundHandler(localAddress: address,
                                              onRead: { [unowned self] envelope, local in received(envelope, at: local) },
@@ -322,7 +322,7 @@ class SocketTransport: @unchecked Sendable {
             if dropped > 0 {
                 logger.debug("socket backlog full: datagrams dropped", metadata: ["count": "\(dropped)"])
             }
-            (eventLoop as? SCTPEventLoop)?.setWritable(descriptor, true)
+            stack.ownLoop?.setWritable(descriptor, true)
             return
         }
         if let descriptor = socket.descriptor, socket.channelWrites == 0, channel.isActive {
@@ -485,7 +485,7 @@ class SocketTransport: @unchecked Sendable {
         flush()
         closing = true
         let futures = channels.values.compactMap { $0.channel?.close() }
-        let loop = eventLoop as? SCTPEventLoop
+        let loop = stack.ownLoop
         for socket in channels.values where socket.channel == nil {
             socket.backlog.removeAll()
             socket.backlogBytes = 0
