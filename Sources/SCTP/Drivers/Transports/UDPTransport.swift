@@ -202,8 +202,9 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
         }
     }
 
-    /// Reads what the socket holds (a bounded number of batches per turn, so that other
-    /// sockets and timers are served too) and hands it to the stack.
+    /// Reads one batch (one `recvmmsg`: up to 32 datagrams, or 16 GRO runs) and hands it to
+    /// the stack. epoll is level-triggered: whatever still waits makes the loop come back,
+    /// after it served the other sockets, its tasks and its timers.
     override func readable(_ descriptor: CInt, at local: IPAddress) {
         let (count, slot) = receiveShape
         if receiveSpace == nil {
@@ -211,23 +212,22 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
             receivedInfo = .allocate(capacity: count)
         }
         guard let space = receiveSpace, let info = receivedInfo else { return }
+        let got = Int(csctp_receive_datagrams(descriptor, space.assumingMemoryBound(to: UInt8.self), slot, info, CInt(count)))
+        guard got >= 0 else {
+            // Such as ECONNREFUSED after an ICMP port unreachable: reading consumed it.
+            logger.debug("socket read error", metadata: ["errno": "\(-got)", "local": "\(local)"])
+            return
+        }
         let allocator = ByteBufferAllocator()
-        for _ in 0..<1 {
-            let got = Int(csctp_receive_datagrams(descriptor, space.assumingMemoryBound(to: UInt8.self), slot, info, CInt(count)))
-            if got < 0 {
-                // Such as ECONNREFUSED after an ICMP port unreachable: the error is consumed.
-                logger.debug("socket read error", metadata: ["errno": "\(-got)", "local": "\(local)"])
-                continue
-            }
-            for index in 0..<got {
-                let entry = info[index]
-                guard entry.truncated == 0, let source = Self.source(of: entry) else { continue }
-                var datagram = allocator.buffer(capacity: entry.length)
-                datagram.writeBytes(UnsafeRawBufferPointer(start: space + index * slot, count: entry.length))
-                received(datagram, from: source, udpPort: Int(entry.port), at: local,
-                         congestionExperienced: entry.ecn == 3, segmentSize: Int(entry.segment_size))
-            }
-            if got < count { break }
+        for index in 0..<got {
+            let entry = info[index]
+            guard entry.truncated == 0, let source = Self.source(of: entry) else { continue }
+            // Each datagram gets a buffer of its own: a small packet kept (a message the
+            // application has not read) holds no 64 KiB receive slot.
+            var datagram = allocator.buffer(capacity: entry.length)
+            datagram.writeBytes(UnsafeRawBufferPointer(start: space + index * slot, count: entry.length))
+            received(datagram, from: source, udpPort: Int(entry.port), at: local,
+                     congestionExperienced: entry.ecn == 3, segmentSize: Int(entry.segment_size))
         }
         stack.readComplete()
     }
