@@ -28,8 +28,9 @@ public struct CookieSecret: Sendable, CustomStringConvertible {
     /// Never shows the key.
     public var description: String { "CookieSecret(redacted)" }
 
-    var key: SymmetricKey {
-        withUnsafeBytes(of: bytes) { SymmetricKey(data: Array($0)) }
+    /// Calls `body` with the secret's bytes.
+    func withBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        withUnsafeBytes(of: bytes, body)
     }
 }
 
@@ -104,21 +105,7 @@ public struct CookieSigner: Sendable {
             self.secret = secret
             self.number = number
             self.installed = installed
-            keyed = KeyedMAC(HMAC<SHA256>(key: secret.key))
-        }
-    }
-
-    /// An HMAC state that is only ever copied, never mutated in place: a value with
-    /// copy-on-write hash contexts, safe to share.
-    private struct KeyedMAC: @unchecked Sendable {
-        let initial: HMAC<SHA256>
-        init(_ initial: HMAC<SHA256>) { self.initial = initial }
-
-        /// The MAC of `bytes`.
-        func code(for bytes: UnsafeRawBufferPointer) -> HMAC<SHA256>.MAC {
-            var mac = initial
-            mac.update(data: bytes)
-            return mac.finalize()
+            keyed = KeyedMAC(secret: secret)
         }
     }
 
