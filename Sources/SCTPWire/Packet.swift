@@ -34,7 +34,12 @@ public struct CommonHeader: Hashable, Sendable {
 
     /// Writes the header with a zero checksum (to be filled in once the chunks are written).
     public func write(to buffer: inout ByteBuffer) {
-        buffer.writeMultipleIntegers(sourcePort, destinationPort, verificationTag, UInt32(0))
+        buffer.writeFields(byteCount: 12) {
+            $0.put(sourcePort)
+            $0.put(destinationPort)
+            $0.put(verificationTag)
+            $0.put(UInt32(0))
+        }
     }
 }
 
@@ -135,7 +140,7 @@ public struct SCTPPacket: Hashable, Sendable {
         let value: UInt32 = mode == .crc32c
             ? buffer.withUnsafeReadableBytes { csctp_sctp_packet_crc32c($0.baseAddress! + offset, length) }
             : 0
-        buffer.setInteger(value, at: start + 8, endianness: .little)
+        buffer.storeInteger(value, at: start + 8, endianness: .little)
     }
 
     /// The packet's bytes.

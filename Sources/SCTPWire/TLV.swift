@@ -113,18 +113,81 @@ struct TLVReader {
     }
 }
 
+/// Stores fixed-width fields, big-endian, through one pointer (`ByteBuffer.writeFields`).
+///
+/// Each `ByteBuffer.writeInteger` goes through SwiftNIO's general copy (a capacity check, a
+/// copy-on-write check, an exclusivity check and a `memmove` of 2 or 4 bytes), about 200
+/// instructions per field. Headers written with one `writeFields` pay that once.
+public struct FieldWriter {
+    @usableFromInline let base: UnsafeMutableRawPointer
+    @usableFromInline let limit: Int
+    @usableFromInline var stored = 0
+    /// Bytes stored so far.
+    @inlinable public var offset: Int { stored }
+
+    @inlinable
+    init(base: UnsafeMutableRawPointer, limit: Int) {
+        self.base = base
+        self.limit = limit
+    }
+
+    /// Stores `value` in network byte order.
+    @inlinable
+    public mutating func put<T: FixedWidthInteger>(_ value: T) {
+        let size = MemoryLayout<T>.size
+        precondition(stored + size <= limit, "fields longer than declared")
+        base.storeBytes(of: value.bigEndian, toByteOffset: stored, as: T.self)
+        stored += size
+    }
+
+    /// Stores `bytes` as they are.
+    @inlinable
+    public mutating func put(bytes: UnsafeRawBufferPointer) {
+        precondition(stored + bytes.count <= limit, "fields longer than declared")
+        if let source = bytes.baseAddress, !bytes.isEmpty {
+            (base + stored).copyMemory(from: source, byteCount: bytes.count)
+        }
+        stored += bytes.count
+    }
+}
+
 extension ByteBuffer {
+    /// Writes exactly `byteCount` bytes of fields that `body` stores (big-endian), with one
+    /// capacity and copy-on-write check for all of them.
+    @inlinable
+    public mutating func writeFields(byteCount: Int, _ body: (inout FieldWriter) -> Void) {
+        guard byteCount > 0 else { return }
+        writeWithUnsafeMutableBytes(minimumWritableBytes: byteCount) { raw in
+            var writer = FieldWriter(base: raw.baseAddress!, limit: byteCount)
+            body(&writer)
+            precondition(writer.offset == byteCount, "fields shorter than declared")
+            return byteCount
+        }
+    }
+
+    /// Overwrites the integer at `index`, which must lie in bytes already written (between 0
+    /// and the writer index): a length or checksum filled in once what it covers is written.
+    @inlinable
+    public mutating func storeInteger<T: FixedWidthInteger>(_ value: T, at index: Int, endianness: Endianness = .big) {
+        let size = MemoryLayout<T>.size
+        precondition(index >= 0 && index + size <= writerIndex, "integer outside the written bytes")
+        let ordered = endianness == .big ? value.bigEndian : value.littleEndian
+        withVeryUnsafeMutableBytes { $0.baseAddress!.storeBytes(of: ordered, toByteOffset: index, as: T.self) }
+    }
+
     /// Writes a TLV header, lets `body` write the value, then fills in the length.
     /// Writes no trailing padding: the container pads between items and at its own end.
     @inlinable
     mutating func writeTLV(type: UInt16, _ body: (inout ByteBuffer) -> Void) {
         let start = writerIndex
-        writeInteger(type)
-        writeInteger(UInt16(0))
+        writeFields(byteCount: 4) {
+            $0.put(type)
+            $0.put(UInt16(0))
+        }
         body(&self)
         let length = writerIndex - start
         precondition(length <= Int(UInt16.max), "TLV longer than 65535 bytes")
-        setInteger(UInt16(length), at: start + 2)
+        storeInteger(UInt16(length), at: start + 2)
     }
 
     /// Writes zero bytes until the distance from `base` is a multiple of 4.

@@ -42,25 +42,50 @@ enum StateCookieCoding {
         var flags: UInt16 = 0
         if cookie.peerZeroChecksumMethod != nil { flags |= flagZeroChecksum }
         if cookie.peerAdaptationIndication != nil { flags |= flagAdaptation }
-        buffer.writeMultipleIntegers(version, generation, flags, cookie.peerFeatures.rawValue)
-        buffer.writeMultipleIntegers(cookie.localTag, cookie.peerTag, cookie.localInitialTSN.rawValue,
-                                     cookie.peerInitialTSN.rawValue, cookie.peerReceiverWindow)
-        buffer.writeMultipleIntegers(cookie.outboundStreams, cookie.inboundStreams, cookie.peerOutboundStreams,
-                                     cookie.peerInboundStreams, cookie.localPort, cookie.peerPort)
-        buffer.writeMultipleIntegers(cookie.localTieTag, cookie.peerTieTag)
-        buffer.writeMultipleIntegers(cookie.created.nanoseconds, max(cookie.lifetime.nanosecondsClamped, 0))
-        buffer.writeMultipleIntegers(cookie.peerZeroChecksumMethod ?? 0, cookie.peerAdaptationIndication ?? 0)
-        writeAddress(cookie.source, to: &buffer)
-        buffer.writeInteger(UInt8(truncatingIfNeeded: addresses.count))
-        for address in addresses { writeAddress(address, to: &buffer) }
+        // One block for all fields: each separate integer write costs SwiftNIO's whole copy path.
+        let length = fixedLength + addressLength(cookie.source) + 1 + addresses.reduce(0) { $0 + addressLength($1) }
+        buffer.writeFields(byteCount: length) { out in
+            out.put(version)
+            out.put(generation)
+            out.put(flags)
+            out.put(cookie.peerFeatures.rawValue)
+            out.put(cookie.localTag)
+            out.put(cookie.peerTag)
+            out.put(cookie.localInitialTSN.rawValue)
+            out.put(cookie.peerInitialTSN.rawValue)
+            out.put(cookie.peerReceiverWindow)
+            out.put(cookie.outboundStreams)
+            out.put(cookie.inboundStreams)
+            out.put(cookie.peerOutboundStreams)
+            out.put(cookie.peerInboundStreams)
+            out.put(cookie.localPort)
+            out.put(cookie.peerPort)
+            out.put(cookie.localTieTag)
+            out.put(cookie.peerTieTag)
+            out.put(cookie.created.nanoseconds)
+            out.put(max(cookie.lifetime.nanosecondsClamped, 0))
+            out.put(cookie.peerZeroChecksumMethod ?? 0)
+            out.put(cookie.peerAdaptationIndication ?? 0)
+            writeAddress(cookie.source, to: &out)
+            out.put(UInt8(truncatingIfNeeded: addresses.count))
+            for address in addresses { writeAddress(address, to: &out) }
+        }
     }
 
-    private static func writeAddress(_ address: IPAddress, to buffer: inout ByteBuffer) {
+    /// An address's length in the body: its family byte and its bytes.
+    private static func addressLength(_ address: IPAddress) -> Int {
+        if case .v4 = address { 1 + 4 } else { 1 + 16 }
+    }
+
+    private static func writeAddress(_ address: IPAddress, to out: inout FieldWriter) {
         switch address {
         case .v4(let v4):
-            buffer.writeMultipleIntegers(UInt8(4), v4.rawValue)
+            out.put(UInt8(4))
+            out.put(v4.rawValue)
         case .v6(let v6):
-            buffer.writeMultipleIntegers(UInt8(6), v6.high, v6.low)
+            out.put(UInt8(6))
+            out.put(v6.high)
+            out.put(v6.low)
         }
     }
 

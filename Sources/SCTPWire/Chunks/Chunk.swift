@@ -25,13 +25,15 @@ extension ChunkValue {
     /// Writes header and value, without trailing padding.
     public func writeUnpadded(to buffer: inout ByteBuffer) {
         let start = buffer.writerIndex
-        buffer.writeInteger(Self.chunkType)
-        buffer.writeInteger(flags)
-        buffer.writeInteger(UInt16(0))
+        buffer.writeFields(byteCount: 4) {
+            $0.put(Self.chunkType)
+            $0.put(flags)
+            $0.put(UInt16(0))
+        }
         writeValue(to: &buffer)
         let length = buffer.writerIndex - start
         precondition(length <= Int(UInt16.max), "chunk longer than 65535 bytes")
-        buffer.setInteger(UInt16(length), at: start + 2)
+        buffer.storeInteger(UInt16(length), at: start + 2)
     }
 
     /// Writes the whole chunk: header, value and padding to a multiple of 4 bytes.
@@ -208,9 +210,11 @@ public enum Chunk: Hashable, Sendable {
         case .forwardTSN(let c): c.writeUnpadded(to: &buffer)
         case .iForwardTSN(let c): c.writeUnpadded(to: &buffer)
         case .unknown(let c):
-            buffer.writeInteger(c.type)
-            buffer.writeInteger(c.flags)
-            buffer.writeInteger(UInt16(4 + c.value.readableBytes))
+            buffer.writeFields(byteCount: 4) {
+                $0.put(c.type)
+                $0.put(c.flags)
+                $0.put(UInt16(4 + c.value.readableBytes))
+            }
             buffer.writeImmutableBuffer(c.value)
         }
     }

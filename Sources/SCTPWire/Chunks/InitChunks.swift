@@ -26,8 +26,13 @@ extension InitLikeChunk {
     }
 
     public func writeValue(to buffer: inout ByteBuffer) {
-        buffer.writeMultipleIntegers(initiateTag, advertisedReceiverWindowCredit, outboundStreams, inboundStreams,
-                                     initialTSN.rawValue)
+        buffer.writeFields(byteCount: 16) {
+            $0.put(initiateTag)
+            $0.put(advertisedReceiverWindowCredit)
+            $0.put(outboundStreams)
+            $0.put(inboundStreams)
+            $0.put(initialTSN.rawValue)
+        }
         parameters.write(to: &buffer)
     }
 

@@ -53,9 +53,16 @@ public struct SackChunk: ChunkValue {
     }
 
     public func writeValue(to buffer: inout ByteBuffer) {
-        buffer.writeMultipleIntegers(cumulativeTSNAck.rawValue, advertisedReceiverWindowCredit,
-                                     UInt16(gapAckBlocks.count), UInt16(duplicateTSNs.count))
-        for block in gapAckBlocks { buffer.writeMultipleIntegers(block.start, block.end) }
-        for tsn in duplicateTSNs { buffer.writeInteger(tsn.rawValue) }
+        buffer.writeFields(byteCount: 12 + 4 * gapAckBlocks.count + 4 * duplicateTSNs.count) {
+            $0.put(cumulativeTSNAck.rawValue)
+            $0.put(advertisedReceiverWindowCredit)
+            $0.put(UInt16(gapAckBlocks.count))
+            $0.put(UInt16(duplicateTSNs.count))
+            for block in gapAckBlocks {
+                $0.put(block.start)
+                $0.put(block.end)
+            }
+            for tsn in duplicateTSNs { $0.put(tsn.rawValue) }
+        }
     }
 }
