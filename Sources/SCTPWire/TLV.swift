@@ -59,7 +59,11 @@ struct FieldReader {
 
     @inlinable
     mutating func read<T: FixedWidthInteger>(_: T.Type = T.self) throws(WireError) -> T {
-        guard let value = buffer.readInteger(as: T.self) else { throw shortError }
+        let size = MemoryLayout<T>.size
+        guard buffer.readableBytes >= size else { throw shortError }
+        // A load from the readable bytes, not `readInteger` (SwiftNIO's copy path).
+        let value = buffer.withUnsafeReadableBytes { T(bigEndian: $0.loadUnaligned(as: T.self)) }
+        buffer.moveReaderIndex(forwardBy: size)
         return value
     }
 
@@ -97,11 +101,11 @@ struct TLVReader {
     mutating func next() throws(WireError) -> (type: UInt16, value: ByteBuffer)? {
         let available = buffer.readableBytes
         if available == 0 { return nil }
-        guard available >= 4,
-              let type = buffer.getInteger(at: buffer.readerIndex, as: UInt16.self),
-              let length16 = buffer.getInteger(at: buffer.readerIndex + 2, as: UInt16.self)
-        else { throw .truncatedParameterHeader(available: available) }
-        let length = Int(length16)
+        guard available >= 4 else { throw .truncatedParameterHeader(available: available) }
+        // Type and length in one load.
+        let header = buffer.withUnsafeReadableBytes { UInt32(bigEndian: $0.loadUnaligned(as: UInt32.self)) }
+        let type = UInt16(truncatingIfNeeded: header >> 16)
+        let length = Int(header & 0xFFFF)
         guard length >= 4 else { throw .parameterLengthTooSmall(type: type, length: length) }
         guard length <= available else {
             throw .parameterLengthExceedsChunk(type: type, length: length, available: available)
@@ -148,6 +152,32 @@ public struct FieldWriter {
             (base + stored).copyMemory(from: source, byteCount: bytes.count)
         }
         stored += bytes.count
+    }
+}
+
+/// Reads fixed-width big-endian fields from raw bytes, bounded: a read past the end gives
+/// `nil` and consumes nothing. The reading counterpart of `FieldWriter`, for a structure of
+/// many fields read through one `withUnsafeReadableBytes`.
+public struct FieldCursor {
+    @usableFromInline let bytes: UnsafeRawBufferPointer
+    @usableFromInline var position = 0
+
+    /// A cursor at the start of `bytes`.
+    @inlinable
+    public init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    /// Bytes not read yet.
+    @inlinable
+    public var remaining: Int { bytes.count - position }
+
+    /// The next field, in network byte order, or `nil` when fewer bytes remain.
+    @inlinable
+    public mutating func read<T: FixedWidthInteger>(_: T.Type = T.self) -> T? {
+        let size = MemoryLayout<T>.size
+        guard size <= bytes.count - position else { return nil }
+        let value = T(bigEndian: bytes.loadUnaligned(fromByteOffset: position, as: T.self))
+        position += size
+        return value
     }
 }
 

@@ -93,7 +93,13 @@ enum StateCookieCoding {
     /// unknown address family, more than `maximumAddresses` addresses, a negative lifetime
     /// or bytes left over throw.
     static func readBody(_ body: ByteBuffer, maximumAddresses: Int) throws(CookieRejection) -> StateCookie {
-        var reader = BoundedReader(buffer: body)
+        try body.withUnsafeReadableBytes { (bytes) throws(CookieRejection) -> StateCookie in
+            var reader = BoundedReader(cursor: FieldCursor(bytes))
+            return try readBody(&reader, maximumAddresses: maximumAddresses)
+        }
+    }
+
+    private static func readBody(_ reader: inout BoundedReader, maximumAddresses: Int) throws(CookieRejection) -> StateCookie {
         guard try reader.read(UInt8.self) == version else { throw .unsupportedVersion }
         _ = try reader.read(UInt8.self)  // secret generation: only used to pick the key
         let flags = try reader.read(UInt16.self)
@@ -150,12 +156,12 @@ enum StateCookieCoding {
 
 /// Reads fixed-width integers from a buffer and throws, never traps, when it runs out.
 struct BoundedReader {
-    var buffer: ByteBuffer
+    var cursor: FieldCursor
 
-    var remaining: Int { buffer.readableBytes }
+    var remaining: Int { cursor.remaining }
 
     mutating func read<T: FixedWidthInteger>(_: T.Type) throws(CookieRejection) -> T {
-        guard let value = buffer.readInteger(as: T.self) else { throw .malformed }
+        guard let value = cursor.read(T.self) else { throw .malformed }
         return value
     }
 }
