@@ -194,6 +194,13 @@ extension SCTPEndpoint {
 
     /// Our INIT or INIT ACK parameters: our addresses and what we support.
     func localInitParameters() -> [Parameter] {
+        if let initParameters { return initParameters }
+        let parameters = makeInitParameters()
+        initParameters = parameters
+        return parameters
+    }
+
+    private func makeInitParameters() -> [Parameter] {
         var parameters: [Parameter] = []
         if localAddresses.count > 1 { parameters += localAddresses.map(Parameter.init(address:)) }
         var types: [UInt16] = []

@@ -15,11 +15,18 @@ public final class SCTPEndpoint {
     /// The protocol parameters and limits. Associations take a copy when they are created,
     /// so a change applies to associations set up afterwards (cookie parameters excepted:
     /// they are fixed when the endpoint is created).
-    public var configuration: SCTPConfiguration
+    public var configuration: SCTPConfiguration {
+        didSet { initParameters = nil }
+    }
     public let localPort: UInt16
     /// The local addresses listed in INIT and INIT ACK. Associations take a copy when they
     /// are created (`bindx` on a bound socket changes them for later associations).
-    public var localAddresses: [IPAddress]
+    public var localAddresses: [IPAddress] {
+        didSet { initParameters = nil }
+    }
+    /// The parameters every INIT and INIT ACK lists (`localInitParameters()`), made once
+    /// for the current configuration and addresses.
+    var initParameters: [Parameter]?
     /// Whether INITs are answered (a listening or one-to-many socket).
     public var acceptsAssociations: Bool
     /// The most receive window (a_rwnd) a new association may offer, whatever

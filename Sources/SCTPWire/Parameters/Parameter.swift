@@ -195,6 +195,8 @@ public struct ParameterList: Hashable, Sendable {
     public init(parsing buffer: ByteBuffer) throws(WireError) {
         var reader = TLVReader(buffer)
         var result: [Parameter] = []
+        // Room for a typical INIT's parameters at once (each takes at least 4 bytes).
+        result.reserveCapacity(min(buffer.readableBytes / 4, 8))
         while let (type, value) = try reader.next() {
             let parameter = try Parameter(type: type, value: value)
             result.append(parameter)
