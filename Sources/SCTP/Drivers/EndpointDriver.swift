@@ -26,23 +26,63 @@ final class EndpointDriver: @unchecked Sendable {
 
     /// Where events go: per association, else to `defaultSink`. Held weakly: a socket the
     /// user dropped without closing goes away (and lets go of the endpoint in its deinit).
+    #if DEBUG
     var sinks: [AssociationID: WeakSink] = [:]
+    #else
+    @exclusivity(unchecked) var sinks: [AssociationID: WeakSink] = [:]
+    #endif
     weak var defaultSink: (any EndpointEventSink)?
 
     struct WeakSink {
         weak var sink: (any EndpointEventSink)?
     }
 
+    #if DEBUG
     private var timer: Scheduled<Void>?
+    #else
+    @exclusivity(unchecked) private var timer: Scheduled<Void>?
+    #endif
+    #if DEBUG
     private var timerDeadline: SCTPInstant?
+    #else
+    @exclusivity(unchecked) private var timerDeadline: SCTPInstant?
+    #endif
+    #if DEBUG
     private var connectPromises: [AssociationID: EventLoopPromise<AssociationID>] = [:]
+    #else
+    @exclusivity(unchecked) private var connectPromises: [AssociationID: EventLoopPromise<AssociationID>] = [:]
+    #endif
+    #if DEBUG
     private var shutdownPromises: [AssociationID: EventLoopPromise<Void>] = [:]
+    #else
+    @exclusivity(unchecked) private var shutdownPromises: [AssociationID: EventLoopPromise<Void>] = [:]
+    #endif
+    #if DEBUG
     private var blockedSends: [AssociationID: Deque<(message: OutgoingMessage, promise: EventLoopPromise<Void>, tag: UInt64?)>] = [:]
+    #else
+    @exclusivity(unchecked) private var blockedSends: [AssociationID: Deque<(message: OutgoingMessage, promise: EventLoopPromise<Void>, tag: UInt64?)>] = [:]
+    #endif
+    #if DEBUG
     private var flushScheduled = false
+    #else
+    @exclusivity(unchecked) private var flushScheduled = false
+    #endif
     /// Events are being handed to sinks (`flush`); flushes asked for meanwhile wait for its end.
+    #if DEBUG
     private var dispatching = false
+    #else
+    @exclusivity(unchecked) private var dispatching = false
+    #endif
+    #if DEBUG
     private var flushAgain = false
+    #else
+    @exclusivity(unchecked) private var flushAgain = false
+    #endif
+    #if DEBUG
     private(set) var closed = false
+    #else
+    @exclusivity(unchecked) private(set) var closed = false
+    #endif
     /// Sockets using this endpoint (a listener and the sockets it accepted, a one-to-many
     /// socket and those peeled off it); the endpoint closes when the last one lets go.
     var users = 0

@@ -87,16 +87,44 @@ public final class SCTPStack: @unchecked Sendable {
     private let udpBoundPort: NIOLockedValueBox<Int?>?
 
     // Confined to `eventLoop`:
+    #if DEBUG
     private var drivers: [UInt16: [EndpointDriver]] = [:]
+    #else
+    @exclusivity(unchecked) private var drivers: [UInt16: [EndpointDriver]] = [:]
+    #endif
+    #if DEBUG
     private var touchedDrivers: [ObjectIdentifier: EndpointDriver] = [:]
+    #else
+    @exclusivity(unchecked) private var touchedDrivers: [ObjectIdentifier: EndpointDriver] = [:]
+    #endif
     /// The endpoint the last packet went to, by its destination port and local address: runs
     /// of packets for one endpoint skip the look-ups (cleared when endpoints come or go).
+    #if DEBUG
     private var lastRoute: (port: UInt16, local: IPAddress, driver: EndpointDriver)?
+    #else
+    @exclusivity(unchecked) private var lastRoute: (port: UInt16, local: IPAddress, driver: EndpointDriver)?
+    #endif
     /// The endpoint last marked in `touchedDrivers` since the last `readComplete`.
+    #if DEBUG
     private var lastTouched: EndpointDriver?
+    #else
+    @exclusivity(unchecked) private var lastTouched: EndpointDriver?
+    #endif
+    #if DEBUG
     private var isClosed = false
+    #else
+    @exclusivity(unchecked) private var isClosed = false
+    #endif
+    #if DEBUG
     private var capture: PacketCapture?
+    #else
+    @exclusivity(unchecked) private var capture: PacketCapture?
+    #endif
+    #if DEBUG
     private var routeCache: [IPAddress: IPAddress?] = [:]
+    #else
+    @exclusivity(unchecked) private var routeCache: [IPAddress: IPAddress?] = [:]
+    #endif
     /// Whether the kernel's routing table says where packets go (not for a carrier).
     private var usesKernelRoutes: Bool { !(transport is CarrierTransport) }
 
@@ -329,7 +357,11 @@ public final class SCTPStack: @unchecked Sendable {
     }
 
     /// Whether a flush before the loop waits is arranged (own loop).
+    #if DEBUG
     private var writesPending = false
+    #else
+    @exclusivity(unchecked) private var writesPending = false
+    #endif
 
     /// The local address a packet leaves from: the core's choice if it made one; else the
     /// endpoint's address that the routing table uses toward the destination (so that a

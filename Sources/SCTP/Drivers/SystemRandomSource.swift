@@ -24,9 +24,17 @@ public struct SystemRandomSource: SCTPRandomSource, Sendable {
     private final class Pool: @unchecked Sendable {
         static let size = 256
         private let lock = NIOLock()
+        #if DEBUG
         private var bytes = [UInt8](repeating: 0, count: Pool.size)
+        #else
+        @exclusivity(unchecked) private var bytes = [UInt8](repeating: 0, count: Pool.size)
+        #endif
         /// The next unused byte; `size` when the pool is spent.
+        #if DEBUG
         private var next = Pool.size
+        #else
+        @exclusivity(unchecked) private var next = Pool.size
+        #endif
 
         func fill(_ buffer: UnsafeMutableRawBufferPointer) {
             guard buffer.count <= Pool.size / 4 else {

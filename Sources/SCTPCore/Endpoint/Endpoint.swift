@@ -26,7 +26,11 @@ public final class SCTPEndpoint {
     }
     /// The parameters every INIT and INIT ACK lists (`localInitParameters()`), made once
     /// for the current configuration and addresses.
+    #if DEBUG
     var initParameters: [Parameter]?
+    #else
+    @exclusivity(unchecked) var initParameters: [Parameter]?
+    #endif
     /// Whether INITs are answered (a listening or one-to-many socket).
     public var acceptsAssociations: Bool
     /// The most receive window (a_rwnd) a new association may offer, whatever
@@ -45,8 +49,16 @@ public final class SCTPEndpoint {
     }
 
     var random: any SCTPRandomSource
+    #if DEBUG
     var cookies: CookieSigner
+    #else
+    @exclusivity(unchecked) var cookies: CookieSigner
+    #endif
+    #if DEBUG
     private var nextAssociationID: UInt32 = 1
+    #else
+    @exclusivity(unchecked) private var nextAssociationID: UInt32 = 1
+    #endif
 
     // The tables and queues below are `@exclusivity(unchecked)` in release builds, for the
     // reason `Association` gives; debug builds keep the run-time checks.
@@ -70,7 +82,11 @@ public final class SCTPEndpoint {
     #endif
 
     /// The chunk array of the last packet received, emptied, for the next one to reuse.
+    #if DEBUG
     var chunkStorage: [Chunk] = []
+    #else
+    @exclusivity(unchecked) var chunkStorage: [Chunk] = []
+    #endif
 
     /// Local tags of associations that ended with a graceful shutdown in the last
     /// `closedTagLinger`, oldest first, at most `closedTagMemory`: a late packet carrying one
@@ -78,12 +94,24 @@ public final class SCTPEndpoint {
     /// with a SHUTDOWN COMPLETE (T bit) where §8.4 would answer with an ABORT: a peer still
     /// in SHUTDOWN-ACK-SENT (its SHUTDOWN COMPLETE lost) then completes gracefully, where
     /// usrsctp took the ABORT as the association's abort; a closed peer discards it.
+    #if DEBUG
     var recentlyClosed: Deque<(tag: UInt32, until: SCTPInstant)> = []
+    #else
+    @exclusivity(unchecked) var recentlyClosed: Deque<(tag: UInt32, until: SCTPInstant)> = []
+    #endif
+    #if DEBUG
     var recentlyClosedTags: Set<UInt32> = []
+    #else
+    @exclusivity(unchecked) var recentlyClosedTags: Set<UInt32> = []
+    #endif
     static let closedTagMemory = 1024
     static let closedTagLinger: Duration = .seconds(5)
     /// The latest time a call brought (`handle`, `handleTimeout`): when closed associations are reaped.
+    #if DEBUG
     var latestNow = SCTPInstant.zero
+    #else
+    @exclusivity(unchecked) var latestNow = SCTPInstant.zero
+    #endif
     /// Packets the endpoint itself sends (INIT ACK, out-of-the-blue answers).
     #if DEBUG
     var outbox: Deque<Transmit> = []
@@ -105,9 +133,17 @@ public final class SCTPEndpoint {
     /// matches the `scheduledDeadline` of the association now registered under its id;
     /// others are stale and dropped when they reach the top. (Ids, not references: a stale
     /// entry must not keep a removed association's memory alive.)
+    #if DEBUG
     private var timerHeap = Heap<TimerEntry>()
+    #else
+    @exclusivity(unchecked) private var timerHeap = Heap<TimerEntry>()
+    #endif
     /// Associations with a deadline scheduled (a current entry in `timerHeap`).
+    #if DEBUG
     private var scheduledCount = 0
+    #else
+    @exclusivity(unchecked) private var scheduledCount = 0
+    #endif
     /// Associations touched since their deadline was last read, each once
     /// (`Association.needsDeadlineRefresh`).
     #if DEBUG

@@ -52,10 +52,22 @@ public final class SCTPEventLoop: EventLoop, @unchecked Sendable {
 
     // Shared with other threads, under `lock`.
     private let lock = NIOLock()
+    #if DEBUG
     private var tasks: [@Sendable () -> Void] = []
+    #else
+    @exclusivity(unchecked) private var tasks: [@Sendable () -> Void] = []
+    #endif
     /// A wake-up has been signalled and the loop has not consumed it yet.
+    #if DEBUG
     private var wakeSignalled = false
+    #else
+    @exclusivity(unchecked) private var wakeSignalled = false
+    #endif
+    #if DEBUG
     private var stopping = false
+    #else
+    @exclusivity(unchecked) private var stopping = false
+    #endif
     private var stopped = false
     private var shutdownCallbacks: [(DispatchQueue, @Sendable ((any Error)?) -> Void)] = []
 
@@ -63,18 +75,54 @@ public final class SCTPEventLoop: EventLoop, @unchecked Sendable {
     private let standInLock = NIOLock()
 
     // The loop thread's own.
+    #if DEBUG
     private var timers = Heap<TimerEntry>()
+    #else
+    @exclusivity(unchecked) private var timers = Heap<TimerEntry>()
+    #endif
+    #if DEBUG
     private var timerSequence: UInt64 = 0
+    #else
+    @exclusivity(unchecked) private var timerSequence: UInt64 = 0
+    #endif
+    #if DEBUG
     private var cancelledTimers = 0
+    #else
+    @exclusivity(unchecked) private var cancelledTimers = 0
+    #endif
+    #if DEBUG
     private var registrations: [CInt: Registration] = [:]
+    #else
+    @exclusivity(unchecked) private var registrations: [CInt: Registration] = [:]
+    #endif
     /// Stacks to flush before the loop waits again (`beforeWaiting`).
+    #if DEBUG
     private var flushes: [SCTPStack] = []
+    #else
+    @exclusivity(unchecked) private var flushes: [SCTPStack] = []
+    #endif
+    #if DEBUG
     private var spareFlushes: [SCTPStack] = []
+    #else
+    @exclusivity(unchecked) private var spareFlushes: [SCTPStack] = []
+    #endif
+    #if DEBUG
     private var spareTasks: [@Sendable () -> Void] = []
+    #else
+    @exclusivity(unchecked) private var spareTasks: [@Sendable () -> Void] = []
+    #endif
     /// The loop has stopped (its thread's view of `stopped`).
+    #if DEBUG
     private var finished = false
+    #else
+    @exclusivity(unchecked) private var finished = false
+    #endif
     /// Consecutive failed waits (the loop gives up after many).
+    #if DEBUG
     private var waitFailures = 0
+    #else
+    @exclusivity(unchecked) private var waitFailures = 0
+    #endif
 
     /// What a descriptor registered on the loop does when it is ready.
     final class Registration {

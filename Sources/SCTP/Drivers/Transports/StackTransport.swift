@@ -72,7 +72,11 @@ final class DatagramInboundHandler: ChannelInboundHandler, @unchecked Sendable {
 class SocketTransport: @unchecked Sendable {
     unowned let stack: SCTPStack
     var eventLoop: any EventLoop { stack.eventLoop }
+    #if DEBUG
     private(set) var channels: [IPAddress: OpenSocket] = [:]
+    #else
+    @exclusivity(unchecked) private(set) var channels: [IPAddress: OpenSocket] = [:]
+    #endif
     private var opening: [IPAddress: EventLoopFuture<Void>] = [:]
     private var closing = false
     private var lastReopenWarning: [IPAddress: NIODeadline] = [:]
@@ -80,20 +84,56 @@ class SocketTransport: @unchecked Sendable {
     /// Whether runs of packets may go out as one UDP GSO write (set by the UDP transport).
     var segmentationOffload = false
     /// GSO writes and GRO runs so far.
+    #if DEBUG
     var offloadCounters = SCTPOffloadCounters()
+    #else
+    @exclusivity(unchecked) var offloadCounters = SCTPOffloadCounters()
+    #endif
     /// The run of packets being gathered for one GSO write.
+    #if DEBUG
     private var batch: Outgoing?
+    #else
+    @exclusivity(unchecked) private var batch: Outgoing?
+    #endif
     /// Datagrams waiting for the flush, in order.
+    #if DEBUG
     private var queue: [Outgoing] = []
+    #else
+    @exclusivity(unchecked) private var queue: [Outgoing] = []
+    #endif
     /// Sockets written through their channel since the last flush (those need a flush).
+    #if DEBUG
     private var touched: [ObjectIdentifier: any Channel] = [:]
+    #else
+    @exclusivity(unchecked) private var touched: [ObjectIdentifier: any Channel] = [:]
+    #endif
     /// What `csctp_send_datagrams` is given, reused from flush to flush.
+    #if DEBUG
     private var datagrams: [csctp_datagram] = []
+    #else
+    @exclusivity(unchecked) private var datagrams: [csctp_datagram] = []
+    #endif
+    #if DEBUG
     private var addressSpace = UnsafeMutablePointer<sockaddr_storage>.allocate(capacity: 64)
+    #else
+    @exclusivity(unchecked) private var addressSpace = UnsafeMutablePointer<sockaddr_storage>.allocate(capacity: 64)
+    #endif
+    #if DEBUG
     private var addressCapacity = 64
+    #else
+    @exclusivity(unchecked) private var addressCapacity = 64
+    #endif
     /// The gathered parts of GSO runs (`iovec`s), reused from flush to flush.
+    #if DEBUG
     private var parts = UnsafeMutablePointer<iovec>.allocate(capacity: 64)
+    #else
+    @exclusivity(unchecked) private var parts = UnsafeMutablePointer<iovec>.allocate(capacity: 64)
+    #endif
+    #if DEBUG
     private var partCapacity = 64
+    #else
+    @exclusivity(unchecked) private var partCapacity = 64
+    #endif
 
     /// A socket of one local address; used on the event loop only.
     final class OpenSocket: @unchecked Sendable {
@@ -103,10 +143,22 @@ class SocketTransport: @unchecked Sendable {
         let descriptor: CInt?
         /// Datagrams handed to the channel and not yet written by it: while there are any,
         /// new ones go the same way.
+        #if DEBUG
         var channelWrites = 0
+        #else
+        @exclusivity(unchecked) var channelWrites = 0
+        #endif
         /// Own event loop: datagrams waiting for the socket to take more, in order, and their bytes.
+        #if DEBUG
         fileprivate var backlog: [Outgoing] = []
+        #else
+        @exclusivity(unchecked) fileprivate var backlog: [Outgoing] = []
+        #endif
+        #if DEBUG
         fileprivate var backlogBytes = 0
+        #else
+        @exclusivity(unchecked) fileprivate var backlogBytes = 0
+        #endif
 
         init(channel: (any Channel)?, descriptor: CInt?) {
             self.channel = channel

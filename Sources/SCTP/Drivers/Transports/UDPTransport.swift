@@ -13,9 +13,17 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
     let options: SCTPStack.Options
     /// The UDP port bound, readable from any thread.
     let boundPort: NIOLockedValueBox<Int?>
+    #if DEBUG
     private var learnedUDPPorts: [PeerKey: Int] = [:]
+    #else
+    @exclusivity(unchecked) private var learnedUDPPorts: [PeerKey: Int] = [:]
+    #endif
     /// The last port learned: runs of packets from one peer skip the dictionary.
+    #if DEBUG
     private var lastLearned: (key: PeerKey, udpPort: Int)?
+    #else
+    @exclusivity(unchecked) private var lastLearned: (key: PeerKey, udpPort: Int)?
+    #endif
     /// At most this many learned ports are kept (spoofed sources must not grow the table
     /// without bound); when full it starts again, and live peers are learned anew from
     /// their next packet.
@@ -159,8 +167,16 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
     /// GRO 16 of up to 64 KiB (a coalesced run of packets). Both loops read so.
     private var receiveShape: (count: Int, slot: Int) { receiveOffload ? (16, 65_536) : (32, 9216) }
     /// Where `recvmmsg` writes (own event loop), made when the first socket opens.
+    #if DEBUG
     private var receiveSpace: UnsafeMutableRawPointer?
+    #else
+    @exclusivity(unchecked) private var receiveSpace: UnsafeMutableRawPointer?
+    #endif
+    #if DEBUG
     private var receivedInfo: UnsafeMutablePointer<csctp_received>?
+    #else
+    @exclusivity(unchecked) private var receivedInfo: UnsafeMutablePointer<csctp_received>?
+    #endif
 
     deinit {
         receiveSpace?.deallocate()
