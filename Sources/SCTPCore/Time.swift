@@ -31,6 +31,11 @@ public struct SCTPInstant: Hashable, Comparable, Sendable, CustomStringConvertib
 extension Duration {
     /// The duration in whole nanoseconds, clamped to `Int64`.
     public var nanosecondsClamped: Int64 {
+        // One 128-bit division where the standard library has it: `components` divides by
+        // 10^18 and then we by 10^9, which cost ~190 instructions on every timer set.
+        if #available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *) {
+            return Int64(clamping: attoseconds / 1_000_000_000)
+        }
         let (seconds, attoseconds) = components
         let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
         if overflow { return seconds > 0 ? .max : .min }

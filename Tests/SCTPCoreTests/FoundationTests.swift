@@ -13,6 +13,18 @@ struct FoundationTests {
         #expect(t < t + .nanoseconds(1))
     }
 
+    @Test("durations convert to whole nanoseconds, truncated toward zero, clamped to Int64")
+    func durationNanoseconds() {
+        #expect((Duration.seconds(3) + .nanoseconds(7)).nanosecondsClamped == 3_000_000_007)
+        #expect(Duration.seconds(-1.5).nanosecondsClamped == -1_500_000_000)
+        #expect(Duration(secondsComponent: 0, attosecondsComponent: 999_999_999).nanosecondsClamped == 0)
+        #expect(Duration(secondsComponent: 0, attosecondsComponent: -1_999_999_999).nanosecondsClamped == -1)
+        #expect(Duration.seconds(Int64.max).nanosecondsClamped == .max)
+        #expect(Duration.seconds(Int64.min).nanosecondsClamped == .min)
+        #expect(Duration.seconds(9_223_372_036).nanosecondsClamped == 9_223_372_036_000_000_000)
+        #expect(Duration.seconds(9_223_372_037).nanosecondsClamped == .max)
+    }
+
     @Test("the seeded generator repeats for a seed and differs between seeds")
     func seeded() {
         var a = SeededRandomSource(seed: 42)
