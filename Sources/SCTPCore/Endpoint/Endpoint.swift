@@ -468,6 +468,15 @@ public final class SCTPEndpoint {
 
     /// Re-indexes an association's peer addresses after they changed (INIT ACK, ASCONF).
     func reindexPeerAddresses(_ association: Association, previous: [IPAddress]) {
+        let paths = association.paths
+        if previous.count == paths.count && zip(previous, paths).allSatisfy({ $0 == $1.address }) {
+            // The same addresses (the usual INIT ACK): one look-up each, not a removal and an insertion.
+            for path in paths {
+                let key = PeerKey(address: path.address, port: association.peerPort)
+                if byPeerAddress[key] != association.id { byPeerAddress[key] = association.id }
+            }
+            return
+        }
         for address in previous {
             let key = PeerKey(address: address, port: association.peerPort)
             if byPeerAddress[key] == association.id { byPeerAddress[key] = nil }

@@ -73,9 +73,20 @@ class SocketTransport: @unchecked Sendable {
     unowned let stack: SCTPStack
     var eventLoop: any EventLoop { stack.eventLoop }
     #if DEBUG
-    private(set) var channels: [IPAddress: OpenSocket] = [:]
+    private(set) var channels: [IPAddress: OpenSocket] = [:] {
+        didSet { lastSocket = nil }
+    }
     #else
-    @exclusivity(unchecked) private(set) var channels: [IPAddress: OpenSocket] = [:]
+    @exclusivity(unchecked) private(set) var channels: [IPAddress: OpenSocket] = [:] {
+        didSet { lastSocket = nil }
+    }
+    #endif
+    /// The socket `socket(of:)` found last, and its address: most packets leave from the
+    /// same address, and hashing an `IPAddress` costs more than comparing one.
+    #if DEBUG
+    private var lastSocket: (address: IPAddress, socket: OpenSocket)?
+    #else
+    @exclusivity(unchecked) private var lastSocket: (address: IPAddress, socket: OpenSocket)?
     #endif
     private var opening: [IPAddress: EventLoopFuture<Void>] = [:]
     private var closing = false
@@ -230,7 +241,15 @@ class SocketTransport: @unchecked Sendable {
     /// A datagram arrived on the socket of `local`.
     func received(_ envelope: AddressedEnvelope<ByteBuffer>, at local: IPAddress) {}
 
-    func isOpen(_ address: IPAddress) -> Bool { channels[address] != nil }
+    func isOpen(_ address: IPAddress) -> Bool { socket(of: address) != nil }
+
+    /// The socket of a local address, if it is open.
+    private func socket(of address: IPAddress) -> OpenSocket? {
+        if let last = lastSocket, last.address == address { return last.socket }
+        guard let socket = channels[address] else { return nil }
+        lastSocket = (address, socket)
+        return socket
+    }
 
     func open(_ address: IPAddress) -> EventLoopFuture<Void> {
         if channels[address] != nil { return eventLoop.makeSucceededVoidFuture() }
@@ -302,7 +321,7 @@ class SocketTransport: @unchecked Sendable {
     /// the same destination and port with the same ECN field that are as large as the first
     /// of their run are gathered into one GSO write.
     func write(_ data: ByteBuffer, from source: IPAddress, to destination: IPAddress, port: Int, ecnCapable: Bool = false) {
-        guard let socket = channels[source] else { return }
+        guard let socket = socket(of: source) else { return }
         let size = data.readableBytes
         let ecn: UInt8 = ecnCapable ? 0x02 : 0
         if segmentationOffload, var run = batch, !run.ended, run.socket === socket, run.destination == destination,
