@@ -316,12 +316,12 @@ public final class SCTPSocket: @unchecked Sendable {
     @discardableResult
     public func connectx(_ addresses: [SocketAddress]) throws(SCTPError) -> AssociationID {
         let (peers, port) = try ipAddresses(addresses, allowPortZero: false)
-        let (id, completion) = try onLoopWaiting { [self] in startConnect(peers, port: port) }
-        if nonBlockingSnapshot { return id }
-        do {
-            return try completion.wait()
-        } catch {
-            throw EndpointDriver.map(error)
+        // One trip to the loop and one wait: the start, the non-blocking flag and, blocking,
+        // the association coming up (each extra trip is a wake-up of the loop and of us).
+        return try onLoopWaiting { [self] in
+            startConnect(peers, port: port).flatMap { [self] id, completion in
+                nonBlocking ? eventLoop.makeSucceededFuture(id) : completion
+            }
         }
     }
 
