@@ -100,6 +100,13 @@ struct SCTPEventLoopTests {
         try loop.syncShutdownGracefully()
     }
 
+    @Test("the process-wide loop refuses to shut down and keeps running tasks")
+    func singletonRefusesShutdown() throws {
+        let loop = try #require(SCTPEventLoop.singleton)
+        #expect(throws: EventLoopError.unsupportedOperation) { try loop.syncShutdownGracefully() }
+        #expect(try wait(loop.submit { loop.inEventLoop }))
+    }
+
     @Test("two endpoints on their own loops: association, messages both ways, graceful shutdown; writes go straight to the sockets")
     func endpointsOnOwnLoops() throws {
         let serverLoop = try SCTPEventLoop()
