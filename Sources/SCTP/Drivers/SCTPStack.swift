@@ -178,6 +178,9 @@ public final class SCTPStack: @unchecked Sendable {
         eventLoop.submit { [self] in (transport as? SocketTransport)?.offloadCounters ?? SCTPOffloadCounters() }
     }
 
+    /// The UDP or raw IP transport (for tests, on the event loop).
+    var socketTransport: SocketTransport? { transport as? SocketTransport }
+
     // MARK: Time
 
     var now: SCTPInstant {

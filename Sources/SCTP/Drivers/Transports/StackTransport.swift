@@ -170,6 +170,10 @@ class SocketTransport: @unchecked Sendable {
         #else
         @exclusivity(unchecked) fileprivate var backlogBytes = 0
         #endif
+        /// Own event loop: a retry of the backlog is scheduled (the kernel was out of buffers).
+        fileprivate var retryScheduled = false
+        /// Own event loop: the socket was closed; its descriptor number may belong to another.
+        fileprivate var closed = false
 
         init(channel: (any Channel)?, descriptor: CInt?) {
             self.channel = channel
@@ -212,6 +216,16 @@ class SocketTransport: @unchecked Sendable {
     init(stack: SCTPStack) {
         self.stack = stack
     }
+
+    /// Hands datagrams to the kernel: `csctp_send_datagrams` (returns how many it consumed;
+    /// sets the errno that stopped it, and how many it dropped). Tests stand in for the
+    /// kernel here, to refuse writes as a kernel short of buffers does.
+    var sendDatagrams: (CInt, UnsafeBufferPointer<csctp_datagram>, inout CInt, inout CInt) -> Int = { descriptor, list, stopped, dropped in
+        Int(csctp_send_datagrams(descriptor, list.baseAddress, CInt(list.count), &stopped, &dropped))
+    }
+
+    /// How long a socket whose writes failed with ENOBUFS waits before its backlog is tried again.
+    static let bufferRetryDelay = TimeAmount.milliseconds(1)
 
     deinit {
         addressSpace.deallocate()
@@ -305,15 +319,34 @@ class SocketTransport: @unchecked Sendable {
 
     /// Own event loop: the socket can take more; writes its backlog, as much as it takes.
     private func drainBacklog(_ socket: OpenSocket, loop: SCTPEventLoop) {
-        guard let descriptor = socket.descriptor else { return }
+        guard let descriptor = socket.descriptor, !socket.closed else { return }
         while !socket.backlog.isEmpty {
-            let consumed = sendDirectly(socket.backlog, 0..<min(socket.backlog.count, 64), descriptor: descriptor)
+            let (consumed, stopped) = sendDirectly(socket.backlog, 0..<min(socket.backlog.count, 64), descriptor: descriptor)
             offloadCounters.directWrites += consumed
             for entry in socket.backlog[0..<consumed] { socket.backlogBytes -= entry.totalBytes }
             socket.backlog.removeFirst(consumed)
-            if consumed == 0 { return }
+            if stopped == ENOBUFS {
+                retryLater(socket, descriptor: descriptor, loop: loop)
+                return
+            }
+            if stopped != 0 { return }  // EAGAIN: EPOLLOUT comes back when there is room
         }
         loop.setWritable(descriptor, false)
+    }
+
+    /// Own event loop, ENOBUFS: the kernel is short of buffers, not the socket of room, so
+    /// EPOLLOUT would report it writable at once and the drain would spin. The backlog is
+    /// tried again after `bufferRetryDelay` instead.
+    private func retryLater(_ socket: OpenSocket, descriptor: CInt, loop: SCTPEventLoop) {
+        loop.setWritable(descriptor, false)
+        offloadCounters.bufferWaits += 1
+        guard !socket.retryScheduled else { return }
+        socket.retryScheduled = true
+        loop.scheduleTask(in: Self.bufferRetryDelay) { [weak self] in
+            socket.retryScheduled = false
+            guard let self, !socket.closed else { return }
+            drainBacklog(socket, loop: loop)
+        }
     }
 
     /// Queues a datagram on the socket of `source` for `destination` and `port` (flushed by
@@ -372,8 +405,10 @@ class SocketTransport: @unchecked Sendable {
         guard let channel = socket.channel else {
             // Own event loop: straight to the socket unless a backlog waits; the rest waits.
             guard let descriptor = socket.descriptor else { return }
+            var stopped: CInt = 0
             if socket.backlog.isEmpty {
-                let consumed = sendDirectly(queue, range, descriptor: descriptor)
+                let consumed: Int
+                (consumed, stopped) = sendDirectly(queue, range, descriptor: descriptor)
                 offloadCounters.directWrites += consumed
                 next += consumed
             }
@@ -393,11 +428,16 @@ class SocketTransport: @unchecked Sendable {
             if dropped > 0 {
                 logger.debug("socket backlog full: datagrams dropped", metadata: ["count": "\(dropped)"])
             }
-            stack.ownLoop?.setWritable(descriptor, true)
+            guard let loop = stack.ownLoop else { return }
+            if stopped == ENOBUFS {
+                retryLater(socket, descriptor: descriptor, loop: loop)
+            } else if !socket.retryScheduled {
+                loop.setWritable(descriptor, true)
+            }
             return
         }
         if let descriptor = socket.descriptor, socket.channelWrites == 0, channel.isActive {
-            let consumed = sendDirectly(queue, range, descriptor: descriptor)
+            let consumed = sendDirectly(queue, range, descriptor: descriptor).consumed
             offloadCounters.directWrites += consumed
             next += consumed
         }
@@ -406,8 +446,9 @@ class SocketTransport: @unchecked Sendable {
     }
 
     /// Writes as many of `queue[range]` as the kernel takes now to `descriptor`; returns how
-    /// many it consumed (sent, or refused one by one and dropped).
-    private func sendDirectly(_ queue: [Outgoing], _ range: Range<Int>, descriptor: CInt) -> Int {
+    /// many it consumed (sent, or refused one by one and dropped) and the errno that stopped
+    /// it early (EAGAIN or ENOBUFS), 0 when it took them all.
+    private func sendDirectly(_ queue: [Outgoing], _ range: Range<Int>, descriptor: CInt) -> (consumed: Int, stopped: CInt) {
         if range.count > addressCapacity {
             addressSpace.deallocate()
             addressCapacity = max(range.count, addressCapacity * 2)
@@ -449,14 +490,12 @@ class SocketTransport: @unchecked Sendable {
         var stopped: CInt = 0
         var dropped: CInt = 0
         let consumed = withExtendedLifetime(queue) {
-            datagrams.withUnsafeBufferPointer { list in
-                Int(csctp_send_datagrams(descriptor, list.baseAddress, CInt(list.count), &stopped, &dropped))
-            }
+            datagrams.withUnsafeBufferPointer { list in sendDatagrams(descriptor, list, &stopped, &dropped) }
         }
         if dropped > 0 {
             logger.debug("datagrams refused by the kernel and dropped", metadata: ["count": "\(dropped)"])
         }
-        return consumed
+        return (consumed, stopped)
     }
 
     /// Hands a datagram to the socket's channel (NIO queues it until the socket is writable).
@@ -558,6 +597,7 @@ class SocketTransport: @unchecked Sendable {
         let futures = channels.values.compactMap { $0.channel?.close() }
         let loop = stack.ownLoop
         for socket in channels.values where socket.channel == nil {
+            socket.closed = true
             socket.backlog.removeAll()
             socket.backlogBytes = 0
             guard let descriptor = socket.descriptor else { continue }
@@ -589,6 +629,9 @@ public struct SCTPOffloadCounters: Hashable, Sendable {
     /// Writes that waited for a full socket to take more (on `SCTPEventLoop`; once written,
     /// they count as direct writes too).
     public var deferredWrites = 0
+    /// Times the kernel refused writes for want of buffers (ENOBUFS) and a socket's backlog
+    /// waited `bufferRetryDelay` before it was tried again (on `SCTPEventLoop`).
+    public var bufferWaits = 0
 
     public init() {}
 }

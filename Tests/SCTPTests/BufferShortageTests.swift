@@ -1,0 +1,69 @@
+import CSCTPSystem
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+@testable import SCTP
+import SCTPCore
+import Testing
+
+/// A kernel short of buffers (ENOBUFS) on swift-sctp's own event loop: the refused datagrams
+/// wait in the socket's backlog and are tried again after a pause, not at every EPOLLOUT
+/// (which a socket with room reports at once: the drain would spin).
+@Suite("ENOBUFS on the own event loop")
+struct BufferShortageTests {
+    /// Stands in for the kernel: refuses the first `refusals` writes with ENOBUFS, then
+    /// passes everything to `csctp_send_datagrams`.
+    final class ShortKernel: @unchecked Sendable {
+        let refusals: Int
+        let calls = NIOLockedValueBox(0)
+        init(refusals: Int) { self.refusals = refusals }
+
+        func send(_ descriptor: CInt, _ list: UnsafeBufferPointer<csctp_datagram>, _ stopped: inout CInt, _ dropped: inout CInt) -> Int {
+            let call = calls.withLockedValue { $0 += 1; return $0 }
+            if call <= refusals {
+                stopped = ENOBUFS
+                dropped = 0
+                return 0
+            }
+            return Int(csctp_send_datagrams(descriptor, list.baseAddress, CInt(list.count), &stopped, &dropped))
+        }
+    }
+
+    @Test("refused writes wait and are retried: the association comes up, every message arrives once, in order")
+    func refusedWritesAreRetried() throws {
+        let loop = try SCTPEventLoop()
+        defer { try? loop.syncShutdownGracefully() }
+        let stack = SCTPStack(options: SCTPStack.Options(udpPort: 0, peerUDPPort: 0), group: loop)
+        defer { _ = try? stack.close().wait() }
+        let kernel = ShortKernel(refusals: 3)
+        try wait(loop.submit {
+            stack.socketTransport?.sendDatagrams = { kernel.send($0, $1, &$2, &$3) }
+        })
+        let listener = SCTPSocket(stack: stack)
+        try listener.setOption(.receiveTimeout, .seconds(20))
+        try listener.bind([try SocketAddress(ipAddress: "127.0.0.1", port: 0)])
+        try listener.listen()
+        let port = try #require(try listener.getladdrs().first?.port)
+        let client = SCTPSocket(stack: stack)
+        try client.setOption(.receiveTimeout, .seconds(20))
+        try client.bind([try SocketAddress(ipAddress: "127.0.0.2", port: 0)])
+        // The INIT is the first write: refused three times, then through.
+        _ = try client.connectx([try SocketAddress(ipAddress: "127.0.0.1", port: port)])
+        let server = try listener.accept()
+        try server.setOption(.receiveTimeout, .seconds(20))
+        for index in 0..<20 {
+            var payload = ByteBuffer()
+            payload.writeString("message \(index)")
+            try client.sendmsg(payload)
+        }
+        for index in 0..<20 {
+            #expect(String(buffer: try server.nextMessage().data) == "message \(index)")
+        }
+        let counters = try wait(stack.offloadCounters())
+        // Each refusal made the backlog wait once; none went through a spinning EPOLLOUT drain.
+        #expect(counters.bufferWaits == 3)
+        #expect(counters.deferredWrites >= 1)
+        #expect(kernel.calls.withLockedValue { $0 } > 3)
+        try client.close()
+    }
+}
