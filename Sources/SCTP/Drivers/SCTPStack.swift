@@ -52,6 +52,9 @@ public final class SCTPStack: @unchecked Sendable {
         /// whenever a socket is full. Off: every write goes through the channel (for
         /// comparison). On `SCTPEventLoop` there is no channel: writes are always direct.
         public var directWrites: Bool = true
+        /// At most this many peers' UDP ports are remembered (`UDPTransport`): spoofed
+        /// sources must not grow the table without bound. Internal: tests make it small.
+        var maximumLearnedPorts = 65_536
 
         public init(udpPort: Int = 9899, peerUDPPort: Int = 9899) {
             self.udpPort = udpPort

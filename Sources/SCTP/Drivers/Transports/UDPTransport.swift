@@ -24,10 +24,10 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
     #else
     @exclusivity(unchecked) private var lastLearned: (key: PeerKey, udpPort: Int)?
     #endif
-    /// At most this many learned ports are kept (spoofed sources must not grow the table
-    /// without bound); when full it starts again, and live peers are learned anew from
-    /// their next packet.
-    static let maximumLearnedPorts = 65_536
+    /// At most `options.maximumLearnedPorts` learned ports are kept (spoofed sources must
+    /// not grow the table without bound); when full it starts again, and live peers are
+    /// learned anew from their next packet.
+    var learnedPortCount: Int { learnedUDPPorts.count }
     /// The receive buffer the kernel gave the first socket (`SO_RCVBUF` as read back: the
     /// value asked for, doubled, capped by net.core.rmem_max).
     private(set) var socketReceiveBuffer: Int?
@@ -269,7 +269,7 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
         if let last = lastLearned, last.key == key, last.udpPort == udpPort {
             // Known already.
         } else {
-            if learnedUDPPorts.count >= Self.maximumLearnedPorts && learnedUDPPorts[key] == nil {
+            if learnedUDPPorts.count >= options.maximumLearnedPorts && learnedUDPPorts[key] == nil {
                 learnedUDPPorts.removeAll()
             }
             learnedUDPPorts[key] = udpPort

@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 @testable import SCTP
 import SCTPCore
+import SCTPWire
 import Testing
 
 /// A kernel short of buffers (ENOBUFS) on swift-sctp's own event loop: the refused datagrams
@@ -65,5 +66,67 @@ struct BufferShortageTests {
         #expect(counters.deferredWrites >= 1)
         #expect(kernel.calls.withLockedValue { $0 } > 3)
         try client.close()
+    }
+}
+
+/// The table of peers' UDP ports that a UDP stack learns from what arrives (RFC 6951 §5.4).
+@Suite("learned UDP ports")
+struct LearnedPortTests {
+    @Test("the table is bounded: once full it starts again, and a peer is learned anew from its next packet")
+    func learnedPortsAreBounded() throws {
+        let loop = try SCTPEventLoop()
+        defer { try? loop.syncShutdownGracefully() }
+        var options = SCTPStack.Options(udpPort: 0, peerUDPPort: 0)
+        options.maximumLearnedPorts = 4
+        let stack = SCTPStack(options: options, group: loop)
+        defer { _ = try? stack.close().wait() }
+        let listener = SCTPSocket(stack: stack)
+        try listener.bind([try SocketAddress(ipAddress: "127.0.0.1", port: 0)])
+        try listener.listen()
+        let stackPort = try #require(stack.udpPort)
+
+        // A plain UDP socket sends 16-byte "packets" whose SCTP source port varies (their
+        // checksum is wrong: the stack drops them after learning where they came from).
+        let sender = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        try #require(sender >= 0)
+        defer { close(sender) }
+        var destination = sockaddr_in()
+        destination.sin_family = sa_family_t(AF_INET)
+        destination.sin_port = in_port_t(UInt16(stackPort).bigEndian)
+        destination.sin_addr.s_addr = inet_addr("127.0.0.1")
+        func send(fromSCTPPort port: UInt16) {
+            var bytes = [UInt8](repeating: 0, count: 16)
+            bytes[0] = UInt8(port >> 8)
+            bytes[1] = UInt8(port & 0xFF)
+            bytes[3] = 9
+            let sent = bytes.withUnsafeBytes { raw in
+                withUnsafePointer(to: &destination) { address in
+                    address.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        sendto(sender, raw.baseAddress, raw.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    }
+                }
+            }
+            #expect(sent == 16)
+        }
+        let source = IPAddress.v4(IPv4Address(127, 0, 0, 1))
+        func learned(_ port: UInt16) -> Bool {
+            (try? wait(loop.submit { (stack.socketTransport as? UDPTransport)?.learnedPort(of: source, sctpPort: port) != nil })) ?? false
+        }
+        func count() throws -> Int {
+            try wait(loop.submit { (stack.socketTransport as? UDPTransport)?.learnedPortCount ?? -1 })
+        }
+
+        for port: UInt16 in 1...4 {
+            send(fromSCTPPort: port)
+            #expect(eventually { learned(port) })
+        }
+        #expect(try count() == 4)
+        send(fromSCTPPort: 5)
+        #expect(eventually { learned(5) })
+        #expect(try count() == 1)
+        #expect(!learned(1))
+        send(fromSCTPPort: 1)
+        #expect(eventually { learned(1) })
+        #expect(try count() == 2)
     }
 }
