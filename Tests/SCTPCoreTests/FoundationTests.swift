@@ -1,6 +1,7 @@
 import Testing
 import SCTPCore
 import SCTPSimulation
+import SCTPWire
 
 @Suite("core foundations")
 struct FoundationTests {
@@ -11,6 +12,16 @@ struct FoundationTests {
         #expect((t + .milliseconds(2)) - t == .milliseconds(2))
         #expect((SCTPInstant(nanoseconds: .max - 5) + .seconds(1)).nanoseconds == .max)
         #expect(t < t + .nanoseconds(1))
+    }
+
+    @Test("loss reasons read as short sentences; a peer's abort names its causes")
+    func lossReasons() {
+        #expect(LossReason.userAborted.description == "the local user aborted")
+        #expect(LossReason.peerAborted(causes: []).description == "the peer aborted")
+        #expect(LossReason.peerAborted(causes: [.outOfResource(OutOfResourceCause())]).description.hasPrefix("the peer aborted: "))
+        #expect(LossReason.protocolViolation("bad TSN").description == "protocol violation: bad TSN")
+        #expect("\(LossReason.shutdownTimedOut)" == "the shutdown timed out")
+        #expect(LossReason.retransmissionsExhausted.description.hasPrefix("retransmissions exhausted"))
     }
 
     @Test("durations convert to whole nanoseconds, truncated toward zero, clamped to Int64")

@@ -53,6 +53,22 @@ public enum LossReason: Hashable, Sendable {
     case shutdownTimedOut
 }
 
+extension LossReason: CustomStringConvertible {
+    /// A short explanation, such as "the local user aborted". Written out rather than left
+    /// to reflection: sockets build it for every association they report lost.
+    public var description: String {
+        switch self {
+        case .peerAborted(let causes):
+            causes.isEmpty ? "the peer aborted"
+                : "the peer aborted: " + causes.map { String(describing: $0) }.joined(separator: ", ")
+        case .retransmissionsExhausted: "retransmissions exhausted: the peer stopped answering"
+        case .protocolViolation(let what): "protocol violation: " + what
+        case .userAborted: "the local user aborted"
+        case .shutdownTimedOut: "the shutdown timed out"
+        }
+    }
+}
+
 /// Errors of calls into the core; the sockets layer maps them to errno values.
 public enum CoreError: Error, Hashable, Sendable {
     /// No such association.
