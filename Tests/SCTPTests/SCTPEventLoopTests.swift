@@ -179,18 +179,9 @@ struct SCTPEventLoopTests {
         defer { try? loop.syncShutdownGracefully() }
         let stack = SCTPStack(options: SCTPStack.Options(udpPort: 0, peerUDPPort: 0), group: loop)
         defer { _ = try? stack.close().wait() }
-        let listener = SCTPSocket(stack: stack)
-        try listener.setOption(.receiveTimeout, .seconds(20))
-        try listener.bind([try SocketAddress(ipAddress: "127.0.0.1", port: 0)])
-        try listener.listen()
-        let port = try #require(try listener.getladdrs().first?.port)
-        let client = SCTPSocket(stack: stack)
-        try client.setOption(.receiveTimeout, .seconds(20))
-        try client.bind([try SocketAddress(ipAddress: "127.0.0.2", port: 0)])
-        let id = try client.connectx([try SocketAddress(ipAddress: "127.0.0.1", port: port)])
+        let (listener, client, server, id) = try loopbackPair(on: stack)
+        defer { try? listener.close() }
         #expect(id.rawValue != 0)
-        let server = try listener.accept()
-        try server.setOption(.receiveTimeout, .seconds(20))
         for index in 0..<50 {
             var payload = ByteBuffer()
             payload.writeString("ping \(index)")

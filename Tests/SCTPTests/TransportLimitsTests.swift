@@ -40,18 +40,9 @@ struct BufferShortageTests {
         try wait(loop.submit {
             stack.socketTransport?.sendDatagrams = { kernel.send($0, $1, &$2, &$3) }
         })
-        let listener = SCTPSocket(stack: stack)
-        try listener.setOption(.receiveTimeout, .seconds(20))
-        try listener.bind([try SocketAddress(ipAddress: "127.0.0.1", port: 0)])
-        try listener.listen()
-        let port = try #require(try listener.getladdrs().first?.port)
-        let client = SCTPSocket(stack: stack)
-        try client.setOption(.receiveTimeout, .seconds(20))
-        try client.bind([try SocketAddress(ipAddress: "127.0.0.2", port: 0)])
         // The INIT is the first write: refused three times, then through.
-        _ = try client.connectx([try SocketAddress(ipAddress: "127.0.0.1", port: port)])
-        let server = try listener.accept()
-        try server.setOption(.receiveTimeout, .seconds(20))
+        let (listener, client, server, _) = try loopbackPair(on: stack)
+        defer { try? listener.close() }
         for index in 0..<20 {
             var payload = ByteBuffer()
             payload.writeString("message \(index)")

@@ -27,6 +27,24 @@ func wait<T: Sendable>(_ future: EventLoopFuture<T>, seconds: Int64 = 20) throws
 }
 
 /// Polls `condition` until it holds or the deadline passes.
+/// One association inside one stack, over its sockets API: a listener on 127.0.0.1, a client
+/// on 127.0.0.2 connected to it (blocking `connectx`), and the socket the listener accepted;
+/// all with a 20 s receive timeout. The listener is returned too: it stays open while used.
+func loopbackPair(on stack: SCTPStack) throws -> (listener: SCTPSocket, client: SCTPSocket, server: SCTPSocket, id: AssociationID) {
+    let listener = SCTPSocket(stack: stack)
+    try listener.setOption(.receiveTimeout, .seconds(20))
+    try listener.bind([try SocketAddress(ipAddress: "127.0.0.1", port: 0)])
+    try listener.listen()
+    let port = try #require(try listener.getladdrs().first?.port)
+    let client = SCTPSocket(stack: stack)
+    try client.setOption(.receiveTimeout, .seconds(20))
+    try client.bind([try SocketAddress(ipAddress: "127.0.0.2", port: 0)])
+    let id = try client.connectx([try SocketAddress(ipAddress: "127.0.0.1", port: port)])
+    let server = try listener.accept()
+    try server.setOption(.receiveTimeout, .seconds(20))
+    return (listener, client, server, id)
+}
+
 func eventually(seconds: Double = 20, _ condition: () -> Bool) -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
