@@ -24,9 +24,9 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
     #else
     @exclusivity(unchecked) private var lastLearned: (key: PeerKey, udpPort: Int)?
     #endif
-    /// At most `options.maximumLearnedPorts` learned ports are kept (spoofed sources must
-    /// not grow the table without bound); when full it starts again, and live peers are
-    /// learned anew from their next packet.
+    /// How many peers' UDP ports are remembered. At most `options.maximumLearnedPorts`
+    /// (spoofed sources must not grow the table without bound): when full, the table starts
+    /// again, and live peers are learned anew from their next packet.
     var learnedPortCount: Int { learnedUDPPorts.count }
     /// The receive buffer the kernel gave the first socket (`SO_RCVBUF` as read back: the
     /// value asked for, doubled, capped by net.core.rmem_max).
