@@ -28,7 +28,7 @@ extension Association {
 
     /// Moves a pending shutdown on once no data is outstanding or queued.
     func progressShutdown(now: SCTPInstant) {
-        guard sender.isIdle else { return }
+        guard tx.isIdle else { return }
         switch state {
         case .shutdownPending:
             enter(.shutdownSent)

@@ -39,19 +39,21 @@ final class Association {
     @exclusivity(unchecked) private(set) var state: AssociationState = .closed
     #endif
 
-    #if DEBUG
-    var paths: [PeerPath] = []
-    #else
-    @exclusivity(unchecked) var paths: [PeerPath] = []
-    #endif
-    /// The path new data goes to now (§6.4): the primary, or an alternate while the primary
-    /// is failing (potentially failed, inactive, or its T3-rtx expired and it has not
-    /// answered since).
-    var primaryPath = 0
-    /// The primary path chosen at setup (the first address given to connect, or the peer's
-    /// source), remembered while `primaryPath` points to an alternate so that data returns
-    /// to it once it answers again (§6.4, RFC 7829).
-    var configuredPrimaryPath = 0
+    /// The peer's paths (the transmission queue's per-path table).
+    var paths: [PeerPath] {
+        get { tx.paths }
+        _modify { yield &tx.paths }
+    }
+    /// The path new data goes to now (§6.4); see `TransmissionQueue.primaryPath`.
+    var primaryPath: Int {
+        get { tx.primaryPath }
+        set { tx.primaryPath = newValue }
+    }
+    /// The primary path chosen at setup; see `TransmissionQueue.configuredPrimaryPath`.
+    var configuredPrimaryPath: Int {
+        get { tx.configuredPrimaryPath }
+        set { tx.configuredPrimaryPath = newValue }
+    }
     /// Where the latest DATA came from: SACKs go back there (§6.4).
     #if DEBUG
     var lastDataSource: IPAddress?
@@ -87,14 +89,16 @@ final class Association {
     var outboundStreams: UInt16 = 0
     var inboundStreams: UInt16 = 0
     var peerReceiverWindow: UInt32 = 0
-    var peerSupportsForwardTSN = false
+    /// The peer supports FORWARD TSN (and PR-SCTP is on).
+    var peerSupportsForwardTSN: Bool {
+        get { tx.peerSupportsForwardTSN }
+        set { tx.peerSupportsForwardTSN = newValue }
+    }
     /// ECN (RFC 9260 Appendix A) is in use: both sides announced ECN Capable.
     var ecnNegotiated = false
     /// Receiver side of ECN: the TSN to echo in an ECNE with every SACK, from a CE-marked
     /// packet with DATA, until a CWR covering it arrives.
     var ecnEchoTSN: TSN?
-    /// A FORWARD TSN must go out with the next packet (PR-SCTP, RFC 3758 §3.5).
-    var forwardTSNPending = false
     /// When user data last went out or came in (`SCTP_AUTOCLOSE` counts idleness from it).
     var lastDataActivity: SCTPInstant = .zero
     var zeroChecksumToPeer = false
@@ -103,19 +107,17 @@ final class Association {
 
     // Data transfer.
     var nextTSN: TSN
+    /// What waits to be sent, what is in flight, and the per-path table.
     #if DEBUG
-    var sender: DataSender
+    var tx: TransmissionQueue
     #else
-    @exclusivity(unchecked) var sender: DataSender
+    @exclusivity(unchecked) var tx: TransmissionQueue
     #endif
     #if DEBUG
     var receiver: DataReceiver
     #else
     @exclusivity(unchecked) var receiver: DataReceiver
     #endif
-    /// A SACK marked chunks for Fast Retransmit: the next transmission sends one packet of
-    /// the earliest marked chunks whatever cwnd says (§7.2.4 step 3).
-    var fastRetransmitPending = false
 
     // Errors and shutdown.
     var associationErrorCount = 0
@@ -158,7 +160,7 @@ final class Association {
         self.localTag = localTag
         nextTSN = initialTSN
         random = SeededRandomSource(seed: randomSeed)
-        sender = DataSender(configuration: configuration, initialTSN: initialTSN)
+        tx = TransmissionQueue(configuration: configuration, initialTSN: initialTSN)
         receiver = DataReceiver(peerInitialTSN: TSN(0), inboundStreamCount: 0, configuration: .init(configuration))
     }
 
@@ -215,23 +217,7 @@ final class Association {
             paths[index].t3Deadline = nil
             paths[index].heartbeatDeadline = nil
         }
-        var unacknowledged = sender.outstanding.unacknowledgedMessages()
-        let (partlySent, unsent) = sender.queue.removeAll()
-        if partlySent != nil, let last = unacknowledged.last, !last.lastChunkSent {
-            // Its sent chunks are reported with the whole message below.
-            unacknowledged.removeLast()
-        }
-        for failed in unacknowledged {
-            events.append(.sendFailed(id, FailedMessage(sent: failed, payload: failed.payload)))
-        }
-        if let partlySent {
-            var failed = FailedMessage(unsent: partlySent)
-            failed.wasSent = true
-            events.append(.sendFailed(id, failed))
-        }
-        for failed in unsent {
-            events.append(.sendFailed(id, FailedMessage(unsent: failed)))
-        }
+        for failed in tx.takeFailures() + tx.removeAll() { events.append(.sendFailed(id, failed)) }
         if let event { events.append(event) }
     }
 
@@ -289,7 +275,7 @@ final class Association {
     /// `SCTP_AUTOCLOSE`: an established association with nothing queued or unacknowledged,
     /// and no user data either way for `autoClose`, shuts down gracefully.
     var autoCloseDeadline: SCTPInstant? {
-        guard let idle = configuration.autoClose, state == .established, sender.isIdle else { return nil }
+        guard let idle = configuration.autoClose, state == .established, tx.isIdle else { return nil }
         return lastDataActivity + idle
     }
 }

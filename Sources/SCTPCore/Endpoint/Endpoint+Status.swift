@@ -40,20 +40,18 @@ extension SCTPEndpoint {
     /// A snapshot of an association, `nil` once it is gone.
     public func status(of id: AssociationID) -> AssociationStatus? {
         guard let association = associations[id] else { return nil }
-        let paths = association.paths.enumerated().map { index, path in
-            PathStatus(address: path.address, state: path.state,
-                       congestionWindow: association.sender.congestion.indices.contains(index)
-                           ? association.sender.congestion[index].cwnd : 0,
+        let paths = association.paths.map { path in
+            PathStatus(address: path.address, state: path.state, congestionWindow: path.congestion.cwnd,
                        smoothedRTT: path.rto.srtt, rto: path.rto.rto, mtu: path.mtu, errorCount: path.errorCount)
         }
         let primary = association.paths.indices.contains(association.primaryPath) ? association.primaryPath : nil
         let mtu = primary.map { association.paths[$0].mtu } ?? configuration.pathMTU
         return AssociationStatus(
-            state: association.state, peerReceiveWindow: association.sender.outstanding.peerReceiverWindow,
-            unacknowledgedChunks: association.sender.outstanding.unacknowledgedCount,
+            state: association.state, peerReceiveWindow: association.tx.outstanding.peerReceiverWindow,
+            unacknowledgedChunks: association.tx.outstanding.unacknowledgedCount,
             pendingBytes: association.queuedBytes, inboundStreams: association.inboundStreams,
             outboundStreams: association.outboundStreams, primaryAddress: primary.map { association.paths[$0].address },
-            fragmentationPoint: DataSender.pmdcs(mtu: mtu) - DataChunk.headerSize, paths: paths,
+            fragmentationPoint: TransmissionQueue.pmdcs(mtu: mtu) - DataChunk.headerSize, paths: paths,
             ecn: association.ecnNegotiated)
     }
 

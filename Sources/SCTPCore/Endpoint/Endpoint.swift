@@ -262,7 +262,7 @@ public final class SCTPEndpoint {
             association.isPending = false
             // An idle association keeps no spare packet array (memory per idle association);
             // one sending data keeps it from one transmission to the next.
-            if association.sender.isIdle && association.spareBuilderStorage.capacity > 0 {
+            if association.tx.isIdle && association.spareBuilderStorage.capacity > 0 {
                 association.spareBuilderStorage = []
             }
             return true

@@ -1,14 +1,21 @@
 import SCTPWire
 
-/// One destination address of the peer, with what RFC 9260 keeps per path: reachability,
-/// error counter, RTO, congestion state and timers.
+/// One destination address of the peer, with everything RFC 9260 keeps per path:
+/// reachability and error counter (§8.2), RTO (§6.3), MTU, congestion control (§7.2),
+/// and the T3-rtx and heartbeat timers. The association's paths are a table of these
+/// (`TransmissionQueue.paths`), indexed by `PathID`.
 struct PeerPath {
     let address: IPAddress
     var state: PathState
     /// Consecutive unacknowledged retransmissions / heartbeats on this path.
     var errorCount = 0
     var rto: RTOEstimator
-    var mtu: Int
+    /// The path MTU; its congestion controller's PMDCS follows it.
+    var mtu: Int {
+        didSet { congestion.pmdcs = TransmissionQueue.pmdcs(mtu: mtu) }
+    }
+    /// cwnd, ssthresh and partial_bytes_acked of this path (§7.2).
+    var congestion: CongestionController
     /// T3-rtx deadline while data is outstanding on this path.
     var t3Deadline: SCTPInstant?
     /// When the next heartbeat is due (idle or unconfirmed path).
@@ -19,13 +26,26 @@ struct PeerPath {
     /// path: a path that carried one within HB.interval is not idle and gets no heartbeat (§8.3).
     var lastSent: SCTPInstant?
 
+    /// A path before the peer's window is known: its congestion control starts afresh with
+    /// `resetCongestion(peerReceiverWindow:)` when data transfer begins.
     init(address: IPAddress, state: PathState, configuration: SCTPConfiguration) {
         self.address = address
         self.state = state
         rto = RTOEstimator(initial: configuration.rtoInitial, minimum: configuration.rtoMin, maximum: configuration.rtoMax)
         mtu = configuration.pathMTU
+        congestion = Self.congestionController(address: address, mtu: configuration.pathMTU, peerReceiverWindow: 0)
     }
 
     /// Whether data may be sent here (RFC 7829: potentially failed paths are avoided).
     var isUsable: Bool { state == .active }
+
+    /// Congestion control from its initial values, with ssthresh from the peer's a_rwnd (§7.2.1).
+    mutating func resetCongestion(peerReceiverWindow: UInt32) {
+        congestion = Self.congestionController(address: address, mtu: mtu, peerReceiverWindow: peerReceiverWindow)
+    }
+
+    private static func congestionController(address: IPAddress, mtu: Int, peerReceiverWindow: UInt32) -> CongestionController {
+        let isIPv6 = if case .v6 = address { true } else { false }
+        return CongestionController(pmdcs: TransmissionQueue.pmdcs(mtu: mtu), peerReceiverWindow: peerReceiverWindow, isIPv6: isIPv6)
+    }
 }

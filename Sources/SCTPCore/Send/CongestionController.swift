@@ -203,29 +203,3 @@ public struct CongestionController: Hashable, Sendable {
         idleDecayedUntil = from + .nanoseconds(periods * step)
     }
 }
-
-/// The Max.Burst rule (§6.1 D, RFC 9260 §16: Max.Burst = 4) applied by counting packets:
-/// a fresh budget for each send opportunity, one unit per packet with new DATA.
-public struct BurstLimiter: Hashable, Sendable {
-    /// Packets allowed per send opportunity.
-    public let maxBurst: Int
-    /// Packets still allowed in this opportunity.
-    public private(set) var remaining: Int
-
-    /// A full budget of `maxBurst` packets.
-    public init(maxBurst: Int = 4) {
-        precondition(maxBurst > 0, "Max.Burst is positive")
-        self.maxBurst = maxBurst
-        remaining = maxBurst
-    }
-
-    /// Starts a new send opportunity (a SACK or timer expiry, a user send).
-    public mutating func reset() { remaining = maxBurst }
-
-    /// Whether another packet may be sent now; counts it if so.
-    public mutating func takePacket() -> Bool {
-        guard remaining > 0 else { return false }
-        remaining -= 1
-        return true
-    }
-}

@@ -61,6 +61,25 @@ public enum PartialReliability: Hashable, Sendable {
     case maxRetransmissions(Int)
 }
 
+/// A DATA chunk cut from a queued message (`SendQueue.nextChunk`), with what its message
+/// asks of the retransmission queue.
+public struct CutChunk: Sendable {
+    /// What a message asks of each of its chunks after it was sent.
+    public struct Policy: Sendable {
+        /// When the message expires (PR-SCTP lifetime), if it does.
+        public var expiry: SCTPInstant?
+        /// How often its chunks may be retransmitted (PR-SCTP), if limited.
+        public var maxRetransmissions: Int?
+        /// The application's context (`OutgoingMessage.context`), for send-failure reports.
+        public var context: UInt32
+    }
+
+    /// The chunk; its TSN is the one given to `nextChunk`.
+    public var chunk: DataChunk
+    /// Its message's lifetime, retransmission limit and context.
+    public var policy: Policy
+}
+
 /// Why `SendQueue.enqueue(_:)` refused a message.
 public enum SendQueueError: Error, Hashable, Sendable {
     /// The message has no user data (RFC 9260 §6.2: a DATA chunk without user data must not
@@ -91,6 +110,9 @@ public enum SendQueueError: Error, Hashable, Sendable {
 /// - The queue holds at most `configuration.maxQueuedBytes` bytes of user data not yet cut
 ///   into chunks; sent but unacknowledged data is the retransmission queue's (`OutstandingData`).
 public struct SendQueue: Sendable {
+    /// The stream scheduler: the order in which streams with messages take turns.
+    public typealias Scheduler = RoundRobinScheduler
+
     /// Limits and options of a send queue.
     public struct Configuration: Hashable, Sendable {
         /// The most user-data bytes that may wait to be cut into chunks (`SO_SNDBUF`).
@@ -207,17 +229,14 @@ public struct SendQueue: Sendable {
     /// Messages whose lifetime ended before their first chunk was sent (PR-SCTP), for the
     /// association to report; see `takeExpired()`.
     public private(set) var expired: [OutgoingMessage] = []
-    /// The lifetime end and retransmission limit of the message the last chunk came from.
-    public private(set) var lastChunkPolicy: (expiry: SCTPInstant?, maxRetransmissions: Int?) = (nil, nil)
-    /// The context (`OutgoingMessage.context`) of the message the last chunk came from.
-    public private(set) var lastChunkContext: UInt32 = 0
 
     private var streams = StreamTable()
     /// Whether a message with a destination was ever queued (until `removeAll`): without one,
     /// `nextMessageDestination` needs no look-up per chunk.
     private var hasDestinations = false
-    /// Streams with queued messages, in round-robin order; the stream of `current` is not here.
-    private var ready: Deque<UInt16> = []
+    /// Streams with queued messages, in the order they take turns; the stream of `current`
+    /// is not among them.
+    private var ready = Scheduler()
     private var current: MessageInProgress?
 
     /// An empty queue for `outboundStreamCount` streams (0 ... 65535 may be used when 65536).
@@ -237,7 +256,7 @@ public struct SendQueue: Sendable {
     /// Lets the caller decide whether to start a new packet rather than cut a small fragment.
     public var nextMessageRemainingBytes: Int? {
         if let current { return current.message.payload.readableBytes - current.offset }
-        guard let id = ready.first else { return nil }
+        guard let id = ready.peek else { return nil }
         return streams[id]?.messages.first?.payload.readableBytes
     }
 
@@ -246,7 +265,7 @@ public struct SendQueue: Sendable {
     public var nextMessageDestination: IPAddress? {
         guard hasDestinations else { return nil }
         if let current { return current.message.destination }
-        guard let id = ready.first else { return nil }
+        guard let id = ready.peek else { return nil }
         return streams[id]?.messages.first?.destination
     }
 
@@ -271,7 +290,7 @@ public struct SendQueue: Sendable {
         }
         if message.destination != nil { hasDestinations = true }
         let becomesReady = appendToStream(message)
-        if becomesReady && current?.message.streamIdentifier != id { ready.append(id) }
+        if becomesReady && current?.message.streamIdentifier != id { ready.add(id) }
         queuedBytes += size
         queuedMessageCount += 1
     }
@@ -291,18 +310,19 @@ public struct SendQueue: Sendable {
     }
 
     /// The next DATA chunk to send, carrying `tsn`, with at most `maxPayloadSize` bytes of user
-    /// data; `nil` when the queue is empty (or `maxPayloadSize` is not positive).
+    /// data, and its message's PR-SCTP policy and context; `nil` when the queue is empty (or
+    /// `maxPayloadSize` is not positive).
     ///
     /// The caller must send (or at least record as sent) every chunk it takes, with the TSNs
     /// in the order given: fragments are cut once and never again.
     ///
     /// With `now`, messages whose lifetime has ended by then and whose first chunk is not yet
     /// cut are dropped instead (PR-SCTP) and kept in `expired`.
-    public mutating func nextChunk(tsn: TSN, maxPayloadSize: Int, now: SCTPInstant? = nil) -> DataChunk? {
+    public mutating func nextChunk(tsn: TSN, maxPayloadSize: Int, now: SCTPInstant? = nil) -> CutChunk? {
         guard maxPayloadSize > 0 else { return nil }
         if current == nil && !startNextMessage(now: now) { return nil }
-        lastChunkPolicy = (current!.message.expiry, current!.message.maxRetransmissions)
-        lastChunkContext = current!.message.context
+        let policy = CutChunk.Policy(expiry: current!.message.expiry, maxRetransmissions: current!.message.maxRetransmissions,
+                                     context: current!.message.context)
 
         let total = current!.message.payload.readableBytes
         let offset = current!.offset
@@ -327,17 +347,17 @@ public struct SendQueue: Sendable {
             let id = current!.message.streamIdentifier
             current = nil
             queuedMessageCount -= 1
-            if streams[id]?.messages.isEmpty == false { ready.append(id) }
+            if streams[id]?.messages.isEmpty == false { ready.add(id) }
         } else {
             current!.offset = offset + length
         }
-        return chunk
+        return CutChunk(chunk: chunk, policy: policy)
     }
 
     /// Takes the head message of the next ready stream as the current message, dropping the
     /// heads whose lifetime ended by `now`.
     private mutating func startNextMessage(now: SCTPInstant?) -> Bool {
-        while let id = ready.popFirst() {
+        while let id = ready.next() {
             let head: Result<MessageInProgress, ExpiredMessage> = modifyStream(id) { stream in
                 let message = stream.messages.removeFirst()
                 if let now, let expiry = message.expiry, expiry <= now { return .failure(ExpiredMessage(message: message)) }
@@ -357,7 +377,7 @@ public struct SendQueue: Sendable {
                 queuedBytes -= dropped.message.payload.readableBytes
                 queuedMessageCount -= 1
                 expired.append(dropped.message)
-                if streams[id]?.messages.isEmpty == false { ready.append(id) }
+                if streams[id]?.messages.isEmpty == false { ready.add(id) }
             }
         }
         return false
@@ -383,7 +403,7 @@ public struct SendQueue: Sendable {
         queuedBytes -= abandoned.message.payload.readableBytes - abandoned.offset
         queuedMessageCount -= 1
         current = nil
-        if streams[id]?.messages.isEmpty == false { ready.append(id) }
+        if streams[id]?.messages.isEmpty == false { ready.add(id) }
         return (abandoned.message, abandoned.offset)
     }
 
@@ -404,7 +424,7 @@ public struct SendQueue: Sendable {
                 removed.append(message)
             }
         }
-        ready.removeAll { Int($0) >= count }
+        ready.remove { Int($0) >= count }
         return removed
     }
 
@@ -422,11 +442,11 @@ public struct SendQueue: Sendable {
         if let id = current?.message.streamIdentifier, let stream = streams[id] {
             unsent.append(contentsOf: stream.messages)
         }
-        for id in ready {
+        for id in ready.waiting {
             if let stream = streams[id] { unsent.append(contentsOf: stream.messages) }
         }
         streams.forEachValue { $0.messages.removeAll() }
-        ready.removeAll()
+        ready = Scheduler()
         current = nil
         queuedBytes = 0
         queuedMessageCount = 0

@@ -11,7 +11,7 @@ struct SendQueueTests {
     private func drain(_ queue: inout SendQueue, size: Int, firstTSN: UInt32 = 1) -> [DataChunk] {
         var chunks: [DataChunk] = []
         var tsn = TSN(firstTSN)
-        while let chunk = queue.nextChunk(tsn: tsn, maxPayloadSize: size) {
+        while let chunk = queue.nextChunk(tsn: tsn, maxPayloadSize: size)?.chunk {
             chunks.append(chunk)
             tsn = tsn.next
         }
@@ -69,12 +69,12 @@ struct SendQueueTests {
         var queue = SendQueue(outboundStreamCount: 1)
         try queue.enqueue(S.message(stream: 0, size: 1000))
         #expect(queue.nextMessageRemainingBytes == 1000)
-        let takenFirst = queue.nextChunk(tsn: TSN(1), maxPayloadSize: 300)
+        let takenFirst = queue.nextChunk(tsn: TSN(1), maxPayloadSize: 300)?.chunk
         let first = try #require(takenFirst)
         #expect(queue.isFragmentingMessage)
         #expect(queue.nextMessageRemainingBytes == 700)
         #expect(queue.queuedBytes == 700)
-        let takenSecond = queue.nextChunk(tsn: TSN(2), maxPayloadSize: 5000)
+        let takenSecond = queue.nextChunk(tsn: TSN(2), maxPayloadSize: 5000)?.chunk
         let second = try #require(takenSecond)
         #expect(first.dataFlags == .beginning && second.dataFlags == .ending)
         #expect(second.payload.readableBytes == 700)
@@ -85,10 +85,10 @@ struct SendQueueTests {
     func zeroSize() throws {
         var queue = SendQueue(outboundStreamCount: 1)
         try queue.enqueue(S.message(stream: 0, size: 10))
-        let check87 = queue.nextChunk(tsn: TSN(1), maxPayloadSize: 0) == nil
+        let check87 = queue.nextChunk(tsn: TSN(1), maxPayloadSize: 0)?.chunk == nil
         #expect(check87)
         #expect(queue.queuedBytes == 10 && !queue.isFragmentingMessage)
-        let check89 = queue.nextChunk(tsn: TSN(1), maxPayloadSize: 10)?.dataFlags == .complete
+        let check89 = queue.nextChunk(tsn: TSN(1), maxPayloadSize: 10)?.chunk.dataFlags == .complete
         #expect(check89)
     }
 
@@ -138,7 +138,7 @@ struct SendQueueTests {
         var tsnsInOrder = true
         for _ in 0...65536 {
             try queue.enqueue(S.message(stream: 1, size: 1))
-            guard let chunk = queue.nextChunk(tsn: tsn, maxPayloadSize: 100) else { break }
+            guard let chunk = queue.nextChunk(tsn: tsn, maxPayloadSize: 100)?.chunk else { break }
             tsnsInOrder = tsnsInOrder && chunk.tsn == tsn
             tsn = tsn.next
             ssns.append(chunk.ssn.rawValue)
@@ -163,7 +163,7 @@ struct SendQueueTests {
         var queue = SendQueue(outboundStreamCount: 2)
         try queue.enqueue(S.message(stream: 0, size: 300))
         try queue.enqueue(S.message(stream: 1, size: 10))
-        let firstChunk = queue.nextChunk(tsn: TSN(1), maxPayloadSize: 100)
+        let firstChunk = queue.nextChunk(tsn: TSN(1), maxPayloadSize: 100)?.chunk
         var chunks: [DataChunk] = [try #require(firstChunk)]
         // Messages queued in the middle of the fragmented one wait for their turn.
         try queue.enqueue(S.message(stream: 0, size: 10))
@@ -179,7 +179,7 @@ struct SendQueueTests {
         try queue.enqueue(S.message(stream: 0, size: 10))
         try queue.enqueue(S.message(stream: 1, size: 10))
         try queue.enqueue(S.message(stream: 1, size: 10))
-        let check179 = queue.nextChunk(tsn: TSN(1), maxPayloadSize: 100)?.streamIdentifier == 0
+        let check179 = queue.nextChunk(tsn: TSN(1), maxPayloadSize: 100)?.chunk.streamIdentifier == 0
         #expect(check179)
         try queue.enqueue(S.message(stream: 0, size: 10))
         try queue.enqueue(S.message(stream: 2, size: 10))
@@ -199,7 +199,7 @@ struct SendQueueTests {
             try queue.enqueue(S.message(stream: 0, size: 101))
         }
         // Cutting chunks frees room.
-        _ = queue.nextChunk(tsn: TSN(1), maxPayloadSize: 50)
+        _ = queue.nextChunk(tsn: TSN(1), maxPayloadSize: 50)?.chunk
         try queue.enqueue(S.message(stream: 0, size: 50))
         #expect(queue.queuedBytes == 100)
     }
@@ -266,15 +266,15 @@ struct SendQueueTests {
         try queue.enqueue(S.message(stream: 0, size: 300))
         try queue.enqueue(S.message(stream: 0, size: 1))
         try queue.enqueue(S.message(stream: 2, size: 2))
-        _ = queue.nextChunk(tsn: TSN(1), maxPayloadSize: 100)
+        _ = queue.nextChunk(tsn: TSN(1), maxPayloadSize: 100)?.chunk
         let (partial, unsent) = queue.removeAll()
         #expect(partial?.payload.readableBytes == 300)
         #expect(unsent.map(\.payload.readableBytes) == [1, 2])
-        let check269 = queue.isEmpty && queue.queuedBytes == 0 && queue.nextChunk(tsn: TSN(2), maxPayloadSize: 100) == nil
+        let check269 = queue.isEmpty && queue.queuedBytes == 0 && queue.nextChunk(tsn: TSN(2), maxPayloadSize: 100)?.chunk == nil
         #expect(check269)
         // The SSN state survives: the next message on stream 0 continues the numbering.
         try queue.enqueue(S.message(stream: 0, size: 1))
-        let check272 = queue.nextChunk(tsn: TSN(2), maxPayloadSize: 100)?.ssn == SSN(1)
+        let check272 = queue.nextChunk(tsn: TSN(2), maxPayloadSize: 100)?.chunk.ssn == SSN(1)
         #expect(check272)
     }
 }

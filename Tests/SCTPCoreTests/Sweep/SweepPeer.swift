@@ -353,7 +353,7 @@ final class SweepPeer: SimulationParticipant {
         if endpoint.associations.count > 1 { violation("\(endpoint.associations.count) associations", at: now) }
         for association in endpoint.associations.values where !association.isClosed {
             let c = association.configuration
-            let sender = association.sender
+            let sender = association.tx
             let receiver = association.receiver
             func check(_ value: Int, _ limit: Int, _ what: String) {
                 if value > limit { violation("\(what) \(value) over its limit \(limit)", at: now) }

@@ -1,0 +1,324 @@
+import NIOCore
+import SCTPWire
+
+/// The send side of an association: what waits to be sent (`queue`: per-stream queues in
+/// the order of a `StreamScheduler`), what is in flight (`outstanding`: the retransmission
+/// queue), and the per-path table (`paths`: one `PeerPath` per peer address with its
+/// congestion control, RTO, MTU, heartbeat and error state).
+///
+/// `fill(_:path:now:context:)` is the one entry point that puts DATA into packets: for one
+/// path at a time it adds what is due, in the order RFC 9260 wants it (FORWARD TSN, then
+/// retransmissions, then new DATA under cwnd, the peer's window and Max.Burst). The
+/// association adds control chunks and the SACK ahead of it and decides when to send.
+struct TransmissionQueue {
+    /// Messages not yet cut into chunks.
+    var queue: SendQueue
+    /// Chunks sent and not yet acknowledged.
+    var outstanding: OutstandingData
+    /// The peer's paths, in the peer's order of addresses; `PathID(i)` is `paths[i]`.
+    var paths: [PeerPath] = []
+    /// The path new data goes to now (§6.4): the primary, or an alternate while the primary
+    /// is failing (potentially failed, inactive, or its T3-rtx expired and it has not
+    /// answered since).
+    var primaryPath = 0
+    /// The primary path chosen at setup (the first address given to connect, or the peer's
+    /// source), remembered while `primaryPath` points to an alternate so that data returns
+    /// to it once it answers again (§6.4, RFC 7829).
+    var configuredPrimaryPath = 0
+    /// The a_rwnd the peer last advertised (for SHUTDOWN's implicit SACK).
+    var lastPeerWindow: UInt32 = 0
+    /// Whether data was sent since the queue and the flight last ran dry (sender-dry event).
+    var busy = false
+    /// The peer announced FORWARD-TSN-Supported and PR-SCTP is on: messages may be given up.
+    var peerSupportsForwardTSN = false
+    /// A FORWARD TSN must go out with the next packet (PR-SCTP, RFC 3758 §3.5).
+    var forwardTSNPending = false
+    /// A SACK marked chunks for Fast Retransmit: the next transmission sends one packet of
+    /// the earliest marked chunks whatever cwnd says (§7.2.4 step 3).
+    var fastRetransmitPending = false
+    /// Messages given up (PR-SCTP) or expired before they were sent, since the association
+    /// last took them (`takeFailures()`), to report as `.sendFailed`.
+    private(set) var failures: [FailedMessage] = []
+
+    init(configuration: SCTPConfiguration, initialTSN: TSN) {
+        queue = SendQueue(outboundStreamCount: Int(configuration.outboundStreams),
+                          configuration: SendQueue.Configuration(maxQueuedBytes: configuration.sendBufferSize))
+        outstanding = OutstandingData(initialTSN: initialTSN, peerReceiverWindow: 0, configuration:
+            OutstandingData.Configuration(maxOutstandingChunks: configuration.maxOutstandingChunks,
+                                          maxGapBlocksProcessed: configuration.maxGapBlocksProcessed))
+    }
+
+    /// The largest DATA chunk (header included) a packet of `mtu` bytes can carry.
+    static func pmdcs(mtu: Int) -> Int { max(mtu - CommonHeader.size, DataChunk.headerSize + 4) & ~3 }
+
+    /// Applies what the handshake negotiated: the stream count, the peer's window, and fresh
+    /// congestion control on every path (§7.2.1: ssthresh from the peer's a_rwnd). Returns
+    /// the messages queued for streams that do not exist.
+    mutating func configure(outboundStreams: UInt16, peerReceiverWindow: UInt32) -> [OutgoingMessage] {
+        let removed = queue.setOutboundStreamCount(Int(outboundStreams))
+        lastPeerWindow = peerReceiverWindow
+        outstanding = OutstandingData(initialTSN: outstanding.nextTSN, peerReceiverWindow: peerReceiverWindow,
+                                      configuration: outstanding.configuration)
+        for index in paths.indices { paths[index].resetCongestion(peerReceiverWindow: peerReceiverWindow) }
+        return removed
+    }
+
+    /// Nothing queued and nothing in flight.
+    var isIdle: Bool { queue.isEmpty && outstanding.isEmpty }
+
+    /// Whether something waits to go out as DATA or FORWARD TSN.
+    var hasDataToSend: Bool { outstanding.hasChunksToRetransmit || forwardTSNPending || !queue.isEmpty }
+
+    /// The index of the path to an address, if it is one of the peer's.
+    func pathIndex(for address: IPAddress) -> Int? { paths.firstIndex { $0.address == address } }
+
+    /// Takes the messages to report as failed.
+    mutating func takeFailures() -> [FailedMessage] {
+        defer { failures.removeAll() }
+        return failures
+    }
+
+    // MARK: Filling packets
+
+    /// What a call to `fill` needs from the association besides the queues.
+    struct Context {
+        /// Max.Burst (§6.1 D).
+        var maxBurst: Int
+        /// `SCTP_MAXSEG`: fragments no larger than this, when set.
+        var maxSegmentSize: Int?
+        /// Small messages wait while data is unacknowledged (`SCTP_NODELAY` off, not shutting down).
+        var bundlesSmallMessages: Bool
+    }
+
+    /// What a call to `fill` put into the packets.
+    struct Filled {
+        /// DATA or FORWARD TSN went in.
+        var sentData = false
+        /// New DATA went in (it measures the RTT: the path is not idle, §8.3).
+        var sentNewData = false
+        /// DATA chunks sent for the first time.
+        var newChunks = 0
+        /// DATA chunks sent again.
+        var retransmittedChunks = 0
+    }
+
+    /// Adds to `builder` (whose destination is `paths[path]`, the current primary) what is
+    /// due: messages past their PR-SCTP policy are given up first, then a FORWARD TSN when
+    /// one is pending, retransmissions, and new DATA. Expired and given-up messages are kept
+    /// for `takeFailures()`.
+    mutating func fill(_ builder: inout PacketBuilder, path: Int, now: SCTPInstant, context: Context) -> Filled {
+        var filled = Filled()
+        abandonMessages(now: now)
+        if forwardTSNPending, let forward = outstanding.forwardTSN() {
+            builder.add(.forwardTSN(forward))
+            filled.sentData = true
+        }
+        forwardTSNPending = false
+        filled.retransmittedChunks = sendRetransmissions(&builder, now: now)
+        filled.newChunks = sendNewData(&builder, path: path, now: now, context: context)
+        filled.sentNewData = filled.newChunks > 0
+        filled.sentData = filled.sentData || filled.sentNewData || filled.retransmittedChunks > 0
+        collectExpiredMessages()
+        return filled
+    }
+
+    /// New DATA for the paths messages asked for (`OutgoingMessage.destination`), after the
+    /// packet for `first` stopped at a message that goes elsewhere: a packet series per path
+    /// switch, as long as each switch sends something (a path whose cwnd is full holds its
+    /// messages and those queued after them until a SACK opens it), at most a few switches
+    /// per call (the rest waits for the next SACK). `makeBuilder` starts a packet to a path.
+    mutating func fillRedirected(after first: Int, now: SCTPInstant, context: Context,
+                                 makeBuilder: (PeerPath) -> PacketBuilder) -> (packets: [Transmit], newChunks: Int) {
+        var packets: [Transmit] = []
+        var newChunks = 0
+        var current = first
+        for _ in 0..<(2 * paths.count + 2) where !queue.isEmpty {
+            let next = nextDataPath
+            guard next != current else { break }
+            var builder = makeBuilder(paths[next])
+            let sent = sendNewData(&builder, path: next, now: now, context: context)
+            guard sent > 0 else { break }
+            newChunks += sent
+            packets.append(contentsOf: builder.finish())
+            paths[next].lastSent = now
+            current = next
+        }
+        collectExpiredMessages()
+        return (packets, newChunks)
+    }
+
+    /// The path the next new DATA chunk goes on: the one its message asked for
+    /// (`OutgoingMessage.destination`) while that path is active, otherwise the primary.
+    private var nextDataPath: Int {
+        guard let destination = queue.nextMessageDestination, let index = pathIndex(for: destination),
+              paths[index].isUsable else { return primaryPath }
+        return index
+    }
+
+    /// Retransmissions (T3 or fast retransmit) go on the primary path, or an alternate one
+    /// when the primary is failing (§6.4.1). cwnd limits them, except that the first chunk
+    /// always goes (§6.3.3 E3: after a T3 expiry cwnd is one PMDCS and nothing is in flight),
+    /// and that after a Fast Retransmit the earliest marked chunks go in one packet, as many as
+    /// fit, whatever cwnd says (§7.2.4 step 3); the others follow as cwnd allows.
+    /// Returns the number of chunks sent.
+    private mutating func sendRetransmissions(_ builder: inout PacketBuilder, now: SCTPInstant) -> Int {
+        guard outstanding.hasChunksToRetransmit else { return 0 }
+        let index = primaryPath
+        let path = PathID(index)
+        let fastRetransmitPacket = fastRetransmitPending
+        fastRetransmitPending = false
+        var sent = 0
+        /// The packet (index among the builder's finished packets) the first retransmission went in.
+        var firstPacket = -1
+        let fullPacket = Self.pmdcs(mtu: paths[index].mtu)
+        while outstanding.hasChunksToRetransmit {
+            let first = sent == 0
+            let flight = outstanding.bytesInFlight(on: path)
+            let withinCwnd = paths[index].congestion.canSend(flightSize: flight)
+            let fillingFastRetransmitPacket = fastRetransmitPacket && !first && builder.packets.count == firstPacket
+            guard first || withinCwnd || fillingFastRetransmitPacket else { break }
+            // Beyond cwnd, only what still fits in the Fast Retransmit packet. Within cwnd a
+            // chunk that does not fit the packet starts the next one: stopping there would let
+            // new DATA overtake the retransmissions (§6.1 C wants them first), and SACKs for
+            // that new DATA would then count misses against the retransmissions. The first
+            // retransmission goes whatever the packet holds already (the bundled SACK, control
+            // chunks), in a packet of its own when it does not fit: skipping it would leave
+            // nothing in flight and T3 off.
+            let maxSize = first || withinCwnd ? max(builder.remaining, fullPacket) : builder.remaining
+            guard let chunk = outstanding.nextRetransmission(maxSize: maxSize, path: path, now: now) else { break }
+            builder.add(chunk, size: chunk.encodedSize)
+            if first { firstPacket = builder.packets.count }
+            sent += 1
+        }
+        if sent > 0 { paths[index].congestion.onTransmit(now: now) }
+        return sent
+    }
+
+    /// New DATA on `path` within cwnd, the peer's window and Max.Burst (§6.1). Returns the
+    /// number of chunks sent.
+    private mutating func sendNewData(_ builder: inout PacketBuilder, path index: Int, now: SCTPInstant,
+                                      context: Context) -> Int {
+        let path = PathID(index)
+        var flight = outstanding.bytesInFlight(on: path)
+        // §7.2.1: a path that sent nothing for an RTO or more has its cwnd decayed first.
+        if flight == 0 { paths[index].congestion.applyIdleDecay(now: now, rto: paths[index].rto.rto) }
+        let controller = paths[index].congestion
+        let pathPayload = Self.pmdcs(mtu: paths[index].mtu) - DataChunk.headerSize
+        // SCTP_MAXSEG: fragments no larger than asked, never larger than the path allows.
+        let maxPayload = context.maxSegmentSize.map { min(max($0, 4), pathPayload) } ?? pathPayload
+        let window = controller.sendWindow(flightSize: flight, maxBurst: context.maxBurst)
+        var sent = 0
+        // Nagle-like bundling (SCTP_NODELAY off): while data is unacknowledged, a chunk that
+        // would not be full waits for the SACK, so that small messages go out bundled.
+        if context.bundlesSmallMessages && outstanding.bytesInFlight > 0 && queue.queuedBytes < maxPayload { return 0 }
+        let policyNow = peerSupportsForwardTSN ? now : nil
+        while !queue.isEmpty, outstanding.canSendNewChunk, flight < window, nextDataPath == index {
+            let peerWindow = outstanding.peerReceiverWindow
+            let messageRemaining = queue.nextMessageRemainingBytes ?? maxPayload
+            // A message that does not fit in what is left of the current packet is cut to
+            // fill it (when that is a sizeable piece), rather than leaving the packet part
+            // empty: bulk transfers then send full packets only (one packet per 1200-byte
+            // message at an MTU of 1200, not a full one and a nearly empty one).
+            var limit = maxPayload
+            if !builder.isEmpty && messageRemaining > builder.remaining - DataChunk.headerSize {
+                let room = (builder.remaining - DataChunk.headerSize) & ~3
+                if room >= max(maxPayload / 4, 64) && room < maxPayload { limit = room }
+            }
+            let nextSize = min(messageRemaining, limit)
+            // §6.1 A/B: respect the peer's window, but one chunk may probe a closed window
+            // when nothing is in flight.
+            if peerWindow < nextSize && outstanding.bytesInFlight > 0 { break }
+            guard var cut = queue.nextChunk(tsn: outstanding.nextTSN, maxPayloadSize: limit, now: policyNow) else { break }
+            // RFC 7053 §4.1: a chunk that fills the peer's window asks for an immediate SACK.
+            // Nothing more can go until that SACK comes, and a receiver delaying it (it
+            // waits for a second packet) would stall the association for its delayed-ack time.
+            if let following = queue.nextMessageRemainingBytes,
+               peerWindow - cut.chunk.payload.readableBytes < min(following, maxPayload) {
+                cut.chunk.dataFlags.insert(.immediate)
+            }
+            // Without FORWARD TSN support every message goes reliably.
+            outstanding.append(cut.chunk, path: path, now: now,
+                               expiry: peerSupportsForwardTSN ? cut.policy.expiry : nil,
+                               maxRetransmissions: peerSupportsForwardTSN ? cut.policy.maxRetransmissions : nil,
+                               context: cut.policy.context)
+            builder.add(cut.chunk, size: cut.chunk.encodedSize)
+            flight += cut.chunk.encodedSize
+            sent += 1
+        }
+        if sent > 0 {
+            paths[index].congestion.onTransmit(now: now)
+            busy = true
+        }
+        return sent
+    }
+
+    /// Starts T3-rtx on every path with data in flight and no timer running (§6.3.2 R1), and
+    /// on the primary path while a FORWARD TSN waits to be acknowledged (RFC 3758 §3.5 C5:
+    /// it is sent again when T3-rtx expires).
+    mutating func armT3IfNeeded(now: SCTPInstant) {
+        for index in paths.indices where paths[index].t3Deadline == nil {
+            if outstanding.bytesInFlight(on: PathID(index)) > 0 {
+                paths[index].t3Deadline = now + paths[index].rto.rto
+            }
+        }
+        if paths[primaryPath].t3Deadline == nil && outstanding.advancedPeerAckPoint != nil {
+            paths[primaryPath].t3Deadline = now + paths[primaryPath].rto.rto
+        }
+    }
+
+    // MARK: PR-SCTP (RFC 3758)
+
+    /// Gives up the messages whose chunks wait for retransmission past their lifetime or
+    /// retransmission limit (only when the peer supports FORWARD TSN), keeps them for
+    /// `takeFailures()`, and has a FORWARD TSN sent.
+    private mutating func abandonMessages(now: SCTPInstant) {
+        guard peerSupportsForwardTSN, outstanding.hasChunksToRetransmit else { return }
+        let abandoned = outstanding.abandonMessages(now: now)
+        guard !abandoned.isEmpty else { return }
+        for message in abandoned {
+            var payload = message.payload
+            if !message.lastChunkSent, let (rest, sentBytes) = queue.abandonCurrentMessage() {
+                // The unsent rest takes a TSN the FORWARD TSN must cover.
+                outstanding.appendAbandonedTail(streamIdentifier: message.streamIdentifier, ssn: message.ssn,
+                                                payloadProtocolIdentifier: message.payloadProtocolIdentifier,
+                                                isUnordered: message.isUnordered, now: now)
+                // The unsent tail of the message goes with it. It starts after everything cut
+                // into chunks, not after the chunks still outstanding: the first ones may have
+                // been acknowledged and are not in `payload`.
+                if var tail = rest.payload.getSlice(at: rest.payload.readerIndex + sentBytes, length: rest.payload.readableBytes - sentBytes) {
+                    payload.writeBuffer(&tail)
+                }
+            }
+            failures.append(FailedMessage(sent: message, payload: payload))
+        }
+        forwardTSNPending = true
+    }
+
+    /// Keeps the messages whose lifetime ended before they were sent, for `takeFailures()`.
+    private mutating func collectExpiredMessages() {
+        guard !queue.expired.isEmpty else { return }
+        for message in queue.takeExpired() { failures.append(FailedMessage(unsent: message)) }
+    }
+
+    // MARK: The end
+
+    /// Empties both queues (the association ended): every message not known to be
+    /// delivered, as it is to be reported (RFC 6458 SCTP_SEND_FAILED_EVENT), oldest first:
+    /// those sent and not acknowledged, the one partly sent, then those never sent.
+    mutating func removeAll() -> [FailedMessage] {
+        var unacknowledged = outstanding.unacknowledgedMessages()
+        let (partlySent, unsent) = queue.removeAll()
+        if partlySent != nil, let last = unacknowledged.last, !last.lastChunkSent {
+            // Its sent chunks are reported with the whole message below.
+            unacknowledged.removeLast()
+        }
+        var failed = unacknowledged.map { FailedMessage(sent: $0, payload: $0.payload) }
+        if let partlySent {
+            var message = FailedMessage(unsent: partlySent)
+            message.wasSent = true
+            failed.append(message)
+        }
+        for message in unsent { failed.append(FailedMessage(unsent: message)) }
+        return failed
+    }
+}
