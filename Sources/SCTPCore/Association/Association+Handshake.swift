@@ -1,48 +1,47 @@
 import NIOCore
 import SCTPWire
 
-/// Where the active side of the handshake stands (RFC 9260 §5.1): the chunk to retransmit
-/// on T1 expiry and the round-robin position over the addresses given to connect.
-struct HandshakeProgress {
-    /// INIT while COOKIE-WAIT, COOKIE ECHO (with what is bundled) while COOKIE-ECHOED.
-    var pending: [Chunk]
-    /// The addresses given to connectx, in order; each T1 expiry moves to the next one.
-    var connectAddresses: [IPAddress]
-    var cursor = 0
-    var retransmissions = 0
-    var timeout: Duration
-    var t1Deadline: SCTPInstant?
-}
-
 extension Association {
     /// Starts the handshake (RFC 9260 §5.1 A): sends INIT to the first address, arms T1-init.
     func connect(to addresses: [IPAddress], initChunk: InitChunk, now: SCTPInstant) {
         paths = addresses.map { PeerPath(address: $0, state: .active, configuration: configuration) }
         primaryPath = 0
         let timeout = configuration.rtoInitial
-        handshake = HandshakeProgress(pending: [.initiation(initChunk)], connectAddresses: addresses, timeout: timeout)
-        enter(.cookieWait)
+        enter(.cookieWait(HandshakeProgress(pending: [.initiation(initChunk)], connectAddresses: addresses, timeout: timeout)))
         sendHandshake(now: now)
     }
 
     private func sendHandshake(now: SCTPInstant) {
-        guard var progress = handshake else { return }
+        guard let progress = handshake else { return }
         let address = progress.connectAddresses[progress.cursor]
         let index = pathIndex(for: address) ?? primaryPath
         // INIT always carries tag 0; COOKIE ECHO carries the peer's tag.
         let tag: UInt32? = state == .cookieWait ? 0 : nil
         sendControl(progress.pending, to: index, tag: tag)
-        progress.t1Deadline = now + progress.timeout
-        handshake = progress
+        timers[.t1Init] = now + progress.timeout
+    }
+
+    /// Replaces the handshake's progress, in the cookie phase the association is in.
+    func updateHandshake(_ progress: HandshakeProgress) {
+        switch phase {
+        case .cookieWait: enter(.cookieWait(progress))
+        case .cookieEchoed: enter(.cookieEchoed(progress))
+        default: break
+        }
+    }
+
+    /// The handshake is over (the association is up, or another path set it up): T1 stops.
+    func endHandshake() {
+        timers[.t1Init] = nil
     }
 
     /// T1-init or T1-cookie expired (§5.1 B, C; the seed's round robin): retransmit to the
     /// next address given to connect; the timeout doubles after each full round.
     func t1Expired(now: SCTPInstant) {
+        timers[.t1Init] = nil
         guard var progress = handshake else { return }
         progress.retransmissions += 1
         if progress.retransmissions > configuration.maxInitRetransmits {
-            handshake = nil
             close(event: .cannotStart(id, .timedOut))
             return
         }
@@ -51,7 +50,7 @@ extension Association {
             let cap = configuration.maxInitTimeout ?? configuration.rtoMax
             progress.timeout = min(progress.timeout * 2, cap)
         }
-        handshake = progress
+        updateHandshake(progress)
         sendHandshake(now: now)
     }
 
@@ -81,7 +80,6 @@ extension Association {
                 .unrecognizedParameters(UnrecognizedParametersCause(parameters: unrecognized)),
             ])))
         }
-        enter(.cookieEchoed)
         if var progress = handshake {
             progress.pending = chunks
             progress.retransmissions = 0
@@ -92,7 +90,7 @@ extension Association {
                 progress.connectAddresses = paths.map(\.address)
                 progress.cursor = pathIndex(for: source) ?? 0
             }
-            handshake = progress
+            enter(.cookieEchoed(progress))
         }
         sendHandshake(now: now)
     }
@@ -136,7 +134,7 @@ extension Association {
     /// COOKIE ACK in COOKIE-ECHOED (§5.1 E): the association is up.
     func handleCookieAck(now: SCTPInstant) {
         guard state == .cookieEchoed else { return }
-        handshake = nil
+        endHandshake()
         establish(now: now)
     }
 
@@ -188,7 +186,7 @@ extension Association {
     /// takes the cookie's parameters and enters ESTABLISHED (reported once, here).
     func acceptCollidingCookie(_ cookie: StateCookie, source: IPAddress, now: SCTPInstant) {
         let confirmed = handshake?.connectAddresses ?? []
-        handshake = nil
+        endHandshake()
         switch state {
         case .cookieWait, .cookieEchoed:
             adopt(cookie: cookie, source: source, confirmedAddresses: confirmed)
@@ -205,7 +203,7 @@ extension Association {
     func acceptMatchingCookie(now: SCTPInstant) {
         switch state {
         case .cookieEchoed:
-            handshake = nil
+            endHandshake()
             queueControl(.cookieAck(CookieAckChunk()))
             establish(now: now)
         case .cookieWait, .closed:

@@ -117,7 +117,6 @@ extension Association {
         {
             progress.retransmissions += 1
             if progress.retransmissions > configuration.maxInitRetransmits {
-                handshake = nil
                 close(event: .cannotStart(id, .timedOut))
                 return
             }
@@ -130,11 +129,10 @@ extension Association {
                 parameters: ParameterList(endpoint.localInitParameters()
                     + [.cookiePreservative(CookiePreservativeParameter(lifeSpanIncrement: increment))]))
             progress.pending = [.initiation(initChunk)]
-            handshake = progress
-            enter(.cookieWait)
+            enter(.cookieWait(progress))
             peerTag = 0  // the next INIT ACK brings it again
             sendControl(progress.pending, to: primaryPath, tag: 0)
-            handshake?.t1Deadline = now + progress.timeout
+            timers[.t1Init] = now + progress.timeout
             return
         }
         events.append(.remoteError(id, error.causes))

@@ -2,14 +2,6 @@ import NIOCore
 import SCTPWire
 
 /// Graceful shutdown bookkeeping (RFC 9260 §9.2).
-struct ShutdownProgress {
-    /// T2-shutdown: retransmits SHUTDOWN or SHUTDOWN ACK.
-    var t2Deadline: SCTPInstant?
-    var t2Timeout: Duration = .zero
-    /// T5-shutdown-guard: ends a shutdown that takes too long.
-    var t5Deadline: SCTPInstant?
-}
-
 extension Association {
     /// The user asks for a graceful shutdown (§9.2): no new data; once everything sent is
     /// acknowledged, SHUTDOWN goes out.
@@ -31,12 +23,12 @@ extension Association {
         guard tx.isIdle else { return }
         switch state {
         case .shutdownPending:
-            enter(.shutdownSent)
+            enter(.shutdownSent(ShutdownProgress(t2Timeout: paths[primaryPath].rto.rto)))
             sendShutdown(now: now)
             let guardTimeout = configuration.shutdownGuardTimeout ?? configuration.rtoMax * 5
-            shutdown.t5Deadline = now + guardTimeout
+            timers[.t5ShutdownGuard] = now + guardTimeout
         case .shutdownReceived:
-            enter(.shutdownAckSent)
+            enter(.shutdownAckSent(ShutdownProgress(t2Timeout: paths[primaryPath].rto.rto)))
             sendShutdownAck(now: now)
         default:
             break
@@ -54,27 +46,32 @@ extension Association {
     }
 
     private func armT2(now: SCTPInstant) {
-        if shutdown.t2Timeout == .zero { shutdown.t2Timeout = paths[primaryPath].rto.rto }
-        shutdown.t2Deadline = now + shutdown.t2Timeout
+        guard let progress = phase.shutdown else { return }
+        timers[.t2Shutdown] = now + progress.t2Timeout
     }
 
     /// T2-shutdown expired: count an error, retransmit on an alternate path with a doubled timeout.
     func t2Expired(now: SCTPInstant) {
-        shutdown.t2Deadline = nil
+        timers[.t2Shutdown] = nil
         recordError(path: primaryPath, now: now)
         guard state != .closed else { return }
-        shutdown.t2Timeout = min(shutdown.t2Timeout * 2, configuration.rtoMax)
         primaryPath = alternatePath(to: primaryPath)
-        switch state {
-        case .shutdownSent: sendShutdown(now: now)
-        case .shutdownAckSent: sendShutdownAck(now: now)
+        switch phase {
+        case .shutdownSent(var progress):
+            progress.t2Timeout = min(progress.t2Timeout * 2, configuration.rtoMax)
+            enter(.shutdownSent(progress))
+            sendShutdown(now: now)
+        case .shutdownAckSent(var progress):
+            progress.t2Timeout = min(progress.t2Timeout * 2, configuration.rtoMax)
+            enter(.shutdownAckSent(progress))
+            sendShutdownAck(now: now)
         default: break
         }
     }
 
     /// T5-shutdown-guard expired (§9.2): give up with ABORT.
     func t5Expired(now: SCTPInstant) {
-        shutdown.t5Deadline = nil
+        timers[.t5ShutdownGuard] = nil
         abort(causes: [], reason: .shutdownTimedOut, now: now)
     }
 
@@ -83,6 +80,8 @@ extension Association {
         switch state {
         case .established, .shutdownPending:
             processCumulativeAck(chunk.cumulativeTSNAck, now: now)
+            // An acknowledgement of TSNs never sent aborts the association.
+            guard state != .closed else { return }
             enter(.shutdownReceived)
             events.append(.peerShutdown(id))
             progressShutdown(now: now)
@@ -90,10 +89,11 @@ extension Association {
             processCumulativeAck(chunk.cumulativeTSNAck, now: now)
             progressShutdown(now: now)
         case .shutdownSent:
-            // Both sides shut down at once: answer with SHUTDOWN ACK.
+            // Both sides shut down at once: answer with SHUTDOWN ACK (T2 starts again for it).
             processCumulativeAck(chunk.cumulativeTSNAck, now: now)
-            enter(.shutdownAckSent)
-            shutdown.t2Deadline = nil
+            guard let progress = phase.shutdown, state == .shutdownSent else { return }
+            enter(.shutdownAckSent(progress))
+            timers[.t2Shutdown] = nil
             sendShutdownAck(now: now)
         case .shutdownAckSent:
             sendShutdownAck(now: now)

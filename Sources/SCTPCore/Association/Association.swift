@@ -33,10 +33,19 @@ final class Association {
     let localTag: UInt32
     /// The peer's verification tag: we put it in every packet to the peer.
     var peerTag: UInt32 = 0
+    /// Where the association is in its life, with that phase's data.
     #if DEBUG
-    private(set) var state: AssociationState = .closed
+    private(set) var phase: AssociationPhase = .closed
     #else
-    @exclusivity(unchecked) private(set) var state: AssociationState = .closed
+    @exclusivity(unchecked) private(set) var phase: AssociationPhase = .closed
+    #endif
+    /// The RFC 9260 state (the phase without its data).
+    var state: AssociationState { phase.state }
+    /// The association-wide timers (T1, T2, T5); per-path timers are in `paths`.
+    #if DEBUG
+    var timers = TimerTable()
+    #else
+    @exclusivity(unchecked) var timers = TimerTable()
     #endif
 
     /// The peer's paths (the transmission queue's per-path table).
@@ -78,12 +87,8 @@ final class Association {
     @exclusivity(unchecked) var events: Deque<SCTPEvent> = []
     #endif
 
-    // Handshake (client side).
-    #if DEBUG
-    var handshake: HandshakeProgress?
-    #else
-    @exclusivity(unchecked) var handshake: HandshakeProgress?
-    #endif
+    /// The handshake while this side sets the association up (COOKIE-WAIT, COOKIE-ECHOED).
+    var handshake: HandshakeProgress? { phase.handshake }
 
     // Negotiated at setup.
     var outboundStreams: UInt16 = 0
@@ -119,13 +124,8 @@ final class Association {
     @exclusivity(unchecked) var receiver: DataReceiver
     #endif
 
-    // Errors and shutdown.
+    /// Consecutive unanswered retransmissions and heartbeats (Association.Max.Retrans, §8.1).
     var associationErrorCount = 0
-    #if DEBUG
-    var shutdown = ShutdownProgress()
-    #else
-    @exclusivity(unchecked) var shutdown = ShutdownProgress()
-    #endif
 
     /// Data transfer counters (`SCTPEndpoint.statistics(of:)`).
     #if DEBUG
@@ -184,9 +184,7 @@ final class Association {
             guard let deadline else { return }
             if earliest == nil || deadline < earliest! { earliest = deadline }
         }
-        consider(handshake?.t1Deadline)
-        consider(shutdown.t2Deadline)
-        consider(shutdown.t5Deadline)
+        consider(timers.earliest)
         consider(receiver.sackDeadline)
         consider(autoCloseDeadline)
         for path in paths {
@@ -203,16 +201,15 @@ final class Association {
 
     // MARK: State changes
 
-    func enter(_ newState: AssociationState) { state = newState }
+    func enter(_ newPhase: AssociationPhase) { phase = newPhase }
 
     /// Ends the association at once: timers stop, data sent and not acknowledged, then data
     /// queued, is reported as failed (RFC 6458 SCTP_SEND_FAILED_EVENT).
     func close(event: SCTPEvent?) {
         guard state != .closed else { return }
-        state = .closed
+        phase = .closed
         if case .shutdownComplete = event { endedGracefully = true }
-        handshake = nil
-        shutdown = ShutdownProgress()
+        timers.stopAll()
         for index in paths.indices {
             paths[index].t3Deadline = nil
             paths[index].heartbeatDeadline = nil
@@ -258,9 +255,9 @@ final class Association {
 
     /// Runs every timer that expired at or before `now`.
     func handleTimeout(now: SCTPInstant) {
-        if let deadline = handshake?.t1Deadline, deadline <= now { t1Expired(now: now) }
-        if let deadline = shutdown.t2Deadline, deadline <= now { t2Expired(now: now) }
-        if let deadline = shutdown.t5Deadline, deadline <= now { t5Expired(now: now) }
+        if timers.hasExpired(.t1Init, at: now) { t1Expired(now: now) }
+        if timers.hasExpired(.t2Shutdown, at: now) { t2Expired(now: now) }
+        if timers.hasExpired(.t5ShutdownGuard, at: now) { t5Expired(now: now) }
         if state == .closed { return }
         for index in paths.indices {
             if let deadline = paths[index].t3Deadline, deadline <= now { t3Expired(path: index, now: now) }

@@ -1,0 +1,121 @@
+import SCTPWire
+
+/// Where an association is in its life (the states of RFC 9260 §4), with the data only that
+/// phase has: the active side's handshake while COOKIE-WAIT or COOKIE-ECHOED, the T2 backoff
+/// while SHUTDOWN-SENT or SHUTDOWN-ACK-SENT. `state` names the phase without its data.
+enum AssociationPhase {
+    case closed
+    case cookieWait(HandshakeProgress)
+    case cookieEchoed(HandshakeProgress)
+    case established
+    case shutdownPending
+    case shutdownReceived
+    case shutdownSent(ShutdownProgress)
+    case shutdownAckSent(ShutdownProgress)
+
+    /// The RFC state of this phase.
+    var state: AssociationState {
+        switch self {
+        case .closed: .closed
+        case .cookieWait: .cookieWait
+        case .cookieEchoed: .cookieEchoed
+        case .established: .established
+        case .shutdownPending: .shutdownPending
+        case .shutdownReceived: .shutdownReceived
+        case .shutdownSent: .shutdownSent
+        case .shutdownAckSent: .shutdownAckSent
+        }
+    }
+
+    /// The handshake, while the association is being set up by this side.
+    var handshake: HandshakeProgress? {
+        switch self {
+        case .cookieWait(let progress), .cookieEchoed(let progress): progress
+        default: nil
+        }
+    }
+
+    /// The T2-shutdown backoff, while SHUTDOWN or SHUTDOWN ACK waits for its answer.
+    var shutdown: ShutdownProgress? {
+        switch self {
+        case .shutdownSent(let progress), .shutdownAckSent(let progress): progress
+        default: nil
+        }
+    }
+}
+
+/// Where the active side of the handshake stands (RFC 9260 §5.1): the chunk to retransmit
+/// on T1 expiry and the round-robin position over the addresses given to connect.
+struct HandshakeProgress {
+    /// INIT while COOKIE-WAIT, COOKIE ECHO (with what is bundled) while COOKIE-ECHOED.
+    var pending: [Chunk]
+    /// The addresses given to connectx, in order; each T1 expiry moves to the next one.
+    var connectAddresses: [IPAddress]
+    var cursor = 0
+    var retransmissions = 0
+    /// The T1 timeout: the RTO doubled once per full round of the addresses.
+    var timeout: Duration
+}
+
+/// SHUTDOWN or SHUTDOWN ACK is out (§9.2): the T2-shutdown timeout, doubled on each expiry.
+struct ShutdownProgress {
+    var t2Timeout: Duration
+}
+
+/// The association-wide timers (RFC 9260 §14: T1-init and T1-cookie, T2-shutdown,
+/// T5-shutdown-guard). The per-path timers, T3-rtx and the heartbeat timer, are kept with
+/// their path (`PeerPath`); the delayed SACK timer with the receiver's SACK policy
+/// (`DataReceiver.sackDeadline`). Extensions add their timers here.
+enum AssociationTimer: CaseIterable {
+    /// T1-init or T1-cookie: retransmits INIT or COOKIE ECHO (round robin over the addresses).
+    case t1Init
+    /// T2-shutdown: retransmits SHUTDOWN or SHUTDOWN ACK.
+    case t2Shutdown
+    /// T5-shutdown-guard: ends a shutdown that takes too long with ABORT.
+    case t5ShutdownGuard
+}
+
+/// The deadlines of the association-wide timers, one per `AssociationTimer`; `nil` when the
+/// timer is stopped. Inline storage: no allocation.
+struct TimerTable {
+    private var t1: SCTPInstant?
+    private var t2: SCTPInstant?
+    private var t5: SCTPInstant?
+
+    /// The deadline of a timer; set `nil` to stop it.
+    subscript(timer: AssociationTimer) -> SCTPInstant? {
+        get {
+            switch timer {
+            case .t1Init: t1
+            case .t2Shutdown: t2
+            case .t5ShutdownGuard: t5
+            }
+        }
+        set {
+            switch timer {
+            case .t1Init: t1 = newValue
+            case .t2Shutdown: t2 = newValue
+            case .t5ShutdownGuard: t5 = newValue
+            }
+        }
+    }
+
+    /// Whether a timer runs and its deadline is at or before `now`.
+    func hasExpired(_ timer: AssociationTimer, at now: SCTPInstant) -> Bool {
+        guard let deadline = self[timer] else { return false }
+        return deadline <= now
+    }
+
+    /// The earliest deadline of all running timers.
+    var earliest: SCTPInstant? {
+        func earlier(_ a: SCTPInstant?, _ b: SCTPInstant?) -> SCTPInstant? {
+            guard let a else { return b }
+            guard let b else { return a }
+            return a < b ? a : b
+        }
+        return earlier(earlier(t1, t2), t5)
+    }
+
+    /// Stops every timer.
+    mutating func stopAll() { self = TimerTable() }
+}
