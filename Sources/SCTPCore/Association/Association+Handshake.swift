@@ -7,7 +7,8 @@ extension Association {
         paths = addresses.map { PeerPath(address: $0, state: .active, configuration: configuration) }
         primaryPath = 0
         let timeout = configuration.rtoInitial
-        enter(.cookieWait(HandshakeProgress(pending: [.initiation(initChunk)], connectAddresses: addresses, timeout: timeout)))
+        enter(.cookieWait(HandshakeProgress(initChunk: initChunk, pending: [.initiation(initChunk)], connectAddresses: addresses,
+                                            timeout: timeout)))
         sendHandshake(now: now)
     }
 

@@ -14,12 +14,23 @@ extension Association {
         establish(now: now, restart: restart)
     }
 
+    /// What handling a packet changed that the endpoint keeps track of.
+    struct PacketOutcome {
+        /// The peer's addresses before an INIT ACK replaced them (the endpoint re-indexes the
+        /// association by its new ones); `nil` when they did not change.
+        var previousPeerAddresses: [IPAddress]?
+    }
+
     /// Handles the chunks of one packet that belongs to this association, in order.
     /// INIT and COOKIE ECHO are the endpoint's (§5.2): it answers them before, or instead of,
     /// handing the packet here.
     /// `congestionExperienced`: the driver saw the IP packet marked CE (ECN).
-    func handle(_ packet: SCTPPacket, from source: IPAddress, now: SCTPInstant, endpoint: SCTPEndpoint,
-                congestionExperienced: Bool = false) {
+    ///
+    /// Returns what the endpoint must update in its own tables.
+    @discardableResult
+    func handle(_ packet: SCTPPacket, from source: IPAddress, now: SCTPInstant,
+                congestionExperienced: Bool = false) -> PacketOutcome {
+        var outcome = PacketOutcome()
         var receivedData = false
         var lowestDataTSN: TSN? = nil
         var unsupported: [UnknownChunk] = []
@@ -47,7 +58,7 @@ extension Association {
             case .shutdownComplete:
                 handleShutdownComplete()
             case .error(let error):
-                handleError(error, now: now, endpoint: endpoint)
+                handleError(error, now: now)
             case .cookieEcho:
                 continue  // the endpoint applied it (§5.2.4); only the first chunk may be one
             case .cookieAck:
@@ -57,9 +68,8 @@ extension Association {
             case .initiationAck(let ack):
                 // §5.2.3: discarded unless COOKIE-WAIT.
                 guard state == .cookieWait else { break chunks }
-                let previous = paths.map(\.address)
+                outcome.previousPeerAddresses = paths.map(\.address)
                 handleInitAck(ack, from: source, now: now)
-                endpoint.reindexPeerAddresses(self, previous: previous)
                 break chunks
             case .forwardTSN(let forward):
                 if peerSupportsForwardTSN {
@@ -88,7 +98,7 @@ extension Association {
                 .unrecognizedChunkType(UnrecognizedChunkTypeCause(chunk: $0))
             })))
         }
-        if state == .closed { return }
+        if state == .closed { return outcome }
         if congestionExperienced && ecnNegotiated, let lowestDataTSN { self.congestionExperienced(lowestTSN: lowestDataTSN) }
         if receivedData { receiver.packetProcessed(now: now) }
         if state == .shutdownSent && receivedData {
@@ -97,6 +107,7 @@ extension Association {
             receiver.requestImmediateSack()
         }
         transmitData(now: now)
+        return outcome
     }
 
     /// A chunk's bytes as an unknown chunk, for an Unrecognized Chunk Type report.
@@ -111,7 +122,7 @@ extension Association {
 
     /// ERROR from the peer: reported to the user; a Stale Cookie while COOKIE-ECHOED restarts
     /// the handshake with a Cookie Preservative (§5.2.6).
-    func handleError(_ error: ErrorChunk, now: SCTPInstant, endpoint: SCTPEndpoint) {
+    func handleError(_ error: ErrorChunk, now: SCTPInstant) {
         if state == .cookieEchoed, var progress = handshake,
            let staleness = error.causes.lazy.compactMap({ if case .staleCookie(let c) = $0 { c.staleness } else { nil } }).first
         {
@@ -122,12 +133,11 @@ extension Association {
             }
             // Ask for twice the staleness (in ms), at least one second.
             let increment = max(UInt32(clamping: UInt64(staleness) * 2 / 1000), 1000)
-            let initChunk = InitChunk(
-                initiateTag: localTag, advertisedReceiverWindowCredit: UInt32(clamping: configuration.receiveBufferSize),
-                outboundStreams: configuration.outboundStreams, inboundStreams: configuration.maxInboundStreams,
-                initialTSN: nextTSN,
-                parameters: ParameterList(endpoint.localInitParameters()
-                    + [.cookiePreservative(CookiePreservativeParameter(lifeSpanIncrement: increment))]))
+            // The INIT sent first, with a Cookie Preservative (in place of one it had).
+            var initChunk = progress.initChunk
+            let parameters = initChunk.parameters.parameters.filter { if case .cookiePreservative = $0 { false } else { true } }
+            initChunk.parameters = ParameterList(parameters
+                + [.cookiePreservative(CookiePreservativeParameter(lifeSpanIncrement: increment))])
             progress.pending = [.initiation(initChunk)]
             enter(.cookieWait(progress))
             peerTag = 0  // the next INIT ACK brings it again

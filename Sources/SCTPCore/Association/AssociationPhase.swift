@@ -47,6 +47,8 @@ enum AssociationPhase {
 /// Where the active side of the handshake stands (RFC 9260 §5.1): the chunk to retransmit
 /// on T1 expiry and the round-robin position over the addresses given to connect.
 struct HandshakeProgress {
+    /// The INIT this side sent (sent again, with a Cookie Preservative, after a Stale Cookie error).
+    var initChunk: InitChunk
     /// INIT while COOKIE-WAIT, COOKIE ECHO (with what is bundled) while COOKIE-ECHOED.
     var pending: [Chunk]
     /// The addresses given to connectx, in order; each T1 expiry moves to the next one.

@@ -94,12 +94,19 @@ extension SCTPEndpoint {
             answerInit(initChunk, packet: packet, from: source, to: destination, now: now, existing: association)
         default:
             if let association {
-                association.handle(packet, from: source, now: now, endpoint: self, congestionExperienced: congestionExperienced)
-                markPending(association)
+                deliver(packet, to: association, from: source, now: now, congestionExperienced: congestionExperienced)
             } else {
                 handleWithoutAssociation(packet, from: source, to: destination, now: now)
             }
         }
+    }
+
+    /// Hands a packet to its association and applies what it changed to the endpoint's tables.
+    func deliver(_ packet: SCTPPacket, to association: Association, from source: IPAddress, now: SCTPInstant,
+                 congestionExperienced: Bool = false) {
+        let outcome = association.handle(packet, from: source, now: now, congestionExperienced: congestionExperienced)
+        if let previous = outcome.previousPeerAddresses { reindexPeerAddresses(association, previous: previous) }
+        markPending(association)
     }
 
     /// Finds the association a packet belongs to and applies the verification-tag rules
@@ -404,12 +411,10 @@ extension SCTPEndpoint {
             let previous = existing.paths.map(\.address)
             existing.acceptCollidingCookie(cookie, source: source, now: now)
             reindexPeerAddresses(existing, previous: previous)
-            existing.handle(packet, from: source, now: now, endpoint: self)
-            markPending(existing)
+            deliver(packet, to: existing, from: source, now: now)
         case .matching:
             existing.acceptMatchingCookie(now: now)
-            existing.handle(packet, from: source, now: now, endpoint: self)
-            markPending(existing)
+            deliver(packet, to: existing, from: source, now: now)
         case .lateCookie, .unmatched:
             return  // §5.2.4 C and cases not in table 7: silently discard.
         }
@@ -453,7 +458,7 @@ extension SCTPEndpoint {
             randomSeed: UInt64(random.next32()) << 32 | UInt64(random.next32()))
         association.accept(cookie: cookie, source: source, now: now)
         register(association)
-        association.handle(packet, from: source, now: now, endpoint: self)
+        deliver(packet, to: association, from: source, now: now)
     }
 
     /// §5.2.4 A, the peer restarted: the association is treated as if an ABORT had arrived
@@ -474,7 +479,7 @@ extension SCTPEndpoint {
         replacement.events = existing.events
         replacement.accept(cookie: cookie, source: source, now: now, restart: true)
         register(replacement)
-        replacement.handle(packet, from: source, now: now, endpoint: self)
+        deliver(packet, to: replacement, from: source, now: now)
     }
 
     // MARK: User calls
