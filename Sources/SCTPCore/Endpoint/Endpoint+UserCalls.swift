@@ -1,0 +1,67 @@
+import NIOCore
+import SCTPWire
+
+extension SCTPEndpoint {
+    // MARK: User calls
+
+    /// Starts an association to a peer reachable at `addresses` (the seed's `sctp_connectx`):
+    /// INIT goes to the first address and each T1 expiry moves to the next, round robin.
+    /// Returns at once with the association's id; `communicationUp` or `cannotStart` follows.
+    public func connect(to addresses: [IPAddress], port: UInt16, now: SCTPInstant) throws(CoreError) -> AssociationID {
+        guard !addresses.isEmpty else { throw .invalidAddresses("no address given") }
+        guard port != 0 else { throw .invalidAddresses("port 0") }
+        var unique: [IPAddress] = []
+        for address in addresses where !unique.contains(address) { unique.append(address) }
+        for address in unique {
+            if let id = byPeerAddress[PeerKey(address: address, port: port)], associations[id]?.isClosed == false {
+                throw .alreadyConnected(id)
+            }
+        }
+        guard associations.count < configuration.maxAssociations else { throw .tooManyAssociations }
+        let localTag = newLocalTag()
+        let initialTSN = TSN(random.next32())
+        let association = Association(
+            id: newAssociationID(), configuration: associationConfiguration, localPort: localPort, peerPort: port,
+            localAddresses: localAddresses, localTag: localTag, initialTSN: initialTSN,
+            randomSeed: UInt64(random.next32()) << 32 | UInt64(random.next32()))
+        let initChunk = InitChunk(
+            initiateTag: localTag, advertisedReceiverWindowCredit: UInt32(clamping: associationConfiguration.receiveBufferSize),
+            outboundStreams: configuration.outboundStreams, inboundStreams: configuration.maxInboundStreams,
+            initialTSN: initialTSN, parameters: ParameterList(localInitParameters()))
+        association.connect(to: unique, initChunk: initChunk, now: now)
+        register(association)
+        return association.id
+    }
+
+    /// Queues a user message on an association and sends what the windows allow.
+    public func send(_ message: OutgoingMessage, on id: AssociationID, now: SCTPInstant) throws(CoreError) {
+        guard let association = association(id), !association.isClosed else { throw .unknownAssociation }
+        try association.send(message, now: now)
+        markPending(association)
+    }
+
+    /// Starts a graceful shutdown (§9.2).
+    public func shutdown(_ id: AssociationID, now: SCTPInstant) throws(CoreError) {
+        guard let association = association(id), !association.isClosed else { throw .unknownAssociation }
+        association.beginShutdown(now: now)
+        markPending(association)
+    }
+
+    /// Aborts an association (§9.1), with an optional reason for the peer.
+    public func abort(_ id: AssociationID, reason: ByteBuffer? = nil, now: SCTPInstant) throws(CoreError) {
+        guard let association = association(id), !association.isClosed else { throw .unknownAssociation }
+        let causes: [ErrorCause] = reason.map { [.userInitiatedAbort(UserInitiatedAbortCause(bytes: $0))] } ?? []
+        association.abort(causes: causes, reason: .userAborted, now: now)
+        markPending(association)
+    }
+
+    /// The application has read `bytes` of data delivered on an association: its receive
+    /// window reopens (and a window-update SACK goes out when it grew enough). Until data is
+    /// consumed it counts against the window the peer sees, which is what stops a fast
+    /// sender from overrunning a slow reader.
+    public func consumed(bytes: Int, on id: AssociationID, now: SCTPInstant) {
+        guard let association = association(id), !association.isClosed else { return }
+        association.consumed(bytes: bytes, now: now)
+        markPending(association)
+    }
+}
