@@ -213,7 +213,7 @@ extension SCTPEndpoint {
                 return
             }
             // An association made from an earlier copy of this cookie ended and awaits removal.
-            guard byLocalTag[cookie.localTag] == nil else { return }
+            guard !associations.containsLocalTag(cookie.localTag) else { return }
             guard acceptsAssociations else {
                 replyOutOfTheBlue(to: packet, from: source, to: local)
                 return

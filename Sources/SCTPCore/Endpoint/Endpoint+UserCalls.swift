@@ -13,7 +13,7 @@ extension SCTPEndpoint {
         var unique: [IPAddress] = []
         for address in addresses where !unique.contains(address) { unique.append(address) }
         for address in unique {
-            if let id = byPeerAddress[PeerKey(address: address, port: port)], associations[id]?.isClosed == false {
+            if let id = associations.id(peer: address, port: port), associations[id]?.isClosed == false {
                 throw .alreadyConnected(id)
             }
         }

@@ -65,6 +65,6 @@ struct LateAfterShutdownTests {
                                 chunks: [.heartbeat(HeartbeatChunk(info: HeartbeatInfoParameter(info: ByteBuffer(bytes: [9]))))])
         h.inject(packet, into: h.server, from: h.client.addresses[0])
         #expect(taps.server.sent.map(\.packet.chunks) == [[.abort(AbortChunk(tagFlags: .reflectedTag))]])
-        #expect(h.server.endpoint.recentlyClosedTags.isEmpty)
+        #expect(h.server.endpoint.recentlyClosed.isEmpty)
     }
 }

@@ -1,0 +1,125 @@
+import SCTPWire
+
+/// The endpoint's associations and the tables that find them: by id, by our verification
+/// tag (every packet of an association carries it), and by the peer's transport address
+/// (for INIT, COOKIE ECHO collisions and T-bit packets, and to tell a packet with a wrong
+/// tag from a known peer, discarded by §8.5, from one out of the blue).
+///
+/// The latest answers by id and by tag are remembered, as most calls and packets are for
+/// the same association as the one before; they are forgotten whenever the tables change,
+/// so a remembered answer is always the one the tables would give.
+struct AssociationTable {
+    struct PeerKey: Hashable {
+        var address: IPAddress
+        var port: UInt16
+    }
+
+    private var byID: [AssociationID: Association] = [:]
+    private var byLocalTag: [UInt32: AssociationID] = [:]
+    private var byPeerAddress: [PeerKey: AssociationID] = [:]
+    private var lastByID: Association?
+    private var lastByTag: Association?
+    private var nextID: UInt32 = 1
+
+    /// The association with an id (alive, or closed and not yet removed); not remembered.
+    subscript(id: AssociationID) -> Association? { byID[id] }
+    /// Every association, in no particular order.
+    var values: Dictionary<AssociationID, Association>.Values { byID.values }
+    /// Their ids, in no particular order.
+    var keys: Dictionary<AssociationID, Association>.Keys { byID.keys }
+    var count: Int { byID.count }
+    var isEmpty: Bool { byID.isEmpty }
+
+    /// The association with an id, remembered for the next call.
+    mutating func lookUp(_ id: AssociationID) -> Association? {
+        if let last = lastByID, last.id == id { return last }
+        let found = byID[id]
+        lastByID = found
+        return found
+    }
+
+    /// The association that owns a peer transport address, if it is alive.
+    func live(peer address: IPAddress, port: UInt16) -> Association? {
+        guard let id = byPeerAddress[PeerKey(address: address, port: port)], let association = byID[id],
+              !association.isClosed else { return nil }
+        return association
+    }
+
+    /// The id registered for a peer transport address, alive or not.
+    func id(peer address: IPAddress, port: UInt16) -> AssociationID? { byPeerAddress[PeerKey(address: address, port: port)] }
+
+    /// The association that owns a local verification tag, if it is alive.
+    mutating func live(localTag tag: UInt32) -> Association? {
+        if let last = lastByTag, last.localTag == tag { return last.isClosed ? nil : last }
+        guard let id = byLocalTag[tag], let association = byID[id] else { return nil }
+        // Only the owner of the tag's entry: the tables give the same answer until they change.
+        if association.localTag == tag { lastByTag = association }
+        return association.isClosed ? nil : association
+    }
+
+    /// Whether some association (alive or not yet removed) has this local tag.
+    func containsLocalTag(_ tag: UInt32) -> Bool { byLocalTag[tag] != nil }
+
+    /// A fresh association id, never 0 and unused.
+    mutating func newID() -> AssociationID {
+        while true {
+            let id = AssociationID(nextID)
+            nextID = nextID == .max ? 1 : nextID + 1
+            if byID[id] == nil { return id }
+        }
+    }
+
+    /// Adds an association under its id, tag and peer addresses; returns the one it
+    /// replaces under the same id (a restart), if any.
+    mutating func insert(_ association: Association) -> Association? {
+        let replaced = byID.updateValue(association, forKey: association.id)
+        byLocalTag[association.localTag] = association.id
+        for path in association.paths {
+            byPeerAddress[PeerKey(address: path.address, port: association.peerPort)] = association.id
+        }
+        forgetRemembered()
+        return replaced === association ? nil : replaced
+    }
+
+    /// Removes an association's tag and address entries (those that still point to it).
+    mutating func removeEntries(of association: Association) {
+        let id = association.id
+        if byLocalTag[association.localTag] == id { byLocalTag[association.localTag] = nil }
+        for path in association.paths {
+            let key = PeerKey(address: path.address, port: association.peerPort)
+            if byPeerAddress[key] == id { byPeerAddress[key] = nil }
+        }
+        forgetRemembered()
+    }
+
+    /// Removes an association for good: by id and from the other tables.
+    mutating func remove(_ association: Association) {
+        if byID[association.id] === association { byID[association.id] = nil }
+        removeEntries(of: association)
+    }
+
+    /// Re-indexes an association's peer addresses after they changed (INIT ACK, ASCONF).
+    mutating func reindexPeerAddresses(of association: Association, previous: [IPAddress]) {
+        let paths = association.paths
+        if previous.count == paths.count && zip(previous, paths).allSatisfy({ $0 == $1.address }) {
+            // The same addresses (the usual INIT ACK): one look-up each, not a removal and an insertion.
+            for path in paths {
+                let key = PeerKey(address: path.address, port: association.peerPort)
+                if byPeerAddress[key] != association.id { byPeerAddress[key] = association.id }
+            }
+            return
+        }
+        for address in previous {
+            let key = PeerKey(address: address, port: association.peerPort)
+            if byPeerAddress[key] == association.id { byPeerAddress[key] = nil }
+        }
+        for path in paths {
+            byPeerAddress[PeerKey(address: path.address, port: association.peerPort)] = association.id
+        }
+    }
+
+    private mutating func forgetRemembered() {
+        lastByID = nil
+        lastByTag = nil
+    }
+}
