@@ -31,7 +31,9 @@ func fmt(_ value: Double, _ decimals: Int) -> String {
 
 struct Result { var messages: Int; var bytes: Int; var packets: Int; var wallSeconds: Double }
 
-func transfer(length: Int, unordered: Bool, duration: Duration) -> Result {
+/// A transfer of `length`-byte messages for `duration` of wall-clock time, or until
+/// `packetLimit` packets have been handled (for instruction counts, whatever the machine's load).
+func transfer(length: Int, unordered: Bool, duration: Duration, packetLimit: Int = .max) -> Result {
     let clientAddress = IPAddress.v4(IPv4Address(127, 0, 0, 1))
     let serverAddress = IPAddress.v4(IPv4Address(127, 0, 0, 2))
     var configuration = SCTPConfiguration()
@@ -95,6 +97,7 @@ func transfer(length: Int, unordered: Bool, duration: Duration) -> Result {
             }
         }
         checks += 1
+        if packets >= packetLimit { break }
         if checks % 64 == 0 && wall.now >= end { break }
     }
     return Result(messages: received, bytes: receivedBytes, packets: packets, wallSeconds: seconds(wall.now - start))
@@ -102,7 +105,7 @@ func transfer(length: Int, unordered: Bool, duration: Duration) -> Result {
 
 /// Associations set up and aborted one after another (INIT, INIT ACK, COOKIE ECHO, COOKIE ACK,
 /// then ABORT), as the socket benchmark's setup rate does: the protocol engine's share of it.
-func setupRate(duration: Duration) -> (associations: Int, wallSeconds: Double) {
+func setupRate(duration: Duration, limit: Int = .max) -> (associations: Int, wallSeconds: Double) {
     let clientAddress = IPAddress.v4(IPv4Address(127, 0, 0, 1))
     let serverAddress = IPAddress.v4(IPv4Address(127, 0, 0, 2))
     let client = SCTPEndpoint(configuration: SCTPConfiguration(), localPort: 5002, localAddresses: [clientAddress],
@@ -139,6 +142,7 @@ func setupRate(duration: Duration) -> (associations: Int, wallSeconds: Double) {
         while client.pollEvent() != nil {}
         now = now + .microseconds(100)
         count += 1
+        if count >= limit { break }
         if count % 64 == 0 && wall.now >= end { break }
     }
     precondition(client.associationIDs.isEmpty && server.associationIDs.isEmpty,
@@ -146,8 +150,20 @@ func setupRate(duration: Duration) -> (associations: Int, wallSeconds: Double) {
     return (count, seconds(wall.now - start))
 }
 
-if CommandLine.arguments.dropFirst().first == "setup" {
-    let r = setupRate(duration: .seconds(3))
+// `CoreBenchmark count PACKETS [LENGTH]` and `CoreBenchmark setup [ASSOCIATIONS]`: a fixed
+// amount of work, for counting instructions (Benchmarks/tools/callgrind-core.sh).
+let arguments = Array(CommandLine.arguments.dropFirst())
+if arguments.first == "count" {
+    let limit = arguments.count > 1 ? Int(arguments[1]) ?? 100_000 : 100_000
+    let length = arguments.count > 2 ? Int(arguments[2]) ?? 1200 : 1200
+    let r = transfer(length: length, unordered: false, duration: .seconds(3600), packetLimit: limit)
+    print("count: \(r.packets) packets, \(r.messages) messages of \(length) bytes in \(fmt(r.wallSeconds, 3)) s: "
+        + "\(fmt(r.wallSeconds * 1e6 / Double(max(r.packets, 1)), 2)) µs/packet")
+    exit(0)
+}
+if arguments.first == "setup" {
+    let limit = arguments.count > 1 ? Int(arguments[1]) ?? .max : .max
+    let r = setupRate(duration: .seconds(limit == .max ? 3 : 3600), limit: limit)
     print("setup: \(r.associations) associations in \(fmt(r.wallSeconds, 2)) s: \(fmt(Double(r.associations) / r.wallSeconds, 0))/s, "
         + "\(fmt(r.wallSeconds * 1e6 / Double(r.associations), 2)) µs per association (both endpoints)")
     exit(0)
