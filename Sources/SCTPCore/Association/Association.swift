@@ -50,7 +50,7 @@ final class Association {
 
     /// The peer's paths (the transmission queue's per-path table).
     var paths: [PeerPath] {
-        get { tx.paths }
+        _read { yield tx.paths }
         _modify { yield &tx.paths }
     }
     /// The path new data goes to now (§6.4); see `TransmissionQueue.primaryPath`.

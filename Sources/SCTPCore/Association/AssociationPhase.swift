@@ -5,13 +5,13 @@ import SCTPWire
 /// while SHUTDOWN-SENT or SHUTDOWN-ACK-SENT. `state` names the phase without its data.
 enum AssociationPhase {
     case closed
-    case cookieWait(HandshakeProgress)
-    case cookieEchoed(HandshakeProgress)
+    indirect case cookieWait(HandshakeProgress)
+    indirect case cookieEchoed(HandshakeProgress)
     case established
     case shutdownPending
     case shutdownReceived
-    case shutdownSent(ShutdownProgress)
-    case shutdownAckSent(ShutdownProgress)
+    indirect case shutdownSent(ShutdownProgress)
+    indirect case shutdownAckSent(ShutdownProgress)
 
     /// The RFC state of this phase.
     var state: AssociationState {
