@@ -95,6 +95,8 @@ final class RoutedParticipant: SimulationParticipant {
         var chunks: [Chunk]
         /// Marked ECN-capable (`Transmit.ecnCapable`).
         var ecnCapable = false
+        /// The SCTP packet's size in bytes.
+        var size = 0
     }
 
     let inner: EndpointParticipant
@@ -116,7 +118,8 @@ final class RoutedParticipant: SimulationParticipant {
         guard var outgoing = inner.pollTransmit(now: now) else { return nil }
         if let source = routes[outgoing.to] { outgoing.from = source }
         let chunks = (try? SCTPPacket(parsing: outgoing.datagram, checksum: .skipped))?.chunks ?? []
-        sent.append(Sent(time: now, from: outgoing.from, to: outgoing.to, chunks: chunks, ecnCapable: outgoing.ecnCapable))
+        sent.append(Sent(time: now, from: outgoing.from, to: outgoing.to, chunks: chunks, ecnCapable: outgoing.ecnCapable,
+                         size: outgoing.datagram.readableBytes))
         return outgoing
     }
 
