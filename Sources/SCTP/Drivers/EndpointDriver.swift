@@ -10,7 +10,8 @@ protocol EndpointEventSink: AnyObject {
     func endpointDriver(_ driver: EndpointDriver, deliver event: SCTPEvent)
 }
 
-/// Runs one sans-IO `SCTPEndpoint` on its stack's event loop.
+/// Runs one sans-IO `SCTPEndpoint` on its stack's event loop, and is the only owner of it:
+/// sockets and `UDPEncapsulationEndpoint` call the driver, never the endpoint.
 ///
 /// The driver owns what the core must not touch: the clock (the stack's), one timer re-armed
 /// to the core's next deadline, and the promises of user calls waiting for the core
@@ -19,7 +20,7 @@ protocol EndpointEventSink: AnyObject {
 /// (hence `@unchecked Sendable`: it is handed between closures, never used off the loop).
 final class EndpointDriver: @unchecked Sendable {
     let stack: SCTPStack
-    let endpoint: SCTPEndpoint
+    private let endpoint: SCTPEndpoint
     var eventLoop: any EventLoop { stack.eventLoop }
     /// The peer's UDP port for addresses it has not been learned from (`SCTP_REMOTE_UDP_ENCAPS_PORT`).
     var remoteUDPPort: Int?
@@ -94,8 +95,36 @@ final class EndpointDriver: @unchecked Sendable {
     }
 
     var localPort: UInt16 { endpoint.localPort }
-    var localAddresses: [IPAddress] { endpoint.localAddresses }
     private var now: SCTPInstant { stack.now }
+
+    // MARK: The endpoint's settings
+
+    /// The local addresses (`bindx` adds and removes them; associations set up afterwards use them).
+    var localAddresses: [IPAddress] {
+        get { endpoint.localAddresses }
+        set { endpoint.localAddresses = newValue }
+    }
+
+    /// Whether INITs are answered (a listening or one-to-many socket).
+    var acceptsAssociations: Bool {
+        get { endpoint.acceptsAssociations }
+        set { endpoint.acceptsAssociations = newValue }
+    }
+
+    /// The most receive window new associations may offer (what the stack's sockets can buffer).
+    var receiveWindowLimit: Int? {
+        get { endpoint.receiveWindowLimit }
+        set { endpoint.receiveWindowLimit = newValue }
+    }
+
+    /// The configuration new associations start from (a socket's options).
+    var configuration: SCTPConfiguration {
+        get { endpoint.configuration }
+        set { endpoint.configuration = newValue }
+    }
+
+    /// `configuration` as new associations get it, with the receive window limit applied.
+    var associationConfiguration: SCTPConfiguration { endpoint.associationConfiguration }
 
     // MARK: Input from the transport
 
@@ -250,13 +279,16 @@ final class EndpointDriver: @unchecked Sendable {
 
     /// Takes the sends waiting for room under `tag` out of the queue, failing them with `error`.
     func cancelBlockedSends(tag: UInt64, error: SCTPError) {
+        var cancelled: [EventLoopPromise<Void>] = []
         for id in Array(blockedSends.keys) {
             blockedSends[id]?.removeAll { entry in
                 guard entry.tag == tag else { return false }
-                entry.promise.fail(error)
+                cancelled.append(entry.promise)
                 return true
             }
         }
+        // Completed once the queue is consistent: a callback may send again.
+        for promise in cancelled { promise.fail(error) }
     }
 
     private func retryBlockedSends() {
@@ -317,6 +349,72 @@ final class EndpointDriver: @unchecked Sendable {
         endpoint.consumed(bytes: bytes, on: id, now: now)
         flushSoon()
     }
+
+    // MARK: Associations (on the event loop)
+
+    /// An association's state, `nil` once it is gone.
+    func state(of id: AssociationID) -> AssociationState? { endpoint.state(of: id) }
+
+    /// The peer's SCTP port of an association.
+    func peerPort(of id: AssociationID) -> UInt16? { endpoint.peerPort(of: id) }
+
+    /// The peer's addresses of an association, with their states.
+    func peerAddresses(of id: AssociationID) -> [(address: IPAddress, state: PathState)] { endpoint.peerAddresses(of: id) }
+
+    /// The peer address new data goes to.
+    func primaryAddress(of id: AssociationID) -> IPAddress? { endpoint.primaryAddress(of: id) }
+
+    /// Makes `address` the peer address new data goes to (`SCTP_PRIMARY_ADDR`).
+    func setPrimaryAddress(_ address: IPAddress, of id: AssociationID) throws(SCTPError) {
+        do {
+            try endpoint.setPrimaryAddress(address, of: id)
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    /// State, windows, streams, primary address and paths (`SCTP_STATUS`).
+    func status(of id: AssociationID) -> AssociationStatus? { endpoint.status(of: id) }
+
+    /// The protocol parameters an association runs with.
+    func parameters(of id: AssociationID) -> AssociationParameters? { endpoint.parameters(of: id) }
+
+    /// Changes a live association's RTO.Initial, RTO.Min and RTO.Max (`SCTP_RTOINFO`).
+    func setRTOParameters(initial: Duration, minimum: Duration, maximum: Duration, of id: AssociationID) throws(SCTPError) {
+        do {
+            try endpoint.setRTOParameters(initial: initial, minimum: minimum, maximum: maximum, of: id)
+        } catch {
+            throw Self.map(error)
+        }
+        flushSoon()
+    }
+
+    /// Changes a live association's heartbeat interval, Path.Max.Retrans and path MTU
+    /// (`SCTP_PEER_ADDR_PARAMS`).
+    func setPathParameters(heartbeatInterval: Duration?, pathMaxRetransmits: Int, mtu: Int?, of id: AssociationID) throws(SCTPError) {
+        do {
+            try endpoint.setPathParameters(heartbeatInterval: heartbeatInterval, pathMaxRetransmits: pathMaxRetransmits, mtu: mtu,
+                                           of: id, now: now)
+        } catch {
+            throw Self.map(error)
+        }
+        flushSoon()
+    }
+
+    /// Changes a live association's Association.Max.Retrans (`SCTP_ASSOCINFO`).
+    func setAssociationMaxRetransmits(_ count: Int, of id: AssociationID) throws(SCTPError) {
+        do {
+            try endpoint.setAssociationMaxRetransmits(count, of: id)
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    /// The negotiated stream counts of an association.
+    func streams(of id: AssociationID) -> (outbound: UInt16, inbound: UInt16)? { endpoint.streams(of: id) }
+
+    /// The data transfer counters of an association, `nil` once it is gone.
+    func statistics(of id: AssociationID) -> AssociationStatistics? { endpoint.statistics(of: id) }
 
     /// Aborts what is alive, stops the timer and leaves the stack.
     func close() {

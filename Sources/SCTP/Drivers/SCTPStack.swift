@@ -291,7 +291,7 @@ public final class SCTPStack: @unchecked Sendable {
         eventLoop.assertInEventLoop()
         if state.isClosed { throw SCTPError(.badFileDescriptor, "the stack is closed") }
         try state.endpoints.insert(driver)
-        driver.endpoint.receiveWindowLimit = receiveWindowLimit
+        driver.receiveWindowLimit = receiveWindowLimit
     }
 
     func unregister(_ driver: EndpointDriver) {

@@ -198,13 +198,13 @@ public final class SCTPSocket: @unchecked Sendable {
                 if let clash = stack.conflict(port: driver.localPort, addresses: added) {
                     return eventLoop.makeFailedFuture(SCTPError(.addressInUse, "SCTP port \(driver.localPort) is in use on \(clash)"))
                 }
-                return stack.open(added).map { driver.endpoint.localAddresses += added }
+                return stack.open(added).map { driver.localAddresses += added }
             case .remove:
                 let remaining = driver.localAddresses.filter { !ips.contains($0) }
                 guard !remaining.isEmpty else {
                     return eventLoop.makeFailedFuture(SCTPError(.invalidArgument, "cannot remove every bound address"))
                 }
-                driver.endpoint.localAddresses = remaining
+                driver.localAddresses = remaining
                 return eventLoop.makeSucceededVoidFuture()
             }
         }
@@ -272,7 +272,7 @@ public final class SCTPSocket: @unchecked Sendable {
             }
             guard let driver else { throw SCTPError(.invalidArgument, "bind the socket before listen") }
             self.backlog = max(backlog, style == .oneToOne ? 1 : 0)
-            driver.endpoint.acceptsAssociations = style == .oneToOne || backlog > 0
+            driver.acceptsAssociations = style == .oneToOne || backlog > 0
             if style == .oneToOne { phase = .listening }
         }
     }
@@ -385,7 +385,7 @@ public final class SCTPSocket: @unchecked Sendable {
             if style == .oneToOne && phase != .bound {
                 throw SCTPError(.alreadyInProcess, "an association is being set up on this socket")
             }
-            driver.endpoint.configuration = configuration
+            driver.configuration = configuration
             let (id, completion) = try driver.connect(to: peers, port: port)
             if style == .oneToOne {
                 association = id
@@ -404,8 +404,8 @@ public final class SCTPSocket: @unchecked Sendable {
     public func getpaddrs(_ association: AssociationID? = nil) throws(SCTPError) -> [SocketAddress] {
         try onLoop { [self] in
             let (driver, id) = try resolve(association)
-            guard let port = driver.endpoint.peerPort(of: id) else { throw SCTPError(.invalidArgument, "no such association") }
-            return socketAddresses(driver.endpoint.peerAddresses(of: id).map(\.address), port: port)
+            guard let port = driver.peerPort(of: id) else { throw SCTPError(.invalidArgument, "no such association") }
+            return socketAddresses(driver.peerAddresses(of: id).map(\.address), port: port)
         }
     }
 
@@ -504,11 +504,11 @@ public final class SCTPSocket: @unchecked Sendable {
         while let waiter = acceptWaiters.popFirst() { waiter.fail(error) }
         inbox.removeAll()
         guard let driver else { return nil }
-        if wasListening || style == .oneToMany { driver.endpoint.acceptsAssociations = false }
+        if wasListening || style == .oneToMany { driver.acceptsAssociations = false }
         // Associations nobody accepted go with the listener.
         while let pending = acceptQueue.popFirst() { _ = pending.closeOnLoop() }
         var shutdowns: [EventLoopFuture<Void>] = []
-        for id in owned where driver.endpoint.state(of: id) != nil {
+        for id in owned where driver.state(of: id) != nil {
             if driver.sinks[id]?.sink === self || driver.defaultSink === self { driver.sinks[id] = nil }
             if linger == .zero {
                 try? driver.abort(id)
