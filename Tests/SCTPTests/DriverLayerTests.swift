@@ -1,5 +1,6 @@
 import CSCTPSystem
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 @testable import SCTP
@@ -235,5 +236,65 @@ struct EndpointTableTests {
             #expect(table.removeAll().count == 1)
             #expect(table.driver(port: 5000, local: two) == nil)
         })
+    }
+}
+
+/// `EndpointDriver.flush`: one loop drains the core; what sinks do meanwhile joins it.
+@Suite("endpoint driver flush")
+struct EndpointDriverFlushTests {
+    /// Records the events of one endpoint (on its loop) and may react to them.
+    final class Sink: EndpointEventSink, @unchecked Sendable {
+        var events: [SCTPEvent] = []
+        let react: (EndpointDriver, SCTPEvent) -> Void
+        init(react: @escaping (EndpointDriver, SCTPEvent) -> Void = { _, _ in }) { self.react = react }
+        func endpointDriver(_ driver: EndpointDriver, deliver event: SCTPEvent) {
+            events.append(event)
+            react(driver, event)
+        }
+    }
+
+    @Test("an endpoint closed by its sink while a flush dispatches still sends its ABORT")
+    func closedDuringFlush() throws {
+        // Two carrier stacks joined by closures.
+        let stacks = NIOLockedValueBox<[SCTPStack]>([])
+        func wire(to index: Int) -> @Sendable (SCTPCarrierPacket) -> Void {
+            { packet in stacks.withLockedValue { $0 }[index].receive(packet) }
+        }
+        let a = SCTPStack(carrier: wire(to: 1)), b = SCTPStack(carrier: wire(to: 0))
+        stacks.withLockedValue { $0 = [a, b] }
+        defer {
+            _ = try? a.close().wait()
+            _ = try? b.close().wait()
+        }
+        let server = Sink()
+        // The client's sink closes its endpoint as soon as the association is up: from inside
+        // the flush that dispatches the event.
+        let client = Sink { driver, event in
+            if case .communicationUp = event { driver.close() }
+        }
+        let serverAddress = IPAddress.v4(IPv4Address(10, 9, 0, 2)), clientAddress = IPAddress.v4(IPv4Address(10, 9, 0, 1))
+        try wait(b.eventLoop.submit {
+            let driver = EndpointDriver(stack: b, configuration: SCTPConfiguration(), port: 5000, addresses: [serverAddress],
+                                        acceptsAssociations: true)
+            try b.register(driver)
+            driver.defaultSink = server
+        })
+        let connected = try wait(a.eventLoop.submit { () -> EventLoopFuture<AssociationID> in
+            let driver = EndpointDriver(stack: a, configuration: SCTPConfiguration(), port: 5001, addresses: [clientAddress],
+                                        acceptsAssociations: false)
+            try a.register(driver)
+            driver.defaultSink = client
+            return try driver.connect(to: [serverAddress], port: 5000).1
+        })
+        // The connect call fails (the endpoint closed under it); the server sees the ABORT at
+        // once, not after its retransmission timers give up.
+        #expect(throws: SCTPError.self) { try wait(connected, seconds: 5) }
+        #expect(eventually(seconds: 5) {
+            (try? wait(b.eventLoop.submit {
+                server.events.contains { if case .communicationLost = $0 { true } else { false } }
+            })) ?? false
+        })
+        let clientEvents = try wait(a.eventLoop.submit { client.events.count })
+        #expect(clientEvents >= 1)
     }
 }

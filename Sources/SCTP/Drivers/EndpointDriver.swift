@@ -63,21 +63,23 @@ final class EndpointDriver: @unchecked Sendable {
     #else
     @exclusivity(unchecked) private var blockedSends: [AssociationID: Deque<(message: OutgoingMessage, promise: EventLoopPromise<Void>, tag: UInt64?)>] = [:]
     #endif
+    /// A flush is scheduled for the next turn of the loop (`flushSoon`).
     #if DEBUG
     private var flushScheduled = false
     #else
     @exclusivity(unchecked) private var flushScheduled = false
     #endif
-    /// Events are being handed to sinks (`flush`); flushes asked for meanwhile wait for its end.
+    /// `flush` is running its loop; a flush asked for meanwhile only sets `flushRequested`.
     #if DEBUG
-    private var dispatching = false
+    private var draining = false
     #else
-    @exclusivity(unchecked) private var dispatching = false
+    @exclusivity(unchecked) private var draining = false
     #endif
+    /// Another round of `flush`'s loop is wanted.
     #if DEBUG
-    private var flushAgain = false
+    private var flushRequested = false
     #else
-    @exclusivity(unchecked) private var flushAgain = false
+    @exclusivity(unchecked) private var flushRequested = false
     #endif
     #if DEBUG
     private(set) var closed = false
@@ -134,41 +136,45 @@ final class EndpointDriver: @unchecked Sendable {
         endpoint.handle(datagram: datagram, from: source, to: destination, now: now, congestionExperienced: congestionExperienced)
     }
 
-    /// Sends every datagram the core produced, reports its events, retries blocked sends, re-arms the timer.
+    /// Runs the core's output until there is none: sends every datagram the core produced,
+    /// gives its events to their sinks (then completes the calls waiting for them), retries
+    /// sends blocked on a full send buffer, and re-arms the timer.
     ///
-    /// What a sink does while its events are dispatched (send, connect, abort, shut down:
-    /// calls on the event loop run at once) is flushed when the dispatch is over, in the same
-    /// turn of the loop: an echo leaves with no task in between, and an ABORT and the next
-    /// INIT share one system call.
+    /// Not re-entrant. What a sink or a completed call does meanwhile (send, connect, abort,
+    /// shut down: calls on the event loop run at once, and each asks for a flush) only sets
+    /// `flushRequested`; the loop here runs another round for it before it returns, in the
+    /// same turn of the event loop: an echo leaves with no task in between, and an ABORT and
+    /// the next INIT share one system call. Every further round comes from such a reaction
+    /// or from a blocked send that got room, so the loop ends when the core has no more.
     func flush() {
-        guard !closed else { return }
-        if dispatching {
-            flushAgain = true
-            return
-        }
-        for _ in 0..<64 {
-            flushAgain = false
-            var wrote = false
-            while let transmit = endpoint.pollTransmit() {
-                stack.send(transmit, from: endpoint.localAddresses, remoteUDPPort: remoteUDPPort)
-                wrote = true
-            }
-            if wrote { stack.flushWrites() }
-            dispatching = true
+        flushRequested = true
+        guard !draining, !closed else { return }
+        draining = true
+        while flushRequested && !closed {
+            flushRequested = false
+            sendTransmits()
             while let event = endpoint.pollEvent() { dispatch(event) }
-            dispatching = false
             retryBlockedSends()
-            guard flushAgain, !closed else { break }
         }
-        if flushAgain && !closed { flushSoon() }
+        draining = false
         rearmTimer()
     }
 
-    /// A flush on the next turn of the loop (after a batch of user calls or a sink's reaction);
-    /// during a dispatch, at its end.
+    /// Hands every datagram the core produced to the stack, and has them sent.
+    private func sendTransmits() {
+        var wrote = false
+        while let transmit = endpoint.pollTransmit() {
+            stack.send(transmit, from: endpoint.localAddresses, remoteUDPPort: remoteUDPPort)
+            wrote = true
+        }
+        if wrote { stack.flushWrites() }
+    }
+
+    /// A flush on the next turn of the loop (after a batch of user calls); while `flush`
+    /// runs, another round of it.
     func flushSoon() {
-        if dispatching {
-            flushAgain = true
+        if draining {
+            flushRequested = true
             return
         }
         guard !flushScheduled else { return }
@@ -423,6 +429,9 @@ final class EndpointDriver: @unchecked Sendable {
             try? endpoint.abort(id, now: now)
         }
         flush()
+        // Closed from a sink while `flush` runs, the flush above only asked for a round that
+        // will not come: the ABORTs leave now.
+        sendTransmits()
         closed = true
         timer?.cancel()
         timer = nil
