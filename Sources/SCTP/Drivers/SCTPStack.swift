@@ -50,6 +50,7 @@ public final class SCTPStack: @unchecked Sendable {
         /// sources must not grow the table without bound. Internal: tests make it small.
         var maximumLearnedPorts = 65_536
 
+        /// Options with these UDP ports and the rest at their defaults.
         public init(udpPort: Int = 9899, peerUDPPort: Int = 9899) {
             self.udpPort = udpPort
             self.peerUDPPort = peerUDPPort

@@ -27,13 +27,16 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
         /// Protocol parameters and limits.
         public var configuration = SCTPConfiguration()
 
+        /// Options for an endpoint on `sctpPort` at `localAddresses`, the rest at their defaults.
         public init(sctpPort: UInt16, localAddresses: [String]) {
             self.sctpPort = sctpPort
             self.localAddresses = localAddresses
         }
     }
 
+    /// The loop every call and event of the endpoint runs on.
     public let eventLoop: any EventLoop
+    /// How the endpoint was set up.
     public let options: Options
     /// The UDP port the sockets are bound to.
     public var localUDPPort: Int { stack.udpPort ?? options.udpPort }

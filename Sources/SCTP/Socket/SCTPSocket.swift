@@ -46,9 +46,13 @@ public final class SCTPSocket: @unchecked Sendable {
     /// The socket's address family. IPv6 sockets take IPv4 and IPv4-mapped addresses too.
     public enum Family: Sendable { case ipv4, ipv6 }
 
+    /// One-to-one or one-to-many.
     public let style: Style
+    /// IPv4 or IPv6 (which also takes IPv4 addresses).
     public let family: Family
+    /// The stack whose transport carries the socket's packets.
     public let stack: SCTPStack
+    /// The stack's loop, where the socket's state lives.
     public var eventLoop: any EventLoop { stack.eventLoop }
 
     // Everything below is confined to `eventLoop`.
