@@ -28,9 +28,9 @@ final class EndpointDriver: @unchecked Sendable {
     /// Where events go: per association, else to `defaultSink`. Held weakly: a socket the
     /// user dropped without closing goes away (and lets go of the endpoint in its deinit).
     #if DEBUG
-    var sinks: [AssociationID: WeakSink] = [:]
+    private var sinks: [AssociationID: WeakSink] = [:]
     #else
-    @exclusivity(unchecked) var sinks: [AssociationID: WeakSink] = [:]
+    @exclusivity(unchecked) private var sinks: [AssociationID: WeakSink] = [:]
     #endif
     weak var defaultSink: (any EndpointEventSink)?
 
@@ -88,7 +88,7 @@ final class EndpointDriver: @unchecked Sendable {
     #endif
     /// Sockets using this endpoint (a listener and the sockets it accepted, a one-to-many
     /// socket and those peeled off it); the endpoint closes when the last one lets go.
-    var users = 0
+    private var users = 0
 
     init(stack: SCTPStack, configuration: SCTPConfiguration, port: UInt16, addresses: [IPAddress], acceptsAssociations: Bool) {
         self.stack = stack
@@ -127,6 +127,33 @@ final class EndpointDriver: @unchecked Sendable {
 
     /// `configuration` as new associations get it, with the receive window limit applied.
     var associationConfiguration: SCTPConfiguration { endpoint.associationConfiguration }
+
+    // MARK: Sockets sharing the endpoint
+
+    /// A socket starts using the endpoint (bind, accept, peeloff).
+    func addUser() { users += 1 }
+
+    /// A socket stops using the endpoint; the endpoint closes when the last one lets go.
+    func removeUser() {
+        users -= 1
+        if users <= 0 { close() }
+    }
+
+    /// The events of association `id` go to `sink` (an accepted or peeled-off socket).
+    func route(_ id: AssociationID, to sink: any EndpointEventSink) {
+        sinks[id] = WeakSink(sink: sink)
+    }
+
+    /// `sink`'s socket is closing: the events of `id` no longer go to it (nor to the default
+    /// sink, when that is the same socket).
+    func stopRouting(_ id: AssociationID, to sink: any EndpointEventSink) {
+        if sinks[id]?.sink === sink || defaultSink === sink { sinks[id] = nil }
+    }
+
+    /// `sink`'s socket is closing: it is no longer the default sink.
+    func resignDefaultSink(_ sink: any EndpointEventSink) {
+        if defaultSink === sink { defaultSink = nil }
+    }
 
     // MARK: Input from the transport
 

@@ -99,7 +99,7 @@ public final class SCTPSocket: @unchecked Sendable {
         style = .oneToOne
         stack = parent.stack
         driver = parent.driver
-        driver?.users += 1
+        driver?.addUser()
         configuration = parent.configuration
         subscriptions = parent.subscriptions
         defaultSendInfo = parent.defaultSendInfo
@@ -108,7 +108,7 @@ public final class SCTPSocket: @unchecked Sendable {
         remoteUDPPort = parent.remoteUDPPort
         association = id
         phase = .connected
-        parent.driver?.sinks[id] = .init(sink: self)
+        parent.driver?.route(id, to: self)
     }
 
     /// Runs `body` on the loop and waits for it.
@@ -245,7 +245,7 @@ public final class SCTPSocket: @unchecked Sendable {
             try stack.register(driver)
             driver.defaultSink = self
             driver.remoteUDPPort = remoteUDPPort
-            driver.users = 1
+            driver.addUser()
             self.driver = driver
             phase = .bound
         }
@@ -513,20 +513,17 @@ public final class SCTPSocket: @unchecked Sendable {
         while let pending = acceptQueue.popFirst() { _ = pending.closeOnLoop() }
         var shutdowns: [EventLoopFuture<Void>] = []
         for id in owned where driver.state(of: id) != nil {
-            if driver.sinks[id]?.sink === self || driver.defaultSink === self { driver.sinks[id] = nil }
+            driver.stopRouting(id, to: self)
             if linger == .zero {
                 try? driver.abort(id)
             } else {
                 shutdowns.append(driver.shutdown(id).flatMapErrorThrowing { _ in })
             }
         }
-        if driver.defaultSink === self { driver.defaultSink = nil }
+        driver.resignDefaultSink(self)
         self.driver = nil
         let done = EventLoopFuture.andAllComplete(shutdowns, on: eventLoop)
-        done.whenComplete { _ in
-            driver.users -= 1
-            if driver.users <= 0 { driver.close() }
-        }
+        done.whenComplete { _ in driver.removeUser() }
         guard let linger, linger > .zero, !shutdowns.isEmpty else { return nil }
         return (done, linger)
     }
@@ -536,9 +533,6 @@ public final class SCTPSocket: @unchecked Sendable {
         guard let driver, phase != .closed else { return }
         let loop = eventLoop
         let endpointDriver = driver
-        loop.execute {
-            endpointDriver.users -= 1
-            if endpointDriver.users <= 0 { endpointDriver.close() }
-        }
+        loop.execute { endpointDriver.removeUser() }
     }
 }
