@@ -69,7 +69,7 @@ final class DatagramSocketTable: @unchecked Sendable {
     /// Opens the socket of `address` as a SwiftNIO channel that `maker` makes and reads;
     /// `readComplete` ends each batch of reads.
     func open<Maker: ChannelSocketMaker>(_ address: IPAddress, with maker: Maker,
-                                         readComplete: @escaping () -> Void) -> EventLoopFuture<Void> {
+                                         readComplete: @escaping @Sendable () -> Void) -> EventLoopFuture<Void> {
         if state.sockets[address] != nil { return eventLoop.makeSucceededVoidFuture() }
         if let pending = state.opening[address] { return pending }
         let handler = DatagramInboundHandler(localAddress: address,
@@ -123,7 +123,7 @@ final class DatagramSocketTable: @unchecked Sendable {
     /// NIO closes a datagram socket on errors such as ENETUNREACH (a path whose link went
     /// down); the address must stay usable for every association, so it is opened again.
     private func reopenWhenClosed<Maker: ChannelSocketMaker>(_ channel: any Channel, address: IPAddress, maker: Maker,
-                                                             readComplete: @escaping () -> Void) {
+                                                             readComplete: @escaping @Sendable () -> Void) {
         channel.closeFuture.whenComplete { [self, weak maker] _ in
             guard let maker, !state.closing, let current = state.sockets[address]?.channel, current === channel else { return }
             remove(address)
@@ -132,7 +132,7 @@ final class DatagramSocketTable: @unchecked Sendable {
     }
 
     private func reopen<Maker: ChannelSocketMaker>(_ address: IPAddress, attempt: Int, maker: Maker,
-                                                   readComplete: @escaping () -> Void) {
+                                                   readComplete: @escaping @Sendable () -> Void) {
         guard !state.closing, state.sockets[address] == nil else { return }
         // A link that is down fails every packet sent over it (each closing the socket):
         // warn once a minute per address, the rest at debug level.
@@ -147,7 +147,7 @@ final class DatagramSocketTable: @unchecked Sendable {
         open(address, with: maker, readComplete: readComplete).whenFailure { [self, weak maker] _ in
             // Retried with a growing delay, at most every 5 s, until the stack closes.
             let delay = TimeAmount.milliseconds(Int64(min(100 << min(attempt, 6), 5000)))
-            eventLoop.scheduleTask(in: delay) { [self] in
+            eventLoop.scheduleTask(in: delay) { [self, weak maker] in
                 guard let maker else { return }
                 reopen(address, attempt: attempt + 1, maker: maker, readComplete: readComplete)
             }

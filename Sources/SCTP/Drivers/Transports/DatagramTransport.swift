@@ -31,7 +31,7 @@ protocol DatagramTransport: AnyObject {
 
 /// A kind of datagram socket that SwiftNIO channels read (UDP and raw IP sockets on
 /// SwiftNIO's loops). `DatagramSocketTable.open(_:with:)` uses it.
-protocol ChannelSocketMaker: AnyObject {
+protocol ChannelSocketMaker: AnyObject, Sendable {
     /// A bound socket for `address` whose pipeline holds `handler`, and its descriptor if
     /// the writer may write to it directly.
     func makeChannel(for address: IPAddress, handler: DatagramInboundHandler) -> EventLoopFuture<(any Channel, CInt?)>
@@ -42,36 +42,9 @@ protocol ChannelSocketMaker: AnyObject {
 /// A kind of datagram socket that swift-sctp's own loop (`SCTPEventLoop`) reads: the
 /// transport makes the socket, the loop says when it is readable, the transport reads it.
 /// `DatagramSocketTable.open(_:with:on:)` uses it. UDP only: raw IP runs on SwiftNIO's loops.
-protocol OwnLoopSocketMaker: AnyObject {
+protocol OwnLoopSocketMaker: AnyObject, Sendable {
     /// A bound, non-blocking socket for `address`, ready to be read.
     func makeOwnSocket(for address: IPAddress) throws -> CInt
     /// `descriptor`, the socket of `local`, is readable: read a batch and hand it to the stack.
     func readable(_ descriptor: CInt, at local: IPAddress)
-}
-
-/// A `ChannelInboundHandler` that feeds datagrams from one socket into a transport.
-final class DatagramInboundHandler: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    let localAddress: IPAddress
-    let onRead: (AddressedEnvelope<ByteBuffer>, IPAddress) -> Void
-    let onReadComplete: () -> Void
-
-    init(localAddress: IPAddress, onRead: @escaping (AddressedEnvelope<ByteBuffer>, IPAddress) -> Void,
-         onReadComplete: @escaping () -> Void) {
-        self.localAddress = localAddress
-        self.onRead = onRead
-        self.onReadComplete = onReadComplete
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        onRead(unwrapInboundIn(data), localAddress)
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        onReadComplete()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // ICMP errors (port unreachable) surface here; SCTP's own timers handle lost peers.
-    }
 }
