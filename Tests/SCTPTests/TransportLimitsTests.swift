@@ -38,7 +38,7 @@ struct BufferShortageTests {
         defer { _ = try? stack.close().wait() }
         let kernel = ShortKernel(refusals: 3)
         try wait(loop.submit {
-            stack.socketTransport?.sendDatagrams = { kernel.send($0, $1, &$2, &$3) }
+            stack.writer?.sendDatagrams = { kernel.send($0, $1, &$2, &$3) }
         })
         // The INIT is the first write: refused three times, then through.
         let (listener, client, server, _) = try loopbackPair(on: stack)
@@ -101,10 +101,10 @@ struct LearnedPortTests {
         }
         let source = IPAddress.v4(IPv4Address(127, 0, 0, 1))
         func learned(_ port: UInt16) -> Bool {
-            (try? wait(loop.submit { (stack.socketTransport as? UDPTransport)?.learnedPort(of: source, sctpPort: port) != nil })) ?? false
+            (try? wait(loop.submit { stack.udpTransport?.learnedPort(of: source, sctpPort: port) != nil })) ?? false
         }
         func count() throws -> Int {
-            try wait(loop.submit { (stack.socketTransport as? UDPTransport)?.learnedPortCount ?? -1 })
+            try wait(loop.submit { stack.udpTransport?.learnedPortCount ?? -1 })
         }
 
         for port: UInt16 in 1...4 {

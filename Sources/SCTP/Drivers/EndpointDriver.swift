@@ -10,7 +10,8 @@ protocol EndpointEventSink: AnyObject {
     func endpointDriver(_ driver: EndpointDriver, deliver event: SCTPEvent)
 }
 
-/// Runs one sans-IO `SCTPEndpoint` on its stack's event loop.
+/// Runs one sans-IO `SCTPEndpoint` on its stack's event loop, and is the only owner of it:
+/// sockets and `UDPEncapsulationEndpoint` call the driver, never the endpoint.
 ///
 /// The driver owns what the core must not touch: the clock (the stack's), one timer re-armed
 /// to the core's next deadline, and the promises of user calls waiting for the core
@@ -19,7 +20,7 @@ protocol EndpointEventSink: AnyObject {
 /// (hence `@unchecked Sendable`: it is handed between closures, never used off the loop).
 final class EndpointDriver: @unchecked Sendable {
     let stack: SCTPStack
-    let endpoint: SCTPEndpoint
+    private let endpoint: SCTPEndpoint
     var eventLoop: any EventLoop { stack.eventLoop }
     /// The peer's UDP port for addresses it has not been learned from (`SCTP_REMOTE_UDP_ENCAPS_PORT`).
     var remoteUDPPort: Int?
@@ -27,9 +28,9 @@ final class EndpointDriver: @unchecked Sendable {
     /// Where events go: per association, else to `defaultSink`. Held weakly: a socket the
     /// user dropped without closing goes away (and lets go of the endpoint in its deinit).
     #if DEBUG
-    var sinks: [AssociationID: WeakSink] = [:]
+    private var sinks: [AssociationID: WeakSink] = [:]
     #else
-    @exclusivity(unchecked) var sinks: [AssociationID: WeakSink] = [:]
+    @exclusivity(unchecked) private var sinks: [AssociationID: WeakSink] = [:]
     #endif
     weak var defaultSink: (any EndpointEventSink)?
 
@@ -62,21 +63,23 @@ final class EndpointDriver: @unchecked Sendable {
     #else
     @exclusivity(unchecked) private var blockedSends: [AssociationID: Deque<(message: OutgoingMessage, promise: EventLoopPromise<Void>, tag: UInt64?)>] = [:]
     #endif
+    /// A flush is scheduled for the next turn of the loop (`flushSoon`).
     #if DEBUG
     private var flushScheduled = false
     #else
     @exclusivity(unchecked) private var flushScheduled = false
     #endif
-    /// Events are being handed to sinks (`flush`); flushes asked for meanwhile wait for its end.
+    /// `flush` is running its loop; a flush asked for meanwhile only sets `flushRequested`.
     #if DEBUG
-    private var dispatching = false
+    private var draining = false
     #else
-    @exclusivity(unchecked) private var dispatching = false
+    @exclusivity(unchecked) private var draining = false
     #endif
+    /// Another round of `flush`'s loop is wanted.
     #if DEBUG
-    private var flushAgain = false
+    private var flushRequested = false
     #else
-    @exclusivity(unchecked) private var flushAgain = false
+    @exclusivity(unchecked) private var flushRequested = false
     #endif
     #if DEBUG
     private(set) var closed = false
@@ -85,7 +88,7 @@ final class EndpointDriver: @unchecked Sendable {
     #endif
     /// Sockets using this endpoint (a listener and the sockets it accepted, a one-to-many
     /// socket and those peeled off it); the endpoint closes when the last one lets go.
-    var users = 0
+    private var users = 0
 
     init(stack: SCTPStack, configuration: SCTPConfiguration, port: UInt16, addresses: [IPAddress], acceptsAssociations: Bool) {
         self.stack = stack
@@ -94,8 +97,63 @@ final class EndpointDriver: @unchecked Sendable {
     }
 
     var localPort: UInt16 { endpoint.localPort }
-    var localAddresses: [IPAddress] { endpoint.localAddresses }
     private var now: SCTPInstant { stack.now }
+
+    // MARK: The endpoint's settings
+
+    /// The local addresses (`bindx` adds and removes them; associations set up afterwards use them).
+    var localAddresses: [IPAddress] {
+        get { endpoint.localAddresses }
+        set { endpoint.localAddresses = newValue }
+    }
+
+    /// Whether INITs are answered (a listening or one-to-many socket).
+    var acceptsAssociations: Bool {
+        get { endpoint.acceptsAssociations }
+        set { endpoint.acceptsAssociations = newValue }
+    }
+
+    /// The most receive window new associations may offer (what the stack's sockets can buffer).
+    var receiveWindowLimit: Int? {
+        get { endpoint.receiveWindowLimit }
+        set { endpoint.receiveWindowLimit = newValue }
+    }
+
+    /// The configuration new associations start from (a socket's options).
+    var configuration: SCTPConfiguration {
+        get { endpoint.configuration }
+        set { endpoint.configuration = newValue }
+    }
+
+    /// `configuration` as new associations get it, with the receive window limit applied.
+    var associationConfiguration: SCTPConfiguration { endpoint.associationConfiguration }
+
+    // MARK: Sockets sharing the endpoint
+
+    /// A socket starts using the endpoint (bind, accept, peeloff).
+    func addUser() { users += 1 }
+
+    /// A socket stops using the endpoint; the endpoint closes when the last one lets go.
+    func removeUser() {
+        users -= 1
+        if users <= 0 { close() }
+    }
+
+    /// The events of association `id` go to `sink` (an accepted or peeled-off socket).
+    func route(_ id: AssociationID, to sink: any EndpointEventSink) {
+        sinks[id] = WeakSink(sink: sink)
+    }
+
+    /// `sink`'s socket is closing: the events of `id` no longer go to it (nor to the default
+    /// sink, when that is the same socket).
+    func stopRouting(_ id: AssociationID, to sink: any EndpointEventSink) {
+        if sinks[id]?.sink === sink || defaultSink === sink { sinks[id] = nil }
+    }
+
+    /// `sink`'s socket is closing: it is no longer the default sink.
+    func resignDefaultSink(_ sink: any EndpointEventSink) {
+        if defaultSink === sink { defaultSink = nil }
+    }
 
     // MARK: Input from the transport
 
@@ -105,41 +163,45 @@ final class EndpointDriver: @unchecked Sendable {
         endpoint.handle(datagram: datagram, from: source, to: destination, now: now, congestionExperienced: congestionExperienced)
     }
 
-    /// Sends every datagram the core produced, reports its events, retries blocked sends, re-arms the timer.
+    /// Runs the core's output until there is none: sends every datagram the core produced,
+    /// gives its events to their sinks (then completes the calls waiting for them), retries
+    /// sends blocked on a full send buffer, and re-arms the timer.
     ///
-    /// What a sink does while its events are dispatched (send, connect, abort, shut down:
-    /// calls on the event loop run at once) is flushed when the dispatch is over, in the same
-    /// turn of the loop: an echo leaves with no task in between, and an ABORT and the next
-    /// INIT share one system call.
+    /// Not re-entrant. What a sink or a completed call does meanwhile (send, connect, abort,
+    /// shut down: calls on the event loop run at once, and each asks for a flush) only sets
+    /// `flushRequested`; the loop here runs another round for it before it returns, in the
+    /// same turn of the event loop: an echo leaves with no task in between, and an ABORT and
+    /// the next INIT share one system call. Every further round comes from such a reaction
+    /// or from a blocked send that got room, so the loop ends when the core has no more.
     func flush() {
-        guard !closed else { return }
-        if dispatching {
-            flushAgain = true
-            return
-        }
-        for _ in 0..<64 {
-            flushAgain = false
-            var wrote = false
-            while let transmit = endpoint.pollTransmit() {
-                stack.send(transmit, from: endpoint.localAddresses, remoteUDPPort: remoteUDPPort)
-                wrote = true
-            }
-            if wrote { stack.flushWrites() }
-            dispatching = true
+        flushRequested = true
+        guard !draining, !closed else { return }
+        draining = true
+        while flushRequested && !closed {
+            flushRequested = false
+            sendTransmits()
             while let event = endpoint.pollEvent() { dispatch(event) }
-            dispatching = false
             retryBlockedSends()
-            guard flushAgain, !closed else { break }
         }
-        if flushAgain && !closed { flushSoon() }
+        draining = false
         rearmTimer()
     }
 
-    /// A flush on the next turn of the loop (after a batch of user calls or a sink's reaction);
-    /// during a dispatch, at its end.
+    /// Hands every datagram the core produced to the stack, and has them sent.
+    private func sendTransmits() {
+        var wrote = false
+        while let transmit = endpoint.pollTransmit() {
+            stack.send(transmit, from: endpoint.localAddresses, remoteUDPPort: remoteUDPPort)
+            wrote = true
+        }
+        if wrote { stack.flushWrites() }
+    }
+
+    /// A flush on the next turn of the loop (after a batch of user calls); while `flush`
+    /// runs, another round of it.
     func flushSoon() {
-        if dispatching {
-            flushAgain = true
+        if draining {
+            flushRequested = true
             return
         }
         guard !flushScheduled else { return }
@@ -250,13 +312,16 @@ final class EndpointDriver: @unchecked Sendable {
 
     /// Takes the sends waiting for room under `tag` out of the queue, failing them with `error`.
     func cancelBlockedSends(tag: UInt64, error: SCTPError) {
+        var cancelled: [EventLoopPromise<Void>] = []
         for id in Array(blockedSends.keys) {
             blockedSends[id]?.removeAll { entry in
                 guard entry.tag == tag else { return false }
-                entry.promise.fail(error)
+                cancelled.append(entry.promise)
                 return true
             }
         }
+        // Completed once the queue is consistent: a callback may send again.
+        for promise in cancelled { promise.fail(error) }
     }
 
     private func retryBlockedSends() {
@@ -318,6 +383,72 @@ final class EndpointDriver: @unchecked Sendable {
         flushSoon()
     }
 
+    // MARK: Associations (on the event loop)
+
+    /// An association's state, `nil` once it is gone.
+    func state(of id: AssociationID) -> AssociationState? { endpoint.state(of: id) }
+
+    /// The peer's SCTP port of an association.
+    func peerPort(of id: AssociationID) -> UInt16? { endpoint.peerPort(of: id) }
+
+    /// The peer's addresses of an association, with their states.
+    func peerAddresses(of id: AssociationID) -> [(address: IPAddress, state: PathState)] { endpoint.peerAddresses(of: id) }
+
+    /// The peer address new data goes to.
+    func primaryAddress(of id: AssociationID) -> IPAddress? { endpoint.primaryAddress(of: id) }
+
+    /// Makes `address` the peer address new data goes to (`SCTP_PRIMARY_ADDR`).
+    func setPrimaryAddress(_ address: IPAddress, of id: AssociationID) throws(SCTPError) {
+        do {
+            try endpoint.setPrimaryAddress(address, of: id)
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    /// State, windows, streams, primary address and paths (`SCTP_STATUS`).
+    func status(of id: AssociationID) -> AssociationStatus? { endpoint.status(of: id) }
+
+    /// The protocol parameters an association runs with.
+    func parameters(of id: AssociationID) -> AssociationParameters? { endpoint.parameters(of: id) }
+
+    /// Changes a live association's RTO.Initial, RTO.Min and RTO.Max (`SCTP_RTOINFO`).
+    func setRTOParameters(initial: Duration, minimum: Duration, maximum: Duration, of id: AssociationID) throws(SCTPError) {
+        do {
+            try endpoint.setRTOParameters(initial: initial, minimum: minimum, maximum: maximum, of: id)
+        } catch {
+            throw Self.map(error)
+        }
+        flushSoon()
+    }
+
+    /// Changes a live association's heartbeat interval, Path.Max.Retrans and path MTU
+    /// (`SCTP_PEER_ADDR_PARAMS`).
+    func setPathParameters(heartbeatInterval: Duration?, pathMaxRetransmits: Int, mtu: Int?, of id: AssociationID) throws(SCTPError) {
+        do {
+            try endpoint.setPathParameters(heartbeatInterval: heartbeatInterval, pathMaxRetransmits: pathMaxRetransmits, mtu: mtu,
+                                           of: id, now: now)
+        } catch {
+            throw Self.map(error)
+        }
+        flushSoon()
+    }
+
+    /// Changes a live association's Association.Max.Retrans (`SCTP_ASSOCINFO`).
+    func setAssociationMaxRetransmits(_ count: Int, of id: AssociationID) throws(SCTPError) {
+        do {
+            try endpoint.setAssociationMaxRetransmits(count, of: id)
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    /// The negotiated stream counts of an association.
+    func streams(of id: AssociationID) -> (outbound: UInt16, inbound: UInt16)? { endpoint.streams(of: id) }
+
+    /// The data transfer counters of an association, `nil` once it is gone.
+    func statistics(of id: AssociationID) -> AssociationStatistics? { endpoint.statistics(of: id) }
+
     /// Aborts what is alive, stops the timer and leaves the stack.
     func close() {
         guard !closed else { return }
@@ -325,6 +456,9 @@ final class EndpointDriver: @unchecked Sendable {
             try? endpoint.abort(id, now: now)
         }
         flush()
+        // Closed from a sink while `flush` runs, the flush above only asked for a round that
+        // will not come: the ABORTs leave now.
+        sendTransmits()
         closed = true
         timer?.cancel()
         timer = nil
@@ -361,19 +495,6 @@ final class EndpointDriver: @unchecked Sendable {
         case .tooManyAssociations: SCTPError(.noBufferSpace, "the endpoint holds its maximum number of associations")
         case .alreadyConnected: SCTPError(.alreadyInProcess, "an association to this peer exists or is being set up")
         case .invalidAddresses(let why): SCTPError(.invalidArgument, why)
-        }
-    }
-}
-
-extension SCTPEvent {
-    /// The association an event is about.
-    public var associationID: AssociationID? {
-        switch self {
-        case .communicationUp(let id, _, _), .cannotStart(let id, _), .communicationLost(let id, _), .restart(let id),
-             .shutdownComplete(let id), .peerShutdown(let id), .peerAddressChange(let id, _, _), .remoteError(let id, _),
-             .sendFailed(let id, _), .partialDeliveryAborted(let id, _), .senderDry(let id), .message(let id, _),
-             .adaptationIndication(let id, _):
-            id
         }
     }
 }

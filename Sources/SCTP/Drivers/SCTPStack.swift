@@ -1,15 +1,9 @@
-import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import SCTPCore
 import SCTPWire
 import SystemPackage
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// An SCTP stack: the sockets that carry SCTP packets (UDP encapsulation, raw IP, or a
 /// user-supplied carrier) and the SCTP endpoints (sockets) that share them.
@@ -56,6 +50,7 @@ public final class SCTPStack: @unchecked Sendable {
         /// sources must not grow the table without bound. Internal: tests make it small.
         var maximumLearnedPorts = 65_536
 
+        /// Options with these UDP ports and the rest at their defaults.
         public init(udpPort: Int = 9899, peerUDPPort: Int = 9899) {
             self.udpPort = udpPort
             self.peerUDPPort = peerUDPPort
@@ -73,6 +68,7 @@ public final class SCTPStack: @unchecked Sendable {
         SCTPEventLoop.singleton ?? MultiThreadedEventLoopGroup.singleton
     }
 
+    /// How the stack was set up (UDP stacks; raw IP and carrier stacks have ports 0).
     public let options: Options
     /// The loop all of the stack's sockets run on.
     public let eventLoop: any EventLoop
@@ -84,52 +80,86 @@ public final class SCTPStack: @unchecked Sendable {
     public let answersOutOfTheBlue: Bool
 
     private let origin = NIODeadline.now()
-    private let logger = Logger(label: "swift-sctp.stack")
-    private var transport: (any StackTransport)!
-    private var udp: UDPTransport? { transport as? UDPTransport }
     private let udpBoundPort: NIOLockedValueBox<Int?>?
 
-    // Confined to `eventLoop`:
+    /// The closed set of transports: calls on the packet path switch over it and go direct.
+    enum Transport {
+        case udp(UDPTransport)
+        case rawIP(RawIPTransport)
+        case carrier(CarrierTransport)
+
+        func open(_ address: IPAddress) -> EventLoopFuture<Void> {
+            switch self {
+            case .udp(let t): t.open(address)
+            case .rawIP(let t): t.open(address)
+            case .carrier(let t): t.open(address)
+            }
+        }
+
+        func isOpen(_ address: IPAddress) -> Bool {
+            switch self {
+            case .udp(let t): t.isOpen(address)
+            case .rawIP(let t): t.isOpen(address)
+            case .carrier(let t): t.isOpen(address)
+            }
+        }
+
+        func write(_ packet: ByteBuffer, from source: IPAddress, to destination: IPAddress, remoteUDPPort: Int?, ecnCapable: Bool) {
+            switch self {
+            case .udp(let t): t.write(packet, from: source, to: destination, remoteUDPPort: remoteUDPPort, ecnCapable: ecnCapable)
+            case .rawIP(let t): t.write(packet, from: source, to: destination, remoteUDPPort: remoteUDPPort, ecnCapable: ecnCapable)
+            case .carrier(let t): t.write(packet, from: source, to: destination, remoteUDPPort: remoteUDPPort, ecnCapable: ecnCapable)
+            }
+        }
+
+        func flush() {
+            switch self {
+            case .udp(let t): t.flush()
+            case .rawIP(let t): t.flush()
+            case .carrier(let t): t.flush()
+            }
+        }
+
+        func close() -> EventLoopFuture<Void> {
+            switch self {
+            case .udp(let t): t.close()
+            case .rawIP(let t): t.close()
+            case .carrier(let t): t.close()
+            }
+        }
+
+        /// The transport as the protocol, for what is not on the packet path.
+        var any: any DatagramTransport {
+            switch self {
+            case .udp(let t): t
+            case .rawIP(let t): t
+            case .carrier(let t): t
+            }
+        }
+    }
+
+    /// Loop-confined state, in one property: release builds skip its exclusivity checks.
+    private struct State {
+        var transport: Transport?
+        var endpoints = EndpointTable()
+        var sources: SourceAddressSelection
+        var capture: PacketCapture?
+        /// Endpoints that got packets since the last `readComplete`, and the last one marked.
+        var touched: [ObjectIdentifier: EndpointDriver] = [:]
+        var lastTouched: EndpointDriver?
+        /// Whether a flush before the loop waits is arranged (own loop).
+        var writesPending = false
+        var isClosed = false
+    }
+
     #if DEBUG
-    private var drivers: [UInt16: [EndpointDriver]] = [:]
+    private var state: State
     #else
-    @exclusivity(unchecked) private var drivers: [UInt16: [EndpointDriver]] = [:]
+    @exclusivity(unchecked) private var state: State
     #endif
-    #if DEBUG
-    private var touchedDrivers: [ObjectIdentifier: EndpointDriver] = [:]
-    #else
-    @exclusivity(unchecked) private var touchedDrivers: [ObjectIdentifier: EndpointDriver] = [:]
-    #endif
-    /// The endpoint the last packet went to, by its destination port and local address: runs
-    /// of packets for one endpoint skip the look-ups (cleared when endpoints come or go).
-    #if DEBUG
-    private var lastRoute: (port: UInt16, local: IPAddress, driver: EndpointDriver)?
-    #else
-    @exclusivity(unchecked) private var lastRoute: (port: UInt16, local: IPAddress, driver: EndpointDriver)?
-    #endif
-    /// The endpoint last marked in `touchedDrivers` since the last `readComplete`.
-    #if DEBUG
-    private var lastTouched: EndpointDriver?
-    #else
-    @exclusivity(unchecked) private var lastTouched: EndpointDriver?
-    #endif
-    #if DEBUG
-    private var isClosed = false
-    #else
-    @exclusivity(unchecked) private var isClosed = false
-    #endif
-    #if DEBUG
-    private var capture: PacketCapture?
-    #else
-    @exclusivity(unchecked) private var capture: PacketCapture?
-    #endif
-    #if DEBUG
-    private var routeCache: [IPAddress: IPAddress?] = [:]
-    #else
-    @exclusivity(unchecked) private var routeCache: [IPAddress: IPAddress?] = [:]
-    #endif
-    /// Whether the kernel's routing table says where packets go (not for a carrier).
-    private var usesKernelRoutes: Bool { !(transport is CarrierTransport) }
+
+    /// The transport (set once, at the end of each initializer).
+    private var transport: Transport { state.transport.unsafelyUnwrapped }
 
     /// A UDP encapsulation stack on one loop of `group` (by default `defaultEventLoopGroup`).
     public init(options: Options = Options(), group: any EventLoopGroup = SCTPStack.defaultEventLoopGroup) {
@@ -139,7 +169,8 @@ public final class SCTPStack: @unchecked Sendable {
         answersOutOfTheBlue = true
         let boundPort = NIOLockedValueBox<Int?>(nil)
         udpBoundPort = boundPort
-        transport = UDPTransport(stack: self, options: options, boundPort: boundPort)
+        state = State(sources: SourceAddressSelection(usesKernelRoutes: true))
+        state.transport = .udp(UDPTransport(stack: self, options: options, boundPort: boundPort))
     }
 
     /// A stack that carries SCTP directly over IPv4/IPv6 (protocol 132). Binding an address
@@ -155,7 +186,8 @@ public final class SCTPStack: @unchecked Sendable {
         ownLoop = eventLoop as? SCTPEventLoop
         self.answersOutOfTheBlue = answersOutOfTheBlue
         udpBoundPort = nil
-        transport = RawIPTransport(stack: self)
+        state = State(sources: SourceAddressSelection(usesKernelRoutes: true))
+        state.transport = .rawIP(RawIPTransport(stack: self))
     }
 
     /// A stack whose packets a user-supplied carrier moves (DTLS for WebRTC, a tunnel, a
@@ -169,7 +201,9 @@ public final class SCTPStack: @unchecked Sendable {
         ownLoop = eventLoop as? SCTPEventLoop
         answersOutOfTheBlue = true
         udpBoundPort = nil
-        transport = CarrierTransport(eventLoop: loop, output: output)
+        // A carrier's addresses are labels: no routing table says which to send from.
+        state = State(sources: SourceAddressSelection(usesKernelRoutes: false))
+        state.transport = .carrier(CarrierTransport(eventLoop: loop, output: output))
     }
 
     /// The UDP port the stack's sockets are bound to, once one is (UDP stacks only).
@@ -178,11 +212,23 @@ public final class SCTPStack: @unchecked Sendable {
     /// How many packets went out in UDP GSO writes and came in as UDP GRO runs (all zero
     /// where the kernel or the transport has neither), read on the stack's event loop.
     public func offloadCounters() -> EventLoopFuture<SCTPOffloadCounters> {
-        eventLoop.submit { [self] in (transport as? SocketTransport)?.offloadCounters ?? SCTPOffloadCounters() }
+        eventLoop.submit { [self] in transport.any.offloadCounters }
     }
 
-    /// The UDP or raw IP transport (for tests, on the event loop).
-    var socketTransport: SocketTransport? { transport as? SocketTransport }
+    /// The UDP transport, if this is a UDP stack (for tests, on the event loop).
+    var udpTransport: UDPTransport? {
+        if case .udp(let t) = transport { return t }
+        return nil
+    }
+
+    /// The batching writer of a UDP or raw IP stack (for tests, on the event loop).
+    var writer: DatagramWriter? {
+        switch transport {
+        case .udp(let t): t.sockets.writer
+        case .rawIP(let t): t.sockets.writer
+        case .carrier: nil
+        }
+    }
 
     // MARK: Time
 
@@ -202,7 +248,7 @@ public final class SCTPStack: @unchecked Sendable {
         var future = eventLoop.makeSucceededVoidFuture()
         for address in addresses {
             future = future.flatMap { [self] in
-                if isClosed { return eventLoop.makeFailedFuture(SCTPError(.badFileDescriptor, "the stack is closed")) }
+                if state.isClosed { return eventLoop.makeFailedFuture(SCTPError(.badFileDescriptor, "the stack is closed")) }
                 return transport.open(address)
             }
         }
@@ -235,7 +281,7 @@ public final class SCTPStack: @unchecked Sendable {
 
     /// The most receive window an endpoint of this stack may offer (`SCTPEndpoint.receiveWindowLimit`),
     /// once a UDP socket is open; `nil` for other transports.
-    var receiveWindowLimit: Int? { udp?.socketReceiveBuffer.map(Self.receiveWindow(forSocketBuffer:)) }
+    var receiveWindowLimit: Int? { udpTransport?.socketReceiveBuffer.map(Self.receiveWindow(forSocketBuffer:)) }
 
     // MARK: SCTP endpoints (on the loop)
 
@@ -244,78 +290,50 @@ public final class SCTPStack: @unchecked Sendable {
     /// to what the stack's sockets can buffer.
     func register(_ driver: EndpointDriver) throws(SCTPError) {
         eventLoop.assertInEventLoop()
-        if isClosed { throw SCTPError(.badFileDescriptor, "the stack is closed") }
-        if let clash = conflict(port: driver.localPort, addresses: driver.localAddresses) {
-            throw SCTPError(.addressInUse, "SCTP port \(driver.localPort) is in use on \(clash)")
-        }
-        driver.endpoint.receiveWindowLimit = receiveWindowLimit
-        drivers[driver.localPort, default: []].append(driver)
-        lastRoute = nil
+        if state.isClosed { throw SCTPError(.badFileDescriptor, "the stack is closed") }
+        try state.endpoints.insert(driver)
+        driver.receiveWindowLimit = receiveWindowLimit
     }
 
     func unregister(_ driver: EndpointDriver) {
-        lastRoute = nil
-        drivers[driver.localPort]?.removeAll { $0 === driver }
-        if drivers[driver.localPort]?.isEmpty ?? false { drivers[driver.localPort] = nil }
+        state.endpoints.remove(driver)
     }
 
     /// An address of `addresses` on which `port` is taken, if any.
     func conflict(port: UInt16, addresses: [IPAddress]) -> IPAddress? {
-        for other in drivers[port] ?? [] {
-            if let shared = other.localAddresses.first(where: addresses.contains) { return shared }
-        }
-        return nil
+        state.endpoints.conflict(port: port, addresses: addresses)
     }
 
     /// A free SCTP port (from the dynamic range) for `addresses`.
     func ephemeralPort(for addresses: [IPAddress]) throws(SCTPError) -> UInt16 {
-        var generator = SystemRandomNumberGenerator()
-        for _ in 0..<64 {
-            let port = UInt16.random(in: 49152...65535, using: &generator)
-            if conflict(port: port, addresses: addresses) == nil { return port }
-        }
-        for port in UInt16(49152)...UInt16(65535) where conflict(port: port, addresses: addresses) == nil { return port }
-        throw SCTPError(.addressInUse, "no free SCTP port")
+        try state.endpoints.ephemeralPort(for: addresses)
     }
 
-    // MARK: Packets
+    // MARK: Packets in
 
-    func flushBeforeWaiting() {
-        writesPending = false
-        transport.flush()
-    }
-
-    /// A packet arrived (from a transport, on the loop).
+    /// A packet arrived (from a transport, on the loop): to the endpoint of its destination
+    /// port, else the §8.4 answer. The endpoint answers at `readComplete`.
     func received(_ datagram: ByteBuffer, from source: IPAddress, to local: IPAddress, congestionExperienced: Bool = false) {
-        guard !isClosed, datagram.readableBytes >= 12,
+        guard !state.isClosed, datagram.readableBytes >= 12,
               let destinationPort = datagram.getInteger(at: datagram.readerIndex + 2, as: UInt16.self) else { return }
-        capture?.record(datagram, from: source, to: local, udp: udpPortsOfArrival(datagram, from: source), now: now)
-        if let route = lastRoute, route.port == destinationPort, route.local == local {
-            route.driver.received(datagram: datagram, from: source, to: local, congestionExperienced: congestionExperienced)
-            touch(route.driver)
-            return
+        if let capture = state.capture {
+            capture.record(datagram, from: source, to: local, udp: transport.any.udpPorts(ofArrival: datagram, from: source))
         }
-        let candidates = drivers[destinationPort] ?? []
-        if let driver = candidates.first(where: { $0.localAddresses.contains(local) }) ?? candidates.first {
-            lastRoute = (destinationPort, local, driver)
+        if let driver = state.endpoints.driver(port: destinationPort, local: local) {
             driver.received(datagram: datagram, from: source, to: local, congestionExperienced: congestionExperienced)
-            touch(driver)
+            guard state.lastTouched !== driver else { return }
+            state.lastTouched = driver
+            state.touched[ObjectIdentifier(driver)] = driver
         } else if answersOutOfTheBlue {
             answerOutOfTheBlue(datagram, from: source, to: local)
         }
     }
 
     /// The end of a batch of arrivals: every endpoint that got packets answers now.
-    private func touch(_ driver: EndpointDriver) {
-        guard lastTouched !== driver else { return }
-        lastTouched = driver
-        touchedDrivers[ObjectIdentifier(driver)] = driver
-    }
-
     func readComplete() {
-        lastTouched = nil
-        let touched = touchedDrivers.values
-        touchedDrivers.removeAll(keepingCapacity: true)
+        state.lastTouched = nil
+        let touched = state.touched.values
+        state.touched.removeAll(keepingCapacity: true)
         for driver in touched { driver.flush() }
         flushWrites()
     }
@@ -336,79 +354,42 @@ public final class SCTPStack: @unchecked Sendable {
         flushWrites()
     }
 
-    /// Writes a packet (flushed by `flushWrites`) from one of `localAddresses` (the
-    /// endpoint's: a peer takes the source address for one of ours).
+    // MARK: Packets out
+
+    /// Writes a packet (sent by `flushWrites`) from one of `localAddresses` (the endpoint's:
+    /// a peer takes the source address for one of ours), chosen by `SourceAddressSelection`.
     func send(_ transmit: Transmit, from localAddresses: [IPAddress], remoteUDPPort: Int?) {
-        guard let source = sourceAddress(for: transmit, from: localAddresses) else { return }
-        if let capture, let port = transmit.datagram.getInteger(at: transmit.datagram.readerIndex + 2, as: UInt16.self) {
-            let ports = transport.udpPorts(from: source, to: transmit.destination, sctpDestinationPort: port, remoteUDPPort: remoteUDPPort)
-            capture.record(transmit.datagram, from: source, to: transmit.destination, udp: ports, now: now)
+        let transport = transport
+        guard let source = state.sources.source(toward: transmit.destination, chosen: transmit.source, among: localAddresses,
+                                                isOpen: { transport.isOpen($0) }) else { return }
+        if let capture = state.capture,
+           let port = transmit.datagram.getInteger(at: transmit.datagram.readerIndex + 2, as: UInt16.self) {
+            let ports = transport.any.udpPorts(from: source, to: transmit.destination, sctpDestinationPort: port,
+                                               remoteUDPPort: remoteUDPPort)
+            capture.record(transmit.datagram, from: source, to: transmit.destination, udp: ports)
         }
         transport.write(transmit.datagram, from: source, to: transmit.destination, remoteUDPPort: remoteUDPPort,
                         ecnCapable: transmit.ecnCapable)
     }
 
     /// Sends what was written. On swift-sctp's own loop, once per turn of the loop, just
-    /// before it waits again: everything the turn produced (answers to every packet read,
-    /// sends of every task) leaves together, in the fewest system calls and the longest GSO
-    /// runs; elsewhere at once.
+    /// before it waits again (`flushBeforeWaiting`): everything the turn produced (answers
+    /// to every packet read, sends of every task) leaves together, in the fewest system
+    /// calls and the longest GSO runs; elsewhere at once.
     func flushWrites() {
         guard let ownLoop else {
             transport.flush()
             return
         }
-        guard !writesPending else { return }
-        writesPending = true
+        guard !state.writesPending else { return }
+        state.writesPending = true
         ownLoop.beforeWaiting(self)
     }
 
-    /// Whether a flush before the loop waits is arranged (own loop).
-    #if DEBUG
-    private var writesPending = false
-    #else
-    @exclusivity(unchecked) private var writesPending = false
-    #endif
-
-    /// The local address a packet leaves from: the core's choice if it made one; else the
-    /// endpoint's address that the routing table uses toward the destination (so that a
-    /// multi-homed peer's answers come back over the same path); else the endpoint's address
-    /// sharing the longest prefix with the destination.
-    private func sourceAddress(for transmit: Transmit, from localAddresses: [IPAddress]) -> IPAddress? {
-        if let source = transmit.source, transport.isOpen(source) { return source }
-        let destination = transmit.destination
-        // No array per packet: count the candidates first; most endpoints have one.
-        var only: IPAddress?
-        var count = 0
-        for address in localAddresses where address.isIPv4 == destination.isIPv4 && transport.isOpen(address) {
-            only = address
-            count += 1
-        }
-        guard count > 1 else { return only }
-        if usesKernelRoutes, let routed = routedSource(toward: destination), localAddresses.contains(routed), transport.isOpen(routed) {
-            return routed
-        }
-        var best: IPAddress?
-        var bestLength = -1
-        for address in localAddresses where address.isIPv4 == destination.isIPv4 && transport.isOpen(address) {
-            let length = address.commonPrefixLength(with: destination)
-            if length > bestLength { (best, bestLength) = (address, length) }
-        }
-        return best
-    }
-
-    /// Route lookups, cached per destination (bounded: cleared when it grows large).
-    private func routedSource(toward destination: IPAddress) -> IPAddress? {
-        if let cached = routeCache[destination] { return cached }
-        if routeCache.count >= 4096 { routeCache.removeAll() }
-        let source = RouteLookup.source(toward: destination)
-        routeCache[destination] = .some(source)
-        return source
-    }
-
-    private func udpPortsOfArrival(_ datagram: ByteBuffer, from source: IPAddress) -> (source: UInt16, destination: UInt16)? {
-        guard let udp, let sctpPort = datagram.getInteger(at: datagram.readerIndex, as: UInt16.self) else { return nil }
-        let remote = udp.learnedPort(of: source, sctpPort: sctpPort) ?? 0
-        return (UInt16(truncatingIfNeeded: remote), UInt16(truncatingIfNeeded: udpPort ?? 0))
+    /// The own loop is about to wait: what this turn wrote leaves now.
+    func flushBeforeWaiting() {
+        state.writesPending = false
+        transport.flush()
     }
 
     // MARK: pcap
@@ -418,19 +399,11 @@ public final class SCTPStack: @unchecked Sendable {
     /// Wireshark and tshark decode it (`-d udp.port==N,sctp` for UDP). Fails with the errno
     /// of opening the file.
     public func startCapture(to path: String) throws(SCTPError) {
-        let file: SystemPackage.FileDescriptor
-        do {
-            file = try SystemPackage.FileDescriptor.open(FilePath(path), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite, .groupRead, .otherRead])
-        } catch let error as Errno {
-            throw SCTPError(error, "cannot open \(path) for the capture")
-        } catch {
-            throw SCTPError(.ioError, "cannot open \(path): \(error)")
-        }
-        let capture = PacketCapture(file: file)
+        let capture = try PacketCapture(path: path)
         do {
             try eventLoop.submit { [self] in
-                self.capture?.close()
-                self.capture = capture
+                state.capture?.close()
+                state.capture = capture
             }.wait()
         } catch {
             throw SCTPError(.ioError, "\(error)")
@@ -440,8 +413,8 @@ public final class SCTPStack: @unchecked Sendable {
     /// Stops writing the capture and closes its file.
     public func stopCapture() {
         try? eventLoop.submit { [self] in
-            capture?.close()
-            capture = nil
+            state.capture?.close()
+            state.capture = nil
         }.wait()
     }
 
@@ -451,52 +424,13 @@ public final class SCTPStack: @unchecked Sendable {
             return eventLoop.makeFailedFuture(SCTPError(.notSupported, "the shared stack lives as long as the process"))
         }
         return eventLoop.flatSubmit { [self] in
-            for driver in drivers.values.flatMap({ $0 }) { driver.close() }
-            isClosed = true
-            lastRoute = nil
-            lastTouched = nil
-            capture?.close()
-            capture = nil
+            for driver in state.endpoints.removeAll() { driver.close() }
+            state.isClosed = true
+            state.lastTouched = nil
+            state.touched.removeAll()
+            state.capture?.close()
+            state.capture = nil
             return transport.close()
         }
-    }
-}
-
-/// A pcap file being written (on the stack's loop).
-private final class PacketCapture: @unchecked Sendable {
-    let file: SystemPackage.FileDescriptor
-    private var writer = PcapWriter()
-    private var closed = false
-
-    init(file: SystemPackage.FileDescriptor) {
-        self.file = file
-        flush()
-    }
-
-    func record(_ packet: ByteBuffer, from source: IPAddress, to destination: IPAddress,
-                udp: (source: UInt16, destination: UInt16)?, now: SCTPInstant) {
-        guard !closed, source.isIPv4 == destination.isIPv4 else { return }
-        let encapsulation: PcapWriter.Encapsulation = udp.map { .udp(sourcePort: $0.source, destinationPort: $0.destination) } ?? .rawIP
-        writer.append(sctpPacket: packet, source: source, destination: destination, encapsulation: encapsulation,
-                      nanoseconds: wallClockNanoseconds())
-        flush()
-    }
-
-    private func flush() {
-        let bytes = writer.takeBytes()
-        guard bytes.readableBytes > 0 else { return }
-        _ = try? bytes.withUnsafeReadableBytes { try file.writeAll($0) }
-    }
-
-    func close() {
-        guard !closed else { return }
-        closed = true
-        try? file.close()
-    }
-
-    private func wallClockNanoseconds() -> Int64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
     }
 }

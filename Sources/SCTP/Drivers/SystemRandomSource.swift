@@ -15,8 +15,10 @@ import Darwin
 public struct SystemRandomSource: SCTPRandomSource, Sendable {
     private let pool = Pool()
 
+    /// A source with a pool of its own.
     public init() {}
 
+    /// Fills `buffer` with random bytes (from the pool, refilled by one system call when short).
     public mutating func fill(_ buffer: UnsafeMutableRawBufferPointer) {
         pool.fill(buffer)
     }

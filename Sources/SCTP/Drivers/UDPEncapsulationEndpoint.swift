@@ -27,13 +27,16 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
         /// Protocol parameters and limits.
         public var configuration = SCTPConfiguration()
 
+        /// Options for an endpoint on `sctpPort` at `localAddresses`, the rest at their defaults.
         public init(sctpPort: UInt16, localAddresses: [String]) {
             self.sctpPort = sctpPort
             self.localAddresses = localAddresses
         }
     }
 
+    /// The loop every call and event of the endpoint runs on.
     public let eventLoop: any EventLoop
+    /// How the endpoint was set up.
     public let options: Options
     /// The UDP port the sockets are bound to.
     public var localUDPPort: Int { stack.udpPort ?? options.udpPort }
@@ -79,7 +82,7 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
             stack.open(endpoint.localAddresses).flatMapThrowing {
                 endpoint.driver.defaultSink = endpoint
                 try stack.register(endpoint.driver)
-                endpoint.effectiveConfiguration = endpoint.driver.endpoint.associationConfiguration
+                endpoint.effectiveConfiguration = endpoint.driver.associationConfiguration
                 return endpoint
             }
         }
@@ -157,18 +160,18 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
 
     /// The peer's addresses of an association (`sctp_getpaddrs`).
     public func peerAddresses(of id: AssociationID) -> EventLoopFuture<[IPAddress]> {
-        eventLoop.submit { [self] in driver.endpoint.peerAddresses(of: id).map(\.address) }
+        eventLoop.submit { [self] in driver.peerAddresses(of: id).map(\.address) }
     }
 
     /// The negotiated stream counts of an association.
     public func streams(of id: AssociationID) -> EventLoopFuture<(outbound: UInt16, inbound: UInt16)?> {
-        eventLoop.submit { [self] in driver.endpoint.streams(of: id) }
+        eventLoop.submit { [self] in driver.streams(of: id) }
     }
 
     /// The data transfer counters of an association (retransmissions, SACKs, ...), `nil`
     /// once it is gone.
     public func statistics(of id: AssociationID) -> EventLoopFuture<AssociationStatistics?> {
-        eventLoop.submit { [self] in driver.endpoint.statistics(of: id) }
+        eventLoop.submit { [self] in driver.statistics(of: id) }
     }
 
     /// The same counters, read at once: call it on the event loop only, for example from the
@@ -176,14 +179,14 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
     /// `communicationLost`) is still known.
     public func statisticsOnEventLoop(of id: AssociationID) -> AssociationStatistics? {
         eventLoop.preconditionInEventLoop()
-        return driver.endpoint.statistics(of: id)
+        return driver.statistics(of: id)
     }
 
     /// The peer's addresses of an association, read at once: call it on the event loop only
     /// (from the `onEvent` handler).
     public func peerAddressesOnEventLoop(of id: AssociationID) -> [IPAddress] {
         eventLoop.preconditionInEventLoop()
-        return driver.endpoint.peerAddresses(of: id).map(\.address)
+        return driver.peerAddresses(of: id).map(\.address)
     }
 
     /// Closes the sockets; associations still alive are aborted first.

@@ -51,7 +51,7 @@ extension SCTPSocket {
             }
             destination = address
         }
-        if destination != nil, let port = peers?.1, targets.contains(where: { driver.endpoint.peerPort(of: $0) != port }) {
+        if destination != nil, let port = peers?.1, targets.contains(where: { driver.peerPort(of: $0) != port }) {
             return eventLoop.makeFailedFuture(SCTPError(.invalidArgument, "SCTP_ADDR_OVER to a port that is not the peer's"))
         }
         if info.flags.contains(.abort) {
@@ -118,13 +118,13 @@ extension SCTPSocket {
             guard let (addresses, port) = peers else {
                 throw SCTPError(.addressRequired, "a one-to-many send needs an association id or a peer address")
             }
-            for id in associations where driver.endpoint.peerPort(of: id) == port {
-                if driver.endpoint.peerAddresses(of: id).contains(where: { addresses.contains($0.address) }) {
+            for id in associations where driver.peerPort(of: id) == port {
+                if driver.peerAddresses(of: id).contains(where: { addresses.contains($0.address) }) {
                     return (driver, [id])
                 }
             }
             // An implicit association setup (RFC 6458 §3.1.5): data waits for COOKIE ECHO.
-            driver.endpoint.configuration = configuration
+            driver.configuration = configuration
             let (id, _) = try driver.connect(to: addresses, port: port)
             associations.insert(id)
             return (driver, [id])
@@ -330,7 +330,7 @@ extension SCTPSocket: EndpointEventSink {
         default:
             break
         }
-        if let notification = SCTPNotification(event, port: driver.endpoint.peerPort(of: event.associationID ?? AssociationID(0)) ?? 0),
+        if let notification = SCTPNotification(event, port: driver.peerPort(of: event.associationID ?? AssociationID(0)) ?? 0),
            subscriptions.contains(notification.type) {
             inbox.append(.notification(notification))
         }

@@ -33,7 +33,7 @@ extension SCTPSocket {
             guard phase != .closed else { throw SCTPError(.badFileDescriptor, "the socket is closed") }
             guard let write = option.write else { throw SCTPError(.invalidArgument, "\(option.name) is read-only") }
             try write(self, value, association)
-            driver?.endpoint.configuration = configuration
+            driver?.configuration = configuration
         }
     }
 
@@ -42,7 +42,7 @@ extension SCTPSocket {
         guard let ip = IPAddress(address) else { throw SCTPError(.addressFamilyNotSupported, "not an IP address: \(address)") }
         return try onLoop { [self] in
             let (driver, id) = try resolve(association)
-            guard let path = driver.endpoint.status(of: id)?.paths.first(where: { $0.address == ip }) else {
+            guard let path = driver.status(of: id)?.paths.first(where: { $0.address == ip }) else {
                 throw SCTPError(.invalidArgument, "\(address) is not an address of the peer")
             }
             return path
@@ -55,7 +55,7 @@ extension SCTPSocket {
     /// socket's own; `nil` means the socket's defaults for new associations.
     func optionTarget(_ association: AssociationID?) throws(SCTPError) -> (EndpointDriver, AssociationID)? {
         if association != nil { return try resolve(association) }
-        guard style == .oneToOne, let driver, let own = self.association, driver.endpoint.state(of: own) != nil else { return nil }
+        guard style == .oneToOne, let driver, let own = self.association, driver.state(of: own) != nil else { return nil }
         return (driver, own)
     }
 }
@@ -89,7 +89,7 @@ extension SCTPSocketOption where Value == SCTPRTOInfo {
     /// or a connected one-to-one socket's) or else the socket's defaults.
     public static var rtoInfo: Self {
         Self(name: "SCTP_RTOINFO", read: { socket, association throws(SCTPError) in
-            if let (driver, id) = try socket.optionTarget(association), let p = driver.endpoint.parameters(of: id) {
+            if let (driver, id) = try socket.optionTarget(association), let p = driver.parameters(of: id) {
                 return SCTPRTOInfo(initial: p.rtoInitial, minimum: p.rtoMin, maximum: p.rtoMax)
             }
             let c = socket.configuration
@@ -99,12 +99,7 @@ extension SCTPSocketOption where Value == SCTPRTOInfo {
                 throw SCTPError(.invalidArgument, "SCTP_RTOINFO needs 0 < min <= initial <= max")
             }
             if let (driver, id) = try socket.optionTarget(association) {
-                do {
-                    try driver.endpoint.setRTOParameters(initial: value.initial, minimum: value.minimum, maximum: value.maximum, of: id)
-                } catch {
-                    throw EndpointDriver.map(error)
-                }
-                driver.flushSoon()
+                try driver.setRTOParameters(initial: value.initial, minimum: value.minimum, maximum: value.maximum, of: id)
                 if association != nil { return }
             }
             socket.configuration.rtoInitial = value.initial
@@ -118,14 +113,14 @@ extension SCTPSocketOption where Value == SCTPAssociationParameters {
     /// `SCTP_ASSOCINFO`: Association.Max.Retrans and the cookie lifetime.
     public static var associationInfo: Self {
         Self(name: "SCTP_ASSOCINFO", read: { socket, association throws(SCTPError) in
-            let maxRetransmissions = try socket.optionTarget(association).flatMap { $0.0.endpoint.parameters(of: $0.1) }?
+            let maxRetransmissions = try socket.optionTarget(association).flatMap { $0.0.parameters(of: $0.1) }?
                 .associationMaxRetransmits ?? socket.configuration.associationMaxRetransmits
             return SCTPAssociationParameters(maxRetransmissions: maxRetransmissions, cookieLife: socket.configuration.validCookieLife)
         }, write: { socket, value, association throws(SCTPError) in
             let count = try positive(value.maxRetransmissions, "maxRetransmissions")
             guard value.cookieLife > .zero else { throw SCTPError(.invalidArgument, "the cookie life must be positive") }
             if let (driver, id) = try socket.optionTarget(association) {
-                try? driver.endpoint.setAssociationMaxRetransmits(count, of: id)
+                try? driver.setAssociationMaxRetransmits(count, of: id)
                 if association != nil { return }
             }
             socket.configuration.associationMaxRetransmits = count
@@ -138,8 +133,8 @@ extension SCTPSocketOption where Value == SCTPPeerAddressParameters {
     /// `SCTP_PEER_ADDR_PARAMS`: heartbeat interval, Path.Max.Retrans and path MTU.
     public static var peerAddressParameters: Self {
         Self(name: "SCTP_PEER_ADDR_PARAMS", read: { socket, association throws(SCTPError) in
-            if let (driver, id) = try socket.optionTarget(association), let p = driver.endpoint.parameters(of: id),
-               let status = driver.endpoint.status(of: id) {
+            if let (driver, id) = try socket.optionTarget(association), let p = driver.parameters(of: id),
+               let status = driver.status(of: id) {
                 return SCTPPeerAddressParameters(heartbeatInterval: p.heartbeatInterval, pathMaxRetransmissions: p.pathMaxRetransmits,
                                                  pathMTU: status.paths.first?.mtu ?? socket.configuration.pathMTU)
             }
@@ -153,13 +148,8 @@ extension SCTPSocketOption where Value == SCTPPeerAddressParameters {
             }
             let retransmissions = try positive(value.pathMaxRetransmissions, "pathMaxRetransmissions")
             if let (driver, id) = try socket.optionTarget(association) {
-                do {
-                    try driver.endpoint.setPathParameters(heartbeatInterval: value.heartbeatInterval, pathMaxRetransmits: retransmissions,
-                                                          mtu: value.pathMTU, of: id, now: driver.stack.now)
-                } catch {
-                    throw EndpointDriver.map(error)
-                }
-                driver.flushSoon()
+                try driver.setPathParameters(heartbeatInterval: value.heartbeatInterval, pathMaxRetransmits: retransmissions,
+                                             mtu: value.pathMTU, of: id)
                 if association != nil { return }
             }
             socket.configuration.heartbeatInterval = value.heartbeatInterval
@@ -223,7 +213,7 @@ extension SCTPSocketOption where Value == AssociationStatus {
     public static var status: Self {
         Self(name: "SCTP_STATUS", read: { socket, association throws(SCTPError) in
             let (driver, id) = try socket.resolve(association)
-            guard let status = driver.endpoint.status(of: id) else { throw SCTPError(.invalidArgument, "no such association") }
+            guard let status = driver.status(of: id) else { throw SCTPError(.invalidArgument, "no such association") }
             return status
         }, write: nil)
     }
@@ -234,7 +224,7 @@ extension SCTPSocketOption where Value == SocketAddress {
     public static var primaryAddress: Self {
         Self(name: "SCTP_PRIMARY_ADDR", read: { socket, association throws(SCTPError) in
             let (driver, id) = try socket.resolve(association)
-            guard let address = driver.endpoint.primaryAddress(of: id), let port = driver.endpoint.peerPort(of: id),
+            guard let address = driver.primaryAddress(of: id), let port = driver.peerPort(of: id),
                   let result = try? address.socketAddress(port: Int(port)) else {
                 throw SCTPError(.invalidArgument, "no such association")
             }
@@ -242,11 +232,7 @@ extension SCTPSocketOption where Value == SocketAddress {
         }, write: { socket, value, association throws(SCTPError) in
             let (driver, id) = try socket.resolve(association)
             guard let ip = IPAddress(value) else { throw SCTPError(.addressFamilyNotSupported, "not an IP address: \(value)") }
-            do {
-                try driver.endpoint.setPrimaryAddress(ip, of: id)
-            } catch {
-                throw EndpointDriver.map(error)
-            }
+            try driver.setPrimaryAddress(ip, of: id)
         })
     }
 }

@@ -46,9 +46,13 @@ public final class SCTPSocket: @unchecked Sendable {
     /// The socket's address family. IPv6 sockets take IPv4 and IPv4-mapped addresses too.
     public enum Family: Sendable { case ipv4, ipv6 }
 
+    /// One-to-one or one-to-many.
     public let style: Style
+    /// IPv4 or IPv6 (which also takes IPv4 addresses).
     public let family: Family
+    /// The stack whose transport carries the socket's packets.
     public let stack: SCTPStack
+    /// The stack's loop, where the socket's state lives.
     public var eventLoop: any EventLoop { stack.eventLoop }
 
     // Everything below is confined to `eventLoop`.
@@ -95,7 +99,7 @@ public final class SCTPSocket: @unchecked Sendable {
         style = .oneToOne
         stack = parent.stack
         driver = parent.driver
-        driver?.users += 1
+        driver?.addUser()
         configuration = parent.configuration
         subscriptions = parent.subscriptions
         defaultSendInfo = parent.defaultSendInfo
@@ -104,7 +108,7 @@ public final class SCTPSocket: @unchecked Sendable {
         remoteUDPPort = parent.remoteUDPPort
         association = id
         phase = .connected
-        parent.driver?.sinks[id] = .init(sink: self)
+        parent.driver?.route(id, to: self)
     }
 
     /// Runs `body` on the loop and waits for it.
@@ -198,13 +202,13 @@ public final class SCTPSocket: @unchecked Sendable {
                 if let clash = stack.conflict(port: driver.localPort, addresses: added) {
                     return eventLoop.makeFailedFuture(SCTPError(.addressInUse, "SCTP port \(driver.localPort) is in use on \(clash)"))
                 }
-                return stack.open(added).map { driver.endpoint.localAddresses += added }
+                return stack.open(added).map { driver.localAddresses += added }
             case .remove:
                 let remaining = driver.localAddresses.filter { !ips.contains($0) }
                 guard !remaining.isEmpty else {
                     return eventLoop.makeFailedFuture(SCTPError(.invalidArgument, "cannot remove every bound address"))
                 }
-                driver.endpoint.localAddresses = remaining
+                driver.localAddresses = remaining
                 return eventLoop.makeSucceededVoidFuture()
             }
         }
@@ -241,7 +245,7 @@ public final class SCTPSocket: @unchecked Sendable {
             try stack.register(driver)
             driver.defaultSink = self
             driver.remoteUDPPort = remoteUDPPort
-            driver.users = 1
+            driver.addUser()
             self.driver = driver
             phase = .bound
         }
@@ -272,7 +276,7 @@ public final class SCTPSocket: @unchecked Sendable {
             }
             guard let driver else { throw SCTPError(.invalidArgument, "bind the socket before listen") }
             self.backlog = max(backlog, style == .oneToOne ? 1 : 0)
-            driver.endpoint.acceptsAssociations = style == .oneToOne || backlog > 0
+            driver.acceptsAssociations = style == .oneToOne || backlog > 0
             if style == .oneToOne { phase = .listening }
         }
     }
@@ -385,7 +389,7 @@ public final class SCTPSocket: @unchecked Sendable {
             if style == .oneToOne && phase != .bound {
                 throw SCTPError(.alreadyInProcess, "an association is being set up on this socket")
             }
-            driver.endpoint.configuration = configuration
+            driver.configuration = configuration
             let (id, completion) = try driver.connect(to: peers, port: port)
             if style == .oneToOne {
                 association = id
@@ -404,8 +408,8 @@ public final class SCTPSocket: @unchecked Sendable {
     public func getpaddrs(_ association: AssociationID? = nil) throws(SCTPError) -> [SocketAddress] {
         try onLoop { [self] in
             let (driver, id) = try resolve(association)
-            guard let port = driver.endpoint.peerPort(of: id) else { throw SCTPError(.invalidArgument, "no such association") }
-            return socketAddresses(driver.endpoint.peerAddresses(of: id).map(\.address), port: port)
+            guard let port = driver.peerPort(of: id) else { throw SCTPError(.invalidArgument, "no such association") }
+            return socketAddresses(driver.peerAddresses(of: id).map(\.address), port: port)
         }
     }
 
@@ -504,25 +508,22 @@ public final class SCTPSocket: @unchecked Sendable {
         while let waiter = acceptWaiters.popFirst() { waiter.fail(error) }
         inbox.removeAll()
         guard let driver else { return nil }
-        if wasListening || style == .oneToMany { driver.endpoint.acceptsAssociations = false }
+        if wasListening || style == .oneToMany { driver.acceptsAssociations = false }
         // Associations nobody accepted go with the listener.
         while let pending = acceptQueue.popFirst() { _ = pending.closeOnLoop() }
         var shutdowns: [EventLoopFuture<Void>] = []
-        for id in owned where driver.endpoint.state(of: id) != nil {
-            if driver.sinks[id]?.sink === self || driver.defaultSink === self { driver.sinks[id] = nil }
+        for id in owned where driver.state(of: id) != nil {
+            driver.stopRouting(id, to: self)
             if linger == .zero {
                 try? driver.abort(id)
             } else {
                 shutdowns.append(driver.shutdown(id).flatMapErrorThrowing { _ in })
             }
         }
-        if driver.defaultSink === self { driver.defaultSink = nil }
+        driver.resignDefaultSink(self)
         self.driver = nil
         let done = EventLoopFuture.andAllComplete(shutdowns, on: eventLoop)
-        done.whenComplete { _ in
-            driver.users -= 1
-            if driver.users <= 0 { driver.close() }
-        }
+        done.whenComplete { _ in driver.removeUser() }
         guard let linger, linger > .zero, !shutdowns.isEmpty else { return nil }
         return (done, linger)
     }
@@ -532,9 +533,6 @@ public final class SCTPSocket: @unchecked Sendable {
         guard let driver, phase != .closed else { return }
         let loop = eventLoop
         let endpointDriver = driver
-        loop.execute {
-            endpointDriver.users -= 1
-            if endpointDriver.users <= 0 { endpointDriver.close() }
-        }
+        loop.execute { endpointDriver.removeUser() }
     }
 }

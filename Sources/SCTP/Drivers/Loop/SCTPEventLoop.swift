@@ -220,6 +220,7 @@ public final class SCTPEventLoop: EventLoop, @unchecked Sendable {
 
     // MARK: EventLoop
 
+    /// Whether the calling thread is the loop's (or runs a task in its place after it stopped).
     public var inEventLoop: Bool {
         pthread_getspecific(Self.current) == Unmanaged.passUnretained(self).toOpaque()
     }
@@ -232,8 +233,10 @@ public final class SCTPEventLoop: EventLoop, @unchecked Sendable {
         return key
     }()
 
+    /// The current time of the loop's clock (the monotonic clock).
     public var now: NIODeadline { .now() }
 
+    /// Runs `task` on the loop's thread, after the tasks queued before it.
     public func execute(_ task: @escaping @Sendable () -> Void) {
         // The loop itself runs every task queued before it waits again: it needs no signal.
         let onLoop = inEventLoop
@@ -294,14 +297,18 @@ public final class SCTPEventLoop: EventLoop, @unchecked Sendable {
         scheduleTask(deadline: .now() + delay, task)
     }
 
+    /// Traps unless called on the loop.
     public func preconditionInEventLoop(file: StaticString, line: UInt) {
         precondition(inEventLoop, "not on the SCTP event loop", file: file, line: line)
     }
 
+    /// Traps when called on the loop.
     public func preconditionNotInEventLoop(file: StaticString, line: UInt) {
         precondition(!inEventLoop, "on the SCTP event loop", file: file, line: line)
     }
 
+    /// Stops the loop and calls `callback` on `queue` once it has; the process-wide
+    /// singleton refuses (`EventLoopError.unsupportedOperation`).
     public func shutdownGracefully(queue: DispatchQueue, _ callback: @escaping @Sendable ((any Error)?) -> Void) {
         if self === Self.singleton {
             queue.async { callback(EventLoopError.unsupportedOperation) }

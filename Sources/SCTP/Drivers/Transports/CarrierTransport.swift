@@ -6,10 +6,14 @@ import SCTPWire
 /// tell paths apart. The carrier moves the bytes; the addresses are labels the two ends
 /// agree on (for a point-to-point carrier any two fixed addresses will do).
 public struct SCTPCarrierPacket: Sendable {
+    /// The SCTP packet, from its common header on.
     public var bytes: ByteBuffer
+    /// The address label of the sending end.
     public var source: IPAddress
+    /// The address label of the receiving end.
     public var destination: IPAddress
 
+    /// A packet with its address labels.
     public init(bytes: ByteBuffer, source: IPAddress, destination: IPAddress) {
         self.bytes = bytes
         self.source = source
@@ -19,7 +23,7 @@ public struct SCTPCarrierPacket: Sendable {
 
 /// The transport of a carrier stack: packets go to the user's closure, and come in through
 /// `SCTPStack.receive(_:)`. Every address counts as open.
-final class CarrierTransport: StackTransport, @unchecked Sendable {
+final class CarrierTransport: DatagramTransport, @unchecked Sendable {
     let output: @Sendable (SCTPCarrierPacket) -> Void
     let eventLoop: any EventLoop
 
@@ -40,4 +44,7 @@ final class CarrierTransport: StackTransport, @unchecked Sendable {
 
     func udpPorts(from source: IPAddress, to destination: IPAddress, sctpDestinationPort: UInt16,
                   remoteUDPPort: Int?) -> (source: UInt16, destination: UInt16)? { nil }
+
+    func udpPorts(ofArrival datagram: ByteBuffer, from source: IPAddress) -> (source: UInt16, destination: UInt16)? { nil }
+    var offloadCounters: SCTPOffloadCounters { SCTPOffloadCounters() }
 }

@@ -10,8 +10,38 @@ import SystemPackage
 /// raw IP for the same address (two processes) would both see them; each one's answers to
 /// packets "out of the blue" would then break the other's associations, so a raw IP stack
 /// does not answer them unless `answersOutOfTheBlue` is set.
-final class RawIPTransport: SocketTransport, StackTransport, @unchecked Sendable {
-    override func makeChannel(for address: IPAddress, handler: DatagramInboundHandler) -> EventLoopFuture<(any Channel, CInt?)> {
+///
+/// SwiftNIO channels read and write the sockets (`ChannelSocketMaker`), through the shared
+/// batching writer; raw sockets cannot run on swift-sctp's own loop.
+final class RawIPTransport: DatagramTransport, ChannelSocketMaker, @unchecked Sendable {
+    unowned let stack: SCTPStack
+    /// The sockets, one per local address, and the writer.
+    let sockets: DatagramSocketTable
+    private var eventLoop: any EventLoop { stack.eventLoop }
+
+    init(stack: SCTPStack) {
+        self.stack = stack
+        sockets = DatagramSocketTable(eventLoop: stack.eventLoop, segmentationOffload: false)
+    }
+
+    // MARK: DatagramTransport
+
+    func open(_ address: IPAddress) -> EventLoopFuture<Void> {
+        guard stack.ownLoop == nil else {
+            return eventLoop.makeFailedFuture(SCTPError(.notSupported,
+                "this transport's sockets run on SwiftNIO's loops only: give its stack a SwiftNIO group"))
+        }
+        return sockets.open(address, with: self, readComplete: { [unowned stack] in stack.readComplete() })
+    }
+
+    func isOpen(_ address: IPAddress) -> Bool { sockets.isOpen(address) }
+    func flush() { sockets.writer.flush() }
+    func close() -> EventLoopFuture<Void> { sockets.close() }
+    var offloadCounters: SCTPOffloadCounters { sockets.writer.counters }
+
+    // MARK: Sockets
+
+    func makeChannel(for address: IPAddress, handler: DatagramInboundHandler) -> EventLoopFuture<(any Channel, CInt?)> {
         guard let bootstrap = NIORawSocketBootstrap(validatingGroup: eventLoop) else {
             return eventLoop.makeFailedFuture(SCTPError(.notSupported, "raw sockets need a NIO event loop"))
         }
@@ -29,7 +59,7 @@ final class RawIPTransport: SocketTransport, StackTransport, @unchecked Sendable
             .map { ($0, nil) }
     }
 
-    override func received(_ envelope: AddressedEnvelope<ByteBuffer>, at local: IPAddress) {
+    func received(_ envelope: AddressedEnvelope<ByteBuffer>, at local: IPAddress) {
         var packet = envelope.data
         guard let source = IPAddress(envelope.remoteAddress) else { return }
         var congestion = envelope.metadata?.ecnState == .congestionExperienced
@@ -47,9 +77,11 @@ final class RawIPTransport: SocketTransport, StackTransport, @unchecked Sendable
     }
 
     func write(_ packet: ByteBuffer, from source: IPAddress, to destination: IPAddress, remoteUDPPort: Int?, ecnCapable: Bool) {
-        write(packet, from: source, to: destination, port: 0, ecnCapable: ecnCapable)
+        sockets.write(packet, from: source, to: destination, port: 0, ecnCapable: ecnCapable)
     }
 
     func udpPorts(from source: IPAddress, to destination: IPAddress, sctpDestinationPort: UInt16,
                   remoteUDPPort: Int?) -> (source: UInt16, destination: UInt16)? { nil }
+
+    func udpPorts(ofArrival datagram: ByteBuffer, from source: IPAddress) -> (source: UInt16, destination: UInt16)? { nil }
 }

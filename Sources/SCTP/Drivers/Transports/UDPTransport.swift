@@ -1,4 +1,5 @@
 import CSCTPSystem
+import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -9,8 +10,16 @@ import SCTPWire
 /// The peer's UDP port is learned per peer address and SCTP port from what arrives
 /// (RFC 6951 §5.4); until then the socket's `SCTP_REMOTE_UDP_ENCAPS_PORT` or the stack's
 /// `peerUDPPort` is used (0: the stack's own port).
-final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
+/// On SwiftNIO's loops a channel reads each socket (`ChannelSocketMaker`) and the writer
+/// writes to its descriptor directly; on swift-sctp's own loop the transport reads them
+/// itself (`OwnLoopSocketMaker`: one `recvmmsg` per readiness).
+final class UDPTransport: DatagramTransport, ChannelSocketMaker, OwnLoopSocketMaker, @unchecked Sendable {
+    unowned let stack: SCTPStack
     let options: SCTPStack.Options
+    /// The sockets, one per local address, and the writer.
+    let sockets: DatagramSocketTable
+    private var eventLoop: any EventLoop { stack.eventLoop }
+    private let logger = Logger(label: "swift-sctp.transport")
     /// The UDP port bound, readable from any thread.
     let boundPort: NIOLockedValueBox<Int?>
     #if DEBUG
@@ -32,20 +41,46 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
     /// value asked for, doubled, capped by net.core.rmem_max).
     private(set) var socketReceiveBuffer: Int?
 
+    /// GRO runs read so far, and the packets in them.
+    #if DEBUG
+    private var receiveOffload = (runs: 0, packets: 0)
+    #else
+    @exclusivity(unchecked) private var receiveOffload = (runs: 0, packets: 0)
+    #endif
+
     private struct PeerKey: Hashable {
         var address: IPAddress
         var sctpPort: UInt16
     }
 
     init(stack: SCTPStack, options: SCTPStack.Options, boundPort: NIOLockedValueBox<Int?>) {
+        self.stack = stack
         self.options = options
         self.boundPort = boundPort
-        super.init(stack: stack)
-        segmentationOffload = options.segmentationOffload && System.supportsUDPSegmentationOffload
+        sockets = DatagramSocketTable(eventLoop: stack.eventLoop,
+                                      segmentationOffload: options.segmentationOffload && System.supportsUDPSegmentationOffload)
     }
 
     /// Whether the sockets ask for coalesced reads (UDP GRO).
-    private var receiveOffload: Bool { options.receiveOffload && System.supportsUDPReceiveOffload }
+    private var receivesOffloaded: Bool { options.receiveOffload && System.supportsUDPReceiveOffload }
+
+    // MARK: DatagramTransport
+
+    func open(_ address: IPAddress) -> EventLoopFuture<Void> {
+        if let loop = stack.ownLoop { return sockets.open(address, with: self, on: loop) }
+        return sockets.open(address, with: self, readComplete: { [unowned stack] in stack.readComplete() })
+    }
+
+    func isOpen(_ address: IPAddress) -> Bool { sockets.isOpen(address) }
+    func flush() { sockets.writer.flush() }
+    func close() -> EventLoopFuture<Void> { sockets.close() }
+
+    var offloadCounters: SCTPOffloadCounters {
+        var counters = sockets.writer.counters
+        counters.receiveOffloadRuns = receiveOffload.runs
+        counters.receiveOffloadPackets = receiveOffload.packets
+        return counters
+    }
 
     /// A bound socket on the stack's UDP port for `address`, and what to call it in errors;
     /// a failure is the stack's bind error (EADDRINUSE, EADDRNOTAVAIL, ...).
@@ -59,7 +94,9 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
         }
     }
 
-    override func makeChannel(for address: IPAddress, handler: DatagramInboundHandler) -> EventLoopFuture<(any Channel, CInt?)> {
+    // MARK: SwiftNIO's loops
+
+    func makeChannel(for address: IPAddress, handler: DatagramInboundHandler) -> EventLoopFuture<(any Channel, CInt?)> {
         // The socket is made here, so that the transport can write to it itself; NIO reads.
         let (descriptor, what): (CInt, String)
         do {
@@ -75,15 +112,18 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
             .channelOption(ChannelOptions.socketOption(.so_sndbuf), value: SocketOptionValue(options.socketBufferSize))
             .channelOption(ChannelOptions.datagramVectorReadMessageCount, value: count)
             .channelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: count * slot))
-            .channelOption(ChannelOptions.datagramReceiveOffload, value: receiveOffload)
-            .channelOption(ChannelOptions.datagramReceiveSegmentSize, value: receiveOffload)
+            .channelOption(ChannelOptions.datagramReceiveOffload, value: receivesOffloaded)
+            .channelOption(ChannelOptions.datagramReceiveSegmentSize, value: receivesOffloaded)
             // The ECN field of each datagram (IP_RECVTOS / IPV6_RECVTCLASS): CE marks go to the core.
             .channelOption(ChannelOptions.explicitCongestionNotification, value: true)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
             }
             .withBoundSocket(descriptor)
-            .map { [options] in ($0, options.directWrites ? descriptor : nil) }
+            .map { [self] channel in
+                didOpen(channel)
+                return (channel, options.directWrites ? descriptor : nil)
+            }
             .flatMapErrorThrowing { error -> (any Channel, CInt?) in
                 throw SCTPStack.bindError(error, what: what, address: address)
             }
@@ -109,18 +149,18 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
                 bind(descriptor, pointer, socklen_t(length))
             }
         } catch {
-            Self.closeDescriptor(descriptor)
+            DatagramSocketTable.closeDescriptor(descriptor)
             throw error
         }
         guard bound == 0 else {
             let code = errno
-            Self.closeDescriptor(descriptor)
+            DatagramSocketTable.closeDescriptor(descriptor)
             throw IOError(errnoCode: code, reason: "bind")
         }
         return descriptor
     }
 
-    override func didOpen(_ channel: any Channel, address: IPAddress) {
+    private func didOpen(_ channel: any Channel) {
         if let bound = channel.localAddress?.port {
             boundPort.withLockedValue { if $0 == nil { $0 = bound } }
         }
@@ -130,7 +170,7 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
         }
     }
 
-    override func received(_ envelope: AddressedEnvelope<ByteBuffer>, at local: IPAddress) {
+    func received(_ envelope: AddressedEnvelope<ByteBuffer>, at local: IPAddress) {
         guard let source = IPAddress(envelope.remoteAddress), let udpPort = envelope.remoteAddress.port else { return }
         received(envelope.data, from: source, udpPort: udpPort, at: local,
                  congestionExperienced: envelope.metadata?.ecnState == .congestionExperienced,
@@ -148,8 +188,8 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
             return
         }
         // A GRO run: datagrams of `segmentSize` bytes, the last one possibly shorter.
-        offloadCounters.receiveOffloadRuns += 1
-        offloadCounters.receiveOffloadPackets += (datagram.readableBytes + segmentSize - 1) / segmentSize
+        receiveOffload.runs += 1
+        receiveOffload.packets += (datagram.readableBytes + segmentSize - 1) / segmentSize
         var offset = datagram.readerIndex
         let end = datagram.writerIndex
         while offset < end {
@@ -165,7 +205,7 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
 
     /// Datagrams read per `recvmmsg`, and the room for each: 32 of up to 9216 bytes, or with
     /// GRO 16 of up to 64 KiB (a coalesced run of packets). Both loops read so.
-    private var receiveShape: (count: Int, slot: Int) { receiveOffload ? (16, 65_536) : (32, 9216) }
+    private var receiveShape: (count: Int, slot: Int) { receivesOffloaded ? (16, 65_536) : (32, 9216) }
     /// Where `recvmmsg` writes (own event loop), made when the first socket opens.
     #if DEBUG
     private var receiveSpace: UnsafeMutableRawPointer?
@@ -183,20 +223,22 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
         receivedInfo?.deallocate()
     }
 
-    override func makeOwnSocket(for address: IPAddress) throws -> CInt {
+    func makeOwnSocket(for address: IPAddress) throws -> CInt {
         let (descriptor, what) = try bindSocket(for: address)
         var size = CInt(clamping: options.socketBufferSize)
         _ = setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<CInt>.size))
         _ = setsockopt(descriptor, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<CInt>.size))
-        let prepared = csctp_prepare_receive(descriptor, address.isIPv4 ? 0 : 1, receiveOffload ? 1 : 0)
+        let prepared = csctp_prepare_receive(descriptor, address.isIPv4 ? 0 : 1, receivesOffloaded ? 1 : 0)
         if prepared != 0 {
-            Self.closeDescriptor(descriptor)
+            DatagramSocketTable.closeDescriptor(descriptor)
             throw SCTPStack.bindError(IOError(errnoCode: -prepared, reason: "setsockopt"), what: what, address: address)
         }
+        didOpen(descriptor: descriptor)
         return descriptor
     }
 
-    override func didOpen(descriptor: CInt, address: IPAddress) {
+    /// Own event loop: the bound port and the receive buffer the kernel gave, from the first socket.
+    private func didOpen(descriptor: CInt) {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let named = withUnsafeMutablePointer(to: &storage) { pointer in
@@ -221,7 +263,7 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
     /// Reads one batch (one `recvmmsg`: up to 32 datagrams, or 16 GRO runs) and hands it to
     /// the stack. epoll is level-triggered: whatever still waits makes the loop come back,
     /// after it served the other sockets, its tasks and its timers.
-    override func readable(_ descriptor: CInt, at local: IPAddress) {
+    func readable(_ descriptor: CInt, at local: IPAddress) {
         let (count, slot) = receiveShape
         if receiveSpace == nil {
             receiveSpace = .allocate(byteCount: count * slot, alignment: 16)
@@ -288,7 +330,7 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
     func write(_ packet: ByteBuffer, from source: IPAddress, to destination: IPAddress, remoteUDPPort: Int?, ecnCapable: Bool) {
         guard let sctpPort = packet.getInteger(at: packet.readerIndex + 2, as: UInt16.self) else { return }
         let port = peerPort(destination, sctpPort: sctpPort, remoteUDPPort: remoteUDPPort)
-        write(packet, from: source, to: destination, port: port, ecnCapable: ecnCapable)
+        sockets.write(packet, from: source, to: destination, port: port, ecnCapable: ecnCapable)
     }
 
     func udpPorts(from source: IPAddress, to destination: IPAddress, sctpDestinationPort: UInt16,
@@ -297,7 +339,13 @@ final class UDPTransport: SocketTransport, StackTransport, @unchecked Sendable {
         return (local, UInt16(truncatingIfNeeded: peerPort(destination, sctpPort: sctpDestinationPort, remoteUDPPort: remoteUDPPort)))
     }
 
-    /// The peer's UDP port a received packet came from (for pcap records).
+    func udpPorts(ofArrival datagram: ByteBuffer, from source: IPAddress) -> (source: UInt16, destination: UInt16)? {
+        guard let sctpPort = datagram.getInteger(at: datagram.readerIndex, as: UInt16.self) else { return nil }
+        let remote = learnedPort(of: source, sctpPort: sctpPort) ?? 0
+        return (UInt16(truncatingIfNeeded: remote), UInt16(truncatingIfNeeded: boundPort.withLockedValue { $0 } ?? 0))
+    }
+
+    /// The peer's UDP port learned for a peer address and SCTP port, if any.
     func learnedPort(of source: IPAddress, sctpPort: UInt16) -> Int? {
         learnedUDPPorts[PeerKey(address: source, sctpPort: sctpPort)]
     }
