@@ -64,7 +64,8 @@ extension Association {
         let pathIndex = primaryPath
         var storage: [PacketBuilder.Built] = []
         swap(&storage, &spareBuilderStorage)
-        var builder = makePacketBuilder(to: paths[pathIndex], packetStorage: consume storage)
+        var builder = makePacketBuilder(mtu: paths[pathIndex].mtu, destination: paths[pathIndex].address,
+                                        packetStorage: consume storage)
         for chunk in pendingControl { builder.add(chunk) }
         let hasControl = !pendingControl.isEmpty
         pendingControl.removeAll()
@@ -97,8 +98,8 @@ extension Association {
             let context = transmissionContext
             filled = tx.fill(&builder, path: pathIndex, now: now, context: context)
             // Messages sent to a chosen peer address go in packets of their own to that path.
-            let (packets, newChunks) = tx.fillRedirected(after: pathIndex, now: now, context: context) { path in
-                makePacketBuilder(to: path)
+            let (packets, newChunks) = tx.fillRedirected(after: pathIndex, now: now, context: context) { mtu, destination in
+                makePacketBuilder(mtu: mtu, destination: destination)
             }
             redirected = packets
             statistics.dataChunksSent += filled.newChunks + newChunks
@@ -130,8 +131,10 @@ extension Association {
     }
 
     /// A packet builder for DATA (and what bundles with it) to a path.
-    private func makePacketBuilder(to path: PeerPath, packetStorage: consuming [PacketBuilder.Built] = []) -> PacketBuilder {
-        var builder = PacketBuilder(header: commonHeader, mtu: path.mtu, destination: path.address, checksum: checksumMode,
+    @inline(__always)
+    private func makePacketBuilder(mtu: Int, destination: IPAddress,
+                                   packetStorage: consuming [PacketBuilder.Built] = []) -> PacketBuilder {
+        var builder = PacketBuilder(header: commonHeader, mtu: mtu, destination: destination, checksum: checksumMode,
                                     packetStorage: packetStorage)
         builder.ecnCapable = ecnNegotiated
         return builder

@@ -128,14 +128,14 @@ struct TransmissionQueue {
     /// messages and those queued after them until a SACK opens it), at most a few switches
     /// per call (the rest waits for the next SACK). `makeBuilder` starts a packet to a path.
     mutating func fillRedirected(after first: Int, now: SCTPInstant, context: Context,
-                                 makeBuilder: (PeerPath) -> PacketBuilder) -> (packets: [Transmit], newChunks: Int) {
+                                 makeBuilder: (_ mtu: Int, _ destination: IPAddress) -> PacketBuilder) -> (packets: [Transmit], newChunks: Int) {
         var packets: [Transmit] = []
         var newChunks = 0
         var current = first
         for _ in 0..<(2 * paths.count + 2) where !queue.isEmpty {
             let next = nextDataPath
             guard next != current else { break }
-            var builder = makeBuilder(paths[next])
+            var builder = makeBuilder(paths[next].mtu, paths[next].address)
             let sent = sendNewData(&builder, path: next, now: now, context: context)
             guard sent > 0 else { break }
             newChunks += sent
@@ -202,11 +202,10 @@ struct TransmissionQueue {
         var flight = outstanding.bytesInFlight(on: path)
         // §7.2.1: a path that sent nothing for an RTO or more has its cwnd decayed first.
         if flight == 0 { paths[index].congestion.applyIdleDecay(now: now, rto: paths[index].rto.rto) }
-        let controller = paths[index].congestion
         let pathPayload = Self.pmdcs(mtu: paths[index].mtu) - DataChunk.headerSize
         // SCTP_MAXSEG: fragments no larger than asked, never larger than the path allows.
         let maxPayload = context.maxSegmentSize.map { min(max($0, 4), pathPayload) } ?? pathPayload
-        let window = controller.sendWindow(flightSize: flight, maxBurst: context.maxBurst)
+        let window = paths[index].congestion.sendWindow(flightSize: flight, maxBurst: context.maxBurst)
         var sent = 0
         // Nagle-like bundling (SCTP_NODELAY off): while data is unacknowledged, a chunk that
         // would not be full waits for the SACK, so that small messages go out bundled.
