@@ -233,6 +233,9 @@ public final class SCTPEndpoint {
     public func pollTransmit() -> Transmit? {
         if let transmit = outbox.popFirst() { return transmit }
         for association in pending where association.isRegistered {
+            // Data queued by `send` goes out here, and sending arms T3-rtx: the association's
+            // deadline must be read again, even if `nextDeadline` was read since the send.
+            if association.transmitOwed != nil { deadlineChanged(association) }
             if let transmit = association.pollTransmit() { return transmit }
         }
         cleanUpPending()
@@ -342,6 +345,11 @@ public final class SCTPEndpoint {
             association.isPending = true
             pending.append(association)
         }
+        deadlineChanged(association)
+    }
+
+    /// Marks an association's deadline as changed, to be read again at the next `nextDeadline`.
+    func deadlineChanged(_ association: Association) {
         if !association.needsDeadlineRefresh {
             association.needsDeadlineRefresh = true
             deadlinesToRefresh.append(association)
