@@ -61,7 +61,8 @@ public final class SCTPEndpoint {
     #endif
 
     // The tables and queues below are `@exclusivity(unchecked)` in release builds, for the
-    // reason `Association` gives; debug builds keep the run-time checks.
+    // reason `Association` gives; debug builds keep the run-time checks. Those with a
+    // private setter are readable in the module for `Endpoint+Invariants.swift`.
     #if DEBUG
     var associations: [AssociationID: Association] = [:]
     #else
@@ -125,31 +126,31 @@ public final class SCTPEndpoint {
     #endif
     /// Associations with something to poll, each once (`Association.isPending`).
     #if DEBUG
-    private var pending: Deque<Association> = []
+    private(set) var pending: Deque<Association> = []
     #else
-    @exclusivity(unchecked) private var pending: Deque<Association> = []
+    @exclusivity(unchecked) private(set) var pending: Deque<Association> = []
     #endif
     /// Timers: each association's next deadline, in a min-heap. An entry is current when it
     /// matches the `scheduledDeadline` of the association now registered under its id;
     /// others are stale and dropped when they reach the top. (Ids, not references: a stale
     /// entry must not keep a removed association's memory alive.)
     #if DEBUG
-    private var timerHeap = Heap<TimerEntry>()
+    private(set) var timerHeap = Heap<TimerEntry>()
     #else
-    @exclusivity(unchecked) private var timerHeap = Heap<TimerEntry>()
+    @exclusivity(unchecked) private(set) var timerHeap = Heap<TimerEntry>()
     #endif
     /// Associations with a deadline scheduled (a current entry in `timerHeap`).
     #if DEBUG
-    private var scheduledCount = 0
+    private(set) var scheduledCount = 0
     #else
-    @exclusivity(unchecked) private var scheduledCount = 0
+    @exclusivity(unchecked) private(set) var scheduledCount = 0
     #endif
     /// Associations touched since their deadline was last read, each once
     /// (`Association.needsDeadlineRefresh`).
     #if DEBUG
-    private var deadlinesToRefresh: [Association] = []
+    private(set) var deadlinesToRefresh: [Association] = []
     #else
-    @exclusivity(unchecked) private var deadlinesToRefresh: [Association] = []
+    @exclusivity(unchecked) private(set) var deadlinesToRefresh: [Association] = []
     #endif
     /// The association the latest look-up by id found, and the latest found by local tag:
     /// most calls and packets are for the same association as the one before. Both are

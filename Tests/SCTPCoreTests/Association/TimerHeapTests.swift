@@ -35,6 +35,8 @@ struct TimerHeapTests {
         let server = EndpointParticipant(endpoint: SCTPEndpoint(
             configuration: configuration, localPort: 5001, localAddresses: [serverAddress], acceptsAssociations: true,
             random: SeededRandomSource(seed: 1), now: .zero))
+        for (index, client) in clients.enumerated() { client.failsTestOnInvariantViolation(name: "client \(index)") }
+        server.failsTestOnInvariantViolation(name: "server")
         var loop = SimulationLoop(clock: VirtualClock(), network: network, participants: clients + [server])
         for (index, client) in clients.enumerated() {
             let id = try client.endpoint.connect(to: [serverAddress], port: 5001, now: loop.now)
@@ -59,6 +61,7 @@ struct TimerHeapTests {
         #expect(!server.events.contains { if case .communicationLost = $0.event { true } else { false } })
         #expect(server.endpoint.associationIDs.allSatisfy { server.endpoint.state(of: $0) == .established })
     }
+
     /// Found by the endpoint's invariant check in the seeded sweep: `send` queues the data
     /// and marks the association's deadline for a refresh; a driver that read `nextDeadline`
     /// (which does the refresh) before polling the transmits then sent the DATA in
