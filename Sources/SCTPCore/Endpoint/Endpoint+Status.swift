@@ -112,7 +112,14 @@ extension SCTPEndpoint {
         association.configuration.heartbeatInterval = heartbeatInterval
         association.configuration.pathMaxRetransmits = pathMaxRetransmits
         for index in association.paths.indices {
-            if let mtu, address == nil || association.paths[index].address == address { association.paths[index].mtu = mtu }
+            if let mtu, address == nil || association.paths[index].address == address {
+                association.paths[index].mtu = mtu
+                // Congestion control counts in PMDCS of the path (§7.2): cwnd growth, the
+                // floor after a loss, the one chunk after a timeout.
+                if association.sender.congestion.indices.contains(index) {
+                    association.sender.congestion[index].pmdcs = DataSender.pmdcs(mtu: mtu)
+                }
+            }
             if association.state == .established && association.paths[index].heartbeatInFlight == nil {
                 association.scheduleHeartbeat(path: index, now: now)
             }
