@@ -80,18 +80,23 @@ extension Association {
 
     /// SHUTDOWN from the peer (§9.2).
     func handleShutdown(_ chunk: ShutdownChunk, now: SCTPInstant) {
+        // A Cumulative TSN Ack beyond what we sent is a protocol violation: the association
+        // is aborted (in `handleSack`) and nothing more may happen to it.
         switch state {
         case .established, .shutdownPending:
             processCumulativeAck(chunk.cumulativeTSNAck, now: now)
+            guard state != .closed else { return }
             enter(.shutdownReceived)
             events.append(.peerShutdown(id))
             progressShutdown(now: now)
         case .shutdownReceived:
             processCumulativeAck(chunk.cumulativeTSNAck, now: now)
+            guard state != .closed else { return }
             progressShutdown(now: now)
         case .shutdownSent:
             // Both sides shut down at once: answer with SHUTDOWN ACK.
             processCumulativeAck(chunk.cumulativeTSNAck, now: now)
+            guard state != .closed else { return }
             enter(.shutdownAckSent)
             shutdown.t2Deadline = nil
             sendShutdownAck(now: now)
