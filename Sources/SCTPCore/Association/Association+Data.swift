@@ -375,10 +375,12 @@ extension Association {
                 markReachable(path: index)
             }
             // §6.3.2 R2/R3: stop T3 when nothing is in flight, restart it when the earliest
-            // outstanding chunk was acknowledged.
+            // outstanding chunk was acknowledged. R1: data in flight always has T3 running,
+            // also chunks a renege put back in flight (§6.2.1 D iii) after T3 had stopped
+            // because every chunk of the path was gap-acknowledged.
             if sender.outstanding.bytesInFlight(on: statistics.path) == 0 {
                 paths[index].t3Deadline = nil
-            } else if statistics.ackedEarliestOutstanding {
+            } else if statistics.ackedEarliestOutstanding || paths[index].t3Deadline == nil {
                 paths[index].t3Deadline = now + paths[index].rto.rto
             }
         }
