@@ -390,8 +390,13 @@ extension Association {
         // RFC 3758 §3.5 C3: the peer has not yet skipped what was abandoned: tell it again.
         if let point = sender.outstanding.advancedPeerAckPoint, point > sack.cumulativeTSNAck {
             forwardTSNPending = true
-        } else if sender.outstanding.advancedPeerAckPoint == nil && sender.outstanding.bytesInFlight(on: PathID(primaryPath)) == 0 {
-            paths[primaryPath].t3Deadline = nil
+        } else if sender.outstanding.advancedPeerAckPoint == nil {
+            // Nothing given up waits to be skipped: T3-rtx kept for a FORWARD TSN stops, also
+            // on a path that was primary when it was armed and has carried no DATA since (a
+            // path without data in flight is not among the SACK's per-path results).
+            for index in paths.indices where paths[index].t3Deadline != nil && sender.outstanding.bytesInFlight(on: PathID(index)) == 0 {
+                paths[index].t3Deadline = nil
+            }
         }
         if sender.isIdle && sender.busy {
             sender.busy = false

@@ -54,4 +54,44 @@ struct T3RenegeTests {
         #expect(deadline <= now + association.paths[0].rto.rto)
         #expect(client.checkInvariants() == [])
     }
+
+    /// Found by the stateful fuzz interpreter: T3-rtx armed on the primary path for a FORWARD
+    /// TSN (RFC 3758 §3.5 C5), the primary then moved back to another path; the SACK that
+    /// acknowledged the FORWARD TSN stopped T3-rtx on the new primary only, and the old one
+    /// fired later for nothing: an error counted against the path and the association, its
+    /// RTO backed off and its cwnd collapsed.
+    @Test("the SACK acknowledging a FORWARD TSN stops T3-rtx on the path that sent it, primary or not")
+    func forwardTSNTimerStopsOnFormerPrimary() throws {
+        var configuration = SCTPConfiguration()
+        configuration.heartbeatInterval = nil
+        let servers: [IPAddress] = [.v4(IPv4Address(10, 0, 1, 1)), .v4(IPv4Address(10, 0, 1, 2))]
+        let h = H(seed: 33, serverAddresses: servers, clientConfiguration: configuration, serverConfiguration: configuration)
+        let id = try h.connect()
+        #expect(h.run { h.client.endpoint.state(of: id) == .established && !H.upEvents(h.server).isEmpty })
+        h.run(for: .seconds(1)) { false }
+        let client = h.client.endpoint
+        let association = try #require(client.associations[id])
+        #expect(association.paths.count == 2 && association.primaryPath == 0)
+        var now = h.now
+        try client.send(OutgoingMessage(streamIdentifier: 0, partialReliability: .maxRetransmissions(0),
+                                        payload: ByteBuffer(repeating: 4, count: 200)), on: id, now: now)
+        while client.pollTransmit() != nil {}  // lost
+        let tsn = association.sender.outstanding.highestSentTSN
+        // T3-rtx on path 0 expires: the chunk is given up, the primary moves to path 1, which
+        // sends the FORWARD TSN and keeps T3-rtx armed for it.
+        now = try #require(association.paths[0].t3Deadline)
+        client.handleTimeout(now: now)
+        while client.pollTransmit() != nil {}
+        #expect(association.primaryPath == 1)
+        #expect(association.paths[1].t3Deadline != nil)
+        #expect(association.sender.outstanding.bytesInFlight(on: PathID(1)) == 0)
+        // The application sets path 0 as primary again; then the FORWARD TSN is acknowledged.
+        try client.setPrimaryAddress(servers[0], of: id)
+        #expect(association.primaryPath == 0)
+        now = now + .milliseconds(10)
+        Self.sack(to: h, association: association, cumulative: tsn, gaps: [], now: now)
+        #expect(association.sender.outstanding.isEmpty)
+        #expect(association.paths[0].t3Deadline == nil && association.paths[1].t3Deadline == nil, "no timer left")
+        #expect(client.checkInvariants() == [])
+    }
 }
