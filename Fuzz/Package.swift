@@ -1,6 +1,6 @@
 // swift-tools-version: 6.1
 // The fuzz targets live in their own package so that the test build never compiles them.
-// Build and run with ./run.sh (libFuzzer + AddressSanitizer).
+// Build and run with ./run.sh [wire|state] [SECONDS] (libFuzzer + AddressSanitizer).
 import PackageDescription
 
 let package = Package(
@@ -15,6 +15,13 @@ let package = Package(
             dependencies: [
                 .product(name: "SCTPWire", package: "swift-sctp"),
                 .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "StateFuzzer",
+            dependencies: [
+                .product(name: "SCTPCore", package: "swift-sctp"),
+                .product(name: "SCTPSimulation", package: "swift-sctp"),
             ]
         ),
     ]

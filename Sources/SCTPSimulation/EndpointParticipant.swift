@@ -13,6 +13,12 @@ public final class EndpointParticipant: SimulationParticipant {
     public private(set) var events: [(time: SCTPInstant, event: SCTPEvent)] = []
     /// Called for each event as it is polled.
     public var onEvent: ((SCTPEvent, SCTPInstant, SCTPEndpoint) -> Void)?
+    /// When set, the endpoint's invariants (`SCTPEndpoint.checkInvariants()`) are checked
+    /// after every datagram it receives, every timer run and every transmit round (when
+    /// `pollTransmit` has nothing more), and any violations are passed here with the time.
+    /// Tests set it to record a failure. The checks only run in debug builds and with
+    /// `-Xswiftc -DSCTP_INVARIANTS` (elsewhere `checkInvariants()` finds nothing).
+    public var onInvariantViolation: (([String], SCTPInstant) -> Void)?
 
     public init(endpoint: SCTPEndpoint) { self.endpoint = endpoint }
 
@@ -21,19 +27,31 @@ public final class EndpointParticipant: SimulationParticipant {
     public func handleTimeout(now: SCTPInstant) {
         endpoint.handleTimeout(now: now)
         drainEvents(now: now)
+        checkInvariants(now: now)
     }
 
     public func receive(_ delivery: Delivery, now: SCTPInstant) {
         endpoint.handle(datagram: delivery.datagram, from: delivery.from, to: delivery.to, now: now,
                         congestionExperienced: delivery.congestionExperienced)
         drainEvents(now: now)
+        checkInvariants(now: now)
     }
 
     public func pollTransmit(now: SCTPInstant) -> OutgoingDatagram? {
         drainEvents(now: now)
-        guard let transmit = endpoint.pollTransmit() else { return nil }
+        guard let transmit = endpoint.pollTransmit() else {
+            checkInvariants(now: now)
+            return nil
+        }
         let source = transmit.source ?? sourceAddress(for: transmit.destination)
         return OutgoingDatagram(datagram: transmit.datagram, from: source, to: transmit.destination, ecnCapable: transmit.ecnCapable)
+    }
+
+    /// Checks the endpoint's invariants if `onInvariantViolation` is set, and reports violations there.
+    public func checkInvariants(now: SCTPInstant) {
+        guard let report = onInvariantViolation else { return }
+        let violations = endpoint.checkInvariants()
+        if !violations.isEmpty { report(violations, now) }
     }
 
     /// Polls every pending event (the handler may produce more).

@@ -77,6 +77,8 @@ extension Association {
 
     /// SHUTDOWN from the peer (§9.2).
     func handleShutdown(_ chunk: ShutdownChunk, now: SCTPInstant) {
+        // A Cumulative TSN Ack beyond what we sent is a protocol violation: the association
+        // is aborted (in `handleSack`) and nothing more may happen to it.
         switch state {
         case .established, .shutdownPending:
             processCumulativeAck(chunk.cumulativeTSNAck, now: now)
@@ -87,6 +89,7 @@ extension Association {
             progressShutdown(now: now)
         case .shutdownReceived:
             processCumulativeAck(chunk.cumulativeTSNAck, now: now)
+            guard state != .closed else { return }
             progressShutdown(now: now)
         case .shutdownSent:
             // Both sides shut down at once: answer with SHUTDOWN ACK (T2 starts again for it).

@@ -35,6 +35,11 @@ struct AssociationSchedule {
             association.isPending = true
             pending.append(association)
         }
+        deadlineChanged(association)
+    }
+
+    /// Marks an association's deadline as changed, to be read again at the next look.
+    mutating func deadlineChanged(_ association: Association) {
         if !association.needsDeadlineRefresh {
             association.needsDeadlineRefresh = true
             deadlinesToRefresh.append(association)
@@ -124,6 +129,60 @@ struct AssociationSchedule {
             timerHeap.removeMin()
         }
         return nil
+    }
+
+    /// Checks the schedule against the associations (`SCTPEndpoint.checkInvariants()`): the
+    /// scheduled-deadline count matches the associations with a deadline scheduled, each of
+    /// those has its entry in the timer heap; an association not waiting for its deadline to
+    /// be read again has one scheduled no later than the one it would compute now (a timer
+    /// armed behind the endpoint's back would otherwise fire late or never; an earlier one
+    /// only wakes the endpoint for nothing); the lists of associations to poll and to read
+    /// again hold each once, exactly those marked so.
+    func checkInvariants(in table: AssociationTable) -> [String] {
+        #if DEBUG || SCTP_INVARIANTS
+        var violations: [String] = []
+        var refresh = Set<ObjectIdentifier>()
+        for association in deadlinesToRefresh {
+            if !refresh.insert(ObjectIdentifier(association)).inserted { violations.append("\(association.id) listed twice for a deadline refresh") }
+            if !association.needsDeadlineRefresh { violations.append("\(association.id) listed for a deadline refresh but not marked") }
+        }
+        var listed = Set<ObjectIdentifier>()
+        for association in pending where !listed.insert(ObjectIdentifier(association)).inserted {
+            violations.append("\(association.id) listed twice for polling")
+        }
+        var heapEntries = Set<HeapKey>()
+        for entry in timerHeap.unordered { heapEntries.insert(HeapKey(deadline: entry.deadline, id: entry.id)) }
+        var scheduled = 0
+        for association in table.values {
+            let id = association.id
+            if let deadline = association.scheduledDeadline {
+                scheduled += 1
+                if !heapEntries.contains(HeapKey(deadline: deadline, id: id)) {
+                    violations.append("\(id): deadline \(deadline) scheduled but not in the timer heap")
+                }
+            }
+            if association.needsDeadlineRefresh && !refresh.contains(ObjectIdentifier(association)) {
+                violations.append("\(id): marked for a deadline refresh but not listed")
+            }
+            if !association.needsDeadlineRefresh && association.isRegistered, let due = association.nextDeadline,
+               association.scheduledDeadline.map({ $0 > due }) ?? true {
+                violations.append("\(id): deadline \(due) due, \(association.scheduledDeadline.map { "\($0)" } ?? "none") scheduled, "
+                                  + "and no refresh pending")
+            }
+            if association.isPending != listed.contains(ObjectIdentifier(association)) {
+                violations.append("\(id): pending flag \(association.isPending) disagrees with the list of associations to poll")
+            }
+        }
+        if scheduled != scheduledCount { violations.append("scheduledCount \(scheduledCount), associations with a deadline \(scheduled)") }
+        return violations
+        #else
+        return []
+        #endif
+    }
+
+    private struct HeapKey: Hashable {
+        var deadline: SCTPInstant
+        var id: AssociationID
     }
 }
 

@@ -122,4 +122,50 @@ struct AssociationTable {
         lastByID = nil
         lastByTag = nil
     }
+
+    /// Checks the tables against each other (`SCTPEndpoint.checkInvariants()`): each
+    /// association registered under its id, found by its local tag and by each of its peer's
+    /// addresses, and every tag and address entry naming an association that owns it.
+    func checkInvariants() -> [String] {
+        #if DEBUG || SCTP_INVARIANTS
+        var violations: [String] = []
+        for (id, association) in byID {
+            if association.id != id { violations.append("\(association.id) registered as \(id)") }
+            if !association.isRegistered { violations.append("\(id) in the table but not marked registered") }
+            if byLocalTag[association.localTag] != id { violations.append("\(id) not found by its local tag") }
+            for path in association.paths where byPeerAddress[PeerKey(address: path.address, port: association.peerPort)] != id {
+                violations.append("\(id) not found by its peer address \(path.address)")
+            }
+        }
+        for (tag, id) in byLocalTag where byID[id]?.localTag != tag {
+            violations.append("local tag \(tag) names \(id), which does not own it")
+        }
+        for (key, id) in byPeerAddress {
+            guard let association = byID[id] else {
+                violations.append("peer \(key.address):\(key.port) names \(id), which is gone")
+                continue
+            }
+            if association.peerPort != key.port || association.pathIndex(for: key.address) == nil {
+                violations.append("peer \(key.address):\(key.port) names \(id), which has no such path")
+            }
+        }
+        return violations
+        #else
+        return []
+        #endif
+    }
+
+    #if DEBUG
+    /// Test hook: forgets the local-tag entry of an association, as a bug would.
+    mutating func forgetLocalTagForTesting(_ tag: UInt32) {
+        byLocalTag[tag] = nil
+        forgetRemembered()
+    }
+
+    /// Test hook: restores a local-tag entry.
+    mutating func restoreLocalTagForTesting(_ tag: UInt32, _ id: AssociationID) {
+        byLocalTag[tag] = id
+        forgetRemembered()
+    }
+    #endif
 }

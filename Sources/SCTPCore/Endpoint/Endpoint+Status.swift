@@ -117,6 +117,7 @@ extension SCTPEndpoint {
         association.configuration.heartbeatInterval = heartbeatInterval
         association.configuration.pathMaxRetransmits = pathMaxRetransmits
         for index in association.paths.indices {
+            // The path's congestion control follows its MTU (`PeerPath.mtu`).
             if let mtu, address == nil || association.paths[index].address == address { association.paths[index].mtu = mtu }
             if association.state == .established && association.paths[index].heartbeatInFlight == nil {
                 association.scheduleHeartbeat(path: index, now: now)

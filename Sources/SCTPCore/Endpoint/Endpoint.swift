@@ -65,9 +65,9 @@ public final class SCTPEndpoint {
     #endif
     /// Associations to poll, and the timers of all.
     #if DEBUG
-    private var schedule = AssociationSchedule()
+    private(set) var schedule = AssociationSchedule()
     #else
-    @exclusivity(unchecked) private var schedule = AssociationSchedule()
+    @exclusivity(unchecked) private(set) var schedule = AssociationSchedule()
     #endif
     /// Local tags of associations that just ended gracefully (late packets for them are
     /// answered with SHUTDOWN COMPLETE).
@@ -158,6 +158,9 @@ public final class SCTPEndpoint {
     public func pollTransmit() -> Transmit? {
         if let transmit = outbox.popFirst() { return transmit }
         for association in schedule.pending where association.isRegistered {
+            // Data queued by `send` goes out here, and sending arms T3-rtx: the association's
+            // deadline must be read again, even if `nextDeadline` was read since the send.
+            if association.transmitOwed != nil { schedule.deadlineChanged(association) }
             if let transmit = association.pollTransmit() { return transmit }
         }
         cleanUpPending()

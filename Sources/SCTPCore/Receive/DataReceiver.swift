@@ -285,4 +285,14 @@ public struct DataReceiver: Sendable {
             tracker.requestImmediateSack()
         }
     }
+
+    // MARK: Test hooks (the setters are private to this file)
+
+    #if DEBUG
+    /// Test hook: hands a chunk to the reassembly queue without recording its TSN in the
+    /// tracker.
+    mutating func insertUntrackedForTesting(_ chunk: DataChunk) {
+        reassembly.insert(chunk, cumulativeTSN: tracker.cumulativeTSN)
+    }
+    #endif
 }

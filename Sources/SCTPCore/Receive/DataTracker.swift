@@ -87,11 +87,12 @@ public struct DataTracker: Sendable {
     /// Duplicates received since the last SACK, in arrival order.
     private(set) var duplicates: [TSN] = []
 
-    private var packetHadData = false
-    private var immediateInPacket = false
-    private var sackDueNow = false
-    private var sackOwed = false
-    private var packetsSinceSack = 0
+    // Readable in the module for `DataTracker+Invariants.swift`.
+    private(set) var packetHadData = false
+    private(set) var immediateInPacket = false
+    private(set) var sackDueNow = false
+    private(set) var sackOwed = false
+    private(set) var packetsSinceSack = 0
     /// When the delayed SACK is due, if one is pending; `nil` otherwise.
     public private(set) var sackDeadline: SCTPInstant?
 
@@ -321,4 +322,13 @@ public struct DataTracker: Sendable {
         sackDeadline = nil
         packetsSinceSack = 0
     }
+
+    // MARK: Test hooks (the setters are private to this file)
+
+    #if DEBUG
+    /// Test hook: adds a received range without checking it against the others.
+    mutating func insertRangeForTesting(first: TSN, last: TSN) {
+        ranges.append(TSNRange(first: first, last: last))
+    }
+    #endif
 }

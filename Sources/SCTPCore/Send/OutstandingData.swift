@@ -136,12 +136,13 @@ public struct OutstandingData: Sendable {
     public var configuration: Configuration
     /// The Cumulative TSN Ack Point: every TSN up to it is acknowledged (§1.3).
     public private(set) var cumulativeTSNAck: TSN
-    /// Chunk `i` has TSN `cumulativeTSNAck + 1 + i`.
-    private var chunks: Deque<OutstandingChunk> = []
+    /// Chunk `i` has TSN `cumulativeTSNAck + 1 + i`. (Readable in the module for the
+    /// invariant checks, `OutstandingData+Invariants.swift`, as are the fields below.)
+    private(set) var chunks: Deque<OutstandingChunk> = []
     /// Bytes in flight per path, indexed by path id.
-    private var flight: [Int] = []
+    private(set) var flight: [Int] = []
     /// The per-path results of the latest SACK (kept to reuse its storage).
-    private var statistics: [PathSackStatistics] = []
+    private(set) var statistics: [PathSackStatistics] = []
     private var scratch: [PathScratch] = []
     /// Bytes in flight over all paths.
     public private(set) var bytesInFlight = 0
@@ -155,7 +156,14 @@ public struct OutstandingData: Sendable {
     /// The same without the floor at 0: what was sent beyond the window (a probe, a
     /// retransmission) is owed, so that giving its bytes back when it is marked for
     /// retransmission cannot lift the window above what the peer offered.
-    private var windowCredit: Int
+    private(set) var windowCredit: Int
+    #if DEBUG || SCTP_INVARIANTS
+    /// The a_rwnd `windowCredit` was last computed from (the INIT's, or the latest SACK's),
+    /// and the user data of chunks in flight given up (PR-SCTP) since then, which stays
+    /// counted against the window: kept for `checkInvariants()` only.
+    private(set) var windowBasis: Int
+    private(set) var abandonedInFlightPayload = 0
+    #endif
     /// The Fast Recovery exit point while in Fast Recovery (§7.2.4 step 6).
     public private(set) var fastRecoveryExitPoint: TSN?
     /// The highest TSN acknowledged by a Gap Ack Block and not yet cumulatively acknowledged.
@@ -163,10 +171,10 @@ public struct OutstandingData: Sendable {
     /// Chunks waiting to be retransmitted.
     public private(set) var markedForRetransmissionCount = 0
     /// No marked chunk has a TSN below this one.
-    private var retransmitScanStart: TSN
+    private(set) var retransmitScanStart: TSN
     /// The highest TSN sent when a chunk was last retransmitted: only chunks above it are
     /// used for RTT measurements (§6.3.1 C5, second paragraph).
-    private var rttBarrier: TSN
+    private(set) var rttBarrier: TSN
     private var sackStamp: UInt32 = 0
 
     /// An empty queue whose first chunk will carry `initialTSN`; the peer's window starts at
@@ -177,6 +185,9 @@ public struct OutstandingData: Sendable {
         retransmitScanStart = initialTSN
         rttBarrier = initialTSN.previous
         windowCredit = Int(peerReceiverWindow)
+        #if DEBUG || SCTP_INVARIANTS
+        windowBasis = Int(peerReceiverWindow)
+        #endif
     }
 
     // MARK: State
@@ -375,6 +386,9 @@ public struct OutstandingData: Sendable {
             switch chunks[position].state {
             case .inFlight:
                 removeFromFlight(chunks[position])
+                #if DEBUG || SCTP_INVARIANTS
+                abandonedInFlightPayload += chunks[position].chunk.payload.readableBytes
+                #endif
             case .markedForRetransmission:
                 markedForRetransmissionCount -= 1
             case .gapAcked, .abandoned:
@@ -647,6 +661,10 @@ public struct OutstandingData: Sendable {
 
         // §6.2.1 D ii.
         windowCredit = Int(sack.advertisedReceiverWindowCredit) - outstandingPayloadBytes
+        #if DEBUG || SCTP_INVARIANTS
+        windowBasis = Int(sack.advertisedReceiverWindowCredit)
+        abandonedInFlightPayload = 0
+        #endif
 
         var total = 0
         for index in statistics.indices {
@@ -679,4 +697,18 @@ public struct OutstandingData: Sendable {
             sample = RTTSample(path: entry.path, tsn: tsn, rtt: now - entry.sentAt)
         }
     }
+
+    // MARK: Test hooks (the setters are private to this file)
+
+    #if DEBUG
+    /// Test hook: adds `bytes` to a path's flight counter only, breaking the flight sum.
+    mutating func corruptFlightForTesting(path: PathID, bytes: Int) {
+        flight[path.rawValue] += bytes
+    }
+
+    /// Test hook: changes the window credit only.
+    mutating func corruptWindowCreditForTesting(by bytes: Int) {
+        windowCredit += bytes
+    }
+    #endif
 }

@@ -130,18 +130,19 @@ public struct SendQueue: Sendable {
     }
 
     /// One outbound stream that has been used.
-    private struct Stream: Sendable {
+    struct Stream: Sendable {
         var messages: Deque<OutgoingMessage> = []
         var nextSSN = SSN(0)
     }
 
-    /// The streams used, by id: open addressing on the id (identity hash, linear probing)
+    /// The streams used, by id (readable in the module for `SendQueue+Invariants.swift`,
+    /// as are `ready` and `current`): open addressing on the id (identity hash, linear probing)
     /// over arrays that grow with the streams used only. A `Dictionary` hashed the id with
     /// SipHash several times per message sent; ids are chosen by the local application, so
     /// the identity hash cannot be driven into collisions by a peer.
-    private struct StreamTable: Sendable {
-        private var ids: [UInt16] = []
-        private var values: [Stream] = []
+    struct StreamTable: Sendable {
+        private(set) var ids: [UInt16] = []
+        private(set) var values: [Stream] = []
         /// Indices into `ids` / `values`, -1 where empty; the count is 0 or a power of two
         /// at least twice the number of streams.
         private var slots: [Int32] = []
@@ -210,7 +211,7 @@ public struct SendQueue: Sendable {
     }
 
     /// The message whose fragments are being handed out.
-    private struct MessageInProgress: Sendable {
+    struct MessageInProgress: Sendable {
         var message: OutgoingMessage
         /// Payload bytes already cut into chunks.
         var offset: Int
@@ -230,14 +231,14 @@ public struct SendQueue: Sendable {
     /// association to report; see `takeExpired()`.
     public private(set) var expired: [OutgoingMessage] = []
 
-    private var streams = StreamTable()
+    private(set) var streams = StreamTable()
     /// Whether a message with a destination was ever queued (until `removeAll`): without one,
     /// `nextMessageDestination` needs no look-up per chunk.
     private var hasDestinations = false
     /// Streams with queued messages, in the order they take turns; the stream of `current`
-    /// is not among them.
-    private var ready = Scheduler()
-    private var current: MessageInProgress?
+    /// is not among them. (Readable in the module for `SendQueue+Invariants.swift`.)
+    private(set) var ready = Scheduler()
+    private(set) var current: MessageInProgress?
 
     /// An empty queue for `outboundStreamCount` streams (0 ... 65535 may be used when 65536).
     public init(outboundStreamCount: Int, configuration: Configuration = Configuration()) {
@@ -453,4 +454,13 @@ public struct SendQueue: Sendable {
         hasDestinations = false
         return (partial, unsent)
     }
+
+    // MARK: Test hooks (the setters are private to this file)
+
+    #if DEBUG
+    /// Test hook: changes the byte count only.
+    mutating func corruptQueuedBytesForTesting(by bytes: Int) {
+        queuedBytes += bytes
+    }
+    #endif
 }

@@ -2,6 +2,7 @@ import NIOCore
 import SCTPCore
 import SCTPSimulation
 import SCTPWire
+import Testing
 
 /// Two endpoints on a simulated network, driven on virtual time.
 final class AssociationHarness {
@@ -28,6 +29,8 @@ final class AssociationHarness {
             configuration: serverConfiguration, localPort: Self.serverPort, localAddresses: serverAddresses,
             acceptsAssociations: serverListens, random: SeededRandomSource(seed: seed &* 31 &+ 2), now: .zero))
         loop = SimulationLoop(clock: VirtualClock(), network: network, participants: [client, server])
+        client.failsTestOnInvariantViolation(name: "client")
+        server.failsTestOnInvariantViolation(name: "server")
     }
 
     var now: SCTPInstant { loop.now }
@@ -70,6 +73,17 @@ final class AssociationHarness {
 
     static func lost(_ p: EndpointParticipant) -> LossReason? {
         p.events.lazy.compactMap { if case .communicationLost(_, let r) = $0.event { r } else { nil } }.first
+    }
+}
+
+extension EndpointParticipant {
+    /// Checks the endpoint's invariants after every call into it (debug builds) and records
+    /// a test failure for each violation, with the time and the endpoint's name.
+    func failsTestOnInvariantViolation(name: String) {
+        onInvariantViolation = { violations, now in
+            let lines = violations.joined(separator: "\n  ")
+            Issue.record("invariant violated on the \(name) at \(now):\n  \(lines)")
+        }
     }
 }
 

@@ -227,6 +227,8 @@ struct AssociationSetupTests {
                                                                random: SeededRandomSource(seed: 99), now: .zero))
         let first = EndpointParticipant(endpoint: SCTPEndpoint(localPort: 6001, localAddresses: [clients[0]],
                                                               random: SeededRandomSource(seed: 98), now: .zero))
+        first.failsTestOnInvariantViolation(name: "first client")
+        second.failsTestOnInvariantViolation(name: "second client")
         h.loop.participants = [first, second, h.server]
         _ = try first.endpoint.connect(to: h.server.addresses, port: H.serverPort, now: h.now)
         h.loop.flushTransmits()

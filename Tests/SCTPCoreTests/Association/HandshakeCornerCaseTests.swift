@@ -591,6 +591,7 @@ struct PeerRestartTests {
     static func reboot(_ h: H, addresses: [IPAddress] = [clientAddress], seed: UInt64 = 777) -> EndpointParticipant {
         let rebooted = EndpointParticipant(endpoint: SCTPEndpoint(
             localPort: H.clientPort, localAddresses: addresses, random: SeededRandomSource(seed: seed), now: h.now))
+        rebooted.failsTestOnInvariantViolation(name: "rebooted client")
         h.loop.participants = [rebooted, h.server]
         return rebooted
     }

@@ -35,6 +35,8 @@ struct TimerHeapTests {
         let server = EndpointParticipant(endpoint: SCTPEndpoint(
             configuration: configuration, localPort: 5001, localAddresses: [serverAddress], acceptsAssociations: true,
             random: SeededRandomSource(seed: 1), now: .zero))
+        for (index, client) in clients.enumerated() { client.failsTestOnInvariantViolation(name: "client \(index)") }
+        server.failsTestOnInvariantViolation(name: "server")
         var loop = SimulationLoop(clock: VirtualClock(), network: network, participants: clients + [server])
         for (index, client) in clients.enumerated() {
             let id = try client.endpoint.connect(to: [serverAddress], port: 5001, now: loop.now)
@@ -58,5 +60,34 @@ struct TimerHeapTests {
         #expect(ups == 40)
         #expect(!server.events.contains { if case .communicationLost = $0.event { true } else { false } })
         #expect(server.endpoint.associationIDs.allSatisfy { server.endpoint.state(of: $0) == .established })
+    }
+
+    /// Found by the endpoint's invariant check in the seeded sweep: `send` queues the data
+    /// and marks the association's deadline for a refresh; a driver that read `nextDeadline`
+    /// (which does the refresh) before polling the transmits then sent the DATA in
+    /// `pollTransmit`, which arms T3-rtx, and nothing marked the deadline again. The endpoint
+    /// slept until the next heartbeat (or for ever, without heartbeats) instead of
+    /// retransmitting after one RTO.
+    @Test("T3-rtx armed when pollTransmit sends queued data is in nextDeadline, even if nextDeadline was read after the send")
+    func t3ArmedInPollTransmitIsScheduled() throws {
+        var configuration = SCTPConfiguration()
+        configuration.heartbeatInterval = nil
+        configuration.rtoInitial = .milliseconds(300)
+        configuration.rtoMin = .milliseconds(300)
+        let h = AssociationHarness(seed: 5, clientConfiguration: configuration, serverConfiguration: configuration)
+        let id = try h.connect()
+        #expect(h.run(for: .seconds(5)) { h.client.endpoint.state(of: id) == .established })
+        // Let every SACK and timer settle.
+        _ = h.loop.run(for: .seconds(2))
+        let client = h.client.endpoint
+        let now = h.now
+        try client.send(OutgoingMessage(streamIdentifier: 0, payload: ByteBuffer(repeating: 7, count: 100)), on: id, now: now)
+        _ = client.nextDeadline  // a driver re-arming its timer right after the call
+        var sent = 0
+        while client.pollTransmit() != nil { sent += 1 }  // the DATA leaves (and is lost)
+        #expect(sent == 1)
+        let rto = client.status(of: id)?.paths.first?.rto ?? .seconds(60)
+        let deadline = try #require(client.nextDeadline, "T3-rtx runs, so there is a deadline")
+        #expect(deadline <= now + rto, "T3-rtx due by \(now + rto), next deadline \(deadline)")
     }
 }

@@ -7,7 +7,8 @@ import SCTPWire
 /// application above it, which sends its scripted messages at their times (retrying while
 /// the send buffer is full), reads what arrives (at once or slowly), shuts down or aborts
 /// when the scenario says, and records everything the invariants need. After every call
-/// into the endpoint it checks that the association's memory stays within its limits.
+/// into the endpoint it checks that the association's memory stays within its limits and
+/// that the endpoint's invariants hold (`SCTPEndpoint.checkInvariants()`).
 final class SweepPeer: SimulationParticipant {
     /// A message as the application received it (pieces of a partial delivery joined).
     struct Delivered {
@@ -111,7 +112,10 @@ final class SweepPeer: SimulationParticipant {
 
     func pollTransmit(now: SCTPInstant) -> OutgoingDatagram? {
         // Events were drained after every call that can produce them.
-        guard let transmit = endpoint.pollTransmit() else { return nil }
+        guard let transmit = endpoint.pollTransmit() else {
+            checkInvariants(now: now)
+            return nil
+        }
         if trace != nil { trace!.append((now.nanoseconds, "\(now) \(name) → \(Self.describe(transmit.datagram))")) }
         return OutgoingDatagram(datagram: transmit.datagram, from: transmit.source ?? addresses[0], to: transmit.destination)
     }
@@ -348,8 +352,15 @@ final class SweepPeer: SimulationParticipant {
 
     // MARK: Memory
 
-    /// Every association's queues within their configured limits.
+    /// The endpoint's invariants (`SCTPEndpoint.checkInvariants()`: the association's state
+    /// machine, queues, flight and window accounting, timers).
+    private func checkInvariants(now: SCTPInstant) {
+        for line in endpoint.checkInvariants() { violation("invariant: \(line)", at: now) }
+    }
+
+    /// Every association's queues within their configured limits, and the endpoint's invariants.
     private func checkMemory(now: SCTPInstant) {
+        checkInvariants(now: now)
         if endpoint.associations.count > 1 { violation("\(endpoint.associations.count) associations", at: now) }
         for association in endpoint.associations.values where !association.isClosed {
             let c = association.configuration
