@@ -2,91 +2,6 @@ import DequeModule
 import NIOCore
 import SCTPWire
 
-/// The size a DATA chunk with this much user data takes in a packet: header, payload and
-/// padding to 4 bytes (the size RFC 9260 §7.2 counts in cwnd and flight sizes).
-@inline(__always)
-public func dataChunkWireSize(payloadBytes: Int) -> Int { (DataChunk.headerSize + payloadBytes + 3) & ~3 }
-
-/// A DATA chunk that was sent and is not yet cumulatively acknowledged.
-public struct OutstandingChunk: Sendable {
-    /// Where the chunk stands.
-    enum State: UInt8, Sendable {
-        /// Sent and not acknowledged: counted in its path's flight size.
-        case inFlight
-        /// Acknowledged by a Gap Ack Block (advisory, §7.1): not in flight.
-        case gapAcked
-        /// Lost (T3-rtx or Fast Retransmit): waits to be sent again, not in flight (§1.3).
-        case markedForRetransmission
-        /// Given up (PR-SCTP, RFC 3758): never sent again, not in flight; the peer is told to
-        /// skip it with FORWARD TSN.
-        case abandoned
-    }
-
-    /// The chunk as sent (its payload is a slice of the user's message).
-    public internal(set) var chunk: DataChunk
-    /// The path it was last sent on.
-    public internal(set) var path: PathID
-    /// When it was last sent.
-    public internal(set) var sentAt: SCTPInstant
-    var transmissions: UInt16
-    var misses: UInt8
-    /// It was fast retransmitted once and may not be again (§7.2.4 step 5).
-    public internal(set) var wasFastRetransmitted = false
-    var state: State = .inFlight
-    /// The number of the SACK that last acknowledged it (renege detection).
-    var ackStamp: UInt32 = 0
-    /// PR-SCTP: when its message's lifetime ends, and how often it may be retransmitted.
-    var expiry: SCTPInstant?
-    var maxRetransmissions: Int?
-    /// The highest TSN sent when it was last sent: its own TSN for the original
-    /// transmission, the highest TSN sent so far for a retransmission. Only a SACK newly
-    /// acknowledging a TSN above it, that is, one sent after this chunk, counts a miss against
-    /// it: §7.2.4's HTNA rule applied in sending order (FreeBSD's stack, and so usrsctp,
-    /// does the same for fast retransmissions with `fast_retran_tsn`). A retransmission
-    /// overtaken by SACKs for newer TSNs that left before it is not missing.
-    var strikeFloor: TSN
-    /// The message's context (`OutgoingMessage.context`), for send-failed reports.
-    var context: UInt32
-
-    init(chunk: DataChunk, path: PathID, sentAt: SCTPInstant, expiry: SCTPInstant? = nil, maxRetransmissions: Int? = nil,
-         context: UInt32 = 0) {
-        self.chunk = chunk
-        self.path = path
-        self.sentAt = sentAt
-        self.expiry = expiry
-        self.maxRetransmissions = maxRetransmissions
-        strikeFloor = chunk.tsn
-        self.context = context
-        transmissions = 1
-        misses = 0
-    }
-
-    /// Whether PR-SCTP gives it up rather than send it again at `now`.
-    func isAbandonable(now: SCTPInstant) -> Bool {
-        if let expiry, expiry <= now { return true }
-        if let maxRetransmissions, Int(transmissions) > maxRetransmissions { return true }
-        return false
-    }
-
-    /// Given up (PR-SCTP).
-    public var isAbandoned: Bool { state == .abandoned }
-
-    /// Its TSN.
-    public var tsn: TSN { chunk.tsn }
-    /// How many times it was sent: 1 for the original transmission only.
-    public var transmissionCount: Int { Int(transmissions) }
-    /// Miss indications counted towards Fast Retransmit (§7.2.4).
-    public var missIndications: Int { Int(misses) }
-    /// Acknowledged by a Gap Ack Block of the latest SACK.
-    public var isGapAcked: Bool { state == .gapAcked }
-    /// Waiting to be retransmitted.
-    public var isMarkedForRetransmission: Bool { state == .markedForRetransmission }
-    /// Counted in its path's flight size.
-    public var isInFlight: Bool { state == .inFlight }
-    /// Its size with header and padding.
-    public var wireSize: Int { dataChunkWireSize(payloadBytes: chunk.payload.readableBytes) }
-}
-
 /// Every DATA chunk sent and not yet cumulatively acknowledged, in TSN order: the
 /// retransmission queue of RFC 9260 §6.1–§6.3 with the SACK processing of §6.2.1 and the
 /// loss detection of §7.2.4.
@@ -322,20 +237,6 @@ public struct OutstandingData: Sendable {
 
     // MARK: PR-SCTP (RFC 3758)
 
-    /// A message given up: its chunks will not be sent again.
-    public struct AbandonedMessage: Sendable {
-        public var streamIdentifier: UInt16
-        public var payloadProtocolIdentifier: UInt32
-        public var isUnordered: Bool
-        public var ssn: SSN
-        /// The message's context (`OutgoingMessage.context`).
-        public var context: UInt32
-        /// The user data of its chunks that were sent, in order.
-        public var payload: ByteBuffer
-        /// Whether its last chunk was sent; if not, the rest still waits in the send queue.
-        public var lastChunkSent: Bool
-    }
-
     /// Gives up every message with a chunk waiting for retransmission whose lifetime ended or
     /// whose retransmission limit is reached (RFC 3758 §3.5 A), with all its chunks.
     public mutating func abandonMessages(now: SCTPInstant) -> [AbandonedMessage] {
@@ -402,64 +303,6 @@ public struct OutstandingData: Sendable {
                                        context: chunks[first].context, payload: payload,
                                        lastChunkSent: chunks[last].chunk.dataFlags.contains(.ending))
         return (message, last)
-    }
-
-    /// The messages whose chunks are not all cumulatively acknowledged (for send-failed
-    /// reports when the association ends), in TSN order; abandoned ones are left out (they
-    /// were reported when abandoned). A message whose first chunks were acknowledged is
-    /// reported with the rest of its data only.
-    public func unacknowledgedMessages() -> [AbandonedMessage] {
-        var result: [AbandonedMessage] = []
-        var building: AbandonedMessage?
-        for entry in chunks where entry.state != .abandoned {
-            let chunk = entry.chunk
-            if chunk.dataFlags.contains(.beginning) || building == nil {
-                if let done = building { result.append(done) }
-                building = AbandonedMessage(streamIdentifier: chunk.streamIdentifier, payloadProtocolIdentifier: chunk.payloadProtocolIdentifier,
-                                            isUnordered: chunk.dataFlags.contains(.unordered), ssn: chunk.ssn,
-                                            context: entry.context, payload: ByteBuffer(), lastChunkSent: false)
-            }
-            var data = chunk.payload
-            building!.payload.writeBuffer(&data)
-            if chunk.dataFlags.contains(.ending) {
-                building!.lastChunkSent = true
-                result.append(building!)
-                building = nil
-            }
-        }
-        if let building { result.append(building) }
-        return result
-    }
-
-    /// The Advanced.Peer.Ack.Point (RFC 3758 §3.5 C): the Cumulative TSN Ack Point moved over
-    /// the abandoned (and gap-acknowledged) chunks that follow it; `nil` when no abandoned
-    /// chunk lies there.
-    public var advancedPeerAckPoint: TSN? {
-        var point = cumulativeTSNAck
-        var skipsAbandoned = false
-        for entry in chunks {
-            guard entry.state == .abandoned || entry.state == .gapAcked else { break }
-            if entry.state == .abandoned { skipsAbandoned = true }
-            point = entry.tsn
-        }
-        return skipsAbandoned ? point : nil
-    }
-
-    /// The FORWARD TSN that tells the peer to skip the abandoned chunks up to the
-    /// Advanced.Peer.Ack.Point, with the last SSN skipped per stream for ordered messages;
-    /// `nil` when there is nothing to skip.
-    public func forwardTSN() -> ForwardTSNChunk? {
-        guard let point = advancedPeerAckPoint else { return nil }
-        var lastSSN: [UInt16: SSN] = [:]
-        for entry in chunks {
-            guard entry.tsn <= point else { break }
-            guard entry.state == .abandoned, !entry.chunk.dataFlags.contains(.unordered) else { continue }
-            let stream = entry.chunk.streamIdentifier
-            if let known = lastSSN[stream], known >= entry.chunk.ssn { continue }
-            lastSSN[stream] = entry.chunk.ssn
-        }
-        let skipped = lastSSN.keys.sorted().map { ForwardTSNChunk.SkippedStream(streamIdentifier: $0, ssn: lastSSN[$0]!) }
-        return ForwardTSNChunk(newCumulativeTSN: point, skippedStreams: skipped)
     }
 
     // MARK: Timer expiry
