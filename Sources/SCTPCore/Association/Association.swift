@@ -2,15 +2,17 @@ import DequeModule
 import NIOCore
 import SCTPWire
 
-/// One SCTP association: the RFC 9260 state machine. It routes chunks to its parts
-/// (handshake, data sender, data receiver, paths, shutdown) and collects what they produce:
-/// packets to send (`pollTransmit`), events (`pollEvent`) and its next deadline.
+/// One SCTP association: the RFC 9260 state machine. Its life is an `AssociationPhase`
+/// (the states of §4, with each phase's data); its association-wide timers are a
+/// `TimerTable`. It routes chunks to its parts (handshake, the `TransmissionQueue` with the
+/// per-path table, the `DataReceiver`, path management, shutdown) and collects what they
+/// produce: packets to send (`pollTransmit`), events (`pollEvent`) and its next deadline.
 ///
 /// It is driven by its `SCTPEndpoint`, never directly by I/O: packets, time and user calls
 /// come in as arguments.
 ///
-/// Exclusivity: the state the packet path reads and changes all the time (`sender`,
-/// `receiver`, `paths`, `outbox`, `events`, ...) is marked `@exclusivity(unchecked)` in
+/// Exclusivity: the state the packet path reads and changes all the time (`tx`,
+/// `receiver`, `phase`, `timers`, `outbox`, `events`, ...) is marked `@exclusivity(unchecked)` in
 /// release builds. These are aggregates (arrays, deques, structs holding them) whose
 /// accesses contain calls, so the compiler cannot prove them free of overlap and checks
 /// each one at run time (`swift_beginAccess`: 15-20 % of the core's time in the core
