@@ -4,7 +4,7 @@ import SCTPSimulation
 import Testing
 
 /// The stateful fuzzer's interpreter (`FuzzScenario`, shared with `Fuzz/StateFuzzer`): every
-/// input of its committed corpus, and a few hundred seeded random inputs, run with the
+/// input of its committed corpus, and 200 seeded random inputs, run with the
 /// endpoints' invariants and the end-to-end checks holding.
 @Suite("stateful fuzz scenarios")
 struct FuzzScenarioTests {
@@ -43,7 +43,7 @@ struct FuzzScenarioTests {
         var random = SeededRandomSource(seed: UInt64(chunk) &* 7919 &+ 17)
         var delivered = 0
         var up = 0
-        for _ in 0..<50 {
+        for _ in 0..<25 {
             let count = Int(random.nextUInt64() % UInt64(FuzzScenario.maxInputSize))
             var bytes = [UInt8](repeating: 0, count: count)
             bytes.withUnsafeMutableBytes { random.fill($0) }
