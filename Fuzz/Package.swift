@@ -10,9 +10,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
+        .target(name: "FuzzDriver"),
         .executableTarget(
             name: "WireFuzzer",
             dependencies: [
+                "FuzzDriver",
                 .product(name: "SCTPWire", package: "swift-sctp"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
@@ -20,6 +22,7 @@ let package = Package(
         .executableTarget(
             name: "StateFuzzer",
             dependencies: [
+                "FuzzDriver",
                 .product(name: "SCTPCore", package: "swift-sctp"),
                 .product(name: "SCTPSimulation", package: "swift-sctp"),
             ]

@@ -1,3 +1,4 @@
+import FuzzDriver
 import SCTPCore
 import SCTPSimulation
 
@@ -17,20 +18,9 @@ public func fuzzAssociations(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt 
     return 0
 }
 
-// SwiftPM links an executable target's entry point as `<Module>_main`; hand control to
-// libFuzzer's driver from there (its own `main` is then not needed).
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
-) -> CInt
-
 @_cdecl("StateFuzzer_main")
 public func stateFuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
     // Without the checks compiled in, the fuzzer would only find crashes.
     precondition(SCTPEndpoint.invariantsAreChecked, "build the state fuzzer with -Xswiftc -DSCTP_INVARIANTS (Fuzz/run.sh state)")
-    var argc = argc
-    var argv = argv
-    return LLVMFuzzerRunDriver(&argc, &argv, fuzzAssociations)
+    return runLibFuzzer(argc, argv, test: fuzzAssociations)
 }

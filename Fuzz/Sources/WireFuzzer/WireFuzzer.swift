@@ -1,3 +1,4 @@
+import FuzzDriver
 import NIOCore
 import SCTPWire
 
@@ -37,18 +38,7 @@ public func fuzzPacketParser(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt 
     return 0
 }
 
-// SwiftPM links an executable target's entry point as `<Module>_main`; hand control to
-// libFuzzer's driver from there (its own `main` is then not needed).
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
-) -> CInt
-
 @_cdecl("WireFuzzer_main")
 public func wireFuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var argc = argc
-    var argv = argv
-    return LLVMFuzzerRunDriver(&argc, &argv, fuzzPacketParser)
+    runLibFuzzer(argc, argv, test: fuzzPacketParser)
 }
