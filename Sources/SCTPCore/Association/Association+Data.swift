@@ -218,29 +218,11 @@ extension Association {
                 associationErrorCount = 0
                 markReachable(path: index)
             }
-            // §6.3.2 R2/R3: stop T3 when nothing is in flight, restart it when the earliest
-            // outstanding chunk was acknowledged. R1: data in flight always has T3 running,
-            // also chunks a renege put back in flight (§6.2.1 D iii) after T3 had stopped
-            // because every chunk of the path was gap-acknowledged.
-            if tx.outstanding.bytesInFlight(on: statistics.path) == 0 {
-                paths[index].t3Deadline = nil
-            } else if statistics.ackedEarliestOutstanding || paths[index].t3Deadline == nil {
-                paths[index].t3Deadline = now + paths[index].rto.rto
-            }
         }
+        // T3 restarts with the RTO from before this SACK's RTT sample, as it always has.
+        tx.updateTimers(after: outcome, cumulativeTSNAck: sack.cumulativeTSNAck, now: now)
         if let sample = outcome.rttSample, paths.indices.contains(sample.path.rawValue) {
             paths[sample.path.rawValue].rto.addSample(sample.rtt)
-        }
-        // RFC 3758 §3.5 C3: the peer has not yet skipped what was abandoned: tell it again.
-        if let point = tx.outstanding.advancedPeerAckPoint, point > sack.cumulativeTSNAck {
-            tx.forwardTSNPending = true
-        } else if tx.outstanding.advancedPeerAckPoint == nil {
-            // Nothing given up waits to be skipped: T3-rtx kept for a FORWARD TSN stops, also
-            // on a path that was primary when it was armed and has carried no DATA since (a
-            // path without data in flight is not among the SACK's per-path results).
-            for index in paths.indices where paths[index].t3Deadline != nil && tx.outstanding.bytesInFlight(on: PathID(index)) == 0 {
-                paths[index].t3Deadline = nil
-            }
         }
         if tx.isIdle && tx.busy {
             tx.busy = false

@@ -265,6 +265,33 @@ struct TransmissionQueue {
         }
     }
 
+    /// The retransmission timers after a SACK (its `outcome`, with the Cumulative TSN Ack it
+    /// carried): on each path it reported, T3-rtx stops when nothing is in flight and
+    /// restarts when the earliest outstanding chunk was acknowledged (§6.3.2 R2/R3); data in
+    /// flight always has T3 running (R1), also chunks a renege put back in flight (§6.2.1 D
+    /// iii) after T3 had stopped because every chunk of the path was gap-acknowledged. Then
+    /// PR-SCTP (RFC 3758 §3.5 C3): while the peer has not skipped what was given up, a FORWARD
+    /// TSN goes again; once nothing waits to be skipped, T3 kept for one stops on every path
+    /// with nothing in flight (also a path that was primary when it was armed and has carried
+    /// no DATA since, which is not among the SACK's per-path results).
+    mutating func updateTimers(after outcome: SackOutcome, cumulativeTSNAck: TSN, now: SCTPInstant) {
+        for statistics in outcome.paths where statistics.path.rawValue < paths.count {
+            let index = statistics.path.rawValue
+            if outstanding.bytesInFlight(on: statistics.path) == 0 {
+                paths[index].t3Deadline = nil
+            } else if statistics.ackedEarliestOutstanding || paths[index].t3Deadline == nil {
+                paths[index].t3Deadline = now + paths[index].rto.rto
+            }
+        }
+        if let point = outstanding.advancedPeerAckPoint {
+            if point > cumulativeTSNAck { forwardTSNPending = true }
+        } else {
+            for index in paths.indices where paths[index].t3Deadline != nil && outstanding.bytesInFlight(on: PathID(index)) == 0 {
+                paths[index].t3Deadline = nil
+            }
+        }
+    }
+
     // MARK: PR-SCTP (RFC 3758)
 
     /// Gives up the messages whose chunks wait for retransmission past their lifetime or
