@@ -95,6 +95,11 @@ public struct SCTPConfiguration: Sendable, Hashable {
     /// M3UA / NAP / ... registries); `nil` announces none. The peer's, when it sends one,
     /// is reported with `SCTPEvent.adaptationIndication` after the association comes up.
     public var adaptationLayerIndication: UInt32? = nil
+    /// Announce and accept stream reconfiguration (RFC 6525, the RE-CONFIG chunk):
+    /// resetting streams, resetting the association's sequence numbers, adding streams.
+    /// Which requests the peer may make of us is `SCTPAssociation`/socket option
+    /// `SCTP_ENABLE_STREAM_RESET` (`streamResetRequestsAllowed`).
+    public var streamReconfiguration: Bool = true
     /// Accept zero checksums under this error detection method (RFC 9653); `nil` never.
     public var zeroChecksumMethod: UInt32? = nil
 
