@@ -100,6 +100,10 @@ public struct SCTPConfiguration: Sendable, Hashable {
     /// Which requests the peer may make of us is `SCTPAssociation`/socket option
     /// `SCTP_ENABLE_STREAM_RESET` (`streamResetRequestsAllowed`).
     public var streamReconfiguration: Bool = true
+    /// Which of the peer's reconfiguration requests are performed; the others are denied
+    /// (`SCTP_ENABLE_STREAM_RESET`). By default a peer may reset streams (a WebRTC data
+    /// channel closes that way); SSN/TSN resets and added streams are denied.
+    public var streamResetPermissions: StreamResetPermissions = [.resetStreams]
     /// Accept zero checksums under this error detection method (RFC 9653); `nil` never.
     public var zeroChecksumMethod: UInt32? = nil
 

@@ -454,7 +454,8 @@ final class FuzzWorld {
             }
         case .message(let id, let message):
             received(message, on: id, by: side)
-        case .peerShutdown, .peerAddressChange, .remoteError, .senderDry, .adaptationIndication:
+        case .peerShutdown, .peerAddressChange, .remoteError, .senderDry, .adaptationIndication, .streamReset,
+             .associationReset, .streamChange:
             break
         }
     }

@@ -273,6 +273,19 @@ struct SCTPCat: ParsableCommand {
             return "association \(id.rawValue): everything sent is acknowledged"
         case .adaptationIndication(let codePoint, let id):
             return "association \(id.rawValue): the peer's adaptation layer indication is \(codePoint)"
+        case .streamReset(let event, let id):
+            let direction = [event.flags.contains(.incoming) ? "incoming" : nil,
+                             event.flags.contains(.outgoing) ? "outgoing" : nil].compactMap { $0 }.joined(separator: " and ")
+            let streams = event.streams.isEmpty ? "all streams" : "streams \(event.streams.map(String.init).joined(separator: ","))"
+            let outcome = event.flags.contains(.denied) ? " denied" : event.flags.contains(.failed) ? " failed" : ""
+            return "association \(id.rawValue): \(direction) \(streams) reset\(outcome)"
+        case .associationReset(let event, let id):
+            let outcome = event.flags.contains(.denied) ? " denied" : event.flags.contains(.failed) ? " failed" : ""
+            return "association \(id.rawValue): TSNs and SSNs reset\(outcome) (next TSN out \(event.localTSN.rawValue), "
+                + "in \(event.remoteTSN.rawValue))"
+        case .streamChange(let event, let id):
+            let outcome = event.flags.contains(.denied) ? " denied" : event.flags.contains(.failed) ? " failed" : ""
+            return "association \(id.rawValue): streams changed\(outcome), out \(event.outboundStreams) in \(event.inboundStreams)"
         }
     }
 }

@@ -149,12 +149,22 @@ public enum SCTPNotification: Sendable {
     /// `SCTP_ADAPTATION_INDICATION`: the Adaptation Layer Indication code point the peer
     /// announced (RFC 5061 §4.2.5), delivered right after the association comes up.
     case adaptationIndication(UInt32, AssociationID)
+    /// `SCTP_STREAM_RESET_EVENT` (RFC 6525 §6.1.1): streams were reset (flags incoming /
+    /// outgoing), or a reset was denied or failed.
+    case streamReset(StreamResetEvent, AssociationID)
+    /// `SCTP_ASSOC_RESET_EVENT` (RFC 6525 §6.1.2): TSNs and SSNs were reset (SSN/TSN Reset),
+    /// or the reset was denied or failed.
+    case associationReset(AssociationResetEvent, AssociationID)
+    /// `SCTP_STREAM_CHANGE_EVENT` (RFC 6525 §6.1.3): streams were added, or adding was denied
+    /// or failed.
+    case streamChange(StreamChangeEvent, AssociationID)
 
     /// The association the notification is about, where it names one.
     public var associationID: AssociationID? {
         switch self {
         case .associationChange(_, let id, _, _, _), .peerAddressChange(_, _, let id), .remoteError(_, let id),
-             .shutdown(let id), .partialDeliveryAborted(_, let id), .senderDry(let id), .adaptationIndication(_, let id):
+             .shutdown(let id), .partialDeliveryAborted(_, let id), .senderDry(let id), .adaptationIndication(_, let id),
+             .streamReset(_, let id), .associationReset(_, let id), .streamChange(_, let id):
             id
         case .sendFailed(_, let info, _):
             info.associationID
@@ -171,6 +181,9 @@ public enum SCTPNotification: Sendable {
         case .partialDeliveryAborted: .partialDelivery
         case .senderDry: .senderDry
         case .adaptationIndication: .adaptationIndication
+        case .streamReset: .streamReset
+        case .associationReset: .associationReset
+        case .streamChange: .streamChange
         }
     }
 }
@@ -188,8 +201,15 @@ public struct SCTPEventTypes: OptionSet, Hashable, Sendable {
     public static let partialDelivery = SCTPEventTypes(rawValue: 1 << 5)
     public static let senderDry = SCTPEventTypes(rawValue: 1 << 6)
     public static let adaptationIndication = SCTPEventTypes(rawValue: 1 << 7)
+    /// `SCTP_STREAM_RESET_EVENT` (RFC 6525).
+    public static let streamReset = SCTPEventTypes(rawValue: 1 << 8)
+    /// `SCTP_ASSOC_RESET_EVENT` (RFC 6525).
+    public static let associationReset = SCTPEventTypes(rawValue: 1 << 9)
+    /// `SCTP_STREAM_CHANGE_EVENT` (RFC 6525).
+    public static let streamChange = SCTPEventTypes(rawValue: 1 << 10)
     public static let all: SCTPEventTypes = [.associationChange, .peerAddressChange, .sendFailed, .remoteError,
-                                             .shutdown, .partialDelivery, .senderDry, .adaptationIndication]
+                                             .shutdown, .partialDelivery, .senderDry, .adaptationIndication,
+                                             .streamReset, .associationReset, .streamChange]
 }
 
 /// What `recvmsg` returns: data, or a notification.
@@ -296,6 +316,12 @@ extension SCTPNotification {
             self = .senderDry(id)
         case .adaptationIndication(let id, let codePoint):
             self = .adaptationIndication(codePoint, id)
+        case .streamReset(let id, let event):
+            self = .streamReset(event, id)
+        case .associationReset(let id, let event):
+            self = .associationReset(event, id)
+        case .streamChange(let id, let event):
+            self = .streamChange(event, id)
         case .message:
             return nil
         }

@@ -36,6 +36,10 @@ extension Association {
     func startDataTransfer(peerInitialTSN: TSN) {
         receiver = DataReceiver(peerInitialTSN: peerInitialTSN, inboundStreamCount: inboundStreams,
                                 configuration: .init(configuration))
+        reconfig = configuration.streamReconfiguration && peerSupportsReconfiguration
+            ? ReconfigurationState(localInitialTSN: nextTSN, peerInitialTSN: peerInitialTSN,
+                                   permissions: configuration.streamResetPermissions)
+            : nil
         let removed = tx.configure(outboundStreams: outboundStreams, peerReceiverWindow: peerReceiverWindow)
         for message in removed {
             events.append(.sendFailed(id, FailedMessage(unsent: message)))
@@ -60,6 +64,7 @@ extension Association {
     func transmitData(now: SCTPInstant) {
         transmitOwed = nil
         guard state != .closed, !paths.isEmpty else { return }
+        if let reconfig, !reconfig.pending.isEmpty, reconfig.inFlight.isEmpty { sendPendingReconfiguration(now: now) }
         let canSendData = state == .established || state == .shutdownPending || state == .shutdownReceived
         let pathIndex = primaryPath
         var storage: [PacketBuilder.Built] = []

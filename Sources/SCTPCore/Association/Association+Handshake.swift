@@ -104,6 +104,7 @@ extension Association {
         peerSupportsForwardTSN = configuration.partialReliability && initiate.parameters.parameters.contains {
             if case .forwardTSNSupported = $0 { true } else { false }
         }
+        peerSupportsReconfiguration = PeerFeatures(parameters: initiate.parameters).contains(.reconfiguration)
         peerAdaptationIndication = initiate.parameters.parameters.lazy.compactMap {
             if case .adaptationLayerIndication(let p) = $0 { p.adaptationCodePoint } else { nil }
         }.first
@@ -165,6 +166,7 @@ extension Association {
         ecnNegotiated = configuration.ecn && cookie.peerSupportsECN
         if let method = configuration.zeroChecksumMethod { zeroChecksumToPeer = cookie.peerZeroChecksumMethod == method }
         peerAdaptationIndication = cookie.peerAdaptationIndication
+        peerSupportsReconfiguration = cookie.peerFeatures.contains(.reconfiguration)
         var addresses = [source]
         for address in cookie.allPeerAddresses where !addresses.contains(address) { addresses.append(address) }
         let previous = paths

@@ -85,6 +85,8 @@ extension Association {
             case .unknown(let unknown):
                 if unknown.action.reports { unsupported.append(unknown) }
                 if !unknown.action.continues { break chunks }
+            case .reconfig(let reconfigChunk) where reconfig != nil:
+                handleReconfig(reconfigChunk, now: now)
             case .auth, .iData, .asconf, .asconfAck, .reconfig, .pad, .iForwardTSN:
                 // Extensions not negotiated (we do not announce them yet): treat as unrecognised
                 // chunks, by their type's high bits (§3.2).
@@ -100,7 +102,10 @@ extension Association {
         }
         if state == .closed { return outcome }
         if congestionExperienced && ecnNegotiated, let lowestDataTSN { self.congestionExperienced(lowestTSN: lowestDataTSN) }
-        if receivedData { receiver.packetProcessed(now: now) }
+        if receivedData {
+            if receiver.deferredReset != nil { completeDeferredResetIfReady() }
+            receiver.packetProcessed(now: now)
+        }
         if state == .shutdownSent && receivedData {
             // §9.2: in SHUTDOWN-SENT, answer DATA with SACK and SHUTDOWN at once.
             queueControl(.shutdown(ShutdownChunk(cumulativeTSNAck: receiver.tracker.cumulativeTSN)))

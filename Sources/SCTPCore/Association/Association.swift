@@ -111,6 +111,15 @@ final class Association {
     var zeroChecksumToPeer = false
     /// The peer's Adaptation Layer Indication (RFC 5061), reported when the association comes up.
     var peerAdaptationIndication: UInt32?
+    /// The peer announced RE-CONFIG (RFC 6525) in its INIT or INIT ACK.
+    var peerSupportsReconfiguration = false
+    /// Stream reconfiguration (RFC 6525), both ways; `nil` until data transfer starts or when
+    /// either side lacks it.
+    #if DEBUG
+    var reconfig: ReconfigurationState?
+    #else
+    @exclusivity(unchecked) var reconfig: ReconfigurationState?
+    #endif
 
     // Data transfer.
     var nextTSN: TSN
@@ -260,6 +269,7 @@ final class Association {
         if timers.hasExpired(.t1Init, at: now) { t1Expired(now: now) }
         if timers.hasExpired(.t2Shutdown, at: now) { t2Expired(now: now) }
         if timers.hasExpired(.t5ShutdownGuard, at: now) { t5Expired(now: now) }
+        if timers.hasExpired(.reconfiguration, at: now) { reconfigurationTimerExpired(now: now) }
         if state == .closed { return }
         for index in paths.indices {
             if let deadline = paths[index].t3Deadline, deadline <= now { t3Expired(path: index, now: now) }

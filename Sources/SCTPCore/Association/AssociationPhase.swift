@@ -75,6 +75,9 @@ enum AssociationTimer: CaseIterable {
     case t2Shutdown
     /// T5-shutdown-guard: ends a shutdown that takes too long with ABORT.
     case t5ShutdownGuard
+    /// The stream reconfiguration timer (RFC 6525 §5.1.1): retransmits the RE-CONFIG
+    /// chunk in flight.
+    case reconfiguration
 }
 
 /// The deadlines of the association-wide timers, one per `AssociationTimer`; `nil` when the
@@ -83,6 +86,7 @@ struct TimerTable {
     private var t1: SCTPInstant?
     private var t2: SCTPInstant?
     private var t5: SCTPInstant?
+    private var reconfig: SCTPInstant?
 
     /// The deadline of a timer; set `nil` to stop it.
     subscript(timer: AssociationTimer) -> SCTPInstant? {
@@ -91,6 +95,7 @@ struct TimerTable {
             case .t1Init: t1
             case .t2Shutdown: t2
             case .t5ShutdownGuard: t5
+            case .reconfiguration: reconfig
             }
         }
         set {
@@ -98,6 +103,7 @@ struct TimerTable {
             case .t1Init: t1 = newValue
             case .t2Shutdown: t2 = newValue
             case .t5ShutdownGuard: t5 = newValue
+            case .reconfiguration: reconfig = newValue
             }
         }
     }
@@ -115,7 +121,7 @@ struct TimerTable {
             guard let b else { return a }
             return a < b ? a : b
         }
-        return earlier(earlier(t1, t2), t5)
+        return earlier(earlier(earlier(t1, t2), t5), reconfig)
     }
 
     /// Stops every timer.

@@ -89,4 +89,12 @@ public enum CoreError: Error, Hashable, Sendable {
     case alreadyConnected(AssociationID)
     /// Bad addresses for connect (EINVAL): none, mixed ports, or ours.
     case invalidAddresses(String)
+    /// Stream reconfiguration (RFC 6525) is off here or the peer did not announce it
+    /// (EOPNOTSUPP).
+    case reconfigurationNotSupported
+    /// A reconfiguration request the association cannot make (EINVAL): streams out of
+    /// range, too many, nothing to add, or the association is not established.
+    case invalidReconfiguration(String)
+    /// Too many reconfiguration requests wait already (EALREADY).
+    case reconfigurationBusy
 }

@@ -41,6 +41,12 @@ public enum SCTPEvent: Sendable {
     /// (`SCTP_ADAPTATION_INDICATION`, RFC 5061 §4.2.5); reported right after the association
     /// comes up (or restarts).
     case adaptationIndication(AssociationID, UInt32)
+    /// Streams were reset, or a reset was denied or failed (`SCTP_STREAM_RESET_EVENT`, RFC 6525).
+    case streamReset(AssociationID, StreamResetEvent)
+    /// The association's TSNs and SSNs were reset, or that was refused (`SCTP_ASSOC_RESET_EVENT`).
+    case associationReset(AssociationID, AssociationResetEvent)
+    /// Streams were added, or adding was refused (`SCTP_STREAM_CHANGE_EVENT`).
+    case streamChange(AssociationID, StreamChangeEvent)
     /// A message (or, for partial delivery, a piece of one: `isComplete` false) arrived.
     case message(AssociationID, ReceivedMessage)
 }

@@ -49,9 +49,12 @@ extension SCTPEndpoint {
         if localAddresses.contains(where: { if case .v6 = $0 { true } else { false } }) { types.append(6) }
         parameters.append(.supportedAddressTypes(SupportedAddressTypesParameter(addressTypes: types)))
         if configuration.ecn { parameters.append(.ecnCapable(ECNCapableParameter())) }
-        if configuration.partialReliability {
-            parameters.append(.forwardTSNSupported(ForwardTSNSupportedParameter()))
-            parameters.append(.supportedExtensions(SupportedExtensionsParameter(chunkTypes: [ChunkType.forwardTSN])))
+        if configuration.partialReliability { parameters.append(.forwardTSNSupported(ForwardTSNSupportedParameter())) }
+        var extensions: [UInt8] = []
+        if configuration.partialReliability { extensions.append(ChunkType.forwardTSN) }
+        if configuration.streamReconfiguration { extensions.append(ChunkType.reconfig) }
+        if !extensions.isEmpty {
+            parameters.append(.supportedExtensions(SupportedExtensionsParameter(chunkTypes: extensions)))
         }
         if let method = configuration.zeroChecksumMethod {
             parameters.append(.zeroChecksumAcceptable(ZeroChecksumAcceptableParameter(errorDetectionMethod: method)))

@@ -64,4 +64,51 @@ extension SCTPEndpoint {
         association.consumed(bytes: bytes, now: now)
         markPending(association)
     }
+
+    // MARK: Stream reconfiguration (RFC 6525)
+
+    /// Resets streams of an association (`SCTP_RESET_STREAMS`): our outgoing ones, and/or
+    /// asks the peer to reset its outgoing ones (our incoming); empty `streams` means all.
+    /// Messages sent meanwhile on a stream being reset wait and then start at SSN 0. The
+    /// outcome arrives as `SCTPEvent.streamReset`.
+    ///
+    /// Throws `reconfigurationNotSupported` when either side lacks RE-CONFIG,
+    /// `invalidReconfiguration` for streams that do not exist or an association that is not
+    /// established, `reconfigurationBusy` when too many requests wait.
+    public func resetStreams(_ streams: [UInt16], direction: StreamResetDirection, on id: AssociationID,
+                             now: SCTPInstant) throws(CoreError) {
+        guard let association = association(id), !association.isClosed else { throw .unknownAssociation }
+        try association.requestStreamReset(streams, direction: direction, now: now)
+        markPending(association)
+    }
+
+    /// Resets the association's TSNs and all SSNs both ways (`SCTP_RESET_ASSOC`); the outcome
+    /// arrives as `SCTPEvent.associationReset`.
+    public func resetAssociation(_ id: AssociationID, now: SCTPInstant) throws(CoreError) {
+        guard let association = association(id), !association.isClosed else { throw .unknownAssociation }
+        try association.requestAssociationReset(now: now)
+        markPending(association)
+    }
+
+    /// Adds outgoing streams and/or asks the peer for more incoming ones (`SCTP_ADD_STREAMS`);
+    /// the outcome arrives as `SCTPEvent.streamChange`.
+    public func addStreams(outgoing: UInt16, incoming: UInt16, on id: AssociationID, now: SCTPInstant) throws(CoreError) {
+        guard let association = association(id), !association.isClosed else { throw .unknownAssociation }
+        try association.requestAddStreams(outgoing: outgoing, incoming: incoming, now: now)
+        markPending(association)
+    }
+
+    /// Which of the peer's reconfiguration requests an association performs
+    /// (`SCTP_ENABLE_STREAM_RESET` on a live association).
+    public func setStreamResetPermissions(_ permissions: StreamResetPermissions, on id: AssociationID) throws(CoreError) {
+        guard let association = association(id), !association.isClosed else { throw .unknownAssociation }
+        association.setStreamResetPermissions(permissions)
+    }
+
+    /// Whether stream reconfiguration is in use on an association: both sides announced
+    /// RE-CONFIG (`SCTP_RECONFIG_SUPPORTED` of a live association). `nil` for an unknown one.
+    public func isReconfigurationSupported(on id: AssociationID) -> Bool? {
+        guard let association = association(id) else { return nil }
+        return association.reconfig != nil
+    }
 }

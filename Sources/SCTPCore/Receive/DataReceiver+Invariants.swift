@@ -23,6 +23,23 @@ extension DataReceiver {
                      + "(cumulative TSN \(tracker.cumulativeTSN.rawValue))")
             }
         }
+        // A deferred stream reset (RFC 6525): the held chunks are above its point, on its
+        // streams, recorded as received and counted once; none without a deferred reset.
+        var held = 0
+        for chunk in heldChunksForInvariants {
+            held += chunk.payload.readableBytes
+            if !seen.insert(chunk.tsn.rawValue).inserted { fail("TSN \(chunk.tsn.rawValue) held twice") }
+            if tracker.classify(chunk.tsn) != .duplicate { fail("held TSN \(chunk.tsn.rawValue) not recorded as received") }
+            if let deferred = deferredReset {
+                if !(chunk.tsn > deferred.lastTSN) { fail("held TSN \(chunk.tsn.rawValue) not above the reset point") }
+                if !deferred.streams.isEmpty && !deferred.streams.contains(chunk.streamIdentifier) {
+                    fail("held TSN \(chunk.tsn.rawValue) on stream \(chunk.streamIdentifier), not one being reset")
+                }
+            } else {
+                fail("chunks held without a deferred reset")
+            }
+        }
+        if held != heldBytes { fail("heldBytes \(heldBytes), the held chunks carry \(held)") }
         if deliveredUnreadBytes < 0 { fail("negative unread bytes \(deliveredUnreadBytes)") }
         if Int(advertisedWindow) > configuration.receiveBufferSize {
             fail("advertised window \(advertisedWindow) above the receive buffer \(configuration.receiveBufferSize)")

@@ -106,6 +106,15 @@ public struct DataReceiver: Sendable {
     private var largestPayload = 0
     /// The a_rwnd of the last SACK taken.
     public private(set) var lastAdvertisedWindow: UInt32
+    /// A reset of incoming streams waiting for every TSN up to `lastTSN` (RFC 6525 §5.2.2
+    /// E2): DATA above it on those streams (all when empty) is held, not reassembled.
+    public private(set) var deferredReset: (lastTSN: TSN, streams: [UInt16])?
+    /// The chunks held during a deferred reset (acknowledged, counted in the window).
+    private var heldChunks: [DataChunk] = []
+    /// Their payload bytes.
+    public private(set) var heldBytes = 0
+    /// The held chunks, for `checkInvariants()`.
+    var heldChunksForInvariants: [DataChunk] { heldChunks }
 
     /// A receiver for a peer whose first TSN is `peerInitialTSN`, with
     /// `inboundStreamCount` negotiated inbound streams.
@@ -120,7 +129,7 @@ public struct DataReceiver: Sendable {
     /// reassembly, waiting in ``poll()`` and delivered but unread.
     public var advertisedWindow: UInt32 {
         ReceiveWindow.advertisedWindow(receiveBufferSize: configuration.receiveBufferSize,
-                                       bufferedBytes: reassembly.bufferedBytes + reassembly.pendingOutputBytes,
+                                       bufferedBytes: reassembly.bufferedBytes + reassembly.pendingOutputBytes + heldBytes,
                                        deliveredUnreadBytes: deliveredUnreadBytes)
     }
 
@@ -172,6 +181,18 @@ public struct DataReceiver: Sendable {
         }
         var chunk = chunk
         Self.compact(&chunk.payload)
+        if let deferred = deferredReset, chunk.tsn > deferred.lastTSN,
+           deferred.streams.isEmpty || deferred.streams.contains(chunk.streamIdentifier) {
+            // After the reset point on a stream being reset: kept aside until the reset is done.
+            guard heldBytes + chunk.payload.readableBytes <= configuration.receiveBufferSize else {
+                tracker.requestImmediateSack()
+                return .dropped(.noBufferSpace)
+            }
+            heldBytes += chunk.payload.readableBytes
+            heldChunks.append(chunk)
+            tracker.observe(chunk.tsn, immediateAck: immediate)
+            return .accepted
+        }
         switch reassembly.insert(chunk, cumulativeTSN: tracker.cumulativeTSN(afterReceiving: chunk.tsn)) {
         case .accepted:
             largestPayload = max(largestPayload, chunk.payload.readableBytes)
@@ -220,6 +241,67 @@ public struct DataReceiver: Sendable {
             reassembly.handleForwardTSN(newCumulativeTSN: tracker.cumulativeTSN, skippedStreams: chunk.skippedStreams)
         }
         return result
+    }
+
+    // MARK: - Stream reconfiguration (RFC 6525)
+
+    /// Resets the next expected SSN of incoming streams (all when empty) to 0: every TSN up
+    /// to the peer's Sender's Last Assigned TSN has arrived (§5.2.2 E3).
+    public mutating func resetIncomingStreams(_ streams: [UInt16]) {
+        reassembly.resetStreams(streams)
+    }
+
+    /// Enters deferred reset processing (§5.2.2 E2): until the cumulative TSN reaches
+    /// `lastTSN`, DATA above it on `streams` (all when empty) is held.
+    public mutating func deferReset(after lastTSN: TSN, streams: [UInt16]) {
+        deferredReset = (lastTSN, streams)
+    }
+
+    /// Whether the deferred reset can be done: every TSN up to its last TSN arrived.
+    public var isDeferredResetReady: Bool {
+        guard let deferred = deferredReset else { return false }
+        return tracker.cumulativeTSN >= deferred.lastTSN
+    }
+
+    /// Performs the deferred reset (§5.2.2 E3, E4): resets the streams, then reassembles the
+    /// held chunks in TSN order. Returns the streams reset (empty: all).
+    @discardableResult
+    public mutating func completeDeferredReset() -> [UInt16] {
+        guard let deferred = deferredReset else { return [] }
+        deferredReset = nil
+        reassembly.resetStreams(deferred.streams)
+        let held = heldChunks.sorted { $0.tsn < $1.tsn }
+        heldChunks = []
+        heldBytes = 0
+        for chunk in held {
+            // Already acknowledged: taken whatever the memory limit (the window counted it).
+            _ = reassembly.insert(chunk, cumulativeTSN: tracker.cumulativeTSN, ignoringMemoryLimit: true)
+        }
+        return deferred.streams
+    }
+
+    /// The peer added streams (RFC 6525 Add Outgoing Streams).
+    public mutating func setInboundStreamCount(_ count: UInt16) {
+        reassembly.setInboundStreamCount(count)
+    }
+
+    /// An SSN/TSN reset (RFC 6525 §5.2.4 G4, G5, or the requester's side): the peer's next
+    /// DATA carries `peerNextTSN`; everything held for reassembly is dropped and every stream
+    /// expects SSN 0. Messages already handed out stay counted until read. Returns the
+    /// streams whose partial delivery was cut short.
+    public mutating func restart(peerNextTSN: TSN) -> [UInt16] {
+        var aborted: [UInt16] = []
+        for id in (0..<reassembly.inboundStreamCount) where reassembly.isPartialDeliveryInProgress(onStream: id) {
+            aborted.append(id)
+        }
+        let pending = reassembly.drainOutputs()
+        tracker = DataTracker(peerInitialTSN: peerNextTSN, configuration: configuration.tracker)
+        reassembly = ReassemblyQueue(inboundStreamCount: reassembly.inboundStreamCount, configuration: configuration.reassembly)
+        reassembly.restoreOutputs(pending)
+        deferredReset = nil
+        heldChunks = []
+        heldBytes = 0
+        return aborted
     }
 
     /// Ends the processing of one received packet (see ``DataTracker/packetProcessed(now:)``).

@@ -110,11 +110,13 @@ public struct ReassemblyQueue: Sendable {
     /// that their next fragment, always the next TSN the association needs, is never
     /// refused). Record the chunk in the tracker only if this returns `.accepted`.
     @discardableResult
-    public mutating func insert(_ chunk: DataChunk, cumulativeTSN: TSN) -> InsertResult {
+    public mutating func insert(_ chunk: DataChunk, cumulativeTSN: TSN, ignoringMemoryLimit: Bool = false) -> InsertResult {
         let streamIdentifier = chunk.streamIdentifier
         guard isValidStream(streamIdentifier) else { return .invalidStream }
         let fills = chunk.tsn <= cumulativeTSN
-        guard canAccept(payloadBytes: chunk.payload.readableBytes, fillsCumulativeTSN: fills) else { return .noSpace }
+        guard ignoringMemoryLimit || canAccept(payloadBytes: chunk.payload.readableBytes, fillsCumulativeTSN: fills) else {
+            return .noSpace
+        }
         return streams[streamIdentifier, default: StreamReassembler(id: streamIdentifier)]
             .insert(ReassemblyFragment(chunk), cumulativeTSN: cumulativeTSN, sink: &sink)
     }
@@ -148,6 +150,20 @@ public struct ReassemblyQueue: Sendable {
 
     /// The next message, piece or event, in the order produced.
     public mutating func poll() -> ReassemblyOutput? { sink.pop() }
+
+    /// Takes the outputs waiting to be polled (to carry them over to a new queue).
+    mutating func drainOutputs() -> (outputs: [ReassemblyOutput], bytes: Int) {
+        let taken = (Array(sink.output), sink.outputBytes)
+        sink.output.removeAll()
+        sink.outputBytes = 0
+        return taken
+    }
+
+    /// Puts back outputs taken with `drainOutputs()`, ahead of any new one.
+    mutating func restoreOutputs(_ taken: (outputs: [ReassemblyOutput], bytes: Int)) {
+        sink.output.insert(contentsOf: taken.outputs, at: 0)
+        sink.outputBytes += taken.bytes
+    }
 
     /// How many outputs are waiting to be polled.
     public var pendingOutputCount: Int { sink.output.count }

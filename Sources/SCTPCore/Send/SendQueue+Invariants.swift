@@ -10,7 +10,8 @@ extension SendQueue {
     /// - The message being fragmented has had at least one chunk cut and not its last one.
     /// - The ready list names each stream with waiting messages once, except the stream of
     ///   the message being fragmented (which rejoins when that message is done), and only
-    ///   such streams, all below the outbound stream count.
+    ///   such streams, all below the outbound stream count; a paused stream (RFC 6525 reset
+    ///   waiting for its answer) is never ready.
     /// - Waiting messages are not empty and sit in their own stream's queue.
     /// - Per stream, SSNs are taken in order: the ordered message being fragmented holds the
     ///   SSN just before its stream's next one (unless `resetSequenceNumbers` reset it since).
@@ -60,7 +61,11 @@ extension SendQueue {
             fail("stream \(currentStream) is ready while its message is being fragmented")
         }
         for id in listed where !nonEmpty.contains(id) { fail("stream \(id) is ready with nothing queued") }
-        for id in nonEmpty where !listed.contains(id) && id != currentStream {
+        for id in listed where paused.blocks(id) { fail("stream \(id) is ready while paused") }
+        for (id, left) in paused.allowance where left > (streams[id]?.messages.count ?? 0) {
+            fail("paused stream \(id) may start \(left) messages, \(streams[id]?.messages.count ?? 0) wait")
+        }
+        for id in nonEmpty where !listed.contains(id) && id != currentStream && !paused.blocks(id) {
             fail("stream \(id) has messages but is not ready")
         }
         return violations

@@ -239,6 +239,9 @@ public struct SendQueue: Sendable {
     /// is not among them. (Readable in the module for `SendQueue+Invariants.swift`.)
     private(set) var ready = Scheduler()
     private(set) var current: MessageInProgress?
+    /// Streams held back by an outgoing stream reset (RFC 6525 §5.1.2): their messages stay
+    /// queued and go once they are released.
+    private(set) var paused = PausedStreams()
 
     /// An empty queue for `outboundStreamCount` streams (0 ... 65535 may be used when 65536).
     public init(outboundStreamCount: Int, configuration: Configuration = Configuration()) {
@@ -291,7 +294,7 @@ public struct SendQueue: Sendable {
         }
         if message.destination != nil { hasDestinations = true }
         let becomesReady = appendToStream(message)
-        if becomesReady && current?.message.streamIdentifier != id { ready.add(id) }
+        if becomesReady && current?.message.streamIdentifier != id && !paused.blocks(id) { ready.add(id) }
         queuedBytes += size
         queuedMessageCount += 1
     }
@@ -348,7 +351,7 @@ public struct SendQueue: Sendable {
             let id = current!.message.streamIdentifier
             current = nil
             queuedMessageCount -= 1
-            if streams[id]?.messages.isEmpty == false { ready.add(id) }
+            if streams[id]?.messages.isEmpty == false && !paused.blocks(id) { ready.add(id) }
         } else {
             current!.offset = offset + length
         }
@@ -359,6 +362,7 @@ public struct SendQueue: Sendable {
     /// heads whose lifetime ended by `now`.
     private mutating func startNextMessage(now: SCTPInstant?) -> Bool {
         while let id = ready.next() {
+            if !paused.isEmpty, let left = paused.allowance[id] { paused.allowance[id] = max(left - 1, 0) }
             let head: Result<MessageInProgress, ExpiredMessage> = modifyStream(id) { stream in
                 let message = stream.messages.removeFirst()
                 if let now, let expiry = message.expiry, expiry <= now { return .failure(ExpiredMessage(message: message)) }
@@ -378,7 +382,7 @@ public struct SendQueue: Sendable {
                 queuedBytes -= dropped.message.payload.readableBytes
                 queuedMessageCount -= 1
                 expired.append(dropped.message)
-                if streams[id]?.messages.isEmpty == false { ready.add(id) }
+                if streams[id]?.messages.isEmpty == false && !paused.blocks(id) { ready.add(id) }
             }
         }
         return false
@@ -404,7 +408,7 @@ public struct SendQueue: Sendable {
         queuedBytes -= abandoned.message.payload.readableBytes - abandoned.offset
         queuedMessageCount -= 1
         current = nil
-        if streams[id]?.messages.isEmpty == false { ready.add(id) }
+        if streams[id]?.messages.isEmpty == false && !paused.blocks(id) { ready.add(id) }
         return (abandoned.message, abandoned.offset)
     }
 
@@ -426,6 +430,7 @@ public struct SendQueue: Sendable {
             }
         }
         ready.remove { Int($0) >= count }
+        for id in gone { paused.allowance[id] = nil }
         return removed
     }
 
@@ -453,6 +458,85 @@ public struct SendQueue: Sendable {
         queuedMessageCount = 0
         hasDestinations = false
         return (partial, unsent)
+    }
+
+    // MARK: Paused streams (RFC 6525)
+
+    /// Streams held back for an outgoing stream reset: each may still start the messages
+    /// that were queued on it when it was paused (they belong before the reset), then no
+    /// more until it is released.
+    struct PausedStreams: Sendable, Hashable {
+        /// Every stream is paused; those not in `allowance` may start no message.
+        var all = false
+        /// Paused streams and how many more messages each may start.
+        var allowance: [UInt16: Int] = [:]
+
+        var isEmpty: Bool { !all && allowance.isEmpty }
+
+        /// Whether the stream may start no message now.
+        @inline(__always)
+        func blocks(_ id: UInt16) -> Bool {
+            if isEmpty { return false }
+            if let left = allowance[id] { return left == 0 }
+            return all
+        }
+
+        func isPaused(_ id: UInt16) -> Bool { all || allowance[id] != nil }
+    }
+
+    /// Pauses streams (all when `streamIdentifiers` is empty) for an outgoing reset: the
+    /// messages queued on them now still go (with the old numbering); messages queued later
+    /// wait until `releaseStreams(keeping:)`. A stream already paused keeps its allowance.
+    public mutating func pauseStreams(_ streamIdentifiers: [UInt16]) {
+        if streamIdentifiers.isEmpty {
+            for id in streams.keys where !paused.isPaused(id) { paused.allowance[id] = streams[id]?.messages.count ?? 0 }
+            paused.all = true
+        } else {
+            for id in streamIdentifiers where !paused.isPaused(id) {
+                paused.allowance[id] = streams[id]?.messages.count ?? 0
+            }
+        }
+        ready.remove { paused.blocks($0) }
+    }
+
+    /// Releases every paused stream but those in `held` (`nil`: none held; empty: all stay
+    /// held): their waiting messages take turns again.
+    public mutating func releaseStreams(keeping held: [UInt16]?) {
+        guard !paused.isEmpty else { return }
+        let before = paused
+        if let held {
+            guard !held.isEmpty else { return }
+            let keep = Set(held)
+            if paused.all {
+                for id in keep where paused.allowance[id] == nil { paused.allowance[id] = 0 }
+                paused.all = false
+            }
+            paused.allowance = paused.allowance.filter { keep.contains($0.key) }
+        } else {
+            paused = PausedStreams()
+        }
+        let waiting = Set(ready.waiting)
+        for id in streams.keys.sorted() where before.blocks(id) && !paused.blocks(id) {
+            guard streams[id]?.messages.isEmpty == false, current?.message.streamIdentifier != id,
+                  !waiting.contains(id) else { continue }
+            ready.add(id)
+        }
+    }
+
+    /// Whether the streams (all when empty) have sent everything queued before they were
+    /// paused: no message of theirs is being cut and none they may still start waits. An
+    /// outgoing reset of them is sent then.
+    public func hasDrainedPausedStreams(_ streamIdentifiers: [UInt16]) -> Bool {
+        if let current, streamIdentifiers.isEmpty || streamIdentifiers.contains(current.message.streamIdentifier) {
+            return false
+        }
+        if streamIdentifiers.isEmpty { return paused.allowance.values.allSatisfy { $0 == 0 } }
+        return streamIdentifiers.allSatisfy { (paused.allowance[$0] ?? 0) == 0 }
+    }
+
+    /// Sets the SSN of every stream back to 0 (an SSN/TSN reset, RFC 6525 §5.1.4).
+    public mutating func resetAllSequenceNumbers() {
+        streams.forEachValue { $0.nextSSN = SSN(0) }
     }
 
     // MARK: Test hooks (the setters are private to this file)

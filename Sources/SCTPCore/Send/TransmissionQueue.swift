@@ -63,6 +63,14 @@ struct TransmissionQueue {
         return removed
     }
 
+    /// An SSN/TSN reset (RFC 6525): our next DATA chunk carries `nextTSN`. Only with nothing
+    /// in flight.
+    mutating func restartTSN(at nextTSN: TSN) {
+        precondition(outstanding.isEmpty, "TSNs restart only with nothing in flight")
+        outstanding = OutstandingData(initialTSN: nextTSN, peerReceiverWindow: UInt32(clamping: outstanding.peerReceiverWindow),
+                                      configuration: outstanding.configuration)
+    }
+
     /// Nothing queued and nothing in flight.
     var isIdle: Bool { queue.isEmpty && outstanding.isEmpty }
 

@@ -271,6 +271,8 @@ final class SweepPeer: SimulationParticipant {
             // when its PR-SCTP is off); anything else is unexpected.
             let unexpected = causes.filter { if case .unrecognizedParameters = $0 { false } else { true } }
             if !unexpected.isEmpty { violation("peer reported an error: \(unexpected)", at: now) }
+        case .streamReset, .associationReset, .streamChange:
+            violation("unexpected stream reconfiguration event \(event)", at: now)
         case .adaptationIndication:
             // Neither side announces an adaptation layer in the sweep.
             violation("unexpected adaptation indication", at: now)
