@@ -79,6 +79,25 @@ public final class SCTPAssociation: Sendable {
         try socket.close()
     }
 
+    /// Resets streams (RFC 6525, `SCTP_RESET_STREAMS`): `.outgoing` ours (what is queued on
+    /// them goes first; later messages start at SSN 0 once the peer agrees), `.incoming`
+    /// asks the peer to reset its own. Empty `streams`: all. The outcome arrives in
+    /// `inbound` as `.streamReset` when subscribed to with the `.events` option.
+    public func resetStreams(_ streams: [UInt16] = [], direction: StreamResetDirection = .outgoing) throws(SCTPError) {
+        try socket.resetStreams(streams, direction: direction, association: id)
+    }
+
+    /// Adds streams (RFC 6525, `SCTP_ADD_STREAMS`); the outcome arrives as `.streamChange`.
+    public func addStreams(outbound: UInt16 = 0, inbound: UInt16 = 0) throws(SCTPError) {
+        try socket.addStreams(outbound: outbound, inbound: inbound, association: id)
+    }
+
+    /// Resets the association's TSNs and SSNs (RFC 6525, `SCTP_RESET_ASSOC`); the outcome
+    /// arrives as `.associationReset`.
+    public func resetAssociation() throws(SCTPError) {
+        try socket.resetAssociation(association: id)
+    }
+
     /// Aborts the association (ABORT to the peer) and closes the socket.
     public func abort() {
         try? socket.setOption(.linger, .zero)

@@ -434,6 +434,50 @@ final class EndpointDriver: @unchecked Sendable {
         flushSoon()
     }
 
+    // MARK: Stream reconfiguration (RFC 6525)
+
+    /// `SCTP_RESET_STREAMS` on a live association.
+    func resetStreams(_ streams: [UInt16], direction: StreamResetDirection, of id: AssociationID) throws(SCTPError) {
+        do {
+            try endpoint.resetStreams(streams, direction: direction, on: id, now: now)
+        } catch {
+            throw Self.map(error)
+        }
+        flushSoon()
+    }
+
+    /// `SCTP_RESET_ASSOC` on a live association.
+    func resetAssociation(_ id: AssociationID) throws(SCTPError) {
+        do {
+            try endpoint.resetAssociation(id, now: now)
+        } catch {
+            throw Self.map(error)
+        }
+        flushSoon()
+    }
+
+    /// `SCTP_ADD_STREAMS` on a live association.
+    func addStreams(outgoing: UInt16, incoming: UInt16, of id: AssociationID) throws(SCTPError) {
+        do {
+            try endpoint.addStreams(outgoing: outgoing, incoming: incoming, on: id, now: now)
+        } catch {
+            throw Self.map(error)
+        }
+        flushSoon()
+    }
+
+    /// `SCTP_ENABLE_STREAM_RESET` on a live association.
+    func setStreamResetPermissions(_ permissions: StreamResetPermissions, of id: AssociationID) throws(SCTPError) {
+        do {
+            try endpoint.setStreamResetPermissions(permissions, on: id)
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    /// Whether a live association uses stream reconfiguration (`SCTP_RECONFIG_SUPPORTED`).
+    func isReconfigurationSupported(of id: AssociationID) -> Bool? { endpoint.isReconfigurationSupported(on: id) }
+
     /// Changes a live association's Association.Max.Retrans (`SCTP_ASSOCINFO`).
     func setAssociationMaxRetransmits(_ count: Int, of id: AssociationID) throws(SCTPError) {
         do {
