@@ -118,7 +118,8 @@ typealias ClientSpec = (name: String, count: Int, lengths: ClosedRange<Int>, see
 @discardableResult
 func echoServer(_ run: InteropRun, clients: [ClientSpec], relay impairments: LossyRelay.Impairments? = nil,
                 seed: UInt64 = 1, clientArguments: [String] = [], timeLimit: Duration = .seconds(90),
-                configure: (SCTPSocket) throws -> Void = { _ in }) async throws -> LossyRelay? {
+                configure: (SCTPSocket) throws -> Void = { _ in },
+                inspect: (EchoOutcome, UsrsctpPeer) throws -> Void = { _, _ in }) async throws -> LossyRelay? {
     let stack = run.stack(peerUDPPort: 9)  // learned from the client's first packet
     let listener = try run.socket(stack)
     try configure(listener)
@@ -184,6 +185,7 @@ func echoServer(_ run: InteropRun, clients: [ClientSpec], relay impairments: Los
         #expect(peer.line("ASSOC_DOWN")?.contains("reason=shutdown") == true, "\(peer.transcript)")
         let up = UsrsctpPeer.fields(peer.line("ASSOC_UP") ?? "")
         #expect(up["in"] == String(client.streams) && up["out"] == String(client.streams), "\(peer.line("ASSOC_UP") ?? "no ASSOC_UP")")
+        try inspect(outcome, peer)
     }
     if relay == nil { run.expectNoAbort() }
     return relay

@@ -95,6 +95,12 @@ struct options {
 	int blackhole;     /* -1: leave as is */
 	int sndbuf, rcvbuf; /* 0: default */
 	int debug;
+	/* stream reconfiguration (RFC 6525) */
+	int enable_reset;      /* --enable-reset: perform every request of the peer */
+	long long reset_after; /* client: -1, or after this many messages ... */
+	int reset_both;        /* ... reset outgoing and incoming streams (else outgoing) */
+	int reset_assoc;       /* ... or an SSN/TSN reset */
+	int add_streams;       /* ... and add this many outgoing streams */
 };
 
 static struct options opt;
@@ -303,6 +309,8 @@ usage(const char *why)
 	        "      [--hb-interval MS] [--mtu BYTES] [--nodelay] [--sndbuf B] [--rcvbuf B]\n"
 	        "      [--timeout S] [--blackhole 0|1|2]\n"
 	        "      [--no-debug] [--debug]\n"
+	        "  reconfiguration: [--enable-reset] [--reset-after N [--reset-both] [--reset-assoc]\n"
+	        "      [--add-streams K]]\n"
 	        "Addresses must be loopback (127.0.0.0/8, ::1) or in 198.18.0.0/15 (namespaces of a test).\n");
 	quit(EXIT_SETUP);
 }
@@ -714,7 +722,8 @@ set_common_opts(struct socket *s)
 {
 	int on = 1;
 	uint16_t ev_types[] = { SCTP_ASSOC_CHANGE, SCTP_PEER_ADDR_CHANGE, SCTP_SHUTDOWN_EVENT,
-	                        SCTP_REMOTE_ERROR, SCTP_PARTIAL_DELIVERY_EVENT };
+	                        SCTP_REMOTE_ERROR, SCTP_PARTIAL_DELIVERY_EVENT, SCTP_STREAM_RESET_EVENT,
+	                        SCTP_ASSOC_RESET_EVENT, SCTP_STREAM_CHANGE_EVENT };
 	size_t i;
 
 	if (setopt(s, IPPROTO_SCTP, SCTP_RECVRCVINFO, &on, sizeof(on), "SCTP_RECVRCVINFO") < 0)
@@ -733,6 +742,14 @@ set_common_opts(struct socket *s)
 		ev.se_type = ev_types[i];
 		ev.se_on = 1;
 		if (setopt(s, IPPROTO_SCTP, SCTP_EVENT, &ev, sizeof(ev), "SCTP_EVENT") < 0)
+			return -1;
+	}
+	if (opt.enable_reset) {
+		struct sctp_assoc_value av;
+		memset(&av, 0, sizeof(av));
+		av.assoc_id = SCTP_FUTURE_ASSOC;
+		av.assoc_value = SCTP_ENABLE_RESET_STREAM_REQ | SCTP_ENABLE_RESET_ASSOC_REQ | SCTP_ENABLE_CHANGE_ASSOC_REQ;
+		if (setopt(s, IPPROTO_SCTP, SCTP_ENABLE_STREAM_RESET, &av, sizeof(av), "SCTP_ENABLE_STREAM_RESET") < 0)
 			return -1;
 	}
 	return 0;
@@ -863,6 +880,12 @@ send_message(struct socket *s, sctp_assoc_t id, const uint8_t *m, size_t len, ui
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
+			/* usrsctp refuses (EAGAIN) to send on a stream whose reset is pending, even
+			 * on a blocking socket: wait for the reset to finish (the watchdog bounds it). */
+			if (errno == EAGAIN && (opt.reset_after >= 0 || opt.enable_reset)) {
+				usleep(1000);
+				continue;
+			}
 			wd_progress();
 			return -1;
 		}
@@ -1172,6 +1195,9 @@ count_error(struct assoc *a, long long *counter, const char *kind, const char *w
 
 /* ------------------------------------------------------------ notifications */
 
+/* SCTP_ASSOC_RESET_EVENTs seen (under g_lock). */
+static int assoc_resets;
+
 static void
 on_notification(struct socket *s, struct assoc *single, const uint8_t *p, size_t n)
 {
@@ -1243,6 +1269,36 @@ on_notification(struct socket *s, struct assoc *single, const uint8_t *p, size_t
 		logmsg("assoc %u: remote error %u", (unsigned)notif.sn_remote_error.sre_assoc_id,
 		       ntohs(notif.sn_remote_error.sre_error));
 		break;
+	case SCTP_STREAM_RESET_EVENT: {
+		const struct sctp_stream_reset_event *e = (const struct sctp_stream_reset_event *)p;
+		char list[512];
+		size_t count = 0, k, used = 0;
+		if (n >= sizeof(*e))
+			count = (n - sizeof(*e)) / sizeof(uint16_t);
+		list[0] = 0;
+		for (k = 0; k < count && used + 8 < sizeof(list); k++)
+			used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%u", k ? "," : "",
+			                         e->strreset_stream_list[k]);
+		out("STREAM_RESET assoc=%u flags=0x%x streams=%s", (unsigned)e->strreset_assoc_id, e->strreset_flags,
+		    count ? list : "all");
+		break;
+	}
+	case SCTP_ASSOC_RESET_EVENT: {
+		const struct sctp_assoc_reset_event *e = &notif.sn_assocreset_event;
+		pthread_mutex_lock(&g_lock);
+		assoc_resets++;
+		pthread_cond_broadcast(&g_cond);
+		pthread_mutex_unlock(&g_lock);
+		out("ASSOC_RESET assoc=%u flags=0x%x local_tsn=%u remote_tsn=%u", (unsigned)e->assocreset_assoc_id,
+		    e->assocreset_flags, e->assocreset_local_tsn, e->assocreset_remote_tsn);
+		break;
+	}
+	case SCTP_STREAM_CHANGE_EVENT: {
+		const struct sctp_stream_change_event *e = &notif.sn_strchange_event;
+		out("STREAM_CHANGE assoc=%u flags=0x%x in=%u out=%u", (unsigned)e->strchange_assoc_id, e->strchange_flags,
+		    e->strchange_instrms, e->strchange_outstrms);
+		break;
+	}
 	case SCTP_PARTIAL_DELIVERY_EVENT:
 		logmsg("assoc %u: partial delivery event %u (stream %u)",
 		       (unsigned)notif.sn_pdapi_event.pdapi_assoc_id, notif.sn_pdapi_event.pdapi_indication,
@@ -1250,6 +1306,64 @@ on_notification(struct socket *s, struct assoc *single, const uint8_t *p, size_t
 		break;
 	default:
 		logmsg("notification type %u", notif.sn_header.sn_type);
+	}
+}
+
+/* ------------------------------------------------------------ reconfiguration */
+
+/* --reset-after: resets all streams (outgoing, or both ways with --reset-both) or the
+ * association (--reset-assoc), then adds --add-streams outgoing streams. Each request
+ * is printed (RECONFIG_REQUEST what=... errno=...); the outcome arrives as a
+ * notification (STREAM_RESET, ASSOC_RESET, STREAM_CHANGE). */
+static void
+client_reconfigure(struct socket *s)
+{
+	int rc;
+	if (opt.reset_assoc) {
+		sctp_assoc_t id = 0;
+		int tries;
+		/* usrsctp refuses (EBUSY) while anything it sent is unacknowledged: retry. */
+		for (tries = 0; tries < 10000; tries++) {
+			rc = usrsctp_setsockopt(s, IPPROTO_SCTP, SCTP_RESET_ASSOC, &id, sizeof(id));
+			if (rc == 0 || errno != EBUSY)
+				break;
+			usleep(1000);
+		}
+		out("RECONFIG_REQUEST what=assoc errno=%d", rc < 0 ? errno : 0);
+		/* No new data until the answer (RFC 6525 §5.1.4: data sent meanwhile is lost by
+		 * the reset); usrsctp itself does not hold it back. Bounded by the watchdog. */
+		if (rc == 0) {
+			int waited;
+			pthread_mutex_lock(&g_lock);
+			for (waited = 0; assoc_resets == 0 && waited < opt.timeout; waited++) {
+				struct timespec ts;
+				clock_gettime(CLOCK_REALTIME, &ts);
+				ts.tv_sec += 1;
+				pthread_cond_timedwait(&g_cond, &g_lock, &ts);
+			}
+			pthread_mutex_unlock(&g_lock);
+		}
+	} else {
+		struct sctp_reset_streams srs;
+		memset(&srs, 0, sizeof(srs));
+		srs.srs_flags = SCTP_STREAM_RESET_OUTGOING | (opt.reset_both ? SCTP_STREAM_RESET_INCOMING : 0);
+		srs.srs_number_streams = 0;
+		rc = usrsctp_setsockopt(s, IPPROTO_SCTP, SCTP_RESET_STREAMS, &srs, sizeof(srs));
+		out("RECONFIG_REQUEST what=streams errno=%d", rc < 0 ? errno : 0);
+	}
+	if (opt.add_streams > 0) {
+		struct sctp_add_streams sas;
+		int tries;
+		memset(&sas, 0, sizeof(sas));
+		sas.sas_outstrms = (uint16_t)opt.add_streams;
+		/* usrsctp takes one request at a time (EALREADY while the reset is outstanding). */
+		for (tries = 0; tries < 10000; tries++) {
+			rc = usrsctp_setsockopt(s, IPPROTO_SCTP, SCTP_ADD_STREAMS, &sas, sizeof(sas));
+			if (rc == 0 || errno != EALREADY)
+				break;
+			usleep(1000);
+		}
+		out("RECONFIG_REQUEST what=add errno=%d", rc < 0 ? errno : 0);
 	}
 }
 
@@ -1642,6 +1756,8 @@ run_client(void)
 		pthread_mutex_lock(&g_lock);
 		st.messages_sent++;
 		pthread_mutex_unlock(&g_lock);
+		if (opt.reset_after >= 0 && i + 1 == opt.reset_after)
+			client_reconfigure(cl.s);
 	}
 
 	if (opt.echo)
@@ -1727,6 +1843,7 @@ main(int argc, char **argv)
 	opt.port = 0;
 	opt.remote_port = -1;
 	opt.corrupt = -1;
+	opt.reset_after = -1;
 
 	if (argc < 2)
 		usage(NULL);
@@ -1757,6 +1874,9 @@ main(int argc, char **argv)
 		if (!strcmp(name, "--nodelay")) { opt.nodelay = 1; continue; }
 		if (!strcmp(name, "--no-debug")) { opt.debug = 0; continue; }
 		if (!strcmp(name, "--debug")) { opt.debug = 1; continue; }
+		if (!strcmp(name, "--enable-reset")) { opt.enable_reset = 1; continue; }
+		if (!strcmp(name, "--reset-both")) { opt.reset_both = 1; continue; }
+		if (!strcmp(name, "--reset-assoc")) { opt.reset_assoc = 1; continue; }
 		if (v == NULL) {
 			char msg[96];
 			if (i + 1 >= argc) {
@@ -1825,6 +1945,10 @@ main(int argc, char **argv)
 			opt.sndbuf = (int)parse_num(v, name, 1, INT32_MAX);
 		else if (!strcmp(name, "--rcvbuf"))
 			opt.rcvbuf = (int)parse_num(v, name, 1, INT32_MAX);
+		else if (!strcmp(name, "--reset-after"))
+			opt.reset_after = parse_num(v, name, 1, 1LL << 36);
+		else if (!strcmp(name, "--add-streams"))
+			opt.add_streams = (int)parse_num(v, name, 1, 65535);
 		else {
 			char msg[96];
 			snprintf(msg, sizeof(msg), "unknown option %s", name);

@@ -64,7 +64,10 @@ extension Association {
     func transmitData(now: SCTPInstant) {
         transmitOwed = nil
         guard state != .closed, !paths.isEmpty else { return }
-        if let reconfig, !reconfig.pending.isEmpty, reconfig.inFlight.isEmpty { sendPendingReconfiguration(now: now) }
+        if let reconfig {
+            if reconfig.pendingPeerAssociationReset != nil { completePeerAssociationResetIfReady() }
+            if !reconfig.pending.isEmpty && reconfig.inFlight.isEmpty { sendPendingReconfiguration(now: now) }
+        }
         let canSendData = state == .established || state == .shutdownPending || state == .shutdownReceived
         let pathIndex = primaryPath
         var storage: [PacketBuilder.Built] = []

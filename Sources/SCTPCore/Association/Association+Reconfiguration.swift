@@ -230,7 +230,7 @@ extension Association {
                     self.performIncomingReset(request)
                 })
             case .ssnTSNResetRequest(let request):
-                answers.append(answerAssociationReset(request))
+                if let answer = answerAssociationReset(request) { answers.append(answer) }
             case .addOutgoingStreams(let request):
                 answers.append(answer(request.requestSequenceNumber) { self.performAddOutgoing(request.newStreams) })
             case .addIncomingStreams(let request):
@@ -319,29 +319,44 @@ extension Association {
         return .successPerformed
     }
 
-    /// SSN/TSN Reset Request (§5.2.4): performed only when nothing of ours is in flight or
-    /// half sent and no request of ours waits (otherwise "In progress", and the sequence
-    /// number stays expected so that the retransmission is evaluated again).
-    private func answerAssociationReset(_ request: SSNTSNResetRequestParameter) -> ReconfigurationResponseParameter {
+    /// SSN/TSN Reset Request (§5.2.4). Performed at once when nothing of ours is in flight
+    /// or half sent and no request of ours waits; otherwise new messages are held back (what
+    /// was queued before still goes) and the answer waits until all of it is acknowledged,
+    /// then goes unasked (`completePeerAssociationResetIfReady`). usrsctp 0.9.5 takes an
+    /// "In progress" answer to this request as final, so none is sent.
+    private func answerAssociationReset(_ request: SSNTSNResetRequestParameter) -> ReconfigurationResponseParameter? {
         let sequence = request.requestSequenceNumber
         guard let rc = reconfig else { return ReconfigurationResponseParameter(responseSequenceNumber: sequence, result: .denied) }
-        if sequence == rc.peerNextSequence && rc.permissions.contains(.resetAssociation)
-            && (rc.isBusy || !tx.outstanding.isEmpty || tx.queue.isFragmentingMessage || receiver.deferredReset != nil) {
-            return ReconfigurationResponseParameter(responseSequenceNumber: sequence, result: .inProgress)
-        }
-        if sequence != rc.peerNextSequence || !rc.permissions.contains(.resetAssociation) {
+        guard sequence == rc.peerNextSequence, rc.permissions.contains(.resetAssociation) else {
             return answer(sequence) { .denied }
         }
+        if rc.pendingPeerAssociationReset == sequence { return nil }  // a retransmission: still draining
+        reconfig?.pendingPeerAssociationReset = sequence
+        tx.queue.pauseStreams([])
+        return performPeerAssociationResetIfReady()
+    }
+
+    /// Performs the peer's waiting SSN/TSN Reset Request once our side is quiet, and answers it.
+    func completePeerAssociationResetIfReady() {
+        guard let answer = performPeerAssociationResetIfReady() else { return }
+        queueControl(.reconfig(ReconfigChunk(parameters: ParameterList([.reconfigurationResponse(answer)]))))
+    }
+
+    private func performPeerAssociationResetIfReady() -> ReconfigurationResponseParameter? {
+        guard let rc = reconfig, let sequence = rc.pendingPeerAssociationReset, rc.inFlight.isEmpty,
+              tx.queue.hasDrainedPausedStreams([]), tx.outstanding.isEmpty, receiver.deferredReset == nil else { return nil }
         // G1-G5: the peer's next TSN jumps by 2^31 past what we acknowledged, ours goes on;
         // every SSN both ways restarts at 0.
         deliverMessages()
         let peerNext = TSN(receiver.tracker.cumulativeTSN.rawValue &+ 1 &+ (1 << 31))
         let ourNext = tx.outstanding.nextTSN
         restartDataTransfer(ourNextTSN: ourNext, peerNextTSN: peerNext)
+        reconfig?.pendingPeerAssociationReset = nil
         reconfig?.peerNextSequence &+= 1
         let answer = ReconfigurationResponseParameter(responseSequenceNumber: sequence, result: .successPerformed,
                                                       sendersNextTSN: ourNext, receiversNextTSN: peerNext)
         reconfig?.remember(answer)
+        releaseResetStreams()
         return answer
     }
 
@@ -363,7 +378,9 @@ extension Association {
         if invited { reconfig?.invitedStreams -= Int(count) }
         if count == 0 { return .successNothingToDo }
         let total = Int(inboundStreams) + Int(count)
-        guard total <= Int(configuration.maxInboundStreams) else { return .denied }
+        // Our maximum of inbound streams bounds what the peer adds on its own; streams we
+        // asked for are taken up to the protocol's limit.
+        guard total <= Int(invited ? UInt16.max : configuration.maxInboundStreams) else { return .denied }
         inboundStreams = UInt16(total)
         receiver.setInboundStreamCount(inboundStreams)
         events.append(.streamChange(id, StreamChangeEvent(flags: [], inboundStreams: inboundStreams,

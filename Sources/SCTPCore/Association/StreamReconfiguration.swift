@@ -160,6 +160,8 @@ struct ReconfigurationState {
     var invitedResets: [UInt32] = []
     /// Streams we asked the peer to add (Add Incoming Streams) and it has not yet added.
     var invitedStreams = 0
+    /// The peer's SSN/TSN Reset Request waiting for our side to be quiet (§5.2.4).
+    var pendingPeerAssociationReset: UInt32?
     /// Our answers to the peer's latest requests (at most two), repeated when it retransmits.
     var answers: [ReconfigurationResponseParameter] = []
     /// The peer's Outgoing SSN Reset Request we answered "In progress": performed once every
@@ -178,6 +180,7 @@ struct ReconfigurationState {
     /// The streams our outgoing resets (pending or in flight) hold back; `nil` when none,
     /// an empty array for all streams (an SSN/TSN reset holds back every stream).
     var streamsHeldBack: [UInt16]? {
+        if pendingPeerAssociationReset != nil { return [] }
         var held: Set<UInt16> = []
         var any = false
         for request in pending + inFlight.map(\.request) {

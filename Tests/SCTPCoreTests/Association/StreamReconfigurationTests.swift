@@ -224,6 +224,34 @@ struct StreamReconfigurationTests {
         #expect(H.messages(h.client).last?.ssn.rawValue == 0)
     }
 
+    @Test("§5.2.4: asked for an SSN/TSN reset while its own data is in flight, the peer answers once that data is acknowledged; nothing is lost")
+    func associationResetWaitsForData() throws {
+        var server = SCTPConfiguration()
+        server.streamResetPermissions = [.resetAssociation]
+        let h = H(seed: 15, serverConfiguration: server)
+        let (id, serverID) = try Self.established(h)
+        let logged = RoutedParticipant(h.server, routes: [:])
+        h.loop.participants = [h.client, logged]
+        // The server has 40 kB in flight (and queued) when the request arrives.
+        for index in 0..<20 { try Self.send(h, h.server, serverID, stream: UInt16(index % 3), index: index, length: 2000) }
+        h.loop.flushTransmits()
+        try h.client.endpoint.resetAssociation(id, now: h.now)
+        h.loop.flushTransmits()
+        #expect(h.run { !Self.associationResets(h.client).isEmpty && H.messages(h.client).count == 20 })
+        #expect(Self.associationResets(h.client).first?.flags == [])
+        #expect(H.messages(h.client).map(\.payloadProtocolIdentifier) == Array(0..<20))
+        // Every message before the reset, then the reset.
+        let reset = try #require(Self.position(h.client) { if case .associationReset = $0 { true } else { false } })
+        #expect(try #require(Self.messagePosition(h.client, ppid: 19)) < reset)
+        // One answer, "Performed" (no "In progress").
+        #expect(logged.count(ReconfigChunk.chunkType) == 1)
+        try Self.send(h, h.server, serverID, stream: 0, index: 20)
+        h.loop.flushTransmits()
+        #expect(h.run { H.messages(h.client).count == 21 })
+        #expect(H.messages(h.client).last?.ssn.rawValue == 0)
+        #expect(H.messages(h.client).last?.firstTSN == Self.associationResets(h.client).first?.remoteTSN)
+    }
+
     @Test("§5.2.4: SSN/TSN resets are denied by default")
     func associationResetDenied() throws {
         let h = H(seed: 11)
