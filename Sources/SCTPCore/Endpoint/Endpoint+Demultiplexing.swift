@@ -52,12 +52,15 @@ extension SCTPEndpoint {
         var association: Association? = nil
         if case .association(let owner) = owner { association = owner }
         if header.checksum == 0 {
-            // Only associations where we announced it may skip the checksum, and never a packet
-            // with INIT or COOKIE ECHO, which its sender must send with CRC32c (RFC 9653 §5.2).
-            var zeroAllowed = association?.zeroChecksumFromPeerAllowed ?? false
+            // Only associations where we announced it may skip the checksum. Never an INIT,
+            // whose sender cannot know yet (RFC 9653 requires CRC32c on it). A COOKIE ECHO must
+            // carry CRC32c too, but one with zero is taken where our INIT ACK announced zero
+            // checksum (the endpoint's configuration): its cookie is authenticated anyway.
+            var zeroAllowed: Bool
             switch packet.chunks.first {
-            case .initiation, .cookieEcho: zeroAllowed = false
-            default: break
+            case .initiation: zeroAllowed = false
+            case .cookieEcho: zeroAllowed = configuration.zeroChecksumMethod != nil
+            default: zeroAllowed = association?.zeroChecksumFromPeerAllowed ?? false
             }
             if !zeroAllowed {
                 guard (try? PacketChecksum.verify(datagram, .required)) != nil else { return }

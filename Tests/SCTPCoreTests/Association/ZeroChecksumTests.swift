@@ -149,6 +149,29 @@ struct ZeroChecksumTests {
         return tap.sent.count > before
     }
 
+    @Test("an endpoint that does not accept zero checksums drops a COOKIE ECHO with zero, takes it with CRC32c")
+    func cookieEchoWithoutZeroChecksum() throws {
+        let (h, _, _, tap) = try Self.established(client: 1, server: nil, seed: 12)
+        let newPeer = IPAddress.v4(IPv4Address(10, 0, 0, 9))
+        func deliver(_ datagram: ByteBuffer) -> Bool {
+            let before = tap.sent.count
+            h.server.receive(Delivery(datagram: datagram, from: newPeer, to: h.server.addresses[0], time: h.now, sentAt: h.now),
+                             now: h.now)
+            h.loop.flushTransmits()
+            return tap.sent.count > before
+        }
+        let initChunk = InitChunk(initiateTag: 0x0BAD_0002, advertisedReceiverWindowCredit: 65_536, outboundStreams: 1,
+                                  inboundStreams: 1, initialTSN: TSN(1), parameters: ParameterList([]))
+        #expect(deliver(SCTPPacket(header: CommonHeader(sourcePort: 7002, destinationPort: H.serverPort, verificationTag: 0),
+                                   chunks: [.initiation(initChunk)]).serialized()))
+        let ack = try SCTPPacket(parsing: try #require(tap.sent.last))
+        guard case .initiationAck(let initAck) = ack.chunks.first else { Issue.record("no INIT ACK"); return }
+        let echo = SCTPPacket(header: CommonHeader(sourcePort: 7002, destinationPort: H.serverPort, verificationTag: initAck.initiateTag),
+                              chunks: [.cookieEcho(CookieEchoChunk(cookie: try #require(initAck.stateCookie)))])
+        #expect(!deliver(echo.serialized(checksum: .zero)))
+        #expect(deliver(echo.serialized()))
+    }
+
     @Test("a zero checksum is accepted where we announced it, dropped elsewhere; a wrong one always dropped")
     func receiveRules() throws {
         // We announced it (the peer too): zero accepted.
@@ -170,7 +193,7 @@ struct ZeroChecksumTests {
         #expect(association.state == .established && association2.state == .established && association3.state == .established)
     }
 
-    @Test("INIT, and packets of no association, with a zero checksum are dropped even by an endpoint that accepts zero")
+    @Test("an INIT or an out-of-the-blue packet with a zero checksum is dropped even by an endpoint that accepts zero; a COOKIE ECHO is taken")
     func zeroWithoutAssociation() throws {
         let (h, _, _, tap) = try Self.established(client: 1, server: 1, seed: 11)
         let newPeer = IPAddress.v4(IPv4Address(10, 0, 0, 9))
@@ -187,6 +210,14 @@ struct ZeroChecksumTests {
         }
         #expect(!deliver(initPacket.serialized(checksum: .zero)))
         #expect(deliver(initPacket.serialized()))  // the same with its CRC32c: INIT ACK
+        // A COOKIE ECHO should carry CRC32c too, but one with zero is taken: our INIT ACK
+        // announced zero checksum, and the cookie is authenticated.
+        let ack = try SCTPPacket(parsing: try #require(tap.sent.last), checksum: .skipped)
+        guard case .initiationAck(let initAck) = ack.chunks.first else { Issue.record("no INIT ACK"); return }
+        let echo = SCTPPacket(header: CommonHeader(sourcePort: 7000, destinationPort: H.serverPort, verificationTag: initAck.initiateTag),
+                              chunks: [.cookieEcho(CookieEchoChunk(cookie: try #require(initAck.stateCookie)))])
+        #expect(deliver(echo.serialized(checksum: .zero)))
+        #expect(try Self.seen(try #require(tap.sent.last)).chunkTypes == [ChunkType.cookieAck])
         // Out of the blue (an ABORT-worthy DATA for no association): no answer with zero.
         let data = Chunk.data(DataChunk(flags: .complete, tsn: TSN(5), streamIdentifier: 0, ssn: SSN(0),
                                         payloadProtocolIdentifier: 0, payload: ByteBuffer(bytes: [1])))
