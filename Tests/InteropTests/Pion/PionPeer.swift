@@ -51,21 +51,27 @@ enum PionEnvironment {
     /// response, rather than reporting the chunk as unrecognised: probed on two endpoints
     /// in this process, so the stream-reset test enables itself once the RE-CONFIG responder
     /// is in the core.
-    static let answersStreamReset: Bool = probeStreamReset()
+    static let answersStreamReset: Bool = probeStreamReset().contains(ChunkType.reconfig)
 
-    private static func probeStreamReset() -> Bool {
+    /// The chunk types the server endpoint answered the probe's RE-CONFIG + HEARTBEAT packet
+    /// with (empty when the handshake did not complete): HEARTBEAT ACK, and RE-CONFIG once
+    /// the responder exists.
+    static func probeStreamReset() -> [UInt8] {
         let clientAddress = IPAddress.v4(IPv4Address(127, 0, 0, 1)), serverAddress = IPAddress.v4(IPv4Address(127, 0, 0, 2))
         let client = SCTPEndpoint(configuration: SCTPConfiguration(), localPort: 5000, localAddresses: [clientAddress],
                                   random: SeededRandomSource(seed: 6525), now: .zero)
         let server = SCTPEndpoint(configuration: SCTPConfiguration(), localPort: 5000, localAddresses: [serverAddress],
                                   acceptsAssociations: true, random: SeededRandomSource(seed: 6526), now: .zero)
-        guard (try? client.connect(to: [serverAddress], port: 5000, now: .zero)) != nil else { return false }
+        guard (try? client.connect(to: [serverAddress], port: 5000, now: .zero)) != nil else { return [] }
         var serverTag: UInt32?
+        var clientInitialTSN: TSN?
         // The handshake: datagrams back and forth until neither side has any (a few rounds).
         for _ in 0..<10 {
             var moved = false
             while let transmit = client.pollTransmit() {
                 moved = true
+                if let packet = try? SCTPPacket(parsing: transmit.datagram),
+                   case .initiation(let initChunk) = packet.chunks.first { clientInitialTSN = initChunk.initialTSN }
                 server.handle(datagram: transmit.datagram, from: clientAddress, to: serverAddress, now: .zero)
             }
             while let transmit = server.pollTransmit() {
@@ -76,17 +82,25 @@ enum PionEnvironment {
             }
             if !moved { break }
         }
-        guard let serverTag else { return false }
-        let request = OutgoingSSNResetRequestParameter(requestSequenceNumber: 1, responseSequenceNumber: 0,
-                                                       sendersLastAssignedTSN: TSN(0), streams: [0])
+        guard let serverTag, let clientInitialTSN else { return [] }
+        // No DATA was sent: the last TSN assigned is the one before the initial TSN, so the
+        // request can be carried out at once.
+        let request = OutgoingSSNResetRequestParameter(requestSequenceNumber: clientInitialTSN.rawValue, responseSequenceNumber: 0,
+                                                       sendersLastAssignedTSN: TSN(clientInitialTSN.rawValue &- 1), streams: [0])
+        // A HEARTBEAT after the RE-CONFIG shows that the packet reached the association: a
+        // RE-CONFIG it does not support (type bits 10) is skipped silently, the HEARTBEAT ACK
+        // comes all the same.
+        let heartbeat = HeartbeatChunk(info: HeartbeatInfoParameter(info: ByteBuffer(bytes: [6, 5, 2, 5])))
         let reconfig = SCTPPacket(header: CommonHeader(sourcePort: 5000, destinationPort: 5000, verificationTag: serverTag),
-                                  chunks: [.reconfig(ReconfigChunk(parameters: ParameterList([.outgoingSSNResetRequest(request)])))])
+                                  chunks: [.reconfig(ReconfigChunk(parameters: ParameterList([.outgoingSSNResetRequest(request)]))),
+                                           .heartbeat(heartbeat)])
         server.handle(datagram: reconfig.serialized(), from: clientAddress, to: serverAddress, now: .zero)
+        var answer: [UInt8] = []
         while let transmit = server.pollTransmit() {
             guard let packet = try? SCTPPacket(parsing: transmit.datagram) else { continue }
-            if packet.chunks.contains(where: { if case .reconfig = $0 { true } else { false } }) { return true }
+            answer += packet.chunks.map(\.type)
         }
-        return false
+        return answer
     }
 }
 
