@@ -97,15 +97,52 @@ public struct SCTPConfiguration: Sendable, Hashable {
     public var adaptationLayerIndication: UInt32? = nil
     /// Announce and accept stream reconfiguration (RFC 6525, the RE-CONFIG chunk):
     /// resetting streams, resetting the association's sequence numbers, adding streams.
-    /// Which requests the peer may make of us is `SCTPAssociation`/socket option
-    /// `SCTP_ENABLE_STREAM_RESET` (`streamResetRequestsAllowed`).
+    /// Which requests the peer may make of us is `streamResetPermissions`
+    /// (`SCTP_ENABLE_STREAM_RESET`).
     public var streamReconfiguration: Bool = true
     /// Which of the peer's reconfiguration requests are performed; the others are denied
     /// (`SCTP_ENABLE_STREAM_RESET`). By default a peer may reset streams (a WebRTC data
     /// channel closes that way); SSN/TSN resets and added streams are denied.
     public var streamResetPermissions: StreamResetPermissions = [.resetStreams]
-    /// Accept zero checksums under this error detection method (RFC 9653); `nil` never.
+    /// Accept zero checksums under this error detection method (RFC 9653): the lower layer
+    /// detects errors at least as well as CRC32c (method 1, `ZeroChecksumAcceptableParameter.dtls`:
+    /// SCTP over DTLS, RFC 8261); `nil` (the default) never. With a method, INIT and INIT ACK
+    /// carry the Zero Checksum Acceptable parameter; the associations where we announced it
+    /// accept packets whose checksum field is zero, and those whose peer announced the same
+    /// method send zero checksums, except in packets with INIT or COOKIE ECHO and in answers
+    /// to out-of-the-blue packets, which always carry CRC32c. Set it only when every packet
+    /// really travels over such a carrier (the `SCTP` module refuses it over UDP and raw IP).
     public var zeroChecksumMethod: UInt32? = nil
 
+    // MARK: What INIT and INIT ACK announce
+
+    /// Which optional parameters INIT and INIT ACK carry (`SCTP_INIT_PROFILE` on sockets):
+    /// `.full` by default, `.webRTC` for peers that accept only what WebRTC stacks send (the
+    /// default of carrier stacks in the `SCTP` module).
+    public var initProfile: SCTPInitProfile = .full
+
+    /// Whether INIT and INIT ACK announce ECN: `ecn` under the `.full` profile; never under `.webRTC`.
+    public var announcesECN: Bool { ecn && initProfile == .full }
+
     public init() {}
+}
+
+/// The optional parameters an endpoint's INIT and INIT ACK carry (RFC 9260 §3.3.2, §3.3.3).
+///
+/// Both profiles list the local addresses only when there are several (a single-homed
+/// endpoint's address is the packet's source, §5.1.2), announce PR-SCTP (Forward-TSN-Supported,
+/// and FORWARD TSN in Supported Extensions) when `partialReliability` is on, RE-CONFIG in
+/// Supported Extensions when `streamReconfiguration` is on, and Zero Checksum Acceptable and
+/// the Adaptation Layer Indication when configured. An INIT ACK never carries Supported
+/// Address Types (RFC 9260 lists it for INIT only).
+public enum SCTPInitProfile: Sendable, Hashable, CaseIterable {
+    /// Everything this stack supports: also Supported Address Types in INIT (the families of
+    /// the local addresses, as usrsctp and the kernels send it) and ECN Capable when `ecn` is
+    /// on. For general use, multi-homing and telecom peers.
+    case full
+    /// Only what WebRTC stacks send and accept: no Supported Address Types and no ECN Capable.
+    /// pion/sctp (the Go stack under most Go WebRTC servers) silently drops an INIT or INIT
+    /// ACK with a parameter it does not know, Supported Address Types included; ECN means
+    /// nothing over a carrier that hides the IP header. The default of carrier stacks.
+    case webRTC
 }

@@ -164,6 +164,19 @@ struct UDPEncapsulationTests {
         }
     }
 
+    @Test("zero checksum (RFC 9653) is refused over UDP: EINVAL")
+    func zeroChecksumRefused() throws {
+        do {
+            let (endpoint, _) = try start(["127.0.0.1"], sctpPort: 5003, listens: true) {
+                $0.zeroChecksumMethod = ZeroChecksumAcceptableParameter.dtls
+            }
+            _ = try? wait(endpoint.close())
+            Issue.record("a UDP endpoint started with zero checksum")
+        } catch let error as SCTPError {
+            #expect(error.errno == .invalidArgument)
+        }
+    }
+
     @Test("only silent addresses: ETIMEDOUT")
     func timedOut() throws {
         let (client, _) = try start(["127.0.0.1"], sctpPort: 5002, listens: false, peerUDPPort: 9) {

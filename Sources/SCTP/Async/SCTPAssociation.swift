@@ -35,13 +35,19 @@ public final class SCTPAssociation: Sendable {
 
     /// Sets up an association with the seed's `connectx` semantics: INIT to the first
     /// address, then round robin over them on each retransmission. `local` binds explicit
-    /// local addresses (default: loopback for loopback peers). `configure` runs on the socket
+    /// local addresses (default: loopback for loopback peers). `initProfile` chooses what the
+    /// INIT announces (`nil`: the stack's default, `.webRTC` on carrier stacks, else `.full`);
+    /// `acceptZeroChecksum` is `SCTPSocketOption.acceptZeroChecksum` (an error detection
+    /// method, e.g. `ZeroChecksumAcceptableParameter.dtls` when the carrier stack's packets
+    /// travel in DTLS; EINVAL on UDP and raw IP stacks). `configure` runs on the socket
     /// before it connects (options such as `.initMessage` or `.rtoInfo`).
     public static func connect(to peers: [SocketAddress], from local: [SocketAddress]? = nil, stack: SCTPStack = .shared,
+                               initProfile: SCTPInitProfile? = nil, acceptZeroChecksum: UInt32 = 0,
                                configure: @Sendable (SCTPSocket) throws -> Void = { _ in }) async throws(SCTPError) -> SCTPAssociation {
         let socket = SCTPSocket(family: peers.contains { if case .v6 = $0 { true } else { false } } ? .ipv6 : .ipv4,
                                 style: .oneToOne, stack: stack)
         do {
+            try socket.applyHandshakeOptions(initProfile: initProfile, acceptZeroChecksum: acceptZeroChecksum)
             try configure(socket)
             if let local { try socket.bind(local) }
             let id = try await socket.connectx(peers)
@@ -70,6 +76,12 @@ public final class SCTPAssociation: Sendable {
 
     /// The peer's addresses (`sctp_getpaddrs`).
     public func peerAddresses() throws(SCTPError) -> [SocketAddress] { try socket.getpaddrs(id) }
+
+    /// Whether the association sends zero checksums (RFC 9653): both sides announced Zero
+    /// Checksum Acceptable with the same error detection method (`acceptZeroChecksum`).
+    public var usesZeroChecksum: Bool {
+        get throws(SCTPError) { try socket.getOption(.status, association: id).zeroChecksum }
+    }
 
     /// Shuts the association down gracefully and waits until the peer has acknowledged
     /// everything (SHUTDOWN COMPLETE), reading and dropping what still arrives.
@@ -157,11 +169,15 @@ public final class SCTPListener: Sendable {
     init(socket: SCTPSocket) { self.socket = socket }
 
     /// Binds explicit local addresses (sharing one port; 0 picks one) and listens.
+    /// `initProfile` and `acceptZeroChecksum` are as for `SCTPAssociation.connect`, for the
+    /// INIT ACKs the listener sends; `configure` runs on the socket before it binds.
     public static func bind(_ addresses: [SocketAddress], stack: SCTPStack = .shared, backlog: Int = 128,
+                            initProfile: SCTPInitProfile? = nil, acceptZeroChecksum: UInt32 = 0,
                             configure: @Sendable (SCTPSocket) throws -> Void = { _ in }) throws(SCTPError) -> SCTPListener {
         let socket = SCTPSocket(family: addresses.contains { if case .v6 = $0 { true } else { false } } ? .ipv6 : .ipv4,
                                 style: .oneToOne, stack: stack)
         do {
+            try socket.applyHandshakeOptions(initProfile: initProfile, acceptZeroChecksum: acceptZeroChecksum)
             try configure(socket)
             try socket.bind(addresses)
             try socket.listen(backlog: backlog)
@@ -211,6 +227,13 @@ public final class SCTPListener: Sendable {
 }
 
 extension SCTPSocket {
+    /// The async API's handshake options: the INIT profile (`nil`: the stack's default) and
+    /// the zero checksum method (0: none).
+    func applyHandshakeOptions(initProfile: SCTPInitProfile?, acceptZeroChecksum: UInt32) throws(SCTPError) {
+        if let initProfile { try setOption(.initProfile, initProfile) }
+        if acceptZeroChecksum != 0 { try setOption(.acceptZeroChecksum, acceptZeroChecksum) }
+    }
+
     /// `accept` for a task; cancelling the task makes it throw EINTR.
     func acceptAsync() async throws(SCTPError) -> SCTPSocket {
         let box = PromiseBox()

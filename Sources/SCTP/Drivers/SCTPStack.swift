@@ -78,6 +78,9 @@ public final class SCTPStack: @unchecked Sendable {
     /// ABORT, ...). On by default; off by default over raw IP, where another process's SCTP
     /// stack may own the port.
     public let answersOutOfTheBlue: Bool
+    /// Whether a user-supplied carrier moves the packets (`init(carrier:group:)`): sockets
+    /// then default to the WebRTC INIT profile, and may accept zero checksums (RFC 9653).
+    public let isCarrier: Bool
 
     private let origin = NIODeadline.now()
     private let udpBoundPort: NIOLockedValueBox<Int?>?
@@ -167,6 +170,7 @@ public final class SCTPStack: @unchecked Sendable {
         eventLoop = group.next()
         ownLoop = eventLoop as? SCTPEventLoop
         answersOutOfTheBlue = true
+        isCarrier = false
         let boundPort = NIOLockedValueBox<Int?>(nil)
         udpBoundPort = boundPort
         state = State(sources: SourceAddressSelection(usesKernelRoutes: true))
@@ -185,6 +189,7 @@ public final class SCTPStack: @unchecked Sendable {
         eventLoop = group.next()
         ownLoop = eventLoop as? SCTPEventLoop
         self.answersOutOfTheBlue = answersOutOfTheBlue
+        isCarrier = false
         udpBoundPort = nil
         state = State(sources: SourceAddressSelection(usesKernelRoutes: true))
         state.transport = .rawIP(RawIPTransport(stack: self))
@@ -200,6 +205,7 @@ public final class SCTPStack: @unchecked Sendable {
         eventLoop = loop
         ownLoop = eventLoop as? SCTPEventLoop
         answersOutOfTheBlue = true
+        isCarrier = true
         udpBoundPort = nil
         // A carrier's addresses are labels: no routing table says which to send from.
         state = State(sources: SourceAddressSelection(usesKernelRoutes: false))

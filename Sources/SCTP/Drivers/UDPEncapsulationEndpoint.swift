@@ -63,7 +63,9 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
     }
 
     /// Binds the UDP sockets and starts the endpoint. `onEvent` runs on the event loop for
-    /// every event of the core; a delivered message counts as read when it returns.
+    /// every event of the core; a delivered message counts as read when it returns. Fails
+    /// with EINVAL for a configuration with `zeroChecksumMethod` (UDP detects no errors that
+    /// CRC32c would not).
     public static func start(options: Options, on eventLoop: any EventLoop,
                              onEvent: @escaping @Sendable (SCTPEvent) -> Void) -> EventLoopFuture<UDPEncapsulationEndpoint> {
         var addresses: [IPAddress] = []
@@ -75,6 +77,10 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
         }
         guard !addresses.isEmpty else {
             return eventLoop.makeFailedFuture(SCTPError(.invalidArgument, "no local address given"))
+        }
+        // Zero checksum (RFC 9653) needs a lower layer that detects errors; UDP does not.
+        guard options.configuration.zeroChecksumMethod == nil else {
+            return eventLoop.makeFailedFuture(SCTPError(.invalidArgument, "zero checksum needs a carrier that detects errors; UDP does not"))
         }
         let stack = SCTPStack(options: SCTPStack.Options(udpPort: options.udpPort, peerUDPPort: options.peerUDPPort), group: eventLoop)
         let endpoint = UDPEncapsulationEndpoint(stack: stack, options: options, localAddresses: addresses, onEvent: onEvent)

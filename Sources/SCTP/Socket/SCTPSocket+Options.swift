@@ -192,6 +192,41 @@ extension SCTPSocketOption where Value == UInt32? {
     }
 }
 
+extension SCTPSocketOption where Value == UInt32 {
+    /// `SCTP_ACCEPT_ZERO_CHECKSUM` (RFC 9653's socket option): the error detection method of the carrier
+    /// under which new associations accept packets with a zero checksum, announced with the
+    /// Zero Checksum Acceptable parameter in INIT and INIT ACK; 0 (`SCTP_EDMID_NONE`, the
+    /// default) none. 1 (`ZeroChecksumAcceptableParameter.dtls`, `SCTP_EDMID_LOWER_LAYER_DTLS`)
+    /// says that every packet travels in DTLS (RFC 8261), whose integrity check covers it.
+    /// Where the peer announces the same method, the association also sends zero checksums
+    /// (`AssociationStatus.zeroChecksum`), sparing the CRC32c on both sides.
+    ///
+    /// Setting it says the carrier detects errors, so only a carrier stack
+    /// (`SCTPStack(carrier:)`) takes a method: over UDP and raw IP only the 16-bit UDP/IP
+    /// checksums would remain, and a method fails with EINVAL there.
+    public static var acceptZeroChecksum: Self {
+        Self(name: "SCTP_ACCEPT_ZERO_CHECKSUM", read: { socket, _ in socket.configuration.zeroChecksumMethod ?? 0 },
+             write: { socket, value, _ throws(SCTPError) in
+                 guard value == 0 || socket.stack.isCarrier else {
+                     throw SCTPError(.invalidArgument,
+                                     "SCTP_ACCEPT_ZERO_CHECKSUM needs a carrier that detects errors (SCTPStack(carrier:)); UDP and raw IP do not")
+                 }
+                 socket.configuration.zeroChecksumMethod = value == 0 ? nil : value
+             })
+    }
+}
+
+extension SCTPSocketOption where Value == SCTPInitProfile {
+    /// Which optional parameters the INITs and INIT ACKs of new associations carry (ours,
+    /// not in RFC 6458): `.full` (the default on UDP and raw IP stacks: also Supported Address
+    /// Types and ECN Capable) or `.webRTC` (the default on carrier stacks: only what WebRTC
+    /// stacks such as pion/sctp accept, see `SCTPInitProfile`).
+    public static var initProfile: Self {
+        Self(name: "SCTP_INIT_PROFILE", read: { socket, _ in socket.configuration.initProfile },
+             write: { socket, value, _ in socket.configuration.initProfile = value })
+    }
+}
+
 extension SCTPSocketOption where Value == SCTPSendInfo {
     /// `SCTP_DEFAULT_SNDINFO`: what `sendmsg` uses when given no send info.
     public static var defaultSendInfo: Self {

@@ -86,11 +86,13 @@ public final class SCTPSocket: @unchecked Sendable {
         case notification(SCTPNotification)
     }
 
-    /// A new, unbound socket on `stack`.
+    /// A new, unbound socket on `stack`. On a carrier stack its INITs follow the WebRTC
+    /// profile (`SCTPSocketOption.initProfile`).
     public init(family: Family = .ipv4, style: Style = .oneToOne, stack: SCTPStack = .shared) {
         self.family = family
         self.style = style
         self.stack = stack
+        if stack.isCarrier { configuration.initProfile = .webRTC }
     }
 
     /// A socket for an association of `parent`'s endpoint (accept, peeloff).

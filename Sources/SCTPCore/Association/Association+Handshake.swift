@@ -16,9 +16,10 @@ extension Association {
         guard let progress = handshake else { return }
         let address = progress.connectAddresses[progress.cursor]
         let index = pathIndex(for: address) ?? primaryPath
-        // INIT always carries tag 0; COOKIE ECHO carries the peer's tag.
+        // INIT always carries tag 0; COOKIE ECHO carries the peer's tag. Both always carry a
+        // CRC32c, zero checksum or not (RFC 9653 §5.2): the peer has no association yet.
         let tag: UInt32? = state == .cookieWait ? 0 : nil
-        sendControl(progress.pending, to: index, tag: tag)
+        sendControl(progress.pending, to: index, tag: tag, checksum: .crc32c)
         timers[.t1Init] = now + progress.timeout
     }
 
@@ -101,16 +102,15 @@ extension Association {
         outboundStreams = min(configuration.outboundStreams, initiate.inboundStreams)
         inboundStreams = min(configuration.maxInboundStreams, initiate.outboundStreams)
         peerReceiverWindow = initiate.advertisedReceiverWindowCredit
-        peerSupportsForwardTSN = configuration.partialReliability && initiate.parameters.parameters.contains {
-            if case .forwardTSNSupported = $0 { true } else { false }
-        }
-        peerSupportsReconfiguration = PeerFeatures(parameters: initiate.parameters).contains(.reconfiguration)
+        // PR-SCTP: the Forward-TSN-Supported parameter, or FORWARD TSN in Supported Extensions
+        // (what pion/sctp sends, RFC 3758 §3.3.1 allows either).
+        let features = PeerFeatures(parameters: initiate.parameters)
+        peerSupportsForwardTSN = configuration.partialReliability && features.contains(.forwardTSN)
+        peerSupportsReconfiguration = features.contains(.reconfiguration)
         peerAdaptationIndication = initiate.parameters.parameters.lazy.compactMap {
             if case .adaptationLayerIndication(let p) = $0 { p.adaptationCodePoint } else { nil }
         }.first
-        ecnNegotiated = configuration.ecn && initiate.parameters.parameters.contains {
-            if case .ecnCapable = $0 { true } else { false }
-        }
+        ecnNegotiated = configuration.announcesECN && features.contains(.ecn)
         if let method = configuration.zeroChecksumMethod {
             zeroChecksumToPeer = initiate.parameters.parameters.contains {
                 if case .zeroChecksumAcceptable(let p) = $0 { p.errorDetectionMethod == method } else { false }
@@ -163,7 +163,7 @@ extension Association {
         inboundStreams = cookie.inboundStreams
         peerReceiverWindow = cookie.peerReceiverWindow
         peerSupportsForwardTSN = configuration.partialReliability && cookie.peerSupportsForwardTSN
-        ecnNegotiated = configuration.ecn && cookie.peerSupportsECN
+        ecnNegotiated = configuration.announcesECN && cookie.peerSupportsECN
         if let method = configuration.zeroChecksumMethod { zeroChecksumToPeer = cookie.peerZeroChecksumMethod == method }
         peerAdaptationIndication = cookie.peerAdaptationIndication
         peerSupportsReconfiguration = cookie.peerFeatures.contains(.reconfiguration)

@@ -2,9 +2,11 @@ import NIOCore
 import SCTPWire
 
 extension Association {
-    /// Whether the peer may send us packets with a zero checksum (we announced the method
-    /// and this association runs over it).
-    var zeroChecksumFromPeerAllowed: Bool { configuration.zeroChecksumMethod != nil && zeroChecksumToPeer }
+    /// Whether packets of this association with a zero checksum are accepted: we announced
+    /// Zero Checksum Acceptable in our INIT or INIT ACK (RFC 9653 §5.3: an endpoint that
+    /// announced it must accept them, whatever the peer announced). Elsewhere a zero checksum
+    /// is checked as a CRC32c like any other, and almost always dropped.
+    var zeroChecksumFromPeerAllowed: Bool { configuration.zeroChecksumMethod != nil }
 
     /// Creates the server side from a verified state cookie (§5.1 D), or the restarted
     /// association (§5.2.4 A, `restart`): answers COOKIE ACK and enters ESTABLISHED.

@@ -108,6 +108,9 @@ final class Association {
     var ecnEchoTSN: TSN?
     /// When user data last went out or came in (`SCTP_AUTOCLOSE` counts idleness from it).
     var lastDataActivity: SCTPInstant = .zero
+    /// Zero checksum (RFC 9653) towards the peer: it announced Zero Checksum Acceptable with
+    /// the error detection method we are configured with; our packets then carry a zero
+    /// checksum, except those with INIT or COOKIE ECHO.
     var zeroChecksumToPeer = false
     /// The peer's Adaptation Layer Indication (RFC 5061), reported when the association comes up.
     var peerAdaptationIndication: UInt32?
@@ -237,13 +240,14 @@ final class Association {
 
     var checksumMode: ChecksumMode { zeroChecksumToPeer ? .zero : .crc32c }
 
-    /// Sends control chunks (bundled as far as the MTU allows) to a path.
-    func sendControl(_ chunks: [Chunk], to pathIndex: Int, tag: UInt32? = nil) {
+    /// Sends control chunks (bundled as far as the MTU allows) to a path; `checksum` overrides
+    /// the association's checksum mode (the handshake's packets always carry CRC32c).
+    func sendControl(_ chunks: [Chunk], to pathIndex: Int, tag: UInt32? = nil, checksum: ChecksumMode? = nil) {
         guard paths.indices.contains(pathIndex) else { return }
         var header = commonHeader
         if let tag { header.verificationTag = tag }
         var builder = PacketBuilder(header: header, mtu: paths[pathIndex].mtu, destination: paths[pathIndex].address,
-                                    checksum: checksumMode)
+                                    checksum: checksum ?? checksumMode)
         builder.initialCapacity = 512
         for chunk in chunks { builder.add(chunk) }
         builder.finish(into: &outbox)

@@ -32,9 +32,11 @@ extension SCTPEndpoint {
                        congestionExperienced: Bool = false) {
         guard let header = try? CommonHeader(peeking: datagram), header.destinationPort == localPort else { return }
         latestNow = max(latestNow, now)
-        // Checksum: zero is acceptable only when we announced zero-checksum support (RFC 9653);
-        // then the association it reaches must have negotiated it, which is checked below.
-        let verification: ChecksumVerification = configuration.zeroChecksumMethod == nil ? .required : .zeroAllowed
+        // Checksum: a non-zero one must be the CRC32c. A zero one (RFC 9653) passes only on an
+        // association where we announced Zero Checksum Acceptable, checked once the packet's
+        // association is known below; anywhere else (no association: INIT, COOKIE ECHO, out of
+        // the blue) it must be the CRC32c too.
+        let verification: ChecksumVerification = .zeroAllowed
         var storage: [Chunk] = []
         swap(&storage, &chunkStorage)
         guard var packet = try? SCTPPacket(parsing: datagram, checksum: verification, reusing: consume storage) else { return }
@@ -49,9 +51,20 @@ extension SCTPEndpoint {
         let owner = findAssociation(for: packet, from: source)
         var association: Association? = nil
         if case .association(let owner) = owner { association = owner }
-        if header.checksum == 0 && !(association?.zeroChecksumFromPeerAllowed ?? false) {
-            // Only associations that negotiated it may skip the checksum.
-            guard (try? PacketChecksum.verify(datagram, .required)) != nil else { return }
+        if header.checksum == 0 {
+            // Only associations where we announced it may skip the checksum. Never an INIT,
+            // whose sender cannot know yet (RFC 9653 requires CRC32c on it). A COOKIE ECHO must
+            // carry CRC32c too, but one with zero is taken where our INIT ACK announced zero
+            // checksum (the endpoint's configuration): its cookie is authenticated anyway.
+            var zeroAllowed: Bool
+            switch packet.chunks.first {
+            case .initiation: zeroAllowed = false
+            case .cookieEcho: zeroAllowed = configuration.zeroChecksumMethod != nil
+            default: zeroAllowed = association?.zeroChecksumFromPeerAllowed ?? false
+            }
+            if !zeroAllowed {
+                guard (try? PacketChecksum.verify(datagram, .required)) != nil else { return }
+            }
         }
         if owner == .discard { return }
         switch packet.chunks.first {

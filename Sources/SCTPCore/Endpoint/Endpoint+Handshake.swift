@@ -32,23 +32,38 @@ enum CookieAction: Equatable {
     }
 }
 
+/// The optional parameters of our INIT and of our INIT ACK (before the state cookie and
+/// the reports), as the configuration's `initProfile` says.
+struct LocalInitParameters {
+    var initiation: [Parameter]
+    var acknowledgement: [Parameter]
+}
+
 extension SCTPEndpoint {
-    /// Our INIT or INIT ACK parameters: our addresses and what we support.
-    func localInitParameters() -> [Parameter] {
-        if let initParameters { return initParameters }
-        let parameters = makeInitParameters()
-        initParameters = parameters
-        return parameters
+    /// Our INIT's parameters, or our INIT ACK's (`initAck`): our addresses and what we support.
+    func localInitParameters(initAck: Bool = false) -> [Parameter] {
+        let sets: LocalInitParameters
+        if let initParameters { sets = initParameters } else {
+            sets = makeInitParameters()
+            initParameters = sets
+        }
+        return initAck ? sets.acknowledgement : sets.initiation
     }
 
-    private func makeInitParameters() -> [Parameter] {
+    private func makeInitParameters() -> LocalInitParameters {
         var parameters: [Parameter] = []
+        // §5.1.2: without address parameters the packet's source is the only address; a
+        // multi-homed endpoint lists them all.
         if localAddresses.count > 1 { parameters += localAddresses.map(Parameter.init(address:)) }
-        var types: [UInt16] = []
-        if localAddresses.contains(where: { if case .v4 = $0 { true } else { false } }) { types.append(5) }
-        if localAddresses.contains(where: { if case .v6 = $0 { true } else { false } }) { types.append(6) }
-        parameters.append(.supportedAddressTypes(SupportedAddressTypesParameter(addressTypes: types)))
-        if configuration.ecn { parameters.append(.ecnCapable(ECNCapableParameter())) }
+        // Supported Address Types: INIT only (§3.3.2; §3.3.3 does not list it), full profile only.
+        var supportedAddressTypes: Parameter? = nil
+        if configuration.initProfile == .full {
+            var types: [UInt16] = []
+            if localAddresses.contains(where: { if case .v4 = $0 { true } else { false } }) { types.append(5) }
+            if localAddresses.contains(where: { if case .v6 = $0 { true } else { false } }) { types.append(6) }
+            supportedAddressTypes = .supportedAddressTypes(SupportedAddressTypesParameter(addressTypes: types))
+        }
+        if configuration.announcesECN { parameters.append(.ecnCapable(ECNCapableParameter())) }
         if configuration.partialReliability { parameters.append(.forwardTSNSupported(ForwardTSNSupportedParameter())) }
         var extensions: [UInt8] = []
         if configuration.partialReliability { extensions.append(ChunkType.forwardTSN) }
@@ -62,7 +77,12 @@ extension SCTPEndpoint {
         if let codePoint = configuration.adaptationLayerIndication {
             parameters.append(.adaptationLayerIndication(AdaptationLayerIndicationParameter(adaptationCodePoint: codePoint)))
         }
-        return parameters
+        var initiation = parameters
+        if let supportedAddressTypes {
+            let afterAddresses = localAddresses.count > 1 ? localAddresses.count : 0
+            initiation.insert(supportedAddressTypes, at: afterAddresses)
+        }
+        return LocalInitParameters(initiation: initiation, acknowledgement: parameters)
     }
 
     /// The addresses an INIT offers (its source, then those it lists) that `association`
@@ -169,7 +189,7 @@ extension SCTPEndpoint {
             created: now,
             lifetime: configuration.validCookieLife + cookies.acceptedIncrement(
                 initChunk.first { if case .cookiePreservative(let p) = $0 { p.lifeSpanIncrement } else { nil } }))
-        var parameters = localInitParameters()
+        var parameters = localInitParameters(initAck: true)
         parameters.append(.stateCookie(StateCookieParameter(cookie: cookies.seal(cookie))))
         for unknown in configuration.initParametersToReport(initChunk.parameters) {
             parameters.append(.unrecognizedParameter(UnrecognizedParameter(reporting: unknown)))

@@ -34,6 +34,9 @@ public struct AssociationStatus: Hashable, Sendable {
     public var paths: [PathStatus]
     /// Whether ECN is in use (both sides announced ECN Capable, RFC 9260 Appendix A).
     public var ecn: Bool
+    /// Whether our packets to the peer carry a zero checksum (RFC 9653): the peer announced
+    /// Zero Checksum Acceptable with our configured error detection method.
+    public var zeroChecksum: Bool = false
 }
 
 extension SCTPEndpoint {
@@ -59,7 +62,7 @@ extension SCTPEndpoint {
             pendingBytes: association.queuedBytes, inboundStreams: association.inboundStreams,
             outboundStreams: association.outboundStreams, primaryAddress: primary.map { association.paths[$0].address },
             fragmentationPoint: TransmissionQueue.pmdcs(mtu: mtu) - DataChunk.headerSize, paths: paths,
-            ecn: association.ecnNegotiated)
+            ecn: association.ecnNegotiated, zeroChecksum: association.zeroChecksumToPeer)
     }
 
     /// Makes `address` the association's primary path (`SCTP_PRIMARY_ADDR`): new data goes

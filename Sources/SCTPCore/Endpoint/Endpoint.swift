@@ -24,12 +24,12 @@ public final class SCTPEndpoint {
     public var localAddresses: [IPAddress] {
         didSet { initParameters = nil }
     }
-    /// The parameters every INIT and INIT ACK lists (`localInitParameters()`), made once
-    /// for the current configuration and addresses.
+    /// The parameters every INIT and every INIT ACK lists (`localInitParameters(initAck:)`), made
+    /// once for the current configuration and addresses.
     #if DEBUG
-    var initParameters: [Parameter]?
+    var initParameters: LocalInitParameters?
     #else
-    @exclusivity(unchecked) var initParameters: [Parameter]?
+    @exclusivity(unchecked) var initParameters: LocalInitParameters?
     #endif
     /// Whether INITs are answered (a listening or one-to-many socket).
     public var acceptsAssociations: Bool

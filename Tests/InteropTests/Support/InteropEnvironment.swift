@@ -46,7 +46,7 @@ enum InteropEnvironment {
 
     private static func removeRunDirectory() {
         let contents = (try? FileManager.default.contentsOfDirectory(atPath: runDirectory.path)) ?? []
-        guard contents.allSatisfy({ $0 == "usrsctp-peer" }) else {
+        guard contents.allSatisfy({ $0 == "usrsctp-peer" || $0 == "pion-peer" }) else {
             print("interop captures kept in \(runDirectory.path)")
             return
         }
