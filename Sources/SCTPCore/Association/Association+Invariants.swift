@@ -114,21 +114,29 @@ extension Association {
             fail("PR-SCTP state with a peer that does not support FORWARD TSN")
         }
 
-        // SSNs of the ordered messages outstanding, per stream.
-        var lastSSN: [UInt16: SSN] = [:]
+        // SSNs of the ordered messages outstanding, per stream; a stream reset (RFC 6525)
+        // performed between two chunks restarts the numbering at 0.
+        let resetPoints = reconfig?.resetPoints ?? []
+        func resetBetween(_ earlier: TSN, _ later: TSN, on stream: UInt16) -> Bool {
+            resetPoints.contains { earlier <= $0.tsn && $0.tsn < later && ($0.streams.isEmpty || $0.streams.contains(stream)) }
+        }
+        var lastSSN: [UInt16: (ssn: SSN, tsn: TSN)] = [:]
         for entry in outstanding.chunks where !entry.chunk.dataFlags.contains(.unordered) {
             let chunk = entry.chunk
             let stream = chunk.streamIdentifier
             if let last = lastSSN[stream] {
-                let expected = chunk.dataFlags.contains(.beginning) ? last.next : last
+                var expected = chunk.dataFlags.contains(.beginning) ? last.ssn.next : last.ssn
+                if resetBetween(last.tsn, chunk.tsn, on: stream) { expected = SSN(0) }
                 if chunk.ssn != expected {
-                    fail("stream \(stream): SSN \(chunk.ssn.rawValue) (TSN \(chunk.tsn.rawValue)) after SSN \(last.rawValue)")
+                    fail("stream \(stream): SSN \(chunk.ssn.rawValue) (TSN \(chunk.tsn.rawValue)) after SSN \(last.ssn.rawValue)")
                 }
             }
-            lastSSN[stream] = chunk.ssn
+            lastSSN[stream] = (chunk.ssn, chunk.tsn)
         }
-        for (stream, last) in lastSSN where last.next != tx.queue.nextSSN(for: stream) {
-            fail("stream \(stream): SSN \(last.rawValue) outstanding, the next one \(tx.queue.nextSSN(for: stream).rawValue)")
+        let nextTSN = tx.outstanding.nextTSN
+        for (stream, last) in lastSSN where !resetBetween(last.tsn, nextTSN, on: stream)
+            && last.ssn.next != tx.queue.nextSSN(for: stream) {
+            fail("stream \(stream): SSN \(last.ssn.rawValue) outstanding, the next one \(tx.queue.nextSSN(for: stream).rawValue)")
         }
 
         if state != .closed && receiver.tracker.isInsidePacket { fail("a packet's DATA processing never ended") }

@@ -126,6 +126,7 @@ extension Association {
             switch request {
             case .outgoingReset(let streams, let respondingTo):
                 let lastAssigned = tx.outstanding.nextTSN.previous
+                rc.inFlight[rc.inFlight.count - 1].lastAssignedTSN = lastAssigned
                 parameters.append(.outgoingSSNResetRequest(OutgoingSSNResetRequestParameter(
                     requestSequenceNumber: sequence, responseSequenceNumber: respondingTo ?? (rc.peerNextSequence &- 1),
                     sendersLastAssignedTSN: lastAssigned, streams: streams)))
@@ -157,6 +158,16 @@ extension Association {
         reconfig?.pending = []
         for request in pending { reportFailure(of: request, refusal: 0x0008) }
         releaseResetStreams()
+    }
+
+    /// The association ends: every request of ours not answered yet (in flight or queued)
+    /// is reported as failed.
+    func abandonReconfiguration() {
+        guard let rc = reconfig, rc.isBusy else { return }
+        reconfig?.inFlight = []
+        reconfig?.pending = []
+        reconfig?.inFlightChunk = nil
+        for request in rc.inFlight.map(\.request) + rc.pending { reportFailure(of: request, refusal: 0x0008) }
     }
 
     /// Reports a request of ours that did not succeed (`refusal`: the denied or failed flag).
@@ -437,6 +448,12 @@ extension Association {
         switch sent.request {
         case .outgoingReset(let streams, _) where succeeded:
             if streams.isEmpty { tx.queue.resetAllSequenceNumbers() } else { tx.queue.resetSequenceNumbers(of: streams) }
+            if let tsn = sent.lastAssignedTSN, !tx.outstanding.isEmpty {
+                let acknowledged = tx.outstanding.cumulativeTSNAck
+                reconfig?.resetPoints.removeAll { $0.tsn <= acknowledged }
+                reconfig?.resetPoints.append(.init(tsn: tsn, streams: streams))
+                if let count = reconfig?.resetPoints.count, count > 16 { reconfig?.resetPoints.removeFirst(count - 16) }
+            }
             events.append(.streamReset(id, StreamResetEvent(flags: .outgoing, streams: streams)))
         case .incomingReset where succeeded, .addIncoming where succeeded:
             // The peer's own request (Outgoing SSN Reset, Add Outgoing Streams) follows and

@@ -229,6 +229,7 @@ final class Association {
             paths[index].heartbeatDeadline = nil
         }
         for failed in tx.takeFailures() + tx.removeAll() { events.append(.sendFailed(id, failed)) }
+        abandonReconfiguration()
         if let event { events.append(event) }
     }
 

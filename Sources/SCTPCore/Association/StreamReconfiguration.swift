@@ -134,6 +134,16 @@ struct ReconfigurationState {
     struct Sent: Hashable {
         var sequence: UInt32
         var request: Request
+        /// An outgoing reset's Sender's Last Assigned TSN.
+        var lastAssignedTSN: TSN? = nil
+    }
+
+    /// Where performed outgoing resets restarted streams' numbering: chunks on those streams
+    /// (all when empty) at or below `tsn` carry the old SSNs. Kept while such chunks may be
+    /// outstanding, for `checkInvariants()`.
+    struct ResetPoint: Hashable {
+        var tsn: TSN
+        var streams: [UInt16]
     }
 
     /// Requests waiting for the one in flight (or for the send side) to finish.
@@ -162,6 +172,8 @@ struct ReconfigurationState {
     var invitedStreams = 0
     /// The peer's SSN/TSN Reset Request waiting for our side to be quiet (§5.2.4).
     var pendingPeerAssociationReset: UInt32?
+    /// Performed outgoing resets whose old chunks may still be outstanding (at most 16).
+    var resetPoints: [ResetPoint] = []
     /// Our answers to the peer's latest requests (at most two), repeated when it retransmits.
     var answers: [ReconfigurationResponseParameter] = []
     /// The peer's Outgoing SSN Reset Request we answered "In progress": performed once every

@@ -440,7 +440,8 @@ public struct SendQueue: Sendable {
     }
 
     /// Empties the queue (association ended): the message partly sent, if any, and the
-    /// messages not yet started, stream by stream in round-robin order of the ready streams.
+    /// messages not yet started, stream by stream in round-robin order of the ready streams,
+    /// then those of paused streams.
     public mutating func removeAll() -> (partlySent: OutgoingMessage?, unsent: [OutgoingMessage]) {
         let partial = current?.message
         var unsent: [OutgoingMessage] = []
@@ -448,12 +449,20 @@ public struct SendQueue: Sendable {
         if let id = current?.message.streamIdentifier, let stream = streams[id] {
             unsent.append(contentsOf: stream.messages)
         }
+        var taken = Set<UInt16>()
+        if let id = current?.message.streamIdentifier { taken.insert(id) }
         for id in ready.waiting {
+            taken.insert(id)
+            if let stream = streams[id] { unsent.append(contentsOf: stream.messages) }
+        }
+        // Streams that were not taking turns (paused for a stream reset), by id.
+        for id in streams.keys.sorted() where !taken.contains(id) {
             if let stream = streams[id] { unsent.append(contentsOf: stream.messages) }
         }
         streams.forEachValue { $0.messages.removeAll() }
         ready = Scheduler()
         current = nil
+        paused = PausedStreams()
         queuedBytes = 0
         queuedMessageCount = 0
         hasDestinations = false

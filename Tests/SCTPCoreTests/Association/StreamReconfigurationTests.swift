@@ -252,6 +252,25 @@ struct StreamReconfigurationTests {
         #expect(H.messages(h.client).last?.firstTSN == Self.associationResets(h.client).first?.remoteTSN)
     }
 
+    @Test("an abort while a reset waits: the messages held back are reported failed, and so is the request (found by the sweep)")
+    func abortWhileResetting() throws {
+        let h = H(seed: 16)
+        let (id, _) = try Self.established(h)
+        // The request is lost: the stream stays paused with messages waiting behind it.
+        let client = PacketFilterParticipant(h.client, rules: [(ReconfigChunk.chunkType, .drop)])
+        h.loop.participants = [client, h.server]
+        try h.client.endpoint.resetStreams([1], direction: .outgoing, on: id, now: h.now)
+        for index in 0..<3 { try Self.send(h, h.client, id, stream: 1, index: index) }
+        h.loop.flushTransmits()
+        h.run(for: .milliseconds(200)) { false }
+        #expect(H.messages(h.server).isEmpty)
+        try h.client.endpoint.abort(id, now: h.now)
+        h.run { H.lost(h.client) != nil }
+        let failed = h.client.events.compactMap { if case .sendFailed(_, let m) = $0.event { m.payloadProtocolIdentifier } else { nil } }
+        #expect(failed == [0, 1, 2])
+        #expect(Self.resets(h.client) == [StreamResetEvent(flags: [.outgoing, .failed], streams: [1])])
+    }
+
     @Test("§5.2.4: SSN/TSN resets are denied by default")
     func associationResetDenied() throws {
         let h = H(seed: 11)

@@ -54,6 +54,8 @@ enum SeededSweep {
             peerReceiveBuffer: scenario.client.receiveBufferSize)
         client.peerMessages = scenario.serverMessages
         server.peerMessages = scenario.clientMessages
+        client.resets = scenario.clientResets
+        server.resets = scenario.serverResets
         if trace {
             client.trace = []
             server.trace = []
@@ -191,6 +193,11 @@ enum SeededSweep {
                 note("graceful shutdown expected; \(describe(side))")
             }
             if !both, (byClient ? server : client).peerShutdowns != 1 { note("the peer of the side shutting down saw no SHUTDOWN") }
+            // A graceful end concludes every outgoing stream reset asked for (done, or
+            // failed when the shutdown began before the request could go).
+            for side in [client, server] where !side.resetsConcluded {
+                note("\(side.name): \(side.outgoingResetsRequested) outgoing resets asked for, events \(side.resetEvents)")
+            }
         case .abort(let byClient, _):
             let aborter = byClient ? client : server, peer = byClient ? server : client
             if aborter.abortedAt == nil || aborter.lost != [.userAborted] || aborter.shutdownCompletes != 0 {

@@ -27,6 +27,13 @@ final class SweepPeer: SimulationParticipant {
     /// What the peer sends (to judge what arrives).
     var peerMessages: [SweepScenario.Message] = []
     let reader: SweepScenario.Reader
+    /// The stream resets this side asks for.
+    var resets: [SweepScenario.Reset] = []
+    private var nextReset = 0
+    /// Resets asked for and accepted, per direction; their outcomes as reported.
+    private(set) var outgoingResetsRequested = 0
+    private(set) var incomingResetsRequested = 0
+    private(set) var resetEvents: [StreamResetEvent] = []
     /// The a_rwnd the peer starts with: what our outstanding data is bounded by.
     let peerReceiveBuffer: Int
 
@@ -144,6 +151,7 @@ final class SweepPeer: SimulationParticipant {
             if let upAt {
                 if !stoppedSending && nextToSend < messages.count { consider(retryAt ?? upAt + messages[nextToSend].offset) }
                 consider(shutdownAfter.map { upAt + $0 })
+                if nextReset < resets.count { consider(upAt + resets[nextReset].offset) }
                 consider(abortAfter.map { upAt + $0 })
             }
         }
@@ -155,6 +163,7 @@ final class SweepPeer: SimulationParticipant {
         if let readAt, readAt <= now { read(now: now) }
         guard endedAt == nil else { return }
         if upAt != nil { sendDue(now: now, early: false) }
+        resetDue(now: now)
         if let upAt, let after = shutdownAfter, upAt + after <= now {
             shutdownAfter = nil
             stoppedSending = true
@@ -206,6 +215,32 @@ final class SweepPeer: SimulationParticipant {
                 stoppedSending = true
             }
         }
+    }
+
+    /// Asks for the stream resets whose time has come. Refusals the script cannot avoid
+    /// (the association is shutting down, too many requests wait) are fine; others are not.
+    private func resetDue(now: SCTPInstant) {
+        guard let upAt, let association else { return }
+        while nextReset < resets.count, upAt + resets[nextReset].offset <= now {
+            let reset = resets[nextReset]
+            nextReset += 1
+            do {
+                try endpoint.resetStreams(reset.streams, direction: reset.direction, on: association, now: now)
+                if reset.direction.contains(.outgoing) { outgoingResetsRequested += 1 }
+                if reset.direction.contains(.incoming) { incomingResetsRequested += 1 }
+            } catch .invalidReconfiguration, .reconfigurationBusy, .unknownAssociation, .associationClosing {
+                continue
+            } catch {
+                violation("reset \(reset.streams) \(reset.direction) failed: \(error)", at: now)
+            }
+        }
+    }
+
+    /// Whether every reset this side asked for was concluded (performed, or failed when the
+    /// association began to shut down), as the events say.
+    var resetsConcluded: Bool {
+        let outgoing = resetEvents.filter { $0.flags.contains(.outgoing) && !$0.flags.contains(.incoming) }.count
+        return outgoing >= outgoingResetsRequested
     }
 
     /// A slow reader's periodic read.
@@ -271,7 +306,11 @@ final class SweepPeer: SimulationParticipant {
             // when its PR-SCTP is off); anything else is unexpected.
             let unexpected = causes.filter { if case .unrecognizedParameters = $0 { false } else { true } }
             if !unexpected.isEmpty { violation("peer reported an error: \(unexpected)", at: now) }
-        case .streamReset, .associationReset, .streamChange:
+        case .streamReset(_, let reset):
+            // Both sides allow stream resets: none is denied.
+            if reset.flags.contains(.denied) { violation("stream reset denied: \(reset)", at: now) }
+            resetEvents.append(reset)
+        case .associationReset, .streamChange:
             violation("unexpected stream reconfiguration event \(event)", at: now)
         case .adaptationIndication:
             // Neither side announces an adaptation layer in the sweep.

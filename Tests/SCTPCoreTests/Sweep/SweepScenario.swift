@@ -42,6 +42,14 @@ struct SweepScenario: CustomStringConvertible {
         var isReliable: Bool { policy == .reliable }
     }
 
+    /// A stream reset (RFC 6525) one side's application asks for, after its association came up.
+    struct Reset {
+        var offset: Duration
+        /// Empty: every stream.
+        var streams: [UInt16]
+        var direction: StreamResetDirection
+    }
+
     /// How one side's application reads what arrives.
     struct Reader {
         /// `nil`: everything at once; otherwise this many bytes every `interval`.
@@ -63,6 +71,10 @@ struct SweepScenario: CustomStringConvertible {
     /// The client hands its first messages (those at offset 0) over at connect, before
     /// the association is up.
     var clientSendsEarly: Bool
+    /// Stream resets each side asks for (from a random stream of their own, so that the
+    /// rest of a seed's scenario is what it was before resets were added).
+    var clientResets: [Reset] = []
+    var serverResets: [Reset] = []
 
     static let clientAddress = IPAddress.v4(IPv4Address(10, 0, 0, 1))
     static let serverAddress = IPAddress.v4(IPv4Address(10, 0, 1, 1))
@@ -160,6 +172,26 @@ struct SweepScenario: CustomStringConvertible {
         clientSendsEarly = chance(0.3)
         clientReader = reader()
         serverReader = reader()
+
+        // Stream resets racing the data, in about a third of the runs, on streams both
+        // directions have.
+        var resetRandom = SeededRandomSource(seed: seed ^ 0x5245_5345_5453_5745)  // "RESETSWE"
+        func resets() -> [Reset] {
+            func below(_ n: Int) -> Int { Int(resetRandom.nextUInt64() % UInt64(n)) }
+            guard below(3) == 0 else { return [] }
+            let common = min(clientStreams, serverStreams)
+            return (0...below(3)).map { _ in
+                let streams: [UInt16] = below(4) == 0 ? [] : (0...below(min(common, 3))).map { _ in UInt16(below(common)) }
+                let direction: StreamResetDirection = switch below(7) {
+                case 0: .incoming
+                case 1: [.incoming, .outgoing]
+                default: .outgoing
+                }
+                return Reset(offset: .milliseconds(below(2500)), streams: streams, direction: direction)
+            }.sorted { $0.offset < $1.offset }
+        }
+        clientResets = resets()
+        serverResets = resets()
 
         switch below(10) {
         case 0..<6:
