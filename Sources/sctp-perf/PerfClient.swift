@@ -24,6 +24,8 @@ struct PerfClient {
     var rtoInitialMilliseconds: Int?
     /// The SCTP packet size (`SCTPConfiguration.pathMTU`), when not the default.
     var mtu: Int?
+    /// Reset every outgoing stream after each this many messages (`--reset-every`).
+    var resetEvery: Int? = nil
 
     /// Without an echo for this long, the missing echoes are given up (counted as errors).
     static let echoIdleTimeout: TimeInterval = 10
@@ -49,6 +51,8 @@ struct PerfClient {
         var ended: String?
         var statistics: AssociationStatistics?
         var association: AssociationID?
+        /// Outgoing stream resets the peer performed (`--reset-every`).
+        var resets = 0
 
         init(streams: Int) {
             sentPerStream = Array(repeating: 0, count: streams)
@@ -177,6 +181,7 @@ struct PerfClient {
         var lastReportedBytes = 0
         var lastReportTime = 0.0
         var last: EventLoopFuture<Void>?
+        var resetsAsked = 0
         let clock = ContinuousClock()
         let deadline = clock.now + .milliseconds(Int64(seconds * 1000))
         var finished = false
@@ -215,6 +220,12 @@ struct PerfClient {
             }
             // One hop to the event loop for the whole batch.
             if !outgoing.isEmpty { last = client.send(outgoing, on: id) }
+            // --reset-every: what was sent so far goes with the old numbering, the rest after
+            // the reset (the core holds it back until the peer has answered).
+            if let every = resetEvery, !finished, sent / every > (sent - inBatch) / every {
+                try client.resetStreams([], direction: .outgoing, on: id).wait()
+                resetsAsked += 1
+            }
             if echo && inBatch < batch {
                 let first = sent
                 shared.update { state in
@@ -265,6 +276,8 @@ struct PerfClient {
         report.setupSeconds = setup
         report.retransmissions = state.statistics?.dataChunksRetransmitted ?? 0
         report.ended = state.ended ?? "shutdown"
+        if resetEvery != nil { report.streamResets = state.resets }
+        if resetEvery != nil && !json { say("stream resets: \(resetsAsked) asked for, \(state.resets) performed by the peer") }
         if echo && state.echoed < sent {
             FileHandle.standardError.write(Data("sctp-perf: \(sent - state.echoed) echoes missing\n".utf8))
         }
@@ -307,6 +320,8 @@ struct PerfClient {
                 }
                 state.check(message, payload: whole, unordered: unordered)
             }
+        case .streamReset(_, let reset) where reset.flags == .outgoing:
+            shared.update { $0.resets += 1 }
         case .shutdownComplete(let id):
             let statistics = driver.driver?.statisticsOnEventLoop(of: id)
             shared.update {

@@ -19,6 +19,8 @@ struct PerfReport {
     var retransmissions: Int? = 0
     /// How the association ended: "shutdown", "aborted: ...", ...
     var ended = "shutdown"
+    /// Outgoing stream resets the peer performed (`--reset-every`); `nil` when not asked.
+    var streamResets: Int? = nil
 
     var mbps: Double { seconds > 0 ? Double(bytes) * 8 / seconds / 1e6 : 0 }
     var messagesPerSecond: Double { seconds > 0 ? Double(messages) / seconds : 0 }
@@ -30,13 +32,14 @@ struct PerfReport {
         line += ", echoed \(echoed), verify errors \(verifyErrors)"
         if role == "client" { line += String(format: ", setup %.1f ms", setupSeconds * 1000) }
         line += ", retransmissions \(retransmissions.map(String.init) ?? "n/a"), ended: \(ended)"
+        if let streamResets { line += ", stream resets \(streamResets)" }
         return line
     }
 
     /// One JSON object on one line.
     var json: String {
         func number(_ value: Double) -> String { value.isFinite ? String(format: "%.6f", value) : "0" }
-        let fields: [(String, String)] = [
+        var fields: [(String, String)] = [
             ("role", quoted(role)),
             ("association", String(association)),
             ("messages", String(messages)),
@@ -50,6 +53,7 @@ struct PerfReport {
             ("retransmissions", retransmissions.map(String.init) ?? "null"),
             ("ended", quoted(ended)),
         ]
+        if let streamResets { fields.append(("stream_resets", String(streamResets))) }
         return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
     }
 

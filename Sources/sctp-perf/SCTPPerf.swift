@@ -88,6 +88,12 @@ struct SCTPPerf: ParsableCommand {
     @Flag(help: "Send unordered messages (U bit).")
     var unordered = false
 
+    @Option(name: .customLong("reset-every"),
+            help: ArgumentHelp("Client: reset every outgoing stream (RFC 6525 RE-CONFIG) after each N messages, while "
+                               + "sending; the summary counts the resets the peer performed. Example: --reset-every 1000",
+                               valueName: "N"))
+    var resetEvery: Int?
+
     // MARK: Behaviour
 
     @Flag(help: ArgumentHelp("Server: send every message back on the same stream with the same PPID and ordering. "
@@ -215,6 +221,7 @@ struct SCTPPerf: ParsableCommand {
             try reject(quiet, "--quiet", "--server")
             try reject(oneToMany, "--one-to-many", "--server")
             try reject(latency, "--latency", "--client")
+            try reject(resetEvery != nil, "--reset-every", "--client")
             if let streams, !(1...10).contains(streams) { throw ValidationError("--streams must be within 1...10 in the loopback run") }
         } else if server {
             try reject(length != nil, "--length", "--client and the loopback run")
@@ -227,6 +234,7 @@ struct SCTPPerf: ParsableCommand {
             try reject(setupRate != nil, "--setup-rate", "--client")
             try reject(setupAPI != nil, "--setup-api", "--client")
             try reject(latency, "--latency", "--client")
+            try reject(resetEvery != nil, "--reset-every", "--client")
             if oneToMany && mtu != nil { throw ValidationError("--mtu applies to the endpoint server, not --one-to-many") }
         } else {
             try reject(once, "--once", "--server")
@@ -250,6 +258,10 @@ struct SCTPPerf: ParsableCommand {
             if let streams, !(1...1024).contains(streams) { throw ValidationError("--streams must be within 1...1024") }
             if echo && (length ?? 1200) < PerfPattern.headerSize {
                 throw ValidationError("--echo needs --length of at least \(PerfPattern.headerSize) (the pattern header)")
+            }
+            if let resetEvery, resetEvery < 1 { throw ValidationError("--reset-every must be positive") }
+            if resetEvery != nil && (setupRate != nil || latency) {
+                throw ValidationError("--reset-every applies to throughput and echo runs")
             }
         }
     }
@@ -287,7 +299,7 @@ struct SCTPPerf: ParsableCommand {
                            port: UInt16(port ?? 5001), udpPort: udpPort ?? 9899, peerUDPPort: peerUDPPort ?? 9899,
                            length: length ?? 1200, messages: messages, seconds: time ?? 10, streams: streams ?? 1,
                            unordered: unordered, echo: echo, json: json, maxInitRetransmits: maxInitRetransmits,
-                           rtoInitialMilliseconds: rtoInitial, mtu: mtu).run()
+                           rtoInitialMilliseconds: rtoInitial, mtu: mtu, resetEvery: resetEvery).run()
         } else {
             try PerfLoopback(length: length ?? 1200, time: time ?? 5, streams: streams ?? 1, unordered: unordered).run()
         }

@@ -77,6 +77,22 @@ struct SCTPPerfTests {
         #expect(Self.int(served, "bytes") == Self.int(sent, "bytes"))
     }
 
+    @Test("--reset-every: the client resets its streams during an echo run; every echo checked, each reset performed")
+    func resetEvery() throws {
+        let (server, udp) = try Self.server(["--echo"])
+        defer { server.terminate() }
+        let client = try ChildProcess(try Self.tool(), ["--client", "127.0.0.1", "--udp-port", "0", "--peer-udp-port", udp,
+                                                        "--echo", "--json", "--streams", "3", "--messages", "3000",
+                                                        "--reset-every", "500"])
+        defer { client.terminate() }
+        #expect(client.waitForExit(seconds: 60) == 0, "client: \(client.standardError)")
+        #expect(server.waitForExit(seconds: 20) == 0, "server: \(server.standardError)")
+        let sent = try Self.json(client.standardOutput)
+        #expect(Self.int(sent, "echoed") == 3000 && Self.int(sent, "verify_errors") == 0)
+        // After messages 500, 1000, ..., 2500 (not after the last one).
+        #expect(Self.int(sent, "stream_resets") == 5, "\(sent)")
+    }
+
     @Test("setup rate against a quiet server: every association counted, no line per association",
           arguments: ["socket", "events"])
     func setupRate(api: String) throws {

@@ -150,6 +150,20 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
         onLoop { [self] in driver.shutdown(id) }
     }
 
+    /// Resets streams of an association (RFC 6525, `SCTP_RESET_STREAMS`): empty `streams`
+    /// means all. Completes once the request is queued; the outcome arrives as
+    /// `SCTPEvent.streamReset`. Fails with EOPNOTSUPP, EINVAL or EALREADY (`SCTPError`).
+    public func resetStreams(_ streams: [UInt16], direction: StreamResetDirection, on id: AssociationID) -> EventLoopFuture<Void> {
+        onLoop { [self] in
+            do {
+                try driver.resetStreams(streams, direction: direction, of: id)
+                return eventLoop.makeSucceededVoidFuture()
+            } catch {
+                return eventLoop.makeFailedFuture(error)
+            }
+        }
+    }
+
     /// Aborts an association at once (ABORT chunk, RFC 9260 §9.1), with `reason` as the
     /// User-Initiated Abort cause's data; queued and unacknowledged data is dropped. Fails
     /// with EINVAL (`SCTPError`) when no such association exists.
