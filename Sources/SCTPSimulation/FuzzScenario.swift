@@ -16,7 +16,8 @@ import SCTPWire
 /// and timers), deliver / drop / duplicate / delay one datagram in flight, corrupt a byte of
 /// one (with or without a correct checksum afterwards), inject a forged packet (random chunks
 /// with a verification tag seen on the wire, 0 or a random one), change an association's
-/// options (`setRTOParameters`, `setPathParameters`, `setAssociationMaxRetransmits`).
+/// options (`setRTOParameters`, `setPathParameters`, `setAssociationMaxRetransmits`), reset
+/// streams or the association and add streams (RFC 6525).
 /// Missing bytes read as zero; the scenario ends when the bytes or the action budget run out.
 ///
 /// After every action, and after every step inside one, both endpoints'
@@ -255,7 +256,7 @@ final class FuzzWorld {
     func run() {
         while actions < FuzzScenario.maxActions && !input.isExhausted && violations.isEmpty {
             actions += 1
-            step(action: input.u8() % 16)
+            step(action: input.u8() % 17)
         }
         // A short quiet ending: the network runs without new actions.
         if violations.isEmpty { runNetwork(for: .seconds(2)) }
@@ -294,7 +295,8 @@ final class FuzzWorld {
         case 12: delay(at: input.below(inFlight.count), by: input.milliseconds(0...2000))
         case 13: corrupt(at: input.below(inFlight.count))
         case 14: forge(to: side)
-        default: changeOptions(side)
+        case 15: changeOptions(side)
+        default: reconfigure(side)
         }
         pump()
     }
@@ -394,6 +396,27 @@ final class FuzzWorld {
                                                     address: address, of: id, now: now)
             default:
                 try side.endpoint.setAssociationMaxRetransmits(1 + input.below(20), of: id)
+            }
+        }
+    }
+
+    /// Stream reconfiguration (RFC 6525): reset streams either way, add streams, reset the
+    /// association's TSNs and SSNs, or change what the peer may ask. Refusals (not
+    /// established, busy, bad streams) are part of the game.
+    func reconfigure(_ side: FuzzSide) {
+        let choice = input.below(4)
+        withAssociation(side) { id in
+            switch choice {
+            case 0:
+                let streams = input.bool() ? [] : (0..<(1 + input.below(3))).map { _ in UInt16(input.below(12)) }
+                let direction: StreamResetDirection = [.outgoing, .incoming, [.incoming, .outgoing]][input.below(3)]
+                try side.endpoint.resetStreams(streams, direction: direction, on: id, now: now)
+            case 1:
+                try side.endpoint.addStreams(outgoing: UInt16(input.below(4)), incoming: UInt16(input.below(4)), on: id, now: now)
+            case 2:
+                try side.endpoint.resetAssociation(id, now: now)
+            default:
+                try side.endpoint.setStreamResetPermissions(StreamResetPermissions(rawValue: UInt32(input.u8() & 7)), on: id)
             }
         }
     }
