@@ -153,6 +153,27 @@ extension UsrsctpInterop {
             }
         }
 
+        /// The same as `usrsctpClientReconfigures` through the lossy relay (3 % loss, reordering,
+        /// duplication each way): lost RE-CONFIG chunks and answers are retransmitted, nothing
+        /// is reset twice, every message and echo arrives once and in order.
+        @Test("through a lossy relay: usrsctp resets streams both ways while we echo")
+        func usrsctpClientReconfiguresThroughLoss() async throws {
+            try await InteropRun.perform("reconfig-server-lossy") { run in
+                try await echoServer(run, clients: [
+                    (name: "reconfig", count: 800, lengths: 12...1500, seed: 36, unordered: false, streams: 10),
+                ], relay: LossyRelay.Impairments(loss: 0.03, duplicate: 0.01, reorder: 0.03), seed: 6525,
+                clientArguments: ["--enable-reset", "--reset-after", "400", "--reset-both"],
+                configure: { listener in
+                    try listener.setOption(.events, [.streamReset])
+                }, inspect: { outcome, peer in
+                    let text = outcome.notifications.joined(separator: "\n")
+                    #expect(text.contains("Flags(rawValue: 1)") && text.contains("Flags(rawValue: 2)"), "\(text)")
+                    #expect(peer.child.lines.contains { $0.hasPrefix("STREAM_RESET") && $0.contains("flags=0x1") }, "\(peer.transcript)")
+                    #expect(peer.child.lines.contains { $0.hasPrefix("STREAM_RESET") && $0.contains("flags=0x2") }, "\(peer.transcript)")
+                })
+            }
+        }
+
         /// SSN/TSN reset requested by us: the TSNs usrsctp's answer names are the ones both
         /// sides use, as the events say; data goes on afterwards.
         @Test("SSN/TSN reset: our request, performed by usrsctp; data goes on with the TSNs its answer named")

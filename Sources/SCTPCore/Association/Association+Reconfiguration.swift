@@ -323,6 +323,8 @@ extension Association {
         guard let rc = reconfig, rc.permissions.contains(.resetStreams) else { return .denied }
         let streams = Array(Set(request.streams)).sorted()
         if streams.contains(where: { $0 >= outboundStreams }) { return .errorWrongSSN }
+        // Our answering request lists these streams: it must fit in a packet.
+        guard streams.count <= Self.maxStreamsPerReset else { return .denied }
         guard rc.pending.count < ReconfigurationState.maxPendingRequests else { return .errorRequestAlreadyInProgress }
         let reset = ReconfigurationState.Request.outgoingReset(streams: streams, respondingTo: request.requestSequenceNumber)
         reconfig?.pending.append(reset)
@@ -373,6 +375,12 @@ extension Association {
 
     /// Both directions start again at the given TSNs with every SSN at 0 (SSN/TSN Reset).
     private func restartDataTransfer(ourNextTSN: TSN, peerNextTSN: TSN) {
+        // A deferred reset of incoming streams is overtaken: every stream restarts.
+        if let deferred = reconfig?.deferred {
+            reconfig?.deferred = nil
+            reconfig?.remember(ReconfigurationResponseParameter(responseSequenceNumber: deferred.requestSequenceNumber,
+                                                                result: .successPerformed))
+        }
         if tx.outstanding.nextTSN != ourNextTSN && tx.outstanding.isEmpty { tx.restartTSN(at: ourNextTSN) }
         tx.queue.resetAllSequenceNumbers()
         for stream in receiver.restart(peerNextTSN: peerNextTSN) { events.append(.partialDeliveryAborted(id, stream: stream)) }
