@@ -28,6 +28,9 @@ public struct OutgoingMessage: Sendable {
     /// failed, unconfirmed) the message goes to the primary path instead, and
     /// retransmissions follow the usual rules (§6.4), whatever the message asked.
     public var destination: IPAddress?
+    /// The order in which the send queue took the message (counts from 1 per queue), for
+    /// the first-come-first-served scheduler when the scheduler changes.
+    var arrival: UInt64 = 0
 
     /// A message for `streamIdentifier`; ordered, reliable, PPID 0 and no I bit unless asked.
     public init(streamIdentifier: UInt16, payloadProtocolIdentifier: UInt32 = 0, isUnordered: Bool = false,
@@ -104,15 +107,15 @@ public enum SendQueueError: Error, Hashable, Sendable {
 /// - The stream sequence number of an ordered message is taken when its first fragment is cut;
 ///   it counts per stream from 0 and wraps after 65535. Unordered messages carry SSN 0 and
 ///   the U bit and take no number.
-/// - Streams take turns round robin, one whole message each: the fragments of one message go
-///   out consecutively, never interleaved with another message (plain DATA cannot interleave).
+/// - Which stream goes next is the stream scheduler's choice (RFC 8260 §3,
+///   `StreamSchedulerKind`, round robin per message by default), made once per message: the
+///   fragments of one message go out consecutively, never interleaved with another message
+///   (plain DATA cannot interleave). Each stream has a scheduler value (priority or weight,
+///   `setSchedulerValue`) that stays when the scheduler changes.
 /// - Streams cost nothing until a message is queued on them.
 /// - The queue holds at most `configuration.maxQueuedBytes` bytes of user data not yet cut
 ///   into chunks; sent but unacknowledged data is the retransmission queue's (`OutstandingData`).
 public struct SendQueue: Sendable {
-    /// The stream scheduler: the order in which streams with messages take turns.
-    public typealias Scheduler = RoundRobinScheduler
-
     /// Limits and options of a send queue.
     public struct Configuration: Hashable, Sendable {
         /// The most user-data bytes that may wait to be cut into chunks (`SO_SNDBUF`).
@@ -133,10 +136,12 @@ public struct SendQueue: Sendable {
     struct Stream: Sendable {
         var messages: Deque<OutgoingMessage> = []
         var nextSSN = SSN(0)
+        /// `SCTP_STREAM_SCHEDULER_VALUE`: the priority (lower first) or weight of the stream.
+        var schedulerValue: UInt16 = 0
     }
 
     /// The streams used, by id (readable in the module for `SendQueue+Invariants.swift`,
-    /// as are `ready` and `current`): open addressing on the id (identity hash, linear probing)
+    /// as are `scheduler` and `current`): open addressing on the id (identity hash, linear probing)
     /// over arrays that grow with the streams used only. A `Dictionary` hashed the id with
     /// SipHash several times per message sent; ids are chosen by the local application, so
     /// the identity hash cannot be driven into collisions by a peer.
@@ -235,17 +240,83 @@ public struct SendQueue: Sendable {
     /// Whether a message with a destination was ever queued (until `removeAll`): without one,
     /// `nextMessageDestination` needs no look-up per chunk.
     private var hasDestinations = false
-    /// Streams with queued messages, in the order they take turns; the stream of `current`
-    /// is not among them. (Readable in the module for `SendQueue+Invariants.swift`.)
-    private(set) var ready = Scheduler()
+    /// The stream scheduler and its active streams: those with unsent data, the stream of
+    /// `current` included. (Readable in the module for `SendQueue+Invariants.swift`.)
+    private(set) var scheduler: StreamSchedulerState
     private(set) var current: MessageInProgress?
+    /// The `arrival` number of the last message queued.
+    private var arrivals: UInt64 = 0
 
-    /// An empty queue for `outboundStreamCount` streams (0 ... 65535 may be used when 65536).
-    public init(outboundStreamCount: Int, configuration: Configuration = Configuration()) {
+    /// Whether messages of different streams may interleave chunk by chunk (I-DATA, RFC 8260
+    /// §2): the scheduler is then asked before every chunk instead of once per message. Always
+    /// false until I-DATA is supported.
+    public private(set) var interleaving = false
+
+    /// An empty queue for `outboundStreamCount` streams (0 ... 65535 may be used when 65536)
+    /// with the stream scheduler `scheduler`.
+    public init(outboundStreamCount: Int, configuration: Configuration = Configuration(),
+                scheduler: StreamSchedulerKind = .default) {
         precondition((0...65536).contains(outboundStreamCount), "stream count out of range")
         self.outboundStreamCount = outboundStreamCount
         self.configuration = configuration
+        self.scheduler = StreamSchedulerState(scheduler, interleaving: false)
     }
+
+    /// The stream scheduler in use.
+    public var schedulerKind: StreamSchedulerKind { scheduler.kind }
+
+    /// Switches to another stream scheduler (`SCTP_STREAM_SCHEDULER`). Every queued message
+    /// stays, in its stream's order; a message being fragmented is finished first. The new
+    /// scheduler learns the queued messages in the order they were queued (so first come,
+    /// first served follows the application's order), the one being fragmented first.
+    public mutating func setScheduler(_ kind: StreamSchedulerKind) {
+        guard kind != scheduler.kind else { return }
+        var fresh = StreamSchedulerState(kind, interleaving: interleaving)
+        var pending: [(arrival: UInt64, stream: UInt16)] = []
+        pending.reserveCapacity(queuedMessageCount)
+        for (index, id) in streams.ids.enumerated() {
+            for message in streams.values[index].messages { pending.append((message.arrival, id)) }
+        }
+        pending.sort { $0.arrival < $1.arrival }
+        var active = Set<UInt16>()
+        if let id = current?.message.streamIdentifier {
+            fresh.enqueued(stream: id, value: streams[id]?.schedulerValue ?? 0, becomesActive: true)
+            active.insert(id)
+        }
+        for (_, id) in pending {
+            fresh.enqueued(stream: id, value: streams[id]?.schedulerValue ?? 0, becomesActive: active.insert(id).inserted)
+        }
+        scheduler = fresh
+    }
+
+    /// Sets the scheduler value of an outbound stream (`SCTP_STREAM_SCHEDULER_VALUE`): its
+    /// priority for `.priority` (lower goes first), its weight for `.weightedFairQueueing`
+    /// (0 counts as 1); the other schedulers ignore it. The value stays with the stream when
+    /// the scheduler changes, and applies at once to a stream with messages waiting.
+    /// Throws `invalidStream` for a stream at or above the outbound stream count.
+    public mutating func setSchedulerValue(_ value: UInt16, for stream: UInt16) throws(SendQueueError) {
+        guard Int(stream) < outboundStreamCount else {
+            throw .invalidStream(streamIdentifier: stream, outboundStreams: outboundStreamCount)
+        }
+        guard schedulerValue(of: stream) != value else { return }
+        streams[stream, default: Stream()].schedulerValue = value
+        scheduler.setValue(value, of: stream)
+    }
+
+    /// The scheduler value of an outbound stream (0 unless set). Throws `invalidStream` for a
+    /// stream at or above the outbound stream count.
+    public func schedulerValue(for stream: UInt16) throws(SendQueueError) -> UInt16 {
+        guard Int(stream) < outboundStreamCount else {
+            throw .invalidStream(streamIdentifier: stream, outboundStreams: outboundStreamCount)
+        }
+        return schedulerValue(of: stream)
+    }
+
+    func schedulerValue(of stream: UInt16) -> UInt16 { streams[stream]?.schedulerValue ?? 0 }
+
+    /// The packet being filled is complete; later chunks go into a new one (the per-packet
+    /// round robin switches streams there).
+    public mutating func packetDidEnd() { scheduler.packetDidEnd() }
 
     /// Whether nothing is waiting to be sent.
     public var isEmpty: Bool { queuedMessageCount == 0 }
@@ -257,7 +328,7 @@ public struct SendQueue: Sendable {
     /// Lets the caller decide whether to start a new packet rather than cut a small fragment.
     public var nextMessageRemainingBytes: Int? {
         if let current { return current.message.payload.readableBytes - current.offset }
-        guard let id = ready.peek else { return nil }
+        guard let id = scheduler.peek else { return nil }
         return streams[id]?.messages.first?.payload.readableBytes
     }
 
@@ -266,7 +337,7 @@ public struct SendQueue: Sendable {
     public var nextMessageDestination: IPAddress? {
         guard hasDestinations else { return nil }
         if let current { return current.message.destination }
-        guard let id = ready.peek else { return nil }
+        guard let id = scheduler.peek else { return nil }
         return streams[id]?.messages.first?.destination
     }
 
@@ -290,8 +361,12 @@ public struct SendQueue: Sendable {
             throw .queueFull(queuedBytes: queuedBytes, messageSize: size, limit: limit)
         }
         if message.destination != nil { hasDestinations = true }
-        let becomesReady = appendToStream(message)
-        if becomesReady && current?.message.streamIdentifier != id { ready.add(id) }
+        var message = message
+        arrivals += 1
+        message.arrival = arrivals
+        let wasEmpty = appendToStream(message)
+        scheduler.enqueued(stream: id, value: schedulerValue(of: id),
+                           becomesActive: wasEmpty && current?.message.streamIdentifier != id)
         queuedBytes += size
         queuedMessageCount += 1
     }
@@ -344,21 +419,22 @@ public struct SendQueue: Sendable {
                               ssn: current!.ssn, payloadProtocolIdentifier: current!.message.payloadProtocolIdentifier,
                               payload: slice)
         queuedBytes -= length
+        let id = current!.message.streamIdentifier
         if isLast {
-            let id = current!.message.streamIdentifier
             current = nil
             queuedMessageCount -= 1
-            if streams[id]?.messages.isEmpty == false { ready.add(id) }
         } else {
             current!.offset = offset + length
         }
+        scheduler.didSend(stream: id, bytes: length, endsMessage: isLast,
+                          streamIsEmpty: isLast && streams[id]?.messages.isEmpty != false)
         return CutChunk(chunk: chunk, policy: policy)
     }
 
-    /// Takes the head message of the next ready stream as the current message, dropping the
-    /// heads whose lifetime ended by `now`.
+    /// Takes the head message of the stream the scheduler chooses as the current message,
+    /// dropping the heads whose lifetime ended by `now`.
     private mutating func startNextMessage(now: SCTPInstant?) -> Bool {
-        while let id = ready.next() {
+        while let id = scheduler.next() {
             let head: Result<MessageInProgress, ExpiredMessage> = modifyStream(id) { stream in
                 let message = stream.messages.removeFirst()
                 if let now, let expiry = message.expiry, expiry <= now { return .failure(ExpiredMessage(message: message)) }
@@ -378,7 +454,7 @@ public struct SendQueue: Sendable {
                 queuedBytes -= dropped.message.payload.readableBytes
                 queuedMessageCount -= 1
                 expired.append(dropped.message)
-                if streams[id]?.messages.isEmpty == false { ready.add(id) }
+                scheduler.didSend(stream: id, bytes: 0, endsMessage: true, streamIsEmpty: streams[id]?.messages.isEmpty != false)
             }
         }
         return false
@@ -404,13 +480,14 @@ public struct SendQueue: Sendable {
         queuedBytes -= abandoned.message.payload.readableBytes - abandoned.offset
         queuedMessageCount -= 1
         current = nil
-        if streams[id]?.messages.isEmpty == false { ready.add(id) }
+        scheduler.didSend(stream: id, bytes: 0, endsMessage: true, streamIsEmpty: streams[id]?.messages.isEmpty != false)
         return (abandoned.message, abandoned.offset)
     }
 
     /// Changes the number of outbound streams (after the handshake, or when streams are added
     /// by RE-CONFIG). Queued messages on streams that no longer exist are removed and returned,
-    /// in stream order; a message already partly sent is kept and completed.
+    /// in stream order, and so are their scheduler values; a message already partly sent is
+    /// kept and completed.
     public mutating func setOutboundStreamCount(_ count: Int) -> [OutgoingMessage] {
         precondition((0...65536).contains(count), "stream count out of range")
         outboundStreamCount = count
@@ -425,7 +502,8 @@ public struct SendQueue: Sendable {
                 removed.append(message)
             }
         }
-        ready.remove { Int($0) >= count }
+        let currentStream = current?.message.streamIdentifier
+        scheduler.remove { Int($0) >= count && $0 != currentStream }
         return removed
     }
 
@@ -435,19 +513,21 @@ public struct SendQueue: Sendable {
     }
 
     /// Empties the queue (association ended): the message partly sent, if any, and the
-    /// messages not yet started, stream by stream in round-robin order of the ready streams.
+    /// messages not yet started, stream by stream in the scheduler's order of the active
+    /// streams (the stream of the message partly sent first). Scheduler values stay.
     public mutating func removeAll() -> (partlySent: OutgoingMessage?, unsent: [OutgoingMessage]) {
         let partial = current?.message
         var unsent: [OutgoingMessage] = []
         unsent.reserveCapacity(queuedMessageCount)
-        if let id = current?.message.streamIdentifier, let stream = streams[id] {
+        let currentStream = current?.message.streamIdentifier
+        if let currentStream, let stream = streams[currentStream] {
             unsent.append(contentsOf: stream.messages)
         }
-        for id in ready.waiting {
+        for id in scheduler.active where id != currentStream {
             if let stream = streams[id] { unsent.append(contentsOf: stream.messages) }
         }
         streams.forEachValue { $0.messages.removeAll() }
-        ready = Scheduler()
+        scheduler = StreamSchedulerState(scheduler.kind, interleaving: interleaving)
         current = nil
         queuedBytes = 0
         queuedMessageCount = 0
