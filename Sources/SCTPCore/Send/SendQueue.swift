@@ -502,8 +502,11 @@ public struct SendQueue: Sendable {
                 removed.append(message)
             }
         }
-        let currentStream = current?.message.streamIdentifier
-        scheduler.remove { Int($0) >= count && $0 != currentStream }
+        scheduler.remove { Int($0) >= count }
+        if let id = current?.message.streamIdentifier, Int(id) >= count {
+            // The message being fragmented is finished; its stream stays active until then.
+            scheduler.enqueued(stream: id, value: schedulerValue(of: id), becomesActive: true)
+        }
         return removed
     }
 
@@ -541,6 +544,11 @@ public struct SendQueue: Sendable {
     /// Test hook: changes the byte count only.
     mutating func corruptQueuedBytesForTesting(by bytes: Int) {
         queuedBytes += bytes
+    }
+
+    /// Test hook: changes the scheduler's state only.
+    mutating func corruptSchedulerForTesting(_ body: (inout StreamSchedulerState) -> Void) {
+        body(&scheduler)
     }
     #endif
 }
