@@ -41,3 +41,22 @@ extension SCTPSocketOption where Value == UInt16 {
         })
     }
 }
+
+extension SCTPSocketOption where Value == UInt32 {
+    /// `SCTP_STREAM_SCHEDULER` as its C value (`struct sctp_assoc_value`'s `assoc_value`):
+    /// `SCTP_SS_DEFAULT` 0 (round robin), `SCTP_SS_RR` 1, `SCTP_SS_RR_PKT` 2, `SCTP_SS_PRIO` 3,
+    /// `SCTP_SS_FC` 4, `SCTP_SS_FCFS` 5, `SCTP_SS_WFQ` 6 (usrsctp's numbers); any other value
+    /// fails with EINVAL. Reading gives the scheduler in use (never 0). Otherwise the same
+    /// as `streamScheduler`.
+    public static var rawStreamScheduler: Self {
+        let typed = SCTPSocketOption<StreamSchedulerKind>.streamScheduler
+        return Self(name: "SCTP_STREAM_SCHEDULER", read: { socket, association throws(SCTPError) in
+            try typed.read(socket, association).rawValue
+        }, write: { socket, value, association throws(SCTPError) in
+            guard let kind = StreamSchedulerKind(optionValue: value) else {
+                throw SCTPError(.invalidArgument, "SCTP_STREAM_SCHEDULER: no scheduler \(value) (0...6)")
+            }
+            try typed.write!(socket, kind, association)
+        })
+    }
+}
