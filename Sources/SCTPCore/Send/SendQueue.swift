@@ -12,6 +12,10 @@ public struct OutgoingMessage: Sendable {
     public var isUnordered: Bool
     /// Ask the peer to SACK the last fragment at once (I bit, RFC 9260 §6.1 / RFC 7053).
     public var requestsImmediateAck: Bool
+    /// The order in which the send queue took the message (counts per queue, wrapping), for
+    /// the first-come-first-served scheduler when the scheduler changes. 32 bits, declared
+    /// here, it fills padding: the message is no larger, and copies of it stay cheap.
+    var arrival: UInt32 = 0
     /// The user data. Fragments are slices of this buffer; it is never copied.
     public var payload: ByteBuffer
     /// An opaque value of the application (`snd_context`, RFC 6458 §5.3.4), never sent; it
@@ -28,10 +32,6 @@ public struct OutgoingMessage: Sendable {
     /// failed, unconfirmed) the message goes to the primary path instead, and
     /// retransmissions follow the usual rules (§6.4), whatever the message asked.
     public var destination: IPAddress?
-    /// The order in which the send queue took the message (counts from 1 per queue), for
-    /// the first-come-first-served scheduler when the scheduler changes.
-    var arrival: UInt64 = 0
-
     /// A message for `streamIdentifier`; ordered, reliable, PPID 0 and no I bit unless asked.
     public init(streamIdentifier: UInt16, payloadProtocolIdentifier: UInt32 = 0, isUnordered: Bool = false,
                 requestsImmediateAck: Bool = false, partialReliability: PartialReliability = .reliable,
@@ -201,6 +201,33 @@ public struct SendQueue: Sendable {
 
         var keys: [UInt16] { ids }
 
+        /// Whether the stream has messages waiting (no copy of the stream).
+        @inline(__always)
+        func hasMessages(_ id: UInt16) -> Bool {
+            guard let index = index(of: id) else { return false }
+            return !values[index].messages.isEmpty
+        }
+
+        /// The payload size of the stream's first waiting message.
+        @inline(__always)
+        func headBytes(_ id: UInt16) -> Int? {
+            guard let index = index(of: id) else { return nil }
+            return values[index].messages.first?.payload.readableBytes
+        }
+
+        /// The destination of the stream's first waiting message.
+        @inline(__always)
+        func headDestination(_ id: UInt16) -> IPAddress? {
+            guard let index = index(of: id) else { return nil }
+            return values[index].messages.first?.destination
+        }
+
+        /// The stream's scheduler value, 0 for a stream not in the table.
+        func schedulerValue(_ id: UInt16) -> UInt16 {
+            guard let index = index(of: id) else { return 0 }
+            return values[index].schedulerValue
+        }
+
         mutating func removeValue(forKey id: UInt16) -> Stream? {
             guard let index = index(of: id) else { return nil }
             let removed = values[index]
@@ -245,7 +272,7 @@ public struct SendQueue: Sendable {
     private(set) var scheduler: StreamSchedulerState
     private(set) var current: MessageInProgress?
     /// The `arrival` number of the last message queued.
-    private var arrivals: UInt64 = 0
+    private var arrivals: UInt32 = 0
 
     /// Whether messages of different streams may interleave chunk by chunk (I-DATA, RFC 8260
     /// §2): the scheduler is then asked before every chunk instead of once per message. Always
@@ -272,12 +299,13 @@ public struct SendQueue: Sendable {
     public mutating func setScheduler(_ kind: StreamSchedulerKind) {
         guard kind != scheduler.kind else { return }
         var fresh = StreamSchedulerState(kind, interleaving: interleaving)
-        var pending: [(arrival: UInt64, stream: UInt16)] = []
+        // Oldest first: by age, the distance back from the last number given (the numbers wrap).
+        var pending: [(age: UInt32, stream: UInt16)] = []
         pending.reserveCapacity(queuedMessageCount)
         for (index, id) in streams.ids.enumerated() {
-            for message in streams.values[index].messages { pending.append((message.arrival, id)) }
+            for message in streams.values[index].messages { pending.append((arrivals &- message.arrival, id)) }
         }
-        pending.sort { $0.arrival < $1.arrival }
+        pending.sort { $0.age > $1.age }
         var active = Set<UInt16>()
         if let id = current?.message.streamIdentifier {
             fresh.enqueued(stream: id, value: streams[id]?.schedulerValue ?? 0, becomesActive: true)
@@ -312,7 +340,7 @@ public struct SendQueue: Sendable {
         return schedulerValue(of: stream)
     }
 
-    func schedulerValue(of stream: UInt16) -> UInt16 { streams[stream]?.schedulerValue ?? 0 }
+    func schedulerValue(of stream: UInt16) -> UInt16 { streams.schedulerValue(stream) }
 
     /// The packet being filled is complete; later chunks go into a new one (the per-packet
     /// round robin switches streams there).
@@ -326,19 +354,21 @@ public struct SendQueue: Sendable {
 
     /// The unsent bytes of the message the next chunk will come from, or `nil` when empty.
     /// Lets the caller decide whether to start a new packet rather than cut a small fragment.
+    @inline(__always)
     public var nextMessageRemainingBytes: Int? {
         if let current { return current.message.payload.readableBytes - current.offset }
         guard let id = scheduler.peek else { return nil }
-        return streams[id]?.messages.first?.payload.readableBytes
+        return streams.headBytes(id)
     }
 
     /// The destination asked for (`OutgoingMessage.destination`) by the message the next
     /// chunk will come from; `nil` when it asked for none or the queue is empty.
+    @inline(__always)
     public var nextMessageDestination: IPAddress? {
         guard hasDestinations else { return nil }
         if let current { return current.message.destination }
         guard let id = scheduler.peek else { return nil }
-        return streams[id]?.messages.first?.destination
+        return streams.headDestination(id)
     }
 
     /// The SSN the next ordered message on `stream` will get.
@@ -348,7 +378,7 @@ public struct SendQueue: Sendable {
     ///
     /// Throws without changing anything when the message is empty, its stream does not exist,
     /// or the queue has no room.
-    public mutating func enqueue(_ message: OutgoingMessage) throws(SendQueueError) {
+    public mutating func enqueue(_ message: consuming OutgoingMessage) throws(SendQueueError) {
         let size = message.payload.readableBytes
         guard size > 0 else { throw .emptyMessage }
         let id = message.streamIdentifier
@@ -361,24 +391,23 @@ public struct SendQueue: Sendable {
             throw .queueFull(queuedBytes: queuedBytes, messageSize: size, limit: limit)
         }
         if message.destination != nil { hasDestinations = true }
-        var message = message
-        arrivals += 1
+        arrivals &+= 1
         message.arrival = arrivals
-        let wasEmpty = appendToStream(message)
-        scheduler.enqueued(stream: id, value: schedulerValue(of: id),
-                           becomesActive: wasEmpty && current?.message.streamIdentifier != id)
+        let (wasEmpty, value) = appendToStream(message)
+        scheduler.enqueued(stream: id, value: value, becomesActive: wasEmpty && current?.message.streamIdentifier != id)
         queuedBytes += size
         queuedMessageCount += 1
     }
 
-    /// Appends to the stream's FIFO; whether the FIFO was empty before.
-    private mutating func appendToStream(_ message: OutgoingMessage) -> Bool {
-        var wasEmpty = false
-        modifyStream(message.streamIdentifier) { stream in
-            wasEmpty = stream.messages.isEmpty
+    /// Appends to the stream's FIFO; whether the FIFO was empty before, and the stream's
+    /// scheduler value.
+    private mutating func appendToStream(_ message: consuming OutgoingMessage) -> (wasEmpty: Bool, value: UInt16) {
+        let id = message.streamIdentifier
+        return modifyStream(id) { [message] stream in
+            let wasEmpty = stream.messages.isEmpty
             stream.messages.append(message)
+            return (wasEmpty, stream.schedulerValue)
         }
-        return wasEmpty
     }
 
     private mutating func modifyStream<R>(_ id: UInt16, _ body: (inout Stream) -> R) -> R {
@@ -427,7 +456,7 @@ public struct SendQueue: Sendable {
             current!.offset = offset + length
         }
         scheduler.didSend(stream: id, bytes: length, endsMessage: isLast,
-                          streamIsEmpty: isLast && streams[id]?.messages.isEmpty != false)
+                          streamIsEmpty: isLast && !streams.hasMessages(id))
         return CutChunk(chunk: chunk, policy: policy)
     }
 
@@ -454,7 +483,7 @@ public struct SendQueue: Sendable {
                 queuedBytes -= dropped.message.payload.readableBytes
                 queuedMessageCount -= 1
                 expired.append(dropped.message)
-                scheduler.didSend(stream: id, bytes: 0, endsMessage: true, streamIsEmpty: streams[id]?.messages.isEmpty != false)
+                scheduler.didSend(stream: id, bytes: 0, endsMessage: true, streamIsEmpty: !streams.hasMessages(id))
             }
         }
         return false
@@ -480,7 +509,7 @@ public struct SendQueue: Sendable {
         queuedBytes -= abandoned.message.payload.readableBytes - abandoned.offset
         queuedMessageCount -= 1
         current = nil
-        scheduler.didSend(stream: id, bytes: 0, endsMessage: true, streamIsEmpty: streams[id]?.messages.isEmpty != false)
+        scheduler.didSend(stream: id, bytes: 0, endsMessage: true, streamIsEmpty: !streams.hasMessages(id))
         return (abandoned.message, abandoned.offset)
     }
 
