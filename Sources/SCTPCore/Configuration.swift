@@ -60,6 +60,10 @@ public struct SCTPConfiguration: Sendable, Hashable {
     public var maxMessageSize: Int = 256 << 20
     /// Outstanding (sent, unacknowledged) DATA chunks at most.
     public var maxOutstandingChunks: Int = 65536
+    /// The stream scheduler of new associations (`SCTP_STREAM_SCHEDULER`, RFC 8260 §3): which
+    /// stream's messages go next. An association's can be changed while it runs
+    /// (`SCTPEndpoint.setStreamScheduler`), keeping its queued messages.
+    public var streamScheduler: StreamSchedulerKind = .default
 
     // MARK: Receiving
 

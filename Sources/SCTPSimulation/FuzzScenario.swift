@@ -16,8 +16,9 @@ import SCTPWire
 /// and timers), deliver / drop / duplicate / delay one datagram in flight, corrupt a byte of
 /// one (with or without a correct checksum afterwards), inject a forged packet (random chunks
 /// with a verification tag seen on the wire, 0 or a random one), change an association's
-/// options (`setRTOParameters`, `setPathParameters`, `setAssociationMaxRetransmits`), reset
-/// streams or the association and add streams (RFC 6525).
+/// options (`setRTOParameters`, `setPathParameters`, `setAssociationMaxRetransmits`, the stream
+/// scheduler and stream scheduler values), reset streams or the association and add streams
+/// (RFC 6525).
 /// Missing bytes read as zero; the scenario ends when the bytes or the action budget run out.
 ///
 /// After every action, and after every step inside one, both endpoints'
@@ -379,7 +380,7 @@ final class FuzzWorld {
     }
 
     func changeOptions(_ side: FuzzSide) {
-        let choice = input.below(3)
+        let choice = input.below(5)
         withAssociation(side) { id in
             switch choice {
             case 0:
@@ -394,8 +395,15 @@ final class FuzzWorld {
                 let address: IPAddress? = input.bool() && !peer.isEmpty ? peer[input.below(peer.count)] : nil
                 try side.endpoint.setPathParameters(heartbeatInterval: heartbeat, pathMaxRetransmits: 1 + input.below(6), mtu: mtu,
                                                     address: address, of: id, now: now)
-            default:
+            case 2:
                 try side.endpoint.setAssociationMaxRetransmits(1 + input.below(20), of: id)
+            case 3:
+                let kinds = StreamSchedulerKind.allCases
+                try side.endpoint.setStreamScheduler(kinds[input.below(kinds.count)], of: id)
+            default:
+                // Streams past the outbound count are refused (invalidStream), which is fine too.
+                try side.endpoint.setStreamSchedulerValue(input.bool() ? UInt16(input.below(4)) : input.u16(),
+                                                         stream: UInt16(input.below(12)), of: id)
             }
         }
     }

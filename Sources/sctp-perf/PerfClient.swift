@@ -26,6 +26,9 @@ struct PerfClient {
     var mtu: Int?
     /// Reset every outgoing stream after each this many messages (`--reset-every`).
     var resetEvery: Int? = nil
+    /// The stream scheduler (`--scheduler`) and the streams' values (`--stream-values`).
+    var scheduler: StreamSchedulerKind = .default
+    var streamValues: [(stream: UInt16, value: UInt16)] = []
 
     /// Without an echo for this long, the missing echoes are given up (counted as errors).
     static let echoIdleTimeout: TimeInterval = 10
@@ -119,6 +122,7 @@ struct PerfClient {
         if let maxInitRetransmits { options.configuration.maxInitRetransmits = maxInitRetransmits }
         if let rtoInitialMilliseconds { options.configuration.rtoInitial = .milliseconds(rtoInitialMilliseconds) }
         if let mtu { options.configuration.pathMTU = mtu }
+        options.configuration.streamScheduler = scheduler
         let shared = Locked(Shared(streams: streams))
         let unordered = unordered
         let driverBox = DriverBox()
@@ -165,6 +169,11 @@ struct PerfClient {
         }
         if let negotiated, Int(negotiated.outbound) < streams {
             throw SCTPError(.invalidArgument, "the peer granted \(negotiated.outbound) outbound streams, \(streams) asked for")
+        }
+        for (stream, value) in streamValues { try client.setStreamSchedulerValue(value, stream: stream, of: id).wait() }
+        if !json && (scheduler != .default || !streamValues.isEmpty) {
+            say("stream scheduler \(scheduler)" + (streamValues.isEmpty ? "" : ", values "
+                + streamValues.map { "\($0.stream):\($0.value)" }.joined(separator: ",")))
         }
 
         let pattern = PerfPattern(length: length)

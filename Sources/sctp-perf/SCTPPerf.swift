@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NIOCore
 import SCTP
+import SCTPCore
 
 /// `sctp-perf`: SCTP throughput over UDP encapsulation (RFC 6951).
 ///
@@ -94,6 +95,29 @@ struct SCTPPerf: ParsableCommand {
                                valueName: "N"))
     var resetEvery: Int?
 
+    @Option(help: ArgumentHelp("Client: the stream scheduler (RFC 8260 §3): rr (round robin per message, the default), "
+                               + "rr-packet, priority, fc (fair capacity), fcfs (first come, first served), wfq (weighted "
+                               + "fair queueing). Example: --streams 3 --scheduler priority --stream-values 0:2,1:0,2:1",
+                               valueName: "name"))
+    var scheduler: String?
+
+    @Option(name: .customLong("stream-values"),
+            help: ArgumentHelp("Client: scheduler values per stream, stream:value comma separated: the priority for "
+                               + "--scheduler priority (lower goes first), the weight for wfq. Example: --stream-values 0:3,1:1",
+                               valueName: "list"))
+    var streamValues: String?
+
+    /// `--stream-values` parsed.
+    static func streamValues(_ text: String) throws -> [(stream: UInt16, value: UInt16)] {
+        try text.split(separator: ",").map { item in
+            let parts = item.split(separator: ":")
+            guard parts.count == 2, let stream = UInt16(parts[0]), let value = UInt16(parts[1]) else {
+                throw ValidationError("--stream-values: '\(item)' is not stream:value (each 0...65535)")
+            }
+            return (stream, value)
+        }
+    }
+
     // MARK: Behaviour
 
     @Flag(help: ArgumentHelp("Server: send every message back on the same stream with the same PPID and ordering. "
@@ -173,6 +197,14 @@ struct SCTPPerf: ParsableCommand {
 
     func validate() throws {
         if server && client != nil { throw ValidationError("--server and --client exclude each other") }
+        if let scheduler, StreamSchedulerKind(name: scheduler) == nil {
+            throw ValidationError("--scheduler: one of \(StreamSchedulerKind.allCases.map(\.name).joined(separator: ", "))")
+        }
+        if let streamValues { _ = try Self.streamValues(streamValues) }
+        if client == nil || setupRate != nil || latency {
+            if scheduler != nil { throw ValidationError("--scheduler applies to --client throughput runs only") }
+            if streamValues != nil { throw ValidationError("--stream-values applies to --client throughput runs only") }
+        }
         if let length, !(1...16_777_216).contains(length) { throw ValidationError("--length must be within 1...16777216") }
         if let time, !(time > 0 && time <= 86_400) { throw ValidationError("--time must be within (0, 86400] seconds") }
         if let port, !(1...65535).contains(port) { throw ValidationError("--port must be within 1...65535") }
@@ -299,7 +331,9 @@ struct SCTPPerf: ParsableCommand {
                            port: UInt16(port ?? 5001), udpPort: udpPort ?? 9899, peerUDPPort: peerUDPPort ?? 9899,
                            length: length ?? 1200, messages: messages, seconds: time ?? 10, streams: streams ?? 1,
                            unordered: unordered, echo: echo, json: json, maxInitRetransmits: maxInitRetransmits,
-                           rtoInitialMilliseconds: rtoInitial, mtu: mtu, resetEvery: resetEvery).run()
+                           rtoInitialMilliseconds: rtoInitial, mtu: mtu, resetEvery: resetEvery,
+                           scheduler: scheduler.flatMap { StreamSchedulerKind(name: $0) } ?? .default,
+                           streamValues: try streamValues.map(Self.streamValues) ?? []).run()
         } else {
             try PerfLoopback(length: length ?? 1200, time: time ?? 5, streams: streams ?? 1, unordered: unordered).run()
         }

@@ -53,7 +53,10 @@ struct SCTPPerfTests {
     @Test("echo over three streams: every echo checked, both summaries agree, graceful shutdown",
           arguments: [["--length", "700", "--streams", "3", "--messages", "3000"],
                       ["--length", "70000", "--unordered", "--messages", "40"],
-                      ["--length", "12", "--streams", "7", "--messages", "2000"]])
+                      ["--length", "12", "--streams", "7", "--messages", "2000"],
+                      ["--length", "900", "--streams", "3", "--messages", "2000", "--scheduler", "priority",
+                       "--stream-values", "0:2,1:0,2:1"],
+                      ["--length", "300", "--streams", "4", "--messages", "2000", "--scheduler", "wfq", "--stream-values", "0:4,3:2"]])
     func echo(arguments: [String]) throws {
         let (server, udp) = try Self.server(["--echo"])
         defer { server.terminate() }
@@ -115,6 +118,18 @@ struct SCTPPerfTests {
         #expect(!server.hasExited)
         #expect(server.standardOutput.split(separator: "\n").count == 1, "\(server.standardOutput)")
         #expect(server.standardError.isEmpty, "\(server.standardError)")
+    }
+
+    @Test("--scheduler takes the six names and belongs to client throughput runs, like --stream-values")
+    func schedulerOptions() throws {
+        for arguments in [["--client", "127.0.0.1", "--scheduler", "lottery"], ["--server", "--scheduler", "rr"],
+                          ["--client", "127.0.0.1", "--stream-values", "1"], ["--client", "127.0.0.1", "--latency", "--scheduler", "fc"]] {
+            let process = try ChildProcess(try Self.tool(), arguments)
+            defer { process.terminate() }
+            #expect(process.waitForExit() != 0, "\(arguments) was accepted")
+            #expect(["--scheduler", "--stream-values"].contains { process.standardError.contains($0) },
+                    "\(arguments): \(process.standardError)")
+        }
     }
 
     @Test("--quiet, --one-to-many and --setup-api belong to their modes")

@@ -71,6 +71,7 @@ struct options {
 	int peer_udp_port; /* remote UDP encapsulation port */
 	/* server */
 	int mode_echo, mode_verify; /* --mode echo|discard|verify, --verify */
+	int log_arrivals;  /* --log-arrivals: an ARRIVAL line per message */
 	int assocs;
 	int one_to_many;
 	long long close_after, abort_after;
@@ -300,7 +301,7 @@ usage(const char *why)
 	        "usage:\n"
 	        "  usrsctp-peer server --bind A[,B...] --port P --udp-port U --peer-udp-port V\n"
 	        "      [--mode echo|discard|verify] [--verify] [--assocs N] [--one-to-many]\n"
-	        "      [--close-after N] [--abort-after N]\n"
+	        "      [--close-after N] [--abort-after N] [--log-arrivals]\n"
 	        "  usrsctp-peer client --bind A[,B...] [--port P] --udp-port U --peer-udp-port V\n"
 	        "      --connect A[,B...] --remote-port Q [--messages N] [--length L|MIN-MAX]\n"
 	        "      [--seed S] [--unordered] [--echo] [--abort-at-end] [--corrupt I]\n"
@@ -1386,6 +1387,10 @@ server_message(struct socket *s, struct assoc *a, const uint8_t *m, size_t len,
 	pthread_mutex_unlock(&g_lock);
 	a->messages++;
 
+	if (opt.log_arrivals)
+		out("ARRIVAL assoc=%u stream=%u seq=%u len=%zu", (unsigned)a->id, (unsigned)info->rcv_sid,
+		    len >= 4 ? (unsigned)((uint32_t)m[0] << 24 | (uint32_t)m[1] << 16 | (uint32_t)m[2] << 8 | m[3]) : 0u, len);
+
 	if (opt.mode_verify &&
 	    verify_message(a, m, len, info->rcv_sid, ntohl(info->rcv_ppid), unordered, why, sizeof(why)) < 0)
 		count_error(a, &st.verify_errors, "verify", why);
@@ -1869,6 +1874,7 @@ main(int argc, char **argv)
 		if (!strcmp(name, "--unordered")) { opt.unordered = 1; continue; }
 		if (!strcmp(name, "--echo")) { opt.echo = 1; continue; }
 		if (!strcmp(name, "--verify")) { opt.mode_verify = 1; continue; }
+		if (!strcmp(name, "--log-arrivals")) { opt.log_arrivals = 1; continue; }
 		if (!strcmp(name, "--abort-at-end")) { opt.abort_at_end = 1; continue; }
 		if (!strcmp(name, "--one-to-many")) { opt.one_to_many = 1; continue; }
 		if (!strcmp(name, "--nodelay")) { opt.nodelay = 1; continue; }

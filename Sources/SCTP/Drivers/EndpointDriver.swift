@@ -487,6 +487,38 @@ final class EndpointDriver: @unchecked Sendable {
         }
     }
 
+    /// An association's stream scheduler (`SCTP_STREAM_SCHEDULER`), `nil` once it is gone.
+    func streamScheduler(of id: AssociationID) -> StreamSchedulerKind? { endpoint.streamScheduler(of: id) }
+
+    /// Switches a live association's stream scheduler (`SCTP_STREAM_SCHEDULER`).
+    func setStreamScheduler(_ kind: StreamSchedulerKind, of id: AssociationID) throws(SCTPError) {
+        do {
+            try endpoint.setStreamScheduler(kind, of: id)
+        } catch {
+            throw Self.map(error)
+        }
+        flushSoon()
+    }
+
+    /// The scheduler value of an outbound stream (`SCTP_STREAM_SCHEDULER_VALUE`).
+    func streamSchedulerValue(stream: UInt16, of id: AssociationID) throws(SCTPError) -> UInt16 {
+        do {
+            return try endpoint.streamSchedulerValue(stream: stream, of: id)
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    /// Sets the scheduler value of an outbound stream (`SCTP_STREAM_SCHEDULER_VALUE`).
+    func setStreamSchedulerValue(_ value: UInt16, stream: UInt16, of id: AssociationID) throws(SCTPError) {
+        do {
+            try endpoint.setStreamSchedulerValue(value, stream: stream, of: id)
+        } catch {
+            throw Self.map(error)
+        }
+        flushSoon()
+    }
+
     /// The negotiated stream counts of an association.
     func streams(of id: AssociationID) -> (outbound: UInt16, inbound: UInt16)? { endpoint.streams(of: id) }
 

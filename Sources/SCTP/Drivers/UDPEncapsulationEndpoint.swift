@@ -188,6 +188,18 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
         eventLoop.submit { [self] in driver.streams(of: id) }
     }
 
+    /// Switches an association's stream scheduler (`SCTP_STREAM_SCHEDULER`, RFC 8260 §3);
+    /// queued messages stay. Fails with EINVAL (`SCTPError`) when no such association exists.
+    public func setStreamScheduler(_ kind: StreamSchedulerKind, of id: AssociationID) -> EventLoopFuture<Void> {
+        eventLoop.submit { [self] in try driver.setStreamScheduler(kind, of: id) }
+    }
+
+    /// Sets the scheduler value (priority or weight) of an outbound stream
+    /// (`SCTP_STREAM_SCHEDULER_VALUE`). Fails with EINVAL for a stream that does not exist.
+    public func setStreamSchedulerValue(_ value: UInt16, stream: UInt16, of id: AssociationID) -> EventLoopFuture<Void> {
+        eventLoop.submit { [self] in try driver.setStreamSchedulerValue(value, stream: stream, of: id) }
+    }
+
     /// The data transfer counters of an association (retransmissions, SACKs, ...), `nil`
     /// once it is gone.
     public func statistics(of id: AssociationID) -> EventLoopFuture<AssociationStatistics?> {

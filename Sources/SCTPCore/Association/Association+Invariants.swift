@@ -116,9 +116,9 @@ extension Association {
 
         // SSNs of the ordered messages outstanding, per stream; a stream reset (RFC 6525)
         // performed between two chunks restarts the numbering at 0.
-        let resetPoints = reconfig?.resetPoints ?? []
+        let resetPoints = tx.resetPoints
         func resetBetween(_ earlier: TSN, _ later: TSN, on stream: UInt16) -> Bool {
-            resetPoints.contains { earlier <= $0.tsn && $0.tsn < later && ($0.streams.isEmpty || $0.streams.contains(stream)) }
+            resetPoints.contains { earlier <= $0.tsn && $0.tsn < later && $0.covers(stream) }
         }
         var lastSSN: [UInt16: (ssn: SSN, tsn: TSN)] = [:]
         for entry in outstanding.chunks where !entry.chunk.dataFlags.contains(.unordered) {

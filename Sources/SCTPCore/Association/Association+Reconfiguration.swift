@@ -295,7 +295,7 @@ extension Association {
                 self.reconfig?.deferred = request
                 return .inProgress
             }
-            self.receiver.resetIncomingStreams(streams)
+            self.receiver.resetIncomingStreams(streams, lastTSN: request.sendersLastAssignedTSN)
             self.events.append(.streamReset(self.id, StreamResetEvent(flags: .incoming, streams: streams)))
             return .successPerformed
         }
@@ -457,10 +457,9 @@ extension Association {
         case .outgoingReset(let streams, _) where succeeded:
             if streams.isEmpty { tx.queue.resetAllSequenceNumbers() } else { tx.queue.resetSequenceNumbers(of: streams) }
             if let tsn = sent.lastAssignedTSN, !tx.outstanding.isEmpty {
-                let acknowledged = tx.outstanding.cumulativeTSNAck
-                reconfig?.resetPoints.removeAll { $0.tsn <= acknowledged }
-                reconfig?.resetPoints.append(.init(tsn: tsn, streams: streams))
-                if let count = reconfig?.resetPoints.count, count > 16 { reconfig?.resetPoints.removeFirst(count - 16) }
+                // Chunks before it may still be outstanding (or abandoned): their SSNs are old.
+                StreamResetPoint.record(StreamResetPoint(tsn: tsn, streams: streams), in: &tx.resetPoints,
+                                        above: tx.outstanding.cumulativeTSNAck)
             }
             events.append(.streamReset(id, StreamResetEvent(flags: .outgoing, streams: streams)))
         case .incomingReset where succeeded, .addIncoming where succeeded:

@@ -105,6 +105,23 @@ public struct StreamChangeEvent: Hashable, Sendable {
     }
 }
 
+/// Where a performed stream reset (RFC 6525) restarted streams' numbering: chunks on those
+/// streams (all when empty) at or below `tsn` carry the old sequence numbers.
+struct StreamResetPoint: Hashable, Sendable {
+    var tsn: TSN
+    var streams: [UInt16]
+
+    func covers(_ stream: UInt16) -> Bool { streams.isEmpty || streams.contains(stream) }
+
+    /// Keeps the latest `limit` points (above `floor`, when given) after adding `point`.
+    static func record(_ point: StreamResetPoint, in points: inout [StreamResetPoint], above floor: TSN? = nil,
+                       limit: Int = 16) {
+        if let floor { points.removeAll { $0.tsn <= floor } }
+        points.append(point)
+        if points.count > limit { points.removeFirst(points.count - limit) }
+    }
+}
+
 // MARK: The association's reconfiguration state (RFC 6525 §5)
 
 /// Both sides of stream reconfiguration for one association: our requests (queued, then
@@ -138,13 +155,7 @@ struct ReconfigurationState {
         var lastAssignedTSN: TSN? = nil
     }
 
-    /// Where performed outgoing resets restarted streams' numbering: chunks on those streams
-    /// (all when empty) at or below `tsn` carry the old SSNs. Kept while such chunks may be
-    /// outstanding, for `checkInvariants()`.
-    struct ResetPoint: Hashable {
-        var tsn: TSN
-        var streams: [UInt16]
-    }
+
 
     /// Requests waiting for the one in flight (or for the send side) to finish.
     static let maxPendingRequests = 16
@@ -172,8 +183,6 @@ struct ReconfigurationState {
     var invitedStreams = 0
     /// The peer's SSN/TSN Reset Request waiting for our side to be quiet (§5.2.4).
     var pendingPeerAssociationReset: UInt32?
-    /// Performed outgoing resets whose old chunks may still be outstanding (at most 16).
-    var resetPoints: [ResetPoint] = []
     /// Our answers to the peer's latest requests (at most two), repeated when it retransmits.
     var answers: [ReconfigurationResponseParameter] = []
     /// The peer's Outgoing SSN Reset Request we answered "In progress": performed once every

@@ -113,6 +113,10 @@ public struct DataReceiver: Sendable {
     private var heldChunks: [DataChunk] = []
     /// Their payload bytes.
     public private(set) var heldBytes = 0
+    /// Incoming stream resets performed (their Sender's Last Assigned TSN and streams): a
+    /// FORWARD TSN that ends at or before one names SSNs from before that reset, which no
+    /// longer apply to those streams.
+    private var resetPoints: [StreamResetPoint] = []
     /// The held chunks, for `checkInvariants()`.
     var heldChunksForInvariants: [DataChunk] { heldChunks }
 
@@ -237,8 +241,15 @@ public struct DataReceiver: Sendable {
     @discardableResult
     public mutating func receive(_ chunk: ForwardTSNChunk) -> DataTracker.ForwardTSNResult {
         let result = tracker.handleForwardTSN(newCumulativeTSN: chunk.newCumulativeTSN)
-        if result == .advanced || !chunk.skippedStreams.isEmpty {
-            reassembly.handleForwardTSN(newCumulativeTSN: tracker.cumulativeTSN, skippedStreams: chunk.skippedStreams)
+        var skipped = chunk.skippedStreams
+        if !resetPoints.isEmpty {
+            // An old FORWARD TSN, from before a stream reset, skips nothing on the reset streams.
+            skipped.removeAll { entry in
+                resetPoints.contains { chunk.newCumulativeTSN <= $0.tsn && $0.covers(entry.streamIdentifier) }
+            }
+        }
+        if result == .advanced || !skipped.isEmpty {
+            reassembly.handleForwardTSN(newCumulativeTSN: tracker.cumulativeTSN, skippedStreams: skipped)
         }
         return result
     }
@@ -247,8 +258,9 @@ public struct DataReceiver: Sendable {
 
     /// Resets the next expected SSN of incoming streams (all when empty) to 0: every TSN up
     /// to the peer's Sender's Last Assigned TSN has arrived (§5.2.2 E3).
-    public mutating func resetIncomingStreams(_ streams: [UInt16]) {
+    public mutating func resetIncomingStreams(_ streams: [UInt16], lastTSN: TSN) {
         reassembly.resetStreams(streams)
+        StreamResetPoint.record(StreamResetPoint(tsn: lastTSN, streams: streams), in: &resetPoints)
     }
 
     /// Enters deferred reset processing (§5.2.2 E2): until the cumulative TSN reaches
@@ -269,7 +281,7 @@ public struct DataReceiver: Sendable {
     public mutating func completeDeferredReset() -> [UInt16] {
         guard let deferred = deferredReset else { return [] }
         deferredReset = nil
-        reassembly.resetStreams(deferred.streams)
+        resetIncomingStreams(deferred.streams, lastTSN: deferred.lastTSN)
         let held = heldChunks.sorted { $0.tsn < $1.tsn }
         heldChunks = []
         heldBytes = 0
@@ -301,6 +313,7 @@ public struct DataReceiver: Sendable {
         deferredReset = nil
         heldChunks = []
         heldBytes = 0
+        resetPoints = []
         return aborted
     }
 

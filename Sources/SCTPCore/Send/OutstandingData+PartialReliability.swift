@@ -63,13 +63,15 @@ extension OutstandingData {
     /// The FORWARD TSN that tells the peer to skip the abandoned chunks up to the
     /// Advanced.Peer.Ack.Point, with the last SSN skipped per stream for ordered messages;
     /// `nil` when there is nothing to skip.
-    public func forwardTSN() -> ForwardTSNChunk? {
+    func forwardTSN(resetPoints: [StreamResetPoint] = []) -> ForwardTSNChunk? {
         guard let point = advancedPeerAckPoint else { return nil }
         var lastSSN: [UInt16: SSN] = [:]
         for entry in chunks {
             guard entry.tsn <= point else { break }
             guard entry.state == .abandoned, !entry.chunk.dataFlags.contains(.unordered) else { continue }
             let stream = entry.chunk.streamIdentifier
+            // Before a stream reset the peer performed: its numbering restarted, nothing to skip.
+            if !resetPoints.isEmpty, resetPoints.contains(where: { entry.tsn <= $0.tsn && $0.covers(stream) }) { continue }
             if let known = lastSSN[stream], known >= entry.chunk.ssn { continue }
             lastSSN[stream] = entry.chunk.ssn
         }

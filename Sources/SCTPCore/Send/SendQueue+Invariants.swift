@@ -8,10 +8,13 @@ extension SendQueue {
     ///   of the message being fragmented not yet cut into chunks; `queuedMessageCount` counts
     ///   those messages, the one being fragmented included.
     /// - The message being fragmented has had at least one chunk cut and not its last one.
-    /// - The ready list names each stream with waiting messages once, except the stream of
-    ///   the message being fragmented (which rejoins when that message is done), and only
-    ///   such streams, all below the outbound stream count; a paused stream (RFC 6525 reset
-    ///   waiting for its answer) is never ready.
+    /// - The scheduler's active streams are exactly the streams with unsent data the
+    ///   scheduler knows of (waiting messages or the message being fragmented), each once, all
+    ///   below the outbound stream count except possibly the stream of the message being
+    ///   fragmented (a lower stream count lets it finish); the scheduler's own checks hold
+    ///   (first come first served lists every such message; priority entries sorted and
+    ///   matching the streams' values; weights matching the values). A stream paused for a
+    ///   reset (RFC 6525) offers the scheduler only the messages it may still start.
     /// - Waiting messages are not empty and sit in their own stream's queue.
     /// - Per stream, SSNs are taken in order: the ordered message being fragmented holds the
     ///   SSN just before its stream's next one (unless `resetSequenceNumbers` reset it since).
@@ -25,7 +28,6 @@ extension SendQueue {
         }
         var bytes = 0
         var count = 0
-        var nonEmpty = Set<UInt16>()
         for (index, id) in streams.ids.enumerated() {
             let stream = streams.values[index]
             if streams[id] == nil { fail("stream \(id) cannot be found in its table") }
@@ -35,7 +37,6 @@ extension SendQueue {
                 if message.streamIdentifier != id { fail("a message for stream \(message.streamIdentifier) waits on stream \(id)") }
                 if message.payload.readableBytes == 0 { fail("an empty message waits on stream \(id)") }
             }
-            if !stream.messages.isEmpty { nonEmpty.insert(id) }
         }
         if let current {
             let total = current.message.payload.readableBytes
@@ -51,23 +52,23 @@ extension SendQueue {
         }
         if queuedBytes != bytes { fail("queuedBytes \(queuedBytes), the messages hold \(bytes)") }
         if queuedMessageCount != count { fail("queuedMessageCount \(queuedMessageCount), messages \(count)") }
-        var listed = Set<UInt16>()
-        for id in ready.waiting {
-            if !listed.insert(id).inserted { fail("stream \(id) is ready twice") }
-            if Int(id) >= outboundStreamCount { fail("ready stream \(id) is not below the stream count \(outboundStreamCount)") }
+        var unsent: [UInt16: Int] = [:]
+        for (index, id) in streams.ids.enumerated() where !streams.values[index].messages.isEmpty {
+            let registered = registeredMessageCount(id, waiting: streams.values[index].messages.count)
+            if registered > 0 { unsent[id] = registered }
         }
         let currentStream = current?.message.streamIdentifier
-        if let currentStream, listed.contains(currentStream) {
-            fail("stream \(currentStream) is ready while its message is being fragmented")
+        if let currentStream { unsent[currentStream, default: 0] += 1 }
+        for text in scheduler.checkInvariants(unsentMessages: unsent, value: { schedulerValue(of: $0) }) {
+            fail("scheduler \(scheduler.kind): " + text)
         }
-        for id in listed where !nonEmpty.contains(id) { fail("stream \(id) is ready with nothing queued") }
-        for id in listed where paused.blocks(id) { fail("stream \(id) is ready while paused") }
+        for id in scheduler.active where Int(id) >= outboundStreamCount && id != currentStream {
+            fail("active stream \(id) is not below the stream count \(outboundStreamCount)")
+        }
         for (id, left) in paused.allowance where left > (streams[id]?.messages.count ?? 0) {
             fail("paused stream \(id) may start \(left) messages, \(streams[id]?.messages.count ?? 0) wait")
         }
-        for id in nonEmpty where !listed.contains(id) && id != currentStream && !paused.blocks(id) {
-            fail("stream \(id) has messages but is not ready")
-        }
+        if scheduler.peek == nil && !unsent.isEmpty { fail("the scheduler has nothing to offer while messages wait") }
         return violations
         #else
         return []

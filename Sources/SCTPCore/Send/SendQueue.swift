@@ -12,6 +12,10 @@ public struct OutgoingMessage: Sendable {
     public var isUnordered: Bool
     /// Ask the peer to SACK the last fragment at once (I bit, RFC 9260 §6.1 / RFC 7053).
     public var requestsImmediateAck: Bool
+    /// The order in which the send queue took the message (counts per queue, wrapping), for
+    /// the first-come-first-served scheduler when the scheduler changes. 32 bits, declared
+    /// here, it fills padding: the message is no larger, and copies of it stay cheap.
+    var arrival: UInt32 = 0
     /// The user data. Fragments are slices of this buffer; it is never copied.
     public var payload: ByteBuffer
     /// An opaque value of the application (`snd_context`, RFC 6458 §5.3.4), never sent; it
@@ -28,7 +32,6 @@ public struct OutgoingMessage: Sendable {
     /// failed, unconfirmed) the message goes to the primary path instead, and
     /// retransmissions follow the usual rules (§6.4), whatever the message asked.
     public var destination: IPAddress?
-
     /// A message for `streamIdentifier`; ordered, reliable, PPID 0 and no I bit unless asked.
     public init(streamIdentifier: UInt16, payloadProtocolIdentifier: UInt32 = 0, isUnordered: Bool = false,
                 requestsImmediateAck: Bool = false, partialReliability: PartialReliability = .reliable,
@@ -104,15 +107,15 @@ public enum SendQueueError: Error, Hashable, Sendable {
 /// - The stream sequence number of an ordered message is taken when its first fragment is cut;
 ///   it counts per stream from 0 and wraps after 65535. Unordered messages carry SSN 0 and
 ///   the U bit and take no number.
-/// - Streams take turns round robin, one whole message each: the fragments of one message go
-///   out consecutively, never interleaved with another message (plain DATA cannot interleave).
+/// - Which stream goes next is the stream scheduler's choice (RFC 8260 §3,
+///   `StreamSchedulerKind`, round robin per message by default), made once per message: the
+///   fragments of one message go out consecutively, never interleaved with another message
+///   (plain DATA cannot interleave). Each stream has a scheduler value (priority or weight,
+///   `setSchedulerValue`) that stays when the scheduler changes.
 /// - Streams cost nothing until a message is queued on them.
 /// - The queue holds at most `configuration.maxQueuedBytes` bytes of user data not yet cut
 ///   into chunks; sent but unacknowledged data is the retransmission queue's (`OutstandingData`).
 public struct SendQueue: Sendable {
-    /// The stream scheduler: the order in which streams with messages take turns.
-    public typealias Scheduler = RoundRobinScheduler
-
     /// Limits and options of a send queue.
     public struct Configuration: Hashable, Sendable {
         /// The most user-data bytes that may wait to be cut into chunks (`SO_SNDBUF`).
@@ -133,10 +136,12 @@ public struct SendQueue: Sendable {
     struct Stream: Sendable {
         var messages: Deque<OutgoingMessage> = []
         var nextSSN = SSN(0)
+        /// `SCTP_STREAM_SCHEDULER_VALUE`: the priority (lower first) or weight of the stream.
+        var schedulerValue: UInt16 = 0
     }
 
     /// The streams used, by id (readable in the module for `SendQueue+Invariants.swift`,
-    /// as are `ready` and `current`): open addressing on the id (identity hash, linear probing)
+    /// as are `scheduler` and `current`): open addressing on the id (identity hash, linear probing)
     /// over arrays that grow with the streams used only. A `Dictionary` hashed the id with
     /// SipHash several times per message sent; ids are chosen by the local application, so
     /// the identity hash cannot be driven into collisions by a peer.
@@ -196,6 +201,33 @@ public struct SendQueue: Sendable {
 
         var keys: [UInt16] { ids }
 
+        /// Whether the stream has messages waiting (no copy of the stream).
+        @inline(__always)
+        func hasMessages(_ id: UInt16) -> Bool {
+            guard let index = index(of: id) else { return false }
+            return !values[index].messages.isEmpty
+        }
+
+        /// The payload size of the stream's first waiting message.
+        @inline(__always)
+        func headBytes(_ id: UInt16) -> Int? {
+            guard let index = index(of: id) else { return nil }
+            return values[index].messages.first?.payload.readableBytes
+        }
+
+        /// The destination of the stream's first waiting message.
+        @inline(__always)
+        func headDestination(_ id: UInt16) -> IPAddress? {
+            guard let index = index(of: id) else { return nil }
+            return values[index].messages.first?.destination
+        }
+
+        /// The stream's scheduler value, 0 for a stream not in the table.
+        func schedulerValue(_ id: UInt16) -> UInt16 {
+            guard let index = index(of: id) else { return 0 }
+            return values[index].schedulerValue
+        }
+
         mutating func removeValue(forKey id: UInt16) -> Stream? {
             guard let index = index(of: id) else { return nil }
             let removed = values[index]
@@ -235,20 +267,91 @@ public struct SendQueue: Sendable {
     /// Whether a message with a destination was ever queued (until `removeAll`): without one,
     /// `nextMessageDestination` needs no look-up per chunk.
     private var hasDestinations = false
-    /// Streams with queued messages, in the order they take turns; the stream of `current`
-    /// is not among them. (Readable in the module for `SendQueue+Invariants.swift`.)
-    private(set) var ready = Scheduler()
+    /// The stream scheduler and its active streams: those with unsent data, the stream of
+    /// `current` included. (Readable in the module for `SendQueue+Invariants.swift`.)
+    private(set) var scheduler: StreamSchedulerState
     private(set) var current: MessageInProgress?
     /// Streams held back by an outgoing stream reset (RFC 6525 §5.1.2): their messages stay
     /// queued and go once they are released.
     private(set) var paused = PausedStreams()
+    /// The `arrival` number of the last message queued.
+    private var arrivals: UInt32 = 0
 
-    /// An empty queue for `outboundStreamCount` streams (0 ... 65535 may be used when 65536).
-    public init(outboundStreamCount: Int, configuration: Configuration = Configuration()) {
+    /// Whether messages of different streams may interleave chunk by chunk (I-DATA, RFC 8260
+    /// §2): the scheduler is then asked before every chunk instead of once per message. Always
+    /// false until I-DATA is supported.
+    public private(set) var interleaving = false
+
+    /// An empty queue for `outboundStreamCount` streams (0 ... 65535 may be used when 65536)
+    /// with the stream scheduler `scheduler`.
+    public init(outboundStreamCount: Int, configuration: Configuration = Configuration(),
+                scheduler: StreamSchedulerKind = .default) {
         precondition((0...65536).contains(outboundStreamCount), "stream count out of range")
         self.outboundStreamCount = outboundStreamCount
         self.configuration = configuration
+        self.scheduler = StreamSchedulerState(scheduler, interleaving: false)
     }
+
+    /// The stream scheduler in use.
+    public var schedulerKind: StreamSchedulerKind { scheduler.kind }
+
+    /// Switches to another stream scheduler (`SCTP_STREAM_SCHEDULER`). Every queued message
+    /// stays, in its stream's order; a message being fragmented is finished first. The new
+    /// scheduler learns the queued messages in the order they were queued (so first come,
+    /// first served follows the application's order), the one being fragmented first.
+    public mutating func setScheduler(_ kind: StreamSchedulerKind) {
+        guard kind != scheduler.kind else { return }
+        var fresh = StreamSchedulerState(kind, interleaving: interleaving)
+        // Oldest first: by age, the distance back from the last number given (the numbers wrap).
+        var pending: [(age: UInt32, stream: UInt16)] = []
+        pending.reserveCapacity(queuedMessageCount)
+        for (index, id) in streams.ids.enumerated() {
+            // A paused stream's messages queued after the pause are not the scheduler's yet.
+            let registered = registeredMessageCount(id, waiting: streams.values[index].messages.count)
+            for message in streams.values[index].messages.prefix(registered) {
+                pending.append((arrivals &- message.arrival, id))
+            }
+        }
+        pending.sort { $0.age > $1.age }
+        var active = Set<UInt16>()
+        if let id = current?.message.streamIdentifier {
+            fresh.enqueued(stream: id, value: streams[id]?.schedulerValue ?? 0, becomesActive: true)
+            active.insert(id)
+        }
+        for (_, id) in pending {
+            fresh.enqueued(stream: id, value: streams[id]?.schedulerValue ?? 0, becomesActive: active.insert(id).inserted)
+        }
+        scheduler = fresh
+    }
+
+    /// Sets the scheduler value of an outbound stream (`SCTP_STREAM_SCHEDULER_VALUE`): its
+    /// priority for `.priority` (lower goes first), its weight for `.weightedFairQueueing`
+    /// (0 counts as 1); the other schedulers ignore it. The value stays with the stream when
+    /// the scheduler changes, and applies at once to a stream with messages waiting.
+    /// Throws `invalidStream` for a stream at or above the outbound stream count.
+    public mutating func setSchedulerValue(_ value: UInt16, for stream: UInt16) throws(SendQueueError) {
+        guard Int(stream) < outboundStreamCount else {
+            throw .invalidStream(streamIdentifier: stream, outboundStreams: outboundStreamCount)
+        }
+        guard schedulerValue(of: stream) != value else { return }
+        streams[stream, default: Stream()].schedulerValue = value
+        scheduler.setValue(value, of: stream)
+    }
+
+    /// The scheduler value of an outbound stream (0 unless set). Throws `invalidStream` for a
+    /// stream at or above the outbound stream count.
+    public func schedulerValue(for stream: UInt16) throws(SendQueueError) -> UInt16 {
+        guard Int(stream) < outboundStreamCount else {
+            throw .invalidStream(streamIdentifier: stream, outboundStreams: outboundStreamCount)
+        }
+        return schedulerValue(of: stream)
+    }
+
+    func schedulerValue(of stream: UInt16) -> UInt16 { streams.schedulerValue(stream) }
+
+    /// The packet being filled is complete; later chunks go into a new one (the per-packet
+    /// round robin switches streams there).
+    public mutating func packetDidEnd() { scheduler.packetDidEnd() }
 
     /// Whether nothing is waiting to be sent.
     public var isEmpty: Bool { queuedMessageCount == 0 }
@@ -258,19 +361,21 @@ public struct SendQueue: Sendable {
 
     /// The unsent bytes of the message the next chunk will come from, or `nil` when empty.
     /// Lets the caller decide whether to start a new packet rather than cut a small fragment.
+    @inline(__always)
     public var nextMessageRemainingBytes: Int? {
         if let current { return current.message.payload.readableBytes - current.offset }
-        guard let id = ready.peek else { return nil }
-        return streams[id]?.messages.first?.payload.readableBytes
+        guard let id = scheduler.peek else { return nil }
+        return streams.headBytes(id)
     }
 
     /// The destination asked for (`OutgoingMessage.destination`) by the message the next
     /// chunk will come from; `nil` when it asked for none or the queue is empty.
+    @inline(__always)
     public var nextMessageDestination: IPAddress? {
         guard hasDestinations else { return nil }
         if let current { return current.message.destination }
-        guard let id = ready.peek else { return nil }
-        return streams[id]?.messages.first?.destination
+        guard let id = scheduler.peek else { return nil }
+        return streams.headDestination(id)
     }
 
     /// The SSN the next ordered message on `stream` will get.
@@ -280,7 +385,7 @@ public struct SendQueue: Sendable {
     ///
     /// Throws without changing anything when the message is empty, its stream does not exist,
     /// or the queue has no room.
-    public mutating func enqueue(_ message: OutgoingMessage) throws(SendQueueError) {
+    public mutating func enqueue(_ message: consuming OutgoingMessage) throws(SendQueueError) {
         let size = message.payload.readableBytes
         guard size > 0 else { throw .emptyMessage }
         let id = message.streamIdentifier
@@ -293,20 +398,26 @@ public struct SendQueue: Sendable {
             throw .queueFull(queuedBytes: queuedBytes, messageSize: size, limit: limit)
         }
         if message.destination != nil { hasDestinations = true }
-        let becomesReady = appendToStream(message)
-        if becomesReady && current?.message.streamIdentifier != id && !paused.blocks(id) { ready.add(id) }
+        arrivals &+= 1
+        message.arrival = arrivals
+        let (wasEmpty, value) = appendToStream(message)
+        // A paused stream's new messages wait unregistered until it is released (RFC 6525).
+        if !paused.isPaused(id) {
+            scheduler.enqueued(stream: id, value: value, becomesActive: wasEmpty && current?.message.streamIdentifier != id)
+        }
         queuedBytes += size
         queuedMessageCount += 1
     }
 
-    /// Appends to the stream's FIFO; whether the FIFO was empty before.
-    private mutating func appendToStream(_ message: OutgoingMessage) -> Bool {
-        var wasEmpty = false
-        modifyStream(message.streamIdentifier) { stream in
-            wasEmpty = stream.messages.isEmpty
+    /// Appends to the stream's FIFO; whether the FIFO was empty before, and the stream's
+    /// scheduler value.
+    private mutating func appendToStream(_ message: consuming OutgoingMessage) -> (wasEmpty: Bool, value: UInt16) {
+        let id = message.streamIdentifier
+        return modifyStream(id) { [message] stream in
+            let wasEmpty = stream.messages.isEmpty
             stream.messages.append(message)
+            return (wasEmpty, stream.schedulerValue)
         }
-        return wasEmpty
     }
 
     private mutating func modifyStream<R>(_ id: UInt16, _ body: (inout Stream) -> R) -> R {
@@ -347,21 +458,22 @@ public struct SendQueue: Sendable {
                               ssn: current!.ssn, payloadProtocolIdentifier: current!.message.payloadProtocolIdentifier,
                               payload: slice)
         queuedBytes -= length
+        let id = current!.message.streamIdentifier
         if isLast {
-            let id = current!.message.streamIdentifier
             current = nil
             queuedMessageCount -= 1
-            if streams[id]?.messages.isEmpty == false && !paused.blocks(id) { ready.add(id) }
         } else {
             current!.offset = offset + length
         }
+        scheduler.didSend(stream: id, bytes: length, endsMessage: isLast,
+                          streamIsEmpty: isLast && !hasRegisteredMessages(id))
         return CutChunk(chunk: chunk, policy: policy)
     }
 
-    /// Takes the head message of the next ready stream as the current message, dropping the
-    /// heads whose lifetime ended by `now`.
+    /// Takes the head message of the stream the scheduler chooses as the current message,
+    /// dropping the heads whose lifetime ended by `now`.
     private mutating func startNextMessage(now: SCTPInstant?) -> Bool {
-        while let id = ready.next() {
+        while let id = scheduler.next() {
             if !paused.isEmpty, let left = paused.allowance[id] { paused.allowance[id] = max(left - 1, 0) }
             let head: Result<MessageInProgress, ExpiredMessage> = modifyStream(id) { stream in
                 let message = stream.messages.removeFirst()
@@ -382,7 +494,7 @@ public struct SendQueue: Sendable {
                 queuedBytes -= dropped.message.payload.readableBytes
                 queuedMessageCount -= 1
                 expired.append(dropped.message)
-                if streams[id]?.messages.isEmpty == false && !paused.blocks(id) { ready.add(id) }
+                scheduler.didSend(stream: id, bytes: 0, endsMessage: true, streamIsEmpty: !hasRegisteredMessages(id))
             }
         }
         return false
@@ -408,13 +520,14 @@ public struct SendQueue: Sendable {
         queuedBytes -= abandoned.message.payload.readableBytes - abandoned.offset
         queuedMessageCount -= 1
         current = nil
-        if streams[id]?.messages.isEmpty == false && !paused.blocks(id) { ready.add(id) }
+        scheduler.didSend(stream: id, bytes: 0, endsMessage: true, streamIsEmpty: !hasRegisteredMessages(id))
         return (abandoned.message, abandoned.offset)
     }
 
     /// Changes the number of outbound streams (after the handshake, or when streams are added
     /// by RE-CONFIG). Queued messages on streams that no longer exist are removed and returned,
-    /// in stream order; a message already partly sent is kept and completed.
+    /// in stream order, and so are their scheduler values; a message already partly sent is
+    /// kept and completed.
     public mutating func setOutboundStreamCount(_ count: Int) -> [OutgoingMessage] {
         precondition((0...65536).contains(count), "stream count out of range")
         outboundStreamCount = count
@@ -429,7 +542,11 @@ public struct SendQueue: Sendable {
                 removed.append(message)
             }
         }
-        ready.remove { Int($0) >= count }
+        scheduler.remove { Int($0) >= count }
+        if let id = current?.message.streamIdentifier, Int(id) >= count {
+            // The message being fragmented is finished; its stream stays active until then.
+            scheduler.enqueued(stream: id, value: schedulerValue(of: id), becomesActive: true)
+        }
         for id in gone { paused.allowance[id] = nil }
         return removed
     }
@@ -440,18 +557,20 @@ public struct SendQueue: Sendable {
     }
 
     /// Empties the queue (association ended): the message partly sent, if any, and the
-    /// messages not yet started, stream by stream in round-robin order of the ready streams,
-    /// then those of paused streams.
+    /// messages not yet started, stream by stream in the scheduler's order of the active
+    /// streams (the stream of the message partly sent first), then the other streams' (paused
+    /// for a stream reset) by id. Scheduler values stay.
     public mutating func removeAll() -> (partlySent: OutgoingMessage?, unsent: [OutgoingMessage]) {
         let partial = current?.message
         var unsent: [OutgoingMessage] = []
         unsent.reserveCapacity(queuedMessageCount)
-        if let id = current?.message.streamIdentifier, let stream = streams[id] {
+        let currentStream = current?.message.streamIdentifier
+        if let currentStream, let stream = streams[currentStream] {
             unsent.append(contentsOf: stream.messages)
         }
         var taken = Set<UInt16>()
-        if let id = current?.message.streamIdentifier { taken.insert(id) }
-        for id in ready.waiting {
+        if let currentStream { taken.insert(currentStream) }
+        for id in scheduler.active where id != currentStream {
             taken.insert(id)
             if let stream = streams[id] { unsent.append(contentsOf: stream.messages) }
         }
@@ -460,7 +579,7 @@ public struct SendQueue: Sendable {
             if let stream = streams[id] { unsent.append(contentsOf: stream.messages) }
         }
         streams.forEachValue { $0.messages.removeAll() }
-        ready = Scheduler()
+        scheduler = StreamSchedulerState(scheduler.kind, interleaving: interleaving)
         current = nil
         paused = PausedStreams()
         queuedBytes = 0
@@ -494,8 +613,9 @@ public struct SendQueue: Sendable {
     }
 
     /// Pauses streams (all when `streamIdentifiers` is empty) for an outgoing reset: the
-    /// messages queued on them now still go (with the old numbering); messages queued later
-    /// wait until `releaseStreams(keeping:)`. A stream already paused keeps its allowance.
+    /// messages queued on them now still go (with the old numbering), as the scheduler has
+    /// them; messages queued later wait, unknown to the scheduler, until
+    /// `releaseStreams(keeping:)`. A stream already paused keeps its allowance.
     public mutating func pauseStreams(_ streamIdentifiers: [UInt16]) {
         if streamIdentifiers.isEmpty {
             for id in streams.keys where !paused.isPaused(id) { paused.allowance[id] = streams[id]?.messages.count ?? 0 }
@@ -505,11 +625,10 @@ public struct SendQueue: Sendable {
                 paused.allowance[id] = streams[id]?.messages.count ?? 0
             }
         }
-        ready.remove { paused.blocks($0) }
     }
 
     /// Releases every paused stream but those in `held` (`nil`: none held; empty: all stay
-    /// held): their waiting messages take turns again.
+    /// held): their waiting messages are handed to the scheduler and take turns again.
     public mutating func releaseStreams(keeping held: [UInt16]?) {
         guard !paused.isEmpty else { return }
         let before = paused
@@ -524,12 +643,29 @@ public struct SendQueue: Sendable {
         } else {
             paused = PausedStreams()
         }
-        let waiting = Set(ready.waiting)
-        for id in streams.keys.sorted() where before.blocks(id) && !paused.blocks(id) {
-            guard streams[id]?.messages.isEmpty == false, current?.message.streamIdentifier != id,
-                  !waiting.contains(id) else { continue }
-            ready.add(id)
+        for id in streams.keys.sorted() where before.isPaused(id) && !paused.isPaused(id) {
+            let waiting = streams[id]?.messages.count ?? 0
+            let registered = min(before.allowance[id] ?? 0, waiting)
+            let active = registered > 0 || current?.message.streamIdentifier == id
+            let value = schedulerValue(of: id)
+            for index in 0..<(waiting - registered) {
+                scheduler.enqueued(stream: id, value: value, becomesActive: !active && index == 0)
+            }
         }
+    }
+
+    /// How many of a stream's `waiting` messages the scheduler knows: all of them, or for a
+    /// paused stream those it may still start.
+    func registeredMessageCount(_ id: UInt16, waiting: Int) -> Int {
+        guard !paused.isEmpty, paused.isPaused(id) else { return waiting }
+        return min(paused.allowance[id] ?? 0, waiting)
+    }
+
+    /// Whether the stream has messages the scheduler knows of.
+    @inline(__always)
+    private func hasRegisteredMessages(_ id: UInt16) -> Bool {
+        guard streams.hasMessages(id) else { return false }
+        return paused.isEmpty || !paused.blocks(id)
     }
 
     /// Whether the streams (all when empty) have sent everything queued before they were
@@ -554,6 +690,11 @@ public struct SendQueue: Sendable {
     /// Test hook: changes the byte count only.
     mutating func corruptQueuedBytesForTesting(by bytes: Int) {
         queuedBytes += bytes
+    }
+
+    /// Test hook: changes the scheduler's state only.
+    mutating func corruptSchedulerForTesting(_ body: (inout StreamSchedulerState) -> Void) {
+        body(&scheduler)
     }
     #endif
 }

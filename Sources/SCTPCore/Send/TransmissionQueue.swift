@@ -39,10 +39,15 @@ struct TransmissionQueue {
     /// Messages given up (PR-SCTP) or expired before they were sent, since the association
     /// last took them (`takeFailures()`), to report as `.sendFailed`.
     private(set) var failures: [FailedMessage] = []
+    /// Outgoing stream resets (RFC 6525) the peer performed while chunks before them were
+    /// outstanding: a FORWARD TSN names no skipped SSN of a stream from before its reset (the
+    /// peer restarted the stream; the old SSN would skip its new messages).
+    var resetPoints: [StreamResetPoint] = []
 
     init(configuration: SCTPConfiguration, initialTSN: TSN) {
         queue = SendQueue(outboundStreamCount: Int(configuration.outboundStreams),
-                          configuration: SendQueue.Configuration(maxQueuedBytes: configuration.sendBufferSize))
+                          configuration: SendQueue.Configuration(maxQueuedBytes: configuration.sendBufferSize),
+                          scheduler: configuration.streamScheduler)
         outstanding = OutstandingData(initialTSN: initialTSN, peerReceiverWindow: 0, configuration:
             OutstandingData.Configuration(maxOutstandingChunks: configuration.maxOutstandingChunks,
                                           maxGapBlocksProcessed: configuration.maxGapBlocksProcessed))
@@ -67,6 +72,7 @@ struct TransmissionQueue {
     /// in flight.
     mutating func restartTSN(at nextTSN: TSN) {
         precondition(outstanding.isEmpty, "TSNs restart only with nothing in flight")
+        resetPoints = []
         outstanding = OutstandingData(initialTSN: nextTSN, peerReceiverWindow: UInt32(clamping: outstanding.peerReceiverWindow),
                                       configuration: outstanding.configuration)
     }
@@ -117,7 +123,7 @@ struct TransmissionQueue {
     mutating func fill(_ builder: inout PacketBuilder, path: Int, now: SCTPInstant, context: Context) -> Filled {
         var filled = Filled()
         abandonMessages(now: now)
-        if forwardTSNPending, let forward = outstanding.forwardTSN() {
+        if forwardTSNPending, let forward = outstanding.forwardTSN(resetPoints: resetPoints) {
             builder.add(.forwardTSN(forward))
             filled.sentData = true
         }
@@ -219,9 +225,14 @@ struct TransmissionQueue {
         // would not be full waits for the SACK, so that small messages go out bundled.
         if context.bundlesSmallMessages && outstanding.bytesInFlight > 0 && queue.queuedBytes < maxPayload { return 0 }
         let policyNow = peerSupportsForwardTSN ? now : nil
+        /// The packet (index among the builder's) the last new chunk went into.
+        var lastPacket = -1
         while !queue.isEmpty, outstanding.canSendNewChunk, flight < window, nextDataPath == index {
             let peerWindow = outstanding.peerReceiverWindow
-            let messageRemaining = queue.nextMessageRemainingBytes ?? maxPayload
+            // The stream scheduler learns where packets end (round robin per packet switches
+            // streams there): before the first new chunk of every packet.
+            if builder.isEmpty || builder.packets.count != lastPacket { queue.packetDidEnd() }
+            var messageRemaining = queue.nextMessageRemainingBytes ?? maxPayload
             // A message that does not fit in what is left of the current packet is cut to
             // fill it (when that is a sizeable piece), rather than leaving the packet part
             // empty: bulk transfers then send full packets only (one packet per 1200-byte
@@ -231,7 +242,16 @@ struct TransmissionQueue {
                 let room = (builder.remaining - DataChunk.headerSize) & ~3
                 if room >= max(maxPayload / 4, 64) && room < maxPayload { limit = room }
             }
-            let nextSize = min(messageRemaining, limit)
+            var nextSize = min(messageRemaining, limit)
+            if !builder.isEmpty && PacketBuilder.chunkSize(valueLength: DataChunk.headerSize - 4 + nextSize) > builder.remaining {
+                // The chunk starts the next packet (adding it would): end this one here, so
+                // that the scheduler decides for the new packet.
+                builder.finishPacket()
+                queue.packetDidEnd()
+                messageRemaining = queue.nextMessageRemainingBytes ?? maxPayload
+                limit = maxPayload
+                nextSize = min(messageRemaining, limit)
+            }
             // §6.1 A/B: respect the peer's window, but one chunk may probe a closed window
             // when nothing is in flight.
             if peerWindow < nextSize && outstanding.bytesInFlight > 0 { break }
@@ -249,6 +269,7 @@ struct TransmissionQueue {
                                maxRetransmissions: peerSupportsForwardTSN ? cut.policy.maxRetransmissions : nil,
                                context: cut.policy.context)
             builder.add(cut.chunk, size: cut.chunk.encodedSize)
+            lastPacket = builder.packets.count
             flight += cut.chunk.encodedSize
             sent += 1
         }

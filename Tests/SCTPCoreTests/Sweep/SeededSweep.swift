@@ -34,8 +34,8 @@ enum SeededSweep {
     static let timeLimit = Duration.seconds(7200)
     static let stepLimit = 400_000
 
-    static func run(seed: UInt64, trace: Bool = false) -> Result {
-        let scenario = SweepScenario(seed: seed)
+    static func run(seed: UInt64, schedulers: Bool = false, trace: Bool = false) -> Result {
+        let scenario = SweepScenario(seed: seed, schedulers: schedulers)
         let clientAddress = SweepScenario.clientAddress, serverAddress = SweepScenario.serverAddress
         var network = SimulatedNetwork(seed: seed)
         network.addLink(from: clientAddress, to: serverAddress, conditions: scenario.forward)
@@ -52,6 +52,8 @@ enum SeededSweep {
                                    acceptsAssociations: true, random: SeededRandomSource(seed: seed &* 31 &+ 2), now: .zero),
             isClient: false, scenario: scenario, messages: scenario.serverMessages, reader: scenario.serverReader,
             peerReceiveBuffer: scenario.client.receiveBufferSize)
+        client.schedulers = scenario.clientSchedulers
+        server.schedulers = scenario.serverSchedulers
         client.peerMessages = scenario.serverMessages
         server.peerMessages = scenario.clientMessages
         client.resets = scenario.clientResets

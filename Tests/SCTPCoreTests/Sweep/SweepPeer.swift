@@ -49,6 +49,9 @@ final class SweepPeer: SimulationParticipant {
     var abortAtAbsolute: SCTPInstant?
     /// Stop accepting associations once one is up (a one-to-one server socket).
     var stopsListeningWhenUp = false
+    /// Stream scheduler values to set when up, and switches to make (the scheduler sweep).
+    var schedulers: SweepScenario.Schedulers?
+    private var nextSwitch = 0
     private var readAt: SCTPInstant?
 
     // What happened.
@@ -153,6 +156,7 @@ final class SweepPeer: SimulationParticipant {
                 consider(shutdownAfter.map { upAt + $0 })
                 if nextReset < resets.count { consider(upAt + resets[nextReset].offset) }
                 consider(abortAfter.map { upAt + $0 })
+                if let schedulers, nextSwitch < schedulers.switches.count { consider(upAt + schedulers.switches[nextSwitch].after) }
             }
         }
         consider(readAt)
@@ -162,6 +166,15 @@ final class SweepPeer: SimulationParticipant {
     private func runActions(now: SCTPInstant) {
         if let readAt, readAt <= now { read(now: now) }
         guard endedAt == nil else { return }
+        if let upAt, let schedulers, let association {
+            while nextSwitch < schedulers.switches.count, upAt + schedulers.switches[nextSwitch].after <= now {
+                let kind = schedulers.switches[nextSwitch].kind
+                nextSwitch += 1
+                do { try endpoint.setStreamScheduler(kind, of: association) } catch {
+                    violation("switching to \(kind) failed: \(error)", at: now)
+                }
+            }
+        }
         if upAt != nil { sendDue(now: now, early: false) }
         resetDue(now: now)
         if let upAt, let after = shutdownAfter, upAt + after <= now {
@@ -286,6 +299,13 @@ final class SweepPeer: SimulationParticipant {
             association = id
             upAt = now
             if stopsListeningWhenUp { endpoint.acceptsAssociations = false }
+            for (stream, value) in schedulers?.values ?? [] {
+                do { try endpoint.setStreamSchedulerValue(value, stream: stream, of: id) } catch .invalidStream {
+                    // Fewer streams were negotiated than asked for.
+                } catch {
+                    violation("setting stream \(stream)'s scheduler value failed: \(error)", at: now)
+                }
+            }
         case .cannotStart(_, let failure):
             cannotStart.append(failure)
             end(now)

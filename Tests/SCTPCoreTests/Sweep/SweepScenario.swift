@@ -50,6 +50,14 @@ struct SweepScenario: CustomStringConvertible {
         var direction: StreamResetDirection
     }
 
+    /// The stream schedulers of one side (the scheduler sweep only): the one its association
+    /// starts with is `SCTPConfiguration.streamScheduler`; these values are set when it comes
+    /// up, and the scheduler is switched at these times after that.
+    struct Schedulers {
+        var values: [(stream: UInt16, value: UInt16)]
+        var switches: [(after: Duration, kind: StreamSchedulerKind)]
+    }
+
     /// How one side's application reads what arrives.
     struct Reader {
         /// `nil`: everything at once; otherwise this many bytes every `interval`.
@@ -75,11 +83,17 @@ struct SweepScenario: CustomStringConvertible {
     /// rest of a seed's scenario is what it was before resets were added).
     var clientResets: [Reset] = []
     var serverResets: [Reset] = []
+    /// Random stream schedulers, values and switches per side (`init(seed:schedulers:)`),
+    /// `nil` in the plain sweep.
+    var clientSchedulers: Schedulers?
+    var serverSchedulers: Schedulers?
 
     static let clientAddress = IPAddress.v4(IPv4Address(10, 0, 0, 1))
     static let serverAddress = IPAddress.v4(IPv4Address(10, 0, 1, 1))
 
-    init(seed: UInt64) {
+    /// The scenario of `seed`; with `schedulers`, also random stream schedulers (drawn from a
+    /// generator of their own, so the rest of the scenario is the plain sweep's for the seed).
+    init(seed: UInt64, schedulers: Bool = false) {
         self.seed = seed
         var r = SeededRandomSource(seed: seed ^ 0x5357_4545_5053_4545)  // "SWEEPSEE"
         func unit() -> Double { Double(r.nextUInt64() >> 11) * 0x1p-53 }
@@ -201,6 +215,23 @@ struct SweepScenario: CustomStringConvertible {
         default:
             ending = .abortEarly(after: millis(0...150))
         }
+        guard schedulers else { return }
+        var q = SeededRandomSource(seed: seed ^ 0x5343_4845_4455_4C45)  // "SCHEDULE"
+        func below2(_ n: Int) -> Int { Int(q.nextUInt64() % UInt64(n)) }
+        func plan(_ configuration: inout SCTPConfiguration) -> Schedulers {
+            configuration.streamScheduler = StreamSchedulerKind.allCases[below2(6)]
+            var values: [(UInt16, UInt16)] = []
+            for stream in 0..<Int(configuration.outboundStreams) where below2(3) > 0 {
+                values.append((UInt16(stream), UInt16(below2(2) == 0 ? below2(4) : below2(65536))))
+            }
+            var switches: [(Duration, StreamSchedulerKind)] = []
+            for _ in 0..<below2(4) {
+                switches.append((.milliseconds(below2(3000)), StreamSchedulerKind.allCases[below2(6)]))
+            }
+            return Schedulers(values: values, switches: switches.sorted { $0.0 < $1.0 })
+        }
+        clientSchedulers = plan(&client)
+        serverSchedulers = plan(&server)
     }
 
     /// The payload of a message: its index, stream and size, then bytes derived from the seed
@@ -240,11 +271,16 @@ struct SweepScenario: CustomStringConvertible {
                 + "sack \(c.delayedAckFrequency)/\(c.delayedAckTimeout) rto \(c.rtoInitial)/\(c.rtoMin)/\(c.rtoMax) prsctp \(c.partialReliability) ecn \(c.ecn)"
         }
         func reader(_ r: Reader) -> String { r.bytesPerRead.map { "\($0) B every \(r.interval)" } ?? "immediate" }
+        func schedulers(_ c: SCTPConfiguration, _ plan: Schedulers?) -> String {
+            guard let plan else { return "" }
+            return "; scheduler \(c.streamScheduler), values \(plan.values.map { "\($0.stream)=\($0.value)" }), switches "
+                + "\(plan.switches.map { "up+\($0.after): \($0.kind)" })"
+        }
         return """
             seed \(seed): \(ending)
               client→server: \(link(forward)); server→client: \(link(backward))
-              client: \(configuration(client)); reads \(reader(clientReader)); sends \(clientMessages.count)\(clientSendsEarly ? " (early)" : "") (\(clientMessages.filter { !$0.isReliable }.count) PR) (\(clientMessages.reduce(0) { $0 + $1.size }) B)
-              server: \(configuration(server)); reads \(reader(serverReader)); sends \(serverMessages.count) (\(serverMessages.filter { !$0.isReliable }.count) PR) (\(serverMessages.reduce(0) { $0 + $1.size }) B)
+              client: \(configuration(client))\(schedulers(client, clientSchedulers)); reads \(reader(clientReader)); sends \(clientMessages.count)\(clientSendsEarly ? " (early)" : "") (\(clientMessages.filter { !$0.isReliable }.count) PR) (\(clientMessages.reduce(0) { $0 + $1.size }) B)
+              server: \(configuration(server))\(schedulers(server, serverSchedulers)); reads \(reader(serverReader)); sends \(serverMessages.count) (\(serverMessages.filter { !$0.isReliable }.count) PR) (\(serverMessages.reduce(0) { $0 + $1.size }) B)
             """
     }
 }
