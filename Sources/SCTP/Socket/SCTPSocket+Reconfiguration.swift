@@ -29,6 +29,13 @@ public struct SCTPAddStreams: Hashable, Sendable {
     }
 }
 
+extension SCTPSocketOption {
+    /// The reader of an option that can only be set (an action such as a reset).
+    static func writeOnlyReader(_ name: String) -> @Sendable (SCTPSocket, AssociationID?) throws(SCTPError) -> Value {
+        { _, _ throws(SCTPError) in throw SCTPError(.invalidArgument, "\(name) is write-only") }
+    }
+}
+
 extension SCTPSocket {
     /// The live association an action option (reset, add streams) applies to: the one
     /// named, or a connected one-to-one socket's own.
@@ -100,9 +107,7 @@ extension SCTPSocketOption where Value == SCTPResetStreams {
     /// EOPNOTSUPP when either side lacks RE-CONFIG, EINVAL for streams that do not exist or
     /// more than 256 of them, EALREADY when too many requests wait.
     public static var resetStreams: Self {
-        Self(name: "SCTP_RESET_STREAMS", read: { _, _ throws(SCTPError) in
-            throw SCTPError(.invalidArgument, "SCTP_RESET_STREAMS is write-only")
-        }, write: { socket, value, association throws(SCTPError) in
+        Self(name: "SCTP_RESET_STREAMS", read: writeOnlyReader("SCTP_RESET_STREAMS"), write: { socket, value, association throws(SCTPError) in
             let (driver, id) = try socket.actionTarget(association, "SCTP_RESET_STREAMS")
             try driver.resetStreams(value.streams, direction: value.direction, of: id)
         })
@@ -115,9 +120,7 @@ extension SCTPSocketOption where Value == Void {
     /// everything sent is acknowledged and the peer answered. The outcome arrives as
     /// `SCTPNotification.associationReset`.
     public static var resetAssociation: Self {
-        Self(name: "SCTP_RESET_ASSOC", read: { _, _ throws(SCTPError) in
-            throw SCTPError(.invalidArgument, "SCTP_RESET_ASSOC is write-only")
-        }, write: { socket, _, association throws(SCTPError) in
+        Self(name: "SCTP_RESET_ASSOC", read: writeOnlyReader("SCTP_RESET_ASSOC"), write: { socket, _, association throws(SCTPError) in
             let (driver, id) = try socket.actionTarget(association, "SCTP_RESET_ASSOC")
             try driver.resetAssociation(id)
         })
@@ -129,9 +132,7 @@ extension SCTPSocketOption where Value == SCTPAddStreams {
     /// the peer to add incoming ones (the peer must allow it). The outcome arrives as
     /// `SCTPNotification.streamChange`.
     public static var addStreams: Self {
-        Self(name: "SCTP_ADD_STREAMS", read: { _, _ throws(SCTPError) in
-            throw SCTPError(.invalidArgument, "SCTP_ADD_STREAMS is write-only")
-        }, write: { socket, value, association throws(SCTPError) in
+        Self(name: "SCTP_ADD_STREAMS", read: writeOnlyReader("SCTP_ADD_STREAMS"), write: { socket, value, association throws(SCTPError) in
             let (driver, id) = try socket.actionTarget(association, "SCTP_ADD_STREAMS")
             try driver.addStreams(outgoing: value.outbound, incoming: value.inbound, of: id)
         })

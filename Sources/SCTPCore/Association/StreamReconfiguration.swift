@@ -53,18 +53,24 @@ public struct StreamResetEvent: Hashable, Sendable {
     }
 }
 
+/// The flags of `SCTP_ASSOC_RESET_EVENT` and `SCTP_STREAM_CHANGE_EVENT` (RFC 6525 §6.1.2,
+/// §6.1.3): the request was denied or failed; none when it was performed.
+public struct ReconfigurationRefusal: OptionSet, Hashable, Sendable {
+    public var rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+    /// `SCTP_ASSOC_RESET_DENIED`, `SCTP_STREAM_CHANGE_DENIED`: the peer denied it.
+    public static let denied = ReconfigurationRefusal(rawValue: 0x0004)
+    /// `SCTP_ASSOC_RESET_FAILED`, `SCTP_STREAM_CHANGE_FAILED`: it failed (an error answer,
+    /// or given up when the association ended).
+    public static let failed = ReconfigurationRefusal(rawValue: 0x0008)
+}
+
 /// `SCTP_ASSOC_RESET_EVENT` (RFC 6525 §6.1.2): the association's TSNs and SSNs were reset
 /// (SSN/TSN Reset), or the reset was refused.
 public struct AssociationResetEvent: Hashable, Sendable {
     /// The `assocreset_flags`.
-    public struct Flags: OptionSet, Hashable, Sendable {
-        public var rawValue: UInt16
-        public init(rawValue: UInt16) { self.rawValue = rawValue }
-        /// `SCTP_ASSOC_RESET_DENIED`.
-        public static let denied = Flags(rawValue: 0x0004)
-        /// `SCTP_ASSOC_RESET_FAILED`.
-        public static let failed = Flags(rawValue: 0x0008)
-    }
+    /// (`SCTP_ASSOC_RESET_DENIED`, `SCTP_ASSOC_RESET_FAILED`.)
+    public typealias Flags = ReconfigurationRefusal
 
     public var flags: Flags
     /// The TSN our next DATA chunk carries (`assocreset_local_tsn`).
@@ -83,14 +89,8 @@ public struct AssociationResetEvent: Hashable, Sendable {
 /// to add streams was refused.
 public struct StreamChangeEvent: Hashable, Sendable {
     /// The `strchange_flags`.
-    public struct Flags: OptionSet, Hashable, Sendable {
-        public var rawValue: UInt16
-        public init(rawValue: UInt16) { self.rawValue = rawValue }
-        /// `SCTP_STREAM_CHANGE_DENIED`.
-        public static let denied = Flags(rawValue: 0x0004)
-        /// `SCTP_STREAM_CHANGE_FAILED`.
-        public static let failed = Flags(rawValue: 0x0008)
-    }
+    /// (`SCTP_STREAM_CHANGE_DENIED`, `SCTP_STREAM_CHANGE_FAILED`.)
+    public typealias Flags = ReconfigurationRefusal
 
     public var flags: Flags
     /// The inbound stream count now (`strchange_instrms`).
