@@ -116,7 +116,7 @@ extension Association {
 
         // SSNs of the ordered messages outstanding, per stream.
         var lastSSN: [UInt16: SSN] = [:]
-        for entry in outstanding.chunks where !entry.chunk.dataFlags.contains(.unordered) {
+        for entry in outstanding.chunks where !entry.chunk.dataFlags.contains(.unordered) && !entry.isInterleaved {
             let chunk = entry.chunk
             let stream = chunk.streamIdentifier
             if let last = lastSSN[stream] {

@@ -49,9 +49,14 @@ extension SCTPEndpoint {
         if localAddresses.contains(where: { if case .v6 = $0 { true } else { false } }) { types.append(6) }
         parameters.append(.supportedAddressTypes(SupportedAddressTypesParameter(addressTypes: types)))
         if configuration.ecn { parameters.append(.ecnCapable(ECNCapableParameter())) }
+        var extensions: [UInt8] = []
         if configuration.partialReliability {
             parameters.append(.forwardTSNSupported(ForwardTSNSupportedParameter()))
-            parameters.append(.supportedExtensions(SupportedExtensionsParameter(chunkTypes: [ChunkType.forwardTSN])))
+            extensions.append(ChunkType.forwardTSN)
+        }
+        extensions += configuration.interleavingChunkTypes
+        if !extensions.isEmpty {
+            parameters.append(.supportedExtensions(SupportedExtensionsParameter(chunkTypes: extensions)))
         }
         if let method = configuration.zeroChecksumMethod {
             parameters.append(.zeroChecksumAcceptable(ZeroChecksumAcceptableParameter(errorDetectionMethod: method)))

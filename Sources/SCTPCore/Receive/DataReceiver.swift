@@ -106,6 +106,8 @@ public struct DataReceiver: Sendable {
     private var largestPayload = 0
     /// The a_rwnd of the last SACK taken.
     public private(set) var lastAdvertisedWindow: UInt32
+    /// The association uses I-DATA (RFC 8260): set once the handshake negotiated it.
+    public internal(set) var interleaving = false
 
     /// A receiver for a peer whose first TSN is `peerInitialTSN`, with
     /// `inboundStreamCount` negotiated inbound streams.
@@ -295,4 +297,61 @@ public struct DataReceiver: Sendable {
         reassembly.insert(chunk, cumulativeTSN: tracker.cumulativeTSN)
     }
     #endif
+}
+
+// MARK: - I-DATA (RFC 8260 §2)
+
+extension DataReceiver {
+    /// Handles one I-DATA chunk of a packet: the same checks, in the same order, as for DATA
+    /// (`receive(_:)`), with reassembly by (stream, U flag, MID) and FSN.
+    public mutating func receive(_ chunk: IDataChunk) -> Outcome {
+        guard chunk.payload.readableBytes > 0 else { return .noUserData }
+        let immediate = chunk.dataFlags.contains(.immediate)
+        switch tracker.classify(chunk.tsn) {
+        case .duplicate:
+            tracker.observe(chunk.tsn)
+            return .duplicate
+        case .beyondWindow:
+            tracker.observe(chunk.tsn)
+            return .dropped(.beyondWindow)
+        case .tooManyGaps:
+            tracker.observe(chunk.tsn)
+            return .dropped(.tooManyGaps)
+        case .new:
+            break
+        }
+        guard reassembly.isValidStream(chunk.streamIdentifier) else {
+            tracker.observe(chunk.tsn, immediateAck: immediate)
+            return .invalidStream
+        }
+        if advertisedWindow == 0 && chunk.tsn > tracker.highestReceivedTSN && !isUnblocking(chunk.tsn) {
+            tracker.requestImmediateSack()
+            return .dropped(.noBufferSpace)
+        }
+        switch reassembly.insert(chunk, cumulativeTSN: tracker.cumulativeTSN(afterReceiving: chunk.tsn)) {
+        case .accepted:
+            largestPayload = max(largestPayload, chunk.payload.readableBytes)
+            let small = Int(advertisedWindow) < max(configuration.smallWindowThreshold, 2 * largestPayload)
+            tracker.observe(chunk.tsn, immediateAck: immediate || small)
+            return .accepted
+        case .noSpace:
+            tracker.requestImmediateSack()
+            return .dropped(.noBufferSpace)
+        case .duplicate:
+            return .duplicate
+        case .invalidStream:
+            return .invalidStream
+        }
+    }
+
+    /// Handles an I-FORWARD-TSN (RFC 8260 §2.3.2): moves the cumulative point, then drops the
+    /// skipped messages and delivers what they held back. A SACK is due at once either way.
+    @discardableResult
+    public mutating func receive(_ chunk: IForwardTSNChunk) -> DataTracker.ForwardTSNResult {
+        let result = tracker.handleForwardTSN(newCumulativeTSN: chunk.newCumulativeTSN)
+        if !chunk.skippedMessages.isEmpty {
+            reassembly.handleIForwardTSN(skippedMessages: chunk.skippedMessages)
+        }
+        return result
+    }
 }
