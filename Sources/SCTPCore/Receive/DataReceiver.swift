@@ -350,7 +350,7 @@ extension DataReceiver {
     public mutating func receive(_ chunk: IForwardTSNChunk) -> DataTracker.ForwardTSNResult {
         let result = tracker.handleForwardTSN(newCumulativeTSN: chunk.newCumulativeTSN)
         if !chunk.skippedMessages.isEmpty {
-            reassembly.handleIForwardTSN(skippedMessages: chunk.skippedMessages)
+            reassembly.handleIForwardTSN(newCumulativeTSN: tracker.cumulativeTSN, skippedMessages: chunk.skippedMessages)
         }
         return result
     }

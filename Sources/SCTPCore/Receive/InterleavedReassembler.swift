@@ -91,7 +91,7 @@ struct InterleavedStreamReassembler: Sendable {
     /// can no longer be used (its ordered message was delivered or skipped, its FSN handed
     /// out or held already, past the message's end) is dropped, but still `.accepted`: its
     /// TSN is acknowledged like any other.
-    mutating func insert(_ chunk: IDataChunk, sink: inout ReassemblySink) -> ReassemblyQueue.InsertResult {
+    mutating func insert(_ chunk: IDataChunk, cumulativeTSN: TSN, sink: inout ReassemblySink) -> ReassemblyQueue.InsertResult {
         let isUnordered = chunk.dataFlags.contains(.unordered)
         let isBeginning = chunk.dataFlags.contains(.beginning)
         let isEnd = chunk.dataFlags.contains(.ending)
@@ -106,7 +106,7 @@ struct InterleavedStreamReassembler: Sendable {
             if !isUnordered, mid == nextMID, ordered[mid.rawValue] == nil {
                 deliverDirect(chunk, isUnordered: false, sink: &sink)
                 nextMID = nextMID.next
-                deliverOrdered(sink: &sink)
+                deliverOrdered(cumulativeTSN: cumulativeTSN, sink: &sink)
                 return .accepted
             }
         }
@@ -121,18 +121,18 @@ struct InterleavedStreamReassembler: Sendable {
             return .accepted
         }
         if let p = partial {
-            if p.isUnordered == isUnordered && p.mid == mid { continuePartial(sink: &sink) }
+            if p.isUnordered == isUnordered && p.mid == mid { continuePartial(cumulativeTSN: cumulativeTSN, sink: &sink) }
             else if sink.isMemoryExhausted { /* the stream waits for its partial delivery */ }
             return .accepted
         }
         if isUnordered {
-            completeUnordered(mid: mid, sink: &sink)
+            completeUnordered(mid: mid, cumulativeTSN: cumulativeTSN, sink: &sink)
         } else {
-            deliverOrdered(sink: &sink)
+            deliverOrdered(cumulativeTSN: cumulativeTSN, sink: &sink)
         }
         if partial == nil && sink.isMemoryExhausted {
             // Make room: hand out what can be handed out of this stream.
-            if isUnordered { startPartialDelivery(isUnordered: true, mid: mid, force: true, sink: &sink) }
+            if isUnordered { startPartialDelivery(isUnordered: true, mid: mid, force: true, cumulativeTSN: cumulativeTSN, sink: &sink) }
         }
         return .accepted
     }
@@ -198,7 +198,7 @@ struct InterleavedStreamReassembler: Sendable {
 
     /// Delivers the stream's next ordered messages while they are complete; starts a partial
     /// delivery of the next one when it is large enough or memory is exhausted.
-    mutating func deliverOrdered(sink: inout ReassemblySink) {
+    mutating func deliverOrdered(cumulativeTSN: TSN, sink: inout ReassemblySink) {
         while partial == nil, var message = ordered[nextMID.rawValue] {
             if message.isComplete {
                 _ = hand(&message, count: message.fragments.count, mid: nextMID, isUnordered: false, isComplete: true, sink: &sink)
@@ -206,30 +206,36 @@ struct InterleavedStreamReassembler: Sendable {
                 nextMID = nextMID.next
                 continue
             }
-            startPartialDelivery(isUnordered: false, mid: nextMID, force: false, sink: &sink)
+            startPartialDelivery(isUnordered: false, mid: nextMID, force: false, cumulativeTSN: cumulativeTSN, sink: &sink)
             return
         }
     }
 
     /// Delivers the unordered message `mid` if it is complete, or starts its partial delivery.
-    private mutating func completeUnordered(mid: MID, sink: inout ReassemblySink) {
+    private mutating func completeUnordered(mid: MID, cumulativeTSN: TSN, sink: inout ReassemblySink) {
         guard partial == nil, var message = unordered[mid.rawValue] else { return }
         if message.isComplete {
             _ = hand(&message, count: message.fragments.count, mid: mid, isUnordered: true, isComplete: true, sink: &sink)
             unordered[mid.rawValue] = nil
             return
         }
-        startPartialDelivery(isUnordered: true, mid: mid, force: false, sink: &sink)
+        startPartialDelivery(isUnordered: true, mid: mid, force: false, cumulativeTSN: cumulativeTSN, sink: &sink)
     }
 
     /// Starts handing out message `mid` in pieces when its first fragments (from FSN 0) hold
     /// at least the partial delivery point, or memory is exhausted (`force`: it is).
-    private mutating func startPartialDelivery(isUnordered: Bool, mid: MID, force: Bool, sink: inout ReassemblySink) {
+    ///
+    /// As for DATA, only a message whose first fragment's TSN is at or below the cumulative
+    /// TSN ack point may start: every earlier message of the stream (lower TSNs) has then
+    /// arrived whole and left, so a partial delivery never holds back an older message.
+    private mutating func startPartialDelivery(isUnordered: Bool, mid: MID, force: Bool, cumulativeTSN: TSN,
+                                               sink: inout ReassemblySink) {
         guard partial == nil else { return }
         let key = mid.rawValue
         guard var message = isUnordered ? unordered[key] : ordered[key], message.hasBeginning, message.nextFSN == 0 else { return }
         let (count, bytes) = message.run
-        guard count > 0, force || bytes >= sink.partialDeliveryPoint || sink.isMemoryExhausted else { return }
+        guard count > 0, message.fragments[0].tsn <= cumulativeTSN,
+              force || bytes >= sink.partialDeliveryPoint || sink.isMemoryExhausted else { return }
         let ends = message.endFSN.map { UInt64($0) + 1 == UInt64(count) } ?? false
         _ = hand(&message, count: count, mid: mid, isUnordered: isUnordered, isComplete: ends, sink: &sink)
         if ends {
@@ -242,7 +248,7 @@ struct InterleavedStreamReassembler: Sendable {
     }
 
     /// Hands out the fragments that continue the partial delivery, if they are here.
-    private mutating func continuePartial(sink: inout ReassemblySink) {
+    private mutating func continuePartial(cumulativeTSN: TSN, sink: inout ReassemblySink) {
         guard let p = partial else { return }
         let key = p.mid.rawValue
         guard var message = p.isUnordered ? unordered[key] : ordered[key] else {
@@ -262,14 +268,14 @@ struct InterleavedStreamReassembler: Sendable {
             nextMID = p.mid.next
         }
         partial = nil
-        partialDeliveryEnded(sink: &sink)
+        partialDeliveryEnded(cumulativeTSN: cumulativeTSN, sink: &sink)
     }
 
     /// Releases what a partial delivery held back: complete unordered messages, then the
     /// ordered ones in turn.
-    private mutating func partialDeliveryEnded(sink: inout ReassemblySink) {
+    private mutating func partialDeliveryEnded(cumulativeTSN: TSN, sink: inout ReassemblySink) {
         deliverCompleteUnordered(sink: &sink)
-        deliverOrdered(sink: &sink)
+        deliverOrdered(cumulativeTSN: cumulativeTSN, sink: &sink)
     }
 
     /// Delivers every complete unordered message held, lowest MID first.
@@ -289,7 +295,7 @@ struct InterleavedStreamReassembler: Sendable {
     /// `unorderedSkip` are the highest MIDs skipped. A partial delivery of a skipped message
     /// is aborted; incomplete messages up to the MID are dropped, complete ones stranded
     /// behind them delivered; ordered delivery resumes after the skipped MID.
-    mutating func forward(orderedSkip: MID?, unorderedSkip: MID?, sink: inout ReassemblySink) {
+    mutating func forward(orderedSkip: MID?, unorderedSkip: MID?, cumulativeTSN: TSN, sink: inout ReassemblySink) {
         var aborted = false
         if let p = partial {
             let skip = p.isUnordered ? unorderedSkip : orderedSkip
@@ -326,7 +332,7 @@ struct InterleavedStreamReassembler: Sendable {
         }
         guard partial == nil else { return }
         if aborted { deliverCompleteUnordered(sink: &sink) }
-        deliverOrdered(sink: &sink)
+        deliverOrdered(cumulativeTSN: cumulativeTSN, sink: &sink)
     }
 
     // MARK: - Invariants
@@ -380,14 +386,25 @@ extension ReassemblyQueue {
         guard isValidStream(streamIdentifier) else { return .invalidStream }
         let fills = chunk.tsn <= cumulativeTSN
         guard canAccept(payloadBytes: chunk.payload.readableBytes, fillsCumulativeTSN: fills) else { return .noSpace }
-        return interleavedStreams[streamIdentifier, default: InterleavedStreamReassembler(id: streamIdentifier)]
-            .insert(chunk, sink: &sink)
+        let result = interleavedStreams[streamIdentifier, default: InterleavedStreamReassembler(id: streamIdentifier)]
+            .insert(chunk, cumulativeTSN: cumulativeTSN, sink: &sink)
+        if sink.isMemoryExhausted { makeInterleavedProgress(cumulativeTSN: cumulativeTSN) }
+        return result
+    }
+
+    /// Memory is exhausted: every stream's next ordered message that may start a partial
+    /// delivery does, so that what is held drains (another stream's chunk may have moved the
+    /// cumulative point past its first fragment).
+    private mutating func makeInterleavedProgress(cumulativeTSN: TSN) {
+        for index in interleavedStreams.indices where interleavedStreams.values[index].partial == nil {
+            interleavedStreams.values[index].deliverOrdered(cumulativeTSN: cumulativeTSN, sink: &sink)
+        }
     }
 
     /// Applies an I-FORWARD-TSN (RFC 8260 §2.3.2) after the tracker has: per listed stream,
     /// the highest MID skipped, ordered and unordered apart. Entries for invalid streams are
     /// ignored.
-    public mutating func handleIForwardTSN(skippedMessages: [IForwardTSNChunk.SkippedMessage]) {
+    public mutating func handleIForwardTSN(newCumulativeTSN: TSN, skippedMessages: [IForwardTSNChunk.SkippedMessage]) {
         var ordered: [UInt16: MID] = [:]
         var unordered: [UInt16: MID] = [:]
         for entry in skippedMessages where isValidStream(entry.streamIdentifier) {
@@ -402,7 +419,7 @@ extension ReassemblyQueue {
         let ids = Set(ordered.keys).union(unordered.keys).sorted()
         for id in ids {
             interleavedStreams[id, default: InterleavedStreamReassembler(id: id)]
-                .forward(orderedSkip: ordered[id], unorderedSkip: unordered[id], sink: &sink)
+                .forward(orderedSkip: ordered[id], unorderedSkip: unordered[id], cumulativeTSN: newCumulativeTSN, sink: &sink)
         }
     }
 
