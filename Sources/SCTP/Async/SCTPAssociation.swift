@@ -36,12 +36,16 @@ public final class SCTPAssociation: Sendable {
     /// Sets up an association with the seed's `connectx` semantics: INIT to the first
     /// address, then round robin over them on each retransmission. `local` binds explicit
     /// local addresses (default: loopback for loopback peers). `configure` runs on the socket
-    /// before it connects (options such as `.initMessage` or `.rtoInfo`).
+    /// before it connects (options such as `.initMessage` or `.rtoInfo`). `interleaving`:
+    /// offer user message interleaving (I-DATA, RFC 8260; `SCTP_FRAGMENT_INTERLEAVE` 2 and
+    /// `SCTP_INTERLEAVING_SUPPORTED`), used when the peer offers it too.
     public static func connect(to peers: [SocketAddress], from local: [SocketAddress]? = nil, stack: SCTPStack = .shared,
+                               interleaving: Bool = false,
                                configure: @Sendable (SCTPSocket) throws -> Void = { _ in }) async throws(SCTPError) -> SCTPAssociation {
         let socket = SCTPSocket(family: peers.contains { if case .v6 = $0 { true } else { false } } ? .ipv6 : .ipv4,
                                 style: .oneToOne, stack: stack)
         do {
+            if interleaving { try socket.offerInterleaving() }
             try configure(socket)
             if let local { try socket.bind(local) }
             let id = try await socket.connectx(peers)
@@ -138,11 +142,14 @@ public final class SCTPListener: Sendable {
     init(socket: SCTPSocket) { self.socket = socket }
 
     /// Binds explicit local addresses (sharing one port; 0 picks one) and listens.
+    /// `interleaving`: accepted associations use I-DATA (RFC 8260) with peers that offer it.
     public static func bind(_ addresses: [SocketAddress], stack: SCTPStack = .shared, backlog: Int = 128,
+                            interleaving: Bool = false,
                             configure: @Sendable (SCTPSocket) throws -> Void = { _ in }) throws(SCTPError) -> SCTPListener {
         let socket = SCTPSocket(family: addresses.contains { if case .v6 = $0 { true } else { false } } ? .ipv6 : .ipv4,
                                 style: .oneToOne, stack: stack)
         do {
+            if interleaving { try socket.offerInterleaving() }
             try configure(socket)
             try socket.bind(addresses)
             try socket.listen(backlog: backlog)

@@ -67,3 +67,12 @@ extension Association {
         deliverMessages()
     }
 }
+
+extension SCTPEndpoint {
+    /// Whether an association uses I-DATA (both ends offered interleaving, RFC 8260 §2.2.1);
+    /// `nil` when it does not exist or has ended.
+    public func usesInterleaving(_ id: AssociationID) -> Bool? {
+        guard let association = association(id), !association.isClosed else { return nil }
+        return association.interleaving
+    }
+}
