@@ -68,6 +68,31 @@ extension UsrsctpInterop {
             }
         }
 
+        @Test("through the lossy relay (5 % loss, duplication, reordering, corruption), both ways with I-DATA: nothing lost, duplicated or out of order")
+        func throughLossyRelay() async throws {
+            let impairments = LossyRelayTests.impairments(loss: 0.05)
+            try await InteropRun.perform("idata-relay-client") { run in
+                let plan = MessagePlan(count: 800, streams: 10, lengths: 12...6000, seed: 37, delivery: .mixed(fraction: 0.25))
+                let relay = try await echoClient(run, plan: plan, relay: impairments, seed: 37,
+                                                 serverArguments: ["--interleaving"] + LossyRelayTests.peerRTO, timeLimit: .seconds(60)) {
+                    try $0.offerInterleaving()
+                    try $0.setOption(.rtoInfo, LossyRelayTests.ourRTO)
+                }
+                #expect(relay?.counts.toRight.dropped ?? 0 > 0)
+                Self.checkChunkKinds(run)
+            }
+            try await InteropRun.perform("idata-relay-server") { run in
+                let relay = try await echoServer(run, clients: [
+                    (name: "lossy", count: 800, lengths: 12...6000, seed: 138, unordered: false, streams: 10),
+                ], relay: impairments, seed: 38, clientArguments: ["--interleaving"] + LossyRelayTests.peerRTO, timeLimit: .seconds(60)) {
+                    try $0.offerInterleaving()
+                    try $0.setOption(.rtoInfo, LossyRelayTests.ourRTO)
+                }
+                #expect(relay?.counts.toLeft.dropped ?? 0 > 0)
+                Self.checkChunkKinds(run)
+            }
+        }
+
         @Test("our client offers I-DATA, usrsctp does not: DATA both ways, every echo verified")
         func fallbackToData() async throws {
             try await InteropRun.perform("idata-fallback-echo-client") { run in
