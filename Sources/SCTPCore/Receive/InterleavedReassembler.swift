@@ -24,6 +24,9 @@ struct InterleavedMessage: Sendable {
     /// Payload bytes in `fragments`.
     var bytes = 0
 
+    /// Nothing held and nothing handed out: a message only created by a dropped fragment.
+    var isEmpty: Bool { fragments.isEmpty && nextFSN == 0 }
+
     /// Every fragment from `nextFSN` to the end is here.
     var isComplete: Bool {
         guard hasBeginning, let endFSN else { return false }
@@ -116,13 +119,16 @@ struct InterleavedStreamReassembler: Sendable {
             : Self.add(chunk, fsn: fsn, to: &ordered[mid.rawValue, default: InterleavedMessage()], sink: &sink)
         guard stored else {
             // Nothing was added: do not leave an empty message behind.
-            if isUnordered { if unordered[mid.rawValue]?.fragments.isEmpty == true && unordered[mid.rawValue]?.nextFSN == 0 { unordered[mid.rawValue] = nil } }
-            else if ordered[mid.rawValue]?.fragments.isEmpty == true && ordered[mid.rawValue]?.nextFSN == 0 { ordered[mid.rawValue] = nil }
+            if isUnordered {
+                if unordered[mid.rawValue]?.isEmpty == true { unordered[mid.rawValue] = nil }
+            } else if ordered[mid.rawValue]?.isEmpty == true {
+                ordered[mid.rawValue] = nil
+            }
             return .accepted
         }
         if let p = partial {
+            // The stream's other messages wait for the end of its partial delivery.
             if p.isUnordered == isUnordered && p.mid == mid { continuePartial(cumulativeTSN: cumulativeTSN, sink: &sink) }
-            else if sink.isMemoryExhausted { /* the stream waits for its partial delivery */ }
             return .accepted
         }
         if isUnordered {
@@ -354,7 +360,7 @@ struct InterleavedStreamReassembler: Sendable {
                     previous = fragment.fsn
                 }
                 if bytes != message.bytes { violations.append("\(name): counts \(message.bytes) bytes, holds \(bytes)") }
-                if message.fragments.isEmpty && message.nextFSN == 0 { violations.append("\(name): empty") }
+                if message.isEmpty { violations.append("\(name): empty") }
                 if message.nextFSN > 0 && partial != InterleavedPartialDelivery(isUnordered: unordered, mid: MID(key)) {
                     violations.append("\(name): partly handed out but not in partial delivery")
                 }
