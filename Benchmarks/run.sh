@@ -4,7 +4,7 @@
 #
 #   Benchmarks/run.sh                       # everything: about 7 minutes on 2 cores
 #   Benchmarks/run.sh --rounds 2 --time 2   # shorter
-#   Benchmarks/run.sh --only throughput     # one part: throughput|rate64|setup|rtt|memory
+#   Benchmarks/run.sh --only throughput     # one part: throughput|rate64|setup|rtt|memory|idata
 #
 # It builds (release) the root package's sctp-perf and the Benchmarks package's
 # MemoryBenchmark, and with cc: the usrsctp no-debug shim (/work/shared/tools/
@@ -18,7 +18,9 @@
 #   3. association setup rate (one client, one association after another, against a
 #      one-to-many server);
 #   4. echo round-trip time p50/p99 (64 bytes, one message outstanding);
-#   5. memory per idle association with 10,000 associations.
+#   5. memory per idle association with 10,000 associations;
+#   6. I-DATA against DATA (ours only, RFC 8260 §2): sctp-perf with and without
+#      --interleaving on both ends, 1200-byte ordered messages on 4 streams.
 # Each table cell is the MEDIAN of the rounds (runs that failed are left out and counted).
 #
 # Options: --rounds R (default 3), --time S (seconds per throughput/rtt run, default 3),
@@ -179,12 +181,15 @@ run_tsctp() {  # LENGTH UNORDERED
 }
 
 # B: sctp-perf --client -> sctp-perf --server --once, SCTP packets of 1472 bytes like tsctp's.
-run_perf() {  # LENGTH UNORDERED
-    local length=$1 unordered=$2 u1 u2 port server flag="" name="perf-$1-$2-$RANDOM"
+run_perf() {  # LENGTH UNORDERED [EXTRA CLIENT ARGS...; --interleaving goes to both ends]
+    local length=$1 unordered=$2 u1 u2 port server flag="" name="perf-$1-$2-$RANDOM" serverflag=""
+    shift 2
     u1=$(free_udp_port); u2=$(free_udp_port); port=$((5001 + RANDOM % 1000))
     [[ $unordered == 1 ]] && flag="--unordered"
+    [[ " $* " == *" --interleaving "* ]] && serverflag="--interleaving"
+    flag="$flag $*"
     MBPS=""; MPS=""
-    "$SCTP_PERF" --server --once --port "$port" --udp-port "$u1" --peer-udp-port "$u2" --mtu 1472 --json \
+    "$SCTP_PERF" --server --once --port "$port" --udp-port "$u1" --peer-udp-port "$u2" --mtu 1472 --json $serverflag \
         >"$WORK/$name.server" 2>"$WORK/$name.server.err" &
     server=$!; PIDS+=("$server")
     if wait_for 20 has_line "$WORK/$name.server" listening; then
@@ -353,6 +358,17 @@ STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 want throughput && throughput
 want rate64 && rate64
+
+# I-DATA against DATA, both ours (usrsctp's tsctp has no switch for it).
+idata() {
+    local round
+    for round in $(seq "$ROUNDS"); do
+        log "I-DATA vs DATA, 1200 B on 4 streams, round $round"
+        run_perf 1200 0 --streams 4; record "idata.data" "${MBPS:-FAIL}"
+        run_perf 1200 0 --streams 4 --interleaving; record "idata.idata" "${MBPS:-FAIL}"
+    done
+}
+want idata && idata
 want setup && setup_rate
 want rtt && rtt
 want memory && memory
@@ -382,6 +398,12 @@ want memory && memory
         echo "64-byte messages per second (ordered, receiver's count)"
         a=$(median mps64.usrsctp 0); b=$(median mps64.ours 0)
         printf '  usrsctp (tsctp) %12s   ours (sctp-perf) %12s   ours/usrsctp %s\n' "$a" "$b" "$(ratio "$a" "$b")"
+    fi
+    if want idata; then
+        echo
+        echo "I-DATA (RFC 8260 §2) against DATA, ours both ends, 1200-byte ordered messages on 4 streams, Mbit/s"
+        a=$(median idata.data 0); b=$(median idata.idata 0)
+        printf '  DATA %12s   I-DATA %12s   I-DATA/DATA %s\n' "$a" "$b" "$(ratio "$a" "$b")"
     fi
     if want setup; then
         echo

@@ -87,6 +87,12 @@ public struct SCTPConfiguration: Sendable, Hashable {
 
     /// Announce and accept PR-SCTP (FORWARD-TSN).
     public var partialReliability: Bool = true
+    /// Announce and accept user message interleaving (RFC 8260 §2, `SCTP_INTERLEAVING_SUPPORTED`):
+    /// I-DATA (64) in the Supported Extensions parameter, and I-FORWARD-TSN (0xC2) with
+    /// PR-SCTP. When the peer lists I-DATA too, the association sends and accepts I-DATA
+    /// only (messages of different streams interleave chunk by chunk); otherwise DATA. Off
+    /// by default.
+    public var interleaving: Bool = false
     /// Announce and accept ECN (RFC 9260 Appendix A): the ECN Capable parameter in INIT and
     /// INIT ACK; with a peer that announced it too, ECN Echoes cut cwnd and are answered with
     /// CWR, and packets the driver reports as CE-marked are echoed. The core cannot see IP

@@ -29,6 +29,8 @@ struct PerfClient {
     /// The stream scheduler (`--scheduler`) and the streams' values (`--stream-values`).
     var scheduler: StreamSchedulerKind = .default
     var streamValues: [(stream: UInt16, value: UInt16)] = []
+    /// Offer I-DATA (`--interleaving`).
+    var interleaving = false
 
     /// Without an echo for this long, the missing echoes are given up (counted as errors).
     static let echoIdleTimeout: TimeInterval = 10
@@ -123,6 +125,7 @@ struct PerfClient {
         if let rtoInitialMilliseconds { options.configuration.rtoInitial = .milliseconds(rtoInitialMilliseconds) }
         if let mtu { options.configuration.pathMTU = mtu }
         options.configuration.streamScheduler = scheduler
+        options.configuration.interleaving = interleaving
         let shared = Locked(Shared(streams: streams))
         let unordered = unordered
         let driverBox = DriverBox()

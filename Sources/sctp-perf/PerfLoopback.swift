@@ -15,6 +15,8 @@ struct PerfLoopback {
     var time: Double
     var streams: Int
     var unordered: Bool
+    /// Both ends offer I-DATA (`--interleaving`).
+    var interleaving = false
 
     func run() throws {
         let group = try PerfLoops(2)
@@ -24,6 +26,7 @@ struct PerfLoopback {
         var serverOptions = UDPEncapsulationEndpoint.Options(sctpPort: 5001, localAddresses: ["127.0.0.1", "127.0.0.2"])
         serverOptions.udpPort = 0
         serverOptions.acceptsAssociations = true
+        serverOptions.configuration.interleaving = interleaving
         let server = try UDPEncapsulationEndpoint.start(options: serverOptions, on: group.next()) { event in
             if case .message(_, let message) = event { counters.add(bytes: message.payload.readableBytes) }
         }.wait()
@@ -31,6 +34,7 @@ struct PerfLoopback {
         var clientOptions = UDPEncapsulationEndpoint.Options(sctpPort: 5002, localAddresses: ["127.0.0.1"])
         clientOptions.udpPort = 0
         clientOptions.peerUDPPort = server.localUDPPort
+        clientOptions.configuration.interleaving = interleaving
         let client = try UDPEncapsulationEndpoint.start(options: clientOptions, on: group.next()) { _ in }.wait()
 
         print("sctp-perf: SCTP over UDP on loopback; server 127.0.0.1,127.0.0.2 UDP port \(server.localUDPPort), "

@@ -19,6 +19,8 @@ struct PerfServer {
     var quiet: Bool
     /// The SCTP packet size (`SCTPConfiguration.pathMTU`), when not the default.
     var mtu: Int?
+    /// Offer I-DATA (`--interleaving`).
+    var interleaving = false
 
     /// What the server knows of one association; touched on the event loop only.
     final class AssociationState: @unchecked Sendable {
@@ -53,6 +55,7 @@ struct PerfServer {
         options.peerUDPPort = peerUDPPort
         options.acceptsAssociations = true
         if let mtu { options.configuration.pathMTU = mtu }
+        options.configuration.interleaving = interleaving
         let session = Session()
         let finished = Locked<PerfReport?>(nil)
         let settings = Settings(echo: echo, json: json, verbose: !quiet || once, once: once)

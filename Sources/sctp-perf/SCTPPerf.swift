@@ -95,6 +95,10 @@ struct SCTPPerf: ParsableCommand {
                                valueName: "N"))
     var resetEvery: Int?
 
+    @Flag(help: ArgumentHelp("Offer user message interleaving (I-DATA, RFC 8260): used when the peer offers it too "
+                             + "(client, server, or both ends of the loopback run). Example: --interleaving"))
+    var interleaving = false
+
     @Option(help: ArgumentHelp("Client: the stream scheduler (RFC 8260 §3): rr (round robin per message, the default), "
                                + "rr-packet, priority, fc (fair capacity), fcfs (first come, first served), wfq (weighted "
                                + "fair queueing). Example: --streams 3 --scheduler priority --stream-values 0:2,1:0,2:1",
@@ -309,7 +313,7 @@ struct SCTPPerf: ParsableCommand {
         } else if server {
             try PerfServer(bindAddresses: try Self.addresses(bind ?? "127.0.0.1", option: "--bind"),
                            port: UInt16(port ?? 5001), udpPort: udpPort ?? 9899, peerUDPPort: peerUDPPort ?? 9899,
-                           echo: echo, once: once, json: json, quiet: quiet, mtu: mtu).run()
+                           echo: echo, once: once, json: json, quiet: quiet, mtu: mtu, interleaving: interleaving).run()
         } else if let client {
             let peers = try Self.addresses(client, option: "--client")
             let allIPv6 = peers.allSatisfy { $0.contains(":") }
@@ -333,9 +337,10 @@ struct SCTPPerf: ParsableCommand {
                            unordered: unordered, echo: echo, json: json, maxInitRetransmits: maxInitRetransmits,
                            rtoInitialMilliseconds: rtoInitial, mtu: mtu, resetEvery: resetEvery,
                            scheduler: scheduler.flatMap { StreamSchedulerKind(name: $0) } ?? .default,
-                           streamValues: try streamValues.map(Self.streamValues) ?? []).run()
+                           streamValues: try streamValues.map(Self.streamValues) ?? [], interleaving: interleaving).run()
         } else {
-            try PerfLoopback(length: length ?? 1200, time: time ?? 5, streams: streams ?? 1, unordered: unordered).run()
+            try PerfLoopback(length: length ?? 1200, time: time ?? 5, streams: streams ?? 1, unordered: unordered,
+                             interleaving: interleaving).run()
         }
     }
 }

@@ -92,6 +92,7 @@ struct options {
 	int hb_interval;   /* -1: default, 0: heartbeats off */
 	int mtu;           /* 0: default (PMTUD) */
 	int nodelay;
+	int interleaving;  /* --interleaving: offer I-DATA (RFC 8260) */
 	int timeout;
 	int blackhole;     /* -1: leave as is */
 	int sndbuf, rcvbuf; /* 0: default */
@@ -308,7 +309,7 @@ usage(const char *why)
 	        "  common: [--streams K] [--max-init-retransmits N] [--rto-initial MS]\n"
 	        "      [--rto-min MS] [--rto-max MS] [--path-max-retrans N] [--assoc-max-retrans N]\n"
 	        "      [--hb-interval MS] [--mtu BYTES] [--nodelay] [--sndbuf B] [--rcvbuf B]\n"
-	        "      [--timeout S] [--blackhole 0|1|2]\n"
+	        "      [--interleaving] [--timeout S] [--blackhole 0|1|2]\n"
 	        "      [--no-debug] [--debug]\n"
 	        "  reconfiguration: [--enable-reset] [--reset-after N [--reset-both] [--reset-assoc]\n"
 	        "      [--add-streams K]]\n"
@@ -717,6 +718,29 @@ get_encaps_port(struct socket *s, sctp_assoc_t id)
 	return ntohs(enc.sue_port);
 }
 
+/* usrsctp 0.9.5 implements SCTP_INTERLEAVING_SUPPORTED (RFC 8260 section 4.3.1)
+ * but its public header does not declare it. */
+#ifndef SCTP_INTERLEAVING_SUPPORTED
+#define SCTP_INTERLEAVING_SUPPORTED 0x00001206
+#endif
+
+/* --interleaving: new associations offer I-DATA (and I-FORWARD-TSN with PR-SCTP).
+ * RFC 8260 section 4.3.1: fragment interleave level 2 first, else EINVAL. Set on the
+ * sockets we create; accepted ones inherit it. */
+static int
+set_interleaving(struct socket *s)
+{
+	int level = 2;
+	struct sctp_assoc_value av;
+
+	if (setopt(s, IPPROTO_SCTP, SCTP_FRAGMENT_INTERLEAVE, &level, sizeof(level), "SCTP_FRAGMENT_INTERLEAVE") < 0)
+		return -1;
+	memset(&av, 0, sizeof(av));
+	av.assoc_id = SCTP_FUTURE_ASSOC;
+	av.assoc_value = 1;
+	return setopt(s, IPPROTO_SCTP, SCTP_INTERLEAVING_SUPPORTED, &av, sizeof(av), "SCTP_INTERLEAVING_SUPPORTED");
+}
+
 /* Options that a socket needs whether it is created by us or by accept. */
 static int
 set_common_opts(struct socket *s)
@@ -826,6 +850,8 @@ make_socket(int type, uint16_t *bound_port)
 	if (opt.sndbuf > 0 && setopt(s, SOL_SOCKET, SO_SNDBUF, &opt.sndbuf, sizeof(int), "SO_SNDBUF") < 0)
 		quit(EXIT_SETUP);
 	if (opt.rcvbuf > 0 && setopt(s, SOL_SOCKET, SO_RCVBUF, &opt.rcvbuf, sizeof(int), "SO_RCVBUF") < 0)
+		quit(EXIT_SETUP);
+	if (opt.interleaving && set_interleaving(s) < 0)
 		quit(EXIT_SETUP);
 	if (set_common_opts(s) < 0)
 		quit(EXIT_SETUP);
@@ -1878,6 +1904,7 @@ main(int argc, char **argv)
 		if (!strcmp(name, "--abort-at-end")) { opt.abort_at_end = 1; continue; }
 		if (!strcmp(name, "--one-to-many")) { opt.one_to_many = 1; continue; }
 		if (!strcmp(name, "--nodelay")) { opt.nodelay = 1; continue; }
+		if (!strcmp(name, "--interleaving")) { opt.interleaving = 1; continue; }
 		if (!strcmp(name, "--no-debug")) { opt.debug = 0; continue; }
 		if (!strcmp(name, "--debug")) { opt.debug = 1; continue; }
 		if (!strcmp(name, "--enable-reset")) { opt.enable_reset = 1; continue; }

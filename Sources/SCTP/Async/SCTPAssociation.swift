@@ -40,14 +40,18 @@ public final class SCTPAssociation: Sendable {
     /// `acceptZeroChecksum` is `SCTPSocketOption.acceptZeroChecksum` (an error detection
     /// method, e.g. `ZeroChecksumAcceptableParameter.dtls` when the carrier stack's packets
     /// travel in DTLS; EINVAL on UDP and raw IP stacks). `configure` runs on the socket
-    /// before it connects (options such as `.initMessage` or `.rtoInfo`).
+    /// before it connects (options such as `.initMessage` or `.rtoInfo`). `interleaving`:
+    /// offer user message interleaving (I-DATA, RFC 8260; `SCTP_FRAGMENT_INTERLEAVE` 2 and
+    /// `SCTP_INTERLEAVING_SUPPORTED`), used when the peer offers it too.
     public static func connect(to peers: [SocketAddress], from local: [SocketAddress]? = nil, stack: SCTPStack = .shared,
                                initProfile: SCTPInitProfile? = nil, acceptZeroChecksum: UInt32 = 0,
+                               interleaving: Bool = false,
                                configure: @Sendable (SCTPSocket) throws -> Void = { _ in }) async throws(SCTPError) -> SCTPAssociation {
         let socket = SCTPSocket(family: peers.contains { if case .v6 = $0 { true } else { false } } ? .ipv6 : .ipv4,
                                 style: .oneToOne, stack: stack)
         do {
             try socket.applyHandshakeOptions(initProfile: initProfile, acceptZeroChecksum: acceptZeroChecksum)
+            if interleaving { try socket.offerInterleaving() }
             try configure(socket)
             if let local { try socket.bind(local) }
             let id = try await socket.connectx(peers)
@@ -171,13 +175,16 @@ public final class SCTPListener: Sendable {
     /// Binds explicit local addresses (sharing one port; 0 picks one) and listens.
     /// `initProfile` and `acceptZeroChecksum` are as for `SCTPAssociation.connect`, for the
     /// INIT ACKs the listener sends; `configure` runs on the socket before it binds.
+    /// `interleaving`: accepted associations use I-DATA (RFC 8260) with peers that offer it.
     public static func bind(_ addresses: [SocketAddress], stack: SCTPStack = .shared, backlog: Int = 128,
                             initProfile: SCTPInitProfile? = nil, acceptZeroChecksum: UInt32 = 0,
+                            interleaving: Bool = false,
                             configure: @Sendable (SCTPSocket) throws -> Void = { _ in }) throws(SCTPError) -> SCTPListener {
         let socket = SCTPSocket(family: addresses.contains { if case .v6 = $0 { true } else { false } } ? .ipv6 : .ipv4,
                                 style: .oneToOne, stack: stack)
         do {
             try socket.applyHandshakeOptions(initProfile: initProfile, acceptZeroChecksum: acceptZeroChecksum)
+            if interleaving { try socket.offerInterleaving() }
             try configure(socket)
             try socket.bind(addresses)
             try socket.listen(backlog: backlog)

@@ -487,6 +487,9 @@ final class EndpointDriver: @unchecked Sendable {
         }
     }
 
+    /// Whether an association uses I-DATA (RFC 8260), `nil` once it is gone.
+    func usesInterleaving(_ id: AssociationID) -> Bool? { endpoint.usesInterleaving(id) }
+
     /// An association's stream scheduler (`SCTP_STREAM_SCHEDULER`), `nil` once it is gone.
     func streamScheduler(of id: AssociationID) -> StreamSchedulerKind? { endpoint.streamScheduler(of: id) }
 

@@ -67,6 +67,8 @@ public final class SCTPSocket: @unchecked Sendable {
     var receiveTimeout: Duration?
     /// `SCTP_RECVNXTINFO`: reads describe what follows them.
     var receiveNextInfo = false
+    /// `SCTP_FRAGMENT_INTERLEAVE` (RFC 6458 §8.1.20): 0, 1 (the default) or 2.
+    var fragmentInterleave = 1
     var remoteUDPPort: Int?
     /// One-to-one: the socket's association. One-to-many: unused.
     var association: AssociationID?

@@ -131,6 +131,7 @@ extension Association {
         primaryPath = paths.firstIndex { $0.address == (confirmedAddresses.first ?? source) } ?? 0
         if !paths[primaryPath].isUsable { primaryPath = paths.firstIndex { $0.address == source } ?? 0 }
         startDataTransfer(peerInitialTSN: initiate.initialTSN)
+        negotiateInterleaving(PeerFeatures(parameters: initiate.parameters))
     }
 
     /// COOKIE ACK in COOKIE-ECHOED (§5.1 E): the association is up.
@@ -181,6 +182,7 @@ extension Association {
         primaryPath = paths.firstIndex { $0.address == (confirmedAddresses.first ?? source) } ?? 0
         if !paths[primaryPath].isUsable { primaryPath = 0 }
         startDataTransfer(peerInitialTSN: cookie.peerInitialTSN)
+        negotiateInterleaving(cookie.peerFeatures)
     }
 
     /// §5.2.4 B: our tag matches, the peer's does not (an INIT collision in which the peer

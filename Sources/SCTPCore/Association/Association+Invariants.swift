@@ -33,7 +33,7 @@ extension Association {
         func fail(_ text: @autoclosure () -> String) {
             if violations.count < 48 { violations.append(prefix + text()) }
         }
-        for line in tx.queue.checkInvariants() + tx.outstanding.checkInvariants() + receiver.checkInvariants() {
+        for line in tx.queue.checkInvariants() + tx.outstanding.checkInvariants(resetPoints: tx.resetPoints) + receiver.checkInvariants() {
             fail(line)
         }
         let outstanding = tx.outstanding
@@ -121,7 +121,7 @@ extension Association {
             resetPoints.contains { earlier <= $0.tsn && $0.tsn < later && $0.covers(stream) }
         }
         var lastSSN: [UInt16: (ssn: SSN, tsn: TSN)] = [:]
-        for entry in outstanding.chunks where !entry.chunk.dataFlags.contains(.unordered) {
+        for entry in outstanding.chunks where !entry.chunk.dataFlags.contains(.unordered) && !entry.isInterleaved {
             let chunk = entry.chunk
             let stream = chunk.streamIdentifier
             if let last = lastSSN[stream] {

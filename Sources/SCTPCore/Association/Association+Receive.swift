@@ -40,6 +40,10 @@ extension Association {
             if state == .closed { break }
             switch chunk {
             case .data(let data):
+                if interleaving {
+                    dataKindViolation("DATA on an association that uses I-DATA", now: now)
+                    break chunks
+                }
                 receivedData = true
                 if lowestDataTSN.map({ data.tsn < $0 }) ?? true { lowestDataTSN = data.tsn }
                 guard handleData(data, from: source, now: now) else { break chunks }
@@ -73,6 +77,20 @@ extension Association {
                 outcome.previousPeerAddresses = paths.map(\.address)
                 handleInitAck(ack, from: source, now: now)
                 break chunks
+            case .iData(let data):
+                guard interleaving else {
+                    dataKindViolation("I-DATA on an association that uses DATA", now: now)
+                    break chunks
+                }
+                receivedData = true
+                if lowestDataTSN.map({ data.tsn < $0 }) ?? true { lowestDataTSN = data.tsn }
+                guard handleIData(data, from: source, now: now) else { break chunks }
+            case .iForwardTSN(let forward) where interleaving && peerSupportsForwardTSN:
+                handleIForwardTSN(forward, now: now)
+                receivedData = true  // answered with a SACK at once
+            case .forwardTSN where interleaving && peerSupportsForwardTSN:
+                dataKindViolation("FORWARD TSN on an association that uses I-FORWARD-TSN", now: now)
+                break chunks
             case .forwardTSN(let forward):
                 if peerSupportsForwardTSN {
                     handleForwardTSN(forward, now: now)
@@ -89,7 +107,7 @@ extension Association {
                 if !unknown.action.continues { break chunks }
             case .reconfig(let reconfigChunk) where reconfig != nil:
                 handleReconfig(reconfigChunk, now: now)
-            case .auth, .iData, .asconf, .asconfAck, .reconfig, .pad, .iForwardTSN:
+            case .auth, .asconf, .asconfAck, .reconfig, .pad, .iForwardTSN:
                 // Extensions not negotiated (we do not announce them yet): treat as unrecognised
                 // chunks, by their type's high bits (§3.2).
                 let action = UnrecognizedAction(chunkType: chunk.type)

@@ -124,6 +124,23 @@ struct PacketBuilder {
         chunk.writeChunk(to: &buffer!)
     }
 
+    /// Adds a DATA chunk's fields as an I-DATA chunk (RFC 8260 §2.1) with `mid` and `fsn`
+    /// (the PPID goes in the first fragment, the FSN in the others), starting a new packet
+    /// when it does not fit the current one. `size` is its wire size (4 more than DATA's).
+    mutating func addInterleaved(_ chunk: DataChunk, mid: MID, fsn: UInt32, size: Int) {
+        prepare(size: size)
+        bufferCarriesData = true
+        let payloadLength = chunk.payload.readableBytes
+        let length = IDataChunk.headerSize + payloadLength
+        precondition(length <= Int(UInt16.max), "chunk longer than 65535 bytes")
+        let fourth = chunk.dataFlags.contains(.beginning) ? chunk.payloadProtocolIdentifier : fsn
+        buffer!.writeMultipleIntegers(UInt8(IDataChunk.chunkType), chunk.dataFlags.rawValue, UInt16(length),
+                                      chunk.tsn.rawValue, chunk.streamIdentifier, UInt16(0), mid.rawValue, fourth)
+        buffer!.writeImmutableBuffer(chunk.payload)
+        let padding = (4 - length & 3) & 3
+        if padding > 0 { buffer!.writeRepeatingByte(0, count: padding) }
+    }
+
     /// Closes the current packet (fills in the checksum).
     mutating func finishPacket() {
         guard var packet = buffer else { return }

@@ -39,6 +39,12 @@ extension DataReceiver {
                 fail("chunks held without a deferred reset")
             }
         }
+        for chunk in heldIDataChunksForInvariants {
+            held += chunk.payload.readableBytes
+            if !seen.insert(chunk.tsn.rawValue).inserted { fail("TSN \(chunk.tsn.rawValue) held twice") }
+            if tracker.classify(chunk.tsn) != .duplicate { fail("held TSN \(chunk.tsn.rawValue) not recorded as received") }
+            if deferredReset == nil { fail("I-DATA chunks held without a deferred reset") }
+        }
         if held != heldBytes { fail("heldBytes \(heldBytes), the held chunks carry \(held)") }
         if deliveredUnreadBytes < 0 { fail("negative unread bytes \(deliveredUnreadBytes)") }
         if Int(advertisedWindow) > configuration.receiveBufferSize {

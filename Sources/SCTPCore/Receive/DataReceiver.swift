@@ -111,6 +111,8 @@ public struct DataReceiver: Sendable {
     public private(set) var deferredReset: (lastTSN: TSN, streams: [UInt16])?
     /// The chunks held during a deferred reset (acknowledged, counted in the window).
     private var heldChunks: [DataChunk] = []
+    /// The same for I-DATA.
+    private var heldIDataChunks: [IDataChunk] = []
     /// Their payload bytes.
     public private(set) var heldBytes = 0
     /// Incoming stream resets performed (their Sender's Last Assigned TSN and streams): a
@@ -119,6 +121,9 @@ public struct DataReceiver: Sendable {
     private var resetPoints: [StreamResetPoint] = []
     /// The held chunks, for `checkInvariants()`.
     var heldChunksForInvariants: [DataChunk] { heldChunks }
+    var heldIDataChunksForInvariants: [IDataChunk] { heldIDataChunks }
+    /// The association uses I-DATA (RFC 8260): set once the handshake negotiated it.
+    public internal(set) var interleaving = false
 
     /// A receiver for a peer whose first TSN is `peerInitialTSN`, with
     /// `inboundStreamCount` negotiated inbound streams.
@@ -283,10 +288,15 @@ public struct DataReceiver: Sendable {
         deferredReset = nil
         resetIncomingStreams(deferred.streams, lastTSN: deferred.lastTSN)
         let held = heldChunks.sorted { $0.tsn < $1.tsn }
+        let heldIData = heldIDataChunks.sorted { $0.tsn < $1.tsn }
         heldChunks = []
+        heldIDataChunks = []
         heldBytes = 0
         for chunk in held {
             // Already acknowledged: taken whatever the memory limit (the window counted it).
+            _ = reassembly.insert(chunk, cumulativeTSN: tracker.cumulativeTSN, ignoringMemoryLimit: true)
+        }
+        for chunk in heldIData {
             _ = reassembly.insert(chunk, cumulativeTSN: tracker.cumulativeTSN, ignoringMemoryLimit: true)
         }
         return deferred.streams
@@ -312,6 +322,7 @@ public struct DataReceiver: Sendable {
         reassembly.restoreOutputs(pending)
         deferredReset = nil
         heldChunks = []
+        heldIDataChunks = []
         heldBytes = 0
         resetPoints = []
         return aborted
@@ -390,4 +401,82 @@ public struct DataReceiver: Sendable {
         reassembly.insert(chunk, cumulativeTSN: tracker.cumulativeTSN)
     }
     #endif
+}
+
+// MARK: - I-DATA (RFC 8260 §2)
+
+extension DataReceiver {
+    /// Handles one I-DATA chunk of a packet: the same checks, in the same order, as for DATA
+    /// (`receive(_:)`), with reassembly by (stream, U flag, MID) and FSN.
+    public mutating func receive(_ chunk: IDataChunk) -> Outcome {
+        guard chunk.payload.readableBytes > 0 else { return .noUserData }
+        let immediate = chunk.dataFlags.contains(.immediate)
+        switch tracker.classify(chunk.tsn) {
+        case .duplicate:
+            tracker.observe(chunk.tsn)
+            return .duplicate
+        case .beyondWindow:
+            tracker.observe(chunk.tsn)
+            return .dropped(.beyondWindow)
+        case .tooManyGaps:
+            tracker.observe(chunk.tsn)
+            return .dropped(.tooManyGaps)
+        case .new:
+            break
+        }
+        guard reassembly.isValidStream(chunk.streamIdentifier) else {
+            tracker.observe(chunk.tsn, immediateAck: immediate)
+            return .invalidStream
+        }
+        if advertisedWindow == 0 && chunk.tsn > tracker.highestReceivedTSN && !isUnblocking(chunk.tsn) {
+            tracker.requestImmediateSack()
+            return .dropped(.noBufferSpace)
+        }
+        if let deferred = deferredReset, chunk.tsn > deferred.lastTSN,
+           deferred.streams.isEmpty || deferred.streams.contains(chunk.streamIdentifier) {
+            // After the reset point on a stream being reset (RFC 6525 §5.2.2 E2): kept aside.
+            guard heldBytes + chunk.payload.readableBytes <= configuration.receiveBufferSize else {
+                tracker.requestImmediateSack()
+                return .dropped(.noBufferSpace)
+            }
+            var kept = chunk
+            Self.compact(&kept.payload)
+            heldBytes += kept.payload.readableBytes
+            heldIDataChunks.append(kept)
+            tracker.observe(chunk.tsn, immediateAck: immediate)
+            return .accepted
+        }
+        switch reassembly.insert(chunk, cumulativeTSN: tracker.cumulativeTSN(afterReceiving: chunk.tsn)) {
+        case .accepted:
+            largestPayload = max(largestPayload, chunk.payload.readableBytes)
+            let small = Int(advertisedWindow) < max(configuration.smallWindowThreshold, 2 * largestPayload)
+            tracker.observe(chunk.tsn, immediateAck: immediate || small)
+            return .accepted
+        case .noSpace:
+            tracker.requestImmediateSack()
+            return .dropped(.noBufferSpace)
+        case .duplicate:
+            return .duplicate
+        case .invalidStream:
+            return .invalidStream
+        }
+    }
+
+    /// Handles an I-FORWARD-TSN (RFC 8260 §2.3.2): moves the cumulative point, then drops the
+    /// skipped messages and delivers what they held back. A SACK is due at once either way.
+    @discardableResult
+    public mutating func receive(_ chunk: IForwardTSNChunk) -> DataTracker.ForwardTSNResult {
+        let result = tracker.handleForwardTSN(newCumulativeTSN: chunk.newCumulativeTSN)
+        var skipped = chunk.skippedMessages
+        if !resetPoints.isEmpty {
+            // An old I-FORWARD-TSN, from before a stream reset, skips nothing on the reset streams.
+            skipped.removeAll { entry in
+                resetPoints.contains { chunk.newCumulativeTSN <= $0.tsn && $0.covers(entry.streamIdentifier) }
+            }
+        }
+        if !skipped.isEmpty {
+            reassembly.handleIForwardTSN(newCumulativeTSN: tracker.cumulativeTSN, skippedMessages: skipped)
+        }
+        return result
+    }
 }

@@ -26,6 +26,12 @@ extension ReassemblyQueue {
             for fragment in stream.unordered { held += fragment.size }
             for line in stream.checkInvariants() where violations.count < 16 { violations.append("ReassemblyQueue: " + line) }
         }
+        for (id, stream) in interleavedStreams {
+            if stream.id != id { fail("I-DATA stream \(stream.id) filed under \(id)") }
+            if !stream.isIdle && !isValidStream(id) { fail("invalid I-DATA stream \(id) holds data") }
+            held += stream.heldBytes
+            for line in stream.checkInvariants() where violations.count < 16 { violations.append("ReassemblyQueue: " + line) }
+        }
         if sink.bufferedBytes != held { fail("bufferedBytes \(sink.bufferedBytes), fragments held \(held)") }
         let limit = configuration.memoryLimit + configuration.overshootAllowance
         if sink.bufferedBytes > limit { fail("\(sink.bufferedBytes) bytes held, limit \(limit)") }
@@ -47,6 +53,10 @@ extension ReassemblyQueue {
         for stream in streams.values {
             for fragment in stream.ordered { tsns.append(fragment.tsn) }
             for fragment in stream.unordered { tsns.append(fragment.tsn) }
+        }
+        for stream in interleavedStreams.values {
+            for message in stream.ordered.values { for fragment in message.fragments { tsns.append(fragment.tsn) } }
+            for message in stream.unordered.values { for fragment in message.fragments { tsns.append(fragment.tsn) } }
         }
         return tsns
     }

@@ -64,6 +64,8 @@ public struct ReassemblyQueue: Sendable {
     /// The number of inbound streams negotiated (the peer's OS, capped by our MIS).
     public private(set) var inboundStreamCount: UInt16
     var streams: [UInt16: StreamReassembler] = [:]
+    /// The streams of an I-DATA association (RFC 8260), `InterleavedReassembler.swift`.
+    var interleavedStreams: [UInt16: InterleavedStreamReassembler] = [:]
     var sink: ReassemblySink
 
     /// An empty queue for `inboundStreamCount` streams.
@@ -187,6 +189,7 @@ public struct ReassemblyQueue: Sendable {
         } else {
             for id in streamIdentifiers { streams[id]?.nextSSN = SSN(0) }
         }
+        resetInterleavedStreams(streamIdentifiers)
     }
 
     /// The next SSN expected on an ordered stream (0 for a stream never used).

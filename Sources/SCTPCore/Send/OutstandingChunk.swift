@@ -45,6 +45,10 @@ public struct OutstandingChunk: Sendable {
     var strikeFloor: TSN
     /// The message's context (`OutgoingMessage.context`), for send-failed reports.
     var context: UInt32
+    /// The chunk goes out as I-DATA (RFC 8260) with this MID and FSN (`chunk.ssn` unused).
+    public internal(set) var isInterleaved = false
+    public internal(set) var mid = MID(0)
+    public internal(set) var fsn: UInt32 = 0
 
     init(chunk: DataChunk, path: PathID, sentAt: SCTPInstant, expiry: SCTPInstant? = nil, maxRetransmissions: Int? = nil,
          context: UInt32 = 0) {
@@ -82,5 +86,7 @@ public struct OutstandingChunk: Sendable {
     /// Counted in its path's flight size.
     public var isInFlight: Bool { state == .inFlight }
     /// Its size with header and padding.
-    public var wireSize: Int { dataChunkWireSize(payloadBytes: chunk.payload.readableBytes) }
+    public var wireSize: Int {
+        dataChunkWireSize(payloadBytes: chunk.payload.readableBytes) &+ (isInterleaved ? IDataChunk.headerSize - DataChunk.headerSize : 0)
+    }
 }

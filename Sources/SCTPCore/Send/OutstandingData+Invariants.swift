@@ -23,7 +23,11 @@ extension OutstandingData {
     ///   part way.
     ///
     /// Compiled in debug builds and with `-DSCTP_INVARIANTS`; otherwise returns `[]`.
-    public func checkInvariants() -> [String] {
+    public func checkInvariants() -> [String] { checkInvariants(resetPoints: []) }
+
+    /// `checkInvariants()`, knowing where stream resets (RFC 6525) restarted the MIDs of
+    /// streams: a message after such a point may reuse an MID of one before it.
+    func checkInvariants(resetPoints: [StreamResetPoint]) -> [String] {
         #if DEBUG || SCTP_INVARIANTS
         var violations: [String] = []
         func fail(_ text: @autoclosure () -> String) {
@@ -37,6 +41,9 @@ extension OutstandingData {
         var highestGapAcked: TSN?
         var expected = cumulativeTSNAck.next
         var previous: OutstandingChunk?
+        /// I-DATA: per (stream, U, MID), the FSN of the last fragment held and whether it was given up.
+        struct MessageKey: Hashable { var stream: UInt16; var unordered: Bool; var mid: MID }
+        var interleavedMessages: [MessageKey: (fsn: UInt32, abandoned: Bool, tsn: TSN)] = [:]
         for entry in chunks {
             let tsn = entry.tsn
             if tsn != expected { fail("chunk with TSN \(tsn.rawValue) where \(expected.rawValue) belongs") }
@@ -58,6 +65,26 @@ extension OutstandingData {
                 break
             }
             let flags = entry.chunk.dataFlags
+            if entry.isInterleaved {
+                // I-DATA: fragments of a message in FSN order (not on consecutive TSNs), given up whole.
+                let key = MessageKey(stream: entry.chunk.streamIdentifier, unordered: flags.contains(.unordered), mid: entry.mid)
+                let abandoned = entry.state == .abandoned
+                if let known = interleavedMessages[key], flags.contains(.beginning),
+                   resetPoints.contains(where: { known.tsn <= $0.tsn && $0.tsn < tsn && $0.covers(key.stream) }) {
+                    // A stream reset between them: the MID was used again, by a new message.
+                    interleavedMessages[key] = nil
+                }
+                if let known = interleavedMessages[key] {
+                    if entry.fsn <= known.fsn && !(abandoned && entry.chunk.payload.readableBytes == 0) {
+                        fail("TSN \(tsn.rawValue): FSN \(entry.fsn) after FSN \(known.fsn) of MID \(entry.mid.rawValue)")
+                    }
+                    if known.abandoned != abandoned { fail("MID \(entry.mid.rawValue) of stream \(key.stream) is given up in part") }
+                }
+                if flags.contains(.beginning) && entry.fsn != 0 { fail("TSN \(tsn.rawValue) begins a message with FSN \(entry.fsn)") }
+                interleavedMessages[key] = (max(entry.fsn, interleavedMessages[key]?.fsn ?? 0), abandoned, tsn)
+                previous = entry
+                continue
+            }
             if let previous {
                 let before = previous.chunk
                 if flags.contains(.beginning) {

@@ -17,6 +17,8 @@ extension OutstandingData {
         public var payload: ByteBuffer
         /// Whether its last chunk was sent; if not, the rest still waits in the send queue.
         public var lastChunkSent: Bool
+        /// Its MID when it went out as I-DATA (RFC 8260); 0 otherwise.
+        public var mid = MID(0)
     }
 
     /// The messages whose chunks are not all cumulatively acknowledged (for send-failed
@@ -24,6 +26,7 @@ extension OutstandingData {
     /// were reported when abandoned). A message whose first chunks were acknowledged is
     /// reported with the rest of its data only.
     public func unacknowledgedMessages() -> [AbandonedMessage] {
+        if chunks.first?.isInterleaved == true { return unacknowledgedInterleavedMessages() }
         var result: [AbandonedMessage] = []
         var building: AbandonedMessage?
         for entry in chunks where entry.state != .abandoned {
@@ -77,5 +80,57 @@ extension OutstandingData {
         }
         let skipped = lastSSN.keys.sorted().map { ForwardTSNChunk.SkippedStream(streamIdentifier: $0, ssn: lastSSN[$0]!) }
         return ForwardTSNChunk(newCumulativeTSN: point, skippedStreams: skipped)
+    }
+
+    // MARK: I-DATA (RFC 8260)
+
+    /// `unacknowledgedMessages()` for I-DATA chunks, whose messages interleave: grouped by
+    /// stream, U flag and MID, in the order of their lowest TSN held.
+    func unacknowledgedInterleavedMessages() -> [AbandonedMessage] {
+        struct Key: Hashable { var stream: UInt16; var unordered: Bool; var mid: MID }
+        var result: [AbandonedMessage] = []
+        var index: [Key: Int] = [:]
+        for entry in chunks where entry.state != .abandoned {
+            let chunk = entry.chunk
+            let key = Key(stream: chunk.streamIdentifier, unordered: chunk.dataFlags.contains(.unordered), mid: entry.mid)
+            let position: Int
+            if let known = index[key] {
+                position = known
+            } else {
+                var message = AbandonedMessage(streamIdentifier: key.stream, payloadProtocolIdentifier: chunk.payloadProtocolIdentifier,
+                                               isUnordered: key.unordered, ssn: SSN(0), context: entry.context,
+                                               payload: ByteBuffer(), lastChunkSent: false)
+                message.mid = entry.mid
+                position = result.count
+                result.append(message)
+                index[key] = position
+            }
+            var data = chunk.payload
+            result[position].payload.writeBuffer(&data)
+            if chunk.dataFlags.contains(.ending) { result[position].lastChunkSent = true }
+        }
+        return result
+    }
+
+    /// The I-FORWARD-TSN (RFC 8260 §2.3.1) that tells the peer to skip the abandoned chunks
+    /// up to the Advanced.Peer.Ack.Point, with the highest MID skipped per stream and U flag;
+    /// `nil` when there is nothing to skip.
+    func iForwardTSN(resetPoints: [StreamResetPoint] = []) -> IForwardTSNChunk? {
+        guard let point = advancedPeerAckPoint else { return nil }
+        struct Key: Hashable { var stream: UInt16; var unordered: Bool }
+        var highest: [Key: MID] = [:]
+        for entry in chunks {
+            guard entry.tsn <= point else { break }
+            guard entry.state == .abandoned else { continue }
+            // Before a stream reset the peer performed: its MIDs restarted, nothing to skip.
+            if !resetPoints.isEmpty,
+               resetPoints.contains(where: { entry.tsn <= $0.tsn && $0.covers(entry.chunk.streamIdentifier) }) { continue }
+            let key = Key(stream: entry.chunk.streamIdentifier, unordered: entry.chunk.dataFlags.contains(.unordered))
+            if let known = highest[key], known >= entry.mid { continue }
+            highest[key] = entry.mid
+        }
+        let skipped = highest.keys.sorted { ($0.stream, $0.unordered ? 1 : 0) < ($1.stream, $1.unordered ? 1 : 0) }
+            .map { IForwardTSNChunk.SkippedMessage(streamIdentifier: $0.stream, unordered: $0.unordered, mid: highest[$0]!) }
+        return IForwardTSNChunk(newCumulativeTSN: point, skippedMessages: skipped)
     }
 }

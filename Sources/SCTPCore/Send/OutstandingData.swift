@@ -177,12 +177,19 @@ public struct OutstandingData: Sendable {
     ///
     /// The peer's window shrinks by its user data (§6.2.1 B). The caller checks
     /// `canSendNewChunk`, the peer's window and the path's cwnd before sending.
+    /// `mid`: the chunk goes out as I-DATA with this MID and FSN `fsn` (RFC 8260).
     public mutating func append(_ chunk: DataChunk, path: PathID, now: SCTPInstant,
-                                expiry: SCTPInstant? = nil, maxRetransmissions: Int? = nil, context: UInt32 = 0) {
+                                expiry: SCTPInstant? = nil, maxRetransmissions: Int? = nil, context: UInt32 = 0,
+                                mid: MID? = nil, fsn: UInt32 = 0) {
         precondition(chunk.tsn == nextTSN, "chunks must be appended with consecutive TSNs")
         ensurePath(path)
-        let entry = OutstandingChunk(chunk: chunk, path: path, sentAt: now, expiry: expiry, maxRetransmissions: maxRetransmissions,
+        var entry = OutstandingChunk(chunk: chunk, path: path, sentAt: now, expiry: expiry, maxRetransmissions: maxRetransmissions,
                                      context: context)
+        if let mid {
+            entry.isInterleaved = true
+            entry.mid = mid
+            entry.fsn = fsn
+        }
         addToFlight(entry)
         windowCredit -= chunk.payload.readableBytes
         chunks.append(entry)
@@ -193,6 +200,12 @@ public struct OutstandingData: Sendable {
     /// indications restart). `nil` when nothing is marked or the lowest marked chunk does
     /// not fit: chunks of a packet go in increasing TSN order (§6.10).
     public mutating func nextRetransmission(maxSize: Int, path: PathID, now: SCTPInstant) -> DataChunk? {
+        nextRetransmissionEntry(maxSize: maxSize, path: path, now: now)?.chunk
+    }
+
+    /// `nextRetransmission(maxSize:path:now:)` with the whole entry (an I-DATA chunk needs
+    /// its MID and FSN).
+    public mutating func nextRetransmissionEntry(maxSize: Int, path: PathID, now: SCTPInstant) -> OutstandingChunk? {
         guard markedForRetransmissionCount > 0 else { return nil }
         var index = self.index(of: retransmitScanStart) ?? 0
         while index < chunks.count && chunks[index].state != .markedForRetransmission { index += 1 }
@@ -221,7 +234,7 @@ public struct OutstandingData: Sendable {
         windowCredit -= chunk.payload.readableBytes
         rttBarrier = highestSentTSN
         retransmitScanStart = chunk.tsn.next
-        return chunk
+        return chunks[index]
     }
 
     /// Marks a chunk in flight for retransmission: out of the flight size, its user data
@@ -262,20 +275,26 @@ public struct OutstandingData: Sendable {
     /// arrived and was acknowledged (without it the Cumulative TSN Ack passes them, no FORWARD
     /// TSN goes out, and the peer's ordered stream waits forever for the rest). usrsctp does
     /// the same.
+    /// `mid`: the message went out as I-DATA with this MID.
     public mutating func appendAbandonedTail(streamIdentifier: UInt16, ssn: SSN, payloadProtocolIdentifier: UInt32,
-                                             isUnordered: Bool, now: SCTPInstant) {
+                                             isUnordered: Bool, now: SCTPInstant, mid: MID? = nil) {
         var flags: DataFlags = .ending
         if isUnordered { flags.insert(.unordered) }
         let chunk = DataChunk(flags: flags, tsn: nextTSN, streamIdentifier: streamIdentifier, ssn: ssn,
                               payloadProtocolIdentifier: payloadProtocolIdentifier, payload: ByteBuffer())
         var entry = OutstandingChunk(chunk: chunk, path: chunks.last?.path ?? PathID(0), sentAt: now)
         entry.state = .abandoned
+        if let mid {
+            entry.isInterleaved = true
+            entry.mid = mid
+        }
         chunks.append(entry)
     }
 
     /// Abandons the chunks of the message that holds chunk `index` (its fragments have
     /// consecutive TSNs, from the B bit to the E bit); returns it and its last index held.
     private mutating func abandonMessage(containing index: Int) -> (AbandonedMessage, Int) {
+        if chunks[index].isInterleaved { return (abandonInterleavedMessage(containing: index), index) }
         var first = index
         while first > 0 && !chunks[first].chunk.dataFlags.contains(.beginning) { first -= 1 }
         var last = index
@@ -303,6 +322,47 @@ public struct OutstandingData: Sendable {
                                        context: chunks[first].context, payload: payload,
                                        lastChunkSent: chunks[last].chunk.dataFlags.contains(.ending))
         return (message, last)
+    }
+
+    /// Abandons the chunks of the I-DATA message that holds chunk `index`: every chunk held
+    /// with its stream, U flag and MID (they need not be on consecutive TSNs).
+    private mutating func abandonInterleavedMessage(containing index: Int) -> AbandonedMessage {
+        let key = chunks[index]
+        let stream = key.chunk.streamIdentifier
+        let unordered = key.chunk.dataFlags.contains(.unordered)
+        var payload = ByteBuffer()
+        var ppid = key.chunk.payloadProtocolIdentifier
+        var context = key.context
+        var lastChunkSent = false
+        for position in chunks.indices {
+            let entry = chunks[position]
+            guard entry.isInterleaved, entry.mid == key.mid, entry.chunk.streamIdentifier == stream,
+                  entry.chunk.dataFlags.contains(.unordered) == unordered else { continue }
+            if entry.chunk.dataFlags.contains(.beginning) {
+                ppid = entry.chunk.payloadProtocolIdentifier
+                context = entry.context
+            }
+            if entry.chunk.dataFlags.contains(.ending) { lastChunkSent = true }
+            guard entry.state != .abandoned else { continue }
+            var data = entry.chunk.payload
+            payload.writeBuffer(&data)
+            switch entry.state {
+            case .inFlight:
+                removeFromFlight(entry)
+                #if DEBUG || SCTP_INVARIANTS
+                abandonedInFlightPayload += entry.chunk.payload.readableBytes
+                #endif
+            case .markedForRetransmission:
+                markedForRetransmissionCount -= 1
+            case .gapAcked, .abandoned:
+                break
+            }
+            chunks[position].state = .abandoned
+        }
+        var message = AbandonedMessage(streamIdentifier: stream, payloadProtocolIdentifier: ppid, isUnordered: unordered,
+                                       ssn: SSN(0), context: context, payload: payload, lastChunkSent: lastChunkSent)
+        message.mid = key.mid
+        return message
     }
 
     // MARK: Timer expiry

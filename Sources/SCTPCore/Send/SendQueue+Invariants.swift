@@ -37,6 +37,19 @@ extension SendQueue {
                 if message.streamIdentifier != id { fail("a message for stream \(message.streamIdentifier) waits on stream \(id)") }
                 if message.payload.readableBytes == 0 { fail("an empty message waits on stream \(id)") }
             }
+            if let started = stream.inProgress {
+                // Interleaving (I-DATA): the stream's head message, partly cut.
+                let total = started.message.payload.readableBytes
+                if !interleaving { fail("stream \(id) has a message in progress without interleaving") }
+                if !(started.offset > 0 && started.offset < total) {
+                    fail("the message in progress on stream \(id) has \(started.offset) of \(total) bytes cut")
+                }
+                if started.fsn == 0 { fail("the message in progress on stream \(id) has cut no fragment") }
+                let next = started.message.isUnordered ? stream.nextUnorderedMID : stream.nextOrderedMID
+                if started.mid.next != next { fail("stream \(id) sends MID \(started.mid.rawValue) while its next is \(next.rawValue)") }
+                bytes += total - started.offset
+                count += 1
+            }
         }
         if let current {
             let total = current.message.payload.readableBytes
@@ -57,6 +70,8 @@ extension SendQueue {
             let registered = registeredMessageCount(id, waiting: streams.values[index].messages.count)
             if registered > 0 { unsent[id] = registered }
         }
+        for id in streamsInProgress { unsent[id, default: 0] += 1 }
+        if interleaving && current != nil { fail("a DATA message in progress with interleaving") }
         let currentStream = current?.message.streamIdentifier
         if let currentStream { unsent[currentStream, default: 0] += 1 }
         for text in scheduler.checkInvariants(unsentMessages: unsent, value: { schedulerValue(of: $0) }) {

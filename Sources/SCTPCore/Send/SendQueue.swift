@@ -81,6 +81,9 @@ public struct CutChunk: Sendable {
     public var chunk: DataChunk
     /// Its message's lifetime, retransmission limit and context.
     public var policy: Policy
+    /// With interleaving (I-DATA, RFC 8260): the message's MID and the fragment's FSN.
+    public var mid = MID(0)
+    public var fsn: UInt32 = 0
 }
 
 /// Why `SendQueue.enqueue(_:)` refused a message.
@@ -138,6 +141,11 @@ public struct SendQueue: Sendable {
         var nextSSN = SSN(0)
         /// `SCTP_STREAM_SCHEDULER_VALUE`: the priority (lower first) or weight of the stream.
         var schedulerValue: UInt16 = 0
+        /// With interleaving (I-DATA): the stream's head message partly cut into chunks, and
+        /// the MIDs its next ordered and unordered messages get (RFC 8260 §2.1).
+        var inProgress: MessageInProgress?
+        var nextOrderedMID = MID(0)
+        var nextUnorderedMID = MID(0)
     }
 
     /// The streams used, by id (readable in the module for `SendQueue+Invariants.swift`,
@@ -248,6 +256,9 @@ public struct SendQueue: Sendable {
         /// Payload bytes already cut into chunks.
         var offset: Int
         var ssn: SSN
+        /// With interleaving: the message's MID and the FSN of its next fragment.
+        var mid = MID(0)
+        var fsn: UInt32 = 0
     }
 
     /// The limits and options; may be changed at any time (a lower limit only stops new messages).
@@ -301,6 +312,12 @@ public struct SendQueue: Sendable {
     /// first served follows the application's order), the one being fragmented first.
     public mutating func setScheduler(_ kind: StreamSchedulerKind) {
         guard kind != scheduler.kind else { return }
+        rebuildScheduler(kind)
+    }
+
+    /// A new scheduler of `kind` (and the current `interleaving`) that knows every stream with
+    /// unsent data.
+    private mutating func rebuildScheduler(_ kind: StreamSchedulerKind) {
         var fresh = StreamSchedulerState(kind, interleaving: interleaving)
         // Oldest first: by age, the distance back from the last number given (the numbers wrap).
         var pending: [(age: UInt32, stream: UInt16)] = []
@@ -317,6 +334,9 @@ public struct SendQueue: Sendable {
         if let id = current?.message.streamIdentifier {
             fresh.enqueued(stream: id, value: streams[id]?.schedulerValue ?? 0, becomesActive: true)
             active.insert(id)
+        }
+        for (index, id) in streams.ids.enumerated() where streams.values[index].inProgress != nil {
+            fresh.enqueued(stream: id, value: streams.values[index].schedulerValue, becomesActive: active.insert(id).inserted)
         }
         for (_, id) in pending {
             fresh.enqueued(stream: id, value: streams[id]?.schedulerValue ?? 0, becomesActive: active.insert(id).inserted)
@@ -363,6 +383,7 @@ public struct SendQueue: Sendable {
     /// Lets the caller decide whether to start a new packet rather than cut a small fragment.
     @inline(__always)
     public var nextMessageRemainingBytes: Int? {
+        if interleaving { return interleavedNextRemainingBytes }
         if let current { return current.message.payload.readableBytes - current.offset }
         guard let id = scheduler.peek else { return nil }
         return streams.headBytes(id)
@@ -373,6 +394,7 @@ public struct SendQueue: Sendable {
     @inline(__always)
     public var nextMessageDestination: IPAddress? {
         guard hasDestinations else { return nil }
+        if interleaving { return interleavedNextDestination }
         if let current { return current.message.destination }
         guard let id = scheduler.peek else { return nil }
         return streams.headDestination(id)
@@ -414,7 +436,7 @@ public struct SendQueue: Sendable {
     private mutating func appendToStream(_ message: consuming OutgoingMessage) -> (wasEmpty: Bool, value: UInt16) {
         let id = message.streamIdentifier
         return modifyStream(id) { [message] stream in
-            let wasEmpty = stream.messages.isEmpty
+            let wasEmpty = stream.messages.isEmpty && stream.inProgress == nil
             stream.messages.append(message)
             return (wasEmpty, stream.schedulerValue)
         }
@@ -435,6 +457,7 @@ public struct SendQueue: Sendable {
     /// cut are dropped instead (PR-SCTP) and kept in `expired`.
     public mutating func nextChunk(tsn: TSN, maxPayloadSize: Int, now: SCTPInstant? = nil) -> CutChunk? {
         guard maxPayloadSize > 0 else { return nil }
+        if interleaving { return nextInterleavedChunk(tsn: tsn, maxPayloadSize: maxPayloadSize, now: now) }
         if current == nil && !startNextMessage(now: now) { return nil }
         let policy = CutChunk.Policy(expiry: current!.message.expiry, maxRetransmissions: current!.message.maxRetransmissions,
                                      context: current!.message.context)
@@ -553,7 +576,11 @@ public struct SendQueue: Sendable {
 
     /// Sets the SSN of the given streams back to 0 (an outgoing stream reset, RFC 6525).
     public mutating func resetSequenceNumbers<S: Sequence>(of streamIdentifiers: S) where S.Element == UInt16 {
-        for id in streamIdentifiers where streams[id] != nil { streams[id, default: Stream()].nextSSN = SSN(0) }
+        for id in streamIdentifiers where streams[id] != nil {
+            streams[id, default: Stream()].nextSSN = SSN(0)
+            streams[id, default: Stream()].nextOrderedMID = MID(0)
+            streams[id, default: Stream()].nextUnorderedMID = MID(0)
+        }
     }
 
     /// Empties the queue (association ended): the message partly sent, if any, and the
@@ -579,6 +606,7 @@ public struct SendQueue: Sendable {
             if let stream = streams[id] { unsent.append(contentsOf: stream.messages) }
         }
         streams.forEachValue { $0.messages.removeAll() }
+        streams.forEachValue { $0.inProgress = nil }
         scheduler = StreamSchedulerState(scheduler.kind, interleaving: interleaving)
         current = nil
         paused = PausedStreams()
@@ -646,7 +674,7 @@ public struct SendQueue: Sendable {
         for id in streams.keys.sorted() where before.isPaused(id) && !paused.isPaused(id) {
             let waiting = streams[id]?.messages.count ?? 0
             let registered = min(before.allowance[id] ?? 0, waiting)
-            let active = registered > 0 || current?.message.streamIdentifier == id
+            let active = registered > 0 || current?.message.streamIdentifier == id || streams[id]?.inProgress != nil
             let value = schedulerValue(of: id)
             for index in 0..<(waiting - registered) {
                 scheduler.enqueued(stream: id, value: value, becomesActive: !active && index == 0)
@@ -675,13 +703,23 @@ public struct SendQueue: Sendable {
         if let current, streamIdentifiers.isEmpty || streamIdentifiers.contains(current.message.streamIdentifier) {
             return false
         }
+        if interleaving {
+            let inProgress = streamsInProgress
+            if streamIdentifiers.isEmpty ? !inProgress.isEmpty : inProgress.contains(where: streamIdentifiers.contains) {
+                return false
+            }
+        }
         if streamIdentifiers.isEmpty { return paused.allowance.values.allSatisfy { $0 == 0 } }
         return streamIdentifiers.allSatisfy { (paused.allowance[$0] ?? 0) == 0 }
     }
 
     /// Sets the SSN of every stream back to 0 (an SSN/TSN reset, RFC 6525 §5.1.4).
     public mutating func resetAllSequenceNumbers() {
-        streams.forEachValue { $0.nextSSN = SSN(0) }
+        streams.forEachValue { stream in
+            stream.nextSSN = SSN(0)
+            stream.nextOrderedMID = MID(0)
+            stream.nextUnorderedMID = MID(0)
+        }
     }
 
     // MARK: Test hooks (the setters are private to this file)
@@ -697,4 +735,158 @@ public struct SendQueue: Sendable {
         body(&scheduler)
     }
     #endif
+}
+
+// MARK: - Interleaving (I-DATA, RFC 8260 §2)
+
+extension SendQueue {
+    /// Switches message interleaving on or off (the handshake negotiated I-DATA or not).
+    /// With it, the scheduler is asked before every chunk, each stream fragments its own head
+    /// message (one in progress per stream), and messages carry MIDs, counted per stream
+    /// separately for ordered and unordered messages, instead of SSNs. A message partly cut
+    /// as DATA is finished as I-DATA (a restart that changed the peer's features).
+    public mutating func setInterleaving(_ on: Bool) {
+        guard on != interleaving else { return }
+        interleaving = on
+        if on, let started = current {
+            current = nil
+            streams[started.message.streamIdentifier, default: Stream()].inProgress = started
+        }
+        rebuildScheduler(scheduler.kind)
+    }
+
+    private var interleavedNextRemainingBytes: Int? {
+        guard let id = scheduler.peek, let stream = streams[id] else { return nil }
+        if let started = stream.inProgress { return started.message.payload.readableBytes - started.offset }
+        return stream.messages.first?.payload.readableBytes
+    }
+
+    private var interleavedNextDestination: IPAddress? {
+        guard let id = scheduler.peek, let stream = streams[id] else { return nil }
+        return stream.inProgress?.message.destination ?? stream.messages.first?.destination
+    }
+
+    /// `nextChunk` with interleaving: the scheduler picks a stream for this chunk; its head
+    /// message (started now, with the stream's next MID, unless it already is) gives the next
+    /// fragment.
+    private mutating func nextInterleavedChunk(tsn: TSN, maxPayloadSize: Int, now: SCTPInstant?) -> CutChunk? {
+        let drained = configuration.setsImmediateAckWhenDrained && queuedMessageCount == 1
+        while let id = scheduler.next() {
+            // A message started on a paused stream uses up one of its allowance (RFC 6525).
+            if !paused.isEmpty, streams[id]?.inProgress == nil, let left = paused.allowance[id] {
+                paused.allowance[id] = max(left - 1, 0)
+            }
+            var dropped: OutgoingMessage?
+            var cut: CutChunk?
+            var length = 0
+            var isLast = false
+            var streamIsEmpty = false
+            modifyStream(id) { stream in
+                if stream.inProgress == nil {
+                    guard let message = stream.messages.popFirst() else { return }
+                    if let now, let expiry = message.expiry, expiry <= now {
+                        dropped = message
+                        streamIsEmpty = stream.messages.isEmpty
+                        return
+                    }
+                    let mid: MID
+                    if message.isUnordered {
+                        mid = stream.nextUnorderedMID
+                        stream.nextUnorderedMID = mid.next
+                    } else {
+                        mid = stream.nextOrderedMID
+                        stream.nextOrderedMID = mid.next
+                    }
+                    stream.inProgress = MessageInProgress(message: message, offset: 0, ssn: SSN(0), mid: mid, fsn: 0)
+                }
+                let started = stream.inProgress!
+                let payload = started.message.payload
+                let total = payload.readableBytes
+                length = min(total - started.offset, maxPayloadSize)
+                isLast = started.offset + length == total
+                var flags: DataFlags = []
+                if started.offset == 0 { flags.insert(.beginning) }
+                if isLast { flags.insert(.ending) }
+                if started.message.isUnordered { flags.insert(.unordered) }
+                if isLast && (started.message.requestsImmediateAck || (drained && stream.messages.isEmpty)) {
+                    flags.insert(.immediate)
+                }
+                let chunk = DataChunk(flags: flags, tsn: tsn, streamIdentifier: id, ssn: SSN(0),
+                                      payloadProtocolIdentifier: started.message.payloadProtocolIdentifier,
+                                      payload: payload.getSlice(at: payload.readerIndex + started.offset, length: length)!)
+                cut = CutChunk(chunk: chunk, policy: CutChunk.Policy(expiry: started.message.expiry,
+                                                                     maxRetransmissions: started.message.maxRetransmissions,
+                                                                     context: started.message.context),
+                               mid: started.mid, fsn: started.fsn)
+                if isLast {
+                    stream.inProgress = nil
+                    streamIsEmpty = stream.messages.isEmpty
+                } else {
+                    stream.inProgress!.offset += length
+                    stream.inProgress!.fsn &+= 1
+                }
+            }
+            if let dropped {
+                // Expired before it was sent: it never got a MID, so the peer misses nothing.
+                queuedBytes -= dropped.payload.readableBytes
+                queuedMessageCount -= 1
+                expired.append(dropped)
+                scheduler.didSend(stream: id, bytes: 0, endsMessage: true, streamIsEmpty: streamIsEmpty || !hasRegisteredMessages(id))
+                continue
+            }
+            guard let cut else {
+                assertionFailure("the scheduler offered stream \(id) with nothing to send")
+                return nil
+            }
+            queuedBytes -= length
+            if isLast { queuedMessageCount -= 1 }
+            scheduler.didSend(stream: id, bytes: length, endsMessage: isLast,
+                              streamIsEmpty: streamIsEmpty || (isLast && !hasRegisteredMessages(id)))
+            return cut
+        }
+        return nil
+    }
+
+    /// Gives up the message in progress on `stream` if it is the one with this U flag and MID
+    /// (its sent chunks were abandoned, PR-SCTP): its unsent bytes are dropped. Returns the
+    /// message and how many of its bytes had been cut into chunks.
+    @discardableResult
+    public mutating func abandonMessage(stream id: UInt16, isUnordered: Bool, mid: MID) -> (message: OutgoingMessage, sentBytes: Int)? {
+        guard let started = streams[id]?.inProgress, started.mid == mid, started.message.isUnordered == isUnordered else { return nil }
+        var streamIsEmpty = false
+        modifyStream(id) { stream in
+            stream.inProgress = nil
+            streamIsEmpty = stream.messages.isEmpty
+        }
+        queuedBytes -= started.message.payload.readableBytes - started.offset
+        queuedMessageCount -= 1
+        scheduler.didSend(stream: id, bytes: 0, endsMessage: true, streamIsEmpty: streamIsEmpty || !hasRegisteredMessages(id))
+        return (started.message, started.offset)
+    }
+
+    /// `removeAll()` with interleaving: the messages partly sent (one per stream at most), and
+    /// the messages not yet started, stream by stream in the scheduler's order.
+    public mutating func removeAllInterleaved() -> (partlySent: [OutgoingMessage], unsent: [OutgoingMessage]) {
+        var partlySent: [OutgoingMessage] = []
+        var unsent: [OutgoingMessage] = []
+        var taken = Set<UInt16>()
+        // The scheduler's streams in its order, then those paused for a stream reset, by id.
+        for id in scheduler.active + streams.keys.sorted() where taken.insert(id).inserted {
+            guard let stream = streams[id] else { continue }
+            if let started = stream.inProgress { partlySent.append(started.message) }
+            unsent.append(contentsOf: stream.messages)
+        }
+        _ = removeAll()
+        return (partlySent, unsent)
+    }
+
+    /// The MID the next message on `stream` will get (ordered or unordered).
+    public func nextMID(for stream: UInt16, unordered: Bool) -> MID {
+        unordered ? streams[stream]?.nextUnorderedMID ?? MID(0) : streams[stream]?.nextOrderedMID ?? MID(0)
+    }
+
+    /// The streams with a message partly cut into chunks (interleaving), for the invariants.
+    var streamsInProgress: [UInt16] {
+        streams.ids.indices.compactMap { streams.values[$0].inProgress != nil ? streams.ids[$0] : nil }
+    }
 }

@@ -33,6 +33,9 @@ struct TransmissionQueue {
     var peerSupportsForwardTSN = false
     /// A FORWARD TSN must go out with the next packet (PR-SCTP, RFC 3758 §3.5).
     var forwardTSNPending = false
+    /// Messages go out as I-DATA (RFC 8260 §2), interleaved chunk by chunk; PR-SCTP then
+    /// uses I-FORWARD-TSN. Set by `setInterleaving(_:)` once the handshake negotiated it.
+    private(set) var interleaving = false
     /// A SACK marked chunks for Fast Retransmit: the next transmission sends one packet of
     /// the earliest marked chunks whatever cwnd says (§7.2.4 step 3).
     var fastRetransmitPending = false
@@ -123,9 +126,16 @@ struct TransmissionQueue {
     mutating func fill(_ builder: inout PacketBuilder, path: Int, now: SCTPInstant, context: Context) -> Filled {
         var filled = Filled()
         abandonMessages(now: now)
-        if forwardTSNPending, let forward = outstanding.forwardTSN(resetPoints: resetPoints) {
-            builder.add(.forwardTSN(forward))
-            filled.sentData = true
+        if forwardTSNPending {
+            if interleaving {
+                if let forward = outstanding.iForwardTSN(resetPoints: resetPoints) {
+                    builder.add(.iForwardTSN(forward))
+                    filled.sentData = true
+                }
+            } else if let forward = outstanding.forwardTSN(resetPoints: resetPoints) {
+                builder.add(.forwardTSN(forward))
+                filled.sentData = true
+            }
         }
         forwardTSNPending = false
         filled.retransmittedChunks = sendRetransmissions(&builder, now: now)
@@ -199,8 +209,12 @@ struct TransmissionQueue {
             // chunks), in a packet of its own when it does not fit: skipping it would leave
             // nothing in flight and T3 off.
             let maxSize = first || withinCwnd ? max(builder.remaining, fullPacket) : builder.remaining
-            guard let chunk = outstanding.nextRetransmission(maxSize: maxSize, path: path, now: now) else { break }
-            builder.add(chunk, size: chunk.encodedSize)
+            guard let entry = outstanding.nextRetransmissionEntry(maxSize: maxSize, path: path, now: now) else { break }
+            if entry.isInterleaved {
+                builder.addInterleaved(entry.chunk, mid: entry.mid, fsn: entry.fsn, size: entry.wireSize)
+            } else {
+                builder.add(entry.chunk, size: entry.chunk.encodedSize)
+            }
             if first { firstPacket = builder.packets.count }
             sent += 1
         }
@@ -216,7 +230,9 @@ struct TransmissionQueue {
         var flight = outstanding.bytesInFlight(on: path)
         // §7.2.1: a path that sent nothing for an RTO or more has its cwnd decayed first.
         if flight == 0 { paths[index].congestion.applyIdleDecay(now: now, rto: paths[index].rto.rto) }
-        let pathPayload = Self.pmdcs(mtu: paths[index].mtu) - DataChunk.headerSize
+        // I-DATA's header is 4 bytes longer than DATA's.
+        let headerSize = interleaving ? IDataChunk.headerSize : DataChunk.headerSize
+        let pathPayload = Self.pmdcs(mtu: paths[index].mtu) - headerSize
         // SCTP_MAXSEG: fragments no larger than asked, never larger than the path allows.
         let maxPayload = context.maxSegmentSize.map { min(max($0, 4), pathPayload) } ?? pathPayload
         let window = paths[index].congestion.sendWindow(flightSize: flight, maxBurst: context.maxBurst)
@@ -238,12 +254,12 @@ struct TransmissionQueue {
             // empty: bulk transfers then send full packets only (one packet per 1200-byte
             // message at an MTU of 1200, not a full one and a nearly empty one).
             var limit = maxPayload
-            if !builder.isEmpty && messageRemaining > builder.remaining - DataChunk.headerSize {
-                let room = (builder.remaining - DataChunk.headerSize) & ~3
+            if !builder.isEmpty && messageRemaining > builder.remaining - headerSize {
+                let room = (builder.remaining - headerSize) & ~3
                 if room >= max(maxPayload / 4, 64) && room < maxPayload { limit = room }
             }
             var nextSize = min(messageRemaining, limit)
-            if !builder.isEmpty && PacketBuilder.chunkSize(valueLength: DataChunk.headerSize - 4 + nextSize) > builder.remaining {
+            if !builder.isEmpty && PacketBuilder.chunkSize(valueLength: headerSize - 4 + nextSize) > builder.remaining {
                 // The chunk starts the next packet (adding it would): end this one here, so
                 // that the scheduler decides for the new packet.
                 builder.finishPacket()
@@ -267,10 +283,16 @@ struct TransmissionQueue {
             outstanding.append(cut.chunk, path: path, now: now,
                                expiry: peerSupportsForwardTSN ? cut.policy.expiry : nil,
                                maxRetransmissions: peerSupportsForwardTSN ? cut.policy.maxRetransmissions : nil,
-                               context: cut.policy.context)
-            builder.add(cut.chunk, size: cut.chunk.encodedSize)
+                               context: cut.policy.context, mid: interleaving ? cut.mid : nil, fsn: cut.fsn)
+            var size = cut.chunk.encodedSize
+            if interleaving {
+                size += IDataChunk.headerSize - DataChunk.headerSize
+                builder.addInterleaved(cut.chunk, mid: cut.mid, fsn: cut.fsn, size: size)
+            } else {
+                builder.add(cut.chunk, size: size)
+            }
             lastPacket = builder.packets.count
-            flight += cut.chunk.encodedSize
+            flight += size
             sent += 1
         }
         if sent > 0 {
@@ -332,11 +354,14 @@ struct TransmissionQueue {
         guard !abandoned.isEmpty else { return }
         for message in abandoned {
             var payload = message.payload
-            if !message.lastChunkSent, let (rest, sentBytes) = queue.abandonCurrentMessage() {
+            if !message.lastChunkSent, let (rest, sentBytes) = interleaving
+                ? queue.abandonMessage(stream: message.streamIdentifier, isUnordered: message.isUnordered, mid: message.mid)
+                : queue.abandonCurrentMessage() {
                 // The unsent rest takes a TSN the FORWARD TSN must cover.
                 outstanding.appendAbandonedTail(streamIdentifier: message.streamIdentifier, ssn: message.ssn,
                                                 payloadProtocolIdentifier: message.payloadProtocolIdentifier,
-                                                isUnordered: message.isUnordered, now: now)
+                                                isUnordered: message.isUnordered, now: now,
+                                                mid: interleaving ? message.mid : nil)
                 // The unsent tail of the message goes with it. It starts after everything cut
                 // into chunks, not after the chunks still outstanding: the first ones may have
                 // been acknowledged and are not in `payload`.
@@ -361,6 +386,7 @@ struct TransmissionQueue {
     /// delivered, as it is to be reported (RFC 6458 SCTP_SEND_FAILED_EVENT), oldest first:
     /// those sent and not acknowledged, the one partly sent, then those never sent.
     mutating func removeAll() -> [FailedMessage] {
+        if interleaving { return removeAllInterleaved() }
         var unacknowledged = outstanding.unacknowledgedMessages()
         let (partlySent, unsent) = queue.removeAll()
         if partlySent != nil, let last = unacknowledged.last, !last.lastChunkSent {
@@ -372,6 +398,29 @@ struct TransmissionQueue {
             var message = FailedMessage(unsent: partlySent)
             message.wasSent = true
             failed.append(message)
+        }
+        for message in unsent { failed.append(FailedMessage(unsent: message)) }
+        return failed
+    }
+
+    // MARK: Interleaving (I-DATA, RFC 8260)
+
+    /// Switches I-DATA on or off for what is sent from now on (before any data was sent).
+    mutating func setInterleaving(_ on: Bool) {
+        interleaving = on
+        queue.setInterleaving(on)
+    }
+
+    /// `removeAll()` with I-DATA: messages partly sent may be several (one per stream).
+    private mutating func removeAllInterleaved() -> [FailedMessage] {
+        let unacknowledged = outstanding.unacknowledgedMessages()
+        let (partlySent, unsent) = queue.removeAllInterleaved()
+        // A message partly sent is reported whole below, its sent chunks with it.
+        var failed = unacknowledged.filter(\.lastChunkSent).map { FailedMessage(sent: $0, payload: $0.payload) }
+        for message in partlySent {
+            var report = FailedMessage(unsent: message)
+            report.wasSent = true
+            failed.append(report)
         }
         for message in unsent { failed.append(FailedMessage(unsent: message)) }
         return failed

@@ -215,6 +215,18 @@ struct SweepScenario: CustomStringConvertible {
         default:
             ending = .abortEarly(after: millis(0...150))
         }
+        // Message interleaving (RFC 8260 I-DATA), from a generator of its own so that the rest
+        // of each scenario stays what it was: both sides offer it in three runs of ten, one
+        // side only (the association falls back to DATA) in two.
+        var i = SeededRandomSource(seed: seed ^ 0x4944_4154_4149_4E54)  // "IDATAINT"
+        switch i.nextUInt64() % 10 {
+        case 0..<3:
+            client.interleaving = true
+            server.interleaving = true
+        case 3: client.interleaving = true
+        case 4: server.interleaving = true
+        default: break
+        }
         guard schedulers else { return }
         var q = SeededRandomSource(seed: seed ^ 0x5343_4845_4455_4C45)  // "SCHEDULE"
         func below2(_ n: Int) -> Int { Int(q.nextUInt64() % UInt64(n)) }
@@ -268,7 +280,7 @@ struct SweepScenario: CustomStringConvertible {
         func configuration(_ c: SCTPConfiguration) -> String {
             "OS \(c.outboundStreams) MIS \(c.maxInboundStreams) MTU \(c.pathMTU) rcvbuf \(c.receiveBufferSize) sndbuf \(c.sendBufferSize) "
                 + "maxOutstanding \(c.maxOutstandingChunks) gaps \(c.maxGapBlocksReported) burst \(c.maxBurst) nodelay \(c.noDelay) "
-                + "sack \(c.delayedAckFrequency)/\(c.delayedAckTimeout) rto \(c.rtoInitial)/\(c.rtoMin)/\(c.rtoMax) prsctp \(c.partialReliability) ecn \(c.ecn)"
+                + "sack \(c.delayedAckFrequency)/\(c.delayedAckTimeout) rto \(c.rtoInitial)/\(c.rtoMin)/\(c.rtoMax) prsctp \(c.partialReliability) ecn \(c.ecn) idata \(c.interleaving)"
         }
         func reader(_ r: Reader) -> String { r.bytesPerRead.map { "\($0) B every \(r.interval)" } ?? "immediate" }
         func schedulers(_ c: SCTPConfiguration, _ plan: Schedulers?) -> String {

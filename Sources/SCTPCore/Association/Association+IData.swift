@@ -1,0 +1,78 @@
+import NIOCore
+import SCTPWire
+
+// User message interleaving (RFC 8260 §2): negotiation, and I-DATA / I-FORWARD-TSN in.
+// The send side lives in the transmission queue (`TransmissionQueue.interleaving`), the
+// receive side in `DataReceiver` / `ReassemblyQueue+IData.swift`.
+
+extension SCTPConfiguration {
+    /// The chunk types interleaving adds to our Supported Extensions parameter: I-DATA, and
+    /// I-FORWARD-TSN when PR-SCTP is on too (RFC 8260 §2.2.1, §2.3.1).
+    var interleavingChunkTypes: [UInt8] {
+        guard interleaving else { return [] }
+        return partialReliability ? [IDataChunk.chunkType, IForwardTSNChunk.chunkType] : [IDataChunk.chunkType]
+    }
+}
+
+extension Association {
+    /// Whether this association sends and accepts I-DATA instead of DATA.
+    var interleaving: Bool { tx.interleaving }
+
+    /// Applies what the peer's INIT or INIT ACK (or the cookie) said about interleaving, once
+    /// data transfer is set up: I-DATA when both sides listed it (RFC 8260 §2.2.1). PR-SCTP
+    /// with I-DATA needs I-FORWARD-TSN from the peer (FORWARD TSN cannot name messages by
+    /// MID); a peer listing I-DATA without it gets reliable messages only.
+    func negotiateInterleaving(_ features: PeerFeatures) {
+        let on = configuration.interleaving && features.contains(.interleaving)
+        if on && !features.contains(.interleavedForwardTSN) { peerSupportsForwardTSN = false }
+        tx.setInterleaving(on)
+        receiver.interleaving = on
+    }
+
+    /// A chunk that breaks the association's choice between DATA and I-DATA (RFC 8260 §2.1:
+    /// the receiver aborts, with a Protocol Violation cause).
+    func dataKindViolation(_ text: String, now: SCTPInstant) {
+        abort(causes: [.protocolViolation(ProtocolViolationCause(information: text))],
+              reason: .protocolViolation(text), now: now)
+    }
+
+    /// One I-DATA chunk (RFC 8260 §2.1) from `source`; false when the association ended and the
+    /// packet's other chunks must be dropped.
+    func handleIData(_ chunk: IDataChunk, from source: IPAddress? = nil, now: SCTPInstant) -> Bool {
+        guard state == .established || state == .shutdownPending || state == .shutdownSent else { return true }
+        if let source { lastDataSource = source }
+        lastDataActivity = now
+        statistics.dataChunksReceived += 1
+        switch receiver.receive(chunk) {
+        case .duplicate:
+            statistics.duplicateDataChunksReceived += 1
+        case .accepted, .dropped:
+            break
+        case .invalidStream:
+            queueControl(.error(ErrorChunk(causes: [
+                .invalidStreamIdentifier(InvalidStreamIdentifierCause(streamIdentifier: chunk.streamIdentifier)),
+            ])))
+        case .noUserData:
+            abort(causes: [.noUserData(NoUserDataCause(tsn: chunk.tsn))],
+                  reason: .protocolViolation("I-DATA without user data"), now: now)
+            return false
+        }
+        deliverMessages()
+        return true
+    }
+
+    /// I-FORWARD-TSN (RFC 8260 §2.3.2).
+    func handleIForwardTSN(_ chunk: IForwardTSNChunk, now: SCTPInstant) {
+        receiver.receive(chunk)
+        deliverMessages()
+    }
+}
+
+extension SCTPEndpoint {
+    /// Whether an association uses I-DATA (both ends offered interleaving, RFC 8260 §2.2.1);
+    /// `nil` when it does not exist or has ended.
+    public func usesInterleaving(_ id: AssociationID) -> Bool? {
+        guard let association = association(id), !association.isClosed else { return nil }
+        return association.interleaving
+    }
+}
