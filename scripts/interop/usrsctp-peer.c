@@ -910,6 +910,9 @@ send_message(struct socket *s, sctp_assoc_t id, const uint8_t *m, size_t len, ui
 			/* usrsctp refuses (EAGAIN) to send on a stream whose reset is pending, even
 			 * on a blocking socket: wait for the reset to finish (the watchdog bounds it). */
 			if (errno == EAGAIN && (opt.reset_after >= 0 || opt.enable_reset)) {
+				static int told;
+				if (!told++)
+					logmsg("send: EAGAIN on stream %u (a stream reset is pending); retrying", sid);
 				usleep(1000);
 				continue;
 			}
@@ -1787,8 +1790,13 @@ run_client(void)
 		pthread_mutex_lock(&g_lock);
 		st.messages_sent++;
 		pthread_mutex_unlock(&g_lock);
-		if (opt.reset_after >= 0 && i + 1 == opt.reset_after)
+		if (opt.reset_after >= 0 && i + 1 == opt.reset_after) {
+			/* An SSN/TSN reset finds both sides quiet: usrsctp 0.9.5 sometimes sends no
+			 * more data after one whose answer waited for the peer's data in flight. */
+			if (opt.reset_assoc && opt.echo)
+				wait_until(cond_echoes_done, "echoes before the SSN/TSN reset");
 			client_reconfigure(cl.s);
+		}
 	}
 
 	if (opt.echo)

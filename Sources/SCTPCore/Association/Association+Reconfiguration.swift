@@ -7,6 +7,8 @@ import SCTPWire
 extension Association {
     /// The most streams one reset request lists (its parameter stays well inside a packet).
     static let maxStreamsPerReset = 256
+    /// How far an SSN/TSN reset we answer moves the peer's TSNs (RFC 6525 §5.2.4 G1).
+    static let associationResetTSNJump: UInt32 = 1 << 20
 
     // MARK: User requests
 
@@ -358,10 +360,13 @@ extension Association {
     private func performPeerAssociationResetIfReady() -> ReconfigurationResponseParameter? {
         guard let rc = reconfig, let sequence = rc.pendingPeerAssociationReset, rc.inFlight.isEmpty,
               tx.queue.hasDrainedPausedStreams([]), tx.outstanding.isEmpty, receiver.deferredReset == nil else { return nil }
-        // G1-G5: the peer's next TSN jumps by 2^31 past what we acknowledged, ours goes on;
-        // every SSN both ways restarts at 0.
+        // G1-G5: the peer's next TSN jumps past what we acknowledged, ours goes on; every SSN
+        // both ways restarts at 0. G1 suggests a jump of 2^31; ours is 2^20, far beyond any
+        // TSN window (old chunks still in the network stay duplicates), but near enough that
+        // usrsctp's PR-SCTP point, which its reset leaves in the old TSN space, stays behind
+        // its new TSNs (2^31 ahead it looked newer, and usrsctp sent a FORWARD TSN for it).
         deliverMessages()
-        let peerNext = TSN(receiver.tracker.cumulativeTSN.rawValue &+ 1 &+ (1 << 31))
+        let peerNext = TSN(receiver.tracker.cumulativeTSN.rawValue &+ 1 &+ Self.associationResetTSNJump)
         let ourNext = tx.outstanding.nextTSN
         restartDataTransfer(ourNextTSN: ourNext, peerNextTSN: peerNext)
         reconfig?.pendingPeerAssociationReset = nil

@@ -246,6 +246,7 @@ public struct DataReceiver: Sendable {
     @discardableResult
     public mutating func receive(_ chunk: ForwardTSNChunk) -> DataTracker.ForwardTSNResult {
         let result = tracker.handleForwardTSN(newCumulativeTSN: chunk.newCumulativeTSN)
+        if result == .beyondWindow { return result }
         var skipped = chunk.skippedStreams
         if !resetPoints.isEmpty {
             // An old FORWARD TSN, from before a stream reset, skips nothing on the reset streams.
@@ -467,6 +468,7 @@ extension DataReceiver {
     @discardableResult
     public mutating func receive(_ chunk: IForwardTSNChunk) -> DataTracker.ForwardTSNResult {
         let result = tracker.handleForwardTSN(newCumulativeTSN: chunk.newCumulativeTSN)
+        if result == .beyondWindow { return result }
         var skipped = chunk.skippedMessages
         if !resetPoints.isEmpty {
             // An old I-FORWARD-TSN, from before a stream reset, skips nothing on the reset streams.

@@ -68,6 +68,11 @@ public struct DataTracker: Sendable {
         case advanced
         /// The new cumulative TSN was at or behind ours (out of date); nothing changed.
         case stale
+        /// The new cumulative TSN lies more than 2^30 ahead: far more than any peer can have
+        /// sent unacknowledged. Ignored (usrsctp 0.9.5 was seen to send a FORWARD TSN with its
+        /// pre-reset point after an SSN/TSN reset, RFC 6525, 2^31 ahead; acknowledging it made
+        /// usrsctp abort).
+        case beyondWindow
     }
 
     /// A run of received TSNs `first ... last` above the cumulative point.
@@ -236,6 +241,7 @@ public struct DataTracker: Sendable {
         immediateInPacket = true
         let o = offset(newCumulativeTSN)
         if o == 0 || o >= 0x8000_0000 { return .stale }
+        if o > 1 << 30 { return .beyondWindow }
         cumulativeTSN = newCumulativeTSN
         while let first = ranges.first {
             if first.last <= newCumulativeTSN {

@@ -275,6 +275,17 @@ struct DataTrackerTests {
         #expect(tracker.gapRangeCount == 0)
     }
 
+    @Test("a FORWARD TSN more than 2^30 ahead is ignored (usrsctp sent one 2^31 ahead after an SSN/TSN reset)")
+    func forwardTSNBeyondWindow() {
+        var tracker = DataTracker(peerInitialTSN: TSN(0x20BB_2D66))
+        for tsn: UInt32 in 0x20BB_2D66...0x20BB_2D6E { tracker.observe(TSN(tsn)) }
+        #expect(tracker.handleForwardTSN(newCumulativeTSN: TSN(0xA0BB_2D65)) == .beyondWindow)
+        #expect(tracker.cumulativeTSN == TSN(0x20BB_2D6E))
+        // Within the window it moves as usual.
+        #expect(tracker.handleForwardTSN(newCumulativeTSN: TSN(0x20BB_2D6E + 100)) == .advanced)
+        #expect(tracker.cumulativeTSN == TSN(0x20BB_2D6E + 100))
+    }
+
     @Test("FORWARD TSN moves the cumulative point, forgets ranges below it and merges the next one")
     func forwardTSN() {
         var tracker = DataTracker(peerInitialTSN: TSN(1))
