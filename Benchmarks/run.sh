@@ -20,7 +20,7 @@
 #   4. echo round-trip time p50/p99 (64 bytes, one message outstanding);
 #   5. memory per idle association with 10,000 associations;
 #   6. I-DATA against DATA (ours only, RFC 8260 §2): sctp-perf with and without
-#      --interleaving on both ends, 1200-byte ordered messages on 4 streams.
+#      --interleaving on both ends, 1200- and 8000-byte ordered messages on 4 streams.
 # Each table cell is the MEDIAN of the rounds (runs that failed are left out and counted).
 #
 # Options: --rounds R (default 3), --time S (seconds per throughput/rtt run, default 3),
@@ -360,12 +360,15 @@ want throughput && throughput
 want rate64 && rate64
 
 # I-DATA against DATA, both ours (usrsctp's tsctp has no switch for it).
+IDATA_LENGTHS=${IDATA_LENGTHS:-"1200 8000"}
 idata() {
-    local round
-    for round in $(seq "$ROUNDS"); do
-        log "I-DATA vs DATA, 1200 B on 4 streams, round $round"
-        run_perf 1200 0 --streams 4; record "idata.data" "${MBPS:-FAIL}"
-        run_perf 1200 0 --streams 4 --interleaving; record "idata.idata" "${MBPS:-FAIL}"
+    local round length
+    for length in $IDATA_LENGTHS; do
+        for round in $(seq "$ROUNDS"); do
+            log "I-DATA vs DATA, $length B on 4 streams, round $round"
+            run_perf "$length" 0 --streams 4; record "idata.$length.data" "${MBPS:-FAIL}"
+            run_perf "$length" 0 --streams 4 --interleaving; record "idata.$length.idata" "${MBPS:-FAIL}"
+        done
     done
 }
 want idata && idata
@@ -401,9 +404,11 @@ want memory && memory
     fi
     if want idata; then
         echo
-        echo "I-DATA (RFC 8260 §2) against DATA, ours both ends, 1200-byte ordered messages on 4 streams, Mbit/s"
-        a=$(median idata.data 0); b=$(median idata.idata 0)
-        printf '  DATA %12s   I-DATA %12s   I-DATA/DATA %s\n' "$a" "$b" "$(ratio "$a" "$b")"
+        echo "I-DATA (RFC 8260 §2) against DATA, ours both ends, ordered messages on 4 streams, Mbit/s"
+        for length in $IDATA_LENGTHS; do
+            a=$(median "idata.$length.data" 0); b=$(median "idata.$length.idata" 0)
+            printf '  %5s B   DATA %8s   I-DATA %8s   I-DATA/DATA %s\n' "$length" "$a" "$b" "$(ratio "$a" "$b")"
+        done
     fi
     if want setup; then
         echo

@@ -235,7 +235,11 @@ final class FuzzWorld {
         c.outboundStreams = UInt16(1 + input.below(6))
         c.maxInboundStreams = UInt16(1 + input.below(6))
         c.partialReliability = input.u8() % 4 != 0
-        c.ecn = input.bool()
+        // One byte: bit 0 ECN, bit 1 user message interleaving (I-DATA, RFC 8260), so that
+        // the inputs of the corpus keep the meaning of every other byte.
+        let extensions = input.u8()
+        c.ecn = extensions & 1 == 1
+        c.interleaving = extensions & 2 != 0
         c.associationMaxRetransmits = 2 + input.below(20)
         c.pathMaxRetransmits = 1 + input.below(6)
         c.maxInitRetransmits = 1 + input.below(8)

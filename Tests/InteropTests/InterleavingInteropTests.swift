@@ -93,6 +93,53 @@ extension UsrsctpInterop {
             }
         }
 
+        /// PR-SCTP over I-DATA: our client sends unordered messages with a retransmission
+        /// limit of 0 through the lossy relay (10 % loss) to usrsctp, then reliable ones; what
+        /// was lost is given up and skipped with I-FORWARD-TSN, which usrsctp must take: the
+        /// association stays up, the reliable messages all arrive, the shutdown is graceful.
+        @Test("PR-SCTP with I-DATA through the lossy relay: messages given up are skipped with I-FORWARD-TSN, usrsctp takes it")
+        func iForwardTSNThroughLossyRelay() async throws {
+            try await InteropRun.perform("idata-iforward-client") { run in
+                let server = try run.server(["--mode", "discard", "--streams", "10", "--interleaving"] + LossyRelayTests.peerRTO)
+                let relay = try run.relay(seed: 39, LossyRelayTests.impairments(loss: 0.10), rightPeerUDPPort: server.udpPort)
+                let stack = run.stack(peerUDPPort: relay.leftPort)
+                let client = try run.socket(stack, events: [.associationChange, .shutdown])
+                try client.setOption(.initMessage, SCTPInitMessage(outboundStreams: 10, maxInboundStreams: 10))
+                try client.offerInterleaving()
+                try client.setOption(.rtoInfo, LossyRelayTests.ourRTO)
+                try client.bind([loopback(0)])
+                let udpPort = try #require(stack.udpPort)
+                try run.capture(ports: [udpPort, server.udpPort, relay.leftPort, relay.rightPort],
+                                onlyTo: [relay.leftPort, relay.rightPort])
+                _ = try await client.connectx([loopback(server.port)])
+                #expect(try client.usesInterleaving() == true)
+                let given = MessagePlan(count: 400, streams: 10, lengths: 12...3000, seed: 40, delivery: .unordered)
+                let reliable = MessagePlan(count: 200, streams: 10, lengths: 12...3000, seed: 41, delivery: .unordered)
+                try await withDeadline(.seconds(60), "sending") {
+                    for message in given.messages {
+                        try await client.sendmsg(message.payload, info: SCTPSendInfo(
+                            stream: message.stream, payloadProtocolIdentifier: message.ppid, flags: .unordered,
+                            partialReliability: .maxRetransmissions(0)))
+                    }
+                    try await client.send(reliable)
+                }
+                try client.shutdown()
+                var notifications: [String] = []
+                while let inbound = try await client.nextInbound() {
+                    if case .notification(let notification) = inbound { notifications.append("\(notification)") }
+                }
+                #expect(notifications.contains { $0.contains("shutdownComplete") }, "\(notifications)")
+                let result = try server.result()
+                #expect(try server.exitStatus() == 0, "\(server.transcript)")
+                let received = result.messagesReceived ?? 0
+                #expect(received >= reliable.count && received < given.count + reliable.count, "\(result)")
+                let forwards = run.decodedCapture(filter: "sctp.chunk_type == 194")
+                #expect(!forwards.isEmpty, "no I-FORWARD-TSN in the capture")
+                #expect(run.decodedCapture(filter: "sctp.chunk_type == 192").isEmpty, "FORWARD TSN on an I-DATA association")
+                #expect(server.line("ASSOC_DOWN")?.contains("reason=shutdown") == true, "\(server.transcript)")
+            }
+        }
+
         @Test("our client offers I-DATA, usrsctp does not: DATA both ways, every echo verified")
         func fallbackToData() async throws {
             try await InteropRun.perform("idata-fallback-echo-client") { run in

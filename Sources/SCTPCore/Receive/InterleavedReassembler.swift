@@ -24,6 +24,9 @@ struct InterleavedMessage: Sendable {
     /// Payload bytes in `fragments`.
     var bytes = 0
 
+    /// A message whose first fragment just arrived out of turn: room for a few more at once.
+    init() { fragments.reserveCapacity(8) }
+
     /// Nothing held and nothing handed out: a message only created by a dropped fragment.
     var isEmpty: Bool { fragments.isEmpty && nextFSN == 0 }
 
@@ -205,13 +208,15 @@ struct InterleavedStreamReassembler: Sendable {
     /// Delivers the stream's next ordered messages while they are complete; starts a partial
     /// delivery of the next one when it is large enough or memory is exhausted.
     mutating func deliverOrdered(cumulativeTSN: TSN, sink: inout ReassemblySink) {
-        while partial == nil, var message = ordered[nextMID.rawValue] {
-            if message.isComplete {
+        while partial == nil, let (complete, bytes) = ordered[nextMID.rawValue].map({ ($0.isComplete, $0.bytes) }) {
+            if complete {
+                // Taken out of the table first, so that handing it out copies no fragment list.
+                var message = ordered.removeValue(forKey: nextMID.rawValue)!
                 _ = hand(&message, count: message.fragments.count, mid: nextMID, isUnordered: false, isComplete: true, sink: &sink)
-                ordered[nextMID.rawValue] = nil
                 nextMID = nextMID.next
                 continue
             }
+            if bytes < sink.partialDeliveryPoint && !sink.isMemoryExhausted { return }
             startPartialDelivery(isUnordered: false, mid: nextMID, force: false, cumulativeTSN: cumulativeTSN, sink: &sink)
             return
         }
@@ -219,10 +224,10 @@ struct InterleavedStreamReassembler: Sendable {
 
     /// Delivers the unordered message `mid` if it is complete, or starts its partial delivery.
     private mutating func completeUnordered(mid: MID, cumulativeTSN: TSN, sink: inout ReassemblySink) {
-        guard partial == nil, var message = unordered[mid.rawValue] else { return }
-        if message.isComplete {
+        guard partial == nil, let complete = unordered[mid.rawValue]?.isComplete else { return }
+        if complete {
+            var message = unordered.removeValue(forKey: mid.rawValue)!
             _ = hand(&message, count: message.fragments.count, mid: mid, isUnordered: true, isComplete: true, sink: &sink)
-            unordered[mid.rawValue] = nil
             return
         }
         startPartialDelivery(isUnordered: true, mid: mid, force: false, cumulativeTSN: cumulativeTSN, sink: &sink)
@@ -238,15 +243,16 @@ struct InterleavedStreamReassembler: Sendable {
                                                sink: inout ReassemblySink) {
         guard partial == nil else { return }
         let key = mid.rawValue
-        guard var message = isUnordered ? unordered[key] : ordered[key], message.hasBeginning, message.nextFSN == 0 else { return }
-        let (count, bytes) = message.run
-        guard count > 0, message.fragments[0].tsn <= cumulativeTSN,
+        guard let held = isUnordered ? unordered[key] : ordered[key], held.hasBeginning, held.nextFSN == 0 else { return }
+        let (count, bytes) = held.run
+        guard count > 0, held.fragments[0].tsn <= cumulativeTSN,
               force || bytes >= sink.partialDeliveryPoint || sink.isMemoryExhausted else { return }
+        var message = (isUnordered ? unordered.removeValue(forKey: key) : ordered.removeValue(forKey: key))!
         let ends = message.endFSN.map { UInt64($0) + 1 == UInt64(count) } ?? false
         _ = hand(&message, count: count, mid: mid, isUnordered: isUnordered, isComplete: ends, sink: &sink)
         if ends {
             // Not expected (a complete message is delivered whole), but keep it consistent.
-            if isUnordered { unordered[key] = nil } else { ordered[key] = nil; nextMID = nextMID.next }
+            if !isUnordered { nextMID = nextMID.next }
             return
         }
         if isUnordered { unordered[key] = message } else { ordered[key] = message }
@@ -257,22 +263,20 @@ struct InterleavedStreamReassembler: Sendable {
     private mutating func continuePartial(cumulativeTSN: TSN, sink: inout ReassemblySink) {
         guard let p = partial else { return }
         let key = p.mid.rawValue
-        guard var message = p.isUnordered ? unordered[key] : ordered[key] else {
+        guard let held = p.isUnordered ? unordered[key] : ordered[key] else {
             partial = nil
             return
         }
-        let (count, _) = message.run
-        guard count > 0 else { return }
+        guard held.run.count > 0 else { return }
+        var message = (p.isUnordered ? unordered.removeValue(forKey: key) : ordered.removeValue(forKey: key))!
+        let count = message.run.count
         let ends = message.endFSN.map { UInt64($0) + 1 == UInt64(message.nextFSN) + UInt64(count) } ?? false
         _ = hand(&message, count: count, mid: p.mid, isUnordered: p.isUnordered, isComplete: ends, sink: &sink)
         if !ends {
             if p.isUnordered { unordered[key] = message } else { ordered[key] = message }
             return
         }
-        if p.isUnordered { unordered[key] = nil } else {
-            ordered[key] = nil
-            nextMID = p.mid.next
-        }
+        if !p.isUnordered { nextMID = p.mid.next }
         partial = nil
         partialDeliveryEnded(cumulativeTSN: cumulativeTSN, sink: &sink)
     }
@@ -289,9 +293,8 @@ struct InterleavedStreamReassembler: Sendable {
         guard partial == nil else { return }
         let complete = unordered.filter { $0.value.isComplete }.keys.sorted { MID($0) < MID($1) }
         for key in complete {
-            guard var message = unordered[key] else { continue }
+            guard var message = unordered.removeValue(forKey: key) else { continue }
             _ = hand(&message, count: message.fragments.count, mid: MID(key), isUnordered: true, isComplete: true, sink: &sink)
-            unordered[key] = nil
         }
     }
 

@@ -756,9 +756,8 @@ extension SendQueue {
     }
 
     private var interleavedNextRemainingBytes: Int? {
-        guard let id = scheduler.peek, let stream = streams[id] else { return nil }
-        if let started = stream.inProgress { return started.message.payload.readableBytes - started.offset }
-        return stream.messages.first?.payload.readableBytes
+        guard let id = scheduler.peek else { return nil }
+        return streams.headRemainingBytes(of: id)
     }
 
     private var interleavedNextDestination: IPAddress? {
@@ -888,5 +887,15 @@ extension SendQueue {
     /// The streams with a message partly cut into chunks (interleaving), for the invariants.
     var streamsInProgress: [UInt16] {
         streams.ids.indices.compactMap { streams.values[$0].inProgress != nil ? streams.ids[$0] : nil }
+    }
+}
+
+extension SendQueue.StreamTable {
+    /// The unsent bytes of a stream's head message (the one in progress, else the first
+    /// waiting), read in place: no copy of the stream's state per chunk.
+    func headRemainingBytes(of id: UInt16) -> Int? {
+        guard let index = index(of: id) else { return nil }
+        if let started = values[index].inProgress { return started.message.payload.readableBytes - started.offset }
+        return values[index].messages.first?.payload.readableBytes
     }
 }
