@@ -284,25 +284,37 @@ extension Association {
     /// One DATA chunk (§6.2) from `source`; false when the association ended and the packet's
     /// other chunks must be dropped.
     func handleData(_ chunk: DataChunk, from source: IPAddress? = nil, now: SCTPInstant) -> Bool {
-        guard state == .established || state == .shutdownPending || state == .shutdownSent else {
-            // §6.2 / §9.2: no new data after SHUTDOWN was received.
-            return true
-        }
+        // §6.2 / §9.2: no new data after SHUTDOWN was received.
+        guard dataArrives(from: source, now: now) else { return true }
+        return conclude(receiver.receive(chunk), streamIdentifier: chunk.streamIdentifier, tsn: chunk.tsn, kind: "DATA", now: now)
+    }
+
+    /// Notes a DATA or I-DATA chunk's arrival; false in the states that take no new data.
+    @inline(__always)
+    func dataArrives(from source: IPAddress?, now: SCTPInstant) -> Bool {
+        guard state == .established || state == .shutdownPending || state == .shutdownSent else { return false }
         if let source { lastDataSource = source }
         lastDataActivity = now
         statistics.dataChunksReceived += 1
-        switch receiver.receive(chunk) {
+        return true
+    }
+
+    /// Acts on the receiver's verdict on a DATA or I-DATA chunk (`kind`) and delivers what
+    /// became deliverable; false when the association ended (no user data: ABORT).
+    @inline(__always)
+    func conclude(_ outcome: DataReceiver.Outcome, streamIdentifier: UInt16, tsn: TSN, kind: String, now: SCTPInstant) -> Bool {
+        switch outcome {
         case .duplicate:
             statistics.duplicateDataChunksReceived += 1
         case .accepted, .dropped:
             break
         case .invalidStream:
             queueControl(.error(ErrorChunk(causes: [
-                .invalidStreamIdentifier(InvalidStreamIdentifierCause(streamIdentifier: chunk.streamIdentifier)),
+                .invalidStreamIdentifier(InvalidStreamIdentifierCause(streamIdentifier: streamIdentifier)),
             ])))
         case .noUserData:
-            abort(causes: [.noUserData(NoUserDataCause(tsn: chunk.tsn))],
-                  reason: .protocolViolation("DATA without user data"), now: now)
+            abort(causes: [.noUserData(NoUserDataCause(tsn: tsn))],
+                  reason: .protocolViolation("\(kind) without user data"), now: now)
             return false
         }
         deliverMessages()

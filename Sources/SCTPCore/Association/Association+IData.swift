@@ -39,26 +39,8 @@ extension Association {
     /// One I-DATA chunk (RFC 8260 §2.1) from `source`; false when the association ended and the
     /// packet's other chunks must be dropped.
     func handleIData(_ chunk: IDataChunk, from source: IPAddress? = nil, now: SCTPInstant) -> Bool {
-        guard state == .established || state == .shutdownPending || state == .shutdownSent else { return true }
-        if let source { lastDataSource = source }
-        lastDataActivity = now
-        statistics.dataChunksReceived += 1
-        switch receiver.receive(chunk) {
-        case .duplicate:
-            statistics.duplicateDataChunksReceived += 1
-        case .accepted, .dropped:
-            break
-        case .invalidStream:
-            queueControl(.error(ErrorChunk(causes: [
-                .invalidStreamIdentifier(InvalidStreamIdentifierCause(streamIdentifier: chunk.streamIdentifier)),
-            ])))
-        case .noUserData:
-            abort(causes: [.noUserData(NoUserDataCause(tsn: chunk.tsn))],
-                  reason: .protocolViolation("I-DATA without user data"), now: now)
-            return false
-        }
-        deliverMessages()
-        return true
+        guard dataArrives(from: source, now: now) else { return true }
+        return conclude(receiver.receive(chunk), streamIdentifier: chunk.streamIdentifier, tsn: chunk.tsn, kind: "I-DATA", now: now)
     }
 
     /// I-FORWARD-TSN (RFC 8260 §2.3.2).

@@ -165,48 +165,83 @@ public struct DataReceiver: Sendable {
     }
 
     public mutating func receive(_ chunk: DataChunk) -> Outcome {
-        guard chunk.payload.readableBytes > 0 else { return .noUserData }
         let immediate = chunk.dataFlags.contains(.immediate)
-        switch tracker.classify(chunk.tsn) {
+        if let early = admit(tsn: chunk.tsn, streamIdentifier: chunk.streamIdentifier,
+                             payloadBytes: chunk.payload.readableBytes, immediate: immediate) { return early }
+        var chunk = chunk
+        Self.compact(&chunk.payload)
+        if holdsForDeferredReset(tsn: chunk.tsn, streamIdentifier: chunk.streamIdentifier) {
+            // After the reset point on a stream being reset: kept aside until the reset is done.
+            guard hold(tsn: chunk.tsn, payloadBytes: chunk.payload.readableBytes, immediate: immediate) else {
+                return .dropped(.noBufferSpace)
+            }
+            heldChunks.append(chunk)
+            return .accepted
+        }
+        let result = reassembly.insert(chunk, cumulativeTSN: tracker.cumulativeTSN(afterReceiving: chunk.tsn))
+        return recordInsertion(result, tsn: chunk.tsn, payloadBytes: chunk.payload.readableBytes, immediate: immediate)
+    }
+
+    /// The checks before reassembly, common to DATA and I-DATA, in order: no user data;
+    /// tracker (duplicate, beyond the TSN window, too many gaps); stream identifier; closed
+    /// window. Returns the outcome when the chunk goes no further, `nil` to go on.
+    @inline(__always)
+    private mutating func admit(tsn: TSN, streamIdentifier: UInt16, payloadBytes: Int, immediate: Bool) -> Outcome? {
+        guard payloadBytes > 0 else { return .noUserData }
+        switch tracker.classify(tsn) {
         case .duplicate:
-            tracker.observe(chunk.tsn)
+            tracker.observe(tsn)
             return .duplicate
         case .beyondWindow:
-            tracker.observe(chunk.tsn)
+            tracker.observe(tsn)
             return .dropped(.beyondWindow)
         case .tooManyGaps:
-            tracker.observe(chunk.tsn)
+            tracker.observe(tsn)
             return .dropped(.tooManyGaps)
         case .new:
             break
         }
-        guard reassembly.isValidStream(chunk.streamIdentifier) else {
-            tracker.observe(chunk.tsn, immediateAck: immediate)
+        guard reassembly.isValidStream(streamIdentifier) else {
+            tracker.observe(tsn, immediateAck: immediate)
             return .invalidStream
         }
-        if advertisedWindow == 0 && chunk.tsn > tracker.highestReceivedTSN && !isUnblocking(chunk.tsn) {
+        if advertisedWindow == 0 && tsn > tracker.highestReceivedTSN && !isUnblocking(tsn) {
             tracker.requestImmediateSack()
             return .dropped(.noBufferSpace)
         }
-        var chunk = chunk
-        Self.compact(&chunk.payload)
-        if let deferred = deferredReset, chunk.tsn > deferred.lastTSN,
-           deferred.streams.isEmpty || deferred.streams.contains(chunk.streamIdentifier) {
-            // After the reset point on a stream being reset: kept aside until the reset is done.
-            guard heldBytes + chunk.payload.readableBytes <= configuration.receiveBufferSize else {
-                tracker.requestImmediateSack()
-                return .dropped(.noBufferSpace)
-            }
-            heldBytes += chunk.payload.readableBytes
-            heldChunks.append(chunk)
-            tracker.observe(chunk.tsn, immediateAck: immediate)
-            return .accepted
+        return nil
+    }
+
+    /// Whether a chunk belongs to the held-back part of a deferred stream reset (RFC 6525
+    /// §5.2.2 E2): above its point, on a stream it resets.
+    @inline(__always)
+    private func holdsForDeferredReset(tsn: TSN, streamIdentifier: UInt16) -> Bool {
+        guard let deferred = deferredReset, tsn > deferred.lastTSN else { return false }
+        return deferred.streams.isEmpty || deferred.streams.contains(streamIdentifier)
+    }
+
+    /// Counts a held chunk and records its TSN; false (and a SACK at once) when the held
+    /// chunks would exceed the receive buffer.
+    private mutating func hold(tsn: TSN, payloadBytes: Int, immediate: Bool) -> Bool {
+        guard heldBytes + payloadBytes <= configuration.receiveBufferSize else {
+            tracker.requestImmediateSack()
+            return false
         }
-        switch reassembly.insert(chunk, cumulativeTSN: tracker.cumulativeTSN(afterReceiving: chunk.tsn)) {
+        heldBytes += payloadBytes
+        tracker.observe(tsn, immediateAck: immediate)
+        return true
+    }
+
+    /// What the reassembly queue's answer means for the tracker and the caller: only a chunk
+    /// taken is recorded (a small window asks for an immediate SACK).
+    @inline(__always)
+    private mutating func recordInsertion(_ result: ReassemblyQueue.InsertResult, tsn: TSN, payloadBytes: Int,
+                                          immediate: Bool) -> Outcome {
+        switch result {
         case .accepted:
-            largestPayload = max(largestPayload, chunk.payload.readableBytes)
+            largestPayload = max(largestPayload, payloadBytes)
             let small = Int(advertisedWindow) < max(configuration.smallWindowThreshold, 2 * largestPayload)
-            tracker.observe(chunk.tsn, immediateAck: immediate || small)
+            tracker.observe(tsn, immediateAck: immediate || small)
             return .accepted
         case .noSpace:
             tracker.requestImmediateSack()
@@ -410,57 +445,21 @@ extension DataReceiver {
     /// Handles one I-DATA chunk of a packet: the same checks, in the same order, as for DATA
     /// (`receive(_:)`), with reassembly by (stream, U flag, MID) and FSN.
     public mutating func receive(_ chunk: IDataChunk) -> Outcome {
-        guard chunk.payload.readableBytes > 0 else { return .noUserData }
         let immediate = chunk.dataFlags.contains(.immediate)
-        switch tracker.classify(chunk.tsn) {
-        case .duplicate:
-            tracker.observe(chunk.tsn)
-            return .duplicate
-        case .beyondWindow:
-            tracker.observe(chunk.tsn)
-            return .dropped(.beyondWindow)
-        case .tooManyGaps:
-            tracker.observe(chunk.tsn)
-            return .dropped(.tooManyGaps)
-        case .new:
-            break
-        }
-        guard reassembly.isValidStream(chunk.streamIdentifier) else {
-            tracker.observe(chunk.tsn, immediateAck: immediate)
-            return .invalidStream
-        }
-        if advertisedWindow == 0 && chunk.tsn > tracker.highestReceivedTSN && !isUnblocking(chunk.tsn) {
-            tracker.requestImmediateSack()
-            return .dropped(.noBufferSpace)
-        }
-        if let deferred = deferredReset, chunk.tsn > deferred.lastTSN,
-           deferred.streams.isEmpty || deferred.streams.contains(chunk.streamIdentifier) {
+        if let early = admit(tsn: chunk.tsn, streamIdentifier: chunk.streamIdentifier,
+                             payloadBytes: chunk.payload.readableBytes, immediate: immediate) { return early }
+        if holdsForDeferredReset(tsn: chunk.tsn, streamIdentifier: chunk.streamIdentifier) {
             // After the reset point on a stream being reset (RFC 6525 §5.2.2 E2): kept aside.
-            guard heldBytes + chunk.payload.readableBytes <= configuration.receiveBufferSize else {
-                tracker.requestImmediateSack()
-                return .dropped(.noBufferSpace)
-            }
             var kept = chunk
             Self.compact(&kept.payload)
-            heldBytes += kept.payload.readableBytes
+            guard hold(tsn: kept.tsn, payloadBytes: kept.payload.readableBytes, immediate: immediate) else {
+                return .dropped(.noBufferSpace)
+            }
             heldIDataChunks.append(kept)
-            tracker.observe(chunk.tsn, immediateAck: immediate)
             return .accepted
         }
-        switch reassembly.insert(chunk, cumulativeTSN: tracker.cumulativeTSN(afterReceiving: chunk.tsn)) {
-        case .accepted:
-            largestPayload = max(largestPayload, chunk.payload.readableBytes)
-            let small = Int(advertisedWindow) < max(configuration.smallWindowThreshold, 2 * largestPayload)
-            tracker.observe(chunk.tsn, immediateAck: immediate || small)
-            return .accepted
-        case .noSpace:
-            tracker.requestImmediateSack()
-            return .dropped(.noBufferSpace)
-        case .duplicate:
-            return .duplicate
-        case .invalidStream:
-            return .invalidStream
-        }
+        let result = reassembly.insert(chunk, cumulativeTSN: tracker.cumulativeTSN(afterReceiving: chunk.tsn))
+        return recordInsertion(result, tsn: chunk.tsn, payloadBytes: chunk.payload.readableBytes, immediate: immediate)
     }
 
     /// Handles an I-FORWARD-TSN (RFC 8260 §2.3.2): moves the cumulative point, then drops the
