@@ -65,7 +65,7 @@ extension Association {
         transmitOwed = nil
         guard state != .closed, !paths.isEmpty else { return }
         if let reconfig {
-            if reconfig.pendingPeerAssociationReset != nil { completePeerAssociationResetIfReady() }
+            if reconfig.pendingPeerAssociationReset != nil { completePeerAssociationResetIfReady(now: now) }
             if !reconfig.pending.isEmpty && reconfig.inFlight.isEmpty { sendPendingReconfiguration(now: now) }
         }
         let canSendData = state == .established || state == .shutdownPending || state == .shutdownReceived

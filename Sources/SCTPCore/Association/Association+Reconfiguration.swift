@@ -137,6 +137,8 @@ extension Association {
                 parameters.append(.incomingSSNResetRequest(IncomingSSNResetRequestParameter(
                     requestSequenceNumber: sequence, streams: streams)))
             case .associationReset:
+                // The peer's new DATA may overtake its answer: held until the answer sorts it.
+                receiver.holdForAssociationReset()
                 parameters.append(.ssnTSNResetRequest(SSNTSNResetRequestParameter(requestSequenceNumber: sequence)))
             case .addOutgoing(let count):
                 parameters.append(.addOutgoingStreams(AddOutgoingStreamsParameter(requestSequenceNumber: sequence, newStreams: count)))
@@ -196,7 +198,8 @@ extension Association {
         case .outgoingReset(let streams, _):
             return tx.queue.hasDrainedPausedStreams(streams)
         case .associationReset:
-            return tx.queue.hasDrainedPausedStreams([]) && tx.outstanding.isEmpty
+            // Not while a deferred reset of incoming streams holds DATA (the hold is one).
+            return tx.queue.hasDrainedPausedStreams([]) && tx.outstanding.isEmpty && receiver.deferredReset == nil
         case .incomingReset, .addOutgoing, .addIncoming:
             return true
         }
@@ -243,7 +246,7 @@ extension Association {
                     self.performIncomingReset(request)
                 })
             case .ssnTSNResetRequest(let request):
-                if let answer = answerAssociationReset(request) { answers.append(answer) }
+                if let answer = answerAssociationReset(request, now: now) { answers.append(answer) }
             case .addOutgoingStreams(let request):
                 answers.append(answer(request.requestSequenceNumber) { self.performAddOutgoing(request.newStreams) })
             case .addIncomingStreams(let request):
@@ -339,7 +342,8 @@ extension Association {
     /// was queued before still goes) and the answer waits until all of it is acknowledged,
     /// then goes unasked (`completePeerAssociationResetIfReady`). usrsctp 0.9.5 takes an
     /// "In progress" answer to this request as final, so none is sent.
-    private func answerAssociationReset(_ request: SSNTSNResetRequestParameter) -> ReconfigurationResponseParameter? {
+    private func answerAssociationReset(_ request: SSNTSNResetRequestParameter,
+                                        now: SCTPInstant) -> ReconfigurationResponseParameter? {
         let sequence = request.requestSequenceNumber
         guard let rc = reconfig else { return ReconfigurationResponseParameter(responseSequenceNumber: sequence, result: .denied) }
         guard sequence == rc.peerNextSequence, rc.permissions.contains(.resetAssociation) else {
@@ -348,16 +352,16 @@ extension Association {
         if rc.pendingPeerAssociationReset == sequence { return nil }  // a retransmission: still draining
         reconfig?.pendingPeerAssociationReset = sequence
         tx.queue.pauseStreams([])
-        return performPeerAssociationResetIfReady()
+        return performPeerAssociationResetIfReady(now: now)
     }
 
     /// Performs the peer's waiting SSN/TSN Reset Request once our side is quiet, and answers it.
-    func completePeerAssociationResetIfReady() {
-        guard let answer = performPeerAssociationResetIfReady() else { return }
+    func completePeerAssociationResetIfReady(now: SCTPInstant) {
+        guard let answer = performPeerAssociationResetIfReady(now: now) else { return }
         queueControl(.reconfig(ReconfigChunk(parameters: ParameterList([.reconfigurationResponse(answer)]))))
     }
 
-    private func performPeerAssociationResetIfReady() -> ReconfigurationResponseParameter? {
+    private func performPeerAssociationResetIfReady(now: SCTPInstant) -> ReconfigurationResponseParameter? {
         guard let rc = reconfig, let sequence = rc.pendingPeerAssociationReset, rc.inFlight.isEmpty,
               tx.queue.hasDrainedPausedStreams([]), tx.outstanding.isEmpty, receiver.deferredReset == nil else { return nil }
         // G1-G5: the peer's next TSN jumps past what we acknowledged, ours goes on; every SSN
@@ -368,7 +372,7 @@ extension Association {
         deliverMessages()
         let peerNext = TSN(receiver.tracker.cumulativeTSN.rawValue &+ 1 &+ Self.associationResetTSNJump)
         let ourNext = tx.outstanding.nextTSN
-        restartDataTransfer(ourNextTSN: ourNext, peerNextTSN: peerNext)
+        restartDataTransfer(ourNextTSN: ourNext, peerNextTSN: peerNext, now: now)
         reconfig?.pendingPeerAssociationReset = nil
         reconfig?.peerNextSequence &+= 1
         let answer = ReconfigurationResponseParameter(responseSequenceNumber: sequence, result: .successPerformed,
@@ -379,7 +383,7 @@ extension Association {
     }
 
     /// Both directions start again at the given TSNs with every SSN at 0 (SSN/TSN Reset).
-    private func restartDataTransfer(ourNextTSN: TSN, peerNextTSN: TSN) {
+    private func restartDataTransfer(ourNextTSN: TSN, peerNextTSN: TSN, now: SCTPInstant) {
         // A deferred reset of incoming streams is overtaken: every stream restarts.
         if let deferred = reconfig?.deferred {
             reconfig?.deferred = nil
@@ -388,7 +392,10 @@ extension Association {
         }
         if tx.outstanding.nextTSN != ourNextTSN && tx.outstanding.isEmpty { tx.restartTSN(at: ourNextTSN) }
         tx.queue.resetAllSequenceNumbers()
-        for stream in receiver.restart(peerNextTSN: peerNextTSN) { events.append(.partialDeliveryAborted(id, stream: stream)) }
+        // Chunks our own request held that end the old numbering: delivered before the reset.
+        receiver.reassembleHeldChunks(before: peerNextTSN)
+        deliverMessages()
+        for stream in receiver.restart(peerNextTSN: peerNextTSN, now: now) { events.append(.partialDeliveryAborted(id, stream: stream)) }
         events.append(.associationReset(id, AssociationResetEvent(flags: [], localTSN: ourNextTSN, remoteTSN: peerNextTSN)))
     }
 
@@ -474,7 +481,8 @@ extension Association {
         case .associationReset where response.result == .successPerformed:
             if let sendersNext = response.sendersNextTSN, let receiversNext = response.receiversNextTSN, tx.outstanding.isEmpty {
                 deliverMessages()
-                restartDataTransfer(ourNextTSN: receiversNext, peerNextTSN: sendersNext)
+                restartDataTransfer(ourNextTSN: receiversNext, peerNextTSN: sendersNext, now: now)
+                deliverMessages()
             } else {
                 reportFailure(of: sent.request, refusal: 0x0008)
             }
@@ -490,6 +498,11 @@ extension Association {
                 reconfig?.invitedStreams = max(0, invited - Int(count))
             }
             reportFailure(of: sent.request, refusal: succeeded ? 0x0008 : refusal)
+        }
+        if case .associationReset = sent.request, receiver.isHoldingForAssociationReset {
+            // Not performed: the numbering goes on, and what arrived meanwhile belongs to it.
+            receiver.releaseAssociationResetHold()
+            deliverMessages()
         }
         releaseResetStreams()
         transmitOwed = max(transmitOwed ?? now, now)

@@ -109,6 +109,9 @@ public struct DataReceiver: Sendable {
     /// A reset of incoming streams waiting for every TSN up to `lastTSN` (RFC 6525 §5.2.2
     /// E2): DATA above it on those streams (all when empty) is held, not reassembled.
     public private(set) var deferredReset: (lastTSN: TSN, streams: [UInt16])?
+    /// The deferred reset is the hold of an SSN/TSN Reset Request of ours (RFC 6525 §5.1.4):
+    /// every chunk waits until the answer says which TSN starts the peer's new numbering.
+    public private(set) var isHoldingForAssociationReset = false
     /// The chunks held during a deferred reset (acknowledged, counted in the window).
     private var heldChunks: [DataChunk] = []
     /// The same for I-DATA.
@@ -312,7 +315,7 @@ public struct DataReceiver: Sendable {
 
     /// Whether the deferred reset can be done: every TSN up to its last TSN arrived.
     public var isDeferredResetReady: Bool {
-        guard let deferred = deferredReset else { return false }
+        guard let deferred = deferredReset, !isHoldingForAssociationReset else { return false }
         return tracker.cumulativeTSN >= deferred.lastTSN
     }
 
@@ -320,22 +323,65 @@ public struct DataReceiver: Sendable {
     /// held chunks in TSN order. Returns the streams reset (empty: all).
     @discardableResult
     public mutating func completeDeferredReset() -> [UInt16] {
-        guard let deferred = deferredReset else { return [] }
+        guard let deferred = deferredReset, !isHoldingForAssociationReset else { return [] }
         deferredReset = nil
         resetIncomingStreams(deferred.streams, lastTSN: deferred.lastTSN)
-        let held = heldChunks.sorted { $0.tsn < $1.tsn }
-        let heldIData = heldIDataChunks.sorted { $0.tsn < $1.tsn }
+        let (held, heldIData) = takeHeldChunks()
+        reassembleHeld(held, heldIData) { _ in true }
+        return deferred.streams
+    }
+
+    /// Our SSN/TSN Reset Request goes out (RFC 6525 §5.1.4): from now on every DATA and
+    /// I-DATA chunk is held (acknowledged, counted in the window) until the answer. The peer
+    /// keeps its TSNs going and restarts its SSNs when it performs the reset, so its first
+    /// new message may overtake the answer with a TSN that fits the old numbering as well;
+    /// only the answer's Sender's Next TSN tells the two apart (``restart(peerNextTSN:now:)``).
+    /// Not while a deferred reset of incoming streams waits.
+    public mutating func holdForAssociationReset() {
+        precondition(deferredReset == nil, "an SSN/TSN reset hold during a deferred reset")
+        deferredReset = (tracker.cumulativeTSN, [])
+        isHoldingForAssociationReset = true
+    }
+
+    /// Our SSN/TSN Reset Request failed or was denied: the held chunks belong to the numbering
+    /// that goes on and are reassembled in TSN order.
+    public mutating func releaseAssociationResetHold() {
+        guard isHoldingForAssociationReset else { return }
+        deferredReset = nil
+        isHoldingForAssociationReset = false
+        let (held, heldIData) = takeHeldChunks()
+        reassembleHeld(held, heldIData) { _ in true }
+    }
+
+    /// The answer to our SSN/TSN Reset Request names `peerNextTSN`: the held chunks below
+    /// it end the old numbering and are reassembled now, before ``restart(peerNextTSN:now:)``.
+    public mutating func reassembleHeldChunks(before peerNextTSN: TSN) {
+        let (held, heldIData) = takeHeldChunks()
+        reassembleHeld(held, heldIData) { $0 < peerNextTSN }
+        heldChunks = held.filter { $0.tsn >= peerNextTSN }
+        heldIDataChunks = heldIData.filter { $0.tsn >= peerNextTSN }
+        heldBytes = heldChunks.reduce(0) { $0 + $1.payload.readableBytes }
+            + heldIDataChunks.reduce(0) { $0 + $1.payload.readableBytes }
+    }
+
+    /// The held chunks in TSN order; the hold is emptied.
+    private mutating func takeHeldChunks() -> ([DataChunk], [IDataChunk]) {
+        let held = (heldChunks.sorted { $0.tsn < $1.tsn }, heldIDataChunks.sorted { $0.tsn < $1.tsn })
         heldChunks = []
         heldIDataChunks = []
         heldBytes = 0
-        for chunk in held {
-            // Already acknowledged: taken whatever the memory limit (the window counted it).
+        return held
+    }
+
+    /// Reassembles the held chunks `including` accepts. Already acknowledged: taken whatever
+    /// the memory limit (the window counted them).
+    private mutating func reassembleHeld(_ held: [DataChunk], _ heldIData: [IDataChunk], including: (TSN) -> Bool) {
+        for chunk in held where including(chunk.tsn) {
             _ = reassembly.insert(chunk, cumulativeTSN: tracker.cumulativeTSN, ignoringMemoryLimit: true)
         }
-        for chunk in heldIData {
+        for chunk in heldIData where including(chunk.tsn) {
             _ = reassembly.insert(chunk, cumulativeTSN: tracker.cumulativeTSN, ignoringMemoryLimit: true)
         }
-        return deferred.streams
     }
 
     /// The peer added streams (RFC 6525 Add Outgoing Streams).
@@ -347,7 +393,15 @@ public struct DataReceiver: Sendable {
     /// DATA carries `peerNextTSN`; everything held for reassembly is dropped and every stream
     /// expects SSN 0. Messages already handed out stay counted until read. Returns the
     /// streams whose partial delivery was cut short.
-    public mutating func restart(peerNextTSN: TSN) -> [UInt16] {
+    ///
+    /// Chunks held for our own request (``holdForAssociationReset()``) are sorted by the
+    /// answer: those below `peerNextTSN` end the old numbering (reassembled before the
+    /// restart; ``reassembleHeldChunks(before:)`` lets their messages be delivered first),
+    /// the others start the new one (recorded and reassembled after it; `now` ends that
+    /// recording as a packet's would).
+    public mutating func restart(peerNextTSN: TSN, now: SCTPInstant) -> [UInt16] {
+        reassembleHeldChunks(before: peerNextTSN)
+        let (held, heldIData) = takeHeldChunks()
         var aborted: [UInt16] = []
         for id in (0..<reassembly.inboundStreamCount) where reassembly.isPartialDeliveryInProgress(onStream: id) {
             aborted.append(id)
@@ -357,10 +411,15 @@ public struct DataReceiver: Sendable {
         reassembly = ReassemblyQueue(inboundStreamCount: reassembly.inboundStreamCount, configuration: configuration.reassembly)
         reassembly.restoreOutputs(pending)
         deferredReset = nil
-        heldChunks = []
-        heldIDataChunks = []
-        heldBytes = 0
+        isHoldingForAssociationReset = false
         resetPoints = []
+        var recorded: Set<TSN> = []
+        for tsn in (held.map(\.tsn) + heldIData.map(\.tsn)) where tsn >= peerNextTSN && tracker.classify(tsn) == .new {
+            tracker.observe(tsn)
+            recorded.insert(tsn)
+        }
+        reassembleHeld(held, heldIData) { recorded.contains($0) }
+        if !recorded.isEmpty { tracker.packetProcessed(now: now) }
         return aborted
     }
 

@@ -252,6 +252,51 @@ struct StreamReconfigurationTests {
         #expect(H.messages(h.client).last?.firstTSN == Self.associationResets(h.client).first?.remoteTSN)
     }
 
+    @Test("§5.1.4: the peer's first new DATA overtakes its SSN/TSN reset answer; the requester holds it for the answer and delivers it once, after the reset (found by the state fuzzer)")
+    func associationResetAnswerOvertaken() throws {
+        var server = SCTPConfiguration()
+        server.streamResetPermissions = [.resetAssociation]
+        let h = H(seed: 17, serverConfiguration: server)
+        let (id, serverID) = try Self.established(h)
+        // The server's answer is held back 100 ms; the DATA it sends after answering is not.
+        let delayed = PacketFilterParticipant(h.server, rules: [(ReconfigChunk.chunkType, .hold(.milliseconds(100)))])
+        h.loop.participants = [h.client, delayed]
+        try h.client.endpoint.resetAssociation(id, now: h.now)
+        h.loop.flushTransmits()
+        #expect(h.run { !Self.associationResets(h.server).isEmpty })
+        // Stream 1 never carried a message: SSN 0 fits the old numbering as well as the new.
+        try Self.send(h, h.server, serverID, stream: 1, index: 7)
+        h.loop.flushTransmits()
+        #expect(h.run { !Self.associationResets(h.client).isEmpty && H.messages(h.client).count == 1 })
+        #expect(delayed.applied == 1)
+        // Nothing more arrives: the message was delivered once.
+        _ = h.run(for: .seconds(5)) { H.messages(h.client).count > 1 }
+        #expect(H.messages(h.client).map(\.payloadProtocolIdentifier) == [7])
+        let event = try #require(Self.associationResets(h.client).first)
+        #expect(event.flags.isEmpty)
+        #expect(H.messages(h.client).first?.firstTSN == event.remoteTSN)
+        let reset = try #require(Self.position(h.client) { if case .associationReset = $0 { true } else { false } })
+        #expect(try #require(Self.messagePosition(h.client, ppid: 7)) > reset)
+    }
+
+    @Test("§5.1.4: DATA held while an SSN/TSN reset request waits goes on in the old numbering when the request is denied")
+    func associationResetHoldReleasedOnDenial() throws {
+        let h = H(seed: 18)  // the server denies SSN/TSN resets (the default)
+        let (id, serverID) = try Self.established(h)
+        // The answer is held back; the server's DATA sent meanwhile arrives first.
+        let delayed = PacketFilterParticipant(h.server, rules: [(ReconfigChunk.chunkType, .hold(.milliseconds(100)))])
+        h.loop.participants = [h.client, delayed]
+        try h.client.endpoint.resetAssociation(id, now: h.now)
+        h.loop.flushTransmits()
+        #expect(h.run { delayed.applied == 1 })
+        for index in 0..<3 { try Self.send(h, h.server, serverID, stream: 0, index: index) }
+        h.loop.flushTransmits()
+        #expect(h.run { !Self.associationResets(h.client).isEmpty && H.messages(h.client).count == 3 })
+        #expect(Self.associationResets(h.client).first?.flags == .denied)
+        #expect(H.messages(h.client).map(\.payloadProtocolIdentifier) == [0, 1, 2])
+        #expect(H.messages(h.client).map(\.ssn.rawValue) == [0, 1, 2])
+    }
+
     @Test("an abort while a reset waits: the messages held back are reported failed, and so is the request (found by the sweep)")
     func abortWhileResetting() throws {
         let h = H(seed: 16)
