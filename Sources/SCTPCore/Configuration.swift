@@ -110,6 +110,12 @@ public struct SCTPConfiguration: Sendable, Hashable {
     /// Which requests the peer may make of us is `streamResetPermissions`
     /// (`SCTP_ENABLE_STREAM_RESET`).
     public var streamReconfiguration: Bool = true
+    /// Announce and use non-renegable SACKs (NR-SACK, chunk type 16,
+    /// draft-natarajan-tsvwg-sctp-nrsack) with the `.full` INIT profile: when the peer lists
+    /// NR-SACK too, our acknowledgements report out-of-order data as non-renegable (this
+    /// stack never reneges) and the peer's let us free acknowledged data before the
+    /// Cumulative TSN Ack reaches it. On by default; the `.webRTC` profile never announces it.
+    public var nonRenegableSacks: Bool = true
     /// Which of the peer's reconfiguration requests are performed; the others are denied
     /// (`SCTP_ENABLE_STREAM_RESET`). By default a peer may reset streams (a WebRTC data
     /// channel closes that way); SSN/TSN resets and added streams are denied.

@@ -234,6 +234,13 @@ enum ChunkSamples {
             ChunkSample(name: "RE-CONFIG SSN/TSN reset", chunk: .reconfig(ReconfigChunk(parameters: ParameterList([
                 .ssnTSNResetRequest(SSNTSNResetRequestParameter(requestSequenceNumber: 0x8000_0000)),
             ])))),
+            ChunkSample(name: "NR-SACK both lists", chunk: .nrSack(NRSackChunk(
+                cumulativeTSNAck: TSN(0xFFFF_FFF0), advertisedReceiverWindowCredit: 0x0001_0000,
+                gapAckBlocks: [GapAckBlock(start: 2, end: 3)],
+                nonRenegableGapAckBlocks: [GapAckBlock(start: 5, end: 9), GapAckBlock(start: 12, end: 0xFFFF)],
+                duplicateTSNs: [TSN(0xFFFF_FFEE)]))),
+            ChunkSample(name: "NR-SACK empty", chunk: .nrSack(NRSackChunk(
+                cumulativeTSNAck: TSN(1), advertisedReceiverWindowCredit: 0))),
             ChunkSample(name: "PAD 37", chunk: .pad(PadChunk(paddingLength: 37))),
             ChunkSample(name: "PAD 0", chunk: .pad(PadChunk(paddingLength: 0))),
             ChunkSample(name: "FORWARD TSN", chunk: .forwardTSN(ForwardTSNChunk(
@@ -257,6 +264,7 @@ enum ChunkSamples {
         case .initiation: "initiation"
         case .initiationAck: "initiationAck"
         case .sack: "sack"
+        case .nrSack: "nrSack"
         case .heartbeat: "heartbeat"
         case .heartbeatAck: "heartbeatAck"
         case .abort: "abort"
@@ -280,7 +288,7 @@ enum ChunkSamples {
         }
     }
 
-    static let caseCount = 24
+    static let caseCount = 25
 }
 
 // MARK: - Chunk round trips
@@ -338,7 +346,7 @@ struct ChunkRoundTripTests {
         let expected: [String: UInt8] = [
             "data": 0, "initiation": 1, "initiationAck": 2, "sack": 3, "heartbeat": 4, "heartbeatAck": 5,
             "abort": 6, "shutdown": 7, "shutdownAck": 8, "error": 9, "cookieEcho": 10, "cookieAck": 11,
-            "ecne": 12, "cwr": 13, "shutdownComplete": 14, "auth": 15, "iData": 64, "asconfAck": 0x80,
+            "ecne": 12, "cwr": 13, "shutdownComplete": 14, "auth": 15, "nrSack": 16, "iData": 64, "asconfAck": 0x80,
             "reconfig": 0x82, "pad": 0x84, "forwardTSN": 0xC0, "asconf": 0xC1, "iForwardTSN": 0xC2, "unknown": 0xBF,
         ]
         for sample in ChunkSamples.all {

@@ -88,6 +88,10 @@ enum SamplePackets {
             SCTPPacket(header: h, chunks: [.cookieEcho(CookieEchoChunk(cookie: bytes((0..<77).map { UInt8($0) }))),
                                            .data(data)]),
             SCTPPacket(header: h, chunks: [.cookieAck(CookieAckChunk()), .sack(sack)]),
+            SCTPPacket(header: h, chunks: [.nrSack(NRSackChunk(
+                cumulativeTSNAck: TSN(99), advertisedReceiverWindowCredit: 65536, gapAckBlocks: [GapAckBlock(start: 2, end: 3)],
+                nonRenegableGapAckBlocks: [GapAckBlock(start: 5, end: 9), GapAckBlock(start: 12, end: 20)],
+                duplicateTSNs: [TSN(97)]))]),
             SCTPPacket(header: h, chunks: [.data(data), .data(fragment)]),
             SCTPPacket(header: h, chunks: [.heartbeat(HeartbeatChunk(info: heartbeatInfo))]),
             SCTPPacket(header: h, chunks: [.heartbeatAck(HeartbeatAckChunk(info: heartbeatInfo))]),

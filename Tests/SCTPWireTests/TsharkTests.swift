@@ -91,5 +91,13 @@ struct TsharkTests {
             "-e", "sctp.sack_duplicate_tsn",
         ])
         #expect(sackFields.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "99\t2,5\t3,9\t97")
+        // NR-SACK (type 16): both block lists in their places (the sample has 1 renegable and
+        // 2 non-renegable blocks).
+        let nrSackFields = try Tools.run(tshark, common + [
+            "-Y", "sctp.chunk_type == 16 && sctp.nr_sack_number_of_nr_gap_blocks == 2", "-T", "fields",
+            "-e", "sctp.nr_sack_number_of_gap_blocks", "-e", "sctp.nr_sack_gap_block_start", "-e", "sctp.nr_sack_gap_block_end",
+            "-e", "sctp.nr_sack_nr_gap_block_start", "-e", "sctp.nr_sack_nr_gap_block_end", "-e", "sctp.nr_sack_duplicate_tsn",
+        ])
+        #expect(nrSackFields.stdout.split(separator: "\n").first.map(String.init) == "1\t2\t3\t5,12\t9,20\t97")
     }
 }

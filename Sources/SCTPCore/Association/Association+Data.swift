@@ -95,7 +95,7 @@ extension Association {
         var bundledSack: SackChunk? = nil
         if replyPath == pathIndex && (sackDue || (receiver.isSackOwed && (hasControl || mayCarryData))) {
             let sack = receiver.peekSack()
-            builder.add(.sack(sack))
+            builder.add(acknowledgement(sack))
             if let tsn = ecnEchoTSN { builder.add(.ecne(ECNEChunk(lowestTSN: tsn))) }
             bundledSack = sack
         }
@@ -128,7 +128,7 @@ extension Association {
             }
         } else {
             if replyPath != pathIndex && (sackDue || (receiver.isSackOwed && packetGoesOut)) {
-                sendControl([.sack(receiver.takeSack())] + ecnEchoChunks, to: replyPath)
+                sendControl([acknowledgement(receiver.takeSack())] + ecnEchoChunks, to: replyPath)
             }
             spareBuilderStorage = builder.finish(into: &outbox)
         }
@@ -204,11 +204,15 @@ extension Association {
 
     /// SACK from the peer (§6.2.1): acknowledge, adjust congestion control, RTO and timers.
     /// `cumulativeOnly`: a SHUTDOWN's Cumulative TSN Ack, whose lack of Gap Ack Blocks is no renege (§9.2).
-    func handleSack(_ sack: SackChunk, from source: IPAddress, now: SCTPInstant, cumulativeOnly: Bool = false) {
+    func handleSack(_ sack: SackChunk, from source: IPAddress, now: SCTPInstant, cumulativeOnly: Bool = false,
+                    nonRenegableFrom: Int = .max) {
         guard state != .cookieWait && state != .cookieEchoed else { return }
         let outcome: SackOutcome
+        let releasedBefore = tx.outstanding.nonRenegablyAckedChunks
+        defer { statistics.nonRenegablyAckedChunks += tx.outstanding.nonRenegablyAckedChunks - releasedBefore }
         do {
-            outcome = try tx.outstanding.handleSack(sack, now: now, cumulativeOnly: cumulativeOnly)
+            outcome = try tx.outstanding.handleSack(sack, now: now, cumulativeOnly: cumulativeOnly,
+                                                    nonRenegableFrom: nonRenegableFrom)
         } catch {
             abort(causes: [.protocolViolation(ProtocolViolationCause(information: "SACK acknowledges TSNs never sent"))],
                   reason: .protocolViolation("SACK beyond the highest TSN sent"), now: now)

@@ -50,6 +50,9 @@ extension Association {
             case .sack(let sack):
                 statistics.sacksReceived += 1
                 handleSack(sack, from: source, now: now)
+            case .nrSack(let sack) where nonRenegableSacks:
+                statistics.sacksReceived += 1
+                handleSack(sack.combined, from: source, now: now, nonRenegableFrom: sack.gapAckBlocks.count)
             case .heartbeat(let heartbeat):
                 handleHeartbeat(heartbeat, from: source)
             case .heartbeatAck(let ack):
@@ -107,7 +110,7 @@ extension Association {
                 if !unknown.action.continues { break chunks }
             case .reconfig(let reconfigChunk) where reconfig != nil:
                 handleReconfig(reconfigChunk, now: now)
-            case .auth, .asconf, .asconfAck, .reconfig, .pad, .iForwardTSN:
+            case .auth, .asconf, .asconfAck, .reconfig, .pad, .iForwardTSN, .nrSack:
                 // Extensions not negotiated (we do not announce them yet): treat as unrecognised
                 // chunks, by their type's high bits (§3.2).
                 let action = UnrecognizedAction(chunkType: chunk.type)

@@ -116,6 +116,8 @@ final class Association {
     var peerAdaptationIndication: UInt32?
     /// The peer announced RE-CONFIG (RFC 6525) in its INIT or INIT ACK.
     var peerSupportsReconfiguration = false
+    /// Both ends listed NR-SACK: acknowledgements go as NR-SACK and come as NR-SACK.
+    var nonRenegableSacks = false
     /// Stream reconfiguration (RFC 6525), both ways; `nil` until data transfer starts or when
     /// either side lacks it.
     #if DEBUG

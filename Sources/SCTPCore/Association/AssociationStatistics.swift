@@ -14,8 +14,11 @@ public struct AssociationStatistics: Hashable, Sendable {
     public var dataChunksReceived = 0
     /// DATA chunks received whose TSN had been received before.
     public var duplicateDataChunksReceived = 0
-    /// SACK chunks received.
+    /// SACK chunks received (NR-SACK chunks included).
     public var sacksReceived = 0
+    /// DATA chunks the peer acknowledged as non-renegable (NR-SACK) before the Cumulative
+    /// TSN Ack reached them: their user data was released early.
+    public var nonRenegablyAckedChunks = 0
     /// Packets with DATA the driver reported CE-marked, with ECN in use.
     public var congestionExperiencedPackets = 0
     /// ECN Echo chunks received (with ECN in use).

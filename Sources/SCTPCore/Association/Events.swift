@@ -65,6 +65,10 @@ public struct FailedMessage: Sendable {
     /// The user data not known to be delivered: the whole message, or for a message whose
     /// first chunks were acknowledged before the association ended, the rest.
     public var payload: ByteBuffer
+    /// The peer had acknowledged the whole message non-renegably (NR-SACK), so its data was
+    /// released before the association ended and `payload` is empty. The peer held it, but an
+    /// ordered message waiting behind a lost one was never delivered.
+    public var dataReleased = false
 
     public init(streamIdentifier: UInt16, payloadProtocolIdentifier: UInt32, isUnordered: Bool, context: UInt32,
                 wasSent: Bool, payload: ByteBuffer) {
@@ -86,5 +90,6 @@ public struct FailedMessage: Sendable {
     init(sent message: OutstandingData.AbandonedMessage, payload: ByteBuffer) {
         self.init(streamIdentifier: message.streamIdentifier, payloadProtocolIdentifier: message.payloadProtocolIdentifier,
                   isUnordered: message.isUnordered, context: message.context, wasSent: true, payload: payload)
+        dataReleased = message.dataReleased
     }
 }

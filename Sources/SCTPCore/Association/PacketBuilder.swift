@@ -184,6 +184,7 @@ extension Chunk {
         case .data(let c): return c.encodedSize
         case .sack(let c):
             return PacketBuilder.chunkSize(valueLength: 12 + 4 * c.gapAckBlocks.count + 4 * c.duplicateTSNs.count)
+        case .nrSack(let c): return PacketBuilder.chunkSize(valueLength: c.valueLength)
         case .shutdown, .ecne, .cwr: return 8
         case .shutdownAck, .cookieAck, .shutdownComplete: return 4
         case .cookieEcho(let c): return PacketBuilder.chunkSize(valueLength: c.cookie.readableBytes)

@@ -69,6 +69,7 @@ extension SCTPEndpoint {
         if configuration.partialReliability { extensions.append(ChunkType.forwardTSN) }
         if configuration.streamReconfiguration { extensions.append(ChunkType.reconfig) }
         extensions += configuration.interleavingChunkTypes
+        if configuration.announcesNonRenegableSacks { extensions.append(ChunkType.nrSack) }
         if !extensions.isEmpty {
             parameters.append(.supportedExtensions(SupportedExtensionsParameter(chunkTypes: extensions)))
         }

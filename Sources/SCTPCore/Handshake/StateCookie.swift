@@ -21,6 +21,8 @@ public struct PeerFeatures: OptionSet, Hashable, Sendable {
     public static let ecn = PeerFeatures(rawValue: 1 << 5)
     /// I-FORWARD-TSN (0xC2, RFC 8260 §2.3) in Supported Extensions.
     public static let interleavedForwardTSN = PeerFeatures(rawValue: 1 << 6)
+    /// Non-renegable SACKs: NR-SACK (16) in Supported Extensions.
+    public static let nonRenegableSack = PeerFeatures(rawValue: 1 << 7)
 
     /// The features announced by the parameters of an INIT or INIT ACK.
     public init(parameters: ParameterList) {
@@ -43,6 +45,7 @@ public struct PeerFeatures: OptionSet, Hashable, Sendable {
                     case 130: features.insert(.reconfiguration)
                     case 15: features.insert(.authentication)
                     case 0xC2: features.insert(.interleavedForwardTSN)
+                    case 16: features.insert(.nonRenegableSack)
                     case 0xC1: sawASCONF = true
                     case 0x80: sawASCONFAck = true
                     default: break

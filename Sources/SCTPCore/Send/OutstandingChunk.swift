@@ -31,6 +31,11 @@ public struct OutstandingChunk: Sendable {
     /// It was fast retransmitted once and may not be again (§7.2.4 step 5).
     public internal(set) var wasFastRetransmitted = false
     var state: State = .inFlight
+    /// Acknowledged by a non-renegable Gap Ack Block (NR-SACK): the peer keeps it for good,
+    /// so it is never taken back into flight.
+    public internal(set) var isNonRenegable = false
+    /// Its payload was released: every chunk of its message still held is non-renegable.
+    public internal(set) var isPayloadReleased = false
     /// The number of the SACK that last acknowledged it (renege detection).
     var ackStamp: UInt32 = 0
     /// PR-SCTP: when its message's lifetime ends, and how often it may be retransmitted.

@@ -19,6 +19,9 @@ extension OutstandingData {
         public var lastChunkSent: Bool
         /// Its MID when it went out as I-DATA (RFC 8260); 0 otherwise.
         public var mid = MID(0)
+        /// The peer acknowledged all of it non-renegably (NR-SACK) and its data was
+        /// released: `payload` is empty.
+        public var dataReleased = false
     }
 
     /// The messages whose chunks are not all cumulatively acknowledged (for send-failed
@@ -39,6 +42,7 @@ extension OutstandingData {
             }
             var data = chunk.payload
             building!.payload.writeBuffer(&data)
+            if entry.isPayloadReleased { building!.dataReleased = true }
             if chunk.dataFlags.contains(.ending) {
                 building!.lastChunkSent = true
                 result.append(building!)
@@ -107,6 +111,7 @@ extension OutstandingData {
             }
             var data = chunk.payload
             result[position].payload.writeBuffer(&data)
+            if entry.isPayloadReleased { result[position].dataReleased = true }
             if chunk.dataFlags.contains(.ending) { result[position].lastChunkSent = true }
         }
         return result

@@ -85,6 +85,11 @@ public struct OutstandingData: Sendable {
     public private(set) var highestGapAckedTSN: TSN?
     /// Chunks waiting to be retransmitted.
     public private(set) var markedForRetransmissionCount = 0
+    /// Chunks freed early by non-renegable Gap Ack Blocks (NR-SACK) so far.
+    public private(set) var nonRenegablyAckedChunks = 0
+    /// The highest TSN acknowledged non-renegably and not yet cumulatively: it stays
+    /// gap-acknowledged whatever later SACKs say, so `highestGapAckedTSN` never drops below it.
+    private var highestNonRenegableTSN: TSN?
     /// No marked chunk has a TSN below this one.
     private(set) var retransmitScanStart: TSN
     /// The highest TSN sent when a chunk was last retransmitted: only chunks above it are
@@ -365,6 +370,51 @@ public struct OutstandingData: Sendable {
         return message
     }
 
+    /// A chunk acknowledged for good (NR-SACK).
+    private mutating func markNonRenegable(at index: Int) {
+        guard !chunks[index].isNonRenegable else { return }
+        chunks[index].isNonRenegable = true
+        nonRenegablyAckedChunks += 1
+        if highestNonRenegableTSN.map({ chunks[index].tsn > $0 }) ?? true { highestNonRenegableTSN = chunks[index].tsn }
+    }
+
+    /// Releases the payload of the messages in `range` (indices an NR-SACK's non-renegable
+    /// blocks covered) whose every chunk still held is non-renegable and whose last chunk was
+    /// sent: the user's message storage is freed once no slice of it is held. A message
+    /// keeps all its data or none, so a send-failed report is either whole or says the data
+    /// was released. DATA fragments sit on consecutive TSNs, so the walk is linear; an I-DATA
+    /// message (fragments spread among others) is released only when it is one chunk.
+    private mutating func releaseWhollyKeptMessages(around range: Range<Int>) {
+        guard !range.isEmpty, range.upperBound <= chunks.count else { return }
+        if chunks[range.lowerBound].isInterleaved {
+            for index in range where chunks[index].isNonRenegable && !chunks[index].isPayloadReleased
+                && chunks[index].chunk.dataFlags.contains([.beginning, .ending]) {
+                releasePayload(at: index)
+            }
+            return
+        }
+        // From the start of the message holding the range's first chunk.
+        var index = range.lowerBound
+        while index > 0 && !chunks[index].chunk.dataFlags.contains(.beginning) { index -= 1 }
+        while index < range.upperBound {
+            var end = index
+            var kept = chunks[index].isNonRenegable
+            while !chunks[end].chunk.dataFlags.contains(.ending) && end + 1 < chunks.count {
+                end += 1
+                kept = kept && chunks[end].isNonRenegable
+            }
+            if kept && chunks[end].chunk.dataFlags.contains(.ending) && !chunks[index].isPayloadReleased {
+                for position in index...end { releasePayload(at: position) }
+            }
+            index = end + 1
+        }
+    }
+
+    private mutating func releasePayload(at index: Int) {
+        chunks[index].isPayloadReleased = true
+        chunks[index].chunk.payload = ByteBuffer()
+    }
+
     // MARK: Timer expiry
 
     /// The T3-rtx timer of `path` expired (§6.3.3): every chunk in flight on it is marked for
@@ -404,8 +454,16 @@ public struct OutstandingData: Sendable {
     /// a SACK: it carries no Gap Ack Blocks, and their absence "MUST NOT" be taken for a
     /// renege, so chunks gap-acknowledged before stay so, and no miss indications are counted.
     ///
+    /// `nonRenegableFrom`: the index of the first non-renegable Gap Ack Block (an NR-SACK's
+    /// blocks follow its renegable ones, `NRSackChunk.combined`). Chunks those blocks
+    /// acknowledge are never reneged: a later SACK that leaves them out does not take them
+    /// back into flight, and once every chunk of a message still held is so acknowledged,
+    /// the message's payload is released (what NR-SACK is for: the user's buffer goes
+    /// before the Cumulative TSN Ack reaches it).
+    ///
     /// Throws, changing nothing, when the SACK acknowledges TSNs never sent.
-    public mutating func handleSack(_ sack: SackChunk, now: SCTPInstant, cumulativeOnly: Bool = false) throws(SackError) -> SackOutcome {
+    public mutating func handleSack(_ sack: SackChunk, now: SCTPInstant, cumulativeOnly: Bool = false,
+                                    nonRenegableFrom: Int = .max) throws(SackError) -> SackOutcome {
         let newCumulative = sack.cumulativeTSNAck
         guard newCumulative >= cumulativeTSNAck else {
             var outcome = SackOutcome(cumulativeTSNAck: cumulativeTSNAck)
@@ -475,6 +533,7 @@ public struct OutstandingData: Sendable {
         // Gap Ack Blocks.
         var highestAckedInSack: TSN?
         var processedBlocks = 0
+        var nonRenegableRange: Range<Int>?
         for blockIndex in 0..<blockCount {
             let block = sack.gapAckBlocks[blockIndex]
             guard block.start != 0 && block.start <= block.end else { continue }
@@ -495,7 +554,15 @@ public struct OutstandingData: Sendable {
                 }
                 chunks[index].state = .gapAcked
             }
+            if blockIndex >= nonRenegableFrom {
+                for index in (Int(block.start) - 1)..<Int(block.end) where chunks[index].state == .gapAcked {
+                    markNonRenegable(at: index)
+                }
+                let range = (Int(block.start) - 1)..<Int(block.end)
+                nonRenegableRange = nonRenegableRange.map { min($0.lowerBound, range.lowerBound)..<max($0.upperBound, range.upperBound) } ?? range
+            }
         }
+        if let nonRenegableRange { releaseWhollyKeptMessages(around: nonRenegableRange) }
         outcome.ignoredGapBlocks = sack.gapAckBlocks.count - processedBlocks
         let truncated = sack.gapAckBlocks.count > blockCount
 
@@ -521,7 +588,7 @@ public struct OutstandingData: Sendable {
                 case .markedForRetransmission, .abandoned:
                     continue
                 case .gapAcked:
-                    guard chunks[index].ackStamp != stamp else { continue }
+                    guard chunks[index].ackStamp != stamp && !chunks[index].isNonRenegable else { continue }
                     // Reneged: back in flight, one miss indication (§6.2.1 D iii).
                     chunks[index].state = .inFlight
                     addToFlight(chunks[index])
@@ -547,6 +614,13 @@ public struct OutstandingData: Sendable {
             highestGapAckedTSN = previous  // unread blocks (or no blocks at all) may still cover it
         } else {
             highestGapAckedTSN = highestAckedInSack
+        }
+        if let kept = highestNonRenegableTSN {
+            if kept <= newCumulative {
+                highestNonRenegableTSN = nil
+            } else if highestGapAckedTSN.map({ kept > $0 }) ?? true {
+                highestGapAckedTSN = kept
+            }
         }
 
         // §7.2.4 step 6: enter Fast Recovery.

@@ -88,6 +88,7 @@ public enum ChunkType {
     public static let shutdownComplete: UInt8 = 14
     public static let auth: UInt8 = 15
     public static let iData: UInt8 = 64
+    public static let nrSack: UInt8 = 16
     public static let asconfAck: UInt8 = 0x80
     public static let reconfig: UInt8 = 0x82
     public static let pad: UInt8 = 0x84
@@ -102,6 +103,7 @@ public enum Chunk: Hashable, Sendable {
     case initiation(InitChunk)
     case initiationAck(InitAckChunk)
     case sack(SackChunk)
+    case nrSack(NRSackChunk)
     case heartbeat(HeartbeatChunk)
     case heartbeatAck(HeartbeatAckChunk)
     case abort(AbortChunk)
@@ -130,6 +132,7 @@ public enum Chunk: Hashable, Sendable {
         case InitChunk.chunkType: self = .initiation(try .init(flags: flags, value: value))
         case InitAckChunk.chunkType: self = .initiationAck(try .init(flags: flags, value: value))
         case SackChunk.chunkType: self = .sack(try .init(flags: flags, value: value))
+        case NRSackChunk.chunkType: self = .nrSack(try .init(flags: flags, value: value))
         case HeartbeatChunk.chunkType: self = .heartbeat(try .init(flags: flags, value: value))
         case HeartbeatAckChunk.chunkType: self = .heartbeatAck(try .init(flags: flags, value: value))
         case AbortChunk.chunkType: self = .abort(try .init(flags: flags, value: value))
@@ -160,6 +163,7 @@ public enum Chunk: Hashable, Sendable {
         case .initiation: InitChunk.chunkType
         case .initiationAck: InitAckChunk.chunkType
         case .sack: SackChunk.chunkType
+        case .nrSack: NRSackChunk.chunkType
         case .heartbeat: HeartbeatChunk.chunkType
         case .heartbeatAck: HeartbeatAckChunk.chunkType
         case .abort: AbortChunk.chunkType
@@ -190,6 +194,7 @@ public enum Chunk: Hashable, Sendable {
         case .initiation(let c): c.writeUnpadded(to: &buffer)
         case .initiationAck(let c): c.writeUnpadded(to: &buffer)
         case .sack(let c): c.writeUnpadded(to: &buffer)
+        case .nrSack(let c): c.writeUnpadded(to: &buffer)
         case .heartbeat(let c): c.writeUnpadded(to: &buffer)
         case .heartbeatAck(let c): c.writeUnpadded(to: &buffer)
         case .abort(let c): c.writeUnpadded(to: &buffer)

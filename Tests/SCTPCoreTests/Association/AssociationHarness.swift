@@ -146,6 +146,12 @@ final class RoutedParticipant: SimulationParticipant {
         }
     }
 
+    /// SACK and NR-SACK chunks (either acknowledges DATA) sent to `destination` within `times`.
+    func countAcknowledgements(to destination: IPAddress? = nil,
+                               in times: ClosedRange<SCTPInstant> = SCTPInstant(nanoseconds: .min)...SCTPInstant(nanoseconds: .max)) -> Int {
+        count(SackChunk.chunkType, to: destination, in: times) + count(NRSackChunk.chunkType, to: destination, in: times)
+    }
+
     /// When chunks of a type were sent to `destination`, in order (one entry per packet).
     func times(of type: UInt8, to destination: IPAddress? = nil) -> [SCTPInstant] {
         sent.filter { packet in
@@ -194,3 +200,6 @@ extension AssociationHarness {
         addressChanges(p).first { $0.address == address && $0.state == state && $0.time >= time }?.time
     }
 }
+
+/// Whether a chunk type acknowledges DATA: SACK, or NR-SACK where both ends negotiated it.
+func isAcknowledgement(_ type: UInt8) -> Bool { type == SackChunk.chunkType || type == NRSackChunk.chunkType }

@@ -48,7 +48,7 @@ struct BundlingOrderTests {
         #expect(H.messages(h.client).count == count)
         // SACKs did travel with DATA (the case being tested), and never behind it.
         let bundled = (log.client.sent + log.server.sent).filter { packet in
-            packet.chunks.contains { $0.type == ChunkType.sack } && packet.chunks.contains { $0.type == ChunkType.data }
+            packet.chunks.contains { isAcknowledgement($0.type) } && packet.chunks.contains { $0.type == ChunkType.data }
         }
         #expect(!bundled.isEmpty)
         #expect(Self.misordered(log.client).isEmpty, "client: \(Self.misordered(log.client).prefix(3))")

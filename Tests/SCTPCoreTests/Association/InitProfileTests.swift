@@ -73,10 +73,10 @@ struct InitProfileTests {
         let configuration = Self.configuration(.full)
         #expect(configuration.streamReconfiguration && configuration.partialReliability && configuration.ecn)
         #expect(Self.names(try Self.initParameters(Self.endpoint(configuration, addresses: [Self.v4]))) == [
-            "supportedAddressTypes [5]", "ecnCapable", "forwardTSNSupported", "supportedExtensions [192, 130]",
+            "supportedAddressTypes [5]", "ecnCapable", "forwardTSNSupported", "supportedExtensions [192, 130, 16]",
         ])
         #expect(Self.names(try Self.initAckParameters(Self.endpoint(configuration, addresses: [Self.v4]))) == [
-            "ecnCapable", "forwardTSNSupported", "supportedExtensions [192, 130]", "stateCookie",
+            "ecnCapable", "forwardTSNSupported", "supportedExtensions [192, 130, 16]", "stateCookie",
         ])
     }
 
@@ -128,6 +128,7 @@ struct InitProfileTests {
             configuration.partialReliability = partialReliability
             configuration.streamReconfiguration = reconfiguration
             configuration.ecn = false
+            configuration.nonRenegableSacks = false
             let initiation = try Self.initParameters(Self.endpoint(configuration, addresses: [Self.v4]))
             let ack = try Self.initAckParameters(Self.endpoint(configuration, addresses: [Self.v4]))
             let names = Self.names(initiation).filter { !$0.hasPrefix("supportedAddressTypes") }
@@ -138,6 +139,14 @@ struct InitProfileTests {
         #expect(try announced(partialReliability: true, reconfiguration: false) == ["forwardTSNSupported", "supportedExtensions [192]"])
         #expect(try announced(partialReliability: false, reconfiguration: true) == ["supportedExtensions [130]"])
         #expect(try announced(partialReliability: false, reconfiguration: false) == [])
+        // NR-SACK (type 16) with the full profile only.
+        var configuration = Self.configuration(profile)
+        configuration.partialReliability = false
+        configuration.streamReconfiguration = false
+        configuration.ecn = false
+        let names = Self.names(try Self.initParameters(Self.endpoint(configuration, addresses: [Self.v4])))
+            .filter { !$0.hasPrefix("supportedAddressTypes") }
+        #expect(names == (profile == .full ? ["supportedExtensions [16]"] : []))
     }
 
     @Test("Zero Checksum Acceptable and the Adaptation Layer Indication are announced when configured", arguments: SCTPInitProfile.allCases)

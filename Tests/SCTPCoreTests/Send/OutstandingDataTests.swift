@@ -115,6 +115,41 @@ struct OutstandingDataTests {
         #expect(data.bytesInFlight == 6 * S.size100 && data.highestGapAckedTSN == nil)
     }
 
+    @Test("NR-SACK: chunks in non-renegable blocks release their payload and are never reneged; renegable blocks still may be")
+    func nonRenegableBlocks() throws {
+        var data = makeData()
+        S.send(&data, count: 8)
+        // Blocks: 2-3 renegable (TSNs 3, 4), 5-6 non-renegable (TSNs 6, 7); TSNs 1, 2, 5, 8 missing.
+        let nr = NRSackChunk(cumulativeTSNAck: TSN(0), advertisedReceiverWindowCredit: 100_000,
+                             gapAckBlocks: [GapAckBlock(start: 3, end: 4)],
+                             nonRenegableGapAckBlocks: [GapAckBlock(start: 6, end: 7)])
+        let outcome = try data.handleSack(nr.combined, now: S.ms(1), nonRenegableFrom: nr.gapAckBlocks.count)
+        #expect(outcome.newlyAckedBytes == 4 * S.size100)
+        #expect(data.bytesInFlight == 4 * S.size100)
+        for tsn in [6, 7] as [UInt32] {
+            let chunk = try #require(data.chunk(tsn: TSN(tsn)))
+            #expect(chunk.isGapAcked && chunk.isNonRenegable && chunk.chunk.payload.readableBytes == 0)
+        }
+        for tsn in [3, 4] as [UInt32] {
+            let chunk = try #require(data.chunk(tsn: TSN(tsn)))
+            #expect(chunk.isGapAcked && !chunk.isNonRenegable && chunk.chunk.payload.readableBytes > 0)
+        }
+        #expect(data.nonRenegablyAckedChunks == 2)
+        // A SACK without any block: the renegable ones come back into flight, the others stay.
+        let none = try data.handleSack(S.sack(0), now: S.ms(2))
+        #expect(none.statistics(for: p0)?.reneged == true)
+        #expect(data.chunk(tsn: TSN(3))?.isInFlight == true && data.chunk(tsn: TSN(4))?.isInFlight == true)
+        #expect(data.chunk(tsn: TSN(6))?.isGapAcked == true && data.chunk(tsn: TSN(7))?.isGapAcked == true)
+        #expect(data.bytesInFlight == 6 * S.size100)
+        // A T3 expiry marks what is in flight, not the chunks the peer keeps for good.
+        #expect(data.handleRetransmissionTimeout(on: p0) == 6)
+        #expect(data.chunk(tsn: TSN(6))?.isMarkedForRetransmission == false)
+        // The cumulative ack removes them like any other.
+        _ = try data.handleSack(S.sack(8), now: S.ms(3))
+        #expect(data.isEmpty)
+        #expect(data.checkInvariants(resetPoints: []).isEmpty)
+    }
+
     @Test("Karn: no RTT sample from a retransmitted chunk or one sent before a retransmission")
     func karn() throws {
         var data = makeData()

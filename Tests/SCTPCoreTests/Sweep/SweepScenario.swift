@@ -227,6 +227,14 @@ struct SweepScenario: CustomStringConvertible {
         case 4: server.interleaving = true
         default: break
         }
+        // NR-SACK (on by default): one side leaves it out in two runs of ten, so plain SACKs
+        // stay covered; its own generator again.
+        var n = SeededRandomSource(seed: seed ^ 0x4E52_5341_434B_5321)  // "NRSACK!"
+        switch n.nextUInt64() % 10 {
+        case 0: client.nonRenegableSacks = false
+        case 1: server.nonRenegableSacks = false
+        default: break
+        }
         guard schedulers else { return }
         var q = SeededRandomSource(seed: seed ^ 0x5343_4845_4455_4C45)  // "SCHEDULE"
         func below2(_ n: Int) -> Int { Int(q.nextUInt64() % UInt64(n)) }
@@ -280,7 +288,7 @@ struct SweepScenario: CustomStringConvertible {
         func configuration(_ c: SCTPConfiguration) -> String {
             "OS \(c.outboundStreams) MIS \(c.maxInboundStreams) MTU \(c.pathMTU) rcvbuf \(c.receiveBufferSize) sndbuf \(c.sendBufferSize) "
                 + "maxOutstanding \(c.maxOutstandingChunks) gaps \(c.maxGapBlocksReported) burst \(c.maxBurst) nodelay \(c.noDelay) "
-                + "sack \(c.delayedAckFrequency)/\(c.delayedAckTimeout) rto \(c.rtoInitial)/\(c.rtoMin)/\(c.rtoMax) prsctp \(c.partialReliability) ecn \(c.ecn) idata \(c.interleaving)"
+                + "sack \(c.delayedAckFrequency)/\(c.delayedAckTimeout) rto \(c.rtoInitial)/\(c.rtoMin)/\(c.rtoMax) prsctp \(c.partialReliability) ecn \(c.ecn) idata \(c.interleaving) nrsack \(c.nonRenegableSacks)"
         }
         func reader(_ r: Reader) -> String { r.bytesPerRead.map { "\($0) B every \(r.interval)" } ?? "immediate" }
         func schedulers(_ c: SCTPConfiguration, _ plan: Schedulers?) -> String {
