@@ -93,6 +93,7 @@ struct options {
 	int mtu;           /* 0: default (PMTUD) */
 	int nodelay;
 	int interleaving;  /* --interleaving: offer I-DATA (RFC 8260) */
+	int nr_sack;       /* --nr-sack: offer NR-SACK, with CMT and without reneging */
 	int timeout;
 	int blackhole;     /* -1: leave as is */
 	int sndbuf, rcvbuf; /* 0: default */
@@ -310,7 +311,7 @@ usage(const char *why)
 	        "      [--rto-min MS] [--rto-max MS] [--path-max-retrans N] [--assoc-max-retrans N]\n"
 	        "      [--hb-interval MS] [--mtu BYTES] [--nodelay] [--sndbuf B] [--rcvbuf B]\n"
 	        "      [--interleaving] [--timeout S] [--blackhole 0|1|2]\n"
-	        "      [--no-debug] [--debug]\n"
+	        "      [--no-debug] [--debug] [--nr-sack]\n"
 	        "  reconfiguration: [--enable-reset] [--reset-after N [--reset-both] [--reset-assoc]\n"
 	        "      [--add-streams K]]\n"
 	        "Addresses must be loopback (127.0.0.0/8, ::1) or in 198.18.0.0/15 (namespaces of a test).\n");
@@ -1913,6 +1914,7 @@ main(int argc, char **argv)
 		if (!strcmp(name, "--one-to-many")) { opt.one_to_many = 1; continue; }
 		if (!strcmp(name, "--nodelay")) { opt.nodelay = 1; continue; }
 		if (!strcmp(name, "--interleaving")) { opt.interleaving = 1; continue; }
+		if (!strcmp(name, "--nr-sack")) { opt.nr_sack = 1; continue; }
 		if (!strcmp(name, "--no-debug")) { opt.debug = 0; continue; }
 		if (!strcmp(name, "--debug")) { opt.debug = 1; continue; }
 		if (!strcmp(name, "--enable-reset")) { opt.enable_reset = 1; continue; }
@@ -2061,6 +2063,14 @@ main(int argc, char **argv)
 	usrsctp_sysctl_set_sctp_no_csum_on_loopback(0);
 	if (opt.blackhole >= 0)
 		usrsctp_sysctl_set_sctp_blackhole((uint32_t)opt.blackhole);
+	if (opt.nr_sack) {
+		/* NR-SACK: announced with nrsack_enable; usrsctp sends NR-SACK (not SACK)
+		 * only with CMT on, and reports out-of-order TSNs as non-renegable only
+		 * when it may not drain (renege) them. Read at socket creation. */
+		usrsctp_sysctl_set_sctp_nrsack_enable(1);
+		usrsctp_sysctl_set_sctp_cmt_on_off(1);
+		usrsctp_sysctl_set_sctp_do_drain(0);
+	}
 
 	rc = opt.is_server ? run_server() : run_client();
 
