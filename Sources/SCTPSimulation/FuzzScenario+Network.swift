@@ -153,12 +153,20 @@ extension FuzzWorld {
                                    ssn: SSN(UInt16(input.below(8))), payloadProtocolIdentifier: input.u32(),
                                    payload: ByteBuffer(repeating: input.u8(), count: size)))
         case 2, 3:
+            let nonRenegable = input.below(4) == 0  // an NR-SACK, its blocks split between the lists
             var blocks: [GapAckBlock] = []
             for _ in 0..<input.below(4) {
                 let start = UInt16(input.below(40))
                 blocks.append(GapAckBlock(start: start, end: start &+ UInt16(input.below(10))))
             }
             let duplicates = (0..<input.below(3)).map { _ in tsn(near: target.tsnsSent) }
+            if nonRenegable {
+                let split = input.below(blocks.count + 1)
+                return .nrSack(NRSackChunk(cumulativeTSNAck: tsn(near: target.tsnsSent),
+                                           advertisedReceiverWindowCredit: input.u8() % 4 == 0 ? 0 : input.u32() % 200_000,
+                                           gapAckBlocks: Array(blocks[..<split]), nonRenegableGapAckBlocks: Array(blocks[split...]),
+                                           duplicateTSNs: duplicates))
+            }
             return .sack(SackChunk(cumulativeTSNAck: tsn(near: target.tsnsSent), advertisedReceiverWindowCredit: input.u8() % 4 == 0 ? 0 : input.u32() % 200_000,
                                    gapAckBlocks: blocks, duplicateTSNs: duplicates))
         case 4:

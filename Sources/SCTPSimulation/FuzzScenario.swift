@@ -277,6 +277,7 @@ final class FuzzWorld {
             switch chunk {
             case .data(let d): "DATA(\(d.tsn.rawValue) s\(d.streamIdentifier) n\(d.ssn.rawValue) \(d.payload.readableBytes)B f\(d.dataFlags.rawValue))"
             case .sack(let s): "SACK(\(s.cumulativeTSNAck.rawValue) a_rwnd \(s.advertisedReceiverWindowCredit) gaps \(s.gapAckBlocks.map { "\($0.start)-\($0.end)" }))"
+            case .nrSack(let s): "NR-SACK(\(s.cumulativeTSNAck.rawValue) a_rwnd \(s.advertisedReceiverWindowCredit) gaps \(s.gapAckBlocks.map { "\($0.start)-\($0.end)" }) nr \(s.nonRenegableGapAckBlocks.map { "\($0.start)-\($0.end)" }))"
             case .forwardTSN(let f): "FORWARD-TSN(\(f.newCumulativeTSN.rawValue))"
             default: String("\(chunk)".prefix(60))
             }
