@@ -8,6 +8,18 @@ public struct GapAckBlock: Hashable, Sendable {
         self.start = start
         self.end = end
     }
+
+    /// Reads `count` blocks (the caller checked that the bytes are there).
+    static func read(_ count: UInt16, from fields: inout FieldReader) throws(WireError) -> [GapAckBlock] {
+        var blocks: [GapAckBlock] = []
+        blocks.reserveCapacity(Int(count))
+        for _ in 0..<count {
+            let start: UInt16 = try fields.read()
+            let end: UInt16 = try fields.read()
+            blocks.append(GapAckBlock(start: start, end: end))
+        }
+        return blocks
+    }
 }
 
 /// SACK chunk (type 3, RFC 9260 §3.3.4).
@@ -38,13 +50,7 @@ public struct SackChunk: ChunkValue {
         guard Int(gapCount) * 4 + Int(duplicateCount) * 4 == fields.remaining else {
             throw .invalidChunkLength(type: Self.chunkType, length: value.readableBytes + 4)
         }
-        var gaps: [GapAckBlock] = []
-        gaps.reserveCapacity(Int(gapCount))
-        for _ in 0..<gapCount {
-            let start: UInt16 = try fields.read()
-            let end: UInt16 = try fields.read()
-            gaps.append(GapAckBlock(start: start, end: end))
-        }
+        let gaps = try GapAckBlock.read(gapCount, from: &fields)
         var duplicates: [TSN] = []
         duplicates.reserveCapacity(Int(duplicateCount))
         for _ in 0..<duplicateCount { duplicates.append(TSN(try fields.read())) }
@@ -115,18 +121,8 @@ public struct NRSackChunk: ChunkValue {
         guard (Int(gapCount) + Int(nonRenegableCount) + Int(duplicateCount)) * 4 == fields.remaining else {
             throw .invalidChunkLength(type: Self.chunkType, length: value.readableBytes + 4)
         }
-        func blocks(_ count: UInt16) throws(WireError) -> [GapAckBlock] {
-            var result: [GapAckBlock] = []
-            result.reserveCapacity(Int(count))
-            for _ in 0..<count {
-                let start: UInt16 = try fields.read()
-                let end: UInt16 = try fields.read()
-                result.append(GapAckBlock(start: start, end: end))
-            }
-            return result
-        }
-        gapAckBlocks = try blocks(gapCount)
-        nonRenegableGapAckBlocks = try blocks(nonRenegableCount)
+        gapAckBlocks = try GapAckBlock.read(gapCount, from: &fields)
+        nonRenegableGapAckBlocks = try GapAckBlock.read(nonRenegableCount, from: &fields)
         var duplicates: [TSN] = []
         duplicates.reserveCapacity(Int(duplicateCount))
         for _ in 0..<duplicateCount { duplicates.append(TSN(try fields.read())) }

@@ -10,18 +10,12 @@ import Testing
 struct NonRenegableSackTests {
     typealias H = AssociationHarness
 
-    static func established(_ h: H) throws -> (AssociationID, AssociationID) {
-        let id = try h.connect()
-        #expect(h.run { !H.upEvents(h.client).isEmpty && !H.upEvents(h.server).isEmpty })
-        return (id, try #require(H.upEvents(h.server).first))
-    }
-
     @Test("NR-SACK is listed in INIT and INIT ACK and used when both ends list it; not with one side off nor with the WebRTC profile")
     func negotiation() throws {
         let h = H(seed: 1)
         let logged = RoutedParticipant(h.server, routes: [:])
         h.loop.participants = [h.client, logged]
-        let (id, serverID) = try Self.established(h)
+        let (id, serverID) = try StreamReconfigurationTests.established(h)
         #expect(h.client.endpoint.usesNonRenegableSacks(id) == true)
         #expect(h.server.endpoint.usesNonRenegableSacks(serverID) == true)
         try h.client.endpoint.send(OutgoingMessage(streamIdentifier: 0, payload: ByteBuffer(string: "x")), on: id, now: h.now)
@@ -33,21 +27,21 @@ struct NonRenegableSackTests {
         var off = SCTPConfiguration()
         off.nonRenegableSacks = false
         let h2 = H(seed: 2, serverConfiguration: off)
-        let (id2, serverID2) = try Self.established(h2)
+        let (id2, serverID2) = try StreamReconfigurationTests.established(h2)
         #expect(h2.client.endpoint.usesNonRenegableSacks(id2) == false)
         #expect(h2.server.endpoint.usesNonRenegableSacks(serverID2) == false)
 
         var webRTC = SCTPConfiguration()
         webRTC.initProfile = .webRTC
         let h3 = H(seed: 3, clientConfiguration: webRTC)
-        let (id3, _) = try Self.established(h3)
+        let (id3, _) = try StreamReconfigurationTests.established(h3)
         #expect(h3.client.endpoint.usesNonRenegableSacks(id3) == false)
     }
 
     @Test("behind a lost packet the receiver reports later DATA non-renegable and the sender frees it early; every message arrives once, in order")
     func freesEarly() throws {
         let h = H(seed: 4)
-        let (id, _) = try Self.established(h)
+        let (id, _) = try StreamReconfigurationTests.established(h)
         // The first packet with DATA is lost: everything after it waits above a hole.
         let client = PacketFilterParticipant(h.client, rules: [(DataChunk.chunkType, .drop)])
         h.loop.participants = [client, h.server]
