@@ -82,6 +82,15 @@ enum SeededSweep {
             client.endedAt != nil && client.endpoint.associations.isEmpty && server.endpoint.associations.isEmpty
                 && (server.upEvents == 0 || server.endedAt != nil)
         }
+        if let change = scenario.mtuChange {
+            // Run to the moment the links' MTU changes, then change both (mid-transfer).
+            _ = loop.run(until: .zero + change.at, maxSteps: stepLimit) { _ in ended() }
+            for (from, to, conditions) in [(clientAddress, serverAddress, scenario.forward), (serverAddress, clientAddress, scenario.backward)] {
+                var changed = conditions
+                changed.maxDatagramSize = change.size
+                loop.network.addLink(from: from, to: to, conditions: changed)
+            }
+        }
         var outcome = loop.run(for: timeLimit, maxSteps: stepLimit) { _ in ended() }
         var violations: [String] = []
         if outcome.reason == .condition {
