@@ -103,5 +103,28 @@ extension UsrsctpInterop {
                 }
             }
         }
+
+        @Test("usrsctp client → our echo server on a 1400-byte path: our server discovers it, every echo verified")
+        func ourServerDiscovers() async throws {
+            try await InteropRun.perform("pmtud-echo-server") { run in
+                var impairments = LossyRelay.Impairments()
+                impairments.maxDatagramSize = 1400
+                let relay = try #require(try await echoServer(run, clients: [
+                    (name: "pmtud", count: 1500, lengths: 12...4000, seed: 63, unordered: false, streams: 10),
+                ], relay: impairments, seed: 63, clientArguments: ["--mtu", "1200"] + LossyRelayTests.peerRTO) { listener in
+                    try listener.setOption(.rtoInfo, LossyRelayTests.ourRTO)
+                    var settings = PathMTUDiscovery(isEnabled: true, maximumPMTU: 8952, lowerLayerOverhead: 28)
+                    settings.probeTimeout = .milliseconds(300)
+                    try listener.setOption(.pathMTUDiscoverySettings, settings)
+                })
+                // Our packets (probes and DATA) reached 1400 bytes; larger probes were dropped.
+                let toUsrsctp = relay.counts.toRight
+                #expect(toUsrsctp.largestSent == 1400 && toUsrsctp.tooBig > 0, "\(toUsrsctp)")
+                let pads = run.decodedCapture(filter: "sctp.chunk_type == 132")
+                if run.decodedCapture(filter: "sctp.chunk_type == 1").count > 0 {
+                    #expect(!pads.isEmpty, "no PAD probe in the capture")
+                }
+            }
+        }
     }
 }

@@ -33,6 +33,9 @@ public final class LossyRelay: @unchecked Sendable {
         public var congestionMark = 0.0
         public var delayTime: Duration = .milliseconds(15)
         public var reorderHold: Duration = .milliseconds(10)
+        /// Datagrams larger than this are dropped silently from the start (`nil`: no limit);
+        /// `setMaxDatagramSize` changes it while the relay runs.
+        public var maxDatagramSize: Int? = nil
 
         public init(loss: Double = 0, duplicate: Double = 0, reorder: Double = 0, delay: Double = 0, corrupt: Double = 0,
                     congestionMark: Double = 0, delayTime: Duration = .milliseconds(15),
@@ -49,7 +52,7 @@ public final class LossyRelay: @unchecked Sendable {
 
         public var description: String {
             "loss \(loss), duplicate \(duplicate), reorder \(reorder), delay \(delay) (\(delayTime)), corrupt \(corrupt), "
-                + "congestion mark \(congestionMark)"
+                + "congestion mark \(congestionMark)" + (maxDatagramSize.map { ", max datagram \($0)" } ?? "")
         }
     }
 
@@ -108,6 +111,7 @@ public final class LossyRelay: @unchecked Sendable {
     public init(seed: UInt64, impairments: Impairments, rightPeerUDPPort: Int? = nil, leftPeerUDPPort: Int? = nil,
          group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws {
         self.impairments = impairments
+        maxDatagramSize = impairments.maxDatagramSize
         eventLoop = group.next()
         random = [SplitMix64(seed: seed ^ 0x1EF7_1EF7), SplitMix64(seed: seed ^ 0x7216_4700)]
         for (index, port) in [leftPeerUDPPort, rightPeerUDPPort].enumerated() {
