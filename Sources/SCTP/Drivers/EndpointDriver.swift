@@ -445,6 +445,11 @@ final class EndpointDriver: @unchecked Sendable {
         flushSoon()
     }
 
+    /// The local kernel refused a datagram to `peer` larger than `mtu` (an SCTP packet size).
+    func handleLocalPacketTooBig(peer: IPAddress, mtu: Int) {
+        if endpoint.handleLocalPacketTooBig(peer: peer, mtu: mtu, now: now) { flushSoon() }
+    }
+
     /// An ICMP / ICMPv6 Packet Too Big about a packet to `peer` (RFC 8899 §4.6), `quotedPacket`
     /// from the SCTP common header on and `mtu` as an SCTP packet size; the core validates it.
     func handlePacketTooBig(quotedPacket: ByteBuffer, peer: IPAddress, mtu: Int) {

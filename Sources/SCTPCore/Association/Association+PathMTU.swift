@@ -85,8 +85,15 @@ extension Association {
         case data(TSN)
     }
 
-    /// The path's MTU follows its prober's PLPMTU (the base while it validates it).
+    /// The path's MTU follows its prober's PLPMTU (the base while it validates it); the
+    /// association's statistics count its probes acknowledged and black holes.
     private func applyPathMTU(path index: Int) {
+        let prober = paths[index].pmtud
+        if prober.probesAcknowledged > paths[index].pmtudCounted.probes || prober.blackHoles > paths[index].pmtudCounted.blackHoles {
+            statistics.pathMTUProbesAcknowledged += max(0, prober.probesAcknowledged - paths[index].pmtudCounted.probes)
+            statistics.pathMTUBlackHoles += max(0, prober.blackHoles - paths[index].pmtudCounted.blackHoles)
+        }
+        paths[index].pmtudCounted = (prober.probesAcknowledged, prober.blackHoles)
         let size = paths[index].pmtud.effectiveMTU
         if paths[index].pmtud.isEnabled && paths[index].mtu != size { paths[index].mtu = size }
     }

@@ -50,6 +50,26 @@ extension SCTPEndpoint {
         markPending(association)
     }
 
+    /// The local IP stack refused to send a datagram to `peer` larger than `mtu` (as an SCTP
+    /// packet size): Linux reports EMSGSIZE with the link's MTU, quoting nothing, when the
+    /// kernel may not fragment (path MTU sockets). Nobody on the network can forge it, and the
+    /// only packets we send above a path's MTU are probes: it is accepted for every path to
+    /// `peer` whose probe in flight is larger than `mtu`, as a Packet Too Big for that probe.
+    /// Returns whether a path took it.
+    @discardableResult
+    public func handleLocalPacketTooBig(peer: IPAddress, mtu: Int, now: SCTPInstant) -> Bool {
+        var accepted = false
+        for association in associations.values where !association.isClosed {
+            guard let index = association.pathIndex(for: peer), let probe = association.paths[index].pmtud.probe,
+                  probe.size > mtu else { continue }
+            if association.pathMTUPacketTooBig(path: index, size: mtu, quoted: .probe(nonce: probe.nonce), now: now) {
+                markPending(association)
+                accepted = true
+            }
+        }
+        return accepted
+    }
+
     /// An ICMP "fragmentation needed" or ICMPv6 "packet too big" (RFC 8899 §4.6) about a packet
     /// we sent to `peer`. `quotedPacket` is what the message quotes of it, from the SCTP common
     /// header on (the driver strips the IP, and for UDP encapsulation the UDP, header);

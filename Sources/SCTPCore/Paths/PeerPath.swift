@@ -28,6 +28,8 @@ struct PeerPath {
     /// Path MTU discovery (RFC 8899): its PLPMTU becomes `mtu` (`Association+PathMTU.swift`).
     /// Part of the path, so that every new path (ASCONF, a restart) starts in BASE.
     var pmtud: PathMTUProber
+    /// The prober's counters already added to the association's statistics.
+    var pmtudCounted: (probes: Int, blackHoles: Int) = (0, 0)
 
     /// The largest DATA chunk (header included) a message is cut into on this path: the PMDCS
     /// of its MTU, or with discovery on, a size no larger than the base PLPMTU's PMDCS such that

@@ -229,6 +229,26 @@ struct PathMTUDiscoveryTests {
                                                       peer: peer, mtu: 1300, now: h.now))
     }
 
+    @Test("a local EMSGSIZE report (no quote) ends a larger probe in flight at once; one not below the probe is ignored")
+    func localPacketTooBig() throws {
+        let h = H(seed: 18, conditions: Self.limited(1400), clientConfiguration: Self.configuration(),
+                  serverConfiguration: Self.configuration())
+        let id = try h.connect()
+        #expect(h.run(for: .seconds(60)) { (Self.path(h, h.client, id)?.mtuDiscovery.probing ?? 0) > 1400 })
+        let peer = h.server.addresses[0]
+        let probing = try #require(Self.path(h, h.client, id)?.mtuDiscovery.probing)
+        #expect(!h.client.endpoint.handleLocalPacketTooBig(peer: peer, mtu: probing, now: h.now))
+        #expect(!h.client.endpoint.handleLocalPacketTooBig(peer: h.client.addresses[0], mtu: 1400, now: h.now))
+        let sent = try #require(Self.path(h, h.client, id)).mtuDiscovery.probesSent
+        #expect(h.client.endpoint.handleLocalPacketTooBig(peer: peer, mtu: 1400, now: h.now))
+        h.loop.flushTransmits()
+        #expect(h.run(for: .seconds(60)) { Self.path(h, h.client, id)?.mtuDiscovery.state == .searchComplete })
+        let path = try #require(Self.path(h, h.client, id))
+        #expect(path.mtu == 1400)
+        // Nothing above 1400 was probed after the report.
+        #expect(path.mtuDiscovery.probesSent - sent <= 2, "\(path)")
+    }
+
     @Test("SPP_PMTUD_DISABLE with a fixed MTU stops probing; enabling starts again from the base")
     func enableDisable() throws {
         let h = H(seed: 17, conditions: Self.limited(nil), clientConfiguration: Self.configuration(),

@@ -20,6 +20,9 @@ enum SeededSweep {
         var fastRetransmitted: Bool
         var duplicatesReceived: Bool
         var ecnReduced: Bool
+        /// Path MTU discovery: probes were acknowledged, a black hole was detected.
+        var mtuProbed = false
+        var blackHole = false
         var messagesDelivered: Int
 
         var report: String {
@@ -126,6 +129,8 @@ enum SeededSweep {
             fastRetransmitted: statistics.contains { $0.fastRetransmitMarks > 0 },
             duplicatesReceived: statistics.contains { $0.duplicateDataChunksReceived > 0 },
             ecnReduced: statistics.contains { $0.ecnWindowReductions > 0 },
+            mtuProbed: statistics.contains { $0.pathMTUProbesAcknowledged > 0 },
+            blackHole: statistics.contains { $0.pathMTUBlackHoles > 0 },
             messagesDelivered: client.delivered.count + server.delivered.count)
     }
 
