@@ -46,6 +46,9 @@ public struct SCTPConfiguration: Sendable, Hashable {
 
     /// Path MTU assumed before anything better is known (the SCTP packet, without IP/UDP headers).
     public var pathMTU: Int = 1200
+    /// Path MTU discovery (RFC 8899 PLPMTUD with PAD probes); off by default. When on, it
+    /// replaces `pathMTU`.
+    public var pathMTUDiscovery = PathMTUDiscovery()
     /// The largest user data in one DATA chunk (`SCTP_MAXSEG`); `nil`: as much as the path
     /// MTU allows. Larger messages are fragmented to it.
     public var maxSegmentSize: Int? = nil

@@ -33,6 +33,11 @@ public struct LinkConditions: Hashable, Sendable {
     /// Bytes that may wait for or be in serialisation (only with `bandwidth`); a datagram
     /// that would exceed it is dropped (drop tail). `nil` for an unbounded queue.
     public var queueLimit: Int?
+    /// The largest datagram the link carries; larger ones are dropped silently, as a path
+    /// with a smaller MTU that sends no ICMP does (a black hole for them, RFC 8899 §4.3).
+    /// Change it mid-run with `SimulatedNetwork.addLink` (the conditions of an existing link).
+    /// `nil`: no limit.
+    public var maxDatagramSize: Int? = nil
 
     /// A link with the given behaviour; by default perfect and instantaneous.
     public init(delay: Duration = .zero, jitter: Duration = .zero, lossProbability: Double = 0,
@@ -80,14 +85,16 @@ public struct LinkStatistics: Hashable, Sendable {
     public var delivered = 0
     /// Bytes handed to the receiver.
     public var bytesDelivered = 0
-    /// Datagrams that never arrive: `lost + droppedQueueFull + droppedLinkDown`.
-    public var dropped: Int { lost + droppedQueueFull + droppedLinkDown }
+    /// Datagrams that never arrive: `lost + droppedQueueFull + droppedLinkDown + droppedTooBig`.
+    public var dropped: Int { lost + droppedQueueFull + droppedLinkDown + droppedTooBig }
     /// Lost at random (`lossProbability`).
     public var lost = 0
     /// Dropped because the queue was full.
     public var droppedQueueFull = 0
     /// Dropped because the link was down when they were sent or when they would have arrived.
     public var droppedLinkDown = 0
+    /// Dropped because they were larger than `LinkConditions.maxDatagramSize`.
+    public var droppedTooBig = 0
     /// Extra copies made (`duplicationProbability`).
     public var duplicated = 0
     /// Datagrams with a flipped byte (`corruptionProbability`).

@@ -188,6 +188,7 @@ public struct SimulatedNetwork: Sendable {
             total.lost += link.statistics.lost
             total.droppedQueueFull += link.statistics.droppedQueueFull
             total.droppedLinkDown += link.statistics.droppedLinkDown
+            total.droppedTooBig += link.statistics.droppedTooBig
             total.duplicated += link.statistics.duplicated
             total.corrupted += link.statistics.corrupted
             total.congestionMarked += link.statistics.congestionMarked
@@ -213,6 +214,11 @@ public struct SimulatedNetwork: Sendable {
         }
         let conditions = links[index].conditions
         let size = datagram.readableBytes
+        if let limit = conditions.maxDatagramSize, size > limit {
+            // Before any random draw: a run without the limit draws the same numbers.
+            links[index].statistics.droppedTooBig += 1
+            return .lost
+        }
 
         // Serialisation and drop-tail queue.
         var departure = time

@@ -24,6 +24,8 @@ struct PerfClient {
     var rtoInitialMilliseconds: Int?
     /// The SCTP packet size (`SCTPConfiguration.pathMTU`), when not the default.
     var mtu: Int?
+    /// Path MTU discovery (`--pmtud`, `--max-mtu`), when asked for.
+    var pathMTUDiscovery: PathMTUDiscovery? = nil
     /// Reset every outgoing stream after each this many messages (`--reset-every`).
     var resetEvery: Int? = nil
     /// The stream scheduler (`--scheduler`) and the streams' values (`--stream-values`).
@@ -124,6 +126,7 @@ struct PerfClient {
         if let maxInitRetransmits { options.configuration.maxInitRetransmits = maxInitRetransmits }
         if let rtoInitialMilliseconds { options.configuration.rtoInitial = .milliseconds(rtoInitialMilliseconds) }
         if let mtu { options.configuration.pathMTU = mtu }
+        if let pathMTUDiscovery { options.configuration.pathMTUDiscovery = pathMTUDiscovery }
         options.configuration.streamScheduler = scheduler
         options.configuration.interleaving = interleaving
         let shared = Locked(Shared(streams: streams))

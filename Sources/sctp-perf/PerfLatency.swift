@@ -21,6 +21,8 @@ struct PerfLatency {
     var unordered: Bool
     var json: Bool
     var mtu: Int?
+    /// Path MTU discovery (`--pmtud`, `--max-mtu`), when asked for.
+    var pathMTUDiscovery: PathMTUDiscovery? = nil
 
     /// A round trip longer than this ends the run with ETIMEDOUT.
     static let echoTimeout: TimeInterval = 10
@@ -120,6 +122,7 @@ struct PerfLatency {
         options.udpPort = udpPort
         options.peerUDPPort = peerUDPPort
         if let mtu { options.configuration.pathMTU = mtu }
+        if let pathMTUDiscovery { options.configuration.pathMTUDiscovery = pathMTUDiscovery }
         let loop = group.next()
         let measurement = Run(length: length, unordered: unordered, limit: messages ?? Int.max, seconds: seconds,
                               done: loop.makePromise())

@@ -19,6 +19,8 @@ struct PerfServer {
     var quiet: Bool
     /// The SCTP packet size (`SCTPConfiguration.pathMTU`), when not the default.
     var mtu: Int?
+    /// Path MTU discovery (`--pmtud`, `--max-mtu`), when asked for.
+    var pathMTUDiscovery: PathMTUDiscovery? = nil
     /// Offer I-DATA (`--interleaving`).
     var interleaving = false
 
@@ -55,6 +57,7 @@ struct PerfServer {
         options.peerUDPPort = peerUDPPort
         options.acceptsAssociations = true
         if let mtu { options.configuration.pathMTU = mtu }
+        if let pathMTUDiscovery { options.configuration.pathMTUDiscovery = pathMTUDiscovery }
         options.configuration.interleaving = interleaving
         let session = Session()
         let finished = Locked<PerfReport?>(nil)

@@ -180,6 +180,23 @@ struct SCTPPerf: ParsableCommand {
                                + "which fits any IPv6 path; 1472 fills a 1500-byte Ethernet frame over IPv4). Example: --mtu 1472"))
     var mtu: Int?
 
+    @Flag(name: .customLong("pmtud"),
+          help: ArgumentHelp("Path MTU discovery (RFC 8899 PLPMTUD: HEARTBEAT + PAD probes from 1200 bytes up to --max-mtu, "
+                             + "black hole detection); the packet size then follows what the path carries. Example: --pmtud"))
+    var pmtud = false
+
+    @Option(name: .customLong("max-mtu"),
+            help: "With --pmtud: the largest SCTP packet probed, 1200...9216 (default 8952). Example: --max-mtu 1472")
+    var maxMTU: Int?
+
+    /// The path MTU discovery settings `--pmtud` and `--max-mtu` ask for.
+    private var pathMTUDiscovery: PathMTUDiscovery? {
+        guard pmtud else { return nil }
+        var settings = PathMTUDiscovery(isEnabled: true)
+        if let maxMTU { settings.maximumPMTU = maxMTU }
+        return settings
+    }
+
     // MARK: Validation
 
     private var isLoopback: Bool { !server && client == nil }
@@ -221,6 +238,8 @@ struct SCTPPerf: ParsableCommand {
         if let rtoInitial, !(10...60_000).contains(rtoInitial) { throw ValidationError("--rto-initial must be within 10...60000 ms") }
         // The UDP driver reads datagrams of up to 9216 bytes.
         if let mtu, !(256...9216).contains(mtu) { throw ValidationError("--mtu must be within 256...9216") }
+        if let maxMTU, !(1200...9216).contains(maxMTU) { throw ValidationError("--max-mtu must be within 1200...9216") }
+        if maxMTU != nil && !pmtud { throw ValidationError("--max-mtu needs --pmtud") }
         if let bind { _ = try Self.addresses(bind, option: "--bind") }
         if let client {
             let peers = try Self.addresses(client, option: "--client")
@@ -248,6 +267,7 @@ struct SCTPPerf: ParsableCommand {
             try reject(echo, "--echo", network)
             try reject(json, "--json", network)
             try reject(mtu != nil, "--mtu", network)
+            try reject(pmtud, "--pmtud", network)
             try reject(once, "--once", "--server")
             try reject(messages != nil, "--messages", "--client")
             try reject(maxInitRetransmits != nil, "--max-init-retransmits", "--client")
@@ -272,6 +292,7 @@ struct SCTPPerf: ParsableCommand {
             try reject(latency, "--latency", "--client")
             try reject(resetEvery != nil, "--reset-every", "--client")
             if oneToMany && mtu != nil { throw ValidationError("--mtu applies to the endpoint server, not --one-to-many") }
+            if oneToMany && pmtud { throw ValidationError("--pmtud applies to the endpoint server, not --one-to-many") }
         } else {
             try reject(once, "--once", "--server")
             try reject(quiet, "--quiet", "--server")
@@ -286,6 +307,7 @@ struct SCTPPerf: ParsableCommand {
                 try reject(streams != nil, "--streams", "runs without --setup-rate")
                 try reject(unordered, "--unordered", "runs without --setup-rate")
                 try reject(mtu != nil, "--mtu", "runs without --setup-rate")
+                try reject(pmtud, "--pmtud", "runs without --setup-rate")
             }
             if latency && (length ?? 1200) < PerfPattern.headerSize {
                 throw ValidationError("--latency needs --length of at least \(PerfPattern.headerSize) (the pattern header)")
@@ -313,7 +335,8 @@ struct SCTPPerf: ParsableCommand {
         } else if server {
             try PerfServer(bindAddresses: try Self.addresses(bind ?? "127.0.0.1", option: "--bind"),
                            port: UInt16(port ?? 5001), udpPort: udpPort ?? 9899, peerUDPPort: peerUDPPort ?? 9899,
-                           echo: echo, once: once, json: json, quiet: quiet, mtu: mtu, interleaving: interleaving).run()
+                           echo: echo, once: once, json: json, quiet: quiet, mtu: mtu, pathMTUDiscovery: pathMTUDiscovery,
+                           interleaving: interleaving).run()
         } else if let client {
             let peers = try Self.addresses(client, option: "--client")
             let allIPv6 = peers.allSatisfy { $0.contains(":") }
@@ -327,7 +350,7 @@ struct SCTPPerf: ParsableCommand {
             if latency {
                 try PerfLatency(peerAddresses: peers, bindAddresses: binds, port: UInt16(port ?? 5001), udpPort: udpPort ?? 9899,
                                 peerUDPPort: peerUDPPort ?? 9899, length: length ?? 64, messages: messages, seconds: time ?? 10,
-                                unordered: unordered, json: json, mtu: mtu).run()
+                                unordered: unordered, json: json, mtu: mtu, pathMTUDiscovery: pathMTUDiscovery).run()
                 return
             }
             try PerfClient(peerAddresses: peers,
@@ -335,7 +358,7 @@ struct SCTPPerf: ParsableCommand {
                            port: UInt16(port ?? 5001), udpPort: udpPort ?? 9899, peerUDPPort: peerUDPPort ?? 9899,
                            length: length ?? 1200, messages: messages, seconds: time ?? 10, streams: streams ?? 1,
                            unordered: unordered, echo: echo, json: json, maxInitRetransmits: maxInitRetransmits,
-                           rtoInitialMilliseconds: rtoInitial, mtu: mtu, resetEvery: resetEvery,
+                           rtoInitialMilliseconds: rtoInitial, mtu: mtu, pathMTUDiscovery: pathMTUDiscovery, resetEvery: resetEvery,
                            scheduler: scheduler.flatMap { StreamSchedulerKind(name: $0) } ?? .default,
                            streamValues: try streamValues.map(Self.streamValues) ?? [], interleaving: interleaving).run()
         } else {

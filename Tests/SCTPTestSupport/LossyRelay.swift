@@ -33,6 +33,9 @@ public final class LossyRelay: @unchecked Sendable {
         public var congestionMark = 0.0
         public var delayTime: Duration = .milliseconds(15)
         public var reorderHold: Duration = .milliseconds(10)
+        /// Datagrams larger than this are dropped silently from the start (`nil`: no limit);
+        /// `setMaxDatagramSize` changes it while the relay runs.
+        public var maxDatagramSize: Int? = nil
 
         public init(loss: Double = 0, duplicate: Double = 0, reorder: Double = 0, delay: Double = 0, corrupt: Double = 0,
                     congestionMark: Double = 0, delayTime: Duration = .milliseconds(15),
@@ -49,7 +52,7 @@ public final class LossyRelay: @unchecked Sendable {
 
         public var description: String {
             "loss \(loss), duplicate \(duplicate), reorder \(reorder), delay \(delay) (\(delayTime)), corrupt \(corrupt), "
-                + "congestion mark \(congestionMark)"
+                + "congestion mark \(congestionMark)" + (maxDatagramSize.map { ", max datagram \($0)" } ?? "")
         }
     }
 
@@ -70,11 +73,15 @@ public final class LossyRelay: @unchecked Sendable {
         public var marked = 0
         /// Datagrams written (copies included).
         public var sent = 0
+        /// Datagrams dropped for being larger than the relay's maximum datagram size.
+        public var tooBig = 0
+        /// The largest datagram forwarded.
+        public var largestSent = 0
 
         public var description: String {
             "received \(received), sent \(sent), dropped \(dropped), duplicated \(duplicated), reordered \(reordered), "
                 + "delayed \(delayed), corrupted \(corrupted), unroutable \(unroutable), ECN-capable \(ecnCapable), "
-                + "arrived CE \(congestionExperienced), marked CE \(marked)"
+                + "arrived CE \(congestionExperienced), marked CE \(marked), too big \(tooBig), largest sent \(largestSent)"
         }
     }
 
@@ -96,12 +103,15 @@ public final class LossyRelay: @unchecked Sendable {
     private var heldGeneration = [0, 0]
     private var counters = [Counters(), Counters()]
     private var closed = false
+    /// Datagrams larger than this are dropped silently (`setMaxDatagramSize`).
+    private var maxDatagramSize: Int?
 
     /// A relay on 127.0.0.1 with two sockets on free ports. `rightPeerUDPPort` / `leftPeerUDPPort`
     /// fix where the peers are (on 127.0.0.1); otherwise they are learned.
     public init(seed: UInt64, impairments: Impairments, rightPeerUDPPort: Int? = nil, leftPeerUDPPort: Int? = nil,
          group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws {
         self.impairments = impairments
+        maxDatagramSize = impairments.maxDatagramSize
         eventLoop = group.next()
         random = [SplitMix64(seed: seed ^ 0x1EF7_1EF7), SplitMix64(seed: seed ^ 0x7216_4700)]
         for (index, port) in [leftPeerUDPPort, rightPeerUDPPort].enumerated() {
@@ -115,6 +125,8 @@ public final class LossyRelay: @unchecked Sendable {
                 .channelOption(ChannelOptions.socketOption(.so_rcvbuf), value: SocketOptionValue(4 << 20))
                 .channelOption(ChannelOptions.socketOption(.so_sndbuf), value: SocketOptionValue(4 << 20))
                 .channelOption(ChannelOptions.explicitCongestionNotification, value: true)
+                // Whole datagrams up to the largest UDP payload (the default reads 2048 bytes).
+                .channelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(RelayHandler(relay: self, side: side))
@@ -130,6 +142,13 @@ public final class LossyRelay: @unchecked Sendable {
     /// The counters of both directions: left → right (our packets), right → left (theirs).
     public var counts: (toRight: Counters, toLeft: Counters) {
         (try? eventLoop.submit { [self] in (counters[0], counters[1]) }.wait()) ?? (Counters(), Counters())
+    }
+
+    /// Drops datagrams (UDP payloads) larger than `size` from now on, both ways, silently (no
+    /// ICMP), as a path with a smaller MTU that is a black hole for larger packets; `nil`: no
+    /// limit. Changeable while the relay runs.
+    public func setMaxDatagramSize(_ size: Int?) {
+        try? eventLoop.submit { [self] in maxDatagramSize = size }.wait()
     }
 
     public func close() {
@@ -158,6 +177,10 @@ public final class LossyRelay: @unchecked Sendable {
         let markDraw = impairments.congestionMark > 0 ? random[from].unit() : 1
         guard lossDraw >= impairments.loss else {
             counters[from].dropped += 1
+            return
+        }
+        if let limit = maxDatagramSize, envelope.data.readableBytes > limit {
+            counters[from].tooBig += 1
             return
         }
         var datagram = envelope.data
@@ -228,6 +251,7 @@ public final class LossyRelay: @unchecked Sendable {
             return
         }
         counters[from].sent += 1
+        counters[from].largestSent = max(counters[from].largestSent, datagram.data.readableBytes)
         let metadata = AddressedEnvelope<ByteBuffer>.Metadata(ecnState: datagram.ecn)
         channels[to].writeAndFlush(AddressedEnvelope(remoteAddress: peer, data: datagram.data, metadata: metadata), promise: nil)
     }

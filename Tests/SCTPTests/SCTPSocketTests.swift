@@ -343,7 +343,7 @@ struct SCTPSocketTests {
         let assoc = SCTPAssociationParameters(maxRetransmissions: 4, cookieLife: .seconds(30))
         try socket.setOption(.associationInfo, assoc)
         #expect(try socket.getOption(.associationInfo) == assoc)
-        let paths = SCTPPeerAddressParameters(heartbeatInterval: .seconds(3), pathMaxRetransmissions: 2, pathMTU: 1400)
+        let paths = SCTPPeerAddressParameters(heartbeatInterval: .seconds(3), pathMaxRetransmissions: 2, pathMTU: 1400, pathMTUDiscovery: false)
         try socket.setOption(.peerAddressParameters, paths)
         #expect(try socket.getOption(.peerAddressParameters) == paths)
         try socket.setOption(.noDelay, false)
@@ -462,7 +462,8 @@ struct SCTPSocketTests {
         let status = try server.getOption(.status, association: ids[0])
         #expect(status.paths.allSatisfy { $0.rto >= .milliseconds(100) && $0.rto <= .seconds(2) })
 
-        let paths = SCTPPeerAddressParameters(heartbeatInterval: .seconds(7), pathMaxRetransmissions: 3, pathMTU: 1000)
+        let paths = SCTPPeerAddressParameters(heartbeatInterval: .seconds(7), pathMaxRetransmissions: 3, pathMTU: 1000,
+                                              pathMTUDiscovery: false)
         try server.setOption(.peerAddressParameters, paths, association: ids[1])
         #expect(try server.getOption(.peerAddressParameters, association: ids[1]) == paths)
         #expect(try server.getOption(.peerAddressParameters, association: ids[0]) != paths)

@@ -71,6 +71,38 @@ int csctp_receive_datagrams(int fd, uint8_t *buffer, size_t slot, csctp_received
 int csctp_prepare_receive(int fd, int ipv6, int coalesce);
 
 /*
+ * Path MTU discovery support (RFC 8899) for UDP sockets. csctp_prepare_path_mtu sets the
+ * socket so that the kernel never fragments what it sends and ignores its own PMTU cache
+ * (IP_MTU_DISCOVER / IPV6_MTU_DISCOVER = *_PMTUDISC_PROBE: oversize probes are dropped on
+ * the way, not cut into fragments), and queues ICMP errors (IP_RECVERR / IPV6_RECVERR).
+ * Returns 0 or -errno. Linux only; elsewhere -ENOSYS.
+ */
+int csctp_prepare_path_mtu(int fd, int ipv6);
+
+/* A Packet Too Big read from a socket's error queue (csctp_read_packet_too_big). */
+typedef struct {
+    /* The destination of the datagram that was too big: 4 or 6, then its address and port. */
+    int family;
+    uint8_t address[16];
+    uint16_t port;
+    /* The MTU the ICMP message (or the local stack, ICMP origin 0) reports, IP header included. */
+    uint32_t mtu;
+    /* Bytes of the datagram's payload quoted (in the buffer). */
+    int length;
+    /* The local stack refused the datagram (EMSGSIZE: larger than the link or route allows);
+       such a report quotes nothing. */
+    int local;
+} csctp_packet_too_big;
+
+/*
+ * Reads one entry of `fd`'s error queue (MSG_ERRQUEUE) without blocking. Returns 1 when it
+ * was an ICMP "fragmentation needed", an ICMPv6 "packet too big" or a local EMSGSIZE
+ * (`out` filled, the quoted payload in `buffer`), 0 when it was another error (consumed and
+ * ignored), -EAGAIN when the queue is empty, or -errno.
+ */
+int csctp_read_packet_too_big(int fd, uint8_t *buffer, size_t capacity, csctp_packet_too_big *out);
+
+/*
  * Readiness for the driver's own event loop (epoll on Linux; elsewhere every function
  * returns -ENOSYS). csctp_poll_create returns a poll descriptor or -errno.
  */

@@ -434,7 +434,28 @@ final class EndpointDriver: @unchecked Sendable {
         flushSoon()
     }
 
-    // MARK: Stream reconfiguration (RFC 6525)
+    /// Switches path MTU discovery (RFC 8899) on or off for a live association's paths
+    /// (SPP_PMTUD_ENABLE / SPP_PMTUD_DISABLE); off, with `mtu` as the fixed MTU when given.
+    func setPathMTUDiscovery(_ enabled: Bool, mtu: Int?, of id: AssociationID) throws(SCTPError) {
+        do {
+            try endpoint.setPathMTUDiscovery(enabled, mtu: mtu, of: id, now: now)
+        } catch {
+            throw Self.map(error)
+        }
+        flushSoon()
+    }
+
+    /// The local kernel refused a datagram to `peer` larger than `mtu` (an SCTP packet size).
+    func handleLocalPacketTooBig(peer: IPAddress, mtu: Int) {
+        if endpoint.handleLocalPacketTooBig(peer: peer, mtu: mtu, now: now) { flushSoon() }
+    }
+
+    /// An ICMP / ICMPv6 Packet Too Big about a packet to `peer` (RFC 8899 §4.6), `quotedPacket`
+    /// from the SCTP common header on and `mtu` as an SCTP packet size; the core validates it.
+    func handlePacketTooBig(quotedPacket: ByteBuffer, peer: IPAddress, mtu: Int) {
+        if endpoint.handlePacketTooBig(quotedPacket: quotedPacket, peer: peer, mtu: mtu, now: now) { flushSoon() }
+    }
+
 
     /// `SCTP_RESET_STREAMS` on a live association.
     func resetStreams(_ streams: [UInt16], direction: StreamResetDirection, of id: AssociationID) throws(SCTPError) {

@@ -35,6 +35,9 @@ struct EndpointTable {
     }
 
     /// The endpoint a packet to `port` that arrived on `local` goes to, if any.
+    /// Every endpoint driver (for reports that name no port).
+    var all: [EndpointDriver] { drivers.values.flatMap { $0 } }
+
     mutating func driver(port: UInt16, local: IPAddress) -> EndpointDriver? {
         if let last, last.port == port, last.local == local { return last.driver }
         guard let candidates = drivers[port],

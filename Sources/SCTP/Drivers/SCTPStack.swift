@@ -41,6 +41,15 @@ public final class SCTPStack: @unchecked Sendable {
         /// Let the kernel hand over runs of datagrams from one peer as one buffer (`UDP_GRO`,
         /// Linux 5.0+), cut back into packets here. Used only where the kernel supports it.
         public var receiveOffload: Bool = true
+        /// For path MTU discovery (RFC 8899): the UDP sockets never let the kernel fragment
+        /// (IP_MTU_DISCOVER / IPV6_MTU_DISCOVER = PMTUDISC_PROBE: a packet larger than the path
+        /// is dropped on its way, as a probe must be, and the kernel's own PMTU cache is
+        /// ignored), and on `SCTPEventLoop` they read ICMP "fragmentation needed" / ICMPv6
+        /// "packet too big" (IP_RECVERR), which go to the associations as Packet Too Big
+        /// (`SCTPEndpoint.handlePacketTooBig`, checked there). Off by default: with a fixed
+        /// MTU larger than the path, the kernel's fragmentation is what lets packets through.
+        /// Linux only.
+        public var pathMTUSockets: Bool = false
         /// On a SwiftNIO loop: write datagrams straight to the UDP sockets (sendmmsg) instead
         /// of through SwiftNIO's channel pipeline; NIO still reads, and takes the writes over
         /// whenever a socket is full. Off: every write goes through the channel (for
@@ -333,6 +342,22 @@ public final class SCTPStack: @unchecked Sendable {
         } else if answersOutOfTheBlue {
             answerOutOfTheBlue(datagram, from: source, to: local)
         }
+    }
+
+    /// A Packet Too Big for a datagram we sent to `peer` (a transport read it from its
+    /// socket's error queue): `quoted` is what it quotes of the SCTP packet, `mtu` the reported
+    /// size as an SCTP packet. Goes to the endpoint of the quoted source port, which checks it.
+    func packetTooBig(quoted: ByteBuffer, peer: IPAddress, mtu: Int, local: IPAddress) {
+        guard !state.isClosed, let sourcePort = quoted.getInteger(at: quoted.readerIndex, as: UInt16.self),
+              let driver = state.endpoints.driver(port: sourcePort, local: local) else { return }
+        driver.handlePacketTooBig(quotedPacket: quoted, peer: peer, mtu: mtu)
+    }
+
+    /// The local kernel refused a datagram to `peer` larger than `mtu` (an SCTP packet size):
+    /// every endpoint's path to that peer with a larger probe in flight learns it.
+    func localPacketTooBig(peer: IPAddress, mtu: Int) {
+        guard !state.isClosed else { return }
+        for driver in state.endpoints.all { driver.handleLocalPacketTooBig(peer: peer, mtu: mtu) }
     }
 
     /// The end of a batch of arrivals: every endpoint that got packets answers now.

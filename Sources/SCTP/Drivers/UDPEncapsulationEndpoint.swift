@@ -206,6 +206,12 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
         eventLoop.submit { [self] in driver.statistics(of: id) }
     }
 
+    /// A snapshot of an association (`SCTP_STATUS`: windows, paths with their MTU and path MTU
+    /// discovery state), `nil` once it is gone.
+    public func status(of id: AssociationID) -> EventLoopFuture<AssociationStatus?> {
+        eventLoop.submit { [self] in driver.status(of: id) }
+    }
+
     /// The same counters, read at once: call it on the event loop only, for example from the
     /// `onEvent` handler, where an association that has just ended (`shutdownComplete`,
     /// `communicationLost`) is still known.

@@ -136,11 +136,12 @@ extension SCTPSocketOption where Value == SCTPPeerAddressParameters {
             if let (driver, id) = try socket.optionTarget(association), let p = driver.parameters(of: id),
                let status = driver.status(of: id) {
                 return SCTPPeerAddressParameters(heartbeatInterval: p.heartbeatInterval, pathMaxRetransmissions: p.pathMaxRetransmits,
-                                                 pathMTU: status.paths.first?.mtu ?? socket.configuration.pathMTU)
+                                                 pathMTU: status.paths.first?.mtu ?? socket.configuration.pathMTU,
+                                                 pathMTUDiscovery: status.paths.first.map { $0.mtuDiscovery.state != .disabled })
             }
             let c = socket.configuration
             return SCTPPeerAddressParameters(heartbeatInterval: c.heartbeatInterval, pathMaxRetransmissions: c.pathMaxRetransmits,
-                                             pathMTU: c.pathMTU)
+                                             pathMTU: c.pathMTU, pathMTUDiscovery: c.pathMTUDiscovery.isEnabled)
         }, write: { socket, value, association throws(SCTPError) in
             guard (508...65_527).contains(value.pathMTU) else { throw SCTPError(.invalidArgument, "path MTU outside 508...65527") }
             if let interval = value.heartbeatInterval, interval <= .zero {
@@ -150,11 +151,16 @@ extension SCTPSocketOption where Value == SCTPPeerAddressParameters {
             if let (driver, id) = try socket.optionTarget(association) {
                 try driver.setPathParameters(heartbeatInterval: value.heartbeatInterval, pathMaxRetransmits: retransmissions,
                                              mtu: value.pathMTU, of: id)
+                // SPP_PMTUD_ENABLE / SPP_PMTUD_DISABLE (SCTPSocket+PathMTU.swift).
+                if let discovery = value.pathMTUDiscovery {
+                    try driver.setPathMTUDiscovery(discovery, mtu: discovery ? nil : value.pathMTU, of: id)
+                }
                 if association != nil { return }
             }
             socket.configuration.heartbeatInterval = value.heartbeatInterval
             socket.configuration.pathMaxRetransmits = retransmissions
             socket.configuration.pathMTU = value.pathMTU
+            if let discovery = value.pathMTUDiscovery { socket.configuration.pathMTUDiscovery.isEnabled = discovery }
         })
     }
 }

@@ -266,13 +266,19 @@ public struct SCTPPeerAddressParameters: Hashable, Sendable {
     public var heartbeatInterval: Duration?
     /// Path.Max.Retrans.
     public var pathMaxRetransmissions: Int
-    /// The path MTU (the SCTP packet, without IP and UDP headers).
+    /// The path MTU (the SCTP packet, without IP and UDP headers). Written, it is the fixed MTU
+    /// of paths without path MTU discovery (RFC 6458: it applies with SPP_PMTUD_DISABLE).
     public var pathMTU: Int
+    /// SPP_PMTUD_ENABLE (`true`) / SPP_PMTUD_DISABLE (`false`): path MTU discovery (RFC 8899
+    /// PLPMTUD, `SCTPConfiguration.pathMTUDiscovery`). Read, whether it runs; written, `nil`
+    /// leaves it as it is.
+    public var pathMTUDiscovery: Bool?
 
-    public init(heartbeatInterval: Duration?, pathMaxRetransmissions: Int, pathMTU: Int) {
+    public init(heartbeatInterval: Duration?, pathMaxRetransmissions: Int, pathMTU: Int, pathMTUDiscovery: Bool? = nil) {
         self.heartbeatInterval = heartbeatInterval
         self.pathMaxRetransmissions = pathMaxRetransmissions
         self.pathMTU = pathMTU
+        self.pathMTUDiscovery = pathMTUDiscovery
     }
 }
 

@@ -194,6 +194,7 @@ extension Association {
         recordError(path: index, now: now)
         guard state != .closed else { return }
         paths[index].congestion.onRetransmissionTimeout()
+        pathMTURetransmissionTimeout(path: index, now: now)  // black hole detection (RFC 8899 §4.3)
         tx.outstanding.handleRetransmissionTimeout(on: PathID(index))
         if tx.outstanding.advancedPeerAckPoint != nil { tx.forwardTSNPending = true }
         if index == primaryPath { primaryPath = alternatePath(to: index) }

@@ -9,6 +9,7 @@ extension Association {
         configuredPrimaryPath = paths.indices.contains(primaryPath) ? primaryPath : 0
         lastDataActivity = now  // the idle time of SCTP_AUTOCLOSE counts from here
         for index in paths.indices { scheduleHeartbeat(path: index, now: now) }
+        startPathMTUDiscovery(now: now)
     }
 
     /// The next heartbeat of a path, counted from `now`: RTO + HB.interval, jittered by ±50 %
@@ -83,8 +84,11 @@ extension Association {
         var info = ack.info.info
         guard let nonce = info.readInteger(as: UInt64.self), let sent = info.readInteger(as: Int64.self),
               let address = (try? ParameterList(parsing: info))?.parameters.first?.address,
-              let index = pathIndex(for: address),
-              let inFlight = paths[index].heartbeatInFlight, inFlight.nonce == nonce, inFlight.sentAt.nanoseconds == sent
+              let index = pathIndex(for: address)
+        else { return }
+        // A path MTU probe's answer (Association+PathMTU.swift).
+        if pathMTUProbeAcknowledged(path: index, nonce: nonce, now: now) { return }
+        guard let inFlight = paths[index].heartbeatInFlight, inFlight.nonce == nonce, inFlight.sentAt.nanoseconds == sent
         else { return }
         paths[index].heartbeatInFlight = nil
         paths[index].rto.addSample(now - inFlight.sentAt)
@@ -121,6 +125,8 @@ extension Association {
         if errors > configuration.pathMaxRetransmits, paths[index].state != .inactive {
             paths[index].state = .inactive
             events.append(.peerAddressChange(id, paths[index].address, .inactive))
+            // The path may have changed when it comes back: discovery starts again (RFC 8899 §5.2).
+            restartPathMTUDiscovery(path: index, now: now)
         } else if errors >= configuration.pathPotentiallyFailedThreshold, paths[index].state == .active {
             paths[index].state = .potentiallyFailed
             events.append(.peerAddressChange(id, paths[index].address, .potentiallyFailed))

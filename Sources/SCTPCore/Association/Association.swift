@@ -206,6 +206,7 @@ final class Association {
         for path in paths {
             consider(path.t3Deadline)
             consider(path.heartbeatDeadline)
+            consider(path.pmtud.deadline)  // path MTU discovery (Association+PathMTU.swift)
         }
         return earliest
     }
@@ -229,6 +230,7 @@ final class Association {
         for index in paths.indices {
             paths[index].t3Deadline = nil
             paths[index].heartbeatDeadline = nil
+            paths[index].pmtud.stop()
         }
         for failed in tx.takeFailures() + tx.removeAll() { events.append(.sendFailed(id, failed)) }
         abandonReconfiguration()
@@ -283,6 +285,7 @@ final class Association {
             if state == .closed { return }
             if let deadline = paths[index].heartbeatDeadline, deadline <= now { heartbeatDue(path: index, now: now) }
             if state == .closed { return }
+            if let deadline = paths[index].pmtud.deadline, deadline <= now { pathMTUTimerDue(path: index, now: now) }
         }
         if let deadline = receiver.sackDeadline, deadline <= now { sendSack(now: now) }
         if let deadline = autoCloseDeadline, deadline <= now { beginShutdown(now: now) }

@@ -25,6 +25,10 @@ public struct AssociationStatistics: Hashable, Sendable {
     public var ecnEchoesReceived = 0
     /// Congestion window cuts for ECN Echoes (at most one per window of data).
     public var ecnWindowReductions = 0
+    /// Path MTU probes acknowledged (RFC 8899), on any path.
+    public var pathMTUProbesAcknowledged = 0
+    /// Black holes path MTU discovery detected (a path fell back to the base PLPMTU).
+    public var pathMTUBlackHoles = 0
 
     /// All counters at zero.
     public init() {}

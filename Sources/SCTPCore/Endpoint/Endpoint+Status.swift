@@ -14,6 +14,8 @@ public struct PathStatus: Hashable, Sendable {
     public var mtu: Int
     /// Consecutive unanswered transmissions on this path.
     public var errorCount: Int
+    /// Path MTU discovery on this path (RFC 8899 state), and its probes so far.
+    public var mtuDiscovery: PathMTUDiscoveryStatus = .init()
 }
 
 /// A snapshot of an association (`SCTP_STATUS`).
@@ -52,16 +54,17 @@ extension SCTPEndpoint {
         guard let association = associations[id] else { return nil }
         let paths = association.paths.map { path in
             PathStatus(address: path.address, state: path.state, congestionWindow: path.congestion.cwnd,
-                       smoothedRTT: path.rto.srtt, rto: path.rto.rto, mtu: path.mtu, errorCount: path.errorCount)
+                       smoothedRTT: path.rto.srtt, rto: path.rto.rto, mtu: path.mtu, errorCount: path.errorCount,
+                       mtuDiscovery: PathMTUDiscoveryStatus(path.pmtud))
         }
         let primary = association.paths.indices.contains(association.primaryPath) ? association.primaryPath : nil
-        let mtu = primary.map { association.paths[$0].mtu } ?? configuration.pathMTU
+        let chunkSize = primary.map { association.paths[$0].fragmentChunkSize } ?? TransmissionQueue.pmdcs(mtu: configuration.pathMTU)
         return AssociationStatus(
             state: association.state, peerReceiveWindow: association.tx.outstanding.peerReceiverWindow,
             unacknowledgedChunks: association.tx.outstanding.unacknowledgedCount,
             pendingBytes: association.queuedBytes, inboundStreams: association.inboundStreams,
             outboundStreams: association.outboundStreams, primaryAddress: primary.map { association.paths[$0].address },
-            fragmentationPoint: TransmissionQueue.pmdcs(mtu: mtu) - DataChunk.headerSize, paths: paths,
+            fragmentationPoint: chunkSize - DataChunk.headerSize, paths: paths,
             ecn: association.ecnNegotiated, zeroChecksum: association.zeroChecksumToPeer)
     }
 
@@ -121,7 +124,11 @@ extension SCTPEndpoint {
         association.configuration.pathMaxRetransmits = pathMaxRetransmits
         for index in association.paths.indices {
             // The path's congestion control follows its MTU (`PeerPath.mtu`).
-            if let mtu, address == nil || association.paths[index].address == address { association.paths[index].mtu = mtu }
+            // With path MTU discovery on, the discovered MTU stands (RFC 6458 §8.1.12: spp_pathmtu
+            // applies with SPP_PMTUD_DISABLE, `setPathMTUDiscovery`).
+            if let mtu, !association.paths[index].pmtud.isEnabled, address == nil || association.paths[index].address == address {
+                association.paths[index].mtu = mtu
+            }
             if association.state == .established && association.paths[index].heartbeatInFlight == nil {
                 association.scheduleHeartbeat(path: index, now: now)
             }

@@ -25,6 +25,26 @@ struct PeerPath {
     /// When new DATA or a heartbeat (a chunk that measures the RTT) was last sent on this
     /// path: a path that carried one within HB.interval is not idle and gets no heartbeat (§8.3).
     var lastSent: SCTPInstant?
+    /// Path MTU discovery (RFC 8899): its PLPMTU becomes `mtu` (`Association+PathMTU.swift`).
+    /// Part of the path, so that every new path (ASCONF, a restart) starts in BASE.
+    var pmtud: PathMTUProber
+    /// The prober's counters already added to the association's statistics.
+    var pmtudCounted: (probes: Int, blackHoles: Int) = (0, 0)
+
+    /// The largest DATA chunk (header included) a message is cut into on this path: the PMDCS
+    /// of its MTU, or with discovery on, a size no larger than the base PLPMTU's PMDCS such that
+    /// a whole number of chunks fills a packet of the path's MTU. A chunk cut while the path
+    /// carried large packets then still fits when its PMTU falls back to the base (a black
+    /// hole) or when it is retransmitted on another path, and packets stay full (see
+    /// docs/DECISIONS.md).
+    var fragmentChunkSize: Int {
+        let full = TransmissionQueue.pmdcs(mtu: mtu)
+        guard pmtud.isEnabled else { return full }
+        let base = TransmissionQueue.pmdcs(mtu: pmtud.settings.effectiveBase)
+        guard full > base else { return full }
+        let chunksPerPacket = (full + base - 1) / base
+        return (full / chunksPerPacket) & ~3
+    }
 
     /// A path before the peer's window is known: its congestion control starts afresh with
     /// `resetCongestion(peerReceiverWindow:)` when data transfer begins.
@@ -32,8 +52,9 @@ struct PeerPath {
         self.address = address
         self.state = state
         rto = RTOEstimator(initial: configuration.rtoInitial, minimum: configuration.rtoMin, maximum: configuration.rtoMax)
-        mtu = configuration.pathMTU
-        congestion = Self.congestionController(address: address, mtu: configuration.pathMTU, peerReceiverWindow: 0)
+        pmtud = PathMTUProber(settings: configuration.pathMTUDiscovery, fixedMTU: configuration.pathMTU)
+        mtu = pmtud.plpmtu
+        congestion = Self.congestionController(address: address, mtu: pmtud.plpmtu, peerReceiverWindow: 0)
     }
 
     /// Whether data may be sent here (RFC 7829: potentially failed paths are avoided).

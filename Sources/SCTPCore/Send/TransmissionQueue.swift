@@ -208,7 +208,11 @@ struct TransmissionQueue {
             // retransmission goes whatever the packet holds already (the bundled SACK, control
             // chunks), in a packet of its own when it does not fit: skipping it would leave
             // nothing in flight and T3 off.
-            let maxSize = first || withinCwnd ? max(builder.remaining, fullPacket) : builder.remaining
+            // A chunk cut before a fixed MTU was lowered below its size (`setPathParameters`;
+            // with path MTU discovery chunks fit the base PLPMTU and never outgrow a path) goes
+            // first and alone, larger than the MTU: the IP layer may fragment it, and skipping
+            // it would stall the association.
+            let maxSize = first ? Int.max : withinCwnd ? max(builder.remaining, fullPacket) : builder.remaining
             guard let entry = outstanding.nextRetransmissionEntry(maxSize: maxSize, path: path, now: now) else { break }
             if entry.isInterleaved {
                 builder.addInterleaved(entry.chunk, mid: entry.mid, fsn: entry.fsn, size: entry.wireSize)
@@ -232,7 +236,7 @@ struct TransmissionQueue {
         if flight == 0 { paths[index].congestion.applyIdleDecay(now: now, rto: paths[index].rto.rto) }
         // I-DATA's header is 4 bytes longer than DATA's.
         let headerSize = interleaving ? IDataChunk.headerSize : DataChunk.headerSize
-        let pathPayload = Self.pmdcs(mtu: paths[index].mtu) - headerSize
+        let pathPayload = paths[index].fragmentChunkSize - headerSize
         // SCTP_MAXSEG: fragments no larger than asked, never larger than the path allows.
         let maxPayload = context.maxSegmentSize.map { min(max($0, 4), pathPayload) } ?? pathPayload
         let window = paths[index].congestion.sendWindow(flightSize: flight, maxBurst: context.maxBurst)

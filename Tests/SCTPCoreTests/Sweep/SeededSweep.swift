@@ -20,6 +20,9 @@ enum SeededSweep {
         var fastRetransmitted: Bool
         var duplicatesReceived: Bool
         var ecnReduced: Bool
+        /// Path MTU discovery: probes were acknowledged, a black hole was detected.
+        var mtuProbed = false
+        var blackHole = false
         var messagesDelivered: Int
 
         var report: String {
@@ -82,6 +85,15 @@ enum SeededSweep {
             client.endedAt != nil && client.endpoint.associations.isEmpty && server.endpoint.associations.isEmpty
                 && (server.upEvents == 0 || server.endedAt != nil)
         }
+        if let change = scenario.mtuChange {
+            // Run to the moment the links' MTU changes, then change both (mid-transfer).
+            _ = loop.run(until: .zero + change.at, maxSteps: stepLimit) { _ in ended() }
+            for (from, to, conditions) in [(clientAddress, serverAddress, scenario.forward), (serverAddress, clientAddress, scenario.backward)] {
+                var changed = conditions
+                changed.maxDatagramSize = change.size
+                loop.network.addLink(from: from, to: to, conditions: changed)
+            }
+        }
         var outcome = loop.run(for: timeLimit, maxSteps: stepLimit) { _ in ended() }
         var violations: [String] = []
         if outcome.reason == .condition {
@@ -117,6 +129,8 @@ enum SeededSweep {
             fastRetransmitted: statistics.contains { $0.fastRetransmitMarks > 0 },
             duplicatesReceived: statistics.contains { $0.duplicateDataChunksReceived > 0 },
             ecnReduced: statistics.contains { $0.ecnWindowReductions > 0 },
+            mtuProbed: statistics.contains { $0.pathMTUProbesAcknowledged > 0 },
+            blackHole: statistics.contains { $0.pathMTUBlackHoles > 0 },
             messagesDelivered: client.delivered.count + server.delivered.count)
     }
 

@@ -64,6 +64,7 @@ struct SeededSweepTests {
         #expect(results.filter(\.fastRetransmitted).count >= 5, "runs with a fast retransmit")
         #expect(results.filter(\.duplicatesReceived).count >= 10, "runs receiving duplicates")
         #expect(results.filter(\.ecnReduced).count >= 2, "runs with an ECN cwnd cut")
+        #expect(results.filter(\.mtuProbed).count >= 5, "runs discovering the path MTU")
         #expect(results.filter(\.aborted).count >= 10, "runs ending by abort")
         #expect(results.filter { !$0.aborted }.count >= 30, "runs ending by shutdown")
         #expect(results.reduce(0) { $0 + $1.messagesDelivered } >= 1000, "messages delivered")

@@ -87,6 +87,9 @@ struct SweepScenario: CustomStringConvertible {
     /// `nil` in the plain sweep.
     var clientSchedulers: Schedulers?
     var serverSchedulers: Schedulers?
+    /// Path MTU discovery (RFC 8899) runs: both sides discover, the links drop datagrams above
+    /// a size, and at `at` after the start both links' limit becomes `size` (`nil`: none).
+    var mtuChange: (at: Duration, size: Int?)?
 
     static let clientAddress = IPAddress.v4(IPv4Address(10, 0, 0, 1))
     static let serverAddress = IPAddress.v4(IPv4Address(10, 0, 1, 1))
@@ -235,6 +238,20 @@ struct SweepScenario: CustomStringConvertible {
         case 1: server.nonRenegableSacks = false
         default: break
         }
+        // Path MTU discovery with an MTU change mid-run, from a generator of its own: in three
+        // runs of ten both sides discover (the links' limits stay at or above the base, 1200,
+        // which data without discovery would not respect).
+        var m = SeededRandomSource(seed: seed ^ 0x504D_5455_4453_5750)  // "PMTUDSWP"
+        func belowM(_ n: Int) -> Int { Int(m.nextUInt64() % UInt64(n)) }
+        if belowM(10) < 3 {
+            let discovery = PathMTUDiscovery(isEnabled: true, maximumPMTU: [4000, 8952][belowM(2)])
+            client.pathMTUDiscovery = discovery
+            server.pathMTUDiscovery = discovery
+            func limit() -> Int? { belowM(4) == 0 ? nil : 1200 + belowM(8000) }
+            forward.maxDatagramSize = limit()
+            backward.maxDatagramSize = belowM(2) == 0 ? forward.maxDatagramSize : limit()
+            mtuChange = (.milliseconds(100 + belowM(3000)), belowM(4) == 0 ? nil : 1200 + belowM(400))
+        }
         guard schedulers else { return }
         var q = SeededRandomSource(seed: seed ^ 0x5343_4845_4455_4C45)  // "SCHEDULE"
         func below2(_ n: Int) -> Int { Int(q.nextUInt64() % UInt64(n)) }
@@ -284,11 +301,13 @@ struct SweepScenario: CustomStringConvertible {
             "delay \(ms(c.delay)) jitter \(ms(c.jitter)) loss \(pct(c.lossProbability)) dup \(pct(c.duplicationProbability)) "
                 + "reorder \(pct(c.reorderProbability))/\(ms(c.reorderDelay)) corrupt \(pct(c.corruptionProbability)) "
                 + "CE \(pct(c.congestionExperiencedProbability))"
+                + (c.maxDatagramSize.map { " max \($0) B" } ?? "")
         }
         func configuration(_ c: SCTPConfiguration) -> String {
             "OS \(c.outboundStreams) MIS \(c.maxInboundStreams) MTU \(c.pathMTU) rcvbuf \(c.receiveBufferSize) sndbuf \(c.sendBufferSize) "
                 + "maxOutstanding \(c.maxOutstandingChunks) gaps \(c.maxGapBlocksReported) burst \(c.maxBurst) nodelay \(c.noDelay) "
                 + "sack \(c.delayedAckFrequency)/\(c.delayedAckTimeout) rto \(c.rtoInitial)/\(c.rtoMin)/\(c.rtoMax) prsctp \(c.partialReliability) ecn \(c.ecn) idata \(c.interleaving) nrsack \(c.nonRenegableSacks)"
+                + (c.pathMTUDiscovery.isEnabled ? " plpmtud max \(c.pathMTUDiscovery.maximumPMTU)" : "")
         }
         func reader(_ r: Reader) -> String { r.bytesPerRead.map { "\($0) B every \(r.interval)" } ?? "immediate" }
         func schedulers(_ c: SCTPConfiguration, _ plan: Schedulers?) -> String {
@@ -298,7 +317,7 @@ struct SweepScenario: CustomStringConvertible {
         }
         return """
             seed \(seed): \(ending)
-              client→server: \(link(forward)); server→client: \(link(backward))
+              client→server: \(link(forward)); server→client: \(link(backward))\(mtuChange.map { "; at +\($0.at) both links' limit becomes \($0.size.map { "\($0) B" } ?? "none")" } ?? "")
               client: \(configuration(client))\(schedulers(client, clientSchedulers)); reads \(reader(clientReader)); sends \(clientMessages.count)\(clientSendsEarly ? " (early)" : "") (\(clientMessages.filter { !$0.isReliable }.count) PR) (\(clientMessages.reduce(0) { $0 + $1.size }) B)
               server: \(configuration(server))\(schedulers(server, serverSchedulers)); reads \(reader(serverReader)); sends \(serverMessages.count) (\(serverMessages.filter { !$0.isReliable }.count) PR) (\(serverMessages.reduce(0) { $0 + $1.size }) B)
             """

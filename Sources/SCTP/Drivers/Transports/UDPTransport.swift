@@ -233,6 +233,11 @@ final class UDPTransport: DatagramTransport, ChannelSocketMaker, OwnLoopSocketMa
             DatagramSocketTable.closeDescriptor(descriptor)
             throw SCTPStack.bindError(IOError(errnoCode: -prepared, reason: "setsockopt"), what: what, address: address)
         }
+        if options.pathMTUSockets {
+            // No fragmentation, ICMP errors queued (UDPTransport+PathMTU.swift).
+            let done = csctp_prepare_path_mtu(descriptor, address.isIPv4 ? 0 : 1)
+            if done != 0 { logger.debug("path MTU socket options refused", metadata: ["errno": "\(-done)", "local": "\(address)"]) }
+        }
         didOpen(descriptor: descriptor)
         return descriptor
     }
@@ -270,6 +275,7 @@ final class UDPTransport: DatagramTransport, ChannelSocketMaker, OwnLoopSocketMa
             receivedInfo = .allocate(capacity: count)
         }
         guard let space = receiveSpace, let info = receivedInfo else { return }
+        if options.pathMTUSockets { readPacketTooBig(descriptor, at: local, space: space, capacity: slot) }
         let got = Int(csctp_receive_datagrams(descriptor, space.assumingMemoryBound(to: UInt8.self), slot, info, CInt(count)))
         guard got >= 0 else {
             // Such as ECONNREFUSED after an ICMP port unreachable: reading consumed it.
@@ -288,6 +294,37 @@ final class UDPTransport: DatagramTransport, ChannelSocketMaker, OwnLoopSocketMa
                      congestionExperienced: entry.ecn == 3, segmentSize: Int(entry.segment_size))
         }
         stack.readComplete()
+    }
+
+    /// Drains the socket's error queue (at most 16 entries per read): each ICMP / ICMPv6
+    /// Packet Too Big (or local EMSGSIZE) goes to the stack with the SCTP packet it quotes and
+    /// the reported MTU less the IP and UDP headers (`SCTPStack.Options.pathMTUSockets`).
+    private func readPacketTooBig(_ descriptor: CInt, at local: IPAddress, space: UnsafeMutableRawPointer, capacity: Int) {
+        var report = csctp_packet_too_big()
+        for _ in 0..<16 {
+            let got = csctp_read_packet_too_big(descriptor, space.assumingMemoryBound(to: UInt8.self), capacity, &report)
+            guard got >= 0 else { return }
+            guard got == 1, report.local != 0 || report.length >= 12, report.mtu > 0 else { continue }
+            let peer: IPAddress? = withUnsafeBytes(of: report.address) { raw in
+                switch report.family {
+                case 4: .v4(IPv4Address(rawValue: UInt32(bigEndian: raw.loadUnaligned(as: UInt32.self))))
+                case 6: .v6(IPv6Address(high: UInt64(bigEndian: raw.loadUnaligned(as: UInt64.self)),
+                                        low: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))))
+                default: nil
+                }
+            }
+            guard let peer else { continue }
+            var quoted = ByteBufferAllocator().buffer(capacity: Int(report.length))
+            quoted.writeBytes(UnsafeRawBufferPointer(start: space, count: Int(report.length)))
+            let overhead = report.family == 4 ? 28 : 48
+            logger.debug("packet too big", metadata: ["peer": "\(peer)", "mtu": "\(report.mtu)"])
+            if report.local != 0 {
+                // Our own kernel refused a datagram larger than the link: no quote, nothing forged.
+                stack.localPacketTooBig(peer: peer, mtu: Int(report.mtu) - overhead)
+            } else {
+                stack.packetTooBig(quoted: quoted, peer: peer, mtu: Int(report.mtu) - overhead, local: local)
+            }
+        }
     }
 
     private static func source(of entry: csctp_received) -> IPAddress? {

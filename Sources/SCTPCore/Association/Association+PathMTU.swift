@@ -1,0 +1,127 @@
+import NIOCore
+import SCTPWire
+
+/// Path MTU discovery (RFC 8899 §6.2.1, PLPMTUD for SCTP): each path's `PathMTUProber`
+/// decides; this file sends its probes (a HEARTBEAT padded with a PAD chunk, RFC 4820, to the
+/// probed size), routes HEARTBEAT ACKs, T3-rtx expiries and Packet Too Big reports to it, and
+/// applies its PLPMTU to the path's MTU (and so to its congestion control's PMDCS).
+extension Association {
+    /// Starts discovery on every path (the association is up).
+    func startPathMTUDiscovery(now: SCTPInstant) {
+        for index in paths.indices where paths[index].pmtud.isEnabled {
+            paths[index].pmtud.start(now: now)
+            applyPathMTU(path: index)
+        }
+        for index in paths.indices { sendPathMTUProbeIfDue(path: index, now: now) }
+    }
+
+    /// Restarts discovery on a path from BASE (RFC 8899 §5.2: a path change); the base probe
+    /// goes out once the path is active.
+    func restartPathMTUDiscovery(path index: Int, now: SCTPInstant) {
+        guard paths.indices.contains(index), paths[index].pmtud.isEnabled else { return }
+        paths[index].pmtud.start(now: now)
+        applyPathMTU(path: index)
+    }
+
+    /// Switches discovery on or off for a path (`SCTP_PEER_ADDR_PARAMS` SPP_PMTUD_ENABLE /
+    /// SPP_PMTUD_DISABLE); off, the path keeps `fixedMTU`.
+    func setPathMTUDiscovery(_ on: Bool, path index: Int, fixedMTU: Int, now: SCTPInstant) {
+        let running = state == .established || state == .shutdownPending || state == .shutdownReceived
+        paths[index].pmtud.setEnabled(on, fixedMTU: fixedMTU, now: running ? now : nil)
+        if !on { paths[index].mtu = fixedMTU }
+        applyPathMTU(path: index)
+        if running { sendPathMTUProbeIfDue(path: index, now: now) }
+    }
+
+    /// The prober's timer of a path fired.
+    func pathMTUTimerDue(path index: Int, now: SCTPInstant) {
+        paths[index].pmtud.timerFired(now: now)
+        applyPathMTU(path: index)
+        sendPathMTUProbeIfDue(path: index, now: now)
+    }
+
+    /// A HEARTBEAT ACK whose nonce answers the path's probe: the probed size passes.
+    /// Returns whether it was a probe's.
+    func pathMTUProbeAcknowledged(path index: Int, nonce: UInt64, now: SCTPInstant) -> Bool {
+        guard paths[index].pmtud.acknowledged(nonce: nonce, now: now) else { return false }
+        applyPathMTU(path: index)
+        sendPathMTUProbeIfDue(path: index, now: now)
+        return true
+    }
+
+    /// T3-rtx expired on a path: black hole detection (RFC 8899 §4.3), before the
+    /// retransmissions are put into packets.
+    func pathMTURetransmissionTimeout(path index: Int, now: SCTPInstant) {
+        guard paths[index].pmtud.isEnabled else { return }
+        paths[index].pmtud.retransmissionTimeout(now: now)
+        applyPathMTU(path: index)
+        sendPathMTUProbeIfDue(path: index, now: now)
+    }
+
+    /// A Packet Too Big the endpoint validated against this association (RFC 8899 §4.6):
+    /// `quotedFirstChunk` tells whether it quoted one of our probes (HEARTBEAT) or DATA still
+    /// outstanding; anything else is ignored. Returns whether it was accepted.
+    func pathMTUPacketTooBig(path index: Int, size: Int, quoted: QuotedTraffic, now: SCTPInstant) -> Bool {
+        guard paths.indices.contains(index), paths[index].pmtud.isEnabled else { return false }
+        switch quoted {
+        case .probe(let nonce):
+            guard paths[index].pmtud.probe?.nonce == nonce else { return false }
+            paths[index].pmtud.packetTooBig(size: size, probeNonce: nonce, now: now)
+        case .data(let tsn):
+            let outstanding = tx.outstanding
+            guard tsn > outstanding.cumulativeTSNAck && tsn <= outstanding.highestSentTSN else { return false }
+            paths[index].pmtud.packetTooBig(size: size, probeNonce: nil, now: now)
+        }
+        applyPathMTU(path: index)
+        sendPathMTUProbeIfDue(path: index, now: now)
+        return true
+    }
+
+    /// What a Packet Too Big quoted of ours.
+    enum QuotedTraffic {
+        /// A HEARTBEAT whose info starts with this nonce.
+        case probe(nonce: UInt64)
+        /// A DATA or I-DATA chunk with this TSN.
+        case data(TSN)
+    }
+
+    /// The path's MTU follows its prober's PLPMTU (the base while it validates it); the
+    /// association's statistics count its probes acknowledged and black holes.
+    private func applyPathMTU(path index: Int) {
+        let prober = paths[index].pmtud
+        if prober.probesAcknowledged > paths[index].pmtudCounted.probes || prober.blackHoles > paths[index].pmtudCounted.blackHoles {
+            statistics.pathMTUProbesAcknowledged += max(0, prober.probesAcknowledged - paths[index].pmtudCounted.probes)
+            statistics.pathMTUBlackHoles += max(0, prober.blackHoles - paths[index].pmtudCounted.blackHoles)
+        }
+        paths[index].pmtudCounted = (prober.probesAcknowledged, prober.blackHoles)
+        let size = paths[index].pmtud.effectiveMTU
+        if paths[index].pmtud.isEnabled && paths[index].mtu != size { paths[index].mtu = size }
+    }
+
+    /// Sends the probe the path's prober wants now, if the association and the path can carry
+    /// one (an established association, an active path); otherwise asks again after an RTO.
+    private func sendPathMTUProbeIfDue(path index: Int, now: SCTPInstant) {
+        guard let size = paths[index].pmtud.probeToSend(now: now) else { return }
+        let timeout = paths[index].pmtud.settings.probeTimeout ?? paths[index].rto.rto
+        guard state == .established || state == .shutdownPending || state == .shutdownReceived,
+              paths[index].state == .active else {
+            paths[index].pmtud.postpone(until: now + timeout)
+            return
+        }
+        let nonce = random.nextUInt64()
+        var info = ByteBuffer()
+        info.writeInteger(nonce)
+        info.writeInteger(now.nanoseconds)
+        Parameter(address: paths[index].address).write(to: &info)
+        let heartbeat = Chunk.heartbeat(HeartbeatChunk(info: HeartbeatInfoParameter(info: info)))
+        let heartbeatSize = heartbeat.computedSize ?? 0
+        // RFC 8899 §6.2.1.2: the PAD chunk brings the packet to the probed size.
+        let padChunkSize = size - CommonHeader.size - heartbeatSize
+        guard padChunkSize >= 4 else { return }
+        var builder = PacketBuilder(header: commonHeader, mtu: size, destination: paths[index].address, checksum: checksumMode)
+        builder.add(heartbeat)
+        builder.add(.pad(PadChunk(paddingLength: padChunkSize - 4)))
+        builder.finish(into: &outbox)
+        paths[index].pmtud.probeSent(nonce: nonce, size: size, now: now, timeout: timeout)
+    }
+}
