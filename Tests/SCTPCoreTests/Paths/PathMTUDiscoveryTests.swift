@@ -47,6 +47,38 @@ struct PathMTUDiscoveryTests {
         #expect(PathMTUProber.nextSize(above: 1360, below: 1368, settings: s) == 1364)
     }
 
+    @Test("the prober: a Packet Too Big for the validation probe lowers the PLPMTU and ends the validation; one for the base probe is ERROR at the base")
+    func proberPacketTooBig() throws {
+        let t = SCTPInstant.zero
+        var p = PathMTUProber(settings: PathMTUDiscovery(isEnabled: true, maximumPMTU: 1500, lowerLayerOverhead: 28), fixedMTU: 1200)
+        p.start(now: t)
+        var nonce: UInt64 = 0
+        for _ in 0..<20 {
+            guard let size = p.probeToSend(now: t) else { break }
+            nonce += 1
+            p.probeSent(nonce: nonce, size: size, now: t, timeout: .seconds(1))
+            let acknowledged = p.acknowledged(nonce: nonce, now: t)
+            #expect(acknowledged)
+        }
+        #expect(p.state == .searchComplete && p.plpmtu == 1500)
+        p.retransmissionTimeout(now: t)
+        #expect(p.validating && p.effectiveMTU == 1200 && p.probeToSend(now: t) == 1500)
+        p.probeSent(nonce: 100, size: 1500, now: t, timeout: .seconds(1))
+        // A report no smaller than the probe contradicts it: the validation goes on.
+        p.packetTooBig(size: 1500, probeNonce: 100, now: t)
+        #expect(p.validating && p.probeToSend(now: t) == 1500)
+        p.probeSent(nonce: 101, size: 1500, now: t, timeout: .seconds(1))
+        p.packetTooBig(size: 1302, probeNonce: 101, now: t)
+        #expect(!p.validating && p.plpmtu == 1300 && p.effectiveMTU == 1300 && p.state == .searchComplete)
+
+        var base = PathMTUProber(settings: PathMTUDiscovery(isEnabled: true), fixedMTU: 1200)
+        base.start(now: t)
+        base.probeSent(nonce: 7, size: 1200, now: t, timeout: .seconds(1))
+        base.packetTooBig(size: 1000, probeNonce: 7, now: t)
+        #expect(base.state == .error && base.plpmtu == 1200 && base.probeToSend(now: t) == nil)
+        #expect(base.probeToSend(now: t + .seconds(600)) == 1200)
+    }
+
     @Test("a fresh association settles on the largest packet that passes a 1400-byte link, both ways, with HEARTBEAT + PAD probes")
     func settlesOnLargestPassingSize() throws {
         let h = H(seed: 11, conditions: Self.limited(1400), clientConfiguration: Self.configuration(),
