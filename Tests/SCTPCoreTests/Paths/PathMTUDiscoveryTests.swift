@@ -118,6 +118,22 @@ struct PathMTUDiscoveryTests {
         #expect(h.loop.network.totalStatistics.droppedTooBig > 0, "probes above 1400 were dropped")
     }
 
+    @Test("PMTU_RAISE_TIMER: 600 s after the search ended at 1400, the path probes again and finds the larger size the link now carries")
+    func raiseTimer() throws {
+        let h = H(seed: 19, conditions: Self.limited(1400), clientConfiguration: Self.configuration(),
+                  serverConfiguration: Self.configuration())
+        let id = try h.connect()
+        #expect(h.run(for: .seconds(60)) { Self.path(h, h.client, id)?.mtuDiscovery.state == .searchComplete })
+        #expect(Self.path(h, h.client, id)?.mtu == 1400)
+        let found = h.now
+        Self.limitLinks(h, to: 4000)
+        // Nothing changes before the raise timer.
+        #expect(!h.run(for: .seconds(590)) { Self.path(h, h.client, id)?.mtu != 1400 })
+        #expect(h.run(for: .seconds(60)) { Self.path(h, h.client, id)?.mtu == 4000 })
+        #expect(h.now - found >= .seconds(600))
+        #expect(h.run(for: .seconds(30)) { Self.path(h, h.client, id)?.mtuDiscovery.state == .searchComplete })
+    }
+
     @Test("discovery is off by default: no PAD chunk, the configured MTU")
     func offByDefault() throws {
         let h = H(seed: 12)
