@@ -116,9 +116,15 @@ struct PathMTUDiscoverySocketTests {
         try client.setOption(.maxSegment, 500)
         try client.send([UInt8](repeating: 0x43, count: 3000))
         #expect(try server.nextMessage().data.readableBytes == 3000)
-        // On again: from the base.
+        // On again: from the base (probed at once on loopback), up to the maximum again.
+        let probesBefore = fixed.mtuDiscovery.probesSent
         try client.setOption(.pathMTUDiscovery, true, association: id)
-        #expect(try client.peerAddressInfo(address("127.0.0.1", port)).mtu == 1200)
+        #expect(try client.peerAddressInfo(address("127.0.0.1", port)).mtuDiscovery.state != .disabled)
+        #expect(eventually(seconds: 20) {
+            guard let info = try? client.peerAddressInfo(address("127.0.0.1", port)) else { return false }
+            return info.mtuDiscovery.state == .searchComplete && info.mtu == 4000
+        })
+        #expect(try client.peerAddressInfo(address("127.0.0.1", port)).mtuDiscovery.probesSent >= 2, "probes counted afresh: \(probesBefore)")
         try server.close()
         try client.close()
         try listener.close()

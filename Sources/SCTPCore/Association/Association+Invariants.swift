@@ -62,6 +62,18 @@ extension Association {
                 fail("path \(index): congestion control counts a PMDCS of \(controller.pmdcs), its MTU \(path.mtu) "
                      + "gives \(TransmissionQueue.pmdcs(mtu: path.mtu))")
             }
+            // Path MTU discovery: the path's MTU is its prober's, never below the base; no timer once closed.
+            let prober = path.pmtud
+            if prober.isEnabled {
+                if path.mtu != prober.effectiveMTU { fail("path \(index): MTU \(path.mtu), its prober's \(prober.effectiveMTU)") }
+                if prober.plpmtu < prober.settings.effectiveBase || prober.plpmtu > prober.settings.effectiveMaximum {
+                    fail("path \(index): PLPMTU \(prober.plpmtu) outside \(prober.settings.effectiveBase)...\(prober.settings.effectiveMaximum)")
+                }
+                if path.fragmentChunkSize > TransmissionQueue.pmdcs(mtu: prober.settings.effectiveBase) {
+                    fail("path \(index): chunks of \(path.fragmentChunkSize) bytes would not fit the base PLPMTU")
+                }
+            }
+            if state == .closed && prober.deadline != nil { fail("path \(index): the path MTU timer is armed after close") }
         }
         for index in paths.count..<max(paths.count, outstanding.flight.count) where outstanding.bytesInFlight(on: PathID(index)) > 0 {
             fail("\(outstanding.bytesInFlight(on: PathID(index))) bytes in flight on path \(index), which does not exist")

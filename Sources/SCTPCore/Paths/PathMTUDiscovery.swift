@@ -246,12 +246,28 @@ struct PathMTUProber {
         if let probeNonce, let probe, probe.nonce == probeNonce {
             self.probe = nil
             probeCount = 0
-            ceiling = min(ceiling, max(size + 4, plpmtu + 4), probe.size)
-            if state == .searching || state == .searchComplete {
-                state = .searching
-                searchNext(now: now)
+            if state == .base || state == .error {
+                // The base probe is too big for the path: the base stays (never below it), ERROR.
+                state = .error
+                plpmtu = settings.effectiveBase
+                probeSize = settings.effectiveBase
+                deadline = now + settings.raiseInterval
                 return
             }
+            if size >= plpmtu {
+                if validating {
+                    // Contradicts itself (the confirmation probe is the PLPMTU): validate again.
+                    probeSize = plpmtu
+                    deadline = now
+                } else {
+                    // A search probe failed; what it reports bounds the search (never raising the PLPMTU).
+                    ceiling = min(ceiling, size + 4, probe.size)
+                    state = .searching
+                    searchNext(now: now)
+                }
+                return
+            }
+            // Below the PLPMTU: lowered below.
         }
         guard size < plpmtu else { return }
         if size < settings.effectiveBase {

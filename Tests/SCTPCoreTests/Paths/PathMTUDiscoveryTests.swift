@@ -47,6 +47,38 @@ struct PathMTUDiscoveryTests {
         #expect(PathMTUProber.nextSize(above: 1360, below: 1368, settings: s) == 1364)
     }
 
+    @Test("the prober: a Packet Too Big for the validation probe lowers the PLPMTU and ends the validation; one for the base probe is ERROR at the base")
+    func proberPacketTooBig() throws {
+        let t = SCTPInstant.zero
+        var p = PathMTUProber(settings: PathMTUDiscovery(isEnabled: true, maximumPMTU: 1500, lowerLayerOverhead: 28), fixedMTU: 1200)
+        p.start(now: t)
+        var nonce: UInt64 = 0
+        for _ in 0..<20 {
+            guard let size = p.probeToSend(now: t) else { break }
+            nonce += 1
+            p.probeSent(nonce: nonce, size: size, now: t, timeout: .seconds(1))
+            let acknowledged = p.acknowledged(nonce: nonce, now: t)
+            #expect(acknowledged)
+        }
+        #expect(p.state == .searchComplete && p.plpmtu == 1500)
+        p.retransmissionTimeout(now: t)
+        #expect(p.validating && p.effectiveMTU == 1200 && p.probeToSend(now: t) == 1500)
+        p.probeSent(nonce: 100, size: 1500, now: t, timeout: .seconds(1))
+        // A report no smaller than the probe contradicts it: the validation goes on.
+        p.packetTooBig(size: 1500, probeNonce: 100, now: t)
+        #expect(p.validating && p.probeToSend(now: t) == 1500)
+        p.probeSent(nonce: 101, size: 1500, now: t, timeout: .seconds(1))
+        p.packetTooBig(size: 1302, probeNonce: 101, now: t)
+        #expect(!p.validating && p.plpmtu == 1300 && p.effectiveMTU == 1300 && p.state == .searchComplete)
+
+        var base = PathMTUProber(settings: PathMTUDiscovery(isEnabled: true), fixedMTU: 1200)
+        base.start(now: t)
+        base.probeSent(nonce: 7, size: 1200, now: t, timeout: .seconds(1))
+        base.packetTooBig(size: 1000, probeNonce: 7, now: t)
+        #expect(base.state == .error && base.plpmtu == 1200 && base.probeToSend(now: t) == nil)
+        #expect(base.probeToSend(now: t + .seconds(600)) == 1200)
+    }
+
     @Test("a fresh association settles on the largest packet that passes a 1400-byte link, both ways, with HEARTBEAT + PAD probes")
     func settlesOnLargestPassingSize() throws {
         let h = H(seed: 11, conditions: Self.limited(1400), clientConfiguration: Self.configuration(),
@@ -84,6 +116,22 @@ struct PathMTUDiscoveryTests {
         let dataSizes = logged.sent.filter { $0.chunks.contains { if case .data = $0 { true } else { false } } }.map(\.size)
         #expect((1300...1400).contains(dataSizes.max() ?? 0))
         #expect(h.loop.network.totalStatistics.droppedTooBig > 0, "probes above 1400 were dropped")
+    }
+
+    @Test("PMTU_RAISE_TIMER: 600 s after the search ended at 1400, the path probes again and finds the larger size the link now carries")
+    func raiseTimer() throws {
+        let h = H(seed: 19, conditions: Self.limited(1400), clientConfiguration: Self.configuration(),
+                  serverConfiguration: Self.configuration())
+        let id = try h.connect()
+        #expect(h.run(for: .seconds(60)) { Self.path(h, h.client, id)?.mtuDiscovery.state == .searchComplete })
+        #expect(Self.path(h, h.client, id)?.mtu == 1400)
+        let found = h.now
+        Self.limitLinks(h, to: 4000)
+        // Nothing changes before the raise timer.
+        #expect(!h.run(for: .seconds(590)) { Self.path(h, h.client, id)?.mtu != 1400 })
+        #expect(h.run(for: .seconds(60)) { Self.path(h, h.client, id)?.mtu == 4000 })
+        #expect(h.now - found >= .seconds(600))
+        #expect(h.run(for: .seconds(30)) { Self.path(h, h.client, id)?.mtuDiscovery.state == .searchComplete })
     }
 
     @Test("discovery is off by default: no PAD chunk, the configured MTU")
