@@ -578,6 +578,11 @@ final class EndpointDriver: @unchecked Sendable {
             SCTPError(.notSupported, "stream reconfiguration (RE-CONFIG) is off here or the peer does not support it")
         case .invalidReconfiguration(let why): SCTPError(.invalidArgument, why)
         case .reconfigurationBusy: SCTPError(.alreadyInProcess, "too many stream reconfiguration requests wait already")
+        case .addressReconfigurationNotSupported:
+            SCTPError(.notSupported, "address reconfiguration (ASCONF) is off here or the peer does not support it")
+        case .invalidAddressChange(let why): SCTPError(.invalidArgument, why)
+        case .addressNotAvailable(let address): SCTPError(.addressNotAvailable, "\(address) is not an address of this association")
+        case .addressReconfigurationBusy: SCTPError(.wouldBlock, "too many address changes wait already")
         }
     }
 }

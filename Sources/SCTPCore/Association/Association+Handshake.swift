@@ -107,6 +107,7 @@ extension Association {
         let features = PeerFeatures(parameters: initiate.parameters)
         peerSupportsForwardTSN = configuration.partialReliability && features.contains(.forwardTSN)
         peerSupportsReconfiguration = features.contains(.reconfiguration)
+        peerSupportsAddressReconfiguration = features.contains(.addressReconfiguration)
         peerAdaptationIndication = initiate.parameters.parameters.lazy.compactMap {
             if case .adaptationLayerIndication(let p) = $0 { p.adaptationCodePoint } else { nil }
         }.first
@@ -168,6 +169,7 @@ extension Association {
         if let method = configuration.zeroChecksumMethod { zeroChecksumToPeer = cookie.peerZeroChecksumMethod == method }
         peerAdaptationIndication = cookie.peerAdaptationIndication
         peerSupportsReconfiguration = cookie.peerFeatures.contains(.reconfiguration)
+        peerSupportsAddressReconfiguration = cookie.peerFeatures.contains(.addressReconfiguration)
         var addresses = [source]
         for address in cookie.allPeerAddresses where !addresses.contains(address) { addresses.append(address) }
         let previous = paths

@@ -263,6 +263,10 @@ public final class SCTPEndpoint {
             schedule.replace(replaced, with: association)
         }
         association.isRegistered = true
+        association.peerAddressOwnedElsewhere = { [weak self, unowned association] address in
+            guard let owner = self?.associations.live(peer: address, port: association.peerPort) else { return false }
+            return owner !== association
+        }
         markPending(association)
     }
 

@@ -319,7 +319,7 @@ final class SweepPeer: SimulationParticipant {
             end(now)
         case .peerShutdown:
             peerShutdowns += 1
-        case .peerAddressChange:
+        case .peerAddressChange, .peerAddressReconfigured:
             break
         case .remoteError(_, let causes):
             // The peer reports the extensions it does not support (Forward-TSN-Supported
