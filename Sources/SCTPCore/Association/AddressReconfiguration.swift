@@ -83,6 +83,14 @@ extension IPAddress {
         }
     }
 
+    /// Not multicast (224.0.0.0/4, ff00::/8) nor the IPv4 broadcast address.
+    var isUnicast: Bool {
+        switch self {
+        case .v4(let address): address.rawValue >> 28 != 0xE && address.rawValue != 0xFFFF_FFFF
+        case .v6(let address): address.high >> 56 != 0xFF
+        }
+    }
+
     func isSameFamily(as other: IPAddress) -> Bool {
         switch (self, other) {
         case (.v4, .v4), (.v6, .v6): true

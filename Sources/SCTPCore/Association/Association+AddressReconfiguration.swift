@@ -80,7 +80,13 @@ extension Association {
     /// requests, to the primary path, with the Address Parameter naming an address of ours
     /// the peer knows and that stays (§5.1).
     func sendPendingAddressReconfiguration(now: SCTPInstant) {
-        guard state == .established, var rc = addressReconfig, rc.inFlight == nil, !rc.pending.isEmpty,
+        // Requests made while established still go once a shutdown began: the peer processes
+        // ASCONF until its SHUTDOWN ACK, and must learn of an address we stopped using.
+        switch state {
+        case .established, .shutdownPending, .shutdownReceived, .shutdownSent: break
+        default: return
+        }
+        guard var rc = addressReconfig, rc.inFlight == nil, !rc.pending.isEmpty,
               paths.indices.contains(primaryPath) else { return }
         let count = min(rc.pending.count, AddressReconfigurationState.maxRequestsPerChunk)
         let batch = Array(rc.pending.prefix(count))
@@ -279,9 +285,10 @@ extension Association {
                                 now: SCTPInstant) -> ErrorCause? {
         let address = requested.isWildcard ? source : requested
         if pathIndex(for: address) != nil { return nil }
-        // An address of a family we cannot reach, or one another association of ours uses.
-        guard localAddresses.contains(where: { $0.isSameFamily(as: address) }),
-              peerAddressOwnedElsewhere?(address) != true else {
+        // An address of a family we cannot reach, one of ours, a multicast or broadcast
+        // address, or one another association of ours uses.
+        guard localAddresses.contains(where: { $0.isSameFamily(as: address) }), !localAddresses.contains(address),
+              address.isUnicast, peerAddressOwnedElsewhere?(address) != true else {
             return .unresolvableAddress(UnresolvableAddressCause(parameter: parameter))
         }
         guard paths.count < configuration.maxPeerAddresses else {

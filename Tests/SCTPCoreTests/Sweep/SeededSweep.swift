@@ -21,6 +21,8 @@ enum SeededSweep {
         var duplicatesReceived: Bool
         var ecnReduced: Bool
         var messagesDelivered: Int
+        /// Address changes (RFC 5061) the server saw performed.
+        var addressReconfigurations = 0
 
         var report: String {
             "\(scenario)\n  after \(steps) steps, at \(end):\n    " + violations.joined(separator: "\n    ")
@@ -34,12 +36,18 @@ enum SeededSweep {
     static let timeLimit = Duration.seconds(7200)
     static let stepLimit = 400_000
 
-    static func run(seed: UInt64, schedulers: Bool = false, trace: Bool = false) -> Result {
-        let scenario = SweepScenario(seed: seed, schedulers: schedulers)
+    static func run(seed: UInt64, schedulers: Bool = false, addressChanges: Bool = false, trace: Bool = false) -> Result {
+        var scenario = SweepScenario(seed: seed, schedulers: schedulers)
+        if addressChanges { scenario.withAddressChanges() }
         let clientAddress = SweepScenario.clientAddress, serverAddress = SweepScenario.serverAddress
         var network = SimulatedNetwork(seed: seed)
         network.addLink(from: clientAddress, to: serverAddress, conditions: scenario.forward)
         network.addLink(from: serverAddress, to: clientAddress, conditions: scenario.backward)
+        if addressChanges {
+            // The client's second address, over a network path like the first.
+            network.addLink(from: SweepScenario.spareClientAddress, to: serverAddress, conditions: scenario.forward)
+            network.addLink(from: serverAddress, to: SweepScenario.spareClientAddress, conditions: scenario.backward)
+        }
         let client = SweepPeer(
             name: "client",
             endpoint: SCTPEndpoint(configuration: scenario.client, localPort: clientPort, localAddresses: [clientAddress],
@@ -57,6 +65,7 @@ enum SeededSweep {
         client.peerMessages = scenario.serverMessages
         server.peerMessages = scenario.clientMessages
         client.resets = scenario.clientResets
+        client.addressChanges = scenario.clientAddressChanges
         server.resets = scenario.serverResets
         if trace {
             client.trace = []
@@ -117,7 +126,8 @@ enum SeededSweep {
             fastRetransmitted: statistics.contains { $0.fastRetransmitMarks > 0 },
             duplicatesReceived: statistics.contains { $0.duplicateDataChunksReceived > 0 },
             ecnReduced: statistics.contains { $0.ecnWindowReductions > 0 },
-            messagesDelivered: client.delivered.count + server.delivered.count)
+            messagesDelivered: client.delivered.count + server.delivered.count,
+            addressReconfigurations: server.addressReconfigurations)
     }
 
     /// Exactly once, unaltered, in order within ordered streams; after an abort, every

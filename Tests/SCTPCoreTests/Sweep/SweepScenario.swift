@@ -87,6 +87,8 @@ struct SweepScenario: CustomStringConvertible {
     /// `nil` in the plain sweep.
     var clientSchedulers: Schedulers?
     var serverSchedulers: Schedulers?
+    /// The client's address changes (RFC 5061, `withAddressChanges()`); none in the plain sweep.
+    var clientAddressChanges: [AddressChange] = []
 
     static let clientAddress = IPAddress.v4(IPv4Address(10, 0, 0, 1))
     static let serverAddress = IPAddress.v4(IPv4Address(10, 0, 1, 1))
