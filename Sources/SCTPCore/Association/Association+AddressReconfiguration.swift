@@ -341,6 +341,7 @@ extension Association {
         func shifted(_ value: Int) -> Int? { value == index ? nil : (value > index ? value - 1 : value) }
         tx.outstanding.removePath(PathID(index))
         let wasCarryingData = index == primaryPath
+        let removedT3 = paths[index].t3Deadline
         paths.remove(at: index)
         configuredPrimaryPath = shifted(configuredPrimaryPath) ?? 0
         primaryPath = shifted(primaryPath) ?? preferredPath()
@@ -348,6 +349,12 @@ extension Association {
         if let path = reconfig?.inFlightPath { reconfig?.inFlightPath = shifted(path) ?? primaryPath }
         if let path = addressReconfig?.inFlight?.path { addressReconfig?.inFlight?.path = shifted(path) ?? primaryPath }
         if lastDataSource == address { lastDataSource = nil }
+        // The path's T3-rtx goes with it; what is still outstanding (gap-acknowledged chunks,
+        // abandoned ones a FORWARD TSN must skip) needs a timer on the path that now carries
+        // data, or nothing would ever send it again.
+        if !tx.outstanding.isEmpty, !paths.contains(where: { $0.t3Deadline != nil }) {
+            paths[primaryPath].t3Deadline = removedT3 ?? now + paths[primaryPath].rto.rto
+        }
         if tx.outstanding.hasChunksToRetransmit || wasCarryingData { transmitOwed = max(transmitOwed ?? now, now) }
         events.append(.peerAddressReconfigured(id, address, .removed))
     }

@@ -16,6 +16,7 @@ extension SCTPEndpoint {
         }
         guard !added.isEmpty else { return }
         localAddresses += added
+        removedLocalAddresses.removeAll { added.contains($0) }
         for association in associations.values where !association.isClosed { association.restoreSourceAddresses(added) }
         guard configuration.automaticAddressReconfiguration else { return }
         for association in associations.values where association.addressReconfig != nil && association.state == .established {
@@ -35,6 +36,9 @@ extension SCTPEndpoint {
         guard remaining.count != localAddresses.count else { return }
         let removed = localAddresses.filter { addresses.contains($0) }
         localAddresses = remaining
+        removedLocalAddresses.removeAll { removed.contains($0) }
+        removedLocalAddresses += removed
+        if removedLocalAddresses.count > 16 { removedLocalAddresses.removeFirst(removedLocalAddresses.count - 16) }
         for association in associations.values where !association.isClosed {
             if configuration.automaticAddressReconfiguration, association.addressReconfig != nil,
                association.state == .established {

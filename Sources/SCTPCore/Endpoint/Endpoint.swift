@@ -24,6 +24,9 @@ public final class SCTPEndpoint {
     public var localAddresses: [IPAddress] {
         didSet { initParameters = nil }
     }
+    /// Addresses `removeLocalAddresses` removed lately (at most 16): out-of-the-blue answers to
+    /// packets sent to them still leave from them.
+    var removedLocalAddresses: [IPAddress] = []
     /// The parameters every INIT and every INIT ACK lists (`localInitParameters(initAck:)`), made
     /// once for the current configuration and addresses.
     #if DEBUG
