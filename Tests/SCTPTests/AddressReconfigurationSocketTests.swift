@@ -92,6 +92,23 @@ struct AddressReconfigurationSocketTests {
         }
     }
 
+    @Test("bindx add on a listener announces the address to its associations (RFC 6458 §9.1, SCTP_AUTO_ASCONF)")
+    func bindxOnListener() throws {
+        let stack = makeStack()
+        defer { _ = try? stack.close().wait() }
+        let (listener, client, server, _) = try Self.pair(stack)
+        defer { try? listener.close(); try? client.close(); try? server.close() }
+        try listener.bindx([address("127.0.0.4", 0)], .add)
+        let added = try #require(try Self.nextAddressChange(client))
+        #expect(added.0 == "127.0.0.4" && added.1 == .added)
+        #expect(try client.getpaddrs().compactMap(\.ipAddress).contains("127.0.0.4"))
+        try server.sendmsg(ByteBuffer(string: "still here"), info: SCTPSendInfo(stream: 0))
+        #expect(String(buffer: try client.nextMessage().data) == "still here")
+        // SCTP_AUTO_ASCONF off: a later bindx changes only later associations.
+        try listener.setOption(.autoASCONF, false)
+        #expect(try listener.getOption(.autoASCONF) == false)
+    }
+
     @Test("without ASCONF negotiated, SCTP_SET_PEER_PRIMARY_ADDR fails with EOPNOTSUPP")
     func notNegotiated() throws {
         let stack = makeStack()
