@@ -26,10 +26,10 @@ extension UsrsctpInterop {
     struct AddressReconfigurationTests {
         static let events: SCTPEventTypes = [.associationChange, .shutdown, .peerAddressChange]
 
-        /// Our client → usrsctp echo server: after 100 messages we add 127.0.0.3
-        /// (`bindx` on the connected socket), ask usrsctp to send to it, then remove
-        /// 127.0.0.1 (the address the association started with); usrsctp reports each
-        /// change (PATH added / primary / removed) and every echo still arrives.
+        /// Our client (127.0.0.2) → usrsctp echo server (127.0.0.1): after 100 messages we add
+        /// 127.0.0.3 (`bindx` on the connected socket), ask usrsctp to send to it, then remove
+        /// 127.0.0.2 (the address the association started with); usrsctp reports each change
+        /// (PATH added / primary / removed) and every echo still arrives.
         @Test("our client adds an address, makes it usrsctp's primary and removes the first, while usrsctp echoes",
               .disabled("waiting for AUTH (RFC 4895): usrsctp processes ASCONF only when authenticated; connect AUTH, then enable"))
         func ourClientChangesAddresses() async throws {
@@ -41,7 +41,7 @@ extension UsrsctpInterop {
                 try AddressReconfigurationInterop.enableAuthentication(client)
                 try client.setOption(.asconfSupported, true)
                 try client.setOption(.initMessage, SCTPInitMessage(outboundStreams: 10, maxInboundStreams: 10))
-                try client.bind([loopback(0)])
+                try client.bind([loopback(0, "127.0.0.2")])
                 let udpPort = try #require(stack.udpPort)
                 try run.capture(ports: [udpPort, server.udpPort])
                 _ = try await client.connectx([loopback(server.port)])
@@ -59,7 +59,7 @@ extension UsrsctpInterop {
                 try await client.send(plan, range: 100..<200)
                 try await ReconfigurationTests.receiveMessages(100, from: client, into: &verifier)
 
-                try client.bindx([loopback(0)], .remove)
+                try client.bindx([loopback(0, "127.0.0.2")], .remove)
                 try await client.send(plan, range: 200..<300)
                 try await ReconfigurationTests.receiveMessages(100, from: client, into: &verifier)
                 #expect(verifier.errorCount == 0 && verifier.missing == 0 && verifier.messages == plan.count, "\(verifier.summary)")
@@ -74,23 +74,25 @@ extension UsrsctpInterop {
                 }
                 #expect(reported("added", "127.0.0.3"), "\(server.transcript)")
                 #expect(reported("primary", "127.0.0.3"), "\(server.transcript)")
-                #expect(reported("removed", "127.0.0.1"), "\(server.transcript)")
+                #expect(reported("removed", "127.0.0.2"), "\(server.transcript)")
                 run.expectNoAbort()
             }
         }
 
-        /// usrsctp client → our echo server: after 300 of 600 messages usrsctp adds
-        /// 127.0.0.3, asks us to send to it, and deletes 127.0.0.1; we report each change
-        /// (SCTP_ADDR_ADDED, SCTP_ADDR_MADE_PRIM, SCTP_ADDR_REMOVED) and every message and
-        /// echo is verified.
-        @Test("usrsctp client adds an address, makes it our primary and removes the first while we echo",
+        /// usrsctp client → our echo server: after 300 of 600 messages usrsctp asks us to
+        /// send to its address (Set Primary Address); we report SCTP_ADDR_MADE_PRIM and every
+        /// message and echo is verified. (usrsctp binds only interface addresses, 127.0.0.1
+        /// alone on loopback: its Add / Delete IP Address need network namespaces, as in
+        /// `MultihomingFailoverTests`; usrsctp-peer's `--add-address` / `--delete-address` are
+        /// ready for that.) Checked without us: usrsctp-peer --asconf against itself performs
+        /// this Set Primary (its server prints `PATH ... state=primary`).
+        @Test("usrsctp client asks us to make its address our primary while we echo",
               .disabled("waiting for AUTH (RFC 4895): usrsctp processes ASCONF only when authenticated; connect AUTH, then enable"))
-        func usrsctpClientChangesAddresses() async throws {
+        func usrsctpClientSetsPrimary() async throws {
             try await InteropRun.perform("asconf-server") { run in
                 try await echoServer(run, clients: [
                     (name: "asconf", count: 600, lengths: 12...1500, seed: 52, unordered: false, streams: 10),
-                ], clientArguments: ["--asconf", "--asconf-after", "300", "--add-address", "127.0.0.3",
-                                     "--set-primary", "127.0.0.3", "--delete-address", "127.0.0.1"]
+                ], clientArguments: ["--asconf", "--asconf-after", "300", "--set-primary", "127.0.0.1"]
                     + AddressReconfigurationInterop.authArguments,
                 configure: { listener in
                     try AddressReconfigurationInterop.enableAuthentication(listener)
@@ -98,13 +100,9 @@ extension UsrsctpInterop {
                     try listener.setOption(.events, [.peerAddressChange])
                 }, inspect: { outcome, peer in
                     let text = outcome.notifications.joined(separator: "\n")
-                    #expect(text.contains("127.0.0.3") && text.contains("added"), "\(text)")
-                    #expect(text.contains("madePrimary"), "\(text)")
-                    #expect(text.contains("127.0.0.1") && text.contains("removed"), "\(text)")
-                    for what in ["add", "set_primary", "delete"] {
-                        #expect(peer.child.lines.contains { $0.hasPrefix("ASCONF_REQUEST what=\(what) ") && $0.hasSuffix("errno=0") },
-                                "\(peer.transcript)")
-                    }
+                    #expect(text.contains("127.0.0.1") && text.contains("madePrimary"), "\(text)")
+                    #expect(peer.child.lines.contains { $0.hasPrefix("ASCONF_REQUEST what=set_primary ") && $0.hasSuffix("errno=0") },
+                            "\(peer.transcript)")
                 })
             }
         }

@@ -1411,23 +1411,25 @@ client_reconfigure(struct socket *s)
 
 /* ------------------------------------------------------------ address reconfiguration */
 
-/* --asconf: ASCONF (RFC 5061) announced on every association of the socket, and
- * SCTP_AUTO_ASCONF on (bindx on the bound socket is announced to the peer). usrsctp
+/* --asconf: ASCONF (RFC 5061) announced on every association of the socket (bindx on
+ * the bound socket is then announced to the peer). usrsctp
  * announces and accepts ASCONF only with AUTH (RFC 4895) negotiated: this needs AUTH to be
  * enabled too (the AUTH options of this program). */
 static int
 set_asconf_opts(struct socket *s)
 {
 	struct sctp_assoc_value av;
-	int on = 1;
 	if (!opt.asconf)
 		return 0;
 	memset(&av, 0, sizeof(av));
 	av.assoc_id = SCTP_FUTURE_ASSOC;
 	av.assoc_value = 1;
-	if (setopt(s, IPPROTO_SCTP, SCTP_ASCONF_SUPPORTED, &av, sizeof(av), "SCTP_ASCONF_SUPPORTED") < 0)
-		return -1;
-	return setopt(s, IPPROTO_SCTP, SCTP_AUTO_ASCONF, &on, sizeof(on), "SCTP_AUTO_ASCONF");
+	/* SCTP_AUTO_ASCONF is not set: usrsctp refuses it (EINVAL) on a socket bound to
+	 * explicit addresses, and there usrsctp_bindx sends the ASCONF anyway. An accepted
+	 * socket inherits SCTP_ASCONF_SUPPORTED and refuses it (EINVAL, connected): fine. */
+	if (usrsctp_setsockopt(s, IPPROTO_SCTP, SCTP_ASCONF_SUPPORTED, &av, sizeof(av)) < 0 && errno != EINVAL)
+		return setopt(s, IPPROTO_SCTP, SCTP_ASCONF_SUPPORTED, &av, sizeof(av), "SCTP_ASCONF_SUPPORTED");
+	return 0;
 }
 
 /* --asconf-after: adds --add-address to the bound socket (Add IP Address), asks the peer
