@@ -306,6 +306,28 @@ struct AddressReconfigurationTests {
         #expect(h.client.endpoint.addressChangeOutcomes(of: id).map(\.failure) == [nil])
     }
 
+    @Test("the ASCONF goes to the primary path; its retransmission to an alternate one, with the RTO backed off")
+    func retransmissionDestination() throws {
+        let (h, id, serverID) = try Self.connected(serverAddresses: [s1, s2])
+        h.run(for: .seconds(3)) { false }  // the client confirms s2
+        let filter = PacketFilterParticipant(h.client, rules: [(ChunkType.asconf, .drop)])
+        let log = RoutedParticipant(h.server, routes: [:])
+        h.loop.participants = [filter, log]
+        let association = try Self.association(h.client, id)
+        let rto = association.paths[0].rto.rto
+        try h.client.endpoint.addLocalAddresses([c2], now: h.now)
+        h.loop.flushTransmits()
+        #expect(association.addressReconfig?.inFlight?.path == 0)
+        // The timer expires: the same ASCONF goes to s2, the first path's RTO backed off.
+        #expect(h.run(for: .seconds(2)) { association.addressReconfig?.inFlight?.path == 1 })
+        #expect(association.paths[1].address == s2)
+        #expect(association.paths[0].rto.rto > rto, "backed off")
+        #expect(h.run(for: .seconds(5)) { Self.peerAddresses(h.server, serverID).contains(Self.c2) })
+        #expect(filter.applied == 1)
+        // The answer went back to where the ASCONF came from.
+        #expect(log.count(ChunkType.asconfAck, to: c1) == 1)
+    }
+
     @Test("a lost ASCONF-ACK: the retransmitted ASCONF is answered again from memory, performed once")
     func lostASCONFAck() throws {
         let (h, id, serverID) = try Self.connected()
