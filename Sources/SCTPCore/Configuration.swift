@@ -123,6 +123,22 @@ public struct SCTPConfiguration: Sendable, Hashable {
     /// (`SCTP_ENABLE_STREAM_RESET`). By default a peer may reset streams (a WebRTC data
     /// channel closes that way); SSN/TSN resets and added streams are denied.
     public var streamResetPermissions: StreamResetPermissions = [.resetStreams]
+    /// Announce and accept dynamic address reconfiguration (RFC 5061: ASCONF and ASCONF-ACK
+    /// in Supported Extensions): adding and deleting addresses of a live association and
+    /// asking the peer to change its primary path. Off by default. RFC 5061 requires both
+    /// chunks to be authenticated (RFC 4895, AUTH); an ASCONF or ASCONF-ACK is processed only
+    /// when the receive path says it was authenticated, or when
+    /// `acceptsUnauthenticatedAddressChanges` is set.
+    public var addressReconfiguration: Bool = false
+    /// `SCTP_AUTO_ASCONF`: local addresses added to or removed from the endpoint
+    /// (`SCTPEndpoint.addLocalAddresses`, `sctp_bindx`) are announced to every association
+    /// that supports address reconfiguration. On by default, as in FreeBSD and usrsctp.
+    public var automaticAddressReconfiguration: Bool = true
+    /// Process ASCONF and ASCONF-ACK chunks that were not authenticated (RFC 4895), as
+    /// usrsctp's `asconf_auth_nochk` sysctl does. For tests and closed networks only: anyone
+    /// who can send packets with the association's verification tag could then move it to
+    /// addresses of its choosing. Off by default.
+    public var acceptsUnauthenticatedAddressChanges: Bool = false
     /// Accept zero checksums under this error detection method (RFC 9653): the lower layer
     /// detects errors at least as well as CRC32c (method 1, `ZeroChecksumAcceptableParameter.dtls`:
     /// SCTP over DTLS, RFC 8261); `nil` (the default) never. With a method, INIT and INIT ACK

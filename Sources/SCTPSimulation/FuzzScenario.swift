@@ -494,7 +494,7 @@ final class FuzzWorld {
             }
         case .message(let id, let message):
             received(message, on: id, by: side)
-        case .peerShutdown, .peerAddressChange, .remoteError, .senderDry, .adaptationIndication, .streamReset,
+        case .peerShutdown, .peerAddressChange, .peerAddressReconfigured, .remoteError, .senderDry, .adaptationIndication, .streamReset,
              .associationReset, .streamChange:
             break
         }

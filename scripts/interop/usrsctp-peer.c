@@ -104,6 +104,12 @@ struct options {
 	int reset_both;        /* ... reset outgoing and incoming streams (else outgoing) */
 	int reset_assoc;       /* ... or an SSN/TSN reset */
 	int add_streams;       /* ... and add this many outgoing streams */
+	/* dynamic address reconfiguration (RFC 5061, ASCONF; usrsctp needs AUTH for it) */
+	int asconf;                /* --asconf: announce ASCONF, SCTP_AUTO_ASCONF on */
+	long long asconf_after;    /* client: -1, or after this many messages ... */
+	struct addr asconf_add[MAX_ADDRS]; int nasconf_add;       /* ... bindx add these */
+	struct addr asconf_set_primary[MAX_ADDRS]; int nasconf_set_primary; /* ... ask the peer to send to the first */
+	struct addr asconf_delete[MAX_ADDRS]; int nasconf_delete; /* ... then bindx remove these */
 };
 
 static struct options opt;
@@ -314,6 +320,8 @@ usage(const char *why)
 	        "      [--no-debug] [--debug] [--nr-sack]\n"
 	        "  reconfiguration: [--enable-reset] [--reset-after N [--reset-both] [--reset-assoc]\n"
 	        "      [--add-streams K]]\n"
+	        "  address reconfiguration (RFC 5061; usrsctp requires AUTH): [--asconf]\n"
+	        "      [--asconf-after N [--add-address A[,B...]] [--set-primary A] [--delete-address A[,B...]]]\n"
 	        "Addresses must be loopback (127.0.0.0/8, ::1) or in 198.18.0.0/15 (namespaces of a test).\n");
 	quit(EXIT_SETUP);
 }
@@ -742,6 +750,8 @@ set_interleaving(struct socket *s)
 	return setopt(s, IPPROTO_SCTP, SCTP_INTERLEAVING_SUPPORTED, &av, sizeof(av), "SCTP_INTERLEAVING_SUPPORTED");
 }
 
+static int set_asconf_opts(struct socket *s); /* address reconfiguration, below */
+
 /* Options that a socket needs whether it is created by us or by accept. */
 static int
 set_common_opts(struct socket *s)
@@ -770,6 +780,8 @@ set_common_opts(struct socket *s)
 		if (setopt(s, IPPROTO_SCTP, SCTP_EVENT, &ev, sizeof(ev), "SCTP_EVENT") < 0)
 			return -1;
 	}
+	if (set_asconf_opts(s) < 0)
+		return -1;
 	if (opt.enable_reset) {
 		struct sctp_assoc_value av;
 		memset(&av, 0, sizeof(av));
@@ -1398,6 +1410,67 @@ client_reconfigure(struct socket *s)
 	}
 }
 
+/* ------------------------------------------------------------ address reconfiguration */
+
+/* --asconf: ASCONF (RFC 5061) announced on every association of the socket (bindx on
+ * the bound socket is then announced to the peer). usrsctp
+ * announces and accepts ASCONF only with AUTH (RFC 4895) negotiated: this needs AUTH to be
+ * enabled too (the AUTH options of this program). */
+static int
+set_asconf_opts(struct socket *s)
+{
+	struct sctp_assoc_value av;
+	if (!opt.asconf)
+		return 0;
+	memset(&av, 0, sizeof(av));
+	av.assoc_id = SCTP_FUTURE_ASSOC;
+	av.assoc_value = 1;
+	/* SCTP_AUTO_ASCONF is not set: usrsctp refuses it (EINVAL) on a socket bound to
+	 * explicit addresses, and there usrsctp_bindx sends the ASCONF anyway. An accepted
+	 * socket inherits SCTP_ASCONF_SUPPORTED and refuses it (EINVAL, connected): fine. */
+	if (usrsctp_setsockopt(s, IPPROTO_SCTP, SCTP_ASCONF_SUPPORTED, &av, sizeof(av)) < 0 && errno != EINVAL)
+		return setopt(s, IPPROTO_SCTP, SCTP_ASCONF_SUPPORTED, &av, sizeof(av), "SCTP_ASCONF_SUPPORTED");
+	return 0;
+}
+
+/* --asconf-after: adds --add-address to the bound socket (Add IP Address), asks the peer
+ * to send to --set-primary (Set Primary Address), then removes --delete-address (Delete
+ * IP Address). Each request is printed (ASCONF_REQUEST what=... addr=... errno=...); the
+ * peer's changes arrive as PATH lines. */
+static void
+client_change_addresses(struct socket *s)
+{
+	char buf[MAX_ADDRS * sizeof(struct sockaddr_in6)];
+	int i, rc;
+
+	for (i = 0; i < opt.nasconf_add; i++) {
+		pack_addrs(&opt.asconf_add[i], 1, 0, buf);
+		rc = usrsctp_bindx(s, (struct sockaddr *)buf, 1, SCTP_BINDX_ADD_ADDR);
+		out("ASCONF_REQUEST what=add addr=%s errno=%d", opt.asconf_add[i].text, rc < 0 ? errno : 0);
+	}
+	if (opt.nasconf_set_primary) {
+		struct sctp_setpeerprim prim;
+		int tries;
+		memset(&prim, 0, sizeof(prim));
+		pack_addrs(&opt.asconf_set_primary[0], 1, 0, buf);
+		memcpy(&prim.sspp_addr, buf, opt.asconf_set_primary[0].family == AF_INET
+		       ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+		/* usrsctp refuses an address its peer has not acknowledged yet: retry, bounded. */
+		for (tries = 0; tries < 5000; tries++) {
+			rc = usrsctp_setsockopt(s, IPPROTO_SCTP, SCTP_SET_PEER_PRIMARY_ADDR, &prim, sizeof(prim));
+			if (rc == 0 || (errno != EADDRNOTAVAIL && errno != EINVAL))
+				break;
+			usleep(1000);
+		}
+		out("ASCONF_REQUEST what=set_primary addr=%s errno=%d", opt.asconf_set_primary[0].text, rc < 0 ? errno : 0);
+	}
+	for (i = 0; i < opt.nasconf_delete; i++) {
+		pack_addrs(&opt.asconf_delete[i], 1, 0, buf);
+		rc = usrsctp_bindx(s, (struct sockaddr *)buf, 1, SCTP_BINDX_REM_ADDR);
+		out("ASCONF_REQUEST what=delete addr=%s errno=%d", opt.asconf_delete[i].text, rc < 0 ? errno : 0);
+	}
+}
+
 /* ------------------------------------------------------------ server */
 
 enum { AFTER_CONTINUE, AFTER_CLOSED };
@@ -1798,6 +1871,8 @@ run_client(void)
 				wait_until(cond_echoes_done, "echoes before the SSN/TSN reset");
 			client_reconfigure(cl.s);
 		}
+		if (opt.asconf_after >= 0 && i + 1 == opt.asconf_after)
+			client_change_addresses(cl.s);
 	}
 
 	if (opt.echo)
@@ -1884,6 +1959,7 @@ main(int argc, char **argv)
 	opt.remote_port = -1;
 	opt.corrupt = -1;
 	opt.reset_after = -1;
+	opt.asconf_after = -1;
 
 	if (argc < 2)
 		usage(NULL);
@@ -1920,6 +1996,7 @@ main(int argc, char **argv)
 		if (!strcmp(name, "--enable-reset")) { opt.enable_reset = 1; continue; }
 		if (!strcmp(name, "--reset-both")) { opt.reset_both = 1; continue; }
 		if (!strcmp(name, "--reset-assoc")) { opt.reset_assoc = 1; continue; }
+		if (!strcmp(name, "--asconf")) { opt.asconf = 1; continue; }
 		if (v == NULL) {
 			char msg[96];
 			if (i + 1 >= argc) {
@@ -1992,6 +2069,18 @@ main(int argc, char **argv)
 			opt.reset_after = parse_num(v, name, 1, 1LL << 36);
 		else if (!strcmp(name, "--add-streams"))
 			opt.add_streams = (int)parse_num(v, name, 1, 65535);
+		/* address reconfiguration (RFC 5061) */
+		else if (!strcmp(name, "--asconf-after"))
+			opt.asconf_after = parse_num(v, name, 1, 1LL << 36);
+		else if (!strcmp(name, "--add-address"))
+			parse_addr_list(v, opt.asconf_add, &opt.nasconf_add, name);
+		else if (!strcmp(name, "--delete-address"))
+			parse_addr_list(v, opt.asconf_delete, &opt.nasconf_delete, name);
+		else if (!strcmp(name, "--set-primary")) {
+			parse_addr_list(v, opt.asconf_set_primary, &opt.nasconf_set_primary, name);
+			if (opt.nasconf_set_primary != 1)
+				usage("--set-primary takes one address");
+		}
 		else {
 			char msg[96];
 			snprintf(msg, sizeof(msg), "unknown option %s", name);
@@ -2070,6 +2159,11 @@ main(int argc, char **argv)
 		usrsctp_sysctl_set_sctp_nrsack_enable(1);
 		usrsctp_sysctl_set_sctp_cmt_on_off(1);
 		usrsctp_sysctl_set_sctp_do_drain(0);
+	}
+	if (opt.asconf) {
+		/* ASCONF (RFC 5061): usrsctp refuses asconf_enable without auth_enable. */
+		usrsctp_sysctl_set_sctp_asconf_enable(1);
+		usrsctp_sysctl_set_sctp_auto_asconf(1);
 	}
 
 	rc = opt.is_server ? run_server() : run_client();

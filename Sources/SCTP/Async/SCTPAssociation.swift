@@ -103,6 +103,24 @@ public final class SCTPAssociation: Sendable {
         try socket.resetStreams(streams, direction: direction, association: id)
     }
 
+    /// Asks the peer to send to our address `address` (RFC 5061 Set Primary Address,
+    /// `SCTP_SET_PEER_PRIMARY_ADDR`); the association must have negotiated ASCONF.
+    public func setPeerPrimaryAddress(_ address: SocketAddress) throws(SCTPError) {
+        try socket.setPeerPrimaryAddress(address, association: id)
+    }
+
+    /// Adds local addresses to the association's socket and asks the peer to use them too
+    /// (`sctp_bindx` add, RFC 5061 Add IP Address when ASCONF was negotiated).
+    public func addLocalAddresses(_ addresses: [SocketAddress]) throws(SCTPError) {
+        try socket.bindx(addresses, .add)
+    }
+
+    /// Removes local addresses from the association's socket (`sctp_bindx` remove): no
+    /// packet leaves from them any more, and the peer is asked to delete them.
+    public func removeLocalAddresses(_ addresses: [SocketAddress]) throws(SCTPError) {
+        try socket.bindx(addresses, .remove)
+    }
+
     /// Adds streams (RFC 6525, `SCTP_ADD_STREAMS`); the outcome arrives as `.streamChange`.
     public func addStreams(outbound: UInt16 = 0, inbound: UInt16 = 0) throws(SCTPError) {
         try socket.addStreams(outbound: outbound, inbound: inbound, association: id)

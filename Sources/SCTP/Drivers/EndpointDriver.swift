@@ -599,6 +599,57 @@ final class EndpointDriver: @unchecked Sendable {
             SCTPError(.notSupported, "stream reconfiguration (RE-CONFIG) is off here or the peer does not support it")
         case .invalidReconfiguration(let why): SCTPError(.invalidArgument, why)
         case .reconfigurationBusy: SCTPError(.alreadyInProcess, "too many stream reconfiguration requests wait already")
+        case .addressReconfigurationNotSupported:
+            SCTPError(.notSupported, "address reconfiguration (ASCONF) is off here or the peer does not support it")
+        case .invalidAddressChange(let why): SCTPError(.invalidArgument, why)
+        case .addressNotAvailable(let address): SCTPError(.addressNotAvailable, "\(address) is not an address of this association")
+        case .addressReconfigurationBusy: SCTPError(.wouldBlock, "too many address changes wait already")
         }
     }
+}
+
+extension EndpointDriver {
+    // MARK: Dynamic address reconfiguration (RFC 5061)
+
+    /// `sctp_bindx(SCTP_BINDX_ADD_ADDR)` on a bound socket: the endpoint gains the addresses
+    /// (already open on the transport); associations that negotiated ASCONF announce them
+    /// when `SCTP_AUTO_ASCONF` is on.
+    func addLocalAddresses(_ addresses: [IPAddress]) throws(SCTPError) {
+        do {
+            try endpoint.addLocalAddresses(addresses, now: now)
+        } catch {
+            throw Self.map(error)
+        }
+        flushSoon()
+    }
+
+    /// `sctp_bindx(SCTP_BINDX_REM_ADDR)` on a bound socket: no packet leaves from the
+    /// addresses any more; associations that negotiated ASCONF ask their peer to delete them.
+    func removeLocalAddresses(_ addresses: [IPAddress]) throws(SCTPError) {
+        do {
+            try endpoint.removeLocalAddresses(addresses, now: now)
+        } catch {
+            throw Self.map(error)
+        }
+        flushSoon()
+    }
+
+    /// `SCTP_SET_PEER_PRIMARY_ADDR`: asks the peer to send to our `address`.
+    func requestPeerPrimaryAddress(_ address: IPAddress, of id: AssociationID) throws(SCTPError) {
+        do {
+            try endpoint.requestPeerPrimaryAddress(address, on: id, now: now)
+        } catch {
+            throw Self.map(error)
+        }
+        flushSoon()
+    }
+
+    /// Whether both sides announced ASCONF; `nil` for an unknown association.
+    func isAddressReconfigurationSupported(of id: AssociationID) -> Bool? {
+        guard endpoint.state(of: id) != nil else { return nil }
+        return endpoint.supportsAddressReconfiguration(id)
+    }
+
+    /// Our addresses as the association's peer knows them (`sctp_getladdrs` with an id).
+    func localAddresses(of id: AssociationID) -> [IPAddress] { endpoint.localAddresses(of: id) }
 }

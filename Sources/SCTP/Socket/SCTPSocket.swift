@@ -188,7 +188,11 @@ public final class SCTPSocket: @unchecked Sendable {
     public enum BindxOperation: Sendable { case add, remove }
 
     /// Adds addresses to, or removes them from, the socket's bound set (`sctp_bindx`). On an
-    /// unbound socket `.add` binds. Changes apply to associations set up afterwards.
+    /// unbound socket `.add` binds. Changes apply to associations set up afterwards, and
+    /// (RFC 6458 §9.1) to the live associations that negotiated address reconfiguration
+    /// (ASCONF, RFC 5061, `SCTP_ASCONF_SUPPORTED`) while `SCTP_AUTO_ASCONF` is on: their peer
+    /// is asked to add or delete the addresses. A removed address is no longer used as a
+    /// source at once. Removing every address: EINVAL.
     public func bindx(_ addresses: [SocketAddress], _ operation: BindxOperation) throws(SCTPError) {
         let (ips, port) = try ipAddresses(addresses, allowPortZero: true)
         try onLoopWaiting { [self] () -> EventLoopFuture<Void> in
@@ -206,13 +210,18 @@ public final class SCTPSocket: @unchecked Sendable {
                 if let clash = stack.conflict(port: driver.localPort, addresses: added) {
                     return eventLoop.makeFailedFuture(SCTPError(.addressInUse, "SCTP port \(driver.localPort) is in use on \(clash)"))
                 }
-                return stack.open(added).map { driver.localAddresses += added }
+                // The endpoint announces them to its associations (ASCONF, RFC 5061).
+                return stack.open(added).flatMapThrowing { try driver.addLocalAddresses(added) }
             case .remove:
                 let remaining = driver.localAddresses.filter { !ips.contains($0) }
                 guard !remaining.isEmpty else {
                     return eventLoop.makeFailedFuture(SCTPError(.invalidArgument, "cannot remove every bound address"))
                 }
-                driver.localAddresses = remaining
+                do {
+                    try driver.removeLocalAddresses(ips)
+                } catch {
+                    return eventLoop.makeFailedFuture(error)
+                }
                 return eventLoop.makeSucceededVoidFuture()
             }
         }

@@ -125,6 +125,12 @@ public enum SCTPPeerAddressState: Hashable, Sendable {
     case potentiallyFailed
     /// `SCTP_ADDR_CONFIRMED` is not distinguished from available; unconfirmed addresses report this.
     case unconfirmed
+    /// `SCTP_ADDR_ADDED`: the peer added this address (RFC 5061 ASCONF).
+    case added
+    /// `SCTP_ADDR_REMOVED`: the peer deleted this address.
+    case removed
+    /// `SCTP_ADDR_MADE_PRIM`: the peer asked us to send to this address.
+    case madePrimary
 }
 
 /// A notification (`MSG_NOTIFICATION`, RFC 6458 §6.1), delivered when its type is subscribed.
@@ -306,6 +312,13 @@ extension SCTPNotification {
             case .potentiallyFailed: .potentiallyFailed
             case .inactive: .unreachable
             case .unconfirmed: .unconfirmed
+            }
+            self = .peerAddressChange(try? address.socketAddress(port: Int(port)), mapped, id)
+        case .peerAddressReconfigured(let id, let address, let change):
+            let mapped: SCTPPeerAddressState = switch change {
+            case .added: .added
+            case .removed: .removed
+            case .madePrimary: .madePrimary
             }
             self = .peerAddressChange(try? address.socketAddress(port: Int(port)), mapped, id)
         case .remoteError(let id, let causes):

@@ -40,6 +40,7 @@ extension Association {
             ? ReconfigurationState(localInitialTSN: nextTSN, peerInitialTSN: peerInitialTSN,
                                    permissions: configuration.streamResetPermissions)
             : nil
+        startAddressReconfiguration(peerInitialTSN: peerInitialTSN)
         let removed = tx.configure(outboundStreams: outboundStreams, peerReceiverWindow: peerReceiverWindow)
         for message in removed {
             events.append(.sendFailed(id, FailedMessage(unsent: message)))
@@ -68,6 +69,7 @@ extension Association {
             if reconfig.pendingPeerAssociationReset != nil { completePeerAssociationResetIfReady(now: now) }
             if !reconfig.pending.isEmpty && reconfig.inFlight.isEmpty { sendPendingReconfiguration(now: now) }
         }
+        if let rc = addressReconfig, rc.inFlight == nil, !rc.pending.isEmpty { sendPendingAddressReconfiguration(now: now) }
         let canSendData = state == .established || state == .shutdownPending || state == .shutdownReceived
         let pathIndex = primaryPath
         var storage: [PacketBuilder.Built] = []
@@ -145,6 +147,7 @@ extension Association {
         var builder = PacketBuilder(header: commonHeader, mtu: mtu, destination: destination, checksum: checksumMode,
                                     packetStorage: packetStorage)
         builder.ecnCapable = ecnNegotiated
+        if pinnedSourceAddresses != nil { builder.source = sourceAddress(toward: destination) }
         return builder
     }
 

@@ -108,6 +108,7 @@ extension Association {
         peerSupportsForwardTSN = configuration.partialReliability && features.contains(.forwardTSN)
         peerSupportsReconfiguration = features.contains(.reconfiguration)
         nonRenegableSacks = configuration.announcesNonRenegableSacks && features.contains(.nonRenegableSack)
+        peerSupportsAddressReconfiguration = features.contains(.addressReconfiguration)
         peerAdaptationIndication = initiate.parameters.parameters.lazy.compactMap {
             if case .adaptationLayerIndication(let p) = $0 { p.adaptationCodePoint } else { nil }
         }.first
@@ -170,6 +171,7 @@ extension Association {
         peerAdaptationIndication = cookie.peerAdaptationIndication
         peerSupportsReconfiguration = cookie.peerFeatures.contains(.reconfiguration)
         nonRenegableSacks = configuration.announcesNonRenegableSacks && cookie.peerFeatures.contains(.nonRenegableSack)
+        peerSupportsAddressReconfiguration = cookie.peerFeatures.contains(.addressReconfiguration)
         var addresses = [source]
         for address in cookie.allPeerAddresses where !addresses.contains(address) { addresses.append(address) }
         let previous = paths

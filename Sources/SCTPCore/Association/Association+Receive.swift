@@ -110,6 +110,14 @@ extension Association {
                 if !unknown.action.continues { break chunks }
             case .reconfig(let reconfigChunk) where reconfig != nil:
                 handleReconfig(reconfigChunk, now: now)
+            // RFC 5061. AUTH seam: `chunkAuthenticated` must be true only for a chunk an AUTH
+            // chunk before it in this packet covered (RFC 4895); nothing authenticates yet.
+            case .asconf(let asconfChunk) where addressReconfig != nil:
+                if let previous = handleASCONF(asconfChunk, from: source, chunkAuthenticated: false, now: now) {
+                    outcome.previousPeerAddresses = outcome.previousPeerAddresses ?? previous
+                }
+            case .asconfAck(let ack) where addressReconfig != nil:
+                handleASCONFAck(ack, chunkAuthenticated: false, now: now)
             case .auth, .asconf, .asconfAck, .reconfig, .pad, .iForwardTSN, .nrSack:
                 // Extensions not negotiated (we do not announce them yet): treat as unrecognised
                 // chunks, by their type's high bits (§3.2).

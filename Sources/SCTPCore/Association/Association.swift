@@ -30,7 +30,9 @@ final class Association {
     #endif
     let localPort: UInt16
     let peerPort: UInt16
-    let localAddresses: [IPAddress]
+    /// Our addresses as the peer knows them: the endpoint's at setup, then changed by the
+    /// address reconfiguration (RFC 5061) the peer acknowledged.
+    var localAddresses: [IPAddress]
     /// Our verification tag: the peer puts it in every packet to us.
     let localTag: UInt32
     /// The peer's verification tag: we put it in every packet to the peer.
@@ -118,6 +120,8 @@ final class Association {
     var peerSupportsReconfiguration = false
     /// Both ends listed NR-SACK: acknowledgements go as NR-SACK and come as NR-SACK.
     var nonRenegableSacks = false
+    /// The peer announced ASCONF and ASCONF-ACK (RFC 5061) in its INIT or INIT ACK.
+    var peerSupportsAddressReconfiguration = false
     /// Stream reconfiguration (RFC 6525), both ways; `nil` until data transfer starts or when
     /// either side lacks it.
     #if DEBUG
@@ -125,6 +129,20 @@ final class Association {
     #else
     @exclusivity(unchecked) var reconfig: ReconfigurationState?
     #endif
+
+    /// Dynamic address reconfiguration (RFC 5061, ASCONF), both ways; `nil` until data
+    /// transfer starts or when either side lacks it (`Association+AddressReconfiguration.swift`).
+    var addressReconfig: AddressReconfigurationState?
+    /// The local addresses packets may leave from, once this association's addresses
+    /// changed (`nil`: the driver chooses among the endpoint's); see `sourceAddress(toward:)`.
+    var pinnedSourceAddresses: [IPAddress]?
+    /// Our addresses the endpoint no longer has: never a source again.
+    var withdrawnSourceAddresses: [IPAddress] = []
+    /// What became of our latest address reconfiguration requests (bounded).
+    var addressChangeOutcomes: [AddressChangeOutcome] = []
+    /// Whether another live association of the endpoint has this peer address (set by the
+    /// endpoint): the peer may not add it to this one (RFC 5061).
+    var peerAddressOwnedElsewhere: ((IPAddress) -> Bool)?
 
     // Data transfer.
     var nextTSN: TSN
@@ -234,6 +252,7 @@ final class Association {
         }
         for failed in tx.takeFailures() + tx.removeAll() { events.append(.sendFailed(id, failed)) }
         abandonReconfiguration()
+        abandonAddressReconfiguration()
         if let event { events.append(event) }
     }
 
@@ -253,6 +272,7 @@ final class Association {
         if let tag { header.verificationTag = tag }
         var builder = PacketBuilder(header: header, mtu: paths[pathIndex].mtu, destination: paths[pathIndex].address,
                                     checksum: checksum ?? checksumMode)
+        if pinnedSourceAddresses != nil { builder.source = sourceAddress(toward: paths[pathIndex].address) }
         builder.initialCapacity = 512
         for chunk in chunks { builder.add(chunk) }
         builder.finish(into: &outbox)
@@ -279,6 +299,7 @@ final class Association {
         if timers.hasExpired(.t2Shutdown, at: now) { t2Expired(now: now) }
         if timers.hasExpired(.t5ShutdownGuard, at: now) { t5Expired(now: now) }
         if timers.hasExpired(.reconfiguration, at: now) { reconfigurationTimerExpired(now: now) }
+        if timers.hasExpired(.addressReconfiguration, at: now) { addressReconfigurationTimerExpired(now: now) }
         if state == .closed { return }
         for index in paths.indices {
             if let deadline = paths[index].t3Deadline, deadline <= now { t3Expired(path: index, now: now) }

@@ -78,6 +78,8 @@ enum AssociationTimer: CaseIterable {
     /// The stream reconfiguration timer (RFC 6525 §5.1.1): retransmits the RE-CONFIG
     /// chunk in flight.
     case reconfiguration
+    /// The address reconfiguration timer (RFC 5061 §5.1): retransmits the ASCONF in flight.
+    case addressReconfiguration
 }
 
 /// The deadlines of the association-wide timers, one per `AssociationTimer`; `nil` when the
@@ -87,6 +89,7 @@ struct TimerTable {
     private var t2: SCTPInstant?
     private var t5: SCTPInstant?
     private var reconfig: SCTPInstant?
+    private var asconf: SCTPInstant?
 
     /// The deadline of a timer; set `nil` to stop it.
     subscript(timer: AssociationTimer) -> SCTPInstant? {
@@ -96,6 +99,7 @@ struct TimerTable {
             case .t2Shutdown: t2
             case .t5ShutdownGuard: t5
             case .reconfiguration: reconfig
+            case .addressReconfiguration: asconf
             }
         }
         set {
@@ -104,6 +108,7 @@ struct TimerTable {
             case .t2Shutdown: t2 = newValue
             case .t5ShutdownGuard: t5 = newValue
             case .reconfiguration: reconfig = newValue
+            case .addressReconfiguration: asconf = newValue
             }
         }
     }
@@ -121,7 +126,7 @@ struct TimerTable {
             guard let b else { return a }
             return a < b ? a : b
         }
-        return earlier(earlier(earlier(t1, t2), t5), reconfig)
+        return earlier(earlier(earlier(earlier(t1, t2), t5), reconfig), asconf)
     }
 
     /// Stops every timer.

@@ -97,4 +97,14 @@ public enum CoreError: Error, Hashable, Sendable {
     case invalidReconfiguration(String)
     /// Too many reconfiguration requests wait already (EALREADY).
     case reconfigurationBusy
+    /// Address reconfiguration (RFC 5061, ASCONF) is off here or the peer did not announce
+    /// it (EOPNOTSUPP).
+    case addressReconfigurationNotSupported
+    /// An address change the association cannot make (EINVAL): not established, the
+    /// wildcard, or deleting its last address.
+    case invalidAddressChange(String)
+    /// The address is not one of ours in this association (EADDRNOTAVAIL).
+    case addressNotAvailable(IPAddress)
+    /// Too many address changes wait already (EAGAIN).
+    case addressReconfigurationBusy
 }

@@ -29,6 +29,10 @@ public enum SCTPEvent: Sendable {
     case peerShutdown(AssociationID)
     /// A peer address changed state (`SCTP_PEER_ADDR_CHANGE`).
     case peerAddressChange(AssociationID, IPAddress, PathState)
+    /// The peer added or deleted one of its addresses, or asked us to make one our primary
+    /// (RFC 5061; `SCTP_PEER_ADDR_CHANGE` with `SCTP_ADDR_ADDED`, `SCTP_ADDR_REMOVED`,
+    /// `SCTP_ADDR_MADE_PRIM`).
+    case peerAddressReconfigured(AssociationID, IPAddress, PeerAddressReconfiguration)
     /// The peer reported an error in an ERROR chunk (`SCTP_REMOTE_ERROR`).
     case remoteError(AssociationID, [ErrorCause])
     /// A message could not be sent; it is returned (`SCTP_SEND_FAILED_EVENT`).

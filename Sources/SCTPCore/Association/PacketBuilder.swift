@@ -45,6 +45,8 @@ struct PacketBuilder {
     /// Packets carrying DATA go out ECN-capable (`Transmit.ecnCapable`): the association
     /// negotiated ECN (RFC 9260 Appendix A). Control-only packets never do.
     var ecnCapable = false
+    /// The local address the packets leave from (`Transmit.source`); `nil`: the driver's choice.
+    var source: IPAddress?
     /// The packet being filled, `nil` until its first chunk.
     private var buffer: ByteBuffer?
     /// Whether the packet being filled holds a DATA chunk.
@@ -151,7 +153,7 @@ struct PacketBuilder {
     }
 
     private func transmit(_ packet: Built) -> Transmit {
-        Transmit(datagram: packet.bytes, destination: destination, ecnCapable: ecnCapable && packet.carriesData)
+        Transmit(datagram: packet.bytes, destination: destination, source: source, ecnCapable: ecnCapable && packet.carriesData)
     }
 
     /// All packets, the current one closed.

@@ -68,6 +68,7 @@ extension SCTPEndpoint {
         var extensions: [UInt8] = []
         if configuration.partialReliability { extensions.append(ChunkType.forwardTSN) }
         if configuration.streamReconfiguration { extensions.append(ChunkType.reconfig) }
+        if configuration.addressReconfiguration { extensions += [ChunkType.asconf, ChunkType.asconfAck] }  // RFC 5061
         extensions += configuration.interleavingChunkTypes
         if configuration.announcesNonRenegableSacks { extensions.append(ChunkType.nrSack) }
         if !extensions.isEmpty {

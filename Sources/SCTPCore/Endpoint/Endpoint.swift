@@ -24,6 +24,9 @@ public final class SCTPEndpoint {
     public var localAddresses: [IPAddress] {
         didSet { initParameters = nil }
     }
+    /// Addresses `removeLocalAddresses` removed lately (at most 16): out-of-the-blue answers to
+    /// packets sent to them still leave from them.
+    var removedLocalAddresses: [IPAddress] = []
     /// The parameters every INIT and every INIT ACK lists (`localInitParameters(initAck:)`), made
     /// once for the current configuration and addresses.
     #if DEBUG
@@ -263,6 +266,10 @@ public final class SCTPEndpoint {
             schedule.replace(replaced, with: association)
         }
         association.isRegistered = true
+        association.peerAddressOwnedElsewhere = { [weak self, unowned association] address in
+            guard let owner = self?.associations.live(peer: address, port: association.peerPort) else { return false }
+            return owner !== association
+        }
         markPending(association)
     }
 

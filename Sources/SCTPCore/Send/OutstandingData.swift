@@ -433,6 +433,31 @@ public struct OutstandingData: Sendable {
         return marked
     }
 
+    /// The path `path` is gone (RFC 5061: the peer deleted its address): its chunks in flight
+    /// are marked for retransmission (they go on another path), every chunk on it is counted
+    /// on path 0 from now on, and the paths after it move down by one, as the association's
+    /// path table does. Fast Recovery is left as it is (no loss was seen).
+    public mutating func removePath(_ path: PathID) {
+        let removed = path.rawValue
+        if bytesInFlight(on: path) > 0 {
+            for index in chunks.indices where chunks[index].state == .inFlight && chunks[index].path == path {
+                markForRetransmission(at: index)
+            }
+        }
+        for index in chunks.indices {
+            let current = chunks[index].path.rawValue
+            if current == removed { chunks[index].path = PathID(0) }
+            else if current > removed { chunks[index].path = PathID(current - 1) }
+        }
+        if removed < flight.count {
+            flight.remove(at: removed)
+            statistics.remove(at: removed)
+            scratch.remove(at: removed)
+            for index in statistics.indices { statistics[index] = PathSackStatistics(path: PathID(index)) }
+        }
+        if !chunks.isEmpty { ensurePath(PathID(0)) }
+    }
+
     // MARK: SACK
 
     /// Processes a SACK (§6.2.1, §6.7, §7.2.4).

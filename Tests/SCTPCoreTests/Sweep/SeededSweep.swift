@@ -24,6 +24,8 @@ enum SeededSweep {
         var mtuProbed = false
         var blackHole = false
         var messagesDelivered: Int
+        /// Address changes (RFC 5061) the server saw performed.
+        var addressReconfigurations = 0
 
         var report: String {
             "\(scenario)\n  after \(steps) steps, at \(end):\n    " + violations.joined(separator: "\n    ")
@@ -37,12 +39,18 @@ enum SeededSweep {
     static let timeLimit = Duration.seconds(7200)
     static let stepLimit = 400_000
 
-    static func run(seed: UInt64, schedulers: Bool = false, trace: Bool = false) -> Result {
-        let scenario = SweepScenario(seed: seed, schedulers: schedulers)
+    static func run(seed: UInt64, schedulers: Bool = false, addressChanges: Bool = false, trace: Bool = false) -> Result {
+        var scenario = SweepScenario(seed: seed, schedulers: schedulers)
+        if addressChanges { scenario.withAddressChanges() }
         let clientAddress = SweepScenario.clientAddress, serverAddress = SweepScenario.serverAddress
         var network = SimulatedNetwork(seed: seed)
         network.addLink(from: clientAddress, to: serverAddress, conditions: scenario.forward)
         network.addLink(from: serverAddress, to: clientAddress, conditions: scenario.backward)
+        if addressChanges {
+            // The client's second address, over a network path like the first.
+            network.addLink(from: SweepScenario.spareClientAddress, to: serverAddress, conditions: scenario.forward)
+            network.addLink(from: serverAddress, to: SweepScenario.spareClientAddress, conditions: scenario.backward)
+        }
         let client = SweepPeer(
             name: "client",
             endpoint: SCTPEndpoint(configuration: scenario.client, localPort: clientPort, localAddresses: [clientAddress],
@@ -60,6 +68,7 @@ enum SeededSweep {
         client.peerMessages = scenario.serverMessages
         server.peerMessages = scenario.clientMessages
         client.resets = scenario.clientResets
+        client.addressChanges = scenario.clientAddressChanges
         server.resets = scenario.serverResets
         if trace {
             client.trace = []
@@ -131,7 +140,8 @@ enum SeededSweep {
             ecnReduced: statistics.contains { $0.ecnWindowReductions > 0 },
             mtuProbed: statistics.contains { $0.pathMTUProbesAcknowledged > 0 },
             blackHole: statistics.contains { $0.pathMTUBlackHoles > 0 },
-            messagesDelivered: client.delivered.count + server.delivered.count)
+            messagesDelivered: client.delivered.count + server.delivered.count,
+            addressReconfigurations: server.addressReconfigurations)
     }
 
     /// Exactly once, unaltered, in order within ordered streams; after an abort, every

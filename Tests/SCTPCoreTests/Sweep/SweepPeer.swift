@@ -30,6 +30,9 @@ final class SweepPeer: SimulationParticipant {
     /// The stream resets this side asks for.
     var resets: [SweepScenario.Reset] = []
     private var nextReset = 0
+    /// The address changes this side makes (RFC 5061).
+    var addressChanges: [SweepScenario.AddressChange] = []
+    private var nextAddressChange = 0
     /// Resets asked for and accepted, per direction; their outcomes as reported.
     private(set) var outgoingResetsRequested = 0
     private(set) var incomingResetsRequested = 0
@@ -63,6 +66,8 @@ final class SweepPeer: SimulationParticipant {
     private(set) var pieces: [UInt16: (index: Int, payload: ByteBuffer)] = [:]
     private(set) var unreadBytes = 0
     private(set) var upEvents = 0
+    /// Address changes of the peer (RFC 5061) reported.
+    private(set) var addressReconfigurations = 0
     private(set) var shutdownCompletes = 0
     private(set) var peerShutdowns = 0
     private(set) var lost: [LossReason] = []
@@ -94,7 +99,11 @@ final class SweepPeer: SimulationParticipant {
 
     // MARK: SimulationParticipant
 
-    var addresses: [IPAddress] { endpoint.localAddresses }
+    /// The endpoint's addresses, and those it removed: their transport stays open (as a
+    /// driver's does after `bindx` remove), so packets the peer still sends there arrive
+    /// (RFC 5061 §5.1: keep accepting them until the peer stopped using the address).
+    var addresses: [IPAddress] { endpoint.localAddresses + removedAddresses }
+    private var removedAddresses: [IPAddress] = []
 
     var nextDeadline: SCTPInstant? {
         var earliest = endpoint.nextDeadline
@@ -126,8 +135,8 @@ final class SweepPeer: SimulationParticipant {
             checkInvariants(now: now)
             return nil
         }
-        if trace != nil { trace!.append((now.nanoseconds, "\(now) \(name) → \(Self.describe(transmit.datagram))")) }
-        return OutgoingDatagram(datagram: transmit.datagram, from: transmit.source ?? addresses[0], to: transmit.destination)
+        if trace != nil { trace!.append((now.nanoseconds, "\(now) \(name) → \(transmit.destination) \(Self.describe(transmit.datagram))")) }
+        return OutgoingDatagram(datagram: transmit.datagram, from: transmit.source ?? endpoint.localAddresses[0], to: transmit.destination)
     }
 
     // MARK: The application
@@ -155,6 +164,7 @@ final class SweepPeer: SimulationParticipant {
                 if !stoppedSending && nextToSend < messages.count { consider(retryAt ?? upAt + messages[nextToSend].offset) }
                 consider(shutdownAfter.map { upAt + $0 })
                 if nextReset < resets.count { consider(upAt + resets[nextReset].offset) }
+                if nextAddressChange < addressChanges.count { consider(upAt + addressChanges[nextAddressChange].offset) }
                 consider(abortAfter.map { upAt + $0 })
                 if let schedulers, nextSwitch < schedulers.switches.count { consider(upAt + schedulers.switches[nextSwitch].after) }
             }
@@ -177,6 +187,7 @@ final class SweepPeer: SimulationParticipant {
         }
         if upAt != nil { sendDue(now: now, early: false) }
         resetDue(now: now)
+        addressChangesDue(now: now)
         if let upAt, let after = shutdownAfter, upAt + after <= now {
             shutdownAfter = nil
             stoppedSending = true
@@ -245,6 +256,32 @@ final class SweepPeer: SimulationParticipant {
                 continue
             } catch {
                 violation("reset \(reset.streams) \(reset.direction) failed: \(error)", at: now)
+            }
+        }
+    }
+
+    /// Makes the address changes whose time has come. Refusals the script cannot avoid (the
+    /// association is not established any more, too many changes wait) are fine.
+    private func addressChangesDue(now: SCTPInstant) {
+        guard let upAt, let association else { return }
+        while nextAddressChange < addressChanges.count, upAt + addressChanges[nextAddressChange].offset <= now {
+            let change = addressChanges[nextAddressChange]
+            nextAddressChange += 1
+            do {
+                switch change.action {
+                case .add(let address): try endpoint.addLocalAddresses([address], now: now)
+                case .delete(let address):
+                    // Removing the address the peer knows us by, once the association can no
+                    // longer tell the peer (shutting down), would cut it off: not done.
+                    guard endpoint.state(of: association) == .established else { continue }
+                    try endpoint.removeLocalAddresses([address], now: now)
+                    removedAddresses.append(address)
+                case .setPeerPrimary(let address): try endpoint.requestPeerPrimaryAddress(address, on: association, now: now)
+                }
+            } catch .invalidAddressChange, .addressReconfigurationBusy, .unknownAssociation, .addressNotAvailable {
+                continue
+            } catch {
+                violation("address change \(change.action) failed: \(error)", at: now)
             }
         }
     }
@@ -321,6 +358,8 @@ final class SweepPeer: SimulationParticipant {
             peerShutdowns += 1
         case .peerAddressChange:
             break
+        case .peerAddressReconfigured:
+            addressReconfigurations += 1
         case .remoteError(_, let causes):
             // The peer reports the extensions it does not support (Forward-TSN-Supported
             // when its PR-SCTP is off); anything else is unexpected.

@@ -90,6 +90,8 @@ struct SweepScenario: CustomStringConvertible {
     /// Path MTU discovery (RFC 8899) runs: both sides discover, the links drop datagrams above
     /// a size, and at `at` after the start both links' limit becomes `size` (`nil`: none).
     var mtuChange: (at: Duration, size: Int?)?
+    /// The client's address changes (RFC 5061, `withAddressChanges()`); none in the plain sweep.
+    var clientAddressChanges: [AddressChange] = []
 
     static let clientAddress = IPAddress.v4(IPv4Address(10, 0, 0, 1))
     static let serverAddress = IPAddress.v4(IPv4Address(10, 0, 1, 1))

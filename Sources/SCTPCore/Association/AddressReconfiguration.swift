@@ -1,0 +1,100 @@
+import SCTPWire
+
+/// A change of the association's addresses (RFC 5061), reported as `SCTPEvent.peerAddressReconfigured`
+/// (`SCTP_PEER_ADDR_CHANGE` with `SCTP_ADDR_ADDED`, `SCTP_ADDR_REMOVED`, `SCTP_ADDR_MADE_PRIM`).
+public enum PeerAddressReconfiguration: Hashable, Sendable {
+    /// The peer added this address (Add IP Address): a new path, unconfirmed until a
+    /// heartbeat answers.
+    case added
+    /// The peer deleted this address (Delete IP Address): its path is gone.
+    case removed
+    /// The peer asked us to send to this address (Set Primary Address).
+    case madePrimary
+}
+
+/// What an association keeps for dynamic address reconfiguration (RFC 5061), both ways.
+///
+/// Requester side: our requests wait in `pending` (bounded) while one ASCONF is in flight
+/// (§5.1: exactly one outstanding); the next ASCONF takes up to `maxRequestsPerChunk` of
+/// them. Responder side: the serial number of the last ASCONF of the peer we processed and
+/// our answer to it, sent again if that ASCONF comes again (§5.2).
+struct AddressReconfigurationState {
+    /// The most requests waiting to be sent.
+    static let maxPendingRequests = 16
+    /// The most requests one ASCONF of ours carries.
+    static let maxRequestsPerChunk = 8
+    /// The most requests of one ASCONF of the peer we process; the one after gets "Operation
+    /// Refused Due to Resource Shortage" and the rest no answer (so they count as failed, §5.3).
+    static let maxRequestsProcessed = 32
+
+    /// A request of ours about one of our addresses.
+    enum Request: Hashable {
+        /// Add IP Address: the peer may send to this address of ours.
+        case add(IPAddress)
+        /// Delete IP Address: the peer must stop sending to it.
+        case delete(IPAddress)
+        /// Set Primary Address: the peer should send to this address of ours.
+        case setPrimary(IPAddress)
+    }
+
+    /// The ASCONF in flight: what it asked, and the path it last went to.
+    struct InFlight {
+        var serialNumber: UInt32
+        var chunk: ASCONFChunk
+        var requests: [(correlationID: UInt32, request: Request)]
+        var path: Int
+    }
+
+    /// The serial number of our next ASCONF (§5.1 A1: starts at our initial TSN).
+    var nextSerialNumber: UInt32
+    var nextCorrelationID: UInt32 = 1
+    var pending: [Request] = []
+    var inFlight: InFlight?
+    /// The serial number of the last ASCONF of the peer we processed (its initial TSN - 1 before any).
+    var peerSerialNumber: UInt32
+    /// Our answer to it, sent again when it is retransmitted (§5.2 C2).
+    var lastAnswer: ASCONFAckChunk?
+
+    init(localInitialTSN: TSN, peerInitialTSN: TSN) {
+        nextSerialNumber = localInitialTSN.rawValue
+        peerSerialNumber = peerInitialTSN.rawValue &- 1
+    }
+
+    /// Every request not answered yet, in flight first.
+    var unanswered: [Request] { (inFlight?.requests.map(\.request) ?? []) + pending }
+
+    /// Our addresses a request not answered yet deletes.
+    var deleting: [IPAddress] {
+        unanswered.compactMap { if case .delete(let address) = $0 { address } else { nil } }
+    }
+
+    /// Our addresses a request not answered yet adds.
+    var adding: [IPAddress] {
+        unanswered.compactMap { if case .add(let address) = $0 { address } else { nil } }
+    }
+}
+
+extension IPAddress {
+    /// 0.0.0.0 or :: (RFC 5061 §4.2.1-§4.2.4: "the source address of the packet").
+    var isWildcard: Bool {
+        switch self {
+        case .v4(let address): address.rawValue == 0
+        case .v6(let address): address.high == 0 && address.low == 0
+        }
+    }
+
+    /// Not multicast (224.0.0.0/4, ff00::/8) nor the IPv4 broadcast address.
+    var isUnicast: Bool {
+        switch self {
+        case .v4(let address): address.rawValue >> 28 != 0xE && address.rawValue != 0xFFFF_FFFF
+        case .v6(let address): address.high >> 56 != 0xFF
+        }
+    }
+
+    func isSameFamily(as other: IPAddress) -> Bool {
+        switch (self, other) {
+        case (.v4, .v4), (.v6, .v6): true
+        default: false
+        }
+    }
+}

@@ -1,0 +1,413 @@
+import NIOCore
+import SCTPWire
+
+/// Dynamic address reconfiguration (RFC 5061): our requests (add or delete one of our
+/// addresses, ask the peer to change its primary path), sent one ASCONF at a time on their own
+/// retransmission timer, and the peer's, answered by serial number (a retransmitted ASCONF
+/// gets the same ASCONF-ACK again).
+///
+/// AUTH seam: RFC 5061 §4.1.1 requires ASCONF and ASCONF-ACK to be authenticated (RFC 4895).
+/// The receive loop passes `chunkAuthenticated` (an AUTH chunk earlier in the packet covered
+/// the chunk); an unauthenticated one is discarded unless the configuration says
+/// `acceptsUnauthenticatedAddressChanges` (tests, closed networks).
+extension Association {
+    // MARK: Setup
+
+    /// Called when data transfer starts: ASCONF is on when both sides announced it.
+    func startAddressReconfiguration(peerInitialTSN: TSN) {
+        addressReconfig = configuration.addressReconfiguration && peerSupportsAddressReconfiguration
+            ? AddressReconfigurationState(localInitialTSN: nextTSN, peerInitialTSN: peerInitialTSN)
+            : nil
+    }
+
+    /// Whether an ASCONF or ASCONF-ACK may be processed (the AUTH seam).
+    private func acceptsAddressChange(chunkAuthenticated: Bool) -> Bool {
+        chunkAuthenticated || configuration.acceptsUnauthenticatedAddressChanges
+    }
+
+    // MARK: User requests
+
+    /// Queues a request of ours. Adding an address the peer knows, or deleting one it does not,
+    /// does nothing. A delete must leave an address; Set Primary names one of ours.
+    func requestAddressChange(_ request: AddressReconfigurationState.Request, now: SCTPInstant) throws(CoreError) {
+        guard var rc = addressReconfig else { throw .addressReconfigurationNotSupported }
+        guard state == .established else { throw .invalidAddressChange("the association is not established") }
+        let deleting = rc.deleting
+        let adding = rc.adding
+        let known = localAddresses.filter { !deleting.contains($0) } + adding
+        switch request {
+        case .add(let address):
+            guard !address.isWildcard else { throw .invalidAddressChange("the wildcard address") }
+            if known.contains(address) { return }
+        case .delete(let address):
+            guard known.contains(address) else { return }
+            guard known.contains(where: { $0 != address }) else {
+                throw .invalidAddressChange("\(address) is the association's last address")
+            }
+        case .setPrimary(let address):
+            guard known.contains(address) else { throw .addressNotAvailable(address) }
+        }
+        guard rc.pending.count < AddressReconfigurationState.maxPendingRequests else { throw .addressReconfigurationBusy }
+        rc.pending.append(request)
+        addressReconfig = rc
+        updatePinnedSourceAddresses()
+        transmitOwed = max(transmitOwed ?? now, now)
+    }
+
+    /// Our addresses packets may leave from while our address set changes: those the peer
+    /// knows, less those being deleted (a deleted address stops being a source at once, the
+    /// paths move to another; an added one is used once the peer acknowledged it).
+    /// Addresses the endpoint gave up (`withdrawnSourceAddresses`) are never sources. `nil`
+    /// (the driver's choice) while nothing changed.
+    func updatePinnedSourceAddresses() {
+        guard addressReconfig != nil || !withdrawnSourceAddresses.isEmpty else {
+            pinnedSourceAddresses = nil
+            return
+        }
+        let deleting = addressReconfig?.deleting ?? []
+        pinnedSourceAddresses = localAddresses.filter { !deleting.contains($0) && !withdrawnSourceAddresses.contains($0) }
+    }
+
+    /// The source for a packet to `destination` when the association pins its sources; `nil`
+    /// leaves the choice to the driver.
+    func sourceAddress(toward destination: IPAddress) -> IPAddress? {
+        pinnedSourceAddresses?.first { $0.isSameFamily(as: destination) }
+    }
+
+    // MARK: Sending
+
+    /// Sends the next ASCONF when none is in flight: up to `maxRequestsPerChunk` queued
+    /// requests, to the primary path, with the Address Parameter naming an address of ours
+    /// the peer knows and that stays (§5.1).
+    func sendPendingAddressReconfiguration(now: SCTPInstant) {
+        // Requests made while established still go once a shutdown began: the peer processes
+        // ASCONF until its SHUTDOWN ACK, and must learn of an address we stopped using.
+        switch state {
+        case .established, .shutdownPending, .shutdownReceived, .shutdownSent: break
+        default: return
+        }
+        guard var rc = addressReconfig, rc.inFlight == nil, !rc.pending.isEmpty,
+              paths.indices.contains(primaryPath) else { return }
+        let count = min(rc.pending.count, AddressReconfigurationState.maxRequestsPerChunk)
+        let batch = Array(rc.pending.prefix(count))
+        rc.pending.removeFirst(count)
+        var parameters: [Parameter] = []
+        var requests: [(correlationID: UInt32, request: AddressReconfigurationState.Request)] = []
+        for request in batch {
+            let correlationID = rc.nextCorrelationID
+            rc.nextCorrelationID &+= 1
+            requests.append((correlationID, request))
+            switch request {
+            case .add(let address):
+                parameters.append(.addIPAddress(AddIPAddressParameter(correlationID: correlationID, address: address)))
+            case .delete(let address):
+                parameters.append(.deleteIPAddress(DeleteIPAddressParameter(correlationID: correlationID, address: address)))
+            case .setPrimary(let address):
+                parameters.append(.setPrimaryAddress(SetPrimaryAddressParameter(correlationID: correlationID, address: address)))
+            }
+        }
+        let deleted = Set(rc.deleting + batch.compactMap { if case .delete(let a) = $0 { a } else { nil } })
+        let destination = paths[primaryPath].address
+        let lookup = localAddresses.first { !deleted.contains($0) && $0.isSameFamily(as: destination) }
+            ?? localAddresses.first { !deleted.contains($0) }
+            ?? localAddresses.first
+            ?? (destination.isSameFamily(as: .v4(IPv4Address(rawValue: 0))) ? .v4(IPv4Address(rawValue: 0)) : .v6(IPv6Address(high: 0, low: 0)))
+        let chunk = ASCONFChunk(serialNumber: rc.nextSerialNumber, address: lookup, parameters: ParameterList(parameters))
+        rc.inFlight = .init(serialNumber: rc.nextSerialNumber, chunk: chunk, requests: requests, path: primaryPath)
+        rc.nextSerialNumber &+= 1
+        addressReconfig = rc
+        updatePinnedSourceAddresses()
+        queueControl(.asconf(chunk))
+        timers[.addressReconfiguration] = now + paths[primaryPath].rto.rto
+    }
+
+    /// The ASCONF timer expired (§5.1 B): the same ASCONF goes again, to another path if
+    /// there is one, with the RTO backed off and an error counted, as T3-rtx does; too many
+    /// end the association.
+    func addressReconfigurationTimerExpired(now: SCTPInstant) {
+        timers[.addressReconfiguration] = nil
+        guard let inFlight = addressReconfig?.inFlight, paths.indices.contains(inFlight.path) else { return }
+        let path = inFlight.path
+        paths[path].rto.backOff()
+        recordError(path: path, now: now)
+        guard state != .closed else { return }
+        let next = alternatePath(to: path)
+        addressReconfig?.inFlight?.path = next
+        sendControl([.asconf(inFlight.chunk)], to: next)
+        timers[.addressReconfiguration] = now + paths[next].rto.rto
+    }
+
+    /// The association ends: requests not answered are dropped.
+    func abandonAddressReconfiguration() {
+        guard addressReconfig?.inFlight != nil || addressReconfig?.pending.isEmpty == false else { return }
+        addressReconfig?.inFlight = nil
+        addressReconfig?.pending = []
+    }
+
+    // MARK: ASCONF-ACK
+
+    /// The peer's answer to our ASCONF (§5.3). One for another serial number is discarded.
+    /// A request with an Error Cause Indication failed; one without an answer succeeded,
+    /// unless it comes after a failed one, which then fails too unless a Success Indication
+    /// names it (§5.3).
+    func handleASCONFAck(_ ack: ASCONFAckChunk, chunkAuthenticated: Bool, now: SCTPInstant) {
+        guard acceptsAddressChange(chunkAuthenticated: chunkAuthenticated) else { return }
+        guard let inFlight = addressReconfig?.inFlight, ack.serialNumber == inFlight.serialNumber else { return }
+        timers[.addressReconfiguration] = nil
+        addressReconfig?.inFlight = nil
+        associationErrorCount = 0
+        var answers: [UInt32: ErrorCause?] = [:]
+        for parameter in ack.parameters.parameters.prefix(2 * AddressReconfigurationState.maxRequestsPerChunk) {
+            switch parameter {
+            case .successIndication(let success):
+                answers[success.correlationID] = .some(nil)
+            case .errorCauseIndication(let failure):
+                answers[failure.correlationID] = .some(failure.causes.first ?? .outOfResource(OutOfResourceCause()))
+            default:
+                continue
+            }
+        }
+        var afterFailure = false
+        var outcomes: [AddressChangeOutcome] = []
+        for (correlationID, request) in inFlight.requests {
+            let cause: ErrorCause?
+            if let answer = answers[correlationID] {
+                cause = answer
+                if cause != nil { afterFailure = true }
+            } else {
+                cause = afterFailure ? .outOfResource(OutOfResourceCause()) : nil
+            }
+            outcomes.append(AddressChangeOutcome(request: request, failure: cause))
+            guard cause == nil else { continue }
+            switch request {
+            case .add(let address):
+                if !localAddresses.contains(address) { localAddresses.append(address) }
+            case .delete(let address):
+                localAddresses.removeAll { $0 == address }
+            case .setPrimary:
+                break
+            }
+        }
+        addressChangeOutcomes.append(contentsOf: outcomes)
+        if addressChangeOutcomes.count > Self.maxAddressChangeOutcomes {
+            addressChangeOutcomes.removeFirst(addressChangeOutcomes.count - Self.maxAddressChangeOutcomes)
+        }
+        updatePinnedSourceAddresses()
+        transmitOwed = max(transmitOwed ?? now, now)
+    }
+
+    /// How many answered requests of ours `addressChangeOutcomes` keeps.
+    static let maxAddressChangeOutcomes = 64
+
+    // MARK: ASCONF
+
+    /// An ASCONF from the peer (§5.2). The expected serial number is processed and answered;
+    /// the last one processed is answered again from memory; any other is discarded. The
+    /// ASCONF-ACK goes to where the ASCONF came from. Returns the peer's addresses from before
+    /// when its paths changed (the endpoint indexes the association by them).
+    func handleASCONF(_ chunk: ASCONFChunk, from source: IPAddress, chunkAuthenticated: Bool,
+                      now: SCTPInstant) -> [IPAddress]? {
+        guard acceptsAddressChange(chunkAuthenticated: chunkAuthenticated) else { return nil }
+        switch state {
+        case .established, .shutdownPending, .shutdownSent, .shutdownReceived: break
+        default: return nil
+        }
+        guard let rc = addressReconfig else { return nil }
+        if chunk.serialNumber == rc.peerSerialNumber {
+            if let answer = rc.lastAnswer { sendASCONFAck(answer, to: source) }
+            return nil
+        }
+        guard chunk.serialNumber == rc.peerSerialNumber &+ 1 else { return nil }
+        let before = paths.map(\.address)
+        var responses: [Parameter] = []
+        var failed = false
+        var processed = 0
+        requests: for parameter in chunk.parameters.parameters {
+            let correlationID: UInt32
+            let cause: ErrorCause?
+            if processed == AddressReconfigurationState.maxRequestsProcessed {
+                // Too many requests in one ASCONF: refused from here on (the rest unanswered fail, §5.3).
+                guard let id = parameter.asconfCorrelationID else { continue }
+                responses.append(.errorCauseIndication(ErrorCauseIndicationParameter(
+                    correlationID: id, causes: [.resourceShortage(ResourceShortageCause(parameter: parameter))])))
+                break requests
+            }
+            switch parameter {
+            case .addIPAddress(let request):
+                correlationID = request.correlationID
+                cause = addPeerAddress(request.address, parameter: parameter, source: source, now: now)
+            case .deleteIPAddress(let request):
+                correlationID = request.correlationID
+                cause = deletePeerAddress(request.address, parameter: parameter, source: source, now: now)
+            case .setPrimaryAddress(let request):
+                correlationID = request.correlationID
+                cause = setPeerPrimary(request.address, parameter: parameter, source: source)
+            case .unknown(let unknown) where unknown.type & 0x8000 == 0:
+                break requests  // RFC 9260 §3.2.1: stop processing at it
+            default:
+                continue  // Adaptation Layer Indication, answers (not valid here), unknown ones: skipped
+            }
+            processed += 1
+            if let cause {
+                failed = true
+                responses.append(.errorCauseIndication(ErrorCauseIndicationParameter(correlationID: correlationID, causes: [cause])))
+            } else if failed {
+                // After a failure, a request without an answer counts as failed (§5.3): say it succeeded.
+                responses.append(.successIndication(SuccessIndicationParameter(correlationID: correlationID)))
+            }
+        }
+        let answer = ASCONFAckChunk(serialNumber: chunk.serialNumber, parameters: ParameterList(responses))
+        addressReconfig?.peerSerialNumber = chunk.serialNumber
+        addressReconfig?.lastAnswer = answer
+        sendASCONFAck(answer, to: source)
+        let after = paths.map(\.address)
+        return after == before ? nil : before
+    }
+
+    /// Sends an ASCONF-ACK to where the ASCONF came from (§5.2), which need not be one of the
+    /// peer's addresses (an ASCONF adding its source address whose add failed).
+    private func sendASCONFAck(_ ack: ASCONFAckChunk, to destination: IPAddress) {
+        if let index = pathIndex(for: destination) {
+            sendControl([.asconfAck(ack)], to: index)
+            return
+        }
+        guard paths.indices.contains(primaryPath) else { return }
+        var builder = PacketBuilder(header: commonHeader, mtu: paths[primaryPath].mtu, destination: destination,
+                                    checksum: checksumMode)
+        builder.source = sourceAddress(toward: destination)
+        builder.add(.asconfAck(ack))
+        builder.finish(into: &outbox)
+    }
+
+    /// Add IP Address (§4.2.1, §5.2): a new path, unconfirmed until a heartbeat answers
+    /// (probed at once). The wildcard address adds the packet's source.
+    private func addPeerAddress(_ requested: IPAddress, parameter: Parameter, source: IPAddress,
+                                now: SCTPInstant) -> ErrorCause? {
+        let address = requested.isWildcard ? source : requested
+        if pathIndex(for: address) != nil { return nil }
+        // An address of a family we cannot reach, one of ours, a multicast or broadcast
+        // address, or one another association of ours uses.
+        guard localAddresses.contains(where: { $0.isSameFamily(as: address) }), !localAddresses.contains(address),
+              address.isUnicast, peerAddressOwnedElsewhere?(address) != true else {
+            return .unresolvableAddress(UnresolvableAddressCause(parameter: parameter))
+        }
+        guard paths.count < configuration.maxPeerAddresses else {
+            return .resourceShortage(ResourceShortageCause(parameter: parameter))
+        }
+        var path = PeerPath(address: address, state: .unconfirmed, configuration: configuration)
+        path.resetCongestion(peerReceiverWindow: tx.lastPeerWindow)
+        paths.append(path)
+        scheduleHeartbeat(path: paths.count - 1, now: now)
+        events.append(.peerAddressReconfigured(id, address, .added))
+        return nil
+    }
+
+    /// Delete IP Address (§4.2.2, §5.2): the path goes, not the last one, not the one the
+    /// ASCONF came from. Deleting an address the association does not have succeeds. The
+    /// wildcard address deletes every address but the packet's source.
+    private func deletePeerAddress(_ requested: IPAddress, parameter: Parameter, source: IPAddress,
+                                   now: SCTPInstant) -> ErrorCause? {
+        if requested.isWildcard {
+            guard pathIndex(for: source) != nil else {
+                return .unresolvableAddress(UnresolvableAddressCause(parameter: parameter))
+            }
+            for address in paths.map(\.address) where address != source { removePeerPath(address, now: now) }
+            return nil
+        }
+        if requested == source { return .deleteSourceAddress(DeleteSourceAddressCause(parameter: parameter)) }
+        guard pathIndex(for: requested) != nil else { return nil }
+        guard paths.count > 1 else { return .deleteLastRemainingAddress(DeleteLastRemainingAddressCause(parameter: parameter)) }
+        removePeerPath(requested, now: now)
+        return nil
+    }
+
+    /// Set Primary Address (§4.2.4, §5.2): data goes to this path from now on (once it is
+    /// confirmed and active). The wildcard address names the packet's source.
+    private func setPeerPrimary(_ requested: IPAddress, parameter: Parameter, source: IPAddress) -> ErrorCause? {
+        let address = requested.isWildcard ? source : requested
+        guard let index = pathIndex(for: address) else {
+            return .unresolvableAddress(UnresolvableAddressCause(parameter: parameter))
+        }
+        configuredPrimaryPath = index
+        primaryPath = preferredPath()
+        events.append(.peerAddressReconfigured(id, address, .madePrimary))
+        return nil
+    }
+
+    /// Removes the path to `address`: its chunks in flight go again on another path, the
+    /// path indices after it move down by one everywhere they are kept.
+    func removePeerPath(_ address: IPAddress, now: SCTPInstant) {
+        guard let index = pathIndex(for: address), paths.count > 1 else { return }
+        func shifted(_ value: Int) -> Int? { value == index ? nil : (value > index ? value - 1 : value) }
+        tx.outstanding.removePath(PathID(index))
+        let wasCarryingData = index == primaryPath
+        let removedT3 = paths[index].t3Deadline
+        paths.remove(at: index)
+        configuredPrimaryPath = shifted(configuredPrimaryPath) ?? 0
+        primaryPath = shifted(primaryPath) ?? preferredPath()
+        if !paths[primaryPath].isUsable { primaryPath = preferredPath() }
+        if let path = reconfig?.inFlightPath { reconfig?.inFlightPath = shifted(path) ?? primaryPath }
+        if let path = addressReconfig?.inFlight?.path { addressReconfig?.inFlight?.path = shifted(path) ?? primaryPath }
+        if lastDataSource == address { lastDataSource = nil }
+        // The path's T3-rtx goes with it; what is still outstanding (gap-acknowledged chunks,
+        // abandoned ones a FORWARD TSN must skip) needs a timer on the path that now carries
+        // data, or nothing would ever send it again.
+        if !tx.outstanding.isEmpty, !paths.contains(where: { $0.t3Deadline != nil }) {
+            paths[primaryPath].t3Deadline = removedT3 ?? now + paths[primaryPath].rto.rto
+        }
+        if tx.outstanding.hasChunksToRetransmit || wasCarryingData { transmitOwed = max(transmitOwed ?? now, now) }
+        events.append(.peerAddressReconfigured(id, address, .removed))
+    }
+}
+
+/// What became of one of our address reconfiguration requests (kept for inspection:
+/// `SCTPEndpoint.addressChangeOutcomes(of:)`).
+public struct AddressChangeOutcome: Hashable, Sendable {
+    public enum Kind: Hashable, Sendable {
+        case add, delete, setPrimary
+    }
+
+    public var kind: Kind
+    public var address: IPAddress
+    /// Why the peer refused it; `nil` when it succeeded.
+    public var failure: ErrorCause?
+
+    init(request: AddressReconfigurationState.Request, failure: ErrorCause?) {
+        switch request {
+        case .add(let address): (kind, self.address) = (.add, address)
+        case .delete(let address): (kind, self.address) = (.delete, address)
+        case .setPrimary(let address): (kind, self.address) = (.setPrimary, address)
+        }
+        self.failure = failure
+    }
+}
+
+extension Parameter {
+    /// The correlation id of an ASCONF request parameter.
+    var asconfCorrelationID: UInt32? {
+        switch self {
+        case .addIPAddress(let p): p.correlationID
+        case .deleteIPAddress(let p): p.correlationID
+        case .setPrimaryAddress(let p): p.correlationID
+        default: nil
+        }
+    }
+}
+
+extension ResourceShortageCause {
+    /// The cause for a request parameter (its TLV, header included).
+    init(parameter: Parameter) { self.init(bytes: Self.tlv(parameter)) }
+    static func tlv(_ parameter: Parameter) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        parameter.write(to: &buffer)
+        return buffer
+    }
+}
+
+extension DeleteSourceAddressCause {
+    init(parameter: Parameter) { self.init(bytes: ResourceShortageCause.tlv(parameter)) }
+}
+
+extension DeleteLastRemainingAddressCause {
+    init(parameter: Parameter) { self.init(bytes: ResourceShortageCause.tlv(parameter)) }
+}
