@@ -490,7 +490,7 @@ final class FuzzWorld {
         case .message(let id, let message):
             received(message, on: id, by: side)
         case .peerShutdown, .peerAddressChange, .remoteError, .senderDry, .adaptationIndication, .streamReset,
-             .associationReset, .streamChange:
+             .associationReset, .streamChange, .authentication:
             break
         }
     }

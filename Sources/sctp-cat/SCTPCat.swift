@@ -286,6 +286,8 @@ struct SCTPCat: ParsableCommand {
         case .streamChange(let event, let id):
             let outcome = event.flags.contains(.denied) ? " denied" : event.flags.contains(.failed) ? " failed" : ""
             return "association \(id.rawValue): streams changed\(outcome), out \(event.outboundStreams) in \(event.inboundStreams)"
+        case .authentication(let event, let id):
+            return "association \(id.rawValue): AUTH \(event.indication) key \(event.keyNumber)"
         }
     }
 }

@@ -475,6 +475,17 @@ final class EndpointDriver: @unchecked Sendable {
         }
     }
 
+    /// Runs an AUTH option (RFC 4895) on the endpoint, its errors mapped to errnos.
+    func authentication<Result>(_ body: (SCTPEndpoint) throws(CoreError) -> Result) throws(SCTPError) -> Result {
+        do {
+            let result = try body(endpoint)
+            flushSoon()
+            return result
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
     /// Whether a live association uses stream reconfiguration (`SCTP_RECONFIG_SUPPORTED`).
     func isReconfigurationSupported(of id: AssociationID) -> Bool? { endpoint.isReconfigurationSupported(on: id) }
 
@@ -578,6 +589,7 @@ final class EndpointDriver: @unchecked Sendable {
             SCTPError(.notSupported, "stream reconfiguration (RE-CONFIG) is off here or the peer does not support it")
         case .invalidReconfiguration(let why): SCTPError(.invalidArgument, why)
         case .reconfigurationBusy: SCTPError(.alreadyInProcess, "too many stream reconfiguration requests wait already")
+        case .invalidAuthentication(let why): SCTPError(.invalidArgument, why)
         }
     }
 }

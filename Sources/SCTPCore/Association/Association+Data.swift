@@ -145,6 +145,7 @@ extension Association {
         var builder = PacketBuilder(header: commonHeader, mtu: mtu, destination: destination, checksum: checksumMode,
                                     packetStorage: packetStorage)
         builder.ecnCapable = ecnNegotiated
+        builder.authenticator = packetAuthenticator()
         return builder
     }
 

@@ -124,6 +124,12 @@ final class Association {
     @exclusivity(unchecked) var reconfig: ReconfigurationState?
     #endif
 
+    /// Chunk authentication (RFC 4895, `Association+Auth.swift`): `nil` when we do not announce it.
+    var authentication: AuthenticationState?
+    /// While a packet is handled: whether the chunk being processed came after a valid AUTH
+    /// chunk (RFC 4895 §6.3). Parts that need authenticated chunks (ASCONF) read it.
+    var currentChunkAuthenticated = false
+
     // Data transfer.
     var nextTSN: TSN
     /// What waits to be sent, what is in flight, and the per-path table.
@@ -250,6 +256,7 @@ final class Association {
         var builder = PacketBuilder(header: header, mtu: paths[pathIndex].mtu, destination: paths[pathIndex].address,
                                     checksum: checksum ?? checksumMode)
         builder.initialCapacity = 512
+        builder.authenticator = packetAuthenticator()
         for chunk in chunks { builder.add(chunk) }
         builder.finish(into: &outbox)
     }

@@ -97,4 +97,7 @@ public enum CoreError: Error, Hashable, Sendable {
     case invalidReconfiguration(String)
     /// Too many reconfiguration requests wait already (EALREADY).
     case reconfigurationBusy
+    /// An AUTH option the endpoint or association cannot take (EINVAL): an unknown or active
+    /// key, a chunk type that may not be authenticated, an HMAC list without SHA-1.
+    case invalidAuthentication(String)
 }
