@@ -126,6 +126,7 @@ struct PerfClient {
         if let mtu { options.configuration.pathMTU = mtu }
         options.configuration.streamScheduler = scheduler
         options.configuration.interleaving = interleaving
+        PerfAuthentication.apply(to: &options.configuration)
         let shared = Locked(Shared(streams: streams))
         let unordered = unordered
         let driverBox = DriverBox()

@@ -56,6 +56,7 @@ struct PerfServer {
         options.acceptsAssociations = true
         if let mtu { options.configuration.pathMTU = mtu }
         options.configuration.interleaving = interleaving
+        PerfAuthentication.apply(to: &options.configuration)
         let session = Session()
         let finished = Locked<PerfReport?>(nil)
         let settings = Settings(echo: echo, json: json, verbose: !quiet || once, once: once)
