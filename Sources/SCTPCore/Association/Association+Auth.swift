@@ -8,19 +8,27 @@ extension Association {
     // MARK: Negotiation
 
     /// Whether both sides announced AUTH.
-    var authenticationNegotiated: Bool { authentication?.isNegotiated ?? false }
+    var authenticationNegotiated: Bool { authenticationSummary.negotiated }
+
+    /// Keeps `authenticationSummary` in step with `authentication`.
+    func refreshAuthenticationSummary() {
+        guard let authentication, authentication.isNegotiated else {
+            authenticationSummary = AuthenticationSummary()
+            return
+        }
+        authenticationSummary = AuthenticationSummary(negotiated: true, localChunks: authentication.localChunks,
+                                                      peerChunks: authentication.peerChunks)
+    }
 
     /// Whether chunks of `type` must arrive authenticated to be processed: AUTH is in use and
     /// our CHUNKS list names the type (RFC 4895 §6.3). ASCONF and ASCONF-ACK handlers ask this.
     func requiresAuthentication(_ type: UInt8) -> Bool {
-        guard let authentication, authentication.isNegotiated else { return false }
-        return authentication.localChunks.contains(type)
+        authenticationSummary.localChunks.contains(type)
     }
 
     /// Whether our packets must carry chunks of `type` authenticated (the peer's CHUNKS list).
     func peerRequiresAuthentication(_ type: UInt8) -> Bool {
-        guard let authentication, authentication.isNegotiated else { return false }
-        return authentication.peerChunks.contains(type)
+        authenticationSummary.peerChunks.contains(type)
     }
 
     /// Takes the peer's AUTH parameters from its INIT ACK (client side). Returns `false` when
@@ -63,13 +71,15 @@ extension Association {
     /// What signs our packets: `nil` unless AUTH is in use and the peer asked for some chunk
     /// types, or without the active key.
     func packetAuthenticator() -> PacketAuthenticator? {
-        guard authentication?.isNegotiated == true, !authentication!.peerChunks.isEmpty else { return nil }
+        let summary = authenticationSummary
+        guard !summary.peerChunks.isEmpty else { return nil }
         let keyID = configuration.authentication.activeKey
         let algorithm = authentication!.sendAlgorithm
-        guard let mac = authentication!.mac(key: keyID, algorithm: algorithm, keys: configuration.authentication.keys) else {
+        guard let mac = authentication!.cachedMAC(key: keyID, algorithm: algorithm)
+            ?? authentication!.mac(key: keyID, algorithm: algorithm, keys: configuration.authentication.keys) else {
             return nil
         }
-        return PacketAuthenticator(chunks: authentication!.peerChunks, keyID: keyID, mac: mac)
+        return PacketAuthenticator(chunks: summary.peerChunks, keyID: keyID, mac: mac)
     }
 
     // MARK: Receiving
@@ -89,7 +99,7 @@ extension Association {
     /// discarded (the chunks before it stand); a chunk our CHUNKS list names is processed only
     /// after a valid AUTH (`currentChunkAuthenticated`), else silently dropped.
     func authGate(_ chunk: Chunk, in packet: SCTPPacket) -> AuthGate {
-        guard authentication?.isNegotiated == true else { return .process }
+        guard authenticationSummary.negotiated else { return .process }
         if case .auth(let auth) = chunk {
             if currentChunkAuthenticated { return .skip }  // only the first AUTH counts
             switch verify(auth, region: packet.authenticatedBytes) {
@@ -109,7 +119,7 @@ extension Association {
                 return .stop
             }
         }
-        if !currentChunkAuthenticated && authentication!.localChunks.contains(chunk.type) {
+        if !currentChunkAuthenticated && authenticationSummary.localChunks.contains(chunk.type) {
             authentication!.unauthenticatedChunksDropped += 1
             return .skip
         }
@@ -123,8 +133,9 @@ extension Association {
             return .unsupportedHMAC(auth.hmacIdentifier)
         }
         guard auth.hmac.readableBytes == algorithm.macLength, let region,
-              let mac = authentication!.mac(key: auth.sharedKeyIdentifier, algorithm: algorithm,
-                                            keys: configuration.authentication.keys)
+              let mac = authentication!.cachedMAC(key: auth.sharedKeyIdentifier, algorithm: algorithm)
+                ?? authentication!.mac(key: auth.sharedKeyIdentifier, algorithm: algorithm,
+                                       keys: configuration.authentication.keys)
         else { return .refused }
         return mac.verify(region) ? .valid : .refused
     }
@@ -146,8 +157,8 @@ extension Association {
 
     /// The chunk types the peer asked to be authenticated, `nil` when AUTH is not in use.
     var peerAuthenticatedChunks: [UInt8]? {
-        guard let authentication, authentication.isNegotiated else { return nil }
-        return authentication.peerChunks.types
+        guard authenticationSummary.negotiated else { return nil }
+        return authenticationSummary.peerChunks.types
     }
 
     /// The chunk types we asked to be authenticated on this association, `nil` without AUTH.

@@ -39,7 +39,7 @@ extension Association {
         currentChunkAuthenticated = false
         chunks: for chunk in packet.chunks {
             if state == .closed { break }
-            if authentication != nil {  // RFC 4895 §6.3, Association+Auth.swift
+            if authenticationSummary.negotiated {  // RFC 4895 §6.3, Association+Auth.swift
                 switch authGate(chunk, in: packet) {
                 case .process: break
                 case .skip: continue chunks

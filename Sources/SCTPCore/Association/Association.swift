@@ -124,11 +124,20 @@ final class Association {
     @exclusivity(unchecked) var reconfig: ReconfigurationState?
     #endif
 
-    /// Chunk authentication (RFC 4895, `Association+Auth.swift`): `nil` when we do not announce it.
-    var authentication: AuthenticationState?
-    /// While a packet is handled: whether the chunk being processed came after a valid AUTH
-    /// chunk (RFC 4895 §6.3). Parts that need authenticated chunks (ASCONF) read it.
+    /// Chunk authentication (RFC 4895, `Association+Auth.swift`): `nil` when we do not announce
+    /// it. `authenticationSummary` holds what the packet path reads of it, in trivial values.
+    /// While a packet is handled, `currentChunkAuthenticated` says whether the chunk being
+    /// processed came after a valid AUTH chunk (RFC 4895 §6.3); parts that need authenticated
+    /// chunks (ASCONF) read it.
+    #if DEBUG
+    var authentication: AuthenticationState? { didSet { refreshAuthenticationSummary() } }
+    var authenticationSummary = AuthenticationSummary()
     var currentChunkAuthenticated = false
+    #else
+    @exclusivity(unchecked) var authentication: AuthenticationState? { didSet { refreshAuthenticationSummary() } }
+    @exclusivity(unchecked) var authenticationSummary = AuthenticationSummary()
+    @exclusivity(unchecked) var currentChunkAuthenticated = false
+    #endif
 
     // Data transfer.
     var nextTSN: TSN

@@ -52,16 +52,33 @@ struct AuthenticationState {
     /// Forgets the computed keys (a shared key changed).
     mutating func invalidateKeys() { macs = [] }
 
+    /// The MAC under shared key `key` with `algorithm` when computed already.
+    func cachedMAC(key: UInt16, algorithm: SCTPHMACAlgorithm) -> AuthMAC? {
+        for entry in macs where entry.key == key && entry.algorithm == algorithm { return entry.mac }
+        return nil
+    }
+
     /// The MAC under shared key `key` with `algorithm`, computed once; `nil` without that key
     /// or before the peer's vector is known.
     mutating func mac(key: UInt16, algorithm: SCTPHMACAlgorithm, keys: [UInt16: [UInt8]]) -> AuthMAC? {
-        if let cached = macs.first(where: { $0.key == key && $0.algorithm == algorithm }) { return cached.mac }
+        if let cached = cachedMAC(key: key, algorithm: algorithm) { return cached }
         guard let peer, let shared = keys[key] else { return nil }
         let mac = AuthMAC(algorithm: algorithm, key: AuthKeyVector.associationKey(sharedKey: shared, local: local, peer: peer))
         if macs.count >= 16 { macs.removeFirst() }
         macs.append((key, algorithm, mac))
         return mac
     }
+}
+
+/// What the packet path reads of an association's AUTH state, as trivial values (no
+/// reference counting per packet).
+struct AuthenticationSummary {
+    /// Both sides announced AUTH.
+    var negotiated = false
+    /// The chunk types we require authenticated (empty unless negotiated).
+    var localChunks = ChunkTypeSet()
+    /// The chunk types the peer requires authenticated (empty unless negotiated).
+    var peerChunks = ChunkTypeSet()
 }
 
 /// What a `PacketBuilder` needs to authenticate the packets it builds: the chunk types the
