@@ -235,11 +235,14 @@ final class FuzzWorld {
         c.outboundStreams = UInt16(1 + input.below(6))
         c.maxInboundStreams = UInt16(1 + input.below(6))
         c.partialReliability = input.u8() % 4 != 0
-        // One byte: bit 0 ECN, bit 1 user message interleaving (I-DATA, RFC 8260), so that
-        // the inputs of the corpus keep the meaning of every other byte.
+        // One byte: bit 0 ECN, bit 1 user message interleaving (I-DATA, RFC 8260), bit 2 AUTH
+        // asked for DATA, SACK, I-DATA and the FORWARD TSNs (RFC 4895), bit 3 HMAC-SHA-1 only,
+        // so that the inputs of the corpus keep the meaning of every other byte.
         let extensions = input.u8()
         c.ecn = extensions & 1 == 1
         c.interleaving = extensions & 2 != 0
+        if extensions & 4 != 0 { c.authentication.chunkTypes = [0, 3, 64, 192, 194] }
+        if extensions & 8 != 0 { c.authentication.hmacAlgorithms = [.sha1] }
         c.associationMaxRetransmits = 2 + input.below(20)
         c.pathMaxRetransmits = 1 + input.below(6)
         c.maxInitRetransmits = 1 + input.below(8)
