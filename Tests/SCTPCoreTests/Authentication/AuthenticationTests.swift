@@ -1,3 +1,4 @@
+import Crypto
 import NIOCore
 @testable import SCTPCore
 import SCTPSimulation
@@ -364,6 +365,32 @@ struct AuthenticationTests {
                 continue
             }
             #expect(abort.causes.contains { if case .protocolViolation = $0 { true } else { false } })
+        }
+    }
+
+    @Test("§6.2: the MAC is HMAC (RFC 2104) over the AUTH chunk with a zero HMAC field and what follows, for short and long keys, SHA-1 and SHA-256")
+    func macMatchesHMAC() throws {
+        for algorithm in SCTPHMACAlgorithm.allCases {
+            for key in [[UInt8](), Array("secret".utf8), [UInt8](repeating: 0xAB, count: 150)] {
+                let mac = AuthMAC(algorithm: algorithm, key: key)
+                let authenticator = PacketAuthenticator(chunks: ChunkTypeSet([0]), keyID: 7, mac: mac)
+                var packet = ByteBuffer(bytes: [UInt8](repeating: 0x11, count: 12))
+                let offset = packet.writerIndex
+                authenticator.writePlaceholder(to: &packet)
+                packet.writeBytes((0..<300).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+                let unsigned = Array(packet.readableBytesView[offset...])
+                mac.sign(&packet, authChunkAt: offset)
+                let expected: [UInt8] = algorithm == .sha1
+                    ? Array(HMAC<Insecure.SHA1>.authenticationCode(for: unsigned, using: SymmetricKey(data: key)))
+                    : Array(HMAC<SHA256>.authenticationCode(for: unsigned, using: SymmetricKey(data: key)))
+                #expect(Array(packet.readableBytesView[(offset + 8)..<(offset + 8 + algorithm.macLength)]) == expected,
+                        "\(algorithm) key \(key.count) bytes")
+                let region = packet.getSlice(at: offset, length: packet.writerIndex - offset)!
+                #expect(mac.verify(region))
+                var tampered = packet
+                tampered.setInteger(UInt8(0xFF), at: tampered.writerIndex - 1)
+                #expect(!mac.verify(tampered.getSlice(at: offset, length: tampered.writerIndex - offset)!))
+            }
         }
     }
 
