@@ -109,6 +109,7 @@ let package = Package(
             dependencies: [
                 "SCTPCore", "SCTPSimulation", "SCTPWire",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),  // reference HMACs for the AUTH tests
             ],
             swiftSettings: strict
         ),

@@ -4,7 +4,7 @@
 #
 #   Benchmarks/run.sh                       # everything: about 7 minutes on 2 cores
 #   Benchmarks/run.sh --rounds 2 --time 2   # shorter
-#   Benchmarks/run.sh --only throughput     # one part: throughput|rate64|setup|rtt|memory|idata
+#   Benchmarks/run.sh --only throughput     # one part: throughput|rate64|setup|rtt|memory|idata|auth
 #
 # It builds (release) the root package's sctp-perf and the Benchmarks package's
 # MemoryBenchmark, and with cc: the usrsctp no-debug shim (/work/shared/tools/
@@ -20,7 +20,9 @@
 #   4. echo round-trip time p50/p99 (64 bytes, one message outstanding);
 #   5. memory per idle association with 10,000 associations;
 #   6. I-DATA against DATA (ours only, RFC 8260 §2): sctp-perf with and without
-#      --interleaving on both ends, 1200- and 8000-byte ordered messages on 4 streams.
+#      --interleaving on both ends, 1200- and 8000-byte ordered messages on 4 streams;
+#   7. AUTH on DATA and SACK against no AUTH (ours only, RFC 4895): sctp-perf with --auth
+#      (HMAC-SHA-1, then HMAC-SHA-256) on both ends, 1200- and 8000-byte ordered messages.
 # Each table cell is the MEDIAN of the rounds (runs that failed are left out and counted).
 #
 # Options: --rounds R (default 3), --time S (seconds per throughput/rtt run, default 3),
@@ -187,6 +189,9 @@ run_perf() {  # LENGTH UNORDERED [EXTRA CLIENT ARGS...; --interleaving goes to b
     u1=$(free_udp_port); u2=$(free_udp_port); port=$((5001 + RANDOM % 1000))
     [[ $unordered == 1 ]] && flag="--unordered"
     [[ " $* " == *" --interleaving "* ]] && serverflag="--interleaving"
+    [[ " $* " == *" --auth "* ]] && serverflag="$serverflag --auth"
+    [[ " $* " == *" --hmac sha1 "* ]] && serverflag="$serverflag --hmac sha1"
+    [[ " $* " == *" --hmac sha256 "* ]] && serverflag="$serverflag --hmac sha256"
     flag="$flag $*"
     MBPS=""; MPS=""
     "$SCTP_PERF" --server --once --port "$port" --udp-port "$u1" --peer-udp-port "$u2" --mtu 1472 --json $serverflag \
@@ -372,6 +377,21 @@ idata() {
     done
 }
 want idata && idata
+
+# AUTH (RFC 4895) on DATA and SACK against no AUTH, both ours.
+AUTH_LENGTHS=${AUTH_LENGTHS:-"1200 8000"}
+auth() {
+    local round length
+    for length in $AUTH_LENGTHS; do
+        for round in $(seq "$ROUNDS"); do
+            log "AUTH vs none, $length B, round $round"
+            run_perf "$length" 0; record "auth.$length.none" "${MBPS:-FAIL}"
+            run_perf "$length" 0 --auth --hmac sha1; record "auth.$length.sha1" "${MBPS:-FAIL}"
+            run_perf "$length" 0 --auth --hmac sha256; record "auth.$length.sha256" "${MBPS:-FAIL}"
+        done
+    done
+}
+want auth && auth
 want setup && setup_rate
 want rtt && rtt
 want memory && memory
@@ -408,6 +428,15 @@ want memory && memory
         for length in $IDATA_LENGTHS; do
             a=$(median "idata.$length.data" 0); b=$(median "idata.$length.idata" 0)
             printf '  %5s B   DATA %8s   I-DATA %8s   I-DATA/DATA %s\n' "$length" "$a" "$b" "$(ratio "$a" "$b")"
+        done
+    fi
+    if want auth; then
+        echo
+        echo "AUTH (RFC 4895) on DATA and SACK against none, ours both ends, ordered messages, Mbit/s"
+        for length in $AUTH_LENGTHS; do
+            a=$(median "auth.$length.none" 0); b=$(median "auth.$length.sha1" 0); c=$(median "auth.$length.sha256" 0)
+            printf '  %5s B   none %8s   HMAC-SHA-1 %8s (%s)   HMAC-SHA-256 %8s (%s)\n' "$length" "$a" "$b" "$(ratio "$a" "$b")" \
+                "$c" "$(ratio "$a" "$c")"
         done
     fi
     if want setup; then

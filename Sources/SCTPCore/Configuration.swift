@@ -148,6 +148,10 @@ public struct SCTPConfiguration: Sendable, Hashable {
     /// to out-of-the-blue packets, which always carry CRC32c. Set it only when every packet
     /// really travels over such a carrier (the `SCTP` module refuses it over UDP and raw IP).
     public var zeroChecksumMethod: UInt32? = nil
+    /// Chunk authentication (RFC 4895): announced by default under the `.full` INIT profile
+    /// with an empty chunk list (nothing of ours needs authenticating until asked, but a peer
+    /// that wants its chunks authenticated, or ASCONF, can have it); see DECISIONS.md.
+    public var authentication = SCTPAuthenticationConfiguration()
 
     // MARK: What INIT and INIT ACK announce
 
@@ -158,6 +162,8 @@ public struct SCTPConfiguration: Sendable, Hashable {
 
     /// Whether INIT and INIT ACK announce ECN: `ecn` under the `.full` profile; never under `.webRTC`.
     public var announcesECN: Bool { ecn && initProfile == .full }
+    /// Whether INIT and INIT ACK announce AUTH: `authentication.enabled` under `.full`; never under `.webRTC`.
+    public var announcesAuthentication: Bool { authentication.enabled && initProfile == .full }
 
     public init() {}
 }

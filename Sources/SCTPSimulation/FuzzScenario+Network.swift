@@ -115,10 +115,20 @@ extension FuzzWorld {
         case 1: input.u32()
         default: target.tagsSeen.isEmpty ? input.u32() : target.tagsSeen[input.below(target.tagsSeen.count)]
         }
-        let sourcePort = input.u8() % 8 == 0 ? input.u16() : sender.port
+        let portChoice = input.u8()
+        let sourcePort = portChoice % 8 == 0 ? input.u16() : sender.port
         let destinationPort = input.u8() % 8 == 0 ? input.u16() : target.port
         var chunks: [Chunk] = []
         var carriesData = false
+        // Some forged packets start with a forged AUTH chunk (RFC 4895): a key id that may not
+        // exist, an HMAC identifier that may not be announced, a MAC of a right or wrong
+        // length that never matches. What follows it must be discarded.
+        if (portChoice >> 3) & 3 == 1 {
+            let hmac: UInt16 = [1, 3, 2, 0][input.below(4)]
+            let length = [20, 32, 0, 19][input.below(4)]
+            chunks.append(.auth(AuthChunk(sharedKeyIdentifier: UInt16(input.below(4)), hmacIdentifier: hmac,
+                                          hmac: ByteBuffer(repeating: input.u8(), count: length))))
+        }
         for _ in 0..<(1 + input.below(3)) {
             let chunk = forgedChunk(to: target, from: sender)
             if case .data = chunk { carriesData = true }

@@ -235,12 +235,15 @@ final class FuzzWorld {
         c.outboundStreams = UInt16(1 + input.below(6))
         c.maxInboundStreams = UInt16(1 + input.below(6))
         c.partialReliability = input.u8() % 4 != 0
-        // One byte: bit 0 ECN, bit 1 user message interleaving (I-DATA, RFC 8260), bits 5 and 6
-        // path MTU discovery (below), so that
-        // the inputs of the corpus keep the meaning of every other byte.
+        // One byte: bit 0 ECN, bit 1 user message interleaving (I-DATA, RFC 8260), bit 2 AUTH
+        // asked for DATA, SACK, I-DATA and the FORWARD TSNs (RFC 4895), bit 3 HMAC-SHA-1 only,
+        // bits 5 and 6 path MTU discovery (below), so that the inputs of the corpus keep the
+        // meaning of every other byte.
         let extensions = input.u8()
         c.ecn = extensions & 1 == 1
         c.interleaving = extensions & 2 != 0
+        if extensions & 4 != 0 { c.authentication.chunkTypes = [0, 3, 64, 192, 194] }
+        if extensions & 8 != 0 { c.authentication.hmacAlgorithms = [.sha1] }
         // Bit 5: path MTU discovery (RFC 8899), probing up to 1500 or 4000 (bit 6).
         c.pathMTUDiscovery.isEnabled = extensions & 0x20 != 0
         c.pathMTUDiscovery.maximumPMTU = extensions & 0x40 != 0 ? 4000 : 1500
@@ -495,7 +498,7 @@ final class FuzzWorld {
         case .message(let id, let message):
             received(message, on: id, by: side)
         case .peerShutdown, .peerAddressChange, .peerAddressReconfigured, .remoteError, .senderDry, .adaptationIndication, .streamReset,
-             .associationReset, .streamChange:
+             .associationReset, .streamChange, .authentication:
             break
         }
     }

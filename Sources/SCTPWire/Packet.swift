@@ -58,6 +58,9 @@ public struct ChunkReader {
         offset = CommonHeader.size
     }
 
+    /// The offset of the next chunk from the start of the packet (its common header).
+    public var position: Int { offset }
+
     /// The next chunk, or `nil` at the end of the packet or after an unknown chunk whose
     /// type says to stop processing (that chunk itself is returned first).
     public mutating func next() throws(WireError) -> Chunk? {
@@ -103,10 +106,21 @@ public struct SCTPPacket: Hashable, Sendable {
     /// The chunks in order. When parsing met an unknown chunk whose type says "stop"
     /// (`00`, `01`), that chunk is the last one here and the rest were not read.
     public var chunks: [Chunk]
+    /// For a parsed packet with an AUTH chunk (RFC 4895): the bytes from the first AUTH
+    /// chunk's header to the end of the packet, a slice of the datagram, which the HMAC
+    /// covers; `nil` otherwise. Not part of the packet's equality.
+    public var authenticatedBytes: ByteBuffer?
 
     public init(header: CommonHeader, chunks: [Chunk]) {
         self.header = header
         self.chunks = chunks
+    }
+
+    public static func == (a: SCTPPacket, b: SCTPPacket) -> Bool { a.header == b.header && a.chunks == b.chunks }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(header)
+        hasher.combine(chunks)
     }
 
     /// Parses a datagram holding one SCTP packet. Checks the checksum as `checksum`
@@ -125,9 +139,18 @@ public struct SCTPPacket: Hashable, Sendable {
         var reader = ChunkReader(chunksOf: datagram)
         var chunks = consume storage
         if !chunks.isEmpty { chunks.removeAll(keepingCapacity: true) }
-        while let chunk = try reader.next() { chunks.append(chunk) }
+        var authenticated: ByteBuffer? = nil
+        while true {
+            let position = reader.position
+            guard let chunk = try reader.next() else { break }
+            if authenticated == nil, case .auth = chunk {
+                authenticated = datagram.getSlice(at: datagram.readerIndex + position, length: datagram.readableBytes - position)
+            }
+            chunks.append(chunk)
+        }
         guard !chunks.isEmpty else { throw .noChunks }
         self.chunks = chunks
+        authenticatedBytes = authenticated
     }
 
     /// Writes the packet at the buffer's writer index, with its checksum as `mode` says.

@@ -69,6 +69,15 @@ struct SCTPCat: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Print notifications (association up/down with streams, peer address changes) on standard error.")
     var verbose = false
 
+    @Flag(help: "Ask the peer to authenticate DATA and SACK chunks (AUTH, RFC 4895); the peer must announce AUTH too.")
+    var auth = false
+
+    @Option(help: "The HMAC to prefer for AUTH: sha1 or sha256 (SHA-1 is always accepted as well).")
+    var hmac: String?
+
+    @Option(name: .customLong("auth-key"), help: "The AUTH shared key, in hex, with its number (default 1), made the active key. Example: --auth-key 736563726574:1")
+    var authKey: String?
+
     @Option(help: "Write every packet sent and received to this pcap file (decode with tshark -d udp.port==N,sctp).")
     var pcap: String?
 
@@ -216,7 +225,39 @@ struct SCTPCat: ParsableCommand {
         // Association changes are needed to see one-to-many associations end.
         var events: SCTPEventTypes = verbose ? [.associationChange, .peerAddressChange, .remoteError, .shutdown, .sendFailed] : []
         if oneToMany { events.insert(.associationChange) }
+        if auth || authKey != nil { events.insert(.authentication) }
         try socket.setOption(.events, events)
+        if auth {
+            try socket.setOption(.authChunk, 0)
+            try socket.setOption(.authChunk, 64)
+            try socket.setOption(.authChunk, 3)
+        }
+        if let hmac {
+            switch hmac {
+            case "sha1": try socket.setOption(.hmacIdent, [1])
+            case "sha256": try socket.setOption(.hmacIdent, [3, 1])
+            default: throw SCTPError(.invalidArgument, "--hmac is sha1 or sha256")
+            }
+        }
+        if let authKey {
+            let parts = authKey.split(separator: ":", omittingEmptySubsequences: false)
+            let hex = parts.first.map(String.init) ?? ""
+            var key: [UInt8] = []
+            var index = hex.startIndex
+            while index < hex.endIndex {
+                let next = hex.index(index, offsetBy: 2, limitedBy: hex.endIndex) ?? hex.endIndex
+                guard let byte = UInt8(hex[index..<next], radix: 16), hex.distance(from: index, to: next) == 2 else {
+                    throw SCTPError(.invalidArgument, "--auth-key: an even number of hex digits")
+                }
+                key.append(byte)
+                index = next
+            }
+            guard let number = parts.count > 1 ? UInt16(parts[1]) : 1 else {
+                throw SCTPError(.invalidArgument, "--auth-key: the key number is 0...65535")
+            }
+            try socket.setOption(.authKey, SCTPAuthKey(keyNumber: number, key: key))
+            try socket.setOption(.authActiveKey, number)
+        }
     }
 
     private func note(_ line: String) {
@@ -286,6 +327,8 @@ struct SCTPCat: ParsableCommand {
         case .streamChange(let event, let id):
             let outcome = event.flags.contains(.denied) ? " denied" : event.flags.contains(.failed) ? " failed" : ""
             return "association \(id.rawValue): streams changed\(outcome), out \(event.outboundStreams) in \(event.inboundStreams)"
+        case .authentication(let event, let id):
+            return "association \(id.rawValue): AUTH \(event.indication) key \(event.keyNumber)"
         }
     }
 }

@@ -129,6 +129,7 @@ struct PerfClient {
         if let pathMTUDiscovery { options.configuration.pathMTUDiscovery = pathMTUDiscovery }
         options.configuration.streamScheduler = scheduler
         options.configuration.interleaving = interleaving
+        PerfAuthentication.apply(to: &options.configuration)
         let shared = Locked(Shared(streams: streams))
         let unordered = unordered
         let driverBox = DriverBox()

@@ -27,6 +27,7 @@ struct PerfLoopback {
         serverOptions.udpPort = 0
         serverOptions.acceptsAssociations = true
         serverOptions.configuration.interleaving = interleaving
+        PerfAuthentication.apply(to: &serverOptions.configuration)
         let server = try UDPEncapsulationEndpoint.start(options: serverOptions, on: group.next()) { event in
             if case .message(_, let message) = event { counters.add(bytes: message.payload.readableBytes) }
         }.wait()
@@ -35,6 +36,7 @@ struct PerfLoopback {
         clientOptions.udpPort = 0
         clientOptions.peerUDPPort = server.localUDPPort
         clientOptions.configuration.interleaving = interleaving
+        PerfAuthentication.apply(to: &clientOptions.configuration)
         let client = try UDPEncapsulationEndpoint.start(options: clientOptions, on: group.next()) { _ in }.wait()
 
         print("sctp-perf: SCTP over UDP on loopback; server 127.0.0.1,127.0.0.2 UDP port \(server.localUDPPort), "

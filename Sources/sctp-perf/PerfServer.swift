@@ -59,6 +59,7 @@ struct PerfServer {
         if let mtu { options.configuration.pathMTU = mtu }
         if let pathMTUDiscovery { options.configuration.pathMTUDiscovery = pathMTUDiscovery }
         options.configuration.interleaving = interleaving
+        PerfAuthentication.apply(to: &options.configuration)
         let session = Session()
         let finished = Locked<PerfReport?>(nil)
         let settings = Settings(echo: echo, json: json, verbose: !quiet || once, once: once)

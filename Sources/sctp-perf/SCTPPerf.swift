@@ -95,6 +95,17 @@ struct SCTPPerf: ParsableCommand {
                                valueName: "N"))
     var resetEvery: Int?
 
+    @Flag(help: ArgumentHelp("Ask the peer to authenticate DATA, I-DATA and SACK (AUTH, RFC 4895; both ends of the loopback "
+                             + "run). Example: --auth --hmac sha256"))
+    var auth = false
+
+    @Option(help: ArgumentHelp("The HMAC AUTH prefers: sha1 or sha256 (SHA-1 is always accepted too). Example: --hmac sha1"))
+    var hmac: String?
+
+    @Option(name: .customLong("auth-key"),
+            help: ArgumentHelp("The AUTH shared key in hex, with its number (default 1), made the active key. Example: --auth-key 736563726574:1"))
+    var authKey: String?
+
     @Flag(help: ArgumentHelp("Offer user message interleaving (I-DATA, RFC 8260): used when the peer offers it too "
                              + "(client, server, or both ends of the loopback run). Example: --interleaving"))
     var interleaving = false
@@ -328,6 +339,7 @@ struct SCTPPerf: ParsableCommand {
 
     func run() throws {
         if let eventLoop { PerfLoops.kind = eventLoop }
+        PerfAuthentication.settings = try PerfAuthentication.settings(auth: auth, hmac: hmac, key: authKey)
         if server && oneToMany {
             try PerfSocketServer(bindAddresses: try Self.addresses(bind ?? "127.0.0.1", option: "--bind"),
                                  port: UInt16(port ?? 5001), udpPort: udpPort ?? 9899, peerUDPPort: peerUDPPort ?? 9899,

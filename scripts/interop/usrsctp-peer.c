@@ -110,6 +110,13 @@ struct options {
 	struct addr asconf_add[MAX_ADDRS]; int nasconf_add;       /* ... bindx add these */
 	struct addr asconf_set_primary[MAX_ADDRS]; int nasconf_set_primary; /* ... ask the peer to send to the first */
 	struct addr asconf_delete[MAX_ADDRS]; int nasconf_delete; /* ... then bindx remove these */
+	/* chunk authentication (RFC 4895) */
+	uint8_t auth_chunks[32]; /* --auth-chunks: types we ask the peer to authenticate */
+	int nauth_chunks;
+	uint8_t auth_key[256];   /* --auth-key HEX[:ID]: a shared key, made the active one */
+	int auth_key_len;
+	int auth_key_id;         /* -1: no key given (usrsctp's null key 0) */
+	int hmac;                /* --hmac sha1|sha256: 0 leaves usrsctp's list */
 };
 
 static struct options opt;
@@ -322,6 +329,8 @@ usage(const char *why)
 	        "      [--add-streams K]]\n"
 	        "  address reconfiguration (RFC 5061; usrsctp requires AUTH): [--asconf]\n"
 	        "      [--asconf-after N [--add-address A[,B...]] [--set-primary A] [--delete-address A[,B...]]]\n"
+	        "  authentication (RFC 4895): [--auth-chunks DATA,SACK,...] [--auth-key HEX[:ID]]\n"
+	        "      [--hmac sha1|sha256]\n"
 	        "Addresses must be loopback (127.0.0.0/8, ::1) or in 198.18.0.0/15 (namespaces of a test).\n");
 	quit(EXIT_SETUP);
 }
@@ -603,6 +612,42 @@ assoc_find(sctp_assoc_t id)
 	return NULL;
 }
 
+/* Prints PEER_AUTH_CHUNKS: the chunk types the peer asked us to authenticate (RFC 4895),
+ * "none" when it does not use AUTH. */
+static void
+log_peer_auth_chunks(struct socket *s, sctp_assoc_t id)
+{
+	char buf[sizeof(struct sctp_authchunks) + 256];
+	struct sctp_authchunks *ac = (struct sctp_authchunks *)buf;
+	socklen_t len = sizeof(buf);
+	char list[1024] = "";
+	size_t used = 0, k, count;
+
+	memset(buf, 0, sizeof(buf));
+	ac->gauth_assoc_id = id;
+	if (usrsctp_getsockopt(s, IPPROTO_SCTP, SCTP_PEER_AUTH_CHUNKS, ac, &len) < 0) {
+		out("PEER_AUTH_CHUNKS assoc=%u none errno=%d", (unsigned)id, errno);
+		return;
+	}
+	count = len > sizeof(struct sctp_authchunks) ? len - sizeof(struct sctp_authchunks) : 0;
+	{
+		/* usrsctp 0.9.5 writes a 32-bit count before the types (its header leaves
+		 * gauth_number_of_chunks out): skip it when it is there. */
+		const uint8_t *types = ac->gauth_chunks;
+		uint32_t n;
+		if (count >= sizeof(n)) {
+			memcpy(&n, types, sizeof(n));
+			if (n == count - sizeof(n)) {
+				types += sizeof(n);
+				count -= sizeof(n);
+			}
+		}
+		for (k = 0; k < count && used + 8 < sizeof(list); k++)
+			used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%u", k ? "," : "", types[k]);
+	}
+	out("PEER_AUTH_CHUNKS assoc=%u chunks=%s", (unsigned)id, count ? list : "none");
+}
+
 /* Prints ASSOC_UP once per association. */
 static void
 assoc_up(struct socket *s, struct assoc *a, sctp_assoc_t id, unsigned in, unsigned outs)
@@ -629,6 +674,7 @@ assoc_up(struct socket *s, struct assoc *a, sctp_assoc_t id, unsigned in, unsign
 		usrsctp_freepaddrs(addrs);
 	}
 	out("ASSOC_UP assoc=%u in=%u out=%u peers=%s", (unsigned)id, in, outs, peers);
+	log_peer_auth_chunks(s, id);
 	pthread_mutex_lock(&g_lock);
 	pthread_cond_broadcast(&g_cond);
 	pthread_mutex_unlock(&g_lock);
@@ -751,6 +797,104 @@ set_interleaving(struct socket *s)
 }
 
 static int set_asconf_opts(struct socket *s); /* address reconfiguration, below */
+/* --auth-chunks, --auth-key, --hmac (RFC 4895): set on the sockets we create (endpoint-wide,
+ * so associations set up through them, accepted ones included, take them). */
+static int
+set_auth(struct socket *s)
+{
+	int k;
+
+	for (k = 0; k < opt.nauth_chunks; k++) {
+		struct sctp_authchunk ac;
+		ac.sauth_chunk = opt.auth_chunks[k];
+		if (setopt(s, IPPROTO_SCTP, SCTP_AUTH_CHUNK, &ac, sizeof(ac), "SCTP_AUTH_CHUNK") < 0)
+			return -1;
+	}
+	if (opt.hmac) {
+		char buf[sizeof(struct sctp_hmacalgo) + 2 * sizeof(uint16_t)];
+		struct sctp_hmacalgo *h = (struct sctp_hmacalgo *)buf;
+		h->shmac_number_of_idents = opt.hmac == SCTP_AUTH_HMAC_ID_SHA1 ? 1 : 2;
+		h->shmac_idents[0] = (uint16_t)opt.hmac;
+		h->shmac_idents[1] = SCTP_AUTH_HMAC_ID_SHA1;
+		if (setopt(s, IPPROTO_SCTP, SCTP_HMAC_IDENT, h,
+		           (socklen_t)(sizeof(struct sctp_hmacalgo) + h->shmac_number_of_idents * sizeof(uint16_t)),
+		           "SCTP_HMAC_IDENT") < 0)
+			return -1;
+	}
+	if (opt.auth_key_id >= 0) {
+		char buf[sizeof(struct sctp_authkey) + sizeof(opt.auth_key)];
+		struct sctp_authkey *key = (struct sctp_authkey *)buf;
+		struct sctp_authkeyid active;
+		memset(buf, 0, sizeof(buf));
+		key->sca_assoc_id = SCTP_FUTURE_ASSOC;
+		key->sca_keynumber = (uint16_t)opt.auth_key_id;
+		key->sca_keylength = (uint16_t)opt.auth_key_len;
+		memcpy(key->sca_key, opt.auth_key, (size_t)opt.auth_key_len);
+		if (setopt(s, IPPROTO_SCTP, SCTP_AUTH_KEY, key, (socklen_t)(sizeof(struct sctp_authkey) + (size_t)opt.auth_key_len),
+		           "SCTP_AUTH_KEY") < 0)
+			return -1;
+		memset(&active, 0, sizeof(active));
+		active.scact_assoc_id = SCTP_FUTURE_ASSOC;
+		active.scact_keynumber = (uint16_t)opt.auth_key_id;
+		if (setopt(s, IPPROTO_SCTP, SCTP_AUTH_ACTIVE_KEY, &active, sizeof(active), "SCTP_AUTH_ACTIVE_KEY") < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* --auth-chunks LIST: names (DATA, SACK, HEARTBEAT, HEARTBEAT-ACK, ABORT, SHUTDOWN,
+ * SHUTDOWN-ACK, ERROR, COOKIE-ECHO, COOKIE-ACK, ECNE, CWR, I-DATA, FORWARD-TSN, RE-CONFIG,
+ * ASCONF, ASCONF-ACK) or numbers, separated by commas. */
+static void
+parse_auth_chunks(const char *v)
+{
+	static const struct { const char *name; uint8_t type; } names[] = {
+		{ "DATA", 0 }, { "SACK", 3 }, { "HEARTBEAT", 4 }, { "HEARTBEAT-ACK", 5 }, { "ABORT", 6 },
+		{ "SHUTDOWN", 7 }, { "SHUTDOWN-ACK", 8 }, { "ERROR", 9 }, { "COOKIE-ECHO", 10 }, { "COOKIE-ACK", 11 },
+		{ "ECNE", 12 }, { "CWR", 13 }, { "I-DATA", 64 }, { "FORWARD-TSN", 192 }, { "RE-CONFIG", 130 },
+		{ "ASCONF", 0xC1 }, { "ASCONF-ACK", 0x80 },
+	};
+	char copy[512], *item, *save = NULL;
+	size_t k;
+
+	snprintf(copy, sizeof(copy), "%s", v);
+	for (item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		int found = 0;
+		if (opt.nauth_chunks >= (int)sizeof(opt.auth_chunks))
+			usage("--auth-chunks: too many");
+		for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+			if (!strcasecmp(item, names[k].name)) {
+				opt.auth_chunks[opt.nauth_chunks++] = names[k].type;
+				found = 1;
+				break;
+			}
+		}
+		if (!found)
+			opt.auth_chunks[opt.nauth_chunks++] = (uint8_t)parse_num(item, "--auth-chunks", 0, 255);
+	}
+}
+
+/* --auth-key HEX[:ID]: the key's bytes in hex (an even number of digits, or "" for an empty
+ * key) and its number (default 1). */
+static void
+parse_auth_key(const char *v)
+{
+	const char *colon = strchr(v, ':');
+	size_t digits = colon ? (size_t)(colon - v) : strlen(v), k;
+
+	if (digits % 2 != 0 || digits / 2 > sizeof(opt.auth_key))
+		usage("--auth-key: an even number of hex digits, at most 512");
+	for (k = 0; k < digits / 2; k++) {
+		char byte[3] = { v[2 * k], v[2 * k + 1], 0 };
+		char *end;
+		long value = strtol(byte, &end, 16);
+		if (*end != 0)
+			usage("--auth-key: not hex");
+		opt.auth_key[k] = (uint8_t)value;
+	}
+	opt.auth_key_len = (int)(digits / 2);
+	opt.auth_key_id = colon ? (int)parse_num(colon + 1, "--auth-key", 0, 65535) : 1;
+}
 
 /* Options that a socket needs whether it is created by us or by accept. */
 static int
@@ -759,7 +903,7 @@ set_common_opts(struct socket *s)
 	int on = 1;
 	uint16_t ev_types[] = { SCTP_ASSOC_CHANGE, SCTP_PEER_ADDR_CHANGE, SCTP_SHUTDOWN_EVENT,
 	                        SCTP_REMOTE_ERROR, SCTP_PARTIAL_DELIVERY_EVENT, SCTP_STREAM_RESET_EVENT,
-	                        SCTP_ASSOC_RESET_EVENT, SCTP_STREAM_CHANGE_EVENT };
+	                        SCTP_ASSOC_RESET_EVENT, SCTP_STREAM_CHANGE_EVENT, SCTP_AUTHENTICATION_EVENT };
 	size_t i;
 
 	if (setopt(s, IPPROTO_SCTP, SCTP_RECVRCVINFO, &on, sizeof(on), "SCTP_RECVRCVINFO") < 0)
@@ -865,6 +1009,8 @@ make_socket(int type, uint16_t *bound_port)
 	if (opt.rcvbuf > 0 && setopt(s, SOL_SOCKET, SO_RCVBUF, &opt.rcvbuf, sizeof(int), "SO_RCVBUF") < 0)
 		quit(EXIT_SETUP);
 	if (opt.interleaving && set_interleaving(s) < 0)
+		quit(EXIT_SETUP);
+	if (set_auth(s) < 0)
 		quit(EXIT_SETUP);
 	if (set_common_opts(s) < 0)
 		quit(EXIT_SETUP);
@@ -1340,6 +1486,12 @@ on_notification(struct socket *s, struct assoc *single, const uint8_t *p, size_t
 		const struct sctp_stream_change_event *e = &notif.sn_strchange_event;
 		out("STREAM_CHANGE assoc=%u flags=0x%x in=%u out=%u", (unsigned)e->strchange_assoc_id, e->strchange_flags,
 		    e->strchange_instrms, e->strchange_outstrms);
+		break;
+	}
+	case SCTP_AUTHENTICATION_EVENT: {
+		const struct sctp_authkey_event *e = &notif.sn_auth_event;
+		out("AUTH_EVENT assoc=%u indication=%u key=%u", (unsigned)e->auth_assoc_id, (unsigned)e->auth_indication,
+		    e->auth_keynumber);
 		break;
 	}
 	case SCTP_PARTIAL_DELIVERY_EVENT:
@@ -1960,6 +2112,7 @@ main(int argc, char **argv)
 	opt.corrupt = -1;
 	opt.reset_after = -1;
 	opt.asconf_after = -1;
+	opt.auth_key_id = -1;
 
 	if (argc < 2)
 		usage(NULL);
@@ -2067,7 +2220,18 @@ main(int argc, char **argv)
 			opt.rcvbuf = (int)parse_num(v, name, 1, INT32_MAX);
 		else if (!strcmp(name, "--reset-after"))
 			opt.reset_after = parse_num(v, name, 1, 1LL << 36);
-		else if (!strcmp(name, "--add-streams"))
+		else if (!strcmp(name, "--auth-chunks"))
+			parse_auth_chunks(v);
+		else if (!strcmp(name, "--auth-key"))
+			parse_auth_key(v);
+		else if (!strcmp(name, "--hmac")) {
+			if (!strcmp(v, "sha1"))
+				opt.hmac = SCTP_AUTH_HMAC_ID_SHA1;
+			else if (!strcmp(v, "sha256"))
+				opt.hmac = SCTP_AUTH_HMAC_ID_SHA256;
+			else
+				usage("--hmac is sha1 or sha256");
+		} else if (!strcmp(name, "--add-streams"))
 			opt.add_streams = (int)parse_num(v, name, 1, 65535);
 		/* address reconfiguration (RFC 5061) */
 		else if (!strcmp(name, "--asconf-after"))
@@ -2150,6 +2314,7 @@ main(int argc, char **argv)
 	/* A real CRC32c on loopback too (with UDP encapsulation it was right on
 	 * the wire even without this, but be explicit). */
 	usrsctp_sysctl_set_sctp_no_csum_on_loopback(0);
+	usrsctp_sysctl_set_sctp_auth_enable(1);
 	if (opt.blackhole >= 0)
 		usrsctp_sysctl_set_sctp_blackhole((uint32_t)opt.blackhole);
 	if (opt.nr_sack) {

@@ -496,6 +496,17 @@ final class EndpointDriver: @unchecked Sendable {
         }
     }
 
+    /// Runs an AUTH option (RFC 4895) on the endpoint, its errors mapped to errnos.
+    func authentication<Result>(_ body: (SCTPEndpoint) throws(CoreError) -> Result) throws(SCTPError) -> Result {
+        do {
+            let result = try body(endpoint)
+            flushSoon()
+            return result
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
     /// Whether a live association uses stream reconfiguration (`SCTP_RECONFIG_SUPPORTED`).
     func isReconfigurationSupported(of id: AssociationID) -> Bool? { endpoint.isReconfigurationSupported(on: id) }
 
@@ -604,6 +615,7 @@ final class EndpointDriver: @unchecked Sendable {
         case .invalidAddressChange(let why): SCTPError(.invalidArgument, why)
         case .addressNotAvailable(let address): SCTPError(.addressNotAvailable, "\(address) is not an address of this association")
         case .addressReconfigurationBusy: SCTPError(.wouldBlock, "too many address changes wait already")
+        case .invalidAuthentication(let why): SCTPError(.invalidArgument, why)
         }
     }
 }

@@ -8,7 +8,7 @@ extension SCTPEvent {
              .shutdownComplete(let id), .peerShutdown(let id), .peerAddressChange(let id, _, _), .peerAddressReconfigured(let id, _, _), .remoteError(let id, _),
              .sendFailed(let id, _), .partialDeliveryAborted(let id, _), .senderDry(let id), .message(let id, _),
              .adaptationIndication(let id, _), .streamReset(let id, _), .associationReset(let id, _),
-             .streamChange(let id, _):
+             .streamChange(let id, _), .authentication(let id, _):
             id
         }
     }

@@ -164,13 +164,16 @@ public enum SCTPNotification: Sendable {
     /// `SCTP_STREAM_CHANGE_EVENT` (RFC 6525 §6.1.3): streams were added, or adding was denied
     /// or failed.
     case streamChange(StreamChangeEvent, AssociationID)
+    /// `SCTP_AUTHENTICATION_EVENT` (RFC 6458 §6.1.8): the peer used a new key, a key was
+    /// freed, or the peer does not support AUTH.
+    case authentication(AuthenticationEvent, AssociationID)
 
     /// The association the notification is about, where it names one.
     public var associationID: AssociationID? {
         switch self {
         case .associationChange(_, let id, _, _, _), .peerAddressChange(_, _, let id), .remoteError(_, let id),
              .shutdown(let id), .partialDeliveryAborted(_, let id), .senderDry(let id), .adaptationIndication(_, let id),
-             .streamReset(_, let id), .associationReset(_, let id), .streamChange(_, let id):
+             .streamReset(_, let id), .associationReset(_, let id), .streamChange(_, let id), .authentication(_, let id):
             id
         case .sendFailed(_, let info, _):
             info.associationID
@@ -190,6 +193,7 @@ public enum SCTPNotification: Sendable {
         case .streamReset: .streamReset
         case .associationReset: .associationReset
         case .streamChange: .streamChange
+        case .authentication: .authentication
         }
     }
 }
@@ -213,9 +217,11 @@ public struct SCTPEventTypes: OptionSet, Hashable, Sendable {
     public static let associationReset = SCTPEventTypes(rawValue: 1 << 9)
     /// `SCTP_STREAM_CHANGE_EVENT` (RFC 6525).
     public static let streamChange = SCTPEventTypes(rawValue: 1 << 10)
+    /// `SCTP_AUTHENTICATION_EVENT` (RFC 4895).
+    public static let authentication = SCTPEventTypes(rawValue: 1 << 11)
     public static let all: SCTPEventTypes = [.associationChange, .peerAddressChange, .sendFailed, .remoteError,
                                              .shutdown, .partialDelivery, .senderDry, .adaptationIndication,
-                                             .streamReset, .associationReset, .streamChange]
+                                             .streamReset, .associationReset, .streamChange, .authentication]
 }
 
 /// What `recvmsg` returns: data, or a notification.
@@ -341,6 +347,8 @@ extension SCTPNotification {
             self = .associationReset(event, id)
         case .streamChange(let id, let event):
             self = .streamChange(event, id)
+        case .authentication(let id, let event):
+            self = .authentication(event, id)
         case .message:
             return nil
         }

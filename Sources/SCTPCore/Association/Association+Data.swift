@@ -148,6 +148,7 @@ extension Association {
                                     packetStorage: packetStorage)
         builder.ecnCapable = ecnNegotiated
         if pinnedSourceAddresses != nil { builder.source = sourceAddress(toward: destination) }
+        builder.authenticator = packetAuthenticator()
         return builder
     }
 

@@ -73,6 +73,7 @@ extension Association {
             return
         }
         peerTag = ack.initiateTag
+        guard takePeerAuthentication(ack.parameters, now: now) else { return }
         applyPeerParameters(initiate: ack, source: source, confirmedAddresses: handshake?.connectAddresses ?? [])
 
         var chunks: [Chunk] = [.cookieEcho(CookieEchoChunk(cookie: cookie))]
@@ -150,6 +151,7 @@ extension Association {
         events.append(restart ? .restart(id)
                               : .communicationUp(id, outboundStreams: outboundStreams, inboundStreams: inboundStreams))
         if let codePoint = peerAdaptationIndication { events.append(.adaptationIndication(id, codePoint)) }
+        reportAuthenticationAtSetup()
         startHeartbeats(now: now)
         transmitData(now: now)
     }
@@ -172,6 +174,7 @@ extension Association {
         peerSupportsReconfiguration = cookie.peerFeatures.contains(.reconfiguration)
         nonRenegableSacks = configuration.announcesNonRenegableSacks && cookie.peerFeatures.contains(.nonRenegableSack)
         peerSupportsAddressReconfiguration = cookie.peerFeatures.contains(.addressReconfiguration)
+        adoptAuthentication(from: cookie)
         var addresses = [source]
         for address in cookie.allPeerAddresses where !addresses.contains(address) { addresses.append(address) }
         let previous = paths

@@ -36,8 +36,16 @@ extension Association {
         var receivedData = false
         var lowestDataTSN: TSN? = nil
         var unsupported: [UnknownChunk] = []
+        currentChunkAuthenticated = false
         chunks: for chunk in packet.chunks {
             if state == .closed { break }
+            if authenticationSummary.negotiated {  // RFC 4895 §6.3, Association+Auth.swift
+                switch authGate(chunk, in: packet) {
+                case .process: break
+                case .skip: continue chunks
+                case .stop: break chunks
+                }
+            }
             switch chunk {
             case .data(let data):
                 if interleaving {

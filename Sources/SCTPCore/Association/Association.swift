@@ -143,6 +143,20 @@ final class Association {
     /// Whether another live association of the endpoint has this peer address (set by the
     /// endpoint): the peer may not add it to this one (RFC 5061).
     var peerAddressOwnedElsewhere: ((IPAddress) -> Bool)?
+    /// Chunk authentication (RFC 4895, `Association+Auth.swift`): `nil` when we do not announce
+    /// it. `authenticationSummary` holds what the packet path reads of it, in trivial values.
+    /// While a packet is handled, `currentChunkAuthenticated` says whether the chunk being
+    /// processed came after a valid AUTH chunk (RFC 4895 §6.3); parts that need authenticated
+    /// chunks (ASCONF) read it.
+    #if DEBUG
+    var authentication: AuthenticationState? { didSet { refreshAuthenticationSummary() } }
+    var authenticationSummary = AuthenticationSummary()
+    var currentChunkAuthenticated = false
+    #else
+    @exclusivity(unchecked) var authentication: AuthenticationState? { didSet { refreshAuthenticationSummary() } }
+    @exclusivity(unchecked) var authenticationSummary = AuthenticationSummary()
+    @exclusivity(unchecked) var currentChunkAuthenticated = false
+    #endif
 
     // Data transfer.
     var nextTSN: TSN
@@ -274,6 +288,7 @@ final class Association {
                                     checksum: checksum ?? checksumMode)
         if pinnedSourceAddresses != nil { builder.source = sourceAddress(toward: paths[pathIndex].address) }
         builder.initialCapacity = 512
+        builder.authenticator = packetAuthenticator()
         for chunk in chunks { builder.add(chunk) }
         builder.finish(into: &outbox)
     }

@@ -107,4 +107,7 @@ public enum CoreError: Error, Hashable, Sendable {
     case addressNotAvailable(IPAddress)
     /// Too many address changes wait already (EAGAIN).
     case addressReconfigurationBusy
+    /// An AUTH option the endpoint or association cannot take (EINVAL): an unknown or active
+    /// key, a chunk type that may not be authenticated, an HMAC list without SHA-1.
+    case invalidAuthentication(String)
 }

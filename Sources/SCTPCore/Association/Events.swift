@@ -51,6 +51,8 @@ public enum SCTPEvent: Sendable {
     case associationReset(AssociationID, AssociationResetEvent)
     /// Streams were added, or adding was refused (`SCTP_STREAM_CHANGE_EVENT`).
     case streamChange(AssociationID, StreamChangeEvent)
+    /// An AUTH key event (`SCTP_AUTHENTICATION_EVENT`, RFC 6458 §6.1.8).
+    case authentication(AssociationID, AuthenticationEvent)
     /// A message (or, for partial delivery, a piece of one: `isComplete` false) arrived.
     case message(AssociationID, ReceivedMessage)
 }

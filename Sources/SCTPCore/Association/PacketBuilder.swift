@@ -51,6 +51,19 @@ struct PacketBuilder {
     private var buffer: ByteBuffer?
     /// Whether the packet being filled holds a DATA chunk.
     private var bufferCarriesData = false
+    /// AUTH (RFC 4895): signs the chunks the peer wants authenticated; `nil` when none.
+    var authenticator: PacketAuthenticator? {
+        didSet {
+            dataAuthOverhead = authenticator.map {
+                $0.chunks.contains(ChunkType.data) || $0.chunks.contains(ChunkType.iData) ? $0.chunkSize : 0
+            } ?? 0
+        }
+    }
+    /// Where the current packet's AUTH chunk starts, once it has one.
+    private var authOffset: Int?
+    /// The bytes an AUTH chunk takes in a packet with DATA (0 when DATA needs none): a DATA
+    /// chunk cut for an empty packet is that much smaller, so the packet stays within the MTU.
+    private(set) var dataAuthOverhead = 0
     private(set) var packets: [Built]
 
     /// `packetStorage`: an empty array whose capacity the finished packets reuse (what
@@ -72,8 +85,9 @@ struct PacketBuilder {
 
     /// Room left in the current packet for another chunk (header and padding included).
     var remaining: Int {
-        guard let buffer else { return mtu - CommonHeader.size }
-        return mtu - buffer.readableBytes
+        let reserve = authOffset == nil ? dataAuthOverhead : 0
+        guard let buffer else { return mtu - CommonHeader.size - reserve }
+        return mtu - buffer.readableBytes - reserve
     }
 
     /// Whether the current packet holds any chunk.
@@ -81,18 +95,26 @@ struct PacketBuilder {
 
     /// Makes room for a chunk of `size` bytes: closes the current packet when the chunk
     /// does not fit, and starts a packet (its common header) when none is open.
-    private mutating func prepare(size: Int) {
-        if let current = buffer, size > mtu - current.readableBytes { finishPacket() }
+    /// A chunk of a type the peer wants authenticated gets an AUTH chunk before it, unless
+    /// the packet has one already.
+    private mutating func prepare(size: Int, type: UInt8) {
+        let needsAuth = authOffset == nil && authenticator?.chunks.contains(type) == true
+        let total = needsAuth ? size + authenticator!.chunkSize : size
+        if let current = buffer, total > mtu - current.readableBytes { finishPacket() }
         if buffer == nil {
-            var fresh = allocator.buffer(capacity: min(mtu, max(initialCapacity, size + CommonHeader.size)))
+            var fresh = allocator.buffer(capacity: min(mtu, max(initialCapacity, total + CommonHeader.size)))
             header.write(to: &fresh)
             buffer = fresh
+        }
+        if needsAuth, let authenticator {
+            authOffset = buffer!.writerIndex
+            authenticator.writePlaceholder(to: &buffer!)
         }
     }
 
     /// Adds a chunk, starting a new packet when it does not fit the current one.
     mutating func add(_ chunk: Chunk, size: Int) {
-        prepare(size: size)
+        prepare(size: size, type: chunk.type)
         if case .data = chunk { bufferCarriesData = true }
         chunk.write(to: &buffer!)
     }
@@ -106,14 +128,19 @@ struct PacketBuilder {
             add(chunk, size: size)
             return
         }
-        prepare(size: 0)
-        let start = buffer!.writerIndex
+        let type = chunk.type
+        let hadAuth = authOffset != nil
+        prepare(size: 0, type: type)
+        let chunkStart = buffer!.writerIndex
+        // Where the chunk's bytes begin, with the AUTH chunk just added for it.
+        let start = !hadAuth ? (authOffset ?? chunkStart) : chunkStart
         chunk.write(to: &buffer!)
         if buffer!.readableBytes > mtu && start - buffer!.readerIndex > CommonHeader.size {
-            let size = buffer!.writerIndex - start
+            let size = buffer!.writerIndex - chunkStart
             buffer!.moveWriterIndex(to: start)
+            if !hadAuth { authOffset = nil }
             finishPacket()
-            prepare(size: size)
+            prepare(size: size, type: type)
             chunk.write(to: &buffer!)
         }
         if case .data = chunk { bufferCarriesData = true }
@@ -121,7 +148,7 @@ struct PacketBuilder {
 
     /// Adds a DATA chunk, starting a new packet when it does not fit the current one.
     mutating func add(_ chunk: DataChunk, size: Int) {
-        prepare(size: size)
+        prepare(size: size, type: ChunkType.data)
         bufferCarriesData = true
         chunk.writeChunk(to: &buffer!)
     }
@@ -130,7 +157,7 @@ struct PacketBuilder {
     /// (the PPID goes in the first fragment, the FSN in the others), starting a new packet
     /// when it does not fit the current one. `size` is its wire size (4 more than DATA's).
     mutating func addInterleaved(_ chunk: DataChunk, mid: MID, fsn: UInt32, size: Int) {
-        prepare(size: size)
+        prepare(size: size, type: ChunkType.iData)
         bufferCarriesData = true
         let payloadLength = chunk.payload.readableBytes
         let length = IDataChunk.headerSize + payloadLength
@@ -147,6 +174,10 @@ struct PacketBuilder {
     mutating func finishPacket() {
         guard var packet = buffer else { return }
         buffer = nil
+        if let offset = authOffset, let authenticator {
+            authOffset = nil
+            authenticator.mac.sign(&packet, authChunkAt: offset)
+        }
         PacketChecksum.store(in: &packet, mode: checksum)
         packets.append(Built(bytes: packet, carriesData: bufferCarriesData))
         bufferCarriesData = false

@@ -67,7 +67,7 @@ extension SCTPEndpoint {
             }
         }
         if owner == .discard { return }
-        switch packet.chunks.first {
+        switch packet.leadingChunk {
         case .cookieEcho(let echo):
             // The cookie, not the tag, decides which association it is for (§5.2.4).
             handleCookieEcho(echo, packet: packet, from: source, to: destination, now: now)
@@ -106,7 +106,7 @@ extension SCTPEndpoint {
         /// A packet failing the tag rules: discarded if it names a live association's peer.
         var unknown: PacketOwner { byAddress == nil ? .none : .discard }
 
-        switch packet.chunks.first {
+        switch packet.leadingChunk {
         case .initiation(let initChunk):
             // §8.5.1 A: INIT travels with tag 0; anything else is discarded.
             guard tag == 0 else { return .discard }

@@ -69,6 +69,7 @@ extension SCTPEndpoint {
         if configuration.partialReliability { extensions.append(ChunkType.forwardTSN) }
         if configuration.streamReconfiguration { extensions.append(ChunkType.reconfig) }
         if configuration.addressReconfiguration { extensions += [ChunkType.asconf, ChunkType.asconfAck] }  // RFC 5061
+        if configuration.announcesAuthentication { extensions.append(ChunkType.auth) }
         extensions += configuration.interleavingChunkTypes
         if configuration.announcesNonRenegableSacks { extensions.append(ChunkType.nrSack) }
         if !extensions.isEmpty {
@@ -177,7 +178,28 @@ extension SCTPEndpoint {
             initialTSN = TSN(random.next32())
         }
 
-        let cookie = StateCookie(
+        // AUTH (RFC 4895 §6.1): the peer's vector checked, ours with a fresh RANDOM (the one of
+        // our own INIT while setting up, as with the tag), both kept in the cookie.
+        var authVectors: (local: AuthKeyVector, peer: AuthKeyVector?)? = nil
+        if configuration.announcesAuthentication {
+            var peerVector: AuthKeyVector? = nil
+            switch AuthKeyVector.peer(initChunk.parameters) {
+            case .invalid(let reason):
+                refuse([.protocolViolation(ProtocolViolationCause(information: "AUTH: \(reason)"))])
+                return
+            case .absent: break
+            case .valid(let vector): peerVector = vector
+            }
+            let local: AuthKeyVector
+            if let existing, existing.state == .cookieWait || existing.state == .cookieEchoed,
+               let ours = existing.authentication?.local {
+                local = ours
+            } else {
+                local = newLocalAuthVector()
+            }
+            authVectors = (local, peerVector)
+        }
+        var cookie = StateCookie(
             localTag: localTag, peerTag: initChunk.initiateTag, localInitialTSN: initialTSN,
             peerInitialTSN: initChunk.initialTSN, peerReceiverWindow: initChunk.advertisedReceiverWindowCredit,
             outboundStreams: min(configuration.outboundStreams, initChunk.inboundStreams),
@@ -192,7 +214,10 @@ extension SCTPEndpoint {
             created: now,
             lifetime: configuration.validCookieLife + cookies.acceptedIncrement(
                 initChunk.first { if case .cookiePreservative(let p) = $0 { p.lifeSpanIncrement } else { nil } }))
+        cookie.localAuthVector = authVectors?.local.bytes
+        cookie.peerAuthVector = authVectors?.peer?.bytes
         var parameters = localInitParameters(initAck: true)
+        if let authVectors { parameters += authVectors.local.parameters }
         parameters.append(.stateCookie(StateCookieParameter(cookie: cookies.seal(cookie))))
         for unknown in configuration.initParametersToReport(initChunk.parameters) {
             parameters.append(.unrecognizedParameter(UnrecognizedParameter(reporting: unknown)))

@@ -24,10 +24,16 @@ extension SCTPEndpoint {
             id: newAssociationID(), configuration: associationConfiguration, localPort: localPort, peerPort: port,
             localAddresses: localAddresses, localTag: localTag, initialTSN: initialTSN,
             randomSeed: UInt64(random.next32()) << 32 | UInt64(random.next32()))
+        var parameters = localInitParameters()
+        if configuration.announcesAuthentication {
+            let vector = newLocalAuthVector()
+            association.authentication = AuthenticationState(local: vector)
+            parameters += vector.parameters
+        }
         let initChunk = InitChunk(
             initiateTag: localTag, advertisedReceiverWindowCredit: UInt32(clamping: associationConfiguration.receiveBufferSize),
             outboundStreams: configuration.outboundStreams, inboundStreams: configuration.maxInboundStreams,
-            initialTSN: initialTSN, parameters: ParameterList(localInitParameters()))
+            initialTSN: initialTSN, parameters: ParameterList(parameters))
         association.connect(to: unique, initChunk: initChunk, now: now)
         register(association)
         return association.id

@@ -105,6 +105,10 @@ public struct StateCookie: Hashable, Sendable {
     public var peerZeroChecksumMethod: UInt32?
     /// The code point of the peer's Adaptation Layer Indication parameter (RFC 5061), if any.
     public var peerAdaptationIndication: UInt32?
+    /// Our AUTH key vector as the INIT ACK sent it (RFC 4895 §6.1); `nil` when we did not announce AUTH.
+    public var localAuthVector: [UInt8]? = nil
+    /// The peer's AUTH key vector from its INIT; `nil` when it did not announce AUTH.
+    public var peerAuthVector: [UInt8]? = nil
     /// When the cookie was made.
     public var created: SCTPInstant
     /// How long the cookie stays valid after `created` (Valid.Cookie.Life plus any accepted

@@ -17,6 +17,8 @@ import SCTPWire
 /// 64  u32  zero-checksum method  68  u32  adaptation code point
 /// 72  address: source of the INIT (u8 family 4 or 6, then 4 or 16 bytes)
 ///     u8   number of peer addresses, then each as an address
+///     with flag bit 2 (AUTH, RFC 4895): u16 length + our key vector, u16 length + the peer's
+///     (length 0: none)
 ///     32 bytes HMAC-SHA256
 /// ```
 enum StateCookieCoding {
@@ -29,11 +31,12 @@ enum StateCookieCoding {
 
     /// The longest cookie that lists `addresses` peer addresses.
     static func maximumLength(addresses: Int) -> Int {
-        fixedLength + largestAddressLength * (1 + addresses) + 1 + macLength
+        fixedLength + largestAddressLength * (1 + addresses) + 1 + 2 * (2 + AuthKeyVector.maximumLength) + macLength
     }
 
     private static let flagZeroChecksum: UInt16 = 1 << 0
     private static let flagAdaptation: UInt16 = 1 << 1
+    private static let flagAuthentication: UInt16 = 1 << 2
 
     /// Writes the cookie's body (everything the MAC covers). The caller has already
     /// limited `addresses` to at most 255.
@@ -42,6 +45,7 @@ enum StateCookieCoding {
         var flags: UInt16 = 0
         if cookie.peerZeroChecksumMethod != nil { flags |= flagZeroChecksum }
         if cookie.peerAdaptationIndication != nil { flags |= flagAdaptation }
+        if cookie.localAuthVector != nil { flags |= flagAuthentication }
         // One block for all fields: each separate integer write costs SwiftNIO's whole copy path.
         let length = fixedLength + addressLength(cookie.source) + 1 + addresses.reduce(0) { $0 + addressLength($1) }
         buffer.writeFields(byteCount: length) { out in
@@ -69,6 +73,13 @@ enum StateCookieCoding {
             writeAddress(cookie.source, to: &out)
             out.put(UInt8(truncatingIfNeeded: addresses.count))
             for address in addresses { writeAddress(address, to: &out) }
+        }
+        if let local = cookie.localAuthVector {
+            let peer = cookie.peerAuthVector ?? []
+            buffer.writeInteger(UInt16(local.count))
+            buffer.writeBytes(local)
+            buffer.writeInteger(UInt16(peer.count))
+            buffer.writeBytes(peer)
         }
     }
 
@@ -128,8 +139,14 @@ enum StateCookieCoding {
         var addresses: [IPAddress] = []
         addresses.reserveCapacity(count)
         for _ in 0..<count { addresses.append(try readAddress(&reader)) }
+        var localAuth: [UInt8]? = nil, peerAuth: [UInt8]? = nil
+        if flags & flagAuthentication != 0 {
+            localAuth = try readVector(&reader)
+            let peer = try readVector(&reader)
+            peerAuth = peer.isEmpty ? nil : peer
+        }
         guard reader.remaining == 0 else { throw .malformed }
-        return StateCookie(
+        var cookie = StateCookie(
             localTag: localTag, peerTag: peerTag, localInitialTSN: TSN(localTSN), peerInitialTSN: TSN(peerTSN),
             peerReceiverWindow: window, outboundStreams: outbound, inboundStreams: inbound,
             peerOutboundStreams: peerOutbound, peerInboundStreams: peerInbound, localPort: localPort,
@@ -138,6 +155,19 @@ enum StateCookieCoding {
             peerZeroChecksumMethod: flags & flagZeroChecksum != 0 ? zeroChecksum : nil,
             peerAdaptationIndication: flags & flagAdaptation != 0 ? adaptation : nil,
             created: SCTPInstant(nanoseconds: created), lifetime: .nanoseconds(lifetime))
+        cookie.localAuthVector = localAuth
+        cookie.peerAuthVector = peerAuth
+        return cookie
+    }
+
+    /// An AUTH key vector: a 16-bit length, at most `AuthKeyVector.maximumLength`, then the bytes.
+    private static func readVector(_ reader: inout BoundedReader) throws(CookieRejection) -> [UInt8] {
+        let length = Int(try reader.read(UInt16.self))
+        guard length <= AuthKeyVector.maximumLength, length <= reader.remaining else { throw .malformed }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(length)
+        for _ in 0..<length { bytes.append(try reader.read(UInt8.self)) }
+        return bytes
     }
 
     private static func readAddress(_ reader: inout BoundedReader) throws(CookieRejection) -> IPAddress {

@@ -194,7 +194,7 @@ struct TransmissionQueue {
         var sent = 0
         /// The packet (index among the builder's finished packets) the first retransmission went in.
         var firstPacket = -1
-        let fullPacket = Self.pmdcs(mtu: paths[index].mtu)
+        let fullPacket = Self.pmdcs(mtu: paths[index].mtu) - builder.dataAuthOverhead
         while outstanding.hasChunksToRetransmit {
             let first = sent == 0
             let flight = outstanding.bytesInFlight(on: path)
@@ -236,7 +236,7 @@ struct TransmissionQueue {
         if flight == 0 { paths[index].congestion.applyIdleDecay(now: now, rto: paths[index].rto.rto) }
         // I-DATA's header is 4 bytes longer than DATA's.
         let headerSize = interleaving ? IDataChunk.headerSize : DataChunk.headerSize
-        let pathPayload = paths[index].fragmentChunkSize - headerSize
+        let pathPayload = paths[index].fragmentChunkSize - headerSize - builder.dataAuthOverhead
         // SCTP_MAXSEG: fragments no larger than asked, never larger than the path allows.
         let maxPayload = context.maxSegmentSize.map { min(max($0, 4), pathPayload) } ?? pathPayload
         let window = paths[index].congestion.sendWindow(flightSize: flight, maxBurst: context.maxBurst)

@@ -212,8 +212,11 @@ struct StateCookieTests {
         }
         #expect(fewer.peerAddresses == [many[0], many[1], many[2]])
 
-        // A signer with a smaller cap refuses a longer cookie of the same secret before any MAC.
-        #expect(small.open(signer.seal(CookieFixtures.cookie(addresses: many)), now: now) == .invalid(.wrongLength))
+        // A signer with a smaller cap refuses a longer cookie of the same secret before any MAC
+        // (far longer: the length limit leaves room for two AUTH key vectors).
+        let large = CookieSigner(secret: CookieFixtures.secret(50), now: .zero, configuration: .init(maximumPeerAddresses: 255))
+        let lots = (0..<200).map { IPAddress.v6(IPv6Address(high: 0x2001_0DB8 << 32, low: UInt64($0))) }
+        #expect(small.open(large.seal(CookieFixtures.cookie(addresses: lots)), now: now) == .invalid(.wrongLength))
         #expect(CookieSigner(secret: CookieFixtures.secret(50), now: .zero,
                              configuration: .init(maximumPeerAddresses: 1000)).configuration.maximumPeerAddresses == 255)
     }

@@ -371,6 +371,9 @@ final class SweepPeer: SimulationParticipant {
             resetEvents.append(reset)
         case .associationReset, .streamChange:
             violation("unexpected stream reconfiguration event \(event)", at: now)
+        case .authentication(_, let auth):
+            // Only a peer without AUTH is reported, and only where one side has it off.
+            if auth.indication != .noAuthentication { violation("unexpected AUTH event \(auth)", at: now) }
         case .adaptationIndication:
             // Neither side announces an adaptation layer in the sweep.
             violation("unexpected adaptation indication", at: now)

@@ -1,0 +1,176 @@
+import NIOCore
+import SCTPWire
+
+/// Chunk authentication (RFC 4895) on an association: negotiation from INIT / INIT ACK or the
+/// state cookie, the AUTH chunk's verification on receipt (the per-chunk verdict other parts
+/// ask for), the authenticator of outgoing packets, and the key options.
+extension Association {
+    // MARK: Negotiation
+
+    /// Whether both sides announced AUTH.
+    var authenticationNegotiated: Bool { authenticationSummary.negotiated }
+
+    /// Keeps `authenticationSummary` in step with `authentication`.
+    func refreshAuthenticationSummary() {
+        guard let authentication, authentication.isNegotiated else {
+            authenticationSummary = AuthenticationSummary()
+            return
+        }
+        authenticationSummary = AuthenticationSummary(negotiated: true, localChunks: authentication.localChunks,
+                                                      peerChunks: authentication.peerChunks)
+    }
+
+    /// Whether chunks of `type` must arrive authenticated to be processed: AUTH is in use and
+    /// our CHUNKS list names the type (RFC 4895 §6.3). ASCONF and ASCONF-ACK handlers ask this.
+    func requiresAuthentication(_ type: UInt8) -> Bool {
+        authenticationSummary.localChunks.contains(type)
+    }
+
+    /// Whether our packets must carry chunks of `type` authenticated (the peer's CHUNKS list).
+    func peerRequiresAuthentication(_ type: UInt8) -> Bool {
+        authenticationSummary.peerChunks.contains(type)
+    }
+
+    /// Takes the peer's AUTH parameters from its INIT ACK (client side). Returns `false` when
+    /// they are invalid: the association is then aborted with Protocol Violation (RFC 4895 §6.1).
+    func takePeerAuthentication(_ parameters: ParameterList, now: SCTPInstant) -> Bool {
+        guard authentication != nil else { return true }
+        switch AuthKeyVector.peer(parameters) {
+        case .absent:
+            return true
+        case .invalid(let reason):
+            abort(causes: [.protocolViolation(ProtocolViolationCause(information: "AUTH: \(reason)"))],
+                  reason: .protocolViolation("AUTH: \(reason)"), now: now)
+            return false
+        case .valid(let vector):
+            authentication!.setPeer(vector)
+            return true
+        }
+    }
+
+    /// Takes both key vectors from a state cookie (server side, or a collision's cookie).
+    func adoptAuthentication(from cookie: StateCookie) {
+        guard let localBytes = cookie.localAuthVector, let local = AuthKeyVector(bytes: localBytes) else {
+            authentication = nil
+            return
+        }
+        var state = AuthenticationState(local: local)
+        if let peerBytes = cookie.peerAuthVector, let peer = AuthKeyVector(bytes: peerBytes) { state.setPeer(peer) }
+        authentication = state
+    }
+
+    /// At setup: `SCTP_AUTH_NO_AUTH` when we announced AUTH and the peer did not.
+    func reportAuthenticationAtSetup() {
+        if let authentication, !authentication.isNegotiated {
+            events.append(.authentication(id, AuthenticationEvent(indication: .noAuthentication, keyNumber: 0)))
+        }
+    }
+
+    // MARK: Sending
+
+    /// What signs our packets: `nil` unless AUTH is in use and the peer asked for some chunk
+    /// types, or without the active key.
+    func packetAuthenticator() -> PacketAuthenticator? {
+        let summary = authenticationSummary
+        guard !summary.peerChunks.isEmpty else { return nil }
+        let keyID = configuration.authentication.activeKey
+        let algorithm = authentication!.sendAlgorithm
+        guard let mac = authentication!.cachedMAC(key: keyID, algorithm: algorithm)
+            ?? authentication!.mac(key: keyID, algorithm: algorithm, keys: configuration.authentication.keys) else {
+            return nil
+        }
+        return PacketAuthenticator(chunks: summary.peerChunks, keyID: keyID, mac: mac)
+    }
+
+    // MARK: Receiving
+
+    /// What the receive loop does with a chunk, given AUTH.
+    enum AuthGate {
+        /// Process it.
+        case process
+        /// Leave it (an AUTH chunk already handled, or a chunk that needed authentication).
+        case skip
+        /// Discard it and the rest of the packet (an AUTH chunk that failed).
+        case stop
+    }
+
+    /// Decides for each chunk of a packet in order (RFC 4895 §6.3): the first AUTH chunk is
+    /// verified before anything after it is processed; when it fails the rest of the packet is
+    /// discarded (the chunks before it stand); a chunk our CHUNKS list names is processed only
+    /// after a valid AUTH (`currentChunkAuthenticated`), else silently dropped.
+    func authGate(_ chunk: Chunk, in packet: SCTPPacket) -> AuthGate {
+        guard authenticationSummary.negotiated else { return .process }
+        if case .auth(let auth) = chunk {
+            if currentChunkAuthenticated { return .skip }  // only the first AUTH counts
+            switch verify(auth, region: packet.authenticatedBytes) {
+            case .valid:
+                currentChunkAuthenticated = true
+                if auth.sharedKeyIdentifier != authentication!.lastPeerKey {
+                    authentication!.lastPeerKey = auth.sharedKeyIdentifier
+                    events.append(.authentication(id, AuthenticationEvent(indication: .newKey, keyNumber: auth.sharedKeyIdentifier)))
+                }
+                return .skip
+            case .unsupportedHMAC(let identifier):
+                authentication!.refusedPackets += 1
+                queueControl(.error(ErrorChunk(causes: [.unsupportedHMACIdentifier(UnsupportedHMACIdentifierCause(hmacIdentifier: identifier))])))
+                return .stop
+            case .refused:
+                authentication!.refusedPackets += 1
+                return .stop
+            }
+        }
+        if !currentChunkAuthenticated && authenticationSummary.localChunks.contains(chunk.type) {
+            authentication!.unauthenticatedChunksDropped += 1
+            return .skip
+        }
+        return .process
+    }
+
+    /// Checks an AUTH chunk against the bytes it covers.
+    private func verify(_ auth: AuthChunk, region: ByteBuffer?) -> AuthChunkVerdict {
+        guard let algorithm = SCTPHMACAlgorithm(rawValue: auth.hmacIdentifier),
+              authentication!.acceptedAlgorithms.contains(auth.hmacIdentifier) else {
+            return .unsupportedHMAC(auth.hmacIdentifier)
+        }
+        guard auth.hmac.readableBytes == algorithm.macLength, let region,
+              let mac = authentication!.cachedMAC(key: auth.sharedKeyIdentifier, algorithm: algorithm)
+                ?? authentication!.mac(key: auth.sharedKeyIdentifier, algorithm: algorithm,
+                                       keys: configuration.authentication.keys)
+        else { return .refused }
+        return mac.verify(region) ? .valid : .refused
+    }
+
+    // MARK: Keys (RFC 6458 §8.1.20-8.3.5, per association)
+
+    /// Replaces the association's authentication settings (keys, active key, ...): computed
+    /// keys are recomputed; keys deactivated by the change are reported free.
+    func updateAuthentication(_ update: (inout SCTPAuthenticationConfiguration) throws(CoreError) -> Void) throws(CoreError) {
+        var settings = configuration.authentication
+        try update(&settings)
+        let newlyDeactivated = settings.deactivatedKeys.subtracting(configuration.authentication.deactivatedKeys)
+        configuration.authentication = settings
+        authentication?.invalidateKeys()
+        for key in newlyDeactivated.sorted() {
+            events.append(.authentication(id, AuthenticationEvent(indication: .freeKey, keyNumber: key)))
+        }
+    }
+
+    /// The chunk types the peer asked to be authenticated, `nil` when AUTH is not in use.
+    var peerAuthenticatedChunks: [UInt8]? {
+        guard authenticationSummary.negotiated else { return nil }
+        return authenticationSummary.peerChunks.types
+    }
+
+    /// The chunk types we asked to be authenticated on this association, `nil` without AUTH.
+    var localAuthenticatedChunks: [UInt8]? { authentication?.localChunks.types }
+}
+
+extension SCTPPacket {
+    /// The chunk that decides where the packet goes: the first, except that an AUTH chunk
+    /// followed by COOKIE ECHO counts as the COOKIE ECHO (RFC 4895 §6.3: the cookie is
+    /// processed first, then the AUTH chunk under the association it sets up).
+    var leadingChunk: Chunk? {
+        if case .auth = chunks.first, chunks.count > 1, case .cookieEcho = chunks[1] { return chunks[1] }
+        return chunks.first
+    }
+}

@@ -1,0 +1,110 @@
+import NIOCore
+import SCTPWire
+
+/// An association's AUTH state (RFC 4895): our key vector from the start, the peer's once its
+/// INIT or INIT ACK (or the state cookie) told it, and the association keys computed so far.
+struct AuthenticationState {
+    /// Our RANDOM, CHUNKS and HMAC-ALGO as sent.
+    let local: AuthKeyVector
+    /// The peer's; `nil` while unknown, and for good when the peer does not support AUTH.
+    private(set) var peer: AuthKeyVector?
+    /// The chunk types we require authenticated (our CHUNKS list).
+    let localChunks: ChunkTypeSet
+    /// The chunk types the peer requires authenticated: our AUTH chunk goes before the first.
+    private(set) var peerChunks = ChunkTypeSet()
+    /// The HMAC our AUTH chunks use: the first of the peer's list that we accept too.
+    private(set) var sendAlgorithm: SCTPHMACAlgorithm = .sha1
+    /// The HMAC identifiers we accept (what we announced).
+    let acceptedAlgorithms: [UInt16]
+    /// Association keys computed, by key id and algorithm (a few keys at most).
+    private var macs: [(key: UInt16, algorithm: SCTPHMACAlgorithm, mac: AuthMAC)] = []
+    /// The key id of the peer's latest authenticated packet (an `SCTP_AUTH_NEW_KEY` is
+    /// reported when it changes; 0 at first, as usrsctp does).
+    var lastPeerKey: UInt16 = 0
+    /// Packets whose AUTH chunk was refused (bad MAC, unknown key or HMAC, wrong length).
+    var refusedPackets = 0
+    /// Chunks dropped because they required authentication and came without a valid AUTH.
+    var unauthenticatedChunksDropped = 0
+
+    init(local: AuthKeyVector) {
+        self.local = local
+        localChunks = local.requiredChunks
+        acceptedAlgorithms = local.hmacIdentifiers
+    }
+
+    /// Whether both sides announced AUTH.
+    var isNegotiated: Bool { peer != nil }
+
+    /// Takes the peer's vector: what it wants authenticated and the HMAC to send with.
+    mutating func setPeer(_ vector: AuthKeyVector) {
+        peer = vector
+        peerChunks = vector.requiredChunks
+        macs = []
+        sendAlgorithm = .sha1
+        for id in vector.hmacIdentifiers {
+            if let algorithm = SCTPHMACAlgorithm(rawValue: id), acceptedAlgorithms.contains(id) {
+                sendAlgorithm = algorithm
+                break
+            }
+        }
+    }
+
+    /// Forgets the computed keys (a shared key changed).
+    mutating func invalidateKeys() { macs = [] }
+
+    /// The MAC under shared key `key` with `algorithm` when computed already.
+    func cachedMAC(key: UInt16, algorithm: SCTPHMACAlgorithm) -> AuthMAC? {
+        for entry in macs where entry.key == key && entry.algorithm == algorithm { return entry.mac }
+        return nil
+    }
+
+    /// The MAC under shared key `key` with `algorithm`, computed once; `nil` without that key
+    /// or before the peer's vector is known.
+    mutating func mac(key: UInt16, algorithm: SCTPHMACAlgorithm, keys: [UInt16: [UInt8]]) -> AuthMAC? {
+        if let cached = cachedMAC(key: key, algorithm: algorithm) { return cached }
+        guard let peer, let shared = keys[key] else { return nil }
+        let mac = AuthMAC(algorithm: algorithm, key: AuthKeyVector.associationKey(sharedKey: shared, local: local, peer: peer))
+        if macs.count >= 16 { macs.removeFirst() }
+        macs.append((key, algorithm, mac))
+        return mac
+    }
+}
+
+/// What the packet path reads of an association's AUTH state, as trivial values (no
+/// reference counting per packet).
+struct AuthenticationSummary {
+    /// Both sides announced AUTH.
+    var negotiated = false
+    /// The chunk types we require authenticated (empty unless negotiated).
+    var localChunks = ChunkTypeSet()
+    /// The chunk types the peer requires authenticated (empty unless negotiated).
+    var peerChunks = ChunkTypeSet()
+}
+
+/// What a `PacketBuilder` needs to authenticate the packets it builds: the chunk types the
+/// peer wants authenticated and the MAC; each packet that holds one of those gets an AUTH
+/// chunk just before the first of them, signed when the packet is closed (RFC 4895 §6.2).
+struct PacketAuthenticator {
+    let chunks: ChunkTypeSet
+    let keyID: UInt16
+    let mac: AuthMAC
+    /// The AUTH chunk's size in the packet (8 + the MAC; a multiple of 4).
+    var chunkSize: Int { 8 + mac.algorithm.macLength }
+
+    /// Writes the AUTH chunk with a zero HMAC field.
+    func writePlaceholder(to buffer: inout ByteBuffer) {
+        let length = chunkSize
+        buffer.writeMultipleIntegers(AuthChunk.chunkType, UInt8(0), UInt16(length), keyID, mac.algorithm.rawValue)
+        buffer.writeRepeatingByte(0, count: length - 8)
+    }
+}
+
+/// What the receive path decided about an AUTH chunk (RFC 4895 §6.3).
+enum AuthChunkVerdict: Equatable {
+    /// Valid: the chunks after it are authenticated.
+    case valid
+    /// An HMAC identifier we did not announce: discard, answer Unsupported HMAC Identifier.
+    case unsupportedHMAC(UInt16)
+    /// No such shared key, or a MAC that does not match or has the wrong length: discard silently.
+    case refused
+}

@@ -1,0 +1,101 @@
+import SCTPWire
+
+/// Chunk authentication (RFC 4895) on the endpoint: a fresh key vector for each INIT and
+/// INIT ACK, and the key options of RFC 6458 §8 (`SCTP_AUTH_KEY`, `SCTP_AUTH_ACTIVE_KEY`,
+/// `SCTP_AUTH_DELETE_KEY`, `SCTP_AUTH_DEACTIVATE_KEY`, `SCTP_AUTH_CHUNK`, `SCTP_HMAC_IDENT`,
+/// `SCTP_PEER_AUTH_CHUNKS`, `SCTP_LOCAL_AUTH_CHUNKS`). With an association id they act on that
+/// association; without, on the endpoint's configuration (new associations) and, for the key
+/// options, on every association too.
+extension SCTPEndpoint {
+    /// Our key vector for a new INIT or INIT ACK: 32 random bytes from the driver's source.
+    func newLocalAuthVector() -> AuthKeyVector {
+        var random = [UInt8](repeating: 0, count: AuthKeyVector.randomLength)
+        random.withUnsafeMutableBytes { self.random.fill($0) }
+        return AuthKeyVector.local(random: random, configuration: configuration.authentication)
+    }
+
+    /// Applies a key change to one association (`id`) or to the endpoint and all of them.
+    private func changeKeys(on id: AssociationID?,
+                            _ change: (inout SCTPAuthenticationConfiguration) throws(CoreError) -> Void) throws(CoreError) {
+        if let id {
+            guard let association = association(id), !association.isClosed else { throw .unknownAssociation }
+            try association.updateAuthentication(change)
+            markPending(association)
+            return
+        }
+        var settings = configuration.authentication
+        try change(&settings)
+        configuration.authentication = settings
+        for association in associations.all where !association.isClosed {
+            try? association.updateAuthentication(change)
+            markPending(association)
+        }
+    }
+
+    /// `SCTP_AUTH_KEY`: adds (or replaces) shared key `keyID`.
+    public func setAuthenticationKey(_ key: [UInt8], id keyID: UInt16, on id: AssociationID? = nil) throws(CoreError) {
+        try changeKeys(on: id) { (settings) throws(CoreError) in try settings.setKey(key, id: keyID) }
+    }
+
+    /// `SCTP_AUTH_ACTIVE_KEY` (set): the key our AUTH chunks use from now on.
+    public func setActiveAuthenticationKey(_ keyID: UInt16, on id: AssociationID? = nil) throws(CoreError) {
+        try changeKeys(on: id) { (settings) throws(CoreError) in try settings.activateKey(keyID) }
+    }
+
+    /// `SCTP_AUTH_ACTIVE_KEY` (get).
+    public func activeAuthenticationKey(on id: AssociationID? = nil) throws(CoreError) -> UInt16 {
+        guard let id else { return configuration.authentication.activeKey }
+        guard let association = association(id), !association.isClosed else { throw .unknownAssociation }
+        return association.configuration.authentication.activeKey
+    }
+
+    /// `SCTP_AUTH_DELETE_KEY`: removes a key that is not the active one.
+    public func deleteAuthenticationKey(_ keyID: UInt16, on id: AssociationID? = nil) throws(CoreError) {
+        try changeKeys(on: id) { (settings) throws(CoreError) in try settings.deleteKey(keyID) }
+    }
+
+    /// `SCTP_AUTH_DEACTIVATE_KEY`: a key that is not the active one is no longer used to send
+    /// (it still verifies what arrives until deleted); reported with `SCTP_AUTH_FREE_KEY`.
+    public func deactivateAuthenticationKey(_ keyID: UInt16, on id: AssociationID? = nil) throws(CoreError) {
+        try changeKeys(on: id) { (settings) throws(CoreError) in try settings.deactivateKey(keyID) }
+    }
+
+    /// `SCTP_AUTH_CHUNK`: asks peers of new associations to authenticate chunks of `type`.
+    public func addAuthenticatedChunk(_ type: UInt8) throws(CoreError) {
+        try configuration.authentication.addChunkType(type)
+    }
+
+    /// `SCTP_HMAC_IDENT` (set): the HMACs new associations accept, in order of preference.
+    public func setHMACIdentifiers(_ identifiers: [UInt16]) throws(CoreError) {
+        try configuration.authentication.setHMACIdentifiers(identifiers)
+    }
+
+    /// `SCTP_PEER_AUTH_CHUNKS`: the chunk types the peer asked us to authenticate; empty when
+    /// it did not announce AUTH.
+    public func peerAuthenticatedChunks(on id: AssociationID) throws(CoreError) -> [UInt8] {
+        guard let association = association(id), !association.isClosed else { throw .unknownAssociation }
+        return association.peerAuthenticatedChunks ?? []
+    }
+
+    /// `SCTP_LOCAL_AUTH_CHUNKS`: the chunk types we ask to be authenticated, on an
+    /// association or (without id) for new ones.
+    public func localAuthenticatedChunks(on id: AssociationID? = nil) throws(CoreError) -> [UInt8] {
+        guard let id else {
+            return configuration.authentication.chunkTypes.filter { !SCTPAuthenticationConfiguration.isForbiddenInChunkList($0) }
+        }
+        guard let association = association(id), !association.isClosed else { throw .unknownAssociation }
+        return association.localAuthenticatedChunks ?? []
+    }
+
+    /// Whether AUTH is in use on an association (both sides announced it).
+    public func isAuthenticationNegotiated(on id: AssociationID) -> Bool {
+        association(id)?.authenticationNegotiated ?? false
+    }
+
+    /// AUTH counters of an association: packets whose AUTH chunk was refused (bad MAC,
+    /// unknown key or HMAC), and chunks dropped for arriving without a valid AUTH.
+    public func authenticationCounters(on id: AssociationID) -> (refusedPackets: Int, unauthenticatedChunksDropped: Int)? {
+        guard let state = association(id)?.authentication else { return nil }
+        return (state.refusedPackets, state.unauthenticatedChunksDropped)
+    }
+}
