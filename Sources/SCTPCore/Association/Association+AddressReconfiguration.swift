@@ -15,7 +15,10 @@ extension Association {
 
     /// Called when data transfer starts: ASCONF is on when both sides announced it.
     func startAddressReconfiguration(peerInitialTSN: TSN) {
-        addressReconfig = configuration.addressReconfiguration && peerSupportsAddressReconfiguration
+        // RFC 5061 §4.1.1: ASCONF only with AUTH in use (or the testing flag that accepts
+        // unauthenticated address changes).
+        let authenticated = authenticationNegotiated || configuration.acceptsUnauthenticatedAddressChanges
+        addressReconfig = configuration.addressReconfiguration && peerSupportsAddressReconfiguration && authenticated
             ? AddressReconfigurationState(localInitialTSN: nextTSN, peerInitialTSN: peerInitialTSN)
             : nil
     }
@@ -275,6 +278,7 @@ extension Association {
         var builder = PacketBuilder(header: commonHeader, mtu: paths[primaryPath].mtu, destination: destination,
                                     checksum: checksumMode)
         builder.source = sourceAddress(toward: destination)
+        builder.authenticator = packetAuthenticator()
         builder.add(.asconfAck(ack))
         builder.finish(into: &outbox)
     }

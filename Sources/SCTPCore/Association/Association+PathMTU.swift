@@ -115,10 +115,17 @@ extension Association {
         Parameter(address: paths[index].address).write(to: &info)
         let heartbeat = Chunk.heartbeat(HeartbeatChunk(info: HeartbeatInfoParameter(info: info)))
         let heartbeatSize = heartbeat.computedSize ?? 0
+        // AUTH (RFC 4895): when the peer wants HEARTBEAT or PAD authenticated, an AUTH chunk
+        // goes in front and the PAD is that much smaller.
+        let authenticator = packetAuthenticator()
+        let authSize = authenticator.map {
+            $0.chunks.contains(ChunkType.heartbeat) || $0.chunks.contains(ChunkType.pad) ? $0.chunkSize : 0
+        } ?? 0
         // RFC 8899 §6.2.1.2: the PAD chunk brings the packet to the probed size.
-        let padChunkSize = size - CommonHeader.size - heartbeatSize
+        let padChunkSize = size - CommonHeader.size - authSize - heartbeatSize
         guard padChunkSize >= 4 else { return }
         var builder = PacketBuilder(header: commonHeader, mtu: size, destination: paths[index].address, checksum: checksumMode)
+        builder.authenticator = authenticator
         builder.add(heartbeat)
         builder.add(.pad(PadChunk(paddingLength: padChunkSize - 4)))
         builder.finish(into: &outbox)

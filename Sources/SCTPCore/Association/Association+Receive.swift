@@ -118,14 +118,14 @@ extension Association {
                 if !unknown.action.continues { break chunks }
             case .reconfig(let reconfigChunk) where reconfig != nil:
                 handleReconfig(reconfigChunk, now: now)
-            // RFC 5061. AUTH seam: `chunkAuthenticated` must be true only for a chunk an AUTH
-            // chunk before it in this packet covered (RFC 4895); nothing authenticates yet.
+            // RFC 5061 §4.1.1: processed only when an AUTH chunk before it in this packet
+            // covered it (RFC 4895 §6.3, `authGate` above).
             case .asconf(let asconfChunk) where addressReconfig != nil:
-                if let previous = handleASCONF(asconfChunk, from: source, chunkAuthenticated: false, now: now) {
+                if let previous = handleASCONF(asconfChunk, from: source, chunkAuthenticated: currentChunkAuthenticated, now: now) {
                     outcome.previousPeerAddresses = outcome.previousPeerAddresses ?? previous
                 }
             case .asconfAck(let ack) where addressReconfig != nil:
-                handleASCONFAck(ack, chunkAuthenticated: false, now: now)
+                handleASCONFAck(ack, chunkAuthenticated: currentChunkAuthenticated, now: now)
             case .auth, .asconf, .asconfAck, .reconfig, .pad, .iForwardTSN, .nrSack:
                 // Extensions not negotiated (we do not announce them yet): treat as unrecognised
                 // chunks, by their type's high bits (§3.2).

@@ -11,7 +11,7 @@ extension SCTPEndpoint {
     func newLocalAuthVector() -> AuthKeyVector {
         var random = [UInt8](repeating: 0, count: AuthKeyVector.randomLength)
         random.withUnsafeMutableBytes { self.random.fill($0) }
-        return AuthKeyVector.local(random: random, configuration: configuration.authentication)
+        return AuthKeyVector.local(random: random, configuration: configuration.effectiveAuthentication)
     }
 
     /// Applies a key change to one association (`id`) or to the endpoint and all of them.
@@ -81,7 +81,7 @@ extension SCTPEndpoint {
     /// association or (without id) for new ones.
     public func localAuthenticatedChunks(on id: AssociationID? = nil) throws(CoreError) -> [UInt8] {
         guard let id else {
-            return configuration.authentication.chunkTypes.filter { !SCTPAuthenticationConfiguration.isForbiddenInChunkList($0) }
+            return configuration.effectiveAuthentication.chunkTypes.filter { !SCTPAuthenticationConfiguration.isForbiddenInChunkList($0) }
         }
         guard let association = association(id), !association.isClosed else { throw .unknownAssociation }
         return association.localAuthenticatedChunks ?? []
@@ -97,5 +97,22 @@ extension SCTPEndpoint {
     public func authenticationCounters(on id: AssociationID) -> (refusedPackets: Int, unauthenticatedChunksDropped: Int)? {
         guard let state = association(id)?.authentication else { return nil }
         return (state.refusedPackets, state.unauthenticatedChunksDropped)
+    }
+}
+
+extension SCTPConfiguration {
+    /// The AUTH settings our INIT and INIT ACK announce: the configured ones, plus what other
+    /// extensions require. With ASCONF, ASCONF and ASCONF-ACK must be authenticated (RFC 5061
+    /// §4.1.1); when SACK must be, so must NR-SACK, which takes its place where negotiated
+    /// (else a forged NR-SACK would get past a list that asks for authenticated SACKs).
+    var effectiveAuthentication: SCTPAuthenticationConfiguration {
+        var settings = authentication
+        func require(_ type: UInt8) { if !settings.chunkTypes.contains(type) { settings.chunkTypes.append(type) } }
+        if addressReconfiguration {
+            require(ChunkType.asconf)
+            require(ChunkType.asconfAck)
+        }
+        if announcesNonRenegableSacks && settings.chunkTypes.contains(ChunkType.sack) { require(ChunkType.nrSack) }
+        return settings
     }
 }

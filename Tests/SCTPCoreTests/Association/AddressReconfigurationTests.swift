@@ -5,9 +5,9 @@ import SCTPWire
 import Testing
 
 /// Dynamic address reconfiguration (RFC 5061, ASCONF / ASCONF-ACK) between two endpoints on
-/// virtual time. AUTH (RFC 4895) is not in this branch: both sides accept unauthenticated
-/// address changes (`acceptsUnauthenticatedAddressChanges`), except where a test checks that
-/// they are refused without it.
+/// virtual time, with AUTH (RFC 4895) in use as RFC 5061 requires: ASCONF and ASCONF-ACK travel
+/// authenticated. `configuration(unauthenticated: true)` is the testing mode without AUTH
+/// (`acceptsUnauthenticatedAddressChanges`, usrsctp's `asconf_auth_nochk`).
 @Suite("address reconfiguration (RFC 5061)")
 struct AddressReconfigurationTests {
     typealias H = AssociationHarness
@@ -20,10 +20,11 @@ struct AddressReconfigurationTests {
     static let stranger = IPAddress.v4(IPv4Address(10, 9, 9, 9))
     let c1 = Self.c1, c2 = Self.c2, c3 = Self.c3, s1 = Self.s1, s2 = Self.s2
 
-    static func configuration(unauthenticated: Bool = true, maxPeerAddresses: Int = 16) -> SCTPConfiguration {
+    static func configuration(unauthenticated: Bool = false, maxPeerAddresses: Int = 16) -> SCTPConfiguration {
         var configuration = SCTPConfiguration()
         configuration.addressReconfiguration = true
         configuration.acceptsUnauthenticatedAddressChanges = unauthenticated
+        if unauthenticated { configuration.authentication.enabled = false }
         configuration.maxPeerAddresses = maxPeerAddresses
         configuration.rtoInitial = .milliseconds(200)
         configuration.rtoMin = .milliseconds(200)
@@ -47,6 +48,14 @@ struct AddressReconfigurationTests {
         #expect(h.run(for: .seconds(5)) { !H.upEvents(h.server).isEmpty && !H.upEvents(h.client).isEmpty })
         let serverID = try #require(H.upEvents(h.server).first)
         return (h, id, serverID)
+    }
+
+    /// `connected` in the testing mode without AUTH on both sides: for tests that forge ASCONF
+    /// chunks (a forged chunk carries no AUTH).
+    static func connectedWithoutAuth(clientAddresses: [IPAddress] = [c1], serverAddresses: [IPAddress] = [s1],
+                                     spare: [IPAddress] = [c2, c3]) throws -> (H, AssociationID, AssociationID) {
+        try connected(clientAddresses: clientAddresses, serverAddresses: serverAddresses, spare: spare,
+                      client: configuration(unauthenticated: true), server: configuration(unauthenticated: true))
     }
 
     static func changes(_ p: EndpointParticipant) -> [(IPAddress, PeerAddressReconfiguration)] {
@@ -177,7 +186,7 @@ struct AddressReconfigurationTests {
 
     @Test("a delete of the ASCONF's source address is refused (§5.2)")
     func deleteSourceRefused() throws {
-        let (h, _, serverID) = try Self.connected(serverAddresses: [s1], spare: [c2])
+        let (h, _, serverID) = try Self.connectedWithoutAuth(serverAddresses: [s1], spare: [c2])
         let log = h.logTraffic()
         let serial = try Self.association(h.server, serverID).addressReconfig!.peerSerialNumber &+ 1
         // Add c2 (from c1), then from c1 delete c1: refused, c2 stays added.
@@ -201,7 +210,7 @@ struct AddressReconfigurationTests {
 
     @Test("a delete of the last remaining address is refused (§5.2)")
     func deleteLastRefused() throws {
-        let (h, _, serverID) = try Self.connected()
+        let (h, _, serverID) = try Self.connectedWithoutAuth()
         let log = h.logTraffic()
         let serial = try Self.association(h.server, serverID).addressReconfig!.peerSerialNumber &+ 1
         // From an address that is not a path (found by the tag), delete c1, the only one.
@@ -223,7 +232,7 @@ struct AddressReconfigurationTests {
 
     @Test("the wildcard address: add the source, set primary to the source, delete all but the source (§4.2)")
     func wildcard() throws {
-        let (h, _, serverID) = try Self.connected(spare: [c2])
+        let (h, _, serverID) = try Self.connectedWithoutAuth(spare: [c2])
         let association = try Self.association(h.server, serverID)
         var serial = association.addressReconfig!.peerSerialNumber &+ 1
         let any = IPAddress.v4(IPv4Address(rawValue: 0))
@@ -269,7 +278,7 @@ struct AddressReconfigurationTests {
 
     @Test("set primary to an address that is not the peer's is refused with Unresolvable Address")
     func setPrimaryUnknown() throws {
-        let (h, _, serverID) = try Self.connected()
+        let (h, _, serverID) = try Self.connectedWithoutAuth()
         let log = h.logTraffic()
         let serial = try Self.association(h.server, serverID).addressReconfig!.peerSerialNumber &+ 1
         let packet = try Self.forgedASCONF(h, serverID: serverID, serial: serial, parameters: [
@@ -363,7 +372,7 @@ struct AddressReconfigurationTests {
 
     @Test("duplicate and out-of-window serial numbers: the last is answered again, others discarded (§5.2)")
     func serialNumbers() throws {
-        let (h, _, serverID) = try Self.connected(spare: [c2, c3])
+        let (h, _, serverID) = try Self.connectedWithoutAuth(spare: [c2, c3])
         let log = h.logTraffic()
         let association = try Self.association(h.server, serverID)
         let expected = association.addressReconfig!.peerSerialNumber &+ 1
@@ -413,11 +422,14 @@ struct AddressReconfigurationTests {
         #expect(!log.client.sent.contains { $0.from == Self.c2 })
     }
 
-    @Test("without authentication an ASCONF is discarded: no change, no answer")
+    @Test("without authentication an ASCONF is discarded: no change, no answer; a side that requires it does not start ASCONF without AUTH")
     func unauthenticatedRefused() throws {
-        var client = Self.configuration()
+        // The client sends ASCONF without AUTH (testing mode); the server requires AUTH, which
+        // the client does not announce.
+        var client = Self.configuration(unauthenticated: true)
         client.associationMaxRetransmits = 100
-        let (h, id, serverID) = try Self.connected(client: client, server: Self.configuration(unauthenticated: false))
+        let (h, id, serverID) = try Self.connected(client: client, server: Self.configuration())
+        #expect(!h.server.endpoint.isAuthenticationNegotiated(on: serverID))
         let log = h.logTraffic()
         try h.client.endpoint.addLocalAddresses([c2], now: h.now)
         h.loop.flushTransmits()
@@ -427,15 +439,30 @@ struct AddressReconfigurationTests {
         #expect(Self.peerAddresses(h.server, serverID) == [c1])
         #expect(Self.changes(h.server).isEmpty)
         #expect(h.client.endpoint.localAddresses(of: id) == [c1])
-        // A forged ASCONF-ACK is discarded too by a side that requires authentication.
-        var strict = Self.configuration(unauthenticated: false)
-        strict.associationMaxRetransmits = 100
-        let (h2, id2, serverID2) = try Self.connected(client: strict)
-        try h2.client.endpoint.addLocalAddresses([c2], now: h2.now)
-        h2.loop.flushTransmits()
-        h2.run(for: .seconds(2)) { false }
-        #expect(Self.peerAddresses(h2.server, serverID2) == [c1, c2], "the server (testing flag) performed it")
-        #expect(h2.client.endpoint.localAddresses(of: id2) == [c1], "the client ignored the unauthenticated answer")
+        // The other way round: the side that requires authentication has no ASCONF to offer.
+        var strict = Self.configuration()
+        strict.authentication.enabled = false
+        let (h2, id2, _) = try Self.connected(client: strict, server: Self.configuration(unauthenticated: true))
+        #expect(!h2.client.endpoint.supportsAddressReconfiguration(id2))
+        #expect(h2.client.endpoint.localAddresses(of: id2) == [c1])
+    }
+
+    @Test("with AUTH in use, ASCONF and ASCONF-ACK are listed in both CHUNKS lists and travel behind an AUTH chunk")
+    func travelsAuthenticated() throws {
+        let (h, id, serverID) = try Self.connected()
+        #expect(h.client.endpoint.isAuthenticationNegotiated(on: id))
+        #expect(try h.client.endpoint.peerAuthenticatedChunks(on: id).contains(ChunkType.asconf))
+        #expect(try h.server.endpoint.peerAuthenticatedChunks(on: serverID).contains(ChunkType.asconfAck))
+        let log = h.logTraffic()
+        try h.client.endpoint.addLocalAddresses([c2], now: h.now)
+        h.loop.flushTransmits()
+        #expect(h.run(for: .seconds(5)) { Self.peerAddresses(h.server, serverID) == [c1, c2] })
+        for packet in log.client.sent + log.server.sent {
+            let types = packet.chunks.map(\.type)
+            guard let index = types.firstIndex(where: { $0 == ChunkType.asconf || $0 == ChunkType.asconfAck }) else { continue }
+            #expect(types[..<index].contains(ChunkType.auth), "ASCONF without AUTH before it: \(types)")
+        }
+        #expect(log.client.count(ChunkType.asconf) >= 1 && log.server.count(ChunkType.asconfAck) >= 1)
     }
 
     // MARK: One outstanding

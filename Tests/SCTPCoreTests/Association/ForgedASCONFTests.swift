@@ -52,7 +52,8 @@ struct ForgedASCONFTests {
 
     @Test("replayed and out-of-window serial numbers change nothing, whatever they carry")
     func replays() throws {
-        let (h, _, serverID) = try T.connected(spare: [T.c2])
+        let (h, _, serverID) = try T.connected(spare: [T.c2], client: T.configuration(unauthenticated: true),
+                                               server: T.configuration(unauthenticated: true))
         let association = try T.association(h.server, serverID)
         let log = h.logTraffic()
         let expected = association.addressReconfig!.peerSerialNumber &+ 1
@@ -88,7 +89,8 @@ struct ForgedASCONFTests {
 
     @Test("bogus addresses and huge parameter lists: bounded paths, bounded work, bounded answers, no trap")
     func bogusAndHuge() throws {
-        let (h, id, serverID) = try T.connected(spare: [])
+        let (h, id, serverID) = try T.connected(spare: [], client: T.configuration(unauthenticated: true),
+                                               server: T.configuration(unauthenticated: true))
         let association = try T.association(h.server, serverID)
         let log = h.logTraffic()
         var r = SeededRandomSource(seed: 7)
@@ -134,9 +136,9 @@ struct ForgedASCONFTests {
         #expect(h.server.endpoint.state(of: serverID) == .established || H.lost(h.server) != nil)
     }
 
-    @Test("without authentication, no forged ASCONF changes anything or is answered")
+    @Test("with AUTH in use, no forged (unauthenticated) ASCONF changes anything or is answered")
     func unauthenticatedForgeries() throws {
-        let (h, _, serverID) = try T.connected(server: T.configuration(unauthenticated: false))
+        let (h, _, serverID) = try T.connected()  // AUTH in use: forged chunks lack it
         let association = try T.association(h.server, serverID)
         let log = h.logTraffic()
         let before = Self.snapshot(association)

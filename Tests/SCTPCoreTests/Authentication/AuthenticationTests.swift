@@ -117,9 +117,10 @@ struct AuthenticationTests {
         }
         #expect(h.client.endpoint.isAuthenticationNegotiated(on: id))
         #expect(h.server.endpoint.isAuthenticationNegotiated(on: serverID))
-        #expect(try h.client.endpoint.peerAuthenticatedChunks(on: id) == [ChunkType.data, ChunkType.sack])
-        #expect(try h.server.endpoint.peerAuthenticatedChunks(on: serverID) == [ChunkType.sack])
-        #expect(try h.server.endpoint.localAuthenticatedChunks(on: serverID) == [ChunkType.data, ChunkType.sack])
+        // SACK asked for brings NR-SACK, which takes its place (both announce NR-SACK).
+        #expect(try h.client.endpoint.peerAuthenticatedChunks(on: id) == [ChunkType.data, ChunkType.sack, ChunkType.nrSack])
+        #expect(try h.server.endpoint.peerAuthenticatedChunks(on: serverID) == [ChunkType.sack, ChunkType.nrSack])
+        #expect(try h.server.endpoint.localAuthenticatedChunks(on: serverID) == [ChunkType.data, ChunkType.sack, ChunkType.nrSack])
         #expect(Self.authEvents(h.client).isEmpty)
     }
 

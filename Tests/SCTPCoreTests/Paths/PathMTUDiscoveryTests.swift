@@ -118,6 +118,32 @@ struct PathMTUDiscoveryTests {
         #expect(h.loop.network.totalStatistics.droppedTooBig > 0, "probes above 1400 were dropped")
     }
 
+    @Test("with AUTH asked for HEARTBEAT and DATA, probes carry AUTH and still come out exactly the probed size; 1400 is found and data packets stay within it")
+    func probesWithAuthentication() throws {
+        var configuration = Self.configuration()
+        configuration.authentication.chunkTypes = [ChunkType.heartbeat, ChunkType.data]
+        let h = H(seed: 12, conditions: Self.limited(1400), clientConfiguration: configuration, serverConfiguration: configuration)
+        let (logged, _) = h.logTraffic()
+        let id = try h.connect()
+        #expect(h.run(for: .seconds(120)) { Self.path(h, h.client, id)?.mtuDiscovery.state == .searchComplete })
+        #expect(h.client.endpoint.isAuthenticationNegotiated(on: id))
+        #expect(Self.path(h, h.client, id)?.mtu == 1400)
+        let probes = logged.sent.filter { $0.chunks.contains { if case .pad = $0 { true } else { false } } }
+        #expect(!probes.isEmpty)
+        for probe in probes {
+            #expect(probe.chunks.map(\.type) == [ChunkType.auth, ChunkType.heartbeat, ChunkType.pad], "\(probe.chunks.map(\.type))")
+        }
+        #expect(probes.contains { $0.size == 1400 })
+        for index in 0..<20 {
+            try h.client.endpoint.send(OutgoingMessage(streamIdentifier: 0, payload: testPayload(stream: 0, index: index, length: 5000)),
+                                       on: id, now: h.now)
+        }
+        h.loop.flushTransmits()
+        #expect(h.run(for: .seconds(30)) { H.messages(h.server).count == 20 })
+        let dataSizes = logged.sent.filter { $0.chunks.contains { if case .data = $0 { true } else { false } } }.map(\.size)
+        #expect((1300...1400).contains(dataSizes.max() ?? 0))
+    }
+
     @Test("PMTU_RAISE_TIMER: 600 s after the search ended at 1400, the path probes again and finds the larger size the link now carries")
     func raiseTimer() throws {
         let h = H(seed: 19, conditions: Self.limited(1400), clientConfiguration: Self.configuration(),
