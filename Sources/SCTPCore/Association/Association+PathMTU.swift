@@ -108,12 +108,7 @@ extension Association {
             paths[index].pmtud.postpone(until: now + timeout)
             return
         }
-        let nonce = random.nextUInt64()
-        var info = ByteBuffer()
-        info.writeInteger(nonce)
-        info.writeInteger(now.nanoseconds)
-        Parameter(address: paths[index].address).write(to: &info)
-        let heartbeat = Chunk.heartbeat(HeartbeatChunk(info: HeartbeatInfoParameter(info: info)))
+        let (nonce, heartbeat) = makeHeartbeat(path: index, now: now)
         let heartbeatSize = heartbeat.computedSize ?? 0
         // AUTH (RFC 4895): when the peer wants HEARTBEAT or PAD authenticated, an AUTH chunk
         // goes in front and the PAD is that much smaller.

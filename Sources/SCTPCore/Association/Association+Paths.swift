@@ -60,12 +60,8 @@ extension Association {
             scheduleHeartbeat(path: index, now: last)  // later than now: at least last + interval + RTO/2
             return
         }
-        let nonce = random.nextUInt64()
-        var info = ByteBuffer()
-        info.writeInteger(nonce)
-        info.writeInteger(now.nanoseconds)
-        Parameter(address: paths[index].address).write(to: &info)
-        sendControl([.heartbeat(HeartbeatChunk(info: HeartbeatInfoParameter(info: info)))], to: index)
+        let (nonce, heartbeat) = makeHeartbeat(path: index, now: now)
+        sendControl([heartbeat], to: index)
         paths[index].heartbeatInFlight = (nonce, now)
         paths[index].lastSent = now
         // The answer is awaited for one RTO; then the heartbeat counts as missed.
@@ -156,5 +152,18 @@ extension Association {
            paths[configuredPrimaryPath].isUsable { return configuredPrimaryPath }
         if let other = paths.indices.first(where: { $0 != index && paths[$0].isUsable }) { return other }
         return index
+    }
+}
+
+extension Association {
+    /// A HEARTBEAT for path `index` and its nonce: the info carries the nonce, the time sent
+    /// and the path's address (a heartbeat and a path MTU probe alike).
+    func makeHeartbeat(path index: Int, now: SCTPInstant) -> (nonce: UInt64, chunk: Chunk) {
+        let nonce = random.nextUInt64()
+        var info = ByteBuffer()
+        info.writeInteger(nonce)
+        info.writeInteger(now.nanoseconds)
+        Parameter(address: paths[index].address).write(to: &info)
+        return (nonce, .heartbeat(HeartbeatChunk(info: HeartbeatInfoParameter(info: info))))
     }
 }

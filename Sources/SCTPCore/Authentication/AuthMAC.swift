@@ -51,21 +51,18 @@ struct AuthMAC: @unchecked Sendable {
             }
             hash.update(bufferPointer: UnsafeRawBufferPointer(rebasing: bytes[(8 + length)...]))
         }
+        // HMAC: the outer hash over the inner hash's digest, both primed with the key.
+        func mac<H: HashFunction>(_ inner: H, _ outer: H) -> Result {
+            var i = inner
+            feed(&i)
+            let innerDigest = i.finalize()
+            var o = outer
+            innerDigest.withUnsafeBytes { o.update(bufferPointer: $0) }
+            return o.finalize().withUnsafeBytes(body)
+        }
         switch state {
-        case .sha1(let inner, let outer):
-            var i = inner
-            feed(&i)
-            let innerDigest = i.finalize()
-            var o = outer
-            innerDigest.withUnsafeBytes { o.update(bufferPointer: $0) }
-            return o.finalize().withUnsafeBytes(body)
-        case .sha256(let inner, let outer):
-            var i = inner
-            feed(&i)
-            let innerDigest = i.finalize()
-            var o = outer
-            innerDigest.withUnsafeBytes { o.update(bufferPointer: $0) }
-            return o.finalize().withUnsafeBytes(body)
+        case .sha1(let inner, let outer): return mac(inner, outer)
+        case .sha256(let inner, let outer): return mac(inner, outer)
         }
     }
 
