@@ -92,9 +92,11 @@ public struct CongestionController: Hashable, Sendable {
 
     /// The cwnd to use for one round of sending new data, with Max.Burst applied the way
     /// §6.1 D describes: no more than `maxBurst` × PMDCS above the flight size. Never
-    /// changes the stored cwnd.
-    public func sendWindow(flightSize: Int, maxBurst: Int) -> Int {
-        let burstLimit = flightSize + maxBurst * pmdcs
+    /// changes the stored cwnd. `chunkOverhead`: what else every packet of DATA carries (an
+    /// AUTH chunk, RFC 4895), which RFC 9260's PMDCS leaves out of the DATA chunk; without it
+    /// a burst of full packets would leave room for one short packet more.
+    public func sendWindow(flightSize: Int, maxBurst: Int, chunkOverhead: Int = 0) -> Int {
+        let burstLimit = flightSize + maxBurst * (pmdcs - chunkOverhead)
         return burstLimit < cwnd ? burstLimit : cwnd
     }
 

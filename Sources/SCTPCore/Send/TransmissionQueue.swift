@@ -239,7 +239,8 @@ struct TransmissionQueue {
         let pathPayload = paths[index].fragmentChunkSize - headerSize - builder.dataAuthOverhead
         // SCTP_MAXSEG: fragments no larger than asked, never larger than the path allows.
         let maxPayload = context.maxSegmentSize.map { min(max($0, 4), pathPayload) } ?? pathPayload
-        let window = paths[index].congestion.sendWindow(flightSize: flight, maxBurst: context.maxBurst)
+        let window = paths[index].congestion.sendWindow(flightSize: flight, maxBurst: context.maxBurst,
+                                                        chunkOverhead: builder.dataAuthOverhead)
         var sent = 0
         // Nagle-like bundling (SCTP_NODELAY off): while data is unacknowledged, a chunk that
         // would not be full waits for the SACK, so that small messages go out bundled.

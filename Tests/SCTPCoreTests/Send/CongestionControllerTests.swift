@@ -198,6 +198,8 @@ struct CongestionControllerTests {
         grow(&cc, to: 12_000)
         #expect(cc.sendWindow(flightSize: 2000, maxBurst: 4) == 6000)
         #expect(cc.sendWindow(flightSize: 9000, maxBurst: 4) == 12_000)
+        // With an AUTH chunk in every DATA packet, the burst is that much smaller per packet.
+        #expect(cc.sendWindow(flightSize: 2000, maxBurst: 4, chunkOverhead: 28) == 2000 + 4 * (cc.pmdcs - 28))
         #expect(cc.cwnd == 12_000)
     }
 
