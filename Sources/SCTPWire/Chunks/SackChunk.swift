@@ -140,7 +140,11 @@ public struct NRSackChunk: ChunkValue {
             $0.put(UInt16(nonRenegableGapAckBlocks.count))
             $0.put(UInt16(duplicateTSNs.count))
             $0.put(UInt16(0))
-            for block in gapAckBlocks + nonRenegableGapAckBlocks {
+            for block in gapAckBlocks {
+                $0.put(block.start)
+                $0.put(block.end)
+            }
+            for block in nonRenegableGapAckBlocks {
                 $0.put(block.start)
                 $0.put(block.end)
             }
@@ -152,7 +156,10 @@ public struct NRSackChunk: ChunkValue {
     /// ones (from index `gapAckBlocks.count` on). A chunk's 16-bit length keeps the blocks
     /// of both lists together far below the 65,535 a SACK can count.
     public var combined: SackChunk {
+        // A receiver that never reneges (ours, usrsctp without draining) sends no renegable
+        // blocks: then the NR list is taken as it is, without building a new array.
         SackChunk(cumulativeTSNAck: cumulativeTSNAck, advertisedReceiverWindowCredit: advertisedReceiverWindowCredit,
-                  gapAckBlocks: gapAckBlocks + nonRenegableGapAckBlocks, duplicateTSNs: duplicateTSNs)
+                  gapAckBlocks: gapAckBlocks.isEmpty ? nonRenegableGapAckBlocks : gapAckBlocks + nonRenegableGapAckBlocks,
+                  duplicateTSNs: duplicateTSNs)
     }
 }
