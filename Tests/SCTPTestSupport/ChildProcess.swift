@@ -2,16 +2,27 @@ import Foundation
 
 /// A program run by a test, with its standard input writable and its output collected as it
 /// comes, so a test can wait for a line with a deadline instead of sleeping.
+///
+/// Each output pipe is read by a thread of its own with blocking `read(2)` until end of file.
+/// (`FileHandle.readabilityHandler` is not used: on Linux, installing and removing its dispatch
+/// read sources from several threads corrupts libdispatch's epoll bookkeeping and crashes the
+/// test process with SIGSEGV; swift-corelibs-libdispatch issue 949.)
 public final class ChildProcess: @unchecked Sendable {
     private let process = Process()
     private let input = Pipe()
     private let output = Pipe()
     private let errors = Pipe()
-    private let condition = NSCondition()
-    private var out = Data()
-    private var err = Data()
-    /// Output streams that reached end of file (both: everything the program wrote is here).
-    private var closedStreams = 0
+    private let collected = Collected()
+
+    /// The output read so far, shared with the reading threads (which may outlive the
+    /// `ChildProcess` when a grandchild keeps a pipe open).
+    private final class Collected: @unchecked Sendable {
+        let condition = NSCondition()
+        var out = Data()
+        var err = Data()
+        /// Output streams that reached end of file (both: everything the program wrote is here).
+        var closedStreams = 0
+    }
 
     public init(_ path: String, _ arguments: [String]) throws {
         process.executableURL = URL(fileURLWithPath: path)
@@ -19,30 +30,38 @@ public final class ChildProcess: @unchecked Sendable {
         process.standardInput = input
         process.standardOutput = output
         process.standardError = errors
-        for (pipe, isError) in [(output, false), (errors, true)] {
-            pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-                let data = handle.availableData
-                guard let self else { return }
-                condition.lock()
-                if data.isEmpty {
-                    // End of file: no more calls for this stream.
-                    handle.readabilityHandler = nil
-                    closedStreams += 1
-                } else if isError {
-                    err.append(data)
-                } else {
-                    out.append(data)
-                }
-                condition.broadcast()
-                condition.unlock()
-            }
-        }
+        // `Process.run` closes our copies of the write ends, so the reads below see end of
+        // file when the program (and anything it left holding them) has closed its own.
         try Tools.spawnWithDefaultSignalMask(process)
+        for (handle, isError) in [(output.fileHandleForReading, false), (errors.fileHandleForReading, true)] {
+            let collected = collected
+            let thread = Thread {
+                // `handle` is captured: its descriptor stays open until this loop ends.
+                let fd = handle.fileDescriptor
+                var buffer = [UInt8](repeating: 0, count: 16_384)
+                while true {
+                    let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                    if count < 0 && errno == EINTR { continue }
+                    collected.condition.lock()
+                    if count <= 0 {
+                        collected.closedStreams += 1
+                    } else if isError {
+                        collected.err.append(contentsOf: buffer[0..<count])
+                    } else {
+                        collected.out.append(contentsOf: buffer[0..<count])
+                    }
+                    collected.condition.broadcast()
+                    collected.condition.unlock()
+                    if count <= 0 { break }
+                }
+            }
+            thread.start()
+        }
     }
 
     /// What the program wrote to standard output / standard error so far.
-    public var standardOutput: String { condition.withLock { String(decoding: out, as: UTF8.self) } }
-    public var standardError: String { condition.withLock { String(decoding: err, as: UTF8.self) } }
+    public var standardOutput: String { collected.condition.withLock { String(decoding: collected.out, as: UTF8.self) } }
+    public var standardError: String { collected.condition.withLock { String(decoding: collected.err, as: UTF8.self) } }
 
     /// Writes to the program's standard input.
     public func write(_ text: String) { input.fileHandleForWriting.write(Data(text.utf8)) }
@@ -54,10 +73,14 @@ public final class ChildProcess: @unchecked Sendable {
     @discardableResult
     public func wait(seconds: Double = 20, until predicate: (String, String) -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
+        let condition = collected.condition
         condition.lock()
         defer { condition.unlock() }
-        while !predicate(String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self)) {
-            if !condition.wait(until: deadline) { return predicate(String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self)) }
+        func holds() -> Bool {
+            predicate(String(decoding: collected.out, as: UTF8.self), String(decoding: collected.err, as: UTF8.self))
+        }
+        while !holds() {
+            if !condition.wait(until: deadline) { return holds() }
         }
         return true
     }
@@ -74,8 +97,9 @@ public final class ChildProcess: @unchecked Sendable {
             if Date() >= deadline { return nil }
             usleep(5_000)
         }
+        let condition = collected.condition
         condition.lock()
-        while closedStreams < 2 && condition.wait(until: deadline) {}
+        while collected.closedStreams < 2 && condition.wait(until: deadline) {}
         condition.unlock()
         return process.terminationStatus
     }
@@ -88,8 +112,6 @@ public final class ChildProcess: @unchecked Sendable {
 
     deinit {
         terminate()
-        output.fileHandleForReading.readabilityHandler = nil
-        errors.fileHandleForReading.readabilityHandler = nil
     }
 }
 
