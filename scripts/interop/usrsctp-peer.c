@@ -110,6 +110,7 @@ struct options {
 	struct addr asconf_add[MAX_ADDRS]; int nasconf_add;       /* ... bindx add these */
 	struct addr asconf_set_primary[MAX_ADDRS]; int nasconf_set_primary; /* ... ask the peer to send to the first */
 	struct addr asconf_delete[MAX_ADDRS]; int nasconf_delete; /* ... then bindx remove these */
+	long long delete_after;    /* client: -1 (with the rest), or remove them after this many messages */
 	/* chunk authentication (RFC 4895) */
 	uint8_t auth_chunks[32]; /* --auth-chunks: types we ask the peer to authenticate */
 	int nauth_chunks;
@@ -328,7 +329,8 @@ usage(const char *why)
 	        "  reconfiguration: [--enable-reset] [--reset-after N [--reset-both] [--reset-assoc]\n"
 	        "      [--add-streams K]]\n"
 	        "  address reconfiguration (RFC 5061; usrsctp requires AUTH): [--asconf]\n"
-	        "      [--asconf-after N [--add-address A[,B...]] [--set-primary A] [--delete-address A[,B...]]]\n"
+	        "      [--asconf-after N [--add-address A[,B...]] [--set-primary A] [--delete-address A[,B...]]\n"
+	        "      [--delete-after M]]\n"
 	        "  authentication (RFC 4895): [--auth-chunks DATA,SACK,...] [--auth-key HEX[:ID]]\n"
 	        "      [--hmac sha1|sha256]\n"
 	        "Addresses must be loopback (127.0.0.0/8, ::1) or in 198.18.0.0/15 (namespaces of a test).\n");
@@ -1585,6 +1587,8 @@ set_asconf_opts(struct socket *s)
 	return 0;
 }
 
+static void client_delete_addresses(struct socket *s);
+
 /* --asconf-after: adds --add-address to the bound socket (Add IP Address), asks the peer
  * to send to --set-primary (Set Primary Address), then removes --delete-address (Delete
  * IP Address). Each request is printed (ASCONF_REQUEST what=... addr=... errno=...); the
@@ -1616,6 +1620,19 @@ client_change_addresses(struct socket *s)
 		}
 		out("ASCONF_REQUEST what=set_primary addr=%s errno=%d", opt.asconf_set_primary[0].text, rc < 0 ? errno : 0);
 	}
+	if (opt.delete_after < 0)
+		client_delete_addresses(s);
+}
+
+/* --delete-address: bindx remove (Delete IP Address), with the other changes or, with
+ * --delete-after, later (usrsctp drops a delete asked for while the add of the same
+ * address is still unacknowledged). */
+static void
+client_delete_addresses(struct socket *s)
+{
+	char buf[MAX_ADDRS * sizeof(struct sockaddr_in6)];
+	int i, rc;
+
 	for (i = 0; i < opt.nasconf_delete; i++) {
 		pack_addrs(&opt.asconf_delete[i], 1, 0, buf);
 		rc = usrsctp_bindx(s, (struct sockaddr *)buf, 1, SCTP_BINDX_REM_ADDR);
@@ -2025,6 +2042,8 @@ run_client(void)
 		}
 		if (opt.asconf_after >= 0 && i + 1 == opt.asconf_after)
 			client_change_addresses(cl.s);
+		if (opt.delete_after >= 0 && i + 1 == opt.delete_after)
+			client_delete_addresses(cl.s);
 	}
 
 	if (opt.echo)
@@ -2112,6 +2131,7 @@ main(int argc, char **argv)
 	opt.corrupt = -1;
 	opt.reset_after = -1;
 	opt.asconf_after = -1;
+	opt.delete_after = -1;
 	opt.auth_key_id = -1;
 
 	if (argc < 2)
@@ -2236,6 +2256,8 @@ main(int argc, char **argv)
 		/* address reconfiguration (RFC 5061) */
 		else if (!strcmp(name, "--asconf-after"))
 			opt.asconf_after = parse_num(v, name, 1, 1LL << 36);
+		else if (!strcmp(name, "--delete-after"))
+			opt.delete_after = parse_num(v, name, 1, 1LL << 36);
 		else if (!strcmp(name, "--add-address"))
 			parse_addr_list(v, opt.asconf_add, &opt.nasconf_add, name);
 		else if (!strcmp(name, "--delete-address"))

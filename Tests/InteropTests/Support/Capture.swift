@@ -65,13 +65,14 @@ final class Capture: @unchecked Sendable {
     /// and on that namespace's `lo`, where the marker socket (made inside the namespace) sends.
     /// An interface taken down while captured ends libpcap's capture on it (ENETDOWN): capture
     /// on the side of a link that stays up.
+    /// With `rawSCTP`, SCTP directly over IP (protocol 132) is captured too.
     static func start(ports: [Int], name: String, namespace: (pair: NamespacePair, side: NamespacePair.Side)? = nil,
-                      interfaces: [String] = []) throws -> Capture? {
+                      interfaces: [String] = [], rawSCTP: Bool = false) throws -> Capture? {
         guard let tshark = tsharkPath else { return nil }
         let marker = try namespace.map { namespace in try namespace.pair.perform(on: namespace.side) { try MarkerSocket() } }
             ?? MarkerSocket()
         let file = InteropEnvironment.runDirectory.appendingPathComponent("\(name)-\(UUID().uuidString.prefix(8)).pcapng")
-        let filter = (ports + [marker.port]).map { "udp port \($0)" }.joined(separator: " or ")
+        let filter = ((ports + [marker.port]).map { "udp port \($0)" } + (rawSCTP ? ["ip proto 132"] : [])).joined(separator: " or ")
         // -B and -f before the first -i: the defaults for every interface.
         let arguments = ["-n", "-q", "-B", "16", "-f", filter] + (["lo"] + interfaces).flatMap { ["-i", $0] } + ["-w", file.path]
         let command = namespace.map { $0.pair.command(on: $0.side, tshark, arguments) } ?? (executable: tshark, arguments: arguments)

@@ -94,7 +94,18 @@ final class InteropRun: @unchecked Sendable {
         var options = SCTPStack.Options(udpPort: udpPort, peerUDPPort: peerUDPPort)
         // A capture on the veths, like one on lo, would see a GSO write as one large datagram.
         options.segmentationOffload = segmentationOffload
-        let stack = SCTPStack(options: options, group: group)
+        return try record(SCTPStack(options: options, group: group))
+    }
+
+    /// A stack of ours carrying SCTP directly over IP (protocol 132; root) inside namespace
+    /// `side` of `pair`.
+    func rawIPStack(in pair: NamespacePair, _ side: NamespacePair.Side) throws -> SCTPStack {
+        let group = try pair.group(on: side)
+        lock.withLock { groups.append(group) }
+        return try record(SCTPStack.rawIP(group: group))
+    }
+
+    private func record(_ stack: SCTPStack) throws -> SCTPStack {
         lock.withLock { stacks.append(stack) }
         try recordStackCapture(stack)
         return stack
@@ -196,9 +207,10 @@ final class InteropRun: @unchecked Sendable {
     /// decoded as SCTP; `onlyTo` restricts the final check to datagrams sent to those ports.
     /// With `namespace`, the capture runs inside it on `interfaces` (see `Capture.start`).
     func capture(ports: [Int], extraPorts: [Int] = [], onlyTo: [Int]? = nil,
-                 namespace: (pair: NamespacePair, side: NamespacePair.Side)? = nil, interfaces: [String] = []) throws {
+                 namespace: (pair: NamespacePair, side: NamespacePair.Side)? = nil, interfaces: [String] = [],
+                 rawSCTP: Bool = false) throws {
         guard !segmentationOffload else { return }
-        capture = try Capture.start(ports: ports, name: name, namespace: namespace, interfaces: interfaces)
+        capture = try Capture.start(ports: ports, name: name, namespace: namespace, interfaces: interfaces, rawSCTP: rawSCTP)
         captureExtraPorts = extraPorts
         captureOnlyTo = onlyTo
     }
