@@ -70,15 +70,25 @@ struct TransportTests {
         }
     }
 
+    /// As root the stack runs in a network namespace of the test's own: a raw socket sees
+    /// every SCTP packet of its address, and a usrsctp peer of an interop test running at the
+    /// same time (its own raw socket, answering out-of-the-blue packets with ABORT in the
+    /// tests about that) would otherwise refuse this association.
     @Test("SCTP over raw IP between two sockets on loopback (root); EPERM without CAP_NET_RAW")
     func rawIP() throws {
-        let stack = SCTPStack.rawIP()
-        defer { _ = try? stack.close().wait() }
         guard Tools.isRoot else {
+            let stack = SCTPStack.rawIP()
+            defer { _ = try? stack.close().wait() }
             let socket = SCTPSocket(stack: stack)
             #expect(errno { try socket.bind(address("127.0.0.1", 0)) } == .notPermitted)
             return
         }
+        let pair = try NamespacePair.create()
+        defer { pair.remove() }
+        let group = try pair.group(on: .a)
+        defer { try? group.syncShutdownGracefully() }
+        let stack = SCTPStack.rawIP(group: group)
+        defer { _ = try? stack.close().wait() }
         let directory = try Tools.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("raw.pcap").path
