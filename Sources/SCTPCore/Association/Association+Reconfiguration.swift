@@ -506,5 +506,7 @@ extension Association {
         }
         releaseResetStreams()
         transmitOwed = max(transmitOwed ?? now, now)
+        // A shutdown that waited for this answer (the DATA it held) goes on.
+        progressShutdown(now: now)
     }
 }

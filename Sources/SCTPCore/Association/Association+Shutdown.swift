@@ -18,9 +18,12 @@ extension Association {
         }
     }
 
-    /// Moves a pending shutdown on once no data is outstanding or queued.
+    /// Moves a pending shutdown on once no data is outstanding or queued, and no SSN/TSN
+    /// reset request of ours waits for its answer: DATA that arrived meanwhile was
+    /// acknowledged and is held until the answer says which numbering it belongs to (RFC 6525
+    /// §5.1.4), so ending before the answer would lose it.
     func progressShutdown(now: SCTPInstant) {
-        guard tx.isIdle else { return }
+        guard tx.isIdle, !receiver.isHoldingForAssociationReset else { return }
         switch state {
         case .shutdownPending:
             enter(.shutdownSent(ShutdownProgress(t2Timeout: paths[primaryPath].rto.rto)))

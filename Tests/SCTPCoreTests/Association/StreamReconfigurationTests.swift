@@ -279,6 +279,34 @@ struct StreamReconfigurationTests {
         #expect(try #require(Self.messagePosition(h.client, ppid: 7)) > reset)
     }
 
+    @Test("§5.1.4 with §9.2: a graceful shutdown waits for the answer to our SSN/TSN reset; DATA held meanwhile is delivered before the association closes")
+    func shutdownWaitsForAssociationResetAnswer() throws {
+        var server = SCTPConfiguration()
+        server.streamResetPermissions = [.resetAssociation]
+        let h = H(seed: 19, serverConfiguration: server)
+        let (id, serverID) = try Self.established(h)
+        // The answer is held back 300 ms; the server's DATA and its shutdown answers are not.
+        let delayed = PacketFilterParticipant(h.server, rules: [(ReconfigChunk.chunkType, .hold(.milliseconds(300)))])
+        h.loop.participants = [h.client, delayed]
+        try h.client.endpoint.resetAssociation(id, now: h.now)
+        h.loop.flushTransmits()
+        #expect(h.run { delayed.applied == 1 })
+        try Self.send(h, h.server, serverID, stream: 1, index: 7)
+        h.loop.flushTransmits()
+        // The DATA is acknowledged and held; then our side closes.
+        #expect(h.run { h.server.endpoint.status(of: serverID)?.unacknowledgedChunks == 0 })
+        #expect(H.messages(h.client).isEmpty)
+        try h.client.endpoint.shutdown(id, now: h.now)
+        h.loop.flushTransmits()
+        #expect(h.run { H.shutdownCompleted(h.client) && H.shutdownCompleted(h.server) })
+        #expect(H.messages(h.client).map(\.payloadProtocolIdentifier) == [7])
+        #expect(!Self.associationResets(h.client).isEmpty)
+        let reset = try #require(Self.position(h.client) { if case .associationReset = $0 { true } else { false } })
+        let end = try #require(Self.position(h.client) { if case .shutdownComplete = $0 { true } else { false } })
+        #expect(try #require(Self.messagePosition(h.client, ppid: 7)) > reset)
+        #expect(end > reset)
+    }
+
     @Test("§5.1.4: DATA held while an SSN/TSN reset request waits goes on in the old numbering when the request is denied")
     func associationResetHoldReleasedOnDenial() throws {
         let h = H(seed: 18)  // the server denies SSN/TSN resets (the default)
