@@ -26,6 +26,7 @@ let package = Package(
     ],
     targets: [
         .target(name: "CSCTPChecksum"),
+        .target(name: "CSCTPHash"),
         .target(name: "CSCTPSystem"),
         .target(
             name: "SCTPWire",
@@ -39,7 +40,7 @@ let package = Package(
             name: "SCTPCore",
             dependencies: [
                 "SCTPWire",
-                .product(name: "Crypto", package: "swift-crypto"),
+                "CSCTPHash",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),
             ],
@@ -107,9 +108,9 @@ let package = Package(
         .testTarget(
             name: "SCTPCoreTests",
             dependencies: [
-                "SCTPCore", "SCTPSimulation", "SCTPWire",
+                "SCTPCore", "SCTPSimulation", "SCTPWire", "CSCTPHash",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "Crypto", package: "swift-crypto"),  // reference HMACs for the AUTH tests
+                .product(name: "Crypto", package: "swift-crypto"),  // reference hashes and HMACs
             ],
             swiftSettings: strict
         ),

@@ -71,15 +71,17 @@ extension Association {
     /// What signs our packets: `nil` unless AUTH is in use and the peer asked for some chunk
     /// types, or without the active key.
     func packetAuthenticator() -> PacketAuthenticator? {
-        let summary = authenticationSummary
-        guard !summary.peerChunks.isEmpty else { return nil }
+        if authenticationSummary.senderKnown { return authenticationSummary.sender }
+        guard !authenticationSummary.peerChunks.isEmpty else { return nil }
         let keyID = configuration.authentication.activeKey
         let algorithm = authentication!.sendAlgorithm
-        guard let mac = authentication!.cachedMAC(key: keyID, algorithm: algorithm)
-            ?? authentication!.mac(key: keyID, algorithm: algorithm, keys: configuration.authentication.keys) else {
-            return nil
-        }
-        return PacketAuthenticator(chunks: summary.peerChunks, keyID: keyID, mac: mac)
+        // Computing the MAC caches it in the AUTH state, which makes a fresh summary.
+        let mac = authentication!.cachedMAC(key: keyID, algorithm: algorithm)
+            ?? authentication!.mac(key: keyID, algorithm: algorithm, keys: configuration.authentication.keys)
+        let sender = mac.map { PacketAuthenticator(chunks: authenticationSummary.peerChunks, keyID: keyID, mac: $0) }
+        authenticationSummary.sender = sender
+        authenticationSummary.senderKnown = true
+        return sender
     }
 
     // MARK: Receiving
@@ -132,11 +134,15 @@ extension Association {
               authentication!.acceptedAlgorithms.contains(auth.hmacIdentifier) else {
             return .unsupportedHMAC(auth.hmacIdentifier)
         }
-        guard auth.hmac.readableBytes == algorithm.macLength, let region,
-              let mac = authentication!.cachedMAC(key: auth.sharedKeyIdentifier, algorithm: algorithm)
-                ?? authentication!.mac(key: auth.sharedKeyIdentifier, algorithm: algorithm,
-                                       keys: configuration.authentication.keys)
+        guard auth.hmac.readableBytes == algorithm.macLength, let region else { return .refused }
+        let key = auth.sharedKeyIdentifier
+        if let verifier = authenticationSummary.verifier, verifier.key == key, verifier.mac.algorithm == algorithm {
+            return verifier.mac.verify(region) ? .valid : .refused
+        }
+        guard let mac = authentication!.cachedMAC(key: key, algorithm: algorithm)
+                ?? authentication!.mac(key: key, algorithm: algorithm, keys: configuration.authentication.keys)
         else { return .refused }
+        authenticationSummary.verifier = (key, mac)
         return mac.verify(region) ? .valid : .refused
     }
 

@@ -79,6 +79,12 @@ struct AuthenticationSummary {
     var localChunks = ChunkTypeSet()
     /// The chunk types the peer requires authenticated (empty unless negotiated).
     var peerChunks = ChunkTypeSet()
+    /// What signs our packets, once `senderKnown` (found from the AUTH state once, not per
+    /// packet); a summary made afresh after any change of that state forgets it.
+    var sender: PacketAuthenticator?
+    var senderKnown = false
+    /// The MAC the peer's latest authenticated packet was verified with, and its key.
+    var verifier: (key: UInt16, mac: AuthMAC)?
 }
 
 /// What a `PacketBuilder` needs to authenticate the packets it builds: the chunk types the

@@ -1,4 +1,3 @@
-import Crypto
 import NIOCore
 import SCTPWire
 
@@ -188,8 +187,11 @@ public struct CookieSigner: Sendable {
         }
         var buffer = ByteBufferAllocator().buffer(capacity: StateCookieCoding.maximumLength(addresses: addresses.count))
         StateCookieCoding.writeBody(cookie, addresses: addresses, generation: current.tag, to: &buffer)
-        let mac = buffer.withUnsafeReadableBytes { current.keyed.code(for: $0) }
-        mac.withUnsafeBytes { _ = buffer.writeBytes($0) }
+        var mac = SIMD32<UInt8>()
+        buffer.withUnsafeReadableBytes { body in
+            current.keyed.withCode(for: body) { code in withUnsafeMutableBytes(of: &mac) { $0.copyMemory(from: code) } }
+        }
+        withUnsafeBytes(of: mac) { _ = buffer.writeBytes(UnsafeRawBufferPointer(rebasing: $0[0..<StateCookieCoding.macLength])) }
         return buffer
     }
 
@@ -216,14 +218,8 @@ public struct CookieSigner: Sendable {
         }
         let bodyLength = length - StateCookieCoding.macLength
         let authentic = bytes.withUnsafeReadableBytes { raw in
-            let expected = keyed.code(for: UnsafeRawBufferPointer(rebasing: raw[..<bodyLength]))
-            return expected.withUnsafeBytes { expected in
-                // Constant time: every byte is compared whatever the earlier ones were.
-                guard expected.count == raw.count - bodyLength else { return false }
-                var difference: UInt8 = 0
-                for index in 0..<expected.count { difference |= expected[index] ^ raw[bodyLength + index] }
-                return difference == 0
-            }
+            // Constant time: every byte is compared whatever the earlier ones were.
+            keyed.verify(UnsafeRawBufferPointer(rebasing: raw[bodyLength...]), for: UnsafeRawBufferPointer(rebasing: raw[..<bodyLength]))
         }
         guard authentic, let body = bytes.getSlice(at: bytes.readerIndex, length: bodyLength) else {
             return .invalid(.badMAC)

@@ -1,54 +1,61 @@
-import Crypto
+import CSCTPHash
 
-/// HMAC-SHA256 (RFC 2104) under one key, for the state cookie's tag.
+/// HMAC (RFC 2104) with SHA-1 or SHA-256 under one key: the state cookie's tag (SHA-256)
+/// and the AUTH chunk's MAC (RFC 4895).
 ///
 /// The key schedule is done once: the hash states after the inner and the outer padded key
-/// are kept, and each MAC starts from copies of them. The message goes to SHA-256 as raw
-/// bytes, not through swift-crypto's generic `DataProtocol` path, whose region walk and
-/// generic metadata lookups cost more than the hashing itself for a cookie of 100 bytes.
-/// A value only ever copied, never mutated in place (the hash contexts are copy-on-write),
-/// so it is safe to share.
-struct KeyedMAC: @unchecked Sendable {
-    /// SHA-256's block length in bytes: keys are padded (or hashed) to it.
-    private static let blockLength = 64
+/// are kept in the value (plain words, `CSCTPHash`), so a MAC allocates nothing and starts
+/// from copies of them. The message goes in as raw bytes, and a range of it (an AUTH chunk's
+/// HMAC field) can be taken as zero without copying the packet. The compression functions
+/// use the CPU's SHA instructions where it has them.
+struct KeyedMAC: Sendable {
+    /// The hash under the HMAC.
+    enum Hash: Sendable {
+        case sha1, sha256
 
-    private let inner: SHA256
-    private let outer: SHA256
-
-    /// The MAC keyed with `secret`.
-    init(secret: CookieSecret) {
-        self = secret.withBytes { KeyedMAC(key: $0) }
+        var code: Int32 { self == .sha1 ? Int32(CSCTP_HASH_SHA1) : Int32(CSCTP_HASH_SHA256) }
+        /// The length of its digest, and of the MAC, in bytes.
+        var length: Int { self == .sha1 ? 20 : 32 }
     }
+
+    private let key: csctp_hmac_key
+    let hash: Hash
 
     /// The MAC keyed with `key` (hashed first when longer than a block, as RFC 2104 says).
-    init(key: UnsafeRawBufferPointer) {
-        var block = [UInt8](repeating: 0, count: Self.blockLength)
-        if key.count > Self.blockLength {
-            var hash = SHA256()
-            hash.update(bufferPointer: key)
-            let digest = hash.finalize()
-            digest.withUnsafeBytes { bytes in
-                for index in bytes.indices { block[index] = bytes[index] }
-            }
-        } else {
-            for index in key.indices { block[index] = key[index] }
-        }
-        var inner = SHA256(), outer = SHA256()
-        var padded = block.map { $0 ^ 0x36 }
-        padded.withUnsafeBytes { inner.update(bufferPointer: $0) }
-        padded = block.map { $0 ^ 0x5c }
-        padded.withUnsafeBytes { outer.update(bufferPointer: $0) }
-        self.inner = inner
-        self.outer = outer
+    init(_ hash: Hash, key: UnsafeRawBufferPointer) {
+        var state = csctp_hmac_key()
+        _ = csctp_hmac_init(&state, hash.code, key.baseAddress?.assumingMemoryBound(to: UInt8.self), key.count)
+        self.key = state
+        self.hash = hash
     }
 
-    /// The 32-byte MAC of `bytes`.
-    func code(for bytes: UnsafeRawBufferPointer) -> SHA256Digest {
-        var inner = self.inner
-        inner.update(bufferPointer: bytes)
-        let innerDigest = inner.finalize()
-        var outer = self.outer
-        innerDigest.withUnsafeBytes { outer.update(bufferPointer: $0) }
-        return outer.finalize()
+    /// The MAC keyed with `secret` (SHA-256, the cookie's).
+    init(secret: CookieSecret) {
+        self = secret.withBytes { KeyedMAC(.sha256, key: $0) }
+    }
+
+    /// The MAC of `bytes`, the bytes in `zeroing` (relative to `bytes`) taken as zero, handed
+    /// to `body` (`hash.length` bytes).
+    func withCode<Result>(for bytes: UnsafeRawBufferPointer, zeroing: Range<Int> = 0..<0,
+                          _ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        var mac = SIMD32<UInt8>()
+        withUnsafeMutableBytes(of: &mac) { out in
+            withUnsafePointer(to: key) { key in
+                csctp_hmac(key, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count,
+                           zeroing.lowerBound, zeroing.count, out.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            }
+        }
+        return withUnsafeBytes(of: mac) { body(UnsafeRawBufferPointer(rebasing: $0[0..<hash.length])) }
+    }
+
+    /// Whether `mac` is the MAC of `bytes` (`zeroing` as in `withCode`): every byte is
+    /// compared whatever the earlier ones were (constant time in the MAC's bytes).
+    func verify(_ mac: UnsafeRawBufferPointer, for bytes: UnsafeRawBufferPointer, zeroing: Range<Int> = 0..<0) -> Bool {
+        withCode(for: bytes, zeroing: zeroing) { expected in
+            guard expected.count == mac.count else { return false }
+            var difference: UInt8 = 0
+            for index in 0..<expected.count { difference |= expected[index] ^ mac[index] }
+            return difference == 0
+        }
     }
 }

@@ -1,0 +1,420 @@
+/*
+ * SHA-1 (FIPS 180-4 section 6.1), SHA-256 (section 6.2) and HMAC (RFC 2104)
+ * -- see include/CSCTPHash.h.
+ *
+ * A message is run through the compression function block by block, straight
+ * from the caller's buffer where whole 64-byte blocks lie outside the range
+ * taken as zero; the blocks that touch that range, and the final padded
+ * block(s), are copied to a local buffer first. Hash states are arrays of
+ * 32-bit words (5 used for SHA-1, 8 for SHA-256), copied by value.
+ */
+#include "CSCTPHash.h"
+
+#include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define CSCTP_HASH_X86 1
+#include <cpuid.h>
+#include <immintrin.h>
+#else
+#define CSCTP_HASH_X86 0
+#endif
+
+/* Runs `blocks` consecutive 64-byte blocks at `p` into `state`. */
+typedef void (*csctp_compress_fn)(uint32_t *state, const uint8_t *p, size_t blocks);
+
+struct implementation {
+    const char *name;
+    csctp_compress_fn sha1;
+    csctp_compress_fn sha256;
+};
+
+/* ---------------------------------------------------------------------- */
+/* Portable C                                                              */
+
+static inline uint32_t load_be32(const uint8_t *p) {
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+
+static inline void store_be32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static inline uint32_t rotl32(uint32_t v, int n) { return (v << n) | (v >> (32 - n)); }
+static inline uint32_t rotr32(uint32_t v, int n) { return (v >> n) | (v << (32 - n)); }
+
+static void sha1_portable(uint32_t *state, const uint8_t *p, size_t blocks) {
+    for (; blocks > 0; blocks--, p += 64) {
+        uint32_t w[80];
+        for (int t = 0; t < 16; t++) w[t] = load_be32(p + 4 * t);
+        for (int t = 16; t < 80; t++) w[t] = rotl32(w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16], 1);
+        uint32_t a = state[0], b = state[1], c = state[2], d = state[3], e = state[4];
+        for (int t = 0; t < 80; t++) {
+            uint32_t f, k;
+            if (t < 20) {
+                f = (b & c) | (~b & d);
+                k = 0x5A827999u;
+            } else if (t < 40) {
+                f = b ^ c ^ d;
+                k = 0x6ED9EBA1u;
+            } else if (t < 60) {
+                f = (b & c) | (b & d) | (c & d);
+                k = 0x8F1BBCDCu;
+            } else {
+                f = b ^ c ^ d;
+                k = 0xCA62C1D6u;
+            }
+            uint32_t temp = rotl32(a, 5) + f + e + k + w[t];
+            e = d;
+            d = c;
+            c = rotl32(b, 30);
+            b = a;
+            a = temp;
+        }
+        state[0] += a;
+        state[1] += b;
+        state[2] += c;
+        state[3] += d;
+        state[4] += e;
+    }
+}
+
+static const uint32_t sha256_k[64] = {
+    0x428a2f98u, 0x71374491u, 0xb5c0fbcfu, 0xe9b5dba5u, 0x3956c25bu, 0x59f111f1u, 0x923f82a4u, 0xab1c5ed5u,
+    0xd807aa98u, 0x12835b01u, 0x243185beu, 0x550c7dc3u, 0x72be5d74u, 0x80deb1feu, 0x9bdc06a7u, 0xc19bf174u,
+    0xe49b69c1u, 0xefbe4786u, 0x0fc19dc6u, 0x240ca1ccu, 0x2de92c6fu, 0x4a7484aau, 0x5cb0a9dcu, 0x76f988dau,
+    0x983e5152u, 0xa831c66du, 0xb00327c8u, 0xbf597fc7u, 0xc6e00bf3u, 0xd5a79147u, 0x06ca6351u, 0x14292967u,
+    0x27b70a85u, 0x2e1b2138u, 0x4d2c6dfcu, 0x53380d13u, 0x650a7354u, 0x766a0abbu, 0x81c2c92eu, 0x92722c85u,
+    0xa2bfe8a1u, 0xa81a664bu, 0xc24b8b70u, 0xc76c51a3u, 0xd192e819u, 0xd6990624u, 0xf40e3585u, 0x106aa070u,
+    0x19a4c116u, 0x1e376c08u, 0x2748774cu, 0x34b0bcb5u, 0x391c0cb3u, 0x4ed8aa4au, 0x5b9cca4fu, 0x682e6ff3u,
+    0x748f82eeu, 0x78a5636fu, 0x84c87814u, 0x8cc70208u, 0x90befffau, 0xa4506cebu, 0xbef9a3f7u, 0xc67178f2u,
+};
+
+static void sha256_portable(uint32_t *state, const uint8_t *p, size_t blocks) {
+    for (; blocks > 0; blocks--, p += 64) {
+        uint32_t w[64];
+        for (int t = 0; t < 16; t++) w[t] = load_be32(p + 4 * t);
+        for (int t = 16; t < 64; t++) {
+            uint32_t s0 = rotr32(w[t - 15], 7) ^ rotr32(w[t - 15], 18) ^ (w[t - 15] >> 3);
+            uint32_t s1 = rotr32(w[t - 2], 17) ^ rotr32(w[t - 2], 19) ^ (w[t - 2] >> 10);
+            w[t] = w[t - 16] + s0 + w[t - 7] + s1;
+        }
+        uint32_t a = state[0], b = state[1], c = state[2], d = state[3];
+        uint32_t e = state[4], f = state[5], g = state[6], h = state[7];
+        for (int t = 0; t < 64; t++) {
+            uint32_t s1 = rotr32(e, 6) ^ rotr32(e, 11) ^ rotr32(e, 25);
+            uint32_t ch = (e & f) ^ (~e & g);
+            uint32_t t1 = h + s1 + ch + sha256_k[t] + w[t];
+            uint32_t s0 = rotr32(a, 2) ^ rotr32(a, 13) ^ rotr32(a, 22);
+            uint32_t maj = (a & b) ^ (a & c) ^ (b & c);
+            uint32_t t2 = s0 + maj;
+            h = g;
+            g = f;
+            f = e;
+            e = d + t1;
+            d = c;
+            c = b;
+            b = a;
+            a = t1 + t2;
+        }
+        state[0] += a;
+        state[1] += b;
+        state[2] += c;
+        state[3] += d;
+        state[4] += e;
+        state[5] += f;
+        state[6] += g;
+        state[7] += h;
+    }
+}
+
+static const struct implementation portable = {"portable", sha1_portable, sha256_portable};
+
+/* ---------------------------------------------------------------------- */
+/* x86-64 SHA extensions                                                   */
+
+#if CSCTP_HASH_X86
+
+#define CSCTP_X86_SHA __attribute__((target("sha,sse4.1,ssse3")))
+
+/* SHA-1: the four state words A..D in one register (A in the top lane), E in
+   the top lane of another. The message schedule is kept as groups of four
+   words, w[g] = words 4g..4g+3, word 4g in the top lane; group g >= 4 is
+   SHA1MSG2(SHA1MSG1(w[g-4], w[g-3]) ^ w[g-2], w[g-1]). Rounds go four at a
+   time (SHA1RNDS4, its function chosen by the group / 5); the E input of
+   group g > 0 is SHA1NEXTE(the A..D register before group g-1, w[g]). */
+#define SHA1_GROUP(g, f)                                                                              \
+    do {                                                                                              \
+        if ((g) >= 4) {                                                                               \
+            w[(g) & 3] = _mm_sha1msg2_epu32(                                                          \
+                _mm_xor_si128(_mm_sha1msg1_epu32(w[(g) & 3], w[((g) + 1) & 3]), w[((g) + 2) & 3]),    \
+                w[((g) + 3) & 3]);                                                                    \
+        }                                                                                             \
+        __m128i e_in = (g) == 0 ? _mm_add_epi32(e0, w[0]) : _mm_sha1nexte_epu32(previous, w[(g) & 3]); \
+        previous = abcd;                                                                              \
+        abcd = _mm_sha1rnds4_epu32(abcd, e_in, f);                                                   \
+    } while (0)
+
+CSCTP_X86_SHA
+static void sha1_x86(uint32_t *state, const uint8_t *p, size_t blocks) {
+    /* Reverses the 16 bytes of a block's row: big-endian words, first word on top. */
+    const __m128i reverse = _mm_set_epi64x(0x0001020304050607LL, 0x08090a0b0c0d0e0fLL);
+    __m128i abcd = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)state), 0x1B);
+    __m128i e0 = _mm_set_epi32((int)state[4], 0, 0, 0);
+    for (; blocks > 0; blocks--, p += 64) {
+        const __m128i abcd_saved = abcd;
+        const __m128i e_saved = e0;
+        __m128i w[4];
+        __m128i previous = abcd;
+        for (int i = 0; i < 4; i++) w[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * i)), reverse);
+        SHA1_GROUP(0, 0);
+        SHA1_GROUP(1, 0);
+        SHA1_GROUP(2, 0);
+        SHA1_GROUP(3, 0);
+        SHA1_GROUP(4, 0);
+        SHA1_GROUP(5, 1);
+        SHA1_GROUP(6, 1);
+        SHA1_GROUP(7, 1);
+        SHA1_GROUP(8, 1);
+        SHA1_GROUP(9, 1);
+        SHA1_GROUP(10, 2);
+        SHA1_GROUP(11, 2);
+        SHA1_GROUP(12, 2);
+        SHA1_GROUP(13, 2);
+        SHA1_GROUP(14, 2);
+        SHA1_GROUP(15, 3);
+        SHA1_GROUP(16, 3);
+        SHA1_GROUP(17, 3);
+        SHA1_GROUP(18, 3);
+        SHA1_GROUP(19, 3);
+        /* The new E: the old one plus A rotated, from the register before group 19. */
+        e0 = _mm_sha1nexte_epu32(previous, e_saved);
+        abcd = _mm_add_epi32(abcd, abcd_saved);
+    }
+    _mm_storeu_si128((__m128i *)state, _mm_shuffle_epi32(abcd, 0x1B));
+    state[4] = (uint32_t)_mm_extract_epi32(e0, 3);
+}
+
+/* SHA-256: the state as (A, B, E, F) and (C, D, G, H), each with the first
+   named word in the top lane, as SHA256RNDS2 wants; two rounds per
+   instruction, the message words plus constants in the register's low half
+   (then its high half moved down). Group g >= 4 of the schedule is
+   SHA256MSG2(SHA256MSG1(w[g-4], w[g-3]) + (words 4g-7..4g-4), w[g-1]). */
+#define SHA256_GROUP(g)                                                                                   \
+    do {                                                                                                  \
+        if ((g) >= 4) {                                                                                   \
+            __m128i t7 = _mm_alignr_epi8(w[((g) + 3) & 3], w[((g) + 2) & 3], 4);                           \
+            w[(g) & 3] = _mm_sha256msg2_epu32(                                                            \
+                _mm_add_epi32(_mm_sha256msg1_epu32(w[(g) & 3], w[((g) + 1) & 3]), t7), w[((g) + 3) & 3]);  \
+        }                                                                                                 \
+        __m128i wk = _mm_add_epi32(w[(g) & 3], _mm_loadu_si128((const __m128i *)(sha256_k + 4 * (g))));   \
+        cdgh = _mm_sha256rnds2_epu32(cdgh, abef, wk);                                                     \
+        abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(wk, 0x0E));                            \
+    } while (0)
+
+CSCTP_X86_SHA
+static void sha256_x86(uint32_t *state, const uint8_t *p, size_t blocks) {
+    /* Byte-swaps each 32-bit word, keeping the word order. */
+    const __m128i swap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+    __m128i dcba = _mm_loadu_si128((const __m128i *)state);       /* lanes 0..3: A B C D */
+    __m128i hgfe = _mm_loadu_si128((const __m128i *)(state + 4)); /* lanes 0..3: E F G H */
+    __m128i cdab = _mm_shuffle_epi32(dcba, 0xB1);                  /* lanes: B A D C */
+    __m128i efgh = _mm_shuffle_epi32(hgfe, 0x1B);                  /* lanes: H G F E */
+    __m128i abef = _mm_alignr_epi8(cdab, efgh, 8);                 /* lanes: F E B A */
+    __m128i cdgh = _mm_blend_epi16(efgh, cdab, 0xF0);              /* lanes: H G D C */
+    for (; blocks > 0; blocks--, p += 64) {
+        const __m128i abef_saved = abef;
+        const __m128i cdgh_saved = cdgh;
+        __m128i w[4];
+        for (int i = 0; i < 4; i++) w[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * i)), swap);
+        SHA256_GROUP(0);
+        SHA256_GROUP(1);
+        SHA256_GROUP(2);
+        SHA256_GROUP(3);
+        SHA256_GROUP(4);
+        SHA256_GROUP(5);
+        SHA256_GROUP(6);
+        SHA256_GROUP(7);
+        SHA256_GROUP(8);
+        SHA256_GROUP(9);
+        SHA256_GROUP(10);
+        SHA256_GROUP(11);
+        SHA256_GROUP(12);
+        SHA256_GROUP(13);
+        SHA256_GROUP(14);
+        SHA256_GROUP(15);
+        abef = _mm_add_epi32(abef, abef_saved);
+        cdgh = _mm_add_epi32(cdgh, cdgh_saved);
+    }
+    __m128i feba = _mm_shuffle_epi32(abef, 0x1B); /* lanes: A B E F */
+    __m128i dchg = _mm_shuffle_epi32(cdgh, 0xB1); /* lanes: G H C D */
+    _mm_storeu_si128((__m128i *)state, _mm_blend_epi16(feba, dchg, 0xF0));     /* A B C D */
+    _mm_storeu_si128((__m128i *)(state + 4), _mm_alignr_epi8(dchg, feba, 8));  /* E F G H */
+}
+
+static const struct implementation x86_sha = {"x86-sha", sha1_x86, sha256_x86};
+
+/* CPUID: SHA (leaf 7, EBX bit 29), SSSE3 and SSE4.1 (leaf 1, ECX bits 9, 19). */
+static int x86_has_sha(void) {
+    unsigned int eax, ebx, ecx, edx;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return 0;
+    if (!(ecx & (1u << 9)) || !(ecx & (1u << 19))) return 0;
+    if (__get_cpuid_max(0, 0) < 7) return 0;
+    __cpuid_count(7, 0, eax, ebx, ecx, edx);
+    return (ebx & (1u << 29)) != 0;
+}
+
+#endif
+
+/* ---------------------------------------------------------------------- */
+/* Selection                                                               */
+
+static const struct implementation *chosen;
+
+static const struct implementation *implementation(void) {
+    const struct implementation *current = __atomic_load_n(&chosen, __ATOMIC_ACQUIRE);
+    if (current) return current;
+    current = &portable;
+#if CSCTP_HASH_X86
+    if (x86_has_sha()) current = &x86_sha;
+#endif
+    __atomic_store_n(&chosen, current, __ATOMIC_RELEASE);
+    return current;
+}
+
+const char *csctp_hash_implementation(void) { return implementation()->name; }
+
+int csctp_hash_select(const char *name) {
+    if (strcmp(name, "portable") == 0) {
+        __atomic_store_n(&chosen, &portable, __ATOMIC_RELEASE);
+        return 0;
+    }
+#if CSCTP_HASH_X86
+    if (strcmp(name, "x86-sha") == 0 && x86_has_sha()) {
+        __atomic_store_n(&chosen, &x86_sha, __ATOMIC_RELEASE);
+        return 0;
+    }
+#endif
+    return -1;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Messages                                                                */
+
+static const uint32_t sha1_iv[5] = {0x67452301u, 0xEFCDAB89u, 0x98BADCFEu, 0x10325476u, 0xC3D2E1F0u};
+static const uint32_t sha256_iv[8] = {0x6a09e667u, 0xbb67ae85u, 0x3c6ef372u, 0xa54ff53au,
+                                      0x510e527fu, 0x9b05688cu, 0x1f83d9abu, 0x5be0cd19u};
+
+size_t csctp_hash_length(int algorithm) {
+    switch (algorithm) {
+    case CSCTP_HASH_SHA1: return 20;
+    case CSCTP_HASH_SHA256: return 32;
+    default: return 0;
+    }
+}
+
+static csctp_compress_fn compressor(int algorithm) {
+    return algorithm == CSCTP_HASH_SHA1 ? implementation()->sha1 : implementation()->sha256;
+}
+
+static void initial_state(int algorithm, uint32_t *state) {
+    if (algorithm == CSCTP_HASH_SHA1) {
+        memcpy(state, sha1_iv, sizeof(sha1_iv));
+    } else {
+        memcpy(state, sha256_iv, sizeof(sha256_iv));
+    }
+}
+
+/* Clears the bytes of `block` (which holds message bytes base..base+count-1)
+   that fall in the zero range [zero_start, zero_end). */
+static void clear_range(uint8_t *block, size_t base, size_t count, size_t zero_start, size_t zero_end) {
+    size_t from = zero_start > base ? zero_start : base;
+    size_t to = zero_end < base + count ? zero_end : base + count;
+    if (from < to) memset(block + (from - base), 0, to - from);
+}
+
+/* Runs `length` bytes at `data` (the zero range taken as zero), then the
+   padding, into `state`: `prefix` bytes of the message went in before. */
+static void run_message(csctp_compress_fn compress, uint32_t *state, const uint8_t *data, size_t length,
+                        size_t zero_offset, size_t zero_length, uint64_t prefix) {
+    uint8_t block[128];
+    size_t zero_end = zero_offset + zero_length;
+    if (zero_length == 0 || zero_end < zero_offset) zero_offset = zero_end = 0;
+    size_t position = 0;
+    while (length - position >= 64) {
+        if (zero_offset == zero_end || position >= zero_end || position + 64 <= zero_offset) {
+            /* Whole blocks up to the zero range (or the end) go straight from the buffer. */
+            size_t limit = (zero_offset != zero_end && position < zero_offset && zero_offset < length) ? zero_offset : length;
+            size_t count = (limit - position) / 64;
+            compress(state, data + position, count);
+            position += count * 64;
+        } else {
+            memcpy(block, data + position, 64);
+            clear_range(block, position, 64, zero_offset, zero_end);
+            compress(state, block, 1);
+            position += 64;
+        }
+    }
+    size_t rest = length - position;
+    if (rest > 0) memcpy(block, data + position, rest);
+    clear_range(block, position, rest, zero_offset, zero_end);
+    block[rest] = 0x80;
+    size_t total = rest + 1 + 8 <= 64 ? 64 : 128;
+    memset(block + rest + 1, 0, total - rest - 1 - 8);
+    uint64_t bits = (prefix + (uint64_t)length) * 8;
+    for (int i = 0; i < 8; i++) block[total - 1 - i] = (uint8_t)(bits >> (8 * i));
+    compress(state, block, total / 64);
+}
+
+static void write_digest(int algorithm, const uint32_t *state, uint8_t *digest) {
+    size_t words = csctp_hash_length(algorithm) / 4;
+    for (size_t i = 0; i < words; i++) store_be32(digest + 4 * i, state[i]);
+}
+
+int csctp_hash(int algorithm, const uint8_t *data, size_t length, uint8_t *digest) {
+    if (csctp_hash_length(algorithm) == 0) return -1;
+    uint32_t state[8];
+    initial_state(algorithm, state);
+    run_message(compressor(algorithm), state, data, length, 0, 0, 0);
+    write_digest(algorithm, state, digest);
+    return 0;
+}
+
+int csctp_hmac_init(csctp_hmac_key *key, int algorithm, const uint8_t *secret, size_t secret_length) {
+    if (csctp_hash_length(algorithm) == 0) return -1;
+    uint8_t block[64] = {0};
+    if (secret_length > 64) {
+        csctp_hash(algorithm, secret, secret_length, block);
+    } else if (secret_length > 0) {
+        memcpy(block, secret, secret_length);
+    }
+    uint8_t padded[64];
+    csctp_compress_fn compress = compressor(algorithm);
+    for (int i = 0; i < 64; i++) padded[i] = block[i] ^ 0x36;
+    initial_state(algorithm, key->inner);
+    compress(key->inner, padded, 1);
+    for (int i = 0; i < 64; i++) padded[i] = block[i] ^ 0x5c;
+    initial_state(algorithm, key->outer);
+    compress(key->outer, padded, 1);
+    key->algorithm = algorithm;
+    memset(block, 0, sizeof(block));
+    memset(padded, 0, sizeof(padded));
+    return 0;
+}
+
+void csctp_hmac(const csctp_hmac_key *key, const uint8_t *data, size_t length,
+                size_t zero_offset, size_t zero_length, uint8_t *mac) {
+    csctp_compress_fn compress = compressor(key->algorithm);
+    size_t digest_length = csctp_hash_length(key->algorithm);
+    uint32_t state[8];
+    uint8_t inner_digest[32];
+    memcpy(state, key->inner, sizeof(state));
+    run_message(compress, state, data, length, zero_offset, zero_length, 64);
+    write_digest(key->algorithm, state, inner_digest);
+    memcpy(state, key->outer, sizeof(state));
+    run_message(compress, state, inner_digest, digest_length, 0, 0, 64);
+    write_digest(key->algorithm, state, mac);
+}
