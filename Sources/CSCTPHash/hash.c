@@ -23,10 +23,16 @@
 /* Runs `blocks` consecutive 64-byte blocks at `p` into `state`. */
 typedef void (*csctp_compress_fn)(uint32_t *state, const uint8_t *p, size_t blocks);
 
+/* Runs one block into each of two states: two independent chains, which the
+   SHA instructions' latency leaves room to interleave. */
+typedef void (*csctp_compress2_fn)(uint32_t *state0, const uint8_t *p0, uint32_t *state1, const uint8_t *p1);
+
 struct implementation {
     const char *name;
     csctp_compress_fn sha1;
     csctp_compress_fn sha256;
+    csctp_compress2_fn sha1_2;
+    csctp_compress2_fn sha256_2;
 };
 
 /* ---------------------------------------------------------------------- */
@@ -131,7 +137,18 @@ static void sha256_portable(uint32_t *state, const uint8_t *p, size_t blocks) {
     }
 }
 
-static const struct implementation portable = {"portable", sha1_portable, sha256_portable};
+static void sha1_portable_2(uint32_t *state0, const uint8_t *p0, uint32_t *state1, const uint8_t *p1) {
+    sha1_portable(state0, p0, 1);
+    sha1_portable(state1, p1, 1);
+}
+
+static void sha256_portable_2(uint32_t *state0, const uint8_t *p0, uint32_t *state1, const uint8_t *p1) {
+    sha256_portable(state0, p0, 1);
+    sha256_portable(state1, p1, 1);
+}
+
+static const struct implementation portable = {"portable", sha1_portable, sha256_portable, sha1_portable_2,
+                                               sha256_portable_2};
 
 /* ---------------------------------------------------------------------- */
 /* x86-64 SHA extensions                                                   */
@@ -142,26 +159,38 @@ static const struct implementation portable = {"portable", sha1_portable, sha256
 
 /* SHA-1: the four state words A..D in one register (A in the top lane), E in
    the top lane of another. The message schedule is kept as groups of four
-   words, w[g] = words 4g..4g+3, word 4g in the top lane; group g >= 4 is
-   SHA1MSG2(SHA1MSG1(w[g-4], w[g-3]) ^ w[g-2], w[g-1]). Rounds go four at a
+   words, W[g] = words 4g..4g+3, word 4g in the top lane; group g >= 4 is
+   SHA1MSG2(SHA1MSG1(W[g-4], W[g-3]) ^ W[g-2], W[g-1]). Rounds go four at a
    time (SHA1RNDS4, its function chosen by the group / 5); the E input of
-   group g > 0 is SHA1NEXTE(the A..D register before group g-1, w[g]). */
-#define SHA1_GROUP(g, f)                                                                              \
-    do {                                                                                              \
-        if ((g) >= 4) {                                                                               \
-            w[(g) & 3] = _mm_sha1msg2_epu32(                                                          \
-                _mm_xor_si128(_mm_sha1msg1_epu32(w[(g) & 3], w[((g) + 1) & 3]), w[((g) + 2) & 3]),    \
-                w[((g) + 3) & 3]);                                                                    \
-        }                                                                                             \
-        __m128i e_in = (g) == 0 ? _mm_add_epi32(e0, w[0]) : _mm_sha1nexte_epu32(previous, w[(g) & 3]); \
-        previous = abcd;                                                                              \
-        abcd = _mm_sha1rnds4_epu32(abcd, e_in, f);                                                   \
+   group g > 0 is SHA1NEXTE(the A..D register before group g-1, W[g]). */
+#define SHA1_SCHEDULE(W, g)                                                                            \
+    if ((g) >= 4)                                                                                      \
+    W[(g) & 3] = _mm_sha1msg2_epu32(_mm_xor_si128(_mm_sha1msg1_epu32(W[(g) & 3], W[((g) + 1) & 3]),    \
+                                                  W[((g) + 2) & 3]),                                   \
+                                    W[((g) + 3) & 3])
+#define SHA1_ROUNDS(W, ABCD, PREVIOUS, E, g, f)                                                         \
+    do {                                                                                               \
+        __m128i e_in = (g) == 0 ? _mm_add_epi32(E, W[0]) : _mm_sha1nexte_epu32(PREVIOUS, W[(g) & 3]);  \
+        PREVIOUS = ABCD;                                                                               \
+        ABCD = _mm_sha1rnds4_epu32(ABCD, e_in, f);                                                     \
     } while (0)
+/* All 80 rounds as GROUP(g, f) for g = 0..19. */
+#define SHA1_ALL_GROUPS(GROUP)                                                                         \
+    GROUP(0, 0); GROUP(1, 0); GROUP(2, 0); GROUP(3, 0); GROUP(4, 0);                                   \
+    GROUP(5, 1); GROUP(6, 1); GROUP(7, 1); GROUP(8, 1); GROUP(9, 1);                                   \
+    GROUP(10, 2); GROUP(11, 2); GROUP(12, 2); GROUP(13, 2); GROUP(14, 2);                              \
+    GROUP(15, 3); GROUP(16, 3); GROUP(17, 3); GROUP(18, 3); GROUP(19, 3)
+
+/* Reverses the 16 bytes of a block's row: big-endian words, first word on top. */
+#define SHA1_REVERSE _mm_set_epi64x(0x0001020304050607LL, 0x08090a0b0c0d0e0fLL)
+
+CSCTP_X86_SHA
+static inline void sha1_x86_load(const uint8_t *p, __m128i *w) {
+    for (int i = 0; i < 4; i++) w[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * i)), SHA1_REVERSE);
+}
 
 CSCTP_X86_SHA
 static void sha1_x86(uint32_t *state, const uint8_t *p, size_t blocks) {
-    /* Reverses the 16 bytes of a block's row: big-endian words, first word on top. */
-    const __m128i reverse = _mm_set_epi64x(0x0001020304050607LL, 0x08090a0b0c0d0e0fLL);
     __m128i abcd = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)state), 0x1B);
     __m128i e0 = _mm_set_epi32((int)state[4], 0, 0, 0);
     for (; blocks > 0; blocks--, p += 64) {
@@ -169,27 +198,14 @@ static void sha1_x86(uint32_t *state, const uint8_t *p, size_t blocks) {
         const __m128i e_saved = e0;
         __m128i w[4];
         __m128i previous = abcd;
-        for (int i = 0; i < 4; i++) w[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * i)), reverse);
-        SHA1_GROUP(0, 0);
-        SHA1_GROUP(1, 0);
-        SHA1_GROUP(2, 0);
-        SHA1_GROUP(3, 0);
-        SHA1_GROUP(4, 0);
-        SHA1_GROUP(5, 1);
-        SHA1_GROUP(6, 1);
-        SHA1_GROUP(7, 1);
-        SHA1_GROUP(8, 1);
-        SHA1_GROUP(9, 1);
-        SHA1_GROUP(10, 2);
-        SHA1_GROUP(11, 2);
-        SHA1_GROUP(12, 2);
-        SHA1_GROUP(13, 2);
-        SHA1_GROUP(14, 2);
-        SHA1_GROUP(15, 3);
-        SHA1_GROUP(16, 3);
-        SHA1_GROUP(17, 3);
-        SHA1_GROUP(18, 3);
-        SHA1_GROUP(19, 3);
+        sha1_x86_load(p, w);
+#define GROUP(g, f)                                                                                    \
+    do {                                                                                               \
+        SHA1_SCHEDULE(w, g);                                                                           \
+        SHA1_ROUNDS(w, abcd, previous, e0, g, f);                                                      \
+    } while (0)
+        SHA1_ALL_GROUPS(GROUP);
+#undef GROUP
         /* The new E: the old one plus A rotated, from the register before group 19. */
         e0 = _mm_sha1nexte_epu32(previous, e_saved);
         abcd = _mm_add_epi32(abcd, abcd_saved);
@@ -198,64 +214,126 @@ static void sha1_x86(uint32_t *state, const uint8_t *p, size_t blocks) {
     state[4] = (uint32_t)_mm_extract_epi32(e0, 3);
 }
 
+CSCTP_X86_SHA
+static void sha1_x86_2(uint32_t *state0, const uint8_t *p0, uint32_t *state1, const uint8_t *p1) {
+    __m128i abcd0 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)state0), 0x1B);
+    __m128i abcd1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)state1), 0x1B);
+    __m128i e0 = _mm_set_epi32((int)state0[4], 0, 0, 0);
+    __m128i e1 = _mm_set_epi32((int)state1[4], 0, 0, 0);
+    const __m128i abcd0_saved = abcd0, abcd1_saved = abcd1, e0_saved = e0, e1_saved = e1;
+    __m128i w0[4], w1[4];
+    __m128i previous0 = abcd0, previous1 = abcd1;
+    sha1_x86_load(p0, w0);
+    sha1_x86_load(p1, w1);
+#define GROUP(g, f)                                                                                    \
+    do {                                                                                               \
+        SHA1_SCHEDULE(w0, g);                                                                          \
+        SHA1_SCHEDULE(w1, g);                                                                          \
+        SHA1_ROUNDS(w0, abcd0, previous0, e0, g, f);                                                   \
+        SHA1_ROUNDS(w1, abcd1, previous1, e1, g, f);                                                   \
+    } while (0)
+    SHA1_ALL_GROUPS(GROUP);
+#undef GROUP
+    e0 = _mm_sha1nexte_epu32(previous0, e0_saved);
+    e1 = _mm_sha1nexte_epu32(previous1, e1_saved);
+    abcd0 = _mm_add_epi32(abcd0, abcd0_saved);
+    abcd1 = _mm_add_epi32(abcd1, abcd1_saved);
+    _mm_storeu_si128((__m128i *)state0, _mm_shuffle_epi32(abcd0, 0x1B));
+    _mm_storeu_si128((__m128i *)state1, _mm_shuffle_epi32(abcd1, 0x1B));
+    state0[4] = (uint32_t)_mm_extract_epi32(e0, 3);
+    state1[4] = (uint32_t)_mm_extract_epi32(e1, 3);
+}
+
 /* SHA-256: the state as (A, B, E, F) and (C, D, G, H), each with the first
    named word in the top lane, as SHA256RNDS2 wants; two rounds per
    instruction, the message words plus constants in the register's low half
    (then its high half moved down). Group g >= 4 of the schedule is
-   SHA256MSG2(SHA256MSG1(w[g-4], w[g-3]) + (words 4g-7..4g-4), w[g-1]). */
-#define SHA256_GROUP(g)                                                                                   \
-    do {                                                                                                  \
-        if ((g) >= 4) {                                                                                   \
-            __m128i t7 = _mm_alignr_epi8(w[((g) + 3) & 3], w[((g) + 2) & 3], 4);                           \
-            w[(g) & 3] = _mm_sha256msg2_epu32(                                                            \
-                _mm_add_epi32(_mm_sha256msg1_epu32(w[(g) & 3], w[((g) + 1) & 3]), t7), w[((g) + 3) & 3]);  \
-        }                                                                                                 \
-        __m128i wk = _mm_add_epi32(w[(g) & 3], _mm_loadu_si128((const __m128i *)(sha256_k + 4 * (g))));   \
-        cdgh = _mm_sha256rnds2_epu32(cdgh, abef, wk);                                                     \
-        abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(wk, 0x0E));                            \
+   SHA256MSG2(SHA256MSG1(W[g-4], W[g-3]) + (words 4g-7..4g-4), W[g-1]). */
+#define SHA256_SCHEDULE(W, g)                                                                          \
+    if ((g) >= 4)                                                                                      \
+    W[(g) & 3] = _mm_sha256msg2_epu32(                                                                 \
+        _mm_add_epi32(_mm_sha256msg1_epu32(W[(g) & 3], W[((g) + 1) & 3]),                              \
+                      _mm_alignr_epi8(W[((g) + 3) & 3], W[((g) + 2) & 3], 4)),                         \
+        W[((g) + 3) & 3])
+#define SHA256_ROUNDS(W, ABEF, CDGH, g)                                                                 \
+    do {                                                                                               \
+        __m128i wk = _mm_add_epi32(W[(g) & 3], _mm_loadu_si128((const __m128i *)(sha256_k + 4 * (g)))); \
+        CDGH = _mm_sha256rnds2_epu32(CDGH, ABEF, wk);                                                  \
+        ABEF = _mm_sha256rnds2_epu32(ABEF, CDGH, _mm_shuffle_epi32(wk, 0x0E));                         \
     } while (0)
+#define SHA256_ALL_GROUPS(GROUP)                                                                       \
+    GROUP(0); GROUP(1); GROUP(2); GROUP(3); GROUP(4); GROUP(5); GROUP(6); GROUP(7);                    \
+    GROUP(8); GROUP(9); GROUP(10); GROUP(11); GROUP(12); GROUP(13); GROUP(14); GROUP(15)
+
+/* Byte-swaps each 32-bit word, keeping the word order. */
+#define SHA256_SWAP _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL)
+
+CSCTP_X86_SHA
+static inline void sha256_x86_load_state(const uint32_t *state, __m128i *abef, __m128i *cdgh) {
+    __m128i cdab = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)state), 0xB1);       /* lanes: B A D C */
+    __m128i efgh = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)(state + 4)), 0x1B); /* lanes: H G F E */
+    *abef = _mm_alignr_epi8(cdab, efgh, 8);                                                /* lanes: F E B A */
+    *cdgh = _mm_blend_epi16(efgh, cdab, 0xF0);                                             /* lanes: H G D C */
+}
+
+CSCTP_X86_SHA
+static inline void sha256_x86_store_state(uint32_t *state, __m128i abef, __m128i cdgh) {
+    __m128i feba = _mm_shuffle_epi32(abef, 0x1B);                                      /* lanes: A B E F */
+    __m128i dchg = _mm_shuffle_epi32(cdgh, 0xB1);                                      /* lanes: G H C D */
+    _mm_storeu_si128((__m128i *)state, _mm_blend_epi16(feba, dchg, 0xF0));            /* A B C D */
+    _mm_storeu_si128((__m128i *)(state + 4), _mm_alignr_epi8(dchg, feba, 8));         /* E F G H */
+}
+
+CSCTP_X86_SHA
+static inline void sha256_x86_load(const uint8_t *p, __m128i *w) {
+    for (int i = 0; i < 4; i++) w[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * i)), SHA256_SWAP);
+}
 
 CSCTP_X86_SHA
 static void sha256_x86(uint32_t *state, const uint8_t *p, size_t blocks) {
-    /* Byte-swaps each 32-bit word, keeping the word order. */
-    const __m128i swap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
-    __m128i dcba = _mm_loadu_si128((const __m128i *)state);       /* lanes 0..3: A B C D */
-    __m128i hgfe = _mm_loadu_si128((const __m128i *)(state + 4)); /* lanes 0..3: E F G H */
-    __m128i cdab = _mm_shuffle_epi32(dcba, 0xB1);                  /* lanes: B A D C */
-    __m128i efgh = _mm_shuffle_epi32(hgfe, 0x1B);                  /* lanes: H G F E */
-    __m128i abef = _mm_alignr_epi8(cdab, efgh, 8);                 /* lanes: F E B A */
-    __m128i cdgh = _mm_blend_epi16(efgh, cdab, 0xF0);              /* lanes: H G D C */
+    __m128i abef, cdgh;
+    sha256_x86_load_state(state, &abef, &cdgh);
     for (; blocks > 0; blocks--, p += 64) {
         const __m128i abef_saved = abef;
         const __m128i cdgh_saved = cdgh;
         __m128i w[4];
-        for (int i = 0; i < 4; i++) w[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * i)), swap);
-        SHA256_GROUP(0);
-        SHA256_GROUP(1);
-        SHA256_GROUP(2);
-        SHA256_GROUP(3);
-        SHA256_GROUP(4);
-        SHA256_GROUP(5);
-        SHA256_GROUP(6);
-        SHA256_GROUP(7);
-        SHA256_GROUP(8);
-        SHA256_GROUP(9);
-        SHA256_GROUP(10);
-        SHA256_GROUP(11);
-        SHA256_GROUP(12);
-        SHA256_GROUP(13);
-        SHA256_GROUP(14);
-        SHA256_GROUP(15);
+        sha256_x86_load(p, w);
+#define GROUP(g)                                                                                       \
+    do {                                                                                               \
+        SHA256_SCHEDULE(w, g);                                                                         \
+        SHA256_ROUNDS(w, abef, cdgh, g);                                                               \
+    } while (0)
+        SHA256_ALL_GROUPS(GROUP);
+#undef GROUP
         abef = _mm_add_epi32(abef, abef_saved);
         cdgh = _mm_add_epi32(cdgh, cdgh_saved);
     }
-    __m128i feba = _mm_shuffle_epi32(abef, 0x1B); /* lanes: A B E F */
-    __m128i dchg = _mm_shuffle_epi32(cdgh, 0xB1); /* lanes: G H C D */
-    _mm_storeu_si128((__m128i *)state, _mm_blend_epi16(feba, dchg, 0xF0));     /* A B C D */
-    _mm_storeu_si128((__m128i *)(state + 4), _mm_alignr_epi8(dchg, feba, 8));  /* E F G H */
+    sha256_x86_store_state(state, abef, cdgh);
 }
 
-static const struct implementation x86_sha = {"x86-sha", sha1_x86, sha256_x86};
+CSCTP_X86_SHA
+static void sha256_x86_2(uint32_t *state0, const uint8_t *p0, uint32_t *state1, const uint8_t *p1) {
+    __m128i abef0, cdgh0, abef1, cdgh1;
+    sha256_x86_load_state(state0, &abef0, &cdgh0);
+    sha256_x86_load_state(state1, &abef1, &cdgh1);
+    const __m128i abef0_saved = abef0, cdgh0_saved = cdgh0, abef1_saved = abef1, cdgh1_saved = cdgh1;
+    __m128i w0[4], w1[4];
+    sha256_x86_load(p0, w0);
+    sha256_x86_load(p1, w1);
+#define GROUP(g)                                                                                       \
+    do {                                                                                               \
+        SHA256_SCHEDULE(w0, g);                                                                        \
+        SHA256_SCHEDULE(w1, g);                                                                        \
+        SHA256_ROUNDS(w0, abef0, cdgh0, g);                                                            \
+        SHA256_ROUNDS(w1, abef1, cdgh1, g);                                                            \
+    } while (0)
+    SHA256_ALL_GROUPS(GROUP);
+#undef GROUP
+    sha256_x86_store_state(state0, _mm_add_epi32(abef0, abef0_saved), _mm_add_epi32(cdgh0, cdgh0_saved));
+    sha256_x86_store_state(state1, _mm_add_epi32(abef1, abef1_saved), _mm_add_epi32(cdgh1, cdgh1_saved));
+}
+
+static const struct implementation x86_sha = {"x86-sha", sha1_x86, sha256_x86, sha1_x86_2, sha256_x86_2};
 
 /* CPUID: SHA (leaf 7, EBX bit 29), SSSE3 and SSE4.1 (leaf 1, ECX bits 9, 19). */
 static int x86_has_sha(void) {
@@ -369,6 +447,75 @@ static void run_message(csctp_compress_fn compress, uint32_t *state, const uint8
     compress(state, block, total / 64);
 }
 
+/* A message's blocks one at a time (for two messages run side by side): straight
+   from the buffer, or copied to `buffer` where they touch the zero range, then
+   the padded tail. A block handed out must be used before the next call. */
+struct block_reader {
+    const uint8_t *data;
+    size_t length, position, zero_offset, zero_end;
+    uint64_t prefix;
+    int in_tail;
+    size_t tail_blocks, tail_next;
+    uint8_t buffer[128];
+};
+
+static void block_reader_init(struct block_reader *r, const uint8_t *data, size_t length, size_t zero_offset,
+                              size_t zero_length, uint64_t prefix) {
+    r->data = data;
+    r->length = length;
+    r->position = 0;
+    r->zero_offset = zero_offset;
+    r->zero_end = zero_offset + zero_length;
+    if (zero_length == 0 || r->zero_end < zero_offset) r->zero_offset = r->zero_end = 0;
+    r->prefix = prefix;
+    r->in_tail = 0;
+    r->tail_blocks = r->tail_next = 0;
+}
+
+static const uint8_t *block_reader_next(struct block_reader *r) {
+    if (!r->in_tail) {
+        if (r->length - r->position >= 64) {
+            const uint8_t *block = r->data + r->position;
+            if (r->zero_offset != r->zero_end && r->position < r->zero_end && r->position + 64 > r->zero_offset) {
+                memcpy(r->buffer, block, 64);
+                clear_range(r->buffer, r->position, 64, r->zero_offset, r->zero_end);
+                block = r->buffer;
+            }
+            r->position += 64;
+            return block;
+        }
+        size_t rest = r->length - r->position;
+        if (rest > 0) memcpy(r->buffer, r->data + r->position, rest);
+        clear_range(r->buffer, r->position, rest, r->zero_offset, r->zero_end);
+        r->buffer[rest] = 0x80;
+        size_t total = rest + 1 + 8 <= 64 ? 64 : 128;
+        memset(r->buffer + rest + 1, 0, total - rest - 1 - 8);
+        uint64_t bits = (r->prefix + (uint64_t)r->length) * 8;
+        for (int i = 0; i < 8; i++) r->buffer[total - 1 - i] = (uint8_t)(bits >> (8 * i));
+        r->in_tail = 1;
+        r->tail_blocks = total / 64;
+    }
+    if (r->tail_next < r->tail_blocks) return r->buffer + 64 * r->tail_next++;
+    return NULL;
+}
+
+/* Runs two messages (their block readers) into two states, a block of each at a
+   time while both have one, then the rest of the longer one. */
+static void run_two(csctp_compress_fn compress, csctp_compress2_fn compress2, uint32_t *state0,
+                    struct block_reader *r0, uint32_t *state1, struct block_reader *r1) {
+    for (;;) {
+        const uint8_t *p0 = block_reader_next(r0);
+        const uint8_t *p1 = block_reader_next(r1);
+        if (p0 && p1) {
+            compress2(state0, p0, state1, p1);
+            continue;
+        }
+        for (; p0; p0 = block_reader_next(r0)) compress(state0, p0, 1);
+        for (; p1; p1 = block_reader_next(r1)) compress(state1, p1, 1);
+        return;
+    }
+}
+
 static void write_digest(int algorithm, const uint32_t *state, uint8_t *digest) {
     size_t words = csctp_hash_length(algorithm) / 4;
     for (size_t i = 0; i < words; i++) store_be32(digest + 4 * i, state[i]);
@@ -417,4 +564,31 @@ void csctp_hmac(const csctp_hmac_key *key, const uint8_t *data, size_t length,
     memcpy(state, key->outer, sizeof(state));
     run_message(compress, state, inner_digest, digest_length, 0, 0, 64);
     write_digest(key->algorithm, state, mac);
+}
+
+void csctp_hmac2(const csctp_hmac_key *key,
+                 const uint8_t *data0, size_t length0, size_t zero_offset0, size_t zero_length0, uint8_t *mac0,
+                 const uint8_t *data1, size_t length1, size_t zero_offset1, size_t zero_length1, uint8_t *mac1) {
+    const struct implementation *chosen_implementation = implementation();
+    int sha1 = key->algorithm == CSCTP_HASH_SHA1;
+    csctp_compress_fn compress = sha1 ? chosen_implementation->sha1 : chosen_implementation->sha256;
+    csctp_compress2_fn compress2 = sha1 ? chosen_implementation->sha1_2 : chosen_implementation->sha256_2;
+    size_t digest_length = csctp_hash_length(key->algorithm);
+    uint32_t state0[8], state1[8];
+    uint8_t digest0[32], digest1[32];
+    struct block_reader r0, r1;
+    memcpy(state0, key->inner, sizeof(state0));
+    memcpy(state1, key->inner, sizeof(state1));
+    block_reader_init(&r0, data0, length0, zero_offset0, zero_length0, 64);
+    block_reader_init(&r1, data1, length1, zero_offset1, zero_length1, 64);
+    run_two(compress, compress2, state0, &r0, state1, &r1);
+    write_digest(key->algorithm, state0, digest0);
+    write_digest(key->algorithm, state1, digest1);
+    memcpy(state0, key->outer, sizeof(state0));
+    memcpy(state1, key->outer, sizeof(state1));
+    block_reader_init(&r0, digest0, digest_length, 0, 0, 64);
+    block_reader_init(&r1, digest1, digest_length, 0, 0, 64);
+    run_two(compress, compress2, state0, &r0, state1, &r1);
+    write_digest(key->algorithm, state0, mac0);
+    write_digest(key->algorithm, state1, mac1);
 }

@@ -31,6 +31,9 @@ struct PacketBuilder {
     struct Built {
         var bytes: ByteBuffer
         var carriesData: Bool
+        /// Where its AUTH chunk starts while the MAC (and so the checksum) is still to be
+        /// filled in: packets are signed two at a time when the builder finishes.
+        var unsignedAuthOffset: Int?
     }
 
     let header: CommonHeader
@@ -170,17 +173,52 @@ struct PacketBuilder {
         if padding > 0 { buffer!.writeRepeatingByte(0, count: padding) }
     }
 
-    /// Closes the current packet (fills in the checksum).
+    /// Closes the current packet: fills in the checksum, or, when the packet has an AUTH
+    /// chunk, leaves the MAC and the checksum for `signPackets`.
     mutating func finishPacket() {
         guard var packet = buffer else { return }
         buffer = nil
-        if let offset = authOffset, let authenticator {
+        var unsigned: Int?
+        if let offset = authOffset, authenticator != nil {
             authOffset = nil
-            authenticator.mac.sign(&packet, authChunkAt: offset)
+            unsigned = offset
+            unsignedPackets += 1
+        } else {
+            PacketChecksum.store(in: &packet, mode: checksum)
         }
-        PacketChecksum.store(in: &packet, mode: checksum)
-        packets.append(Built(bytes: packet, carriesData: bufferCarriesData))
+        packets.append(Built(bytes: packet, carriesData: bufferCarriesData, unsignedAuthOffset: unsigned))
         bufferCarriesData = false
+    }
+
+    /// Packets closed with their AUTH chunk's MAC still to compute.
+    private var unsignedPackets = 0
+
+    /// Signs the packets closed unsigned, two at a time (the MACs of a pair are computed
+    /// side by side, `AuthMAC.sign(_:_:_:)`), and fills in their checksums.
+    private mutating func signPackets() {
+        guard unsignedPackets > 0, let mac = authenticator?.mac else { return }
+        unsignedPackets = 0
+        var waiting: (index: Int, offset: Int)?
+        for index in packets.indices {
+            guard let offset = packets[index].unsignedAuthOffset else { continue }
+            guard let first = waiting else {
+                waiting = (index, offset)
+                continue
+            }
+            mac.sign(&packets, first, (index, offset))
+            closeSigned(first.index)
+            closeSigned(index)
+            waiting = nil
+        }
+        if let last = waiting {
+            mac.sign(&packets[last.index].bytes, authChunkAt: last.offset)
+            closeSigned(last.index)
+        }
+    }
+
+    private mutating func closeSigned(_ index: Int) {
+        packets[index].unsignedAuthOffset = nil
+        PacketChecksum.store(in: &packets[index].bytes, mode: checksum)
     }
 
     private func transmit(_ packet: Built) -> Transmit {
@@ -190,6 +228,7 @@ struct PacketBuilder {
     /// All packets, the current one closed.
     mutating func finish() -> [Transmit] {
         finishPacket()
+        signPackets()
         let result = packets.map(transmit)
         packets.removeAll()
         return result
@@ -200,6 +239,7 @@ struct PacketBuilder {
     @discardableResult
     mutating func finish(into outbox: inout Deque<Transmit>) -> [Built] {
         finishPacket()
+        signPackets()
         for packet in packets { outbox.append(transmit(packet)) }
         packets.removeAll(keepingCapacity: true)
         var storage: [Built] = []

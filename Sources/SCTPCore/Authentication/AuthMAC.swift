@@ -28,6 +28,24 @@ struct AuthMAC: Sendable {
         _ = withUnsafeBytes(of: mac) { packet.setBytes(UnsafeRawBufferPointer(rebasing: $0[0..<algorithm.macLength]), at: offset + 8) }
     }
 
+    /// Fills in the HMAC fields of the AUTH chunks at `first.offset` in `packets[first.index]`
+    /// and `second.offset` in `packets[second.index]` (two packets, their HMAC fields zero):
+    /// both MACs computed at once.
+    func sign(_ packets: inout [PacketBuilder.Built], _ first: (index: Int, offset: Int), _ second: (index: Int, offset: Int)) {
+        let field = field
+        let (mac0, mac1) = packets[first.index].bytes.withUnsafeReadableBytes { bytes0 in
+            packets[second.index].bytes.withUnsafeReadableBytes { bytes1 in
+                keyed.codes(for: UnsafeRawBufferPointer(rebasing: bytes0[(first.offset - packets[first.index].bytes.readerIndex)...]),
+                            zeroing: field,
+                            and: UnsafeRawBufferPointer(rebasing: bytes1[(second.offset - packets[second.index].bytes.readerIndex)...]),
+                            zeroing: field)
+            }
+        }
+        let length = algorithm.macLength
+        _ = withUnsafeBytes(of: mac0) { packets[first.index].bytes.setBytes(UnsafeRawBufferPointer(rebasing: $0[0..<length]), at: first.offset + 8) }
+        _ = withUnsafeBytes(of: mac1) { packets[second.index].bytes.setBytes(UnsafeRawBufferPointer(rebasing: $0[0..<length]), at: second.offset + 8) }
+    }
+
     /// Whether `region` (an AUTH chunk with this algorithm's MAC length, and what follows it)
     /// carries the right MAC. Constant-time in the MAC's bytes.
     func verify(_ region: ByteBuffer) -> Bool {

@@ -5,7 +5,8 @@ import Testing
 
 /// `KeyedMAC` (CSCTPHash's SHA-1 / SHA-256 and HMAC), every implementation this CPU can run
 /// (the SHA instructions and the portable C), against published vectors and swift-crypto.
-@Suite("keyed MAC (CSCTPHash)")
+/// Serialized: the implementation choice is process-wide, and each test selects one.
+@Suite("keyed MAC (CSCTPHash)", .serialized)
 struct KeyedMACTests {
     /// The implementations this CPU runs: the portable one always.
     static let implementations: [String] = ["portable", "x86-sha"].filter { name in csctp_hash_select(name) == 0 }
@@ -84,6 +85,35 @@ struct KeyedMACTests {
                     == Array(HMAC<Insecure.SHA1>.authenticationCode(for: zeroed, using: SymmetricKey(data: [UInt8]([1, 2, 3])))))
             #expect(Self.mac(.sha256, [1, 2, 3], long, zeroing: 4000..<4020)
                     == Array(HMAC<SHA256>.authenticationCode(for: zeroed, using: SymmetricKey(data: [UInt8]([1, 2, 3])))))
+        }
+    }
+
+    @Test("two MACs at once (side by side) equal two MACs one at a time, for messages of different lengths and zero ranges",
+          arguments: implementations)
+    func pairs(implementation: String) {
+        var random = SplitMix(seed: 0xFA12)
+        Self.with(implementation) {
+            for hash in [KeyedMAC.Hash.sha1, .sha256] {
+                for _ in 0..<300 {
+                    let key = (0..<Int.random(in: 0...100, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
+                    let keyed = key.withUnsafeBytes { KeyedMAC(hash, key: $0) }
+                    let messages = (0..<2).map { _ in
+                        (0..<Int.random(in: 0...1600, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
+                    }
+                    let zeroes = messages.map { message in
+                        let start = Int.random(in: 0...message.count + 4, using: &random)
+                        return start..<(start + Int.random(in: 0...32, using: &random))
+                    }
+                    let singles = zip(messages, zeroes).map { message, zero in
+                        message.withUnsafeBytes { keyed.withCode(for: $0, zeroing: zero) { Array($0) } }
+                    }
+                    let (first, second) = messages[0].withUnsafeBytes { a in
+                        messages[1].withUnsafeBytes { b in keyed.codes(for: a, zeroing: zeroes[0], and: b, zeroing: zeroes[1]) }
+                    }
+                    let pair = [first, second].map { code in withUnsafeBytes(of: code) { Array($0.prefix(hash.length)) } }
+                    #expect(pair == singles, "\(hash), lengths \(messages.map(\.count)), zero \(zeroes)")
+                }
+            }
         }
     }
 
