@@ -190,9 +190,21 @@ static inline void sha1_x86_load(const uint8_t *p, __m128i *w) {
 }
 
 CSCTP_X86_SHA
+static inline void sha1_x86_load_state(const uint32_t *state, __m128i *abcd, __m128i *e) {
+    *abcd = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)state), 0x1B);
+    *e = _mm_set_epi32((int)state[4], 0, 0, 0);
+}
+
+CSCTP_X86_SHA
+static inline void sha1_x86_store_state(uint32_t *state, __m128i abcd, __m128i e) {
+    _mm_storeu_si128((__m128i *)state, _mm_shuffle_epi32(abcd, 0x1B));
+    state[4] = (uint32_t)_mm_extract_epi32(e, 3);
+}
+
+CSCTP_X86_SHA
 static void sha1_x86(uint32_t *state, const uint8_t *p, size_t blocks) {
-    __m128i abcd = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)state), 0x1B);
-    __m128i e0 = _mm_set_epi32((int)state[4], 0, 0, 0);
+    __m128i abcd, e0;
+    sha1_x86_load_state(state, &abcd, &e0);
     for (; blocks > 0; blocks--, p += 64) {
         const __m128i abcd_saved = abcd;
         const __m128i e_saved = e0;
@@ -210,16 +222,14 @@ static void sha1_x86(uint32_t *state, const uint8_t *p, size_t blocks) {
         e0 = _mm_sha1nexte_epu32(previous, e_saved);
         abcd = _mm_add_epi32(abcd, abcd_saved);
     }
-    _mm_storeu_si128((__m128i *)state, _mm_shuffle_epi32(abcd, 0x1B));
-    state[4] = (uint32_t)_mm_extract_epi32(e0, 3);
+    sha1_x86_store_state(state, abcd, e0);
 }
 
 CSCTP_X86_SHA
 static void sha1_x86_2(uint32_t *state0, const uint8_t *p0, uint32_t *state1, const uint8_t *p1) {
-    __m128i abcd0 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)state0), 0x1B);
-    __m128i abcd1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)state1), 0x1B);
-    __m128i e0 = _mm_set_epi32((int)state0[4], 0, 0, 0);
-    __m128i e1 = _mm_set_epi32((int)state1[4], 0, 0, 0);
+    __m128i abcd0, abcd1, e0, e1;
+    sha1_x86_load_state(state0, &abcd0, &e0);
+    sha1_x86_load_state(state1, &abcd1, &e1);
     const __m128i abcd0_saved = abcd0, abcd1_saved = abcd1, e0_saved = e0, e1_saved = e1;
     __m128i w0[4], w1[4];
     __m128i previous0 = abcd0, previous1 = abcd1;
@@ -234,14 +244,8 @@ static void sha1_x86_2(uint32_t *state0, const uint8_t *p0, uint32_t *state1, co
     } while (0)
     SHA1_ALL_GROUPS(GROUP);
 #undef GROUP
-    e0 = _mm_sha1nexte_epu32(previous0, e0_saved);
-    e1 = _mm_sha1nexte_epu32(previous1, e1_saved);
-    abcd0 = _mm_add_epi32(abcd0, abcd0_saved);
-    abcd1 = _mm_add_epi32(abcd1, abcd1_saved);
-    _mm_storeu_si128((__m128i *)state0, _mm_shuffle_epi32(abcd0, 0x1B));
-    _mm_storeu_si128((__m128i *)state1, _mm_shuffle_epi32(abcd1, 0x1B));
-    state0[4] = (uint32_t)_mm_extract_epi32(e0, 3);
-    state1[4] = (uint32_t)_mm_extract_epi32(e1, 3);
+    sha1_x86_store_state(state0, _mm_add_epi32(abcd0, abcd0_saved), _mm_sha1nexte_epu32(previous0, e0_saved));
+    sha1_x86_store_state(state1, _mm_add_epi32(abcd1, abcd1_saved), _mm_sha1nexte_epu32(previous1, e1_saved));
 }
 
 /* SHA-256: the state as (A, B, E, F) and (C, D, G, H), each with the first

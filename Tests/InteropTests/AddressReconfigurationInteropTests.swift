@@ -77,10 +77,23 @@ extension UsrsctpInterop {
     @Suite("address reconfiguration in a namespace (RFC 5061)", .enabled(if: Tools.isRoot || Tools.required,
                                                                          "needs root to make network namespaces (CI runs as root)"))
     struct AddressReconfigurationNamespaceTests {
-        static let ourUDPPort = 9899
-        static let usrsctpUDPPort = 9900
-        static let port: UInt16 = 5001
+        static let ourUDPPort = MultihomingFailoverTests.ourUDPPort
+        static let usrsctpUDPPort = MultihomingFailoverTests.usrsctpUDPPort
+        static let port = MultihomingFailoverTests.port
         static let events: SCTPEventTypes = [.associationChange, .shutdown, .peerAddressChange]
+
+        /// Whether usrsctp-peer printed a PATH line for `address` in `state`.
+        static func reported(_ peer: UsrsctpPeer, _ state: String, _ address: String) -> Bool {
+            peer.child.lines.contains { $0.hasPrefix("PATH ") && $0.contains("addr=\(address)") && $0.contains("state=\(state)") }
+        }
+
+        /// In the capture (where there is one): DATA went from `ours` to `theirs` and back.
+        static func expectData(_ run: InteropRun, between ours: String, and theirs: String) {
+            let paths = dataPaths(run)
+            guard !paths.isEmpty else { return }
+            #expect(paths["\(ours)→\(theirs)", default: 0] > 0, "no DATA from us at \(ours) to \(theirs): \(paths)")
+            #expect(paths["\(theirs)→\(ours)", default: 0] > 0, "no DATA from usrsctp at \(theirs) to \(ours): \(paths)")
+        }
 
         /// A namespace pair whose side A's `lo` has 127.0.0.2 and 127.0.0.3 too.
         static func namespace(_ run: InteropRun) throws -> NamespacePair {
@@ -123,26 +136,6 @@ extension UsrsctpInterop {
             ] + AddressReconfigurationInterop.authArguments + extra, in: pair, .a, name: "usrsctp-peer client (namespace)")
         }
 
-        /// Echoes every message of `plan` on `socket`, verifying it; `step` runs after each one.
-        static func echo(_ socket: SCTPSocket, plan: MessagePlan,
-                         step: (Int) throws -> Void = { _ in }) async throws -> EchoOutcome {
-            var outcome = EchoOutcome(verifier: PatternVerifier(plan: plan))
-            while let inbound = try await socket.nextInbound() {
-                switch inbound {
-                case .notification(let notification):
-                    outcome.notifications.append("\(notification)")
-                case .message(let message):
-                    outcome.verifier.receive(message.data, stream: message.info.stream, unordered: message.info.isUnordered,
-                                             ppid: message.info.payloadProtocolIdentifier)
-                    try await socket.sendmsg(message.data, info: SCTPSendInfo(
-                        stream: message.info.stream, payloadProtocolIdentifier: message.info.payloadProtocolIdentifier))
-                    outcome.echoed += 1
-                    try step(outcome.verifier.messages)
-                }
-            }
-            return outcome
-        }
-
         /// Which addresses DATA went between, from the capture.
         static func dataPaths(_ run: InteropRun) -> [String: Int] {
             var paths: [String: Int] = [:]
@@ -174,7 +167,7 @@ extension UsrsctpInterop {
                 let plan = MessagePlan(count: count, streams: 10, lengths: 12...1500, seed: 53)
                 let (outcome, deleted) = try await withDeadline(.seconds(90), "the echo server") {
                     var deleted = false
-                    let outcome = try await Self.echo(accepted, plan: plan) { received in
+                    let outcome = try await serve(accepted, plan: plan, echo: true) { received in
                         if received == 100 {
                             try accepted.bindx([Self.address("127.0.0.3")], .add)
                             try accepted.setPeerPrimaryAddress(Self.address("127.0.0.3"))
@@ -200,17 +193,10 @@ extension UsrsctpInterop {
                 #expect(try peer.exitStatus() == 0, "\(peer.transcript)")
                 #expect(result.messagesReceived == count && result.verifyErrors == 0 && result.echoMismatches == 0,
                         "\(result)\n\(peer.transcript)")
-                func reported(_ state: String, _ address: String) -> Bool {
-                    peer.child.lines.contains { $0.hasPrefix("PATH ") && $0.contains("addr=\(address)") && $0.contains("state=\(state)") }
-                }
-                #expect(reported("added", "127.0.0.3"), "\(peer.transcript)")
-                #expect(reported("primary", "127.0.0.3"), "\(peer.transcript)")
-                #expect(reported("removed", "127.0.0.2"), "\(peer.transcript)")
-                let paths = Self.dataPaths(run)
-                if !paths.isEmpty {
-                    #expect(paths["127.0.0.3→127.0.0.1", default: 0] > 0, "no DATA from our added address: \(paths)")
-                    #expect(paths["127.0.0.1→127.0.0.3", default: 0] > 0, "no DATA from usrsctp to our added address: \(paths)")
-                }
+                #expect(Self.reported(peer, "added", "127.0.0.3"), "\(peer.transcript)")
+                #expect(Self.reported(peer, "primary", "127.0.0.3"), "\(peer.transcript)")
+                #expect(Self.reported(peer, "removed", "127.0.0.2"), "\(peer.transcript)")
+                Self.expectData(run, between: "127.0.0.3", and: "127.0.0.1")
                 run.expectNoAbort()
                 AddressReconfigurationInterop.checkAuthenticated(run)
             }
@@ -240,7 +226,7 @@ extension UsrsctpInterop {
                 try accepted.setOption(.receiveTimeout, .seconds(30))
                 let plan = MessagePlan(count: count, streams: 10, lengths: 12...1500, seed: 54)
                 let outcome = try await withDeadline(.seconds(90), "the echo server") {
-                    try await Self.echo(accepted, plan: plan)
+                    try await serve(accepted, plan: plan, echo: true)
                 }
                 #expect(outcome.verifier.errorCount == 0 && outcome.verifier.missing == 0 && outcome.verifier.messages == count,
                         "our server: \(outcome.verifier.summary)")
@@ -322,16 +308,9 @@ extension UsrsctpInterop {
                 while try await client.nextInbound() != nil {}
                 let result = try server.result()
                 #expect(result.verifyErrors == 0, "\(result)\n\(server.transcript)")
-                func reported(_ state: String, _ address: String) -> Bool {
-                    server.child.lines.contains { $0.hasPrefix("PATH ") && $0.contains("addr=\(address)") && $0.contains("state=\(state)") }
-                }
-                #expect(reported("primary", "127.0.0.3"), "\(server.transcript)")
-                #expect(reported("removed", "127.0.0.2"), "\(server.transcript)")
-                let paths = Self.dataPaths(run)
-                if !paths.isEmpty {
-                    #expect(paths["127.0.0.3→127.0.0.1", default: 0] > 0, "no DATA from our added address: \(paths)")
-                    #expect(paths["127.0.0.1→127.0.0.3", default: 0] > 0, "no DATA from usrsctp to our added address: \(paths)")
-                }
+                #expect(Self.reported(server, "primary", "127.0.0.3"), "\(server.transcript)")
+                #expect(Self.reported(server, "removed", "127.0.0.2"), "\(server.transcript)")
+                Self.expectData(run, between: "127.0.0.3", and: "127.0.0.1")
                 run.expectNoAbort()
                 AddressReconfigurationInterop.checkAuthenticated(run)
             }

@@ -354,8 +354,10 @@ struct EchoOutcome: Sendable {
 
 /// Reads every message of a one-to-one socket until end of file, verifies it and (when
 /// `echo`) sends it back on its stream with its PPID and unordered flag, as usrsctp-peer's
-/// echo server does. Stops reading after `stopAfter` messages when given.
-func serve(_ socket: SCTPSocket, plan: MessagePlan?, echo: Bool, stopAfter: Int? = nil) async throws -> EchoOutcome {
+/// echo server does. Stops reading after `stopAfter` messages when given; `step` runs after
+/// each message with the number received so far.
+func serve(_ socket: SCTPSocket, plan: MessagePlan?, echo: Bool, stopAfter: Int? = nil,
+           step: (Int) throws -> Void = { _ in }) async throws -> EchoOutcome {
     var outcome = EchoOutcome(verifier: PatternVerifier(plan: plan))
     while let inbound = try await socket.nextInbound() {
         switch inbound {
@@ -370,6 +372,7 @@ func serve(_ socket: SCTPSocket, plan: MessagePlan?, echo: Bool, stopAfter: Int?
                     flags: message.info.isUnordered ? .unordered : []))
                 outcome.echoed += 1
             }
+            try step(outcome.verifier.messages)
             if let stopAfter, outcome.verifier.messages >= stopAfter { return outcome }
         }
     }
