@@ -72,4 +72,86 @@ struct PathMTUNamespaceTests {
             try listener.close()
         }
     }
+
+    /// A third namespace C behind B: A (198.18.1.1) — B (198.18.1.2 | 198.18.3.1) — C
+    /// (198.18.3.2), B forwarding between its links, the B–C link's MTU 1400. A packet from A
+    /// larger than 1400 bytes with DF set reaches B, which cannot forward it and answers with
+    /// ICMP "fragmentation needed" (next-hop MTU 1400). Returns C's name; `remove` deletes it.
+    static func routerBehind(_ pair: NamespacePair) throws -> String {
+        let c = pair.name(.a).replacingOccurrences(of: "sctp-a-", with: "sctp-c-")
+        let suffix = pair.interface(1, on: .a).dropFirst(4)  // "sa1-" + tag
+        let (left, right) = ("rb-\(suffix)", "rc-\(suffix)")
+        try pair.run(["netns", "add", c])
+        try pair.run(["link", "add", left, "netns", pair.name(.b), "type", "veth", "peer", "name", right, "netns", c])
+        try pair.run(["-n", pair.name(.b), "addr", "add", "198.18.3.1/24", "dev", left])
+        try pair.run(["-n", c, "addr", "add", "198.18.3.2/24", "dev", right])
+        for (namespace, interface) in [(pair.name(.b), left), (c, right)] {
+            try pair.run(["-n", namespace, "link", "set", interface, "mtu", "1400"])
+            try pair.run(["-n", namespace, "link", "set", interface, "up"])
+        }
+        try pair.run(["-n", c, "link", "set", "lo", "up"])
+        try pair.run(["-n", pair.name(.a), "route", "add", "198.18.3.0/24", "via", "198.18.1.2"])
+        try pair.run(["-n", c, "route", "add", "198.18.1.0/24", "via", "198.18.3.1"])
+        let forwarding = pair.command(on: .b, "/bin/sh", ["-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"])
+        let result = try Tools.run(forwarding.executable, forwarding.arguments, timeout: .seconds(10))
+        guard result.status == 0 else { throw NamespaceError("no forwarding in \(pair.name(.b)): \(result.stderr)") }
+        return c
+    }
+
+    @Test("raw IP through a router whose next link has MTU 1400: its ICMP fragmentation-needed ends the search at 1380 (pathMTUSockets); without them the kernel fragments and the search runs past it")
+    func rawIPThroughRouter() throws {
+        guard Tools.isRoot else {
+            if Tools.required { Issue.record("this test needs root (CI runs as root)") }
+            return
+        }
+        guard let ip = Tools.find("ip") else {
+            if Tools.required { Issue.record("no ip command (iproute2)") }
+            return
+        }
+        let pair = try NamespacePair.create()
+        defer { pair.remove() }
+        let c = try Self.routerBehind(pair)
+        defer { _ = try? Tools.run(ip, ["netns", "delete", c], timeout: .seconds(10)) }
+        for pathMTUSockets in [true, false] {
+            let groupA = try NamespacePair.group(in: pair.name(.a))
+            let groupC = try NamespacePair.group(in: c)
+            defer {
+                try? groupA.syncShutdownGracefully()
+                try? groupC.syncShutdownGracefully()
+            }
+            let stackA = SCTPStack.rawIP(group: groupA, pathMTUSockets: pathMTUSockets)
+            let stackC = SCTPStack.rawIP(group: groupC, pathMTUSockets: pathMTUSockets)
+            defer {
+                _ = try? stackA.close().wait()
+                _ = try? stackC.close().wait()
+            }
+            // Raw IPv4: 20 bytes of IP header under each SCTP packet; A's own link allows 1480.
+            let settings = PathMTUDiscovery(isEnabled: true, maximumPMTU: 1480, probeTimeout: .milliseconds(300), lowerLayerOverhead: 20)
+            let listener = SCTPSocket(stack: stackC)
+            try listener.setOption(.receiveTimeout, .seconds(20))
+            try listener.bind([address("198.18.3.2", 5001)])
+            try listener.listen()
+            let client = SCTPSocket(stack: stackA)
+            try client.setOption(.receiveTimeout, .seconds(20))
+            try client.setOption(.pathMTUDiscoverySettings, settings)
+            try client.bind([address("198.18.1.1", 0)])
+            try client.connectx([address("198.18.3.2", 5001)])
+            let server = try listener.accept()
+            let peer = address("198.18.3.2", 5001)
+            #expect(eventually(seconds: 20) { (try? client.peerAddressInfo(peer))?.mtuDiscovery.state == .searchComplete })
+            let info = try client.peerAddressInfo(peer)
+            if pathMTUSockets {
+                #expect(info.mtu == 1380, "\(info)")
+                #expect(info.mtuDiscovery.packetTooBigReports >= 1, "no ICMP report taken: \(info)")
+            } else {
+                #expect(info.mtu == 1480, "the kernel fragmented the probes: \(info)")
+            }
+            // Data flows at the size found, through the router.
+            try client.send([UInt8](repeating: 0x45, count: 20_000))
+            #expect(try server.nextMessage().data.readableBytes == 20_000)
+            try server.close()
+            try client.close()
+            try listener.close()
+        }
+    }
 }

@@ -188,13 +188,21 @@ public final class SCTPStack: @unchecked Sendable {
 
     /// A stack that carries SCTP directly over IPv4/IPv6 (protocol 132). Binding an address
     /// fails with EPERM where the process lacks CAP_NET_RAW.
+    ///
+    /// With `pathMTUSockets` (off by default, Linux) its sockets never let the kernel fragment
+    /// (IP_MTU_DISCOVER / IPV6_MTU_DISCOVER = PMTUDISC_PROBE), and each local address gets an
+    /// ICMP (or ICMPv6) raw socket too: a "fragmentation needed" / "packet too big" from a
+    /// router, quoting an SCTP packet of ours, goes to path MTU discovery, which checks it
+    /// (`SCTPEndpoint.handlePacketTooBig`).
     public static func rawIP(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-                             answersOutOfTheBlue: Bool = false) -> SCTPStack {
-        SCTPStack(rawIPOn: group, answersOutOfTheBlue: answersOutOfTheBlue)
+                             answersOutOfTheBlue: Bool = false, pathMTUSockets: Bool = false) -> SCTPStack {
+        SCTPStack(rawIPOn: group, answersOutOfTheBlue: answersOutOfTheBlue, pathMTUSockets: pathMTUSockets)
     }
 
-    private init(rawIPOn group: any EventLoopGroup, answersOutOfTheBlue: Bool) {
-        options = Options(udpPort: 0, peerUDPPort: 0)
+    private init(rawIPOn group: any EventLoopGroup, answersOutOfTheBlue: Bool, pathMTUSockets: Bool) {
+        var options = Options(udpPort: 0, peerUDPPort: 0)
+        options.pathMTUSockets = pathMTUSockets
+        self.options = options
         eventLoop = group.next()
         ownLoop = eventLoop as? SCTPEventLoop
         self.answersOutOfTheBlue = answersOutOfTheBlue

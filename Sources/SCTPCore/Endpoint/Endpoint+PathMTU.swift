@@ -10,6 +10,9 @@ public struct PathMTUDiscoveryStatus: Hashable, Sendable {
     public var probesAcknowledged = 0
     /// Black holes detected (the path fell back to the base PLPMTU).
     public var blackHoles = 0
+    /// Packet Too Big reports taken after validation (ICMP / ICMPv6 from the network, or the
+    /// local IP stack refusing an oversize probe).
+    public var packetTooBigReports = 0
     /// The size being probed, if any.
     public var probing: Int?
     /// T3-rtx expired and a probe is confirming the PMTU; packets are held to the base size
@@ -23,6 +26,7 @@ public struct PathMTUDiscoveryStatus: Hashable, Sendable {
         probesSent = prober.probesSent
         probesAcknowledged = prober.probesAcknowledged
         blackHoles = prober.blackHoles
+        packetTooBigReports = prober.packetTooBigReports
         probing = prober.probeSize
         validating = prober.validating
     }

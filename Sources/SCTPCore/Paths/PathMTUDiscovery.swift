@@ -103,6 +103,8 @@ struct PathMTUProber {
     private(set) var probesSent = 0
     private(set) var probesAcknowledged = 0
     private(set) var blackHoles = 0
+    /// Validated Packet Too Big reports taken (ICMP / ICMPv6, or the local stack's refusal).
+    private(set) var packetTooBigReports = 0
 
     /// A path's prober; `fixedMTU` is its MTU while discovery is off.
     init(settings: PathMTUDiscovery, fixedMTU: Int) {
@@ -242,6 +244,7 @@ struct PathMTUProber {
     /// the search's ceiling.
     mutating func packetTooBig(size reported: Int, probeNonce: UInt64?, now: SCTPInstant) {
         guard isEnabled else { return }
+        packetTooBigReports += 1
         let size = reported & ~3
         if let probeNonce, let probe, probe.nonce == probeNonce {
             self.probe = nil
