@@ -301,7 +301,10 @@ extension Association {
         var path = PeerPath(address: address, state: .unconfirmed, configuration: configuration)
         path.resetCongestion(peerReceiverWindow: tx.lastPeerWindow)
         paths.append(path)
-        scheduleHeartbeat(path: paths.count - 1, now: now)
+        // Verified at once (RFC 9260 §5.4): a peer adds an address to use it (it often asks for
+        // it as primary next), and it carries no DATA until a heartbeat confirms it. Later
+        // heartbeats follow once per RTO while it stays unconfirmed.
+        if configuration.heartbeatInterval != nil { paths[paths.count - 1].heartbeatDeadline = now }
         events.append(.peerAddressReconfigured(id, address, .added))
         return nil
     }
