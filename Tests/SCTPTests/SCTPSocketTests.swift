@@ -239,6 +239,16 @@ struct SCTPSocketTests {
         // The listener's port on the same address is taken; 192.0.2.1 (TEST-NET-1) is not ours.
         #expect(errno { try socket.bind(address("127.0.0.1", port)) } == .addressInUse)
         #expect(errno { try socket.bind(address("192.0.2.1", 0)) } == .addressNotAvailable)
+        // No local address of the peers' family: an IPv6 socket bound to IPv4 only, given only
+        // IPv6 peers (and the reverse), fails at once instead of timing out.
+        let v6 = SCTPSocket(family: .ipv6, stack: stack)
+        defer { try? v6.close() }
+        try v6.bind(address("127.0.0.1", 0))
+        #expect(errno { try v6.connectx([address("::1", port)]) } == .addressNotAvailable)
+        let v6only = SCTPSocket(family: .ipv6, stack: stack)
+        defer { try? v6only.close() }
+        try v6only.bind(address("::1", 0))
+        #expect(errno { try v6only.connectx([address("127.0.0.1", port)]) } == .addressNotAvailable)
         // A listening one-to-one socket cannot connect; accept and shutdown are not one-to-many calls.
         #expect(errno { try listener.connectx([address("127.0.0.1", port)]) } == .notSupported)
         let many = try SCTPSocket.forTest(.oneToMany, on: stack)
