@@ -15,6 +15,33 @@ import Testing
 /// fragments oversize probes, and they pass.
 @Suite("path MTU discovery on a 1400-byte veth link (root)")
 struct PathMTUNamespaceTests {
+    /// Runs discovery from `client` (on `clientStack`, at `from`) to a listener on
+    /// `serverStack` at `to` port 5001 with `settings`; once the search is complete, checks
+    /// that 20,000 bytes pass, and returns what the client's path reports.
+    static func discover(_ clientStack: SCTPStack, from: String, _ serverStack: SCTPStack, to: String,
+                         settings: PathMTUDiscovery) throws -> PathStatus {
+        let listener = SCTPSocket(stack: serverStack)
+        try listener.setOption(.receiveTimeout, .seconds(20))
+        try listener.bind([address(to, 5001)])
+        try listener.listen()
+        let client = SCTPSocket(stack: clientStack)
+        try client.setOption(.receiveTimeout, .seconds(20))
+        try client.setOption(.pathMTUDiscoverySettings, settings)
+        try client.bind([address(from, 0)])
+        try client.connectx([address(to, 5001)])
+        let server = try listener.accept()
+        let peer = address(to, 5001)
+        #expect(eventually(seconds: 20) { (try? client.peerAddressInfo(peer))?.mtuDiscovery.state == .searchComplete })
+        let info = try client.peerAddressInfo(peer)
+        // Data flows at the size found.
+        try client.send([UInt8](repeating: 0x44, count: 20_000))
+        #expect(try server.nextMessage().data.readableBytes == 20_000)
+        try server.close()
+        try client.close()
+        try listener.close()
+        return info
+    }
+
     @Test("with pathMTUSockets the search ends at 1372 (1400 less IPv4 and UDP headers), the kernel's reports ending oversize probes at once; without, fragmented probes pass")
     func vethLink() throws {
         guard Tools.isRoot else {
@@ -43,19 +70,7 @@ struct PathMTUNamespaceTests {
                 _ = try? stackB.close().wait()
             }
             let settings = PathMTUDiscovery(isEnabled: true, maximumPMTU: 8952, probeTimeout: .milliseconds(300), lowerLayerOverhead: 28)
-            let listener = SCTPSocket(stack: stackB)
-            try listener.setOption(.receiveTimeout, .seconds(20))
-            try listener.bind([address("198.18.1.2", 5001)])
-            try listener.listen()
-            let client = SCTPSocket(stack: stackA)
-            try client.setOption(.receiveTimeout, .seconds(20))
-            try client.setOption(.pathMTUDiscoverySettings, settings)
-            try client.bind([address("198.18.1.1", 0)])
-            try client.connectx([address("198.18.1.2", 5001)])
-            let server = try listener.accept()
-            let peer = address("198.18.1.2", 5001)
-            #expect(eventually(seconds: 20) { (try? client.peerAddressInfo(peer))?.mtuDiscovery.state == .searchComplete })
-            let info = try client.peerAddressInfo(peer)
+            let info = try Self.discover(stackA, from: "198.18.1.1", stackB, to: "198.18.1.2", settings: settings)
             if pathMTUSockets {
                 #expect(info.mtu == 1372, "\(info)")
                 // Each oversize size failed on its first probe (the report), not after MAX_PROBES.
@@ -64,12 +79,6 @@ struct PathMTUNamespaceTests {
             } else {
                 #expect(info.mtu == 8952, "the kernel fragmented the probes: \(info)")
             }
-            // Data flows at the size found.
-            try client.send([UInt8](repeating: 0x44, count: 20_000))
-            #expect(try server.nextMessage().data.readableBytes == 20_000)
-            try server.close()
-            try client.close()
-            try listener.close()
         }
     }
 
@@ -127,31 +136,13 @@ struct PathMTUNamespaceTests {
             }
             // Raw IPv4: 20 bytes of IP header under each SCTP packet; A's own link allows 1480.
             let settings = PathMTUDiscovery(isEnabled: true, maximumPMTU: 1480, probeTimeout: .milliseconds(300), lowerLayerOverhead: 20)
-            let listener = SCTPSocket(stack: stackC)
-            try listener.setOption(.receiveTimeout, .seconds(20))
-            try listener.bind([address("198.18.3.2", 5001)])
-            try listener.listen()
-            let client = SCTPSocket(stack: stackA)
-            try client.setOption(.receiveTimeout, .seconds(20))
-            try client.setOption(.pathMTUDiscoverySettings, settings)
-            try client.bind([address("198.18.1.1", 0)])
-            try client.connectx([address("198.18.3.2", 5001)])
-            let server = try listener.accept()
-            let peer = address("198.18.3.2", 5001)
-            #expect(eventually(seconds: 20) { (try? client.peerAddressInfo(peer))?.mtuDiscovery.state == .searchComplete })
-            let info = try client.peerAddressInfo(peer)
+            let info = try Self.discover(stackA, from: "198.18.1.1", stackC, to: "198.18.3.2", settings: settings)
             if pathMTUSockets {
                 #expect(info.mtu == 1380, "\(info)")
                 #expect(info.mtuDiscovery.packetTooBigReports >= 1, "no ICMP report taken: \(info)")
             } else {
                 #expect(info.mtu == 1480, "the kernel fragmented the probes: \(info)")
             }
-            // Data flows at the size found, through the router.
-            try client.send([UInt8](repeating: 0x45, count: 20_000))
-            #expect(try server.nextMessage().data.readableBytes == 20_000)
-            try server.close()
-            try client.close()
-            try listener.close()
         }
     }
 }

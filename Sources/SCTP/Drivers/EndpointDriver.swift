@@ -606,7 +606,6 @@ final class EndpointDriver: @unchecked Sendable {
         case .tooManyAssociations: SCTPError(.noBufferSpace, "the endpoint holds its maximum number of associations")
         case .alreadyConnected: SCTPError(.alreadyInProcess, "an association to this peer exists or is being set up")
         case .invalidAddresses(let why): SCTPError(.invalidArgument, why)
-        case .noLocalAddress(let why): SCTPError(.addressNotAvailable, why)
         case .reconfigurationNotSupported:
             SCTPError(.notSupported, "stream reconfiguration (RE-CONFIG) is off here or the peer does not support it")
         case .invalidReconfiguration(let why): SCTPError(.invalidArgument, why)

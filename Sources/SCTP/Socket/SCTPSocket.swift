@@ -402,6 +402,13 @@ public final class SCTPSocket: @unchecked Sendable {
             if style == .oneToOne && phase != .bound {
                 throw SCTPError(.alreadyInProcess, "an association is being set up on this socket")
             }
+            // The seed's EADDRNOTAVAIL: no local address of any peer address's family (an INIT
+            // could never leave; the attempt would only time out). Not for a carrier, whose
+            // addresses are labels.
+            let local = driver.localAddresses
+            if !stack.isCarrier, !local.isEmpty, !peers.contains(where: { peer in local.contains { $0.isIPv4 == peer.isIPv4 } }) {
+                throw SCTPError(.addressNotAvailable, "no local address of the peers' family (local \(local), peers \(peers))")
+            }
             driver.configuration = configuration
             let (id, completion) = try driver.connect(to: peers, port: port)
             if style == .oneToOne {

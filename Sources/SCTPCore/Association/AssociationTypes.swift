@@ -89,9 +89,6 @@ public enum CoreError: Error, Hashable, Sendable {
     case alreadyConnected(AssociationID)
     /// Bad addresses for connect (EINVAL): none, mixed ports, or ours.
     case invalidAddresses(String)
-    /// None of the peer's addresses can be reached from a local address (EADDRNOTAVAIL):
-    /// only IPv6 peers for an endpoint with IPv4 addresses, or the reverse.
-    case noLocalAddress(String)
     /// Stream reconfiguration (RFC 6525) is off here or the peer did not announce it
     /// (EOPNOTSUPP).
     case reconfigurationNotSupported

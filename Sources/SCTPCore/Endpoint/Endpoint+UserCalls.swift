@@ -17,12 +17,6 @@ extension SCTPEndpoint {
                 throw .alreadyConnected(id)
             }
         }
-        // The seed's EADDRNOTAVAIL: no local address of any peer address's family (an INIT
-        // could never leave; the attempt would only time out).
-        let local = localAddresses
-        if !local.isEmpty, !unique.contains(where: { peer in local.contains { $0.isSameFamily(as: peer) } }) {
-            throw .noLocalAddress("no local address of the peer's family (local \(local), peer \(unique))")
-        }
         guard associations.count < configuration.maxAssociations else { throw .tooManyAssociations }
         let localTag = newLocalTag()
         let initialTSN = TSN(random.next32())
