@@ -123,12 +123,7 @@ extension UsrsctpInterop {
                     }
                     try await client.send(reliable)
                 }
-                try client.shutdown()
-                var notifications: [String] = []
-                while let inbound = try await client.nextInbound() {
-                    if case .notification(let notification) = inbound { notifications.append("\(notification)") }
-                }
-                #expect(notifications.contains { $0.contains("shutdownComplete") }, "\(notifications)")
+                try await client.shutdownExpectingCompletion()
                 let result = try server.result()
                 #expect(try server.exitStatus() == 0, "\(server.transcript)")
                 let received = result.messagesReceived ?? 0

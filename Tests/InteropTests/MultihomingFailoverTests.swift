@@ -140,13 +140,7 @@ extension UsrsctpInterop {
                     $0.hasPrefix("PATH ") && $0.contains("addr=198.18.1.1") && $0.contains("state=available")
                 }
 
-                try client.shutdown()
-                var notifications: [String] = []
-                for _ in 0..<64 {
-                    guard let inbound = try await client.nextInbound() else { break }
-                    if case .notification(let notification) = inbound { notifications.append("\(notification)") }
-                }
-                #expect(notifications.contains { $0.contains("shutdownComplete") }, "\(notifications)")
+                try await client.shutdownExpectingCompletion()
                 let result = try server.result()
                 #expect(try server.exitStatus() == 0, "\(server.transcript)")
                 #expect(result.messagesReceived == plan.count && result.messagesSent == plan.count && result.verifyErrors == 0,

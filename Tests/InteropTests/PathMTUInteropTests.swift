@@ -77,12 +77,7 @@ extension UsrsctpInterop {
                 run.trace("after the drop: \(after); relay \(relay.counts.toRight)")
                 #expect(relay.counts.toRight.tooBig > 0)
 
-                try client.shutdown()
-                var notifications: [String] = []
-                while let inbound = try await client.nextInbound() {
-                    if case .notification(let notification) = inbound { notifications.append("\(notification)") }
-                }
-                #expect(notifications.contains { $0.contains("shutdownComplete") }, "\(notifications)")
+                try await client.shutdownExpectingCompletion()
                 let result = try server.result()
                 #expect(try server.exitStatus() == 0, "\(server.transcript)")
                 #expect(result.messagesReceived == plan.count && result.verifyErrors == 0, "\(result)")

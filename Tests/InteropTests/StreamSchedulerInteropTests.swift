@@ -39,12 +39,7 @@ extension UsrsctpInterop {
                                                  info: SCTPSendInfo(stream: stream, payloadProtocolIdentifier: MessagePattern.orderedPPID))
                     }
                 }
-                try client.shutdown()
-                var notifications: [String] = []
-                while let inbound = try await client.nextInbound() {
-                    if case .notification(let notification) = inbound { notifications.append("\(notification)") }
-                }
-                #expect(notifications.contains { $0.contains("shutdownComplete") }, "\(notifications)")
+                try await client.shutdownExpectingCompletion()
                 let result = try server.result()
                 #expect(try server.exitStatus() == 0, "\(server.transcript)")
                 #expect(result.messagesReceived == 41 && result.verifyErrors == 0, "\(result)")

@@ -305,6 +305,18 @@ enum Inbound {
 }
 
 extension SCTPSocket {
+    /// Shuts the association down gracefully and reads until it has ended (at most 64 more
+    /// messages or notifications); expects SHUTDOWN COMPLETE among the notifications.
+    func shutdownExpectingCompletion() async throws {
+        try shutdown()
+        var notifications: [String] = []
+        for _ in 0..<64 {
+            guard let inbound = try await nextInbound() else { break }
+            if case .notification(let notification) = inbound { notifications.append("\(notification)") }
+        }
+        #expect(notifications.contains { $0.contains("shutdownComplete") }, "\(notifications)")
+    }
+
     /// The next whole message or notification; `nil` once the association has ended.
     func nextInbound(maxLength: Int = 1 << 16) async throws -> Inbound? {
         var pending: SCTPMessage?

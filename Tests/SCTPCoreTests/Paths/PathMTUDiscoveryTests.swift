@@ -25,6 +25,19 @@ struct PathMTUDiscoveryTests {
         return c
     }
 
+    /// Sends 20 messages of 5000 bytes and expects all delivered, in DATA packets of at most
+    /// 1400 bytes (two chunks of at most the base's PMDCS each) and near that size.
+    static func expectDataWithin1400(_ h: H, _ id: AssociationID, _ logged: RoutedParticipant) throws {
+        for index in 0..<20 {
+            try h.client.endpoint.send(OutgoingMessage(streamIdentifier: 0, payload: testPayload(stream: 0, index: index, length: 5000)),
+                                       on: id, now: h.now)
+        }
+        h.loop.flushTransmits()
+        #expect(h.run(for: .seconds(30)) { H.messages(h.server).count == 20 })
+        let dataSizes = logged.sent.filter { $0.chunks.contains { if case .data = $0 { true } else { false } } }.map(\.size)
+        #expect((1300...1400).contains(dataSizes.max() ?? 0))
+    }
+
     static func path(_ h: H, _ participant: EndpointParticipant, _ id: AssociationID) -> PathStatus? {
         participant.endpoint.status(of: id)?.paths.first
     }
@@ -107,14 +120,7 @@ struct PathMTUDiscoveryTests {
         }
         #expect(probes.contains { $0.size == 1400 })
         // Messages now go in packets of up to 1400 bytes: two chunks of at most the base's PMDCS each.
-        for index in 0..<20 {
-            try h.client.endpoint.send(OutgoingMessage(streamIdentifier: 0, payload: testPayload(stream: 0, index: index, length: 5000)),
-                                       on: id, now: h.now)
-        }
-        h.loop.flushTransmits()
-        #expect(h.run(for: .seconds(30)) { H.messages(h.server).count == 20 })
-        let dataSizes = logged.sent.filter { $0.chunks.contains { if case .data = $0 { true } else { false } } }.map(\.size)
-        #expect((1300...1400).contains(dataSizes.max() ?? 0))
+        try Self.expectDataWithin1400(h, id, logged)
         #expect(h.loop.network.totalStatistics.droppedTooBig > 0, "probes above 1400 were dropped")
     }
 
@@ -134,14 +140,7 @@ struct PathMTUDiscoveryTests {
             #expect(probe.chunks.map(\.type) == [ChunkType.auth, ChunkType.heartbeat, ChunkType.pad], "\(probe.chunks.map(\.type))")
         }
         #expect(probes.contains { $0.size == 1400 })
-        for index in 0..<20 {
-            try h.client.endpoint.send(OutgoingMessage(streamIdentifier: 0, payload: testPayload(stream: 0, index: index, length: 5000)),
-                                       on: id, now: h.now)
-        }
-        h.loop.flushTransmits()
-        #expect(h.run(for: .seconds(30)) { H.messages(h.server).count == 20 })
-        let dataSizes = logged.sent.filter { $0.chunks.contains { if case .data = $0 { true } else { false } } }.map(\.size)
-        #expect((1300...1400).contains(dataSizes.max() ?? 0))
+        try Self.expectDataWithin1400(h, id, logged)
     }
 
     @Test("PMTU_RAISE_TIMER: 600 s after the search ended at 1400, the path probes again and finds the larger size the link now carries")
