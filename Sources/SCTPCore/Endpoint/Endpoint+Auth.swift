@@ -104,7 +104,9 @@ extension SCTPConfiguration {
     /// The AUTH settings our INIT and INIT ACK announce: the configured ones, plus what other
     /// extensions require. With ASCONF, ASCONF and ASCONF-ACK must be authenticated (RFC 5061
     /// §4.1.1); when SACK must be, so must NR-SACK, which takes its place where negotiated
-    /// (else a forged NR-SACK would get past a list that asks for authenticated SACKs).
+    /// (else a forged NR-SACK would get past a list that asks for authenticated SACKs); in
+    /// the same way I-DATA follows DATA and I-FORWARD-TSN follows FORWARD TSN (RFC 8260: with
+    /// interleaving negotiated they replace them).
     var effectiveAuthentication: SCTPAuthenticationConfiguration {
         var settings = authentication
         func require(_ type: UInt8) { if !settings.chunkTypes.contains(type) { settings.chunkTypes.append(type) } }
@@ -113,6 +115,8 @@ extension SCTPConfiguration {
             require(ChunkType.asconfAck)
         }
         if announcesNonRenegableSacks && settings.chunkTypes.contains(ChunkType.sack) { require(ChunkType.nrSack) }
+        if interleaving && settings.chunkTypes.contains(ChunkType.data) { require(ChunkType.iData) }
+        if interleaving && settings.chunkTypes.contains(ChunkType.forwardTSN) { require(ChunkType.iForwardTSN) }
         return settings
     }
 }

@@ -336,6 +336,23 @@ struct AuthenticationTests {
         #expect(h.server.endpoint.state(of: serverID) == before)
     }
 
+    @Test("§6.3 with I-DATA (RFC 8260): asking for DATA authenticated covers I-DATA, which replaces it; bare I-DATA is dropped")
+    func interleavedDataAuthenticated() throws {
+        var config = Self.configuration(chunks: [ChunkType.data])
+        config.interleaving = true
+        let (h, c, _) = Self.harness(seed: 21, client: config, server: config)
+        let (id, serverID) = try Self.established(h)
+        #expect(try h.server.endpoint.localAuthenticatedChunks(on: serverID).contains(ChunkType.iData))
+        c.tamper = { Self.withoutAuth($0) }
+        for index in 0..<3 { try Self.send(h, h.client, id, index: index) }
+        h.run(for: .seconds(3)) { false }
+        #expect(c.sent.contains { $0.contains { $0.type == ChunkType.iData } }, "the client sends I-DATA")
+        #expect(H.messages(h.server).isEmpty, "bare I-DATA was delivered")
+        #expect((h.server.endpoint.authenticationCounters(on: serverID)?.unauthenticatedChunksDropped ?? 0) > 0)
+        c.tamper = nil
+        #expect(h.run { H.messages(h.server).count == 3 })
+    }
+
     func peerTag(_ h: H, _ id: AssociationID) -> UInt32? {
         // The server's own tag is what the client puts on its packets.
         h.server.endpoint.association(id)?.localTag
