@@ -54,6 +54,10 @@ struct AddressReconfigurationState {
     var peerSerialNumber: UInt32
     /// Our answer to it, sent again when it is retransmitted (§5.2 C2).
     var lastAnswer: ASCONFAckChunk?
+    /// Whether `lastAnswer` went again for the packet being handled: a packet of repeated
+    /// ASCONFs draws one copy, not one per chunk (§5.2 C3: the answers of a packet go in one
+    /// response; a small forged repeat must not multiply a large cached answer).
+    var repeatedAnswerSentThisPacket = false
 
     init(localInitialTSN: TSN, peerInitialTSN: TSN) {
         nextSerialNumber = localInitialTSN.rawValue

@@ -17,7 +17,11 @@ extension Association {
     func startAddressReconfiguration(peerInitialTSN: TSN) {
         // RFC 5061 §4.1.1: ASCONF only with AUTH in use (or the testing flag that accepts
         // unauthenticated address changes).
-        let authenticated = authenticationNegotiated || configuration.acceptsUnauthenticatedAddressChanges
+        // The peer must also list ASCONF and ASCONF-ACK in its CHUNKS: we authenticate only the
+        // types it lists, and a compliant peer drops the others (RFC 5061 §4.1.1).
+        let authenticated = (authenticationNegotiated && peerRequiresAuthentication(ChunkType.asconf)
+                             && peerRequiresAuthentication(ChunkType.asconfAck))
+            || configuration.acceptsUnauthenticatedAddressChanges
         addressReconfig = configuration.addressReconfiguration && peerSupportsAddressReconfiguration && authenticated
             ? AddressReconfigurationState(localInitialTSN: nextTSN, peerInitialTSN: peerInitialTSN)
             : nil
@@ -217,7 +221,10 @@ extension Association {
         }
         guard let rc = addressReconfig else { return nil }
         if chunk.serialNumber == rc.peerSerialNumber {
-            if let answer = rc.lastAnswer { sendASCONFAck(answer, to: source) }
+            if let answer = rc.lastAnswer, !rc.repeatedAnswerSentThisPacket {
+                addressReconfig?.repeatedAnswerSentThisPacket = true
+                sendASCONFAck(answer, to: source)
+            }
             return nil
         }
         guard chunk.serialNumber == rc.peerSerialNumber &+ 1 else { return nil }
@@ -301,10 +308,15 @@ extension Association {
         var path = PeerPath(address: address, state: .unconfirmed, configuration: configuration)
         path.resetCongestion(peerReceiverWindow: tx.lastPeerWindow)
         paths.append(path)
+        let added = paths.count - 1
         // Verified at once (RFC 9260 §5.4): a peer adds an address to use it (it often asks for
-        // it as primary next), and it carries no DATA until a heartbeat confirms it. Later
-        // heartbeats follow once per RTO while it stays unconfirmed.
-        if configuration.heartbeatInterval != nil { paths[paths.count - 1].heartbeatDeadline = now }
+        // it as primary next), and it carries no DATA until a heartbeat confirms it. Only when
+        // it is the one unconfirmed path, so that a peer adding many (or deleting and adding
+        // again) draws at most one immediate heartbeat; the others wait an RTO as usual.
+        let othersUnconfirmed = paths.indices.contains { $0 != added && paths[$0].state == .unconfirmed }
+        scheduleHeartbeat(path: added, now: now)
+        if configuration.heartbeatInterval != nil && !othersUnconfirmed { paths[added].heartbeatDeadline = now }
+        restartPathMTUDiscovery(path: added, now: now)
         events.append(.peerAddressReconfigured(id, address, .added))
         return nil
     }

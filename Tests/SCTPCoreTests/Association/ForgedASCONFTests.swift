@@ -87,6 +87,47 @@ struct ForgedASCONFTests {
         #expect(h.server.endpoint.checkInvariants().isEmpty)
     }
 
+    @Test("a packet of 20 copies of the last ASCONF draws one ASCONF-ACK, not 20 (§5.2 C3: one response per packet)")
+    func repeatsInOnePacket() throws {
+        let (h, _, serverID) = try T.connected(spare: [T.c2], client: T.configuration(unauthenticated: true),
+                                               server: T.configuration(unauthenticated: true))
+        let association = try T.association(h.server, serverID)
+        let log = h.logTraffic()
+        let expected = association.addressReconfig!.peerSerialNumber &+ 1
+        h.server.endpoint.handle(datagram: try T.forgedASCONF(h, serverID: serverID, serial: expected, parameters: [
+            .addIPAddress(AddIPAddressParameter(correlationID: 1, address: T.c2)),
+        ]), from: T.c1, to: T.s1, now: h.now)
+        h.loop.flushTransmits()
+        let answers = T.acks(log.server).count
+        #expect(answers == 1)
+        let repeated = ASCONFChunk(serialNumber: expected, address: T.c1, parameters: ParameterList([]))
+        let packet = SCTPPacket(header: CommonHeader(sourcePort: H.clientPort, destinationPort: H.serverPort,
+                                                     verificationTag: association.localTag),
+                                chunks: Array(repeating: .asconf(repeated), count: 20))
+        h.server.endpoint.handle(datagram: packet.serialized(), from: T.c1, to: T.s1, now: h.now)
+        h.loop.flushTransmits()
+        #expect(T.acks(log.server).count == answers + 1)
+        // The next packet gets its copy again.
+        h.server.endpoint.handle(datagram: packet.serialized(), from: T.c1, to: T.s1, now: h.now)
+        h.loop.flushTransmits()
+        #expect(T.acks(log.server).count == answers + 2)
+    }
+
+    @Test("many addresses added at once: one of them is heartbeated at once, the others after an RTO (no burst of heartbeats)")
+    func addsDoNotBurstHeartbeats() throws {
+        let (h, _, serverID) = try T.connected(spare: [], client: T.configuration(unauthenticated: true),
+                                               server: T.configuration(unauthenticated: true))
+        let association = try T.association(h.server, serverID)
+        let expected = association.addressReconfig!.peerSerialNumber &+ 1
+        let added = (20...27).map { IPAddress.v4(IPv4Address(10, 0, 0, UInt8($0))) }
+        h.server.endpoint.handle(datagram: try T.forgedASCONF(h, serverID: serverID, serial: expected, parameters:
+            added.enumerated().map { .addIPAddress(AddIPAddressParameter(correlationID: UInt32($0.offset + 1), address: $0.element)) }
+        ), from: T.c1, to: T.s1, now: h.now)
+        let dueNow = association.paths.filter { added.contains($0.address) && ($0.heartbeatDeadline.map { $0 <= h.now } ?? false) }
+        #expect(association.paths.filter { added.contains($0.address) }.count == added.count)
+        #expect(dueNow.count == 1, "\(dueNow.count) added paths due for a heartbeat at once")
+    }
+
     @Test("bogus addresses and huge parameter lists: bounded paths, bounded work, bounded answers, no trap")
     func bogusAndHuge() throws {
         let (h, id, serverID) = try T.connected(spare: [], client: T.configuration(unauthenticated: true),
