@@ -48,7 +48,9 @@ public final class SCTPStack: @unchecked Sendable {
         /// "packet too big" (IP_RECVERR), which go to the associations as Packet Too Big
         /// (`SCTPEndpoint.handlePacketTooBig`, checked there). Off by default: with a fixed
         /// MTU larger than the path, the kernel's fragmentation is what lets packets through.
-        /// Linux only.
+        /// Linux only, and only for UDP sockets on `SCTPEventLoop`: sockets on SwiftNIO's
+        /// loops get neither option (a NIO channel would take the queued errors as read
+        /// errors), so there discovery finds the MTU by probe loss alone.
         public var pathMTUSockets: Bool = false
         /// On a SwiftNIO loop: write datagrams straight to the UDP sockets (sendmmsg) instead
         /// of through SwiftNIO's channel pipeline; NIO still reads, and takes the writes over

@@ -41,32 +41,47 @@ final class RawIPTransport: DatagramTransport, ChannelSocketMaker, @unchecked Se
     func isOpen(_ address: IPAddress) -> Bool { sockets.isOpen(address) }
     func flush() { sockets.writer.flush() }
     func close() -> EventLoopFuture<Void> {
-        let icmp = icmpChannels.values.map { $0.close() }
+        icmpClosed = true
+        let icmp = icmpChannels.values.compactMap { $0 }.map { $0.close() }
         icmpChannels = [:]
         return EventLoopFuture.andAllComplete(icmp, on: eventLoop).flatMap { [self] in sockets.close() }
     }
 
     // MARK: Packet Too Big (path MTU sockets)
 
-    /// The ICMP / ICMPv6 raw sockets, one per local address (only on the stack's loop).
-    private var icmpChannels: [IPAddress: any Channel] = [:]
+    /// The ICMP / ICMPv6 raw sockets, one per local address; `nil` while one is being opened
+    /// (only on the stack's loop).
+    private var icmpChannels: [IPAddress: (any Channel)?] = [:]
+    /// Set by `close()`: a socket whose opening finishes later is closed at once.
+    private var icmpClosed = false
 
-    /// Opens the ICMP (IPv4) or ICMPv6 raw socket of `address`: it reads the errors routers
-    /// send to that address.
+    /// Opens the ICMP (IPv4) or ICMPv6 raw socket of `address` (once): it reads the errors
+    /// routers send to that address.
     private func openICMP(_ address: IPAddress) -> EventLoopFuture<Void> {
-        guard icmpChannels[address] == nil, let bootstrap = NIORawSocketBootstrap(validatingGroup: eventLoop) else {
+        guard !icmpClosed, icmpChannels.index(forKey: address) == nil,
+              let bootstrap = NIORawSocketBootstrap(validatingGroup: eventLoop) else {
             return eventLoop.makeSucceededVoidFuture()
         }
-        let handler = DatagramInboundHandler(localAddress: address, onRead: { [unowned self] envelope, local in
-            receivedICMP(envelope.data, isIPv4: local.isIPv4)
-        }, onReadComplete: { [unowned stack] in stack.readComplete() })
+        icmpChannels[address] = .some(nil)
+        let handler = DatagramInboundHandler(localAddress: address, onRead: { [weak self] envelope, local in
+            self?.receivedICMP(envelope.data, isIPv4: local.isIPv4)
+        }, onReadComplete: { [weak stack] in stack?.readComplete() })
         return bootstrap
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
             }
             .bind(host: address.description, ipProtocol: NIOIPProtocol(rawValue: address.isIPv4 ? 1 : 58))
-            .map { [self] channel in icmpChannels[address] = channel }
-            .recover { _ in }  // no ICMP socket: discovery still finds the MTU by probe loss
+            .map { [self] channel in
+                if icmpClosed {
+                    channel.close(promise: nil)
+                } else {
+                    icmpChannels[address] = .some(channel)
+                }
+            }
+            .recover { [self] _ in
+                // No ICMP socket: discovery still finds the MTU by probe loss.
+                if !icmpClosed { icmpChannels[address] = nil }
+            }
     }
 
     /// An ICMP "fragmentation needed" (type 3 code 4) or ICMPv6 "packet too big" (type 2)
@@ -134,6 +149,7 @@ final class RawIPTransport: DatagramTransport, ChannelSocketMaker, @unchecked Se
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
             }
+        #if canImport(Glibc)
         if stack.options.pathMTUSockets {
             // Never fragmented by the kernel, whatever its PMTU cache says: probes larger than
             // the path are lost (or refused), which is what discovery measures.
@@ -143,6 +159,7 @@ final class RawIPTransport: DatagramTransport, ChannelSocketMaker, @unchecked Se
                 : configured.channelOption(ChannelOptions.Types.SocketOption(level: SocketOptionLevel(IPPROTO_IPV6), name: SocketOptionName(IPV6_MTU_DISCOVER)),
                                            value: SocketOptionValue(IPV6_PMTUDISC_PROBE))
         }
+        #endif
         return configured
             .bind(host: address.description, ipProtocol: NIOIPProtocol(rawValue: 132))
             .flatMapErrorThrowing { error -> any Channel in
