@@ -92,26 +92,38 @@ extension SCTPEndpoint {
               let sourcePort = quote.getInteger(at: start, as: UInt16.self),
               let destinationPort = quote.getInteger(at: start + 2, as: UInt16.self),
               let tag = quote.getInteger(at: start + 4, as: UInt32.self),
-              let chunkType = quote.getInteger(at: start + CommonHeader.size, as: UInt8.self),
               let association = liveAssociation(peer: peer, port: destinationPort),
               association.localPort == sourcePort, association.peerTag == tag, tag != 0,
-              let index = association.pathIndex(for: peer)
+              let index = association.pathIndex(for: peer),
+              let quoted = Self.quotedTraffic(quote)
         else { return false }
-        let first = start + CommonHeader.size
-        let quoted: Association.QuotedTraffic
-        switch chunkType {
-        case DataChunk.chunkType, IDataChunk.chunkType:
-            guard let tsn = quote.getInteger(at: first + 4, as: UInt32.self) else { return false }
-            quoted = .data(TSN(tsn))
-        case HeartbeatChunk.chunkType:
-            // Chunk header, then the Heartbeat Info parameter's header, then our nonce.
-            guard let nonce = quote.getInteger(at: first + 8, as: UInt64.self) else { return false }
-            quoted = .probe(nonce: nonce)
-        default:
-            return false
-        }
         let accepted = association.pathMTUPacketTooBig(path: index, size: mtu, quoted: quoted, now: now)
         if accepted { markPending(association) }
         return accepted
+    }
+
+    /// The first DATA / I-DATA (its TSN) or HEARTBEAT (a probe's nonce) among the quoted
+    /// packet's chunks: packets carry a SACK or an AUTH chunk before their DATA or probe.
+    /// At most 8 chunks are looked at, each length checked against what the quote holds.
+    static func quotedTraffic(_ quote: ByteBuffer) -> Association.QuotedTraffic? {
+        let end = quote.writerIndex
+        var position = quote.readerIndex + CommonHeader.size
+        for _ in 0..<8 {
+            guard position + 4 <= end, let type = quote.getInteger(at: position, as: UInt8.self),
+                  let length = quote.getInteger(at: position + 2, as: UInt16.self) else { return nil }
+            switch type {
+            case DataChunk.chunkType, IDataChunk.chunkType:
+                guard position + 8 <= end, let tsn = quote.getInteger(at: position + 4, as: UInt32.self) else { return nil }
+                return .data(TSN(tsn))
+            case HeartbeatChunk.chunkType:
+                // Chunk header, then the Heartbeat Info parameter's header, then our nonce.
+                guard position + 16 <= end, let nonce = quote.getInteger(at: position + 8, as: UInt64.self) else { return nil }
+                return .probe(nonce: nonce)
+            default:
+                guard length >= 4 else { return nil }
+                position += (Int(length) + 3) & ~3
+            }
+        }
+        return nil
     }
 }

@@ -287,6 +287,16 @@ struct PathMTUDiscoveryTests {
         stale.setInteger(tsn &- 1000, at: stale.readerIndex + 16)
         #expect(!h.client.endpoint.handlePacketTooBig(quotedPacket: stale, peer: peer, mtu: 1300, now: h.now))
         #expect(Self.path(h, h.client, id)?.mtu == 8952)
+        // The DATA behind a SACK (a packet that bundled one first) is found too; a quote whose
+        // chunk lengths run past its end is not.
+        var bundled = ByteBuffer()
+        bundled.writeImmutableBuffer(quote.getSlice(at: quote.readerIndex, length: 12)!)
+        bundled.writeMultipleIntegers(UInt8(3), UInt8(0), UInt16(16), UInt32(0), UInt32(65_536), UInt16(0), UInt16(0))
+        bundled.writeImmutableBuffer(quote.getSlice(at: quote.readerIndex + 12, length: quote.readableBytes - 12)!)
+        #expect(h.client.endpoint.handlePacketTooBig(quotedPacket: bundled, peer: peer, mtu: 60_000, now: h.now))
+        var overrun = bundled
+        overrun.setInteger(UInt16(4000), at: overrun.readerIndex + 14)
+        #expect(!h.client.endpoint.handlePacketTooBig(quotedPacket: overrun, peer: peer, mtu: 60_000, now: h.now))
         // A larger size never raises.
         #expect(h.client.endpoint.handlePacketTooBig(quotedPacket: quote, peer: peer, mtu: 60_000, now: h.now))
         #expect(Self.path(h, h.client, id)?.mtu == 8952)
