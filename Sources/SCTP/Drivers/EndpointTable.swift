@@ -34,10 +34,10 @@ struct EndpointTable {
         return all
     }
 
-    /// The endpoint a packet to `port` that arrived on `local` goes to, if any.
     /// Every endpoint driver (for reports that name no port).
     var all: [EndpointDriver] { drivers.values.flatMap { $0 } }
 
+    /// The endpoint a packet to `port` that arrived on `local` goes to, if any.
     mutating func driver(port: UInt16, local: IPAddress) -> EndpointDriver? {
         if let last, last.port == port, last.local == local { return last.driver }
         guard let candidates = drivers[port],

@@ -61,7 +61,7 @@ extension SCTPSocketOption where Value == Bool {
 extension SCTPSocketOption where Value == Bool {
     /// Processes ASCONF and ASCONF-ACK chunks that were not authenticated
     /// (`SCTPConfiguration.acceptsUnauthenticatedAddressChanges`, usrsctp's
-    /// `asconf_auth_nochk`). Internal: for tests until AUTH (RFC 4895) authenticates them.
+    /// `asconf_auth_nochk`). Internal: for tests that forge ASCONF chunks without AUTH.
     static var acceptsUnauthenticatedAddressChanges: Self {
         Self(name: "asconf_auth_nochk", read: { socket, _ in socket.configuration.acceptsUnauthenticatedAddressChanges },
              write: { socket, value, _ in socket.configuration.acceptsUnauthenticatedAddressChanges = value })

@@ -45,10 +45,10 @@ struct AssociationTable {
         return association
     }
 
-    /// The id registered for a peer transport address, alive or not.
     /// Every association in the table.
     var all: Dictionary<AssociationID, Association>.Values { byID.values }
 
+    /// The id registered for a peer transport address, alive or not.
     func id(peer address: IPAddress, port: UInt16) -> AssociationID? { byPeerAddress[PeerKey(address: address, port: port)] }
 
     /// The association that owns a local verification tag, if it is alive.

@@ -17,7 +17,8 @@ extension SweepScenario {
     /// The client's second address, linked to the server like the first.
     static let spareClientAddress = IPAddress.v4(IPv4Address(10, 0, 0, 2))
 
-    /// Both sides negotiate ASCONF (accepted unauthenticated: AUTH is not in this branch) and
+    /// Both sides negotiate ASCONF (also accepted unauthenticated, so that runs where AUTH is
+    /// off on one side still change addresses) and
     /// the client changes its addresses mid-transfer (from a generator of its own, so the
     /// rest of the seed's scenario is the plain sweep's): it adds its second address, and
     /// then, drawn per run, makes it the server's primary, deletes its first address (the one

@@ -234,7 +234,7 @@ final class UDPTransport: DatagramTransport, ChannelSocketMaker, OwnLoopSocketMa
             throw SCTPStack.bindError(IOError(errnoCode: -prepared, reason: "setsockopt"), what: what, address: address)
         }
         if options.pathMTUSockets {
-            // No fragmentation, ICMP errors queued (UDPTransport+PathMTU.swift).
+            // No fragmentation, ICMP errors queued (read by `readPacketTooBig`).
             let done = csctp_prepare_path_mtu(descriptor, address.isIPv4 ? 0 : 1)
             if done != 0 { logger.debug("path MTU socket options refused", metadata: ["errno": "\(-done)", "local": "\(address)"]) }
         }
