@@ -130,7 +130,12 @@ public struct NamespacePair: Sendable {
     /// Runs `body` on a thread of its own inside namespace `side` and returns its result
     /// (waiting 30 s at most): for sockets that must belong to the namespace.
     public func perform<T: Sendable>(on side: Side, _ body: @escaping @Sendable () throws -> T) throws -> T {
-        let namespace = name(side)
+        try Self.perform(in: name(side), body)
+    }
+
+    /// Runs `body` on a thread of its own inside the namespace `namespace` and returns its
+    /// result (waiting 30 s at most).
+    public static func perform<T: Sendable>(in namespace: String, _ body: @escaping @Sendable () throws -> T) throws -> T {
         let done = DispatchSemaphore(value: 0)
         let result = ResultBox<T>()
         let thread = Thread {

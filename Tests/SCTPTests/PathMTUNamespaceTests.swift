@@ -107,8 +107,9 @@ struct PathMTUNamespaceTests {
         return c
     }
 
-    @Test("raw IP through a router whose next link has MTU 1400: its ICMP fragmentation-needed ends the search at 1380 (pathMTUSockets); without them the kernel fragments and the search runs past it")
-    func rawIPThroughRouter() throws {
+    /// Runs `body` with A — B — C set up (`routerBehind`), then removes them; skips without
+    /// root or the ip command.
+    static func withRouter(_ body: (NamespacePair, String) throws -> Void) throws {
         guard Tools.isRoot else {
             if Tools.required { Issue.record("this test needs root (CI runs as root)") }
             return
@@ -121,28 +122,66 @@ struct PathMTUNamespaceTests {
         defer { pair.remove() }
         let c = try Self.routerBehind(pair)
         defer { _ = try? Tools.run(ip, ["netns", "delete", c], timeout: .seconds(10)) }
-        for pathMTUSockets in [true, false] {
-            let groupA = try NamespacePair.group(in: pair.name(.a))
-            let groupC = try NamespacePair.group(in: c)
-            defer {
-                try? groupA.syncShutdownGracefully()
-                try? groupC.syncShutdownGracefully()
+        try body(pair, c)
+    }
+
+    @Test("raw IP through a router whose next link has MTU 1400: its ICMP fragmentation-needed ends the search at 1380 (pathMTUSockets); without them the kernel fragments and the search runs past it")
+    func rawIPThroughRouter() throws {
+        try Self.withRouter { pair, c in
+            for pathMTUSockets in [true, false] {
+                let groupA = try NamespacePair.group(in: pair.name(.a))
+                let groupC = try NamespacePair.group(in: c)
+                defer {
+                    try? groupA.syncShutdownGracefully()
+                    try? groupC.syncShutdownGracefully()
+                }
+                let stackA = SCTPStack.rawIP(group: groupA, pathMTUSockets: pathMTUSockets)
+                let stackC = SCTPStack.rawIP(group: groupC, pathMTUSockets: pathMTUSockets)
+                defer {
+                    _ = try? stackA.close().wait()
+                    _ = try? stackC.close().wait()
+                }
+                // Raw IPv4: 20 bytes of IP header under each SCTP packet; A's own link allows 1480.
+                let settings = PathMTUDiscovery(isEnabled: true, maximumPMTU: 1480, probeTimeout: .milliseconds(300), lowerLayerOverhead: 20)
+                let info = try Self.discover(stackA, from: "198.18.1.1", stackC, to: "198.18.3.2", settings: settings)
+                if pathMTUSockets {
+                    #expect(info.mtu == 1380, "\(info)")
+                    #expect(info.mtuDiscovery.packetTooBigReports >= 1, "no ICMP report taken: \(info)")
+                } else {
+                    #expect(info.mtu == 1480, "the kernel fragmented the probes: \(info)")
+                    #expect(info.mtuDiscovery.packetTooBigReports == 0, "\(info)")
+                }
             }
-            let stackA = SCTPStack.rawIP(group: groupA, pathMTUSockets: pathMTUSockets)
-            let stackC = SCTPStack.rawIP(group: groupC, pathMTUSockets: pathMTUSockets)
+        }
+    }
+
+    @Test("UDP encapsulation through the same router: the ICMP it sends lands in the UDP socket's error queue (IP_RECVERR), read on EPOLLERR, and ends the search at 1372 (1400 less IPv4 and UDP headers)")
+    func udpThroughRouter() throws {
+        guard SCTPEventLoop.isSupported else { return }
+        try Self.withRouter { pair, c in
+            let loopA = try pair.perform(on: .a) { try SCTPEventLoop() }
+            let loopC = try NamespacePair.perform(in: c) { try SCTPEventLoop() }
+            defer {
+                try? loopA.syncShutdownGracefully()
+                try? loopC.syncShutdownGracefully()
+            }
+            var options = SCTPStack.Options(udpPort: 9899, peerUDPPort: 9899)
+            options.pathMTUSockets = true
+            let stackA = SCTPStack(options: options, group: loopA)
+            let stackC = SCTPStack(options: options, group: loopC)
             defer {
                 _ = try? stackA.close().wait()
                 _ = try? stackC.close().wait()
             }
-            // Raw IPv4: 20 bytes of IP header under each SCTP packet; A's own link allows 1480.
-            let settings = PathMTUDiscovery(isEnabled: true, maximumPMTU: 1480, probeTimeout: .milliseconds(300), lowerLayerOverhead: 20)
+            // A's own link allows 1500 − 28: the kernel itself refuses nothing below that, so
+            // every report about 1380–1472 comes from the router.
+            let settings = PathMTUDiscovery(isEnabled: true, maximumPMTU: 1472, probeTimeout: .milliseconds(300), lowerLayerOverhead: 28)
             let info = try Self.discover(stackA, from: "198.18.1.1", stackC, to: "198.18.3.2", settings: settings)
-            if pathMTUSockets {
-                #expect(info.mtu == 1380, "\(info)")
-                #expect(info.mtuDiscovery.packetTooBigReports >= 1, "no ICMP report taken: \(info)")
-            } else {
-                #expect(info.mtu == 1480, "the kernel fragmented the probes: \(info)")
-            }
+            #expect(info.mtu == 1372, "\(info)")
+            #expect(info.mtuDiscovery.packetTooBigReports >= 1, "no ICMP report taken: \(info)")
+            // Every oversize size failed on its report, not after MAX_PROBES timeouts.
+            let failed = info.mtuDiscovery.probesSent - info.mtuDiscovery.probesAcknowledged
+            #expect(failed <= info.mtuDiscovery.packetTooBigReports, "\(info)")
         }
     }
 }

@@ -59,19 +59,22 @@ extension Association {
     }
 
     /// A Packet Too Big the endpoint validated against this association (RFC 8899 §4.6):
-    /// `quotedFirstChunk` tells whether it quoted one of our probes (HEARTBEAT) or DATA still
-    /// outstanding; anything else is ignored. Returns whether it was accepted.
+    /// `quoted` tells whether it quoted one of our probes (HEARTBEAT) or DATA still
+    /// outstanding; anything else is ignored, and so is a size the prober finds invalid or
+    /// inconsistent (`PathMTUProber.packetTooBig`). Returns whether it was used.
     func pathMTUPacketTooBig(path index: Int, size: Int, quoted: QuotedTraffic, now: SCTPInstant) -> Bool {
         guard paths.indices.contains(index), paths[index].pmtud.isEnabled else { return false }
+        let used: Bool
         switch quoted {
         case .probe(let nonce):
             guard paths[index].pmtud.probe?.nonce == nonce else { return false }
-            paths[index].pmtud.packetTooBig(size: size, probeNonce: nonce, now: now)
+            used = paths[index].pmtud.packetTooBig(size: size, probeNonce: nonce, now: now)
         case .data(let tsn):
             let outstanding = tx.outstanding
             guard tsn > outstanding.cumulativeTSNAck && tsn <= outstanding.highestSentTSN else { return false }
-            paths[index].pmtud.packetTooBig(size: size, probeNonce: nil, now: now)
+            used = paths[index].pmtud.packetTooBig(size: size, probeNonce: nil, now: now)
         }
+        guard used else { return false }
         applyPathMTU(path: index)
         sendPathMTUProbeIfDue(path: index, now: now)
         return true

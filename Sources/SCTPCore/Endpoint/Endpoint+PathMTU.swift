@@ -10,8 +10,8 @@ public struct PathMTUDiscoveryStatus: Hashable, Sendable {
     public var probesAcknowledged = 0
     /// Black holes detected (the path fell back to the base PLPMTU).
     public var blackHoles = 0
-    /// Packet Too Big reports taken after validation (ICMP / ICMPv6 from the network, or the
-    /// local IP stack refusing an oversize probe).
+    /// Packet Too Big reports used after validation (ICMP / ICMPv6 from the network, or the
+    /// local IP stack refusing an oversize probe); invalid or inconsistent sizes are not counted.
     public var packetTooBigReports = 0
     /// The size being probed, if any.
     public var probing: Int?
@@ -81,9 +81,12 @@ extension SCTPEndpoint {
     ///
     /// Accepted only when the quote names one of our associations with that peer (ports and
     /// the peer's verification tag) and traffic still outstanding on it: a path MTU probe in
-    /// flight (its HEARTBEAT nonce) or a DATA / I-DATA chunk not yet acknowledged. It never
-    /// raises a path's MTU and never takes it below the base PLPMTU; a path with discovery
-    /// off ignores it. Returns whether it was accepted.
+    /// flight (its HEARTBEAT nonce) or a DATA / I-DATA chunk not yet acknowledged. As RFC 8899
+    /// §4.6.2 asks, the size guides the search and is never taken as the MTU directly: one
+    /// below the base PLPMTU, or not below the quoted packet's size, is discarded; one below
+    /// the path's MTU drops it to the base and the search probes the reported size first; one
+    /// between the MTU and a search probe's size ends that probe. A path with discovery off
+    /// ignores it. Returns whether it was used.
     @discardableResult
     public func handlePacketTooBig(quotedPacket: ByteBuffer, peer: IPAddress, mtu: Int, now: SCTPInstant) -> Bool {
         let quote = quotedPacket

@@ -103,8 +103,15 @@ struct PathMTUProber {
     private(set) var probesSent = 0
     private(set) var probesAcknowledged = 0
     private(set) var blackHoles = 0
-    /// Validated Packet Too Big reports taken (ICMP / ICMPv6, or the local stack's refusal).
+    /// Validated Packet Too Big reports taken (ICMP / ICMPv6, or the local stack's refusal);
+    /// discarded ones (invalid or inconsistent sizes) are not counted.
     private(set) var packetTooBigReports = 0
+    /// A size a Packet Too Big reported: the search probes it first (when it lies between the
+    /// PLPMTU and the ceiling) instead of the next common size or the middle of the interval.
+    private(set) var searchHint: Int?
+    /// T3-rtx expired while the search was going on: once the PLPMTU is confirmed, the search
+    /// resumes instead of waiting for the raise timer.
+    private var resumeSearchAfterValidation = false
 
     /// A path's prober; `fixedMTU` is its MTU while discovery is off.
     init(settings: PathMTUDiscovery, fixedMTU: Int) {
@@ -170,10 +177,17 @@ struct PathMTUProber {
         case .searching:
             searchNext(now: now)
         case .searchComplete:
-            // The current size confirmed after T3-rtx expired: a loss, not a black hole.
+            // The current size confirmed after T3-rtx expired: a loss, not a black hole. A
+            // search that T3-rtx interrupted goes on; a finished one waits for the raise timer.
             validating = false
-            probeSize = nil
-            deadline = now + settings.raiseInterval
+            if resumeSearchAfterValidation {
+                resumeSearchAfterValidation = false
+                state = .searching
+                searchNext(now: now)
+            } else {
+                probeSize = nil
+                deadline = now + settings.raiseInterval
+            }
         }
         return true
     }
@@ -229,6 +243,7 @@ struct PathMTUProber {
     mutating func retransmissionTimeout(now: SCTPInstant) {
         guard isEnabled, !validating, plpmtu > settings.effectiveBase, state == .searching || state == .searchComplete
         else { return }
+        resumeSearchAfterValidation = state == .searching
         validating = true
         state = .searchComplete
         probe = nil
@@ -238,52 +253,39 @@ struct PathMTUProber {
     }
 
     /// A validated Packet Too Big (RFC 8899 §4.6.2) reporting `size` for a packet of ours
-    /// (`probeNonce`: the probe it quoted, if it was one). Never raises the PLPMTU and never
-    /// goes below the base: a size under the current PLPMTU lowers it (to the base first when
-    /// it is under the base) and restarts the search below it; a failed probe's size becomes
-    /// the search's ceiling.
-    mutating func packetTooBig(size reported: Int, probeNonce: UInt64?, now: SCTPInstant) {
-        guard isEnabled else { return }
-        packetTooBigReports += 1
+    /// (`probeNonce`: the probe it quoted, if it was one; otherwise DATA). The report guides
+    /// the search; it never sets the PLPMTU to its size (§4.6.2: "MUST NOT be used directly").
+    /// Returns whether it was used:
+    /// - below the base (our MIN_PLPMTU): invalid, discarded;
+    /// - at or above the size of the packet it quotes (the probe's size; for DATA, the
+    ///   PLPMTU it was built within): inconsistent, discarded;
+    /// - between the PLPMTU and a search probe's size: the probe is too big; the PLPMTU stays,
+    ///   the probe's size becomes the ceiling and the report the next size probed;
+    /// - from the base to below the PLPMTU: a black hole indication: the path drops to the base
+    ///   (confirmed by a probe) and then probes the reported size first.
+    mutating func packetTooBig(size reported: Int, probeNonce: UInt64?, now: SCTPInstant) -> Bool {
+        guard isEnabled else { return false }
         let size = reported & ~3
-        if let probeNonce, let probe, probe.nonce == probeNonce {
-            self.probe = nil
-            probeCount = 0
-            if state == .base || state == .error {
-                // The base probe is too big for the path: the base stays (never below it), ERROR.
-                state = .error
-                plpmtu = settings.effectiveBase
-                probeSize = settings.effectiveBase
-                deadline = now + settings.raiseInterval
-                return
-            }
+        guard size >= settings.effectiveBase else { return false }
+        if let probeNonce {
+            guard let probe, probe.nonce == probeNonce, size < probe.size else { return false }
             if size >= plpmtu {
-                if validating {
-                    // Contradicts itself (the confirmation probe is the PLPMTU): validate again.
-                    probeSize = plpmtu
-                    deadline = now
-                } else {
-                    // A search probe failed; what it reports bounds the search (never raising the PLPMTU).
-                    ceiling = min(ceiling, size + 4, probe.size)
-                    state = .searching
-                    searchNext(now: now)
-                }
-                return
+                packetTooBigReports += 1
+                self.probe = nil
+                probeCount = 0
+                ceiling = min(ceiling, probe.size)
+                searchHint = size
+                state = .searching
+                searchNext(now: now)
+                return true
             }
-            // Below the PLPMTU: lowered below.
+        } else {
+            guard size < plpmtu else { return false }
         }
-        guard size < plpmtu else { return }
-        if size < settings.effectiveBase {
-            blackHole(now: now, failedSize: plpmtu)
-            return
-        }
-        plpmtu = size
-        ceiling = size + 4
-        probe = nil
-        probeCount = 0
-        validating = false
-        state = .searching
-        searchNext(now: now)
+        packetTooBigReports += 1
+        blackHole(now: now, failedSize: size + 4)
+        searchHint = size
+        return true
     }
 
     /// The association closed: no timer, no probe.
@@ -307,6 +309,8 @@ struct PathMTUProber {
         probe = nil
         probeCount = 0
         validating = false
+        resumeSearchAfterValidation = false
+        searchHint = nil
         probeSize = plpmtu
         deadline = now
     }
@@ -318,7 +322,9 @@ struct PathMTUProber {
 
     /// The next size to probe above `plpmtu`, or SEARCH_COMPLETE.
     private mutating func searchNext(now: SCTPInstant) {
-        if let next = Self.nextSize(above: plpmtu, below: ceiling, settings: settings) {
+        let hint = searchHint.flatMap { $0 > plpmtu && $0 < ceiling ? $0 : nil }
+        searchHint = nil
+        if let next = hint ?? Self.nextSize(above: plpmtu, below: ceiling, settings: settings) {
             probeSize = next
             probeCount = 0
             deadline = now

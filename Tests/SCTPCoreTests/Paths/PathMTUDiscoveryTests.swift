@@ -60,36 +60,98 @@ struct PathMTUDiscoveryTests {
         #expect(PathMTUProber.nextSize(above: 1360, below: 1368, settings: s) == 1364)
     }
 
-    @Test("the prober: a Packet Too Big for the validation probe lowers the PLPMTU and ends the validation; one for the base probe is ERROR at the base")
-    func proberPacketTooBig() throws {
-        let t = SCTPInstant.zero
+    /// A prober whose search went up to `plpmtu` (every probe acknowledged at once), maximum
+    /// 1500, UDP/IPv4 overhead.
+    static func prober(searchedTo top: Int, now t: SCTPInstant) -> PathMTUProber {
         var p = PathMTUProber(settings: PathMTUDiscovery(isEnabled: true, maximumPMTU: 1500, lowerLayerOverhead: 28), fixedMTU: 1200)
         p.start(now: t)
         var nonce: UInt64 = 0
         for _ in 0..<20 {
-            guard let size = p.probeToSend(now: t) else { break }
+            guard let size = p.probeToSend(now: t), size <= top else { break }
             nonce += 1
             p.probeSent(nonce: nonce, size: size, now: t, timeout: .seconds(1))
-            let acknowledged = p.acknowledged(nonce: nonce, now: t)
-            #expect(acknowledged)
+            _ = p.acknowledged(nonce: nonce, now: t)
         }
+        return p
+    }
+
+    @Test("the prober and Packet Too Big (RFC 8899 §4.6.2): below the base or not below the probed size it is discarded; below the PLPMTU it means the base, then a probe of the reported size; between the PLPMTU and a search probe it only guides the search")
+    func proberPacketTooBig() throws {
+        let t = SCTPInstant.zero
+        var p = Self.prober(searchedTo: 1500, now: t)
         #expect(p.state == .searchComplete && p.plpmtu == 1500)
         p.retransmissionTimeout(now: t)
         #expect(p.validating && p.effectiveMTU == 1200 && p.probeToSend(now: t) == 1500)
         p.probeSent(nonce: 100, size: 1500, now: t, timeout: .seconds(1))
-        // A report no smaller than the probe contradicts it: the validation goes on.
-        p.packetTooBig(size: 1500, probeNonce: 100, now: t)
-        #expect(p.validating && p.probeToSend(now: t) == 1500)
-        p.probeSent(nonce: 101, size: 1500, now: t, timeout: .seconds(1))
-        p.packetTooBig(size: 1302, probeNonce: 101, now: t)
-        #expect(!p.validating && p.plpmtu == 1300 && p.effectiveMTU == 1300 && p.state == .searchComplete)
+        // Not below the probe's size: inconsistent, discarded; the validation probe stays in flight.
+        let r1 = p.packetTooBig(size: 1500, probeNonce: 100, now: t)
+        #expect(!r1)
+        // Below the base (MIN_PLPMTU): invalid, discarded.
+        let r2 = p.packetTooBig(size: 1000, probeNonce: 100, now: t)
+        #expect(!r2)
+        #expect(p.validating && p.probe?.nonce == 100 && p.packetTooBigReports == 0)
+        // Below the PLPMTU: never taken as the MTU; the base, confirmed first, then the report's size.
+        let r3 = p.packetTooBig(size: 1302, probeNonce: 100, now: t)
+        #expect(r3)
+        #expect(!p.validating && p.plpmtu == 1200 && p.state == .base && p.packetTooBigReports == 1)
+        #expect(p.probeToSend(now: t) == 1200)
+        p.probeSent(nonce: 101, size: 1200, now: t, timeout: .seconds(1))
+        let r4 = p.acknowledged(nonce: 101, now: t)
+        #expect(r4)
+        #expect(p.state == .searching && p.probeToSend(now: t) == 1300)
+        p.probeSent(nonce: 102, size: 1300, now: t, timeout: .seconds(1))
+        let r5 = p.acknowledged(nonce: 102, now: t)
+        #expect(r5)
+        // Nothing above the report is left to try.
+        #expect(p.plpmtu == 1300 && p.state == .searchComplete && p.probeToSend(now: t) == nil)
 
+        // A search probe too big: the PLPMTU stays, the report is the next size probed.
+        var s = Self.prober(searchedTo: 1252, now: t)
+        #expect(s.plpmtu == 1252 && s.probeToSend(now: t) == 1372)
+        s.probeSent(nonce: 9, size: 1372, now: t, timeout: .seconds(1))
+        let r6 = s.packetTooBig(size: 1302, probeNonce: 9, now: t)
+        #expect(r6)
+        #expect(s.plpmtu == 1252 && s.state == .searching && s.probeToSend(now: t) == 1300)
+        s.probeSent(nonce: 10, size: 1300, now: t, timeout: .seconds(1))
+        let r7 = s.acknowledged(nonce: 10, now: t)
+        #expect(r7)
+        // Then the interval up to the failed probe is halved.
+        #expect(s.plpmtu == 1300 && s.probeToSend(now: t) == 1336)
+        // DATA is built within the PLPMTU: a report about it not below the PLPMTU is inconsistent.
+        let r8 = s.packetTooBig(size: 1300, probeNonce: nil, now: t)
+        #expect(!r8)
+        #expect(s.plpmtu == 1300 && s.packetTooBigReports == 1)
+
+        // The base probe: nothing a report can say about it is consistent (it is never below the base).
         var base = PathMTUProber(settings: PathMTUDiscovery(isEnabled: true), fixedMTU: 1200)
         base.start(now: t)
         base.probeSent(nonce: 7, size: 1200, now: t, timeout: .seconds(1))
-        base.packetTooBig(size: 1000, probeNonce: 7, now: t)
-        #expect(base.state == .error && base.plpmtu == 1200 && base.probeToSend(now: t) == nil)
-        #expect(base.probeToSend(now: t + .seconds(600)) == 1200)
+        let r9 = base.packetTooBig(size: 1000, probeNonce: 7, now: t)
+        #expect(!r9)
+        let r10 = base.packetTooBig(size: 1200, probeNonce: 7, now: t)
+        #expect(!r10)
+        #expect(base.state == .base && base.plpmtu == 1200 && base.probe?.nonce == 7)
+    }
+
+    @Test("T3-rtx during the search: the PLPMTU is confirmed at the base size, then the search goes on at once (not after the 600 s raise timer)")
+    func retransmissionTimeoutDuringSearch() throws {
+        let t = SCTPInstant.zero
+        var p = Self.prober(searchedTo: 1252, now: t)
+        #expect(p.state == .searching && p.probeToSend(now: t) == 1372)
+        p.probeSent(nonce: 50, size: 1372, now: t, timeout: .seconds(1))
+        p.retransmissionTimeout(now: t)
+        #expect(p.validating && p.effectiveMTU == 1200 && p.probeToSend(now: t) == 1252)
+        p.probeSent(nonce: 51, size: 1252, now: t, timeout: .seconds(1))
+        let r11 = p.acknowledged(nonce: 51, now: t)
+        #expect(r11)
+        #expect(!p.validating && p.state == .searching && p.probeToSend(now: t) == 1372)
+        // After a completed search the same confirmation waits for the raise timer.
+        var done = Self.prober(searchedTo: 1500, now: t)
+        done.retransmissionTimeout(now: t)
+        done.probeSent(nonce: 1, size: 1500, now: t, timeout: .seconds(1))
+        let r12 = done.acknowledged(nonce: 1, now: t)
+        #expect(r12)
+        #expect(done.state == .searchComplete && done.probeToSend(now: t) == nil && done.deadline == t + .seconds(600))
     }
 
     @Test("a fresh association settles on the largest packet that passes a 1400-byte link, both ways, with HEARTBEAT + PAD probes")
@@ -259,7 +321,7 @@ struct PathMTUDiscoveryTests {
 
     // MARK: Packet Too Big
 
-    @Test("Packet Too Big: accepted only for our association's tag and outstanding DATA; never raises, never below the base")
+    @Test("Packet Too Big about DATA: only for our association's tag and outstanding TSNs, sizes below the base or not below the MTU discarded, a valid one means the base and then a probe of its size")
     func packetTooBig() throws {
         let h = H(seed: 16, conditions: Self.limited(nil), clientConfiguration: Self.configuration(),
                   serverConfiguration: Self.configuration())
@@ -286,33 +348,41 @@ struct PathMTUDiscoveryTests {
         let tsn = try #require(stale.getInteger(at: stale.readerIndex + 16, as: UInt32.self))
         stale.setInteger(tsn &- 1000, at: stale.readerIndex + 16)
         #expect(!h.client.endpoint.handlePacketTooBig(quotedPacket: stale, peer: peer, mtu: 1300, now: h.now))
-        #expect(Self.path(h, h.client, id)?.mtu == 8952)
-        // The DATA behind a SACK (a packet that bundled one first) is found too; a quote whose
-        // chunk lengths run past its end is not.
+        // Too short to name a chunk, or chunk lengths that run past the quote: ignored.
         var bundled = ByteBuffer()
         bundled.writeImmutableBuffer(quote.getSlice(at: quote.readerIndex, length: 12)!)
         bundled.writeMultipleIntegers(UInt8(3), UInt8(0), UInt16(16), UInt32(0), UInt32(65_536), UInt16(0), UInt16(0))
         bundled.writeImmutableBuffer(quote.getSlice(at: quote.readerIndex + 12, length: quote.readableBytes - 12)!)
-        #expect(h.client.endpoint.handlePacketTooBig(quotedPacket: bundled, peer: peer, mtu: 60_000, now: h.now))
         var overrun = bundled
         overrun.setInteger(UInt16(4000), at: overrun.readerIndex + 14)
-        #expect(!h.client.endpoint.handlePacketTooBig(quotedPacket: overrun, peer: peer, mtu: 60_000, now: h.now))
-        // A larger size never raises.
-        #expect(h.client.endpoint.handlePacketTooBig(quotedPacket: quote, peer: peer, mtu: 60_000, now: h.now))
-        #expect(Self.path(h, h.client, id)?.mtu == 8952)
-        // Valid: the path drops to the reported size.
-        #expect(h.client.endpoint.handlePacketTooBig(quotedPacket: quote, peer: peer, mtu: 1302, now: h.now))
-        #expect(Self.path(h, h.client, id)?.mtu == 1300)
-        // Below the base: the base, and the search starts again from BASE.
-        #expect(h.client.endpoint.handlePacketTooBig(quotedPacket: quote, peer: peer, mtu: 576, now: h.now))
-        #expect(Self.path(h, h.client, id)?.mtu == 1200)
-        #expect(Self.path(h, h.client, id)?.mtuDiscovery.state == .base)
-        // Too short to name a chunk: ignored.
+        #expect(!h.client.endpoint.handlePacketTooBig(quotedPacket: overrun, peer: peer, mtu: 1300, now: h.now))
         #expect(!h.client.endpoint.handlePacketTooBig(quotedPacket: quote.getSlice(at: quote.readerIndex, length: 12)!,
                                                       peer: peer, mtu: 1300, now: h.now))
+        // Not below the size the DATA was built within: inconsistent, discarded (never raises).
+        #expect(!h.client.endpoint.handlePacketTooBig(quotedPacket: quote, peer: peer, mtu: 60_000, now: h.now))
+        #expect(!h.client.endpoint.handlePacketTooBig(quotedPacket: quote, peer: peer, mtu: 8952, now: h.now))
+        // Below the base: invalid, discarded.
+        #expect(!h.client.endpoint.handlePacketTooBig(quotedPacket: quote, peer: peer, mtu: 576, now: h.now))
+        var path = try #require(Self.path(h, h.client, id))
+        #expect(path.mtu == 8952 && path.mtuDiscovery.state == .searchComplete && path.mtuDiscovery.packetTooBigReports == 0)
+        // Valid, and found behind a SACK the packet bundled first: the path drops to the base
+        // (the size is never taken directly) and, once the base is confirmed, probes 1300 first.
+        // (The link carries everything again; the DATA is still outstanding.)
+        let probesBefore = path.mtuDiscovery.probesSent
+        Self.limitLinks(h, to: nil)
+        #expect(h.client.endpoint.handlePacketTooBig(quotedPacket: bundled, peer: peer, mtu: 1302, now: h.now))
+        path = try #require(Self.path(h, h.client, id))
+        #expect(path.mtu == 1200 && path.mtuDiscovery.state == .base && path.mtuDiscovery.packetTooBigReports == 1)
+        h.loop.flushTransmits()
+        #expect(h.run(for: .seconds(60)) { Self.path(h, h.client, id)?.mtuDiscovery.state == .searchComplete })
+        path = try #require(Self.path(h, h.client, id))
+        // Two probes: the base and the reported size (a search without the report would
+        // have halved its way from 1200 to 1304 in five).
+        #expect(path.mtu == 1300 && path.mtuDiscovery.probesSent - probesBefore == 2, "\(path)")
+        #expect(h.run(for: .seconds(30)) { H.messages(h.server).count == 1 })
     }
 
-    @Test("a local EMSGSIZE report (no quote) ends a larger probe in flight at once; one not below the probe is ignored")
+    @Test("a local EMSGSIZE report (no quote) ends a larger probe in flight at once and is probed next; one not below the probe is ignored")
     func localPacketTooBig() throws {
         let h = H(seed: 18, conditions: Self.limited(1400), clientConfiguration: Self.configuration(),
                   serverConfiguration: Self.configuration())
@@ -328,8 +398,10 @@ struct PathMTUDiscoveryTests {
         #expect(h.run(for: .seconds(60)) { Self.path(h, h.client, id)?.mtuDiscovery.state == .searchComplete })
         let path = try #require(Self.path(h, h.client, id))
         #expect(path.mtu == 1400)
-        // Nothing above 1400 was probed after the report.
-        #expect(path.mtuDiscovery.probesSent - sent <= 2, "\(path)")
+        // After the report: 1400 (the reported size, between the PLPMTU and the failed probe)
+        // once, confirmed; then 1404, the only size left below the failed probe, which the
+        // link drops MAX_PROBES (3) times. Nothing larger.
+        #expect(path.mtuDiscovery.probesSent - sent == 4, "\(path)")
     }
 
     @Test("SPP_PMTUD_DISABLE with a fixed MTU stops probing; enabling starts again from the base")

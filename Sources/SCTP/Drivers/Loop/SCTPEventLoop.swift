@@ -127,11 +127,13 @@ public final class SCTPEventLoop: EventLoop, @unchecked Sendable {
     /// What a descriptor registered on the loop does when it is ready.
     final class Registration {
         let descriptor: CInt
-        let onReadable: () -> Void
+        /// Called with `true` when the descriptor also reports an error (EPOLLERR / EPOLLHUP:
+        /// for a UDP socket with IP_RECVERR, an entry waiting in its error queue).
+        let onReadable: (_ errorPending: Bool) -> Void
         let onWritable: () -> Void
         var wantsWritable = false
 
-        init(descriptor: CInt, onReadable: @escaping () -> Void, onWritable: @escaping () -> Void) {
+        init(descriptor: CInt, onReadable: @escaping (_ errorPending: Bool) -> Void, onWritable: @escaping () -> Void) {
             self.descriptor = descriptor
             self.onReadable = onReadable
             self.onWritable = onWritable
@@ -330,8 +332,10 @@ public final class SCTPEventLoop: EventLoop, @unchecked Sendable {
 
     // MARK: Descriptors (on the loop)
 
-    /// Watches `descriptor` for reading (and for writing when asked with `setWritable`).
-    func register(_ descriptor: CInt, onReadable: @escaping () -> Void, onWritable: @escaping () -> Void) throws(SCTPError) {
+    /// Watches `descriptor` for reading (and for writing when asked with `setWritable`);
+    /// `onReadable` learns whether an error (EPOLLERR / EPOLLHUP) came with the event.
+    func register(_ descriptor: CInt, onReadable: @escaping (_ errorPending: Bool) -> Void,
+                  onWritable: @escaping () -> Void) throws(SCTPError) {
         preconditionInEventLoop(file: #file, line: #line)
         guard !lock.withLock({ stopped }) else { throw SCTPError(.badFileDescriptor, "the SCTP event loop has shut down") }
         let result = csctp_poll_set(pollDescriptor, descriptor, 1, 1, 0)
@@ -468,7 +472,7 @@ public final class SCTPEventLoop: EventLoop, @unchecked Sendable {
                 }
                 let flags = events[index]
                 if flags & (1 | 4) != 0, let registration = registrations[descriptor] {
-                    registration.onReadable()
+                    registration.onReadable(flags & 4 != 0)
                 }
                 if flags & (2 | 4) != 0, let registration = registrations[descriptor], registration.wantsWritable {
                     registration.onWritable()

@@ -99,9 +99,9 @@ final class DatagramSocketTable: @unchecked Sendable {
         do {
             // A stack released without `close()` leaves its sockets registered: the first
             // event then closes the socket instead of reaching a transport that is gone.
-            try loop.register(descriptor, onReadable: { [weak maker] in
+            try loop.register(descriptor, onReadable: { [weak maker] errorPending in
                 guard let maker else { return Self.abandon(descriptor, on: loop) }
-                maker.readable(descriptor, at: address)
+                maker.readable(descriptor, at: address, errorPending: errorPending)
             }, onWritable: { [weak self] in
                 guard let self else { return Self.abandon(descriptor, on: loop) }
                 writer.drainBacklog(socket)

@@ -46,5 +46,6 @@ protocol OwnLoopSocketMaker: AnyObject, Sendable {
     /// A bound, non-blocking socket for `address`, ready to be read.
     func makeOwnSocket(for address: IPAddress) throws -> CInt
     /// `descriptor`, the socket of `local`, is readable: read a batch and hand it to the stack.
-    func readable(_ descriptor: CInt, at local: IPAddress)
+    /// `errorPending`: the loop also saw EPOLLERR, so the socket's error queue has an entry.
+    func readable(_ descriptor: CInt, at local: IPAddress, errorPending: Bool)
 }

@@ -267,15 +267,17 @@ final class UDPTransport: DatagramTransport, ChannelSocketMaker, OwnLoopSocketMa
 
     /// Reads one batch (one `recvmmsg`: up to 32 datagrams, or 16 GRO runs) and hands it to
     /// the stack. epoll is level-triggered: whatever still waits makes the loop come back,
-    /// after it served the other sockets, its tasks and its timers.
-    func readable(_ descriptor: CInt, at local: IPAddress) {
+    /// after it served the other sockets, its tasks and its timers. The error queue (Packet
+    /// Too Big reports) is read only when the loop saw EPOLLERR, which Linux raises while the
+    /// queue holds an entry: no extra system call per read otherwise.
+    func readable(_ descriptor: CInt, at local: IPAddress, errorPending: Bool) {
         let (count, slot) = receiveShape
         if receiveSpace == nil {
             receiveSpace = .allocate(byteCount: count * slot, alignment: 16)
             receivedInfo = .allocate(capacity: count)
         }
         guard let space = receiveSpace, let info = receivedInfo else { return }
-        if options.pathMTUSockets { readPacketTooBig(descriptor, at: local, space: space, capacity: slot) }
+        if options.pathMTUSockets && errorPending { readPacketTooBig(descriptor, at: local, space: space, capacity: slot) }
         let got = Int(csctp_receive_datagrams(descriptor, space.assumingMemoryBound(to: UInt8.self), slot, info, CInt(count)))
         guard got >= 0 else {
             // Such as ECONNREFUSED after an ICMP port unreachable: reading consumed it.
