@@ -18,8 +18,9 @@ enum AddressReconfigurationInterop {
 
     /// In the capture: ASCONF and ASCONF-ACK chunks, each behind an AUTH chunk in its packet.
     static func checkAuthenticated(_ run: InteropRun) {
+        guard run.expectCapture() else { return }
         let asconf = run.decodedCapture(filter: "sctp.chunk_type == 0xc1 || sctp.chunk_type == 0x80", fields: ["sctp.chunk_type"])
-        guard !asconf.isEmpty else { return }  // no capture (not root, no tshark)
+        #expect(!asconf.isEmpty, "no ASCONF or ASCONF-ACK in the capture")
         for line in asconf {
             let types = line.split(separator: ",").compactMap { UInt8($0) }
             guard let index = types.firstIndex(where: { $0 == 0xC1 || $0 == 0x80 }) else { continue }

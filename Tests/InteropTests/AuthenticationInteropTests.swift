@@ -29,9 +29,9 @@ extension UsrsctpInterop {
 
         /// Packets of the capture with DATA or SACK: each must carry AUTH before the first of them.
         static func checkAuthenticated(_ run: InteropRun) {
+            guard run.expectCapture() else { return }
             let packets = run.decodedCapture(filter: "sctp.chunk_type == 0 || sctp.chunk_type == 3",
                                              fields: ["sctp.chunk_type", "sctp.hmac_id"])
-            guard !packets.isEmpty else { return }  // no capture here (not root)
             var bare = 0
             var sha1 = 0
             for packet in packets {

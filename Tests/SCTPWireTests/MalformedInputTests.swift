@@ -164,6 +164,29 @@ struct MalformedInputTests {
             gapAckBlocks: [GapAckBlock(start: 1, end: 2)], duplicateTSNs: [TSN(9)]))])
     }
 
+    @Test func nrSackWithInconsistentCounts() throws {
+        let fixed = WireKit.hex("00 00 00 10  00 01 00 00")
+        // Shorter than its fixed part (which is 4 bytes longer than a SACK's: the NR count and a reserved field).
+        expectPacketError(BrokenChunks.chunk(16, fixed), .invalidChunkLength(type: 16, length: 12))
+        expectPacketError(BrokenChunks.chunk(16, fixed + WireKit.hex("00 00 00 00  00 00")), .invalidChunkLength(type: 16, length: 18))
+        // One non-renegable block announced, none present; none announced, one present.
+        expectPacketError(BrokenChunks.chunk(16, fixed + WireKit.hex("00 00 00 01  00 00 00 00")),
+                          .invalidChunkLength(type: 16, length: 20))
+        expectPacketError(BrokenChunks.chunk(16, fixed + WireKit.hex("00 00 00 00  00 00 00 00  00 01 00 02")),
+                          .invalidChunkLength(type: 16, length: 24))
+        // The three counts together must match: one of each announced, two items present.
+        expectPacketError(BrokenChunks.chunk(16, fixed + WireKit.hex("00 01 00 01  00 01 00 00  00 01 00 02  00 04 00 05")),
+                          .invalidChunkLength(type: 16, length: 28))
+        // Huge counts with a short chunk: refused before anything is allocated.
+        expectPacketError(BrokenChunks.chunk(16, fixed + WireKit.hex("FF FF FF FF  FF FF 00 00  00 01 00 02")),
+                          .invalidChunkLength(type: 16, length: 24))
+        // Counts that match the length exactly parse, each list in its place.
+        let consistent = BrokenChunks.chunk(16, fixed + WireKit.hex("00 01 00 01  00 01 00 00  00 01 00 02  00 04 00 05  00 00 00 09"))
+        #expect(try SCTPPacket(parsing: WireKit.rawPacket(consistent)).chunks == [.nrSack(NRSackChunk(
+            cumulativeTSNAck: TSN(0x10), advertisedReceiverWindowCredit: 0x1_0000, gapAckBlocks: [GapAckBlock(start: 1, end: 2)],
+            nonRenegableGapAckBlocks: [GapAckBlock(start: 4, end: 5)], duplicateTSNs: [TSN(9)]))])
+    }
+
     @Test func dataAndIDataTooShort() throws {
         for length in [4, 8, 12, 15] {
             let value = [UInt8](repeating: 0x21, count: length - 4)

@@ -383,17 +383,18 @@ public struct OutstandingData: Sendable {
     /// sent: the user's message storage is freed once no slice of it is held. A message
     /// keeps all its data or none, so a send-failed report is either whole or says the data
     /// was released. DATA fragments sit on consecutive TSNs, so the walk is linear; an I-DATA
-    /// message (fragments spread among others) is released only when it is one chunk.
+    /// message's fragments are spread among other messages' chunks (`releaseInterleavedMessage`).
     private mutating func releaseWhollyKeptMessages(around range: Range<Int>) {
         guard !range.isEmpty, range.upperBound <= chunks.count else { return }
         if chunks[range.lowerBound].isInterleaved {
             for index in range where chunks[index].isNonRenegable && !chunks[index].isPayloadReleased
-                && chunks[index].chunk.dataFlags.contains([.beginning, .ending]) {
-                releasePayload(at: index)
+                && chunks[index].chunk.dataFlags.contains(.ending) {
+                releaseInterleavedMessage(endingAt: index)
             }
             return
         }
-        // From the start of the message holding the range's first chunk.
+        // From the start of the message holding the range's first chunk (or the front of the
+        // queue: fragments before it were acknowledged cumulatively).
         var index = range.lowerBound
         while index > 0 && !chunks[index].chunk.dataFlags.contains(.beginning) { index -= 1 }
         while index < range.upperBound {
@@ -408,6 +409,33 @@ public struct OutstandingData: Sendable {
             }
             index = end + 1
         }
+    }
+
+    /// How far back (in chunks held) the fragments of an I-DATA message are looked for.
+    static let interleavedReleaseScan = 1024
+
+    /// Releases the I-DATA message whose last fragment, non-renegable, is chunk `last`, when
+    /// its other fragments still held are non-renegable too. They are found walking back
+    /// (same stream, MID and U bit) to the first fragment, or to the front of the queue (the
+    /// ones before were acknowledged cumulatively); a message spread over more than
+    /// `interleavedReleaseScan` chunks is left to the Cumulative TSN Ack.
+    private mutating func releaseInterleavedMessage(endingAt last: Int) {
+        let key = chunks[last]
+        let unordered = key.chunk.dataFlags.contains(.unordered)
+        func isFragment(_ entry: OutstandingChunk) -> Bool {
+            entry.isInterleaved && entry.mid == key.mid && entry.chunk.streamIdentifier == key.chunk.streamIdentifier
+                && entry.chunk.dataFlags.contains(.unordered) == unordered
+        }
+        var first = last
+        var index = last
+        while index > 0 && !chunks[first].chunk.dataFlags.contains(.beginning) {
+            guard last - index < Self.interleavedReleaseScan else { return }
+            index -= 1
+            guard isFragment(chunks[index]) else { continue }
+            guard chunks[index].isNonRenegable else { return }
+            first = index
+        }
+        for position in first...last where isFragment(chunks[position]) { releasePayload(at: position) }
     }
 
     private mutating func releasePayload(at index: Int) {
@@ -565,25 +593,27 @@ public struct OutstandingData: Sendable {
             processedBlocks += 1
             let blockEnd = newCumulative.advanced(by: UInt32(block.end))
             if highestAckedInSack.map({ blockEnd > $0 }) ?? true { highestAckedInSack = blockEnd }
-            for index in (Int(block.start) - 1)..<Int(block.end) {
+            let range = (Int(block.start) - 1)..<Int(block.end)
+            let nonRenegable = blockIndex >= nonRenegableFrom
+            for index in range {
                 chunks[index].ackStamp = stamp
                 switch chunks[index].state {
-                case .gapAcked, .abandoned:
+                case .abandoned:
                     continue
+                case .gapAcked:
+                    break
                 case .inFlight:
                     let entry = chunks[index]
                     acknowledgeInFlight(entry, highestNewlyAcked: &highestNewlyAcked, sample: &sample, now: now)
+                    chunks[index].state = .gapAcked
                 case .markedForRetransmission:
                     markedForRetransmissionCount -= 1
                     if highestNewlyAcked.map({ chunks[index].tsn > $0 }) ?? true { highestNewlyAcked = chunks[index].tsn }
+                    chunks[index].state = .gapAcked
                 }
-                chunks[index].state = .gapAcked
+                if nonRenegable { markNonRenegable(at: index) }
             }
-            if blockIndex >= nonRenegableFrom {
-                for index in (Int(block.start) - 1)..<Int(block.end) where chunks[index].state == .gapAcked {
-                    markNonRenegable(at: index)
-                }
-                let range = (Int(block.start) - 1)..<Int(block.end)
+            if nonRenegable {
                 nonRenegableRange = nonRenegableRange.map { min($0.lowerBound, range.lowerBound)..<max($0.upperBound, range.upperBound) } ?? range
             }
         }

@@ -265,6 +265,17 @@ final class InteropRun: @unchecked Sendable {
         return (try? capture.decode(filter: filter, extraPorts: captureExtraPorts, fields: fields)) ?? []
     }
 
+    /// Whether the wire can be checked: a capture runs. Without one (not root, no tshark),
+    /// where every test must run in full (`Tools.required`, as in CI) that is a failure, not
+    /// a silent pass; runs with GSO on have their stacks' own captures instead and say so.
+    func expectCapture(sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
+        if capture != nil { return true }
+        if Tools.required && !segmentationOffload {
+            Issue.record("[\(name)] no capture to check the wire with (needs root and tshark)", sourceLocation: sourceLocation)
+        }
+        return false
+    }
+
     /// Where there is a capture: expects no ABORT in it (a graceful end, no relay).
     func expectNoAbort(sourceLocation: SourceLocation = #_sourceLocation) {
         let aborts = decodedCapture(filter: "sctp.chunk_type == 6")

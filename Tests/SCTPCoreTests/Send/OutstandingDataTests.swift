@@ -150,6 +150,83 @@ struct OutstandingDataTests {
         #expect(data.checkInvariants(resetPoints: []).isEmpty)
     }
 
+    /// Appends a fragment of 100 bytes with `flags` (on `stream`; as I-DATA with `mid` when given).
+    private func fragment(_ data: inout OutstandingData, _ flags: DataFlags, stream: UInt16 = 0, mid: UInt32? = nil,
+                          fsn: UInt32 = 0, maxRetransmissions: Int? = nil) {
+        let chunk = DataChunk(flags: flags, tsn: data.nextTSN, streamIdentifier: stream, ssn: SSN(0),
+                              payloadProtocolIdentifier: 0, payload: S.bytes(100))
+        data.append(chunk, path: p0, now: .zero, maxRetransmissions: maxRetransmissions, mid: mid.map { MID($0) }, fsn: fsn)
+    }
+
+    /// An NR-SACK with `blocks` non-renegable, handled as the association does.
+    @discardableResult
+    private func nrSack(_ data: inout OutstandingData, _ cumulative: UInt32, _ blocks: [(UInt16, UInt16)]) throws -> SackOutcome {
+        let nr = NRSackChunk(cumulativeTSNAck: TSN(cumulative), advertisedReceiverWindowCredit: 100_000,
+                             nonRenegableGapAckBlocks: blocks.map { GapAckBlock(start: $0.0, end: $0.1) })
+        return try data.handleSack(nr.combined, now: S.ms(1), nonRenegableFrom: nr.gapAckBlocks.count)
+    }
+
+    private func released(_ data: OutstandingData, _ tsns: [UInt32]) -> [Bool] {
+        tsns.map { data.chunk(tsn: TSN($0))?.chunk.payload.readableBytes == 0 }
+    }
+
+    @Test("NR-SACK and fragmented DATA: a message's payload goes only when every fragment still held is non-renegable and its last one was sent")
+    func nonRenegableFragments() throws {
+        var data = makeData()
+        fragment(&data, .beginning)  // A: TSNs 1-3
+        fragment(&data, [])
+        fragment(&data, .ending)
+        fragment(&data, .complete)   // B: TSN 4
+        fragment(&data, .beginning)  // C: TSNs 5, 6 sent, its end not yet
+        fragment(&data, [])
+        try nrSack(&data, 0, [(2, 6)])  // TSNs 2-6 kept for good; 1 missing
+        #expect(released(data, [1, 2, 3, 4, 5, 6]) == [false, false, false, true, false, false])
+        // A send failure now reports A whole (none of it was released).
+        let unacknowledged = data.unacknowledgedMessages()
+        #expect(unacknowledged.first?.payload.readableBytes == 300)
+        fragment(&data, .ending)     // C's last fragment, TSN 7
+        // TSN 1 acknowledged cumulatively, 2-7 kept: A (its rest) and C go.
+        try nrSack(&data, 1, [(1, 6)])
+        #expect(released(data, [2, 3, 4, 5, 6, 7]) == [true, true, true, true, true, true])
+        #expect(data.nonRenegablyAckedChunks == 6)
+        #expect(data.checkInvariants(resetPoints: []).isEmpty)
+        _ = try data.handleSack(S.sack(7), now: S.ms(2))
+        #expect(data.isEmpty)
+    }
+
+    @Test("NR-SACK and I-DATA: a message whose fragments are spread among others' goes once all of them still held are non-renegable")
+    func nonRenegableInterleavedFragments() throws {
+        var data = makeData()
+        fragment(&data, .beginning, stream: 0, mid: 0, fsn: 0)  // M1: TSNs 1, 3, 5
+        fragment(&data, .complete, stream: 1, mid: 0)             // M2: TSN 2
+        fragment(&data, [], stream: 0, mid: 0, fsn: 1)
+        fragment(&data, .beginning, stream: 1, mid: 1, fsn: 0)  // M3: TSNs 4, 6
+        fragment(&data, .ending, stream: 0, mid: 0, fsn: 2)
+        fragment(&data, .ending, stream: 1, mid: 1, fsn: 1)
+        try nrSack(&data, 0, [(2, 6)])  // TSNs 2-6 kept; M1's first fragment missing
+        #expect(released(data, [1, 2, 3, 4, 5, 6]) == [false, true, false, true, false, true])
+        try nrSack(&data, 1, [(1, 5)])
+        #expect(released(data, [2, 3, 4, 5, 6]) == [true, true, true, true, true])
+        #expect(data.checkInvariants(resetPoints: []).isEmpty)
+    }
+
+    @Test("NR-SACK and PR-SCTP: a message abandoned with some fragments kept for good is reported whole; an abandoned chunk in a later NR block stays abandoned")
+    func nonRenegableAbandoned() throws {
+        var data = makeData()
+        for flags in [DataFlags.beginning, [], .ending] { fragment(&data, flags, maxRetransmissions: 0) }
+        try nrSack(&data, 0, [(2, 3)])  // TSNs 2, 3 kept, 1 lost
+        #expect(released(data, [1, 2, 3]) == [false, false, false])
+        #expect(data.handleRetransmissionTimeout(on: p0) == 1)
+        let abandoned = data.abandonMessages(now: S.ms(2))
+        #expect(abandoned.count == 1 && abandoned.first?.payload.readableBytes == 300 && abandoned.first?.lastChunkSent == true)
+        // The peer later reports TSN 1 too (it arrived after all): nothing changes state.
+        let outcome = try nrSack(&data, 0, [(1, 3)])
+        #expect(outcome.newlyAckedBytes == 0)
+        #expect(data.chunk(tsn: TSN(1))?.isAbandoned == true && data.chunk(tsn: TSN(1))?.isNonRenegable == false)
+        #expect(data.nonRenegablyAckedChunks == 2 && data.bytesInFlight == 0)
+        #expect(data.checkInvariants(resetPoints: []).isEmpty)
+    }
+
     @Test("Karn: no RTT sample from a retransmitted chunk or one sent before a retransmission")
     func karn() throws {
         var data = makeData()
