@@ -98,10 +98,11 @@ extension SCTPSocketOption where Value == UInt8 {
 
 extension SCTPSocketOption where Value == [UInt16] {
     /// `SCTP_HMAC_IDENT` (RFC 6458 §8.3.3): the HMAC identifiers associations set up later
-    /// accept, in order of preference (1 = SHA-1, 3 = SHA-256). EINVAL for an unknown
-    /// identifier or a list without SHA-1.
+    /// accept, in order of preference (1 = SHA-1, 3 = SHA-256); repeats are left out, and a
+    /// read gives the list announced. EINVAL for an empty list, one of more than 64
+    /// identifiers, an unknown identifier or a list without SHA-1.
     public static var hmacIdent: Self {
-        Self(name: "SCTP_HMAC_IDENT", read: { socket, _ in socket.configuration.authentication.hmacAlgorithms.map(\.rawValue) },
+        Self(name: "SCTP_HMAC_IDENT", read: { socket, _ in socket.configuration.authentication.announcedHMACAlgorithms.map(\.rawValue) },
              write: { socket, value, _ throws(SCTPError) in
                  do { try socket.configuration.authentication.setHMACIdentifiers(value) } catch { throw EndpointDriver.map(error) }
              })

@@ -14,6 +14,21 @@ extension SCTPEndpoint {
         return AuthKeyVector.local(random: random, configuration: configuration.effectiveAuthentication)
     }
 
+    /// RFC 4895 §6.3 for a COOKIE ECHO under AUTH (both key vectors in the cookie): an AUTH
+    /// chunk before it is verified under the keys of the association the cookie sets up (or
+    /// meets), with `keys` as shared keys, and the packet is discarded, the association neither
+    /// set up nor changed, unless it is valid; without an AUTH chunk before it, the COOKIE ECHO
+    /// is discarded when our CHUNKS list names it. An HMAC we did not announce is discarded
+    /// too: there is no association yet to answer with an ERROR from.
+    func cookieEchoPassesAuthentication(_ packet: SCTPPacket, cookie: StateCookie, keys: [UInt16: [UInt8]]) -> Bool {
+        guard let localBytes = cookie.localAuthVector, let local = AuthKeyVector(bytes: localBytes),
+              let peerBytes = cookie.peerAuthVector, let peer = AuthKeyVector(bytes: peerBytes) else { return true }
+        var state = AuthenticationState(local: local)
+        state.setPeer(peer)
+        guard case .auth(let auth) = packet.chunks.first else { return !state.localChunks.contains(ChunkType.cookieEcho) }
+        return state.verify(auth, region: packet.authenticatedBytes, keys: keys).0 == .valid
+    }
+
     /// Applies a key change to one association (`id`) or to the endpoint and all of them.
     private func changeKeys(on id: AssociationID?,
                             _ change: (inout SCTPAuthenticationConfiguration) throws(CoreError) -> Void) throws(CoreError) {
@@ -95,8 +110,8 @@ extension SCTPEndpoint {
     /// AUTH counters of an association: packets whose AUTH chunk was refused (bad MAC,
     /// unknown key or HMAC), and chunks dropped for arriving without a valid AUTH.
     public func authenticationCounters(on id: AssociationID) -> (refusedPackets: Int, unauthenticatedChunksDropped: Int)? {
-        guard let state = association(id)?.authentication else { return nil }
-        return (state.refusedPackets, state.unauthenticatedChunksDropped)
+        guard let association = association(id), association.authentication != nil else { return nil }
+        return (association.statistics.authenticationRefusedPackets, association.statistics.unauthenticatedChunksDropped)
     }
 }
 
