@@ -150,6 +150,11 @@ extension Association {
     func updateAuthentication(_ update: (inout SCTPAuthenticationConfiguration) throws(CoreError) -> Void) throws(CoreError) {
         var settings = configuration.authentication
         try update(&settings)
+        applyAuthentication(settings)
+    }
+
+    /// Takes authentication settings checked already (`updateAuthentication`).
+    func applyAuthentication(_ settings: SCTPAuthenticationConfiguration) {
         let newlyDeactivated = settings.deactivatedKeys.subtracting(configuration.authentication.deactivatedKeys)
         configuration.authentication = settings
         authentication?.invalidateKeys()

@@ -42,18 +42,12 @@ struct AuthKeyVector: Hashable, Sendable {
         return .valid(AuthKeyVector(random: random, chunks: chunks, hmacs: hmacs))
     }
 
-    /// Our vector: `random` (32 bytes), and the configuration's chunk list (left out when
-    /// empty, RFC 4895 §3.2 allows it) and HMAC list (`announcedHMACAlgorithms`).
-    static func local(random: [UInt8], configuration: SCTPAuthenticationConfiguration) -> AuthKeyVector {
-        var types: [UInt8] = []
-        for type in configuration.chunkTypes
-        where !SCTPAuthenticationConfiguration.isForbiddenInChunkList(type) && !types.contains(type) {
-            types.append(type)
-        }
-        let hmacs = configuration.announcedHMACAlgorithms.map(\.rawValue)
-        return AuthKeyVector(random: RandomParameter(random: ByteBuffer(bytes: random)),
-                             chunks: types.isEmpty ? nil : ChunkListParameter(chunkTypes: types),
-                             hmacs: RequestedHMACAlgorithmParameter(hmacIdentifiers: hmacs))
+    /// Our vector: `random` (32 bytes), the chunk types we ask to be authenticated (the
+    /// CHUNKS parameter, left out when empty, RFC 4895 §3.2 allows it) and the HMACs we accept.
+    static func local(random: [UInt8], chunkTypes: [UInt8], hmacs: [SCTPHMACAlgorithm]) -> AuthKeyVector {
+        AuthKeyVector(random: RandomParameter(random: ByteBuffer(bytes: random)),
+                      chunks: chunkTypes.isEmpty ? nil : ChunkListParameter(chunkTypes: chunkTypes),
+                      hmacs: RequestedHMACAlgorithmParameter(hmacIdentifiers: hmacs.map(\.rawValue)))
     }
 
     private init(random: RandomParameter, chunks: ChunkListParameter?, hmacs: RequestedHMACAlgorithmParameter) {

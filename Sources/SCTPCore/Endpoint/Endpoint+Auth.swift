@@ -11,7 +11,8 @@ extension SCTPEndpoint {
     func newLocalAuthVector() -> AuthKeyVector {
         var random = [UInt8](repeating: 0, count: AuthKeyVector.randomLength)
         random.withUnsafeMutableBytes { self.random.fill($0) }
-        return AuthKeyVector.local(random: random, configuration: configuration.effectiveAuthentication)
+        return AuthKeyVector.local(random: random, chunkTypes: configuration.announcedAuthenticatedChunks,
+                                   hmacs: configuration.authentication.announcedHMACAlgorithms)
     }
 
     /// RFC 4895 §6.3 for a COOKIE ECHO under AUTH (both key vectors in the cookie): an AUTH
@@ -29,13 +30,32 @@ extension SCTPEndpoint {
         return state.verify(auth, region: packet.authenticatedBytes, keys: keys).0 == .valid
     }
 
+    /// Applies a key change (one of the key options, as `SCTPAuthenticationConfiguration`'s
+    /// mutating calls make it) to the live associations `ids`, all or none: it is checked on
+    /// every one of them (an unknown or closed id, a change one refuses, throw) before any
+    /// changes. The sockets API's `SCTP_CURRENT_ASSOC` and `SCTP_ALL_ASSOC` (RFC 6458 §7.2)
+    /// pass every association of a socket.
+    public func changeAuthentication(on ids: [AssociationID],
+                                     _ change: (inout SCTPAuthenticationConfiguration) throws(CoreError) -> Void) throws(CoreError) {
+        var checked: [(Association, SCTPAuthenticationConfiguration)] = []
+        checked.reserveCapacity(ids.count)
+        for id in ids {
+            guard let association = association(id), !association.isClosed else { throw .unknownAssociation }
+            var settings = association.configuration.authentication
+            try change(&settings)
+            checked.append((association, settings))
+        }
+        for (association, settings) in checked {
+            association.applyAuthentication(settings)
+            markPending(association)
+        }
+    }
+
     /// Applies a key change to one association (`id`) or to the endpoint and all of them.
     private func changeKeys(on id: AssociationID?,
                             _ change: (inout SCTPAuthenticationConfiguration) throws(CoreError) -> Void) throws(CoreError) {
         if let id {
-            guard let association = association(id), !association.isClosed else { throw .unknownAssociation }
-            try association.updateAuthentication(change)
-            markPending(association)
+            try changeAuthentication(on: [id], change)
             return
         }
         var settings = configuration.authentication
@@ -95,9 +115,7 @@ extension SCTPEndpoint {
     /// `SCTP_LOCAL_AUTH_CHUNKS`: the chunk types we ask to be authenticated, on an
     /// association or (without id) for new ones.
     public func localAuthenticatedChunks(on id: AssociationID? = nil) throws(CoreError) -> [UInt8] {
-        guard let id else {
-            return configuration.effectiveAuthentication.chunkTypes.filter { !SCTPAuthenticationConfiguration.isForbiddenInChunkList($0) }
-        }
+        guard let id else { return configuration.announcedAuthenticatedChunks }
         guard let association = association(id), !association.isClosed else { throw .unknownAssociation }
         return association.localAuthenticatedChunks ?? []
     }
@@ -116,6 +134,20 @@ extension SCTPEndpoint {
 }
 
 extension SCTPConfiguration {
+    /// The CHUNKS list our INIT and INIT ACK announce (`SCTP_LOCAL_AUTH_CHUNKS` before an
+    /// association): the configured types with those other extensions require
+    /// (`effectiveAuthentication`), without repeats and without those RFC 4895 §3.2 forbids;
+    /// empty when AUTH is not announced.
+    public var announcedAuthenticatedChunks: [UInt8] {
+        guard announcesAuthentication else { return [] }
+        var types: [UInt8] = []
+        for type in effectiveAuthentication.chunkTypes
+        where !SCTPAuthenticationConfiguration.isForbiddenInChunkList(type) && !types.contains(type) {
+            types.append(type)
+        }
+        return types
+    }
+
     /// The AUTH settings our INIT and INIT ACK announce: the configured ones, plus what other
     /// extensions require. With ASCONF, ASCONF and ASCONF-ACK must be authenticated (RFC 5061
     /// §4.1.1); when SACK must be, so must NR-SACK, which takes its place where negotiated
