@@ -418,6 +418,23 @@ static void clear_range(uint8_t *block, size_t base, size_t count, size_t zero_s
     if (from < to) memset(block + (from - base), 0, to - from);
 }
 
+/* Writes a message's padded tail into `block` (128 bytes): its last `rest`
+   bytes (at `data`, message bytes from `position` on, the zero range
+   [zero_start, zero_end) cleared), the 0x80 byte, zeros, and the message's
+   length in bits (`total_length` bytes) at the end of the last block. Returns
+   the tail's blocks: 1, or 2 when the length no longer fits after the bytes. */
+static size_t pad_tail(uint8_t *block, const uint8_t *data, size_t rest, size_t position, size_t zero_start,
+                       size_t zero_end, uint64_t total_length) {
+    if (rest > 0) memcpy(block, data, rest);
+    clear_range(block, position, rest, zero_start, zero_end);
+    block[rest] = 0x80;
+    size_t total = rest + 1 + 8 <= 64 ? 64 : 128;
+    memset(block + rest + 1, 0, total - rest - 1 - 8);
+    uint64_t bits = total_length * 8;
+    for (int i = 0; i < 8; i++) block[total - 1 - i] = (uint8_t)(bits >> (8 * i));
+    return total / 64;
+}
+
 /* Runs `length` bytes at `data` (the zero range taken as zero), then the
    padding, into `state`: `prefix` bytes of the message went in before. */
 static void run_message(csctp_compress_fn compress, uint32_t *state, const uint8_t *data, size_t length,
@@ -440,15 +457,9 @@ static void run_message(csctp_compress_fn compress, uint32_t *state, const uint8
             position += 64;
         }
     }
-    size_t rest = length - position;
-    if (rest > 0) memcpy(block, data + position, rest);
-    clear_range(block, position, rest, zero_offset, zero_end);
-    block[rest] = 0x80;
-    size_t total = rest + 1 + 8 <= 64 ? 64 : 128;
-    memset(block + rest + 1, 0, total - rest - 1 - 8);
-    uint64_t bits = (prefix + (uint64_t)length) * 8;
-    for (int i = 0; i < 8; i++) block[total - 1 - i] = (uint8_t)(bits >> (8 * i));
-    compress(state, block, total / 64);
+    size_t blocks = pad_tail(block, data + position, length - position, position, zero_offset, zero_end,
+                             prefix + (uint64_t)length);
+    compress(state, block, blocks);
 }
 
 /* A message's blocks one at a time (for two messages run side by side): straight
@@ -488,16 +499,9 @@ static const uint8_t *block_reader_next(struct block_reader *r) {
             r->position += 64;
             return block;
         }
-        size_t rest = r->length - r->position;
-        if (rest > 0) memcpy(r->buffer, r->data + r->position, rest);
-        clear_range(r->buffer, r->position, rest, r->zero_offset, r->zero_end);
-        r->buffer[rest] = 0x80;
-        size_t total = rest + 1 + 8 <= 64 ? 64 : 128;
-        memset(r->buffer + rest + 1, 0, total - rest - 1 - 8);
-        uint64_t bits = (r->prefix + (uint64_t)r->length) * 8;
-        for (int i = 0; i < 8; i++) r->buffer[total - 1 - i] = (uint8_t)(bits >> (8 * i));
+        r->tail_blocks = pad_tail(r->buffer, r->data + r->position, r->length - r->position, r->position,
+                                  r->zero_offset, r->zero_end, r->prefix + (uint64_t)r->length);
         r->in_tail = 1;
-        r->tail_blocks = total / 64;
     }
     if (r->tail_next < r->tail_blocks) return r->buffer + 64 * r->tail_next++;
     return NULL;

@@ -18,23 +18,60 @@ public struct SCTPAuthKey: Hashable, Sendable, CustomStringConvertible {
 }
 
 extension SCTPSocket {
-    /// Applies a key option (RFC 6458 §8.1.21-8.3.5) to the live association it names (or a
-    /// connected one-to-one socket's own) and, unless an association was named, to the
-    /// socket's settings for associations set up later.
+    /// What a key option (RFC 6458 §8.1.21-8.3.5) with `association` acts on: live associations
+    /// and whether the socket's settings for associations set up later.
+    ///
+    /// One-to-one: the association id is ignored (RFC 6458 §7.2, `AssociationID.isSelector`
+    /// ids included); a connected socket's association and its settings, else the settings.
+    /// Another association's id is EINVAL.
+    /// One-to-many: none or `.future`, the settings; `.current`, every association of the
+    /// socket; `.all`, both; an association's id, that association only.
+    func keyOptionTargets(_ association: AssociationID?) throws(SCTPError) -> (live: [AssociationID], future: Bool) {
+        if style == .oneToOne || association == nil || association == .future {
+            let requested = association?.isSelector == true ? nil : association
+            if let (_, id) = try optionTarget(requested) { return ([id], requested == nil) }
+            return ([], true)
+        }
+        guard let association else { return ([], true) }
+        guard association.isSelector else { return ([try resolve(association).1], false) }
+        let live = driver.map { driver in
+            associations.filter { id in driver.state(of: id).map { $0 != .closed } ?? false }.sorted { $0.rawValue < $1.rawValue }
+        } ?? []
+        return (live, association == .all)
+    }
+
+    /// Applies a key option to what `keyOptionTargets` names, all or nothing: the change is
+    /// made on a copy of the socket's settings and checked on every live association first
+    /// (`SCTPEndpoint.changeAuthentication(on:_:)`); EINVAL, and nothing changed, when any of
+    /// them refuses it.
     fileprivate func changeAuthentication(
         _ association: AssociationID?,
-        settings change: (inout SCTPAuthenticationConfiguration) throws(CoreError) -> Void,
-        live: (SCTPEndpoint, AssociationID) throws(CoreError) -> Void
+        _ change: (inout SCTPAuthenticationConfiguration) throws(CoreError) -> Void
     ) throws(SCTPError) {
-        if let (driver, id) = try optionTarget(association) {
-            try driver.authentication { (endpoint) throws(CoreError) in try live(endpoint, id) }
-            if association != nil { return }
+        let (live, future) = try keyOptionTargets(association)
+        var settings = configuration.authentication
+        if future {
+            do {
+                try change(&settings)
+            } catch {
+                throw EndpointDriver.map(error)
+            }
         }
-        do {
-            try change(&configuration.authentication)
-        } catch {
-            throw EndpointDriver.map(error)
+        if !live.isEmpty, let driver {
+            try driver.authentication { (endpoint) throws(CoreError) in try endpoint.changeAuthentication(on: live, change) }
         }
+        if future { configuration.authentication = settings }
+    }
+
+    /// The live association a read of a per-association AUTH option is about, `nil` for the
+    /// socket's settings (none or `.future` on a one-to-many socket); `.current` and `.all`
+    /// name no single association to read from: EINVAL.
+    fileprivate func authenticationReadTarget(_ association: AssociationID?, _ name: String) throws(SCTPError) -> (EndpointDriver, AssociationID)? {
+        if style == .oneToMany, let association, association.isSelector {
+            guard association == .future else { throw SCTPError(.invalidArgument, "\(name) reads one association or the future ones") }
+            return nil
+        }
+        return try optionTarget(style == .oneToOne && association?.isSelector == true ? nil : association)
     }
 }
 
@@ -44,8 +81,7 @@ extension SCTPSocketOption where Value == SCTPAuthKey {
     /// than 64 keys.
     public static var authKey: Self {
         Self(name: "SCTP_AUTH_KEY", read: writeOnlyReader("SCTP_AUTH_KEY"), write: { socket, value, association throws(SCTPError) in
-            try socket.changeAuthentication(association, settings: { (s) throws(CoreError) in try s.setKey(value.key, id: value.keyNumber) },
-                                            live: { (e, id) throws(CoreError) in try e.setAuthenticationKey(value.key, id: value.keyNumber, on: id) })
+            try socket.changeAuthentication(association) { (s) throws(CoreError) in try s.setKey(value.key, id: value.keyNumber) }
         })
     }
 }
@@ -55,13 +91,12 @@ extension SCTPSocketOption where Value == UInt16 {
     /// key that does not exist or was deactivated.
     public static var authActiveKey: Self {
         Self(name: "SCTP_AUTH_ACTIVE_KEY", read: { socket, association throws(SCTPError) in
-            if let (driver, id) = try socket.optionTarget(association) {
+            if let (driver, id) = try socket.authenticationReadTarget(association, "SCTP_AUTH_ACTIVE_KEY") {
                 return try driver.authentication { (e) throws(CoreError) in try e.activeAuthenticationKey(on: id) }
             }
             return socket.configuration.authentication.activeKey
         }, write: { socket, value, association throws(SCTPError) in
-            try socket.changeAuthentication(association, settings: { (s) throws(CoreError) in try s.activateKey(value) },
-                                            live: { (e, id) throws(CoreError) in try e.setActiveAuthenticationKey(value, on: id) })
+            try socket.changeAuthentication(association) { (s) throws(CoreError) in try s.activateKey(value) }
         })
     }
 
@@ -69,8 +104,7 @@ extension SCTPSocketOption where Value == UInt16 {
     /// active key or one that does not exist.
     public static var authDeleteKey: Self {
         Self(name: "SCTP_AUTH_DELETE_KEY", read: writeOnlyReader("SCTP_AUTH_DELETE_KEY"), write: { socket, value, association throws(SCTPError) in
-            try socket.changeAuthentication(association, settings: { (s) throws(CoreError) in try s.deleteKey(value) },
-                                            live: { (e, id) throws(CoreError) in try e.deleteAuthenticationKey(value, on: id) })
+            try socket.changeAuthentication(association) { (s) throws(CoreError) in try s.deleteKey(value) }
         })
     }
 
@@ -79,8 +113,7 @@ extension SCTPSocketOption where Value == UInt16 {
     /// or one that does not exist.
     public static var authDeactivateKey: Self {
         Self(name: "SCTP_AUTH_DEACTIVATE_KEY", read: writeOnlyReader("SCTP_AUTH_DEACTIVATE_KEY"), write: { socket, value, association throws(SCTPError) in
-            try socket.changeAuthentication(association, settings: { (s) throws(CoreError) in try s.deactivateKey(value) },
-                                            live: { (e, id) throws(CoreError) in try e.deactivateAuthenticationKey(value, on: id) })
+            try socket.changeAuthentication(association) { (s) throws(CoreError) in try s.deactivateKey(value) }
         })
     }
 }
@@ -98,10 +131,11 @@ extension SCTPSocketOption where Value == UInt8 {
 
 extension SCTPSocketOption where Value == [UInt16] {
     /// `SCTP_HMAC_IDENT` (RFC 6458 §8.3.3): the HMAC identifiers associations set up later
-    /// accept, in order of preference (1 = SHA-1, 3 = SHA-256). EINVAL for an unknown
-    /// identifier or a list without SHA-1.
+    /// accept, in order of preference (1 = SHA-1, 3 = SHA-256); repeats are left out, and a
+    /// read gives the list announced. EINVAL for an empty list, one of more than 64
+    /// identifiers, an unknown identifier or a list without SHA-1.
     public static var hmacIdent: Self {
-        Self(name: "SCTP_HMAC_IDENT", read: { socket, _ in socket.configuration.authentication.hmacAlgorithms.map(\.rawValue) },
+        Self(name: "SCTP_HMAC_IDENT", read: { socket, _ in socket.configuration.authentication.announcedHMACAlgorithms.map(\.rawValue) },
              write: { socket, value, _ throws(SCTPError) in
                  do { try socket.configuration.authentication.setHMACIdentifiers(value) } catch { throw EndpointDriver.map(error) }
              })
@@ -122,13 +156,15 @@ extension SCTPSocketOption where Value == [UInt8] {
     }
 
     /// `SCTP_LOCAL_AUTH_CHUNKS` (RFC 6458 §8.2.4), read-only: the chunk types we ask to be
-    /// authenticated, on an association or for those set up later.
+    /// authenticated, on an association or, for those set up later, the CHUNKS list their
+    /// INIT or INIT ACK would announce (`SCTPConfiguration.announcedAuthenticatedChunks`:
+    /// with what other extensions require, empty when AUTH is off).
     public static var localAuthChunks: Self {
         Self(name: "SCTP_LOCAL_AUTH_CHUNKS", read: { socket, association throws(SCTPError) in
-            if let (driver, id) = try socket.optionTarget(association) {
+            if let (driver, id) = try socket.authenticationReadTarget(association, "SCTP_LOCAL_AUTH_CHUNKS") {
                 return try driver.authentication { (e) throws(CoreError) in try e.localAuthenticatedChunks(on: id) }
             }
-            return socket.configuration.authentication.chunkTypes
+            return socket.configuration.announcedAuthenticatedChunks
         }, write: nil)
     }
 }

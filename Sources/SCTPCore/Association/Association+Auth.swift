@@ -113,37 +113,34 @@ extension Association {
                 }
                 return .skip
             case .unsupportedHMAC(let identifier):
-                authentication!.refusedPackets += 1
+                statistics.authenticationRefusedPackets += 1
                 queueControl(.error(ErrorChunk(causes: [.unsupportedHMACIdentifier(UnsupportedHMACIdentifierCause(hmacIdentifier: identifier))])))
                 return .stop
             case .refused:
-                authentication!.refusedPackets += 1
+                statistics.authenticationRefusedPackets += 1
                 return .stop
             }
         }
         if !currentChunkAuthenticated && authenticationSummary.localChunks.contains(chunk.type) {
-            authentication!.unauthenticatedChunksDropped += 1
+            statistics.unauthenticatedChunksDropped += 1
             return .skip
         }
         return .process
     }
 
-    /// Checks an AUTH chunk against the bytes it covers.
+    /// Checks an AUTH chunk against the bytes it covers; the MAC it was checked with is kept
+    /// for the next packet (`authenticationSummary.verifier`).
     private func verify(_ auth: AuthChunk, region: ByteBuffer?) -> AuthChunkVerdict {
-        guard let algorithm = SCTPHMACAlgorithm(rawValue: auth.hmacIdentifier),
-              authentication!.acceptedAlgorithms.contains(auth.hmacIdentifier) else {
-            return .unsupportedHMAC(auth.hmacIdentifier)
+        let cached = authenticationSummary.verifier
+        if let cached, cached.key == auth.sharedKeyIdentifier, cached.mac.algorithm.rawValue == auth.hmacIdentifier,
+           authentication!.acceptedAlgorithms.contains(auth.hmacIdentifier),
+           auth.hmac.readableBytes == cached.mac.algorithm.macLength, let region {
+            // The common case, without touching (and so copying) the AUTH state.
+            return cached.mac.verify(region) ? .valid : .refused
         }
-        guard auth.hmac.readableBytes == algorithm.macLength, let region else { return .refused }
-        let key = auth.sharedKeyIdentifier
-        if let verifier = authenticationSummary.verifier, verifier.key == key, verifier.mac.algorithm == algorithm {
-            return verifier.mac.verify(region) ? .valid : .refused
-        }
-        guard let mac = authentication!.cachedMAC(key: key, algorithm: algorithm)
-                ?? authentication!.mac(key: key, algorithm: algorithm, keys: configuration.authentication.keys)
-        else { return .refused }
-        authenticationSummary.verifier = (key, mac)
-        return mac.verify(region) ? .valid : .refused
+        let (verdict, used) = authentication!.verify(auth, region: region, keys: configuration.authentication.keys)
+        if let used { authenticationSummary.verifier = used }
+        return verdict
     }
 
     // MARK: Keys (RFC 6458 §8.1.20-8.3.5, per association)
@@ -153,6 +150,11 @@ extension Association {
     func updateAuthentication(_ update: (inout SCTPAuthenticationConfiguration) throws(CoreError) -> Void) throws(CoreError) {
         var settings = configuration.authentication
         try update(&settings)
+        applyAuthentication(settings)
+    }
+
+    /// Takes authentication settings checked already (`updateAuthentication`).
+    func applyAuthentication(_ settings: SCTPAuthenticationConfiguration) {
         let newlyDeactivated = settings.deactivatedKeys.subtracting(configuration.authentication.deactivatedKeys)
         configuration.authentication = settings
         authentication?.invalidateKeys()

@@ -29,6 +29,12 @@ public struct AssociationStatistics: Hashable, Sendable {
     public var pathMTUProbesAcknowledged = 0
     /// Black holes path MTU discovery detected (a path fell back to the base PLPMTU).
     public var pathMTUBlackHoles = 0
+    /// Packets whose AUTH chunk was refused (RFC 4895 §6.3: bad MAC, unknown key or HMAC,
+    /// wrong MAC length).
+    public var authenticationRefusedPackets = 0
+    /// Chunks dropped because our CHUNKS list names their type and they came without a
+    /// valid AUTH chunk before them (RFC 4895 §6.3).
+    public var unauthenticatedChunksDropped = 0
 
     /// All counters at zero.
     public init() {}

@@ -1,12 +1,23 @@
 import NIOCore
 import SCTPWire
 
-/// Identifies an association within its endpoint (RFC 6458 `sctp_assoc_t`). Never 0:
-/// 0 is `SCTP_FUTURE_ASSOC` in the sockets API.
+/// Identifies an association within its endpoint (RFC 6458 `sctp_assoc_t`). Never 0, 1 or
+/// 2: those are the sockets API's `SCTP_FUTURE_ASSOC`, `SCTP_CURRENT_ASSOC` and
+/// `SCTP_ALL_ASSOC` (RFC 6458 §7.2), `future`, `current` and `all` here.
 public struct AssociationID: Hashable, Sendable, CustomStringConvertible {
     public var rawValue: UInt32
     public init(_ rawValue: UInt32) { self.rawValue = rawValue }
     public var description: String { "assoc#\(rawValue)" }
+
+    /// `SCTP_FUTURE_ASSOC` (RFC 6458 §7.2): an option for the associations set up later.
+    public static let future = AssociationID(0)
+    /// `SCTP_CURRENT_ASSOC`: an option for every association that exists now.
+    public static let current = AssociationID(1)
+    /// `SCTP_ALL_ASSOC`: an option for the associations that exist now and those set up later.
+    public static let all = AssociationID(2)
+
+    /// Whether this is `future`, `current` or `all`, never an association's id.
+    public var isSelector: Bool { rawValue <= 2 }
 }
 
 /// The association states of RFC 9260 §4.

@@ -99,17 +99,22 @@ struct PacketBuilder {
     /// Makes room for a chunk of `size` bytes: closes the current packet when the chunk
     /// does not fit, and starts a packet (its common header) when none is open.
     /// A chunk of a type the peer wants authenticated gets an AUTH chunk before it, unless
-    /// the packet has one already.
+    /// the packet has one already; the AUTH chunk counts in whether the chunk fits, and a
+    /// chunk that starts a new packet gets that packet's own AUTH chunk. A chunk that does
+    /// not fit even an empty packet with its AUTH chunk goes alone, larger than the MTU
+    /// (docs/DECISIONS.md, "AUTH and the MTU").
     private mutating func prepare(size: Int, type: UInt8) {
-        let needsAuth = authOffset == nil && authenticator?.chunks.contains(type) == true
-        let total = needsAuth ? size + authenticator!.chunkSize : size
-        if let current = buffer, total > mtu - current.readableBytes { finishPacket() }
+        let authSize = authenticator.map { $0.chunks.contains(type) ? $0.chunkSize : 0 } ?? 0
+        if let current = buffer {
+            let added = authOffset == nil ? size + authSize : size
+            if added > mtu - current.readableBytes { finishPacket() }
+        }
         if buffer == nil {
-            var fresh = allocator.buffer(capacity: min(mtu, max(initialCapacity, total + CommonHeader.size)))
+            var fresh = allocator.buffer(capacity: min(mtu, max(initialCapacity, size + authSize + CommonHeader.size)))
             header.write(to: &fresh)
             buffer = fresh
         }
-        if needsAuth, let authenticator {
+        if authSize > 0, authOffset == nil, let authenticator {
             authOffset = buffer!.writerIndex
             authenticator.writePlaceholder(to: &buffer!)
         }

@@ -42,19 +42,12 @@ struct AuthKeyVector: Hashable, Sendable {
         return .valid(AuthKeyVector(random: random, chunks: chunks, hmacs: hmacs))
     }
 
-    /// Our vector: `random` (32 bytes), and the configuration's chunk list (left out when
-    /// empty, RFC 4895 §3.2 allows it) and HMAC list.
-    static func local(random: [UInt8], configuration: SCTPAuthenticationConfiguration) -> AuthKeyVector {
-        var types: [UInt8] = []
-        for type in configuration.chunkTypes
-        where !SCTPAuthenticationConfiguration.isForbiddenInChunkList(type) && !types.contains(type) {
-            types.append(type)
-        }
-        var hmacs = configuration.hmacAlgorithms.map(\.rawValue)
-        if !hmacs.contains(SCTPHMACAlgorithm.sha1.rawValue) { hmacs.append(SCTPHMACAlgorithm.sha1.rawValue) }
-        return AuthKeyVector(random: RandomParameter(random: ByteBuffer(bytes: random)),
-                             chunks: types.isEmpty ? nil : ChunkListParameter(chunkTypes: types),
-                             hmacs: RequestedHMACAlgorithmParameter(hmacIdentifiers: hmacs))
+    /// Our vector: `random` (32 bytes), the chunk types we ask to be authenticated (the
+    /// CHUNKS parameter, left out when empty, RFC 4895 §3.2 allows it) and the HMACs we accept.
+    static func local(random: [UInt8], chunkTypes: [UInt8], hmacs: [SCTPHMACAlgorithm]) -> AuthKeyVector {
+        AuthKeyVector(random: RandomParameter(random: ByteBuffer(bytes: random)),
+                      chunks: chunkTypes.isEmpty ? nil : ChunkListParameter(chunkTypes: chunkTypes),
+                      hmacs: RequestedHMACAlgorithmParameter(hmacIdentifiers: hmacs.map(\.rawValue)))
     }
 
     private init(random: RandomParameter, chunks: ChunkListParameter?, hmacs: RequestedHMACAlgorithmParameter) {
@@ -68,30 +61,31 @@ struct AuthKeyVector: Hashable, Sendable {
     }
 
     /// A vector read back from its bytes (the state cookie); `nil` if they are not one.
+    /// The parameters lie end to end without padding between them, which SCTPWire's parameter
+    /// list reader (it skips padding after each) does not read; their values are read by
+    /// SCTPWire's parameter types.
     init?(bytes: [UInt8]) {
         guard bytes.count <= Self.maximumLength else { return nil }
-        var offset = 0
-        var random: [UInt8]?, chunks: [UInt8] = [], hmacs: [UInt16]?
-        while offset < bytes.count {
-            guard bytes.count - offset >= 4 else { return nil }
-            let type = UInt16(bytes[offset]) << 8 | UInt16(bytes[offset + 1])
-            let length = Int(bytes[offset + 2]) << 8 | Int(bytes[offset + 3])
-            guard length >= 4, offset + length <= bytes.count else { return nil }
-            let value = bytes[(offset + 4)..<(offset + length)]
-            switch type {
-            case RandomParameter.parameterType: random = Array(value)
-            case ChunkListParameter.parameterType: chunks = Array(value)
-            case RequestedHMACAlgorithmParameter.parameterType:
-                guard value.count % 2 == 0 else { return nil }
-                hmacs = stride(from: value.startIndex, to: value.endIndex, by: 2).map { UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]) }
-            default: return nil
+        var buffer = ByteBuffer(bytes: bytes)
+        var random: RandomParameter?, chunks: ChunkListParameter?, hmacs: RequestedHMACAlgorithmParameter?
+        while buffer.readableBytes > 0 {
+            guard let (type, length) = buffer.readMultipleIntegers(as: (UInt16, UInt16).self), length >= 4,
+                  let value = buffer.readSlice(length: Int(length) - 4) else { return nil }
+            do throws(WireError) {
+                switch type {
+                case RandomParameter.parameterType: random = try RandomParameter(value: value)
+                case ChunkListParameter.parameterType: chunks = try ChunkListParameter(value: value)
+                case RequestedHMACAlgorithmParameter.parameterType: hmacs = try RequestedHMACAlgorithmParameter(value: value)
+                default: return nil
+                }
+            } catch {
+                return nil
             }
-            offset += length
         }
-        guard let random, random.count == Self.randomLength, let hmacs else { return nil }
+        guard let random, random.random.readableBytes == Self.randomLength, let hmacs else { return nil }
         self.bytes = bytes
-        chunkTypes = chunks
-        hmacIdentifiers = hmacs
+        chunkTypes = chunks?.chunkTypes ?? []
+        hmacIdentifiers = hmacs.hmacIdentifiers
     }
 
     /// The parameters to put in INIT or INIT ACK.

@@ -25,7 +25,8 @@ public struct SCTPAuthenticationConfiguration: Sendable, Hashable, CustomStringC
     /// SHUTDOWN COMPLETE and AUTH never appear (RFC 4895 §3.2).
     public var chunkTypes: [UInt8] = []
     /// The HMAC identifiers we accept, in order of preference (our HMAC-ALGO parameter,
-    /// `SCTP_HMAC_IDENT`); always includes SHA-1.
+    /// `SCTP_HMAC_IDENT`). What is announced is `announcedHMACAlgorithms`: repeats left out,
+    /// SHA-1 added when missing.
     public var hmacAlgorithms: [SCTPHMACAlgorithm] = [.sha256, .sha1]
     /// The endpoint-pair shared keys by key identifier (`SCTP_AUTH_KEY`). Key 0, empty, is
     /// there unless deleted (RFC 4895 §6.1).
@@ -139,9 +140,28 @@ extension SCTPAuthenticationConfiguration {
         if !chunkTypes.contains(type) { chunkTypes.append(type) }
     }
 
-    /// `SCTP_HMAC_IDENT`: the HMAC identifiers we accept, in order of preference; each must
-    /// be known and SHA-1 must be there (RFC 4895 §3.3).
+    /// The most identifiers `setHMACIdentifiers` takes (repeats included): the longest
+    /// HMAC-ALGO list we accept from a peer.
+    public static let maximumHMACIdentifiers = 64
+
+    /// The HMAC-ALGO list our INIT and INIT ACK announce, and the HMACs we accept: `hmacAlgorithms`
+    /// in order without repeats, SHA-1 added last when missing (RFC 4895 §3.3: every endpoint
+    /// supports it). At most one entry per known algorithm, so the parameter and the key
+    /// vector in the state cookie stay small whatever `hmacAlgorithms` holds.
+    public var announcedHMACAlgorithms: [SCTPHMACAlgorithm] {
+        var result: [SCTPHMACAlgorithm] = []
+        for algorithm in hmacAlgorithms where !result.contains(algorithm) { result.append(algorithm) }
+        if !result.contains(.sha1) { result.append(.sha1) }
+        return result
+    }
+
+    /// `SCTP_HMAC_IDENT`: the HMAC identifiers we accept, in order of preference, repeats
+    /// left out. Refused: an empty list or one longer than `maximumHMACIdentifiers`, an
+    /// unknown identifier, a list without SHA-1 (RFC 4895 §3.3).
     public mutating func setHMACIdentifiers(_ identifiers: [UInt16]) throws(CoreError) {
+        guard !identifiers.isEmpty, identifiers.count <= Self.maximumHMACIdentifiers else {
+            throw .invalidAuthentication("an HMAC list needs 1 to \(Self.maximumHMACIdentifiers) identifiers")
+        }
         var algorithms: [SCTPHMACAlgorithm] = []
         for identifier in identifiers {
             guard let algorithm = SCTPHMACAlgorithm(rawValue: identifier) else {

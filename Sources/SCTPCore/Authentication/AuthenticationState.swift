@@ -3,6 +3,9 @@ import SCTPWire
 
 /// An association's AUTH state (RFC 4895): our key vector from the start, the peer's once its
 /// INIT or INIT ACK (or the state cookie) told it, and the association keys computed so far.
+/// Any change of it makes `Association.authenticationSummary` afresh, so what changes per
+/// packet (the counters of refused packets and dropped chunks) lives in
+/// `AssociationStatistics` instead.
 struct AuthenticationState {
     /// Our RANDOM, CHUNKS and HMAC-ALGO as sent.
     let local: AuthKeyVector
@@ -21,10 +24,6 @@ struct AuthenticationState {
     /// The key id of the peer's latest authenticated packet (an `SCTP_AUTH_NEW_KEY` is
     /// reported when it changes; 0 at first, as usrsctp does).
     var lastPeerKey: UInt16 = 0
-    /// Packets whose AUTH chunk was refused (bad MAC, unknown key or HMAC, wrong length).
-    var refusedPackets = 0
-    /// Chunks dropped because they required authentication and came without a valid AUTH.
-    var unauthenticatedChunksDropped = 0
 
     init(local: AuthKeyVector) {
         self.local = local
@@ -67,6 +66,22 @@ struct AuthenticationState {
         if macs.count >= 16 { macs.removeFirst() }
         macs.append((key, algorithm, mac))
         return mac
+    }
+
+    /// Checks an AUTH chunk against `region`, the bytes it covers (RFC 4895 §6.3), under the
+    /// shared keys `keys` (the association key computed once per key id and HMAC). Returns the
+    /// verdict and the MAC the chunk was checked with.
+    mutating func verify(_ auth: AuthChunk, region: ByteBuffer?,
+                         keys: [UInt16: [UInt8]]) -> (AuthChunkVerdict, (key: UInt16, mac: AuthMAC)?) {
+        guard let algorithm = SCTPHMACAlgorithm(rawValue: auth.hmacIdentifier), acceptedAlgorithms.contains(auth.hmacIdentifier) else {
+            return (.unsupportedHMAC(auth.hmacIdentifier), nil)
+        }
+        guard auth.hmac.readableBytes == algorithm.macLength, let region else { return (.refused, nil) }
+        let key = auth.sharedKeyIdentifier
+        guard let mac = cachedMAC(key: key, algorithm: algorithm) ?? self.mac(key: key, algorithm: algorithm, keys: keys) else {
+            return (.refused, nil)
+        }
+        return (mac.verify(region) ? .valid : .refused, (key, mac))
     }
 }
 

@@ -19,7 +19,9 @@ struct AssociationTable {
     private var byPeerAddress: [PeerKey: AssociationID] = [:]
     private var lastByID: Association?
     private var lastByTag: Association?
-    private var nextID: UInt32 = 1
+    private var nextID: UInt32 = firstID
+    /// The first id handed out, the one after `AssociationID.all`.
+    private static let firstID = AssociationID.all.rawValue + 1
 
     /// The association with an id (alive, or closed and not yet removed); not remembered.
     subscript(id: AssociationID) -> Association? { byID[id] }
@@ -63,11 +65,12 @@ struct AssociationTable {
     /// Whether some association (alive or not yet removed) has this local tag.
     func containsLocalTag(_ tag: UInt32) -> Bool { byLocalTag[tag] != nil }
 
-    /// A fresh association id, never 0 and unused.
+    /// A fresh association id, unused and never one of the sockets API's selectors
+    /// (`AssociationID.isSelector`: 0, 1, 2).
     mutating func newID() -> AssociationID {
         while true {
             let id = AssociationID(nextID)
-            nextID = nextID == .max ? 1 : nextID + 1
+            nextID = nextID == .max ? Self.firstID : nextID + 1
             if byID[id] == nil { return id }
         }
     }

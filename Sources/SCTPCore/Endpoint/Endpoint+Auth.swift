@@ -11,16 +11,51 @@ extension SCTPEndpoint {
     func newLocalAuthVector() -> AuthKeyVector {
         var random = [UInt8](repeating: 0, count: AuthKeyVector.randomLength)
         random.withUnsafeMutableBytes { self.random.fill($0) }
-        return AuthKeyVector.local(random: random, configuration: configuration.effectiveAuthentication)
+        return AuthKeyVector.local(random: random, chunkTypes: configuration.announcedAuthenticatedChunks,
+                                   hmacs: configuration.authentication.announcedHMACAlgorithms)
+    }
+
+    /// RFC 4895 §6.3 for a COOKIE ECHO under AUTH (both key vectors in the cookie): an AUTH
+    /// chunk before it is verified under the keys of the association the cookie sets up (or
+    /// meets), with `keys` as shared keys, and the packet is discarded, the association neither
+    /// set up nor changed, unless it is valid; without an AUTH chunk before it, the COOKIE ECHO
+    /// is discarded when our CHUNKS list names it. An HMAC we did not announce is discarded
+    /// too: there is no association yet to answer with an ERROR from.
+    func cookieEchoPassesAuthentication(_ packet: SCTPPacket, cookie: StateCookie, keys: [UInt16: [UInt8]]) -> Bool {
+        guard let localBytes = cookie.localAuthVector, let local = AuthKeyVector(bytes: localBytes),
+              let peerBytes = cookie.peerAuthVector, let peer = AuthKeyVector(bytes: peerBytes) else { return true }
+        var state = AuthenticationState(local: local)
+        state.setPeer(peer)
+        guard case .auth(let auth) = packet.chunks.first else { return !state.localChunks.contains(ChunkType.cookieEcho) }
+        return state.verify(auth, region: packet.authenticatedBytes, keys: keys).0 == .valid
+    }
+
+    /// Applies a key change (one of the key options, as `SCTPAuthenticationConfiguration`'s
+    /// mutating calls make it) to the live associations `ids`, all or none: it is checked on
+    /// every one of them (an unknown or closed id, a change one refuses, throw) before any
+    /// changes. The sockets API's `SCTP_CURRENT_ASSOC` and `SCTP_ALL_ASSOC` (RFC 6458 §7.2)
+    /// pass every association of a socket.
+    public func changeAuthentication(on ids: [AssociationID],
+                                     _ change: (inout SCTPAuthenticationConfiguration) throws(CoreError) -> Void) throws(CoreError) {
+        var checked: [(Association, SCTPAuthenticationConfiguration)] = []
+        checked.reserveCapacity(ids.count)
+        for id in ids {
+            guard let association = association(id), !association.isClosed else { throw .unknownAssociation }
+            var settings = association.configuration.authentication
+            try change(&settings)
+            checked.append((association, settings))
+        }
+        for (association, settings) in checked {
+            association.applyAuthentication(settings)
+            markPending(association)
+        }
     }
 
     /// Applies a key change to one association (`id`) or to the endpoint and all of them.
     private func changeKeys(on id: AssociationID?,
                             _ change: (inout SCTPAuthenticationConfiguration) throws(CoreError) -> Void) throws(CoreError) {
         if let id {
-            guard let association = association(id), !association.isClosed else { throw .unknownAssociation }
-            try association.updateAuthentication(change)
-            markPending(association)
+            try changeAuthentication(on: [id], change)
             return
         }
         var settings = configuration.authentication
@@ -80,9 +115,7 @@ extension SCTPEndpoint {
     /// `SCTP_LOCAL_AUTH_CHUNKS`: the chunk types we ask to be authenticated, on an
     /// association or (without id) for new ones.
     public func localAuthenticatedChunks(on id: AssociationID? = nil) throws(CoreError) -> [UInt8] {
-        guard let id else {
-            return configuration.effectiveAuthentication.chunkTypes.filter { !SCTPAuthenticationConfiguration.isForbiddenInChunkList($0) }
-        }
+        guard let id else { return configuration.announcedAuthenticatedChunks }
         guard let association = association(id), !association.isClosed else { throw .unknownAssociation }
         return association.localAuthenticatedChunks ?? []
     }
@@ -95,12 +128,26 @@ extension SCTPEndpoint {
     /// AUTH counters of an association: packets whose AUTH chunk was refused (bad MAC,
     /// unknown key or HMAC), and chunks dropped for arriving without a valid AUTH.
     public func authenticationCounters(on id: AssociationID) -> (refusedPackets: Int, unauthenticatedChunksDropped: Int)? {
-        guard let state = association(id)?.authentication else { return nil }
-        return (state.refusedPackets, state.unauthenticatedChunksDropped)
+        guard let association = association(id), association.authentication != nil else { return nil }
+        return (association.statistics.authenticationRefusedPackets, association.statistics.unauthenticatedChunksDropped)
     }
 }
 
 extension SCTPConfiguration {
+    /// The CHUNKS list our INIT and INIT ACK announce (`SCTP_LOCAL_AUTH_CHUNKS` before an
+    /// association): the configured types with those other extensions require
+    /// (`effectiveAuthentication`), without repeats and without those RFC 4895 §3.2 forbids;
+    /// empty when AUTH is not announced.
+    public var announcedAuthenticatedChunks: [UInt8] {
+        guard announcesAuthentication else { return [] }
+        var types: [UInt8] = []
+        for type in effectiveAuthentication.chunkTypes
+        where !SCTPAuthenticationConfiguration.isForbiddenInChunkList(type) && !types.contains(type) {
+            types.append(type)
+        }
+        return types
+    }
+
     /// The AUTH settings our INIT and INIT ACK announce: the configured ones, plus what other
     /// extensions require. With ASCONF, ASCONF and ASCONF-ACK must be authenticated (RFC 5061
     /// §4.1.1); when SACK must be, so must NR-SACK, which takes its place where negotiated

@@ -234,7 +234,9 @@ extension SCTPEndpoint {
     /// A COOKIE ECHO (§5.1 D, §5.1.5, §5.2.4). The cookie is authenticated first; then, if an
     /// association with the peer is alive (found by the cookie's tag, its tie-tag, or the
     /// peer's addresses), table 7 decides; otherwise a new association is created in
-    /// ESTABLISHED. Whatever is bundled after the COOKIE ECHO is processed by the association.
+    /// ESTABLISHED. Under AUTH, an AUTH chunk before the COOKIE ECHO must be valid first
+    /// (`cookieEchoPassesAuthentication`). Whatever is bundled after the COOKIE ECHO is
+    /// processed by the association.
     func handleCookieEcho(_ echo: CookieEchoChunk, packet: SCTPPacket, from source: IPAddress, to local: IPAddress,
                           now: SCTPInstant) {
         let peerPort = packet.header.sourcePort
@@ -269,6 +271,9 @@ extension SCTPEndpoint {
                 replyOutOfTheBlue(to: packet, from: source, to: local)
                 return
             }
+            guard cookieEchoPassesAuthentication(packet, cookie: cookie, keys: associationConfiguration.authentication.keys) else {
+                return
+            }
             createAssociation(from: cookie, packet: packet, from: source, now: now)
             return
         }
@@ -282,6 +287,10 @@ extension SCTPEndpoint {
             sendStaleCookieError(staleness, cookie: cookie, to: source, from: local)
             return
         }
+        // RFC 4895 §6.3: a restart's new association has the endpoint's keys, the others the
+        // existing association's.
+        let keys = action == .restart ? associationConfiguration.authentication.keys : existing.configuration.authentication.keys
+        guard cookieEchoPassesAuthentication(packet, cookie: cookie, keys: keys) else { return }
         switch action {
         case .restart:
             if existing.state == .shutdownAckSent {

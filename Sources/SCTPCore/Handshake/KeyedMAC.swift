@@ -22,9 +22,12 @@ struct KeyedMAC: Sendable {
     let hash: Hash
 
     /// The MAC keyed with `key` (hashed first when longer than a block, as RFC 2104 says).
+    /// A key of any length is taken: `csctp_hmac_init` fails only for an algorithm it does
+    /// not know, and `Hash` has only the two it knows, so a failure is a bug here.
     init(_ hash: Hash, key: UnsafeRawBufferPointer) {
         var state = csctp_hmac_key()
-        _ = csctp_hmac_init(&state, hash.code, key.baseAddress?.assumingMemoryBound(to: UInt8.self), key.count)
+        let status = csctp_hmac_init(&state, hash.code, key.baseAddress?.assumingMemoryBound(to: UInt8.self), key.count)
+        precondition(status == 0, "csctp_hmac_init refused HMAC algorithm \(hash.code)")
         self.key = state
         self.hash = hash
     }

@@ -353,6 +353,84 @@ struct AuthenticationTests {
         #expect(h.run { H.messages(h.server).count == 3 })
     }
 
+    @Test("§6.3: a chunk of our list before a valid AUTH chunk in the same packet is dropped; the chunks after the AUTH chunk are processed")
+    func listedChunkBeforeValidAuth() throws {
+        let config = Self.configuration(chunks: [ChunkType.data, ChunkType.heartbeat], key: [3, 1, 4])
+        let (h, _, s) = Self.harness(seed: 22, client: config, server: config)
+        let (id, serverID) = try Self.established(h)
+        h.run(for: .seconds(1)) { false }
+        let association = try #require(h.client.endpoint.association(id))
+        let signer = try #require(association.packetAuthenticator())
+        // The AUTH chunk goes before the HEARTBEAT only: the DATA chunk ahead of it is bare.
+        var builder = PacketBuilder(header: association.commonHeader, mtu: 1200, destination: h.server.addresses[0], checksum: .crc32c)
+        builder.authenticator = PacketAuthenticator(chunks: ChunkTypeSet([ChunkType.heartbeat]), keyID: signer.keyID, mac: signer.mac)
+        builder.add(.data(DataChunk(flags: .complete, tsn: association.nextTSN, streamIdentifier: 0, ssn: SSN(0),
+                                    payloadProtocolIdentifier: 42, payload: testPayload(stream: 0, index: 0, length: 50))))
+        var info = ByteBuffer()
+        info.writeString("listed chunk first")
+        builder.add(.heartbeat(HeartbeatChunk(info: HeartbeatInfoParameter(info: info))))
+        let datagram = try #require(builder.finish().first).datagram
+        #expect(try SCTPPacket(parsing: datagram).chunks.map(\.type) == [ChunkType.data, ChunkType.auth, ChunkType.heartbeat])
+        let dropped = h.server.endpoint.authenticationCounters(on: serverID)?.unauthenticatedChunksDropped ?? 0
+        let heartbeatAcks = s.sent.filter { $0.contains { $0.type == ChunkType.heartbeatAck } }.count
+        h.server.endpoint.handle(datagram: datagram, from: h.client.addresses[0], to: h.server.addresses[0], now: h.now)
+        #expect(h.run(for: .seconds(2)) { s.sent.filter { $0.contains { $0.type == ChunkType.heartbeatAck } }.count > heartbeatAcks },
+                "the HEARTBEAT after the valid AUTH chunk is answered")
+        h.run(for: .seconds(2)) { false }
+        #expect(!H.messages(h.server).contains { $0.payloadProtocolIdentifier == 42 }, "the DATA before the AUTH chunk was delivered")
+        #expect(h.server.endpoint.authenticationCounters(on: serverID)?.unauthenticatedChunksDropped == dropped + 1)
+        #expect(h.server.endpoint.authenticationCounters(on: serverID)?.refusedPackets == 0)
+    }
+
+    @Test("§6.3: AUTH then COOKIE ECHO with a bad MAC: the packet is discarded, no association is set up, no COOKIE ACK; the good one sets it up")
+    func cookieEchoBadMAC() throws {
+        let (h, c, s) = Self.harness(seed: 23, client: Self.configuration(key: [5]),
+                                     server: Self.configuration(chunks: [ChunkType.cookieEcho, ChunkType.data], key: [5]))
+        // The client's COOKIE ECHO (with AUTH first: the server lists COOKIE ECHO) is kept back.
+        var echoPacket: SCTPPacket?
+        c.tamper = { packet in
+            if packet.chunks.contains(where: { $0.type == ChunkType.cookieEcho }) {
+                if echoPacket == nil { echoPacket = packet }
+                return nil
+            }
+            return packet
+        }
+        _ = try h.client.endpoint.connect(to: h.server.addresses, port: H.serverPort, now: h.now)
+        #expect(h.run(for: .seconds(1)) { echoPacket != nil })
+        let good = try #require(echoPacket)
+        #expect(good.chunks.map(\.type) == [ChunkType.auth, ChunkType.cookieEcho])
+        let sentBefore = s.sent.count
+        for forged in [Self.flipHMAC(good), Self.withoutAuth(good)] {
+            h.server.endpoint.handle(datagram: forged.serialized(), from: h.client.addresses[0], to: h.server.addresses[0], now: h.now)
+            h.run(for: .milliseconds(100)) { false }
+            #expect(H.upEvents(h.server).isEmpty, "\(forged.chunks.map(\.type)) set an association up")
+            #expect(!s.sent.dropFirst(sentBefore).joined().contains { $0.type == ChunkType.cookieAck })
+        }
+        h.server.endpoint.handle(datagram: good.serialized(), from: h.client.addresses[0], to: h.server.addresses[0], now: h.now)
+        #expect(h.run(for: .seconds(1)) { H.upEvents(h.server).count == 1 })
+    }
+
+    @Test("a refused packet is counted without making the association's AUTH summary afresh (its cached signer and verifier stay)")
+    func countingKeepsSummary() throws {
+        let config = Self.configuration(chunks: [ChunkType.data, ChunkType.sack], key: [8])
+        let (h, c, _) = Self.harness(seed: 24, client: config, server: config)
+        let (id, serverID) = try Self.established(h)
+        try Self.send(h, h.client, id, index: 0)
+        try Self.send(h, h.server, serverID, index: 0)
+        #expect(h.run { H.messages(h.server).count == 1 && H.messages(h.client).count == 1 })
+        let server = try #require(h.server.endpoint.association(serverID))
+        #expect(server.authenticationSummary.senderKnown)
+        #expect(server.authenticationSummary.verifier != nil)
+        c.tamper = { Self.flipHMAC($0) }
+        try Self.send(h, h.client, id, index: 1)
+        #expect(h.run(for: .seconds(2)) { (h.server.endpoint.authenticationCounters(on: serverID)?.refusedPackets ?? 0) > 0 })
+        c.tamper = { Self.withoutAuth($0) }
+        #expect(h.run(for: .seconds(5)) { (h.server.endpoint.authenticationCounters(on: serverID)?.unauthenticatedChunksDropped ?? 0) > 0 })
+        #expect(server.authenticationSummary.senderKnown, "counting made the summary afresh")
+        #expect(server.authenticationSummary.verifier != nil, "counting made the summary afresh")
+        #expect(server.statistics.authenticationRefusedPackets > 0)
+    }
+
     func peerTag(_ h: H, _ id: AssociationID) -> UInt32? {
         // The server's own tag is what the client puts on its packets.
         h.server.endpoint.association(id)?.localTag
@@ -435,5 +513,38 @@ struct AuthenticationTests {
         #expect(throws: CoreError.self) { try settings.activateKey(4) }
         try settings.setHMACIdentifiers([1, 3])
         #expect(settings.hmacAlgorithms == [.sha1, .sha256])
+        // Repeats are left out; empty and over-long lists are refused, the list unchanged.
+        try settings.setHMACIdentifiers([3, 3, 1, 3, 1])
+        #expect(settings.hmacAlgorithms == [.sha256, .sha1])
+        #expect(throws: CoreError.self) { try settings.setHMACIdentifiers([]) }
+        #expect(throws: CoreError.self) { try settings.setHMACIdentifiers([UInt16](repeating: 1, count: 65)) }
+        #expect(settings.hmacAlgorithms == [.sha256, .sha1])
+    }
+
+    @Test("§3.3: a configured HMAC list with repeats and without SHA-1 is announced without repeats, SHA-1 added; the cookie carries it and AUTH works")
+    func hmacListNormalized() throws {
+        var client = Self.configuration(chunks: [ChunkType.data], key: [1])
+        client.authentication.hmacAlgorithms = [SCTPHMACAlgorithm](repeating: .sha256, count: 100)
+        var server = Self.configuration(chunks: [ChunkType.data], key: [1])
+        server.authentication.hmacAlgorithms = [SCTPHMACAlgorithm](repeating: .sha1, count: 40) + [SCTPHMACAlgorithm](repeating: .sha256, count: 40)
+        #expect(client.authentication.announcedHMACAlgorithms == [.sha256, .sha1])
+        #expect(server.authentication.announcedHMACAlgorithms == [.sha1, .sha256])
+        let (h, c, s) = Self.harness(seed: 25, client: client, server: server)
+        let (id, serverID) = try Self.established(h)
+        func hmacs(_ chunk: Chunk?) -> [UInt16]? {
+            let parameters: ParameterList? = switch chunk {
+            case .initiation(let i): i.parameters
+            case .initiationAck(let a): a.parameters
+            default: nil
+            }
+            return parameters?.parameters.lazy.compactMap { if case .requestedHMACAlgorithm(let p) = $0 { p.hmacIdentifiers } else { nil } }.first
+        }
+        #expect(hmacs(c.sent.first?.first) == [3, 1])
+        #expect(hmacs(s.sent.first?.first) == [1, 3])
+        #expect(h.client.endpoint.isAuthenticationNegotiated(on: id))
+        #expect(h.server.endpoint.isAuthenticationNegotiated(on: serverID))
+        for index in 0..<3 { try Self.send(h, h.client, id, index: index) }
+        #expect(h.run { H.messages(h.server).count == 3 })
+        #expect(Self.authenticatedWhereAsked(c.sent, types: [ChunkType.data]))
     }
 }
