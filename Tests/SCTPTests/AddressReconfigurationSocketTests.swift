@@ -92,7 +92,7 @@ struct AddressReconfigurationSocketTests {
         }
     }
 
-    @Test("bindx add on a listener announces the address to its associations (RFC 6458 §9.1, SCTP_AUTO_ASCONF)")
+    @Test("bindx add on a listener announces the address to its associations only while SCTP_AUTO_ASCONF is on (RFC 6458 §9.1)")
     func bindxOnListener() throws {
         let stack = makeStack()
         defer { _ = try? stack.close().wait() }
@@ -104,9 +104,27 @@ struct AddressReconfigurationSocketTests {
         #expect(try client.getpaddrs().compactMap(\.ipAddress).contains("127.0.0.4"))
         try server.sendmsg(ByteBuffer(string: "still here"), info: SCTPSendInfo(stream: 0))
         #expect(String(buffer: try client.nextMessage().data) == "still here")
-        // SCTP_AUTO_ASCONF off: a later bindx changes only later associations.
+        // SCTP_AUTO_ASCONF off: a later bindx changes only later associations; the live one
+        // sends no ASCONF.
         try listener.setOption(.autoASCONF, false)
         #expect(try listener.getOption(.autoASCONF) == false)
+        try listener.bindx([address("127.0.0.5", 0)], .add)
+        #expect(try listener.getOption(.autoASCONF) == false)
+        try server.sendmsg(ByteBuffer(string: "after off"), info: SCTPSendInfo(stream: 0))
+        #expect(String(buffer: try client.nextMessage().data) == "after off")
+        #expect(!(try client.getpaddrs().compactMap(\.ipAddress).contains("127.0.0.5")))
+        // On again: the next bindx is announced, and it is the first change the client sees
+        // since 127.0.0.4 (an ASCONF for 127.0.0.5 would have gone before it).
+        try listener.setOption(.autoASCONF, true)
+        try listener.bindx([address("127.0.0.6", 0)], .add)
+        var next: (String?, SCTPPeerAddressState)?
+        for _ in 0..<4 {
+            guard let change = try Self.nextAddressChange(client) else { break }
+            if change.1 == .added { next = change; break }
+        }
+        #expect(next?.0 == "127.0.0.6")
+        let peers = try client.getpaddrs().compactMap(\.ipAddress)
+        #expect(peers.contains("127.0.0.6") && !peers.contains("127.0.0.5"))
     }
 
     @Test("without ASCONF negotiated, SCTP_SET_PEER_PRIMARY_ADDR fails with EOPNOTSUPP")

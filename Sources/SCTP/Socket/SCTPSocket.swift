@@ -192,7 +192,9 @@ public final class SCTPSocket: @unchecked Sendable {
     /// (RFC 6458 §9.1) to the live associations that negotiated address reconfiguration
     /// (ASCONF, RFC 5061, `SCTP_ASCONF_SUPPORTED`) while `SCTP_AUTO_ASCONF` is on: their peer
     /// is asked to add or delete the addresses. A removed address is no longer used as a
-    /// source at once. Removing every address: EINVAL.
+    /// source at once. Removing every address: EINVAL. All or nothing: when an association
+    /// cannot queue its address changes, nothing changes and the call fails with EWOULDBLOCK
+    /// (try again once the peer answered), or EINVAL for more than 16 changes at once.
     public func bindx(_ addresses: [SocketAddress], _ operation: BindxOperation) throws(SCTPError) {
         let (ips, port) = try ipAddresses(addresses, allowPortZero: true)
         try onLoopWaiting { [self] () -> EventLoopFuture<Void> in

@@ -17,7 +17,7 @@ public enum PeerAddressReconfiguration: Hashable, Sendable {
 /// Requester side: our requests wait in `pending` (bounded) while one ASCONF is in flight
 /// (§5.1: exactly one outstanding); the next ASCONF takes up to `maxRequestsPerChunk` of
 /// them. Responder side: the serial number of the last ASCONF of the peer we processed and
-/// our answer to it, sent again if that ASCONF comes again (§5.2).
+/// our answers to the latest ones, sent again if those ASCONFs come again (§5.2 E2, E4).
 struct AddressReconfigurationState {
     /// The most requests waiting to be sent.
     static let maxPendingRequests = 16
@@ -26,6 +26,12 @@ struct AddressReconfigurationState {
     /// The most requests of one ASCONF of the peer we process; the one after gets "Operation
     /// Refused Due to Resource Shortage" and the rest no answer (so they count as failed, §5.3).
     static let maxRequestsProcessed = 32
+    /// The most answers to the peer's ASCONFs kept for retransmitted ASCONFs (§5.2 E4: each
+    /// answer is cached; E2: a retransmitted ASCONF draws the cached answer with its serial
+    /// number). A peer may bundle several ASCONFs in one packet (§5.1.1 C2) and send that
+    /// packet again when our answers were lost, so the answers of the latest serial numbers
+    /// are kept, not only the last one.
+    static let maxCachedAnswers = 8
 
     /// A request of ours about one of our addresses.
     enum Request: Hashable {
@@ -52,16 +58,37 @@ struct AddressReconfigurationState {
     var inFlight: InFlight?
     /// The serial number of the last ASCONF of the peer we processed (its initial TSN - 1 before any).
     var peerSerialNumber: UInt32
-    /// Our answer to it, sent again when it is retransmitted (§5.2 C2).
-    var lastAnswer: ASCONFAckChunk?
-    /// Whether `lastAnswer` went again for the packet being handled: a packet of repeated
-    /// ASCONFs draws one copy, not one per chunk (§5.2 C3: the answers of a packet go in one
-    /// response; a small forged repeat must not multiply a large cached answer).
-    var repeatedAnswerSentThisPacket = false
+    /// Our answers to the peer's latest ASCONFs, oldest first (at most `maxCachedAnswers`),
+    /// sent again when their ASCONF is retransmitted (§5.2 E2).
+    var cachedAnswers: [ASCONFAckChunk] = []
+    /// The serial numbers whose cached answer went again for the packet being handled: a
+    /// packet of repeated ASCONFs draws each answer once, not once per chunk (§5.2 E6: the
+    /// answers of a packet go in one response; a small repeat must not multiply a large
+    /// cached answer).
+    var answersRepeatedThisPacket: [UInt32] = []
 
     init(localInitialTSN: TSN, peerInitialTSN: TSN) {
         nextSerialNumber = localInitialTSN.rawValue
         peerSerialNumber = peerInitialTSN.rawValue &- 1
+    }
+
+    /// Keeps our answer to the peer's ASCONF, dropping the oldest beyond `maxCachedAnswers`.
+    mutating func cache(_ answer: ASCONFAckChunk) {
+        cachedAnswers.append(answer)
+        if cachedAnswers.count > Self.maxCachedAnswers {
+            cachedAnswers.removeFirst(cachedAnswers.count - Self.maxCachedAnswers)
+        }
+    }
+
+    /// The cached answer to the peer's ASCONF with this serial number, if still kept.
+    func cachedAnswer(serialNumber: UInt32) -> ASCONFAckChunk? {
+        cachedAnswers.last { $0.serialNumber == serialNumber }
+    }
+
+    /// Whether an ASCONF-ACK's serial number is one we have not used yet: at or after
+    /// `nextSerialNumber`, in serial number arithmetic (less than 2^31 ahead).
+    func isAhead(_ serialNumber: UInt32) -> Bool {
+        serialNumber &- nextSerialNumber < 1 << 31
     }
 
     /// Every request not answered yet, in flight first.

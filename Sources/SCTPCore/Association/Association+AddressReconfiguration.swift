@@ -37,26 +37,47 @@ extension Association {
     /// Queues a request of ours. Adding an address the peer knows, or deleting one it does not,
     /// does nothing. A delete must leave an address; Set Primary names one of ours.
     func requestAddressChange(_ request: AddressReconfigurationState.Request, now: SCTPInstant) throws(CoreError) {
+        if let planned = try planAddressChanges([request]) { commitAddressChanges(planned, now: now) }
+    }
+
+    /// The address reconfiguration state with `requests` queued in order, the association
+    /// left as it is: `nil` when none of them needs sending. Throws what the first request
+    /// the association cannot take would (nothing queued then): `addressReconfigurationBusy`
+    /// when the queue has no room for all of them now, `invalidAddressChange` when they are
+    /// more than it ever holds.
+    func planAddressChanges(_ requests: [AddressReconfigurationState.Request]) throws(CoreError) -> AddressReconfigurationState? {
         guard var rc = addressReconfig else { throw .addressReconfigurationNotSupported }
         guard state == .established else { throw .invalidAddressChange("the association is not established") }
-        let deleting = rc.deleting
-        let adding = rc.adding
-        let known = localAddresses.filter { !deleting.contains($0) } + adding
-        switch request {
-        case .add(let address):
-            guard !address.isWildcard else { throw .invalidAddressChange("the wildcard address") }
-            if known.contains(address) { return }
-        case .delete(let address):
-            guard known.contains(address) else { return }
-            guard known.contains(where: { $0 != address }) else {
-                throw .invalidAddressChange("\(address) is the association's last address")
+        let queued = rc.pending.count
+        for request in requests {
+            let deleting = rc.deleting
+            let adding = rc.adding
+            let known = localAddresses.filter { !deleting.contains($0) } + adding
+            switch request {
+            case .add(let address):
+                guard !address.isWildcard else { throw .invalidAddressChange("the wildcard address") }
+                if known.contains(address) { continue }
+            case .delete(let address):
+                guard known.contains(address) else { continue }
+                guard known.contains(where: { $0 != address }) else {
+                    throw .invalidAddressChange("\(address) is the association's last address")
+                }
+            case .setPrimary(let address):
+                guard known.contains(address) else { throw .addressNotAvailable(address) }
             }
-        case .setPrimary(let address):
-            guard known.contains(address) else { throw .addressNotAvailable(address) }
+            rc.pending.append(request)
         }
-        guard rc.pending.count < AddressReconfigurationState.maxPendingRequests else { throw .addressReconfigurationBusy }
-        rc.pending.append(request)
-        addressReconfig = rc
+        let limit = AddressReconfigurationState.maxPendingRequests
+        if rc.pending.count - queued > limit {
+            throw .invalidAddressChange("\(rc.pending.count - queued) address changes at once; at most \(limit) wait")
+        }
+        guard rc.pending.count <= limit else { throw .addressReconfigurationBusy }
+        return rc.pending.count == queued ? nil : rc
+    }
+
+    /// Takes the state `planAddressChanges` returned: its requests go with the next ASCONF.
+    func commitAddressChanges(_ planned: AddressReconfigurationState, now: SCTPInstant) {
+        addressReconfig = planned
         updatePinnedSourceAddresses()
         transmitOwed = max(transmitOwed ?? now, now)
     }
@@ -153,13 +174,21 @@ extension Association {
 
     // MARK: ASCONF-ACK
 
-    /// The peer's answer to our ASCONF (§5.3). One for another serial number is discarded.
+    /// The peer's answer to our ASCONF (§5.3). One for a serial number we have not sent yet
+    /// ends the association with ABORT, "Association Aborted Due to Illegal ASCONF-ACK"
+    /// (§5.3 F0, §4.3.4); one for an earlier serial number is discarded.
     /// A request with an Error Cause Indication failed; one without an answer succeeded,
     /// unless it comes after a failed one, which then fails too unless a Success Indication
     /// names it (§5.3).
     func handleASCONFAck(_ ack: ASCONFAckChunk, chunkAuthenticated: Bool, now: SCTPInstant) {
-        guard acceptsAddressChange(chunkAuthenticated: chunkAuthenticated) else { return }
-        guard let inFlight = addressReconfig?.inFlight, ack.serialNumber == inFlight.serialNumber else { return }
+        guard acceptsAddressChange(chunkAuthenticated: chunkAuthenticated), let rc = addressReconfig else { return }
+        guard let inFlight = rc.inFlight, ack.serialNumber == inFlight.serialNumber else {
+            if rc.isAhead(ack.serialNumber) {
+                abort(causes: [.illegalASCONFAck(IllegalASCONFAckCause())],
+                      reason: .protocolViolation("an ASCONF-ACK for serial number \(ack.serialNumber), not sent yet"), now: now)
+            }
+            return
+        }
         timers[.addressReconfiguration] = nil
         addressReconfig?.inFlight = nil
         associationErrorCount = 0
@@ -209,9 +238,10 @@ extension Association {
     // MARK: ASCONF
 
     /// An ASCONF from the peer (§5.2). The expected serial number is processed and answered;
-    /// the last one processed is answered again from memory; any other is discarded. The
-    /// ASCONF-ACK goes to where the ASCONF came from. Returns the peer's addresses from before
-    /// when its paths changed (the endpoint indexes the association by them).
+    /// one processed before is answered again from the cache (§5.2 E2); any other is
+    /// discarded. The ASCONF-ACK goes to where the ASCONF came from and fits one packet of the
+    /// path MTU (`answerRoom`). Returns the peer's addresses from before when its paths
+    /// changed (the endpoint indexes the association by them).
     func handleASCONF(_ chunk: ASCONFChunk, from source: IPAddress, chunkAuthenticated: Bool,
                       now: SCTPInstant) -> [IPAddress]? {
         guard acceptsAddressChange(chunkAuthenticated: chunkAuthenticated) else { return nil }
@@ -220,58 +250,125 @@ extension Association {
         default: return nil
         }
         guard let rc = addressReconfig else { return nil }
-        if chunk.serialNumber == rc.peerSerialNumber {
-            if let answer = rc.lastAnswer, !rc.repeatedAnswerSentThisPacket {
-                addressReconfig?.repeatedAnswerSentThisPacket = true
+        guard chunk.serialNumber == rc.peerSerialNumber &+ 1 else {
+            // E2: the cached answer again, once per packet; none when it is no longer kept
+            // (or never was: E5, a serial number ahead of the expected one).
+            if let answer = rc.cachedAnswer(serialNumber: chunk.serialNumber),
+               !rc.answersRepeatedThisPacket.contains(chunk.serialNumber) {
+                addressReconfig?.answersRepeatedThisPacket.append(chunk.serialNumber)
                 sendASCONFAck(answer, to: source)
             }
             return nil
         }
-        guard chunk.serialNumber == rc.peerSerialNumber &+ 1 else { return nil }
         let before = paths.map(\.address)
-        var responses: [Parameter] = []
-        var failed = false
-        var processed = 0
-        requests: for parameter in chunk.parameters.parameters {
-            let correlationID: UInt32
-            let cause: ErrorCause?
-            if processed == AddressReconfigurationState.maxRequestsProcessed {
-                // Too many requests in one ASCONF: refused from here on (the rest unanswered fail, §5.3).
-                guard let id = parameter.asconfCorrelationID else { continue }
-                responses.append(.errorCauseIndication(ErrorCauseIndicationParameter(
-                    correlationID: id, causes: [.resourceShortage(ResourceShortageCause(parameter: parameter))])))
-                break requests
-            }
-            switch parameter {
-            case .addIPAddress(let request):
-                correlationID = request.correlationID
-                cause = addPeerAddress(request.address, parameter: parameter, source: source, now: now)
-            case .deleteIPAddress(let request):
-                correlationID = request.correlationID
-                cause = deletePeerAddress(request.address, parameter: parameter, source: source, now: now)
-            case .setPrimaryAddress(let request):
-                correlationID = request.correlationID
-                cause = setPeerPrimary(request.address, parameter: parameter, source: source)
-            case .unknown(let unknown) where unknown.type & 0x8000 == 0:
-                break requests  // RFC 9260 §3.2.1: stop processing at it
-            default:
-                continue  // Adaptation Layer Indication, answers (not valid here), unknown ones: skipped
-            }
-            processed += 1
-            if let cause {
-                failed = true
-                responses.append(.errorCauseIndication(ErrorCauseIndicationParameter(correlationID: correlationID, causes: [cause])))
-            } else if failed {
-                // After a failure, a request without an answer counts as failed (§5.3): say it succeeded.
-                responses.append(.successIndication(SuccessIndicationParameter(correlationID: correlationID)))
-            }
-        }
+        let responses = performRequests(of: chunk, from: source, room: answerRoom(toward: source), now: now)
         let answer = ASCONFAckChunk(serialNumber: chunk.serialNumber, parameters: ParameterList(responses))
         addressReconfig?.peerSerialNumber = chunk.serialNumber
-        addressReconfig?.lastAnswer = answer
+        addressReconfig?.cache(answer)
         sendASCONFAck(answer, to: source)
         let after = paths.map(\.address)
         return after == before ? nil : before
+    }
+
+    /// Performs the requests of an ASCONF in order (§5.2 V1) and returns the answers, in at
+    /// most `room` bytes. A failed request gets an Error Cause Indication; after the first
+    /// failure, a request that succeeded gets a Success Indication (a request without an
+    /// answer after a failure counts as failed, §5.3). An unrecognised parameter is handled
+    /// by its type's top bits (§5.2 V2, RFC 9260 §3.2.1): reported in an Error Cause
+    /// Indication with "Unrecognized Parameters", and processing stops or goes on.
+    ///
+    /// Requests beyond `maxRequestsProcessed`, or whose answer might not leave room to refuse
+    /// the next request, are not performed: the first of them is refused with "Operation
+    /// Refused Due to Resource Shortage" and the rest are left unanswered, so that they count
+    /// as failed. Room for that refusal is kept at every step.
+    private func performRequests(of chunk: ASCONFChunk, from source: IPAddress, room: Int, now: SCTPInstant) -> [Parameter] {
+        let parameters = chunk.parameters.parameters
+        let limit = AddressReconfigurationState.maxRequestsProcessed
+        // The requests that may be reached (one past the limit), each with its refusal.
+        var refusals: [(index: Int, refusal: Parameter, size: Int)] = []
+        for (index, parameter) in parameters.enumerated() where refusals.count <= limit {
+            guard let id = parameter.asconfCorrelationID else { continue }
+            let refusal = Parameter.errorCauseIndication(ErrorCauseIndicationParameter(
+                correlationID: id, causes: [.resourceShortage(ResourceShortageCause(parameter: parameter))]))
+            refusals.append((index, refusal, refusal.paddedSize))
+        }
+        var responses: [Parameter] = []
+        var used = 0
+        var failed = false
+        var processed = 0
+        var next = 0  // the first entry of `refusals` at or after the parameter being handled
+        for (index, parameter) in parameters.enumerated() {
+            while next < refusals.count && refusals[next].index < index { next += 1 }
+            if let correlationID = parameter.asconfCorrelationID {
+                // Its answer takes at most its refusal's size (every cause carries the request).
+                guard next < refusals.count else { return responses }
+                let reserve = next + 1 < refusals.count ? refusals[next + 1].size : 0
+                guard processed < limit, used + refusals[next].size + reserve <= room else {
+                    if used + refusals[next].size <= room { responses.append(refusals[next].refusal) }
+                    return responses
+                }
+                let cause: ErrorCause?
+                switch parameter {
+                case .addIPAddress(let request):
+                    cause = addPeerAddress(request.address, parameter: parameter, source: source, now: now)
+                case .deleteIPAddress(let request):
+                    cause = deletePeerAddress(request.address, parameter: parameter, source: source, now: now)
+                case .setPrimaryAddress(let request):
+                    cause = setPeerPrimary(request.address, parameter: parameter, source: source)
+                default:
+                    continue
+                }
+                processed += 1
+                let response: Parameter
+                if let cause {
+                    failed = true
+                    response = .errorCauseIndication(ErrorCauseIndicationParameter(correlationID: correlationID, causes: [cause]))
+                } else if failed {
+                    response = .successIndication(SuccessIndicationParameter(correlationID: correlationID))
+                } else {
+                    continue
+                }
+                responses.append(response)
+                used += response.paddedSize
+            } else if case .unknown(let unknown) = parameter {
+                if unknown.action.reports && processed < limit {
+                    let report = Parameter.errorCauseIndication(ErrorCauseIndicationParameter(
+                        correlationID: unknown.asconfCorrelationID,
+                        causes: [.unrecognizedParameters(UnrecognizedParametersCause(parameters: [unknown]))]))
+                    let size = report.paddedSize
+                    // Reported when the refusal of the next request still fits after it.
+                    let reserve = next < refusals.count ? refusals[next].size : 0
+                    if used + size + reserve <= room {
+                        responses.append(report)
+                        used += size
+                        processed += 1
+                        failed = true
+                    }
+                }
+                guard unknown.action.continues else { return responses }
+            }
+            // Anything else (Adaptation Layer Indication, answers, which are not valid here): skipped.
+        }
+        return responses
+    }
+
+    /// Bytes the parameters of an ASCONF-ACK to `destination` may take: a packet of the MTU of
+    /// the path it goes on (the primary's when `destination` is not a path, and no more than a
+    /// new path's, the ASCONF may add it) less the common header, an AUTH chunk when the peer
+    /// wants ASCONF-ACK authenticated, and the chunk's header with its serial number.
+    func answerRoom(toward destination: IPAddress) -> Int {
+        let mtu: Int
+        if let index = pathIndex(for: destination) {
+            mtu = paths[index].mtu
+        } else {
+            let newPath = PathMTUProber(settings: configuration.pathMTUDiscovery, fixedMTU: configuration.pathMTU).plpmtu
+            mtu = paths.indices.contains(primaryPath) ? min(paths[primaryPath].mtu, newPath) : newPath
+        }
+        var overhead = CommonHeader.size + 8  // the ASCONF-ACK's chunk header and serial number
+        if let authenticator = packetAuthenticator(), authenticator.chunks.contains(ChunkType.asconfAck) {
+            overhead += authenticator.chunkSize
+        }
+        return mtu - overhead
     }
 
     /// Sends an ASCONF-ACK to where the ASCONF came from (§5.2), which need not be one of the
@@ -296,11 +393,14 @@ extension Association {
                                 now: SCTPInstant) -> ErrorCause? {
         let address = requested.isWildcard ? source : requested
         if pathIndex(for: address) != nil { return nil }
-        // An address of a family we cannot reach, one of ours, a multicast or broadcast
-        // address, or one another association of ours uses.
-        guard localAddresses.contains(where: { $0.isSameFamily(as: address) }), !localAddresses.contains(address),
-              address.isUnicast, peerAddressOwnedElsewhere?(address) != true else {
+        // An address we cannot send to: of a family we have none of, multicast or broadcast.
+        guard localAddresses.contains(where: { $0.isSameFamily(as: address) }), address.isUnicast else {
             return .unresolvableAddress(UnresolvableAddressCause(parameter: parameter))
+        }
+        // A usable address we refuse: one of ours, or one another association of ours uses
+        // ("Request Refused - No Authorization", §4.3.5: refused by policy, not unresolvable).
+        guard !localAddresses.contains(address), peerAddressOwnedElsewhere?(address) != true else {
+            return .noAuthorization(NoAuthorizationCause(parameter: parameter))
         }
         guard paths.count < configuration.maxPeerAddresses else {
             return .resourceShortage(ResourceShortageCause(parameter: parameter))
@@ -411,6 +511,22 @@ extension Parameter {
         default: nil
         }
     }
+
+    /// Bytes the parameter takes in a chunk, its padding included.
+    var paddedSize: Int {
+        var buffer = ByteBuffer()
+        write(to: &buffer)
+        return (buffer.readableBytes + 3) & ~3
+    }
+}
+
+extension UnknownParameter {
+    /// The correlation id to report it under in an ASCONF-ACK: its first four bytes, where
+    /// every ASCONF request parameter has its correlation id (RFC 5061 §4.2), or 0 when it is
+    /// shorter.
+    var asconfCorrelationID: UInt32 {
+        value.getInteger(at: value.readerIndex, as: UInt32.self) ?? 0
+    }
 }
 
 extension ResourceShortageCause {
@@ -428,5 +544,9 @@ extension DeleteSourceAddressCause {
 }
 
 extension DeleteLastRemainingAddressCause {
+    init(parameter: Parameter) { self.init(bytes: ResourceShortageCause.tlv(parameter)) }
+}
+
+extension NoAuthorizationCause {
     init(parameter: Parameter) { self.init(bytes: ResourceShortageCause.tlv(parameter)) }
 }

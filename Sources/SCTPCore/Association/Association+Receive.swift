@@ -37,7 +37,7 @@ extension Association {
         var lowestDataTSN: TSN? = nil
         var unsupported: [UnknownChunk] = []
         currentChunkAuthenticated = false
-        addressReconfig?.repeatedAnswerSentThisPacket = false
+        if addressReconfig?.answersRepeatedThisPacket.isEmpty == false { addressReconfig?.answersRepeatedThisPacket.removeAll() }
         chunks: for chunk in packet.chunks {
             if state == .closed { break }
             if authenticationSummary.negotiated {  // RFC 4895 §6.3, Association+Auth.swift

@@ -8,6 +8,11 @@ extension SCTPEndpoint {
     /// `SCTPConfiguration.automaticAddressReconfiguration` (`SCTP_AUTO_ASCONF`) every
     /// established association that negotiated ASCONF asks its peer to add them (Add IP
     /// Address). Packets leave from an added address only once the peer acknowledged it.
+    ///
+    /// All or nothing: when an association cannot queue its requests (more than
+    /// `AddressReconfigurationState.maxPendingRequests` would wait), nothing changes and the
+    /// call throws `addressReconfigurationBusy` (EWOULDBLOCK: try again once the peer
+    /// answered), or `invalidAddressChange` (EINVAL) when the call alone asks for more.
     public func addLocalAddresses(_ addresses: [IPAddress], now: SCTPInstant) throws(CoreError) {
         var added: [IPAddress] = []
         for address in addresses where !localAddresses.contains(address) && !added.contains(address) {
@@ -15,12 +20,12 @@ extension SCTPEndpoint {
             added.append(address)
         }
         guard !added.isEmpty else { return }
+        let plans = try planAutomaticAddressChanges { _ in added.map { .add($0) } }
         localAddresses += added
         removedLocalAddresses.removeAll { added.contains($0) }
         for association in associations.values where !association.isClosed { association.restoreSourceAddresses(added) }
-        guard configuration.automaticAddressReconfiguration else { return }
-        for association in associations.values where association.addressReconfig != nil && association.state == .established {
-            for address in added { try? association.requestAddressChange(.add(address), now: now) }
+        for (association, planned) in plans {
+            association.commitAddressChanges(planned, now: now)
             markPending(association)
         }
     }
@@ -29,29 +34,44 @@ extension SCTPEndpoint {
     /// no packet leaves from them any more (each association's paths move to another of its
     /// addresses at once), and with `automaticAddressReconfiguration` the associations that
     /// negotiated ASCONF ask their peer to delete them (Delete IP Address). At least one
-    /// address must remain (EINVAL).
+    /// address must remain (EINVAL). All or nothing, as `addLocalAddresses`.
     public func removeLocalAddresses(_ addresses: [IPAddress], now: SCTPInstant) throws(CoreError) {
         let remaining = localAddresses.filter { !addresses.contains($0) }
         guard !remaining.isEmpty else { throw .invalidAddresses("cannot remove every local address") }
         guard remaining.count != localAddresses.count else { return }
         let removed = localAddresses.filter { addresses.contains($0) }
+        let plans = try planAutomaticAddressChanges { association in
+            // Before a delete that would leave the association none of its addresses, one of
+            // the endpoint's remaining ones is added (the peer learns it first).
+            let add: [AddressReconfigurationState.Request] = association.localAddresses.contains(where: remaining.contains)
+                ? [] : remaining.prefix(1).map { .add($0) }
+            return add + removed.map { .delete($0) }
+        }
         localAddresses = remaining
         removedLocalAddresses.removeAll { removed.contains($0) }
         removedLocalAddresses += removed
         if removedLocalAddresses.count > 16 { removedLocalAddresses.removeFirst(removedLocalAddresses.count - 16) }
         for association in associations.values where !association.isClosed {
-            if configuration.automaticAddressReconfiguration, association.addressReconfig != nil,
-               association.state == .established {
-                // Before a delete that would leave the association none of its addresses, the
-                // endpoint's remaining ones are added (the peer learns them first).
-                if !association.localAddresses.contains(where: remaining.contains) {
-                    for address in remaining.prefix(1) { try? association.requestAddressChange(.add(address), now: now) }
-                }
-                for address in removed { try? association.requestAddressChange(.delete(address), now: now) }
+            if let planned = plans.first(where: { $0.association === association })?.planned {
+                association.commitAddressChanges(planned, now: now)
             }
             association.excludeSourceAddresses(removed)
             markPending(association)
         }
+    }
+
+    /// With `automaticAddressReconfiguration`, the requests of every established association
+    /// that negotiated ASCONF, planned (`Association.planAddressChanges`) before anything
+    /// changes: the first association that cannot take its requests makes the call throw.
+    private func planAutomaticAddressChanges(
+        _ requests: (Association) -> [AddressReconfigurationState.Request]
+    ) throws(CoreError) -> [(association: Association, planned: AddressReconfigurationState)] {
+        guard configuration.automaticAddressReconfiguration else { return [] }
+        var plans: [(association: Association, planned: AddressReconfigurationState)] = []
+        for association in associations.values where association.addressReconfig != nil && association.state == .established {
+            if let planned = try association.planAddressChanges(requests(association)) { plans.append((association, planned)) }
+        }
+        return plans
     }
 
     /// Asks the peer to send to our address `address` (`SCTP_SET_PEER_PRIMARY_ADDR`: Set
