@@ -13,6 +13,8 @@ let package = Package(
         .library(name: "SCTPCore", targets: ["SCTPCore"]),
         .library(name: "SCTPSimulation", targets: ["SCTPSimulation"]),
         .library(name: "SCTP", targets: ["SCTP"]),
+        // libswiftsctp: the C interface (Sources/CSCTPSocketsAPI/include/swiftsctp.h).
+        .library(name: "swiftsctp", type: .dynamic, targets: ["SCTPCInterface"]),
         .executable(name: "sctp-cat", targets: ["sctp-cat"]),
         .executable(name: "sctp-perf", targets: ["sctp-perf"]),
     ],
@@ -28,6 +30,7 @@ let package = Package(
         .target(name: "CSCTPChecksum"),
         .target(name: "CSCTPHash"),
         .target(name: "CSCTPSystem"),
+        .target(name: "CSCTPSocketsAPI"),
         .target(
             name: "SCTPWire",
             dependencies: [
@@ -63,6 +66,16 @@ let package = Package(
                 .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "SCTPCInterface",
+            dependencies: [
+                "SCTP", "SCTPCore", "SCTPWire", "CSCTPSocketsAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strict
         ),

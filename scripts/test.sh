@@ -25,4 +25,6 @@ fi
 export SCTP_REQUIRE_TOOLS=1
 
 swift build --build-tests
+# libswiftsctp (the C interface), which the C tests compile their example against.
+swift build --product swiftsctp
 swift test --skip-build

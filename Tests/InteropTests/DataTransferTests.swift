@@ -265,3 +265,42 @@ func echoClient(_ run: InteropRun, plan: MessagePlan, relay impairments: LossyRe
     }
     return relay
 }
+
+extension UsrsctpInterop {
+    /// libswiftsctp's C example (`Examples/c/connectx_echo.c`) against usrsctp, both ways.
+    @Suite("C library")
+    struct CLibraryInteropTests {
+        @Test("the C example's client (sctp_connectx, sctp_sendv, sctp_recvv) → usrsctp echo server: 40 echoes verified, shut down to end of file")
+        func cClient() async throws {
+            guard let program = try CLibraryExample.compiled() else { return }
+            try await InteropRun.perform("c-client") { run in
+                let server = try run.server(["--mode", "echo", "--streams", "10"])
+                let client = try ChildProcess("/usr/bin/env", ["SWIFTSCTP_UDP_PORT=0", "SWIFTSCTP_PEER_UDP_PORT=\(server.udpPort)", program,
+                                                               "client", "\(server.port)", "40", "127.0.0.1"])
+                defer { client.terminate() }
+                #expect(client.waitForExit(seconds: 60) == 0, "client: \(client.standardOutput)\n\(client.standardError)")
+                let lines = client.standardOutput.split(separator: "\n").map(String.init)
+                #expect(lines.contains("VERIFIED 40") && lines.contains("STATUS state=4 out=5 in=5") && lines.contains("EOF 0"), "\(lines)")
+                let result = try server.result()
+                #expect(result.messagesReceived == 40 && result.messagesSent == 40, "\(result)\n\(server.transcript)")
+                #expect(server.line("ASSOC_DOWN")?.contains("reason=shutdown") == true, "\(server.transcript)")
+            }
+        }
+
+        @Test("usrsctp client → the C example's one-to-many echo server (sctp_bindx, SCTP_EVENT, sctp_recvv, sctp_sendv to the association): 40 echoes verified by usrsctp")
+        func cServer() async throws {
+            guard let program = try CLibraryExample.compiled() else { return }
+            try await InteropRun.perform("c-server") { run in
+                let (server, port, udp) = try CLibraryExample.server(program, count: 40, ["127.0.0.1"])
+                defer { server.terminate() }
+                let client = try run.client(toUDPPort: Int(udp) ?? 0, port: UInt16(port) ?? 0,
+                                            ["--messages", "40", "--length", "12-3000", "--echo", "--streams", "5"])
+                let result = try client.result()
+                #expect(try client.exitStatus() == 0, "\(client.transcript)")
+                #expect(result.messagesSent == 40 && result.echoMismatches == 0, "\(result)\n\(client.transcript)")
+                #expect(server.waitForExit(seconds: 30) == 0, "server: \(server.standardOutput)\n\(server.standardError)")
+                #expect(server.standardOutput.contains("ECHOED 40"), "\(server.standardOutput)")
+            }
+        }
+    }
+}

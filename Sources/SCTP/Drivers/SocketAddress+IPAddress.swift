@@ -24,7 +24,7 @@ extension IPAddress {
 
     /// A socket address for this IP address and a port, for the user (its `host` is the
     /// address's text). Throws for a port outside 0...65535.
-    func socketAddress(port: Int) throws -> SocketAddress {
+    public func socketAddress(port: Int) throws -> SocketAddress {
         let address = try destinationAddress(port: port)
         return switch address {
         case .v4(let v4): SocketAddress(v4.address, host: description)

@@ -1,0 +1,269 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CSCTPSocketsAPI
+import NIOCore
+import SCTP
+import SCTPCore
+import SystemPackage
+
+// setsockopt / getsockopt / sctp_opt_info. The options this library's C interface has are
+// listed in docs/C-LIBRARY.md; any other is ENOPROTOOPT.
+
+extension CLibrary {
+    static let eventTypes: [(UInt16, SCTPEventTypes)] = [
+        (UInt16(SCTP_ASSOC_CHANGE), .associationChange), (UInt16(SCTP_PEER_ADDR_CHANGE), .peerAddressChange),
+        (UInt16(SCTP_SEND_FAILED_EVENT), .sendFailed), (UInt16(SCTP_REMOTE_ERROR), .remoteError),
+        (UInt16(SCTP_SHUTDOWN_EVENT), .shutdown), (UInt16(SCTP_PARTIAL_DELIVERY_EVENT), .partialDelivery),
+        (UInt16(SCTP_SENDER_DRY_EVENT), .senderDry), (UInt16(SCTP_ADAPTATION_INDICATION), .adaptationIndication),
+        (UInt16(SCTP_STREAM_RESET_EVENT), .streamReset), (UInt16(SCTP_ASSOC_RESET_EVENT), .associationReset),
+        (UInt16(SCTP_STREAM_CHANGE_EVENT), .streamChange), (UInt16(SCTP_AUTHENTICATION_EVENT), .authentication),
+    ]
+
+    static func milliseconds(_ duration: Duration) -> UInt32 {
+        UInt32(clamping: duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+    }
+
+    static func setOption(_ entry: Entry, level: CInt, name: CInt, _ pointer: UnsafeRawPointer?, _ length: socklen_t) throws(SCTPError) {
+        let socket = entry.socket
+        if level == SOL_SOCKET {
+            switch name {
+            case SO_RCVTIMEO:
+                let time = try Self.value(pointer, length, as: timeval.self)
+                let total = Int64(time.tv_sec) * 1_000_000 + Int64(time.tv_usec)
+                guard total >= 0 else { throw SCTPError(.invalidArgument, "a negative SO_RCVTIMEO") }
+                try socket.setOption(.receiveTimeout, total == 0 ? nil : .microseconds(total))
+            case SO_LINGER:
+                let setting = try Self.value(pointer, length, as: linger.self)
+                try socket.setOption(.linger, setting.l_onoff == 0 ? nil : .seconds(Int64(max(setting.l_linger, 0))))
+            case SO_SNDBUF:
+                try socket.setOption(.sendBufferSize, Int(try Self.value(pointer, length, as: CInt.self)))
+            case SO_RCVBUF:
+                try socket.setOption(.receiveBufferSize, Int(try Self.value(pointer, length, as: CInt.self)))
+            default:
+                throw SCTPError(.protocolNotAvailable, "socket option \(name) is not supported")
+            }
+            return
+        }
+        guard level == CInt(IPPROTO_SCTP) else { throw SCTPError(.protocolNotAvailable, "option level \(level) is not IPPROTO_SCTP or SOL_SOCKET") }
+        switch name {
+        case SCTP_INITMSG:
+            let message = try Self.value(pointer, length, as: sctp_initmsg.self)
+            var current = try socket.getOption(.initMessage)
+            if message.sinit_num_ostreams != 0 { current.outboundStreams = message.sinit_num_ostreams }
+            if message.sinit_max_instreams != 0 { current.maxInboundStreams = message.sinit_max_instreams }
+            if message.sinit_max_attempts != 0 { current.maxAttempts = Int(message.sinit_max_attempts) }
+            if message.sinit_max_init_timeo != 0 { current.maxInitTimeout = Duration.milliseconds(Int64(message.sinit_max_init_timeo)) }
+            try socket.setOption(.initMessage, current)
+        case SCTP_NODELAY:
+            try socket.setOption(.noDelay, try Self.value(pointer, length, as: CInt.self) != 0)
+        case SCTP_RTOINFO:
+            let info = try Self.value(pointer, length, as: sctp_rtoinfo.self)
+            let association = associationID(info.srto_assoc_id)
+            var current = try socket.getOption(.rtoInfo, association: association)
+            if info.srto_initial != 0 { current.initial = Duration.milliseconds(Int64(info.srto_initial)) }
+            if info.srto_min != 0 { current.minimum = Duration.milliseconds(Int64(info.srto_min)) }
+            if info.srto_max != 0 { current.maximum = Duration.milliseconds(Int64(info.srto_max)) }
+            try socket.setOption(.rtoInfo, current, association: association)
+        case SCTP_EVENT:
+            let event = try Self.value(pointer, length, as: sctp_event.self)
+            guard let kind = eventTypes.first(where: { $0.0 == event.se_type })?.1 else {
+                throw SCTPError(.invalidArgument, "event type 0x\(String(event.se_type, radix: 16)) is not one this library reports")
+            }
+            var subscribed = try socket.getOption(.events)
+            if event.se_on != 0 { subscribed.insert(kind) } else { subscribed.remove(kind) }
+            try socket.setOption(.events, subscribed)
+        case SCTP_EVENTS:
+            // Shorter values (older programs) subscribe to the kinds they name.
+            guard length > 0 else { throw SCTPError(.invalidArgument, "an empty SCTP_EVENTS value") }
+            let count = min(Int(length), MemoryLayout<sctp_event_subscribe>.size)
+            try readable(pointer, count, "the option value")
+            let bytes = UnsafeRawBufferPointer(start: pointer, count: count)
+            // sctp_data_io_event (byte 0) is the receive info, always given; the others in order.
+            let kinds: [SCTPEventTypes] = [.associationChange, .peerAddressChange, .sendFailed, .remoteError, .shutdown,
+                                           .partialDelivery, .adaptationIndication, .authentication, .senderDry, .streamReset,
+                                           .associationReset, .streamChange, .sendFailed]
+            var subscribed: SCTPEventTypes = []
+            for (index, kind) in kinds.enumerated() where index + 1 < count && bytes[index + 1] != 0 { subscribed.insert(kind) }
+            try socket.setOption(.events, subscribed)
+            entry.receiveInfo.withLockedValue { $0 = bytes[0] != 0 }
+        case SCTP_RECVRCVINFO:
+            let on = try Self.value(pointer, length, as: CInt.self) != 0
+            _ = try socket.getOption(.noDelay)  // EBADF on a closed socket, as every option
+            entry.receiveInfo.withLockedValue { $0 = on }
+        case SCTP_RECVNXTINFO:
+            try socket.setOption(.receiveNextInfo, try Self.value(pointer, length, as: CInt.self) != 0)
+        case SCTP_DEFAULT_SNDINFO:
+            try socket.setOption(.defaultSendInfo, sendInfo(try Self.value(pointer, length, as: sctp_sndinfo.self)))
+        case SCTP_AUTOCLOSE:
+            let seconds = try Self.value(pointer, length, as: CInt.self)
+            guard seconds >= 0 else { throw SCTPError(.invalidArgument, "a negative SCTP_AUTOCLOSE") }
+            try socket.setOption(.autoClose, seconds == 0 ? nil : .seconds(Int64(seconds)))
+        case SCTP_MAXSEG:
+            let setting = try Self.value(pointer, length, as: sctp_assoc_value.self)
+            try socket.setOption(.maxSegment, Int(setting.assoc_value))
+        case SCTP_REMOTE_UDP_ENCAPS_PORT:
+            let encapsulation = try Self.value(pointer, length, as: sctp_udpencaps.self)
+            try socket.setOption(.remoteUDPEncapsulationPort, encapsulation.sue_port == 0 ? nil : Int(UInt16(bigEndian: encapsulation.sue_port)))
+        default:
+            throw SCTPError(.protocolNotAvailable, "SCTP option \(name) is not supported")
+        }
+    }
+
+    static func getOption(_ entry: Entry, level: CInt, name: CInt, _ pointer: UnsafeMutableRawPointer?,
+                          _ length: UnsafeMutablePointer<socklen_t>?) throws(SCTPError) {
+        let socket = entry.socket
+        if level == SOL_SOCKET {
+            switch name {
+            case SO_RCVTIMEO:
+                let timeout = try socket.getOption(.receiveTimeout)
+                let microseconds = timeout.map { $0.components.seconds * 1_000_000 + $0.components.attoseconds / 1_000_000_000_000 } ?? 0
+                try store(timeval(tv_sec: time_t(microseconds / 1_000_000), tv_usec: suseconds_t(microseconds % 1_000_000)), pointer, length)
+            case SO_LINGER:
+                let time = try socket.getOption(.linger)
+                try store(linger(l_onoff: time == nil ? 0 : 1, l_linger: CInt(clamping: time?.components.seconds ?? 0)), pointer, length)
+            case SO_SNDBUF:
+                try store(CInt(clamping: try socket.getOption(.sendBufferSize)), pointer, length)
+            case SO_RCVBUF:
+                try store(CInt(clamping: try socket.getOption(.receiveBufferSize)), pointer, length)
+            default:
+                throw SCTPError(.protocolNotAvailable, "socket option \(name) is not supported")
+            }
+            return
+        }
+        guard level == CInt(IPPROTO_SCTP) else { throw SCTPError(.protocolNotAvailable, "option level \(level) is not IPPROTO_SCTP or SOL_SOCKET") }
+        // Options naming an association read it from the caller's value first.
+        func requestedAssociation() throws(SCTPError) -> AssociationID? {
+            guard let pointer, let length else { return nil }
+            try readable(length, MemoryLayout<socklen_t>.size, "the option length")
+            guard Int(length.pointee) >= MemoryLayout<sctp_assoc_t>.size else { return nil }
+            try readable(pointer, MemoryLayout<sctp_assoc_t>.size, "the option value")
+            return associationID(pointer.loadUnaligned(as: sctp_assoc_t.self))
+        }
+        switch name {
+        case SCTP_INITMSG:
+            let message = try socket.getOption(.initMessage)
+            try store(sctp_initmsg(sinit_num_ostreams: message.outboundStreams, sinit_max_instreams: message.maxInboundStreams,
+                                   sinit_max_attempts: UInt16(clamping: message.maxAttempts),
+                                   sinit_max_init_timeo: UInt16(clamping: message.maxInitTimeout.map(milliseconds) ?? 0)), pointer, length)
+        case SCTP_NODELAY:
+            try store(CInt(try socket.getOption(.noDelay) ? 1 : 0), pointer, length)
+        case SCTP_RTOINFO:
+            let association = try requestedAssociation()
+            let info = try socket.getOption(.rtoInfo, association: association)
+            try store(sctp_rtoinfo(srto_assoc_id: cID(association), srto_initial: milliseconds(info.initial),
+                                   srto_max: milliseconds(info.maximum), srto_min: milliseconds(info.minimum)), pointer, length)
+        case SCTP_EVENT:
+            let asked = try Self.value(pointer, length.map { $0.pointee } ?? 0, as: sctp_event.self)
+            guard let kind = eventTypes.first(where: { $0.0 == asked.se_type })?.1 else {
+                throw SCTPError(.invalidArgument, "event type 0x\(String(asked.se_type, radix: 16)) is not one this library reports")
+            }
+            var answer = asked
+            answer.se_on = try socket.getOption(.events).contains(kind) ? 1 : 0
+            try store(answer, pointer, length)
+        case SCTP_RECVRCVINFO:
+            try store(CInt(entry.receiveInfo.withLockedValue { $0 } ? 1 : 0), pointer, length)
+        case SCTP_RECVNXTINFO:
+            try store(CInt(try socket.getOption(.receiveNextInfo) ? 1 : 0), pointer, length)
+        case SCTP_DEFAULT_SNDINFO:
+            try store(cSendInfo(try socket.getOption(.defaultSendInfo)), pointer, length)
+        case SCTP_AUTOCLOSE:
+            try store(CInt(clamping: try socket.getOption(.autoClose)?.components.seconds ?? 0), pointer, length)
+        case SCTP_MAXSEG:
+            let association = try requestedAssociation()
+            try store(sctp_assoc_value(assoc_id: cID(association), assoc_value: UInt32(clamping: try socket.getOption(.maxSegment))),
+                      pointer, length)
+        case SCTP_STATUS:
+            let association = try requestedAssociation()
+            let status = try socket.getOption(.status, association: association)
+            try store(cStatus(status, id: association ?? socket.associationIDs.first), pointer, length)
+        case SCTP_GET_ASSOC_NUMBER:
+            try store(UInt32(socket.associationIDs.count), pointer, length)
+        case SCTP_REMOTE_UDP_ENCAPS_PORT:
+            var encapsulation = sctp_udpencaps()
+            encapsulation.sue_port = UInt16(clamping: try socket.getOption(.remoteUDPEncapsulationPort) ?? 0).bigEndian
+            try store(encapsulation, pointer, length)
+        default:
+            throw SCTPError(.protocolNotAvailable, "SCTP option \(name) is not supported")
+        }
+    }
+
+    static func cStatus(_ status: AssociationStatus, id: AssociationID?) -> sctp_status {
+        var value = sctp_status()
+        value.sstat_assoc_id = cID(id)
+        value.sstat_state = switch status.state {
+        case .closed: SCTP_CLOSED
+        case .cookieWait: SCTP_COOKIE_WAIT
+        case .cookieEchoed: SCTP_COOKIE_ECHOED
+        case .established: SCTP_ESTABLISHED
+        case .shutdownPending: SCTP_SHUTDOWN_PENDING
+        case .shutdownSent: SCTP_SHUTDOWN_SENT
+        case .shutdownReceived: SCTP_SHUTDOWN_RECEIVED
+        case .shutdownAckSent: SCTP_SHUTDOWN_ACK_SENT
+        }
+        value.sstat_rwnd = UInt32(clamping: status.peerReceiveWindow)
+        value.sstat_unackdata = UInt16(clamping: status.unacknowledgedChunks)
+        value.sstat_penddata = UInt16(clamping: status.pendingBytes)
+        value.sstat_instrms = status.inboundStreams
+        value.sstat_outstrms = status.outboundStreams
+        value.sstat_fragmentation_point = UInt32(clamping: status.fragmentationPoint)
+        if let primary = status.primaryAddress, let path = status.paths.first(where: { $0.address == primary }) {
+            var info = sctp_paddrinfo()
+            info.spinfo_assoc_id = cID(id)
+            if let address = try? primary.socketAddress(port: 0) {
+                withUnsafeMutableBytes(of: &info.spinfo_address) { _ = write(address, to: $0.baseAddress!, capacity: $0.count) }
+            }
+            info.spinfo_state = switch path.state {
+            case .active: SCTP_ACTIVE
+            case .potentiallyFailed: SCTP_PF
+            case .inactive: SCTP_INACTIVE
+            case .unconfirmed: SCTP_UNCONFIRMED
+            }
+            info.spinfo_cwnd = UInt32(clamping: path.congestionWindow)
+            info.spinfo_srtt = path.smoothedRTT.map(milliseconds) ?? 0
+            info.spinfo_rto = milliseconds(path.rto)
+            info.spinfo_mtu = UInt32(clamping: path.mtu)
+            value.sstat_primary = info
+        }
+        return value
+    }
+}
+
+@_cdecl("swiftsctp_setsockopt")
+public func swiftsctp_setsockopt(_ sd: CInt, _ level: CInt, _ name: CInt, _ value: UnsafeRawPointer?, _ length: socklen_t) -> CInt {
+    CLibrary.call(-1) { () throws(SCTPError) -> CInt in
+        try CLibrary.setOption(CLibrary.entry(sd), level: level, name: name, value, length)
+        return 0
+    }
+}
+
+@_cdecl("swiftsctp_getsockopt")
+public func swiftsctp_getsockopt(_ sd: CInt, _ level: CInt, _ name: CInt, _ value: UnsafeMutableRawPointer?,
+                                 _ length: UnsafeMutablePointer<socklen_t>?) -> CInt {
+    CLibrary.call(-1) { () throws(SCTPError) -> CInt in
+        try CLibrary.getOption(CLibrary.entry(sd), level: level, name: name, value, length)
+        return 0
+    }
+}
+
+/// `sctp_opt_info` (RFC 6458 §9.5): getsockopt for an association, whose id is written into
+/// the option value's first field (every structure here starts with it) before the read.
+@_cdecl("sctp_opt_info")
+public func sctp_opt_info(_ sd: CInt, _ id: sctp_assoc_t, _ option: CInt, _ value: UnsafeMutableRawPointer?,
+                          _ size: UnsafeMutablePointer<socklen_t>?) -> CInt {
+    CLibrary.call(-1) { () throws(SCTPError) -> CInt in
+        let entry = try CLibrary.entry(sd)
+        guard let size else { throw SCTPError(.badAddress, "size is NULL") }
+        try CLibrary.writable(size, MemoryLayout<socklen_t>.size, "size")
+        let withID: Set<CInt> = [SCTP_RTOINFO, SCTP_STATUS, SCTP_MAXSEG]
+        if withID.contains(option) {
+            guard Int(size.pointee) >= MemoryLayout<sctp_assoc_t>.size else { throw SCTPError(.invalidArgument, "size is too small") }
+            try CLibrary.writable(value, MemoryLayout<sctp_assoc_t>.size, "arg")
+            value!.storeBytes(of: id, as: sctp_assoc_t.self)
+        }
+        try CLibrary.getOption(entry, level: CInt(IPPROTO_SCTP), name: option, value, size)
+        return 0
+    }
+}
