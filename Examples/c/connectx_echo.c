@@ -164,11 +164,31 @@ static int client(int port, int count, char **texts, int addresses) {
     inet_pton(AF_INET, "127.0.0.1", &local.sin_addr);
     if (swiftsctp_bind(sd, (struct sockaddr *)&local, sizeof(local)) < 0) { perror("bind"); return 1; }
 
+    /* The association change notification, read below in pieces. */
+    struct sctp_event_subscribe events;
+    memset(&events, 0, sizeof(events));
+    events.sctp_association_event = 1;
+    if (swiftsctp_setsockopt(sd, IPPROTO_SCTP, SCTP_EVENTS, &events, sizeof(events)) < 0) { perror("SCTP_EVENTS"); return 1; }
+
     struct sockaddr *packed = pack(texts, addresses, port);
     sctp_assoc_t id = 0;
     if (sctp_connectx(sd, packed, addresses, &id) < 0) { perror("sctp_connectx"); return 1; }
     free(packed);
     printf("CONNECTED id=%d\n", id);
+
+    /* SCTP_COMM_UP, 8 bytes per read: every piece has MSG_NOTIFICATION, the last MSG_EOR. */
+    union sctp_notification note;
+    size_t total = 0;
+    for (int piece = 0; piece < 16; piece++) {
+        struct iovec iov = { (char *)&note + total, 8 };
+        int flags = 0;
+        ssize_t got = sctp_recvv(sd, &iov, 1, NULL, NULL, NULL, NULL, NULL, &flags);
+        if (got <= 0 || !(flags & MSG_NOTIFICATION)) { fprintf(stderr, "notification piece %d: %zd, flags 0x%x\n", piece, got, flags); return 1; }
+        total += (size_t)got;
+        if (flags & MSG_EOR) break;
+    }
+    printf("NOTIFICATION type=0x%x state=%d length=%u read=%zu\n", note.sn_header.sn_type, note.sn_assoc_change.sac_state,
+           note.sn_header.sn_length, total);
 
     struct sockaddr *peers = NULL;
     int n = sctp_getpaddrs(sd, id, &peers);
@@ -215,10 +235,19 @@ static int client(int port, int count, char **texts, int addresses) {
     if (sctp_opt_info(sd, id, SCTP_STATUS, &status, &size) < 0) { perror("SCTP_STATUS"); return 1; }
     printf("STATUS state=%d out=%d in=%d\n", status.sstat_state, status.sstat_outstrms, status.sstat_instrms);
     if (swiftsctp_shutdown(sd, SHUT_WR) < 0) { perror("shutdown"); return 1; }
-    /* The end of the association reads as end of file. */
-    struct iovec iov = { received, sizeof(received) };
-    int flags = 0;
-    ssize_t end = sctp_recvv(sd, &iov, 1, NULL, NULL, NULL, NULL, NULL, &flags);
+    /* The end of the association reads as end of file, after the notifications
+       subscribed to (the association's SHUTDOWN_COMP change among them). */
+    ssize_t end = -1;
+    for (int n = 0; n < 16; n++) {
+        struct iovec iov = { received, sizeof(received) };
+        int flags = 0;
+        end = sctp_recvv(sd, &iov, 1, NULL, NULL, NULL, NULL, NULL, &flags);
+        if (end <= 0 || !(flags & MSG_NOTIFICATION)) break;
+        union sctp_notification note;
+        memcpy(&note, received, (size_t)end < sizeof(note) ? (size_t)end : sizeof(note));
+        if (note.sn_header.sn_type == SCTP_ASSOC_CHANGE)
+            printf("NOTIFICATION type=0x%x state=%d\n", note.sn_header.sn_type, note.sn_assoc_change.sac_state);
+    }
     printf("EOF %zd\n", end);
     return swiftsctp_close(sd) == 0 && end == 0 ? 0 : 1;
 }

@@ -22,8 +22,14 @@ enum CLibrary {
         let socket: SCTPSocket
         /// `SCTP_RECVRCVINFO`: `sctp_recvv` reports a `struct sctp_rcvinfo` with each message.
         let receiveInfo = NIOLockedValueBox(false)
-        /// Mirrors `SCTPSocketOption.nonBlocking` for `F_GETFL`.
-        let nonBlocking = NIOLockedValueBox(false)
+        /// Send failures come as `struct sctp_send_failed` (`SCTP_SEND_FAILED`, subscribed
+        /// through `SCTP_EVENTS` or `SCTP_EVENT`) rather than `struct sctp_send_failed_event`.
+        let legacySendFailed = NIOLockedValueBox(false)
+        /// The rest of a notification a read's buffer could not hold: the next reads return it.
+        let notificationRest = NIOLockedValueBox<ByteBuffer?>(nil)
+        /// Held while an option is read, changed and written back, so that two threads
+        /// setting options of one socket do not lose each other's change.
+        let optionLock = NIOLock()
 
         init(_ socket: SCTPSocket) { self.socket = socket }
     }
@@ -42,6 +48,13 @@ enum CLibrary {
         return SCTPStack(options: SCTPStack.Options(udpPort: port("SWIFTSCTP_UDP_PORT", default: 9899),
                                                     peerUDPPort: port("SWIFTSCTP_PEER_UDP_PORT", default: 9899)))
     }()
+
+    /// The association a call names: none on a one-to-one socket (its own; RFC 6458 says
+    /// the id is ignored there), none for 0 and the SCTP_FUTURE/CURRENT/ALL_ASSOC values.
+    static func target(_ socket: SCTPSocket, _ id: sctp_assoc_t) -> AssociationID? {
+        guard socket.style == .oneToMany, id > SCTP_ALL_ASSOC else { return nil }
+        return AssociationID(UInt32(bitPattern: id))
+    }
 
     /// Gives `socket` a descriptor.
     static func add(_ socket: SCTPSocket) throws(SCTPError) -> CInt {
@@ -157,18 +170,24 @@ enum CLibrary {
     }
 
     /// Writes `address` for a call's optional `(addr, addrlen)` pair.
-    static func write(_ address: SocketAddress?, to buffer: UnsafeMutablePointer<sockaddr>?, length: UnsafeMutablePointer<socklen_t>?)
-        throws(SCTPError)
-    {
+    static func write(_ address: SocketAddress?, to buffer: UnsafeMutablePointer<sockaddr>?, length: UnsafeMutablePointer<socklen_t>?) {
         guard let buffer, let length else { return }
-        try writable(length, MemoryLayout<socklen_t>.size, "the address length")
         let capacity = Int(length.pointee)
         guard let address else {
             length.pointee = 0
             return
         }
-        try writable(buffer, min(capacity, MemoryLayout<sockaddr_in6>.size), "the address buffer")
         length.pointee = socklen_t(write(address, to: UnsafeMutableRawPointer(buffer), capacity: capacity))
+    }
+
+    /// EFAULT unless a call's optional `(addr, addrlen)` output pair can be written (checked
+    /// before anything is taken from the socket, so that a failure loses nothing). `addr`
+    /// without `addrlen` is EFAULT, as with the kernel.
+    static func checkAddressOutput(_ buffer: UnsafeMutablePointer<sockaddr>?, _ length: UnsafeMutablePointer<socklen_t>?) throws(SCTPError) {
+        guard let buffer else { return }
+        guard let length else { throw SCTPError(.badAddress, "an address buffer without its length") }
+        try writable(length, MemoryLayout<socklen_t>.size, "the address length")
+        try writable(buffer, min(Int(length.pointee), MemoryLayout<sockaddr_in6>.size), "the address buffer")
     }
 
     /// A `malloc`ed array of packed addresses, for `sctp_getpaddrs` / `sctp_getladdrs`.
@@ -191,10 +210,11 @@ enum CLibrary {
     /// A C option value of type `T` from `(pointer, length)`: EINVAL when too short, EFAULT
     /// when it cannot be read.
     static func value<T>(_ pointer: UnsafeRawPointer?, _ length: socklen_t, as type: T.Type) throws(SCTPError) -> T {
-        guard Int(length) >= MemoryLayout<T>.size else {
-            throw SCTPError(.invalidArgument, "an option value of \(length) bytes; \(T.self) has \(MemoryLayout<T>.size)")
+        // A C structure's sizeof is Swift's stride (its size leaves out the tail padding).
+        guard Int(length) >= MemoryLayout<T>.stride else {
+            throw SCTPError(.invalidArgument, "an option value of \(length) bytes; \(T.self) has \(MemoryLayout<T>.stride)")
         }
-        try readable(pointer, MemoryLayout<T>.size, "the option value")
+        try readable(pointer, MemoryLayout<T>.stride, "the option value")
         return pointer!.loadUnaligned(as: T.self)
     }
 
@@ -202,12 +222,14 @@ enum CLibrary {
     static func store<T>(_ value: T, _ pointer: UnsafeMutableRawPointer?, _ length: UnsafeMutablePointer<socklen_t>?) throws(SCTPError) {
         guard let length else { throw SCTPError(.badAddress, "the option length is NULL") }
         try writable(length, MemoryLayout<socklen_t>.size, "the option length")
-        guard Int(length.pointee) >= MemoryLayout<T>.size else {
-            throw SCTPError(.invalidArgument, "an option buffer of \(length.pointee) bytes; \(T.self) needs \(MemoryLayout<T>.size)")
+        let size = MemoryLayout<T>.stride
+        guard Int(length.pointee) >= size else {
+            throw SCTPError(.invalidArgument, "an option buffer of \(length.pointee) bytes; \(T.self) needs \(size)")
         }
-        try writable(pointer, MemoryLayout<T>.size, "the option buffer")
+        try writable(pointer, size, "the option buffer")
+        pointer!.initializeMemory(as: UInt8.self, repeating: 0, count: size)
         var copy = value
         withUnsafeBytes(of: &copy) { pointer!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-        length.pointee = socklen_t(MemoryLayout<T>.size)
+        length.pointee = socklen_t(size)
     }
 }

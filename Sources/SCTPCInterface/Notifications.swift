@@ -7,7 +7,9 @@ import SCTPWire
 /// Notifications as the C structures of RFC 6458 §6.1 (`union sctp_notification`), with
 /// Linux's type numbers: what `sctp_recvv` returns with MSG_NOTIFICATION.
 enum Notifications {
-    static func encode(_ notification: SCTPNotification) -> ByteBuffer {
+    /// `legacySendFailed`: a send failure as `struct sctp_send_failed` (`SCTP_SEND_FAILED`)
+    /// rather than `struct sctp_send_failed_event`.
+    static func encode(_ notification: SCTPNotification, legacySendFailed: Bool = false) -> ByteBuffer {
         var buffer = ByteBuffer()
         switch notification {
         case .associationChange(let change, let id, let outbound, let inbound, let error):
@@ -42,12 +44,24 @@ enum Notifications {
             }
             value.spc_assoc_id = CLibrary.cID(id)
             append(&value, to: &buffer, length: \.spc_length)
+        case .sendFailed(let data, let info, let wasSent) where legacySendFailed:
+            var value = sctp_send_failed()
+            value.ssf_type = UInt16(SCTP_SEND_FAILED)
+            value.ssf_flags = UInt16(wasSent ? SCTP_DATA_SENT : SCTP_DATA_UNSENT)
+            value.ssf_info.sinfo_stream = info.stream
+            value.ssf_info.sinfo_flags = CLibrary.cFlags(info.flags)
+            value.ssf_info.sinfo_ppid = info.payloadProtocolIdentifier.bigEndian
+            value.ssf_info.sinfo_context = info.context
+            value.ssf_info.sinfo_assoc_id = CLibrary.cID(notification.associationID)
+            value.ssf_assoc_id = CLibrary.cID(notification.associationID)
+            append(&value, to: &buffer, length: \.ssf_length, trailing: data)
         case .sendFailed(let data, let info, let wasSent):
             var value = sctp_send_failed_event()
             value.ssf_type = UInt16(SCTP_SEND_FAILED_EVENT)
             value.ssf_flags = UInt16(wasSent ? SCTP_DATA_SENT : SCTP_DATA_UNSENT)
             value.ssfe_info = CLibrary.cSendInfo(info)
-            value.ssf_assoc_id = CLibrary.cID(info.associationID)
+            value.ssfe_info.snd_assoc_id = CLibrary.cID(notification.associationID)
+            value.ssf_assoc_id = CLibrary.cID(notification.associationID)
             append(&value, to: &buffer, length: \.ssf_length, trailing: data)
         case .remoteError(let causes, let id):
             var value = sctp_remote_error()
@@ -119,12 +133,14 @@ enum Notifications {
         return buffer
     }
 
-    /// Writes the structure, its length field set to the structure's size plus `trailing`
-    /// (the variable part: data, causes, stream numbers), then `trailing`.
+    /// Writes the structure (as C's sizeof: with its tail padding, Swift's stride), its
+    /// length field set to that size plus `trailing` (the variable part: data, causes,
+    /// stream numbers), then `trailing`.
     private static func append<T>(_ value: inout T, to buffer: inout ByteBuffer, length: WritableKeyPath<T, UInt32>,
                                   trailing: ByteBuffer = ByteBuffer()) {
-        value[keyPath: length] = UInt32(MemoryLayout<T>.size + trailing.readableBytes)
+        value[keyPath: length] = UInt32(MemoryLayout<T>.stride + trailing.readableBytes)
         _ = withUnsafeBytes(of: &value) { buffer.writeBytes($0) }
+        buffer.writeRepeatingByte(0, count: MemoryLayout<T>.stride - MemoryLayout<T>.size)
         buffer.writeImmutableBuffer(trailing)
     }
 }

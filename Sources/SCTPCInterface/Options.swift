@@ -27,14 +27,21 @@ extension CLibrary {
     }
 
     static func setOption(_ entry: Entry, level: CInt, name: CInt, _ pointer: UnsafeRawPointer?, _ length: socklen_t) throws(SCTPError) {
+        // Several options are read, changed and written back: one thread at a time per socket.
+        entry.optionLock.lock()
+        defer { entry.optionLock.unlock() }
         let socket = entry.socket
         if level == SOL_SOCKET {
             switch name {
             case SO_RCVTIMEO:
                 let time = try Self.value(pointer, length, as: timeval.self)
-                let total = Int64(time.tv_sec) * 1_000_000 + Int64(time.tv_usec)
-                guard total >= 0 else { throw SCTPError(.invalidArgument, "a negative SO_RCVTIMEO") }
-                try socket.setOption(.receiveTimeout, total == 0 ? nil : .microseconds(total))
+                guard time.tv_sec >= 0, (0..<1_000_000).contains(Int(time.tv_usec)) else {
+                    throw SCTPError(Errno.outOfDomain, "SO_RCVTIMEO out of range: \(time.tv_sec) s \(time.tv_usec) µs")
+                }
+                // Beyond a year is as good as never.
+                let seconds = min(Int64(time.tv_sec), 366 * 86_400)
+                let timeout = Duration.seconds(seconds) + .microseconds(Int64(time.tv_usec))
+                try socket.setOption(.receiveTimeout, timeout == .zero ? nil : timeout)
             case SO_LINGER:
                 let setting = try Self.value(pointer, length, as: linger.self)
                 try socket.setOption(.linger, setting.l_onoff == 0 ? nil : .seconds(Int64(max(setting.l_linger, 0))))
@@ -61,7 +68,7 @@ extension CLibrary {
             try socket.setOption(.noDelay, try Self.value(pointer, length, as: CInt.self) != 0)
         case SCTP_RTOINFO:
             let info = try Self.value(pointer, length, as: sctp_rtoinfo.self)
-            let association = associationID(info.srto_assoc_id)
+            let association = target(socket, info.srto_assoc_id)
             var current = try socket.getOption(.rtoInfo, association: association)
             if info.srto_initial != 0 { current.initial = Duration.milliseconds(Int64(info.srto_initial)) }
             if info.srto_min != 0 { current.minimum = Duration.milliseconds(Int64(info.srto_min)) }
@@ -69,24 +76,53 @@ extension CLibrary {
             try socket.setOption(.rtoInfo, current, association: association)
         case SCTP_EVENT:
             let event = try Self.value(pointer, length, as: sctp_event.self)
-            guard let kind = eventTypes.first(where: { $0.0 == event.se_type })?.1 else {
+            let on = event.se_on != 0
+            switch Int32(event.se_type) {
+            case SCTP_DATA_IO_EVENT:
+                // The receive info with each message (as SCTP_RECVRCVINFO).
+                entry.receiveInfo.withLockedValue { $0 = on }
+                return
+            case SCTP_SEND_FAILED:
+                entry.legacySendFailed.withLockedValue { $0 = on }
+            case SCTP_SEND_FAILED_EVENT:
+                if on { entry.legacySendFailed.withLockedValue { $0 = false } }
+            default:
+                break
+            }
+            let kind: SCTPEventTypes
+            if Int32(event.se_type) == SCTP_SEND_FAILED {
+                kind = .sendFailed
+            } else if let known = eventTypes.first(where: { $0.0 == event.se_type })?.1 {
+                kind = known
+            } else {
                 throw SCTPError(.invalidArgument, "event type 0x\(String(event.se_type, radix: 16)) is not one this library reports")
             }
             var subscribed = try socket.getOption(.events)
-            if event.se_on != 0 { subscribed.insert(kind) } else { subscribed.remove(kind) }
+            if on { subscribed.insert(kind) } else { subscribed.remove(kind) }
             try socket.setOption(.events, subscribed)
         case SCTP_EVENTS:
-            // Shorter values (older programs) subscribe to the kinds they name.
-            guard length > 0 else { throw SCTPError(.invalidArgument, "an empty SCTP_EVENTS value") }
-            let count = min(Int(length), MemoryLayout<sctp_event_subscribe>.size)
+            // Shorter values (programs built against an older structure) set the kinds they
+            // name and leave the others as they are; a longer one is EINVAL.
+            guard length > 0, Int(length) <= MemoryLayout<sctp_event_subscribe>.stride else {
+                throw SCTPError(.invalidArgument, "an SCTP_EVENTS value of \(length) bytes")
+            }
+            let count = Int(length)
             try readable(pointer, count, "the option value")
             let bytes = UnsafeRawBufferPointer(start: pointer, count: count)
-            // sctp_data_io_event (byte 0) is the receive info, always given; the others in order.
+            // Byte 0, sctp_data_io_event, is the receive info; the others in the structure's order.
             let kinds: [SCTPEventTypes] = [.associationChange, .peerAddressChange, .sendFailed, .remoteError, .shutdown,
                                            .partialDelivery, .adaptationIndication, .authentication, .senderDry, .streamReset,
                                            .associationReset, .streamChange, .sendFailed]
-            var subscribed: SCTPEventTypes = []
-            for (index, kind) in kinds.enumerated() where index + 1 < count && bytes[index + 1] != 0 { subscribed.insert(kind) }
+            var subscribed = try socket.getOption(.events)
+            // sctp_send_failure_event (byte 3) asks for struct sctp_send_failed, byte 13 for the newer event.
+            let legacy = count > 3 && bytes[3] != 0, newer = count > 13 && bytes[13] != 0
+            for (index, kind) in kinds.enumerated() where index + 1 < count && kind != .sendFailed {
+                if bytes[index + 1] != 0 { subscribed.insert(kind) } else { subscribed.remove(kind) }
+            }
+            if count > 3 {
+                if legacy || newer { subscribed.insert(.sendFailed) } else { subscribed.remove(.sendFailed) }
+                entry.legacySendFailed.withLockedValue { $0 = legacy && !newer }
+            }
             try socket.setOption(.events, subscribed)
             entry.receiveInfo.withLockedValue { $0 = bytes[0] != 0 }
         case SCTP_RECVRCVINFO:
@@ -96,7 +132,8 @@ extension CLibrary {
         case SCTP_RECVNXTINFO:
             try socket.setOption(.receiveNextInfo, try Self.value(pointer, length, as: CInt.self) != 0)
         case SCTP_DEFAULT_SNDINFO:
-            try socket.setOption(.defaultSendInfo, sendInfo(try Self.value(pointer, length, as: sctp_sndinfo.self)))
+            let info = try Self.value(pointer, length, as: sctp_sndinfo.self)
+            try socket.setOption(.defaultSendInfo, sendInfo(info, base: socket.getOption(.defaultSendInfo)))
         case SCTP_AUTOCLOSE:
             let seconds = try Self.value(pointer, length, as: CInt.self)
             guard seconds >= 0 else { throw SCTPError(.invalidArgument, "a negative SCTP_AUTOCLOSE") }
@@ -137,10 +174,10 @@ extension CLibrary {
         // Options naming an association read it from the caller's value first.
         func requestedAssociation() throws(SCTPError) -> AssociationID? {
             guard let pointer, let length else { return nil }
-            try readable(length, MemoryLayout<socklen_t>.size, "the option length")
+            try writable(length, MemoryLayout<socklen_t>.size, "the option length")
             guard Int(length.pointee) >= MemoryLayout<sctp_assoc_t>.size else { return nil }
             try readable(pointer, MemoryLayout<sctp_assoc_t>.size, "the option value")
-            return associationID(pointer.loadUnaligned(as: sctp_assoc_t.self))
+            return target(socket, pointer.loadUnaligned(as: sctp_assoc_t.self))
         }
         switch name {
         case SCTP_INITMSG:
@@ -156,12 +193,22 @@ extension CLibrary {
             try store(sctp_rtoinfo(srto_assoc_id: cID(association), srto_initial: milliseconds(info.initial),
                                    srto_max: milliseconds(info.maximum), srto_min: milliseconds(info.minimum)), pointer, length)
         case SCTP_EVENT:
-            let asked = try Self.value(pointer, length.map { $0.pointee } ?? 0, as: sctp_event.self)
-            guard let kind = eventTypes.first(where: { $0.0 == asked.se_type })?.1 else {
-                throw SCTPError(.invalidArgument, "event type 0x\(String(asked.se_type, radix: 16)) is not one this library reports")
+            guard let length else { throw SCTPError(.badAddress, "the option length is NULL") }
+            try writable(length, MemoryLayout<socklen_t>.size, "the option length")
+            var answer = try Self.value(pointer, length.pointee, as: sctp_event.self)
+            switch Int32(answer.se_type) {
+            case SCTP_DATA_IO_EVENT:
+                answer.se_on = entry.receiveInfo.withLockedValue { $0 } ? 1 : 0
+            case SCTP_SEND_FAILED, SCTP_SEND_FAILED_EVENT:
+                let legacy = entry.legacySendFailed.withLockedValue { $0 }
+                let subscribed = try socket.getOption(.events).contains(.sendFailed)
+                answer.se_on = subscribed && legacy == (Int32(answer.se_type) == SCTP_SEND_FAILED) ? 1 : 0
+            default:
+                guard let kind = eventTypes.first(where: { $0.0 == answer.se_type })?.1 else {
+                    throw SCTPError(.invalidArgument, "event type 0x\(String(answer.se_type, radix: 16)) is not one this library reports")
+                }
+                answer.se_on = try socket.getOption(.events).contains(kind) ? 1 : 0
             }
-            var answer = asked
-            answer.se_on = try socket.getOption(.events).contains(kind) ? 1 : 0
             try store(answer, pointer, length)
         case SCTP_RECVRCVINFO:
             try store(CInt(entry.receiveInfo.withLockedValue { $0 } ? 1 : 0), pointer, length)
@@ -178,7 +225,8 @@ extension CLibrary {
         case SCTP_STATUS:
             let association = try requestedAssociation()
             let status = try socket.getOption(.status, association: association)
-            try store(cStatus(status, id: association ?? socket.associationIDs.first), pointer, length)
+            let port = (try? socket.getpaddrs(association).first?.port) ?? nil
+            try store(cStatus(status, id: association ?? socket.associationIDs.first, peerPort: port ?? 0), pointer, length)
         case SCTP_GET_ASSOC_NUMBER:
             try store(UInt32(socket.associationIDs.count), pointer, length)
         case SCTP_REMOTE_UDP_ENCAPS_PORT:
@@ -190,7 +238,9 @@ extension CLibrary {
         }
     }
 
-    static func cStatus(_ status: AssociationStatus, id: AssociationID?) -> sctp_status {
+    /// `struct sctp_status`. `sstat_penddata` (DATA chunks received and not yet delivered)
+    /// is not tracked: 0.
+    static func cStatus(_ status: AssociationStatus, id: AssociationID?, peerPort: Int) -> sctp_status {
         var value = sctp_status()
         value.sstat_assoc_id = cID(id)
         value.sstat_state = switch status.state {
@@ -205,14 +255,14 @@ extension CLibrary {
         }
         value.sstat_rwnd = UInt32(clamping: status.peerReceiveWindow)
         value.sstat_unackdata = UInt16(clamping: status.unacknowledgedChunks)
-        value.sstat_penddata = UInt16(clamping: status.pendingBytes)
+        value.sstat_penddata = 0
         value.sstat_instrms = status.inboundStreams
         value.sstat_outstrms = status.outboundStreams
         value.sstat_fragmentation_point = UInt32(clamping: status.fragmentationPoint)
         if let primary = status.primaryAddress, let path = status.paths.first(where: { $0.address == primary }) {
             var info = sctp_paddrinfo()
             info.spinfo_assoc_id = cID(id)
-            if let address = try? primary.socketAddress(port: 0) {
+            if let address = try? primary.socketAddress(port: peerPort) {
                 withUnsafeMutableBytes(of: &info.spinfo_address) { _ = write(address, to: $0.baseAddress!, capacity: $0.count) }
             }
             info.spinfo_state = switch path.state {

@@ -56,7 +56,7 @@ public func sctp_getpaddrs(_ sd: CInt, _ id: sctp_assoc_t, _ addresses: UnsafeMu
         let socket = try CLibrary.socket(sd)
         guard let addresses else { throw SCTPError(.badAddress, "addrs is NULL") }
         try CLibrary.writable(addresses, MemoryLayout<UnsafeMutablePointer<sockaddr>?>.size, "addrs")
-        let peers = try socket.getpaddrs(socket.style == .oneToOne ? nil : CLibrary.associationID(id))
+        let peers = try socket.getpaddrs(CLibrary.target(socket, id))
         addresses.pointee = try CLibrary.packedArray(peers)
         return CInt(peers.count)
     }
@@ -73,7 +73,7 @@ public func sctp_getladdrs(_ sd: CInt, _ id: sctp_assoc_t, _ addresses: UnsafeMu
         let socket = try CLibrary.socket(sd)
         guard let addresses else { throw SCTPError(.badAddress, "addrs is NULL") }
         try CLibrary.writable(addresses, MemoryLayout<UnsafeMutablePointer<sockaddr>?>.size, "addrs")
-        let local = try socket.getladdrs(socket.style == .oneToOne ? nil : CLibrary.associationID(id))
+        let local = try socket.getladdrs(CLibrary.target(socket, id))
         addresses.pointee = try CLibrary.packedArray(local)
         return CInt(local.count)
     }
@@ -132,12 +132,15 @@ extension CLibrary {
         return result
     }
 
-    /// `struct sctp_sndinfo` as send info. The PPID is kept as the bytes the C caller wrote
-    /// (they go on the wire unchanged, as with a kernel socket; callers use htonl).
-    static func sendInfo(_ info: sctp_sndinfo) throws(SCTPError) -> SCTPSendInfo {
+    /// `struct sctp_sndinfo` as send info, with the PR-SCTP policy of `base` (the socket's
+    /// default). The PPID is kept as the bytes the C caller wrote (they go on the wire
+    /// unchanged, as with a kernel socket; callers use htonl). Association ids 0 to 2
+    /// (SCTP_FUTURE/CURRENT/ALL_ASSOC) name none.
+    static func sendInfo(_ info: sctp_sndinfo, base: SCTPSendInfo = SCTPSendInfo()) throws(SCTPError) -> SCTPSendInfo {
         SCTPSendInfo(stream: info.snd_sid, payloadProtocolIdentifier: UInt32(bigEndian: info.snd_ppid),
                      flags: try sendFlags(UInt32(info.snd_flags)), context: info.snd_context,
-                     associationID: associationID(info.snd_assoc_id))
+                     associationID: info.snd_assoc_id > SCTP_ALL_ASSOC ? associationID(info.snd_assoc_id) : nil,
+                     partialReliability: base.partialReliability)
     }
 
     static func cSendInfo(_ info: SCTPSendInfo) -> sctp_sndinfo {
@@ -162,7 +165,7 @@ extension CLibrary {
         case SCTP_SENDV_NOINFO:
             return nil
         case SCTP_SENDV_SNDINFO:
-            return try sendInfo(value(info, length, as: sctp_sndinfo.self))
+            return try sendInfo(value(info, length, as: sctp_sndinfo.self), base: socket.getOption(.defaultSendInfo))
         case SCTP_SENDV_PRINFO:
             let pr = try value(info, length, as: sctp_prinfo.self)
             var result = try socket.getOption(.defaultSendInfo)
@@ -177,8 +180,8 @@ extension CLibrary {
             if spa.sendv_flags & UInt32(SCTP_SEND_AUTHINFO_VALID) != 0 {
                 throw SCTPError(.notSupported, "SCTP_SEND_AUTHINFO_VALID: messages use the association's active key")
             }
-            var result = spa.sendv_flags & UInt32(SCTP_SEND_SNDINFO_VALID) != 0
-                ? try sendInfo(spa.sendv_sndinfo) : try socket.getOption(.defaultSendInfo)
+            let base = try socket.getOption(.defaultSendInfo)
+            var result = spa.sendv_flags & UInt32(SCTP_SEND_SNDINFO_VALID) != 0 ? try sendInfo(spa.sendv_sndinfo, base: base) : base
             if spa.sendv_flags & UInt32(SCTP_SEND_PRINFO_VALID) != 0 {
                 result.partialReliability = try partialReliability(policy: spa.sendv_prinfo.pr_policy, value: spa.sendv_prinfo.pr_value)
             }
@@ -224,9 +227,14 @@ public func sctp_sendmsg(_ sd: CInt, _ message: UnsafeRawPointer?, _ length: Int
         try CLibrary.readable(message, length, "msg")
         let data = length == 0 ? ByteBuffer() : ByteBuffer(bytes: UnsafeRawBufferPointer(start: message, count: length))
         let peer = try to.map { pointer throws(SCTPError) in try CLibrary.address(at: UnsafeRawPointer(pointer), length: Int(tolen)).0 }
-        let info = SCTPSendInfo(stream: stream, payloadProtocolIdentifier: UInt32(bigEndian: ppid), flags: try CLibrary.sendFlags(flags),
-                                context: context,
-                                partialReliability: timeToLive == 0 ? .reliable : .lifetime(.milliseconds(Int64(timeToLive))))
+        // The PR-SCTP policy rides in the flags (SCTP_PR_SCTP_TTL / RTX, Linux's sinfo_flags);
+        // a time to live without one is a lifetime.
+        let policy = UInt16(flags & UInt32(SCTP_PR_SCTP_TTL | SCTP_PR_SCTP_RTX))
+        let reliability = policy == 0 && timeToLive != 0
+            ? .lifetime(.milliseconds(Int64(timeToLive))) : try CLibrary.partialReliability(policy: policy, value: timeToLive)
+        let info = SCTPSendInfo(stream: stream, payloadProtocolIdentifier: UInt32(bigEndian: ppid),
+                                flags: try CLibrary.sendFlags(flags & ~UInt32(SCTP_PR_SCTP_TTL | SCTP_PR_SCTP_RTX)),
+                                context: context, partialReliability: reliability)
         try socket.sendmsg(data, info: info, to: peer.map { [$0] })
         return length
     }
@@ -243,8 +251,16 @@ extension CLibrary {
     }
 
     /// Reads one message or notification into at most `capacity` bytes: nil at end of file.
-    static func read(_ socket: SCTPSocket, capacity: Int) throws(SCTPError) -> Read? {
-        guard let received = try socket.recvmsg(maxLength: max(capacity, 1)) else {
+    /// A notification longer than `capacity` comes in several reads, the last with MSG_EOR.
+    static func read(_ entry: Entry, capacity: Int) throws(SCTPError) -> Read? {
+        guard capacity > 0 else { throw SCTPError(.invalidArgument, "no room to read into (every iov_len is 0)") }
+        let socket = entry.socket
+        if var rest = entry.notificationRest.withLockedValue({ $0 }) {
+            let part = rest.readSlice(length: min(capacity, rest.readableBytes))!
+            entry.notificationRest.withLockedValue { $0 = rest.readableBytes > 0 ? rest : nil }
+            return Read(data: part, flags: CInt(MSG_NOTIFICATION) | (rest.readableBytes == 0 ? CInt(MSG_EOR) : 0), peer: nil, message: nil)
+        }
+        guard let received = try socket.recvmsg(maxLength: capacity) else {
             settle()  // the SHUTDOWN COMPLETE that ended it goes out
             return nil
         }
@@ -253,10 +269,10 @@ extension CLibrary {
             let peer = try? socket.getpaddrs(socket.style == .oneToOne ? nil : message.info.associationID).first
             return Read(data: message.data, flags: message.isEndOfRecord ? CInt(MSG_EOR) : 0, peer: peer, message: message)
         case .notification(let notification):
-            var bytes = Notifications.encode(notification)
-            var flags = CInt(MSG_NOTIFICATION)
-            if bytes.readableBytes <= capacity { flags |= CInt(MSG_EOR) } else { bytes = bytes.getSlice(at: 0, length: capacity)! }
-            return Read(data: bytes, flags: flags, peer: nil, message: nil)
+            var bytes = Notifications.encode(notification, legacySendFailed: entry.legacySendFailed.withLockedValue { $0 })
+            let part = bytes.readSlice(length: min(capacity, bytes.readableBytes))!
+            if bytes.readableBytes > 0 { entry.notificationRest.withLockedValue { $0 = bytes } }
+            return Read(data: part, flags: CInt(MSG_NOTIFICATION) | (bytes.readableBytes == 0 ? CInt(MSG_EOR) : 0), peer: nil, message: nil)
         }
     }
 
@@ -300,44 +316,51 @@ public func sctp_recvv(_ sd: CInt, _ iov: UnsafePointer<iovec>?, _ iovlen: CInt,
         guard iovlen > 0, iovlen <= 1024 else { throw SCTPError(.invalidArgument, "iovlen \(iovlen) is not within 1...1024") }
         guard let iov else { throw SCTPError(.badAddress, "iov is NULL") }
         try CLibrary.readable(iov, Int(iovlen) * MemoryLayout<iovec>.stride, "the iovec array")
+        // Every output is checked before anything is taken from the socket: a failure loses nothing.
         var capacity = 0
         for index in 0..<Int(iovlen) {
             try CLibrary.writable(iov[index].iov_base, iov[index].iov_len, "iovec \(index)")
+            guard iov[index].iov_len <= Int.max - capacity else { throw SCTPError(.invalidArgument, "the iovecs overflow") }
             capacity += iov[index].iov_len
         }
+        try CLibrary.checkAddressOutput(from, fromlen)
         if let flags { try CLibrary.writable(flags, MemoryLayout<CInt>.size, "flags") }
         if let infotype { try CLibrary.writable(infotype, MemoryLayout<CUnsignedInt>.size, "infotype") }
-        if let infolen { try CLibrary.writable(infolen, MemoryLayout<socklen_t>.size, "infolen") }
-        guard let read = try CLibrary.read(entry.socket, capacity: capacity) else {
+        var infoCapacity = 0
+        if let info, let infolen, infotype != nil {
+            try CLibrary.writable(infolen, MemoryLayout<socklen_t>.size, "infolen")
+            infoCapacity = Int(infolen.pointee)
+            try CLibrary.writable(info, min(infoCapacity, MemoryLayout<sctp_recvv_rn>.stride), "info")
+        }
+        guard let read = try CLibrary.read(entry, capacity: capacity) else {
             flags?.pointee = 0
             infotype?.pointee = CUnsignedInt(SCTP_RECVV_NOINFO)
+            if infoCapacity > 0 { infolen?.pointee = 0 }
             return 0
         }
         let copied = CLibrary.scatter(read.data, into: iov, count: Int(iovlen))
-        try CLibrary.write(read.peer, to: from, length: fromlen)
+        CLibrary.write(read.peer, to: from, length: fromlen)
         flags?.pointee = read.flags
-        // What comes with it: SCTP_RECVRCVINFO and SCTP_RECVNXTINFO decide (RFC 6458 §9.13).
+        // What comes with it: SCTP_RECVRCVINFO and SCTP_RECVNXTINFO decide (RFC 6458 §9.13),
+        // and what fits in `*infolen` (the richest kind that fits; none if nothing does).
+        let rcv = read.message.flatMap { entry.receiveInfo.withLockedValue { $0 } ? CLibrary.cReceiveInfo($0.info) : nil }
+        let nxt = read.message?.nextInfo.map(CLibrary.cNextInfo)
         var type = SCTP_RECVV_NOINFO
-        if let info, let infolen, let infotype {
-            let rcv = read.message.flatMap { entry.receiveInfo.withLockedValue { $0 } ? CLibrary.cReceiveInfo($0.info) : nil }
-            let nxt = read.message?.nextInfo.map(CLibrary.cNextInfo)
-            switch (rcv, nxt) {
-            case (let rcv?, let nxt?) where Int(infolen.pointee) >= MemoryLayout<sctp_recvv_rn>.size:
+        if let info, let infolen, infoCapacity > 0 {
+            if let rcv, let nxt, infoCapacity >= MemoryLayout<sctp_recvv_rn>.stride {
                 try CLibrary.store(sctp_recvv_rn(recvv_rcvinfo: rcv, recvv_nxtinfo: nxt), info, infolen)
                 type = SCTP_RECVV_RN
-            case (let rcv?, _):
+            } else if let rcv, infoCapacity >= MemoryLayout<sctp_rcvinfo>.stride {
                 try CLibrary.store(rcv, info, infolen)
                 type = SCTP_RECVV_RCVINFO
-            case (nil, let nxt?):
+            } else if let nxt, infoCapacity >= MemoryLayout<sctp_nxtinfo>.stride {
                 try CLibrary.store(nxt, info, infolen)
                 type = SCTP_RECVV_NXTINFO
-            case (nil, nil):
+            } else {
                 infolen.pointee = 0
             }
-            infotype.pointee = CUnsignedInt(type)
-        } else {
-            infotype?.pointee = CUnsignedInt(type)
         }
+        infotype?.pointee = CUnsignedInt(type)
         return copied
     }
 }
@@ -347,18 +370,19 @@ public func sctp_recvmsg(_ sd: CInt, _ message: UnsafeMutableRawPointer?, _ leng
                          _ fromlen: UnsafeMutablePointer<socklen_t>?, _ sinfo: UnsafeMutablePointer<sctp_sndrcvinfo>?,
                          _ flags: UnsafeMutablePointer<CInt>?) -> Int {
     CLibrary.call(-1) { () throws(SCTPError) -> Int in
-        let socket = try CLibrary.socket(sd)
+        let entry = try CLibrary.entry(sd)
         guard length > 0 else { throw SCTPError(.invalidArgument, "len must be positive") }
         try CLibrary.writable(message, length, "msg")
-        if let sinfo { try CLibrary.writable(sinfo, MemoryLayout<sctp_sndrcvinfo>.size, "sinfo") }
+        try CLibrary.checkAddressOutput(from, fromlen)
+        if let sinfo { try CLibrary.writable(sinfo, MemoryLayout<sctp_sndrcvinfo>.stride, "sinfo") }
         if let flags { try CLibrary.writable(flags, MemoryLayout<CInt>.size, "msg_flags") }
-        guard let read = try CLibrary.read(socket, capacity: length) else {
+        guard let read = try CLibrary.read(entry, capacity: length) else {
             flags?.pointee = 0
             return 0
         }
         let count = min(read.data.readableBytes, length)
         if count > 0 { read.data.withUnsafeReadableBytes { message!.copyMemory(from: $0.baseAddress!, byteCount: count) } }
-        try CLibrary.write(read.peer, to: from, length: fromlen)
+        CLibrary.write(read.peer, to: from, length: fromlen)
         flags?.pointee = read.flags
         if let sinfo {
             var value = sctp_sndrcvinfo()

@@ -42,9 +42,7 @@ public func swiftsctp_socket(_ domain: CInt, _ type: CInt, _ proto: CInt) -> CIn
         }
         let socket = SCTPSocket(family: family, style: style, stack: CLibrary.stack)
         if nonBlocking { try socket.setOption(.nonBlocking, true) }
-        let descriptor = try CLibrary.add(socket)
-        if nonBlocking { try CLibrary.entry(descriptor).nonBlocking.withLockedValue { $0 = true } }
-        return descriptor
+        return try CLibrary.add(socket)
     }
 }
 
@@ -70,15 +68,11 @@ public func swiftsctp_listen(_ sd: CInt, _ backlog: CInt) -> CInt {
 @_cdecl("swiftsctp_accept")
 public func swiftsctp_accept(_ sd: CInt, _ address: UnsafeMutablePointer<sockaddr>?, _ length: UnsafeMutablePointer<socklen_t>?) -> CInt {
     CLibrary.call(-1) { () throws(SCTPError) -> CInt in
-        let child = try CLibrary.socket(sd).accept()
-        let peer = try? child.getpaddrs().first
-        let descriptor = try CLibrary.add(child)
-        let written = Result { () throws(SCTPError) in try CLibrary.write(peer, to: address, length: length) }
-        if case .failure(let error) = written {
-            _ = try? CLibrary.remove(descriptor).close()
-            throw error
-        }
-        return descriptor
+        let listener = try CLibrary.socket(sd)
+        try CLibrary.checkAddressOutput(address, length)
+        let child = try listener.accept()
+        CLibrary.write(try? child.getpaddrs().first, to: address, length: length)
+        return try CLibrary.add(child)
     }
 }
 
@@ -88,7 +82,9 @@ public func swiftsctp_connect(_ sd: CInt, _ address: UnsafePointer<sockaddr>?, _
         let entry = try CLibrary.entry(sd)
         guard let address else { throw SCTPError(.badAddress, "the address is NULL") }
         let (peer, _) = try CLibrary.address(at: UnsafeRawPointer(address), length: Int(length))
-        if try connect(entry, to: [peer]).started { throw .connectStarted }
+        // connect(2) on a non-blocking socket: EINPROGRESS, as POSIX says (the manual page's
+        // EWOULDBLOCK is sctp_connectx's).
+        if try connect(entry, to: [peer]).started { throw SCTPError(.nowInProgress, "non-blocking: the association is being set up") }
         return 0
     }
 }
@@ -97,8 +93,8 @@ public func swiftsctp_connect(_ sd: CInt, _ address: UnsafePointer<sockaddr>?, _
 /// starts and the call fails with EWOULDBLOCK, as the sctp_connectx page says (`started`;
 /// completion shows as an SCTP_ASSOC_CHANGE notification, and the id is known already).
 func connect(_ entry: CLibrary.Entry, to peers: [SocketAddress]) throws(SCTPError) -> (id: AssociationID, started: Bool) {
-    let id = try entry.socket.connectx(peers)
-    return (id, entry.nonBlocking.withLockedValue { $0 })
+    let nonBlocking = try entry.socket.getOption(.nonBlocking)
+    return (try entry.socket.connectx(peers), nonBlocking)
 }
 
 extension SCTPError {
@@ -133,11 +129,9 @@ public func swiftsctp_fcntl(_ sd: CInt, _ command: CInt, _ argument: CInt) -> CI
         let entry = try CLibrary.entry(sd)
         switch command {
         case F_GETFL:
-            return O_RDWR | (entry.nonBlocking.withLockedValue { $0 } ? O_NONBLOCK : 0)
+            return O_RDWR | (try entry.socket.getOption(.nonBlocking) ? O_NONBLOCK : 0)
         case F_SETFL:
-            let on = argument & O_NONBLOCK != 0
-            try entry.socket.setOption(.nonBlocking, on)
-            entry.nonBlocking.withLockedValue { $0 = on }
+            try entry.socket.setOption(.nonBlocking, argument & O_NONBLOCK != 0)
             return 0
         default:
             throw SCTPError(.invalidArgument, "fcntl command \(command): only F_GETFL and F_SETFL (O_NONBLOCK)")

@@ -21,6 +21,10 @@ struct CLibraryTests {
         let peers = Set(lines.filter { $0.hasPrefix("PEER ") })
         #expect(peers == ["PEER 127.0.0.1 \(port)", "PEER 127.0.0.2 \(port)"], "the peer's addresses: \(peers)")
         #expect(lines.contains("VERIFIED 30") && lines.contains("STATUS state=4 out=5 in=5") && lines.contains("EOF 0"), "\(lines)")
+        // SHUTDOWN_COMP (state 3) is read as a notification before the end of file.
+        #expect(lines.suffix(2) == ["NOTIFICATION type=0x8001 state=3", "EOF 0"], "\(lines)")
+        // SCTP_COMM_UP (0x8001, state 0), 20 bytes read 8 at a time: MSG_EOR on the third piece.
+        #expect(lines.contains("NOTIFICATION type=0x8001 state=0 length=20 read=20"), "\(lines)")
         #expect(server.waitForExit(seconds: 30) == 0, "server: \(server.standardOutput)\n\(server.standardError)")
         let serverLines = server.standardOutput.split(separator: "\n").map(String.init)
         #expect(serverLines.contains { $0.hasPrefix("ASSOC_CHANGE state=0 ") && $0.hasSuffix("in=5 out=5") }, "\(serverLines)")

@@ -8,8 +8,9 @@
  * kernel's. Each is a real file descriptor of the process (kept open on /dev/null), so it
  * never collides with another one, but only these functions operate on it.
  *
- * Option names, flags and notification numbers have the values Linux gives them, so
- * programs written against lksctp's <netinet/sctp.h> build with this header instead.
+ * Option names, flags and notification numbers have the values Linux gives them, so that
+ * programs written against lksctp's <netinet/sctp.h> need few changes. The options this
+ * library has are listed in docs/C-LIBRARY.md; the others fail with ENOPROTOOPT.
  * Every function reports failure as the kernel would: -1 with errno set, as RFC 6458 and
  * the sctp_connectx manual page name it.
  *
@@ -80,7 +81,7 @@ typedef int32_t sctp_assoc_t;
 #define SCTP_SACK_IMMEDIATELY 0x0008
 #define SCTP_SENDALL 0x0040
 #define SCTP_EOF 0x0200
-#define SCTP_COMPLETE 0x0020
+#define SCTP_COMPLETE 0x0020 /* nxt_flags: FreeBSD's value (Linux has none) */
 #define SCTP_NOTIFICATION 0x8000
 
 /* pr_policy (RFC 6458 §5.3.7). */
@@ -338,6 +339,18 @@ struct sctp_remote_error {
     uint8_t sre_data[]; /* the causes as the peer sent them */
 };
 
+/* The older send failure notification (SCTP_SEND_FAILED), for programs that subscribe
+ * with sctp_event_subscribe.sctp_send_failure_event or SCTP_EVENT SCTP_SEND_FAILED. */
+struct sctp_send_failed {
+    uint16_t ssf_type;
+    uint16_t ssf_flags;
+    uint32_t ssf_length;
+    uint32_t ssf_error;
+    struct sctp_sndrcvinfo ssf_info;
+    sctp_assoc_t ssf_assoc_id;
+    uint8_t ssf_data[];
+};
+
 struct sctp_send_failed_event {
     uint16_t ssf_type;
     uint16_t ssf_flags;
@@ -425,6 +438,7 @@ union sctp_notification {
     struct sctp_assoc_change sn_assoc_change;
     struct sctp_paddr_change sn_paddr_change;
     struct sctp_remote_error sn_remote_error;
+    struct sctp_send_failed sn_send_failed;
     struct sctp_shutdown_event sn_shutdown_event;
     struct sctp_adaptation_event sn_adaptation_event;
     struct sctp_pdapi_event sn_pdapi_event;
