@@ -34,6 +34,7 @@ public struct SCTPError: Error, Hashable, Sendable, CustomStringConvertible {
         case .connectionReset: "ECONNRESET"
         case .permissionDenied: "EACCES"
         case .notPermitted: "EPERM"
+        case .messageTooLong: "EMSGSIZE"
         default: "errno \(errno.rawValue)"
         }
     }

@@ -55,7 +55,8 @@ public struct SCTPConfiguration: Sendable, Hashable {
     /// Disable Nagle-like bundling delay (`SCTP_NODELAY`). When `false`, while data is
     /// unacknowledged, new data waits until a full chunk's worth is queued or the SACK comes.
     public var noDelay: Bool = true
-    /// Max.Burst: new packets sent at once on one path.
+    /// Max.Burst: new packets sent at once on one path (`SCTP_MAX_BURST`); 0 switches burst
+    /// mitigation off (cwnd alone limits).
     public var maxBurst: Int = 4
     /// Bytes of user messages that may wait in the send queue (`SO_SNDBUF`).
     public var sendBufferSize: Int = 4 << 20

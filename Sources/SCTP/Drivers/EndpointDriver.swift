@@ -560,6 +560,45 @@ final class EndpointDriver: @unchecked Sendable {
     /// The data transfer counters of an association, `nil` once it is gone.
     func statistics(of id: AssociationID) -> AssociationStatistics? { endpoint.statistics(of: id) }
 
+    /// The messages PR-SCTP gave up on an association (RFC 7496), `nil` once it is gone.
+    func abandonedMessages(of id: AssociationID) -> AbandonedMessageStatistics? { endpoint.abandonedMessages(of: id) }
+
+    /// Whether an association uses PR-SCTP (`SCTP_PR_SUPPORTED`), `nil` once it is gone.
+    func partialReliabilitySupported(of id: AssociationID) -> Bool? { endpoint.partialReliabilitySupported(on: id) }
+
+    /// The largest message an association sends unfragmented, `nil` once it is gone.
+    func fragmentationPoint(of id: AssociationID) -> Int? { endpoint.fragmentationPoint(of: id) }
+
+    /// Changes a live association's Max.Burst (`SCTP_MAX_BURST`).
+    func setMaxBurst(_ burst: Int, of id: AssociationID) throws(SCTPError) {
+        do {
+            try endpoint.setMaxBurst(burst, of: id)
+        } catch {
+            throw Self.map(error)
+        }
+        flushSoon()
+    }
+
+    /// Changes a live association's delayed-SACK timing (`SCTP_DELAYED_SACK`).
+    func setDelayedSack(timeout: Duration, frequency: Int, of id: AssociationID) throws(SCTPError) {
+        do {
+            try endpoint.setDelayedSack(timeout: timeout, frequency: frequency, of: id, now: now)
+        } catch {
+            throw Self.map(error)
+        }
+        flushSoon()
+    }
+
+    /// Changes a live association's path thresholds (`SCTP_PEER_ADDR_THLDS`, RFC 7829).
+    func setPathThresholds(pathMaxRetransmits: Int, potentiallyFailedThreshold: Int, of id: AssociationID) throws(SCTPError) {
+        do {
+            try endpoint.setPathThresholds(pathMaxRetransmits: pathMaxRetransmits,
+                                           potentiallyFailedThreshold: potentiallyFailedThreshold, of: id)
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
     /// Aborts what is alive, stops the timer and leaves the stack.
     func close() {
         guard !closed else { return }

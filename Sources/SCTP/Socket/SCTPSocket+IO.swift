@@ -58,6 +58,11 @@ extension SCTPSocket {
             for id in targets { try? driver.abort(id, reason: data.readableBytes > 0 ? data : nil) }
             return eventLoop.makeSucceededVoidFuture()
         }
+        if disableFragments, data.readableBytes > 0,
+           let id = targets.first(where: { data.readableBytes > driver.fragmentationPoint(of: $0) ?? Int.max }) {
+            return eventLoop.makeFailedFuture(SCTPError(.messageTooLong,
+                "SCTP_DISABLE_FRAGMENTS: \(data.readableBytes) bytes exceed the fragmentation point \(driver.fragmentationPoint(of: id) ?? 0)"))
+        }
         var sends: [EventLoopFuture<Void>] = []
         if data.readableBytes > 0 {
             for id in targets {
@@ -65,7 +70,7 @@ extension SCTPSocket {
                                               isUnordered: info.flags.contains(.unordered),
                                               requestsImmediateAck: info.flags.contains(.sackImmediately),
                                               partialReliability: info.partialReliability, destination: destination,
-                                              context: info.context, payload: data)
+                                              context: info.context != 0 ? info.context : context(of: id), payload: data)
                 if nonBlocking {
                     do {
                         try driver.trySend(message, on: id)
@@ -318,15 +323,18 @@ extension SCTPSocket: EndpointEventSink {
                 phase = .bound
             }
             associations.remove(id)
+            associationContexts[id] = nil
         case .communicationLost(let id, let reason):
             if style == .oneToOne, id == association {
                 phase = .disconnected
                 if reason != .userAborted { lostError = SCTPError(.connectionReset, "association lost: \(reason)") }
             }
             associations.remove(id)
+            if style == .oneToMany { associationContexts[id] = nil }
         case .shutdownComplete(let id):
             if style == .oneToOne, id == association { phase = .disconnected }
             associations.remove(id)
+            if style == .oneToMany { associationContexts[id] = nil }
         default:
             break
         }

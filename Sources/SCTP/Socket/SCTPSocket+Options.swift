@@ -39,14 +39,7 @@ extension SCTPSocket {
 
     /// A snapshot of a peer address of an association (`SCTP_GET_PEER_ADDR_INFO`).
     public func peerAddressInfo(_ address: SocketAddress, association: AssociationID? = nil) throws(SCTPError) -> PathStatus {
-        guard let ip = IPAddress(address) else { throw SCTPError(.addressFamilyNotSupported, "not an IP address: \(address)") }
-        return try onLoop { [self] in
-            let (driver, id) = try resolve(association)
-            guard let path = driver.status(of: id)?.paths.first(where: { $0.address == ip }) else {
-                throw SCTPError(.invalidArgument, "\(address) is not an address of the peer")
-            }
-            return path
-        }
+        try getOption(.peerAddressInfo(address), association: association)
     }
 }
 

@@ -70,6 +70,12 @@ public final class SCTPSocket: @unchecked Sendable {
     /// `SCTP_FRAGMENT_INTERLEAVE` (RFC 6458 §8.1.20): 0, 1 (the default) or 2.
     var fragmentInterleave = 1
     var remoteUDPPort: Int?
+    /// `SCTP_DISABLE_FRAGMENTS`: messages above the fragmentation point fail with EMSGSIZE.
+    var disableFragments = false
+    /// `SCTP_CONTEXT`: the context of sends whose info gives none, per association (entries
+    /// go with their association) and for the others.
+    var associationContexts: [AssociationID: UInt32] = [:]
+    var defaultContext: UInt32 = 0
     /// One-to-one: the socket's association. One-to-many: unused.
     var association: AssociationID?
     /// One-to-one: why the association was lost (ABORT, retransmissions exhausted), reported
@@ -110,6 +116,11 @@ public final class SCTPSocket: @unchecked Sendable {
         linger = parent.linger
         receiveTimeout = parent.receiveTimeout
         remoteUDPPort = parent.remoteUDPPort
+        receiveNextInfo = parent.receiveNextInfo
+        fragmentInterleave = parent.fragmentInterleave
+        disableFragments = parent.disableFragments
+        defaultContext = parent.defaultContext
+        if let context = parent.associationContexts[id] { associationContexts[id] = context }
         association = id
         phase = .connected
         parent.driver?.route(id, to: self)
@@ -449,9 +460,7 @@ public final class SCTPSocket: @unchecked Sendable {
 
     /// The associations of the socket: its one on a one-to-one socket, all on a one-to-many.
     public var associationIDs: [AssociationID] {
-        (try? onLoop { [self] in
-            style == .oneToOne ? association.map { [$0] } ?? [] : associations.sorted { $0.rawValue < $1.rawValue }
-        }) ?? []
+        (try? onLoop { [self] in ownAssociations }) ?? []
     }
 
     /// The driver and association a per-association call is about (on the loop).
@@ -481,6 +490,7 @@ public final class SCTPSocket: @unchecked Sendable {
             guard associations.contains(id) else { throw SCTPError(.invalidArgument, "no such association: \(id)") }
             associations.remove(id)
             let child = SCTPSocket(child: id, of: self)
+            associationContexts[id] = nil
             inbox.removeAll { item in
                 let belongs: Bool = switch item {
                 case .message(_, let owner, _): owner == id

@@ -58,13 +58,12 @@ extension SCTPEndpoint {
                        mtuDiscovery: PathMTUDiscoveryStatus(path.pmtud))
         }
         let primary = association.paths.indices.contains(association.primaryPath) ? association.primaryPath : nil
-        let chunkSize = primary.map { association.paths[$0].fragmentChunkSize } ?? TransmissionQueue.pmdcs(mtu: configuration.pathMTU)
         return AssociationStatus(
             state: association.state, peerReceiveWindow: association.tx.outstanding.peerReceiverWindow,
             unacknowledgedChunks: association.tx.outstanding.unacknowledgedCount,
             pendingBytes: association.queuedBytes, inboundStreams: association.inboundStreams,
             outboundStreams: association.outboundStreams, primaryAddress: primary.map { association.paths[$0].address },
-            fragmentationPoint: chunkSize - DataChunk.headerSize, paths: paths,
+            fragmentationPoint: association.fragmentationPoint, paths: paths,
             ecn: association.ecnNegotiated, zeroChecksum: association.zeroChecksumToPeer)
     }
 
@@ -88,6 +87,13 @@ public struct AssociationParameters: Hashable, Sendable {
     public var heartbeatInterval: Duration?
     public var pathMaxRetransmits: Int
     public var associationMaxRetransmits: Int
+    /// Max.Burst (`SCTP_MAX_BURST`; 0: no burst mitigation).
+    public var maxBurst: Int
+    /// The delayed-SACK timeout and packet count (`SCTP_DELAYED_SACK`).
+    public var delayedAckTimeout: Duration
+    public var delayedAckFrequency: Int
+    /// Path.PF.Max.Retrans + 1 (RFC 7829, `SCTP_PEER_ADDR_THLDS`).
+    public var pathPotentiallyFailedThreshold: Int
 }
 
 extension SCTPEndpoint {
@@ -95,7 +101,9 @@ extension SCTPEndpoint {
     public func parameters(of id: AssociationID) -> AssociationParameters? {
         guard let c = associations[id]?.configuration else { return nil }
         return AssociationParameters(rtoInitial: c.rtoInitial, rtoMin: c.rtoMin, rtoMax: c.rtoMax, heartbeatInterval: c.heartbeatInterval,
-                                     pathMaxRetransmits: c.pathMaxRetransmits, associationMaxRetransmits: c.associationMaxRetransmits)
+                                     pathMaxRetransmits: c.pathMaxRetransmits, associationMaxRetransmits: c.associationMaxRetransmits,
+                                     maxBurst: c.maxBurst, delayedAckTimeout: c.delayedAckTimeout, delayedAckFrequency: c.delayedAckFrequency,
+                                     pathPotentiallyFailedThreshold: c.pathPotentiallyFailedThreshold)
     }
 
     /// `SCTP_RTOINFO` on a live association: every path's RTO bounds change; RTOs are

@@ -473,6 +473,12 @@ public struct DataReceiver: Sendable {
         return output
     }
 
+    /// Changes the delayed-SACK timing (`SCTP_DELAYED_SACK` on a live association; see
+    /// `DataTracker.setDelayedSack`).
+    public mutating func setDelayedSack(timeout: Duration, packetsPerSack: Int, now: SCTPInstant) {
+        tracker.setDelayedSack(timeout: timeout, packetsPerSack: packetsPerSack, now: now)
+    }
+
     /// The application read `bytes` of delivered data. When the window has grown by
     /// ``Configuration/windowUpdateThreshold`` since the last SACK, a SACK is due at once
     /// to tell the peer.

@@ -81,8 +81,9 @@ public struct DataTracker: Sendable {
         var last: TSN
     }
 
-    /// The limits and timing given at creation.
-    public let configuration: Configuration
+    /// The limits and timing given at creation (the delayed-SACK timing may change later,
+    /// `setDelayedSack`).
+    public private(set) var configuration: Configuration
     /// The cumulative TSN ack point: every TSN up to and including it has arrived (or was
     /// skipped by FORWARD TSN). Starts at the peer's initial TSN minus one.
     public private(set) var cumulativeTSN: TSN
@@ -259,6 +260,20 @@ public struct DataTracker: Sendable {
     }
 
     // MARK: - When to SACK
+
+    /// Changes the delayed-SACK timing (`SCTP_DELAYED_SACK` on a live association), clamped
+    /// as ``Configuration`` describes. A SACK already scheduled keeps its deadline unless the
+    /// new timeout or packet count makes it due sooner.
+    public mutating func setDelayedSack(timeout: Duration, packetsPerSack: Int, now: SCTPInstant) {
+        configuration.delayedSackTimeout = min(max(timeout, .zero), .milliseconds(500))
+        configuration.packetsPerSack = max(packetsPerSack, 1)
+        guard let deadline = sackDeadline else { return }
+        if packetsSinceSack >= configuration.packetsPerSack {
+            sackDueNow = true
+        } else if now + configuration.delayedSackTimeout < deadline {
+            sackDeadline = now + configuration.delayedSackTimeout
+        }
+    }
 
     /// Ends the processing of one received packet. Call it after the packet's DATA and
     /// FORWARD TSN chunks (it does nothing if the packet had none). Decides whether the

@@ -94,8 +94,10 @@ public struct CongestionController: Hashable, Sendable {
     /// §6.1 D describes: no more than `maxBurst` × PMDCS above the flight size. Never
     /// changes the stored cwnd. `chunkOverhead`: what else every packet of DATA carries (an
     /// AUTH chunk, RFC 4895), which RFC 9260's PMDCS leaves out of the DATA chunk; without it
-    /// a burst of full packets would leave room for one short packet more.
+    /// a burst of full packets would leave room for one short packet more. A `maxBurst` of 0
+    /// (or less) switches burst mitigation off (RFC 6458 §8.1.24): cwnd alone limits.
     public func sendWindow(flightSize: Int, maxBurst: Int, chunkOverhead: Int = 0) -> Int {
+        guard maxBurst > 0 else { return cwnd }
         let burstLimit = flightSize + maxBurst * (pmdcs - chunkOverhead)
         return burstLimit < cwnd ? burstLimit : cwnd
     }

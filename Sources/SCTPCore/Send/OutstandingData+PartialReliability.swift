@@ -22,6 +22,9 @@ extension OutstandingData {
         /// The peer acknowledged all of it non-renegably (NR-SACK) and its data was
         /// released: `payload` is empty.
         public var dataReleased = false
+        /// It was sent with a lifetime (`SCTP_PR_SCTP_TTL`); otherwise with a retransmission
+        /// limit, or reliably.
+        public var hadLifetime = false
     }
 
     /// The messages whose chunks are not all cumulatively acknowledged (for send-failed

@@ -322,10 +322,11 @@ public struct OutstandingData: Sendable {
             chunks[position].state = .abandoned
         }
         let head = chunks[first].chunk
-        let message = AbandonedMessage(streamIdentifier: head.streamIdentifier, payloadProtocolIdentifier: head.payloadProtocolIdentifier,
+        var message = AbandonedMessage(streamIdentifier: head.streamIdentifier, payloadProtocolIdentifier: head.payloadProtocolIdentifier,
                                        isUnordered: head.dataFlags.contains(.unordered), ssn: head.ssn,
                                        context: chunks[first].context, payload: payload,
                                        lastChunkSent: chunks[last].chunk.dataFlags.contains(.ending))
+        message.hadLifetime = chunks[index].expiry != nil
         return (message, last)
     }
 
@@ -367,6 +368,7 @@ public struct OutstandingData: Sendable {
         var message = AbandonedMessage(streamIdentifier: stream, payloadProtocolIdentifier: ppid, isUnordered: unordered,
                                        ssn: SSN(0), context: context, payload: payload, lastChunkSent: lastChunkSent)
         message.mid = key.mid
+        message.hadLifetime = key.expiry != nil
         return message
     }
 

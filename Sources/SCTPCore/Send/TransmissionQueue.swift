@@ -42,6 +42,8 @@ struct TransmissionQueue {
     /// Messages given up (PR-SCTP) or expired before they were sent, since the association
     /// last took them (`takeFailures()`), to report as `.sendFailed`.
     private(set) var failures: [FailedMessage] = []
+    /// The messages PR-SCTP gave up so far, per policy and stream (RFC 7496).
+    public private(set) var abandonedStatistics = AbandonedMessageStatistics()
     /// Outgoing stream resets (RFC 6525) the peer performed while chunks before them were
     /// outstanding: a FORWARD TSN names no skipped SSN of a stream from before its reset (the
     /// peer restarted the stream; the old SSN would skip its new messages).
@@ -374,6 +376,7 @@ struct TransmissionQueue {
                     payload.writeBuffer(&tail)
                 }
             }
+            abandonedStatistics.count(stream: message.streamIdentifier, lifetime: message.hadLifetime, sent: true)
             failures.append(FailedMessage(sent: message, payload: payload))
         }
         forwardTSNPending = true
@@ -382,7 +385,11 @@ struct TransmissionQueue {
     /// Keeps the messages whose lifetime ended before they were sent, for `takeFailures()`.
     private mutating func collectExpiredMessages() {
         guard !queue.expired.isEmpty else { return }
-        for message in queue.takeExpired() { failures.append(FailedMessage(unsent: message)) }
+        for message in queue.takeExpired() {
+            // Only a lifetime expires a message before it is sent.
+            abandonedStatistics.count(stream: message.streamIdentifier, lifetime: true, sent: false)
+            failures.append(FailedMessage(unsent: message))
+        }
     }
 
     // MARK: The end

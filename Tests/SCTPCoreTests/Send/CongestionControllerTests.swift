@@ -192,7 +192,7 @@ struct CongestionControllerTests {
         #expect(check184)
     }
 
-    @Test("Max.Burst: the send window is at most flight + Max.Burst × PMDCS")
+    @Test("Max.Burst: the send window is at most flight + Max.Burst × PMDCS; 0 switches the limit off")
     func maxBurst() {
         var cc = controller()
         grow(&cc, to: 12_000)
@@ -200,6 +200,8 @@ struct CongestionControllerTests {
         #expect(cc.sendWindow(flightSize: 9000, maxBurst: 4) == 12_000)
         // With an AUTH chunk in every DATA packet, the burst is that much smaller per packet.
         #expect(cc.sendWindow(flightSize: 2000, maxBurst: 4, chunkOverhead: 28) == 2000 + 4 * (cc.pmdcs - 28))
+        // SCTP_MAX_BURST 0 (RFC 6458 §8.1.24): no burst mitigation, cwnd alone limits.
+        #expect(cc.sendWindow(flightSize: 2000, maxBurst: 0) == 12_000)
         #expect(cc.cwnd == 12_000)
     }
 
