@@ -152,6 +152,66 @@ static int server(int count, char **texts, int addresses) {
     return swiftsctp_close(sd) == 0 ? 0 : 1;
 }
 
+/* Options on the live association, each read back or shown in behaviour; one line each. */
+static int check_options(int sd, sctp_assoc_t id, int count, uint32_t fragmentation_point) {
+    int bad = 0;
+#define CHECK(what, condition) do { int ok_ = (condition); printf("%s %s\n", ok_ ? "OPTION" : "OPTION-FAIL", what); if (!ok_) bad++; } while (0)
+    socklen_t size;
+    struct sctp_assoc_value value = { .assoc_id = id, .assoc_value = 7 };
+    CHECK("SCTP_MAX_BURST set", swiftsctp_setsockopt(sd, IPPROTO_SCTP, SCTP_MAX_BURST, &value, sizeof(value)) == 0);
+    value.assoc_value = 0;
+    size = sizeof(value);
+    CHECK("SCTP_MAX_BURST get", sctp_opt_info(sd, id, SCTP_MAX_BURST, &value, &size) == 0 && value.assoc_value == 7);
+    struct sctp_sack_info sack = { .sack_assoc_id = id, .sack_delay = 300, .sack_freq = 0 };
+    CHECK("SCTP_DELAYED_SACK set", swiftsctp_setsockopt(sd, IPPROTO_SCTP, SCTP_DELAYED_SACK, &sack, sizeof(sack)) == 0);
+    memset(&sack, 0, sizeof(sack));
+    size = sizeof(sack);
+    CHECK("SCTP_DELAYED_SACK get (frequency unchanged)",
+          sctp_opt_info(sd, id, SCTP_DELAYED_SACK, &sack, &size) == 0 && sack.sack_delay == 300 && sack.sack_freq == 2);
+    sack.sack_delay = 501;
+    CHECK("SCTP_DELAYED_SACK over 500 ms is EINVAL",
+          swiftsctp_setsockopt(sd, IPPROTO_SCTP, SCTP_DELAYED_SACK, &sack, sizeof(sack)) < 0 && errno == EINVAL);
+    value.assoc_value = 0xC0FFEE;
+    CHECK("SCTP_CONTEXT set", swiftsctp_setsockopt(sd, IPPROTO_SCTP, SCTP_CONTEXT, &value, sizeof(value)) == 0);
+    value.assoc_value = 0;
+    size = sizeof(value);
+    CHECK("SCTP_CONTEXT get", sctp_opt_info(sd, id, SCTP_CONTEXT, &value, &size) == 0 && value.assoc_value == 0xC0FFEE);
+    size = sizeof(value);
+    CHECK("SCTP_PR_SUPPORTED negotiated", sctp_opt_info(sd, id, SCTP_PR_SUPPORTED, &value, &size) == 0 && value.assoc_value == 1);
+    struct { uint32_t number; sctp_assoc_t ids[4]; } list;
+    size = sizeof(list);
+    CHECK("SCTP_GET_ASSOC_ID_LIST",
+          swiftsctp_getsockopt(sd, IPPROTO_SCTP, SCTP_GET_ASSOC_ID_LIST, &list, &size) == 0 && list.number == 1 && list.ids[0] == id);
+    struct sctp_assoc_stats stats;
+    memset(&stats, 0, sizeof(stats));
+    size = sizeof(stats);
+    CHECK("SCTP_GET_ASSOC_STATS counts the echoes",
+          sctp_opt_info(sd, id, SCTP_GET_ASSOC_STATS, &stats, &size) == 0 && stats.sas_assoc_id == id
+          && stats.sas_oodchunks >= (uint64_t)count && stats.sas_iodchunks >= (uint64_t)count && stats.sas_opackets >= (uint64_t)count / 2
+          && stats.sas_ipackets >= (uint64_t)count / 2 && stats.sas_isacks >= 1 && stats.sas_maxrto >= 1
+          && stats.sas_obs_rto_ipaddr.ss_family == AF_INET);
+    struct sctp_prstatus pr = { .sprstat_assoc_id = id, .sprstat_policy = SCTP_PR_SCTP_ALL };
+    size = sizeof(pr);
+    CHECK("SCTP_PR_ASSOC_STATUS: nothing abandoned",
+          sctp_opt_info(sd, id, SCTP_PR_ASSOC_STATUS, &pr, &size) == 0 && pr.sprstat_abandoned_sent == 0 && pr.sprstat_abandoned_unsent == 0);
+    pr.sprstat_sid = 1000;
+    size = sizeof(pr);
+    CHECK("SCTP_PR_STREAM_STATUS of a stream it lacks is EINVAL", sctp_opt_info(sd, id, SCTP_PR_STREAM_STATUS, &pr, &size) < 0 && errno == EINVAL);
+    /* SCTP_DISABLE_FRAGMENTS: a message above the fragmentation point fails with EMSGSIZE. */
+    int on = 1;
+    CHECK("SCTP_DISABLE_FRAGMENTS set", swiftsctp_setsockopt(sd, IPPROTO_SCTP, SCTP_DISABLE_FRAGMENTS, &on, sizeof(on)) == 0);
+    static char big[4096];
+    struct iovec iov = { big, fragmentation_point + 1 };
+    struct sctp_sndinfo info = { .snd_sid = 0 };
+    CHECK("SCTP_DISABLE_FRAGMENTS: EMSGSIZE above the fragmentation point",
+          fragmentation_point + 1 <= sizeof(big) && sctp_sendv(sd, &iov, 1, NULL, 0, &info, sizeof(info), SCTP_SENDV_SNDINFO, 0) < 0
+          && errno == EMSGSIZE);
+    on = 0;
+    swiftsctp_setsockopt(sd, IPPROTO_SCTP, SCTP_DISABLE_FRAGMENTS, &on, sizeof(on));
+#undef CHECK
+    return bad;
+}
+
 static int client(int port, int count, char **texts, int addresses) {
     int sd = swiftsctp_socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP);
     if (sd < 0) { perror("socket"); return 1; }
@@ -234,6 +294,7 @@ static int client(int port, int count, char **texts, int addresses) {
     socklen_t size = sizeof(status);
     if (sctp_opt_info(sd, id, SCTP_STATUS, &status, &size) < 0) { perror("SCTP_STATUS"); return 1; }
     printf("STATUS state=%d out=%d in=%d\n", status.sstat_state, status.sstat_outstrms, status.sstat_instrms);
+    if (check_options(sd, id, count, status.sstat_fragmentation_point) != 0) return 1;
     if (swiftsctp_shutdown(sd, SHUT_WR) < 0) { perror("shutdown"); return 1; }
     /* The end of the association reads as end of file, after the notifications
        subscribed to (the association's SHUTDOWN_COMP change among them). */

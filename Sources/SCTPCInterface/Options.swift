@@ -26,6 +26,34 @@ extension CLibrary {
         UInt32(clamping: duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
     }
 
+    /// An option given as `struct sctp_assoc_value` (the association it names, its value) or,
+    /// as Linux also takes, a bare 32-bit value for the socket (or its one association).
+    static func assocValue(_ socket: SCTPSocket, _ pointer: UnsafeRawPointer?, _ length: socklen_t) throws(SCTPError)
+        -> (AssociationID?, UInt32) {
+        if Int(length) == MemoryLayout<UInt32>.size { return (nil, try value(pointer, length, as: UInt32.self)) }
+        let setting = try value(pointer, length, as: sctp_assoc_value.self)
+        return (target(socket, setting.assoc_id), setting.assoc_value)
+    }
+
+    /// `struct sctp_assoc_ids`: the count, then as many ids as fit; EINVAL when the buffer
+    /// has no room for all of them.
+    static func storeAssociationList(_ ids: [AssociationID], _ pointer: UnsafeMutableRawPointer?,
+                                     _ length: UnsafeMutablePointer<socklen_t>?) throws(SCTPError) {
+        guard let length else { throw SCTPError(.badAddress, "the option length is NULL") }
+        try writable(length, MemoryLayout<socklen_t>.size, "the option length")
+        let size = MemoryLayout<UInt32>.size + ids.count * MemoryLayout<sctp_assoc_t>.size
+        guard Int(length.pointee) >= size else {
+            throw SCTPError(.invalidArgument, "an option buffer of \(length.pointee) bytes; \(ids.count) association ids need \(size)")
+        }
+        try writable(pointer, size, "the option buffer")
+        pointer!.storeBytes(of: UInt32(ids.count), as: UInt32.self)
+        for (index, id) in ids.enumerated() {
+            pointer!.storeBytes(of: cID(id), toByteOffset: MemoryLayout<UInt32>.size + index * MemoryLayout<sctp_assoc_t>.size,
+                                as: sctp_assoc_t.self)
+        }
+        length.pointee = socklen_t(size)
+    }
+
     static func setOption(_ entry: Entry, level: CInt, name: CInt, _ pointer: UnsafeRawPointer?, _ length: socklen_t) throws(SCTPError) {
         // Several options are read, changed and written back: one thread at a time per socket.
         entry.optionLock.lock()
@@ -141,6 +169,35 @@ extension CLibrary {
         case SCTP_MAXSEG:
             let setting = try Self.value(pointer, length, as: sctp_assoc_value.self)
             try socket.setOption(.maxSegment, Int(setting.assoc_value))
+        case SCTP_MAX_BURST:
+            let (association, value) = try assocValue(socket, pointer, length)
+            try socket.setOption(.maxBurst, Int(value), association: association)
+        case SCTP_CONTEXT:
+            let (association, value) = try assocValue(socket, pointer, length)
+            try socket.setOption(.context, value, association: association)
+        case SCTP_PR_SUPPORTED:
+            try socket.setOption(.partialReliabilitySupported, try assocValue(socket, pointer, length).1 != 0)
+        case SCTP_ECN_SUPPORTED:
+            try socket.setOption(.ecnSupported, try assocValue(socket, pointer, length).1 != 0)
+        case SCTP_DISABLE_FRAGMENTS:
+            try socket.setOption(.disableFragments, try Self.value(pointer, length, as: CInt.self) != 0)
+        case SCTP_FRAGMENT_INTERLEAVE:
+            try socket.setOption(.fragmentInterleave, Int(try Self.value(pointer, length, as: CInt.self)))
+        case SCTP_PARTIAL_DELIVERY_POINT:
+            try socket.setOption(.partialDeliveryPoint, Int(try Self.value(pointer, length, as: UInt32.self)))
+        case SCTP_DELAYED_SACK:
+            let info = try Self.value(pointer, length, as: sctp_sack_info.self)
+            try socket.setOption(.delayedSack, SCTPSackInfo(delay: .milliseconds(Int64(info.sack_delay)), frequency: Int(info.sack_freq)),
+                                 association: target(socket, info.sack_assoc_id))
+        case SCTP_DEFAULT_PRINFO:
+            let info = try Self.value(pointer, length, as: sctp_default_prinfo.self)
+            try socket.setOption(.defaultPRInfo, try partialReliability(policy: info.pr_policy, value: info.pr_value))
+        case SCTP_PEER_ADDR_THLDS:
+            let thresholds = try Self.value(pointer, length, as: sctp_paddrthlds.self)
+            try socket.setOption(.peerAddressThresholds,
+                                 SCTPPeerAddressThresholds(pathMaxRetransmissions: Int(thresholds.spt_pathmaxrxt),
+                                                           potentiallyFailedMaxRetransmissions: Int(thresholds.spt_pathpfthld)),
+                                 association: target(socket, thresholds.spt_assoc_id))
         case SCTP_REMOTE_UDP_ENCAPS_PORT:
             let encapsulation = try Self.value(pointer, length, as: sctp_udpencaps.self)
             try socket.setOption(.remoteUDPEncapsulationPort, encapsulation.sue_port == 0 ? nil : Int(UInt16(bigEndian: encapsulation.sue_port)))
@@ -229,6 +286,84 @@ extension CLibrary {
             try store(cStatus(status, id: association ?? socket.associationIDs.first, peerPort: port ?? 0), pointer, length)
         case SCTP_GET_ASSOC_NUMBER:
             try store(UInt32(socket.associationIDs.count), pointer, length)
+        case SCTP_GET_ASSOC_ID_LIST:
+            try storeAssociationList(try socket.getOption(.associationIDList), pointer, length)
+        case SCTP_MAX_BURST:
+            let association = try requestedAssociation()
+            try store(sctp_assoc_value(assoc_id: cID(association), assoc_value: UInt32(clamping: try socket.getOption(.maxBurst, association: association))),
+                      pointer, length)
+        case SCTP_CONTEXT:
+            let association = try requestedAssociation()
+            try store(sctp_assoc_value(assoc_id: cID(association), assoc_value: try socket.getOption(.context, association: association)),
+                      pointer, length)
+        case SCTP_PR_SUPPORTED, SCTP_ECN_SUPPORTED:
+            let association = try requestedAssociation()
+            let on = try socket.getOption(name == SCTP_PR_SUPPORTED ? .partialReliabilitySupported : .ecnSupported, association: association)
+            try store(sctp_assoc_value(assoc_id: cID(association), assoc_value: on ? 1 : 0), pointer, length)
+        case SCTP_DISABLE_FRAGMENTS:
+            try store(CInt(try socket.getOption(.disableFragments) ? 1 : 0), pointer, length)
+        case SCTP_FRAGMENT_INTERLEAVE:
+            try store(CInt(try socket.getOption(.fragmentInterleave)), pointer, length)
+        case SCTP_PARTIAL_DELIVERY_POINT:
+            try store(UInt32(clamping: try socket.getOption(.partialDeliveryPoint)), pointer, length)
+        case SCTP_DELAYED_SACK:
+            let association = try requestedAssociation()
+            let info = try socket.getOption(.delayedSack, association: association)
+            try store(sctp_sack_info(sack_assoc_id: cID(association), sack_delay: milliseconds(info.delay),
+                                     sack_freq: UInt32(clamping: info.frequency)), pointer, length)
+        case SCTP_DEFAULT_PRINFO:
+            let association = try requestedAssociation()
+            var info = sctp_default_prinfo()
+            info.pr_assoc_id = cID(association)
+            switch try socket.getOption(.defaultPRInfo) {
+            case .reliable: info.pr_policy = UInt16(SCTP_PR_SCTP_NONE)
+            case .lifetime(let lifetime): (info.pr_policy, info.pr_value) = (UInt16(SCTP_PR_SCTP_TTL), milliseconds(lifetime))
+            case .maxRetransmissions(let count): (info.pr_policy, info.pr_value) = (UInt16(SCTP_PR_SCTP_RTX), UInt32(clamping: count))
+            }
+            try store(info, pointer, length)
+        case SCTP_PEER_ADDR_THLDS:
+            let association = try requestedAssociation()
+            let thresholds = try socket.getOption(.peerAddressThresholds, association: association)
+            var value = sctp_paddrthlds()
+            value.spt_assoc_id = cID(association)
+            value.spt_pathmaxrxt = UInt16(clamping: thresholds.pathMaxRetransmissions)
+            value.spt_pathpfthld = UInt16(clamping: thresholds.potentiallyFailedMaxRetransmissions)
+            try store(value, pointer, length)
+        case SCTP_PR_ASSOC_STATUS, SCTP_PR_STREAM_STATUS:
+            guard let length else { throw SCTPError(.badAddress, "the option length is NULL") }
+            try writable(length, MemoryLayout<socklen_t>.size, "the option length")
+            var status = try Self.value(pointer, length.pointee, as: sctp_prstatus.self)
+            let policy: SCTPPRPolicy = switch Int32(status.sprstat_policy) {
+            case SCTP_PR_SCTP_TTL: .lifetime
+            case SCTP_PR_SCTP_RTX: .retransmissions
+            case SCTP_PR_SCTP_ALL: .all
+            default: throw SCTPError(.invalidArgument, "sprstat_policy 0x\(String(status.sprstat_policy, radix: 16)) is not TTL, RTX or ALL")
+            }
+            let association = target(socket, status.sprstat_assoc_id)
+            let counts = try socket.getOption(name == SCTP_PR_ASSOC_STATUS
+                ? .partialReliabilityAssociationStatus(policy: policy)
+                : .partialReliabilityStreamStatus(stream: status.sprstat_sid, policy: policy), association: association)
+            status.sprstat_abandoned_unsent = UInt64(counts.abandonedUnsent)
+            status.sprstat_abandoned_sent = UInt64(counts.abandonedSent)
+            try store(status, pointer, length)
+        case SCTP_GET_ASSOC_STATS:
+            let association = try requestedAssociation()
+            let stats = try socket.getOption(.associationStats, association: association)
+            var value = sctp_assoc_stats()
+            value.sas_assoc_id = cID(stats.associationID)
+            if let address = stats.maxRTOAddress, let port = (try? socket.getpaddrs(association).first?.port) ?? nil,
+               let socketAddress = try? address.socketAddress(port: port) {
+                withUnsafeMutableBytes(of: &value.sas_obs_rto_ipaddr) { _ = write(socketAddress, to: $0.baseAddress!, capacity: $0.count) }
+            }
+            value.sas_maxrto = UInt64(milliseconds(stats.maxRTO))
+            value.sas_isacks = UInt64(stats.sacksReceived)
+            value.sas_opackets = UInt64(stats.packetsSent)
+            value.sas_ipackets = UInt64(stats.packetsReceived)
+            value.sas_rtxchunks = UInt64(stats.retransmittedChunks)
+            value.sas_idupchunks = UInt64(stats.duplicateChunksReceived)
+            value.sas_oodchunks = UInt64(stats.dataChunksSent)
+            value.sas_iodchunks = UInt64(stats.dataChunksReceived)
+            try store(value, pointer, length)
         case SCTP_REMOTE_UDP_ENCAPS_PORT:
             var encapsulation = sctp_udpencaps()
             encapsulation.sue_port = UInt16(clamping: try socket.getOption(.remoteUDPEncapsulationPort) ?? 0).bigEndian

@@ -33,6 +33,9 @@ struct PerfClient {
     var streamValues: [(stream: UInt16, value: UInt16)] = []
     /// Offer I-DATA (`--interleaving`).
     var interleaving = false
+    /// `--series FILE` / `--series-interval MS`: a CSV time series of the association.
+    var seriesPath: String? = nil
+    var seriesIntervalMilliseconds = 100
 
     /// Without an echo for this long, the missing echoes are given up (counted as errors).
     static let echoIdleTimeout: TimeInterval = 10
@@ -182,6 +185,10 @@ struct PerfClient {
             say("stream scheduler \(scheduler)" + (streamValues.isEmpty ? "" : ", values "
                 + streamValues.map { "\($0.stream):\($0.value)" }.joined(separator: ",")))
         }
+
+        let series = try seriesPath.map { try PerfSeries(path: $0, intervalMilliseconds: seriesIntervalMilliseconds) }
+        series?.start(client, id)
+        defer { series?.stop(client, id) { shared.read { $0.statistics } } }
 
         let pattern = PerfPattern(length: length)
         let allocator = ByteBufferAllocator()

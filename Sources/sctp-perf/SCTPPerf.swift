@@ -200,6 +200,14 @@ struct SCTPPerf: ParsableCommand {
             help: "With --pmtud: the largest SCTP packet probed, 1200...9216 (default 8952). Example: --max-mtu 1472")
     var maxMTU: Int?
 
+    @Option(help: ArgumentHelp("Client (throughput runs): write a CSV time series to this file, one row per --series-interval: "
+                               + "acknowledged throughput, cwnd, SRTT, RTO, peer window, data in flight and queued, "
+                               + "retransmissions. Example: --series run.csv"))
+    var series: String?
+
+    @Option(name: .customLong("series-interval"), help: "With --series: milliseconds between rows, 10...60000 (default 100). Example: --series-interval 50")
+    var seriesInterval: Int?
+
     /// The path MTU discovery settings `--pmtud` and `--max-mtu` ask for.
     private var pathMTUDiscovery: PathMTUDiscovery? {
         guard pmtud else { return nil }
@@ -289,6 +297,7 @@ struct SCTPPerf: ParsableCommand {
             try reject(oneToMany, "--one-to-many", "--server")
             try reject(latency, "--latency", "--client")
             try reject(resetEvery != nil, "--reset-every", "--client")
+            try reject(series != nil || seriesInterval != nil, "--series", "--client")
             if let streams, !(1...10).contains(streams) { throw ValidationError("--streams must be within 1...10 in the loopback run") }
         } else if server {
             try reject(length != nil, "--length", "--client and the loopback run")
@@ -302,6 +311,7 @@ struct SCTPPerf: ParsableCommand {
             try reject(setupAPI != nil, "--setup-api", "--client")
             try reject(latency, "--latency", "--client")
             try reject(resetEvery != nil, "--reset-every", "--client")
+            try reject(series != nil || seriesInterval != nil, "--series", "--client")
             if oneToMany && mtu != nil { throw ValidationError("--mtu applies to the endpoint server, not --one-to-many") }
             if oneToMany && pmtud { throw ValidationError("--pmtud applies to the endpoint server, not --one-to-many") }
         } else {
@@ -329,6 +339,11 @@ struct SCTPPerf: ParsableCommand {
                 throw ValidationError("--echo needs --length of at least \(PerfPattern.headerSize) (the pattern header)")
             }
             if let resetEvery, resetEvery < 1 { throw ValidationError("--reset-every must be positive") }
+            if let seriesInterval, !(10...60_000).contains(seriesInterval) { throw ValidationError("--series-interval must be 10...60000") }
+            if seriesInterval != nil && series == nil { throw ValidationError("--series-interval needs --series") }
+            if series != nil && (setupRate != nil || latency) {
+                throw ValidationError("--series applies to client throughput and echo runs")
+            }
             if resetEvery != nil && (setupRate != nil || latency) {
                 throw ValidationError("--reset-every applies to throughput and echo runs")
             }
@@ -372,7 +387,8 @@ struct SCTPPerf: ParsableCommand {
                            unordered: unordered, echo: echo, json: json, maxInitRetransmits: maxInitRetransmits,
                            rtoInitialMilliseconds: rtoInitial, mtu: mtu, pathMTUDiscovery: pathMTUDiscovery, resetEvery: resetEvery,
                            scheduler: scheduler.flatMap { StreamSchedulerKind(name: $0) } ?? .default,
-                           streamValues: try streamValues.map(Self.streamValues) ?? [], interleaving: interleaving).run()
+                           streamValues: try streamValues.map(Self.streamValues) ?? [], interleaving: interleaving,
+                           seriesPath: series, seriesIntervalMilliseconds: seriesInterval ?? 100).run()
         } else {
             try PerfLoopback(length: length ?? 1200, time: time ?? 5, streams: streams ?? 1, unordered: unordered,
                              interleaving: interleaving).run()

@@ -281,6 +281,8 @@ extension UsrsctpInterop {
                 #expect(client.waitForExit(seconds: 60) == 0, "client: \(client.standardOutput)\n\(client.standardError)")
                 let lines = client.standardOutput.split(separator: "\n").map(String.init)
                 #expect(lines.contains("VERIFIED 40") && lines.contains("STATUS state=4 out=5 in=5") && lines.contains("EOF 0"), "\(lines)")
+                // The options of the live association (check_options): 14 checks, none failed.
+                #expect(lines.filter { $0.hasPrefix("OPTION ") }.count == 14 && !lines.contains { $0.hasPrefix("OPTION-FAIL") }, "\(lines)")
                 // SHUTDOWN_COMP (state 3) is read as a notification before the end of file.
                 #expect(lines.suffix(2) == ["NOTIFICATION type=0x8001 state=3", "EOF 0"], "\(lines)")
                 let result = try server.result()

@@ -21,6 +21,8 @@ struct CLibraryTests {
         let peers = Set(lines.filter { $0.hasPrefix("PEER ") })
         #expect(peers == ["PEER 127.0.0.1 \(port)", "PEER 127.0.0.2 \(port)"], "the peer's addresses: \(peers)")
         #expect(lines.contains("VERIFIED 30") && lines.contains("STATUS state=4 out=5 in=5") && lines.contains("EOF 0"), "\(lines)")
+        // The options of the live association (check_options): 14 checks, none failed.
+        #expect(lines.filter { $0.hasPrefix("OPTION ") }.count == 14 && !lines.contains { $0.hasPrefix("OPTION-FAIL") }, "\(lines)")
         // SHUTDOWN_COMP (state 3) is read as a notification before the end of file.
         #expect(lines.suffix(2) == ["NOTIFICATION type=0x8001 state=3", "EOF 0"], "\(lines)")
         // SCTP_COMM_UP (0x8001, state 0), 20 bytes read 8 at a time: MSG_EOR on the third piece.

@@ -80,6 +80,38 @@ struct SCTPPerfTests {
         #expect(Self.int(served, "bytes") == Self.int(sent, "bytes"))
     }
 
+    @Test("--series: a CSV row per interval with cwnd, SRTT and acknowledged throughput; the last row counts every byte sent")
+    func series() throws {
+        let (server, udp) = try Self.server()
+        defer { server.terminate() }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("sctp-perf-series-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).csv").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let client = try ChildProcess(try Self.tool(), ["--client", "127.0.0.1", "--udp-port", "0", "--peer-udp-port", udp, "--json",
+                                                        "--length", "1000", "--messages", "30000", "--series", file,
+                                                        "--series-interval", "10"])
+        defer { client.terminate() }
+        #expect(client.waitForExit(seconds: 60) == 0, "client: \(client.standardError)")
+        #expect(server.waitForExit(seconds: 20) == 0, "server: \(server.standardError)")
+        let lines = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").map(String.init)
+        let header = try #require(lines.first).split(separator: ",").map(String.init)
+        #expect(header.first == "time_s" && header.contains("cwnd_bytes") && header.contains("acked_mbps"), "\(header)")
+        let rows = lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        #expect(rows.count >= 2, "\(lines)")
+        #expect(rows.allSatisfy { $0.count == header.count }, "\(lines)")
+        func column(_ name: String) -> [String] { rows.map { $0[header.firstIndex(of: name)!] } }
+        let times = column("time_s").compactMap(Double.init)
+        #expect(times.count == rows.count && zip(times, times.dropFirst()).allSatisfy { $0 < $1 }, "\(times)")
+        let acknowledged = column("bytes_acknowledged").compactMap(Int.init)
+        #expect(zip(acknowledged, acknowledged.dropFirst()).allSatisfy { $0 <= $1 }, "\(acknowledged)")
+        // The last row, written after the graceful shutdown, counts every byte.
+        #expect(acknowledged.last == 30000 * 1000, "\(acknowledged)")
+        #expect(column("cwnd_bytes").compactMap(Int.init).contains { $0 >= 1200 }, "\(lines)")
+        #expect(column("srtt_ms").compactMap(Double.init).contains { $0 > 0 }, "\(lines)")
+        #expect(column("acked_mbps").compactMap(Double.init).contains { $0 > 0 }, "\(lines)")
+        let sent = try Self.json(client.standardOutput)
+        #expect(Self.int(sent, "bytes") == 30000 * 1000)
+    }
+
     @Test("--reset-every: the client resets its streams during an echo run; every echo checked, each reset performed")
     func resetEvery() throws {
         let (server, udp) = try Self.server(["--echo"])
@@ -132,14 +164,17 @@ struct SCTPPerfTests {
         }
     }
 
-    @Test("--quiet, --one-to-many and --setup-api belong to their modes")
+    @Test("--quiet, --one-to-many, --setup-api and --series belong to their modes")
     func modeOptions() throws {
         for arguments in [["--client", "127.0.0.1", "--quiet"], ["--server", "--setup-api", "events"],
-                          ["--client", "127.0.0.1", "--setup-api", "events"], ["--client", "127.0.0.1", "--one-to-many"]] {
+                          ["--client", "127.0.0.1", "--setup-api", "events"], ["--client", "127.0.0.1", "--one-to-many"],
+                          ["--server", "--series", "/dev/null"], ["--client", "127.0.0.1", "--latency", "--series", "/dev/null"],
+                          ["--client", "127.0.0.1", "--series-interval", "50"],
+                          ["--client", "127.0.0.1", "--series", "/dev/null", "--series-interval", "5"]] {
             let process = try ChildProcess(try Self.tool(), arguments)
             defer { process.terminate() }
             #expect(process.waitForExit() != 0, "\(arguments) was accepted")
-            #expect(["--quiet", "--setup-api", "--one-to-many"].contains { process.standardError.contains($0) },
+            #expect(["--quiet", "--setup-api", "--one-to-many", "--series"].contains { process.standardError.contains($0) },
                     "\(arguments): \(process.standardError)")
         }
     }

@@ -224,8 +224,12 @@ struct SocketOptionTests {
         #expect(sent.dataChunksSent >= 10 && sent.sacksReceived >= 1 && sent.dataChunksReceived == 0)
         #expect(sent.maxRTO >= .milliseconds(1) && sent.maxRTOAddress == .v4(IPv4Address(127, 0, 0, 1)))
         #expect(sent.counters.dataChunksSent == sent.dataChunksSent)
+        // Ten 9-byte messages, all acknowledged; packets both ways (the DATA at least).
+        #expect(sent.counters.bytesAcknowledged == 90)
+        #expect(sent.packetsSent >= 2 && sent.packetsReceived >= 1)
         let received = try server.getOption(.associationStats)
         #expect(received.dataChunksReceived >= 10 && received.dataChunksSent == 0)
+        #expect(received.packetsReceived >= 2 && received.counters.bytesAcknowledged == 0)
         #expect(errno { try server.setOption(.associationStats, received) } == .invalidArgument)
     }
 

@@ -57,8 +57,22 @@ typedef int32_t sctp_assoc_t;
 #define SCTP_MAXSEG 13
 #define SCTP_STATUS 14
 #define SCTP_EVENTS 11
+#define SCTP_DISABLE_FRAGMENTS 8
+#define SCTP_DELAYED_SACK 16
+#define SCTP_DELAYED_ACK SCTP_DELAYED_SACK
+#define SCTP_CONTEXT 17
+#define SCTP_FRAGMENT_INTERLEAVE 18
+#define SCTP_PARTIAL_DELIVERY_POINT 19
+#define SCTP_MAX_BURST 20
 #define SCTP_GET_ASSOC_NUMBER 28
 #define SCTP_GET_ASSOC_ID_LIST 29
+#define SCTP_PEER_ADDR_THLDS 31
+#define SCTP_GET_ASSOC_STATS 112
+#define SCTP_PR_SUPPORTED 113
+#define SCTP_DEFAULT_PRINFO 114
+#define SCTP_PR_ASSOC_STATUS 115
+#define SCTP_PR_STREAM_STATUS 116
+#define SCTP_ECN_SUPPORTED 130
 #define SCTP_RECVRCVINFO 32
 #define SCTP_RECVNXTINFO 33
 #define SCTP_DEFAULT_SNDINFO 34
@@ -254,6 +268,70 @@ struct sctp_status {
     uint16_t sstat_outstrms;
     uint32_t sstat_fragmentation_point;
     struct sctp_paddrinfo sstat_primary;
+};
+
+/* SCTP_DELAYED_SACK (RFC 6458 §8.1.19): a zero field leaves that setting unchanged. */
+struct sctp_sack_info {
+    sctp_assoc_t sack_assoc_id;
+    uint32_t sack_delay; /* milliseconds, at most 500 */
+    uint32_t sack_freq;  /* 1: delayed SACK off */
+};
+
+/* SCTP_DEFAULT_PRINFO (RFC 6458 §8.1.32; Linux's field order). */
+struct sctp_default_prinfo {
+    sctp_assoc_t pr_assoc_id;
+    uint32_t pr_value;
+    uint16_t pr_policy;
+};
+
+/* SCTP_PR_ASSOC_STATUS / SCTP_PR_STREAM_STATUS (RFC 7496 §4). sprstat_policy:
+   SCTP_PR_SCTP_TTL, SCTP_PR_SCTP_RTX or SCTP_PR_SCTP_ALL (every policy; this library's value). */
+#define SCTP_PR_SCTP_ALL 0x0070
+struct sctp_prstatus {
+    sctp_assoc_t sprstat_assoc_id;
+    uint16_t sprstat_sid;
+    uint16_t sprstat_policy;
+    uint64_t sprstat_abandoned_unsent;
+    uint64_t sprstat_abandoned_sent;
+};
+
+/* SCTP_PEER_ADDR_THLDS (RFC 7829 §6): spt_address is ignored, the thresholds apply to
+   every path of the association. */
+struct sctp_paddrthlds {
+    sctp_assoc_t spt_assoc_id;
+    struct sockaddr_storage spt_address;
+    uint16_t spt_pathmaxrxt;
+    uint16_t spt_pathpfthld;
+} __attribute__((packed, aligned(4)));
+
+/* SCTP_GET_ASSOC_ID_LIST (RFC 6458 §8.2.6): give room for gaids_number_of_ids ids. */
+struct sctp_assoc_ids {
+    uint32_t gaids_number_of_ids;
+    sctp_assoc_t gaids_assoc_id[];
+};
+
+/* SCTP_GET_ASSOC_STATS (Linux's layout): the counters swift-sctp keeps. Ordered and
+   unordered DATA are not told apart (sas_oodchunks and sas_iodchunks have all of them, the
+   unordered fields 0); sas_osacks, sas_outofseqtsns, sas_gapcnt and the control chunk
+   counters are not kept (0); sas_maxrto is the largest RTO of the paths now. */
+struct sctp_assoc_stats {
+    sctp_assoc_t sas_assoc_id;
+    struct sockaddr_storage sas_obs_rto_ipaddr;
+    uint64_t sas_maxrto;
+    uint64_t sas_isacks;
+    uint64_t sas_osacks;
+    uint64_t sas_opackets;
+    uint64_t sas_ipackets;
+    uint64_t sas_rtxchunks;
+    uint64_t sas_outofseqtsns;
+    uint64_t sas_idupchunks;
+    uint64_t sas_gapcnt;
+    uint64_t sas_ouodchunks;
+    uint64_t sas_iuodchunks;
+    uint64_t sas_oodchunks;
+    uint64_t sas_iodchunks;
+    uint64_t sas_octrlchunks;
+    uint64_t sas_ictrlchunks;
 };
 
 /* Notifications (RFC 6458 §6.1): sn_type values. */

@@ -241,6 +241,13 @@ final class EndpointDriver: @unchecked Sendable {
         let sink = sinks.isEmpty ? defaultSink : event.associationID.flatMap { sinks[$0]?.sink } ?? defaultSink
         sink?.endpointDriver(self, deliver: event)
         switch event {
+        case .cannotStart(let id, _), .shutdownComplete(let id), .communicationLost(let id, _):
+            // The core still has the association while its last event is dispatched.
+            stack.metricsReporter?.associationEnded(id, of: self)
+        default:
+            break
+        }
+        switch event {
         case .communicationUp(let id, _, _):
             connectPromises.removeValue(forKey: id)?.succeed(id)
         case .cannotStart(let id, let failure):
@@ -408,6 +415,9 @@ final class EndpointDriver: @unchecked Sendable {
 
     /// State, windows, streams, primary address and paths (`SCTP_STATUS`).
     func status(of id: AssociationID) -> AssociationStatus? { endpoint.status(of: id) }
+
+    /// The associations the endpoint has, in id order.
+    var associationIDs: [AssociationID] { endpoint.associationIDs }
 
     /// The protocol parameters an association runs with.
     func parameters(of id: AssociationID) -> AssociationParameters? { endpoint.parameters(of: id) }

@@ -164,6 +164,8 @@ public final class SCTPStack: @unchecked Sendable {
         /// Whether a flush before the loop waits is arranged (own loop).
         var writesPending = false
         var isClosed = false
+        /// Exports the associations through swift-metrics (`startMetrics`).
+        var metricsReporter: SCTPMetricsReporter?
     }
 
     #if DEBUG
@@ -324,6 +326,15 @@ public final class SCTPStack: @unchecked Sendable {
         state.endpoints.remove(driver)
     }
 
+    /// Every endpoint of the stack (on the loop).
+    var endpointDrivers: [EndpointDriver] { state.endpoints.all }
+
+    /// The reporter `startMetrics` installed (on the loop).
+    var metricsReporter: SCTPMetricsReporter? {
+        get { state.metricsReporter }
+        set { state.metricsReporter = newValue }
+    }
+
     /// An address of `addresses` on which `port` is taken, if any.
     func conflict(port: UInt16, addresses: [IPAddress]) -> IPAddress? {
         state.endpoints.conflict(port: port, addresses: addresses)
@@ -465,6 +476,8 @@ public final class SCTPStack: @unchecked Sendable {
             return eventLoop.makeFailedFuture(SCTPError(.notSupported, "the shared stack lives as long as the process"))
         }
         return eventLoop.flatSubmit { [self] in
+            state.metricsReporter?.stopOnLoop()
+            state.metricsReporter = nil
             for driver in state.endpoints.removeAll() { driver.close() }
             state.isClosed = true
             state.lastTouched = nil

@@ -220,6 +220,13 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
         return driver.statistics(of: id)
     }
 
+    /// The snapshot of ``status(of:)``, read at once: call it on the event loop only (from
+    /// the `onEvent` handler or a task scheduled on `eventLoop`).
+    public func statusOnEventLoop(of id: AssociationID) -> AssociationStatus? {
+        eventLoop.preconditionInEventLoop()
+        return driver.status(of: id)
+    }
+
     /// The peer's addresses of an association, read at once: call it on the event loop only
     /// (from the `onEvent` handler).
     public func peerAddressesOnEventLoop(of id: AssociationID) -> [IPAddress] {

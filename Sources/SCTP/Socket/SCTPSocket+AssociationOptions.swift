@@ -43,6 +43,10 @@ public struct SCTPPeerAddressThresholds: Hashable, Sendable {
 public struct SCTPAssociationStats: Hashable, Sendable {
     /// `sas_assoc_id`.
     public var associationID: AssociationID
+    /// `sas_opackets`: SCTP packets sent.
+    public var packetsSent: Int
+    /// `sas_ipackets`: SCTP packets received.
+    public var packetsReceived: Int
     /// `sas_oodchunks` + `sas_ouodchunks`: DATA chunks sent for the first time.
     public var dataChunksSent: Int
     /// `sas_iodchunks` + `sas_iuodchunks`: DATA chunks received (duplicates included).
@@ -275,7 +279,8 @@ extension SCTPSocketOption where Value == SCTPAssociationStats {
                 throw SCTPError(.invalidArgument, "no such association")
             }
             let slowest = status.paths.max { $0.rto < $1.rto }
-            return SCTPAssociationStats(associationID: id, dataChunksSent: counters.dataChunksSent,
+            return SCTPAssociationStats(associationID: id, packetsSent: counters.packetsSent, packetsReceived: counters.packetsReceived,
+                                        dataChunksSent: counters.dataChunksSent,
                                         dataChunksReceived: counters.dataChunksReceived,
                                         retransmittedChunks: counters.dataChunksRetransmitted,
                                         duplicateChunksReceived: counters.duplicateDataChunksReceived,

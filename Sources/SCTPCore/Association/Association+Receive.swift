@@ -33,6 +33,7 @@ extension Association {
     func handle(_ packet: SCTPPacket, from source: IPAddress, now: SCTPInstant,
                 congestionExperienced: Bool = false) -> PacketOutcome {
         var outcome = PacketOutcome()
+        statistics.packetsReceived &+= 1
         var receivedData = false
         var lowestDataTSN: TSN? = nil
         var unsupported: [UnknownChunk] = []

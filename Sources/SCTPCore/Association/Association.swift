@@ -217,7 +217,9 @@ final class Association {
     func pollTransmit() -> Transmit? {
         if let now = transmitOwed { transmitData(now: now) }
         transmitOwed = nil
-        return outbox.popFirst()
+        guard let transmit = outbox.popFirst() else { return nil }
+        statistics.packetsSent &+= 1
+        return transmit
     }
 
     /// Messages were queued since the last transmission, at this instant: they go out at

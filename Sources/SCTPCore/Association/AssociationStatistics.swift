@@ -2,6 +2,15 @@
 /// `SCTP_GET_ASSOC_STATS`), for tools and diagnosis. They start at zero when the
 /// association is created (a restart starts them again) and only grow.
 public struct AssociationStatistics: Hashable, Sendable {
+    /// SCTP packets the association sent (retransmissions, control and probes included;
+    /// the endpoint's own answers before the association exists are not).
+    public var packetsSent = 0
+    /// SCTP packets handed to the association (after demultiplexing and the verification
+    /// tag check).
+    public var packetsReceived = 0
+    /// User-data bytes the peer acknowledged for good (cumulatively, or non-renegably with
+    /// NR-SACK); what a throughput figure divides by time.
+    public var bytesAcknowledged = 0
     /// DATA chunks sent for the first time.
     public var dataChunksSent = 0
     /// DATA chunks sent again, after T3-rtx expiry or Fast Retransmit.

@@ -44,7 +44,12 @@ public struct AssociationStatus: Hashable, Sendable {
 extension SCTPEndpoint {
     /// The data transfer counters of an association, `nil` once it is gone (an association
     /// that ended is still there until its last event has been polled).
-    public func statistics(of id: AssociationID) -> AssociationStatistics? { associations[id]?.statistics }
+    public func statistics(of id: AssociationID) -> AssociationStatistics? {
+        guard let association = associations[id] else { return nil }
+        var statistics = association.statistics
+        statistics.bytesAcknowledged = association.tx.outstanding.acknowledgedPayloadBytes
+        return statistics
+    }
 
     /// Bytes of user data queued on an association and not yet sent.
     public func queuedBytes(on id: AssociationID) -> Int? { associations[id]?.queuedBytes }

@@ -65,6 +65,9 @@ public struct OutstandingData: Sendable {
     public var unacknowledgedCount: Int { chunks.count }
     /// User-data bytes of the chunks in flight (the peer's window is reduced by these).
     public private(set) var outstandingPayloadBytes = 0
+    /// User-data bytes the peer acknowledged for good so far: cumulatively, or non-renegably
+    /// (NR-SACK) when the data was released early. Abandoned chunks (PR-SCTP) do not count.
+    public private(set) var acknowledgedPayloadBytes = 0
     /// The peer's receive window as the sender tracks it (§6.2.1): the last a_rwnd less the
     /// user data outstanding and sent since; never negative.
     public var peerReceiverWindow: Int { max(0, windowCredit) }
@@ -441,6 +444,7 @@ public struct OutstandingData: Sendable {
     }
 
     private mutating func releasePayload(at index: Int) {
+        if chunks[index].state != .abandoned { acknowledgedPayloadBytes &+= chunks[index].chunk.payload.readableBytes }
         chunks[index].isPayloadReleased = true
         chunks[index].chunk.payload = ByteBuffer()
     }
@@ -572,6 +576,8 @@ public struct OutstandingData: Sendable {
         // Cumulative acknowledgement: remove from the front.
         for _ in 0..<Int(cumulativeTSNAck.distance(to: newCumulative)) {
             let entry = chunks.removeFirst()
+            // A released chunk's bytes were counted when it was released.
+            if entry.state != .abandoned { acknowledgedPayloadBytes &+= entry.chunk.payload.readableBytes }
             switch entry.state {
             case .inFlight:
                 acknowledgeInFlight(entry, highestNewlyAcked: &highestNewlyAcked, sample: &sample, now: now)
