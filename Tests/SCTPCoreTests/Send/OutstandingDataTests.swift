@@ -181,6 +181,8 @@ struct OutstandingDataTests {
         fragment(&data, [])
         try nrSack(&data, 0, [(2, 6)])  // TSNs 2-6 kept for good; 1 missing
         #expect(released(data, [1, 2, 3, 4, 5, 6]) == [false, false, false, true, false, false])
+        // B's 100 bytes are acknowledged for good once released.
+        #expect(data.acknowledgedPayloadBytes == 100)
         // A send failure now reports A whole (none of it was released).
         let unacknowledged = data.unacknowledgedMessages()
         #expect(unacknowledged.first?.payload.readableBytes == 300)
@@ -192,6 +194,9 @@ struct OutstandingDataTests {
         #expect(data.checkInvariants(resetPoints: []).isEmpty)
         _ = try data.handleSack(S.sack(7), now: S.ms(2))
         #expect(data.isEmpty)
+        // Every byte of the seven fragments counted once: released ones when released, TSN 1
+        // when cumulatively acknowledged.
+        #expect(data.acknowledgedPayloadBytes == 700)
     }
 
     @Test("NR-SACK and I-DATA: a message whose fragments are spread among others' goes once all of them still held are non-renegable")
