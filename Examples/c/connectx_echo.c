@@ -20,11 +20,20 @@
  *       whose stack answers the INIT with ABORT), EADDRNOTAVAIL. Prints one line per
  *       check; exit status 0 if all hold.
  *
+ *   connectx_echo interrupt SILENT
+ *       EINTR: a signal handled without SA_RESTART interrupts a blocking sctp_recvv (the
+ *       message sent afterwards is still read), swiftsctp_accept and sctp_connectx (to
+ *       SILENT; the attempt goes on: a second sctp_connectx is EALREADY). A second thread
+ *       sends SIGUSR1 to the blocked one every 100 ms until the call returns.
+ *
  * Build: scripts/swiftsctp-cc Examples/c/connectx_echo.c -o connectx_echo
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -374,11 +383,103 @@ static int errors(int port, const char *address, const char *silent) {
     return failures == 0 ? 0 : 1;
 }
 
+/* EINTR: SIGUSR1 (no SA_RESTART) to the blocked thread every 100 ms until it returns. */
+static pthread_t blocked_thread;
+static volatile int call_returned;
+static volatile sig_atomic_t handled;
+static void on_signal(int number) { (void)number; handled++; }
+static void *interrupter(void *unused) {
+    (void)unused;
+    for (int i = 0; i < 100 && !call_returned; i++) {
+        struct timespec pause = { .tv_nsec = 100 * 1000 * 1000 };
+        nanosleep(&pause, NULL);
+        if (!call_returned) pthread_kill(blocked_thread, SIGUSR1);
+    }
+    return NULL;
+}
+static pthread_t interrupt_soon(void) {
+    call_returned = 0;
+    blocked_thread = pthread_self();
+    pthread_t thread;
+    pthread_create(&thread, NULL, interrupter, NULL);
+    return thread;
+}
+static void interrupted(pthread_t thread) {
+    call_returned = 1;
+    pthread_join(thread, NULL);
+}
+
+static int interrupt_checks(const char *silent) {
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = on_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0; /* no SA_RESTART */
+    sigaction(SIGUSR1, &action, NULL);
+
+    int listener = swiftsctp_socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP);
+    struct sockaddr_in local = { .sin_family = AF_INET, .sin_port = 0 };
+    inet_pton(AF_INET, "127.0.0.1", &local.sin_addr);
+    if (swiftsctp_bind(listener, (struct sockaddr *)&local, sizeof(local)) < 0 || swiftsctp_listen(listener, 4) < 0) {
+        perror("listener");
+        return 1;
+    }
+    struct sockaddr_storage bound;
+    socklen_t size = sizeof(bound);
+    struct sockaddr *addresses = NULL;
+    if (sctp_getladdrs(listener, 0, &addresses) < 1) { perror("sctp_getladdrs"); return 1; }
+    memcpy(&bound, addresses, sizeof(struct sockaddr_in));
+    sctp_freeladdrs(addresses);
+    (void)size;
+    int port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+
+    int sd = swiftsctp_socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP);
+    sctp_assoc_t id;
+    if (sctp_connectx(sd, (struct sockaddr *)&bound, 1, &id) < 0) { perror("sctp_connectx"); return 1; }
+    int server = swiftsctp_accept(listener, NULL, NULL);
+    if (server < 0) { perror("accept"); return 1; }
+
+    static char buffer[256];
+    struct iovec iov = { buffer, sizeof(buffer) };
+    int flags = 0;
+    pthread_t thread = interrupt_soon();
+    ssize_t got = sctp_recvv(sd, &iov, 1, NULL, NULL, NULL, NULL, NULL, &flags);
+    interrupted(thread);
+    expect("EINTR from a blocking sctp_recvv", got < 0 ? -1 : 0, EINTR);
+    /* Nothing was lost: the next message is read whole. */
+    struct sctp_sndinfo info = { .snd_sid = 1 };
+    struct iovec out = { "after", 5 };
+    if (sctp_sendv(server, &out, 1, NULL, 0, &info, sizeof(info), SCTP_SENDV_SNDINFO, 0) != 5) { perror("sctp_sendv"); return 1; }
+    got = sctp_recvv(sd, &iov, 1, NULL, NULL, NULL, NULL, NULL, &flags);
+    expect("the message after the interruption", got == 5 && memcmp(buffer, "after", 5) == 0 ? 0 : -1, 0);
+
+    thread = interrupt_soon();
+    int accepted = swiftsctp_accept(listener, NULL, NULL);
+    interrupted(thread);
+    expect("EINTR from a blocking accept", accepted, EINTR);
+
+    struct sockaddr_storage nobody;
+    parse(silent, port, &nobody);
+    int other = quick(swiftsctp_socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP));
+    thread = interrupt_soon();
+    int result = sctp_connectx(other, (struct sockaddr *)&nobody, 1, &id);
+    interrupted(thread);
+    expect("EINTR from a blocking sctp_connectx", result, EINTR);
+    expect("EALREADY: the interrupted attempt goes on", sctp_connectx(other, (struct sockaddr *)&nobody, 1, &id), EALREADY);
+    printf("HANDLED %d\n", (int)handled);
+    swiftsctp_close(other);
+    swiftsctp_close(server);
+    swiftsctp_close(sd);
+    swiftsctp_close(listener);
+    return failures == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc >= 4 && strcmp(argv[1], "server") == 0) return server(atoi(argv[2]), argv + 3, argc - 3);
     if (argc >= 5 && strcmp(argv[1], "client") == 0) return client(atoi(argv[2]), atoi(argv[3]), argv + 4, argc - 4);
     if (argc == 5 && strcmp(argv[1], "errors") == 0) return errors(atoi(argv[2]), argv[3], argv[4]);
+    if (argc == 3 && strcmp(argv[1], "interrupt") == 0) return interrupt_checks(argv[2]);
     fprintf(stderr, "usage: %s server COUNT ADDRESS... | client PORT COUNT ADDRESS... | errors PORT ADDRESS SILENT\n", argv[0]);
     return 2;
 }

@@ -40,6 +40,9 @@ enum CLibrary {
     /// `SWIFTSCTP_UDP_PORT` (default 9899; 0 picks a free port), sending to
     /// `SWIFTSCTP_PEER_UDP_PORT` (default 9899) until a peer's own port is learned.
     static let stack: SCTPStack = {
+        // As in the kernel: a signal handled on a thread blocked in a call makes it fail
+        // with EINTR (for every handler: this library cannot tell whether it has SA_RESTART).
+        SCTPSocket.signalsInterrupt = true
         func port(_ name: String, default value: Int) -> Int {
             guard let text = getenv(name).map({ String(cString: $0) }), let number = Int(text), (0...65_535).contains(number)
             else { return value }

@@ -50,16 +50,25 @@ public func sctp_peeloff(_ sd: CInt, _ id: sctp_assoc_t) -> CInt {
     }
 }
 
+extension CLibrary {
+    /// `sctp_getpaddrs` / `sctp_getladdrs`: `read`'s addresses of the association, packed into
+    /// a `malloc`ed array stored in `*addresses`; their count.
+    static func addressList(_ sd: CInt, _ id: sctp_assoc_t, _ addresses: UnsafeMutablePointer<UnsafeMutablePointer<sockaddr>?>?,
+                            _ read: (SCTPSocket, AssociationID?) throws(SCTPError) -> [SocketAddress]) -> CInt {
+        call(-1) { () throws(SCTPError) -> CInt in
+            let socket = try socket(sd)
+            guard let addresses else { throw SCTPError(.badAddress, "addrs is NULL") }
+            try writable(addresses, MemoryLayout<UnsafeMutablePointer<sockaddr>?>.size, "addrs")
+            let list = try read(socket, target(socket, id))
+            addresses.pointee = try packedArray(list)
+            return CInt(list.count)
+        }
+    }
+}
+
 @_cdecl("sctp_getpaddrs")
 public func sctp_getpaddrs(_ sd: CInt, _ id: sctp_assoc_t, _ addresses: UnsafeMutablePointer<UnsafeMutablePointer<sockaddr>?>?) -> CInt {
-    CLibrary.call(-1) { () throws(SCTPError) -> CInt in
-        let socket = try CLibrary.socket(sd)
-        guard let addresses else { throw SCTPError(.badAddress, "addrs is NULL") }
-        try CLibrary.writable(addresses, MemoryLayout<UnsafeMutablePointer<sockaddr>?>.size, "addrs")
-        let peers = try socket.getpaddrs(CLibrary.target(socket, id))
-        addresses.pointee = try CLibrary.packedArray(peers)
-        return CInt(peers.count)
-    }
+    CLibrary.addressList(sd, id, addresses) { socket, association throws(SCTPError) in try socket.getpaddrs(association) }
 }
 
 @_cdecl("sctp_freepaddrs")
@@ -69,14 +78,7 @@ public func sctp_freepaddrs(_ addresses: UnsafeMutablePointer<sockaddr>?) {
 
 @_cdecl("sctp_getladdrs")
 public func sctp_getladdrs(_ sd: CInt, _ id: sctp_assoc_t, _ addresses: UnsafeMutablePointer<UnsafeMutablePointer<sockaddr>?>?) -> CInt {
-    CLibrary.call(-1) { () throws(SCTPError) -> CInt in
-        let socket = try CLibrary.socket(sd)
-        guard let addresses else { throw SCTPError(.badAddress, "addrs is NULL") }
-        try CLibrary.writable(addresses, MemoryLayout<UnsafeMutablePointer<sockaddr>?>.size, "addrs")
-        let local = try socket.getladdrs(CLibrary.target(socket, id))
-        addresses.pointee = try CLibrary.packedArray(local)
-        return CInt(local.count)
-    }
+    CLibrary.addressList(sd, id, addresses) { socket, association throws(SCTPError) in try socket.getladdrs(association) }
 }
 
 @_cdecl("sctp_freeladdrs")

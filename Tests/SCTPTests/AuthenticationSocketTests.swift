@@ -60,18 +60,6 @@ struct AuthenticationSocketTests {
         return false
     }
 
-    /// Sets a key option and returns the errno it failed with (`nil`: it did not fail).
-    static func failure(_ body: () throws -> Void) -> Errno? {
-        do {
-            try body()
-            return nil
-        } catch let error as SCTPError {
-            return error.errno
-        } catch {
-            return nil
-        }
-    }
-
     @Test("RFC 6458 §8: options before the association: SCTP_AUTH_CHUNK, SCTP_HMAC_IDENT, SCTP_LOCAL_AUTH_CHUNKS, key options and their EINVALs")
     func optionsBeforeAssociation() throws {
         let stack = makeStack()
@@ -206,31 +194,31 @@ struct AuthenticationSocketTests {
         #expect(try ids.map(active) == [7, 7])
         #expect(try active(nil) == 0)
         #expect(try active(.future) == 0)
-        #expect(Self.failure { try server.setOption(.authActiveKey, 7, association: .future) } == .invalidArgument)
+        #expect(errno { try server.setOption(.authActiveKey, 7, association: .future) } == .invalidArgument)
         // FUTURE (and no id): the settings only.
         try server.setOption(.authKey, SCTPAuthKey(keyNumber: 9, key: [9]), association: .future)
         try server.setOption(.authActiveKey, 9)
         #expect(try active(nil) == 9)
         #expect(try ids.map(active) == [7, 7])
-        #expect(Self.failure { try server.setOption(.authActiveKey, 9, association: ids[0]) } == .invalidArgument)
+        #expect(errno { try server.setOption(.authActiveKey, 9, association: ids[0]) } == .invalidArgument)
         // ALL: both associations and the settings.
         try server.setOption(.authKey, SCTPAuthKey(keyNumber: 8, key: [8]), association: .all)
         try server.setOption(.authActiveKey, 8, association: .all)
         #expect(try ids.map(active) == [8, 8])
         #expect(try active(nil) == 8)
         // Reading with CURRENT or ALL names no one association.
-        #expect(Self.failure { _ = try active(.current) } == .invalidArgument)
-        #expect(Self.failure { _ = try server.getOption(.localAuthChunks, association: .all) } == .invalidArgument)
+        #expect(errno { _ = try active(.current) } == .invalidArgument)
+        #expect(errno { _ = try server.getOption(.localAuthChunks, association: .all) } == .invalidArgument)
 
         // All or nothing: key 5 only on the first association; deleting it with CURRENT fails
         // on the second, and the first keeps it.
         try server.setOption(.authKey, SCTPAuthKey(keyNumber: 5, key: [5]), association: ids[0])
-        #expect(Self.failure { try server.setOption(.authDeleteKey, 5, association: .current) } == .invalidArgument)
+        #expect(errno { try server.setOption(.authDeleteKey, 5, association: .current) } == .invalidArgument)
         try server.setOption(.authActiveKey, 5, association: ids[0])
         #expect(try active(ids[0]) == 5)
         // With ALL, the settings refuse it (no key 6 there): nothing changes either.
         try server.setOption(.authKey, SCTPAuthKey(keyNumber: 6, key: [6]), association: .current)
-        #expect(Self.failure { try server.setOption(.authDeactivateKey, 6, association: .all) } == .invalidArgument)
+        #expect(errno { try server.setOption(.authDeactivateKey, 6, association: .all) } == .invalidArgument)
         try server.setOption(.authActiveKey, 6, association: ids[1])
         #expect(try active(ids[1]) == 6)
         // The association goes on after the changes.
@@ -255,8 +243,8 @@ struct AuthenticationSocketTests {
         try client.setOption(.authKey, SCTPAuthKey(keyNumber: 6, key: [6]))
         try client.setOption(.authDeleteKey, 6, association: id)
         // Without an id both are targets: the settings have no key 5, the association no key 6.
-        #expect(Self.failure { try client.setOption(.authDeleteKey, 5) } == .invalidArgument)
-        #expect(Self.failure { try client.setOption(.authDeactivateKey, 6) } == .invalidArgument)
+        #expect(errno { try client.setOption(.authDeleteKey, 5) } == .invalidArgument)
+        #expect(errno { try client.setOption(.authDeactivateKey, 6) } == .invalidArgument)
         // Nothing changed: key 5 still activates on the association, key 6 in the settings
         // is still usable (not deactivated).
         try client.setOption(.authActiveKey, 5, association: id)
@@ -292,8 +280,8 @@ struct AuthenticationSocketTests {
         defer { try? socket.close() }
         try socket.setOption(.hmacIdent, [3, 1, 3, 1, 1])
         #expect(try socket.getOption(.hmacIdent) == [3, 1])
-        #expect(Self.failure { try socket.setOption(.hmacIdent, []) } == .invalidArgument)
-        #expect(Self.failure { try socket.setOption(.hmacIdent, [UInt16](repeating: 1, count: 65)) } == .invalidArgument)
+        #expect(errno { try socket.setOption(.hmacIdent, []) } == .invalidArgument)
+        #expect(errno { try socket.setOption(.hmacIdent, [UInt16](repeating: 1, count: 65)) } == .invalidArgument)
         #expect(try socket.getOption(.hmacIdent) == [3, 1])
     }
 }

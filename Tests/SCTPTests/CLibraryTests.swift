@@ -51,4 +51,21 @@ struct CLibraryTests {
         }
         #expect(lines.last == "FAILURES 0")
     }
+
+    @Test("EINTR: a signal handled without SA_RESTART interrupts a blocking sctp_recvv (the next message is still read), accept and sctp_connectx (the attempt goes on: EALREADY)")
+    func interruptedCalls() throws {
+        guard let program = try CLibraryExample.compiled() else { return }
+        // Its own stack both ways: UDP port 0 for itself, and the same port for its peers.
+        let run = try ChildProcess("/usr/bin/env", ["SWIFTSCTP_UDP_PORT=0", "SWIFTSCTP_PEER_UDP_PORT=0", program, "interrupt", "127.0.0.9"])
+        defer { run.terminate() }
+        #expect(run.waitForExit(seconds: 60) == 0, "\(run.standardOutput)\n\(run.standardError)")
+        let lines = run.standardOutput.split(separator: "\n").map(String.init)
+        #expect(!lines.contains { $0.hasPrefix("FAIL ") }, "\(lines)")
+        for name in ["EINTR from a blocking sctp_recvv", "the message after the interruption", "EINTR from a blocking accept",
+                     "EINTR from a blocking sctp_connectx", "EALREADY"] {
+            #expect(lines.contains { $0.hasPrefix("OK \(name)") }, "no passing check \(name): \(lines)")
+        }
+        let handled = lines.first { $0.hasPrefix("HANDLED ") }.flatMap { Int($0.dropFirst(8)) } ?? 0
+        #expect(handled >= 3, "each interrupted call took at least one signal: \(lines)")
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import SCTP
 import SCTPCore
@@ -335,6 +336,56 @@ struct SCTPSocketTests {
         #expect(error.errno == .interrupted)
         #expect(client.associationIDs.count == 1)
         try client.close()
+    }
+
+    @Test("interruptBlockedCalls: a blocked recvmsg and accept throw EINTR and lose nothing; a blocked connectx throws EINTR and the attempt goes on")
+    func interruptBlockedCalls() throws {
+        let stack = makeStack()
+        defer { _ = try? stack.close().wait() }
+        let listener = try SCTPSocket.forTest(on: stack)
+        try listener.bind(address("127.0.0.1", 0))
+        try listener.listen()
+        let port = try #require(listener.localPort)
+        let client = try SCTPSocket.forTest(on: stack)
+        try client.connectx([address("127.0.0.1", port)])
+        let server = try listener.accept()
+        defer { try? client.close(); try? server.close(); try? listener.close() }
+
+        /// Runs `call` on another thread, interrupts `socket` until it returns (every 20 ms,
+        /// at most 10 s) and gives its outcome.
+        func interrupting<T: Sendable>(_ socket: SCTPSocket, _ call: @escaping @Sendable () throws -> T) -> Result<T, any Error>? {
+            let outcome = NIOLockedValueBox<Result<T, any Error>?>(nil)
+            let thread = Thread {
+                let result = Result { try call() }
+                outcome.withLockedValue { $0 = result }
+            }
+            thread.start()
+            let deadline = ContinuousClock.now + .seconds(10)
+            while outcome.withLockedValue({ $0 }) == nil, ContinuousClock.now < deadline {
+                socket.interruptBlockedCalls()
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+            return outcome.withLockedValue { $0 }
+        }
+        func errnoOf<T>(_ result: Result<T, any Error>?) -> Errno? {
+            if case .failure(let error as SCTPError) = result { return error.errno }
+            return nil
+        }
+
+        #expect(errnoOf(interrupting(client) { try client.recvmsg() }) == .interrupted)
+        // Nothing lost: the message sent after the interruption is read whole.
+        try server.send(Array("after".utf8))
+        #expect(text(try client.nextMessage().data) == "after")
+        #expect(errnoOf(interrupting(listener) { try listener.accept() }) == .interrupted)
+
+        let silent = SCTPSocket(stack: stack)
+        defer { try? silent.close() }
+        try silent.setOption(.rtoInfo, SCTPRTOInfo(initial: .seconds(5), minimum: .seconds(1), maximum: .seconds(10)))
+        try silent.bind(address("127.0.0.1", 0))
+        #expect(errnoOf(interrupting(silent) { try silent.connectx([address("127.0.0.9", 9)]) }) == .interrupted)
+        // The attempt goes on.
+        #expect(silent.associationIDs.count == 1)
+        #expect(errno { try silent.connectx([address("127.0.0.9", 9)]) } == .alreadyInProcess)
     }
 
     @Test("options read back after being set")

@@ -18,7 +18,10 @@ extension SCTPSocket {
         let peers: ([IPAddress], UInt16)? = try addresses.map { addresses throws(SCTPError) in
             try ipAddresses(addresses, allowPortZero: false)
         }
-        try onLoopWaiting { [self] in sendOnLoop(data, info: info, to: peers) }
+        let tag = UInt64.random(in: 1...UInt64.max)
+        try onLoopInterruptible(.cancel { [self] in
+            driver?.cancelBlockedSends(tag: tag, error: SCTPError(.interrupted, "the send was interrupted"))
+        }) { [self] in sendOnLoop(data, info: info, to: peers, tag: tag) }
     }
 
     /// `sctp_sendv`: the buffers form one message.
@@ -144,7 +147,10 @@ extension SCTPSocket {
     /// association has ended and whose data has all been read (end of file).
     public func recvmsg(maxLength: Int = 1 << 16) throws(SCTPError) -> SCTPReceived? {
         guard maxLength > 0 else { throw SCTPError(.invalidArgument, "maxLength must be positive") }
-        return try onLoopWaiting { [self] in receiveOnLoop(maxLength: maxLength) }
+        let tag = UInt64.random(in: 1...UInt64.max)
+        return try onLoopInterruptible(.cancel { [self] in cancelReceive(tag: tag, "the receive was interrupted") }) { [self] in
+            receiveOnLoop(maxLength: maxLength, tag: tag)
+        }
     }
 
     /// `recvmsg` for a task: suspends instead of blocking; cancelling the task makes it
@@ -164,16 +170,19 @@ extension SCTPSocket {
                 }.get()
             } onCancel: {
                 cancelled.withLockedValue { $0 = true }
-                eventLoop.execute { [self] in
-                    receiveWaiters.removeAll { waiter in
-                        guard waiter.tag == tag else { return false }
-                        waiter.promise.fail(SCTPError(.interrupted, "the receive was cancelled"))
-                        return true
-                    }
-                }
+                eventLoop.execute { [self] in cancelReceive(tag: tag, "the receive was cancelled") }
             }
         } catch {
             throw EndpointDriver.map(error)
+        }
+    }
+
+    /// Takes back the waiting receive with `tag` (on the loop): it fails with EINTR.
+    func cancelReceive(tag: UInt64, _ text: String) {
+        receiveWaiters.removeAll { waiter in
+            guard waiter.tag == tag else { return false }
+            waiter.promise.fail(SCTPError(.interrupted, text))
+            return true
         }
     }
 

@@ -1,4 +1,5 @@
 import DequeModule
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import SCTPCore
@@ -88,6 +89,8 @@ public final class SCTPSocket: @unchecked Sendable {
     var acceptQueue: Deque<SCTPSocket> = []
     var acceptWaiters: Deque<EventLoopPromise<SCTPSocket>> = []
     var backlog = 0
+    /// The threads blocked in a call on this socket (any thread), for `interruptBlockedCalls`.
+    let blockedCalls = NIOLockedValueBox<[ObjectIdentifier: BlockingWakeup]>([:])
 
     enum Inbound {
         case message(ReceivedMessage, id: AssociationID, offset: Int)
@@ -309,7 +312,23 @@ public final class SCTPSocket: @unchecked Sendable {
 
     /// The next association of a listening one-to-one socket, as its own socket (`accept`).
     public func accept() throws(SCTPError) -> SCTPSocket {
-        try onLoopWaiting { [self] in acceptOnLoop() }
+        let box = AcceptBox()
+        return try onLoopInterruptible(.cancel { [self] in
+            acceptWaiters.removeAll { waiter in
+                guard waiter.futureResult === box.future else { return false }
+                waiter.fail(SCTPError(.interrupted, "accept was interrupted"))
+                return true
+            }
+        }) { [self] in
+            let future = acceptOnLoop()
+            box.future = future
+            return future
+        }
+    }
+
+    /// The future of an accept, for taking it back (set and read on the loop).
+    final class AcceptBox: @unchecked Sendable {
+        var future: EventLoopFuture<SCTPSocket>?
     }
 
     func acceptOnLoop() -> EventLoopFuture<SCTPSocket> {
@@ -348,7 +367,7 @@ public final class SCTPSocket: @unchecked Sendable {
         let (peers, port) = try ipAddresses(addresses, allowPortZero: false)
         // One trip to the loop and one wait: the start, the non-blocking flag and, blocking,
         // the association coming up (each extra trip is a wake-up of the loop and of us).
-        return try onLoopWaiting { [self] in
+        return try onLoopInterruptible(.abandon) { [self] in
             startConnect(peers, port: port).flatMap { [self] id, completion in
                 nonBlocking ? eventLoop.makeSucceededFuture(id) : completion
             }

@@ -189,6 +189,11 @@ public final class SCTPEventLoop: EventLoop, @unchecked Sendable {
             let start = Unmanaged<ThreadStart>.fromOpaque(argument!).takeRetainedValue()
             pthread_setspecific(SCTPEventLoop.current, Unmanaged.passUnretained(start.loop).toOpaque())
             csctp_name_thread("SCTP-loop")
+            // Signals are the application's: a process-directed one goes to one of its
+            // threads (where it may interrupt a blocking call), never to the loop.
+            var all = sigset_t()
+            sigfillset(&all)
+            pthread_sigmask(SIG_BLOCK, &all, nil)
             start.started.lock()
             start.started.unlock(withValue: true)
             start.loop.run()
