@@ -209,9 +209,10 @@ class BaseSCTPChannel: Channel, ChannelCore, @unchecked Sendable {
         let wasActive = isActive
         activeBox.withLockedValue { $0 = false }
         socket.activityHandler = nil
+        // First: closing the socket ends a connect attempt with its own error.
+        failPending(error)
         // Associations shut down gracefully in the background (aborted with linger 0).
         socket.closeNowOnLoop()
-        failPending(error)
         promise?.succeed(())
         if wasActive { pipeline.syncOperations.fireChannelInactive() }
         if isRegistered { pipeline.syncOperations.fireChannelUnregistered() }

@@ -167,6 +167,9 @@ final class SCTPChannel: BaseSCTPChannel, @unchecked Sendable {
             connectTimeout = value as? TimeAmount
         case is ChannelOptions.Types.BacklogOption:
             backlog = max(0, Int(value as! ChannelOptions.Types.BacklogOption.Value))
+        case is ChannelOptions.Types.AllowRemoteHalfClosureOption:
+            // The peer's SHUTDOWN ends our sending too: SCTP has no remote half-closure.
+            guard !(value as! Bool) else { throw ChannelError.operationUnsupported }
         default:
             try super.setOption0(option, value: value)
         }
@@ -183,6 +186,8 @@ final class SCTPChannel: BaseSCTPChannel, @unchecked Sendable {
             return connectTimeout as! Option.Value
         case is ChannelOptions.Types.BacklogOption:
             return ChannelOptions.Types.BacklogOption.Value(clamping: backlog) as! Option.Value
+        case is ChannelOptions.Types.AllowRemoteHalfClosureOption:
+            return false as! Option.Value
         default:
             return try super.getOption0(option)
         }
@@ -226,7 +231,7 @@ final class SCTPChannel: BaseSCTPChannel, @unchecked Sendable {
                     inFlight -= 1
                     pendingBytes -= bytes
                     write.promise?.completeWith(result)
-                    updateWritability()
+                    if isOpen { updateWritability() }
                     if shutdownWhenSent && inFlight == 0 && isOpen { shutdownNow() }
                 }
         }

@@ -285,6 +285,36 @@ struct NIOSCTPTests {
         try await waitFor(stack.close())
     }
 
+    @Test("a server with autoRead off accepts only on read(): each read is one association, as demand says")
+    func acceptOnDemand() async throws {
+        let stack = makeStack()
+        let children = ChildChannels()
+        let server = try await echoServer(stack, children: children) { bootstrap in
+            bootstrap.serverChannelOption(ChannelOptions.autoRead, value: false)
+                .serverChannelOption(ChannelOptions.maxMessagesPerRead, value: 1)
+        }
+        let port = try #require(server.localAddress?.port)
+        // The associations are set up by the stack; the server channel has not read them.
+        let (first, _) = try await client(stack, port: port)
+        let (second, secondRecorder) = try await client(stack, port: port)
+        try await stack.eventLoop.submit {}.get()
+        #expect(children.all().isEmpty)
+        // One read, one child (maxMessagesPerRead 1); the next read, the next.
+        server.read()
+        try await waitFor(children.count(1, on: stack.eventLoop))
+        try await stack.eventLoop.submit {}.get()
+        #expect(children.all().count == 1)
+        // What the second client sends before its association is accepted waits for it.
+        let early: EventLoopFuture<Void> = second.writeAndFlush(SCTPEnvelope(data: ByteBuffer(string: "late"), stream: 0))
+        try await waitFor(early)
+        server.read()
+        try await waitFor(children.count(2, on: stack.eventLoop))
+        let echoed = try await waitFor(secondRecorder.messages(count: 1, on: stack.eventLoop))
+        #expect(String(buffer: echoed[0].data) == "late")
+        for channel in [first, second, server] { try await waitFor(channel.close()) }
+        try await waitFor(stack.close())
+    }
+
     @Test("one-to-many: one channel echoes to several peers by association id; a one-to-many client sends by address")
     func oneToMany() async throws {
         let stack = makeStack()
@@ -442,6 +472,22 @@ struct NIOSCTPTests {
         try await waitFor(channel.writeAndFlush(SCTPEnvelope(data: ByteBuffer(string: "after"), stream: 1)))
         let echoed = try await waitFor(recorder.messages(count: 1, on: stack.eventLoop))
         #expect(String(buffer: echoed[0].data) == "after")
+        // SCTP has no remote half-closure: asking for it is refused, refusing it is fine.
+        await #expect(throws: ChannelError.self) {
+            try await waitFor(channel.setOption(ChannelOptions.allowRemoteHalfClosure, value: true))
+        }
+        try await waitFor(channel.setOption(ChannelOptions.allowRemoteHalfClosure, value: false))
+
+        // Nobody answers at 127.0.0.9: the connect timeout closes the channel.
+        do {
+            _ = try await client(stack, port: serverPort, hosts: ["127.0.0.9"]) { $0.connectTimeout(.milliseconds(300)) }
+            Issue.record("a connect to a silent address succeeded")
+        } catch let error as ChannelError {
+            guard case .connectTimeout = error else {
+                Issue.record("not a connect timeout: \(error)")
+                return
+            }
+        }
         try await waitFor(channel.close())
         try await waitFor(server.close())
         try await waitFor(stack.close())
