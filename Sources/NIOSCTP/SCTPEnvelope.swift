@@ -81,6 +81,8 @@ public struct SCTPEnvelope: Sendable {
 /// semantics (INIT to the first, then round robin over them). The bootstraps send it when
 /// given more than one address; `channel.triggerUserOutboundEvent(_:)` sends it directly.
 public enum SCTPMultihomingRequest: Sendable {
+    /// Binds to these local addresses (one port; 0 picks a free one).
     case bind([SocketAddress])
+    /// Connects to a peer reachable at these addresses (one port).
     case connect([SocketAddress])
 }

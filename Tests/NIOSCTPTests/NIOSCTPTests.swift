@@ -255,6 +255,34 @@ struct NIOSCTPTests {
         try await waitFor(stack.close())
     }
 
+    @Test("an abort from the peer (a write with .abort): communication lost as a user event, then channelInactive")
+    func peerAbort() async throws {
+        let stack = makeStack()
+        let children = ChildChannels()
+        let server = try await echoServer(stack, children: children, echo: false)
+        let port = try #require(server.localAddress?.port)
+        let (channel, recorder) = try await client(stack, port: port) { bootstrap in
+            bootstrap.channelOption(ChannelOptions.sctp(.events), value: [.associationChange])
+        }
+        try await waitFor(children.count(1, on: stack.eventLoop))
+        let (child, _) = try #require(children.all().first)
+        try await waitFor(child.writeAndFlush(SCTPEnvelope(data: ByteBuffer(string: "bye"), flags: .abort)))
+        try await waitFor(recorder.inactive.futureResult)
+        try await waitFor(channel.closeFuture)
+        let lost = recorder.notifications.contains { notification in
+            if case .associationChange(.communicationLost, _, _, _, let error) = notification {
+                error?.errno == .connectionReset
+            } else {
+                false
+            }
+        }
+        #expect(lost)
+        // The aborting side's association is gone too: its channel closed itself.
+        try await waitFor(child.closeFuture)
+        try await waitFor(server.close())
+        try await waitFor(stack.close())
+    }
+
     @Test("a server with two clients: each gets its own echo, on its own child channel")
     func twoClients() async throws {
         let stack = makeStack()
