@@ -15,6 +15,9 @@ import SCTPCore
 /// bytes. A write's promise completes once the message is in the send buffer, or fails
 /// with the `SCTPError` of `sendmsg`.
 ///
+/// A `ByteBuffer` written instead of an envelope is one message on stream 0 with PPID 0;
+/// anything else fails the write (EINVAL).
+///
 /// Notifications the socket subscribed to (`ChannelOptions.sctp(.events)`) go up as user
 /// inbound events (`SCTPNotification`), in order with the messages.
 final class SCTPChannel: BaseSCTPChannel, @unchecked Sendable {
@@ -204,7 +207,16 @@ final class SCTPChannel: BaseSCTPChannel, @unchecked Sendable {
             promise?.fail(ChannelError.outputClosed)
             return
         }
-        let envelope = unwrapData(data, as: SCTPEnvelope.self)
+        let envelope: SCTPEnvelope
+        if let written = tryUnwrapData(data, as: SCTPEnvelope.self) {
+            envelope = written
+        } else if let bytes = tryUnwrapData(data, as: ByteBuffer.self) {
+            // Plain bytes: one message on stream 0 with PPID 0 (the socket's defaults are not used).
+            envelope = SCTPEnvelope(data: bytes)
+        } else {
+            promise?.fail(SCTPError(.invalidArgument, "an SCTP channel writes SCTPEnvelope or ByteBuffer, not \(data)"))
+            return
+        }
         pendingWrites.append((envelope, promise))
         pendingBytes += envelope.data.readableBytes
         updateWritability()

@@ -496,10 +496,15 @@ struct NIOSCTPTests {
             try await waitFor(channel.writeAndFlush(SCTPEnvelope(data: ByteBuffer(string: "x"), stream: 5000)))
         }
         #expect(error?.errno == .invalidArgument)
-        // The channel is still usable.
+        // A write of another type fails instead of trapping.
+        let wrongType = await #expect(throws: SCTPError.self) { try await waitFor(channel.writeAndFlush("text")) }
+        #expect(wrongType?.errno == .invalidArgument)
+        // The channel is still usable; plain bytes are a message on stream 0.
         try await waitFor(channel.writeAndFlush(SCTPEnvelope(data: ByteBuffer(string: "after"), stream: 1)))
-        let echoed = try await waitFor(recorder.messages(count: 1, on: stack.eventLoop))
-        #expect(String(buffer: echoed[0].data) == "after")
+        try await waitFor(channel.writeAndFlush(ByteBuffer(string: "bytes")))
+        let echoed = try await waitFor(recorder.messages(count: 2, on: stack.eventLoop))
+        #expect(String(buffer: echoed[0].data) == "after" && echoed[0].stream == 1)
+        #expect(String(buffer: echoed[1].data) == "bytes" && echoed[1].stream == 0)
         // SCTP has no remote half-closure: asking for it is refused, refusing it is fine.
         await #expect(throws: ChannelError.self) {
             try await waitFor(channel.setOption(ChannelOptions.allowRemoteHalfClosure, value: true))
