@@ -13,6 +13,8 @@ let package = Package(
         .library(name: "SCTPCore", targets: ["SCTPCore"]),
         .library(name: "SCTPSimulation", targets: ["SCTPSimulation"]),
         .library(name: "SCTP", targets: ["SCTP"]),
+        // SwiftNIO channels and bootstraps over SCTP sockets.
+        .library(name: "NIOSCTP", targets: ["NIOSCTP"]),
         // libswiftsctp: the C interface (Sources/CSCTPSocketsAPI/include/swiftsctp.h).
         .library(name: "swiftsctp", type: .dynamic, targets: ["SCTPCInterface"]),
         .executable(name: "sctp-cat", targets: ["sctp-cat"]),
@@ -68,6 +70,16 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "NIOSCTP",
+            dependencies: [
+                "SCTP", "SCTPCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "DequeModule", package: "swift-collections"),
             ],
             swiftSettings: strict
         ),
@@ -138,6 +150,16 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "NIOSCTPTests",
+            dependencies: [
+                "NIOSCTP", "SCTP", "SCTPCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strict
         ),

@@ -243,7 +243,7 @@ extension SCTPSocket {
     }
 
     /// The next item of the inbox, cut to `maxLength` bytes (on the loop).
-    private func takeInbound(maxLength: Int) -> SCTPReceived?? {
+    func takeInbound(maxLength: Int) -> SCTPReceived?? {
         guard let first = inbox.first else { return nil }
         switch first {
         case .notification(let notification):
@@ -309,6 +309,8 @@ extension SCTPSocket: EndpointEventSink {
             if case .message(let id, let message) = event { driver.consumed(bytes: message.payload.readableBytes, on: id) }
             return
         }
+        // After the socket is up to date: a channel over it reads or accepts now.
+        defer { activityHandler?() }
         if style == .oneToOne && phase == .listening {
             listenerDeliver(event, driver: driver)
             return

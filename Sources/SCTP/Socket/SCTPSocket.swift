@@ -91,6 +91,10 @@ public final class SCTPSocket: @unchecked Sendable {
     var backlog = 0
     /// The threads blocked in a call on this socket (any thread), for `interruptBlockedCalls`.
     let blockedCalls = NIOLockedValueBox<[ObjectIdentifier: BlockingWakeup]>([:])
+    /// Called on the loop after the socket took an event of its endpoint (something to read
+    /// or accept, or the association's end): how an `NIOSCTP` channel learns there is work,
+    /// since it reads without waiting (`receiveNowOnLoop`, `acceptNowOnLoop`).
+    package var activityHandler: (() -> Void)?
 
     enum Inbound {
         case message(ReceivedMessage, id: AssociationID, offset: Int)
@@ -295,19 +299,22 @@ public final class SCTPSocket: @unchecked Sendable {
     /// returns one socket per association, at most `backlog` waiting; on a one-to-many socket
     /// inbound associations join the socket (`backlog` 0 stops accepting).
     public func listen(backlog: Int = 128) throws(SCTPError) {
-        try onLoop { [self] in
-            switch phase {
-            case .closed: throw SCTPError(.badFileDescriptor, "the socket is closed")
-            case .connecting, .connected, .disconnected:
-                throw SCTPError(.invalidArgument, "a connected socket cannot listen")
-            case .open: throw SCTPError(.invalidArgument, "bind the socket before listen")
-            case .bound, .listening: break
-            }
-            guard let driver else { throw SCTPError(.invalidArgument, "bind the socket before listen") }
-            self.backlog = max(backlog, style == .oneToOne ? 1 : 0)
-            driver.acceptsAssociations = style == .oneToOne || backlog > 0
-            if style == .oneToOne { phase = .listening }
+        try onLoop { [self] in try listenOnLoop(backlog: backlog) }
+    }
+
+    /// `listen` on the loop.
+    package func listenOnLoop(backlog: Int) throws(SCTPError) {
+        switch phase {
+        case .closed: throw SCTPError(.badFileDescriptor, "the socket is closed")
+        case .connecting, .connected, .disconnected:
+            throw SCTPError(.invalidArgument, "a connected socket cannot listen")
+        case .open: throw SCTPError(.invalidArgument, "bind the socket before listen")
+        case .bound, .listening: break
         }
+        guard let driver else { throw SCTPError(.invalidArgument, "bind the socket before listen") }
+        self.backlog = max(backlog, style == .oneToOne ? 1 : 0)
+        driver.acceptsAssociations = style == .oneToOne || backlog > 0
+        if style == .oneToOne { phase = .listening }
     }
 
     /// The next association of a listening one-to-one socket, as its own socket (`accept`).
@@ -527,13 +534,16 @@ public final class SCTPSocket: @unchecked Sendable {
     /// Starts a graceful shutdown of a one-to-one socket's association (`shutdown(SHUT_WR)`):
     /// what was sent is still delivered; `recvmsg` returns `nil` once it is complete.
     public func shutdown() throws(SCTPError) {
-        try onLoop { [self] in
-            guard style == .oneToOne else {
-                throw SCTPError(.notSupported, "shutdown on a one-to-many socket; send with .endOfFile instead")
-            }
-            let (driver, id) = try resolve(nil)
-            _ = driver.shutdown(id)
+        try onLoop { [self] in try shutdownOnLoop() }
+    }
+
+    /// `shutdown` on the loop.
+    package func shutdownOnLoop() throws(SCTPError) {
+        guard style == .oneToOne else {
+            throw SCTPError(.notSupported, "shutdown on a one-to-many socket; send with .endOfFile instead")
         }
+        let (driver, id) = try resolve(nil)
+        _ = driver.shutdown(id)
     }
 
     /// Closes the socket. Its associations are shut down gracefully in the background, or
@@ -554,6 +564,7 @@ public final class SCTPSocket: @unchecked Sendable {
         let owned: [AssociationID] = style == .oneToOne ? association.map { [$0] } ?? [] : Array(associations)
         let wasListening = phase == .listening
         phase = .closed
+        activityHandler = nil
         let error = SCTPError(.badFileDescriptor, "the socket was closed")
         while let waiter = receiveWaiters.popFirst() { waiter.promise.fail(error) }
         while let waiter = acceptWaiters.popFirst() { waiter.fail(error) }
