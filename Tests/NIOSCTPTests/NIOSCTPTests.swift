@@ -438,6 +438,35 @@ struct NIOSCTPTests {
         try await waitFor(stack.close())
     }
 
+    @Test("partial delivery: with SCTP_PARTIAL_DELIVERY_POINT 2000 on the server, a 200 kB message comes up in pieces, only the last complete; the bytes add up in order")
+    func partialDelivery() async throws {
+        let stack = makeStack()
+        let children = ChildChannels()
+        let server = try await echoServer(stack, children: children, echo: false) { bootstrap in
+            bootstrap.serverChannelOption(ChannelOptions.sctp(.partialDeliveryPoint), value: 2000)
+        }
+        let port = try #require(server.localAddress?.port)
+        let (channel, _) = try await client(stack, port: port)
+        let message = payload(7, size: 200_000)
+        try await waitFor(channel.writeAndFlush(SCTPEnvelope(data: message, stream: 3, payloadProtocolIdentifier: 51)))
+        try await waitFor(children.count(1, on: stack.eventLoop))
+        let recorder = try #require(children.all().first?.1)
+        // Bounded wait for the piece that completes the message (10 ms steps, at most 20 s).
+        for _ in 0..<2000 where recorder.messages.last?.isComplete != true {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let pieces = recorder.messages
+        #expect(pieces.count > 1, "the message came up whole: \(pieces.count) piece(s)")
+        #expect(pieces.last?.isComplete == true && pieces.dropLast().allSatisfy { !$0.isComplete })
+        #expect(pieces.allSatisfy { $0.stream == 3 && $0.payloadProtocolIdentifier == 51 })
+        var whole = ByteBuffer()
+        for var piece in pieces.map(\.data) { whole.writeBuffer(&piece) }
+        #expect(whole == message)
+        try await waitFor(channel.close())
+        try await waitFor(server.close())
+        try await waitFor(stack.close())
+    }
+
     @Test("channel options through the channel: an SCTP option, autoRead, the water mark; a read-only option refuses a write")
     func options() async throws {
         let stack = makeStack()
