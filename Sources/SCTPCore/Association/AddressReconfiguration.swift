@@ -41,6 +41,15 @@ struct AddressReconfigurationState {
         case delete(IPAddress)
         /// Set Primary Address: the peer should send to this address of ours.
         case setPrimary(IPAddress)
+
+        /// The type of the parameter that carries it.
+        var parameterType: UInt16 {
+            switch self {
+            case .add: AddIPAddressParameter.parameterType
+            case .delete: DeleteIPAddressParameter.parameterType
+            case .setPrimary: SetPrimaryAddressParameter.parameterType
+            }
+        }
     }
 
     /// The ASCONF in flight: what it asked, and the path it last went to.
@@ -56,6 +65,9 @@ struct AddressReconfigurationState {
     var nextCorrelationID: UInt32 = 1
     var pending: [Request] = []
     var inFlight: InFlight?
+    /// The request parameter types the peer answered with "Unrecognized Parameters": they
+    /// are never sent again (RFC 5061 §5.3). At most the three request types.
+    var unrecognizedRequestTypes: Set<UInt16> = []
     /// The serial number of the last ASCONF of the peer we processed (its initial TSN - 1 before any).
     var peerSerialNumber: UInt32
     /// Our answers to the peer's latest ASCONFs, oldest first (at most `maxCachedAnswers`),

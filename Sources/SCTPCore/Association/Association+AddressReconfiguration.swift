@@ -50,6 +50,8 @@ extension Association {
         guard state == .established else { throw .invalidAddressChange("the association is not established") }
         let queued = rc.pending.count
         for request in requests {
+            // §5.3: a request type the peer did not understand is not sent again.
+            if rc.unrecognizedRequestTypes.contains(request.parameterType) { throw .addressReconfigurationNotSupported }
             let deleting = rc.deleting
             let adding = rc.adding
             let known = localAddresses.filter { !deleting.contains($0) } + adding
@@ -199,6 +201,9 @@ extension Association {
                 answers[success.correlationID] = .some(nil)
             case .errorCauseIndication(let failure):
                 answers[failure.correlationID] = .some(failure.causes.first ?? .outOfResource(OutOfResourceCause()))
+                for case .unrecognizedParameters(let cause) in failure.causes {
+                    addressReconfig?.unrecognizedRequestTypes.formUnion(Self.requestTypes(in: cause))
+                }
             default:
                 continue
             }
@@ -224,6 +229,12 @@ extension Association {
                 break
             }
         }
+        // §5.3: requests of a type the peer does not understand, still waiting, fail now.
+        if let refused = addressReconfig?.unrecognizedRequestTypes, !refused.isEmpty {
+            let dropped = addressReconfig?.pending.filter { refused.contains($0.parameterType) } ?? []
+            addressReconfig?.pending.removeAll { refused.contains($0.parameterType) }
+            outcomes += dropped.map { AddressChangeOutcome(request: $0, failure: .unrecognizedParameters(UnrecognizedParametersCause(bytes: ByteBuffer()))) }
+        }
         addressChangeOutcomes.append(contentsOf: outcomes)
         if addressChangeOutcomes.count > Self.maxAddressChangeOutcomes {
             addressChangeOutcomes.removeFirst(addressChangeOutcomes.count - Self.maxAddressChangeOutcomes)
@@ -234,6 +245,40 @@ extension Association {
 
     /// How many answered requests of ours `addressChangeOutcomes` keeps.
     static let maxAddressChangeOutcomes = 64
+
+    /// The request parameter types (Add IP Address, Delete IP Address, Set Primary Address)
+    /// among the parameters an "Unrecognized Parameters" cause lists. Reads at most 16
+    /// parameter headers, each length bounded by what is left.
+    static func requestTypes(in cause: UnrecognizedParametersCause) -> Set<UInt16> {
+        let requestTypes: Set<UInt16> = [AddIPAddressParameter.parameterType, DeleteIPAddressParameter.parameterType,
+                                         SetPrimaryAddressParameter.parameterType]
+        var bytes = cause.bytes
+        var found: Set<UInt16> = []
+        for _ in 0..<16 {
+            guard let type = bytes.readInteger(as: UInt16.self), let length = bytes.readInteger(as: UInt16.self),
+                  length >= 4 else { break }
+            if requestTypes.contains(type) { found.insert(type) }
+            let rest = (Int(length) - 4 + 3) & ~3
+            guard bytes.readableBytes >= rest else { break }
+            bytes.moveReaderIndex(forwardBy: rest)
+        }
+        return found
+    }
+
+    /// The peer reported that it does not recognize the ASCONF chunk (RFC 5061 §5.1 A9): no
+    /// ASCONF is sent again and T-4 stops; what was asked and not answered fails.
+    func peerRefusesAddressReconfiguration() {
+        guard let rc = addressReconfig else { return }
+        timers[.addressReconfiguration] = nil
+        let unanswered = (rc.inFlight?.requests.map(\.request) ?? []) + rc.pending
+        addressReconfig = nil
+        let cause = ErrorCause.unrecognizedChunkType(UnrecognizedChunkTypeCause(bytes: ByteBuffer()))
+        addressChangeOutcomes.append(contentsOf: unanswered.map { AddressChangeOutcome(request: $0, failure: cause) })
+        if addressChangeOutcomes.count > Self.maxAddressChangeOutcomes {
+            addressChangeOutcomes.removeFirst(addressChangeOutcomes.count - Self.maxAddressChangeOutcomes)
+        }
+        updatePinnedSourceAddresses()
+    }
 
     // MARK: ASCONF
 

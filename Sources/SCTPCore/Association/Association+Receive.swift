@@ -191,6 +191,11 @@ extension Association {
             timers[.t1Init] = now + progress.timeout
             return
         }
+        // RFC 5061 §5.1 A9: the peer does not know ASCONF (the reported chunk's type byte).
+        for case .unrecognizedChunkType(let cause) in error.causes.prefix(16)
+            where cause.bytes.getInteger(at: cause.bytes.readerIndex, as: UInt8.self) == ChunkType.asconf {
+            peerRefusesAddressReconfiguration()
+        }
         events.append(.remoteError(id, error.causes))
     }
 }

@@ -260,6 +260,74 @@ struct ASCONFRulesTests {
         }
     }
 
+    // MARK: requests the peer does not understand
+
+    /// A packet from the server to the client's association with `chunks`.
+    static func toClient(_ h: H, clientID: AssociationID, _ chunks: [Chunk]) throws -> ByteBuffer {
+        let association = try T.association(h.client, clientID)
+        return SCTPPacket(header: CommonHeader(sourcePort: H.serverPort, destinationPort: H.clientPort,
+                                               verificationTag: association.localTag), chunks: chunks).serialized()
+    }
+
+    @Test("§5.3: a Set Primary Address answered with Unrecognized Parameters fails and is never asked again (EOPNOTSUPP); Add IP Address still works")
+    func unrecognizedRequestType() throws {
+        let (h, id, _) = try T.connectedWithoutAuth(spare: [T.c2])
+        let association = try T.association(h.client, id)
+        let filter = PacketFilterParticipant(h.client, rules: [(ChunkType.asconf, .drop)])
+        h.loop.participants = [filter, h.server]
+        try h.client.endpoint.requestPeerPrimaryAddress(T.c1, on: id, now: h.now)
+        h.loop.flushTransmits()
+        let inFlight = try #require(association.addressReconfig?.inFlight)
+        let correlationID = try #require(inFlight.requests.first?.correlationID)
+        var value = ByteBuffer()
+        value.writeInteger(correlationID)
+        value.writeRepeatingByte(0, count: 8)
+        let refusal = ErrorCauseIndicationParameter(correlationID: correlationID, causes: [
+            .unrecognizedParameters(UnrecognizedParametersCause(parameters: [UnknownParameter(type: SetPrimaryAddressParameter.parameterType, value: value)])),
+        ])
+        let ack = ASCONFAckChunk(serialNumber: inFlight.serialNumber, parameters: ParameterList([.errorCauseIndication(refusal)]))
+        h.client.endpoint.handle(datagram: try Self.toClient(h, clientID: id, [.asconfAck(ack)]), from: T.s1, to: T.c1, now: h.now)
+        h.loop.flushTransmits()
+        #expect(h.client.endpoint.state(of: id) == .established)
+        #expect(h.client.endpoint.addressChangeOutcomes(of: id).last?.failure?.code == UnrecognizedParametersCause.causeCode)
+        #expect(association.addressReconfig?.unrecognizedRequestTypes == [SetPrimaryAddressParameter.parameterType])
+        #expect(throws: CoreError.addressReconfigurationNotSupported) {
+            try h.client.endpoint.requestPeerPrimaryAddress(T.c1, on: id, now: h.now)
+        }
+        // Other request types are still sent (the server never saw the dropped ASCONF, so
+        // this one is only checked on its way out).
+        try h.client.endpoint.addLocalAddresses([T.c2], now: h.now)
+        h.loop.flushTransmits()
+        #expect(association.addressReconfig?.inFlight?.requests.map(\.request) == [.add(T.c2)])
+    }
+
+    @Test("§5.1 A9: an ERROR reporting the ASCONF chunk type unrecognized stops T-4 and every later ASCONF; the unanswered request fails")
+    func asconfChunkUnrecognized() throws {
+        let (h, id, _) = try T.connectedWithoutAuth(spare: [T.c2])
+        let log = h.logTraffic()
+        let association = try T.association(h.client, id)
+        let filter = PacketFilterParticipant(h.client, rules: [(ChunkType.asconf, .drop)])
+        h.loop.participants = [filter, h.server]
+        try h.client.endpoint.addLocalAddresses([T.c2], now: h.now)
+        h.loop.flushTransmits()
+        #expect(association.timers[.addressReconfiguration] != nil)
+        let reported = UnknownChunk(type: ChunkType.asconf, flags: 0, value: ByteBuffer(repeating: 0, count: 8))
+        let error = ErrorChunk(causes: [.unrecognizedChunkType(UnrecognizedChunkTypeCause(chunk: reported))])
+        h.client.endpoint.handle(datagram: try Self.toClient(h, clientID: id, [.error(error)]), from: T.s1, to: T.c1, now: h.now)
+        h.loop.flushTransmits()
+        #expect(association.addressReconfig == nil && association.timers[.addressReconfiguration] == nil)
+        #expect(h.client.endpoint.addressChangeOutcomes(of: id).last?.failure?.code == UnrecognizedChunkTypeCause.causeCode)
+        #expect(throws: CoreError.addressReconfigurationNotSupported) {
+            try h.client.endpoint.requestAddressChange(adding: T.c2, on: id, now: h.now)
+        }
+        // No ASCONF again, however long: T-4 is gone (its RTO would have fired many times).
+        let sent = log.client.count(ChunkType.asconf)
+        h.loop.participants = [h.client, h.server]
+        _ = h.run(for: .seconds(30)) { false }
+        #expect(log.client.count(ChunkType.asconf) == sent)
+        #expect(h.client.endpoint.state(of: id) == .established)
+    }
+
     // MARK: bindx beyond the queue
 
     @Test("a bindx whose requests do not fit an association's queue changes nothing and throws; none is dropped")

@@ -422,7 +422,7 @@ struct AddressReconfigurationTests {
         #expect(!log.client.sent.contains { $0.from == Self.c2 })
     }
 
-    @Test("without authentication an ASCONF is discarded: no change, no answer; a side that requires it does not start ASCONF without AUTH")
+    @Test("without authentication an ASCONF is not processed: no change, no answer but Unrecognized Chunk Type, after which the sender stops (§5.1 A9); a side that requires it does not start ASCONF without AUTH")
     func unauthenticatedRefused() throws {
         // The client sends ASCONF without AUTH (testing mode); the server requires AUTH, which
         // the client does not announce.
@@ -434,7 +434,12 @@ struct AddressReconfigurationTests {
         try h.client.endpoint.addLocalAddresses([c2], now: h.now)
         h.loop.flushTransmits()
         h.run(for: .seconds(3)) { false }
-        #expect(log.client.count(ChunkType.asconf) >= 2)  // retransmitted, never answered
+        // The server has no ASCONF on this association: the chunk is unknown to it and
+        // reported (its type's top bits); the client sends no more (A9: T-4 stopped).
+        #expect(log.server.count(ChunkType.error) >= 1)
+        #expect(log.client.count(ChunkType.asconf) == 1)
+        #expect(!h.client.endpoint.supportsAddressReconfiguration(id))
+        #expect(h.client.endpoint.addressChangeOutcomes(of: id).first?.failure?.code == UnrecognizedChunkTypeCause.causeCode)
         #expect(log.server.count(ChunkType.asconfAck) == 0)
         #expect(Self.peerAddresses(h.server, serverID) == [c1])
         #expect(Self.changes(h.server).isEmpty)
