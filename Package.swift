@@ -144,7 +144,7 @@ let package = Package(
         .testTarget(
             name: "SCTPTests",
             dependencies: [
-                "SCTP", "SCTPCore", "SCTPWire", "SCTPTestSupport",
+                "SCTP", "SCTPCore", "SCTPWire", "SCTPTestSupport", "CSCTPSystem",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

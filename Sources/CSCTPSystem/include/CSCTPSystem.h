@@ -124,6 +124,15 @@ int csctp_wake_create(void);
 void csctp_wake_signal(int wake_fd);
 /* Makes `wake_fd` not readable again. */
 void csctp_wake_drain(int wake_fd);
+/* SO_REUSEPORT on `fd` (before bind). Returns 0 or -errno (-ENOSYS off Linux). */
+int csctp_reuse_port(int fd);
+/*
+ * Steers the datagrams of `fd`'s reuse-port group (the sockets bound to the same address and
+ * port with SO_REUSEPORT, in the order they were bound) by SCTP verification tag: a packet
+ * whose tag is not 0 goes to socket (tag mod shards), an INIT (tag 0) to socket (SCTP source
+ * port mod shards). Linux's SO_ATTACH_REUSEPORT_CBPF. Returns 0 or -errno.
+ */
+int csctp_attach_tag_steering(int fd, uint32_t shards);
 /* Names the calling thread (shown by top, perf and debuggers); a no-op where unsupported. */
 void csctp_name_thread(const char *name);
 

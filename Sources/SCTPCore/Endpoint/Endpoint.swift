@@ -36,6 +36,11 @@ public final class SCTPEndpoint {
     #endif
     /// Whether INITs are answered (a listening or one-to-many socket).
     public var acceptsAssociations: Bool
+    /// Which shard of a reuse-port group steered by verification tag this endpoint is
+    /// (docs/SHARDING.md): every local tag it draws (INIT, INIT ACK) has
+    /// `tag % shard.count == shard.index`, so the peer's packets, which carry it, reach this
+    /// endpoint's socket. `nil`: any tag.
+    public var tagShard: TagShard?
     /// The most receive window (a_rwnd) a new association may offer, whatever
     /// `configuration.receiveBufferSize` says: set by a driver to what its transport can
     /// buffer, such as a UDP socket's receive buffer, so that a peer filling the window never
@@ -250,7 +255,14 @@ public final class SCTPEndpoint {
     /// A fresh verification tag, unique among this endpoint's associations and never 0.
     func newLocalTag() -> UInt32 {
         while true {
-            let tag = random.nextVerificationTag()
+            var tag = random.nextVerificationTag()
+            if let shard = tagShard, shard.count > 1 {
+                // Down to the shard's residue within the same block of `count` values: 32 bits
+                // of randomness less log2(count). A value past UInt32.max or 0 is drawn again.
+                let adjusted = UInt64(tag) - UInt64(tag % shard.count) + UInt64(shard.index)
+                guard adjusted != 0, adjusted <= UInt64(UInt32.max) else { continue }
+                tag = UInt32(adjusted)
+            }
             if !associations.containsLocalTag(tag) { return tag }
         }
     }
@@ -277,4 +289,21 @@ public final class SCTPEndpoint {
     func reindexPeerAddresses(_ association: Association, previous: [IPAddress]) {
         associations.reindexPeerAddresses(of: association, previous: previous)
     }
+}
+
+/// One shard of `count` (`SCTPEndpoint.tagShard`): the local verification tags an endpoint
+/// draws are those with `tag % count == index`.
+public struct TagShard: Hashable, Sendable {
+    public let index: UInt32
+    public let count: UInt32
+
+    /// `nil` unless `index < count` and `count` is 1...1024.
+    public init?(index: UInt32, count: UInt32) {
+        guard (1...1024).contains(count), index < count else { return nil }
+        self.index = index
+        self.count = count
+    }
+
+    /// Whether `tag` maps to this shard.
+    public func owns(_ tag: UInt32) -> Bool { tag % count == index }
 }
