@@ -94,6 +94,8 @@ extension CLibrary {
             try socket.setOption(.initMessage, current)
         case SCTP_NODELAY:
             try socket.setOption(.noDelay, try Self.value(pointer, length, as: CInt.self) != 0)
+        case SCTP_REUSE_PORT:
+            try socket.setOption(.reusePort, try Self.value(pointer, length, as: CInt.self) != 0)
         case SCTP_RTOINFO:
             let info = try Self.value(pointer, length, as: sctp_rtoinfo.self)
             let association = target(socket, info.srto_assoc_id)
@@ -244,6 +246,8 @@ extension CLibrary {
                                    sinit_max_init_timeo: UInt16(clamping: message.maxInitTimeout.map(milliseconds) ?? 0)), pointer, length)
         case SCTP_NODELAY:
             try store(CInt(try socket.getOption(.noDelay) ? 1 : 0), pointer, length)
+        case SCTP_REUSE_PORT:
+            try store(CInt(try socket.getOption(.reusePort) ? 1 : 0), pointer, length)
         case SCTP_RTOINFO:
             let association = try requestedAssociation()
             let info = try socket.getOption(.rtoInfo, association: association)

@@ -212,6 +212,16 @@ struct EndpointTableTests {
         let stack = SCTPStack(options: SCTPStack.Options(udpPort: 0, peerUDPPort: 0), group: loop)
         defer { _ = try? stack.close().wait() }
         let one = IPAddress.v4(IPv4Address(127, 0, 0, 1)), two = IPAddress.v4(IPv4Address(127, 0, 0, 2))
+        // A DATA chunk's common header and chunk header: only the ports and tag are read.
+        let packet: ByteBuffer = {
+            var packet = ByteBuffer()
+            packet.writeInteger(UInt16(6000))
+            packet.writeInteger(UInt16(5000))
+            packet.writeInteger(UInt32(1234))
+            packet.writeInteger(UInt32(0))
+            packet.writeInteger(UInt32(0x0000_0004))
+            return packet
+        }()
         try wait(loop.submit {
             var table = EndpointTable()
             let first = EndpointDriver(stack: stack, configuration: SCTPConfiguration(), port: 5000, addresses: [one],
@@ -225,16 +235,63 @@ struct EndpointTableTests {
             #expect(throws: SCTPError.self) { try table.insert(clash) }
             #expect(table.conflict(port: 5000, addresses: [two]) == two)
             #expect(table.conflict(port: 5001, addresses: [one, two]) == nil)
-            #expect(table.driver(port: 5000, local: two) === second)
-            #expect(table.driver(port: 5000, local: one) === first)
-            #expect(table.driver(port: 5000, local: .v4(IPv4Address(127, 0, 0, 9))) === first)
-            #expect(table.driver(port: 5001, local: one) == nil)
+            #expect(table.driver(port: 5000, local: two, datagram: packet, source: one) === second)
+            #expect(table.driver(port: 5000, local: one, datagram: packet, source: one) === first)
+            #expect(table.driver(port: 5000, local: .v4(IPv4Address(127, 0, 0, 9)), datagram: packet, source: one) === first)
+            #expect(table.driver(port: 5001, local: one, datagram: packet, source: one) == nil)
             let port = try table.ephemeralPort(for: [one])
             #expect((49152...65535).contains(port))
             table.remove(first)
-            #expect(table.driver(port: 5000, local: one) === second)
+            #expect(table.driver(port: 5000, local: one, datagram: packet, source: one) === second)
             #expect(table.removeAll().count == 1)
-            #expect(table.driver(port: 5000, local: two) == nil)
+            #expect(table.driver(port: 5000, local: two, datagram: packet, source: one) == nil)
+        })
+    }
+
+    @Test("SCTP_REUSE_PORT: endpoints share a port on an address only when all set it; INITs to the listeners in turn")
+    func reusePort() throws {
+        let loop = try SCTPEventLoop()
+        defer { try? loop.syncShutdownGracefully() }
+        let stack = SCTPStack(options: SCTPStack.Options(udpPort: 0, peerUDPPort: 0), group: loop)
+        defer { _ = try? stack.close().wait() }
+        let one = IPAddress.v4(IPv4Address(127, 0, 0, 1)), two = IPAddress.v4(IPv4Address(127, 0, 0, 2))
+        @Sendable func packet(tag: UInt32, chunkType: UInt8) -> ByteBuffer {
+            var packet = ByteBuffer()
+            packet.writeInteger(UInt16(6000))
+            packet.writeInteger(UInt16(5000))
+            packet.writeInteger(tag)
+            packet.writeInteger(UInt32(0))
+            packet.writeInteger(UInt32(chunkType) << 24 | 4)
+            return packet
+        }
+        try wait(loop.submit {
+            var table = EndpointTable()
+            func driver(_ addresses: [IPAddress], reuse: Bool, listening: Bool = true) -> EndpointDriver {
+                EndpointDriver(stack: stack, configuration: SCTPConfiguration(), port: 5000, addresses: addresses,
+                               acceptsAssociations: listening, reusesPort: reuse)
+            }
+            let first = driver([one], reuse: true), second = driver([one], reuse: true)
+            let client = driver([one], reuse: true, listening: false)
+            try table.insert(first)
+            try table.insert(client)
+            try table.insert(second)
+            #expect(throws: SCTPError.self) { try table.insert(driver([one], reuse: false)) }
+            #expect(table.conflict(port: 5000, addresses: [one]) == one)
+            #expect(table.conflict(port: 5000, addresses: [one], reusing: true) == nil)
+            // One that does not reuse keeps its address to itself.
+            try table.insert(driver([two], reuse: false))
+            #expect(throws: SCTPError.self) { try table.insert(driver([two], reuse: true)) }
+            #expect(table.conflict(port: 5000, addresses: [two], reusing: true) == two)
+            // New associations' INITs alternate between the listening endpoints, never the client.
+            let initiation = packet(tag: 0, chunkType: ChunkType.initiation)
+            let chosen = (0..<4).map { _ in table.driver(port: 5000, local: one, datagram: initiation, source: two) }
+            #expect(chosen[0] === first && chosen[1] === second && chosen[2] === first && chosen[3] === second)
+            // A packet for no association goes to a listener, which answers it (out of the blue).
+            let data = packet(tag: 1234, chunkType: ChunkType.data)
+            #expect(table.driver(port: 5000, local: one, datagram: data, source: two) === first)
+            table.remove(first)
+            #expect(table.driver(port: 5000, local: one, datagram: initiation, source: two) === second)
+            #expect(table.driver(port: 5000, local: one, datagram: initiation, source: two) === second)
         })
     }
 }

@@ -90,8 +90,14 @@ final class EndpointDriver: @unchecked Sendable {
     /// socket and those peeled off it); the endpoint closes when the last one lets go.
     private var users = 0
 
-    init(stack: SCTPStack, configuration: SCTPConfiguration, port: UInt16, addresses: [IPAddress], acceptsAssociations: Bool) {
+    /// Whether the endpoint shares its port with other endpoints that set it too
+    /// (`SCTP_REUSE_PORT`, fixed at bind).
+    let reusesPort: Bool
+
+    init(stack: SCTPStack, configuration: SCTPConfiguration, port: UInt16, addresses: [IPAddress], acceptsAssociations: Bool,
+         reusesPort: Bool = false) {
         self.stack = stack
+        self.reusesPort = reusesPort
         endpoint = SCTPEndpoint(configuration: configuration, localPort: port, localAddresses: addresses,
                                 acceptsAssociations: acceptsAssociations, random: SystemRandomSource(), now: stack.now)
     }
@@ -127,6 +133,21 @@ final class EndpointDriver: @unchecked Sendable {
 
     /// `configuration` as new associations get it, with the receive window limit applied.
     var associationConfiguration: SCTPConfiguration { endpoint.associationConfiguration }
+
+    // MARK: Endpoints sharing a port (SCTP_REUSE_PORT)
+
+    /// Whether a live association has `tag` as its own verification tag and `peerPort` as its peer's port.
+    func hasAssociation(localTag tag: UInt32, peerPort: UInt16) -> Bool {
+        !closed && endpoint.hasAssociation(localTag: tag, peerPort: peerPort)
+    }
+
+    /// Whether a live association has the peer transport address `address`:`port`.
+    func hasAssociation(peer address: IPAddress, port: UInt16) -> Bool {
+        !closed && endpoint.hasAssociation(peer: address, port: port)
+    }
+
+    /// Whether `datagram` is a COOKIE ECHO with a cookie this endpoint made.
+    func madeCookie(in datagram: ByteBuffer) -> Bool { !closed && endpoint.madeCookie(in: datagram) }
 
     // MARK: Sockets sharing the endpoint
 

@@ -313,7 +313,7 @@ public final class SCTPStack: @unchecked Sendable {
     // MARK: SCTP endpoints (on the loop)
 
     /// Registers an endpoint under its SCTP port; EADDRINUSE if another endpoint of the stack
-    /// has that port on one of the same addresses. The endpoint's receive window is limited
+    /// has that port on one of the same addresses (unless both set `SCTP_REUSE_PORT`). The endpoint's receive window is limited
     /// to what the stack's sockets can buffer.
     func register(_ driver: EndpointDriver) throws(SCTPError) {
         eventLoop.assertInEventLoop()
@@ -335,9 +335,16 @@ public final class SCTPStack: @unchecked Sendable {
         set { state.metricsReporter = newValue }
     }
 
-    /// An address of `addresses` on which `port` is taken, if any.
-    func conflict(port: UInt16, addresses: [IPAddress]) -> IPAddress? {
-        state.endpoints.conflict(port: port, addresses: addresses)
+    /// An address of `addresses` on which `port` is taken, if any: by any endpoint, or with
+    /// `reusing` (`SCTP_REUSE_PORT`) by one that does not share the port.
+    func conflict(port: UInt16, addresses: [IPAddress], reusing: Bool = false) -> IPAddress? {
+        state.endpoints.conflict(port: port, addresses: addresses, reusing: reusing)
+    }
+
+    /// Whether an endpoint other than `driver` on its port has a live association with one of
+    /// `peers` at `port` (sockets sharing a port with `SCTP_REUSE_PORT`).
+    func otherEndpoint(than driver: EndpointDriver, hasAssociationWith peers: [IPAddress], port: UInt16) -> Bool {
+        state.endpoints.otherEndpoint(than: driver, hasAssociationWith: peers, port: port)
     }
 
     /// A free SCTP port (from the dynamic range) for `addresses`.
@@ -355,7 +362,7 @@ public final class SCTPStack: @unchecked Sendable {
         if let capture = state.capture {
             capture.record(datagram, from: source, to: local, udp: transport.any.udpPorts(ofArrival: datagram, from: source))
         }
-        if let driver = state.endpoints.driver(port: destinationPort, local: local) {
+        if let driver = state.endpoints.driver(port: destinationPort, local: local, datagram: datagram, source: source) {
             driver.received(datagram: datagram, from: source, to: local, congestionExperienced: congestionExperienced)
             guard state.lastTouched !== driver else { return }
             state.lastTouched = driver
@@ -370,7 +377,8 @@ public final class SCTPStack: @unchecked Sendable {
     /// size as an SCTP packet. Goes to the endpoint of the quoted source port, which checks it.
     func packetTooBig(quoted: ByteBuffer, peer: IPAddress, mtu: Int, local: IPAddress) {
         guard !state.isClosed, let sourcePort = quoted.getInteger(at: quoted.readerIndex, as: UInt16.self),
-              let driver = state.endpoints.driver(port: sourcePort, local: local) else { return }
+              let peerPort = quoted.getInteger(at: quoted.readerIndex + 2, as: UInt16.self),
+              let driver = state.endpoints.driver(port: sourcePort, local: local, peer: peer, peerPort: peerPort) else { return }
         driver.handlePacketTooBig(quotedPacket: quoted, peer: peer, mtu: mtu)
     }
 

@@ -172,6 +172,27 @@ extension SCTPSocketOption where Value == Bool {
              write: { socket, value, _ in socket.receiveNextInfo = value })
     }
 
+    /// `SCTP_REUSE_PORT` (RFC 6458 §8.1.27): the socket may bind a port that other sockets
+    /// of the stack have bound on the same addresses, when all of them set this option before
+    /// binding (otherwise bind fails with EADDRINUSE as usual). Several listening sockets then
+    /// share the port: each new association goes to one of them in turn and stays with it.
+    /// Clients may share a fixed local port for associations to different peers; a second
+    /// association to the same peer from the shared port fails with EADDRNOTAVAIL.
+    ///
+    /// One-to-one sockets only: EOPNOTSUPP on a one-to-many socket. Set before `bind`
+    /// (or `bindx`, or the implicit bind of `connectx`): EINVAL afterwards. Accepted sockets
+    /// report their listener's value.
+    public static var reusePort: Self {
+        Self(name: "SCTP_REUSE_PORT", read: { socket, _ in socket.reusePort },
+             write: { socket, value, _ throws(SCTPError) in
+                 guard socket.style == .oneToOne else {
+                     throw SCTPError(.notSupported, "SCTP_REUSE_PORT is for one-to-one sockets only")
+                 }
+                 guard socket.driver == nil else { throw SCTPError(.invalidArgument, "SCTP_REUSE_PORT must be set before bind") }
+                 socket.reusePort = value
+             })
+    }
+
     /// Non-blocking mode (`O_NONBLOCK`): calls that would wait fail with EWOULDBLOCK instead;
     /// `connectx` returns the association id at once.
     public static var nonBlocking: Self {

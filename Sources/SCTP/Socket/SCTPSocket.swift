@@ -71,6 +71,8 @@ public final class SCTPSocket: @unchecked Sendable {
     /// `SCTP_FRAGMENT_INTERLEAVE` (RFC 6458 §8.1.20): 0, 1 (the default) or 2.
     var fragmentInterleave = 1
     var remoteUDPPort: Int?
+    /// `SCTP_REUSE_PORT`: the port may be shared with other sockets that set it (at bind).
+    var reusePort = false
     /// `SCTP_DISABLE_FRAGMENTS`: messages above the fragmentation point fail with EMSGSIZE.
     var disableFragments = false
     /// `SCTP_CONTEXT`: the context of sends whose info gives none, per association (entries
@@ -123,6 +125,7 @@ public final class SCTPSocket: @unchecked Sendable {
         linger = parent.linger
         receiveTimeout = parent.receiveTimeout
         remoteUDPPort = parent.remoteUDPPort
+        reusePort = parent.reusePort
         receiveNextInfo = parent.receiveNextInfo
         fragmentInterleave = parent.fragmentInterleave
         disableFragments = parent.disableFragments
@@ -227,7 +230,7 @@ public final class SCTPSocket: @unchecked Sendable {
             switch operation {
             case .add:
                 let added = ips.filter { !driver.localAddresses.contains($0) }
-                if let clash = stack.conflict(port: driver.localPort, addresses: added) {
+                if let clash = stack.conflict(port: driver.localPort, addresses: added, reusing: driver.reusesPort) {
                     return eventLoop.makeFailedFuture(SCTPError(.addressInUse, "SCTP port \(driver.localPort) is in use on \(clash)"))
                 }
                 // The endpoint announces them to its associations (ASCONF, RFC 5061).
@@ -262,7 +265,7 @@ public final class SCTPSocket: @unchecked Sendable {
             if requestedPort == 0 {
                 port = try stack.ephemeralPort(for: addresses)
             } else {
-                if let clash = stack.conflict(port: requestedPort, addresses: addresses) {
+                if let clash = stack.conflict(port: requestedPort, addresses: addresses, reusing: reusePort) {
                     throw SCTPError(.addressInUse, "SCTP port \(requestedPort) is in use on \(clash)")
                 }
                 port = requestedPort
@@ -274,7 +277,7 @@ public final class SCTPSocket: @unchecked Sendable {
         return stack.open(chosen).flatMapThrowing { [self] in
             guard phase != .closed, driver == nil else { throw SCTPError(.badFileDescriptor, "the socket was closed") }
             let driver = EndpointDriver(stack: stack, configuration: configuration, port: port, addresses: chosen,
-                                        acceptsAssociations: false)
+                                        acceptsAssociations: false, reusesPort: reusePort)
             try stack.register(driver)
             driver.defaultSink = self
             driver.remoteUDPPort = remoteUDPPort
@@ -447,6 +450,11 @@ public final class SCTPSocket: @unchecked Sendable {
             let local = driver.localAddresses
             if !stack.isCarrier, !local.isEmpty, !peers.contains(where: { peer in local.contains { $0.isIPv4 == peer.isIPv4 } }) {
                 throw SCTPError(.addressNotAvailable, "no local address of the peers' family (local \(local), peers \(peers))")
+            }
+            // Sockets sharing a port (SCTP_REUSE_PORT) cannot both have an association with one
+            // peer: its packets could not tell them apart.
+            if driver.reusesPort, stack.otherEndpoint(than: driver, hasAssociationWith: peers, port: port) {
+                throw SCTPError(.addressNotAvailable, "another socket on SCTP port \(driver.localPort) has an association with \(peers)")
             }
             driver.configuration = configuration
             let (id, completion) = try driver.connect(to: peers, port: port)

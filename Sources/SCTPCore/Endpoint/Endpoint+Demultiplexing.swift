@@ -183,3 +183,42 @@ extension SCTPEndpoint {
         outbox.append(Transmit(datagram: packet.serialized(checksum: checksum), destination: address, source: source))
     }
 }
+
+// MARK: Endpoints sharing a port
+
+extension SCTPEndpoint {
+    /// Whether a live association of this endpoint has `tag` as its own verification tag
+    /// (the tag every packet of the association carries) and `peerPort` as its peer's port.
+    /// One table look-up: for a driver that shares a port among several endpoints
+    /// (`SCTP_REUSE_PORT`) and must find the one a packet belongs to.
+    public func hasAssociation(localTag tag: UInt32, peerPort: UInt16) -> Bool {
+        guard let association = liveAssociation(localTag: tag) else { return false }
+        return association.peerPort == peerPort
+    }
+
+    /// Whether a live association of this endpoint has the peer transport address
+    /// `address`:`port` (an INIT, an ABORT with the T bit, ... from a known peer). One table
+    /// look-up.
+    public func hasAssociation(peer address: IPAddress, port: UInt16) -> Bool {
+        liveAssociation(peer: address, port: port) != nil
+    }
+
+    /// Whether `datagram` is a COOKIE ECHO (alone or after an AUTH chunk) whose cookie this
+    /// endpoint made: its MAC checks with one of the endpoint's cookie secrets (stale or not).
+    /// The secrets are the endpoint's own, so of several endpoints sharing a port only the one
+    /// that sent the INIT ACK can take the COOKIE ECHO. At most two chunks are read and one
+    /// MAC computed; the checksum is not checked (`handle` does that).
+    public func madeCookie(in datagram: ByteBuffer) -> Bool {
+        var reader = ChunkReader(chunksOf: datagram)
+        for _ in 0..<2 {
+            switch try? reader.next() {
+            case .auth: continue
+            case .cookieEcho(let echo):
+                if case .invalid = cookies.open(echo.cookie, now: latestNow) { return false }
+                return true
+            default: return false
+            }
+        }
+        return false
+    }
+}
