@@ -175,4 +175,38 @@ struct ExplicitEORTests {
         #expect(text(try clients[0].nextMessage().data) == "before peeloff, after")
         try server.setOption(.explicitEOR, false)
     }
+
+    @Test("non-blocking: the completing send that finds the send buffer full fails with EWOULDBLOCK and keeps the message; repeated once there is room, it goes whole")
+    func nonBlockingCompletionRetries() throws {
+        let stack = makeStack()
+        defer { _ = try? stack.close().wait() }
+        let (listener, client, server) = try SocketOptionTests.connectedPair(on: stack, listener: {
+            try $0.setOption(.receiveBufferSize, 1500)
+        }, client: { try $0.setOption(.sendBufferSize, 4000) })
+        defer { try? client.close(); try? server.close(); try? listener.close() }
+        try client.setOption(.explicitEOR, true)
+        try client.setOption(.nonBlocking, true)
+        let info = SCTPSendInfo(stream: 1)
+        var eor = info
+        eor.flags = .endOfRecord
+        // Fill the peer's window and the send queue with whole messages of 1000 bytes.
+        var filler = 0
+        while filler < 64, errno(of: { try client.sendmsg(ByteBuffer(repeating: 9, count: 1000), info: eor) }) == nil { filler += 1 }
+        #expect(filler < 64, "the send buffer never filled")
+        try client.sendmsg(ByteBuffer(string: "kept "), info: info)
+        #expect(errno { try client.sendmsg(ByteBuffer(string: "whole"), info: eor) } == .wouldBlock)
+        // The reader makes room; the same completing send is repeated until it is taken.
+        for _ in 0..<filler {
+            #expect(try server.nextMessage().data.readableBytes == 1000)
+        }
+        let deadline = ContinuousClock.now + .seconds(10)
+        var outcome = errno { try client.sendmsg(ByteBuffer(string: "whole"), info: eor) }
+        while outcome == .wouldBlock, ContinuousClock.now < deadline {
+            Thread.sleep(forTimeInterval: 0.005)
+            outcome = errno { try client.sendmsg(ByteBuffer(string: "whole"), info: eor) }
+        }
+        #expect(outcome == nil)
+        let message = try server.nextMessage()
+        #expect(text(message.data) == "kept whole" && message.info.stream == 1 && message.isEndOfRecord)
+    }
 }
