@@ -217,6 +217,37 @@ static int check_options(int sd, sctp_assoc_t id, int count, uint32_t fragmentat
           && errno == EMSGSIZE);
     on = 0;
     swiftsctp_setsockopt(sd, IPPROTO_SCTP, SCTP_DISABLE_FRAGMENTS, &on, sizeof(on));
+    /* SCTP_EXPLICIT_EOR: sends build one message, which MSG_EOR (the flags argument) or
+       SCTP_EOR (snd_flags / sinfo_flags) ends; the peer echoes it whole. */
+    on = 1;
+    CHECK("SCTP_EXPLICIT_EOR set", swiftsctp_setsockopt(sd, IPPROTO_SCTP, SCTP_EXPLICIT_EOR, &on, sizeof(on)) == 0);
+    on = 0;
+    size = sizeof(on);
+    CHECK("SCTP_EXPLICIT_EOR get", swiftsctp_getsockopt(sd, IPPROTO_SCTP, SCTP_EXPLICIT_EOR, &on, &size) == 0 && on == 1);
+    static char piece[3000], echo[8192];
+    for (size_t i = 0; i < sizeof(piece); i++) piece[i] = (char)(i * 13 + 5);
+    struct sctp_sndinfo part = { .snd_sid = 1, .snd_ppid = htonl(77) }, other = { .snd_sid = 2, .snd_ppid = htonl(77) };
+    struct iovec first = { piece, 1000 }, second = { piece + 1000, 2000 };
+    int built = sctp_sendv(sd, &first, 1, NULL, 0, &part, sizeof(part), SCTP_SENDV_SNDINFO, 0) == 1000;
+    CHECK("SCTP_EXPLICIT_EOR: another stream in the middle of a message is EINVAL",
+          built && sctp_sendv(sd, &second, 1, NULL, 0, &other, sizeof(other), SCTP_SENDV_SNDINFO, MSG_EOR) < 0 && errno == EINVAL);
+    built = built && sctp_sendv(sd, &second, 1, NULL, 0, &part, sizeof(part), SCTP_SENDV_SNDINFO, MSG_EOR) == 2000;
+    /* The second message: a piece by sctp_sendv, the last by sctp_sendmsg with SCTP_EOR. */
+    built = built && sctp_sendv(sd, &second, 1, NULL, 0, &part, sizeof(part), SCTP_SENDV_SNDINFO, 0) == 2000;
+    built = built && sctp_sendmsg(sd, piece, 1000, NULL, 0, htonl(77), SCTP_EOR, 1, 0, 0) == 1000;
+    int whole = built;
+    for (int m = 0; m < 2 && whole; m++) {
+        struct iovec in = { echo, sizeof(echo) };
+        int flags = 0;
+        ssize_t got = sctp_recvv(sd, &in, 1, NULL, NULL, NULL, NULL, NULL, &flags);
+        whole = got == 3000 && (flags & MSG_EOR) && !(flags & MSG_NOTIFICATION)
+            && memcmp(echo, m == 0 ? piece : piece + 1000, m == 0 ? 3000 : 2000) == 0
+            && memcmp(echo + (m == 0 ? 3000 : 2000), piece, m == 0 ? 0 : 1000) == 0;
+        if (!whole) fprintf(stderr, "explicit EOR echo %d: %zd bytes, flags 0x%x\n", m, got, flags);
+    }
+    CHECK("SCTP_EXPLICIT_EOR: two messages of two pieces each (MSG_EOR, SCTP_EOR) echo whole", whole);
+    on = 0;
+    CHECK("SCTP_EXPLICIT_EOR off", swiftsctp_setsockopt(sd, IPPROTO_SCTP, SCTP_EXPLICIT_EOR, &on, sizeof(on)) == 0);
 #undef CHECK
     return bad;
 }

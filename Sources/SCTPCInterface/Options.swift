@@ -183,6 +183,8 @@ extension CLibrary {
             try socket.setOption(.ecnSupported, try assocValue(socket, pointer, length).1 != 0)
         case SCTP_DISABLE_FRAGMENTS:
             try socket.setOption(.disableFragments, try Self.value(pointer, length, as: CInt.self) != 0)
+        case SCTP_EXPLICIT_EOR:
+            try socket.setOption(.explicitEOR, try Self.value(pointer, length, as: CInt.self) != 0)
         case SCTP_FRAGMENT_INTERLEAVE:
             try socket.setOption(.fragmentInterleave, Int(try Self.value(pointer, length, as: CInt.self)))
         case SCTP_PARTIAL_DELIVERY_POINT:
@@ -306,6 +308,8 @@ extension CLibrary {
             try store(sctp_assoc_value(assoc_id: cID(association), assoc_value: on ? 1 : 0), pointer, length)
         case SCTP_DISABLE_FRAGMENTS:
             try store(CInt(try socket.getOption(.disableFragments) ? 1 : 0), pointer, length)
+        case SCTP_EXPLICIT_EOR:
+            try store(CInt(try socket.getOption(.explicitEOR) ? 1 : 0), pointer, length)
         case SCTP_FRAGMENT_INTERLEAVE:
             try store(CInt(try socket.getOption(.fragmentInterleave)), pointer, length)
         case SCTP_PARTIAL_DELIVERY_POINT:

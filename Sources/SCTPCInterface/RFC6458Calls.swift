@@ -112,8 +112,9 @@ extension CLibrary {
     /// Send flags from `snd_flags` / `sinfo_flags`.
     static func sendFlags(_ flags: UInt32) throws(SCTPError) -> SCTPSendFlags {
         var result: SCTPSendFlags = []
-        let known: UInt32 = UInt32(SCTP_UNORDERED | SCTP_ADDR_OVER | SCTP_ABORT | SCTP_SACK_IMMEDIATELY | SCTP_SENDALL | SCTP_EOF)
+        let known: UInt32 = UInt32(SCTP_UNORDERED | SCTP_ADDR_OVER | SCTP_ABORT | SCTP_SACK_IMMEDIATELY | SCTP_SENDALL | SCTP_EOF | SCTP_EOR)
         guard flags & ~known == 0 else { throw SCTPError(.invalidArgument, "unknown send flags 0x\(String(flags, radix: 16))") }
+        if flags & UInt32(SCTP_EOR) != 0 { result.insert(.endOfRecord) }
         if flags & UInt32(SCTP_UNORDERED) != 0 { result.insert(.unordered) }
         if flags & UInt32(SCTP_ADDR_OVER) != 0 { result.insert(.addressOverride) }
         if flags & UInt32(SCTP_ABORT) != 0 { result.insert(.abort) }
@@ -131,6 +132,7 @@ extension CLibrary {
         if flags.contains(.sackImmediately) { result |= UInt16(SCTP_SACK_IMMEDIATELY) }
         if flags.contains(.sendAll) { result |= UInt16(SCTP_SENDALL) }
         if flags.contains(.endOfFile) { result |= UInt16(SCTP_EOF) }
+        if flags.contains(.endOfRecord) { result |= UInt16(SCTP_EOR) }
         return result
     }
 
@@ -193,14 +195,16 @@ extension CLibrary {
         }
     }
 
-    /// Send-call flags: MSG_NOSIGNAL is taken (nothing here raises SIGPIPE); anything else is EINVAL.
-    static func checkCallFlags(_ flags: CInt) throws(SCTPError) {
+    /// Send-call flags: MSG_NOSIGNAL is taken (nothing here raises SIGPIPE), MSG_EOR ends the
+    /// message being built under SCTP_EXPLICIT_EOR (`true`); anything else is EINVAL.
+    static func callFlags(_ flags: CInt) throws(SCTPError) -> Bool {
         #if os(Linux)
-        let accepted = CInt(MSG_NOSIGNAL)
+        let accepted = CInt(MSG_NOSIGNAL) | CInt(MSG_EOR)
         #else
-        let accepted: CInt = 0
+        let accepted = CInt(MSG_EOR)
         #endif
         guard flags & ~accepted == 0 else { throw SCTPError(.invalidArgument, "send flags 0x\(String(flags, radix: 16)) are not supported") }
+        return flags & CInt(MSG_EOR) != 0
     }
 }
 
@@ -210,11 +214,15 @@ public func sctp_sendv(_ sd: CInt, _ iov: UnsafePointer<iovec>?, _ iovcnt: CInt,
                        _ flags: CInt) -> Int {
     CLibrary.call(-1) { () throws(SCTPError) -> Int in
         let socket = try CLibrary.socket(sd)
-        try CLibrary.checkCallFlags(flags)
+        let endOfRecord = try CLibrary.callFlags(flags)
         let message = try CLibrary.gather(iov, count: iovcnt)
         let peers = addrcnt == 0 && addresses == nil
             ? nil : try CLibrary.packedAddresses(addresses.map { UnsafeRawPointer($0) }, count: addrcnt)
-        let sendInfo = try CLibrary.sendvInfo(socket, info, infolen, infotype)
+        var sendInfo = try CLibrary.sendvInfo(socket, info, infolen, infotype)
+        if endOfRecord {
+            if sendInfo == nil { sendInfo = try socket.getOption(.defaultSendInfo) }
+            sendInfo?.flags.insert(.endOfRecord)
+        }
         try socket.sendmsg(message, info: sendInfo, to: peers)
         return message.readableBytes
     }
@@ -234,9 +242,11 @@ public func sctp_sendmsg(_ sd: CInt, _ message: UnsafeRawPointer?, _ length: Int
         let policy = UInt16(flags & UInt32(SCTP_PR_SCTP_TTL | SCTP_PR_SCTP_RTX))
         let reliability = policy == 0 && timeToLive != 0
             ? .lifetime(.milliseconds(Int64(timeToLive))) : try CLibrary.partialReliability(policy: policy, value: timeToLive)
-        let info = SCTPSendInfo(stream: stream, payloadProtocolIdentifier: UInt32(bigEndian: ppid),
-                                flags: try CLibrary.sendFlags(flags & ~UInt32(SCTP_PR_SCTP_TTL | SCTP_PR_SCTP_RTX)),
+        // SCTP_EOR or MSG_EOR (which no sinfo flag uses) ends the message being built.
+        var info = SCTPSendInfo(stream: stream, payloadProtocolIdentifier: UInt32(bigEndian: ppid),
+                                flags: try CLibrary.sendFlags(flags & ~(UInt32(SCTP_PR_SCTP_TTL | SCTP_PR_SCTP_RTX) | UInt32(MSG_EOR))),
                                 context: context, partialReliability: reliability)
+        if flags & UInt32(MSG_EOR) != 0 { info.flags.insert(.endOfRecord) }
         try socket.sendmsg(data, info: info, to: peer.map { [$0] })
         return length
     }

@@ -79,6 +79,11 @@ typedef int32_t sctp_assoc_t;
 #define SCTP_DEFAULT_SNDINFO 34
 #define SCTP_EVENT 127
 #define SCTP_REMOTE_UDP_ENCAPS_PORT 132
+/* Ours: Linux has no SCTP_EXPLICIT_EOR, and FreeBSD's number (0x1b, 27) is Linux's
+   SCTP_LOCAL_AUTH_CHUNKS, so it takes a number Linux does not use. An int: with it on,
+   sends build a message that the send with SCTP_EOR (snd_flags, sinfo_flags) or MSG_EOR
+   (the flags argument) completes. */
+#define SCTP_EXPLICIT_EOR 200
 
 /* sctp_bindx flags. */
 #define SCTP_BINDX_ADD_ADDR 0x01
@@ -95,6 +100,7 @@ typedef int32_t sctp_assoc_t;
 #define SCTP_ABORT 0x0004
 #define SCTP_SACK_IMMEDIATELY 0x0008
 #define SCTP_SENDALL 0x0040
+#define SCTP_EOR 0x0100 /* ends the message being built under SCTP_EXPLICIT_EOR */
 #define SCTP_EOF 0x0200
 #define SCTP_COMPLETE 0x0020 /* nxt_flags: FreeBSD's value (Linux has none) */
 #define SCTP_NOTIFICATION 0x8000

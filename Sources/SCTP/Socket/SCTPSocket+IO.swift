@@ -13,7 +13,9 @@ extension SCTPSocket {
     /// (`SCTP_ADDR_OVER`) the first address of `to` is the peer address the message goes to,
     /// on either socket style. Blocks while the send buffer is full
     /// (EWOULDBLOCK in non-blocking mode). With `.endOfFile` a graceful shutdown follows the
-    /// message; with `.abort` the association is aborted and `data` is the reason.
+    /// message; with `.abort` the association is aborted and `data` is the reason. With
+    /// `SCTPSocketOption.explicitEOR` on, each send is a piece of a message that the send with
+    /// `.endOfRecord` completes.
     public func sendmsg(_ data: ByteBuffer, info: SCTPSendInfo? = nil, to addresses: [SocketAddress]? = nil) throws(SCTPError) {
         let peers: ([IPAddress], UInt16)? = try addresses.map { addresses throws(SCTPError) in
             try ipAddresses(addresses, allowPortZero: false)
@@ -24,7 +26,7 @@ extension SCTPSocket {
         }) { [self] in sendOnLoop(data, info: info, to: peers, tag: tag) }
     }
 
-    /// `sctp_sendv`: the buffers form one message.
+    /// `sctp_sendv`: the buffers form one message (one piece of it under `explicitEOR`).
     public func sendv(_ buffers: [ByteBuffer], info: SCTPSendInfo? = nil, to addresses: [SocketAddress]? = nil) throws(SCTPError) {
         var message = ByteBuffer()
         message.reserveCapacity(buffers.reduce(0) { $0 + $1.readableBytes })
@@ -58,9 +60,22 @@ extension SCTPSocket {
             return eventLoop.makeFailedFuture(SCTPError(.invalidArgument, "SCTP_ADDR_OVER to a port that is not the peer's"))
         }
         if info.flags.contains(.abort) {
-            for id in targets { try? driver.abort(id, reason: data.readableBytes > 0 ? data : nil) }
+            for id in targets {
+                if explicitEOR { partialRecords[id] = nil }
+                try? driver.abort(id, reason: data.readableBytes > 0 ? data : nil)
+            }
             return eventLoop.makeSucceededVoidFuture()
         }
+        if explicitEOR {
+            return sendPieceOnLoop(data, info: info, driver: driver, targets: targets, destination: destination, tag: tag)
+        }
+        return queueOnLoop(data, info: info, driver: driver, targets: targets, destination: destination, tag: tag)
+    }
+
+    /// Queues `data` as one message on each of `targets` (on the loop), then shuts them down
+    /// with `.endOfFile`.
+    func queueOnLoop(_ data: ByteBuffer, info: SCTPSendInfo, driver: EndpointDriver, targets: [AssociationID],
+                     destination: IPAddress?, tag: UInt64?) -> EventLoopFuture<Void> {
         if disableFragments, data.readableBytes > 0,
            let id = targets.first(where: { data.readableBytes > driver.fragmentationPoint(of: $0) ?? Int.max }) {
             return eventLoop.makeFailedFuture(SCTPError(.messageTooLong,
@@ -335,6 +350,7 @@ extension SCTPSocket: EndpointEventSink {
             }
             associations.remove(id)
             associationContexts[id] = nil
+            partialRecords[id] = nil
         case .communicationLost(let id, let reason):
             if style == .oneToOne, id == association {
                 phase = .disconnected
@@ -342,10 +358,12 @@ extension SCTPSocket: EndpointEventSink {
             }
             associations.remove(id)
             if style == .oneToMany { associationContexts[id] = nil }
+            partialRecords[id] = nil
         case .shutdownComplete(let id):
             if style == .oneToOne, id == association { phase = .disconnected }
             associations.remove(id)
             if style == .oneToMany { associationContexts[id] = nil }
+            partialRecords[id] = nil
         default:
             break
         }

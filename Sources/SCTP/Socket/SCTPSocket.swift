@@ -75,6 +75,11 @@ public final class SCTPSocket: @unchecked Sendable {
     var reusePort = false
     /// `SCTP_DISABLE_FRAGMENTS`: messages above the fragmentation point fail with EMSGSIZE.
     var disableFragments = false
+    /// `SCTP_EXPLICIT_EOR`: sends build messages, which `.endOfRecord` completes.
+    var explicitEOR = false
+    /// With `explicitEOR`: the message being built on each association (entries go with
+    /// their association, and with the socket on close).
+    var partialRecords: [AssociationID: PartialRecord] = [:]
     /// `SCTP_CONTEXT`: the context of sends whose info gives none, per association (entries
     /// go with their association) and for the others.
     var associationContexts: [AssociationID: UInt32] = [:]
@@ -129,6 +134,7 @@ public final class SCTPSocket: @unchecked Sendable {
         receiveNextInfo = parent.receiveNextInfo
         fragmentInterleave = parent.fragmentInterleave
         disableFragments = parent.disableFragments
+        explicitEOR = parent.explicitEOR
         defaultContext = parent.defaultContext
         if let context = parent.associationContexts[id] { associationContexts[id] = context }
         association = id
@@ -525,6 +531,7 @@ public final class SCTPSocket: @unchecked Sendable {
             associations.remove(id)
             let child = SCTPSocket(child: id, of: self)
             associationContexts[id] = nil
+            child.partialRecords[id] = partialRecords.removeValue(forKey: id)
             inbox.removeAll { item in
                 let belongs: Bool = switch item {
                 case .message(_, let owner, _): owner == id
@@ -577,6 +584,7 @@ public final class SCTPSocket: @unchecked Sendable {
         while let waiter = receiveWaiters.popFirst() { waiter.promise.fail(error) }
         while let waiter = acceptWaiters.popFirst() { waiter.fail(error) }
         inbox.removeAll()
+        partialRecords.removeAll()
         guard let driver else { return nil }
         if wasListening || style == .oneToMany { driver.acceptsAssociations = false }
         // Associations nobody accepted go with the listener.

@@ -22,6 +22,10 @@ public struct SCTPSendFlags: OptionSet, Hashable, Sendable {
     /// peer addresses (EINVAL otherwise, and without an address). While that path is not
     /// active the message goes to the primary path; retransmissions follow the usual rules.
     public static let addressOverride = SCTPSendFlags(rawValue: 1 << 5)
+    /// `SCTP_EOR` / `MSG_EOR`: this send ends the message being built, while
+    /// `SCTPSocketOption.explicitEOR` is on (without the option every send is a whole
+    /// message and the flag changes nothing).
+    public static let endOfRecord = SCTPSendFlags(rawValue: 1 << 6)
 }
 
 /// What to send a message with (`struct sctp_sndinfo`, RFC 6458 §5.3.4).
