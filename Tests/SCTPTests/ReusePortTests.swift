@@ -42,59 +42,67 @@ struct ReusePortTests {
         return accepted
     }
 
-    @Test("two listeners on one port and address both accept; each association's data reaches its own accepted socket; one closing leaves the other")
-    func listenersShareAPort() throws {
+    @Test("at most one listener per shared port (a second listen is EADDRINUSE); a client socket on the same port keeps its own association beside the listener's; once the listener closes another may listen")
+    func oneListenerPerPort() throws {
         let stack = makeStack()
         defer { _ = try? stack.close().wait() }
         let first = try Self.reusing(on: stack, port: 0)
         let port = try #require(first.localPort)
         let second = try Self.reusing(on: stack, port: port)
         try first.listen()
-        try second.listen()
+        #expect(errno { try second.listen() } == .addressInUse, "RFC 6458 §8.1.27: at most one socket on the port listens")
         #expect(try first.getOption(.reusePort) && second.getOption(.reusePort))
 
-        let clients = try (0..<6).map { _ in
+        // A socket on the shared port as a client, to a listener elsewhere.
+        let elsewhere = try SCTPSocket.forTest(on: stack)
+        try elsewhere.bind(address("127.0.0.2", 0))
+        try elsewhere.listen()
+        let outbound = try Self.reusing(on: stack, port: port)
+        let elsewherePort = try #require(elsewhere.localPort)
+        try outbound.connectx([address("127.0.0.2", elsewherePort)])
+        let far = try elsewhere.accept()
+        try far.setOption(.receiveTimeout, .seconds(15))
+
+        // Clients of the listener.
+        let clients = try (0..<4).map { _ in
             let client = try SCTPSocket.forTest(on: stack)
             try client.connectx([address("127.0.0.1", port)])
             return client
         }
-        let accepted = try Self.acceptAll([first, second], count: clients.count)
-        #expect(accepted[0].count + accepted[1].count == clients.count)
-        #expect(!accepted[0].isEmpty && !accepted[1].isEmpty, "one listener took every association: \(accepted.map(\.count))")
-
-        // Each accepted socket's peer is one client; what a client sends reaches that socket,
-        // whose echo reaches the client alone.
-        let servers = Array(accepted.joined())
+        let accepted = try Self.acceptAll([first], count: clients.count)[0]
+        #expect(accepted.count == clients.count)
         var serverByClientPort: [Int: SCTPSocket] = [:]
-        for server in servers {
-            let peer = try #require(try server.getpaddrs().first?.port)
-            serverByClientPort[peer] = server
+        for server in accepted {
+            let peerPort = try #require(try server.getpaddrs().first?.port)
+            serverByClientPort[peerPort] = server
         }
         #expect(serverByClientPort.count == clients.count)
-        for (index, client) in clients.enumerated() {
-            try client.send(Array("client \(index)".utf8))
-        }
+        #expect(accepted.first.map { (try? $0.getOption(.reusePort)) == true } == true, "an accepted socket reports its listener's value")
+
+        // Data on every association of the port, none mixed up.
+        try outbound.send(Array("outbound".utf8))
+        for (index, client) in clients.enumerated() { try client.send(Array("client \(index)".utf8)) }
+        #expect(text(try far.nextMessage().data) == "outbound")
+        try far.send(Array("back".utf8))
+        #expect(text(try outbound.nextMessage().data) == "back")
         for (index, client) in clients.enumerated() {
             let clientPort = try #require(client.localPort)
             let server = try #require(serverByClientPort[Int(clientPort)])
-            let message = try server.nextMessage()
-            #expect(text(message.data) == "client \(index)")
-            try server.send(Array("echo \(text(message.data))".utf8))
+            #expect(text(try server.nextMessage().data) == "client \(index)")
+            try server.send(Array("echo \(index)".utf8))
+            #expect(text(try client.nextMessage().data) == "echo \(index)")
         }
-        for (index, client) in clients.enumerated() {
-            #expect(text(try client.nextMessage().data) == "echo client \(index)")
-        }
-        #expect(try servers.first?.getOption(.reusePort) == true, "an accepted socket reports its listener's value")
 
-        // The first listener (and its associations) gone, the second takes every new one.
-        for server in accepted[0] { try server.close() }
+        // The listener gone, the other socket may listen and takes new associations.
+        for server in accepted { try server.close() }
         try first.close()
+        try second.listen()
         let late = try SCTPSocket.forTest(on: stack)
         try late.connectx([address("127.0.0.1", port)])
         let lateServer = try second.accept()
         try late.send(Array("late".utf8))
         #expect(text(try lateServer.nextMessage().data) == "late")
-        for socket in clients + accepted[1] + [late, lateServer, second] { try? socket.close() }
+        for socket in clients + [late, lateServer, second, outbound, far, elsewhere] { try? socket.close() }
     }
 
     @Test("without SCTP_REUSE_PORT on both sockets the second bind is EADDRINUSE")

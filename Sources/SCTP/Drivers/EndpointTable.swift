@@ -130,6 +130,14 @@ struct EndpointTable {
         return nil
     }
 
+    /// Whether an endpoint other than `driver` accepts associations on its port and one of its
+    /// addresses (RFC 6458 §8.1.27: of the sockets sharing a port, at most one listens).
+    func otherListener(than driver: EndpointDriver) -> Bool {
+        (drivers[driver.localPort] ?? []).contains { other in
+            other !== driver && other.acceptsAssociations && other.localAddresses.contains(where: driver.localAddresses.contains)
+        }
+    }
+
     /// Whether an endpoint other than `driver` on its port has a live association with one of
     /// `peers` at `port`.
     func otherEndpoint(than driver: EndpointDriver, hasAssociationWith peers: [IPAddress], port: UInt16) -> Bool {

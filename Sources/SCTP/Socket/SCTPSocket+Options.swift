@@ -174,9 +174,9 @@ extension SCTPSocketOption where Value == Bool {
 
     /// `SCTP_REUSE_PORT` (RFC 6458 §8.1.27): the socket may bind a port that other sockets
     /// of the stack have bound on the same addresses, when all of them set this option before
-    /// binding (otherwise bind fails with EADDRINUSE as usual). Several listening sockets then
-    /// share the port: each new association goes to one of them in turn and stays with it.
-    /// Clients may share a fixed local port for associations to different peers; a second
+    /// binding (otherwise bind fails with EADDRINUSE as usual). At most one of them listens
+    /// (a second `listen` fails with EADDRINUSE until the listener closes); the others are
+    /// clients: they may share a fixed local port for associations to different peers; a second
     /// association to the same peer from the shared port fails with EADDRNOTAVAIL.
     ///
     /// One-to-one sockets only: EOPNOTSUPP on a one-to-many socket. Set before `bind`

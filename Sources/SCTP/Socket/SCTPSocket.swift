@@ -321,6 +321,10 @@ public final class SCTPSocket: @unchecked Sendable {
         case .bound, .listening: break
         }
         guard let driver else { throw SCTPError(.invalidArgument, "bind the socket before listen") }
+        // RFC 6458 §8.1.27: of the sockets sharing a port (SCTP_REUSE_PORT), one listens.
+        if reusePort, phase != .listening, driver.stack.otherListener(than: driver) {
+            throw SCTPError(.addressInUse, "another socket listens on port \(driver.localPort) (SCTP_REUSE_PORT: at most one may)")
+        }
         self.backlog = max(backlog, style == .oneToOne ? 1 : 0)
         driver.acceptsAssociations = style == .oneToOne || backlog > 0
         if style == .oneToOne { phase = .listening }
