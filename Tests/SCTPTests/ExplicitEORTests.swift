@@ -132,26 +132,8 @@ struct ExplicitEORTests {
     func oneToManyTwoAssociations() throws {
         let stack = makeStack()
         defer { _ = try? stack.close().wait() }
-        let server = try SCTPSocket.forTest(.oneToMany, on: stack)
-        defer { try? server.close() }
-        try server.bind(address("127.0.0.1", 0))
-        try server.setOption(.explicitEOR, true)
-        try server.listen(backlog: 8)
-        let port = try #require(server.localPort)
-        var clients: [SCTPSocket] = []
-        defer { for client in clients { try? client.close() } }
-        for host in ["127.0.0.2", "127.0.0.3"] {
-            let client = try SCTPSocket.forTest(on: stack)
-            try client.bind(address(host, 0))
-            try client.connectx([address("127.0.0.1", port)])
-            clients.append(client)
-        }
-        #expect(eventually(seconds: 10) { (try? server.getOption(.associationNumber)) == 2 })
-        var ids: [AssociationID] = []
-        for client in clients {
-            let local = address(client === clients[0] ? "127.0.0.2" : "127.0.0.3", try #require(client.localPort))
-            ids.append(try #require(server.getOption(.associationIDList).first { (try? server.getpaddrs($0))?.contains(local) == true }))
-        }
+        let (server, clients, ids) = try SocketOptionTests.oneToManyWithTwoClients(on: stack) { try $0.setOption(.explicitEOR, true) }
+        defer { try? server.close(); for client in clients { try? client.close() } }
 
         // Interleaved pieces on two associations, on different streams.
         try Self.send(server, "A1-", stream: 1, ppid: 11, association: ids[0])

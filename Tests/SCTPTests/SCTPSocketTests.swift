@@ -342,13 +342,7 @@ struct SCTPSocketTests {
     func interruptBlockedCalls() throws {
         let stack = makeStack()
         defer { _ = try? stack.close().wait() }
-        let listener = try SCTPSocket.forTest(on: stack)
-        try listener.bind(address("127.0.0.1", 0))
-        try listener.listen()
-        let port = try #require(listener.localPort)
-        let client = try SCTPSocket.forTest(on: stack)
-        try client.connectx([address("127.0.0.1", port)])
-        let server = try listener.accept()
+        let (listener, client, server) = try SocketOptionTests.connectedPair(on: stack)
         defer { try? client.close(); try? server.close(); try? listener.close() }
 
         /// Runs `call` on another thread, interrupts `socket` until it returns (every 20 ms,

@@ -29,6 +29,32 @@ struct SocketOptionTests {
         return (listener, client, server)
     }
 
+    /// A one-to-many socket listening on 127.0.0.1 (`configure` runs before listen) and two
+    /// clients on 127.0.0.2 and 127.0.0.3 connected to it, once the server has both
+    /// associations (at most 10 s); the server's association id of each client, in order.
+    static func oneToManyWithTwoClients(on stack: SCTPStack, configure: (SCTPSocket) throws -> Void = { _ in })
+        throws -> (server: SCTPSocket, clients: [SCTPSocket], ids: [AssociationID]) {
+        let server = try SCTPSocket.forTest(.oneToMany, on: stack)
+        try server.bind(address("127.0.0.1", 0))
+        try configure(server)
+        try server.listen(backlog: 8)
+        let port = try #require(server.localPort)
+        var clients: [SCTPSocket] = []
+        for host in ["127.0.0.2", "127.0.0.3"] {
+            let client = try SCTPSocket.forTest(on: stack)
+            try client.bind(address(host, 0))
+            try client.connectx([address("127.0.0.1", port)])
+            clients.append(client)
+        }
+        #expect(eventually(seconds: 10) { (try? server.getOption(.associationNumber)) == 2 })
+        var ids: [AssociationID] = []
+        for (client, host) in zip(clients, ["127.0.0.2", "127.0.0.3"]) {
+            let local = address(host, try #require(client.localPort))
+            ids.append(try #require(server.getOption(.associationIDList).first { (try? server.getpaddrs($0))?.contains(local) == true }))
+        }
+        return (server, clients, ids)
+    }
+
     /// How long the client's single small message stays unacknowledged (polled every 2 ms,
     /// at most 5 s).
     static func acknowledgementDelay(_ client: SCTPSocket, _ server: SCTPSocket) throws -> Duration {
@@ -237,26 +263,15 @@ struct SocketOptionTests {
     func associationLists() throws {
         let stack = makeStack()
         defer { _ = try? stack.close().wait() }
-        let server = try SCTPSocket.forTest(.oneToMany, on: stack)
-        defer { try? server.close() }
-        try server.bind(address("127.0.0.1", 0))
-        try server.listen(backlog: 8)
-        let port = try #require(server.localPort)
-        #expect(try server.getOption(.associationNumber) == 0 && server.getOption(.associationIDList) == [])
-        var clients: [SCTPSocket] = []
-        defer { for client in clients { try? client.close() } }
-        for host in ["127.0.0.2", "127.0.0.3"] {
-            let client = try SCTPSocket.forTest(on: stack)
-            try client.bind(address(host, 0))
-            try client.connectx([address("127.0.0.1", port)])
-            clients.append(client)
-        }
-        #expect(eventually(seconds: 10) { (try? server.getOption(.associationNumber)) == 2 })
+        #expect(try SCTPSocket.forTest(.oneToMany, on: stack).getOption(.associationNumber) == 0)
+        let (server, clients, clientIDs) = try Self.oneToManyWithTwoClients(on: stack)
+        defer { try? server.close(); for client in clients { try? client.close() } }
         let ids = try server.getOption(.associationIDList)
         #expect(ids.count == 2 && ids == ids.sorted { $0.rawValue < $1.rawValue } && ids == server.associationIDs)
+        #expect(Set(ids) == Set(clientIDs))
 
         let clientAddress = address("127.0.0.2", try #require(clients[0].localPort))
-        let id = try #require(ids.first { (try? server.getpaddrs($0))?.contains(clientAddress) == true })
+        let id = clientIDs[0]
         let path = try server.getOption(.peerAddressInfo(clientAddress), association: id)
         #expect(path.address == .v4(IPv4Address(127, 0, 0, 2)) && path.state == .active && path.mtu > 0)
         #expect(errno { _ = try server.getOption(.peerAddressInfo(address("127.0.0.9", 1)), association: id) } == .invalidArgument)
