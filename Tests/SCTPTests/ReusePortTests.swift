@@ -52,6 +52,14 @@ struct ReusePortTests {
         try first.listen()
         #expect(errno { try second.listen() } == .addressInUse, "RFC 6458 §8.1.27: at most one socket on the port listens")
         #expect(try first.getOption(.reusePort) && second.getOption(.reusePort))
+        // Nor through bindx: a listener on another address of the port may not add the first's.
+        let third = try SCTPSocket.forTest(on: stack)
+        try third.setOption(.reusePort, true)
+        try third.bind(address("127.0.0.4", port))
+        try third.listen()
+        #expect(errno { try third.bindx([address("127.0.0.1", port)], .add) } == .addressInUse)
+        #expect(try third.getladdrs() == [address("127.0.0.4", port)])
+        try third.close()
 
         // A socket on the shared port as a client, to a listener elsewhere.
         let elsewhere = try SCTPSocket.forTest(on: stack)

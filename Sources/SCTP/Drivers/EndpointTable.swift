@@ -10,7 +10,10 @@ import SCTPWire
 /// Endpoints that all set `SCTP_REUSE_PORT` may share a port on the same addresses. A packet
 /// to such a port goes to the endpoint that has its association (by the verification tag,
 /// else by the sender's transport address); a new association's INIT to the port's
-/// listening endpoints in turn, and its COOKIE ECHO to the one whose secret made the cookie.
+/// listening endpoint, and its COOKIE ECHO to the one whose secret made the cookie. At most
+/// one of them listens on an address (`SCTPSocket` enforces it at listen and bindx, RFC 6458
+/// §8.1.27); several listeners meet only where a packet arrives on an address none is
+/// bound to, and then take INITs in turn.
 struct EndpointTable {
     private var drivers: [UInt16: [EndpointDriver]] = [:]
     /// Ports with several endpoints that set `SCTP_REUSE_PORT`: packets there are demultiplexed
@@ -115,6 +118,8 @@ struct EndpointTable {
             initCounts[port] = count &+ 1
             return listeners[Int(UInt(bitPattern: count) % UInt(listeners.count))]
         case ChunkType.cookieEcho, ChunkType.auth:
+            // One listener (the rule): no MAC to compute here, the endpoint checks the cookie.
+            guard listeners.count > 1 else { return listeners[0] }
             return listeners.first { $0.madeCookie(in: datagram) } ?? listeners[0]
         default:
             return listeners[0]
@@ -130,11 +135,11 @@ struct EndpointTable {
         return nil
     }
 
-    /// Whether an endpoint other than `driver` accepts associations on its port and one of its
-    /// addresses (RFC 6458 §8.1.27: of the sockets sharing a port, at most one listens).
-    func otherListener(than driver: EndpointDriver) -> Bool {
+    /// Whether an endpoint other than `driver` accepts associations on its port and one of
+    /// `addresses` (RFC 6458 §8.1.27: of the sockets sharing a port, at most one listens).
+    func otherListener(than driver: EndpointDriver, on addresses: [IPAddress]) -> Bool {
         (drivers[driver.localPort] ?? []).contains { other in
-            other !== driver && other.acceptsAssociations && other.localAddresses.contains(where: driver.localAddresses.contains)
+            other !== driver && other.acceptsAssociations && other.localAddresses.contains(where: addresses.contains)
         }
     }
 

@@ -341,8 +341,10 @@ public final class SCTPStack: @unchecked Sendable {
         state.endpoints.conflict(port: port, addresses: addresses, reusing: reusing)
     }
 
-    /// Whether another endpoint listens on `driver`'s port and one of its addresses.
-    func otherListener(than driver: EndpointDriver) -> Bool { state.endpoints.otherListener(than: driver) }
+    /// Whether another endpoint listens on `driver`'s port and one of `addresses`.
+    func otherListener(than driver: EndpointDriver, on addresses: [IPAddress]) -> Bool {
+        state.endpoints.otherListener(than: driver, on: addresses)
+    }
 
     /// Whether an endpoint other than `driver` on its port has a live association with one of
     /// `peers` at `port` (sockets sharing a port with `SCTP_REUSE_PORT`).

@@ -239,6 +239,11 @@ public final class SCTPSocket: @unchecked Sendable {
                 if let clash = stack.conflict(port: driver.localPort, addresses: added, reusing: driver.reusesPort) {
                     return eventLoop.makeFailedFuture(SCTPError(.addressInUse, "SCTP port \(driver.localPort) is in use on \(clash)"))
                 }
+                // A listener sharing the port may not add an address another listener has.
+                if reusePort, phase == .listening, stack.otherListener(than: driver, on: added) {
+                    return eventLoop.makeFailedFuture(SCTPError(.addressInUse,
+                        "another socket listens on port \(driver.localPort) at one of these addresses (SCTP_REUSE_PORT: at most one may)"))
+                }
                 // The endpoint announces them to its associations (ASCONF, RFC 5061).
                 return stack.open(added).flatMapThrowing { try driver.addLocalAddresses(added) }
             case .remove:
@@ -322,7 +327,7 @@ public final class SCTPSocket: @unchecked Sendable {
         }
         guard let driver else { throw SCTPError(.invalidArgument, "bind the socket before listen") }
         // RFC 6458 §8.1.27: of the sockets sharing a port (SCTP_REUSE_PORT), one listens.
-        if reusePort, phase != .listening, driver.stack.otherListener(than: driver) {
+        if reusePort, phase != .listening, driver.stack.otherListener(than: driver, on: driver.localAddresses) {
             throw SCTPError(.addressInUse, "another socket listens on port \(driver.localPort) (SCTP_REUSE_PORT: at most one may)")
         }
         self.backlog = max(backlog, style == .oneToOne ? 1 : 0)
