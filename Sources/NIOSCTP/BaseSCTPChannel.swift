@@ -179,7 +179,11 @@ class BaseSCTPChannel: Channel, ChannelCore, @unchecked Sendable {
         pipeline.syncOperations.fireChannelActive()
         if isOpen && autoRead { pipeline.syncOperations.read() }
         socketActivity()
+        didBecomeActive()
     }
+
+    /// After activation, whichever path activated the channel (writes flushed before it go now).
+    func didBecomeActive() {}
 
     func close0(error: any Error, mode: CloseMode, promise: EventLoopPromise<Void>?) {
         guard isOpen else {
@@ -226,8 +230,10 @@ class BaseSCTPChannel: Channel, ChannelCore, @unchecked Sendable {
     // MARK: Reading
 
     func read0() {
-        guard isOpen, isActive else { return }
+        guard isOpen else { return }
+        // Demand before activation is kept: `becomeActive` reads it (NIO's semantics).
         readPending = true
+        guard isActive else { return }
         // Never synchronously: `read()` is often called from within a read's callbacks.
         if socket.hasInboundOnLoop || socket.isDisconnectedOnLoop { scheduleRead() }
     }

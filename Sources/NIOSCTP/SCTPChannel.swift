@@ -42,6 +42,10 @@ final class SCTPChannel: BaseSCTPChannel, @unchecked Sendable {
 
     // MARK: Lifecycle
 
+    override func didBecomeActive() {
+        sendFlushed()
+    }
+
     override func didRegister() {
         // An accepted association is connected already.
         if socket.isConnectedOnLoop && pendingConnect == nil {
@@ -95,9 +99,10 @@ final class SCTPChannel: BaseSCTPChannel, @unchecked Sendable {
             switch result {
             case .success:
                 becomeActive(promise: connected)
-                sendFlushed()
             case .failure(let error):
+                // As NIO: a failed connect closes the channel (its pending writes fail too).
                 connected.fail(error)
+                if isOpen { close0(error: error, mode: .all, promise: nil) }
             }
         }
     }
