@@ -175,6 +175,8 @@ final class SCTPChannel: BaseSCTPChannel, @unchecked Sendable {
             connectTimeout = value as? TimeAmount
         case is ChannelOptions.Types.BacklogOption:
             backlog = max(0, Int(value as! ChannelOptions.Types.BacklogOption.Value))
+            // A bound one-to-many channel takes it at once (0 stops taking associations).
+            if isActive && socket.style == .oneToMany { try socket.listenOnLoop(backlog: backlog) }
         case is ChannelOptions.Types.AllowRemoteHalfClosureOption:
             // The peer's SHUTDOWN ends our sending too: SCTP has no remote half-closure.
             guard !(value as! Bool) else { throw ChannelError.operationUnsupported }

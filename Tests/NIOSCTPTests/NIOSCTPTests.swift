@@ -391,6 +391,11 @@ struct NIOSCTPTests {
         let error = await #expect(throws: SCTPError.self) { try await waitFor(unknown) }
         #expect(error?.errno == .invalidArgument)
 
+        // Backlog 0 on the bound channel, live: it takes no new association.
+        try await waitFor(server.setOption(ChannelOptions.backlog, value: 0))
+        let refused = await #expect(throws: SCTPError.self) { _ = try await client(stack, port: port) }
+        #expect(refused?.errno == .connectionRefused)
+
         for channel in [first, second, many, server] { try await waitFor(channel.close()) }
         try await waitFor(stack.close())
     }
