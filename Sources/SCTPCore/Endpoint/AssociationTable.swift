@@ -22,6 +22,43 @@ struct AssociationTable {
     private var nextID: UInt32 = firstID
     /// The first id handed out, the one after `AssociationID.all`.
     private static let firstID = AssociationID.all.rawValue + 1
+    /// Ids handed out have `id % count == index` (a sharded endpoint: the id names its shard).
+    private var idShard: TagShard?
+    /// The sharded endpoint's directory of peer addresses, told of every address entry here
+    /// (`SCTPShardDirectory`), with the shard to name.
+    private var directory: (any SCTPShardDirectory)?
+    private var directoryShard: UInt32 = 0
+
+    /// Hands out ids of shard `shard` from now on (`nil`: every id).
+    mutating func setIDShard(_ shard: TagShard?) {
+        idShard = shard
+        nextID = Self.firstID(in: shard)
+    }
+
+    /// Tells `directory` (as shard `shard`) of every peer address entry from now on, and of
+    /// those already there.
+    mutating func setDirectory(_ directory: (any SCTPShardDirectory)?, shard: UInt32) {
+        self.directory = directory
+        directoryShard = shard
+        guard let directory else { return }
+        for key in byPeerAddress.keys { directory.claim(peer: key.address, port: key.port, shard: shard) }
+    }
+
+    private static func firstID(in shard: TagShard?) -> UInt32 {
+        guard let shard, shard.count > 1 else { return firstID }
+        let remainder = firstID % shard.count
+        return firstID - remainder + shard.index + (shard.index < remainder ? shard.count : 0)
+    }
+
+    private mutating func setPeerEntry(_ key: PeerKey, _ id: AssociationID) {
+        byPeerAddress[key] = id
+        directory?.claim(peer: key.address, port: key.port, shard: directoryShard)
+    }
+
+    private mutating func clearPeerEntry(_ key: PeerKey) {
+        byPeerAddress[key] = nil
+        directory?.release(peer: key.address, port: key.port, shard: directoryShard)
+    }
 
     /// The association with an id (alive, or closed and not yet removed); not remembered.
     subscript(id: AssociationID) -> Association? { byID[id] }
@@ -68,9 +105,10 @@ struct AssociationTable {
     /// A fresh association id, unused and never one of the sockets API's selectors
     /// (`AssociationID.isSelector`: 0, 1, 2).
     mutating func newID() -> AssociationID {
+        let step = idShard.map { max($0.count, 1) } ?? 1
         while true {
             let id = AssociationID(nextID)
-            nextID = nextID == .max ? Self.firstID : nextID + 1
+            nextID = nextID > UInt32.max - step ? Self.firstID(in: idShard) : nextID + step
             if byID[id] == nil { return id }
         }
     }
@@ -81,7 +119,7 @@ struct AssociationTable {
         let replaced = byID.updateValue(association, forKey: association.id)
         byLocalTag[association.localTag] = association.id
         for path in association.paths {
-            byPeerAddress[PeerKey(address: path.address, port: association.peerPort)] = association.id
+            setPeerEntry(PeerKey(address: path.address, port: association.peerPort), association.id)
         }
         forgetRemembered()
         return replaced === association ? nil : replaced
@@ -93,7 +131,7 @@ struct AssociationTable {
         if byLocalTag[association.localTag] == id { byLocalTag[association.localTag] = nil }
         for path in association.paths {
             let key = PeerKey(address: path.address, port: association.peerPort)
-            if byPeerAddress[key] == id { byPeerAddress[key] = nil }
+            if byPeerAddress[key] == id { clearPeerEntry(key) }
         }
         forgetRemembered()
     }
@@ -111,16 +149,16 @@ struct AssociationTable {
             // The same addresses (the usual INIT ACK): one look-up each, not a removal and an insertion.
             for path in paths {
                 let key = PeerKey(address: path.address, port: association.peerPort)
-                if byPeerAddress[key] != association.id { byPeerAddress[key] = association.id }
+                if byPeerAddress[key] != association.id { setPeerEntry(key, association.id) }
             }
             return
         }
         for address in previous {
             let key = PeerKey(address: address, port: association.peerPort)
-            if byPeerAddress[key] == association.id { byPeerAddress[key] = nil }
+            if byPeerAddress[key] == association.id { clearPeerEntry(key) }
         }
         for path in paths {
-            byPeerAddress[PeerKey(address: path.address, port: association.peerPort)] = association.id
+            setPeerEntry(PeerKey(address: path.address, port: association.peerPort), association.id)
         }
     }
 

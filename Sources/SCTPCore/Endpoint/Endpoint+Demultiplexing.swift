@@ -28,8 +28,12 @@ extension SCTPEndpoint {
     /// core cannot see IP headers, so a driver that reads the ECN bits passes the mark here;
     /// with ECN in use the association echoes it to the peer (ECNE). The UDP and raw IP
     /// drivers of the `SCTP` module read it from each datagram.
+    ///
+    /// On a shard of a sharded endpoint (`tagShard`, `shardDirectory`), a packet for no
+    /// association here whose peer another shard owns is handed to that shard; `forwarded`
+    /// marks one handed over so, which is never handed on again.
     public func handle(datagram: ByteBuffer, from source: IPAddress, to destination: IPAddress, now: SCTPInstant,
-                       congestionExperienced: Bool = false) {
+                       congestionExperienced: Bool = false, forwarded: Bool = false) {
         guard let header = try? CommonHeader(peeking: datagram), header.destinationPort == localPort else { return }
         latestNow = max(latestNow, now)
         // Checksum: a non-zero one must be the CRC32c. A zero one (RFC 9653) passes only on an
@@ -67,6 +71,11 @@ extension SCTPEndpoint {
             }
         }
         if owner == .discard { return }
+        if owner == .none, !forwarded, let directory = shardDirectory,
+           forwardToOwningShard(packet, datagram: datagram, directory: directory, from: source, to: destination,
+                                congestionExperienced: congestionExperienced) {
+            return
+        }
         switch packet.leadingChunk {
         case .cookieEcho(let echo):
             // The cookie, not the tag, decides which association it is for (§5.2.4).
@@ -81,6 +90,32 @@ extension SCTPEndpoint {
                 handleWithoutAssociation(packet, from: source, to: destination, now: now)
             }
         }
+    }
+
+    /// A packet no association of this shard takes: handed to the shard that owns its peer's
+    /// address, if that is another one (docs/SHARDING.md). An INIT is looked up by its source
+    /// and every address it lists (a restart may come from another of the peer's addresses).
+    /// A COOKIE ECHO stays: its cookie is this shard's (its tag chose the shard), and only the
+    /// shard that made a cookie can open it.
+    private func forwardToOwningShard(_ packet: SCTPPacket, datagram: ByteBuffer, directory: any SCTPShardDirectory,
+                                      from source: IPAddress, to destination: IPAddress, congestionExperienced: Bool) -> Bool {
+        guard let shard = tagShard, shard.count > 1 else { return false }
+        let port = packet.header.sourcePort
+        var owner = directory.owner(peer: source, port: port)
+        switch packet.leadingChunk {
+        case .cookieEcho:
+            return false
+        case .initiation(let initChunk) where owner == nil:
+            for address in initChunk.addresses {
+                owner = directory.owner(peer: address, port: port)
+                if owner != nil { break }
+            }
+        default:
+            break
+        }
+        guard let owner, owner != shard.index, owner < shard.count else { return false }
+        directory.forward(datagram, from: source, to: destination, congestionExperienced: congestionExperienced, toShard: owner)
+        return true
     }
 
     /// Hands a packet to its association and applies what it changed to the endpoint's tables.

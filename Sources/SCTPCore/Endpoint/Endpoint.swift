@@ -39,8 +39,17 @@ public final class SCTPEndpoint {
     /// Which shard of a reuse-port group steered by verification tag this endpoint is
     /// (docs/SHARDING.md): every local tag it draws (INIT, INIT ACK) has
     /// `tag % shard.count == shard.index`, so the peer's packets, which carry it, reach this
-    /// endpoint's socket. `nil`: any tag.
-    public var tagShard: TagShard?
+    /// endpoint's socket. `nil`: any tag. Association ids follow it too (`id % count ==
+    /// index`), so an id names its shard; set it before the first association.
+    public var tagShard: TagShard? {
+        didSet { associations.setIDShard(tagShard) }
+    }
+    /// The directory the shards of a sharded endpoint share (`SCTPShardDirectory`): told of
+    /// every peer address this shard's associations own, and asked where a packet without an
+    /// association here belongs. Used only with a `tagShard` of more than one shard.
+    public var shardDirectory: (any SCTPShardDirectory)? {
+        didSet { associations.setDirectory(shardDirectory, shard: tagShard?.index ?? 0) }
+    }
     /// The most receive window (a_rwnd) a new association may offer, whatever
     /// `configuration.receiveBufferSize` says: set by a driver to what its transport can
     /// buffer, such as a UDP socket's receive buffer, so that a peer filling the window never
