@@ -125,6 +125,13 @@ final class EndpointDriver: @unchecked Sendable {
         set { endpoint.receiveWindowLimit = newValue }
     }
 
+    /// The shard of a sharded endpoint this driver runs, and the directory the shards share
+    /// (`SCTPEndpoint.tagShard`, `shardDirectory`; set before the first association).
+    func makeShard(_ shard: TagShard, directory: any SCTPShardDirectory) {
+        endpoint.tagShard = shard
+        endpoint.shardDirectory = directory
+    }
+
     /// The configuration new associations start from (a socket's options).
     var configuration: SCTPConfiguration {
         get { endpoint.configuration }
@@ -179,9 +186,12 @@ final class EndpointDriver: @unchecked Sendable {
     // MARK: Input from the transport
 
     /// A packet arrived; `congestionExperienced` when its IP header carried the ECN CE mark.
-    func received(datagram: ByteBuffer, from source: IPAddress, to destination: IPAddress, congestionExperienced: Bool = false) {
+    /// `forwarded`: handed over by another shard of a sharded endpoint (never handed on).
+    func received(datagram: ByteBuffer, from source: IPAddress, to destination: IPAddress, congestionExperienced: Bool = false,
+                  forwarded: Bool = false) {
         guard !closed else { return }
-        endpoint.handle(datagram: datagram, from: source, to: destination, now: now, congestionExperienced: congestionExperienced)
+        endpoint.handle(datagram: datagram, from: source, to: destination, now: now, congestionExperienced: congestionExperienced,
+                        forwarded: forwarded)
     }
 
     /// Runs the core's output until there is none: sends every datagram the core produced,

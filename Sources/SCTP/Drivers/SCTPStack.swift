@@ -60,6 +60,12 @@ public final class SCTPStack: @unchecked Sendable {
         /// At most this many peers' UDP ports are remembered (`UDPTransport`): spoofed
         /// sources must not grow the table without bound. Internal: tests make it small.
         var maximumLearnedPorts = 65_536
+        /// One shard of a `ShardedUDPEndpoint`: the UDP sockets join the port's reuse-port group
+        /// (`SO_REUSEPORT`), and shard 0's socket of each address attaches the program that
+        /// steers each datagram to socket (verification tag mod count)
+        /// (`csctp_attach_tag_steering`). Shards must bind in index order: the kernel numbers
+        /// a group's sockets in the order they join. Internal: `ShardedUDPEndpoint` sets it.
+        var steering: TagShard?
 
         /// Options with these UDP ports and the rest at their defaults.
         public init(udpPort: Int = 9899, peerUDPPort: Int = 9899) {
@@ -289,6 +295,7 @@ public final class SCTPStack: @unchecked Sendable {
             case Errno.addressInUse.rawValue: return SCTPError(.addressInUse, "\(what) is in use")
             case Errno.addressNotAvailable.rawValue: return SCTPError(.addressNotAvailable, "\(address) is not an address of this machine")
             case Errno.permissionDenied.rawValue: return SCTPError(.permissionDenied, "no permission to bind \(what)")
+            case Errno.notSupported.rawValue: return SCTPError(.notSupported, "\(what): \(io)")
             default: break
             }
         }

@@ -68,6 +68,12 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
     /// CRC32c would not).
     public static func start(options: Options, on eventLoop: any EventLoop,
                              onEvent: @escaping @Sendable (SCTPEvent) -> Void) -> EventLoopFuture<UDPEncapsulationEndpoint> {
+        start(options: options, on: eventLoop, shard: nil, onEvent: onEvent)
+    }
+
+    /// `start`, as shard `shard.0` of a `ShardedUDPEndpoint` whose shards share `shard.1`.
+    static func start(options: Options, on eventLoop: any EventLoop, shard: (TagShard, any SCTPShardDirectory)?,
+                      onEvent: @escaping @Sendable (SCTPEvent) -> Void) -> EventLoopFuture<UDPEncapsulationEndpoint> {
         var addresses: [IPAddress] = []
         for text in options.localAddresses {
             guard let socketAddress = try? SocketAddress(ipAddress: text, port: 0), let address = IPAddress(socketAddress) else {
@@ -82,8 +88,11 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
         guard options.configuration.zeroChecksumMethod == nil else {
             return eventLoop.makeFailedFuture(SCTPError(.invalidArgument, "zero checksum needs a carrier that detects errors; UDP does not"))
         }
-        let stack = SCTPStack(options: SCTPStack.Options(udpPort: options.udpPort, peerUDPPort: options.peerUDPPort), group: eventLoop)
+        var stackOptions = SCTPStack.Options(udpPort: options.udpPort, peerUDPPort: options.peerUDPPort)
+        stackOptions.steering = shard?.0
+        let stack = SCTPStack(options: stackOptions, group: eventLoop)
         let endpoint = UDPEncapsulationEndpoint(stack: stack, options: options, localAddresses: addresses, onEvent: onEvent)
+        if let (tagShard, directory) = shard { endpoint.driver.makeShard(tagShard, directory: directory) }
         return eventLoop.flatSubmit {
             stack.open(endpoint.localAddresses).flatMapThrowing {
                 endpoint.driver.defaultSink = endpoint
@@ -232,6 +241,12 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
     public func peerAddressesOnEventLoop(of id: AssociationID) -> [IPAddress] {
         eventLoop.preconditionInEventLoop()
         return driver.peerAddresses(of: id).map(\.address)
+    }
+
+    /// A datagram another shard handed over (`SCTPShardDirectory.forward`); on the event loop.
+    func receiveHandedOver(_ datagram: ByteBuffer, from source: IPAddress, to destination: IPAddress, congestionExperienced: Bool) {
+        driver.received(datagram: datagram, from: source, to: destination, congestionExperienced: congestionExperienced, forwarded: true)
+        driver.flush()
     }
 
     /// Closes the sockets; associations still alive are aborted first.

@@ -3,6 +3,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import SCTPCore
 import SCTPWire
 
 /// SCTP over UDP (RFC 6951): one UDP socket per local address, all on one UDP port.
@@ -88,7 +89,7 @@ final class UDPTransport: DatagramTransport, ChannelSocketMaker, OwnLoopSocketMa
         let port = boundPort.withLockedValue { $0 } ?? options.udpPort
         let what = "UDP port \(port) on \(address)"
         do {
-            return (try Self.boundSocket(address, port: port), what)
+            return (try Self.boundSocket(address, port: port, steering: options.steering), what)
         } catch {
             throw SCTPStack.bindError(error, what: what, address: address)
         }
@@ -129,8 +130,10 @@ final class UDPTransport: DatagramTransport, ChannelSocketMaker, OwnLoopSocketMa
             }
     }
 
-    /// A non-blocking UDP socket bound to `address` and `port` (0: the kernel picks one).
-    static func boundSocket(_ address: IPAddress, port: Int) throws -> CInt {
+    /// A non-blocking UDP socket bound to `address` and `port` (0: the kernel picks one). With
+    /// `steering` it joins the port's reuse-port group, and shard 0 attaches the steering
+    /// program (`SCTPStack.Options.steering`); a kernel that refuses it fails with EOPNOTSUPP.
+    static func boundSocket(_ address: IPAddress, port: Int, steering: TagShard? = nil) throws -> CInt {
         let family = address.isIPv4 ? AF_INET : AF_INET6
         #if canImport(Glibc)
         let descriptor = socket(family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -142,6 +145,13 @@ final class UDPTransport: DatagramTransport, ChannelSocketMaker, OwnLoopSocketMa
         if !address.isIPv4 {
             // An IPv6 address is bound as itself only (no IPv4-mapped traffic on this socket).
             _ = setsockopt(descriptor, CInt(IPPROTO_IPV6), IPV6_V6ONLY, &on, socklen_t(MemoryLayout<CInt>.size))
+        }
+        if steering != nil {
+            let joined = csctp_reuse_port(descriptor)
+            if joined != 0 {
+                DatagramSocketTable.closeDescriptor(descriptor)
+                throw IOError(errnoCode: -joined, reason: "setsockopt(SO_REUSEPORT)")
+            }
         }
         let bound: CInt
         do {
@@ -156,6 +166,13 @@ final class UDPTransport: DatagramTransport, ChannelSocketMaker, OwnLoopSocketMa
             let code = errno
             DatagramSocketTable.closeDescriptor(descriptor)
             throw IOError(errnoCode: code, reason: "bind")
+        }
+        if let steering, steering.index == 0 {
+            let attached = csctp_attach_tag_steering(descriptor, steering.count)
+            if attached != 0 {
+                DatagramSocketTable.closeDescriptor(descriptor)
+                throw IOError(errnoCode: EOPNOTSUPP, reason: "the reuse-port steering program (errno \(-attached))")
+            }
         }
         return descriptor
     }

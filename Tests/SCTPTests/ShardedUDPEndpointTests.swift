@@ -1,0 +1,132 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import SCTP
+import SCTPCore
+import SCTPWire
+import Testing
+
+/// `ShardedUDPEndpoint` on loopback (docs/SHARDING.md): shards on loops of their own, one UDP
+/// port in a reuse-port group steered by verification tag. Each association lives on one
+/// shard; its events come from that shard's loop; data flows on every shard.
+@Suite("a sharded endpoint over UDP on loopback (Linux)")
+struct ShardedUDPEndpointTests {
+    static let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
+    /// Events, and how many arrived on another loop than the owner's.
+    final class ShardLog: @unchecked Sendable {
+        let log = EventLog()
+        let wrongLoop = NIOLockedValueBox(0)
+        let endpoint = NIOLockedValueBox<ShardedUDPEndpoint?>(nil)
+
+        func record(_ event: SCTPEvent) {
+            log.append(event)
+            if let id = event.associationID, let endpoint = endpoint.withLockedValue({ $0 }),
+               !endpoint.shard(of: id).eventLoop.inEventLoop {
+                wrongLoop.withLockedValue { $0 += 1 }
+            }
+        }
+
+        var up: [AssociationID] { log.all.compactMap { if case .communicationUp(let id, _, _) = $0 { id } else { nil } } }
+        func messages(on id: AssociationID) -> Int {
+            log.all.filter { if case .message(id, _) = $0 { true } else { false } }.count
+        }
+    }
+
+    static func sharded(_ addresses: [String], sctpPort: UInt16, shards: Int, listens: Bool, udpPort: Int = 0,
+                        peerUDPPort: Int = 9899) throws -> (ShardedUDPEndpoint, ShardLog) {
+        var options = UDPEncapsulationEndpoint.Options(sctpPort: sctpPort, localAddresses: addresses)
+        options.udpPort = udpPort
+        options.peerUDPPort = peerUDPPort
+        options.acceptsAssociations = listens
+        let log = ShardLog()
+        let endpoint = try wait(try ShardedUDPEndpoint.start(options: options, shards: shards) { log.record($0) })
+        log.endpoint.withLockedValue { $0 = endpoint }
+        return (endpoint, log)
+    }
+
+    static func plain(_ addresses: [String], sctpPort: UInt16, listens: Bool, udpPort: Int = 0,
+                      peerUDPPort: Int) throws -> (UDPEncapsulationEndpoint, EventLog) {
+        var options = UDPEncapsulationEndpoint.Options(sctpPort: sctpPort, localAddresses: addresses)
+        options.udpPort = udpPort
+        options.peerUDPPort = peerUDPPort
+        options.acceptsAssociations = listens
+        let log = EventLog()
+        return (try wait(UDPEncapsulationEndpoint.start(options: options, on: group.next()) { log.append($0) }), log)
+    }
+
+    @Test("a 2-shard server: 6 clients' associations spread over both shards by port, ids name the shard, events on its loop, every message arrives",
+          .enabled(if: isLinuxHost))
+    func serverShards() throws {
+        let (server, serverLog) = try Self.sharded(["127.0.0.1"], sctpPort: 5001, shards: 2, listens: true)
+        defer { _ = try? wait(server.close()) }
+        #expect(server.shardCount == 2, "the kernel refused the steering program")
+        #expect(server.shards.allSatisfy { $0.localUDPPort == server.localUDPPort })
+        var clients: [(UDPEncapsulationEndpoint, AssociationID)] = []
+        defer { for (client, _) in clients { _ = try? wait(client.close()) } }
+        for index in 0..<6 {
+            let (client, _) = try Self.plain(["127.0.0.1"], sctpPort: 6000 + UInt16(index), listens: false, peerUDPPort: server.localUDPPort)
+            clients.append((client, try wait(client.connect(to: ["127.0.0.1"], port: 5001))))
+        }
+        #expect(eventually { serverLog.up.count == 6 })
+        let serverIDs = serverLog.up
+        // INITs from ports 6000...6005 are steered by port: both shards answered some.
+        #expect(Set(serverIDs.map { $0.rawValue % 2 }) == [0, 1], "\(serverIDs)")
+        for (client, id) in clients {
+            let messages = (0..<50).map { OutgoingMessage(streamIdentifier: 0, payload: ByteBuffer(string: "message \($0) on \(id)")) }
+            try wait(client.send(messages, on: id))
+        }
+        #expect(eventually { serverIDs.allSatisfy { serverLog.messages(on: $0) == 50 } })
+        #expect(serverLog.wrongLoop.withLockedValue { $0 } == 0)
+        #expect(server.handedOver == 0)
+        // Calls reach the owner: statistics of each association from its shard.
+        for id in serverIDs {
+            let statistics = try #require(try wait(server.statistics(of: id)))
+            #expect(statistics.dataChunksReceived >= 50)
+        }
+    }
+
+    @Test("a 2-shard client: associations start on the shards in turn, both carry data, and shut down gracefully",
+          .enabled(if: isLinuxHost))
+    func clientShards() throws {
+        let (first, firstLog) = try Self.plain(["127.0.0.1"], sctpPort: 5001, listens: true, peerUDPPort: 9899)
+        defer { _ = try? wait(first.close()) }
+        // A second server on another address, the same UDP port: the client's one peer UDP port reaches both.
+        let (second, secondLog) = try Self.plain(["127.0.0.2"], sctpPort: 5001, listens: true, udpPort: first.localUDPPort,
+                                                 peerUDPPort: 9899)
+        defer { _ = try? wait(second.close()) }
+        let (client, clientLog) = try Self.sharded(["127.0.0.1"], sctpPort: 6000, shards: 2, listens: false,
+                                                   peerUDPPort: first.localUDPPort)
+        defer { _ = try? wait(client.close()) }
+        let a = try wait(client.connect(to: ["127.0.0.1"], port: 5001))
+        let b = try wait(client.connect(to: ["127.0.0.2"], port: 5001))
+        #expect(Set([a.rawValue % 2, b.rawValue % 2]) == [0, 1], "\(a) \(b)")
+        for (id, count) in [(a, 30), (b, 40)] {
+            try wait(client.send((0..<count).map { OutgoingMessage(streamIdentifier: 0, payload: ByteBuffer(string: "m\($0)")) }, on: id))
+        }
+        #expect(eventually { firstLog.messages.count == 30 && secondLog.messages.count == 40 })
+        try wait(client.shutdown(a))
+        try wait(client.shutdown(b))
+        #expect(eventually { clientLog.log.all.filter { if case .shutdownComplete = $0 { true } else { false } }.count == 2 })
+        #expect(clientLog.wrongLoop.withLockedValue { $0 } == 0)
+    }
+
+    @Test("bad arguments: 0 or 65 shards, a loop given twice (EINVAL)")
+    func badArguments() throws {
+        let options = UDPEncapsulationEndpoint.Options(sctpPort: 5001, localAddresses: ["127.0.0.1"])
+        for count in [0, 65] {
+            #expect(throws: SCTPError.self) { _ = try ShardedUDPEndpoint.start(options: options, shards: count) { _ in } }
+        }
+        let loop = Self.group.next()
+        #expect { try wait(ShardedUDPEndpoint.start(options: options, on: [loop, loop]) { _ in }) } throws: { error in
+            (error as? SCTPError)?.errno == .invalidArgument
+        }
+    }
+}
+
+#if os(Linux)
+private let isLinuxHost = true
+#else
+private let isLinuxHost = false
+#endif
