@@ -33,6 +33,9 @@ final class PerfLoops: @unchecked Sendable {
         }
     }
 
+    /// Every loop, in order.
+    var all: [any EventLoop] { loops }
+
     func next() -> any EventLoop {
         let index = counter.withLockedValue { value in
             defer { value += 1 }

@@ -208,6 +208,18 @@ struct SCTPPerf: ParsableCommand {
     @Option(name: .customLong("series-interval"), help: "With --series: milliseconds between rows, 10...60000 (default 100). Example: --series-interval 50")
     var seriesInterval: Int?
 
+    @Option(help: ArgumentHelp("Scaling over event loops, in one process: a server endpoint sharded over N loops (1...64) and "
+                               + "clients on the same loops; compare N = 1 with N = 2. Example: --shards 2 --associations 2 --time 3"))
+    var shards: Int?
+
+    @Option(help: "With --shards: associations sending at once, 1...1024 (default 2). Example: --associations 4")
+    var associations: Int?
+
+    @Option(name: .customLong("setup-clients"),
+            help: ArgumentHelp("With --shards: measure the setup rate instead, with this many clients (1...1024) each setting up "
+                               + "and aborting associations one after another. Example: --shards 2 --setup-clients 16"))
+    var setupClients: Int?
+
     /// The path MTU discovery settings `--pmtud` and `--max-mtu` ask for.
     private var pathMTUDiscovery: PathMTUDiscovery? {
         guard pmtud else { return nil }
@@ -237,6 +249,19 @@ struct SCTPPerf: ParsableCommand {
 
     func validate() throws {
         if server && client != nil { throw ValidationError("--server and --client exclude each other") }
+        if let shards {
+            guard (1...64).contains(shards) else { throw ValidationError("--shards must be within 1...64") }
+            if server || client != nil { throw ValidationError("--shards runs both ends in one process: no --server or --client") }
+            if let associations, !(1...1024).contains(associations) { throw ValidationError("--associations must be within 1...1024") }
+            if let setupClients, !(1...1024).contains(setupClients) { throw ValidationError("--setup-clients must be within 1...1024") }
+            if setupClients != nil && (associations != nil || length != nil || unordered) {
+                throw ValidationError("--setup-clients measures setups: no --associations, --length or --unordered")
+            }
+            if let length, !(1...65_536).contains(length) { throw ValidationError("--length must be within 1...65536 with --shards") }
+            if let time, !(time > 0 && time <= 3600) { throw ValidationError("--time must be within (0, 3600] seconds") }
+            return
+        }
+        if associations != nil || setupClients != nil { throw ValidationError("--associations and --setup-clients need --shards") }
         if let scheduler, StreamSchedulerKind(name: scheduler) == nil {
             throw ValidationError("--scheduler: one of \(StreamSchedulerKind.allCases.map(\.name).joined(separator: ", "))")
         }
@@ -355,6 +380,11 @@ struct SCTPPerf: ParsableCommand {
     func run() throws {
         if let eventLoop { PerfLoops.kind = eventLoop }
         PerfAuthentication.settings = try PerfAuthentication.settings(auth: auth, hmac: hmac, key: authKey)
+        if let shards {
+            try PerfSharded(shards: shards, associations: associations ?? 2, setupClients: setupClients, length: length ?? 1200,
+                            time: time ?? 3, unordered: unordered, json: json).run()
+            return
+        }
         if server && oneToMany {
             try PerfSocketServer(bindAddresses: try Self.addresses(bind ?? "127.0.0.1", option: "--bind"),
                                  port: UInt16(port ?? 5001), udpPort: udpPort ?? 9899, peerUDPPort: peerUDPPort ?? 9899,

@@ -152,6 +152,40 @@ struct SCTPPerfTests {
         #expect(server.standardError.isEmpty, "\(server.standardError)")
     }
 
+    @Test("--shards 2: two associations on two shards, both carry data; the sharded setup run counts associations, none failed",
+          .enabled(if: SCTPEventLoopAvailable.value))
+    func shardedRuns() throws {
+        let throughput = try ChildProcess(try Self.tool(), ["--shards", "2", "--associations", "2", "--time", "1", "--json"])
+        defer { throughput.terminate() }
+        #expect(throughput.waitForExit(seconds: 60) == 0, "\(throughput.standardError)")
+        let result = try Self.json(throughput.standardOutput)
+        #expect(result["mode"] as? String == "throughput" && Self.int(result, "shards") == 2)
+        #expect(((result["mbps"] as? NSNumber)?.doubleValue ?? 0) > 0)
+        // Client k's INIT is steered to shard k mod 2: each shard received messages.
+        let perShard = try #require(result["messagesPerShard"] as? [NSNumber]).map(\.intValue)
+        #expect(perShard.count == 2 && perShard.allSatisfy { $0 > 0 }, "\(perShard)")
+
+        let setup = try ChildProcess(try Self.tool(), ["--shards", "2", "--setup-clients", "4", "--time", "1", "--json"])
+        defer { setup.terminate() }
+        #expect(setup.waitForExit(seconds: 60) == 0, "\(setup.standardError)")
+        let rate = try Self.json(setup.standardOutput)
+        #expect(rate["mode"] as? String == "setup" && Self.int(rate, "clients") == 4)
+        #expect((Self.int(rate, "associations") ?? 0) > 0)
+        #expect(Self.int(rate, "failed") == 0)
+    }
+
+    @Test("--shards takes 1...64 and no --server or --client; --associations and --setup-clients need it")
+    func shardOptions() throws {
+        for arguments in [["--shards", "0"], ["--shards", "65"], ["--shards", "2", "--server"], ["--associations", "2"],
+                          ["--setup-clients", "4"], ["--shards", "2", "--setup-clients", "4", "--length", "100"]] {
+            let process = try ChildProcess(try Self.tool(), arguments)
+            defer { process.terminate() }
+            #expect(process.waitForExit() != 0, "\(arguments) was accepted")
+            #expect(["--shards", "--associations", "--setup-clients"].contains { process.standardError.contains($0) },
+                    "\(arguments): \(process.standardError)")
+        }
+    }
+
     @Test("--scheduler takes the six names and belongs to client throughput runs, like --stream-values")
     func schedulerOptions() throws {
         for arguments in [["--client", "127.0.0.1", "--scheduler", "lottery"], ["--server", "--scheduler", "rr"],
@@ -273,4 +307,13 @@ struct SCTPPerfTests {
         #expect(Self.int(served, "messages") == 3000 && Self.int(served, "bytes") == 3_600_000)
         #expect(served["ended"] as? String == "shutdown")
     }
+}
+
+/// Whether swift-sctp's own loop (epoll) runs here; the sharded runs use it.
+enum SCTPEventLoopAvailable {
+    #if os(Linux)
+    static let value = true
+    #else
+    static let value = false
+    #endif
 }
