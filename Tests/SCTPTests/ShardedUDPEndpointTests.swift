@@ -35,8 +35,9 @@ struct ShardedUDPEndpointTests {
     }
 
     static func sharded(_ addresses: [String], sctpPort: UInt16, shards: Int, listens: Bool, udpPort: Int = 0,
-                        peerUDPPort: Int = 9899) throws -> (ShardedUDPEndpoint, ShardLog) {
+                        peerUDPPort: Int = 9899, maxAssociations: Int? = nil) throws -> (ShardedUDPEndpoint, ShardLog) {
         var options = UDPEncapsulationEndpoint.Options(sctpPort: sctpPort, localAddresses: addresses)
+        if let maxAssociations { options.configuration.maxAssociations = maxAssociations }
         options.udpPort = udpPort
         options.peerUDPPort = peerUDPPort
         options.acceptsAssociations = listens
@@ -110,6 +111,26 @@ struct ShardedUDPEndpointTests {
         try wait(client.shutdown(b))
         #expect(eventually { clientLog.log.all.filter { if case .shutdownComplete = $0 { true } else { false } }.count == 2 })
         #expect(clientLog.wrongLoop.withLockedValue { $0 } == 0)
+    }
+
+    @Test("the association limit is the endpoint's, split among the shards: 2 over 2 shards, a third INIT to a full shard is refused",
+          .enabled(if: isLinuxHost))
+    func associationLimit() throws {
+        let (server, serverLog) = try Self.sharded(["127.0.0.1"], sctpPort: 5001, shards: 2, listens: true, maxAssociations: 2)
+        defer { _ = try? wait(server.close()) }
+        var clients: [UDPEncapsulationEndpoint] = []
+        defer { for client in clients { _ = try? wait(client.close()) } }
+        // Ports 6000 and 6002 steer to shard 0, 6001 to shard 1.
+        for port: UInt16 in [6000, 6001, 6002] {
+            let (client, _) = try Self.plain(["127.0.0.1"], sctpPort: port, listens: false, peerUDPPort: server.localUDPPort)
+            clients.append(client)
+        }
+        _ = try wait(clients[0].connect(to: ["127.0.0.1"], port: 5001))
+        _ = try wait(clients[1].connect(to: ["127.0.0.1"], port: 5001))
+        #expect { try wait(clients[2].connect(to: ["127.0.0.1"], port: 5001), seconds: 60) } throws: { error in
+            error is SCTPError
+        }
+        #expect(serverLog.up.count == 2)
     }
 
     @Test("bad arguments: 0 or 65 shards, a loop given twice (EINVAL)")

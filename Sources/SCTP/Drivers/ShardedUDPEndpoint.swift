@@ -24,6 +24,9 @@ import SCTPWire
 /// one association come from one thread, in order; those of different associations may come
 /// from different threads at the same time.
 ///
+/// Limits stay the endpoint's: `configuration.maxAssociations` is split among the shards
+/// (each takes its part, rounded up), so the whole endpoint holds about as many as one would.
+///
 /// Linux only (the steering program). Where the kernel refuses the program, the endpoint runs
 /// with one shard, and says so in the log.
 public final class ShardedUDPEndpoint: @unchecked Sendable {
@@ -103,6 +106,9 @@ public final class ShardedUDPEndpoint: @unchecked Sendable {
             chain = chain.flatMap { started in
                 var shardOptions = options
                 if let port = started.first?.localUDPPort { shardOptions.udpPort = port }
+                // The endpoint's association limit is shared: each shard takes its part.
+                let limit = options.configuration.maxAssociations
+                shardOptions.configuration.maxAssociations = max(1, (limit + Int(count) - 1) / Int(count))
                 let shard = count > 1 ? (TagShard(index: UInt32(index), count: count)!, directory as any SCTPShardDirectory) : nil
                 return UDPEncapsulationEndpoint.start(options: shardOptions, on: loop, shard: shard, onEvent: onEvent)
                     .map { started + [$0] }
