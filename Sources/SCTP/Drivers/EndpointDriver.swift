@@ -59,9 +59,9 @@ final class EndpointDriver: @unchecked Sendable {
     @exclusivity(unchecked) private var shutdownPromises: [AssociationID: EventLoopPromise<Void>] = [:]
     #endif
     #if DEBUG
-    private var blockedSends: [AssociationID: Deque<(message: OutgoingMessage, promise: EventLoopPromise<Void>, tag: UInt64?)>] = [:]
+    private var blockedSends: [AssociationID: Deque<(message: OutgoingMessage, promise: EventLoopPromise<Void>?, tag: UInt64?)>] = [:]
     #else
-    @exclusivity(unchecked) private var blockedSends: [AssociationID: Deque<(message: OutgoingMessage, promise: EventLoopPromise<Void>, tag: UInt64?)>] = [:]
+    @exclusivity(unchecked) private var blockedSends: [AssociationID: Deque<(message: OutgoingMessage, promise: EventLoopPromise<Void>?, tag: UInt64?)>] = [:]
     #endif
     /// A flush is scheduled for the next turn of the loop (`flushSoon`).
     #if DEBUG
@@ -299,7 +299,7 @@ final class EndpointDriver: @unchecked Sendable {
             let error = SCTPError(.connectionReset, "association lost: \(reason)")
             connect?.fail(error)
             shutdown?.fail(error)
-            for entry in blocked { entry.promise.fail(error) }
+            for entry in blocked { entry.promise?.fail(error) }
         default:
             break
         }
@@ -348,13 +348,45 @@ final class EndpointDriver: @unchecked Sendable {
         }
     }
 
+    /// Queues messages in order, reading the clock once; those that find no room wait, in
+    /// order, as `send` does. The future completes when the last is queued, or fails with the
+    /// first error (messages after it are not queued). One future for the batch: a message
+    /// queued at once costs no future of its own.
+    func send(_ messages: [OutgoingMessage], on id: AssociationID) -> EventLoopFuture<Void> {
+        guard !messages.isEmpty else { return eventLoop.makeSucceededVoidFuture() }
+        var index = 0
+        if blockedSends.isEmpty || blockedSends[id]?.isEmpty ?? true {
+            let instant = now
+            defer { if index > 0 { flushSoon() } }
+            while index < messages.count {
+                do {
+                    try endpoint.send(messages[index], on: id, now: instant)
+                } catch CoreError.sendBufferFull {
+                    break
+                } catch {
+                    return eventLoop.makeFailedFuture(Self.map(error))
+                }
+                index += 1
+            }
+            if index == messages.count { return eventLoop.makeSucceededVoidFuture() }
+        }
+        // The rest waits for room; only the last one's completion is the batch's.
+        let promise = eventLoop.makePromise(of: Void.self)
+        var waiting = blockedSends.removeValue(forKey: id) ?? []
+        for position in index..<messages.count {
+            waiting.append((messages[position], position == messages.count - 1 ? promise : nil, nil))
+        }
+        blockedSends[id] = waiting
+        return promise.futureResult
+    }
+
     /// Takes the sends waiting for room under `tag` out of the queue, failing them with `error`.
     func cancelBlockedSends(tag: UInt64, error: SCTPError) {
         var cancelled: [EventLoopPromise<Void>] = []
         for id in Array(blockedSends.keys) {
             blockedSends[id]?.removeAll { entry in
                 guard entry.tag == tag else { return false }
-                cancelled.append(entry.promise)
+                if let promise = entry.promise { cancelled.append(promise) }
                 return true
             }
         }
@@ -363,19 +395,21 @@ final class EndpointDriver: @unchecked Sendable {
     }
 
     private func retryBlockedSends() {
+        guard !blockedSends.isEmpty else { return }
+        let instant = now
         for id in Array(blockedSends.keys) {
             while let first = blockedSends[id]?.first {
                 do {
-                    try endpoint.send(first.message, on: id, now: now)
+                    try endpoint.send(first.message, on: id, now: instant)
                 } catch CoreError.sendBufferFull {
                     break
                 } catch {
                     blockedSends[id]?.removeFirst()
-                    first.promise.fail(Self.map(error))
+                    first.promise?.fail(Self.map(error))
                     continue
                 }
                 blockedSends[id]?.removeFirst()
-                first.promise.succeed(())
+                first.promise?.succeed(())
                 // What was queued goes out with the next flush.
                 flushSoon()
             }
@@ -385,7 +419,7 @@ final class EndpointDriver: @unchecked Sendable {
 
     private func failBlockedSends(of id: AssociationID, _ error: SCTPError) {
         guard let entries = blockedSends.removeValue(forKey: id) else { return }
-        for entry in entries { entry.promise.fail(error) }
+        for entry in entries { entry.promise?.fail(error) }
     }
 
     /// Whether sends on an association are waiting for room in the send buffer.

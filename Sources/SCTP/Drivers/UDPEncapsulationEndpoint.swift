@@ -138,13 +138,10 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
     }
 
     /// Queues several messages with one hop to the event loop (cheaper than one `send` each);
-    /// the future completes when the last of them is queued (waiting for room as `send` does).
+    /// the future completes when the last of them is queued (waiting for room as `send` does),
+    /// or fails with the first error, and the messages after that one are not queued.
     public func send(_ messages: [OutgoingMessage], on id: AssociationID) -> EventLoopFuture<Void> {
-        onLoop { [self] in
-            var last = eventLoop.makeSucceededVoidFuture()
-            for message in messages { last = driver.send(message, on: id) }
-            return last
-        }
+        onLoop { [self] in driver.send(messages, on: id) }
     }
 
     /// How the endpoint's packets went out and came in: UDP GSO writes and GRO runs, writes
