@@ -4,7 +4,7 @@
 #
 #   Benchmarks/run.sh                       # everything: about 7 minutes on 2 cores
 #   Benchmarks/run.sh --rounds 2 --time 2   # shorter
-#   Benchmarks/run.sh --only throughput     # one part: throughput|rate64|setup|rtt|memory|idata|auth
+#   Benchmarks/run.sh --only throughput     # one part: throughput|rate64|setup|rtt|memory|idata|auth|shards
 #
 # It builds (release) the root package's sctp-perf and the Benchmarks package's
 # MemoryBenchmark, and with cc: the usrsctp no-debug shim (/work/shared/tools/
@@ -22,7 +22,9 @@
 #   6. I-DATA against DATA (ours only, RFC 8260 §2): sctp-perf with and without
 #      --interleaving on both ends, 1200- and 8000-byte ordered messages on 4 streams;
 #   7. AUTH on DATA and SACK against no AUTH (ours only, RFC 4895): sctp-perf with --auth
-#      (HMAC-SHA-1, then HMAC-SHA-256) on both ends, 1200- and 8000-byte ordered messages.
+#      (HMAC-SHA-1, then HMAC-SHA-256) on both ends, 1200- and 8000-byte ordered messages;
+#   8. scaling over event loops: sctp-perf --shards 1 and 2 (one process, both ends), two
+#      associations and the setup rate of 16 clients at once; usrsctp as two tsctp pairs.
 # Each table cell is the MEDIAN of the rounds (runs that failed are left out and counted).
 #
 # Options: --rounds R (default 3), --time S (seconds per throughput/rtt run, default 3),
@@ -56,7 +58,7 @@ while [[ $# -gt 0 ]]; do
         --setup) SETUP=$2; shift 2 ;;
         --keep) KEEP=1; shift ;;
         --out) OUT=$2; shift 2 ;;
-        -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -392,6 +394,43 @@ auth() {
     done
 }
 want auth && auth
+
+# Scaling over event loops (docs/SHARDING.md), ours in one process: a server sharded over N
+# loops and clients on the same loops (sctp-perf --shards N), N = 1 and 2: two associations
+# of SHARD_LENGTH-byte messages, and the setup rate of 16 clients at once. usrsctp beside
+# it: two tsctp pairs at once (two associations, four processes), their sum.
+SHARD_LENGTH=${SHARD_LENGTH:-1200}
+run_sharded() {  # SHARDS JSON-KEY [ARGS...] -> VALUE
+    local n=$1 key=$2 name="sharded-$1-$RANDOM"
+    shift 2
+    VALUE=""
+    timeout $((TIME + 60)) "$SCTP_PERF" --shards "$n" --time "$TIME" --json "$@" >"$WORK/$name" 2>"$WORK/$name.err" || true
+    VALUE=$(json_field "$WORK/$name" "$key")
+}
+two_tsctp() {  # LENGTH -> MBPS: two tsctp pairs at once, the sum of what their servers counted
+    local a b pa pb
+    rm -f "$WORK/two-a" "$WORK/two-b"
+    ( run_tsctp "$1" 0; echo "${MBPS:-}" >"$WORK/two-a" ) &
+    pa=$!
+    ( run_tsctp "$1" 0; echo "${MBPS:-}" >"$WORK/two-b" ) &
+    pb=$!
+    wait "$pa" "$pb" || true
+    a=$(cat "$WORK/two-a" 2>/dev/null || true); b=$(cat "$WORK/two-b" 2>/dev/null || true)
+    MBPS=""
+    if [[ -n $a && -n $b ]]; then MBPS=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.1f", a + b }'); fi
+}
+shards() {
+    local round
+    for round in $(seq "$ROUNDS"); do
+        log "scaling over event loops, round $round"
+        two_tsctp "$SHARD_LENGTH"; record shards.tp.usrsctp2 "${MBPS:-FAIL}"
+        run_sharded 1 mbps --associations 2 --length "$SHARD_LENGTH"; record shards.tp.ours1 "${VALUE:-FAIL}"
+        run_sharded 2 mbps --associations 2 --length "$SHARD_LENGTH"; record shards.tp.ours2 "${VALUE:-FAIL}"
+        run_sharded 1 setupsPerSecond --setup-clients 16; record shards.setup.ours1 "${VALUE:-FAIL}"
+        run_sharded 2 setupsPerSecond --setup-clients 16; record shards.setup.ours2 "${VALUE:-FAIL}"
+    done
+}
+want shards && shards
 want setup && setup_rate
 want rtt && rtt
 want memory && memory
@@ -438,6 +477,16 @@ want memory && memory
             printf '  %5s B   none %8s   HMAC-SHA-1 %8s (%s)   HMAC-SHA-256 %8s (%s)\n' "$length" "$a" "$b" "$(ratio "$a" "$b")" \
                 "$c" "$(ratio "$a" "$c")"
         done
+    fi
+    if want shards; then
+        echo
+        echo "Scaling over event loops: ours in one process, a server sharded over N loops and the clients on the"
+        echo "same loops (sctp-perf --shards N); usrsctp: two tsctp pairs at once, summed"
+        a=$(median shards.tp.ours1); b=$(median shards.tp.ours2); c=$(median shards.tp.usrsctp2)
+        printf '  2 associations, %s B, Mbit/s: ours 1 loop %10s   2 loops %10s   2/1 %s   usrsctp (2 pairs) %10s   ours 2 loops/usrsctp %s\n' \
+            "$SHARD_LENGTH" "$a" "$b" "$(ratio "$a" "$b")" "$c" "$(ratio "$c" "$b")"
+        a=$(median shards.setup.ours1 0); b=$(median shards.setup.ours2 0)
+        printf '  setup rate, 16 clients at once, associations/s: ours 1 loop %10s   2 loops %10s   2/1 %s\n' "$a" "$b" "$(ratio "$a" "$b")"
     fi
     if want setup; then
         echo
