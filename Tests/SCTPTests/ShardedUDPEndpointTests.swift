@@ -113,6 +113,30 @@ struct ShardedUDPEndpointTests {
         #expect(clientLog.wrongLoop.withLockedValue { $0 } == 0)
     }
 
+    @Test("a peer's restart INIT steered to the other shard is handed to the owner, which answers at the UDP port it came from",
+          .enabled(if: isLinuxHost))
+    func restartHandedOver() throws {
+        let (peer, _) = try Self.plain(["127.0.0.2"], sctpPort: 5001, listens: true, peerUDPPort: 9899)
+        defer { _ = try? wait(peer.close()) }
+        let (ours, log) = try Self.sharded(["127.0.0.1"], sctpPort: 6000, shards: 2, listens: true, peerUDPPort: peer.localUDPPort)
+        defer { _ = try? wait(ours.close()) }
+        // The first association starts on shard 0; INITs from SCTP port 5001 are steered to shard 1.
+        let id = try wait(ours.connect(to: ["127.0.0.2"], port: 5001))
+        #expect(id.rawValue % 2 == 0)
+        // "The peer restarts": another endpoint on the same address and SCTP port, with a UDP
+        // port of its own, sets up an association to us.
+        let (rebooted, _) = try Self.plain(["127.0.0.2"], sctpPort: 5001, listens: false, peerUDPPort: ours.localUDPPort)
+        defer { _ = try? wait(rebooted.close()) }
+        let newID = try wait(rebooted.connect(to: ["127.0.0.1"], port: 6000))
+        #expect(eventually { log.log.all.contains { if case .restart(id) = $0 { true } else { false } } })
+        #expect(ours.handedOver >= 1)
+        #expect(log.up == [id], "no second association")
+        // Data flows on the restarted association, to the new peer.
+        try wait(rebooted.send(OutgoingMessage(streamIdentifier: 0, payload: ByteBuffer(string: "after restart")), on: newID))
+        #expect(eventually { log.messages(on: id) == 1 })
+        #expect(log.wrongLoop.withLockedValue { $0 } == 0)
+    }
+
     @Test("the association limit is the endpoint's, split among the shards: 2 over 2 shards, a third INIT to a full shard is refused",
           .enabled(if: isLinuxHost))
     func associationLimit() throws {

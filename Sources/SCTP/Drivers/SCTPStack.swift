@@ -269,6 +269,19 @@ public final class SCTPStack: @unchecked Sendable {
         SCTPInstant(nanoseconds: Int64(NIODeadline.now().uptimeNanoseconds &- origin.uptimeNanoseconds))
     }
 
+    /// UDP stacks: the peer UDP port learned for `address`:`sctpPort` (on the loop).
+    func learnedUDPPort(of address: IPAddress, sctpPort: UInt16) -> Int? {
+        guard case .udp(let udp) = transport else { return nil }
+        return udp.learnedUDPPort(of: address, sctpPort: sctpPort)
+    }
+
+    /// UDP stacks: `address`:`sctpPort` sends from `udpPort` (a datagram another shard
+    /// received and handed over; on the loop).
+    func learn(_ udpPort: Int, of address: IPAddress, sctpPort: UInt16) {
+        guard case .udp(let udp) = transport else { return }
+        udp.learn(udpPort, of: address, sctpPort: sctpPort)
+    }
+
     func deadline(of instant: SCTPInstant) -> NIODeadline {
         .uptimeNanoseconds(origin.uptimeNanoseconds &+ UInt64(max(instant.nanoseconds, 0)))
     }

@@ -235,8 +235,16 @@ final class ShardDirectory: SCTPShardDirectory, @unchecked Sendable {
         guard Int(shard) < shards.count else { return }
         handedOverBox.withLockedValue { $0 += 1 }
         let target = shards[Int(shard)]
+        // The UDP port it came from, which the receiving shard (this thread's) has just learned:
+        // the owner answers there (a restarted peer may use a new one).
+        var udpPort: Int?
+        if let receiving = shards.first(where: { $0.eventLoop.inEventLoop }),
+           let sctpPort = datagram.getInteger(at: datagram.readerIndex, as: UInt16.self) {
+            udpPort = receiving.learnedUDPPort(of: source, sctpPort: sctpPort)
+        }
         target.eventLoop.execute {
-            target.receiveHandedOver(datagram, from: source, to: destination, congestionExperienced: congestionExperienced)
+            target.receiveHandedOver(datagram, from: source, udpPort: udpPort, to: destination,
+                                     congestionExperienced: congestionExperienced)
         }
     }
 }

@@ -240,8 +240,16 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
         return driver.peerAddresses(of: id).map(\.address)
     }
 
-    /// A datagram another shard handed over (`SCTPShardDirectory.forward`); on the event loop.
-    func receiveHandedOver(_ datagram: ByteBuffer, from source: IPAddress, to destination: IPAddress, congestionExperienced: Bool) {
+    /// The UDP port this shard learned for `address`:`sctpPort` (on the event loop).
+    func learnedUDPPort(of address: IPAddress, sctpPort: UInt16) -> Int? { stack.learnedUDPPort(of: address, sctpPort: sctpPort) }
+
+    /// A datagram another shard handed over (`SCTPShardDirectory.forward`), with the UDP port
+    /// it came from, when known; on the event loop.
+    func receiveHandedOver(_ datagram: ByteBuffer, from source: IPAddress, udpPort: Int?, to destination: IPAddress,
+                           congestionExperienced: Bool) {
+        if let udpPort, let sctpPort = datagram.getInteger(at: datagram.readerIndex, as: UInt16.self) {
+            stack.learn(udpPort, of: source, sctpPort: sctpPort)
+        }
         driver.received(datagram: datagram, from: source, to: destination, congestionExperienced: congestionExperienced, forwarded: true)
         driver.flush()
     }

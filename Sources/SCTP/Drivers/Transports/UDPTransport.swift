@@ -363,17 +363,25 @@ final class UDPTransport: DatagramTransport, ChannelSocketMaker, OwnLoopSocketMa
     private func deliver(_ datagram: ByteBuffer, from source: IPAddress, udpPort: Int, to local: IPAddress,
                          congestionExperienced: Bool) {
         guard let sourcePort = datagram.getInteger(at: datagram.readerIndex, as: UInt16.self) else { return }
-        let key = PeerKey(address: source, sctpPort: sourcePort)
-        if let last = lastLearned, last.key == key, last.udpPort == udpPort {
-            // Known already.
-        } else {
-            if learnedUDPPorts.count >= options.maximumLearnedPorts && learnedUDPPorts[key] == nil {
-                learnedUDPPorts.removeAll()
-            }
-            learnedUDPPorts[key] = udpPort
-            lastLearned = (key, udpPort)
-        }
+        learn(udpPort, of: source, sctpPort: sourcePort)
         stack.received(datagram, from: source, to: local, congestionExperienced: congestionExperienced)
+    }
+
+    /// Remembers that `address`:`sctpPort` sends from UDP port `udpPort` (RFC 6951 §5.4).
+    func learn(_ udpPort: Int, of address: IPAddress, sctpPort: UInt16) {
+        let key = PeerKey(address: address, sctpPort: sctpPort)
+        if let last = lastLearned, last.key == key, last.udpPort == udpPort { return }
+        if learnedUDPPorts.count >= options.maximumLearnedPorts && learnedUDPPorts[key] == nil {
+            learnedUDPPorts.removeAll()
+        }
+        learnedUDPPorts[key] = udpPort
+        lastLearned = (key, udpPort)
+    }
+
+    /// The UDP port learned for `address`:`sctpPort`, if any.
+    func learnedUDPPort(of address: IPAddress, sctpPort: UInt16) -> Int? {
+        if let last = lastLearned, last.key == PeerKey(address: address, sctpPort: sctpPort) { return last.udpPort }
+        return learnedUDPPorts[PeerKey(address: address, sctpPort: sctpPort)]
     }
 
     private func peerPort(_ destination: IPAddress, sctpPort: UInt16, remoteUDPPort: Int?) -> Int {
