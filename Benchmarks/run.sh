@@ -32,6 +32,7 @@
 #          --sizes "L ..." (default "100 1200 8000 65000"), --only PART, --assocs N (memory,
 #          default 10000), --setup N (associations per setup-rate run, default 5000),
 #          --setup-concurrency K (associations in flight in the pipelined setup rows, default 16),
+#          --setup-pipelined N (associations per pipelined setup run, default 20000),
 #          --loss-time S (seconds per loss run, default 5),
 #          --keep (keep the work directory with every run's output), --out FILE (also write
 #          the tables to FILE).
@@ -50,6 +51,7 @@ ONLY=""
 ASSOCS=10000
 SETUP=5000
 SETUP_K=16
+SETUP_PIPELINED=20000
 LOSS_TIME=5
 KEEP=0
 OUT=""
@@ -62,10 +64,11 @@ while [[ $# -gt 0 ]]; do
         --assocs) ASSOCS=$2; shift 2 ;;
         --setup) SETUP=$2; shift 2 ;;
         --setup-concurrency) SETUP_K=$2; shift 2 ;;
+        --setup-pipelined) SETUP_PIPELINED=$2; shift 2 ;;
         --loss-time) LOSS_TIME=$2; shift 2 ;;
         --keep) KEEP=1; shift ;;
         --out) OUT=$2; shift 2 ;;
-        -h|--help) sed -n '2,39p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,40p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -74,6 +77,7 @@ done
 [[ $ASSOCS =~ ^[1-9][0-9]{0,4}$ ]] || { echo "--assocs: 1...99999" >&2; exit 2; }
 [[ $SETUP =~ ^[1-9][0-9]{0,5}$ ]] || { echo "--setup: 1...999999" >&2; exit 2; }
 [[ $SETUP_K =~ ^[1-9][0-9]{0,2}$ ]] || { echo "--setup-concurrency: 1...999" >&2; exit 2; }
+[[ $SETUP_PIPELINED =~ ^[1-9][0-9]{0,5}$ ]] || { echo "--setup-pipelined: 1...999999" >&2; exit 2; }
 [[ $LOSS_TIME =~ ^[1-9][0-9]?$ ]] || { echo "--loss-time: whole seconds, 1...99" >&2; exit 2; }
 
 TSCTP=${TSCTP:-/usr/lib/usrsctp/tsctp}
@@ -292,8 +296,8 @@ rate64() {
 # usrsctp-bench --api nonblocking (K non-blocking sockets, upcalls, one thread) against ours
 # with --setup-api events; usrsctp-bench --api threads (K threads of the blocking loop)
 # against ours with --setup-api socket (K threads, each its own SCTPSocket).
-setup_usrsctp() {  # NAME K API -> sets RATE
-    local name=$1 k=$2 api=$3 u1 u2 port server
+setup_usrsctp() {  # NAME K API COUNT -> sets RATE
+    local name=$1 k=$2 api=$3 n=$4 u1 u2 port server
     u1=$(free_udp_port); u2=$(free_udp_port); port=$((6001 + RANDOM % 1000))
     timeout $((TIME * 10 + 30)) "$UB" server --bind 127.0.0.1 --port "$port" --udp-port "$u1" --peer-udp-port "$u2" \
         --time $((TIME * 10 + 10)) >"$WORK/$name.server" 2>&1 &
@@ -301,14 +305,14 @@ setup_usrsctp() {  # NAME K API -> sets RATE
     RATE=""
     if wait_for 10 has_line "$WORK/$name.server" READY; then
         timeout $((TIME * 10 + 20)) "$UB" setup --bind 127.0.0.1 --connect 127.0.0.1 --remote-port "$port" --udp-port "$u2" \
-            --peer-udp-port "$u1" --count "$SETUP" --time $((TIME * 10)) --concurrency "$k" --api "$api" \
+            --peer-udp-port "$u1" --count "$n" --time $((TIME * 10)) --concurrency "$k" --api "$api" \
             >"$WORK/$name.client" 2>&1 || true
         RATE=$(json_field "$WORK/$name.client" per_second)
     fi
     stop "$server"
 }
-setup_ours() {  # NAME K API -> sets RATE
-    local name=$1 k=$2 api=$3 u1 u2 port server
+setup_ours() {  # NAME K API COUNT -> sets RATE
+    local name=$1 k=$2 api=$3 n=$4 u1 u2 port server
     u1=$(free_udp_port); u2=$(free_udp_port); port=$((6001 + RANDOM % 1000))
     "$SCTP_PERF" --server --quiet --port "$port" --udp-port "$u1" --peer-udp-port "$u2" \
         >"$WORK/$name.server" 2>"$WORK/$name.server.err" &
@@ -316,7 +320,7 @@ setup_ours() {  # NAME K API -> sets RATE
     RATE=""
     if wait_for 20 has_line "$WORK/$name.server" listening; then
         timeout $((TIME * 10 + 20)) "$SCTP_PERF" --client 127.0.0.1 --port "$port" --udp-port "$u2" --peer-udp-port "$u1" \
-            --setup-rate "$SETUP" --setup-api "$api" --setup-concurrency "$k" --time $((TIME * 10)) --json \
+            --setup-rate "$n" --setup-api "$api" --setup-concurrency "$k" --time $((TIME * 10)) --json \
             >"$WORK/$name.client" 2>"$WORK/$name.client.err" || true
         RATE=$(json_field "$WORK/$name.client" per_second)
     fi
@@ -326,14 +330,16 @@ setup_rate() {
     local round
     for round in $(seq "$ROUNDS"); do
         log "setup rate, serial, round $round"
-        setup_usrsctp "setup-usrsctp-$round" 1 threads; record "setup.usrsctp" "${RATE:-FAIL}"
-        setup_ours "setup-ours-events-$round" 1 events; record "setup.ours.events" "${RATE:-FAIL}"
-        setup_ours "setup-ours-socket-$round" 1 socket; record "setup.ours.socket" "${RATE:-FAIL}"
+        setup_usrsctp "setup-usrsctp-$round" 1 threads "$SETUP"; record "setup.usrsctp" "${RATE:-FAIL}"
+        setup_ours "setup-ours-events-$round" 1 events "$SETUP"; record "setup.ours.events" "${RATE:-FAIL}"
+        setup_ours "setup-ours-socket-$round" 1 socket "$SETUP"; record "setup.ours.socket" "${RATE:-FAIL}"
         log "setup rate, $SETUP_K in flight, round $round"
-        setup_usrsctp "setupk-usrsctp-nb-$round" "$SETUP_K" nonblocking; record "setupk.usrsctp.nonblocking" "${RATE:-FAIL}"
-        setup_ours "setupk-ours-events-$round" "$SETUP_K" events; record "setupk.ours.events" "${RATE:-FAIL}"
-        setup_usrsctp "setupk-usrsctp-threads-$round" "$SETUP_K" threads; record "setupk.usrsctp.threads" "${RATE:-FAIL}"
-        setup_ours "setupk-ours-socket-$round" "$SETUP_K" socket; record "setupk.ours.socket" "${RATE:-FAIL}"
+        setup_usrsctp "setupk-usrsctp-nb-$round" "$SETUP_K" nonblocking "$SETUP_PIPELINED"
+        record "setupk.usrsctp.nonblocking" "${RATE:-FAIL}"
+        setup_ours "setupk-ours-events-$round" "$SETUP_K" events "$SETUP_PIPELINED"; record "setupk.ours.events" "${RATE:-FAIL}"
+        setup_usrsctp "setupk-usrsctp-threads-$round" "$SETUP_K" threads "$SETUP_PIPELINED"
+        record "setupk.usrsctp.threads" "${RATE:-FAIL}"
+        setup_ours "setupk-ours-socket-$round" "$SETUP_K" socket "$SETUP_PIPELINED"; record "setupk.ours.socket" "${RATE:-FAIL}"
     done
 }
 
@@ -514,12 +520,12 @@ want memory && memory
     fi
     if want setup; then
         echo
-        echo "Association setup rate, associations/s ($SETUP in all: connect until up, then ABORT)"
-        echo "serial, one after another (usrsctp: blocking connect, one-to-one sockets):"
+        echo "Association setup rate, associations/s (connect until up, then ABORT)"
+        echo "serial, $SETUP one after another (usrsctp: blocking connect, one-to-one sockets):"
         a=$(median setup.usrsctp 0); b=$(median setup.ours.events 0); c=$(median setup.ours.socket 0)
         printf '  usrsctp %12s   ours (event-driven endpoint) %12s   ours/usrsctp %s\n' "$a" "$b" "$(ratio "$a" "$b")"
         printf '  %21s   ours (blocking SCTPSocket)   %12s   ours/usrsctp %s\n' "" "$c" "$(ratio "$a" "$c")"
-        echo "$SETUP_K in flight, each completion starting the next:"
+        echo "$SETUP_PIPELINED with $SETUP_K in flight, each completion starting the next:"
         a=$(median setupk.usrsctp.nonblocking 0); b=$(median setupk.ours.events 0)
         printf '  usrsctp non-blocking + upcalls %12s   ours event-driven endpoint %12s   ours/usrsctp %s\n' "$a" "$b" "$(ratio "$a" "$b")"
         a=$(median setupk.usrsctp.threads 0); c=$(median setupk.ours.socket 0)
