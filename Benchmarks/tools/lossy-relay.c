@@ -7,13 +7,16 @@
  *    client ◄── (from L) ───     relay     ◄── server sends to R
  *
  *   lossy-relay --left-port L --left-peer C --right-port R --right-peer S
- *               [--loss P] [--seed N] --time T
+ *               [--loss P] [--seed N] [--trace FILE] --time T
  *
  * A datagram arriving on L goes out of R to S, one arriving on R goes out of L to C; each is
  * dropped with probability P (0...1). One thread, poll on both sockets, recvmmsg / sendmmsg
  * 64 datagrams per call, 8 MB socket buffers where allowed, so that the relay is not what
  * limits a transfer. Prints READY once both sockets are bound; on SIGTERM / SIGINT, or after
  * --time seconds, one JSON line with the counts of each direction, then exits.
+ * --trace FILE: one line per datagram (time, direction, dropped or not, and its SCTP chunks:
+ * DATA/I-DATA with TSN and flags, SACK with cumulative TSN, window, gap blocks and
+ * duplicates, other chunks by type), for finding out where a transfer stalls.
  *
  * Build: cc -O2 -o lossy-relay lossy-relay.c
  */
@@ -85,6 +88,28 @@ struct direction {
 };
 
 static char buffers[BATCH][MAXDGRAM];
+static FILE *trace;
+static double started;
+
+static uint32_t be32(const unsigned char *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+static uint16_t be16(const unsigned char *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+
+/* One trace line: the SCTP packet's chunks (UDP payload = SCTP common header + chunks). */
+static void trace_datagram(const char *dir, const unsigned char *p, size_t n, int dropped) {
+	fprintf(trace, "%.6f %s%s", now_s() - started, dir, dropped ? " DROP" : "");
+	size_t off = 12;
+	while (off + 4 <= n) {
+		unsigned type = p[off], flags = p[off + 1], len = be16(p + off + 2);
+		if (len < 4) break;
+		if ((type == 0 || type == 64) && off + 8 <= n) fprintf(trace, " D%u:%x", be32(p + off + 4), flags);
+		else if (type == 3 && off + 16 <= n)
+			fprintf(trace, " SACK(cum %u rwnd %u gaps %u dups %u)", be32(p + off + 4), be32(p + off + 8), be16(p + off + 12),
+			        be16(p + off + 14));
+		else fprintf(trace, " C%u", type);
+		off += (len + 3u) & ~3u;
+	}
+	fputc('\n', trace);
+}
 
 /* Reads what waits on d->from (up to BATCH per call, until none), forwards what survives. */
 static void relay(struct direction *d, double loss) {
@@ -106,8 +131,10 @@ static void relay(struct direction *d, double loss) {
 			d->received++;
 			if (loss > 0 && splitmix64(&d->random) < threshold) {
 				d->dropped++;
+				if (trace) trace_datagram(d->name, (unsigned char *)buffers[i], in[i].msg_len, 1);
 				continue;
 			}
+			if (trace) trace_datagram(d->name, (unsigned char *)buffers[i], in[i].msg_len, 0);
 			oiov[m].iov_base = buffers[i];
 			oiov[m].iov_len = in[i].msg_len;
 			d->bytes += in[i].msg_len;
@@ -150,6 +177,9 @@ int main(int argc, char **argv) {
 		else if (!strcmp(o, "--loss")) loss = atof(v);
 		else if (!strcmp(o, "--seed")) seed = strtoull(v, NULL, 0);
 		else if (!strcmp(o, "--time")) time_limit = atof(v);
+		else if (!strcmp(o, "--trace")) {
+			if (!(trace = fopen(v, "w"))) { perror("lossy-relay: --trace"); return 2; }
+		}
 		else { fprintf(stderr, "lossy-relay: unknown option %s\n", o); return 2; }
 	}
 	if (left_port <= 0 || left_peer <= 0 || right_port <= 0 || right_peer <= 0 || time_limit <= 0 || loss < 0 || loss > 1) {
@@ -169,7 +199,8 @@ int main(int argc, char **argv) {
 	};
 	printf("READY\n");
 	fflush(stdout);
-	double end = now_s() + time_limit;
+	started = now_s();
+	double end = started + time_limit;
 	struct pollfd fds[2] = {{.fd = left, .events = POLLIN}, {.fd = right, .events = POLLIN}};
 	while (!stopping && now_s() < end) {
 		int r = poll(fds, 2, 100);
@@ -187,5 +218,6 @@ int main(int argc, char **argv) {
 		       dirs[i].name, dirs[i].received, dirs[i].dropped, dirs[i].sent, dirs[i].send_errors, dirs[i].bytes);
 	printf("}\n");
 	fflush(stdout);
+	if (trace) fclose(trace);
 	return 0;
 }
