@@ -37,7 +37,8 @@
 #          --keep (keep the work directory with every run's output), --out FILE (also write
 #          the tables to FILE).
 # Env:     TSCTP (default /usr/lib/usrsctp/tsctp), SCTP_PERF / MEMORY_BENCHMARK (built
-#          binaries to use instead of building).
+#          binaries to use instead of building), LOSS_RATES / LOSS_LENGTHS (the loss part),
+#          IDATA_LENGTHS, AUTH_LENGTHS.
 # Needs: swift, cc, libusrsctp-dev and libusrsctp-examples (apt-get install -y libusrsctp-dev
 # libusrsctp-examples), python3 (free ports), ss (iproute2). No root needed.
 set -euo pipefail
@@ -68,7 +69,7 @@ while [[ $# -gt 0 ]]; do
         --loss-time) LOSS_TIME=$2; shift 2 ;;
         --keep) KEEP=1; shift ;;
         --out) OUT=$2; shift 2 ;;
-        -h|--help) sed -n '2,40p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,41p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
