@@ -4,36 +4,44 @@
 #
 #   Benchmarks/run.sh                       # everything: about 7 minutes on 2 cores
 #   Benchmarks/run.sh --rounds 2 --time 2   # shorter
-#   Benchmarks/run.sh --only throughput     # one part: throughput|rate64|setup|rtt|memory|idata|auth|shards
+#   Benchmarks/run.sh --only throughput     # one part: throughput|rate64|setup|rtt|memory|idata|auth|loss|shards
 #
 # It builds (release) the root package's sctp-perf and the Benchmarks package's
-# MemoryBenchmark, and with cc: the usrsctp no-debug shim (/work/shared/tools/
-# usrsctp-nodebug.c, or a copy written here), Benchmarks/tools/usrsctp-bench.c and
-# Benchmarks/tools/udp-ceiling.c. Then, alternating A (usrsctp) and B (ours) for every
+# MemoryBenchmark, and with cc: the usrsctp no-debug shim (scripts/interop/usrsctp-nodebug.c),
+# Benchmarks/tools/usrsctp-bench.c, Benchmarks/tools/udp-ceiling.c and
+# Benchmarks/tools/lossy-relay.c. Then, alternating A (usrsctp) and B (ours) for every
 # configuration, --rounds times each, it measures:
 #   1. throughput: tsctp -> tsctp vs sctp-perf --client -> sctp-perf --server, message
 #      lengths 100, 1200, 8000, 65000, ordered and unordered, with plain UDP ceilings at the
 #      same datagram size (sendmmsg/recvmmsg; UDP GSO + GRO);
 #   2. messages per second of 64-byte messages (same pairs);
-#   3. association setup rate (one client, one association after another, against a
-#      one-to-many server);
+#   3. association setup rate (one client against a one-to-many server): serial (one
+#      association after another) and with --setup-concurrency K associations in flight;
 #   4. echo round-trip time p50/p99 (64 bytes, one message outstanding);
 #   5. memory per idle association with 10,000 associations;
 #   6. I-DATA against DATA (ours only, RFC 8260 §2): sctp-perf with and without
 #      --interleaving on both ends, 1200- and 8000-byte ordered messages on 4 streams;
 #   7. AUTH on DATA and SACK against no AUTH (ours only, RFC 4895): sctp-perf with --auth
 #      (HMAC-SHA-1, then HMAC-SHA-256) on both ends, 1200- and 8000-byte ordered messages;
-#   8. scaling over event loops: sctp-perf --shards 1 and 2 (one process, both ends), two
-#      associations and the setup rate of 16 clients at once; usrsctp as two tsctp pairs.
+#   8. goodput under loss: the throughput pairs through lossy-relay (a UDP relay dropping
+#      datagrams both ways from a seeded PRNG) at 0 %, 1 % and 5 % loss, 1200- and
+#      65000-byte ordered messages (LOSS_RATES="0 0.01 0.05", LOSS_LENGTHS="1200 65000");
+#   9. scaling over event loops: sctp-perf --shards 1 and 2 (one process, both ends), two
+#      associations and the setup rate of 16 clients at once; usrsctp as two tsctp pairs
+#      (SHARD_LENGTH, default 1200).
 # Each table cell is the MEDIAN of the rounds (runs that failed are left out and counted).
 #
 # Options: --rounds R (default 3), --time S (seconds per throughput/rtt run, default 3),
 #          --sizes "L ..." (default "100 1200 8000 65000"), --only PART, --assocs N (memory,
 #          default 10000), --setup N (associations per setup-rate run, default 5000),
+#          --setup-concurrency K (associations in flight in the pipelined setup rows, default 16),
+#          --setup-pipelined N (associations per pipelined setup run, default 20000),
+#          --loss-time S (seconds per loss run, default 5),
 #          --keep (keep the work directory with every run's output), --out FILE (also write
 #          the tables to FILE).
 # Env:     TSCTP (default /usr/lib/usrsctp/tsctp), SCTP_PERF / MEMORY_BENCHMARK (built
-#          binaries to use instead of building).
+#          binaries to use instead of building), LOSS_RATES / LOSS_LENGTHS (the loss part),
+#          IDATA_LENGTHS, AUTH_LENGTHS, SHARD_LENGTH.
 # Needs: swift, cc, libusrsctp-dev and libusrsctp-examples (apt-get install -y libusrsctp-dev
 # libusrsctp-examples), python3 (free ports), ss (iproute2). No root needed.
 set -euo pipefail
@@ -46,6 +54,9 @@ SIZES="100 1200 8000 65000"
 ONLY=""
 ASSOCS=10000
 SETUP=5000
+SETUP_K=16
+SETUP_PIPELINED=20000
+LOSS_TIME=5
 KEEP=0
 OUT=""
 while [[ $# -gt 0 ]]; do
@@ -56,9 +67,12 @@ while [[ $# -gt 0 ]]; do
         --only) ONLY=$2; shift 2 ;;
         --assocs) ASSOCS=$2; shift 2 ;;
         --setup) SETUP=$2; shift 2 ;;
+        --setup-concurrency) SETUP_K=$2; shift 2 ;;
+        --setup-pipelined) SETUP_PIPELINED=$2; shift 2 ;;
+        --loss-time) LOSS_TIME=$2; shift 2 ;;
         --keep) KEEP=1; shift ;;
         --out) OUT=$2; shift 2 ;;
-        -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,44p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -66,6 +80,9 @@ done
 [[ $TIME =~ ^[1-9][0-9]?$ ]] || { echo "--time: whole seconds, 1...99" >&2; exit 2; }
 [[ $ASSOCS =~ ^[1-9][0-9]{0,4}$ ]] || { echo "--assocs: 1...99999" >&2; exit 2; }
 [[ $SETUP =~ ^[1-9][0-9]{0,5}$ ]] || { echo "--setup: 1...999999" >&2; exit 2; }
+[[ $SETUP_K =~ ^[1-9][0-9]{0,2}$ ]] || { echo "--setup-concurrency: 1...999" >&2; exit 2; }
+[[ $SETUP_PIPELINED =~ ^[1-9][0-9]{0,5}$ ]] || { echo "--setup-pipelined: 1...999999" >&2; exit 2; }
+[[ $LOSS_TIME =~ ^[1-9][0-9]?$ ]] || { echo "--loss-time: whole seconds, 1...99" >&2; exit 2; }
 
 TSCTP=${TSCTP:-/usr/lib/usrsctp/tsctp}
 WORK=$(mktemp -d /tmp/sctp-bench.XXXXXX)
@@ -106,8 +123,10 @@ SHIM_SRC=$ROOT/scripts/interop/usrsctp-nodebug.c
 cc -shared -fPIC -O2 "$SHIM_SRC" -o "$WORK/nodebug.so" -ldl
 cc -O2 -Wall -o "$WORK/usrsctp-bench" "$HERE/tools/usrsctp-bench.c" -lusrsctp -lpthread
 cc -O2 -Wall -o "$WORK/udp-ceiling" "$HERE/tools/udp-ceiling.c" -lpthread
+cc -O2 -Wall -o "$WORK/lossy-relay" "$HERE/tools/lossy-relay.c"
 UB=$WORK/usrsctp-bench
 UC=$WORK/udp-ceiling
+LR=$WORK/lossy-relay
 # env execs tsctp, so that $! of a background run is tsctp's own pid.
 TSCTP_RUN=(env LD_PRELOAD="$WORK/nodebug.so" "$TSCTP")
 
@@ -162,16 +181,37 @@ except Exception:
 
 # ---------------------------------------------------------------- runs
 
+# Loss runs: RELAY_LOSS (a probability, 0...1) set puts lossy-relay between the two ends of
+# run_tsctp / run_perf: the client sends to the relay's left port, the server to its right
+# port. relay_start U_CLIENT U_SERVER NAME sets TO_SERVER / TO_CLIENT (the UDP ports each end
+# sends to) and RELAY (the relay's pid, empty without a relay); relay_stop ends it.
+RELAY_LOSS=""
+RELAY_SEED=1
+RELAY=""
+relay_start() {
+    local uc=$1 us=$2 name=$3 rl rr
+    TO_SERVER=$us; TO_CLIENT=$uc; RELAY=""
+    [[ -z $RELAY_LOSS ]] && return 0
+    rl=$(free_udp_port); rr=$(free_udp_port)
+    "$LR" --left-port "$rl" --left-peer "$uc" --right-port "$rr" --right-peer "$us" --loss "$RELAY_LOSS" \
+        --seed "$RELAY_SEED" --time $((TIME + 150)) >"$WORK/$name.relay" 2>&1 &
+    RELAY=$!; PIDS+=("$RELAY")
+    wait_for 10 has_line "$WORK/$name.relay" READY || return 1
+    TO_SERVER=$rl; TO_CLIENT=$rr
+}
+relay_stop() { [[ -n $RELAY ]] && stop "$RELAY"; RELAY=""; }
+
 # A: tsctp -> tsctp. Sets MBPS and MPS (receiver side), empty on failure.
 run_tsctp() {  # LENGTH UNORDERED
     local length=$1 unordered=$2 u1 u2 port server flag="" name="tsctp-$1-$2-$RANDOM"
     u1=$(free_udp_port); u2=$(free_udp_port); port=$((5001 + RANDOM % 1000))
     [[ $unordered == 1 ]] && flag="-u"
     MBPS=""; MPS=""
-    "${TSCTP_RUN[@]}" -E "$u1" -U "$u2" -L 127.0.0.1 -p "$port" >"$WORK/$name.server" 2>&1 &
+    relay_start "$u2" "$u1" "$name" || { relay_stop; return; }
+    "${TSCTP_RUN[@]}" -E "$u1" -U "$TO_CLIENT" -L 127.0.0.1 -p "$port" >"$WORK/$name.server" 2>&1 &
     server=$!; PIDS+=("$server")
     if wait_for 10 udp_bound "$u1"; then
-        timeout $((TIME + 30)) "${TSCTP_RUN[@]}" -D -E "$u2" -U "$u1" -L 127.0.0.1 -p "$port" -l "$length" -T "$TIME" $flag \
+        timeout $((TIME + 30)) "${TSCTP_RUN[@]}" -D -E "$u2" -U "$TO_SERVER" -L 127.0.0.1 -p "$port" -l "$length" -T "$TIME" $flag \
             127.0.0.1 >"$WORK/$name.client" 2>&1 || true
         # "length, messages, recv calls, bytes, seconds, bytes/s, notifications" when the association ends.
         if wait_for 20 has_line "$WORK/$name.server" '^[0-9]+, [0-9]+, [0-9]+, [0-9]+, '; then
@@ -182,6 +222,7 @@ run_tsctp() {  # LENGTH UNORDERED
         fi
     fi
     stop "$server"
+    relay_stop
 }
 
 # B: sctp-perf --client -> sctp-perf --server --once, SCTP packets of 1472 bytes like tsctp's.
@@ -195,19 +236,22 @@ run_perf() {  # LENGTH UNORDERED [EXTRA CLIENT ARGS...; --interleaving goes to b
     [[ " $* " == *" --hmac sha1 "* ]] && serverflag="$serverflag --hmac sha1"
     [[ " $* " == *" --hmac sha256 "* ]] && serverflag="$serverflag --hmac sha256"
     flag="$flag $*"
-    MBPS=""; MPS=""
-    "$SCTP_PERF" --server --once --port "$port" --udp-port "$u1" --peer-udp-port "$u2" --mtu 1472 --json $serverflag \
+    MBPS=""; MPS=""; RTX=""
+    relay_start "$u2" "$u1" "$name" || { relay_stop; return; }
+    "$SCTP_PERF" --server --once --port "$port" --udp-port "$u1" --peer-udp-port "$TO_CLIENT" --mtu 1472 --json $serverflag \
         >"$WORK/$name.server" 2>"$WORK/$name.server.err" &
     server=$!; PIDS+=("$server")
     if wait_for 20 has_line "$WORK/$name.server" listening; then
-        timeout $((TIME + 60)) "$SCTP_PERF" --client 127.0.0.1 --port "$port" --udp-port "$u2" --peer-udp-port "$u1" \
+        timeout $((TIME + 60)) "$SCTP_PERF" --client 127.0.0.1 --port "$port" --udp-port "$u2" --peer-udp-port "$TO_SERVER" \
             --length "$length" --time "$TIME" $flag --mtu 1472 --json >"$WORK/$name.client" 2>"$WORK/$name.client.err" || true
         if wait_for 30 exited "$server" && [[ $(json_field "$WORK/$name.server" ended) == shutdown ]]; then
             MBPS=$(printf '%.1f' "$(json_field "$WORK/$name.server" mbps)")
             MPS=$(printf '%.0f' "$(json_field "$WORK/$name.server" messages_per_second)")
+            RTX=$(json_field "$WORK/$name.client" retransmissions)
         fi
     fi
     stop "$server"
+    relay_stop
 }
 
 # The SCTP packet one message makes (common header 12, DATA header 16, padding), at most
@@ -250,40 +294,56 @@ rate64() {
 # B sctp-perf --client --setup-rate -> sctp-perf --server --quiet (one endpoint, many associations;
 # like usrsctp-bench's server, no line per association), with the client driven two ways:
 # --setup-api events (connect and abort issued on the event loop) and socket (blocking
-# SCTPSocket calls from the main thread, each a hop to the event loop and back).
+# SCTPSocket calls, each a hop to the event loop and back).
+# Serial (K = 1): one association after another; usrsctp's blocking loop against both of ours.
+# Pipelined (K = SETUP_K associations in flight, each completion starting the next):
+# usrsctp-bench --api nonblocking (K non-blocking sockets, upcalls, one thread) against ours
+# with --setup-api events; usrsctp-bench --api threads (K threads of the blocking loop)
+# against ours with --setup-api socket (K threads, each its own SCTPSocket).
+setup_usrsctp() {  # NAME K API COUNT -> sets RATE
+    local name=$1 k=$2 api=$3 n=$4 u1 u2 port server
+    u1=$(free_udp_port); u2=$(free_udp_port); port=$((6001 + RANDOM % 1000))
+    timeout $((TIME * 10 + 30)) "$UB" server --bind 127.0.0.1 --port "$port" --udp-port "$u1" --peer-udp-port "$u2" \
+        --time $((TIME * 10 + 10)) >"$WORK/$name.server" 2>&1 &
+    server=$!; PIDS+=("$server")
+    RATE=""
+    if wait_for 10 has_line "$WORK/$name.server" READY; then
+        timeout $((TIME * 10 + 20)) "$UB" setup --bind 127.0.0.1 --connect 127.0.0.1 --remote-port "$port" --udp-port "$u2" \
+            --peer-udp-port "$u1" --count "$n" --time $((TIME * 10)) --concurrency "$k" --api "$api" \
+            >"$WORK/$name.client" 2>&1 || true
+        RATE=$(json_field "$WORK/$name.client" per_second)
+    fi
+    stop "$server"
+}
+setup_ours() {  # NAME K API COUNT -> sets RATE
+    local name=$1 k=$2 api=$3 n=$4 u1 u2 port server
+    u1=$(free_udp_port); u2=$(free_udp_port); port=$((6001 + RANDOM % 1000))
+    "$SCTP_PERF" --server --quiet --port "$port" --udp-port "$u1" --peer-udp-port "$u2" \
+        >"$WORK/$name.server" 2>"$WORK/$name.server.err" &
+    server=$!; PIDS+=("$server")
+    RATE=""
+    if wait_for 20 has_line "$WORK/$name.server" listening; then
+        timeout $((TIME * 10 + 20)) "$SCTP_PERF" --client 127.0.0.1 --port "$port" --udp-port "$u2" --peer-udp-port "$u1" \
+            --setup-rate "$n" --setup-api "$api" --setup-concurrency "$k" --time $((TIME * 10)) --json \
+            >"$WORK/$name.client" 2>"$WORK/$name.client.err" || true
+        RATE=$(json_field "$WORK/$name.client" per_second)
+    fi
+    stop "$server"
+}
 setup_rate() {
-    local round u1 u2 port server name
+    local round
     for round in $(seq "$ROUNDS"); do
-        log "setup rate, round $round"
-        name="setup-usrsctp-$round"; u1=$(free_udp_port); u2=$(free_udp_port); port=$((6001 + RANDOM % 1000))
-        timeout $((TIME * 10 + 30)) "$UB" server --bind 127.0.0.1 --port "$port" --udp-port "$u1" --peer-udp-port "$u2" \
-            --time $((TIME * 10 + 10)) >"$WORK/$name.server" 2>&1 &
-        server=$!; PIDS+=("$server")
-        local rate=""
-        if wait_for 10 has_line "$WORK/$name.server" READY; then
-            timeout $((TIME * 10 + 20)) "$UB" setup --bind 127.0.0.1 --connect 127.0.0.1 --remote-port "$port" --udp-port "$u2" \
-                --peer-udp-port "$u1" --count "$SETUP" --time $((TIME * 10)) >"$WORK/$name.client" 2>&1 || true
-            rate=$(json_field "$WORK/$name.client" per_second)
-        fi
-        stop "$server"
-        record "setup.usrsctp" "${rate:-FAIL}"
-
-        local api
-        for api in events socket; do
-            name="setup-ours-$api-$round"; u1=$(free_udp_port); u2=$(free_udp_port); port=$((6001 + RANDOM % 1000))
-            "$SCTP_PERF" --server --quiet --port "$port" --udp-port "$u1" --peer-udp-port "$u2" \
-                >"$WORK/$name.server" 2>"$WORK/$name.server.err" &
-            server=$!; PIDS+=("$server")
-            rate=""
-            if wait_for 20 has_line "$WORK/$name.server" listening; then
-                timeout $((TIME * 10 + 20)) "$SCTP_PERF" --client 127.0.0.1 --port "$port" --udp-port "$u2" --peer-udp-port "$u1" \
-                    --setup-rate "$SETUP" --setup-api "$api" --time $((TIME * 10)) --json \
-                    >"$WORK/$name.client" 2>"$WORK/$name.client.err" || true
-                rate=$(json_field "$WORK/$name.client" per_second)
-            fi
-            stop "$server"
-            record "setup.ours.$api" "${rate:-FAIL}"
-        done
+        log "setup rate, serial, round $round"
+        setup_usrsctp "setup-usrsctp-$round" 1 threads "$SETUP"; record "setup.usrsctp" "${RATE:-FAIL}"
+        setup_ours "setup-ours-events-$round" 1 events "$SETUP"; record "setup.ours.events" "${RATE:-FAIL}"
+        setup_ours "setup-ours-socket-$round" 1 socket "$SETUP"; record "setup.ours.socket" "${RATE:-FAIL}"
+        log "setup rate, $SETUP_K in flight, round $round"
+        setup_usrsctp "setupk-usrsctp-nb-$round" "$SETUP_K" nonblocking "$SETUP_PIPELINED"
+        record "setupk.usrsctp.nonblocking" "${RATE:-FAIL}"
+        setup_ours "setupk-ours-events-$round" "$SETUP_K" events "$SETUP_PIPELINED"; record "setupk.ours.events" "${RATE:-FAIL}"
+        setup_usrsctp "setupk-usrsctp-threads-$round" "$SETUP_K" threads "$SETUP_PIPELINED"
+        record "setupk.usrsctp.threads" "${RATE:-FAIL}"
+        setup_ours "setupk-ours-socket-$round" "$SETUP_K" socket "$SETUP_PIPELINED"; record "setupk.ours.socket" "${RATE:-FAIL}"
     done
 }
 
@@ -432,6 +492,27 @@ shards() {
 }
 want shards && shards
 want setup && setup_rate
+
+# Goodput under loss: the throughput pairs through lossy-relay, both directions dropped at
+# each rate; the relay's seed is the round number (both stacks see the same sequence of draws).
+LOSS_RATES=${LOSS_RATES:-"0 0.01 0.05"}
+LOSS_LENGTHS=${LOSS_LENGTHS:-"1200 65000"}
+loss() {
+    local round length rate TIME=$LOSS_TIME
+    for length in $LOSS_LENGTHS; do
+        for rate in $LOSS_RATES; do
+            for round in $(seq "$ROUNDS"); do
+                log "goodput under loss: $length B, loss $rate, round $round"
+                RELAY_LOSS=$rate; RELAY_SEED=$round
+                run_tsctp "$length" 0; record "loss.$length.$rate.usrsctp" "${MBPS:-FAIL}"
+                run_perf "$length" 0; record "loss.$length.$rate.ours" "${MBPS:-FAIL}"
+                record "loss.$length.$rate.ours.rtx" "${RTX:-FAIL}"
+                RELAY_LOSS=""
+            done
+        done
+    done
+}
+want loss && loss
 want rtt && rtt
 want memory && memory
 
@@ -490,10 +571,31 @@ want memory && memory
     fi
     if want setup; then
         echo
-        echo "Association setup rate, associations/s ($SETUP one after another: connect until up, then ABORT)"
+        echo "Association setup rate, associations/s (connect until up, then ABORT)"
+        echo "serial, $SETUP one after another (usrsctp: blocking connect, one-to-one sockets):"
         a=$(median setup.usrsctp 0); b=$(median setup.ours.events 0); c=$(median setup.ours.socket 0)
         printf '  usrsctp %12s   ours (event-driven endpoint) %12s   ours/usrsctp %s\n' "$a" "$b" "$(ratio "$a" "$b")"
         printf '  %21s   ours (blocking SCTPSocket)   %12s   ours/usrsctp %s\n' "" "$c" "$(ratio "$a" "$c")"
+        echo "$SETUP_PIPELINED with $SETUP_K in flight, each completion starting the next:"
+        a=$(median setupk.usrsctp.nonblocking 0); b=$(median setupk.ours.events 0)
+        printf '  usrsctp non-blocking + upcalls %12s   ours event-driven endpoint %12s   ours/usrsctp %s\n' "$a" "$b" "$(ratio "$a" "$b")"
+        a=$(median setupk.usrsctp.threads 0); c=$(median setupk.ours.socket 0)
+        printf '  usrsctp %3s blocking threads   %12s   ours %3s SCTPSocket threads %11s   ours/usrsctp %s\n' "$SETUP_K" "$a" \
+            "$SETUP_K" "$c" "$(ratio "$a" "$c")"
+    fi
+    if want loss; then
+        echo
+        echo "Goodput under loss, Mbit/s as the receiver counts (ordered messages, $LOSS_TIME s, through lossy-relay: each"
+        echo "datagram dropped with the given probability, both directions; tsctp -D vs sctp-perf --mtu 1472);"
+        echo "rtx: DATA chunks our client retransmitted (median)"
+        printf '  %-7s %-6s %14s %12s %8s %8s\n' length loss "usrsctp Mbit/s" "ours Mbit/s" ours/us rtx
+        for length in $LOSS_LENGTHS; do
+            for rate in $LOSS_RATES; do
+                a=$(median "loss.$length.$rate.usrsctp"); b=$(median "loss.$length.$rate.ours")
+                printf '  %-7s %-6s %14s %12s %8s %8s\n' "$length" "$(python3 -c "print(f'{float(\"$rate\")*100:g} %')")" \
+                    "$a" "$b" "$(ratio "$a" "$b")" "$(median "loss.$length.$rate.ours.rtx" 0)"
+            done
+        done
     fi
     if want rtt; then
         echo

@@ -11,9 +11,17 @@
  *       since just before listen(), per association, and exits; otherwise exits after N
  *       associations have come up (0: run until --time).
  *   usrsctp-bench setup   --bind A --connect B --remote-port P --udp-port U --peer-udp-port V
- *                         --count N --time S
+ *                         --count N --time S [--concurrency K [--api threads|nonblocking]]
  *       one after another: a one-to-one socket bound to A (port chosen by usrsctp),
  *       blocking connect, then close with SO_LINGER 0 (ABORT); prints the rate.
+ *       --concurrency K (default 1): K associations being set up at once, each completion
+ *       starting the next, N in all:
+ *         --api threads (default): K threads, each doing the blocking loop above;
+ *         --api nonblocking: one thread, K non-blocking sockets; usrsctp_connect returns
+ *           EINPROGRESS, the socket's upcall (usrsctp_set_upcall, called on usrsctp's own
+ *           threads) queues it, and the main thread, woken, sees SCTP_EVENT_WRITE
+ *           (usrsctp_get_events: the association is up), closes it with SO_LINGER 0 and
+ *           connects a new socket in its place: the event-driven equivalent.
  *   usrsctp-bench hold    (same options as setup): connects N sockets and keeps them
  *       open until --time passes (or the program is killed).
  *   usrsctp-bench rtt     --bind A --connect B --remote-port P --udp-port U --peer-udp-port V
@@ -41,7 +49,8 @@ int usrsctp_sysctl_set_sctp_debug_on(uint32_t value);
 
 static const char *mode, *bind_addr = "127.0.0.1", *connect_addr = "127.0.0.1";
 static int port = 5001, remote_port = 5001, udp_port, peer_udp_port, echo_mode, memory_mode;
-static long assocs, count = 1000, length = 64;
+static long assocs, count = 1000, length = 64, concurrency = 1;
+static const char *setup_api = "threads";
 static double time_limit = 10;
 
 static double now_s(void) {
@@ -171,29 +180,170 @@ static int server(void) {
 	_exit(0); /* the client ends the associations; no need to wait for usrsctp_finish */
 }
 
+/* Shared by the setup threads (--concurrency K, --api threads). */
+static pthread_mutex_t setup_lock = PTHREAD_MUTEX_INITIALIZER;
+static long setup_started, setup_done;
+static double setup_slowest, setup_connecting, setup_end;
+
+static void setup_account(double took) {
+	pthread_mutex_lock(&setup_lock);
+	setup_done++;
+	setup_connecting += took;
+	if (took > setup_slowest) setup_slowest = took;
+	pthread_mutex_unlock(&setup_lock);
+}
+
+/* Claims the next association to set up; 0 when N have been started or the time is up. */
+static int setup_claim(void) {
+	pthread_mutex_lock(&setup_lock);
+	int ok = setup_started < count && now_s() < setup_end;
+	if (ok) setup_started++;
+	pthread_mutex_unlock(&setup_lock);
+	return ok;
+}
+
+static void *setup_thread(void *arg) {
+	struct sockaddr_in peer = addr_of(connect_addr, remote_port);
+	const struct linger l = {1, 0};
+	(void)arg;
+	while (setup_claim()) {
+		struct socket *s = make_socket(SOCK_STREAM, 0);
+		double t0 = now_s();
+		if (usrsctp_connect(s, (struct sockaddr *)&peer, sizeof(peer)) < 0) fail("connect");
+		setup_account(now_s() - t0);
+		usrsctp_setsockopt(s, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+		usrsctp_close(s);
+	}
+	return NULL;
+}
+
+/* --api nonblocking: the upcall queues the slot; the main thread does the work. */
+struct slot {
+	struct socket *s;
+	double t0;
+	int queued;
+};
+static pthread_cond_t setup_wake = PTHREAD_COND_INITIALIZER;
+static struct slot *slots;
+static long *ready_queue, ready_count;
+
+static void setup_upcall(struct socket *so, void *arg, int flags) {
+	(void)so;
+	(void)flags;
+	struct slot *slot = arg;
+	pthread_mutex_lock(&setup_lock);
+	if (!slot->queued) {
+		slot->queued = 1;
+		ready_queue[ready_count++] = slot - slots;
+		pthread_cond_signal(&setup_wake);
+	}
+	pthread_mutex_unlock(&setup_lock);
+}
+
+/* Starts a non-blocking connect in SLOT (called without setup_lock). */
+static void setup_start(struct slot *slot, const struct sockaddr_in *peer) {
+	struct socket *s = make_socket(SOCK_STREAM, 0);
+	if (usrsctp_set_non_blocking(s, 1) < 0) fail("set_non_blocking");
+	pthread_mutex_lock(&setup_lock);
+	slot->s = s;
+	slot->t0 = now_s();
+	pthread_mutex_unlock(&setup_lock);
+	usrsctp_set_upcall(s, setup_upcall, slot);
+	if (usrsctp_connect(s, (struct sockaddr *)peer, sizeof(*peer)) < 0 && errno != EINPROGRESS) fail("connect");
+}
+
+static void setup_nonblocking(void) {
+	struct sockaddr_in peer = addr_of(connect_addr, remote_port);
+	const struct linger l = {1, 0};
+	slots = calloc((size_t)concurrency, sizeof(*slots));
+	ready_queue = calloc((size_t)concurrency, sizeof(*ready_queue));
+	long active = 0;
+	for (long i = 0; i < concurrency && setup_claim(); i++) {
+		setup_start(&slots[i], &peer);
+		active++;
+	}
+	long *batch = calloc((size_t)concurrency, sizeof(*batch));
+	while (active > 0) {
+		pthread_mutex_lock(&setup_lock);
+		if (ready_count == 0) {
+			/* Bounded wait; on a timeout every slot is looked at (a missed upcall costs 10 ms, not a hang). */
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += 10 * 1000 * 1000;
+			if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
+			if (pthread_cond_timedwait(&setup_wake, &setup_lock, &until) == ETIMEDOUT) {
+				for (long i = 0; i < concurrency; i++)
+					if (slots[i].s && !slots[i].queued) { slots[i].queued = 1; ready_queue[ready_count++] = i; }
+			}
+		}
+		long n = ready_count;
+		memcpy(batch, ready_queue, (size_t)n * sizeof(*batch));
+		ready_count = 0;
+		for (long i = 0; i < n; i++) slots[batch[i]].queued = 0;
+		pthread_mutex_unlock(&setup_lock);
+		for (long i = 0; i < n; i++) {
+			struct slot *slot = &slots[batch[i]];
+			if (!slot->s) continue;
+			int events = usrsctp_get_events(slot->s);
+			if (events & SCTP_EVENT_ERROR) { errno = ECONNREFUSED; fail("connect (non-blocking)"); }
+			if (!(events & SCTP_EVENT_WRITE)) continue; /* not up yet */
+			struct socket *s = slot->s;
+			setup_account(now_s() - slot->t0);
+			usrsctp_set_upcall(s, NULL, NULL);
+			pthread_mutex_lock(&setup_lock);
+			slot->s = NULL;
+			pthread_mutex_unlock(&setup_lock);
+			usrsctp_setsockopt(s, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+			usrsctp_close(s);
+			if (setup_claim()) setup_start(slot, &peer);
+			else active--;
+		}
+	}
+}
+
 static int setup(int hold) {
 	struct sockaddr_in peer = addr_of(connect_addr, remote_port);
 	struct socket **held = hold ? calloc((size_t)count, sizeof(*held)) : NULL;
 	const struct linger l = {1, 0};
 	double start = now_s(), end = start + time_limit;
 	long done = 0;
-	double slowest = 0;
-	while (done < count && now_s() < end) {
-		struct socket *s = make_socket(SOCK_STREAM, 0);
-		double t0 = now_s();
-		if (usrsctp_connect(s, (struct sockaddr *)&peer, sizeof(peer)) < 0) fail("connect");
-		if (now_s() - t0 > slowest) slowest = now_s() - t0;
-		if (hold) {
-			held[done] = s;
+	double slowest = 0, connecting = 0;
+	const char *api = "blocking";
+	if (!hold && (concurrency > 1 || strcmp(setup_api, "threads") != 0)) {
+		setup_end = end;
+		if (!strcmp(setup_api, "nonblocking")) {
+			api = "nonblocking";
+			setup_nonblocking();
 		} else {
-			usrsctp_setsockopt(s, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-			usrsctp_close(s);
+			api = "threads";
+			pthread_t *threads = calloc((size_t)concurrency, sizeof(*threads));
+			for (long i = 0; i < concurrency; i++) pthread_create(&threads[i], NULL, setup_thread, NULL);
+			for (long i = 0; i < concurrency; i++) pthread_join(threads[i], NULL);
 		}
-		done++;
+		done = setup_done;
+		slowest = setup_slowest;
+		connecting = setup_connecting;
+	} else {
+		while (done < count && now_s() < end) {
+			struct socket *s = make_socket(SOCK_STREAM, 0);
+			double t0 = now_s();
+			if (usrsctp_connect(s, (struct sockaddr *)&peer, sizeof(peer)) < 0) fail("connect");
+			double took = now_s() - t0;
+			connecting += took;
+			if (took > slowest) slowest = took;
+			if (hold) {
+				held[done] = s;
+			} else {
+				usrsctp_setsockopt(s, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+				usrsctp_close(s);
+			}
+			done++;
+		}
 	}
 	double seconds = now_s() - start;
-	printf("{\"associations\": %ld, \"seconds\": %.6f, \"per_second\": %.1f, \"slowest_connect_ms\": %.3f}\n", done,
-	       seconds, done / seconds, slowest * 1000);
+	printf("{\"api\": \"%s\", \"concurrency\": %ld, \"associations\": %ld, \"seconds\": %.6f, \"per_second\": %.1f, "
+	       "\"mean_connect_ms\": %.3f, \"slowest_connect_ms\": %.3f}\n",
+	       api, concurrency, done, seconds, done / seconds, done ? connecting / done * 1000 : 0, slowest * 1000);
 	fflush(stdout);
 	if (hold) {
 		while (now_s() < end) usleep(100000);
@@ -275,7 +425,13 @@ int main(int argc, char **argv) {
 		else if (!strcmp(o, "--count")) count = atol(v);
 		else if (!strcmp(o, "--length")) length = atol(v);
 		else if (!strcmp(o, "--time")) time_limit = atof(v);
+		else if (!strcmp(o, "--concurrency")) concurrency = atol(v);
+		else if (!strcmp(o, "--api")) setup_api = v;
 		else { fprintf(stderr, "usrsctp-bench: unknown option %s\n", o); return 2; }
+	}
+	if (concurrency < 1 || concurrency > 10000 || (strcmp(setup_api, "threads") && strcmp(setup_api, "nonblocking"))) {
+		fprintf(stderr, "usrsctp-bench: --concurrency 1...10000, --api threads|nonblocking\n");
+		return 2;
 	}
 	if (count < 1 || length < 1 || time_limit <= 0 || udp_port <= 0 || peer_udp_port <= 0) {
 		fprintf(stderr, "usrsctp-bench: --udp-port and --peer-udp-port are required; --count, --length, --time positive\n");

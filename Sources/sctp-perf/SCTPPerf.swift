@@ -152,6 +152,13 @@ struct SCTPPerf: ParsableCommand {
                                valueName: "socket|events"))
     var setupAPI: PerfSetupRate.API?
 
+    @Option(name: .customLong("setup-concurrency"),
+            help: ArgumentHelp("Client, with --setup-rate: keep this many associations being set up at once, each completion "
+                               + "starting the next (1...1000, default 1). events: that many endpoints (SCTP ports) on the one "
+                               + "event loop; socket: that many threads, each with its own one-to-many SCTPSocket doing the "
+                               + "blocking loop. Example: --setup-concurrency 16", valueName: "K"))
+    var setupConcurrency: Int?
+
     @Flag(help: ArgumentHelp("Server: no line per association (errors, and with --once the summary, are still printed); "
                              + "for runs with many associations, such as --setup-rate."))
     var quiet = false
@@ -318,6 +325,7 @@ struct SCTPPerf: ParsableCommand {
             try reject(rtoInitial != nil, "--rto-initial", "--client")
             try reject(setupRate != nil, "--setup-rate", "--client")
             try reject(setupAPI != nil, "--setup-api", "--client")
+            try reject(setupConcurrency != nil, "--setup-concurrency", "--client")
             try reject(quiet, "--quiet", "--server")
             try reject(oneToMany, "--one-to-many", "--server")
             try reject(latency, "--latency", "--client")
@@ -334,6 +342,7 @@ struct SCTPPerf: ParsableCommand {
             try reject(rtoInitial != nil, "--rto-initial", "--client")
             try reject(setupRate != nil, "--setup-rate", "--client")
             try reject(setupAPI != nil, "--setup-api", "--client")
+            try reject(setupConcurrency != nil, "--setup-concurrency", "--client")
             try reject(latency, "--latency", "--client")
             try reject(resetEvery != nil, "--reset-every", "--client")
             try reject(series != nil || seriesInterval != nil, "--series", "--client")
@@ -343,7 +352,13 @@ struct SCTPPerf: ParsableCommand {
             try reject(once, "--once", "--server")
             try reject(quiet, "--quiet", "--server")
             try reject(oneToMany, "--one-to-many", "--server")
-            if setupRate == nil { try reject(setupAPI != nil, "--setup-api", "--setup-rate") }
+            if setupRate == nil {
+                try reject(setupAPI != nil, "--setup-api", "--setup-rate")
+                try reject(setupConcurrency != nil, "--setup-concurrency", "--setup-rate")
+            }
+            if let setupConcurrency, !(1...1000).contains(setupConcurrency) {
+                throw ValidationError("--setup-concurrency must be within 1...1000")
+            }
             if let setupRate {
                 guard (1...10_000_000).contains(setupRate) else { throw ValidationError("--setup-rate must be within 1...10000000") }
                 try reject(echo, "--echo", "throughput and echo runs, not --setup-rate")
@@ -401,7 +416,7 @@ struct SCTPPerf: ParsableCommand {
             if let setupRate {
                 try PerfSetupRate(peerAddress: peers[0], bindAddress: binds[0], port: UInt16(port ?? 5001), udpPort: udpPort ?? 9899,
                                   peerUDPPort: peerUDPPort ?? 9899, count: setupRate, seconds: time ?? 10, json: json,
-                                  api: setupAPI ?? .socket).run()
+                                  api: setupAPI ?? .socket, concurrency: setupConcurrency ?? 1).run()
                 return
             }
             if latency {

@@ -129,8 +129,8 @@ struct SCTPPerfTests {
     }
 
     @Test("setup rate against a quiet server: every association counted, no line per association",
-          arguments: ["socket", "events"])
-    func setupRate(api: String) throws {
+          arguments: ["socket", "events"], [1, 8])
+    func setupRate(api: String, concurrency: Int) throws {
         let server = try ChildProcess(try Self.tool(), ["--server", "--quiet", "--udp-port", "0", "--port", "5003"])
         defer { server.terminate() }
         #expect(server.wait { out, _ in out.contains("listening on") }, "no listening line: \(server.standardError)")
@@ -138,12 +138,13 @@ struct SCTPPerfTests {
         let udp = try #require(line.split(separator: "UDP port ").dropFirst().first?.split(separator: " ").first.map(String.init))
         let client = try ChildProcess(try Self.tool(), ["--client", "127.0.0.1", "--port", "5003", "--udp-port", "0",
                                                         "--peer-udp-port", udp, "--setup-rate", "200", "--setup-api", api,
-                                                        "--time", "60", "--json"])
+                                                        "--setup-concurrency", "\(concurrency)", "--time", "60", "--json"])
         defer { client.terminate() }
         #expect(client.waitForExit(seconds: 60) == 0, "client: \(client.standardError)")
         let result = try Self.json(client.standardOutput)
         #expect(result["role"] as? String == "setup-rate")
         #expect(result["api"] as? String == api)
+        #expect(Self.int(result, "concurrency") == concurrency)
         #expect(Self.int(result, "associations") == 200)
         #expect(((result["per_second"] as? NSNumber)?.doubleValue ?? 0) > 0)
         // The server stays up (it serves many) and printed nothing per association.
@@ -198,17 +199,19 @@ struct SCTPPerfTests {
         }
     }
 
-    @Test("--quiet, --one-to-many, --setup-api and --series belong to their modes")
+    @Test("--quiet, --one-to-many, --setup-api, --setup-concurrency and --series belong to their modes")
     func modeOptions() throws {
         for arguments in [["--client", "127.0.0.1", "--quiet"], ["--server", "--setup-api", "events"],
                           ["--client", "127.0.0.1", "--setup-api", "events"], ["--client", "127.0.0.1", "--one-to-many"],
+                          ["--client", "127.0.0.1", "--setup-concurrency", "4"], ["--server", "--setup-concurrency", "4"],
+                          ["--client", "127.0.0.1", "--setup-rate", "10", "--setup-concurrency", "0"],
                           ["--server", "--series", "/dev/null"], ["--client", "127.0.0.1", "--latency", "--series", "/dev/null"],
                           ["--client", "127.0.0.1", "--series-interval", "50"],
                           ["--client", "127.0.0.1", "--series", "/dev/null", "--series-interval", "5"]] {
             let process = try ChildProcess(try Self.tool(), arguments)
             defer { process.terminate() }
             #expect(process.waitForExit() != 0, "\(arguments) was accepted")
-            #expect(["--quiet", "--setup-api", "--one-to-many", "--series"].contains { process.standardError.contains($0) },
+            #expect(["--quiet", "--setup-api", "--setup-concurrency", "--one-to-many", "--series"].contains { process.standardError.contains($0) },
                     "\(arguments): \(process.standardError)")
         }
     }

@@ -28,7 +28,8 @@ public struct OutstandingChunk: Sendable {
     public internal(set) var sentAt: SCTPInstant
     var transmissions: UInt16
     var misses: UInt8
-    /// It was fast retransmitted once and may not be again (§7.2.4 step 5).
+    /// It was fast retransmitted at least once (it may be again when that retransmission
+    /// is missed in turn: `OutstandingData.handleSack`).
     public internal(set) var wasFastRetransmitted = false
     var state: State = .inFlight
     /// Acknowledged by a non-renegable Gap Ack Block (NR-SACK): the peer keeps it for good,

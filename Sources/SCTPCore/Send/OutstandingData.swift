@@ -506,8 +506,9 @@ public struct OutstandingData: Sendable {
     ///   advances, when every TSN reported missing counts (§7.2.4). A retransmitted chunk
     ///   counts a miss only when that TSN was sent after its retransmission
     ///   (`OutstandingChunk.strikeFloor`). A chunk reaching the
-    ///   threshold is marked for Fast Retransmit once; the first such chunk outside Fast
-    ///   Recovery enters it, with the highest TSN sent as exit point.
+    ///   threshold is marked for Fast Retransmit, again if its fast retransmission is missed
+    ///   in turn (unlike §7.2.4 step 5; as FreeBSD and usrsctp do); the first such chunk
+    ///   outside Fast Recovery enters it, with the highest TSN sent as exit point.
     ///
     /// `cumulativeOnly`: the acknowledgement is a SHUTDOWN's Cumulative TSN Ack (§9.2), not
     /// a SACK: it carries no Gap Ack Blocks, and their absence "MUST NOT" be taken for a
@@ -664,7 +665,13 @@ public struct OutstandingData: Sendable {
                     guard let missLimit, chunks[index].strikeFloor < missLimit else { continue }
                     chunks[index].misses &+= chunks[index].misses == .max ? 0 : 1
                 }
-                if chunks[index].misses >= threshold && !chunks[index].wasFastRetransmitted {
+                // A fast retransmission that is lost in turn is fast retransmitted again, like
+                // FreeBSD's stack and usrsctp (`fast_retran_tsn`), rather than left to T3 as
+                // §7.2.4 step 5 has it: its misses count only from TSNs sent after it
+                // (`strikeFloor`), so only a retransmission that newer data overtook is
+                // taken as lost. Without it each lost retransmission stalled the association
+                // for an RTO (at least RTO.Min, 1 s) once the peer's window filled behind the hole.
+                if chunks[index].misses >= threshold {
                     chunks[index].wasFastRetransmitted = true
                     chunks[index].misses = 0
                     markForRetransmission(at: index)

@@ -263,7 +263,7 @@ struct OutstandingDataTests {
         #expect(gap.rttSample == RTTSample(path: p0, tsn: TSN(8), rtt: .milliseconds(30)))
     }
 
-    @Test("three miss indications mark a chunk for Fast Retransmit, exactly once")
+    @Test("three miss indications mark a chunk for Fast Retransmit; its retransmission counts misses only from TSNs sent after it")
     func fastRetransmitOnce() throws {
         var data = makeData(rwnd: 10_000)
         S.send(&data, count: 10)
@@ -291,16 +291,40 @@ struct OutstandingDataTests {
         let check172 = !data.hasChunksToRetransmit && data.nextRetransmission(maxSize: 1500, path: p0, now: S.ms(10)) == nil
         #expect(check172)
 
-        // Still missing in four more SACKs, each newly acknowledging a TSN sent after the
-        // retransmission: counted, but never fast retransmitted again.
-        S.send(&data, count: 4, at: S.ms(15))  // TSNs 11 ... 14
-        for end: UInt16 in [11, 12, 13, 14] {
-            let outcome = try data.handleSack(S.sack(0, [(2, end)], rwnd: 10_000), now: S.ms(20))
+        // SACKs that acknowledge only TSNs sent before the retransmission count nothing.
+        for end: UInt16 in [5, 6, 7] {
+            let outcome = try data.handleSack(S.sack(0, [(2, end)], rwnd: 10_000), now: S.ms(12))
             #expect(outcome.fastRetransmitTSNs.isEmpty)
-            #expect(outcome.statistics(for: p0)?.needsCongestionReduction == false)
         }
-        #expect(data.chunk(tsn: TSN(1))?.missIndications == 4)
-        #expect(data.chunk(tsn: TSN(1))?.isInFlight == true)
+        #expect(data.chunk(tsn: TSN(1))?.missIndications == 0)
+    }
+
+    /// Unlike §7.2.4 step 5, as FreeBSD's stack and usrsctp (`fast_retran_tsn`) do: a lost
+    /// fast retransmission is fast retransmitted again instead of waiting for T3 (an RTO, at
+    /// least 1 s, during which the peer's window fills behind the hole).
+    @Test("a fast retransmission missed in turn by three SACKs for TSNs sent after it is fast retransmitted again")
+    func fastRetransmitAgain() throws {
+        var data = makeData(rwnd: 10_000)
+        S.send(&data, count: 10)
+        for end: UInt16 in [2, 3, 4] { _ = try data.handleSack(S.sack(0, [(2, end)], rwnd: 10_000), now: S.ms(Int64(end))) }
+        #expect(data.isInFastRecovery && data.fastRecoveryExitPoint == TSN(10))
+        #expect(data.nextRetransmission(maxSize: 1500, path: p0, now: S.ms(10))?.tsn == TSN(1))
+        // The retransmission is lost: three SACKs newly acknowledge TSNs sent after it.
+        S.send(&data, count: 4, at: S.ms(15))  // TSNs 11 ... 14
+        var outcomes: [SackOutcome] = []
+        for end: UInt16 in [11, 12, 13, 14] {
+            outcomes.append(try data.handleSack(S.sack(0, [(2, end)], rwnd: 10_000), now: S.ms(20)))
+        }
+        #expect(outcomes[0].fastRetransmitTSNs.isEmpty && outcomes[1].fastRetransmitTSNs.isEmpty)
+        #expect(outcomes[2].fastRetransmitTSNs == [TSN(1)])
+        // Still the same Fast Recovery: no second congestion reduction.
+        #expect(outcomes.allSatisfy { $0.statistics(for: p0)?.needsCongestionReduction == false && !$0.enteredFastRecovery })
+        let chunk = try #require(data.chunk(tsn: TSN(1)))
+        #expect(chunk.isMarkedForRetransmission && chunk.wasFastRetransmitted)
+        // The fourth SACK counted one miss against the mark, which a marked chunk ignores.
+        #expect(outcomes[3].fastRetransmitTSNs.isEmpty)
+        #expect(data.nextRetransmission(maxSize: 1500, path: p0, now: S.ms(21))?.tsn == TSN(1))
+        #expect(data.chunk(tsn: TSN(1))?.transmissionCount == 3)
     }
 
     /// Seen against usrsctp after a failover (T3 on the cut path, new DATA on the alternate
