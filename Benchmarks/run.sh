@@ -72,7 +72,7 @@ while [[ $# -gt 0 ]]; do
         --loss-time) LOSS_TIME=$2; shift 2 ;;
         --keep) KEEP=1; shift ;;
         --out) OUT=$2; shift 2 ;;
-        -h|--help) sed -n '2,44p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,46p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
