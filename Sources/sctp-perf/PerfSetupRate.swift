@@ -145,21 +145,20 @@ struct PerfSetupRate {
     private func runWithEvents(group: PerfLoops, clock: ContinuousClock,
                                deadline: ContinuousClock.Instant) -> Result {
         // An association is one per pair of transport addresses, so K at once to the same peer
-        // need K local SCTP ports: K endpoints on the one event loop, each with its own UDP
-        // socket (the first on --udp-port, the others on free ports; the server learns each
-        // one's UDP port per peer address and SCTP port from what arrives).
+        // need K local SCTP ports: K endpoints on one stack (one event loop, one UDP socket on
+        // --udp-port), whose packets share the stack's reads and writes.
         let loop = group.next()
         let firstPort = UInt16.random(in: 20000...(60000 - UInt16(concurrency)))
+        let stack = SCTPStack(options: SCTPStack.Options(udpPort: udpPort, peerUDPPort: peerUDPPort), group: loop)
         var endpoints: [UDPEncapsulationEndpoint] = []
-        defer { for endpoint in endpoints { _ = try? endpoint.close().wait() } }
+        defer {
+            for endpoint in endpoints { _ = try? endpoint.close().wait() }
+            _ = try? stack.close().wait()
+        }
         for index in 0..<concurrency {
-            // The endpoint has a UDP socket of its own, so no other SCTP endpoint shares this
-            // port: any non-zero SCTP port will do.
-            var options = UDPEncapsulationEndpoint.Options(sctpPort: firstPort + UInt16(index), localAddresses: [bindAddress])
-            options.udpPort = index == 0 ? udpPort : 0
-            options.peerUDPPort = peerUDPPort
+            let options = UDPEncapsulationEndpoint.Options(sctpPort: firstPort + UInt16(index), localAddresses: [bindAddress])
             do {
-                endpoints.append(try UDPEncapsulationEndpoint.start(options: options, on: loop) { _ in }.wait())
+                endpoints.append(try UDPEncapsulationEndpoint.start(options: options, on: stack) { _ in }.wait())
             } catch {
                 return Result(failure: error)
             }

@@ -10,7 +10,8 @@ import SCTPWire
 /// `sctp-perf --shards N`: how one endpoint scales over N event loops (docs/SHARDING.md), in
 /// one process over real UDP sockets on 127.0.0.1. A `ShardedUDPEndpoint` server with N shards
 /// on N loops (threads), and client endpoints spread over the same loops: client k uses SCTP
-/// port 6000 + k, on loop k mod N, and its INIT is steered to server shard k mod N too, so
+/// port 6000 + k, on loop k mod N (the clients of a loop share one stack and UDP socket), and
+/// its INIT is steered to server shard k mod N too, so
 /// each loop carries whole associations, both ends. With N = 1 everything runs on one thread:
 /// the run with N = 2 against the run with N = 1 is the scaling over two cores.
 ///
@@ -59,13 +60,16 @@ struct PerfSharded {
             throw ExitCode.failure
         }
         let clientCount = setupClients ?? associations
+        // The clients of one loop share a stack (one UDP socket: their packets share its reads and writes).
+        let stacks = loops.all.map { SCTPStack(options: SCTPStack.Options(udpPort: 0, peerUDPPort: server.localUDPPort), group: $0) }
         var clients: [UDPEncapsulationEndpoint] = []
-        defer { for client in clients { _ = try? client.close().wait() } }
+        defer {
+            for client in clients { _ = try? client.close().wait() }
+            for stack in stacks { _ = try? stack.close().wait() }
+        }
         for index in 0..<clientCount {
-            var options = UDPEncapsulationEndpoint.Options(sctpPort: 6000 + UInt16(index), localAddresses: ["127.0.0.1"])
-            options.udpPort = 0
-            options.peerUDPPort = server.localUDPPort
-            clients.append(try UDPEncapsulationEndpoint.start(options: options, on: loops.all[index % shards]) { _ in }.wait())
+            let options = UDPEncapsulationEndpoint.Options(sctpPort: 6000 + UInt16(index), localAddresses: ["127.0.0.1"])
+            clients.append(try UDPEncapsulationEndpoint.start(options: options, on: stacks[index % shards]) { _ in }.wait())
         }
         if setupClients != nil {
             try setupRate(clients: clients, server: server)

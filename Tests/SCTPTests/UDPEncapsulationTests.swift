@@ -70,6 +70,31 @@ struct UDPEncapsulationTests {
         return (endpoint, log)
     }
 
+    @Test("endpoints on one stack: one UDP port, each association its own SCTP port; closing one leaves the other and the stack; a port twice is EADDRINUSE")
+    func endpointsSharingAStack() throws {
+        let (server, serverLog) = try start(["127.0.0.1"], sctpPort: 5001, listens: true)
+        defer { _ = try? wait(server.close()) }
+        let stack = SCTPStack(options: SCTPStack.Options(udpPort: 0, peerUDPPort: server.localUDPPort), group: Self.group.next())
+        defer { _ = try? wait(stack.close()) }
+        #expect(stack.isUDP && !SCTPStack(carrier: { _ in }).isUDP)
+        let options = { (port: UInt16) in UDPEncapsulationEndpoint.Options(sctpPort: port, localAddresses: ["127.0.0.1"]) }
+        let first = try wait(UDPEncapsulationEndpoint.start(options: options(6001), on: stack) { _ in })
+        let second = try wait(UDPEncapsulationEndpoint.start(options: options(6002), on: stack) { _ in })
+        #expect(first.localUDPPort == second.localUDPPort && first.localUDPPort != 0)
+        #expect { try wait(UDPEncapsulationEndpoint.start(options: options(6001), on: stack) { _ in }) } throws: { error in
+            (error as? SCTPError)?.errno == .addressInUse
+        }
+        let a = try wait(first.connect(to: ["127.0.0.1"], port: 5001))
+        let b = try wait(second.connect(to: ["127.0.0.1"], port: 5001))
+        try wait(first.send(OutgoingMessage(streamIdentifier: 0, payload: ByteBuffer(string: "from 6001")), on: a))
+        #expect(eventually { serverLog.messages.count == 1 })
+        try wait(first.close())
+        try wait(second.send(OutgoingMessage(streamIdentifier: 0, payload: ByteBuffer(string: "from 6002")), on: b))
+        #expect(eventually { serverLog.messages.count == 2 })
+        #expect(Set(serverLog.messages.map { String(buffer: $0.payload) }) == ["from 6001", "from 6002"])
+        try wait(second.close())
+    }
+
     @Test("connect, messages both ways on several streams, graceful shutdown")
     func transfer() throws {
         let (server, serverLog) = try start(["127.0.0.1", "127.0.0.2"], sctpPort: 5001, listens: true)

@@ -269,6 +269,9 @@ public final class SCTPStack: @unchecked Sendable {
         SCTPInstant(nanoseconds: Int64(NIODeadline.now().uptimeNanoseconds &- origin.uptimeNanoseconds))
     }
 
+    /// Whether the stack carries SCTP over UDP (RFC 6951).
+    public var isUDP: Bool { udpBoundPort != nil }
+
     /// UDP stacks: the peer UDP port learned for `address`:`sctpPort` (on the loop).
     func learnedUDPPort(of address: IPAddress, sctpPort: UInt16) -> Int? {
         guard case .udp(let udp) = transport else { return nil }

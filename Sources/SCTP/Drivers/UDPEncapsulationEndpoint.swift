@@ -50,6 +50,8 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
     private let stack: SCTPStack
     private let driver: EndpointDriver
     private let onEvent: @Sendable (SCTPEvent) -> Void
+    /// Whether `close()` closes the stack too (it made the stack, not `start(options:on stack:)`).
+    private var ownsStack = true
 
     private init(stack: SCTPStack, options: Options, localAddresses: [IPAddress], onEvent: @escaping @Sendable (SCTPEvent) -> Void) {
         self.stack = stack
@@ -69,6 +71,44 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
     public static func start(options: Options, on eventLoop: any EventLoop,
                              onEvent: @escaping @Sendable (SCTPEvent) -> Void) -> EventLoopFuture<UDPEncapsulationEndpoint> {
         start(options: options, on: eventLoop, shard: nil, onEvent: onEvent)
+    }
+
+    /// Starts an endpoint on a UDP stack that already exists: it shares the stack's loop, UDP
+    /// port and sockets with the stack's other endpoints (each on its own SCTP port), so the
+    /// packets of all of them are read and written in the same system calls (a client with
+    /// many associations to one server, each needing its own SCTP port, batches its writes so).
+    /// `options.udpPort` and `options.peerUDPPort` are the stack's, not the options'. `close()`
+    /// leaves the stack open. Fails with EADDRINUSE for an SCTP port the stack already has,
+    /// with EINVAL for a stack that is not over UDP or a configuration with `zeroChecksumMethod`.
+    public static func start(options: Options, on stack: SCTPStack,
+                             onEvent: @escaping @Sendable (SCTPEvent) -> Void) -> EventLoopFuture<UDPEncapsulationEndpoint> {
+        let eventLoop = stack.eventLoop
+        guard stack.isUDP else {
+            return eventLoop.makeFailedFuture(SCTPError(.invalidArgument, "the stack does not carry SCTP over UDP"))
+        }
+        guard options.configuration.zeroChecksumMethod == nil else {
+            return eventLoop.makeFailedFuture(SCTPError(.invalidArgument, "zero checksum needs a carrier that detects errors; UDP does not"))
+        }
+        var addresses: [IPAddress] = []
+        for text in options.localAddresses {
+            guard let socketAddress = try? SocketAddress(ipAddress: text, port: 0), let address = IPAddress(socketAddress) else {
+                return eventLoop.makeFailedFuture(SCTPError(.invalidArgument, "not an IP address: \(text)"))
+            }
+            addresses.append(address)
+        }
+        guard !addresses.isEmpty else {
+            return eventLoop.makeFailedFuture(SCTPError(.invalidArgument, "no local address given"))
+        }
+        let endpoint = UDPEncapsulationEndpoint(stack: stack, options: options, localAddresses: addresses, onEvent: onEvent)
+        endpoint.ownsStack = false
+        return eventLoop.flatSubmit {
+            stack.open(endpoint.localAddresses).flatMapThrowing {
+                endpoint.driver.defaultSink = endpoint
+                try stack.register(endpoint.driver)
+                endpoint.effectiveConfiguration = endpoint.driver.associationConfiguration
+                return endpoint
+            }
+        }
     }
 
     /// `start`, as shard `shard.0` of a `ShardedUDPEndpoint` whose shards share `shard.1`.
@@ -254,11 +294,12 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
         driver.flush()
     }
 
-    /// Closes the sockets; associations still alive are aborted first.
+    /// Closes the sockets (those of its own stack; an endpoint started on a shared stack leaves
+    /// the stack open); associations still alive are aborted first.
     public func close() -> EventLoopFuture<Void> {
         eventLoop.flatSubmit { [self] in
             driver.close()
-            return stack.close()
+            return ownsStack ? stack.close() : eventLoop.makeSucceededVoidFuture()
         }
     }
 }
