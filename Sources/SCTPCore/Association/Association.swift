@@ -137,10 +137,14 @@ final class Association {
     var lastDataActivity: SCTPInstant = .zero
     /// Stream reconfiguration (RFC 6525), both ways; `nil` until data transfer starts or when
     /// either side lacks it.
+    var reconfig: ReconfigurationState? {
+        get { reconfigurationSlot.state }
+        set { reconfigurationSlot.state = newValue }
+    }
     #if DEBUG
-    var reconfig: ReconfigurationState?
+    var reconfigurationSlot = ReconfigurationSlot.absent
     #else
-    @exclusivity(unchecked) var reconfig: ReconfigurationState?
+    @exclusivity(unchecked) var reconfigurationSlot = ReconfigurationSlot.absent
     #endif
 
     /// Dynamic address reconfiguration (RFC 5061, ASCONF), both ways; `nil` until data
