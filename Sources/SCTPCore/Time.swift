@@ -44,3 +44,19 @@ extension Duration {
         return sum
     }
 }
+
+/// An optional instant in 8 bytes (an `SCTPInstant?` takes 9, 16 in a struct): `nil` is kept
+/// as `Int64.min` nanoseconds, about 292 years before the driver's origin, never a real
+/// instant. For the deadlines an association keeps per timer and per path (memory per idle
+/// association).
+@propertyWrapper
+struct PackedInstant: Hashable, Sendable {
+    private var raw: Int64
+
+    init(wrappedValue: SCTPInstant?) { raw = wrappedValue?.nanoseconds ?? .min }
+
+    var wrappedValue: SCTPInstant? {
+        get { raw == .min ? nil : SCTPInstant(nanoseconds: raw) }
+        set { raw = newValue?.nanoseconds ?? .min }
+    }
+}

@@ -45,7 +45,6 @@ func residentBytes() -> Int { Int(cmallocinfo_resident_bytes()) }
 /// The core alone, over the in-memory link.
 func inMemory(count: Int, json: Bool) {
     let serverAddress = IPAddress.v4(IPv4Address(127, 0, 0, 2))
-    let clientAddress = IPAddress.v4(IPv4Address(127, 0, 0, 1))
     var configuration = SCTPConfiguration()
     configuration.maxAssociations = max(configuration.maxAssociations, count)
     let now = SCTPInstant.zero
@@ -58,7 +57,9 @@ func inMemory(count: Int, json: Bool) {
     var up = 0
     for index in 0..<count {
         // One client endpoint per association (an endpoint pair of ports has one association).
-        let client = SCTPEndpoint(configuration: configuration, localPort: UInt16(10_000 + index % 55_000),
+        // A peer transport address per association: 50,000 ports per client address.
+        let clientAddress = IPAddress.v4(IPv4Address(127, 0, UInt8(1 + index / 50_000), 1))
+        let client = SCTPEndpoint(configuration: configuration, localPort: UInt16(10_000 + index % 50_000),
                                   localAddresses: [clientAddress], random: SeededRandomSource(seed: UInt64(100 + index)), now: now)
         do {
             _ = try client.connect(to: [serverAddress], port: 5001, now: now)
@@ -88,6 +89,11 @@ func inMemory(count: Int, json: Bool) {
     let rssWithClients = residentBytes()
     clients = []
     let heapServerOnly = heapInUse()
+    // For heap profilers (heaptrack's "leaked" view): exit while the server's associations are
+    // alive, so that what is still allocated at exit is what they hold.
+    if ProcessInfo.processInfo.environment["MEMORY_BENCHMARK_EXIT_HOLDING"] != nil {
+        withExtendedLifetime(server) { exit(0) }
+    }
     guard up == count, server.associationIDs.count == count else {
         fail("\(up) associations came up on the server, \(server.associationIDs.count) alive; \(count) expected")
     }

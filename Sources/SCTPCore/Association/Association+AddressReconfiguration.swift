@@ -444,7 +444,7 @@ extension Association {
         }
         // A usable address we refuse: one of ours, or one another association of ours uses
         // ("Request Refused - No Authorization", §4.3.5: refused by policy, not unresolvable).
-        guard !localAddresses.contains(address), peerAddressOwnedElsewhere?(address) != true else {
+        guard !localAddresses.contains(address), !peerAddressOwnedElsewhere(address) else {
             return .noAuthorization(NoAuthorizationCause(parameter: parameter))
         }
         guard paths.count < configuration.maxPeerAddresses else {

@@ -65,7 +65,7 @@ extension Association {
     func transmitData(now: SCTPInstant) {
         transmitOwed = nil
         guard state != .closed, !paths.isEmpty else { return }
-        if let reconfig {
+        if reconfigurationSlot.mayHaveWork, let reconfig {
             if reconfig.pendingPeerAssociationReset != nil { completePeerAssociationResetIfReady(now: now) }
             if !reconfig.pending.isEmpty && reconfig.inFlight.isEmpty { sendPendingReconfiguration(now: now) }
         }

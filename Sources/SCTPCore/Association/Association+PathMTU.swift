@@ -8,7 +8,7 @@ import SCTPWire
 extension Association {
     /// Starts discovery on every path (the association is up).
     func startPathMTUDiscovery(now: SCTPInstant) {
-        for index in paths.indices where paths[index].pmtud.isEnabled {
+        for index in paths.indices where paths[index].pmtudEnabled {
             paths[index].pmtud.start(now: now)
             applyPathMTU(path: index)
         }
@@ -18,7 +18,7 @@ extension Association {
     /// Restarts discovery on a path from BASE (RFC 8899 §5.2: a path change); the base probe
     /// goes out once the path is active.
     func restartPathMTUDiscovery(path index: Int, now: SCTPInstant) {
-        guard paths.indices.contains(index), paths[index].pmtud.isEnabled else { return }
+        guard paths.indices.contains(index), paths[index].pmtudEnabled else { return }
         paths[index].pmtud.start(now: now)
         applyPathMTU(path: index)
     }
@@ -27,7 +27,17 @@ extension Association {
     /// SPP_PMTUD_DISABLE); off, the path keeps `fixedMTU`.
     func setPathMTUDiscovery(_ on: Bool, path index: Int, fixedMTU: Int, now: SCTPInstant) {
         let running = state == .established || state == .shutdownPending || state == .shutdownReceived
-        paths[index].pmtud.setEnabled(on, fixedMTU: fixedMTU, now: running ? now : nil)
+        if on && !paths[index].pmtudEnabled {
+            // A path with discovery off keeps no prober (`PeerPath.pmtud`): the settings are the
+            // association's, which every path took when it was made (only `isEnabled` changes).
+            var settings = configuration.pathMTUDiscovery
+            settings.isEnabled = false
+            var prober = PathMTUProber(settings: settings, fixedMTU: fixedMTU)
+            prober.setEnabled(on, fixedMTU: fixedMTU, now: running ? now : nil)
+            paths[index].pmtud = prober
+        } else {
+            paths[index].pmtud.setEnabled(on, fixedMTU: fixedMTU, now: running ? now : nil)
+        }
         if !on { paths[index].mtu = fixedMTU }
         applyPathMTU(path: index)
         if running { sendPathMTUProbeIfDue(path: index, now: now) }
@@ -52,7 +62,7 @@ extension Association {
     /// T3-rtx expired on a path: black hole detection (RFC 8899 §4.3), before the
     /// retransmissions are put into packets.
     func pathMTURetransmissionTimeout(path index: Int, now: SCTPInstant) {
-        guard paths[index].pmtud.isEnabled else { return }
+        guard paths[index].pmtudEnabled else { return }
         paths[index].pmtud.retransmissionTimeout(now: now)
         applyPathMTU(path: index)
         sendPathMTUProbeIfDue(path: index, now: now)
@@ -63,7 +73,7 @@ extension Association {
     /// outstanding; anything else is ignored, and so is a size the prober finds invalid or
     /// inconsistent (`PathMTUProber.packetTooBig`). Returns whether it was used.
     func pathMTUPacketTooBig(path index: Int, size: Int, quoted: QuotedTraffic, now: SCTPInstant) -> Bool {
-        guard paths.indices.contains(index), paths[index].pmtud.isEnabled else { return false }
+        guard paths.indices.contains(index), paths[index].pmtudEnabled else { return false }
         let used: Bool
         switch quoted {
         case .probe(let nonce):
@@ -98,7 +108,7 @@ extension Association {
         }
         paths[index].pmtudCounted = (prober.probesAcknowledged, prober.blackHoles)
         let size = paths[index].pmtud.effectiveMTU
-        if paths[index].pmtud.isEnabled && paths[index].mtu != size { paths[index].mtu = size }
+        if paths[index].pmtudEnabled && paths[index].mtu != size { paths[index].mtu = size }
     }
 
     /// Sends the probe the path's prober wants now, if the association and the path can carry

@@ -21,12 +21,22 @@ import SCTPWire
 /// overlapping access introduced by a change still traps there.
 final class Association {
     let id: AssociationID
-    /// A copy of the endpoint's configuration taken at setup; the per-association options
-    /// (`SCTPEndpoint.setRTOParameters`, `setPathParameters`, ...) change it afterwards.
+    /// The endpoint's configuration at setup, shared with the other associations set up with
+    /// it (`SharedConfiguration`); the per-association options (`SCTPEndpoint.setRTOParameters`,
+    /// `setPathParameters`, ...) change this association's own copy, made on the first change.
+    var configuration: SCTPConfiguration {
+        _read { yield sharedConfiguration.value }
+        _modify {
+            if !isKnownUniquelyReferenced(&sharedConfiguration) {
+                sharedConfiguration = SharedConfiguration(sharedConfiguration.value)
+            }
+            yield &sharedConfiguration.value
+        }
+    }
     #if DEBUG
-    var configuration: SCTPConfiguration
+    private(set) var sharedConfiguration: SharedConfiguration
     #else
-    @exclusivity(unchecked) var configuration: SCTPConfiguration
+    @exclusivity(unchecked) private(set) var sharedConfiguration: SharedConfiguration
     #endif
     let localPort: UInt16
     let peerPort: UInt16
@@ -103,36 +113,59 @@ final class Association {
         get { tx.peerSupportsForwardTSN }
         set { tx.peerSupportsForwardTSN = newValue }
     }
+    // The flags side by side, then the 4-byte values: no padding between them.
     /// ECN (RFC 9260 Appendix A) is in use: both sides announced ECN Capable.
     var ecnNegotiated = false
-    /// Receiver side of ECN: the TSN to echo in an ECNE with every SACK, from a CE-marked
-    /// packet with DATA, until a CWR covering it arrives.
-    var ecnEchoTSN: TSN?
-    /// When user data last went out or came in (`SCTP_AUTOCLOSE` counts idleness from it).
-    var lastDataActivity: SCTPInstant = .zero
     /// Zero checksum (RFC 9653) towards the peer: it announced Zero Checksum Acceptable with
     /// the error detection method we are configured with; our packets then carry a zero
     /// checksum, except those with INIT or COOKIE ECHO.
     var zeroChecksumToPeer = false
-    /// The peer's Adaptation Layer Indication (RFC 5061), reported when the association comes up.
-    var peerAdaptationIndication: UInt32?
     /// The peer announced RE-CONFIG (RFC 6525) in its INIT or INIT ACK.
     var peerSupportsReconfiguration = false
     /// Both ends listed NR-SACK: acknowledgements go as NR-SACK and come as NR-SACK.
     var nonRenegableSacks = false
     /// The peer announced ASCONF and ASCONF-ACK (RFC 5061) in its INIT or INIT ACK.
     var peerSupportsAddressReconfiguration = false
+    /// Receiver side of ECN: the TSN to echo in an ECNE with every SACK, from a CE-marked
+    /// packet with DATA, until a CWR covering it arrives.
+    var ecnEchoTSN: TSN?
+    /// The peer's Adaptation Layer Indication (RFC 5061), reported when the association comes up.
+    var peerAdaptationIndication: UInt32?
+    /// No DATA chunk sent or received so far.
+    var carriedNoDataYet: Bool { statistics.dataChunksSent == 0 && statistics.dataChunksReceived == 0 }
+    /// When user data last went out or came in (`SCTP_AUTOCLOSE` counts idleness from it).
+    var lastDataActivity: SCTPInstant = .zero
     /// Stream reconfiguration (RFC 6525), both ways; `nil` until data transfer starts or when
     /// either side lacks it.
+    var reconfig: ReconfigurationState? {
+        get { reconfigurationSlot.state }
+        set { reconfigurationSlot.state = newValue }
+    }
     #if DEBUG
-    var reconfig: ReconfigurationState?
+    var reconfigurationSlot = ReconfigurationSlot.absent
     #else
-    @exclusivity(unchecked) var reconfig: ReconfigurationState?
+    @exclusivity(unchecked) var reconfigurationSlot = ReconfigurationSlot.absent
     #endif
 
     /// Dynamic address reconfiguration (RFC 5061, ASCONF), both ways; `nil` until data
     /// transfer starts or when either side lacks it (`Association+AddressReconfiguration.swift`).
-    var addressReconfig: AddressReconfigurationState?
+    /// Boxed (`addressReconfigurationBox`): most associations never use it, and it is about
+    /// 110 bytes.
+    var addressReconfig: AddressReconfigurationState? {
+        get { addressReconfigurationBox?.value }
+        set {
+            guard let newValue else {
+                addressReconfigurationBox = nil
+                return
+            }
+            if addressReconfigurationBox != nil && isKnownUniquelyReferenced(&addressReconfigurationBox!) {
+                addressReconfigurationBox!.value = newValue
+            } else {
+                addressReconfigurationBox = ValueBox(newValue)
+            }
+        }
+    }
+    private var addressReconfigurationBox: ValueBox<AddressReconfigurationState>?
     /// The local addresses packets may leave from, once this association's addresses
     /// changed (`nil`: the driver chooses among the endpoint's); see `sourceAddress(toward:)`.
     var pinnedSourceAddresses: [IPAddress]?
@@ -142,7 +175,13 @@ final class Association {
     var addressChangeOutcomes: [AddressChangeOutcome] = []
     /// Whether another live association of the endpoint has this peer address (set by the
     /// endpoint): the peer may not add it to this one (RFC 5061).
-    var peerAddressOwnedElsewhere: ((IPAddress) -> Bool)?
+    func peerAddressOwnedElsewhere(_ address: IPAddress) -> Bool {
+        guard let owner = endpoint?.associations.live(peer: address, port: peerPort) else { return false }
+        return owner !== self
+    }
+    /// The endpoint that registered it, for `peerAddressOwnedElsewhere` only (a weak
+    /// reference: no allocation per association, where a closure took two).
+    weak var endpoint: SCTPEndpoint?
     /// Chunk authentication (RFC 4895, `Association+Auth.swift`): `nil` when we do not announce
     /// it. `authenticationSummary` holds what the packet path reads of it, in trivial values.
     /// While a packet is handled, `currentChunkAuthenticated` says whether the chunk being
@@ -196,12 +235,13 @@ final class Association {
     /// In the endpoint's list of associations whose deadline must be read again.
     var needsDeadlineRefresh = false
     /// The deadline the endpoint's timer heap holds for it.
-    var scheduledDeadline: SCTPInstant?
+    @PackedInstant var scheduledDeadline: SCTPInstant? = nil
 
-    init(id: AssociationID, configuration: SCTPConfiguration, localPort: UInt16, peerPort: UInt16,
+    init(id: AssociationID, configuration shared: SharedConfiguration, localPort: UInt16, peerPort: UInt16,
          localAddresses: [IPAddress], localTag: UInt32, initialTSN: TSN, randomSeed: UInt64) {
         self.id = id
-        self.configuration = configuration
+        sharedConfiguration = shared
+        let configuration = shared.value
         self.localPort = localPort
         self.peerPort = peerPort
         self.localAddresses = localAddresses
@@ -224,7 +264,7 @@ final class Association {
 
     /// Messages were queued since the last transmission, at this instant: they go out at
     /// the next `pollTransmit` (or sooner, with whatever else is sent).
-    var transmitOwed: SCTPInstant?
+    @PackedInstant var transmitOwed: SCTPInstant? = nil
     func pollEvent() -> SCTPEvent? { events.popFirst() }
 
     /// The earliest instant at which `handleTimeout` has work to do.
@@ -240,7 +280,7 @@ final class Association {
         for path in paths {
             consider(path.t3Deadline)
             consider(path.heartbeatDeadline)
-            consider(path.pmtud.deadline)  // path MTU discovery (Association+PathMTU.swift)
+            consider(path.pmtudDeadline)  // path MTU discovery (Association+PathMTU.swift)
         }
         return earliest
     }
@@ -264,7 +304,7 @@ final class Association {
         for index in paths.indices {
             paths[index].t3Deadline = nil
             paths[index].heartbeatDeadline = nil
-            paths[index].pmtud.stop()
+            if paths[index].pmtudEnabled { paths[index].pmtud.stop() }
         }
         for failed in tx.takeFailures() + tx.removeAll() { events.append(.sendFailed(id, failed)) }
         abandonReconfiguration()
@@ -323,7 +363,7 @@ final class Association {
             if state == .closed { return }
             if let deadline = paths[index].heartbeatDeadline, deadline <= now { heartbeatDue(path: index, now: now) }
             if state == .closed { return }
-            if let deadline = paths[index].pmtud.deadline, deadline <= now { pathMTUTimerDue(path: index, now: now) }
+            if let deadline = paths[index].pmtudDeadline, deadline <= now { pathMTUTimerDue(path: index, now: now) }
         }
         if let deadline = receiver.sackDeadline, deadline <= now { sendSack(now: now) }
         if let deadline = autoCloseDeadline, deadline <= now { beginShutdown(now: now) }

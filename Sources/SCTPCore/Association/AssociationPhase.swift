@@ -85,11 +85,11 @@ enum AssociationTimer: CaseIterable {
 /// The deadlines of the association-wide timers, one per `AssociationTimer`; `nil` when the
 /// timer is stopped. Inline storage: no allocation.
 struct TimerTable {
-    private var t1: SCTPInstant?
-    private var t2: SCTPInstant?
-    private var t5: SCTPInstant?
-    private var reconfig: SCTPInstant?
-    private var asconf: SCTPInstant?
+    @PackedInstant private var t1: SCTPInstant? = nil
+    @PackedInstant private var t2: SCTPInstant? = nil
+    @PackedInstant private var t5: SCTPInstant? = nil
+    @PackedInstant private var reconfig: SCTPInstant? = nil
+    @PackedInstant private var asconf: SCTPInstant? = nil
 
     /// The deadline of a timer; set `nil` to stop it.
     subscript(timer: AssociationTimer) -> SCTPInstant? {

@@ -198,6 +198,14 @@ struct ReconfigurationState {
     /// Whether any request of ours waits or is in flight.
     var isBusy: Bool { !pending.isEmpty || !inFlight.isEmpty }
 
+    /// Whether nothing but the sequence numbers and permissions differs from a new state:
+    /// no request, answer, invitation or deferred reset kept (`ReconfigurationSlot.fresh`).
+    var isFresh: Bool {
+        pending.isEmpty && inFlight.isEmpty && inFlightChunk == nil && inFlightPath == 0 && !answeredInProgress
+            && invitedResets.isEmpty && invitedStreams == 0 && pendingPeerAssociationReset == nil && answers.isEmpty
+            && deferred == nil
+    }
+
     /// The streams our outgoing resets (pending or in flight) hold back; `nil` when none,
     /// an empty array for all streams (an SSN/TSN reset holds back every stream).
     var streamsHeldBack: [UInt16]? {
@@ -235,4 +243,40 @@ struct ReconfigurationState {
         answers.append(answer)
         if answers.count > 2 { answers.removeFirst(answers.count - 2) }
     }
+}
+
+/// Where an association keeps its `ReconfigurationState`: most associations never reconfigure
+/// a stream, so while the state is fresh (`isFresh`) only its sequence numbers and permissions
+/// are kept (16 bytes instead of about 110); once used, the whole state, boxed.
+enum ReconfigurationSlot {
+    case absent
+    case fresh(nextSequence: UInt32, peerNextSequence: UInt32, permissions: StreamResetPermissions)
+    case used(ValueBox<ReconfigurationState>)
+
+    var state: ReconfigurationState? {
+        get {
+            switch self {
+            case .absent: nil
+            case .fresh(let next, let peerNext, let permissions):
+                ReconfigurationState(localInitialTSN: TSN(next), peerInitialTSN: TSN(peerNext), permissions: permissions)
+            case .used(let box): box.value
+            }
+        }
+        set {
+            guard let newValue else {
+                self = .absent
+                return
+            }
+            if newValue.isFresh {
+                self = .fresh(nextSequence: newValue.nextSequence, peerNextSequence: newValue.peerNextSequence,
+                              permissions: newValue.permissions)
+            } else {
+                self = .used(ValueBox(newValue))
+            }
+        }
+    }
+
+    /// Whether the transmit path has anything to do for it (a request waiting to be sent, the
+    /// peer's association reset waiting): never while fresh.
+    var mayHaveWork: Bool { if case .used = self { true } else { false } }
 }

@@ -9,9 +9,36 @@ struct AuthKeyVector: Hashable, Sendable {
     static let maximumLength = (4 + 32) + (4 + 256) + (4 + 2 * 64)
     static let randomLength = 32
 
+    /// The parameters as they travelled (the only storage: the lists below are read from it
+    /// when asked, so that a vector is one allocation, not three).
     private(set) var bytes: [UInt8]
-    private(set) var chunkTypes: [UInt8]
-    private(set) var hmacIdentifiers: [UInt16]
+
+    /// The CHUNKS list (empty when the parameter was left out).
+    var chunkTypes: [UInt8] {
+        guard let value = parameterValue(ChunkListParameter.parameterType) else { return [] }
+        return Array(bytes[value])
+    }
+
+    /// The HMAC-ALGO list.
+    var hmacIdentifiers: [UInt16] {
+        guard let value = parameterValue(RequestedHMACAlgorithmParameter.parameterType) else { return [] }
+        return stride(from: value.lowerBound, to: value.upperBound - 1, by: 2).map { UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]) }
+    }
+
+    /// Where the value of the parameter of `type` lies in `bytes` (parameters end to end,
+    /// without padding between them; both initializers checked the layout).
+    private func parameterValue(_ type: UInt16) -> Range<Int>? {
+        var offset = 0
+        var match: Range<Int>?
+        while offset + 4 <= bytes.count {
+            let found = UInt16(bytes[offset]) << 8 | UInt16(bytes[offset + 1])
+            let length = Int(UInt16(bytes[offset + 2]) << 8 | UInt16(bytes[offset + 3]))
+            guard length >= 4, offset + length <= bytes.count else { return nil }
+            if found == type { match = (offset + 4)..<(offset + length) }
+            offset += length
+        }
+        return match
+    }
 
     /// What a peer's INIT or INIT ACK says about AUTH.
     enum PeerParameters {
@@ -51,41 +78,58 @@ struct AuthKeyVector: Hashable, Sendable {
     }
 
     private init(random: RandomParameter, chunks: ChunkListParameter?, hmacs: RequestedHMACAlgorithmParameter) {
-        var buffer = ByteBuffer()
-        random.write(to: &buffer)
-        chunks?.write(to: &buffer)
-        hmacs.write(to: &buffer)
-        bytes = Array(buffer.readableBytesView)
-        chunkTypes = chunks?.chunkTypes ?? []
-        hmacIdentifiers = hmacs.hmacIdentifiers
+        // Written straight into the array (no intermediate buffer): RANDOM, CHUNKS, HMAC-ALGO.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(12 + random.random.readableBytes + (chunks?.chunkTypes.count ?? 0) + 2 * hmacs.hmacIdentifiers.count)
+        func header(_ type: UInt16, _ valueLength: Int) {
+            let length = UInt16(truncatingIfNeeded: 4 + valueLength)
+            bytes.append(contentsOf: [UInt8(type >> 8), UInt8(type & 0xFF), UInt8(length >> 8), UInt8(length & 0xFF)])
+        }
+        header(RandomParameter.parameterType, random.random.readableBytes)
+        bytes.append(contentsOf: random.random.readableBytesView)
+        if let chunks {
+            header(ChunkListParameter.parameterType, chunks.chunkTypes.count)
+            bytes.append(contentsOf: chunks.chunkTypes)
+        }
+        header(RequestedHMACAlgorithmParameter.parameterType, 2 * hmacs.hmacIdentifiers.count)
+        for id in hmacs.hmacIdentifiers { bytes.append(contentsOf: [UInt8(id >> 8), UInt8(id & 0xFF)]) }
+        self.bytes = bytes
     }
 
-    /// A vector read back from its bytes (the state cookie); `nil` if they are not one.
-    /// The parameters lie end to end without padding between them, which SCTPWire's parameter
-    /// list reader (it skips padding after each) does not read; their values are read by
-    /// SCTPWire's parameter types.
+    /// A vector from bytes made by this type (`LocalAuthVectorTemplate`), unchecked.
+    init(trustedBytes bytes: [UInt8]) { self.bytes = bytes }
+
+    /// A vector read back from its bytes (the state cookie); `nil` if they are not one: each
+    /// parameter RANDOM (not empty), CHUNKS or HMAC-ALGO (an even, non-zero length), end to
+    /// end without padding, with a 32-byte RANDOM and an HMAC-ALGO (the checks the SCTPWire
+    /// parameter types make, done on the bytes in place).
     init?(bytes: [UInt8]) {
         guard bytes.count <= Self.maximumLength else { return nil }
-        var buffer = ByteBuffer(bytes: bytes)
-        var random: RandomParameter?, chunks: ChunkListParameter?, hmacs: RequestedHMACAlgorithmParameter?
-        while buffer.readableBytes > 0 {
-            guard let (type, length) = buffer.readMultipleIntegers(as: (UInt16, UInt16).self), length >= 4,
-                  let value = buffer.readSlice(length: Int(length) - 4) else { return nil }
-            do throws(WireError) {
-                switch type {
-                case RandomParameter.parameterType: random = try RandomParameter(value: value)
-                case ChunkListParameter.parameterType: chunks = try ChunkListParameter(value: value)
-                case RequestedHMACAlgorithmParameter.parameterType: hmacs = try RequestedHMACAlgorithmParameter(value: value)
-                default: return nil
-                }
-            } catch {
+        var offset = 0
+        var randomLength: Int?
+        var hasHMACs = false
+        while offset < bytes.count {
+            guard offset + 4 <= bytes.count else { return nil }
+            let type = UInt16(bytes[offset]) << 8 | UInt16(bytes[offset + 1])
+            let length = Int(UInt16(bytes[offset + 2]) << 8 | UInt16(bytes[offset + 3]))
+            guard length >= 4, offset + length <= bytes.count else { return nil }
+            let valueLength = length - 4
+            switch type {
+            case RandomParameter.parameterType:
+                guard valueLength > 0 else { return nil }
+                randomLength = valueLength
+            case ChunkListParameter.parameterType:
+                break
+            case RequestedHMACAlgorithmParameter.parameterType:
+                guard valueLength > 0, valueLength % 2 == 0 else { return nil }
+                hasHMACs = true
+            default:
                 return nil
             }
+            offset += length
         }
-        guard let random, random.random.readableBytes == Self.randomLength, let hmacs else { return nil }
+        guard randomLength == Self.randomLength, hasHMACs else { return nil }
         self.bytes = bytes
-        chunkTypes = chunks?.chunkTypes ?? []
-        hmacIdentifiers = hmacs.hmacIdentifiers
     }
 
     /// The parameters to put in INIT or INIT ACK.

@@ -11,14 +11,15 @@ struct AuthenticationState {
     let local: AuthKeyVector
     /// The peer's; `nil` while unknown, and for good when the peer does not support AUTH.
     private(set) var peer: AuthKeyVector?
-    /// The chunk types we require authenticated (our CHUNKS list).
-    let localChunks: ChunkTypeSet
+    /// The chunk types we require authenticated (our CHUNKS list). Read from the vector, not
+    /// kept (the association's `AuthenticationSummary` keeps both lists for the packet path).
+    var localChunks: ChunkTypeSet { local.requiredChunks }
     /// The chunk types the peer requires authenticated: our AUTH chunk goes before the first.
-    private(set) var peerChunks = ChunkTypeSet()
+    var peerChunks: ChunkTypeSet { peer?.requiredChunks ?? ChunkTypeSet() }
     /// The HMAC our AUTH chunks use: the first of the peer's list that we accept too.
     private(set) var sendAlgorithm: SCTPHMACAlgorithm = .sha1
     /// The HMAC identifiers we accept (what we announced).
-    let acceptedAlgorithms: [UInt16]
+    let acceptedAlgorithms: HMACIdentifierSet
     /// Association keys computed, by key id and algorithm (a few keys at most).
     private var macs: [(key: UInt16, algorithm: SCTPHMACAlgorithm, mac: AuthMAC)] = []
     /// The key id of the peer's latest authenticated packet (an `SCTP_AUTH_NEW_KEY` is
@@ -27,8 +28,7 @@ struct AuthenticationState {
 
     init(local: AuthKeyVector) {
         self.local = local
-        localChunks = local.requiredChunks
-        acceptedAlgorithms = local.hmacIdentifiers
+        acceptedAlgorithms = HMACIdentifierSet(local.hmacIdentifiers)
     }
 
     /// Whether both sides announced AUTH.
@@ -37,7 +37,6 @@ struct AuthenticationState {
     /// Takes the peer's vector: what it wants authenticated and the HMAC to send with.
     mutating func setPeer(_ vector: AuthKeyVector) {
         peer = vector
-        peerChunks = vector.requiredChunks
         macs = []
         sendAlgorithm = .sha1
         for id in vector.hmacIdentifiers {
@@ -85,8 +84,10 @@ struct AuthenticationState {
     }
 }
 
-/// What the packet path reads of an association's AUTH state, as trivial values (no
-/// reference counting per packet).
+/// What the packet path reads of an association's AUTH state: the flags and chunk lists as
+/// trivial values; the MACs (about 140 bytes each) in a box made only once a packet is signed
+/// or verified, so that an association where AUTH is announced but never used (the default:
+/// empty chunk lists) keeps none.
 struct AuthenticationSummary {
     /// Both sides announced AUTH.
     var negotiated = false
@@ -94,12 +95,48 @@ struct AuthenticationSummary {
     var localChunks = ChunkTypeSet()
     /// The chunk types the peer requires authenticated (empty unless negotiated).
     var peerChunks = ChunkTypeSet()
-    /// What signs our packets, once `senderKnown` (found from the AUTH state once, not per
-    /// packet); a summary made afresh after any change of that state forgets it.
-    var sender: PacketAuthenticator?
+    /// Whether `sender` was found from the AUTH state (once, not per packet); a summary made
+    /// afresh after any change of that state forgets it.
     var senderKnown = false
+    private var macs: AuthenticationMACs?
+
+    init() {}
+
+    init(negotiated: Bool, localChunks: ChunkTypeSet, peerChunks: ChunkTypeSet) {
+        self.negotiated = negotiated
+        self.localChunks = localChunks
+        self.peerChunks = peerChunks
+    }
+
+    /// What signs our packets, once `senderKnown`.
+    var sender: PacketAuthenticator? {
+        get { macs?.sender }
+        set { uniqueMACs().sender = newValue }
+    }
+
     /// The MAC the peer's latest authenticated packet was verified with, and its key.
+    var verifier: (key: UInt16, mac: AuthMAC)? {
+        get { macs?.verifier }
+        set { uniqueMACs().verifier = newValue }
+    }
+
+    private mutating func uniqueMACs() -> AuthenticationMACs {
+        if macs != nil && isKnownUniquelyReferenced(&macs!) { return macs! }
+        let copy = AuthenticationMACs(sender: macs?.sender, verifier: macs?.verifier)
+        macs = copy
+        return copy
+    }
+}
+
+/// The MACs of `AuthenticationSummary`, boxed.
+final class AuthenticationMACs {
+    var sender: PacketAuthenticator?
     var verifier: (key: UInt16, mac: AuthMAC)?
+
+    init(sender: PacketAuthenticator?, verifier: (key: UInt16, mac: AuthMAC)?) {
+        self.sender = sender
+        self.verifier = verifier
+    }
 }
 
 /// What a `PacketBuilder` needs to authenticate the packets it builds: the chunk types the
@@ -128,4 +165,19 @@ enum AuthChunkVerdict: Equatable {
     case unsupportedHMAC(UInt16)
     /// No such shared key, or a MAC that does not match or has the wrong length: discard silently.
     case refused
+}
+
+/// A set of HMAC identifiers: those below 64 (every one RFC 4895 and its registry name) as
+/// bits, any other in an array (empty: no allocation).
+struct HMACIdentifierSet {
+    private var low: UInt64 = 0
+    private var others: [UInt16] = []
+
+    init(_ identifiers: [UInt16]) {
+        for id in identifiers {
+            if id < 64 { low |= 1 << UInt64(id) } else if !others.contains(id) { others.append(id) }
+        }
+    }
+
+    func contains(_ id: UInt16) -> Bool { id < 64 ? low & (1 << UInt64(id)) != 0 : others.contains(id) }
 }

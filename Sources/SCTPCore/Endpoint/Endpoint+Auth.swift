@@ -9,10 +9,20 @@ import SCTPWire
 extension SCTPEndpoint {
     /// Our key vector for a new INIT or INIT ACK: 32 random bytes from the driver's source.
     func newLocalAuthVector() -> AuthKeyVector {
-        var random = [UInt8](repeating: 0, count: AuthKeyVector.randomLength)
-        random.withUnsafeMutableBytes { self.random.fill($0) }
-        return AuthKeyVector.local(random: random, chunkTypes: configuration.announcedAuthenticatedChunks,
-                                   hmacs: configuration.authentication.announcedHMACAlgorithms)
+        // The vector's bytes for the current configuration are made once (a zero RANDOM); each
+        // association's copy gets its own 32 random bytes in place.
+        let template: [UInt8]
+        if let made = localAuthVectorTemplate {
+            template = made
+        } else {
+            template = AuthKeyVector.local(random: [UInt8](repeating: 0, count: AuthKeyVector.randomLength),
+                                           chunkTypes: configuration.announcedAuthenticatedChunks,
+                                           hmacs: configuration.authentication.announcedHMACAlgorithms).bytes
+            localAuthVectorTemplate = template
+        }
+        var bytes = template
+        bytes.withUnsafeMutableBytes { self.random.fill(UnsafeMutableRawBufferPointer(rebasing: $0[4..<(4 + AuthKeyVector.randomLength)])) }
+        return AuthKeyVector(trustedBytes: bytes)
     }
 
     /// RFC 4895 §6.3 for a COOKIE ECHO under AUTH (both key vectors in the cookie): an AUTH

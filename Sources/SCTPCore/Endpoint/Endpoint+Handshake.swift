@@ -347,7 +347,7 @@ extension SCTPEndpoint {
             return
         }
         let association = Association(
-            id: newAssociationID(), configuration: associationConfiguration, localPort: localPort, peerPort: cookie.peerPort,
+            id: newAssociationID(), configuration: sharedAssociationConfiguration, localPort: localPort, peerPort: cookie.peerPort,
             localAddresses: localAddresses, localTag: cookie.localTag, initialTSN: cookie.localInitialTSN,
             randomSeed: UInt64(random.next32()) << 32 | UInt64(random.next32()))
         association.accept(cookie: cookie, source: source, now: now)
@@ -366,7 +366,7 @@ extension SCTPEndpoint {
         unregister(existing)
         // The tags are fixed for an association's life, so a fresh one takes the old one's id.
         let replacement = Association(
-            id: existing.id, configuration: associationConfiguration, localPort: localPort, peerPort: cookie.peerPort,
+            id: existing.id, configuration: sharedAssociationConfiguration, localPort: localPort, peerPort: cookie.peerPort,
             localAddresses: localAddresses, localTag: cookie.localTag, initialTSN: cookie.localInitialTSN,
             randomSeed: UInt64(random.next32()) << 32 | UInt64(random.next32()))
         // Events the user has not polled yet (and the failed sends just reported) come first.

@@ -139,7 +139,7 @@ extension SCTPEndpoint {
             // The path's congestion control follows its MTU (`PeerPath.mtu`).
             // With path MTU discovery on, the discovered MTU stands (RFC 6458 §8.1.12: spp_pathmtu
             // applies with SPP_PMTUD_DISABLE, `setPathMTUDiscovery`).
-            if let mtu, !association.paths[index].pmtud.isEnabled, address == nil || association.paths[index].address == address {
+            if let mtu, !association.paths[index].pmtudEnabled, address == nil || association.paths[index].address == address {
                 association.paths[index].mtu = mtu
             }
             if association.state == .established && association.paths[index].heartbeatInFlight == nil {

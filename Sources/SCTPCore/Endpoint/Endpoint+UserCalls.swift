@@ -21,7 +21,7 @@ extension SCTPEndpoint {
         let localTag = newLocalTag()
         let initialTSN = TSN(random.next32())
         let association = Association(
-            id: newAssociationID(), configuration: associationConfiguration, localPort: localPort, peerPort: port,
+            id: newAssociationID(), configuration: sharedAssociationConfiguration, localPort: localPort, peerPort: port,
             localAddresses: localAddresses, localTag: localTag, initialTSN: initialTSN,
             randomSeed: UInt64(random.next32()) << 32 | UInt64(random.next32()))
         var parameters = localInitParameters()

@@ -16,8 +16,15 @@ public final class SCTPEndpoint {
     /// so a change applies to associations set up afterwards (cookie parameters excepted:
     /// they are fixed when the endpoint is created).
     public var configuration: SCTPConfiguration {
-        didSet { initParameters = nil }
+        didSet {
+            initParameters = nil
+            sharedConfiguration = nil
+            localAuthVectorTemplate = nil
+        }
     }
+    /// Our AUTH key vector's bytes for `configuration`, with a zero RANDOM
+    /// (`newLocalAuthVector`); `nil` until first needed and after a change.
+    var localAuthVectorTemplate: [UInt8]?
     public let localPort: UInt16
     /// The local addresses listed in INIT and INIT ACK. Associations take a copy when they
     /// are created (`bindx` on a bound socket changes them for later associations).
@@ -54,7 +61,9 @@ public final class SCTPEndpoint {
     /// `configuration.receiveBufferSize` says: set by a driver to what its transport can
     /// buffer, such as a UDP socket's receive buffer, so that a peer filling the window never
     /// overruns the socket (the kernel's drops would look like loss). `nil`: no limit.
-    public var receiveWindowLimit: Int?
+    public var receiveWindowLimit: Int? {
+        didSet { sharedConfiguration = nil }
+    }
 
     /// The configuration new associations get: `configuration` with the receive buffer
     /// within `receiveWindowLimit`.
@@ -63,6 +72,16 @@ public final class SCTPEndpoint {
         var limited = configuration
         limited.receiveBufferSize = max(limit, 0)
         return limited
+    }
+
+    /// `associationConfiguration`, made once and shared by the associations set up with it
+    /// (`SharedConfiguration`); `nil` after a change of what it is made from.
+    private var sharedConfiguration: SharedConfiguration?
+    var sharedAssociationConfiguration: SharedConfiguration {
+        if let sharedConfiguration { return sharedConfiguration }
+        let shared = SharedConfiguration(associationConfiguration)
+        sharedConfiguration = shared
+        return shared
     }
 
     var random: any SCTPRandomSource
@@ -206,6 +225,12 @@ public final class SCTPEndpoint {
             if association.tx.isIdle && association.spareBuilderStorage.capacity > 0 {
                 association.spareBuilderStorage = []
             }
+            // Nor the storage of its emptied packet and event queues (about 200 bytes), unless
+            // user data moved at this instant (a transfer keeps them from one poll to the next).
+            if association.carriedNoDataYet || association.lastDataActivity < latestNow {
+                association.outbox = []
+                association.events = []
+            }
             return true
         }
         for association in reaped { reap(association) }
@@ -287,10 +312,7 @@ public final class SCTPEndpoint {
             schedule.replace(replaced, with: association)
         }
         association.isRegistered = true
-        association.peerAddressOwnedElsewhere = { [weak self, unowned association] address in
-            guard let owner = self?.associations.live(peer: address, port: association.peerPort) else { return false }
-            return owner !== association
-        }
+        association.endpoint = self
         markPending(association)
     }
 

@@ -17,17 +17,42 @@ struct PeerPath {
     /// cwnd, ssthresh and partial_bytes_acked of this path (§7.2).
     var congestion: CongestionController
     /// T3-rtx deadline while data is outstanding on this path.
-    var t3Deadline: SCTPInstant?
+    @PackedInstant var t3Deadline: SCTPInstant? = nil
     /// When the next heartbeat is due (idle or unconfirmed path).
-    var heartbeatDeadline: SCTPInstant?
+    @PackedInstant var heartbeatDeadline: SCTPInstant? = nil
     /// The nonce of the heartbeat in flight and when it was sent.
     var heartbeatInFlight: (nonce: UInt64, sentAt: SCTPInstant)?
     /// When new DATA or a heartbeat (a chunk that measures the RTT) was last sent on this
     /// path: a path that carried one within HB.interval is not idle and gets no heartbeat (§8.3).
-    var lastSent: SCTPInstant?
+    @PackedInstant var lastSent: SCTPInstant? = nil
     /// Path MTU discovery (RFC 8899): its PLPMTU becomes `mtu` (`Association+PathMTU.swift`).
     /// Part of the path, so that every new path (ASCONF, a restart) starts in BASE.
-    var pmtud: PathMTUProber
+    ///
+    /// A prober that is off is always a fresh one (switching discovery off makes a new one),
+    /// so it is not stored: `prober` is `nil` then, and this reads as a disabled prober (its
+    /// settings the defaults with discovery off; switching discovery on takes the
+    /// association's, `Association.setPathMTUDiscovery`). Only a path with discovery on pays
+    /// for a prober (about 230 bytes).
+    var pmtud: PathMTUProber {
+        get { prober?.value ?? PathMTUProber(settings: PathMTUDiscovery(isEnabled: false), fixedMTU: mtu) }
+        _modify {
+            if prober == nil {
+                var disabled = PathMTUProber(settings: PathMTUDiscovery(isEnabled: false), fixedMTU: mtu)
+                yield &disabled
+                if disabled.isEnabled { prober = PathMTUProberBox(disabled) }
+            } else {
+                if !isKnownUniquelyReferenced(&prober!) { prober = PathMTUProberBox(prober!.value) }
+                yield &prober!.value
+                if !prober!.value.isEnabled { prober = nil }
+            }
+        }
+    }
+    /// The prober while discovery is on (see `pmtud`).
+    private var prober: PathMTUProberBox?
+    /// Whether path MTU discovery runs on this path (`pmtud.isEnabled`, without making a prober).
+    var pmtudEnabled: Bool { prober != nil }
+    /// The path MTU discovery timer (`pmtud.deadline`, without making a prober).
+    var pmtudDeadline: SCTPInstant? { prober?.value.deadline }
     /// The prober's counters already added to the association's statistics.
     var pmtudCounted: (probes: Int, blackHoles: Int) = (0, 0)
 
@@ -39,8 +64,8 @@ struct PeerPath {
     /// docs/DECISIONS.md).
     var fragmentChunkSize: Int {
         let full = TransmissionQueue.pmdcs(mtu: mtu)
-        guard pmtud.isEnabled else { return full }
-        let base = TransmissionQueue.pmdcs(mtu: pmtud.settings.effectiveBase)
+        guard let prober else { return full }
+        let base = TransmissionQueue.pmdcs(mtu: prober.value.settings.effectiveBase)
         guard full > base else { return full }
         let chunksPerPacket = (full + base - 1) / base
         return (full / chunksPerPacket) & ~3
@@ -52,7 +77,8 @@ struct PeerPath {
         self.address = address
         self.state = state
         rto = RTOEstimator(initial: configuration.rtoInitial, minimum: configuration.rtoMin, maximum: configuration.rtoMax)
-        pmtud = PathMTUProber(settings: configuration.pathMTUDiscovery, fixedMTU: configuration.pathMTU)
+        let pmtud = PathMTUProber(settings: configuration.pathMTUDiscovery, fixedMTU: configuration.pathMTU)
+        prober = pmtud.isEnabled ? PathMTUProberBox(pmtud) : nil
         mtu = pmtud.plpmtu
         congestion = Self.congestionController(address: address, mtu: pmtud.plpmtu, peerReceiverWindow: 0)
     }
@@ -69,4 +95,10 @@ struct PeerPath {
         let isIPv6 = if case .v6 = address { true } else { false }
         return CongestionController(pmdcs: TransmissionQueue.pmdcs(mtu: mtu), peerReceiverWindow: peerReceiverWindow, isIPv6: isIPv6)
     }
+}
+
+/// A path's `PathMTUProber` while discovery is on (`PeerPath.pmtud`).
+final class PathMTUProberBox {
+    var value: PathMTUProber
+    init(_ value: PathMTUProber) { self.value = value }
 }

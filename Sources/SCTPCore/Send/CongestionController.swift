@@ -45,9 +45,13 @@ public struct CongestionController: Hashable, Sendable {
     /// partial_bytes_acked (§7.2.2).
     public private(set) var partialBytesAcked = 0
     /// When data was last sent on the path.
-    public private(set) var lastTransmission: SCTPInstant?
+    public private(set) var lastTransmission: SCTPInstant? {
+        get { packedLastTransmission.wrappedValue }
+        set { packedLastTransmission.wrappedValue = newValue }
+    }
+    private var packedLastTransmission = PackedInstant(wrappedValue: nil)
     /// Where the current idle period's decay has been applied up to.
-    private var idleDecayedUntil: SCTPInstant?
+    @PackedInstant private var idleDecayedUntil: SCTPInstant? = nil
     /// The highest TSN sent when cwnd was last cut for ECN; ECN Echoes for TSNs up to it
     /// belong to the same window of data and are not answered again.
     public private(set) var ecnReductionPoint: TSN?

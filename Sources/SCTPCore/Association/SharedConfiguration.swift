@@ -1,0 +1,22 @@
+/// A configuration that associations share (copy on write): the endpoint makes one for the
+/// configuration new associations get, and every association it sets up refers to it, so
+/// that an association holds one reference instead of a copy of `SCTPConfiguration` (about
+/// 530 bytes) and setting one up copies nothing. An association that changes its own
+/// (`SCTPEndpoint.setRTOParameters`, `setPathParameters`, ...) copies it first
+/// (`Association.configuration`'s `_modify`), so the others and the endpoint's keep theirs.
+final class SharedConfiguration {
+    #if DEBUG
+    var value: SCTPConfiguration
+    #else
+    @exclusivity(unchecked) var value: SCTPConfiguration
+    #endif
+
+    init(_ value: SCTPConfiguration) { self.value = value }
+}
+
+/// A value kept out of line: for an association's parts that are large and rarely used, so
+/// that an association without them holds one `nil` reference.
+final class ValueBox<Value> {
+    var value: Value
+    init(_ value: Value) { self.value = value }
+}

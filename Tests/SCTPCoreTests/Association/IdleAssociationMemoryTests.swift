@@ -1,0 +1,79 @@
+import NIOCore
+@testable import SCTPCore
+import SCTPSimulation
+import SCTPWire
+import Testing
+
+/// What an association holds while it is idle (issue 19: memory per idle association):
+/// nothing per stream until a stream carries data, no path MTU prober while discovery is off,
+/// no AUTH MACs while nothing is signed, and one configuration shared by the endpoint's
+/// associations until one of them changes its own.
+@Suite("idle association memory")
+struct IdleAssociationMemoryTests {
+    typealias H = AssociationHarness
+
+    static func established(_ h: H) throws -> (AssociationID, AssociationID) {
+        let id = try h.connect()
+        #expect(h.run(for: .seconds(10)) { !H.upEvents(h.server).isEmpty && !H.upEvents(h.client).isEmpty })
+        return (id, try #require(H.upEvents(h.server).first))
+    }
+
+    @Test("an established association has no stream storage either way until a stream carries data, then only that stream's")
+    func streamsCostNothingUntilUsed() throws {
+        let h = H(seed: 31)
+        let (id, serverID) = try Self.established(h)
+        let client = try #require(h.client.endpoint.association(id))
+        let server = try #require(h.server.endpoint.association(serverID))
+        #expect(client.outboundStreams > 1 && server.inboundStreams > 1)
+        #expect(client.tx.queue.streams.ids.isEmpty)
+        #expect(server.receiver.reassembly.streams.isEmpty && server.receiver.reassembly.interleavedStreams.isEmpty)
+        try h.client.endpoint.send(OutgoingMessage(streamIdentifier: 7, payloadProtocolIdentifier: 0,
+                                                   payload: ByteBuffer(string: "seven")), on: id, now: h.now)
+        h.loop.flushTransmits()
+        #expect(h.run(for: .seconds(10)) { H.messages(h.server).count == 1 })
+        #expect(client.tx.queue.streams.ids == [7])
+        #expect(Array(server.receiver.reassembly.streams.keys) == [7])
+    }
+
+    @Test("paths keep no path MTU prober while discovery is off; switching it on makes one with the configured settings")
+    func proberOnlyWhenDiscoveryRuns() throws {
+        var configuration = SCTPConfiguration()
+        configuration.pathMTUDiscovery.basePMTU = 1000
+        let h = H(seed: 32, clientConfiguration: configuration)
+        let (id, _) = try Self.established(h)
+        let client = try #require(h.client.endpoint.association(id))
+        #expect(client.paths.allSatisfy { !$0.pmtudEnabled && $0.pmtud.state == .disabled && $0.pmtudDeadline == nil })
+        try h.client.endpoint.setPathMTUDiscovery(true, of: id, now: h.now)
+        #expect(client.paths.allSatisfy { $0.pmtudEnabled && $0.pmtud.settings.basePMTU == 1000 && $0.pmtud.state != .disabled })
+        try h.client.endpoint.setPathMTUDiscovery(false, mtu: 1200, of: id, now: h.now)
+        #expect(client.paths.allSatisfy { !$0.pmtudEnabled && $0.mtu == 1200 })
+    }
+
+    @Test("the endpoint's associations share one configuration; an association's own option copies it for itself")
+    func sharedConfiguration() throws {
+        let h = H(seed: 33)
+        let first = try h.connect()
+        #expect(h.run(for: .seconds(10)) { H.upEvents(h.server).count == 1 })
+        let second = try h.client.endpoint.connect(to: h.server.addresses, port: H.serverPort + 1, now: h.now)
+        let a = try #require(h.client.endpoint.association(first))
+        let b = try #require(h.client.endpoint.association(second))
+        #expect(a.sharedConfiguration === b.sharedConfiguration)
+        try h.client.endpoint.setRTOParameters(initial: .seconds(2), minimum: .milliseconds(500), maximum: .seconds(9), of: first)
+        #expect(a.sharedConfiguration !== b.sharedConfiguration)
+        #expect(a.configuration.rtoMax == .seconds(9))
+        #expect(b.configuration.rtoMax == h.client.endpoint.configuration.rtoMax && b.configuration.rtoMax != .seconds(9))
+        h.client.endpoint.configuration.rtoMax = .seconds(7)
+        #expect(b.configuration.rtoMax != .seconds(7), "a change of the endpoint's applies to later associations only")
+    }
+
+    @Test("an association where AUTH is announced but nothing is signed holds no MACs")
+    func noMACsUntilUsed() throws {
+        let h = H(seed: 34)
+        let (id, serverID) = try Self.established(h)
+        for association in [h.client.endpoint.association(id), h.server.endpoint.association(serverID)] {
+            let association = try #require(association)
+            #expect(association.authenticationNegotiated)
+            #expect(association.authenticationSummary.sender == nil && association.authenticationSummary.verifier == nil)
+        }
+    }
+}
