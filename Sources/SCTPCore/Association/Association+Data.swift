@@ -65,11 +65,15 @@ extension Association {
     func transmitData(now: SCTPInstant) {
         transmitOwed = nil
         guard state != .closed, !paths.isEmpty else { return }
-        if let reconfig {
-            if reconfig.pendingPeerAssociationReset != nil { completePeerAssociationResetIfReady(now: now) }
-            if !reconfig.pending.isEmpty && reconfig.inFlight.isEmpty { sendPendingReconfiguration(now: now) }
+        // Read in place: binding `reconfig` or `addressReconfig` to a constant copies the whole
+        // record (and retains what it holds) on every call.
+        if reconfig != nil {
+            if reconfig?.pendingPeerAssociationReset != nil { completePeerAssociationResetIfReady(now: now) }
+            if reconfig?.pending.isEmpty == false && reconfig?.inFlight.isEmpty == true { sendPendingReconfiguration(now: now) }
         }
-        if let rc = addressReconfig, rc.inFlight == nil, !rc.pending.isEmpty { sendPendingAddressReconfiguration(now: now) }
+        if addressReconfig != nil, addressReconfig?.inFlight == nil, addressReconfig?.pending.isEmpty == false {
+            sendPendingAddressReconfiguration(now: now)
+        }
         let canSendData = state == .established || state == .shutdownPending || state == .shutdownReceived
         let pathIndex = primaryPath
         var storage: [PacketBuilder.Built] = []
@@ -147,6 +151,7 @@ extension Association {
         var builder = PacketBuilder(header: commonHeader, mtu: mtu, destination: destination, checksum: checksumMode,
                                     packetStorage: packetStorage)
         builder.ecnCapable = ecnNegotiated
+        builder.pool = packetBuffers
         if pinnedSourceAddresses != nil { builder.source = sourceAddress(toward: destination) }
         builder.authenticator = packetAuthenticator()
         return builder

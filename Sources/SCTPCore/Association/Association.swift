@@ -187,6 +187,13 @@ final class Association {
 
     /// The packet array of the last `transmitData` builder, emptied, for the next one.
     var spareBuilderStorage: [PacketBuilder.Built] = []
+    /// The endpoint's packet buffers for reuse (set when it registers the association;
+    /// `nil`: every packet's buffer is allocated).
+    #if DEBUG
+    var packetBuffers: PacketBufferPool?
+    #else
+    @exclusivity(unchecked) var packetBuffers: PacketBufferPool?
+    #endif
 
     // The endpoint's bookkeeping, kept here so that it needs no look-up by id per packet.
     /// In the endpoint's table (false once removed, or replaced by a restart).
@@ -219,6 +226,7 @@ final class Association {
         transmitOwed = nil
         guard let transmit = outbox.popFirst() else { return nil }
         statistics.packetsSent &+= 1
+        packetBuffers?.keep(transmit.datagram)
         return transmit
     }
 
@@ -290,6 +298,7 @@ final class Association {
                                     checksum: checksum ?? checksumMode)
         if pinnedSourceAddresses != nil { builder.source = sourceAddress(toward: paths[pathIndex].address) }
         builder.initialCapacity = 512
+        builder.pool = packetBuffers
         builder.authenticator = packetAuthenticator()
         for chunk in chunks { builder.add(chunk) }
         builder.finish(into: &outbox)

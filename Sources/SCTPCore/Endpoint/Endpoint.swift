@@ -110,6 +110,8 @@ public final class SCTPEndpoint {
     #else
     @exclusivity(unchecked) var events: Deque<SCTPEvent> = []
     #endif
+    /// Packet buffers the associations reuse (`PacketBufferPool`).
+    let packetBuffers = PacketBufferPool()
 
     /// An endpoint bound to `localPort` on `localAddresses` (explicit addresses, which INIT
     /// and INIT ACK list to the peer). `random` supplies tags, TSNs and the cookie secret.
@@ -216,6 +218,7 @@ public final class SCTPEndpoint {
     /// Runs every timer due at `now`.
     public func handleTimeout(now: SCTPInstant) {
         latestNow = max(latestNow, now)
+        packetBuffers.trim(now: now)
         if let rotation = cookies.nextRotation, rotation <= now {
             cookies.rotate(newSecret: Self.randomSecret(&random), now: now)
         }
@@ -278,6 +281,7 @@ public final class SCTPEndpoint {
             schedule.replace(replaced, with: association)
         }
         association.isRegistered = true
+        association.packetBuffers = packetBuffers
         association.peerAddressOwnedElsewhere = { [weak self, unowned association] address in
             guard let owner = self?.associations.live(peer: address, port: association.peerPort) else { return false }
             return owner !== association
