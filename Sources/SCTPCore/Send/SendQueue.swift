@@ -277,7 +277,7 @@ public struct SendQueue: Sendable {
     private(set) var streams = StreamTable()
     /// Whether a message with a destination was ever queued (until `removeAll`): without one,
     /// `nextMessageDestination` needs no look-up per chunk.
-    private var hasDestinations = false
+    private(set) var hasDestinations = false
     /// The stream scheduler and its active streams: those with unsent data, the stream of
     /// `current` included. (Readable in the module for `SendQueue+Invariants.swift`.)
     private(set) var scheduler: StreamSchedulerState
