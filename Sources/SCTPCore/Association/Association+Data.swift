@@ -11,10 +11,15 @@ extension Association {
         if let destination = message.destination, pathIndex(for: destination) == nil {
             throw .invalidAddresses("\(destination) is not an address of the peer")
         }
-        var message = message
-        if case .lifetime(let lifetime) = message.partialReliability { message.expiry = now + lifetime }
         do {
-            try tx.queue.enqueue(message)
+            // One copy of the message, into the queue (a `var` copy first made two).
+            if case .lifetime(let lifetime) = message.partialReliability {
+                var stamped = message
+                stamped.expiry = now + lifetime
+                try tx.queue.enqueue(stamped)
+            } else {
+                try tx.queue.enqueue(copy message)
+            }
         } catch {
             switch error {
             case .emptyMessage: throw .emptyMessage
