@@ -226,7 +226,9 @@ final class Association {
         transmitOwed = nil
         guard let transmit = outbox.popFirst() else { return nil }
         statistics.packetsSent &+= 1
-        packetBuffers?.keep(transmit.datagram)
+        // Only an established association's packets are kept for reuse: the handshake's
+        // (INIT, COOKIE ECHO) would stay in the pool of an endpoint that sends nothing after.
+        if state == .established { packetBuffers?.keep(transmit.datagram) }
         return transmit
     }
 

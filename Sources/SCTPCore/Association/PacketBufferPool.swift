@@ -5,13 +5,14 @@ import NIOCore
 /// bytes). One pool per endpoint, shared by its associations (`Association.packetBuffers`):
 /// an idle association holds none.
 ///
-/// Every datagram an association hands out (`Association.pollTransmit`) is also kept here, in
-/// the order they left, at most `capacity` of them. A `PacketBuilder` asks for a buffer for
-/// each packet it starts and gets the oldest kept one, if nothing else references its
-/// storage any more (the driver wrote the datagram and let go of it; a receiver in the same
-/// process consumed the messages that were slices of it). Otherwise the builder allocates,
-/// as it would without a pool. Reuse never changes what anybody sees: a `ByteBuffer` is a
-/// value, and only a buffer whose storage has no other reference is written again.
+/// Every datagram an established association hands out (`Association.pollTransmit`) is
+/// also kept here, in the order they left, at most `capacity` of them. A `PacketBuilder`
+/// asks for a buffer for each packet it starts and gets the oldest kept one, if nothing
+/// else references its storage any more (the driver wrote the datagram and let go of it;
+/// a receiver in the same process consumed the messages that were slices of it). Otherwise
+/// the builder allocates, as it would without a pool. Reuse never changes what anybody
+/// sees: a `ByteBuffer` is a value, and only a buffer whose storage has no other reference
+/// is written again.
 ///
 /// A driver that writes each batch of packets before it polls the next (EndpointDriver's
 /// flush) frees them in the order they left, so the oldest is the first free one; a buffer
