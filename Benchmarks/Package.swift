@@ -20,9 +20,13 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        // Replaces malloc and its siblings in the executable it is linked into, to count
+        // heap allocations (CoreBenchmark's allocations per packet).
+        .target(name: "CMallocCounter"),
         .executableTarget(
             name: "CoreBenchmark",
             dependencies: [
+                "CMallocCounter",
                 .product(name: "SCTPCore", package: "swift-sctp"),
                 .product(name: "SCTPWire", package: "swift-sctp"),
                 .product(name: "NIOCore", package: "swift-nio"),

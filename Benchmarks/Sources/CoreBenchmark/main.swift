@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CMallocCounter
 import NIOCore
 import SCTPCore
 import SCTPWire
@@ -9,6 +10,9 @@ import SCTPWire
 // packets to each other directly (every packet serialized, checksummed and parsed), on a
 // virtual clock that only jumps when both sides wait for a timer. It measures the per-packet
 // cost of the protocol engine, the budget PERFORMANCE.md sets at about 1 µs per packet.
+// Heap allocations are counted too (the C target CMallocCounter replaces malloc and its
+// siblings in this executable): those made between two points of the steady transfer, after
+// its start, divided by the packets handled between them.
 
 let wall = ContinuousClock()
 
@@ -29,11 +33,26 @@ func fmt(_ value: Double, _ decimals: Int) -> String {
     return text
 }
 
-struct Result { var messages: Int; var bytes: Int; var packets: Int; var wallSeconds: Double }
+struct Result {
+    var messages: Int
+    var bytes: Int
+    var packets: Int
+    var wallSeconds: Double
+    /// Heap allocations (malloc, calloc, realloc, posix_memalign, ...) of the whole process
+    /// between the end of the warm-up and the end, and the packets and messages handled then.
+    var steadyAllocations: UInt64
+    var steadyPackets: Int
+    var steadyMessages: Int
+
+    var allocationsPerPacket: Double { Double(steadyAllocations) / Double(max(steadyPackets, 1)) }
+    var allocationsPerMessage: Double { Double(steadyAllocations) / Double(max(steadyMessages, 1)) }
+}
 
 /// A transfer of `length`-byte messages for `duration` of wall-clock time, or until
 /// `packetLimit` packets have been handled (for instruction counts, whatever the machine's load).
-func transfer(length: Int, unordered: Bool, duration: Duration, packetLimit: Int = .max) -> Result {
+/// Allocations are counted from the `warmUp`-th packet on (the handshake, the first windows
+/// and the arrays and queues growing to their working size are left out).
+func transfer(length: Int, unordered: Bool, duration: Duration, packetLimit: Int = .max, warmUp: Int = 5_000) -> Result {
     let clientAddress = IPAddress.v4(IPv4Address(127, 0, 0, 1))
     let serverAddress = IPAddress.v4(IPv4Address(127, 0, 0, 2))
     var configuration = SCTPConfiguration()
@@ -49,18 +68,12 @@ func transfer(length: Int, unordered: Bool, duration: Duration, packetLimit: Int
     var up = false
     var serverAssociation: AssociationID?
 
-    func pump() -> Bool {
-        var moved = false
-        while let t = client.pollTransmit() {
-            server.handle(datagram: t.datagram, from: clientAddress, to: serverAddress, now: now)
-            packets += 1
-            moved = true
-        }
-        while let t = server.pollTransmit() {
-            client.handle(datagram: t.datagram, from: serverAddress, to: clientAddress, now: now)
-            packets += 1
-            moved = true
-        }
+    // Each side takes the other's packets in batches of at most `batch`, as a driver reads
+    // them (recvmmsg, 32 datagrams per call in the SCTP module's), and its events are taken
+    // right after each batch, as the driver dispatches them. (The messages delivered are
+    // slices of the datagrams the other side sent: kept, they would hold its packet buffers.)
+    let batch = 32
+    func serverEvents() {
         while let event = server.pollEvent() {
             switch event {
             case .message(let id, let m):
@@ -71,6 +84,24 @@ func transfer(length: Int, unordered: Bool, duration: Duration, packetLimit: Int
             default: break
             }
         }
+    }
+    func pump() -> Bool {
+        var moved = false
+        var n = 0
+        while n < batch, let t = client.pollTransmit() {
+            server.handle(datagram: t.datagram, from: clientAddress, to: serverAddress, now: now)
+            n += 1
+        }
+        serverEvents()
+        packets += n
+        moved = moved || n > 0
+        n = 0
+        while n < batch, let t = server.pollTransmit() {
+            client.handle(datagram: t.datagram, from: serverAddress, to: clientAddress, now: now)
+            n += 1
+        }
+        packets += n
+        moved = moved || n > 0
         while let event = client.pollEvent() {
             if case .communicationUp = event { up = true }
         }
@@ -85,22 +116,37 @@ func transfer(length: Int, unordered: Bool, duration: Duration, packetLimit: Int
     let start = wall.now
     let end = start + duration
     var checks = 0
+    // Where the steady part starts: (allocations, packets, messages) then.
+    var steadyStart: (allocations: UInt64, packets: Int, messages: Int)?
     while true {
         // Keep the send queue topped up.
         while (try? client.send(message, on: id, now: now)) != nil {}
         if !pump() {
             // Both sides wait for a timer (delayed SACK): jump to it.
-            if let deadline = [client.nextDeadline, server.nextDeadline].compactMap({ $0 }).min() {
+            let deadline: SCTPInstant?
+            switch (client.nextDeadline, server.nextDeadline) {
+            case (let a?, let b?): deadline = min(a, b)
+            case (let a?, nil): deadline = a
+            case (nil, let b): deadline = b
+            }
+            if let deadline {
                 now = max(now, deadline)
                 client.handleTimeout(now: now)
                 server.handleTimeout(now: now)
             }
         }
         checks += 1
+        if steadyStart == nil && packets >= warmUp {
+            steadyStart = (cmalloccounter_allocations(), packets, received)
+        }
         if packets >= packetLimit { break }
         if checks % 64 == 0 && wall.now >= end { break }
     }
-    return Result(messages: received, bytes: receivedBytes, packets: packets, wallSeconds: seconds(wall.now - start))
+    let allocationsNow = cmalloccounter_allocations()
+    let steady = steadyStart ?? (allocationsNow, packets, received)
+    return Result(messages: received, bytes: receivedBytes, packets: packets, wallSeconds: seconds(wall.now - start),
+                  steadyAllocations: allocationsNow - steady.allocations, steadyPackets: packets - steady.packets,
+                  steadyMessages: received - steady.messages)
 }
 
 /// Associations set up and aborted one after another (INIT, INIT ACK, COOKIE ECHO, COOKIE ACK,
@@ -156,9 +202,11 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.first == "count" {
     let limit = arguments.count > 1 ? Int(arguments[1]) ?? 100_000 : 100_000
     let length = arguments.count > 2 ? Int(arguments[2]) ?? 1200 : 1200
-    let r = transfer(length: length, unordered: false, duration: .seconds(3600), packetLimit: limit)
+    let r = transfer(length: length, unordered: false, duration: .seconds(3600), packetLimit: limit,
+                     warmUp: min(5_000, limit / 2))
     print("count: \(r.packets) packets, \(r.messages) messages of \(length) bytes in \(fmt(r.wallSeconds, 3)) s: "
-        + "\(fmt(r.wallSeconds * 1e6 / Double(max(r.packets, 1)), 2)) µs/packet")
+        + "\(fmt(r.wallSeconds * 1e6 / Double(max(r.packets, 1)), 2)) µs/packet, "
+        + "\(fmt(r.allocationsPerPacket, 3)) allocations/packet (\(r.steadyAllocations) in \(r.steadyPackets) packets)")
     exit(0)
 }
 if arguments.first == "setup" {
@@ -172,8 +220,12 @@ if arguments.first == "setup" {
 print("swift-sctp core benchmark: two endpoints in one process, no sockets")
 print("(every packet serialized with CRC32c and parsed; one thread does both sides)")
 print("")
-print("length  order      messages/s      Mbit/s   packets/s   µs/packet")
-for length in [64, 1200, 8000, 65000] {
+if cmalloccounter_active() == 0 { print("(allocations are not counted on this platform: the columns show 0)") }
+print("allocs/packet, allocs/message: heap allocations of the steady transfer (after its first 5000 packets)")
+print("")
+print("length  order      messages/s      Mbit/s   packets/s   µs/packet  µs/message  allocs/packet  allocs/message")
+let lengths = arguments.first == "table" && arguments.count > 1 ? arguments.dropFirst().compactMap { Int($0) } : [64, 100, 1200, 8000, 65000]
+for length in lengths {
     for unordered in [false, true] {
         let r = transfer(length: length, unordered: unordered, duration: .seconds(2))
         let mps = Double(r.messages) / r.wallSeconds
@@ -181,6 +233,7 @@ for length in [64, 1200, 8000, 65000] {
         let pps = Double(r.packets) / r.wallSeconds
         let pad = { (s: String, n: Int) in String(repeating: " ", count: max(0, n - s.count)) + s }
         print(pad(String(length), 6) + "  " + (unordered ? "unordered" : "ordered  ") + pad(fmt(mps, 0), 13)
-            + pad(fmt(mbit, 1), 12) + pad(fmt(pps, 0), 12) + pad(fmt(1e6 / pps, 2), 12))
+            + pad(fmt(mbit, 1), 12) + pad(fmt(pps, 0), 12) + pad(fmt(1e6 / pps, 2), 12) + pad(fmt(1e6 / mps, 3), 12)
+            + pad(fmt(r.allocationsPerPacket, 3), 15) + pad(fmt(r.allocationsPerMessage, 3), 16))
     }
 }

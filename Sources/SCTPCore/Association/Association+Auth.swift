@@ -181,4 +181,19 @@ extension SCTPPacket {
         if case .auth = chunks.first, chunks.count > 1, case .cookieEcho = chunks[1] { return chunks[1] }
         return chunks.first
     }
+
+    /// Whether `leadingChunk` is one the endpoint's demultiplexing treats apart (INIT, ABORT,
+    /// SHUTDOWN ACK, SHUTDOWN COMPLETE, COOKIE ECHO, or AUTH, which may come before a COOKIE
+    /// ECHO), read from the chunk types without copying a chunk: the packets of a transfer
+    /// (DATA, SACK) take the common path with no copy of their first chunk.
+    var leadsWithSpecialChunk: Bool {
+        guard !chunks.isEmpty else { return false }
+        switch chunks[0].type {
+        case ChunkType.initiation, ChunkType.abort, ChunkType.shutdownAck, ChunkType.shutdownComplete,
+             ChunkType.cookieEcho, ChunkType.auth:
+            return true
+        default:
+            return false
+        }
+    }
 }

@@ -11,10 +11,15 @@ extension Association {
         if let destination = message.destination, pathIndex(for: destination) == nil {
             throw .invalidAddresses("\(destination) is not an address of the peer")
         }
-        var message = message
-        if case .lifetime(let lifetime) = message.partialReliability { message.expiry = now + lifetime }
         do {
-            try tx.queue.enqueue(message)
+            // One copy of the message, into the queue (a `var` copy first made two).
+            if case .lifetime(let lifetime) = message.partialReliability {
+                var stamped = message
+                stamped.expiry = now + lifetime
+                try tx.queue.enqueue(stamped)
+            } else {
+                try tx.queue.enqueue(copy message)
+            }
         } catch {
             switch error {
             case .emptyMessage: throw .emptyMessage
@@ -69,7 +74,9 @@ extension Association {
             if reconfig.pendingPeerAssociationReset != nil { completePeerAssociationResetIfReady(now: now) }
             if !reconfig.pending.isEmpty && reconfig.inFlight.isEmpty { sendPendingReconfiguration(now: now) }
         }
-        if let rc = addressReconfig, rc.inFlight == nil, !rc.pending.isEmpty { sendPendingAddressReconfiguration(now: now) }
+        if addressReconfig != nil, addressReconfig?.inFlight == nil, addressReconfig?.pending.isEmpty == false {
+            sendPendingAddressReconfiguration(now: now)
+        }
         let canSendData = state == .established || state == .shutdownPending || state == .shutdownReceived
         let pathIndex = primaryPath
         var storage: [PacketBuilder.Built] = []
@@ -147,6 +154,7 @@ extension Association {
         var builder = PacketBuilder(header: commonHeader, mtu: mtu, destination: destination, checksum: checksumMode,
                                     packetStorage: packetStorage)
         builder.ecnCapable = ecnNegotiated
+        builder.pool = packetBuffers
         if pinnedSourceAddresses != nil { builder.source = sourceAddress(toward: destination) }
         builder.authenticator = packetAuthenticator()
         return builder

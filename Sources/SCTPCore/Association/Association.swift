@@ -226,6 +226,13 @@ final class Association {
 
     /// The packet array of the last `transmitData` builder, emptied, for the next one.
     var spareBuilderStorage: [PacketBuilder.Built] = []
+    /// The endpoint's packet buffers for reuse (set when it registers the association;
+    /// `nil`: every packet's buffer is allocated).
+    #if DEBUG
+    var packetBuffers: PacketBufferPool?
+    #else
+    @exclusivity(unchecked) var packetBuffers: PacketBufferPool?
+    #endif
 
     // The endpoint's bookkeeping, kept here so that it needs no look-up by id per packet.
     /// In the endpoint's table (false once removed, or replaced by a restart).
@@ -259,6 +266,9 @@ final class Association {
         transmitOwed = nil
         guard let transmit = outbox.popFirst() else { return nil }
         statistics.packetsSent &+= 1
+        // Only an established association's packets are kept for reuse: the handshake's
+        // (INIT, COOKIE ECHO) would stay in the pool of an endpoint that sends nothing after.
+        if state == .established { packetBuffers?.keep(transmit.datagram) }
         return transmit
     }
 
@@ -330,6 +340,7 @@ final class Association {
                                     checksum: checksum ?? checksumMode)
         if pinnedSourceAddresses != nil { builder.source = sourceAddress(toward: paths[pathIndex].address) }
         builder.initialCapacity = 512
+        builder.pool = packetBuffers
         builder.authenticator = packetAuthenticator()
         for chunk in chunks { builder.add(chunk) }
         builder.finish(into: &outbox)

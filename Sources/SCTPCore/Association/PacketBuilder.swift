@@ -50,6 +50,8 @@ struct PacketBuilder {
     var ecnCapable = false
     /// The local address the packets leave from (`Transmit.source`); `nil`: the driver's choice.
     var source: IPAddress?
+    /// Where packet buffers are reused from (`nil`: each is allocated).
+    var pool: PacketBufferPool?
     /// The packet being filled, `nil` until its first chunk.
     private var buffer: ByteBuffer?
     /// Whether the packet being filled holds a DATA chunk.
@@ -110,7 +112,8 @@ struct PacketBuilder {
             if added > mtu - current.readableBytes { finishPacket() }
         }
         if buffer == nil {
-            var fresh = allocator.buffer(capacity: min(mtu, max(initialCapacity, size + authSize + CommonHeader.size)))
+            let capacity = min(mtu, max(initialCapacity, size + authSize + CommonHeader.size))
+            var fresh = pool?.take(minimumCapacity: capacity) ?? allocator.buffer(capacity: capacity)
             header.write(to: &fresh)
             buffer = fresh
         }

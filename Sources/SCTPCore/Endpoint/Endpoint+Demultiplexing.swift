@@ -76,6 +76,15 @@ extension SCTPEndpoint {
                                 congestionExperienced: congestionExperienced) {
             return
         }
+        guard packet.leadsWithSpecialChunk else {
+            // DATA, SACK and the other chunks of an association's life: the `default` below.
+            if let association {
+                deliver(packet, to: association, from: source, now: now, congestionExperienced: congestionExperienced)
+            } else {
+                handleWithoutAssociation(packet, from: source, to: destination, now: now)
+            }
+            return
+        }
         switch packet.leadingChunk {
         case .cookieEcho(let echo):
             // The cookie, not the tag, decides which association it is for (§5.2.4).
@@ -140,6 +149,12 @@ extension SCTPEndpoint {
         }()
         /// A packet failing the tag rules: discarded if it names a live association's peer.
         var unknown: PacketOwner { byAddress == nil ? .none : .discard }
+
+        guard packet.leadsWithSpecialChunk else {
+            // The `default` case below, without copying the first chunk out of the packet.
+            if let association = byTag { return .association(association) }
+            return unknown
+        }
 
         switch packet.leadingChunk {
         case .initiation(let initChunk):

@@ -138,6 +138,8 @@ public final class SCTPEndpoint {
     #else
     @exclusivity(unchecked) var events: Deque<SCTPEvent> = []
     #endif
+    /// Packet buffers the associations reuse (`PacketBufferPool`).
+    let packetBuffers = PacketBufferPool()
 
     /// An endpoint bound to `localPort` on `localAddresses` (explicit addresses, which INIT
     /// and INIT ACK list to the peer). `random` supplies tags, TSNs and the cookie secret.
@@ -250,6 +252,7 @@ public final class SCTPEndpoint {
     /// Runs every timer due at `now`.
     public func handleTimeout(now: SCTPInstant) {
         latestNow = max(latestNow, now)
+        packetBuffers.trim(now: now)
         if let rotation = cookies.nextRotation, rotation <= now {
             cookies.rotate(newSecret: Self.randomSecret(&random), now: now)
         }
@@ -313,6 +316,7 @@ public final class SCTPEndpoint {
         }
         association.isRegistered = true
         association.endpoint = self
+        association.packetBuffers = packetBuffers
         markPending(association)
     }
 

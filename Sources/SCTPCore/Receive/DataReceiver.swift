@@ -139,7 +139,7 @@ public struct DataReceiver: Sendable {
 
     /// The a_rwnd to advertise now: the receive buffer minus the bytes held for
     /// reassembly, waiting in ``poll()`` and delivered but unread.
-    public var advertisedWindow: UInt32 {
+    @inline(__always) public var advertisedWindow: UInt32 {
         ReceiveWindow.advertisedWindow(receiveBufferSize: configuration.receiveBufferSize,
                                        bufferedBytes: reassembly.bufferedBytes + reassembly.pendingOutputBytes + heldBytes,
                                        deliveredUnreadBytes: deliveredUnreadBytes)

@@ -85,7 +85,7 @@ public struct ReassemblyQueue: Sendable {
 
     /// Payload bytes now held (fragments and messages waiting for order), not counting
     /// what was handed out.
-    public var bufferedBytes: Int { sink.bufferedBytes }
+    @inline(__always) public var bufferedBytes: Int { sink.bufferedBytes }
 
     /// Whether a chunk with `payloadBytes` of payload would be taken now.
     ///
@@ -172,7 +172,7 @@ public struct ReassemblyQueue: Sendable {
 
     /// Payload bytes of the messages waiting to be polled (they still occupy the receive
     /// buffer, so the window counts them).
-    public var pendingOutputBytes: Int { sink.outputBytes }
+    @inline(__always) public var pendingOutputBytes: Int { sink.outputBytes }
 
     // MARK: - Stream changes
 

@@ -277,7 +277,7 @@ public struct SendQueue: Sendable {
     private(set) var streams = StreamTable()
     /// Whether a message with a destination was ever queued (until `removeAll`): without one,
     /// `nextMessageDestination` needs no look-up per chunk.
-    private var hasDestinations = false
+    private(set) var hasDestinations = false
     /// The stream scheduler and its active streams: those with unsent data, the stream of
     /// `current` included. (Readable in the module for `SendQueue+Invariants.swift`.)
     private(set) var scheduler: StreamSchedulerState
@@ -435,9 +435,11 @@ public struct SendQueue: Sendable {
     /// scheduler value.
     private mutating func appendToStream(_ message: consuming OutgoingMessage) -> (wasEmpty: Bool, value: UInt16) {
         let id = message.streamIdentifier
-        return modifyStream(id) { [message] stream in
+        // Moved into the stream's FIFO, not copied (a capture would copy it).
+        var moving: OutgoingMessage? = consume message
+        return modifyStream(id) { stream in
             let wasEmpty = stream.messages.isEmpty && stream.inProgress == nil
-            stream.messages.append(message)
+            stream.messages.append(moving.take()!)
             return (wasEmpty, stream.schedulerValue)
         }
     }
@@ -459,34 +461,36 @@ public struct SendQueue: Sendable {
         guard maxPayloadSize > 0 else { return nil }
         if interleaving { return nextInterleavedChunk(tsn: tsn, maxPayloadSize: maxPayloadSize, now: now) }
         if current == nil && !startNextMessage(now: now) { return nil }
-        let policy = CutChunk.Policy(expiry: current!.message.expiry, maxRetransmissions: current!.message.maxRetransmissions,
-                                     context: current!.message.context)
+        // The message being cut is moved out of `current` and back (if fragments remain):
+        // each `current!.field` read copied the whole record (and retained its payload).
+        var progress = current.take()!
+        let policy = CutChunk.Policy(expiry: progress.message.expiry, maxRetransmissions: progress.message.maxRetransmissions,
+                                     context: progress.message.context)
 
-        let total = current!.message.payload.readableBytes
-        let offset = current!.offset
+        let total = progress.message.payload.readableBytes
+        let offset = progress.offset
         let length = min(total - offset, maxPayloadSize)
-        let payload = current!.message.payload
-        let slice = payload.getSlice(at: payload.readerIndex + offset, length: length)!
+        let slice = progress.message.payload.getSlice(at: progress.message.payload.readerIndex + offset, length: length)!
         let isLast = offset + length == total
 
         var flags: DataFlags = []
         if offset == 0 { flags.insert(.beginning) }
         if isLast { flags.insert(.ending) }
-        if current!.message.isUnordered { flags.insert(.unordered) }
-        if isLast && (current!.message.requestsImmediateAck
+        if progress.message.isUnordered { flags.insert(.unordered) }
+        if isLast && (progress.message.requestsImmediateAck
                       || (configuration.setsImmediateAckWhenDrained && queuedMessageCount == 1)) {
             flags.insert(.immediate)
         }
-        let chunk = DataChunk(flags: flags, tsn: tsn, streamIdentifier: current!.message.streamIdentifier,
-                              ssn: current!.ssn, payloadProtocolIdentifier: current!.message.payloadProtocolIdentifier,
+        let id = progress.message.streamIdentifier
+        let chunk = DataChunk(flags: flags, tsn: tsn, streamIdentifier: id,
+                              ssn: progress.ssn, payloadProtocolIdentifier: progress.message.payloadProtocolIdentifier,
                               payload: slice)
         queuedBytes -= length
-        let id = current!.message.streamIdentifier
         if isLast {
-            current = nil
             queuedMessageCount -= 1
         } else {
-            current!.offset = offset + length
+            progress.offset = offset + length
+            current = consume progress
         }
         scheduler.didSend(stream: id, bytes: length, endsMessage: isLast,
                           streamIsEmpty: isLast && !hasRegisteredMessages(id))

@@ -176,7 +176,9 @@ struct TransmissionQueue {
     /// The path the next new DATA chunk goes on: the one its message asked for
     /// (`OutgoingMessage.destination`) while that path is active, otherwise the primary.
     private var nextDataPath: Int {
-        guard let destination = queue.nextMessageDestination, let index = pathIndex(for: destination),
+        // `hasDestinations` first: a stored field, read in place (calling the computed
+        // property copied the whole send queue, per chunk).
+        guard queue.hasDestinations, let destination = queue.nextMessageDestination, let index = pathIndex(for: destination),
               paths[index].isUsable else { return primaryPath }
         return index
     }

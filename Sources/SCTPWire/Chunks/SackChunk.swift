@@ -10,16 +10,28 @@ public struct GapAckBlock: Hashable, Sendable {
     }
 
     /// Reads `count` blocks (the caller checked that the bytes are there).
-    static func read(_ count: UInt16, from fields: inout FieldReader) throws(WireError) -> [GapAckBlock] {
+    @inline(__always)
+    static func read(_ count: UInt16, from cursor: inout FieldCursor) -> [GapAckBlock] {
+        guard count > 0 else { return [] }
         var blocks: [GapAckBlock] = []
         blocks.reserveCapacity(Int(count))
         for _ in 0..<count {
-            let start: UInt16 = try fields.read()
-            let end: UInt16 = try fields.read()
+            let start = cursor.read(UInt16.self)!
+            let end = cursor.read(UInt16.self)!
             blocks.append(GapAckBlock(start: start, end: end))
         }
         return blocks
     }
+}
+
+/// Reads `count` duplicate TSNs (the caller checked that the bytes are there).
+@inline(__always)
+func readDuplicateTSNs(_ count: UInt16, from cursor: inout FieldCursor) -> [TSN] {
+    guard count > 0 else { return [] }
+    var duplicates: [TSN] = []
+    duplicates.reserveCapacity(Int(count))
+    for _ in 0..<count { duplicates.append(TSN(cursor.read(UInt32.self)!)) }
+    return duplicates
 }
 
 /// SACK chunk (type 3, RFC 9260 §3.3.4).
@@ -41,21 +53,18 @@ public struct SackChunk: ChunkValue {
     }
 
     public init(flags: UInt8, value: ByteBuffer) throws(WireError) {
-        var fields = Self.fields(value)
-        cumulativeTSNAck = TSN(try fields.read())
-        advertisedReceiverWindowCredit = try fields.read()
-        let gapCount: UInt16 = try fields.read()
-        let duplicateCount: UInt16 = try fields.read()
-        // The counts must describe exactly the bytes present, before anything is allocated.
-        guard Int(gapCount) * 4 + Int(duplicateCount) * 4 == fields.remaining else {
-            throw .invalidChunkLength(type: Self.chunkType, length: value.readableBytes + 4)
+        // All fields through one pointer (one access to the buffer, not one per field).
+        let parsed = value.withUnsafeReadableBytes { raw -> (TSN, UInt32, [GapAckBlock], [TSN])? in
+            var cursor = FieldCursor(raw)
+            guard let cumulative = cursor.read(UInt32.self), let window = cursor.read(UInt32.self),
+                  let gapCount = cursor.read(UInt16.self), let duplicateCount = cursor.read(UInt16.self),
+                  // The counts must describe exactly the bytes present, before anything is allocated.
+                  Int(gapCount) * 4 + Int(duplicateCount) * 4 == cursor.remaining else { return nil }
+            let gaps = GapAckBlock.read(gapCount, from: &cursor)
+            return (TSN(cumulative), window, gaps, readDuplicateTSNs(duplicateCount, from: &cursor))
         }
-        let gaps = try GapAckBlock.read(gapCount, from: &fields)
-        var duplicates: [TSN] = []
-        duplicates.reserveCapacity(Int(duplicateCount))
-        for _ in 0..<duplicateCount { duplicates.append(TSN(try fields.read())) }
-        gapAckBlocks = gaps
-        duplicateTSNs = duplicates
+        guard let parsed else { throw .invalidChunkLength(type: Self.chunkType, length: value.readableBytes + 4) }
+        (cumulativeTSNAck, advertisedReceiverWindowCredit, gapAckBlocks, duplicateTSNs) = parsed
     }
 
     public func writeValue(to buffer: inout ByteBuffer) {
@@ -110,23 +119,20 @@ public struct NRSackChunk: ChunkValue {
     }
 
     public init(flags: UInt8, value: ByteBuffer) throws(WireError) {
-        var fields = Self.fields(value)
-        cumulativeTSNAck = TSN(try fields.read())
-        advertisedReceiverWindowCredit = try fields.read()
-        let gapCount: UInt16 = try fields.read()
-        let nonRenegableCount: UInt16 = try fields.read()
-        let duplicateCount: UInt16 = try fields.read()
-        let _: UInt16 = try fields.read()  // reserved
-        // The counts must describe exactly the bytes present, before anything is allocated.
-        guard (Int(gapCount) + Int(nonRenegableCount) + Int(duplicateCount)) * 4 == fields.remaining else {
-            throw .invalidChunkLength(type: Self.chunkType, length: value.readableBytes + 4)
+        // All fields through one pointer (one access to the buffer, not one per field).
+        let parsed = value.withUnsafeReadableBytes { raw -> (TSN, UInt32, [GapAckBlock], [GapAckBlock], [TSN])? in
+            var cursor = FieldCursor(raw)
+            guard let cumulative = cursor.read(UInt32.self), let window = cursor.read(UInt32.self),
+                  let gapCount = cursor.read(UInt16.self), let nonRenegableCount = cursor.read(UInt16.self),
+                  let duplicateCount = cursor.read(UInt16.self), cursor.read(UInt16.self) != nil,  // reserved
+                  // The counts must describe exactly the bytes present, before anything is allocated.
+                  (Int(gapCount) + Int(nonRenegableCount) + Int(duplicateCount)) * 4 == cursor.remaining else { return nil }
+            let gaps = GapAckBlock.read(gapCount, from: &cursor)
+            let nonRenegable = GapAckBlock.read(nonRenegableCount, from: &cursor)
+            return (TSN(cumulative), window, gaps, nonRenegable, readDuplicateTSNs(duplicateCount, from: &cursor))
         }
-        gapAckBlocks = try GapAckBlock.read(gapCount, from: &fields)
-        nonRenegableGapAckBlocks = try GapAckBlock.read(nonRenegableCount, from: &fields)
-        var duplicates: [TSN] = []
-        duplicates.reserveCapacity(Int(duplicateCount))
-        for _ in 0..<duplicateCount { duplicates.append(TSN(try fields.read())) }
-        duplicateTSNs = duplicates
+        guard let parsed else { throw .invalidChunkLength(type: Self.chunkType, length: value.readableBytes + 4) }
+        (cumulativeTSNAck, advertisedReceiverWindowCredit, gapAckBlocks, nonRenegableGapAckBlocks, duplicateTSNs) = parsed
     }
 
     /// The size of the value: fixed fields, blocks and duplicates.
