@@ -82,38 +82,26 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
     /// with EINVAL for a stack that is not over UDP or a configuration with `zeroChecksumMethod`.
     public static func start(options: Options, on stack: SCTPStack,
                              onEvent: @escaping @Sendable (SCTPEvent) -> Void) -> EventLoopFuture<UDPEncapsulationEndpoint> {
-        let eventLoop = stack.eventLoop
         guard stack.isUDP else {
-            return eventLoop.makeFailedFuture(SCTPError(.invalidArgument, "the stack does not carry SCTP over UDP"))
+            return stack.eventLoop.makeFailedFuture(SCTPError(.invalidArgument, "the stack does not carry SCTP over UDP"))
         }
-        guard options.configuration.zeroChecksumMethod == nil else {
-            return eventLoop.makeFailedFuture(SCTPError(.invalidArgument, "zero checksum needs a carrier that detects errors; UDP does not"))
-        }
-        var addresses: [IPAddress] = []
-        for text in options.localAddresses {
-            guard let socketAddress = try? SocketAddress(ipAddress: text, port: 0), let address = IPAddress(socketAddress) else {
-                return eventLoop.makeFailedFuture(SCTPError(.invalidArgument, "not an IP address: \(text)"))
-            }
-            addresses.append(address)
-        }
-        guard !addresses.isEmpty else {
-            return eventLoop.makeFailedFuture(SCTPError(.invalidArgument, "no local address given"))
-        }
-        let endpoint = UDPEncapsulationEndpoint(stack: stack, options: options, localAddresses: addresses, onEvent: onEvent)
-        endpoint.ownsStack = false
-        return eventLoop.flatSubmit {
-            stack.open(endpoint.localAddresses).flatMapThrowing {
-                endpoint.driver.defaultSink = endpoint
-                try stack.register(endpoint.driver)
-                endpoint.effectiveConfiguration = endpoint.driver.associationConfiguration
-                return endpoint
-            }
-        }
+        return start(options: options, stack: stack, ownsStack: false, shard: nil, onEvent: onEvent)
     }
 
     /// `start`, as shard `shard.0` of a `ShardedUDPEndpoint` whose shards share `shard.1`.
     static func start(options: Options, on eventLoop: any EventLoop, shard: (TagShard, any SCTPShardDirectory)?,
                       onEvent: @escaping @Sendable (SCTPEvent) -> Void) -> EventLoopFuture<UDPEncapsulationEndpoint> {
+        var stackOptions = SCTPStack.Options(udpPort: options.udpPort, peerUDPPort: options.peerUDPPort)
+        stackOptions.steering = shard?.0
+        return start(options: options, stack: SCTPStack(options: stackOptions, group: eventLoop), ownsStack: true, shard: shard,
+                     onEvent: onEvent)
+    }
+
+    /// Checks the options, then opens the stack's sockets for the local addresses and registers
+    /// the endpoint with it.
+    private static func start(options: Options, stack: SCTPStack, ownsStack: Bool, shard: (TagShard, any SCTPShardDirectory)?,
+                              onEvent: @escaping @Sendable (SCTPEvent) -> Void) -> EventLoopFuture<UDPEncapsulationEndpoint> {
+        let eventLoop = stack.eventLoop
         var addresses: [IPAddress] = []
         for text in options.localAddresses {
             guard let socketAddress = try? SocketAddress(ipAddress: text, port: 0), let address = IPAddress(socketAddress) else {
@@ -128,10 +116,8 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
         guard options.configuration.zeroChecksumMethod == nil else {
             return eventLoop.makeFailedFuture(SCTPError(.invalidArgument, "zero checksum needs a carrier that detects errors; UDP does not"))
         }
-        var stackOptions = SCTPStack.Options(udpPort: options.udpPort, peerUDPPort: options.peerUDPPort)
-        stackOptions.steering = shard?.0
-        let stack = SCTPStack(options: stackOptions, group: eventLoop)
         let endpoint = UDPEncapsulationEndpoint(stack: stack, options: options, localAddresses: addresses, onEvent: onEvent)
+        endpoint.ownsStack = ownsStack
         if let (tagShard, directory) = shard { endpoint.driver.makeShard(tagShard, directory: directory) }
         return eventLoop.flatSubmit {
             stack.open(endpoint.localAddresses).flatMapThrowing {
