@@ -27,8 +27,8 @@
 #      datagrams both ways from a seeded PRNG) at 0 %, 1 % and 5 % loss, 1200- and
 #      65000-byte ordered messages (LOSS_RATES="0 0.01 0.05", LOSS_LENGTHS="1200 65000");
 #   9. scaling over event loops: sctp-perf --shards 1 and 2 (one process, both ends), two
-#      associations and the setup rate of 16 clients at once; usrsctp as two tsctp pairs
-#      (SHARD_LENGTH, default 1200).
+#      associations and the setup rate of 64 clients at once; usrsctp as two tsctp pairs
+#      (SHARD_LENGTH, default 1200; SHARD_SETUP_CLIENTS, default 64).
 # Each table cell is the MEDIAN of the rounds (runs that failed are left out and counted).
 #
 # Options: --rounds R (default 3), --time S (seconds per throughput/rtt run, default 3),
@@ -457,9 +457,11 @@ want auth && auth
 
 # Scaling over event loops (docs/SHARDING.md), ours in one process: a server sharded over N
 # loops and clients on the same loops (sctp-perf --shards N), N = 1 and 2: two associations
-# of SHARD_LENGTH-byte messages, and the setup rate of 16 clients at once. usrsctp beside
-# it: two tsctp pairs at once (two associations, four processes), their sum.
+# of SHARD_LENGTH-byte messages, and the setup rate of SHARD_SETUP_CLIENTS clients at once
+# (64: each loop needs handshakes enough in flight to stay busy). usrsctp beside it: two
+# tsctp pairs at once (two associations, four processes), their sum.
 SHARD_LENGTH=${SHARD_LENGTH:-1200}
+SHARD_SETUP_CLIENTS=${SHARD_SETUP_CLIENTS:-64}
 run_sharded() {  # SHARDS JSON-KEY [ARGS...] -> VALUE
     local n=$1 key=$2 name="sharded-$1-$RANDOM"
     shift 2
@@ -486,8 +488,8 @@ shards() {
         two_tsctp "$SHARD_LENGTH"; record shards.tp.usrsctp2 "${MBPS:-FAIL}"
         run_sharded 1 mbps --associations 2 --length "$SHARD_LENGTH"; record shards.tp.ours1 "${VALUE:-FAIL}"
         run_sharded 2 mbps --associations 2 --length "$SHARD_LENGTH"; record shards.tp.ours2 "${VALUE:-FAIL}"
-        run_sharded 1 setupsPerSecond --setup-clients 16; record shards.setup.ours1 "${VALUE:-FAIL}"
-        run_sharded 2 setupsPerSecond --setup-clients 16; record shards.setup.ours2 "${VALUE:-FAIL}"
+        run_sharded 1 setupsPerSecond --setup-clients "$SHARD_SETUP_CLIENTS"; record shards.setup.ours1 "${VALUE:-FAIL}"
+        run_sharded 2 setupsPerSecond --setup-clients "$SHARD_SETUP_CLIENTS"; record shards.setup.ours2 "${VALUE:-FAIL}"
     done
 }
 want shards && shards
@@ -567,7 +569,8 @@ want memory && memory
         printf '  2 associations, %s B, Mbit/s: ours 1 loop %10s   2 loops %10s   2/1 %s   usrsctp (2 pairs) %10s   ours 2 loops/usrsctp %s\n' \
             "$SHARD_LENGTH" "$a" "$b" "$(ratio "$a" "$b")" "$c" "$(ratio "$c" "$b")"
         a=$(median shards.setup.ours1 0); b=$(median shards.setup.ours2 0)
-        printf '  setup rate, 16 clients at once, associations/s: ours 1 loop %10s   2 loops %10s   2/1 %s\n' "$a" "$b" "$(ratio "$a" "$b")"
+        printf '  setup rate, %s clients at once, associations/s: ours 1 loop %10s   2 loops %10s   2/1 %s\n' "$SHARD_SETUP_CLIENTS" "$a" "$b" \
+            "$(ratio "$a" "$b")"
     fi
     if want setup; then
         echo
