@@ -70,6 +70,23 @@ struct UDPEncapsulationTests {
         return (endpoint, log)
     }
 
+    @Test("a start that fails on its second address closes the first: the UDP port is free again at once")
+    func failedStartClosesItsSockets() throws {
+        // 127.0.0.2:P is taken, so binding 127.0.0.1:P then 127.0.0.2:P fails on the second.
+        let blocker = try DatagramBootstrap(group: Self.group).bind(host: "127.0.0.2", port: 0).wait()
+        defer { try? blocker.close().wait() }
+        let port = try #require(blocker.localAddress?.port)
+        var options = UDPEncapsulationEndpoint.Options(sctpPort: 5001, localAddresses: ["127.0.0.1", "127.0.0.2"])
+        options.udpPort = port
+        #expect { try wait(UDPEncapsulationEndpoint.start(options: options, on: Self.group.next()) { _ in }) } throws: { error in
+            (error as? SCTPError)?.errno == .addressInUse
+        }
+        options.localAddresses = ["127.0.0.1"]
+        let endpoint = try wait(UDPEncapsulationEndpoint.start(options: options, on: Self.group.next()) { _ in })
+        #expect(endpoint.localUDPPort == port)
+        try wait(endpoint.close())
+    }
+
     @Test("endpoints on one stack: one UDP port, each association its own SCTP port; closing one leaves the other and the stack; a port twice is EADDRINUSE")
     func endpointsSharingAStack() throws {
         let (server, serverLog) = try start(["127.0.0.1"], sctpPort: 5001, listens: true)

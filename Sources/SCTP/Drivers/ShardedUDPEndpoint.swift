@@ -101,6 +101,8 @@ public final class ShardedUDPEndpoint: @unchecked Sendable {
         let count = UInt32(loops.count)
         // The shards bind one after another: the kernel numbers a reuse-port group's sockets in
         // the order they join, and the program's answer is that number.
+        // The shards started so far, closed again should a later one fail.
+        let startedSoFar = NIOLockedValueBox<[UDPEncapsulationEndpoint]>([])
         var chain: EventLoopFuture<[UDPEncapsulationEndpoint]> = first.makeSucceededFuture([])
         for (index, loop) in loops.enumerated() {
             chain = chain.flatMap { started in
@@ -111,9 +113,16 @@ public final class ShardedUDPEndpoint: @unchecked Sendable {
                 shardOptions.configuration.maxAssociations = max(1, (limit + Int(count) - 1) / Int(count))
                 let shard = count > 1 ? (TagShard(index: UInt32(index), count: count)!, directory as any SCTPShardDirectory) : nil
                 return UDPEncapsulationEndpoint.start(options: shardOptions, on: loop, shard: shard, onEvent: onEvent)
-                    .map { started + [$0] }
+                    .map { endpoint in
+                        startedSoFar.withLockedValue { $0.append(endpoint) }
+                        return started + [endpoint]
+                    }
                     .hop(to: first)
             }
+        }
+        chain = chain.flatMapError { error in
+            let started = startedSoFar.withLockedValue { $0 }
+            return EventLoopFuture.andAllComplete(started.map { $0.close() }, on: first).flatMapThrowing { throw error }
         }
         return chain.flatMapError { error -> EventLoopFuture<[UDPEncapsulationEndpoint]> in
             // A kernel without the steering program: one shard, on the first loop.

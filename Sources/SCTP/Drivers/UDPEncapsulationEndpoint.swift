@@ -125,6 +125,11 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
                 try stack.register(endpoint.driver)
                 endpoint.effectiveConfiguration = endpoint.driver.associationConfiguration
                 return endpoint
+            }.flatMapError { error in
+                // A stack of its own closes with it: the sockets already open (an address bound
+                // before another failed) go.
+                guard ownsStack else { return eventLoop.makeFailedFuture(error) }
+                return stack.close().flatMapThrowing { throw error }.flatMapErrorThrowing { _ in throw error }
             }
         }
     }
