@@ -179,6 +179,15 @@ public struct FieldCursor {
         position += size
         return value
     }
+
+    /// The next `count` bytes as an array, or `nil` when fewer remain (or `count` is negative).
+    @inlinable
+    public mutating func readBytes(_ count: Int) -> [UInt8]? {
+        guard count >= 0, count <= bytes.count - position else { return nil }
+        let result = [UInt8](UnsafeRawBufferPointer(rebasing: bytes[position..<(position + count)]))
+        position += count
+        return result
+    }
 }
 
 extension ByteBuffer {

@@ -2,7 +2,7 @@ import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
-import SCTP
+@testable import SCTP
 import SCTPCore
 import SCTPWire
 import Testing
@@ -35,14 +35,17 @@ struct ShardedUDPEndpointTests {
     }
 
     static func sharded(_ addresses: [String], sctpPort: UInt16, shards: Int, listens: Bool, udpPort: Int = 0,
-                        peerUDPPort: Int = 9899, maxAssociations: Int? = nil) throws -> (ShardedUDPEndpoint, ShardLog) {
+                        peerUDPPort: Int = 9899, maxAssociations: Int? = nil,
+                        refusesSteering: Bool = false) throws -> (ShardedUDPEndpoint, ShardLog) {
         var options = UDPEncapsulationEndpoint.Options(sctpPort: sctpPort, localAddresses: addresses)
         if let maxAssociations { options.configuration.maxAssociations = maxAssociations }
         options.udpPort = udpPort
         options.peerUDPPort = peerUDPPort
         options.acceptsAssociations = listens
         let log = ShardLog()
-        let endpoint = try wait(try ShardedUDPEndpoint.start(options: options, shards: shards) { log.record($0) })
+        let endpoint = try wait(try ShardedUDPEndpoint.start(options: options, shards: shards, refusesSteering: refusesSteering) {
+            log.record($0)
+        })
         log.endpoint.withLockedValue { $0 = endpoint }
         return (endpoint, log)
     }
@@ -155,6 +158,35 @@ struct ShardedUDPEndpointTests {
             error is SCTPError
         }
         #expect(serverLog.up.count == 2)
+    }
+
+    @Test("a kernel that refuses the steering program: the endpoint runs one shard, which takes every association and its data",
+          .enabled(if: isLinuxHost))
+    func fallbackToOneShard() throws {
+        let (server, serverLog) = try Self.sharded(["127.0.0.1"], sctpPort: 5001, shards: 2, listens: true, refusesSteering: true)
+        var closed = false
+        defer { if !closed { _ = try? wait(server.close()) } }
+        #expect(server.shardCount == 1)
+        var clients: [(UDPEncapsulationEndpoint, AssociationID)] = []
+        defer { for (client, _) in clients { _ = try? wait(client.close()) } }
+        // Ports 6000 and 6001 would be steered to different shards; here one takes both.
+        for port: UInt16 in [6000, 6001] {
+            let (client, _) = try Self.plain(["127.0.0.1"], sctpPort: port, listens: false, peerUDPPort: server.localUDPPort)
+            clients.append((client, try wait(client.connect(to: ["127.0.0.1"], port: 5001))))
+        }
+        #expect(eventually { serverLog.up.count == 2 })
+        for (client, id) in clients {
+            try wait(client.send((0..<20).map { OutgoingMessage(streamIdentifier: 0, payload: ByteBuffer(string: "m\($0)")) }, on: id))
+        }
+        #expect(eventually { serverLog.up.allSatisfy { serverLog.messages(on: $0) == 20 } })
+        for id in serverLog.up {
+            #expect(server.shard(of: id) === server.shards[0])
+            #expect(try wait(server.statistics(of: id)) != nil)
+        }
+        #expect(serverLog.wrongLoop.withLockedValue { $0 } == 0)
+        // Closing stops both loops the endpoint made, the unused one too.
+        try wait(server.close())
+        closed = true
     }
 
     @Test("bad arguments: 0 or 65 shards, a loop given twice (EINVAL)")

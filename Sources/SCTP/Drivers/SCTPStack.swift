@@ -66,6 +66,9 @@ public final class SCTPStack: @unchecked Sendable {
         /// (`csctp_attach_tag_steering`). Shards must bind in index order: the kernel numbers
         /// a group's sockets in the order they join. Internal: `ShardedUDPEndpoint` sets it.
         var steering: TagShard?
+        /// Makes shard 0 act as on a kernel that refuses the steering program (EOPNOTSUPP).
+        /// Internal: tests of `ShardedUDPEndpoint`'s fallback to one shard set it.
+        var refusesSteering = false
 
         /// Options with these UDP ports and the rest at their defaults.
         public init(udpPort: Int = 9899, peerUDPPort: Int = 9899) {
@@ -420,9 +423,16 @@ public final class SCTPStack: @unchecked Sendable {
     /// The end of a batch of arrivals: every endpoint that got packets answers now.
     func readComplete() {
         state.lastTouched = nil
-        let touched = state.touched.values
-        state.touched.removeAll(keepingCapacity: true)
-        for driver in touched { driver.flush() }
+        // Taken out whole and put back emptied: keeping `values` while clearing the property
+        // would make the clearing allocate fresh storage on every batch.
+        var touched: [ObjectIdentifier: EndpointDriver] = [:]
+        swap(&touched, &state.touched)
+        for driver in touched.values { driver.flush() }
+        // (Should a flush have marked an endpoint again, that mark stays for the next batch.)
+        if state.touched.isEmpty {
+            touched.removeAll(keepingCapacity: true)
+            swap(&touched, &state.touched)
+        }
         flushWrites()
     }
 

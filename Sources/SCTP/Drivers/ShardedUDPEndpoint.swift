@@ -64,6 +64,13 @@ public final class ShardedUDPEndpoint: @unchecked Sendable {
     /// `SCTPEventLoop` where supported, else a SwiftNIO group; `close()` stops them.
     public static func start(options: UDPEncapsulationEndpoint.Options, shards count: Int,
                              onEvent: @escaping @Sendable (SCTPEvent) -> Void) throws(SCTPError) -> EventLoopFuture<ShardedUDPEndpoint> {
+        try start(options: options, shards: count, refusesSteering: false, onEvent: onEvent)
+    }
+
+    /// `start(options:shards:onEvent:)`; `refusesSteering` makes it act as on a kernel that
+    /// refuses the steering program (tests of the fallback to one shard).
+    static func start(options: UDPEncapsulationEndpoint.Options, shards count: Int, refusesSteering: Bool,
+                      onEvent: @escaping @Sendable (SCTPEvent) -> Void) throws(SCTPError) -> EventLoopFuture<ShardedUDPEndpoint> {
         guard (1...64).contains(count) else { throw SCTPError(.invalidArgument, "shards must be 1...64, not \(count)") }
         if SCTPEventLoop.isSupported {
             var loops: [SCTPEventLoop] = []
@@ -75,14 +82,15 @@ public final class ShardedUDPEndpoint: @unchecked Sendable {
                     throw error
                 }
             }
-            return start(options: options, loops: loops, owned: loops, group: nil, onEvent: onEvent)
+            return start(options: options, loops: loops, owned: loops, group: nil, refusesSteering: refusesSteering, onEvent: onEvent)
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: count)
-        return start(options: options, loops: Array(group.makeIterator()), owned: [], group: group, onEvent: onEvent)
+        return start(options: options, loops: Array(group.makeIterator()), owned: [], group: group,
+                     refusesSteering: refusesSteering, onEvent: onEvent)
     }
 
     private static func start(options: UDPEncapsulationEndpoint.Options, loops: [any EventLoop], owned: [SCTPEventLoop],
-                              group: MultiThreadedEventLoopGroup?,
+                              group: MultiThreadedEventLoopGroup?, refusesSteering: Bool = false,
                               onEvent: @escaping @Sendable (SCTPEvent) -> Void) -> EventLoopFuture<ShardedUDPEndpoint> {
         let stopOwned: @Sendable () -> Void = {
             for loop in owned { loop.shutdownGracefully { _ in } }
@@ -112,7 +120,8 @@ public final class ShardedUDPEndpoint: @unchecked Sendable {
                 let limit = options.configuration.maxAssociations
                 shardOptions.configuration.maxAssociations = max(1, (limit + Int(count) - 1) / Int(count))
                 let shard = count > 1 ? (TagShard(index: UInt32(index), count: count)!, directory as any SCTPShardDirectory) : nil
-                return UDPEncapsulationEndpoint.start(options: shardOptions, on: loop, shard: shard, onEvent: onEvent)
+                return UDPEncapsulationEndpoint.start(options: shardOptions, on: loop, shard: shard,
+                                                      refusesSteering: refusesSteering, onEvent: onEvent)
                     .map { endpoint in
                         startedSoFar.withLockedValue { $0.append(endpoint) }
                         return started + [endpoint]

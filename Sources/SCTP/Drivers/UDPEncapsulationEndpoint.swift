@@ -89,10 +89,13 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
     }
 
     /// `start`, as shard `shard.0` of a `ShardedUDPEndpoint` whose shards share `shard.1`.
+    /// (`refusesSteering`: see `SCTPStack.Options.refusesSteering`.)
     static func start(options: Options, on eventLoop: any EventLoop, shard: (TagShard, any SCTPShardDirectory)?,
+                      refusesSteering: Bool = false,
                       onEvent: @escaping @Sendable (SCTPEvent) -> Void) -> EventLoopFuture<UDPEncapsulationEndpoint> {
         var stackOptions = SCTPStack.Options(udpPort: options.udpPort, peerUDPPort: options.peerUDPPort)
         stackOptions.steering = shard?.0
+        stackOptions.refusesSteering = refusesSteering
         return start(options: options, stack: SCTPStack(options: stackOptions, group: eventLoop), ownsStack: true, shard: shard,
                      onEvent: onEvent)
     }

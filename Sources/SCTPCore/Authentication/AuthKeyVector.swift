@@ -132,9 +132,15 @@ struct AuthKeyVector: Hashable, Sendable {
         self.bytes = bytes
     }
 
+    /// Where the RANDOM parameter (always first, 32 bytes) ends in `bytes`.
+    static let randomEnd = 4 + randomLength
+
+    /// The RANDOM parameter.
+    var randomParameter: Parameter { .random(RandomParameter(random: ByteBuffer(bytes: bytes[4..<Self.randomEnd]))) }
+
     /// The parameters to put in INIT or INIT ACK.
     var parameters: [Parameter] {
-        var result: [Parameter] = [.random(RandomParameter(random: ByteBuffer(bytes: bytes[4..<36])))]
+        var result: [Parameter] = [randomParameter]
         if !chunkTypes.isEmpty { result.append(.chunkList(ChunkListParameter(chunkTypes: chunkTypes))) }
         result.append(.requestedHMACAlgorithm(RequestedHMACAlgorithmParameter(hmacIdentifiers: hmacIdentifiers)))
         return result

@@ -11,18 +11,34 @@ extension SCTPEndpoint {
     func newLocalAuthVector() -> AuthKeyVector {
         // The vector's bytes for the current configuration are made once (a zero RANDOM); each
         // association's copy gets its own 32 random bytes in place.
-        let template: [UInt8]
-        if let made = localAuthVectorTemplate {
-            template = made
-        } else {
-            template = AuthKeyVector.local(random: [UInt8](repeating: 0, count: AuthKeyVector.randomLength),
-                                           chunkTypes: configuration.announcedAuthenticatedChunks,
-                                           hmacs: configuration.authentication.announcedHMACAlgorithms).bytes
-            localAuthVectorTemplate = template
-        }
-        var bytes = template
+        var bytes = localAuthTemplate().bytes
         bytes.withUnsafeMutableBytes { self.random.fill(UnsafeMutableRawBufferPointer(rebasing: $0[4..<(4 + AuthKeyVector.randomLength)])) }
         return AuthKeyVector(trustedBytes: bytes)
+    }
+
+    /// The parameters that announce `vector` in an INIT or INIT ACK: its RANDOM, then the
+    /// CHUNKS and HMAC-ALGO parameters, made once per configuration when they are the
+    /// current configuration's (a vector made before a change is read afresh).
+    func localAuthParameters(_ vector: AuthKeyVector) -> [Parameter] {
+        let template = localAuthTemplate()
+        guard vector.bytes.count == template.bytes.count,
+              vector.bytes[AuthKeyVector.randomEnd...] == template.bytes[AuthKeyVector.randomEnd...] else {
+            return vector.parameters
+        }
+        var parameters = [vector.randomParameter]
+        parameters.reserveCapacity(1 + template.listParameters.count)
+        parameters += template.listParameters
+        return parameters
+    }
+
+    private func localAuthTemplate() -> LocalAuthVectorTemplate {
+        if let made = localAuthVectorTemplate { return made }
+        let vector = AuthKeyVector.local(random: [UInt8](repeating: 0, count: AuthKeyVector.randomLength),
+                                         chunkTypes: configuration.announcedAuthenticatedChunks,
+                                         hmacs: configuration.authentication.announcedHMACAlgorithms)
+        let template = LocalAuthVectorTemplate(bytes: vector.bytes, listParameters: Array(vector.parameters.dropFirst()))
+        localAuthVectorTemplate = template
+        return template
     }
 
     /// RFC 4895 §6.3 for a COOKIE ECHO under AUTH (both key vectors in the cookie): an AUTH
@@ -176,4 +192,11 @@ extension SCTPConfiguration {
         if interleaving && settings.chunkTypes.contains(ChunkType.forwardTSN) { require(ChunkType.iForwardTSN) }
         return settings
     }
+}
+
+/// Our key vector for the current configuration with a zero RANDOM, and the parameters after
+/// its RANDOM (CHUNKS when sent, HMAC-ALGO) as an INIT or INIT ACK lists them.
+struct LocalAuthVectorTemplate {
+    var bytes: [UInt8]
+    var listParameters: [Parameter]
 }

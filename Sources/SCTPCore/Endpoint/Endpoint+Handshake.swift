@@ -216,8 +216,11 @@ extension SCTPEndpoint {
                 initChunk.first { if case .cookiePreservative(let p) = $0 { p.lifeSpanIncrement } else { nil } }))
         cookie.localAuthVector = authVectors?.local.bytes
         cookie.peerAuthVector = authVectors?.peer?.bytes
-        var parameters = localInitParameters(initAck: true)
-        if let authVectors { parameters += authVectors.local.parameters }
+        let common = localInitParameters(initAck: true)
+        var parameters: [Parameter] = []
+        parameters.reserveCapacity(common.count + 5)  // AUTH's three, the cookie, a report
+        parameters += common
+        if let authVectors { parameters += localAuthParameters(authVectors.local) }
         parameters.append(.stateCookie(StateCookieParameter(cookie: cookies.seal(cookie))))
         for unknown in configuration.initParametersToReport(initChunk.parameters) {
             parameters.append(.unrecognizedParameter(UnrecognizedParameter(reporting: unknown)))
@@ -323,7 +326,10 @@ extension SCTPEndpoint {
         }
         if let found = samePeer(liveAssociation(localTag: cookie.localTag)) { return found }
         if cookie.localTieTag != 0, let found = samePeer(liveAssociation(localTag: cookie.localTieTag)) { return found }
-        for address in [source] + cookie.allPeerAddresses {
+        // The source, then the listed addresses (no array made: this runs for every COOKIE ECHO).
+        if let found = liveAssociation(peer: source, port: cookie.peerPort) { return found }
+        if cookie.source != source, let found = liveAssociation(peer: cookie.source, port: cookie.peerPort) { return found }
+        for address in cookie.peerAddresses where address != source && address != cookie.source {
             if let found = liveAssociation(peer: address, port: cookie.peerPort) { return found }
         }
         return nil

@@ -24,11 +24,14 @@ extension SCTPEndpoint {
             id: newAssociationID(), configuration: sharedAssociationConfiguration, localPort: localPort, peerPort: port,
             localAddresses: localAddresses, localTag: localTag, initialTSN: initialTSN,
             randomSeed: UInt64(random.next32()) << 32 | UInt64(random.next32()))
-        var parameters = localInitParameters()
+        let common = localInitParameters()
+        var parameters: [Parameter] = []
+        parameters.reserveCapacity(common.count + 3)  // AUTH's three
+        parameters += common
         if configuration.announcesAuthentication {
             let vector = newLocalAuthVector()
             association.authentication = AuthenticationState(local: vector)
-            parameters += vector.parameters
+            parameters += localAuthParameters(vector)
         }
         let initChunk = InitChunk(
             initiateTag: localTag, advertisedReceiverWindowCredit: UInt32(clamping: associationConfiguration.receiveBufferSize),

@@ -22,9 +22,10 @@ public final class SCTPEndpoint {
             localAuthVectorTemplate = nil
         }
     }
-    /// Our AUTH key vector's bytes for `configuration`, with a zero RANDOM
-    /// (`newLocalAuthVector`); `nil` until first needed and after a change.
-    var localAuthVectorTemplate: [UInt8]?
+    /// Our AUTH key vector for `configuration`, with a zero RANDOM, and its CHUNKS and
+    /// HMAC-ALGO parameters (`newLocalAuthVector`, `localAuthParameters`); `nil` until first
+    /// needed and after a change.
+    var localAuthVectorTemplate: LocalAuthVectorTemplate?
     public let localPort: UInt16
     /// The local addresses listed in INIT and INIT ACK. Associations take a copy when they
     /// are created (`bindx` on a bound socket changes them for later associations).

@@ -164,9 +164,7 @@ enum StateCookieCoding {
     private static func readVector(_ reader: inout BoundedReader) throws(CookieRejection) -> [UInt8] {
         let length = Int(try reader.read(UInt16.self))
         guard length <= AuthKeyVector.maximumLength, length <= reader.remaining else { throw .malformed }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(length)
-        for _ in 0..<length { bytes.append(try reader.read(UInt8.self)) }
+        guard let bytes = reader.cursor.readBytes(length) else { throw .malformed }
         return bytes
     }
 

@@ -89,7 +89,7 @@ final class UDPTransport: DatagramTransport, ChannelSocketMaker, OwnLoopSocketMa
         let port = boundPort.withLockedValue { $0 } ?? options.udpPort
         let what = "UDP port \(port) on \(address)"
         do {
-            return (try Self.boundSocket(address, port: port, steering: options.steering), what)
+            return (try Self.boundSocket(address, port: port, steering: options.steering, refusesSteering: options.refusesSteering), what)
         } catch {
             throw SCTPStack.bindError(error, what: what, address: address)
         }
@@ -133,7 +133,8 @@ final class UDPTransport: DatagramTransport, ChannelSocketMaker, OwnLoopSocketMa
     /// A non-blocking UDP socket bound to `address` and `port` (0: the kernel picks one). With
     /// `steering` it joins the port's reuse-port group, and shard 0 attaches the steering
     /// program (`SCTPStack.Options.steering`); a kernel that refuses it fails with EOPNOTSUPP.
-    static func boundSocket(_ address: IPAddress, port: Int, steering: TagShard? = nil) throws -> CInt {
+    /// `refusesSteering` stands in for such a kernel (tests).
+    static func boundSocket(_ address: IPAddress, port: Int, steering: TagShard? = nil, refusesSteering: Bool = false) throws -> CInt {
         let family = address.isIPv4 ? AF_INET : AF_INET6
         #if canImport(Glibc)
         let descriptor = socket(family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -168,7 +169,7 @@ final class UDPTransport: DatagramTransport, ChannelSocketMaker, OwnLoopSocketMa
             throw IOError(errnoCode: code, reason: "bind")
         }
         if let steering, steering.index == 0 {
-            let attached = csctp_attach_tag_steering(descriptor, steering.count)
+            let attached = refusesSteering ? -EPERM : csctp_attach_tag_steering(descriptor, steering.count)
             if attached != 0 {
                 DatagramSocketTable.closeDescriptor(descriptor)
                 throw IOError(errnoCode: EOPNOTSUPP, reason: "the reuse-port steering program (errno \(-attached))")
