@@ -249,8 +249,10 @@ final class EndpointDriver: @unchecked Sendable {
         // A timer due no later than the new deadline stays: firing early costs one idle
         // turn (the core finds nothing due and the flush re-arms), while rescheduling costs
         // an allocation and a heap operation every time a deadline moves later, which
-        // T3-rtx does with every SACK that acknowledges new data.
-        if let deadline, let scheduled = timerDeadline, timer != nil, scheduled < deadline { return }
+        // T3-rtx does with every SACK that acknowledges new data. So does a timer when the
+        // core has no deadline left (its last association gone): a server whose associations
+        // come and go would otherwise cancel and schedule one per association.
+        if !closed, let scheduled = timerDeadline, timer != nil, deadline.map({ scheduled < $0 }) ?? true { return }
         timer?.cancel()
         timerDeadline = deadline
         guard let deadline else {
