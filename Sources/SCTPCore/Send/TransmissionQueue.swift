@@ -330,8 +330,9 @@ struct TransmissionQueue {
     /// doubled for each probe already sent, while data is in flight on the path, its RTT has
     /// been measured and fewer than `maxTailProbes` probes have been sent since the last SACK
     /// that acknowledged new data (or T3-rtx expiry); off otherwise, and off when T3-rtx
-    /// would expire first (it resends then anyway). When at most one packet is in flight and
-    /// nothing more waits to be sent (the application's last message, a request), the peer
+    /// would expire first (it resends then anyway). When at most one packet is in flight,
+    /// nothing more waits to be sent (the application's last message, a request) and no
+    /// chunk is gap-acknowledged (the peer has no gap, which it would SACK at once), the peer
     /// may rightly delay its SACK: the probe then waits `peerDelayedAckAllowance` longer (as
     /// RFC 8985 §7.2 adds WCDelAckT), so that it does not double every lone packet.
     mutating func armProbe(path index: Int, now: SCTPInstant, minimum: Duration?) {
@@ -342,7 +343,9 @@ struct TransmissionQueue {
             return
         }
         var timeout = max(srtt * 2, minimum) * (1 << Int(sent))
-        if inFlight <= paths[index].congestion.pmdcs && !hasDataToSend { timeout += Self.peerDelayedAckAllowance }
+        if inFlight <= paths[index].congestion.pmdcs && !hasDataToSend && outstanding.highestGapAckedTSN == nil {
+            timeout += Self.peerDelayedAckAllowance
+        }
         let deadline = now + timeout
         if let t3 = paths[index].t3Deadline, deadline >= t3 {
             paths[index].probeDeadline = nil

@@ -160,6 +160,21 @@ struct TailLossProbeTests {
         #expect(statistics.tailLossProbes == 0)
     }
 
+    @Test("the last hole of a transfer, two misses short of Fast Retransmit: probed without the delayed-ack allowance")
+    func lastHole() throws {
+        // Rank 3 of the window 2...5 is lost: the SACKs of 4 and 5 give it two misses, and
+        // with nothing more to send no third comes. The peer has a gap, so it will SACK the
+        // probe at once: no reason to wait 200 ms more as for a lone packet.
+        let s = try Self.setUp(seed: 147, dropDataRanks: [3])
+        let elapsed = try Self.sendWindow(s)
+        #expect(elapsed < .milliseconds(25), "acknowledged after \(elapsed)")
+        let statistics = try #require(s.h.client.endpoint.statistics(of: s.id))
+        #expect(statistics.retransmissionTimeouts == 0 && statistics.fastRetransmitMarks == 0)
+        #expect(statistics.tailLossProbes == 1)
+        let probes = s.data.sent.filter(\.isRetransmission)
+        #expect(probes.count == 1 && probes.first?.ranks == [3] && probes.first?.immediate == [3])
+    }
+
     @Test("a lone packet whose SACK the peer delays draws no probe (the probe allows for the delayed-ack time)")
     func lonePacket() throws {
         let s = try Self.setUp(seed: 144)
