@@ -43,7 +43,8 @@ public struct SCTPConfiguration: Sendable, Hashable {
     /// once more, with the I bit (RFC 7053), so that the peer answers at once; a second probe
     /// after twice that time if no SACK acknowledged new data meanwhile, then no more until one
     /// does or T3-rtx expires. A lone packet with nothing more to send waits 200 ms longer
-    /// (the peer may delay its SACK). Probes do not change cwnd, the RTO or the error counts,
+    /// (the peer may delay its SACK), unless a chunk is gap-acknowledged (a peer with a gap
+    /// SACKs at once). Probes do not change cwnd, the RTO or the error counts,
     /// and never fire later than T3-rtx would. Without it, the stall lasts until T3-rtx (at least RTO.Min, 1 s) when the last
     /// SACKs of a window are lost, or the peer's delayed-SACK timer (200 ms) when the last
     /// packet of a window reaches it alone. `nil` switches probes off.
