@@ -15,7 +15,7 @@
  * limits a transfer. Prints READY once both sockets are bound; on SIGTERM / SIGINT, or after
  * --time seconds, one JSON line with the counts of each direction, then exits.
  * --trace FILE: one line per datagram (time, direction, dropped or not, and its SCTP chunks:
- * DATA/I-DATA with TSN and flags, SACK with cumulative TSN, window, gap blocks and
+ * DATA/I-DATA with TSN and flags, SACK and NR-SACK with cumulative TSN, window, gap blocks and
  * duplicates, other chunks by type), for finding out where a transfer stalls.
  *
  * Build: cc -O2 -o lossy-relay lossy-relay.c
@@ -105,6 +105,9 @@ static void trace_datagram(const char *dir, const unsigned char *p, size_t n, in
 		else if (type == 3 && off + 16 <= n)
 			fprintf(trace, " SACK(cum %u rwnd %u gaps %u dups %u)", be32(p + off + 4), be32(p + off + 8), be16(p + off + 12),
 			        be16(p + off + 14));
+		else if (type == 16 && off + 20 <= n)  /* NR-SACK: gap blocks, NR gap blocks, duplicates */
+			fprintf(trace, " NR-SACK(cum %u rwnd %u gaps %u nr %u dups %u)", be32(p + off + 4), be32(p + off + 8),
+			        be16(p + off + 12), be16(p + off + 14), be16(p + off + 16));
 		else fprintf(trace, " C%u", type);
 		off += (len + 3u) & ~3u;
 	}

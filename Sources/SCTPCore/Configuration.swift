@@ -37,6 +37,18 @@ public struct SCTPConfiguration: Sendable, Hashable {
     public var delayedAckTimeout: Duration = .milliseconds(200)
     /// Packets with DATA received before a SACK is sent (`sack_freq`).
     public var delayedAckFrequency: Int = 2
+    /// Tail loss probe, a deliberate addition to RFC 9260 (after TCP's RACK-TLP, RFC 8985
+    /// §7; docs/DECISIONS.md): when DATA is in flight on a path and no SACK acknowledging
+    /// anything new came for max(2 × SRTT, this), the highest TSN in flight there is sent
+    /// once more, with the I bit (RFC 7053), so that the peer answers at once; a second probe
+    /// after twice that time if no SACK acknowledged new data meanwhile, then no more until one
+    /// does or T3-rtx expires. A lone packet with nothing more to send waits 200 ms longer
+    /// (the peer may delay its SACK), unless a chunk is gap-acknowledged (a peer with a gap
+    /// SACKs at once). Probes do not change cwnd, the RTO or the error counts,
+    /// and never fire later than T3-rtx would. Without it, the stall lasts until T3-rtx (at least RTO.Min, 1 s) when the last
+    /// SACKs of a window are lost, or the peer's delayed-SACK timer (200 ms) when the last
+    /// packet of a window reaches it alone. `nil` switches probes off.
+    public var tailLossProbeMinimum: Duration? = .milliseconds(10)
     /// T5-shutdown-guard; `nil` means 5 × RTO.Max.
     public var shutdownGuardTimeout: Duration? = nil
     /// Close an idle association after this long (`SCTP_AUTOCLOSE`); `nil` never.

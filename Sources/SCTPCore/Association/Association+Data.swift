@@ -145,6 +145,8 @@ extension Association {
         // New DATA measures the RTT: the path is not idle (§8.3) and needs no heartbeat.
         if filled.sentNewData { paths[pathIndex].lastSent = now }
         if filled.sentData || !redirected.isEmpty { tx.armT3IfNeeded(now: now) }
+        // The tail loss probe restarts with every DATA sent on the path.
+        if filled.sentData { tx.armProbe(path: pathIndex, now: now, minimum: configuration.tailLossProbeMinimum) }
     }
 
     /// A packet builder for DATA (and what bundles with it) to a path.
@@ -194,6 +196,40 @@ extension Association {
         transmitData(now: now)
     }
 
+    // MARK: Tail loss probe
+
+    /// The tail loss probe timer of a path expired (`SCTPConfiguration.tailLossProbeMinimum`,
+    /// a deliberate addition to RFC 9260, docs/DECISIONS.md): no SACK acknowledged new data
+    /// for max(2 × SRTT, the minimum) while DATA is in flight there. The highest TSN in flight
+    /// on the path goes again, alone, with the I bit (RFC 7053): the peer SACKs it at once (a
+    /// duplicate, or the last chunk of the window), which tells us what arrived. A second
+    /// probe follows after twice the time if no SACK acknowledged new data meanwhile (the
+    /// probe or its answer was lost); then only T3-rtx. It repairs
+    /// the two stalls seen under loss: the last SACKs of a window lost (the sender, its cwnd
+    /// full, would wait for T3-rtx: at least RTO.Min, 1 s), and the last packet of a window
+    /// reaching the peer alone, its SACK delayed (200 ms) because the packet after it was lost.
+    /// cwnd, the RTO, the error counts and T3-rtx are left alone; T3-rtx still recovers if
+    /// the probe or its answer is lost too.
+    func tailLossProbe(path index: Int, now: SCTPInstant) {
+        paths[index].probeDeadline = nil
+        guard state != .closed, let entry = tx.outstanding.probeEntry(on: PathID(index)) else { return }
+        paths[index].tailProbesSent += 1
+        statistics.tailLossProbes += 1
+        statistics.dataChunksRetransmitted += 1
+        var chunk = entry.chunk
+        chunk.dataFlags.insert(.immediate)
+        var builder = makePacketBuilder(mtu: paths[index].mtu, destination: paths[index].address)
+        if entry.isInterleaved {
+            builder.addInterleaved(chunk, mid: entry.mid, fsn: entry.fsn, size: entry.wireSize)
+        } else {
+            builder.add(chunk, size: chunk.encodedSize)
+        }
+        builder.finish(into: &outbox)
+        paths[index].congestion.onTransmit(now: now)
+        // The next probe, if this one or its answer is lost too, after twice the time.
+        tx.armProbe(path: index, now: now, minimum: configuration.tailLossProbeMinimum)
+    }
+
     // MARK: T3-rtx
 
     /// T3-rtx expired on a path (§6.3.3): back off its RTO, count an error, collapse its
@@ -201,6 +237,8 @@ extension Association {
     /// (§6.4.1). New data follows them there until the primary answers again (`markReachable`).
     func t3Expired(path index: Int, now: SCTPInstant) {
         paths[index].t3Deadline = nil
+        paths[index].probeDeadline = nil
+        paths[index].tailProbesSent = 0  // the retransmission T3 sends may be probed again
         statistics.retransmissionTimeouts += 1
         paths[index].rto.backOff()
         recordError(path: index, now: now)
@@ -248,6 +286,17 @@ extension Association {
         tx.updateTimers(after: outcome, cumulativeTSNAck: sack.cumulativeTSNAck, now: now)
         if let sample = outcome.rttSample, paths.indices.contains(sample.path.rawValue) {
             paths[sample.path.rawValue].rto.addSample(sample.rtt)
+        }
+        // The tail loss probe: restarted (and allowed again) by a SACK acknowledging new data
+        // on the path, off once nothing is in flight there.
+        for statistics in outcome.paths where statistics.path.rawValue < paths.count {
+            let index = statistics.path.rawValue
+            if statistics.newlyAckedBytes > 0 {
+                paths[index].tailProbesSent = 0
+                tx.armProbe(path: index, now: now, minimum: configuration.tailLossProbeMinimum)
+            } else if tx.outstanding.bytesInFlight(on: statistics.path) == 0 {
+                paths[index].probeDeadline = nil
+            }
         }
         if tx.isIdle && tx.busy {
             tx.busy = false

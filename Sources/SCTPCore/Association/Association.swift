@@ -289,6 +289,7 @@ final class Association {
         consider(autoCloseDeadline)
         for path in paths {
             consider(path.t3Deadline)
+            consider(path.probeDeadline)
             consider(path.heartbeatDeadline)
             consider(path.pmtudDeadline)  // path MTU discovery (Association+PathMTU.swift)
         }
@@ -313,6 +314,7 @@ final class Association {
         timers.stopAll()
         for index in paths.indices {
             paths[index].t3Deadline = nil
+            paths[index].probeDeadline = nil
             paths[index].heartbeatDeadline = nil
             if paths[index].pmtudEnabled { paths[index].pmtud.stop() }
         }
@@ -372,6 +374,7 @@ final class Association {
         for index in paths.indices {
             if let deadline = paths[index].t3Deadline, deadline <= now { t3Expired(path: index, now: now) }
             if state == .closed { return }
+            if let deadline = paths[index].probeDeadline, deadline <= now { tailLossProbe(path: index, now: now) }
             if let deadline = paths[index].heartbeatDeadline, deadline <= now { heartbeatDue(path: index, now: now) }
             if state == .closed { return }
             if let deadline = paths[index].pmtudDeadline, deadline <= now { pathMTUTimerDue(path: index, now: now) }

@@ -19,6 +19,10 @@ public struct AssociationStatistics: Hashable, Sendable {
     public var fastRetransmitMarks = 0
     /// T3-rtx expiries (on any path).
     public var retransmissionTimeouts = 0
+    /// Tail loss probes sent (`SCTPConfiguration.tailLossProbeMinimum`): DATA chunks in
+    /// flight sent again, with the I bit, because no SACK came for a while; each is also
+    /// counted in `dataChunksRetransmitted`.
+    public var tailLossProbes = 0
     /// DATA chunks received (new or duplicate).
     public var dataChunksReceived = 0
     /// DATA chunks received whose TSN had been received before.

@@ -18,6 +18,13 @@ struct PeerPath {
     var congestion: CongestionController
     /// T3-rtx deadline while data is outstanding on this path.
     @PackedInstant var t3Deadline: SCTPInstant? = nil
+    /// Tail loss probe deadline (`SCTPConfiguration.tailLossProbeMinimum`) while data is in
+    /// flight on this path and fewer than `TransmissionQueue.maxTailProbes` probes were sent
+    /// since the last SACK that acknowledged new data.
+    @PackedInstant var probeDeadline: SCTPInstant? = nil
+    /// Tail loss probes sent on this path since a SACK last acknowledged new data (or T3-rtx
+    /// expired).
+    var tailProbesSent: UInt8 = 0
     /// When the next heartbeat is due (idle or unconfirmed path).
     @PackedInstant var heartbeatDeadline: SCTPInstant? = nil
     /// The nonce of the heartbeat in flight and when it was sent.

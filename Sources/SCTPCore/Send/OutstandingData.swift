@@ -245,6 +245,24 @@ public struct OutstandingData: Sendable {
         return chunks[index]
     }
 
+    /// The highest-TSN chunk in flight on `path`, recorded as sent once more for a tail loss
+    /// probe (`SCTPConfiguration.tailLossProbeMinimum`): it stays in flight (the flight size
+    /// and the peer's window do not change, the copy replaces nothing), but counts as a
+    /// retransmission: its transmission count grows (no RTT sample from it, §6.3.1 C5, nor from
+    /// any chunk sent before it), and its miss indications restart, counted only from TSNs sent
+    /// after it, as for any retransmission. `nil` when nothing is in flight on the path.
+    public mutating func probeEntry(on path: PathID) -> OutstandingChunk? {
+        guard bytesInFlight(on: path) > 0 else { return nil }
+        var index = chunks.count - 1
+        while index >= 0 && !(chunks[index].state == .inFlight && chunks[index].path == path) { index -= 1 }
+        guard index >= 0, !chunks[index].isPayloadReleased else { return nil }
+        chunks[index].transmissions &+= chunks[index].transmissions == .max ? 0 : 1
+        chunks[index].misses = 0
+        chunks[index].strikeFloor = highestSentTSN
+        rttBarrier = highestSentTSN
+        return chunks[index]
+    }
+
     /// Marks a chunk in flight for retransmission: out of the flight size, its user data
     /// back into the peer's window (§6.2.1 C).
     private mutating func markForRetransmission(at index: Int) {

@@ -325,6 +325,42 @@ struct TransmissionQueue {
         }
     }
 
+    /// (Re)starts the tail loss probe timer of a path (`SCTPConfiguration.tailLossProbeMinimum`,
+    /// given as `minimum`; `nil`: probes are off): due max(2 × SRTT, `minimum`) from `now`,
+    /// doubled for each probe already sent, while data is in flight on the path, its RTT has
+    /// been measured and fewer than `maxTailProbes` probes have been sent since the last SACK
+    /// that acknowledged new data (or T3-rtx expiry); off otherwise, and off when T3-rtx
+    /// would expire first (it resends then anyway). When at most one packet is in flight,
+    /// nothing more waits to be sent (the application's last message, a request) and no
+    /// chunk is gap-acknowledged (the peer has no gap, which it would SACK at once), the peer
+    /// may rightly delay its SACK: the probe then waits `peerDelayedAckAllowance` longer (as
+    /// RFC 8985 §7.2 adds WCDelAckT), so that it does not double every lone packet.
+    mutating func armProbe(path index: Int, now: SCTPInstant, minimum: Duration?) {
+        let inFlight = outstanding.bytesInFlight(on: PathID(index))
+        let sent = paths[index].tailProbesSent
+        guard let minimum, sent < Self.maxTailProbes, inFlight > 0, let srtt = paths[index].rto.srtt else {
+            paths[index].probeDeadline = nil
+            return
+        }
+        var timeout = max(srtt * 2, minimum) * (1 << Int(sent))
+        if inFlight <= paths[index].congestion.pmdcs && !hasDataToSend && outstanding.highestGapAckedTSN == nil {
+            timeout += Self.peerDelayedAckAllowance
+        }
+        let deadline = now + timeout
+        if let t3 = paths[index].t3Deadline, deadline >= t3 {
+            paths[index].probeDeadline = nil
+        } else {
+            paths[index].probeDeadline = deadline
+        }
+    }
+
+    /// Tail loss probes per stall: the second covers the loss of the first or of its answer.
+    static let maxTailProbes: UInt8 = 2
+
+    /// What a tail loss probe adds for a lone packet: RFC 9260's default delayed-SACK timeout
+    /// (RFC 8985's WCDelAckT).
+    static let peerDelayedAckAllowance: Duration = .milliseconds(200)
+
     /// The retransmission timers after a SACK (its `outcome`, with the Cumulative TSN Ack it
     /// carried): on each path it reported, T3-rtx stops when nothing is in flight and
     /// restarts when the earliest outstanding chunk was acknowledged (§6.3.2 R2/R3); data in
