@@ -86,6 +86,14 @@ final class EndpointDriver: @unchecked Sendable {
     #else
     @exclusivity(unchecked) private(set) var closed = false
     #endif
+    /// Bytes of delivered messages the sink has read during this round of `flush`, not yet
+    /// given to the core (`consumedDuringDispatch`): one `consumed` call (one clock reading,
+    /// one association look-up) per run of messages of one association instead of per message.
+    #if DEBUG
+    private var unconsumed: (id: AssociationID, bytes: Int)?
+    #else
+    @exclusivity(unchecked) private var unconsumed: (id: AssociationID, bytes: Int)?
+    #endif
     /// Sockets using this endpoint (a listener and the sockets it accepted, a one-to-many
     /// socket and those peeled off it); the endpoint closes when the last one lets go.
     private var users = 0
@@ -212,6 +220,7 @@ final class EndpointDriver: @unchecked Sendable {
             flushRequested = false
             sendTransmits()
             while let event = endpoint.pollEvent() { dispatch(event) }
+            applyConsumed()
             retryBlockedSends()
         }
         draining = false
@@ -453,6 +462,33 @@ final class EndpointDriver: @unchecked Sendable {
     func consumed(bytes: Int, on id: AssociationID) {
         endpoint.consumed(bytes: bytes, on: id, now: now)
         flushSoon()
+    }
+
+    /// `consumed`, for a sink reading a message while it is dispatched: the bytes of a run of
+    /// messages of one association are added up and given to the core once, when the round
+    /// of `flush` has dispatched its events (and before what that makes the core send, such
+    /// as a window update, is polled in the next round).
+    func consumedDuringDispatch(bytes: Int, on id: AssociationID) {
+        guard draining else {
+            consumed(bytes: bytes, on: id)
+            return
+        }
+        if let pending = unconsumed {
+            if pending.id == id {
+                unconsumed = (id, pending.bytes + bytes)
+                return
+            }
+            applyConsumed()
+        }
+        unconsumed = (id, bytes)
+    }
+
+    /// Gives the core the bytes `consumedDuringDispatch` added up.
+    private func applyConsumed() {
+        guard let pending = unconsumed else { return }
+        unconsumed = nil
+        endpoint.consumed(bytes: pending.bytes, on: pending.id, now: now)
+        flushRequested = true
     }
 
     // MARK: Associations (on the event loop)

@@ -384,7 +384,9 @@ public struct SendQueue: Sendable {
     @inline(__always)
     public var nextMessageRemainingBytes: Int? {
         if interleaving { return interleavedNextRemainingBytes }
-        if let current { return current.message.payload.readableBytes - current.offset }
+        // Read through `current` in place: `if let current` copied the whole record (and
+        // retained its payload), twice per chunk cut.
+        if let length = current?.message.payload.readableBytes, let offset = current?.offset { return length - offset }
         guard let id = scheduler.peek else { return nil }
         return streams.headBytes(id)
     }
