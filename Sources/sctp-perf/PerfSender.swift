@@ -105,6 +105,20 @@ final class PerfSender: @unchecked Sendable {
             stream += 1
             if stream == streams { stream = 0 }
         }
+        #if DEBUG
+        // Debug builds (those the tests run) check every message of the batch against the
+        // pattern's reader, and that its sequence number is its stream's next.
+        var expected = seqs
+        for message in outgoing.reversed() { expected[Int(message.streamIdentifier)] &-= 1 }
+        for message in outgoing where length >= PerfPattern.headerSize {
+            let stream = message.streamIdentifier
+            guard case .success(let decoded) = PerfPattern.verify(message.payload, stream: stream),
+                  decoded.seq == expected[Int(stream)] else {
+                preconditionFailure("batch message on stream \(stream) is not pattern message \(expected[Int(stream)])")
+            }
+            expected[Int(stream)] &+= 1
+        }
+        #endif
         sent += count
         sentBytes += count * length
         let future = client.send(outgoing, on: id)
