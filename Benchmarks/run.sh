@@ -14,7 +14,7 @@
 #   1. throughput: tsctp -> tsctp vs sctp-perf --client -> sctp-perf --server, message
 #      lengths 100, 1200, 8000, 65000, ordered and unordered, with plain UDP ceilings at the
 #      same datagram size (sendmmsg/recvmmsg; UDP GSO + GRO);
-#   2. messages per second of 64-byte messages (same pairs);
+#   2. messages per second of 64- and 100-byte messages (same pairs; RATE_LENGTHS);
 #   3. association setup rate (one client against a one-to-many server): serial (one
 #      association after another) and with --setup-concurrency K associations in flight;
 #   4. echo round-trip time p50/p99 (64 bytes, one message outstanding);
@@ -41,7 +41,7 @@
 #          the tables to FILE).
 # Env:     TSCTP (default /usr/lib/usrsctp/tsctp), SCTP_PERF / MEMORY_BENCHMARK (built
 #          binaries to use instead of building), LOSS_RATES / LOSS_LENGTHS (the loss part),
-#          IDATA_LENGTHS, AUTH_LENGTHS, SHARD_LENGTH.
+#          IDATA_LENGTHS, AUTH_LENGTHS, SHARD_LENGTH, RATE_LENGTHS (the rate64 part, default "64 100").
 # Needs: swift, cc, libusrsctp-dev and libusrsctp-examples (apt-get install -y libusrsctp-dev
 # libusrsctp-examples), python3 (free ports), ss (iproute2). No root needed.
 set -euo pipefail
@@ -281,12 +281,16 @@ throughput() {
     done
 }
 
+# Messages per second of small ordered messages, RATE_LENGTHS bytes (default 64 and 100).
+RATE_LENGTHS=${RATE_LENGTHS:-"64 100"}
 rate64() {
-    local round
-    for round in $(seq "$ROUNDS"); do
-        log "64-byte messages, round $round"
-        run_tsctp 64 0; record "mps64.usrsctp" "${MPS:-FAIL}"
-        run_perf 64 0; record "mps64.ours" "${MPS:-FAIL}"
+    local round length
+    for length in $RATE_LENGTHS; do
+        for round in $(seq "$ROUNDS"); do
+            log "$length-byte messages, round $round"
+            run_tsctp "$length" 0; record "mps$length.usrsctp" "${MPS:-FAIL}"
+            run_perf "$length" 0; record "mps$length.ours" "${MPS:-FAIL}"
+        done
     done
 }
 
@@ -540,9 +544,11 @@ want memory && memory
     fi
     if want rate64; then
         echo
-        echo "64-byte messages per second (ordered, receiver's count)"
-        a=$(median mps64.usrsctp 0); b=$(median mps64.ours 0)
-        printf '  usrsctp (tsctp) %12s   ours (sctp-perf) %12s   ours/usrsctp %s\n' "$a" "$b" "$(ratio "$a" "$b")"
+        echo "Small messages per second (ordered, receiver's count)"
+        for length in $RATE_LENGTHS; do
+            a=$(median "mps$length.usrsctp" 0); b=$(median "mps$length.ours" 0)
+            printf '  %4s B   usrsctp (tsctp) %12s   ours (sctp-perf) %12s   ours/usrsctp %s\n' "$length" "$a" "$b" "$(ratio "$a" "$b")"
+        done
     fi
     if want idata; then
         echo

@@ -200,6 +200,9 @@ struct PerfClient {
         var sent = 0
         var sentBytes = 0
         let start = Date()
+        if !echo && resetEvery == nil {
+            (sent, sentBytes) = try sendFromEventLoop(client, id: id, shared: shared, start: start)
+        }
         var nextReport = 1.0
         var lastReportedBytes = 0
         var lastReportTime = 0.0
@@ -207,7 +210,9 @@ struct PerfClient {
         var resetsAsked = 0
         let clock = ContinuousClock()
         let deadline = clock.now + .milliseconds(Int64(seconds * 1000))
-        var finished = false
+        // With --echo or --reset-every, this thread sends, a batch at a time (it waits for
+        // echoes and resets between batches); otherwise `sendFromEventLoop` has sent already.
+        var finished = !echo && resetEvery == nil
         while !finished {
             let batch = min(64, messages.map { $0 - sent } ?? 64)
             if batch <= 0 { break }
@@ -310,6 +315,38 @@ struct PerfClient {
             FileHandle.standardError.write(Data("error: EIO: \(report.verifyErrors) echo verification errors\n".utf8))
             throw ExitCode.failure
         }
+    }
+
+    /// Sends from the event loop (`PerfSender`) and waits until the last message is queued,
+    /// printing a progress line each second unless `--json`; returns the messages and bytes sent.
+    private func sendFromEventLoop(_ client: UDPEncapsulationEndpoint, id: AssociationID, shared: Locked<Shared>,
+                                   start: Date) throws -> (Int, Int) {
+        let outcome = Locked<Result<Void, any Error>?>(nil)
+        let sender = PerfSender(client: client, id: id, length: length, streams: streams, unordered: unordered, limit: messages,
+                                seconds: seconds) { error in
+            outcome.update { $0 = error.map { .failure($0) } ?? .success(()) }
+        }
+        sender.start()
+        var lastReportedBytes = 0
+        var lastReportTime = 0.0
+        while true {
+            let elapsed = Date().timeIntervalSince(start)
+            let nextReport = elapsed.rounded(.down) + 1
+            if outcome.wait(until: start.addingTimeInterval(nextReport), for: { $0 != nil }) { break }
+            guard !json else { continue }
+            // Once a second: the counters are the loop's.
+            let bytes = try client.eventLoop.submit { sender.sentBytes }.wait()
+            let now = Date().timeIntervalSince(start)
+            say(String(format: "  %6.1f s  %9.1f Mbit/s sent", now, Double(bytes - lastReportedBytes) * 8 / 1e6 / (now - lastReportTime)))
+            lastReportedBytes = bytes
+            lastReportTime = now
+        }
+        if case .failure(let error) = outcome.read({ $0! }) {
+            // A send after the association died fails as "no such association": say why it died.
+            if let ended = shared.read({ $0.ended }) { throw SCTPError(.connectionReset, "the association ended: \(ended)") }
+            throw error
+        }
+        return (sender.sent, sender.sentBytes)
     }
 
     /// The driver, once it exists, for the event handler (set before any association).

@@ -29,7 +29,13 @@ struct PerfServer {
         let id: AssociationID
         var peers: [String] = []
         var counts = ServedAssociation()
-        init(id: AssociationID) { self.id = id }
+        init(id: AssociationID) {
+            self.id = id
+            // The clock once every 32 pieces: the report's duration ends at the peer's
+            // SHUTDOWN (`.peerShutdown` sets `lastActivity`), or without one up to 31 pieces
+            // before the last.
+            counts.clockMask = 31
+        }
     }
 
     /// Event-loop state of the server.

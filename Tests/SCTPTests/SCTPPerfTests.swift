@@ -80,6 +80,33 @@ struct SCTPPerfTests {
         #expect(Self.int(served, "bytes") == Self.int(sent, "bytes"))
     }
 
+    @Test("without --echo the client sends from the event loop: the server counts exactly what the client sent, by count and by time",
+          arguments: [["--length", "64", "--streams", "3", "--messages", "100003"],
+                      ["--length", "100", "--messages", "513"],
+                      ["--length", "8", "--messages", "1000"],
+                      ["--length", "70000", "--unordered", "--messages", "30"],
+                      ["--length", "64", "--time", "1"]])
+    func sendsFromEventLoop(arguments: [String]) throws {
+        let (server, udp) = try Self.server()
+        defer { server.terminate() }
+        let client = try ChildProcess(try Self.tool(), ["--client", "127.0.0.1", "--udp-port", "0", "--peer-udp-port", udp, "--json"]
+                                      + arguments)
+        defer { client.terminate() }
+        #expect(client.waitForExit(seconds: 60) == 0, "client: \(client.standardError)")
+        #expect(server.waitForExit(seconds: 20) == 0, "server: \(server.standardError)")
+        let sent = try Self.json(client.standardOutput)
+        let served = try Self.json(server.standardOutput)
+        let length = Int(arguments[arguments.firstIndex(of: "--length")! + 1])!
+        if let index = arguments.firstIndex(of: "--messages") {
+            #expect(Self.int(sent, "messages") == Int(arguments[index + 1])!)
+        } else {
+            #expect((Self.int(sent, "messages") ?? 0) > 0)
+        }
+        #expect(Self.int(served, "messages") == Self.int(sent, "messages"))
+        #expect(Self.int(served, "bytes") == Self.int(sent, "bytes") && Self.int(sent, "bytes") == (Self.int(sent, "messages") ?? 0) * length)
+        #expect(sent["ended"] as? String == "shutdown" && served["ended"] as? String == "shutdown")
+    }
+
     @Test("--series: a CSV row per interval with cwnd, SRTT and acknowledged throughput; the last row counts every byte sent")
     func series() throws {
         let (server, udp) = try Self.server()

@@ -65,7 +65,8 @@ public final class UDPEncapsulationEndpoint: @unchecked Sendable {
     }
 
     /// Binds the UDP sockets and starts the endpoint. `onEvent` runs on the event loop for
-    /// every event of the core; a delivered message counts as read when it returns. Fails
+    /// every event of the core; a delivered message counts as read when it returns (its bytes
+    /// reopen the receive window once the events of that turn have been handed out). Fails
     /// with EINVAL for a configuration with `zeroChecksumMethod` (UDP detects no errors that
     /// CRC32c would not).
     public static func start(options: Options, on eventLoop: any EventLoop,
@@ -302,7 +303,7 @@ extension UDPEncapsulationEndpoint: EndpointEventSink {
     func endpointDriver(_ driver: EndpointDriver, deliver event: SCTPEvent) {
         onEvent(event)
         if case .message(let id, let message) = event {
-            driver.consumed(bytes: message.payload.readableBytes, on: id)
+            driver.consumedDuringDispatch(bytes: message.payload.readableBytes, on: id)
         }
     }
 }

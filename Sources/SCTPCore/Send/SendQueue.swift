@@ -384,7 +384,9 @@ public struct SendQueue: Sendable {
     @inline(__always)
     public var nextMessageRemainingBytes: Int? {
         if interleaving { return interleavedNextRemainingBytes }
-        if let current { return current.message.payload.readableBytes - current.offset }
+        // Read through `current` in place: `if let current` copied the whole record (and
+        // retained its payload), twice per chunk cut.
+        if let length = current?.message.payload.readableBytes, let offset = current?.offset { return length - offset }
         guard let id = scheduler.peek else { return nil }
         return streams.headBytes(id)
     }
@@ -460,10 +462,11 @@ public struct SendQueue: Sendable {
     public mutating func nextChunk(tsn: TSN, maxPayloadSize: Int, now: SCTPInstant? = nil) -> CutChunk? {
         guard maxPayloadSize > 0 else { return nil }
         if interleaving { return nextInterleavedChunk(tsn: tsn, maxPayloadSize: maxPayloadSize, now: now) }
-        if current == nil && !startNextMessage(now: now) { return nil }
         // The message being cut is moved out of `current` and back (if fragments remain):
-        // each `current!.field` read copied the whole record (and retained its payload).
-        var progress = current.take()!
+        // each `current!.field` read copied the whole record (and retained its payload). A
+        // new message goes to `current` only when fragments of it remain (a message cut
+        // whole, the usual small one, was copied in and out of it: 132 bytes each way).
+        guard var progress = current.take() ?? startNextMessage(now: now) else { return nil }
         let policy = CutChunk.Policy(expiry: progress.message.expiry, maxRetransmissions: progress.message.maxRetransmissions,
                                      context: progress.message.context)
 
@@ -497,9 +500,10 @@ public struct SendQueue: Sendable {
         return CutChunk(chunk: chunk, policy: policy)
     }
 
-    /// Takes the head message of the stream the scheduler chooses as the current message,
-    /// dropping the heads whose lifetime ended by `now`.
-    private mutating func startNextMessage(now: SCTPInstant?) -> Bool {
+    /// Takes the head message of the stream the scheduler chooses, to be cut next (the
+    /// caller keeps it as `current` while fragments of it remain), dropping the heads whose
+    /// lifetime ended by `now`.
+    private mutating func startNextMessage(now: SCTPInstant?) -> MessageInProgress? {
         while let id = scheduler.next() {
             if !paused.isEmpty, let left = paused.allowance[id] { paused.allowance[id] = max(left - 1, 0) }
             let head: Result<MessageInProgress, ExpiredMessage> = modifyStream(id) { stream in
@@ -514,8 +518,7 @@ public struct SendQueue: Sendable {
             }
             switch head {
             case .success(let started):
-                current = started
-                return true
+                return started
             case .failure(let dropped):
                 // Expired before it was sent: it never got an SSN, so the peer misses nothing.
                 queuedBytes -= dropped.message.payload.readableBytes
@@ -524,7 +527,7 @@ public struct SendQueue: Sendable {
                 scheduler.didSend(stream: id, bytes: 0, endsMessage: true, streamIsEmpty: !hasRegisteredMessages(id))
             }
         }
-        return false
+        return nil
     }
 
     private struct ExpiredMessage: Error {

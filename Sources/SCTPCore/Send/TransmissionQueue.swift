@@ -252,7 +252,10 @@ struct TransmissionQueue {
         let policyNow = peerSupportsForwardTSN ? now : nil
         /// The packet (index among the builder's) the last new chunk went into.
         var lastPacket = -1
-        while !queue.isEmpty, outstanding.canSendNewChunk, flight < window, nextDataPath == index {
+        // `nextDataPath` only where a message asked for a destination: calling the computed
+        // property copied the whole transmission queue (about 600 bytes) per chunk.
+        while !queue.isEmpty, outstanding.canSendNewChunk, flight < window,
+              (queue.hasDestinations ? nextDataPath : primaryPath) == index {
             let peerWindow = outstanding.peerReceiverWindow
             // The stream scheduler learns where packets end (round robin per packet switches
             // streams there): before the first new chunk of every packet.

@@ -307,11 +307,29 @@ final class UDPTransport: DatagramTransport, ChannelSocketMaker, OwnLoopSocketMa
             let entry = info[index]
             guard entry.truncated == 0, let source = Self.source(of: entry) else { continue }
             // Each datagram gets a buffer of its own: a small packet kept (a message the
-            // application has not read) holds no 64 KiB receive slot.
-            var datagram = allocator.buffer(capacity: entry.length)
-            datagram.writeBytes(UnsafeRawBufferPointer(start: space + index * slot, count: entry.length))
-            received(datagram, from: source, udpPort: Int(entry.port), at: local,
-                     congestionExperienced: entry.ecn == 3, segmentSize: Int(entry.segment_size))
+            // application has not read) holds no 64 KiB receive slot. So does each datagram
+            // of a GRO run: as slices of the run's one buffer, every small DATA payload would
+            // be copied out again by the core (`DataReceiver.compact`), an allocation per
+            // message.
+            let base = space + index * slot
+            let segmentSize = Int(entry.segment_size)
+            let congestion = entry.ecn == 3
+            guard segmentSize > 0, entry.length > segmentSize else {
+                var datagram = allocator.buffer(capacity: entry.length)
+                datagram.writeBytes(UnsafeRawBufferPointer(start: base, count: entry.length))
+                deliver(datagram, from: source, udpPort: Int(entry.port), to: local, congestionExperienced: congestion)
+                continue
+            }
+            receiveOffload.runs += 1
+            receiveOffload.packets += (entry.length + segmentSize - 1) / segmentSize
+            var offset = 0
+            while offset < entry.length {
+                let length = min(segmentSize, entry.length - offset)
+                var datagram = allocator.buffer(capacity: length)
+                datagram.writeBytes(UnsafeRawBufferPointer(start: base + offset, count: length))
+                deliver(datagram, from: source, udpPort: Int(entry.port), to: local, congestionExperienced: congestion)
+                offset += length
+            }
         }
         stack.readComplete()
     }
