@@ -11,7 +11,7 @@ extension Association {
     var fragmentationPoint: Int {
         let chunkSize = paths.indices.contains(primaryPath)
             ? paths[primaryPath].fragmentChunkSize : TransmissionQueue.pmdcs(mtu: configuration.pathMTU)
-        let header = tx.interleaving ? IDataChunk.headerSize : DataChunk.headerSize
+        let header = interleaving ? IDataChunk.headerSize : DataChunk.headerSize
         let authentication = packetAuthenticator().map {
             $0.chunks.contains(ChunkType.data) || $0.chunks.contains(ChunkType.iData) ? $0.chunkSize : 0
         } ?? 0
