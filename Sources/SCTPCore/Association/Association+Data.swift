@@ -317,27 +317,31 @@ extension Association {
     /// other chunks must be dropped.
     func handleData(_ chunk: DataChunk, from source: IPAddress? = nil, now: SCTPInstant) -> Bool {
         // §6.2 / §9.2: no new data after SHUTDOWN was received.
-        guard dataArrives(from: source, now: now) else { return true }
-        return conclude(receiver.receive(chunk), streamIdentifier: chunk.streamIdentifier, tsn: chunk.tsn, kind: "DATA", now: now)
+        guard let data = dataArrives(from: source, now: now) else { return true }
+        return conclude(data.pointee.receiver.receive(chunk), streamIdentifier: chunk.streamIdentifier, tsn: chunk.tsn,
+                        kind: "DATA", data: data, now: now)
     }
 
-    /// Notes a DATA or I-DATA chunk's arrival; false in the states that take no new data.
+    /// Notes a DATA or I-DATA chunk's arrival; `nil` in the states that take no new data,
+    /// else the data transfer state (taken once per chunk).
     @inline(__always)
-    func dataArrives(from source: IPAddress?, now: SCTPInstant) -> Bool {
-        guard state == .established || state == .shutdownPending || state == .shutdownSent else { return false }
+    func dataArrives(from source: IPAddress?, now: SCTPInstant) -> UnsafeMutablePointer<DataTransferState>? {
+        guard state == .established || state == .shutdownPending || state == .shutdownSent else { return nil }
         if let source { lastDataSource = source }
         lastDataActivity = now
-        dataStatistics.dataChunksReceived += 1
-        return true
+        let data = dataState
+        data.pointee.statistics.dataChunksReceived += 1
+        return data
     }
 
     /// Acts on the receiver's verdict on a DATA or I-DATA chunk (`kind`) and delivers what
     /// became deliverable; false when the association ended (no user data: ABORT).
     @inline(__always)
-    func conclude(_ outcome: DataReceiver.Outcome, streamIdentifier: UInt16, tsn: TSN, kind: String, now: SCTPInstant) -> Bool {
+    func conclude(_ outcome: DataReceiver.Outcome, streamIdentifier: UInt16, tsn: TSN, kind: String,
+                  data: UnsafeMutablePointer<DataTransferState>, now: SCTPInstant) -> Bool {
         switch outcome {
         case .duplicate:
-            dataStatistics.duplicateDataChunksReceived += 1
+            data.pointee.statistics.duplicateDataChunksReceived += 1
         case .accepted, .dropped:
             break
         case .invalidStream:
@@ -349,13 +353,16 @@ extension Association {
                   reason: .protocolViolation("\(kind) without user data"), now: now)
             return false
         }
-        deliverMessages()
+        deliverMessages(from: data)
         return true
     }
 
     /// Hands every deliverable message to the user as events.
-    func deliverMessages() {
-        while let output = receiver.poll() {
+    func deliverMessages() { deliverMessages(from: dataState) }
+
+    @inline(__always)
+    private func deliverMessages(from data: UnsafeMutablePointer<DataTransferState>) {
+        while let output = data.pointee.receiver.poll() {
             switch output {
             case .message(let message):
                 events.append(.message(id, message))

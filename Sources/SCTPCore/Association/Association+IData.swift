@@ -39,8 +39,9 @@ extension Association {
     /// One I-DATA chunk (RFC 8260 §2.1) from `source`; false when the association ended and the
     /// packet's other chunks must be dropped.
     func handleIData(_ chunk: IDataChunk, from source: IPAddress? = nil, now: SCTPInstant) -> Bool {
-        guard dataArrives(from: source, now: now) else { return true }
-        return conclude(receiver.receive(chunk), streamIdentifier: chunk.streamIdentifier, tsn: chunk.tsn, kind: "I-DATA", now: now)
+        guard let data = dataArrives(from: source, now: now) else { return true }
+        return conclude(data.pointee.receiver.receive(chunk), streamIdentifier: chunk.streamIdentifier, tsn: chunk.tsn,
+                        kind: "I-DATA", data: data, now: now)
     }
 
     /// I-FORWARD-TSN (RFC 8260 §2.3.2).

@@ -224,7 +224,8 @@ final class Association {
     /// The peer's initial TSN, once data transfer started (`startDataTransfer`).
     var dataTransferStart: TSN?
     /// The transmission queue, the receiver and the data counters, made on first use
-    /// (`DataTransferState.swift`: `tx`, `receiver`, `dataStatistics`).
+    /// (`DataTransferState.swift`: `tx`, `receiver`, `dataStatistics`). Never replaced once
+    /// made: a pointer read from it stays valid for the association's life.
     #if DEBUG
     var dataSlot = DataTransferSlot()
     #else
