@@ -113,16 +113,16 @@ extension Association {
                 }
                 return .skip
             case .unsupportedHMAC(let identifier):
-                statistics.authenticationRefusedPackets += 1
+                dataStatistics.authenticationRefusedPackets += 1
                 queueControl(.error(ErrorChunk(causes: [.unsupportedHMACIdentifier(UnsupportedHMACIdentifierCause(hmacIdentifier: identifier))])))
                 return .stop
             case .refused:
-                statistics.authenticationRefusedPackets += 1
+                dataStatistics.authenticationRefusedPackets += 1
                 return .stop
             }
         }
         if !currentChunkAuthenticated && authenticationSummary.localChunks.contains(chunk.type) {
-            statistics.unauthenticatedChunksDropped += 1
+            dataStatistics.unauthenticatedChunksDropped += 1
             return .skip
         }
         return .process

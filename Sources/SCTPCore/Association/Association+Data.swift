@@ -35,18 +35,24 @@ extension Association {
     }
 
     /// Bytes of user data waiting to be sent (not yet cut into chunks).
-    var queuedBytes: Int { tx.queue.queuedBytes }
+    var queuedBytes: Int { dataSlot.pointer?.pointee.tx.queue.queuedBytes ?? 0 }
 
-    /// Sets up both directions of data transfer once the peer's parameters are known.
+    /// Sets up both directions of data transfer once the peer's parameters are known: fresh
+    /// congestion control on every path (§7.2.1: ssthresh from the peer's a_rwnd), and the
+    /// receiver and transmission queue (now if messages were queued before, otherwise when
+    /// first used: `makeDataState`).
     func startDataTransfer(peerInitialTSN: TSN) {
-        receiver = DataReceiver(peerInitialTSN: peerInitialTSN, inboundStreamCount: inboundStreams,
-                                configuration: .init(configuration))
+        dataTransferStart = peerInitialTSN
+        for index in paths.indices { paths[index].resetCongestion(peerReceiverWindow: peerReceiverWindow) }
         reconfig = configuration.streamReconfiguration && peerSupportsReconfiguration
             ? ReconfigurationState(localInitialTSN: nextTSN, peerInitialTSN: peerInitialTSN,
                                    permissions: configuration.streamResetPermissions)
             : nil
         startAddressReconfiguration(peerInitialTSN: peerInitialTSN)
-        let removed = tx.configure(outboundStreams: outboundStreams, peerReceiverWindow: peerReceiverWindow)
+        guard let state = dataSlot.pointer else { return }
+        state.pointee.receiver = DataReceiver(peerInitialTSN: peerInitialTSN, inboundStreamCount: inboundStreams,
+                                              configuration: .init(configuration))
+        let removed = state.pointee.tx.configure(outboundStreams: outboundStreams, peerReceiverWindow: peerReceiverWindow)
         for message in removed {
             events.append(.sendFailed(id, FailedMessage(unsent: message)))
         }
@@ -86,24 +92,32 @@ extension Association {
         for chunk in pendingControl { builder.add(chunk) }
         let hasControl = !pendingControl.isEmpty
         pendingControl.removeAll()
+        // Without a data transfer state nothing was ever queued, sent or received: no SACK is
+        // owed and no DATA waits, so the packet holds the control chunks only (and the state
+        // is not made for that).
+        guard let data = dataSlot.pointer else {
+            spareBuilderStorage = builder.finish(into: &outbox)
+            if state == .shutdownPending || state == .shutdownReceived { progressShutdown(now: now) }
+            return
+        }
 
         // In SHUTDOWN-ACK-SENT no SACK goes out (§9.2): all the peer's data was acknowledged
         // before its SHUTDOWN, and a SACK (a window update after the application read, say)
         // that crosses the peer's SHUTDOWN COMPLETE finds no association there and draws an
         // ABORT, which would end a finished shutdown as an abort. One owed is dropped.
-        if state == .shutdownAckSent && (receiver.isSackOwed || receiver.sackDeadline != nil) {
-            _ = receiver.takeSack()
+        if state == .shutdownAckSent && (data.pointee.receiver.isSackOwed || data.pointee.receiver.sackDeadline != nil) {
+            _ = data.pointee.receiver.takeSack()
         }
 
         // The SACK goes in before any DATA. One that is owed but not due yet rides along only
         // if the packet goes out anyway: it is prepared first (changing nothing) and kept only
         // then. Whether DATA may go is only guessed here (something waits to be sent).
         let replyPath = sackReplyPath ?? pathIndex
-        let sackDue = receiver.isSackDue(at: now)
-        let mayCarryData = canSendData && tx.hasDataToSend
+        let sackDue = data.pointee.receiver.isSackDue(at: now)
+        let mayCarryData = canSendData && data.pointee.tx.hasDataToSend
         var bundledSack: SackChunk? = nil
-        if replyPath == pathIndex && (sackDue || (receiver.isSackOwed && (hasControl || mayCarryData))) {
-            let sack = receiver.peekSack()
+        if replyPath == pathIndex && (sackDue || (data.pointee.receiver.isSackOwed && (hasControl || mayCarryData))) {
+            let sack = data.pointee.receiver.peekSack()
             builder.add(acknowledgement(sack))
             if let tsn = ecnEchoTSN { builder.add(.ecne(ECNEChunk(lowestTSN: tsn))) }
             bundledSack = sack
@@ -113,40 +127,43 @@ extension Association {
         var redirected: [Transmit] = []
         if canSendData {
             let context = transmissionContext
-            filled = tx.fill(&builder, path: pathIndex, now: now, context: context)
+            filled = data.pointee.tx.fill(&builder, path: pathIndex, paths: &paths, now: now, context: context)
             // Messages sent to a chosen peer address go in packets of their own to that path.
-            let (packets, newChunks) = tx.fillRedirected(after: pathIndex, now: now, context: context) { mtu, destination in
+            let (packets, newChunks) = data.pointee.tx.fillRedirected(after: pathIndex, paths: &paths, now: now,
+                                                                      context: context) { mtu, destination in
                 makePacketBuilder(mtu: mtu, destination: destination)
             }
             redirected = packets
-            statistics.dataChunksSent += filled.newChunks + newChunks
-            statistics.dataChunksRetransmitted += filled.retransmittedChunks
+            data.pointee.statistics.dataChunksSent += filled.newChunks + newChunks
+            data.pointee.statistics.dataChunksRetransmitted += filled.retransmittedChunks
             if filled.sentNewData || newChunks > 0 { lastDataActivity = now }
             reportFailedMessages()
         }
         // The last queued messages may have just expired (PR-SCTP) instead of leaving: a
         // pending shutdown must not wait for a SACK that no longer comes.
-        let expiredLast = (state == .shutdownPending || state == .shutdownReceived) && tx.isIdle
+        let expiredLast = (state == .shutdownPending || state == .shutdownReceived) && data.pointee.tx.isIdle
         defer { if expiredLast { progressShutdown(now: now) } }
         let packetGoesOut = hasControl || filled.sentData
         if let sack = bundledSack {
             // Not due and alone in the packet: it waits for its timer or the next packet.
             if sackDue || packetGoesOut {
-                receiver.sackSent(sack)
+                data.pointee.receiver.sackSent(sack)
                 spareBuilderStorage = builder.finish(into: &outbox)
             }
         } else {
-            if replyPath != pathIndex && (sackDue || (receiver.isSackOwed && packetGoesOut)) {
-                sendControl([acknowledgement(receiver.takeSack())] + ecnEchoChunks, to: replyPath)
+            if replyPath != pathIndex && (sackDue || (data.pointee.receiver.isSackOwed && packetGoesOut)) {
+                sendControl([acknowledgement(data.pointee.receiver.takeSack())] + ecnEchoChunks, to: replyPath)
             }
             spareBuilderStorage = builder.finish(into: &outbox)
         }
         outbox.append(contentsOf: redirected)
         // New DATA measures the RTT: the path is not idle (§8.3) and needs no heartbeat.
         if filled.sentNewData { paths[pathIndex].lastSent = now }
-        if filled.sentData || !redirected.isEmpty { tx.armT3IfNeeded(now: now) }
+        if filled.sentData || !redirected.isEmpty { data.pointee.tx.armT3IfNeeded(paths: &paths, primaryPath: primaryPath, now: now) }
         // The tail loss probe restarts with every DATA sent on the path.
-        if filled.sentData { tx.armProbe(path: pathIndex, now: now, minimum: configuration.tailLossProbeMinimum) }
+        if filled.sentData {
+            data.pointee.tx.armProbe(path: pathIndex, paths: &paths, now: now, minimum: configuration.tailLossProbeMinimum)
+        }
     }
 
     /// A packet builder for DATA (and what bundles with it) to a path.
@@ -214,8 +231,8 @@ extension Association {
         paths[index].probeDeadline = nil
         guard state != .closed, let entry = tx.outstanding.probeEntry(on: PathID(index)) else { return }
         paths[index].tailProbesSent += 1
-        statistics.tailLossProbes += 1
-        statistics.dataChunksRetransmitted += 1
+        dataStatistics.tailLossProbes += 1
+        dataStatistics.dataChunksRetransmitted += 1
         var chunk = entry.chunk
         chunk.dataFlags.insert(.immediate)
         var builder = makePacketBuilder(mtu: paths[index].mtu, destination: paths[index].address)
@@ -227,7 +244,7 @@ extension Association {
         builder.finish(into: &outbox)
         paths[index].congestion.onTransmit(now: now)
         // The next probe, if this one or its answer is lost too, after twice the time.
-        tx.armProbe(path: index, now: now, minimum: configuration.tailLossProbeMinimum)
+        tx.armProbe(path: index, paths: &paths, now: now, minimum: configuration.tailLossProbeMinimum)
     }
 
     // MARK: T3-rtx
@@ -239,7 +256,7 @@ extension Association {
         paths[index].t3Deadline = nil
         paths[index].probeDeadline = nil
         paths[index].tailProbesSent = 0  // the retransmission T3 sends may be probed again
-        statistics.retransmissionTimeouts += 1
+        dataStatistics.retransmissionTimeouts += 1
         paths[index].rto.backOff()
         recordError(path: index, now: now)
         guard state != .closed else { return }
@@ -260,7 +277,7 @@ extension Association {
         guard state != .cookieWait && state != .cookieEchoed else { return }
         let outcome: SackOutcome
         let releasedBefore = tx.outstanding.nonRenegablyAckedChunks
-        defer { statistics.nonRenegablyAckedChunks += tx.outstanding.nonRenegablyAckedChunks - releasedBefore }
+        defer { dataStatistics.nonRenegablyAckedChunks += tx.outstanding.nonRenegablyAckedChunks - releasedBefore }
         do {
             outcome = try tx.outstanding.handleSack(sack, now: now, cumulativeOnly: cumulativeOnly,
                                                     nonRenegableFrom: nonRenegableFrom)
@@ -270,7 +287,7 @@ extension Association {
             return
         }
         if outcome.isStale { return }
-        statistics.fastRetransmitMarks += outcome.fastRetransmitTSNs.count
+        dataStatistics.fastRetransmitMarks += outcome.fastRetransmitTSNs.count
         // §7.2.4 step 3: the next transmission sends a whole packet of them, regardless of cwnd.
         if !outcome.fastRetransmitTSNs.isEmpty { tx.fastRetransmitPending = true }
         tx.lastPeerWindow = sack.advertisedReceiverWindowCredit
@@ -283,7 +300,7 @@ extension Association {
             }
         }
         // T3 restarts with the RTO from before this SACK's RTT sample, as it always has.
-        tx.updateTimers(after: outcome, cumulativeTSNAck: sack.cumulativeTSNAck, now: now)
+        tx.updateTimers(after: outcome, cumulativeTSNAck: sack.cumulativeTSNAck, paths: &paths, now: now)
         if let sample = outcome.rttSample, paths.indices.contains(sample.path.rawValue) {
             paths[sample.path.rawValue].rto.addSample(sample.rtt)
         }
@@ -293,7 +310,7 @@ extension Association {
             let index = statistics.path.rawValue
             if statistics.newlyAckedBytes > 0 {
                 paths[index].tailProbesSent = 0
-                tx.armProbe(path: index, now: now, minimum: configuration.tailLossProbeMinimum)
+                tx.armProbe(path: index, paths: &paths, now: now, minimum: configuration.tailLossProbeMinimum)
             } else if tx.outstanding.bytesInFlight(on: statistics.path) == 0 {
                 paths[index].probeDeadline = nil
             }
@@ -318,7 +335,7 @@ extension Association {
     /// A packet the driver reported CE-marked carried DATA from `lowestTSN` on: echo it
     /// with every SACK until a CWR covers it (the highest such TSN is kept, as in Linux).
     func congestionExperienced(lowestTSN: TSN) {
-        statistics.congestionExperiencedPackets += 1
+        dataStatistics.congestionExperiencedPackets += 1
         if let pending = ecnEchoTSN, pending >= lowestTSN { return }
         ecnEchoTSN = lowestTSN
     }
@@ -329,11 +346,11 @@ extension Association {
     /// the highest TSN sent at the cut, which covers the echoed one.
     func handleECNEcho(_ echo: ECNEChunk) {
         guard echo.lowestTSN <= tx.outstanding.highestSentTSN else { return }  // never sent
-        statistics.ecnEchoesReceived += 1
+        dataStatistics.ecnEchoesReceived += 1
         let path = tx.outstanding.chunk(tsn: echo.lowestTSN)?.path.rawValue ?? primaryPath
         guard paths.indices.contains(path) else { return }
         if paths[path].congestion.onECNEcho(lowestTSN: echo.lowestTSN, highestSentTSN: tx.outstanding.highestSentTSN) {
-            statistics.ecnWindowReductions += 1
+            dataStatistics.ecnWindowReductions += 1
         }
         let point = max(paths[path].congestion.ecnReductionPoint ?? echo.lowestTSN, echo.lowestTSN)
         pendingControl.removeAll { if case .cwr = $0 { true } else { false } }
@@ -351,27 +368,31 @@ extension Association {
     /// other chunks must be dropped.
     func handleData(_ chunk: DataChunk, from source: IPAddress? = nil, now: SCTPInstant) -> Bool {
         // §6.2 / §9.2: no new data after SHUTDOWN was received.
-        guard dataArrives(from: source, now: now) else { return true }
-        return conclude(receiver.receive(chunk), streamIdentifier: chunk.streamIdentifier, tsn: chunk.tsn, kind: "DATA", now: now)
+        guard let data = dataArrives(from: source, now: now) else { return true }
+        return conclude(data.pointee.receiver.receive(chunk), streamIdentifier: chunk.streamIdentifier, tsn: chunk.tsn,
+                        kind: "DATA", data: data, now: now)
     }
 
-    /// Notes a DATA or I-DATA chunk's arrival; false in the states that take no new data.
+    /// Notes a DATA or I-DATA chunk's arrival; `nil` in the states that take no new data,
+    /// else the data transfer state (taken once per chunk).
     @inline(__always)
-    func dataArrives(from source: IPAddress?, now: SCTPInstant) -> Bool {
-        guard state == .established || state == .shutdownPending || state == .shutdownSent else { return false }
+    func dataArrives(from source: IPAddress?, now: SCTPInstant) -> UnsafeMutablePointer<DataTransferState>? {
+        guard state == .established || state == .shutdownPending || state == .shutdownSent else { return nil }
         if let source { lastDataSource = source }
         lastDataActivity = now
-        statistics.dataChunksReceived += 1
-        return true
+        let data = dataState
+        data.pointee.statistics.dataChunksReceived += 1
+        return data
     }
 
     /// Acts on the receiver's verdict on a DATA or I-DATA chunk (`kind`) and delivers what
     /// became deliverable; false when the association ended (no user data: ABORT).
     @inline(__always)
-    func conclude(_ outcome: DataReceiver.Outcome, streamIdentifier: UInt16, tsn: TSN, kind: String, now: SCTPInstant) -> Bool {
+    func conclude(_ outcome: DataReceiver.Outcome, streamIdentifier: UInt16, tsn: TSN, kind: String,
+                  data: UnsafeMutablePointer<DataTransferState>, now: SCTPInstant) -> Bool {
         switch outcome {
         case .duplicate:
-            statistics.duplicateDataChunksReceived += 1
+            data.pointee.statistics.duplicateDataChunksReceived += 1
         case .accepted, .dropped:
             break
         case .invalidStream:
@@ -383,13 +404,16 @@ extension Association {
                   reason: .protocolViolation("\(kind) without user data"), now: now)
             return false
         }
-        deliverMessages()
+        deliverMessages(from: data)
         return true
     }
 
     /// Hands every deliverable message to the user as events.
-    func deliverMessages() {
-        while let output = receiver.poll() {
+    func deliverMessages() { deliverMessages(from: dataState) }
+
+    @inline(__always)
+    private func deliverMessages(from data: UnsafeMutablePointer<DataTransferState>) {
+        while let output = data.pointee.receiver.poll() {
             switch output {
             case .message(let message):
                 events.append(.message(id, message))

@@ -15,9 +15,6 @@ extension SCTPConfiguration {
 }
 
 extension Association {
-    /// Whether this association sends and accepts I-DATA instead of DATA.
-    var interleaving: Bool { tx.interleaving }
-
     /// Applies what the peer's INIT or INIT ACK (or the cookie) said about interleaving, once
     /// data transfer is set up: I-DATA when both sides listed it (RFC 8260 §2.2.1). PR-SCTP
     /// with I-DATA needs I-FORWARD-TSN from the peer (FORWARD TSN cannot name messages by
@@ -25,8 +22,11 @@ extension Association {
     func negotiateInterleaving(_ features: PeerFeatures) {
         let on = configuration.interleaving && features.contains(.interleaving)
         if on && !features.contains(.interleavedForwardTSN) { peerSupportsForwardTSN = false }
-        tx.setInterleaving(on)
-        receiver.interleaving = on
+        interleaving = on
+        // Made later, the data transfer state takes it from `interleaving` (`makeDataState`).
+        guard let state = dataSlot.pointer else { return }
+        state.pointee.tx.setInterleaving(on)
+        state.pointee.receiver.interleaving = on
     }
 
     /// A chunk that breaks the association's choice between DATA and I-DATA (RFC 8260 §2.1:
@@ -39,8 +39,9 @@ extension Association {
     /// One I-DATA chunk (RFC 8260 §2.1) from `source`; false when the association ended and the
     /// packet's other chunks must be dropped.
     func handleIData(_ chunk: IDataChunk, from source: IPAddress? = nil, now: SCTPInstant) -> Bool {
-        guard dataArrives(from: source, now: now) else { return true }
-        return conclude(receiver.receive(chunk), streamIdentifier: chunk.streamIdentifier, tsn: chunk.tsn, kind: "I-DATA", now: now)
+        guard let data = dataArrives(from: source, now: now) else { return true }
+        return conclude(data.pointee.receiver.receive(chunk), streamIdentifier: chunk.streamIdentifier, tsn: chunk.tsn,
+                        kind: "I-DATA", data: data, now: now)
     }
 
     /// I-FORWARD-TSN (RFC 8260 §2.3.2).

@@ -33,6 +33,10 @@ extension Association {
         func fail(_ text: @autoclosure () -> String) {
             if violations.count < 48 { violations.append(prefix + text()) }
         }
+        // Without a data transfer state, the one `makeDataState` would make (not stored).
+        let data = dataSlot.pointer?.pointee ?? initialDataState()
+        let tx = data.tx
+        let receiver = data.receiver
         for line in tx.queue.checkInvariants() + tx.outstanding.checkInvariants(resetPoints: tx.resetPoints) + receiver.checkInvariants() {
             fail(line)
         }

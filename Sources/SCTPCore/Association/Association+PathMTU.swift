@@ -103,8 +103,8 @@ extension Association {
     private func applyPathMTU(path index: Int) {
         let prober = paths[index].pmtud
         if prober.probesAcknowledged > paths[index].pmtudCounted.probes || prober.blackHoles > paths[index].pmtudCounted.blackHoles {
-            statistics.pathMTUProbesAcknowledged += max(0, prober.probesAcknowledged - paths[index].pmtudCounted.probes)
-            statistics.pathMTUBlackHoles += max(0, prober.blackHoles - paths[index].pmtudCounted.blackHoles)
+            dataStatistics.pathMTUProbesAcknowledged += max(0, prober.probesAcknowledged - paths[index].pmtudCounted.probes)
+            dataStatistics.pathMTUBlackHoles += max(0, prober.blackHoles - paths[index].pmtudCounted.blackHoles)
         }
         paths[index].pmtudCounted = (prober.probesAcknowledged, prober.blackHoles)
         let size = paths[index].pmtud.effectiveMTU

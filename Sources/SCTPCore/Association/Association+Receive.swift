@@ -33,7 +33,7 @@ extension Association {
     func handle(_ packet: SCTPPacket, from source: IPAddress, now: SCTPInstant,
                 congestionExperienced: Bool = false) -> PacketOutcome {
         var outcome = PacketOutcome()
-        statistics.packetsReceived &+= 1
+        packetsReceived &+= 1
         var receivedData = false
         var lowestDataTSN: TSN? = nil
         var unsupported: [UnknownChunk] = []
@@ -58,10 +58,10 @@ extension Association {
                 if lowestDataTSN.map({ data.tsn < $0 }) ?? true { lowestDataTSN = data.tsn }
                 guard handleData(data, from: source, now: now) else { break chunks }
             case .sack(let sack):
-                statistics.sacksReceived += 1
+                dataStatistics.sacksReceived += 1
                 handleSack(sack, from: source, now: now)
             case .nrSack(let sack) where nonRenegableSacks:
-                statistics.sacksReceived += 1
+                dataStatistics.sacksReceived += 1
                 handleSack(sack.combined, from: source, now: now, nonRenegableFrom: sack.gapAckBlocks.count)
             case .heartbeat(let heartbeat):
                 handleHeartbeat(heartbeat, from: source)

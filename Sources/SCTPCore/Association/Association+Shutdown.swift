@@ -23,7 +23,7 @@ extension Association {
     /// acknowledged and is held until the answer says which numbering it belongs to (RFC 6525
     /// §5.1.4), so ending before the answer would lose it.
     func progressShutdown(now: SCTPInstant) {
-        guard tx.isIdle, !receiver.isHoldingForAssociationReset else { return }
+        guard isTransmissionIdle, dataSlot.pointer?.pointee.receiver.isHoldingForAssociationReset != true else { return }
         switch state {
         case .shutdownPending:
             enter(.shutdownSent(ShutdownProgress(t2Timeout: paths[primaryPath].rto.rto)))
@@ -39,7 +39,7 @@ extension Association {
     }
 
     private func sendShutdown(now: SCTPInstant) {
-        sendControl([.shutdown(ShutdownChunk(cumulativeTSNAck: receiver.tracker.cumulativeTSN))], to: primaryPath)
+        sendControl([.shutdown(ShutdownChunk(cumulativeTSNAck: peerCumulativeTSN))], to: primaryPath)
         armT2(now: now)
     }
 

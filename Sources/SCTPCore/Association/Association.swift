@@ -4,21 +4,23 @@ import SCTPWire
 
 /// One SCTP association: the RFC 9260 state machine. Its life is an `AssociationPhase`
 /// (the states of §4, with each phase's data); its association-wide timers are a
-/// `TimerTable`. It routes chunks to its parts (handshake, the `TransmissionQueue` with the
-/// per-path table, the `DataReceiver`, path management, shutdown) and collects what they
-/// produce: packets to send (`pollTransmit`), events (`pollEvent`) and its next deadline.
+/// `TimerTable`. It routes chunks to its parts (handshake, the per-path table, the
+/// `TransmissionQueue` and the `DataReceiver` (a `DataTransferState` made on first use),
+/// path management, shutdown) and collects what they produce: packets to send
+/// (`pollTransmit`), events (`pollEvent`) and its next deadline.
 ///
 /// It is driven by its `SCTPEndpoint`, never directly by I/O: packets, time and user calls
 /// come in as arguments.
 ///
-/// Exclusivity: the state the packet path reads and changes all the time (`tx`,
-/// `receiver`, `phase`, `timers`, `outbox`, `events`, ...) is marked `@exclusivity(unchecked)` in
+/// Exclusivity: the state the packet path reads and changes all the time (`paths`,
+/// `phase`, `timers`, `outbox`, `events`, ...) is marked `@exclusivity(unchecked)` in
 /// release builds. These are aggregates (arrays, deques, structs holding them) whose
 /// accesses contain calls, so the compiler cannot prove them free of overlap and checks
 /// each one at run time (`swift_beginAccess`: 15-20 % of the core's time in the core
 /// benchmark). An association is only ever used from one thread, by its endpoint; debug
 /// builds (every test, the seeded sweep included) keep the run-time checks, so an
-/// overlapping access introduced by a change still traps there.
+/// overlapping access introduced by a change still traps there. (`tx` and `receiver` live
+/// behind a pointer, `DataTransferSlot`, and are not checked in either build.)
 final class Association {
     let id: AssociationID
     /// The endpoint's configuration at setup, shared with the other associations set up with
@@ -27,6 +29,9 @@ final class Association {
     var configuration: SCTPConfiguration {
         _read { yield sharedConfiguration.value }
         _modify {
+            // The data transfer state is made with the configuration it would have been made
+            // with at setup (`makeDataState`).
+            if !hasDataState { _ = makeDataState() }
             if !isKnownUniquelyReferenced(&sharedConfiguration) {
                 sharedConfiguration = SharedConfiguration(sharedConfiguration.value)
             }
@@ -62,21 +67,30 @@ final class Association {
     @exclusivity(unchecked) var timers = TimerTable()
     #endif
 
-    /// The peer's paths (the transmission queue's per-path table).
-    var paths: [PeerPath] {
-        _read { yield tx.paths }
-        _modify { yield &tx.paths }
-    }
-    /// The path new data goes to now (§6.4); see `TransmissionQueue.primaryPath`.
+    /// The peer's paths, in the peer's order of addresses; `PathID(i)` is `paths[i]`.
+    #if DEBUG
+    var paths: [PeerPath] = []
+    #else
+    @exclusivity(unchecked) var paths: [PeerPath] = []
+    #endif
+    /// The path new data goes to now (§6.4): the primary, or an alternate while the primary
+    /// is failing (potentially failed, inactive, or its T3-rtx expired and it has not
+    /// answered since).
     var primaryPath: Int {
-        get { tx.primaryPath }
-        set { tx.primaryPath = newValue }
+        get { Int(storedPrimaryPath) }
+        set { storedPrimaryPath = UInt16(newValue) }
     }
-    /// The primary path chosen at setup; see `TransmissionQueue.configuredPrimaryPath`.
+    /// The primary path chosen at setup (the first address given to connect, or the peer's
+    /// source), remembered while `primaryPath` points to an alternate so that data returns
+    /// to it once it answers again (§6.4, RFC 7829).
     var configuredPrimaryPath: Int {
-        get { tx.configuredPrimaryPath }
-        set { tx.configuredPrimaryPath = newValue }
+        get { Int(storedConfiguredPrimaryPath) }
+        set { storedConfiguredPrimaryPath = UInt16(newValue) }
     }
+    // Path indices fit in 16 bits (a peer has at most `maximumPeerAddresses`, ≤ 255, and a
+    // few added by ASCONF).
+    private var storedPrimaryPath: UInt16 = 0
+    private var storedConfiguredPrimaryPath: UInt16 = 0
     /// Where the latest DATA came from: SACKs go back there (§6.4).
     #if DEBUG
     var lastDataSource: IPAddress?
@@ -104,15 +118,19 @@ final class Association {
     /// The handshake while this side sets the association up (COOKIE-WAIT, COOKIE-ECHOED).
     var handshake: HandshakeProgress? { phase.handshake }
 
-    // Negotiated at setup.
-    var outboundStreams: UInt16 = 0
-    var inboundStreams: UInt16 = 0
-    var peerReceiverWindow: UInt32 = 0
-    /// The peer supports FORWARD TSN (and PR-SCTP is on).
-    var peerSupportsForwardTSN: Bool {
-        get { tx.peerSupportsForwardTSN }
-        set { tx.peerSupportsForwardTSN = newValue }
+    // Negotiated at setup. The data transfer state is made from them (`makeDataState`): a
+    // change once data transfer started (RE-CONFIG adds streams) makes it first, with the
+    // counts it would have been made with.
+    var outboundStreams: UInt16 = 0 { willSet { makeDataStateIfStarted() } }
+    var inboundStreams: UInt16 = 0 { willSet { makeDataStateIfStarted() } }
+    var peerReceiverWindow: UInt32 = 0 { willSet { makeDataStateIfStarted() } }
+    /// The peer supports FORWARD TSN (and PR-SCTP is on); the transmission queue has a copy.
+    var peerSupportsForwardTSN = false {
+        didSet { dataSlot.pointer?.pointee.tx.peerSupportsForwardTSN = peerSupportsForwardTSN }
     }
+    /// Whether this association sends and accepts I-DATA instead of DATA (RFC 8260, set by
+    /// `negotiateInterleaving`); the transmission queue and the receiver have a copy.
+    var interleaving = false
     // The flags side by side, then the 4-byte values: no padding between them.
     /// ECN (RFC 9260 Appendix A) is in use: both sides announced ECN Capable.
     var ecnNegotiated = false
@@ -132,7 +150,10 @@ final class Association {
     /// The peer's Adaptation Layer Indication (RFC 5061), reported when the association comes up.
     var peerAdaptationIndication: UInt32?
     /// No DATA chunk sent or received so far.
-    var carriedNoDataYet: Bool { statistics.dataChunksSent == 0 && statistics.dataChunksReceived == 0 }
+    var carriedNoDataYet: Bool {
+        guard let state = dataSlot.pointer else { return true }
+        return state.pointee.statistics.dataChunksSent == 0 && state.pointee.statistics.dataChunksReceived == 0
+    }
     /// When user data last went out or came in (`SCTP_AUTOCLOSE` counts idleness from it).
     var lastDataActivity: SCTPInstant = .zero
     /// Stream reconfiguration (RFC 6525), both ways; `nil` until data transfer starts or when
@@ -198,28 +219,26 @@ final class Association {
     #endif
 
     // Data transfer.
-    var nextTSN: TSN
-    /// What waits to be sent, what is in flight, and the per-path table.
+    /// Our initial TSN.
+    let nextTSN: TSN
+    /// The peer's initial TSN, once data transfer started (`startDataTransfer`).
+    var dataTransferStart: TSN?
+    /// The transmission queue, the receiver and the data counters, made on first use
+    /// (`DataTransferState.swift`: `tx`, `receiver`, `dataStatistics`). Never replaced once
+    /// made: a pointer read from it stays valid for the association's life.
     #if DEBUG
-    var tx: TransmissionQueue
+    var dataSlot = DataTransferSlot()
     #else
-    @exclusivity(unchecked) var tx: TransmissionQueue
-    #endif
-    #if DEBUG
-    var receiver: DataReceiver
-    #else
-    @exclusivity(unchecked) var receiver: DataReceiver
+    @exclusivity(unchecked) var dataSlot = DataTransferSlot()
     #endif
 
     /// Consecutive unanswered retransmissions and heartbeats (Association.Max.Retrans, §8.1).
     var associationErrorCount = 0
 
-    /// Data transfer counters (`SCTPEndpoint.statistics(of:)`).
-    #if DEBUG
-    var statistics = AssociationStatistics()
-    #else
-    @exclusivity(unchecked) var statistics = AssociationStatistics()
-    #endif
+    /// SCTP packets sent and handed to the association (`statistics`; the other counters
+    /// are in the data transfer state).
+    var packetsSent = 0
+    var packetsReceived = 0
 
     /// Heartbeat nonces and jitter, seeded by the endpoint's injected random source.
     var random: SeededRandomSource
@@ -248,15 +267,12 @@ final class Association {
          localAddresses: [IPAddress], localTag: UInt32, initialTSN: TSN, randomSeed: UInt64) {
         self.id = id
         sharedConfiguration = shared
-        let configuration = shared.value
         self.localPort = localPort
         self.peerPort = peerPort
         self.localAddresses = localAddresses
         self.localTag = localTag
         nextTSN = initialTSN
         random = SeededRandomSource(seed: randomSeed)
-        tx = TransmissionQueue(configuration: configuration, initialTSN: initialTSN)
-        receiver = DataReceiver(peerInitialTSN: TSN(0), inboundStreamCount: 0, configuration: .init(configuration))
     }
 
     // MARK: Outputs
@@ -265,7 +281,7 @@ final class Association {
         if let now = transmitOwed { transmitData(now: now) }
         transmitOwed = nil
         guard let transmit = outbox.popFirst() else { return nil }
-        statistics.packetsSent &+= 1
+        packetsSent &+= 1
         // Only an established association's packets are kept for reuse: the handshake's
         // (INIT, COOKIE ECHO) would stay in the pool of an endpoint that sends nothing after.
         if state == .established { packetBuffers?.keep(transmit.datagram) }
@@ -285,7 +301,7 @@ final class Association {
             if earliest == nil || deadline < earliest! { earliest = deadline }
         }
         consider(timers.earliest)
-        consider(receiver.sackDeadline)
+        consider(sackDeadline)
         consider(autoCloseDeadline)
         for path in paths {
             consider(path.t3Deadline)
@@ -318,7 +334,9 @@ final class Association {
             paths[index].heartbeatDeadline = nil
             if paths[index].pmtudEnabled { paths[index].pmtud.stop() }
         }
-        for failed in tx.takeFailures() + tx.removeAll() { events.append(.sendFailed(id, failed)) }
+        if hasDataState {
+            for failed in tx.takeFailures() + tx.removeAll() { events.append(.sendFailed(id, failed)) }
+        }
         abandonReconfiguration()
         abandonAddressReconfiguration()
         if let event { events.append(event) }
@@ -379,14 +397,14 @@ final class Association {
             if state == .closed { return }
             if let deadline = paths[index].pmtudDeadline, deadline <= now { pathMTUTimerDue(path: index, now: now) }
         }
-        if let deadline = receiver.sackDeadline, deadline <= now { sendSack(now: now) }
+        if let deadline = sackDeadline, deadline <= now { sendSack(now: now) }
         if let deadline = autoCloseDeadline, deadline <= now { beginShutdown(now: now) }
     }
 
     /// `SCTP_AUTOCLOSE`: an established association with nothing queued or unacknowledged,
     /// and no user data either way for `autoClose`, shuts down gracefully.
     var autoCloseDeadline: SCTPInstant? {
-        guard let idle = configuration.autoClose, state == .established, tx.isIdle else { return nil }
+        guard let idle = configuration.autoClose, state == .established, isTransmissionIdle else { return nil }
         return lastDataActivity + idle
     }
 }

@@ -14,26 +14,37 @@ struct AuthKeyVector: Hashable, Sendable {
     private(set) var bytes: [UInt8]
 
     /// The CHUNKS list (empty when the parameter was left out).
-    var chunkTypes: [UInt8] {
-        guard let value = parameterValue(ChunkListParameter.parameterType) else { return [] }
+    var chunkTypes: [UInt8] { Self.chunkTypes(in: bytes[...]) }
+
+    /// The HMAC-ALGO list.
+    var hmacIdentifiers: [UInt16] { Self.hmacIdentifiers(in: bytes[...]) }
+
+    /// The CHUNKS list of a vector's bytes (`AuthenticationState` keeps both vectors in one array).
+    static func chunkTypes(in bytes: ArraySlice<UInt8>) -> [UInt8] {
+        guard let value = parameterValue(ChunkListParameter.parameterType, in: bytes) else { return [] }
         return Array(bytes[value])
     }
 
-    /// The HMAC-ALGO list.
-    var hmacIdentifiers: [UInt16] {
-        guard let value = parameterValue(RequestedHMACAlgorithmParameter.parameterType) else { return [] }
+    /// The HMAC-ALGO list of a vector's bytes.
+    static func hmacIdentifiers(in bytes: ArraySlice<UInt8>) -> [UInt16] {
+        guard let value = parameterValue(RequestedHMACAlgorithmParameter.parameterType, in: bytes) else { return [] }
         return stride(from: value.lowerBound, to: value.upperBound - 1, by: 2).map { UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]) }
+    }
+
+    /// The chunk types a vector's bytes ask to be authenticated (`requiredChunks`).
+    static func requiredChunks(in bytes: ArraySlice<UInt8>) -> ChunkTypeSet {
+        ChunkTypeSet(chunkTypes(in: bytes).filter { !SCTPAuthenticationConfiguration.isForbiddenInChunkList($0) })
     }
 
     /// Where the value of the parameter of `type` lies in `bytes` (parameters end to end,
     /// without padding between them; both initializers checked the layout).
-    private func parameterValue(_ type: UInt16) -> Range<Int>? {
-        var offset = 0
+    private static func parameterValue(_ type: UInt16, in bytes: ArraySlice<UInt8>) -> Range<Int>? {
+        var offset = bytes.startIndex
         var match: Range<Int>?
-        while offset + 4 <= bytes.count {
+        while offset + 4 <= bytes.endIndex {
             let found = UInt16(bytes[offset]) << 8 | UInt16(bytes[offset + 1])
             let length = Int(UInt16(bytes[offset + 2]) << 8 | UInt16(bytes[offset + 3]))
-            guard length >= 4, offset + length <= bytes.count else { return nil }
+            guard length >= 4, offset + length <= bytes.endIndex else { return nil }
             if found == type { match = (offset + 4)..<(offset + length) }
             offset += length
         }
@@ -150,9 +161,7 @@ struct AuthKeyVector: Hashable, Sendable {
     var random: [UInt8] { Array(bytes[4..<36]) }
 
     /// The chunk types this side asks to be authenticated (those RFC 4895 §3.2 forbids ignored).
-    var requiredChunks: ChunkTypeSet {
-        ChunkTypeSet(chunkTypes.filter { !SCTPAuthenticationConfiguration.isForbiddenInChunkList($0) })
-    }
+    var requiredChunks: ChunkTypeSet { Self.requiredChunks(in: bytes[...]) }
 
     /// The association shared key (RFC 4895 §6.1): the endpoint-pair shared key, then the
     /// two vectors, the numerically smaller first (compared as big-endian numbers, the

@@ -7,15 +7,24 @@ import SCTPWire
 /// packet (the counters of refused packets and dropped chunks) lives in
 /// `AssociationStatistics` instead.
 struct AuthenticationState {
+    /// Our vector's bytes, then the peer's once known: one array for both (every association
+    /// announcing AUTH has them, and two arrays took 64 bytes more of the heap).
+    private var vectors: [UInt8]
+    /// Where our vector ends in `vectors`.
+    private let localLength: UInt16
+    /// Whether the peer's vector follows ours in `vectors`.
+    private var hasPeer = false
     /// Our RANDOM, CHUNKS and HMAC-ALGO as sent.
-    let local: AuthKeyVector
+    var local: AuthKeyVector { AuthKeyVector(trustedBytes: Array(localBytes)) }
     /// The peer's; `nil` while unknown, and for good when the peer does not support AUTH.
-    private(set) var peer: AuthKeyVector?
+    var peer: AuthKeyVector? { hasPeer ? AuthKeyVector(trustedBytes: Array(peerBytes)) : nil }
+    private var localBytes: ArraySlice<UInt8> { vectors[..<Int(localLength)] }
+    private var peerBytes: ArraySlice<UInt8> { vectors[Int(localLength)...] }
     /// The chunk types we require authenticated (our CHUNKS list). Read from the vector, not
     /// kept (the association's `AuthenticationSummary` keeps both lists for the packet path).
-    var localChunks: ChunkTypeSet { local.requiredChunks }
+    var localChunks: ChunkTypeSet { AuthKeyVector.requiredChunks(in: localBytes) }
     /// The chunk types the peer requires authenticated: our AUTH chunk goes before the first.
-    var peerChunks: ChunkTypeSet { peer?.requiredChunks ?? ChunkTypeSet() }
+    var peerChunks: ChunkTypeSet { hasPeer ? AuthKeyVector.requiredChunks(in: peerBytes) : ChunkTypeSet() }
     /// The HMAC our AUTH chunks use: the first of the peer's list that we accept too.
     private(set) var sendAlgorithm: SCTPHMACAlgorithm = .sha1
     /// The HMAC identifiers we accept (what we announced).
@@ -27,16 +36,22 @@ struct AuthenticationState {
     var lastPeerKey: UInt16 = 0
 
     init(local: AuthKeyVector) {
-        self.local = local
+        vectors = local.bytes
+        localLength = UInt16(local.bytes.count)  // at most `AuthKeyVector.maximumLength`
         acceptedAlgorithms = HMACIdentifierSet(local.hmacIdentifiers)
     }
 
     /// Whether both sides announced AUTH.
-    var isNegotiated: Bool { peer != nil }
+    var isNegotiated: Bool { hasPeer }
 
     /// Takes the peer's vector: what it wants authenticated and the HMAC to send with.
     mutating func setPeer(_ vector: AuthKeyVector) {
-        peer = vector
+        var both: [UInt8] = []
+        both.reserveCapacity(Int(localLength) + vector.bytes.count)
+        both.append(contentsOf: localBytes)
+        both.append(contentsOf: vector.bytes)
+        vectors = both
+        hasPeer = true
         macs = []
         sendAlgorithm = .sha1
         for id in vector.hmacIdentifiers {
@@ -61,6 +76,7 @@ struct AuthenticationState {
     mutating func mac(key: UInt16, algorithm: SCTPHMACAlgorithm, keys: [UInt16: [UInt8]]) -> AuthMAC? {
         if let cached = cachedMAC(key: key, algorithm: algorithm) { return cached }
         guard let peer, let shared = keys[key] else { return nil }
+        let local = local
         let mac = AuthMAC(algorithm: algorithm, key: AuthKeyVector.associationKey(sharedKey: shared, local: local, peer: peer))
         if macs.count >= 16 { macs.removeFirst() }
         macs.append((key, algorithm, mac))
@@ -88,24 +104,29 @@ struct AuthenticationState {
 /// trivial values; the MACs (about 140 bytes each) in a box made only once a packet is signed
 /// or verified, so that an association where AUTH is announced but never used (the default:
 /// empty chunk lists) keeps none.
+///
+/// The chunk lists are boxed too, and only when one is not empty (AUTH is announced by
+/// default with empty lists): two `ChunkTypeSet`s take 64 bytes aligned to 32.
 struct AuthenticationSummary {
     /// Both sides announced AUTH.
     var negotiated = false
-    /// The chunk types we require authenticated (empty unless negotiated).
-    var localChunks = ChunkTypeSet()
-    /// The chunk types the peer requires authenticated (empty unless negotiated).
-    var peerChunks = ChunkTypeSet()
     /// Whether `sender` was found from the AUTH state (once, not per packet); a summary made
     /// afresh after any change of that state forgets it.
     var senderKnown = false
+    /// The two chunk lists when either is not empty.
+    private let lists: ValueBox<(local: ChunkTypeSet, peer: ChunkTypeSet)>?
     private var macs: AuthenticationMACs?
 
-    init() {}
+    /// The chunk types we require authenticated (empty unless negotiated).
+    var localChunks: ChunkTypeSet { lists?.value.local ?? ChunkTypeSet() }
+    /// The chunk types the peer requires authenticated (empty unless negotiated).
+    var peerChunks: ChunkTypeSet { lists?.value.peer ?? ChunkTypeSet() }
+
+    init() { lists = nil }
 
     init(negotiated: Bool, localChunks: ChunkTypeSet, peerChunks: ChunkTypeSet) {
         self.negotiated = negotiated
-        self.localChunks = localChunks
-        self.peerChunks = peerChunks
+        lists = localChunks.isEmpty && peerChunks.isEmpty ? nil : ValueBox((localChunks, peerChunks))
     }
 
     /// What signs our packets, once `senderKnown`.

@@ -11,7 +11,7 @@ extension Association {
     var fragmentationPoint: Int {
         let chunkSize = paths.indices.contains(primaryPath)
             ? paths[primaryPath].fragmentChunkSize : TransmissionQueue.pmdcs(mtu: configuration.pathMTU)
-        let header = tx.interleaving ? IDataChunk.headerSize : DataChunk.headerSize
+        let header = interleaving ? IDataChunk.headerSize : DataChunk.headerSize
         let authentication = packetAuthenticator().map {
             $0.chunks.contains(ChunkType.data) || $0.chunks.contains(ChunkType.iData) ? $0.chunkSize : 0
         } ?? 0
@@ -64,6 +64,7 @@ extension SCTPEndpoint {
     /// The messages PR-SCTP gave up on an association, per policy and stream
     /// (`SCTP_PR_ASSOC_STATUS`, `SCTP_PR_STREAM_STATUS`, RFC 7496); `nil` once it is gone.
     public func abandonedMessages(of id: AssociationID) -> AbandonedMessageStatistics? {
-        associations[id]?.tx.abandonedStatistics
+        guard let association = associations[id] else { return nil }
+        return association.dataSlot.pointer?.pointee.tx.abandonedStatistics ?? AbandonedMessageStatistics()
     }
 }

@@ -47,7 +47,7 @@ extension SCTPEndpoint {
     public func statistics(of id: AssociationID) -> AssociationStatistics? {
         guard let association = associations[id] else { return nil }
         var statistics = association.statistics
-        statistics.bytesAcknowledged = association.tx.outstanding.acknowledgedPayloadBytes
+        statistics.bytesAcknowledged = association.dataSlot.pointer?.pointee.tx.outstanding.acknowledgedPayloadBytes ?? 0
         return statistics
     }
 
@@ -64,8 +64,8 @@ extension SCTPEndpoint {
         }
         let primary = association.paths.indices.contains(association.primaryPath) ? association.primaryPath : nil
         return AssociationStatus(
-            state: association.state, peerReceiveWindow: association.tx.outstanding.peerReceiverWindow,
-            unacknowledgedChunks: association.tx.outstanding.unacknowledgedCount,
+            state: association.state, peerReceiveWindow: association.peerWindowAsTracked,
+            unacknowledgedChunks: association.dataSlot.pointer?.pointee.tx.outstanding.unacknowledgedCount ?? 0,
             pendingBytes: association.queuedBytes, inboundStreams: association.inboundStreams,
             outboundStreams: association.outboundStreams, primaryAddress: primary.map { association.paths[$0].address },
             fragmentationPoint: association.fragmentationPoint, paths: paths,

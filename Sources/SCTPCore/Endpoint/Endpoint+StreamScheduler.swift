@@ -4,7 +4,8 @@ extension SCTPEndpoint {
     /// The stream scheduler an association runs (`SCTP_STREAM_SCHEDULER`), `nil` once it is gone.
     public func streamScheduler(of id: AssociationID) -> StreamSchedulerKind? {
         guard let association = association(id), !association.isClosed else { return nil }
-        return association.tx.queue.schedulerKind
+        // Until the send queue is made (first use) the configuration names it.
+        return association.dataSlot.pointer?.pointee.tx.queue.schedulerKind ?? association.configuration.streamScheduler
     }
 
     /// Switches an association's stream scheduler (`SCTP_STREAM_SCHEDULER`). Queued messages

@@ -225,7 +225,7 @@ public final class SCTPEndpoint {
             if association.isClosed { reaped.append(association) }
             // An idle association keeps no spare packet array (memory per idle association);
             // one sending data keeps it from one transmission to the next.
-            if association.tx.isIdle && association.spareBuilderStorage.capacity > 0 {
+            if association.isTransmissionIdle && association.spareBuilderStorage.capacity > 0 {
                 association.spareBuilderStorage = []
             }
             // Nor the storage of its emptied packet and event queues (about 200 bytes), unless

@@ -5,10 +5,19 @@ import SCTPWire
 /// and the T3-rtx and heartbeat timers. The association's paths are a table of these
 /// (`TransmissionQueue.paths`), indexed by `PathID`.
 struct PeerPath {
+    // Every association has one per peer address, so the fields are laid out without padding
+    // (256 bytes with the tail loss probe's deadline; memory per idle association, issue 19): the 32-bit counters fill the gaps.
     let address: IPAddress
     var state: PathState
+    /// Tail loss probes sent on this path since a SACK last acknowledged new data (or T3-rtx
+    /// expired). (Here: it fills a gap before the counter below.)
+    var tailProbesSent: UInt8 = 0
+    private var storedErrorCount: UInt32 = 0
     /// Consecutive unacknowledged retransmissions / heartbeats on this path.
-    var errorCount = 0
+    var errorCount: Int {
+        get { Int(storedErrorCount) }
+        set { storedErrorCount = UInt32(clamping: newValue) }
+    }
     var rto: RTOEstimator
     /// The path MTU; its congestion controller's PMDCS follows it.
     var mtu: Int {
@@ -22,13 +31,8 @@ struct PeerPath {
     /// flight on this path and fewer than `TransmissionQueue.maxTailProbes` probes were sent
     /// since the last SACK that acknowledged new data.
     @PackedInstant var probeDeadline: SCTPInstant? = nil
-    /// Tail loss probes sent on this path since a SACK last acknowledged new data (or T3-rtx
-    /// expired).
-    var tailProbesSent: UInt8 = 0
     /// When the next heartbeat is due (idle or unconfirmed path).
     @PackedInstant var heartbeatDeadline: SCTPInstant? = nil
-    /// The nonce of the heartbeat in flight and when it was sent.
-    var heartbeatInFlight: (nonce: UInt64, sentAt: SCTPInstant)?
     /// When new DATA or a heartbeat (a chunk that measures the RTT) was last sent on this
     /// path: a path that carried one within HB.interval is not idle and gets no heartbeat (§8.3).
     @PackedInstant var lastSent: SCTPInstant? = nil
@@ -61,7 +65,18 @@ struct PeerPath {
     /// The path MTU discovery timer (`pmtud.deadline`, without making a prober).
     var pmtudDeadline: SCTPInstant? { prober?.value.deadline }
     /// The prober's counters already added to the association's statistics.
-    var pmtudCounted: (probes: Int, blackHoles: Int) = (0, 0)
+    var pmtudCounted: (probes: Int, blackHoles: Int) {
+        get { (Int(countedProbes), Int(countedBlackHoles)) }
+        set {
+            countedProbes = UInt32(clamping: newValue.probes)
+            countedBlackHoles = UInt32(clamping: newValue.blackHoles)
+        }
+    }
+    private var countedProbes: UInt32 = 0
+    private var countedBlackHoles: UInt32 = 0
+    /// The nonce of the heartbeat in flight and when it was sent (last: its 17 bytes leave
+    /// no padding inside the struct).
+    var heartbeatInFlight: (nonce: UInt64, sentAt: SCTPInstant)?
 
     /// The largest DATA chunk (header included) a message is cut into on this path: the PMDCS
     /// of its MTU, or with discovery on, a size no larger than the base PLPMTU's PMDCS such that

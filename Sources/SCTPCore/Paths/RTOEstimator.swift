@@ -83,22 +83,59 @@ public struct RTOParameters: Hashable, Sendable {
 ///   SRTT and RTTVAR, which ends the back-off.
 ///
 /// The caller applies Karn's rule (C5): no measurement from a retransmitted chunk.
+///
+/// Every path has one, so it is stored compactly (80 bytes, where `Duration`s took 168:
+/// memory per idle association, issue 19): times as whole nanoseconds in 64 bits (the
+/// arithmetic was in whole nanoseconds already; a parameter given finer than a nanosecond is
+/// truncated to one, and times saturate at about 292 years), the gains as 32-bit fractions.
 public struct RTOEstimator: Hashable, Sendable {
-    /// The parameters in use.
-    public private(set) var parameters: RTOParameters
-    /// The current retransmission timeout.
-    public private(set) var rto: Duration
-    /// The smoothed round-trip time, `nil` before the first measurement.
-    public private(set) var srtt: Duration?
-    /// The round-trip time variation, `nil` before the first measurement.
-    public private(set) var rttvar: Duration?
+    /// The parameters, packed: RTO.Initial, RTO.Min, RTO.Max and G in nanoseconds, α and β.
+    private var initialNanoseconds: Int64
+    private var minimumNanoseconds: Int64
+    private var maximumNanoseconds: Int64
+    private var granularityNanoseconds: Int64
+    private var alphaNumerator: UInt32
+    private var alphaDenominator: UInt32
+    private var betaNumerator: UInt32
+    private var betaDenominator: UInt32
+    /// The RTO, SRTT and RTTVAR in nanoseconds; `Self.none` before the first measurement.
+    private var rtoNanoseconds: Int64
+    private var srttNanoseconds = Self.none
+    private var rttvarNanoseconds = Self.none
     /// Back-offs since the last measurement.
     public private(set) var backoffCount = 0
 
+    /// No measurement (SRTT and RTTVAR are never negative).
+    private static let none = Int64.min
+
+    /// The parameters in use.
+    public var parameters: RTOParameters {
+        RTOParameters(initial: .nanoseconds(initialNanoseconds), minimum: .nanoseconds(minimumNanoseconds),
+                      maximum: .nanoseconds(maximumNanoseconds),
+                      alpha: SmoothingGain(numerator: Int(alphaNumerator), denominator: Int(alphaDenominator)),
+                      beta: SmoothingGain(numerator: Int(betaNumerator), denominator: Int(betaDenominator)),
+                      clockGranularity: .nanoseconds(granularityNanoseconds))
+    }
+    /// The current retransmission timeout.
+    public var rto: Duration { .nanoseconds(rtoNanoseconds) }
+    /// The smoothed round-trip time, `nil` before the first measurement.
+    public var srtt: Duration? { srttNanoseconds == Self.none ? nil : .nanoseconds(srttNanoseconds) }
+    /// The round-trip time variation, `nil` before the first measurement.
+    public var rttvar: Duration? { rttvarNanoseconds == Self.none ? nil : .nanoseconds(rttvarNanoseconds) }
+
     /// An estimator with no measurement yet: the RTO is RTO.Initial (clamped to [min, max]).
     public init(parameters: RTOParameters = .rfc9260) {
-        self.parameters = parameters
-        rto = Self.clamp(parameters.initial, parameters)
+        initialNanoseconds = parameters.initial.nanosecondsClamped
+        minimumNanoseconds = parameters.minimum.nanosecondsClamped
+        maximumNanoseconds = parameters.maximum.nanosecondsClamped
+        granularityNanoseconds = parameters.clockGranularity.nanosecondsClamped
+        // A SmoothingGain's denominator is at most 2^20 and its numerator at most that.
+        alphaNumerator = UInt32(parameters.alpha.numerator)
+        alphaDenominator = UInt32(parameters.alpha.denominator)
+        betaNumerator = UInt32(parameters.beta.numerator)
+        betaDenominator = UInt32(parameters.beta.denominator)
+        rtoNanoseconds = 0
+        rtoNanoseconds = clamp(initialNanoseconds)
     }
 
     /// An estimator with RFC 9260's gains and granularity and the given bounds.
@@ -109,51 +146,77 @@ public struct RTOEstimator: Hashable, Sendable {
     /// Changes RTO.Initial, RTO.Min and RTO.Max (`SCTP_RTOINFO` on a live association): the
     /// RTO is recomputed from the measurements so far, or is the new RTO.Initial without one.
     public mutating func setBounds(initial: Duration, minimum: Duration, maximum: Duration) {
-        parameters = RTOParameters(initial: initial, minimum: minimum, maximum: maximum, alpha: parameters.alpha,
-                                   beta: parameters.beta, clockGranularity: parameters.clockGranularity)
-        if let srtt, let rttvar {
-            rto = Self.clamp(srtt + max(parameters.clockGranularity, rttvar * 4), parameters)
+        let bounds = RTOParameters(initial: initial, minimum: minimum, maximum: maximum)
+        initialNanoseconds = bounds.initial.nanosecondsClamped
+        minimumNanoseconds = bounds.minimum.nanosecondsClamped
+        maximumNanoseconds = bounds.maximum.nanosecondsClamped
+        if hasMeasurement {
+            rtoNanoseconds = clamp(Self.add(srttNanoseconds, max(granularityNanoseconds, Self.times4(rttvarNanoseconds))))
         } else {
-            rto = Self.clamp(parameters.initial, parameters)
+            rtoNanoseconds = clamp(initialNanoseconds)
         }
         backoffCount = 0
     }
 
     /// Whether a round-trip time has been measured.
-    public var hasMeasurement: Bool { srtt != nil }
+    public var hasMeasurement: Bool { srttNanoseconds != Self.none }
 
     /// Takes a round-trip time measurement (a negative one counts as zero) and recomputes the RTO.
     public mutating func addSample(_ measurement: Duration) {
-        let sample = max(measurement, .zero)
-        let smoothed: Duration
-        let variation: Duration
-        if let srtt, let rttvar {
-            let difference = srtt > sample ? srtt - sample : sample - srtt
-            variation = parameters.beta.blend(rttvar, difference)
-            smoothed = parameters.alpha.blend(srtt, sample)
+        let sample = max(measurement.nanosecondsClamped, 0)
+        let smoothed: Int64
+        let variation: Int64
+        if hasMeasurement {
+            let difference = srttNanoseconds > sample ? srttNanoseconds - sample : sample - srttNanoseconds
+            variation = Self.blend(rttvarNanoseconds, difference, betaNumerator, betaDenominator)
+            smoothed = Self.blend(srttNanoseconds, sample, alphaNumerator, alphaDenominator)
         } else {
             smoothed = sample
-            variation = .nanoseconds(SmoothingGain.bounded(sample) / 2)
+            variation = Self.bounded(sample) / 2
         }
-        srtt = smoothed
-        rttvar = variation
-        let margin = max(SmoothingGain.bounded(parameters.clockGranularity), SmoothingGain.bounded(variation) * 4)
-        rto = Self.clamp(.nanoseconds(SmoothingGain.bounded(smoothed) + margin), parameters)
+        srttNanoseconds = smoothed
+        rttvarNanoseconds = variation
+        let margin = max(Self.bounded(granularityNanoseconds), Self.bounded(variation) * 4)
+        rtoNanoseconds = clamp(Self.bounded(smoothed) + margin)
         backoffCount = 0
     }
 
     /// Doubles the RTO, up to RTO.Max (a T3-rtx, T1 or heartbeat expiry).
     public mutating func backOff() {
-        rto = min(rto * 2, parameters.maximum)
+        rtoNanoseconds = min(Self.add(rtoNanoseconds, rtoNanoseconds), maximumNanoseconds)
         backoffCount += 1
     }
 
     /// Forgets every measurement and back-off: the RTO is RTO.Initial again.
     public mutating func reset() {
-        self = RTOEstimator(parameters: parameters)
+        srttNanoseconds = Self.none
+        rttvarNanoseconds = Self.none
+        rtoNanoseconds = clamp(initialNanoseconds)
+        backoffCount = 0
     }
 
-    private static func clamp(_ value: Duration, _ parameters: RTOParameters) -> Duration {
-        min(max(value, parameters.minimum), parameters.maximum)
+    private func clamp(_ value: Int64) -> Int64 {
+        min(max(value, minimumNanoseconds), maximumNanoseconds)
+    }
+
+    /// `(1 − gain)·old + gain·sample` (`SmoothingGain.blend`, on nanoseconds).
+    private static func blend(_ old: Int64, _ sample: Int64, _ numerator: UInt32, _ denominator: UInt32) -> Int64 {
+        (bounded(old) * Int64(denominator - numerator) + bounded(sample) * Int64(numerator)) / Int64(denominator)
+    }
+
+    /// Within ±2^40 nanoseconds (`SmoothingGain.bounded`).
+    private static func bounded(_ nanoseconds: Int64) -> Int64 {
+        let limit: Int64 = 1 << 40
+        return min(max(nanoseconds, -limit), limit)
+    }
+
+    private static func add(_ a: Int64, _ b: Int64) -> Int64 {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b > 0 ? .max : .min) : sum
+    }
+
+    private static func times4(_ a: Int64) -> Int64 {
+        let (product, overflow) = a.multipliedReportingOverflow(by: 4)
+        return overflow ? (a > 0 ? .max : .min) : product
     }
 }

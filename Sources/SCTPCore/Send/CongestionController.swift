@@ -30,10 +30,19 @@ public struct CongestionController: Hashable, Sendable {
         }
     }
 
+    // Every path has one: the options and flags are stored apart, packed after the 8-byte
+    // fields (72 bytes, where a stored `Configuration` and padding took 96).
+
     /// The options it was made with.
-    public let configuration: Configuration
-    /// Whether the peer address is IPv6 (the initial window's floor differs, §7.2.1).
-    public let isIPv6: Bool
+    public var configuration: Configuration {
+        Configuration(initialSsthresh: hasInitialSsthresh ? initialSsthresh : nil,
+                      slowStartIncreaseLimit: slowStartIncreaseLimit,
+                      slowStartRequiresCumulativeAdvance: slowStartRequiresCumulativeAdvance)
+    }
+    /// ssthresh at the start and after `reset()`: the configured one, or the peer's a_rwnd.
+    private let initialSsthresh: Int
+    /// L (`Configuration.slowStartIncreaseLimit`).
+    private let slowStartIncreaseLimit: Int
     /// Path Maximum DATA Chunk Size; set it when the path MTU changes.
     public var pmdcs: Int {
         didSet { precondition(pmdcs > DataChunk.headerSize, "PMDCS must leave room for user data") }
@@ -55,19 +64,26 @@ public struct CongestionController: Hashable, Sendable {
     /// The highest TSN sent when cwnd was last cut for ECN; ECN Echoes for TSNs up to it
     /// belong to the same window of data and are not answered again.
     public private(set) var ecnReductionPoint: TSN?
-    private let peerReceiverWindow: Int
+    /// Whether the peer address is IPv6 (the initial window's floor differs, §7.2.1).
+    public let isIPv6: Bool
+    /// `Configuration.initialSsthresh` was given (`initialSsthresh` is not the peer's a_rwnd).
+    private let hasInitialSsthresh: Bool
+    /// `Configuration.slowStartRequiresCumulativeAdvance`.
+    private let slowStartRequiresCumulativeAdvance: Bool
 
     /// A controller for a path with this PMDCS, before any data was sent on it.
     /// `peerReceiverWindow` is the a_rwnd of the peer's INIT or INIT ACK (the default ssthresh).
     public init(pmdcs: Int, peerReceiverWindow: UInt32, isIPv6: Bool = false,
                 configuration: Configuration = Configuration()) {
         precondition(pmdcs > DataChunk.headerSize, "PMDCS must leave room for user data")
-        self.configuration = configuration
+        initialSsthresh = configuration.initialSsthresh ?? Int(peerReceiverWindow)
+        hasInitialSsthresh = configuration.initialSsthresh != nil
+        slowStartIncreaseLimit = configuration.slowStartIncreaseLimit
+        slowStartRequiresCumulativeAdvance = configuration.slowStartRequiresCumulativeAdvance
         self.isIPv6 = isIPv6
         self.pmdcs = pmdcs
-        self.peerReceiverWindow = Int(peerReceiverWindow)
         cwnd = Self.initialWindow(pmdcs: pmdcs, isIPv6: isIPv6)
-        ssthresh = configuration.initialSsthresh ?? Int(peerReceiverWindow)
+        ssthresh = initialSsthresh
     }
 
     /// The initial cwnd of §7.2.1: min(4 × PMDCS, max(2 × PMDCS, 4404)) for an IPv4 peer,
@@ -79,7 +95,7 @@ public struct CongestionController: Hashable, Sendable {
     /// Back to the initial values (§7.2.5: a change of route or DSCP).
     public mutating func reset() {
         cwnd = Self.initialWindow(pmdcs: pmdcs, isIPv6: isIPv6)
-        ssthresh = configuration.initialSsthresh ?? peerReceiverWindow
+        ssthresh = initialSsthresh
         partialBytesAcked = 0
         idleDecayedUntil = nil
         ecnReductionPoint = nil
@@ -134,8 +150,8 @@ public struct CongestionController: Hashable, Sendable {
         let fullyUtilised = flightSizeBeforeSack >= cwnd
         if cwnd <= ssthresh {
             guard fullyUtilised, ackedBytes > 0,
-                  cumulativeAckAdvanced || !configuration.slowStartRequiresCumulativeAdvance else { return }
-            cwnd += min(ackedBytes, configuration.slowStartIncreaseLimit * pmdcs)
+                  cumulativeAckAdvanced || !slowStartRequiresCumulativeAdvance else { return }
+            cwnd += min(ackedBytes, slowStartIncreaseLimit * pmdcs)
         } else {
             partialBytesAcked += ackedBytes + duplicateBytes
             if partialBytesAcked >= cwnd && fullyUtilised {

@@ -2,11 +2,13 @@ import NIOCore
 import SCTPWire
 
 /// The send side of an association: what waits to be sent (`queue`: per-stream queues in
-/// the order of a `StreamScheduler`), what is in flight (`outstanding`: the retransmission
-/// queue), and the per-path table (`paths`: one `PeerPath` per peer address with its
-/// congestion control, RTO, MTU, heartbeat and error state).
+/// the order of a `StreamScheduler`) and what is in flight (`outstanding`: the retransmission
+/// queue). The per-path table (`Association.paths`: one `PeerPath` per peer address with its
+/// congestion control, RTO, MTU, heartbeat and error state) is the association's, since an
+/// idle association keeps its paths but no transmission queue (`DataTransferState`, made on
+/// first use); the calls that need it take it as an argument.
 ///
-/// `fill(_:path:now:context:)` is the one entry point that puts DATA into packets: for one
+/// `fill(_:path:paths:now:context:)` is the one entry point that puts DATA into packets: for one
 /// path at a time it adds what is due, in the order RFC 9260 wants it (FORWARD TSN, then
 /// retransmissions, then new DATA under cwnd, the peer's window and Max.Burst). The
 /// association adds control chunks and the SACK ahead of it and decides when to send.
@@ -15,16 +17,6 @@ struct TransmissionQueue {
     var queue: SendQueue
     /// Chunks sent and not yet acknowledged.
     var outstanding: OutstandingData
-    /// The peer's paths, in the peer's order of addresses; `PathID(i)` is `paths[i]`.
-    var paths: [PeerPath] = []
-    /// The path new data goes to now (§6.4): the primary, or an alternate while the primary
-    /// is failing (potentially failed, inactive, or its T3-rtx expired and it has not
-    /// answered since).
-    var primaryPath = 0
-    /// The primary path chosen at setup (the first address given to connect, or the peer's
-    /// source), remembered while `primaryPath` points to an alternate so that data returns
-    /// to it once it answers again (§6.4, RFC 7829).
-    var configuredPrimaryPath = 0
     /// The a_rwnd the peer last advertised (for SHUTDOWN's implicit SACK).
     var lastPeerWindow: UInt32 = 0
     /// Whether data was sent since the queue and the flight last ran dry (sender-dry event).
@@ -61,15 +53,14 @@ struct TransmissionQueue {
     /// The largest DATA chunk (header included) a packet of `mtu` bytes can carry.
     static func pmdcs(mtu: Int) -> Int { max(mtu - CommonHeader.size, DataChunk.headerSize + 4) & ~3 }
 
-    /// Applies what the handshake negotiated: the stream count, the peer's window, and fresh
-    /// congestion control on every path (§7.2.1: ssthresh from the peer's a_rwnd). Returns
-    /// the messages queued for streams that do not exist.
+    /// Applies what the handshake negotiated: the stream count and the peer's window (the
+    /// association restarts every path's congestion control, §7.2.1). Returns the messages
+    /// queued for streams that do not exist.
     mutating func configure(outboundStreams: UInt16, peerReceiverWindow: UInt32) -> [OutgoingMessage] {
         let removed = queue.setOutboundStreamCount(Int(outboundStreams))
         lastPeerWindow = peerReceiverWindow
         outstanding = OutstandingData(initialTSN: outstanding.nextTSN, peerReceiverWindow: peerReceiverWindow,
                                       configuration: outstanding.configuration)
-        for index in paths.indices { paths[index].resetCongestion(peerReceiverWindow: peerReceiverWindow) }
         return removed
     }
 
@@ -87,9 +78,6 @@ struct TransmissionQueue {
 
     /// Whether something waits to go out as DATA or FORWARD TSN.
     var hasDataToSend: Bool { outstanding.hasChunksToRetransmit || forwardTSNPending || !queue.isEmpty }
-
-    /// The index of the path to an address, if it is one of the peer's.
-    func pathIndex(for address: IPAddress) -> Int? { paths.firstIndex { $0.address == address } }
 
     /// Takes the messages to report as failed.
     mutating func takeFailures() -> [FailedMessage] {
@@ -125,7 +113,8 @@ struct TransmissionQueue {
     /// due: messages past their PR-SCTP policy are given up first, then a FORWARD TSN when
     /// one is pending, retransmissions, and new DATA. Expired and given-up messages are kept
     /// for `takeFailures()`.
-    mutating func fill(_ builder: inout PacketBuilder, path: Int, now: SCTPInstant, context: Context) -> Filled {
+    mutating func fill(_ builder: inout PacketBuilder, path: Int, paths: inout [PeerPath], now: SCTPInstant,
+                       context: Context) -> Filled {
         var filled = Filled()
         abandonMessages(now: now)
         if forwardTSNPending {
@@ -140,8 +129,8 @@ struct TransmissionQueue {
             }
         }
         forwardTSNPending = false
-        filled.retransmittedChunks = sendRetransmissions(&builder, now: now)
-        filled.newChunks = sendNewData(&builder, path: path, now: now, context: context)
+        filled.retransmittedChunks = sendRetransmissions(&builder, path: path, paths: &paths, now: now)
+        filled.newChunks = sendNewData(&builder, path: path, primaryPath: path, paths: &paths, now: now, context: context)
         filled.sentNewData = filled.newChunks > 0
         filled.sentData = filled.sentData || filled.sentNewData || filled.retransmittedChunks > 0
         collectExpiredMessages()
@@ -153,16 +142,17 @@ struct TransmissionQueue {
     /// switch, as long as each switch sends something (a path whose cwnd is full holds its
     /// messages and those queued after them until a SACK opens it), at most a few switches
     /// per call (the rest waits for the next SACK). `makeBuilder` starts a packet to a path.
-    mutating func fillRedirected(after first: Int, now: SCTPInstant, context: Context,
+    /// `first` is the current primary path.
+    mutating func fillRedirected(after first: Int, paths: inout [PeerPath], now: SCTPInstant, context: Context,
                                  makeBuilder: (_ mtu: Int, _ destination: IPAddress) -> PacketBuilder) -> (packets: [Transmit], newChunks: Int) {
         var packets: [Transmit] = []
         var newChunks = 0
         var current = first
         for _ in 0..<(2 * paths.count + 2) where !queue.isEmpty {
-            let next = nextDataPath
+            let next = nextDataPath(primaryPath: first, paths: paths)
             guard next != current else { break }
             var builder = makeBuilder(paths[next].mtu, paths[next].address)
-            let sent = sendNewData(&builder, path: next, now: now, context: context)
+            let sent = sendNewData(&builder, path: next, primaryPath: first, paths: &paths, now: now, context: context)
             guard sent > 0 else { break }
             newChunks += sent
             packets.append(contentsOf: builder.finish())
@@ -175,10 +165,11 @@ struct TransmissionQueue {
 
     /// The path the next new DATA chunk goes on: the one its message asked for
     /// (`OutgoingMessage.destination`) while that path is active, otherwise the primary.
-    private var nextDataPath: Int {
+    private func nextDataPath(primaryPath: Int, paths: [PeerPath]) -> Int {
         // `hasDestinations` first: a stored field, read in place (calling the computed
         // property copied the whole send queue, per chunk).
-        guard queue.hasDestinations, let destination = queue.nextMessageDestination, let index = pathIndex(for: destination),
+        guard queue.hasDestinations, let destination = queue.nextMessageDestination,
+              let index = paths.firstIndex(where: { $0.address == destination }),
               paths[index].isUsable else { return primaryPath }
         return index
     }
@@ -189,9 +180,9 @@ struct TransmissionQueue {
     /// and that after a Fast Retransmit the earliest marked chunks go in one packet, as many as
     /// fit, whatever cwnd says (§7.2.4 step 3); the others follow as cwnd allows.
     /// Returns the number of chunks sent.
-    private mutating func sendRetransmissions(_ builder: inout PacketBuilder, now: SCTPInstant) -> Int {
+    private mutating func sendRetransmissions(_ builder: inout PacketBuilder, path index: Int, paths: inout [PeerPath],
+                                              now: SCTPInstant) -> Int {
         guard outstanding.hasChunksToRetransmit else { return 0 }
-        let index = primaryPath
         let path = PathID(index)
         let fastRetransmitPacket = fastRetransmitPending
         fastRetransmitPending = false
@@ -232,8 +223,8 @@ struct TransmissionQueue {
 
     /// New DATA on `path` within cwnd, the peer's window and Max.Burst (§6.1). Returns the
     /// number of chunks sent.
-    private mutating func sendNewData(_ builder: inout PacketBuilder, path index: Int, now: SCTPInstant,
-                                      context: Context) -> Int {
+    private mutating func sendNewData(_ builder: inout PacketBuilder, path index: Int, primaryPath: Int,
+                                      paths: inout [PeerPath], now: SCTPInstant, context: Context) -> Int {
         let path = PathID(index)
         var flight = outstanding.bytesInFlight(on: path)
         // §7.2.1: a path that sent nothing for an RTO or more has its cwnd decayed first.
@@ -252,10 +243,10 @@ struct TransmissionQueue {
         let policyNow = peerSupportsForwardTSN ? now : nil
         /// The packet (index among the builder's) the last new chunk went into.
         var lastPacket = -1
-        // `nextDataPath` only where a message asked for a destination: calling the computed
-        // property copied the whole transmission queue (about 600 bytes) per chunk.
+        // `nextDataPath` only where a message asked for a destination: the call per chunk
+        // costs a copy of the paths array's reference (and used to copy the whole queue).
         while !queue.isEmpty, outstanding.canSendNewChunk, flight < window,
-              (queue.hasDestinations ? nextDataPath : primaryPath) == index {
+              (queue.hasDestinations ? nextDataPath(primaryPath: primaryPath, paths: paths) : primaryPath) == index {
             let peerWindow = outstanding.peerReceiverWindow
             // The stream scheduler learns where packets end (round robin per packet switches
             // streams there): before the first new chunk of every packet.
@@ -317,7 +308,7 @@ struct TransmissionQueue {
     /// Starts T3-rtx on every path with data in flight and no timer running (§6.3.2 R1), and
     /// on the primary path while a FORWARD TSN waits to be acknowledged (RFC 3758 §3.5 C5:
     /// it is sent again when T3-rtx expires).
-    mutating func armT3IfNeeded(now: SCTPInstant) {
+    mutating func armT3IfNeeded(paths: inout [PeerPath], primaryPath: Int, now: SCTPInstant) {
         for index in paths.indices where paths[index].t3Deadline == nil {
             if outstanding.bytesInFlight(on: PathID(index)) > 0 {
                 paths[index].t3Deadline = now + paths[index].rto.rto
@@ -338,7 +329,7 @@ struct TransmissionQueue {
     /// chunk is gap-acknowledged (the peer has no gap, which it would SACK at once), the peer
     /// may rightly delay its SACK: the probe then waits `peerDelayedAckAllowance` longer (as
     /// RFC 8985 §7.2 adds WCDelAckT), so that it does not double every lone packet.
-    mutating func armProbe(path index: Int, now: SCTPInstant, minimum: Duration?) {
+    mutating func armProbe(path index: Int, paths: inout [PeerPath], now: SCTPInstant, minimum: Duration?) {
         let inFlight = outstanding.bytesInFlight(on: PathID(index))
         let sent = paths[index].tailProbesSent
         guard let minimum, sent < Self.maxTailProbes, inFlight > 0, let srtt = paths[index].rto.srtt else {
@@ -373,7 +364,7 @@ struct TransmissionQueue {
     /// TSN goes again; once nothing waits to be skipped, T3 kept for one stops on every path
     /// with nothing in flight (also a path that was primary when it was armed and has carried
     /// no DATA since, which is not among the SACK's per-path results).
-    mutating func updateTimers(after outcome: SackOutcome, cumulativeTSNAck: TSN, now: SCTPInstant) {
+    mutating func updateTimers(after outcome: SackOutcome, cumulativeTSNAck: TSN, paths: inout [PeerPath], now: SCTPInstant) {
         for statistics in outcome.paths where statistics.path.rawValue < paths.count {
             let index = statistics.path.rawValue
             if outstanding.bytesInFlight(on: statistics.path) == 0 {

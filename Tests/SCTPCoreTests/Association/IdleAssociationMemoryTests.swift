@@ -5,9 +5,10 @@ import SCTPWire
 import Testing
 
 /// What an association holds while it is idle (issue 19: memory per idle association):
-/// nothing per stream until a stream carries data, no path MTU prober while discovery is off,
-/// no AUTH MACs while nothing is signed, and one configuration shared by the endpoint's
-/// associations until one of them changes its own.
+/// no data transfer state (transmission queue, receiver, data counters) until data or a data
+/// call needs it, nothing per stream until a stream carries data, no path MTU prober while
+/// discovery is off, no AUTH MACs while nothing is signed, one configuration shared by the
+/// endpoint's associations until one of them changes its own, and compact per-path parts.
 @Suite("idle association memory")
 struct IdleAssociationMemoryTests {
     typealias H = AssociationHarness
@@ -76,4 +77,74 @@ struct IdleAssociationMemoryTests {
             #expect(association.authenticationSummary.sender == nil && association.authenticationSummary.verifier == nil)
         }
     }
+
+    @Test("an idle association makes no data transfer state through setup, heartbeats, status and statistics; the first message makes it on both sides")
+    func dataStateOnFirstUse() throws {
+        let h = H(seed: 35)
+        let (id, serverID) = try Self.established(h)
+        let client = try #require(h.client.endpoint.association(id))
+        let server = try #require(h.server.endpoint.association(serverID))
+        // Several heartbeat intervals of idleness.
+        _ = h.run(for: .seconds(200)) { false }
+        #expect(client.state == .established && server.state == .established)
+        #expect(!client.hasDataState && !server.hasDataState)
+        let status = try #require(h.client.endpoint.status(of: id))
+        #expect(status.unacknowledgedChunks == 0 && status.pendingBytes == 0 && status.peerReceiveWindow > 0)
+        let statistics = try #require(h.client.endpoint.statistics(of: id))
+        #expect(statistics.packetsSent > 2 && statistics.packetsReceived > 2 && statistics.dataChunksSent == 0)
+        #expect(h.client.endpoint.streamScheduler(of: id) == h.client.endpoint.configuration.streamScheduler)
+        #expect(h.client.endpoint.abandonedMessages(of: id) == AbandonedMessageStatistics())
+        #expect(client.checkInvariants().isEmpty && server.checkInvariants().isEmpty)
+        #expect(!client.hasDataState && !server.hasDataState, "reading status and statistics makes nothing")
+
+        try h.client.endpoint.send(OutgoingMessage(streamIdentifier: 1, payloadProtocolIdentifier: 0,
+                                                   payload: ByteBuffer(string: "first")), on: id, now: h.now)
+        h.loop.flushTransmits()
+        #expect(h.run(for: .seconds(10)) { H.messages(h.server).count == 1 })
+        #expect(client.hasDataState && server.hasDataState)
+        #expect(h.client.endpoint.statistics(of: id)?.dataChunksSent == 1)
+        #expect(h.server.endpoint.statistics(of: serverID)?.dataChunksReceived == 1)
+    }
+
+    @Test("an option changed on an idle association makes the data transfer state first, with the configuration it was set up with")
+    func optionMakesDataStateFirst() throws {
+        let h = H(seed: 36)
+        let (id, _) = try Self.established(h)
+        let client = try #require(h.client.endpoint.association(id))
+        #expect(!client.hasDataState)
+        let before = DataReceiver.Configuration(client.configuration)
+        try h.client.endpoint.setPathParameters(heartbeatInterval: .seconds(5), pathMaxRetransmits: 4, mtu: 1000, of: id, now: h.now)
+        #expect(client.hasDataState)
+        #expect(client.receiver.configuration == before, "made before the change, as at setup")
+        try h.client.endpoint.send(OutgoingMessage(streamIdentifier: 0, payloadProtocolIdentifier: 0,
+                                                   payload: ByteBuffer(repeating: 7, count: 3000)), on: id, now: h.now)
+        h.loop.flushTransmits()
+        #expect(h.run(for: .seconds(10)) { H.messages(h.server).count == 1 })
+        #expect(H.messages(h.server).first?.payload.readableBytes == 3000)
+    }
+
+    @Test("the per-path parts and the association object keep their compact sizes")
+    func compactSizes() throws {
+        // 248 bytes, and 8 more for the tail loss probe's deadline (its probe count fills a gap).
+        #expect(MemoryLayout<PeerPath>.stride <= 256)
+        #expect(MemoryLayout<RTOEstimator>.size <= 80)
+        #expect(MemoryLayout<CongestionController>.size <= 72)
+        #expect(MemoryLayout<AuthenticationSummary>.size <= 24)
+        #expect(MemoryLayout<DataTransferSlot>.size == 8)
+        #if os(Linux)
+        let h = H(seed: 37)
+        let (id, _) = try Self.established(h)
+        let client = try #require(h.client.endpoint.association(id))
+        // The heap block of the object itself (glibc's usable size; 1,640 bytes while the
+        // transmission queue, receiver and counters were stored in it).
+        let usable = mallocUsableSize(Unmanaged.passUnretained(client).toOpaque())
+        #expect(usable <= 440, "the association object takes \(usable) bytes")
+        #endif
+    }
 }
+
+#if os(Linux)
+/// glibc's `malloc_usable_size` (not in the Glibc module's headers).
+@_silgen_name("malloc_usable_size")
+private func mallocUsableSize(_ pointer: UnsafeMutableRawPointer) -> Int
+#endif

@@ -1,0 +1,142 @@
+import SCTPWire
+
+/// The part of an association that only user data needs: the transmission queue (send queue,
+/// retransmission queue), the receiver (TSN tracking, SACKs, reassembly) and the data counters.
+/// About 1,150 bytes, made on first use (`Association.dataState`): the first message sent, the
+/// first DATA received, the first SACK, or any other call that reads or changes one of them.
+/// An association that never carries data holds none (issue 19: memory per idle association);
+/// an idle one holds its tags, TSNs, windows, stream counts and its paths with their timers.
+struct DataTransferState {
+    var tx: TransmissionQueue
+    var receiver: DataReceiver
+    /// The counters of data transfer; `packetsSent` and `packetsReceived` are the association's
+    /// own (every association counts packets) and stay zero here.
+    var statistics = AssociationStatistics()
+}
+
+/// Where an association keeps its `DataTransferState`: nothing until first use, then one
+/// allocation of its own, freed with the association.
+///
+/// A pointer rather than a class: the packet path reaches `tx` and `receiver` many times per
+/// packet, and through an optional class reference every access would retain and release the
+/// box (the compiler cannot know it stays alive while an access is open) and, in a class,
+/// check exclusivity. Through the pointer an access is a load and a test. `~Copyable`, so that
+/// it has one owner, which frees it (`deinit`). The association never gives the pointer out.
+/// Exclusivity is not checked on the pointee, in debug builds either: an overlapping access
+/// to `tx` or `receiver` would not trap there as it did when they were stored properties.
+struct DataTransferSlot: ~Copyable {
+    private(set) var pointer: UnsafeMutablePointer<DataTransferState>?
+
+    init() {}
+
+    /// Stores the state (only while none is stored) and returns where it lives.
+    mutating func store(_ state: consuming DataTransferState) -> UnsafeMutablePointer<DataTransferState> {
+        precondition(pointer == nil, "the data transfer state is made once")
+        let storage = UnsafeMutablePointer<DataTransferState>.allocate(capacity: 1)
+        storage.initialize(to: state)
+        pointer = storage
+        return storage
+    }
+
+    deinit {
+        guard let pointer else { return }
+        pointer.deinitialize(count: 1)
+        pointer.deallocate()
+    }
+}
+
+extension Association {
+    /// The data transfer state, made now if it does not exist yet.
+    @inline(__always)
+    var dataState: UnsafeMutablePointer<DataTransferState> {
+        if let pointer = dataSlot.pointer { return pointer }
+        return makeDataState()
+    }
+
+    /// Makes the state if data transfer started and it does not exist yet (before a change of
+    /// what `makeDataState` reads).
+    func makeDataStateIfStarted() {
+        if dataTransferStart != nil && !hasDataState { _ = makeDataState() }
+    }
+
+    /// Whether the data transfer state exists (some user data, SACK or data call happened).
+    var hasDataState: Bool { dataSlot.pointer != nil }
+
+    /// What waits to be sent and what is in flight (made on first use).
+    var tx: TransmissionQueue {
+        @inline(__always) _read { yield dataState.pointee.tx }
+        @inline(__always) _modify { yield &dataState.pointee.tx }
+    }
+
+    /// The receive side (made on first use).
+    var receiver: DataReceiver {
+        @inline(__always) _read { yield dataState.pointee.receiver }
+        @inline(__always) _modify { yield &dataState.pointee.receiver }
+    }
+
+    /// The data transfer counters to change (made on first use); `statistics` reads them all.
+    var dataStatistics: AssociationStatistics {
+        @inline(__always) _read { yield dataState.pointee.statistics }
+        @inline(__always) _modify { yield &dataState.pointee.statistics }
+    }
+
+    /// Data transfer counters (`SCTPEndpoint.statistics(of:)`), without making the state.
+    var statistics: AssociationStatistics {
+        var statistics = dataSlot.pointer?.pointee.statistics ?? AssociationStatistics()
+        statistics.packetsSent = packetsSent
+        statistics.packetsReceived = packetsReceived
+        return statistics
+    }
+
+    /// Nothing queued and nothing in flight (true while there is no data transfer state).
+    var isTransmissionIdle: Bool { dataSlot.pointer?.pointee.tx.isIdle ?? true }
+
+    /// The receiver's cumulative TSN (the last in-order TSN received), without making the
+    /// state: without one, the TSN before the peer's first (`DataTracker.init`).
+    var peerCumulativeTSN: TSN {
+        if let state = dataSlot.pointer { return state.pointee.receiver.tracker.cumulativeTSN }
+        return (dataTransferStart ?? TSN(0)).previous
+    }
+
+    /// The peer's receive window as the sender tracks it, without making the state: without
+    /// one, the a_rwnd of its INIT or INIT ACK once data transfer started (`configure`), else 0.
+    var peerWindowAsTracked: Int {
+        if let state = dataSlot.pointer { return state.pointee.tx.outstanding.peerReceiverWindow }
+        return dataTransferStart == nil ? 0 : Int(peerReceiverWindow)
+    }
+
+    /// The receiver's delayed SACK deadline, without making the state.
+    var sackDeadline: SCTPInstant? { dataSlot.pointer?.pointee.receiver.sackDeadline }
+
+    /// The state as it would be had it been made when the association was set up and kept
+    /// up to date since: what `init` made, with what `startDataTransfer` applied once data
+    /// transfer started, and the interleaving and PR-SCTP choices the handshake made. Every
+    /// other change of the state goes through `tx`, `receiver` or `dataStatistics`, which make
+    /// it first, and so does a change of the association's configuration after setup
+    /// (`configuration`'s `_modify`), so that the state never reads a configuration newer than
+    /// the one it would have been made with.
+    @inline(never)
+    func makeDataState() -> UnsafeMutablePointer<DataTransferState> {
+        dataSlot.store(initialDataState())
+    }
+
+    /// The state `makeDataState` stores.
+    func initialDataState() -> DataTransferState {
+        let configuration = configuration
+        var tx = TransmissionQueue(configuration: configuration, initialTSN: nextTSN)
+        var receiver: DataReceiver
+        if let peerInitialTSN = dataTransferStart {
+            receiver = DataReceiver(peerInitialTSN: peerInitialTSN, inboundStreamCount: inboundStreams,
+                                    configuration: .init(configuration))
+            _ = tx.configure(outboundStreams: outboundStreams, peerReceiverWindow: peerReceiverWindow)
+        } else {
+            receiver = DataReceiver(peerInitialTSN: TSN(0), inboundStreamCount: 0, configuration: .init(configuration))
+        }
+        tx.peerSupportsForwardTSN = peerSupportsForwardTSN
+        if interleaving {
+            tx.setInterleaving(true)
+            receiver.interleaving = true
+        }
+        return DataTransferState(tx: tx, receiver: receiver)
+    }
+}
