@@ -120,6 +120,9 @@ public struct RTOEstimator: Hashable, Sendable {
     public var rto: Duration { .nanoseconds(rtoNanoseconds) }
     /// The smoothed round-trip time, `nil` before the first measurement.
     public var srtt: Duration? { srttNanoseconds == Self.none ? nil : .nanoseconds(srttNanoseconds) }
+    /// `srtt` in nanoseconds (within ±2^40), for timers computed per packet without `Duration`'s
+    /// 128-bit arithmetic.
+    var srttNanosecondsIfMeasured: Int64? { srttNanoseconds == Self.none ? nil : srttNanoseconds }
     /// The round-trip time variation, `nil` before the first measurement.
     public var rttvar: Duration? { rttvarNanoseconds == Self.none ? nil : .nanoseconds(rttvarNanoseconds) }
 

@@ -327,20 +327,24 @@ struct TransmissionQueue {
     /// would expire first (it resends then anyway). When at most one packet is in flight,
     /// nothing more waits to be sent (the application's last message, a request) and no
     /// chunk is gap-acknowledged (the peer has no gap, which it would SACK at once), the peer
-    /// may rightly delay its SACK: the probe then waits `peerDelayedAckAllowance` longer (as
+    /// may rightly delay its SACK: the probe then waits `peerDelayedAckAllowanceNanoseconds` (200 ms) longer (as
     /// RFC 8985 §7.2 adds WCDelAckT), so that it does not double every lone packet.
     mutating func armProbe(path index: Int, paths: inout [PeerPath], now: SCTPInstant, minimum: Duration?) {
         let inFlight = outstanding.bytesInFlight(on: PathID(index))
         let sent = paths[index].tailProbesSent
-        guard let minimum, sent < Self.maxTailProbes, inFlight > 0, let srtt = paths[index].rto.srtt else {
+        guard let minimum, sent < Self.maxTailProbes, inFlight > 0, let srtt = paths[index].rto.srttNanosecondsIfMeasured else {
             paths[index].probeDeadline = nil
             return
         }
-        var timeout = max(srtt * 2, minimum) * (1 << Int(sent))
+        // In whole nanoseconds (this runs for every packet of DATA sent and every SACK):
+        // SRTT is within 2^40 and the minimum clamped alike, so nothing here overflows.
+        let floor = min(max(minimum.nanosecondsClamped, 0), 1 << 40)
+        var timeout = max(srtt * 2, floor) << Int64(sent)
         if inFlight <= paths[index].congestion.pmdcs && !hasDataToSend && outstanding.highestGapAckedTSN == nil {
-            timeout += Self.peerDelayedAckAllowance
+            timeout += Self.peerDelayedAckAllowanceNanoseconds
         }
-        let deadline = now + timeout
+        let (sum, overflow) = now.nanoseconds.addingReportingOverflow(timeout)
+        let deadline = SCTPInstant(nanoseconds: overflow ? .max : sum)
         if let t3 = paths[index].t3Deadline, deadline >= t3 {
             paths[index].probeDeadline = nil
         } else {
@@ -353,7 +357,7 @@ struct TransmissionQueue {
 
     /// What a tail loss probe adds for a lone packet: RFC 9260's default delayed-SACK timeout
     /// (RFC 8985's WCDelAckT).
-    static let peerDelayedAckAllowance: Duration = .milliseconds(200)
+    static let peerDelayedAckAllowanceNanoseconds: Int64 = 200_000_000
 
     /// The retransmission timers after a SACK (its `outcome`, with the Cumulative TSN Ack it
     /// carried): on each path it reported, T3-rtx stops when nothing is in flight and
