@@ -70,3 +70,18 @@ public final class EndpointParticipant: SimulationParticipant {
         return addresses.first { isV4($0) == isV4(destination) } ?? addresses[0]
     }
 }
+
+/// A participant that wraps an endpoint and changes only what it sends (tests that drop,
+/// rewrite or record outgoing packets): addresses, timers and arrivals go to `inner`, and the
+/// wrapper writes `pollTransmit` alone.
+public protocol ForwardingParticipant: SimulationParticipant {
+    /// The endpoint wrapped.
+    var inner: EndpointParticipant { get }
+}
+
+extension ForwardingParticipant {
+    public var addresses: [IPAddress] { inner.addresses }
+    public var nextDeadline: SCTPInstant? { inner.nextDeadline }
+    public func handleTimeout(now: SCTPInstant) { inner.handleTimeout(now: now) }
+    public func receive(_ delivery: Delivery, now: SCTPInstant) { inner.receive(delivery, now: now) }
+}

@@ -100,7 +100,7 @@ func testPayload(stream: UInt16, index: Int, length: Int) -> ByteBuffer {
 /// names for their destination, as on a host with one interface per network (the core
 /// leaves the source address to the driver; `EndpointParticipant` alone always picks the
 /// first address). It logs every packet it sends, decoded.
-final class RoutedParticipant: SimulationParticipant {
+final class RoutedParticipant: ForwardingParticipant {
     /// A packet put on the network.
     struct Sent {
         var time: SCTPInstant
@@ -122,11 +122,6 @@ final class RoutedParticipant: SimulationParticipant {
         self.inner = inner
         self.routes = routes
     }
-
-    var addresses: [IPAddress] { inner.addresses }
-    var nextDeadline: SCTPInstant? { inner.nextDeadline }
-    func handleTimeout(now: SCTPInstant) { inner.handleTimeout(now: now) }
-    func receive(_ delivery: Delivery, now: SCTPInstant) { inner.receive(delivery, now: now) }
 
     func pollTransmit(now: SCTPInstant) -> OutgoingDatagram? {
         guard var outgoing = inner.pollTransmit(now: now) else { return nil }

@@ -6,7 +6,7 @@ import Testing
 
 /// Drops the first transmission of the packets that carry chosen DATA chunks (by rank: 0 is
 /// the association's first TSN), and logs the DATA packets its endpoint sends.
-final class DataPacketDropper: SimulationParticipant {
+final class DataPacketDropper: ForwardingParticipant {
     struct SentData {
         var time: SCTPInstant
         /// Ranks of the TSNs in the packet.
@@ -27,11 +27,6 @@ final class DataPacketDropper: SimulationParticipant {
         self.inner = inner
         self.dropRanks = dropRanks
     }
-
-    var addresses: [IPAddress] { inner.addresses }
-    var nextDeadline: SCTPInstant? { inner.nextDeadline }
-    func handleTimeout(now: SCTPInstant) { inner.handleTimeout(now: now) }
-    func receive(_ delivery: Delivery, now: SCTPInstant) { inner.receive(delivery, now: now) }
 
     func pollTransmit(now: SCTPInstant) -> OutgoingDatagram? {
         while let outgoing = inner.pollTransmit(now: now) {

@@ -251,16 +251,11 @@ struct InterleavingTests {
 
 /// Rewrites the first DATA chunk the client sends into an I-DATA chunk, or the first
 /// I-DATA chunk into a DATA chunk: the kind the association did not negotiate.
-final class ChunkRewritingParticipant: SimulationParticipant {
+final class ChunkRewritingParticipant: ForwardingParticipant {
     let inner: EndpointParticipant
     private(set) var rewritten = 0
 
     init(_ inner: EndpointParticipant) { self.inner = inner }
-
-    var addresses: [IPAddress] { inner.addresses }
-    var nextDeadline: SCTPInstant? { inner.nextDeadline }
-    func handleTimeout(now: SCTPInstant) { inner.handleTimeout(now: now) }
-    func receive(_ delivery: Delivery, now: SCTPInstant) { inner.receive(delivery, now: now) }
 
     func pollTransmit(now: SCTPInstant) -> OutgoingDatagram? {
         guard var outgoing = inner.pollTransmit(now: now) else { return nil }

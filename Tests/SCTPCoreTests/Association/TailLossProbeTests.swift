@@ -6,7 +6,7 @@ import Testing
 
 /// Drops the datagrams an endpoint sends that carry a SACK or NR-SACK, chosen by their rank
 /// (0: the first such datagram; `dropRanks` may change while the simulation runs).
-final class SackDropper: SimulationParticipant {
+final class SackDropper: ForwardingParticipant {
     let inner: EndpointParticipant
     var dropRanks: Set<Int> = []
     /// Datagrams with a SACK sent so far (dropped ones included).
@@ -14,11 +14,6 @@ final class SackDropper: SimulationParticipant {
     private(set) var dropped = 0
 
     init(_ inner: EndpointParticipant) { self.inner = inner }
-
-    var addresses: [IPAddress] { inner.addresses }
-    var nextDeadline: SCTPInstant? { inner.nextDeadline }
-    func handleTimeout(now: SCTPInstant) { inner.handleTimeout(now: now) }
-    func receive(_ delivery: Delivery, now: SCTPInstant) { inner.receive(delivery, now: now) }
 
     func pollTransmit(now: SCTPInstant) -> OutgoingDatagram? {
         while let outgoing = inner.pollTransmit(now: now) {

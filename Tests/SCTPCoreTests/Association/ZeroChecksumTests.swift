@@ -14,14 +14,10 @@ struct ZeroChecksumTests {
 
     /// Records every datagram a participant sends, as bytes (a zero checksum fails the usual
     /// parsing, so nothing is decoded here).
-    final class ByteTap: SimulationParticipant {
+    final class ByteTap: ForwardingParticipant {
         let inner: EndpointParticipant
         private(set) var sent: [ByteBuffer] = []
         init(_ inner: EndpointParticipant) { self.inner = inner }
-        var addresses: [IPAddress] { inner.addresses }
-        var nextDeadline: SCTPInstant? { inner.nextDeadline }
-        func handleTimeout(now: SCTPInstant) { inner.handleTimeout(now: now) }
-        func receive(_ delivery: Delivery, now: SCTPInstant) { inner.receive(delivery, now: now) }
         func pollTransmit(now: SCTPInstant) -> OutgoingDatagram? {
             guard let outgoing = inner.pollTransmit(now: now) else { return nil }
             sent.append(outgoing.datagram)

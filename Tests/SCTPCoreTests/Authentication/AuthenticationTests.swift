@@ -7,18 +7,13 @@ import Testing
 
 /// A participant that logs the chunks of every packet it sends and may change or drop them
 /// (`tamper` returns the packet to send, or `nil` to drop it).
-final class TamperingParticipant: SimulationParticipant {
+final class TamperingParticipant: ForwardingParticipant {
     let inner: EndpointParticipant
     var tamper: ((SCTPPacket) -> SCTPPacket?)?
     private(set) var sent: [[Chunk]] = []
     private(set) var sizes: [Int] = []
 
     init(_ inner: EndpointParticipant) { self.inner = inner }
-
-    var addresses: [IPAddress] { inner.addresses }
-    var nextDeadline: SCTPInstant? { inner.nextDeadline }
-    func handleTimeout(now: SCTPInstant) { inner.handleTimeout(now: now) }
-    func receive(_ delivery: Delivery, now: SCTPInstant) { inner.receive(delivery, now: now) }
 
     func pollTransmit(now: SCTPInstant) -> OutgoingDatagram? {
         while var outgoing = inner.pollTransmit(now: now) {
