@@ -229,7 +229,7 @@ extension Association {
     /// the probe or its answer is lost too.
     func tailLossProbe(path index: Int, now: SCTPInstant) {
         paths[index].probeDeadline = nil
-        guard state != .closed, let entry = tx.outstanding.probeEntry(on: PathID(index)) else { return }
+        guard state != .closed, let entry = tx.outstanding.probeEntry(on: PathID(index), now: now) else { return }
         paths[index].tailProbesSent += 1
         dataStatistics.tailLossProbes += 1
         dataStatistics.dataChunksRetransmitted += 1

@@ -250,12 +250,14 @@ public struct OutstandingData: Sendable {
     /// and the peer's window do not change, the copy replaces nothing), but counts as a
     /// retransmission: its transmission count grows (no RTT sample from it, §6.3.1 C5, nor from
     /// any chunk sent before it), and its miss indications restart, counted only from TSNs sent
-    /// after it, as for any retransmission. `nil` when nothing is in flight on the path.
-    public mutating func probeEntry(on path: PathID) -> OutstandingChunk? {
+    /// after it, as for any retransmission. `nil` when nothing is in flight on the path, or
+    /// when PR-SCTP forbids sending that chunk again at `now` (its lifetime is over or its
+    /// retransmissions are used up, RFC 3758 / RFC 7496): T3-rtx then abandons it as usual.
+    public mutating func probeEntry(on path: PathID, now: SCTPInstant) -> OutstandingChunk? {
         guard bytesInFlight(on: path) > 0 else { return nil }
         var index = chunks.count - 1
         while index >= 0 && !(chunks[index].state == .inFlight && chunks[index].path == path) { index -= 1 }
-        guard index >= 0, !chunks[index].isPayloadReleased else { return nil }
+        guard index >= 0, !chunks[index].isPayloadReleased, !chunks[index].isAbandonable(now: now) else { return nil }
         chunks[index].transmissions &+= chunks[index].transmissions == .max ? 0 : 1
         chunks[index].misses = 0
         chunks[index].strikeFloor = highestSentTSN

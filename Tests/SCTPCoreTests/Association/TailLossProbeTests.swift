@@ -142,6 +142,22 @@ struct TailLossProbeTests {
         #expect(statistics.tailLossProbes == 2)
     }
 
+    @Test("a message PR-SCTP may not send again (maxRetransmissions 0, lifetime over) is not probed: it goes once")
+    func partialReliabilityRespected() throws {
+        for (index, policy) in [PartialReliability.maxRetransmissions(0), .lifetime(.milliseconds(5))].enumerated() {
+            let s = try Self.setUp(seed: 148 + UInt64(index))
+            s.sacks.dropRanks = [s.sacks.sacksSent, s.sacks.sacksSent + 1]
+            try s.h.client.endpoint.send(OutgoingMessage(streamIdentifier: 0, partialReliability: policy,
+                                                         payload: ByteBuffer(repeating: 2, count: 4500)),
+                                         on: s.id, now: s.h.now)
+            s.h.loop.flushTransmits()
+            #expect(s.h.run(for: .seconds(10)) { Self.dryEvents(s.h.client) == 2 }, "\(policy)")
+            let statistics = try #require(s.h.client.endpoint.statistics(of: s.id))
+            #expect(statistics.tailLossProbes == 0, "\(policy)")
+            #expect(s.data.sent.filter(\.isRetransmission).isEmpty, "\(policy)")
+        }
+    }
+
     @Test("probes off (tailLossProbeMinimum nil): lost SACKs wait for T3-rtx, as RFC 9260 has it")
     func switchedOff() throws {
         var configuration = SCTPConfiguration()
