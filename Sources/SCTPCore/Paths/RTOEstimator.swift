@@ -24,7 +24,7 @@ public struct SmoothingGain: Hashable, Sendable {
         return .nanoseconds(weighted / Int64(denominator))
     }
 
-    /// A duration's nanoseconds within ±2^40 (about 12.7 days, far above RTO.Max), so that a
+    /// A duration's nanoseconds within ±2^40 (about 18 minutes: RTO parameters above that are capped there), so that a
     /// blend of two cannot overflow with any gain (denominator at most 2^20).
     static func bounded(_ duration: Duration) -> Int64 {
         let limit: Int64 = 1 << 40
@@ -166,7 +166,9 @@ public struct RTOEstimator: Hashable, Sendable {
 
     /// Takes a round-trip time measurement (a negative one counts as zero) and recomputes the RTO.
     public mutating func addSample(_ measurement: Duration) {
-        let sample = max(measurement.nanosecondsClamped, 0)
+        // Bounded like every stored time: SRTT stays within 2^40 ns (timers derived from it,
+        // such as the tail loss probe's, rely on that).
+        let sample = Self.bounded(max(measurement.nanosecondsClamped, 0))
         let smoothed: Int64
         let variation: Int64
         if hasMeasurement {

@@ -20,6 +20,19 @@ struct RTOEstimatorTests {
             == .milliseconds(200))
     }
 
+    @Test("an absurd first measurement (a broken clock) is bounded: SRTT stays within 2^40 ns, so timers derived from it cannot overflow")
+    func absurdSampleBounded() throws {
+        for sample: Duration in [.seconds(Int64.max / 2), .seconds(1 << 40)] {
+            var estimator = RTOEstimator()
+            estimator.addSample(sample)
+            let bound = Duration.nanoseconds(Int64(1) << 40)
+            let srtt = try #require(estimator.srtt)
+            #expect(srtt <= bound && srtt > .zero)
+            estimator.addSample(sample)
+            #expect(try #require(estimator.srtt) <= bound)
+        }
+    }
+
     @Test("the defaults are RFC 9260's")
     func defaults() {
         let p = RTOParameters.rfc9260
