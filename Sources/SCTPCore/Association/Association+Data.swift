@@ -80,7 +80,8 @@ extension Association {
             if reconfig.pendingPeerAssociationReset != nil { completePeerAssociationResetIfReady(now: now) }
             if !reconfig.pending.isEmpty && reconfig.inFlight.isEmpty { sendPendingReconfiguration(now: now) }
         }
-        if addressReconfig != nil, addressReconfig?.inFlight == nil, addressReconfig?.pending.isEmpty == false {
+        // One read of the boxed state (each `addressReconfig?.` read copies it).
+        if let reconfig = addressReconfig, reconfig.inFlight == nil, !reconfig.pending.isEmpty {
             sendPendingAddressReconfiguration(now: now)
         }
         let canSendData = state == .established || state == .shutdownPending || state == .shutdownReceived
