@@ -80,7 +80,9 @@ extension Association {
             guard paths[index].pmtud.probe?.nonce == nonce else { return false }
             used = paths[index].pmtud.packetTooBig(size: size, probeNonce: nonce, now: now)
         case .data(let tsn):
-            let outstanding = tx.outstanding
+            // Without a data transfer state nothing of ours is outstanding (and none is made).
+            guard let data = dataSlot.pointer else { return false }
+            let outstanding = data.pointee.tx.outstanding
             guard tsn > outstanding.cumulativeTSNAck && tsn <= outstanding.highestSentTSN else { return false }
             used = paths[index].pmtud.packetTooBig(size: size, probeNonce: nil, now: now)
         }

@@ -29,10 +29,17 @@ final class Association {
     var configuration: SCTPConfiguration {
         _read { yield sharedConfiguration.value }
         _modify {
-            // The data transfer state is made with the configuration it would have been made
-            // with at setup (`makeDataState`).
-            if !hasDataState { _ = makeDataState() }
-            if !isKnownUniquelyReferenced(&sharedConfiguration) {
+            if !hasDataState {
+                // The data transfer state, made later, is made with the configuration of setup
+                // (`initialDataState`): the first change before it exists makes the
+                // association's own copy that remembers it, even when nobody else refers to
+                // the setup configuration any more (the endpoint's changed since).
+                if sharedConfiguration.dataStateBasis == nil {
+                    let copy = SharedConfiguration(sharedConfiguration.value)
+                    copy.dataStateBasis = sharedConfiguration
+                    sharedConfiguration = copy
+                }
+            } else if !isKnownUniquelyReferenced(&sharedConfiguration) {
                 sharedConfiguration = SharedConfiguration(sharedConfiguration.value)
             }
             yield &sharedConfiguration.value

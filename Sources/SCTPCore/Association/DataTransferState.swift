@@ -112,17 +112,20 @@ extension Association {
     /// up to date since: what `init` made, with what `startDataTransfer` applied once data
     /// transfer started, and the interleaving and PR-SCTP choices the handshake made. Every
     /// other change of the state goes through `tx`, `receiver` or `dataStatistics`, which make
-    /// it first, and so does a change of the association's configuration after setup
-    /// (`configuration`'s `_modify`), so that the state never reads a configuration newer than
-    /// the one it would have been made with.
+    /// it first. A change of the association's configuration before it does not make it: the
+    /// state is made with the configuration of setup (`initialDataState`).
     @inline(never)
     func makeDataState() -> UnsafeMutablePointer<DataTransferState> {
-        dataSlot.store(initialDataState())
+        let state = dataSlot.store(initialDataState())
+        if sharedConfiguration.dataStateBasis != nil { sharedConfiguration.dataStateBasis = nil }
+        return state
     }
 
-    /// The state `makeDataState` stores.
+    /// The state `makeDataState` stores, made with the configuration of setup even when an
+    /// option changed the association's since (`configuration`'s `_modify`): the options
+    /// that concern this state apply their change to it themselves.
     func initialDataState() -> DataTransferState {
-        let configuration = configuration
+        let configuration = sharedConfiguration.dataStateBasis?.value ?? configuration
         var tx = TransmissionQueue(configuration: configuration, initialTSN: nextTSN)
         var receiver: DataReceiver
         if let peerInitialTSN = dataTransferStart {

@@ -19,7 +19,8 @@ import NIOCore
 /// still referenced (a datagram queued in a full socket's backlog, fragments waiting for
 /// reassembly in a receiver in the same process) goes to the back and is forgotten once
 /// `capacity` newer ones are kept. The pool is emptied when no packet was started for
-/// `idleTime` (`trim`, from the endpoint's timers).
+/// `idleTime` (`trim`, from the endpoint's timers; when the last association went, at the
+/// deadline `idleDeadline` adds to the endpoint's).
 final class PacketBufferPool {
     /// The most buffers kept: about four of a driver's read-and-flush batches (32 datagrams
     /// per read), at most 256 KiB of MTU-sized buffers.
@@ -104,6 +105,24 @@ final class PacketBufferPool {
             advanceHead()
         }
         append(buffer)
+    }
+
+    /// Whether the pool holds any storage (its ring, with or without buffers in it).
+    var holdsStorage: Bool { !ring.isEmpty }
+
+    /// The endpoint's last association went at `now`: no packet is started from here on
+    /// unless a new one comes, so `idleDeadline` tells when to let the buffers go.
+    func noteIdle(now: SCTPInstant) {
+        usedSinceTrim = false
+        lastUse = max(lastUse, now)
+    }
+
+    /// When `trim` lets the buffers go if no packet is started before: for an endpoint
+    /// whose timers would not call it (no associations left, `noteIdle`); `nil` while the
+    /// pool holds nothing or a packet was started since `noteIdle` or the last `trim`.
+    var idleDeadline: SCTPInstant? {
+        guard !ring.isEmpty, !usedSinceTrim else { return nil }
+        return lastUse + Self.idleTime
     }
 
     /// Forgets every kept buffer once no packet was started for `idleTime` (the endpoint

@@ -11,6 +11,12 @@ final class SharedConfiguration {
     @exclusivity(unchecked) var value: SCTPConfiguration
     #endif
 
+    /// For an association's own copy made before it had a data transfer state: the
+    /// configuration it was set up with, which that state is made with
+    /// (`Association.initialDataState`); `nil` once the state exists, and in every other
+    /// configuration. Only the association that made the copy refers to it.
+    var dataStateBasis: SharedConfiguration?
+
     init(_ value: SCTPConfiguration) { self.value = value }
 }
 

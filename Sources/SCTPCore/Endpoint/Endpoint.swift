@@ -242,10 +242,11 @@ public final class SCTPEndpoint {
     /// The earliest instant `handleTimeout` must be called at. O(log n) in the number of
     /// associations: only those touched since the last call are looked at.
     public var nextDeadline: SCTPInstant? {
-        let rotation = cookies.nextRotation
-        guard let deadline = schedule.earliestDeadline(in: associations) else { return rotation }
-        guard let rotation else { return deadline }
-        return min(deadline, rotation)
+        var next = cookies.nextRotation
+        if let deadline = schedule.earliestDeadline(in: associations) { next = next.map { min($0, deadline) } ?? deadline }
+        // With no association left, nothing else calls `handleTimeout` to trim the pool.
+        if associations.isEmpty, let trim = packetBuffers.idleDeadline { next = next.map { min($0, trim) } ?? trim }
+        return next
     }
 
     // MARK: Inputs
@@ -273,6 +274,7 @@ public final class SCTPEndpoint {
         schedule.unschedule(association)
         association.isRegistered = false
         associations.remove(association)
+        if associations.isEmpty { packetBuffers.noteIdle(now: latestNow) }
     }
 
     /// Whether `tag` was the local tag of an association that ended gracefully moments ago.

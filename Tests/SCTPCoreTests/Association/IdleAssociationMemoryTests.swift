@@ -106,21 +106,79 @@ struct IdleAssociationMemoryTests {
         #expect(h.server.endpoint.statistics(of: serverID)?.dataChunksReceived == 1)
     }
 
-    @Test("an option changed on an idle association makes the data transfer state first, with the configuration it was set up with")
-    func optionMakesDataStateFirst() throws {
+    @Test("options changed on an idle association make no data transfer state; the state made later has the configuration of setup, with the options' own changes applied")
+    func optionsMakeNoDataState() throws {
         let h = H(seed: 36)
         let (id, _) = try Self.established(h)
         let client = try #require(h.client.endpoint.association(id))
         #expect(!client.hasDataState)
-        let before = DataReceiver.Configuration(client.configuration)
+        let atSetup = DataReceiver.Configuration(client.configuration)
+        let schedulerAtSetup = client.configuration.streamScheduler
+        // The endpoint's configuration changes too: the association's setup configuration
+        // is then referred to by nobody else.
+        h.client.endpoint.configuration.rtoMax = .seconds(7)
         try h.client.endpoint.setPathParameters(heartbeatInterval: .seconds(5), pathMaxRetransmits: 4, mtu: 1000, of: id, now: h.now)
-        #expect(client.hasDataState)
-        #expect(client.receiver.configuration == before, "made before the change, as at setup")
+        try h.client.endpoint.setRTOParameters(initial: .seconds(2), minimum: .milliseconds(500), maximum: .seconds(9), of: id)
+        try h.client.endpoint.setMaxBurst(2, of: id)
+        try h.client.endpoint.setPathThresholds(pathMaxRetransmits: 3, potentiallyFailedThreshold: 2, of: id)
+        try h.client.endpoint.setAssociationMaxRetransmits(7, of: id)
+        try h.client.endpoint.setPathMTUDiscovery(false, mtu: 1000, of: id, now: h.now)
+        #expect(!client.hasDataState, "per-association options on an idle association make no data state")
+        #expect(client.configuration.rtoMax == .seconds(9) && client.configuration.maxBurst == 2
+                && client.configuration.pathMTU == 1000 && client.configuration.associationMaxRetransmits == 7)
+        #expect(client.paths.allSatisfy { $0.mtu == 1000 })
+        #expect(atSetup != DataReceiver.Configuration(client.configuration), "the MTU is part of the receiver's settings")
+        #expect(client.checkInvariants().isEmpty)
+
+        let other: StreamSchedulerKind = schedulerAtSetup == .roundRobin ? .firstComeFirstServed : .roundRobin
+        try h.client.endpoint.setStreamScheduler(other, of: id)
+        #expect(client.hasDataState, "the scheduler lives in the send queue")
+        #expect(client.receiver.configuration == atSetup, "made with the configuration of setup, not the MTU set since")
+        #expect(client.tx.queue.schedulerKind == other, "and the option's change applied to it")
+        #expect(client.sharedConfiguration.dataStateBasis == nil, "the setup configuration is let go once the state exists")
+        #expect(client.configuration.maxBurst == 2 && client.configuration.rtoMax == .seconds(9))
+
         try h.client.endpoint.send(OutgoingMessage(streamIdentifier: 0, payloadProtocolIdentifier: 0,
                                                    payload: ByteBuffer(repeating: 7, count: 3000)), on: id, now: h.now)
         h.loop.flushTransmits()
         #expect(h.run(for: .seconds(10)) { H.messages(h.server).count == 1 })
         #expect(H.messages(h.server).first?.payload.readableBytes == 3000)
+        #expect(client.checkInvariants().isEmpty)
+    }
+
+    @Test("a Packet Too Big quoting a TSN of an association without data makes no data state")
+    func packetTooBigMakesNoDataState() throws {
+        let h = H(seed: 37)
+        let (id, _) = try Self.established(h)
+        let client = try #require(h.client.endpoint.association(id))
+        try h.client.endpoint.setPathMTUDiscovery(true, of: id, now: h.now)
+        #expect(!client.pathMTUPacketTooBig(path: 0, size: 1280, quoted: .data(client.nextTSN), now: h.now))
+        #expect(!client.hasDataState)
+    }
+
+    @Test("an endpoint lets its packet buffers go a second after its last association went, though no association's timer calls it")
+    func packetBuffersGoWithLastAssociation() throws {
+        let h = H(seed: 38)
+        let (id, _) = try Self.established(h)
+        for index in 0..<8 {
+            try h.client.endpoint.send(OutgoingMessage(streamIdentifier: 0, payloadProtocolIdentifier: 0,
+                                                       payload: testPayload(stream: 0, index: index, length: 1000)),
+                                       on: id, now: h.now)
+        }
+        h.loop.flushTransmits()
+        #expect(h.run(for: .seconds(10)) { H.messages(h.server).count == 8 })
+        let pool = h.client.endpoint.packetBuffers
+        #expect(pool.holdsStorage, "an established association's packets are kept for reuse")
+        try h.client.endpoint.abort(id, now: h.now)
+        h.loop.flushTransmits()
+        #expect(h.run(for: .seconds(10)) { h.client.endpoint.association(id) == nil })
+        #expect(h.client.endpoint.associations.isEmpty)
+        let wentAt = h.now
+        let deadline = try #require(h.client.endpoint.nextDeadline, "the pool's trim is due")
+        #expect(deadline > wentAt && deadline <= wentAt + PacketBufferPool.idleTime)
+        #expect(h.run(for: .seconds(5)) { !pool.holdsStorage })
+        #expect(h.now >= deadline, "kept until the idle time is over")
+        if let next = h.client.endpoint.nextDeadline { #expect(next > h.now + .seconds(5), "no trim deadline left") }
     }
 
     @Test("the per-path parts and the association object keep their compact sizes")
