@@ -96,8 +96,12 @@ public struct SCTPConfiguration: Sendable, Hashable {
 
     /// Associations one endpoint may hold (INITs beyond it are answered with ABORT, Out of Resource).
     public var maxAssociations: Int = 16384
-    /// Addresses accepted from a peer's INIT / INIT ACK.
+    /// Addresses accepted from a peer's INIT / INIT ACK, and the most `connect` takes (1 to
+    /// 65,535; other values count as the nearest of those, `peerAddressLimit`).
     public var maxPeerAddresses: Int = 16
+
+    /// `maxPeerAddresses` within 1...65,535: an association's paths are numbered in 16 bits.
+    var peerAddressLimit: Int { min(max(maxPeerAddresses, 1), Int(UInt16.max)) }
 
     // MARK: Extensions
 

@@ -447,7 +447,7 @@ extension Association {
         guard !localAddresses.contains(address), !peerAddressOwnedElsewhere(address) else {
             return .noAuthorization(NoAuthorizationCause(parameter: parameter))
         }
-        guard paths.count < configuration.maxPeerAddresses else {
+        guard paths.count < configuration.peerAddressLimit else {
             return .resourceShortage(ResourceShortageCause(parameter: parameter))
         }
         var path = PeerPath(address: address, state: .unconfirmed, configuration: configuration)

@@ -120,7 +120,7 @@ extension Association {
             }
         }
         // The peer's addresses: those it lists plus the source; without a list, only the source.
-        var listed = Array(initiate.addresses.prefix(configuration.maxPeerAddresses))
+        var listed = Array(initiate.addresses.prefix(configuration.peerAddressLimit))
         if !listed.contains(source) { listed.insert(source, at: 0) }
         let previous = paths
         paths = listed.map { address in

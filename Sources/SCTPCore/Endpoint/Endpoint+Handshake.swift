@@ -93,7 +93,7 @@ extension SCTPEndpoint {
     /// does not know: a restarting peer must not add any (§5.2.1, §5.2.2).
     func addedAddresses(_ initChunk: InitChunk, source: IPAddress, comparedTo association: Association) -> [IPAddress] {
         var offered = [source]
-        for address in initChunk.addresses.prefix(configuration.maxPeerAddresses) where !offered.contains(address) {
+        for address in initChunk.addresses.prefix(configuration.peerAddressLimit) where !offered.contains(address) {
             offered.append(address)
         }
         return offered.filter { association.pathIndex(for: $0) == nil }
@@ -206,7 +206,7 @@ extension SCTPEndpoint {
             inboundStreams: min(configuration.maxInboundStreams, initChunk.outboundStreams),
             peerOutboundStreams: initChunk.outboundStreams, peerInboundStreams: initChunk.inboundStreams,
             localPort: localPort, peerPort: peerPort, source: source,
-            peerAddresses: Array(initChunk.addresses.prefix(configuration.maxPeerAddresses)),
+            peerAddresses: Array(initChunk.addresses.prefix(configuration.peerAddressLimit)),
             localTieTag: localTieTag, peerTieTag: peerTieTag,
             peerFeatures: PeerFeatures(parameters: initChunk.parameters),
             peerZeroChecksumMethod: initChunk.first { if case .zeroChecksumAcceptable(let p) = $0 { p.errorDetectionMethod } else { nil } },

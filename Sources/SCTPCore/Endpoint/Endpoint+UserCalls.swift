@@ -10,8 +10,18 @@ extension SCTPEndpoint {
     public func connect(to addresses: [IPAddress], port: UInt16, now: SCTPInstant) throws(CoreError) -> AssociationID {
         guard !addresses.isEmpty else { throw .invalidAddresses("no address given") }
         guard port != 0 else { throw .invalidAddresses("port 0") }
+        let limit = configuration.peerAddressLimit
+        guard addresses.count <= limit || Set(addresses).count <= limit else {
+            throw .invalidAddresses("more than \(limit) peer addresses (maxPeerAddresses)")
+        }
         var unique: [IPAddress] = []
-        for address in addresses where !unique.contains(address) { unique.append(address) }
+        unique.reserveCapacity(addresses.count)
+        if addresses.count <= 16 {
+            for address in addresses where !unique.contains(address) { unique.append(address) }
+        } else {
+            var seen = Set<IPAddress>(minimumCapacity: addresses.count)
+            for address in addresses where seen.insert(address).inserted { unique.append(address) }
+        }
         for address in unique {
             if let id = associations.id(peer: address, port: port), associations[id]?.isClosed == false {
                 throw .alreadyConnected(id)
