@@ -20,7 +20,7 @@ import SCTPWire
 /// benchmark). An association is only ever used from one thread, by its endpoint; debug
 /// builds (every test, the seeded sweep included) keep the run-time checks, so an
 /// overlapping access introduced by a change still traps there. (`tx` and `receiver` live
-/// behind a pointer, `DataTransferSlot`, and are not checked in either build.)
+/// behind a pointer, `DataTransferSlot`; debug builds check them with `DataAccessCheck`.)
 final class Association {
     let id: AssociationID
     /// The endpoint's configuration at setup, shared with the other associations set up with

@@ -12,7 +12,37 @@ struct DataTransferState {
     /// The counters of data transfer; `packetsSent` and `packetsReceived` are the association's
     /// own (every association counts packets) and stay zero here.
     var statistics = AssociationStatistics()
+    #if DEBUG
+    /// Debug builds: the accesses open on each part through `Association.tx`, `receiver` and
+    /// `dataStatistics` (`DataAccessCheck`).
+    var access = DataAccessCheck()
+    #endif
 }
+
+#if DEBUG
+/// Debug builds check the accesses to the parts of a `DataTransferState` as Swift checks
+/// those to a class's stored properties (which `tx` and `receiver` were before they moved
+/// behind `DataTransferSlot`'s pointer): a modification overlapping any other access to the
+/// same part traps; reads may overlap each other. Per part: the number of open reads, or -1
+/// while a modification is open.
+struct DataAccessCheck {
+    var tx = 0
+    var receiver = 0
+    var statistics = 0
+
+    @inline(__always)
+    static func beginRead(_ open: inout Int, _ part: StaticString) {
+        precondition(open >= 0, "overlapping accesses to the association's \(part): a read while it is being modified")
+        open += 1
+    }
+
+    @inline(__always)
+    static func beginModify(_ open: inout Int, _ part: StaticString) {
+        precondition(open == 0, "overlapping accesses to the association's \(part): a modification while it is being \(open > 0 ? "read" : "modified")")
+        open = -1
+    }
+}
+#endif
 
 /// Where an association keeps its `DataTransferState`: nothing until first use, then one
 /// allocation of its own, freed with the association.
@@ -22,8 +52,10 @@ struct DataTransferState {
 /// box (the compiler cannot know it stays alive while an access is open) and, in a class,
 /// check exclusivity. Through the pointer an access is a load and a test. `~Copyable`, so that
 /// it has one owner, which frees it (`deinit`). The association never gives the pointer out.
-/// Exclusivity is not checked on the pointee, in debug builds either: an overlapping access
-/// to `tx` or `receiver` would not trap there as it did when they were stored properties.
+/// Swift does not check exclusivity on the pointee; debug builds check the accesses through
+/// `Association.tx`, `receiver` and `dataStatistics` themselves (`DataAccessCheck`), so an
+/// overlapping access traps there as it did when they were stored properties. Code that
+/// holds the pointer (the DATA receive path) is not checked.
 struct DataTransferSlot: ~Copyable {
     private(set) var pointer: UnsafeMutablePointer<DataTransferState>?
 
@@ -64,20 +96,62 @@ extension Association {
 
     /// What waits to be sent and what is in flight (made on first use).
     var tx: TransmissionQueue {
-        @inline(__always) _read { yield dataState.pointee.tx }
-        @inline(__always) _modify { yield &dataState.pointee.tx }
+        @inline(__always) _read {
+            let state = dataState
+            #if DEBUG
+            DataAccessCheck.beginRead(&state.pointee.access.tx, "tx")
+            defer { state.pointee.access.tx -= 1 }
+            #endif
+            yield state.pointee.tx
+        }
+        @inline(__always) _modify {
+            let state = dataState
+            #if DEBUG
+            DataAccessCheck.beginModify(&state.pointee.access.tx, "tx")
+            defer { state.pointee.access.tx = 0 }
+            #endif
+            yield &state.pointee.tx
+        }
     }
 
     /// The receive side (made on first use).
     var receiver: DataReceiver {
-        @inline(__always) _read { yield dataState.pointee.receiver }
-        @inline(__always) _modify { yield &dataState.pointee.receiver }
+        @inline(__always) _read {
+            let state = dataState
+            #if DEBUG
+            DataAccessCheck.beginRead(&state.pointee.access.receiver, "receiver")
+            defer { state.pointee.access.receiver -= 1 }
+            #endif
+            yield state.pointee.receiver
+        }
+        @inline(__always) _modify {
+            let state = dataState
+            #if DEBUG
+            DataAccessCheck.beginModify(&state.pointee.access.receiver, "receiver")
+            defer { state.pointee.access.receiver = 0 }
+            #endif
+            yield &state.pointee.receiver
+        }
     }
 
     /// The data transfer counters to change (made on first use); `statistics` reads them all.
     var dataStatistics: AssociationStatistics {
-        @inline(__always) _read { yield dataState.pointee.statistics }
-        @inline(__always) _modify { yield &dataState.pointee.statistics }
+        @inline(__always) _read {
+            let state = dataState
+            #if DEBUG
+            DataAccessCheck.beginRead(&state.pointee.access.statistics, "data statistics")
+            defer { state.pointee.access.statistics -= 1 }
+            #endif
+            yield state.pointee.statistics
+        }
+        @inline(__always) _modify {
+            let state = dataState
+            #if DEBUG
+            DataAccessCheck.beginModify(&state.pointee.access.statistics, "data statistics")
+            defer { state.pointee.access.statistics = 0 }
+            #endif
+            yield &state.pointee.statistics
+        }
     }
 
     /// Data transfer counters (`SCTPEndpoint.statistics(of:)`), without making the state.

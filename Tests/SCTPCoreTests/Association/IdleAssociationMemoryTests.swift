@@ -206,3 +206,46 @@ struct IdleAssociationMemoryTests {
 @_silgen_name("malloc_usable_size")
 private func mallocUsableSize(_ pointer: UnsafeMutableRawPointer) -> Int
 #endif
+
+#if DEBUG
+/// Debug builds check overlapping accesses to the data transfer state behind its pointer
+/// (`DataAccessCheck`) as Swift checks a class's stored properties.
+@Suite("data transfer state access check")
+struct DataAccessCheckTests {
+    static func modifying<Value>(_ value: inout Value, while body: () -> Void) { body() }
+
+    static func associationWithData() -> Association? {
+        let h = AssociationHarness(seed: 40)
+        guard let id = try? h.connect(), h.run(for: .seconds(10), until: { !AssociationHarness.upEvents(h.server).isEmpty }),
+              let association = h.client.endpoint.association(id) else { return nil }
+        _ = association.tx
+        return association
+    }
+
+    @Test("separate and nested reads, and one part modified while another is read, are allowed")
+    func allowedAccesses() throws {
+        let association = try #require(Self.associationWithData())
+        Self.modifying(&association.tx) { _ = association.receiver.deliveredUnreadBytes }
+        Self.modifying(&association.dataStatistics) { _ = association.tx.isIdle }
+        _ = association.tx.isIdle && association.tx.outstanding.isEmpty
+        association.dataStatistics.tailLossProbes += 1
+        #expect(association.statistics.tailLossProbes == 1)
+    }
+
+    @Test("reading a part while it is modified traps")
+    func readDuringModificationTraps() async {
+        await #expect(processExitsWith: .failure) {
+            guard let association = DataAccessCheckTests.associationWithData() else { return }
+            DataAccessCheckTests.modifying(&association.tx) { _ = association.tx.isIdle }
+        }
+    }
+
+    @Test("modifying a part while it is modified traps")
+    func nestedModificationTraps() async {
+        await #expect(processExitsWith: .failure) {
+            guard let association = DataAccessCheckTests.associationWithData() else { return }
+            DataAccessCheckTests.modifying(&association.receiver) { association.receiver.interleaving = true }
+        }
+    }
+}
+#endif
