@@ -151,6 +151,30 @@ struct UDPEncapsulationTests {
         #expect(clientLog.all.contains { if case .shutdownComplete = $0 { true } else { false } })
     }
 
+    @Test("a batch send that waits for room and then meets an error fails with it, and its later messages are not sent")
+    func blockedBatchFailsMidway() throws {
+        let (server, serverLog) = try start(["127.0.0.1"], sctpPort: 5001, listens: true)
+        defer { _ = try? wait(server.close()) }
+        let (client, _) = try start(["127.0.0.1"], sctpPort: 5002, listens: false, peerUDPPort: server.localUDPPort) {
+            $0.sendBufferSize = 4000
+        }
+        defer { _ = try? wait(client.close()) }
+        let id = try wait(client.connect(to: ["127.0.0.1"], port: 5001))
+        func message(_ tag: UInt8, stream: UInt16 = 0, length: Int) -> OutgoingMessage {
+            OutgoingMessage(streamIdentifier: stream, payloadProtocolIdentifier: UInt32(tag),
+                            payload: ByteBuffer(repeating: tag, count: length))
+        }
+        // The second message finds the send buffer full: it and the rest wait for room. The
+        // third names a stream the association does not have (10 outbound).
+        let batch = [message(1, length: 3000), message(2, length: 3000), message(3, stream: 999, length: 10),
+                     message(4, length: 10)]
+        #expect(throws: SCTPError.self) { try wait(client.send(batch, on: id)) }
+        // A message sent after the batch arrives after everything of it that was sent.
+        try wait(client.send([message(5, length: 10)], on: id))
+        #expect(eventually { serverLog.messages.contains { $0.payloadProtocolIdentifier == 5 } })
+        #expect(serverLog.messages.map(\.payloadProtocolIdentifier) == [1, 2, 5])
+    }
+
     @Test("connectx: a silent first address, then the live one (round robin on T1 expiry)")
     func roundRobin() throws {
         let (server, _) = try start(["127.0.0.2"], sctpPort: 5001, listens: true)

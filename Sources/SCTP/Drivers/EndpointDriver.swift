@@ -449,7 +449,16 @@ final class EndpointDriver: @unchecked Sendable {
                     failure = Self.map(error)
                 }
                 waiting.removeFirst()
-                guard let promise = first.promise else { continue }
+                var promise = first.promise
+                if failure != nil && promise == nil {
+                    // A batch's message failed: the batch's later messages are not queued,
+                    // and its future (its last message's) fails with this error.
+                    while let next = waiting.first {
+                        waiting.removeFirst()
+                        if let last = next.promise { promise = last; break }
+                    }
+                }
+                guard let promise else { continue }
                 if !waiting.isEmpty { blockedSends[id] = waiting }
                 waiting = []
                 if let failure { promise.fail(failure) } else { promise.succeed(()) }
