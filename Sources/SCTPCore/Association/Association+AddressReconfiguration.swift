@@ -429,7 +429,7 @@ extension Association {
         builder.source = sourceAddress(toward: destination)
         builder.authenticator = packetAuthenticator()
         builder.add(.asconfAck(ack))
-        builder.finish(into: &outbox)
+        finishPackets(&builder)
     }
 
     /// Add IP Address (§4.2.1, §5.2): a new path, unconfirmed until a heartbeat answers

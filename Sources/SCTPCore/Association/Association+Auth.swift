@@ -69,19 +69,42 @@ extension Association {
     // MARK: Sending
 
     /// What signs our packets: `nil` unless AUTH is in use and the peer asked for some chunk
-    /// types, or without the active key.
+    /// types, or without the active key. Without its MAC until a packet needs one
+    /// (`finishPackets`), unless DATA is signed (a builder may then finish inside the
+    /// transmission queue).
     func packetAuthenticator() -> PacketAuthenticator? {
-        if authenticationSummary.senderKnown { return authenticationSummary.sender }
-        guard !authenticationSummary.peerChunks.isEmpty else { return nil }
-        let keyID = configuration.authentication.activeKey
-        let algorithm = authentication!.sendAlgorithm
+        if !authenticationSummary.senderKnown {
+            var key: (key: UInt16, algorithm: SCTPHMACAlgorithm)? = nil
+            if let authentication, authentication.isNegotiated, !authenticationSummary.peerChunks.isEmpty {
+                let keyID = configuration.authentication.activeKey
+                if configuration.authentication.keys[keyID] != nil { key = (keyID, authentication.sendAlgorithm) }
+            }
+            authenticationSummary.setSender(key: key)
+        }
+        return authenticationSummary.sender
+    }
+
+    /// The MAC our packets are signed with, computed once and kept (`nil` when they are not
+    /// signed).
+    func senderMAC() -> AuthMAC? {
+        if let mac = authenticationSummary.senderMAC { return mac }
+        guard let sender = packetAuthenticator() else { return nil }
         // Computing the MAC caches it in the AUTH state, which makes a fresh summary.
-        let mac = authentication!.cachedMAC(key: keyID, algorithm: algorithm)
-            ?? authentication!.mac(key: keyID, algorithm: algorithm, keys: configuration.authentication.keys)
-        let sender = mac.map { PacketAuthenticator(chunks: authenticationSummary.peerChunks, keyID: keyID, mac: $0) }
-        authenticationSummary.sender = sender
-        authenticationSummary.senderKnown = true
-        return sender
+        let mac = authentication!.cachedMAC(key: sender.keyID, algorithm: sender.algorithm)
+            ?? authentication!.mac(key: sender.keyID, algorithm: sender.algorithm, keys: configuration.authentication.keys)
+        if !authenticationSummary.senderKnown {
+            authenticationSummary.setSender(key: (sender.keyID, sender.algorithm))
+        }
+        if let mac { authenticationSummary.senderMAC = mac }
+        return mac
+    }
+
+    /// Finishes a builder's packets into the outbox, with the MAC its AUTH chunks need
+    /// computed now if it was left out. Returns the emptied packet array (`PacketBuilder.finish(into:)`).
+    @discardableResult
+    func finishPackets(_ builder: inout PacketBuilder) -> [PacketBuilder.Built] {
+        if builder.needsMAC { builder.supplyMAC(senderMAC()) }
+        return builder.finish(into: &outbox)
     }
 
     // MARK: Receiving

@@ -97,7 +97,7 @@ extension Association {
         // owed and no DATA waits, so the packet holds the control chunks only (and the state
         // is not made for that).
         guard let data = dataSlot.pointer else {
-            spareBuilderStorage = builder.finish(into: &outbox)
+            spareBuilderStorage = finishPackets(&builder)
             if state == .shutdownPending || state == .shutdownReceived { progressShutdown(now: now) }
             return
         }
@@ -149,13 +149,13 @@ extension Association {
             // Not due and alone in the packet: it waits for its timer or the next packet.
             if sackDue || packetGoesOut {
                 data.pointee.receiver.sackSent(sack)
-                spareBuilderStorage = builder.finish(into: &outbox)
+                spareBuilderStorage = finishPackets(&builder)
             }
         } else {
             if replyPath != pathIndex && (sackDue || (data.pointee.receiver.isSackOwed && packetGoesOut)) {
                 sendControl([acknowledgement(data.pointee.receiver.takeSack())] + ecnEchoChunks, to: replyPath)
             }
-            spareBuilderStorage = builder.finish(into: &outbox)
+            spareBuilderStorage = finishPackets(&builder)
         }
         outbox.append(contentsOf: redirected)
         // New DATA measures the RTT: the path is not idle (§8.3) and needs no heartbeat.
@@ -176,7 +176,12 @@ extension Association {
         builder.ecnCapable = ecnNegotiated
         builder.pool = packetBuffers
         if pinnedSourceAddresses != nil { builder.source = sourceAddress(toward: destination) }
-        builder.authenticator = packetAuthenticator()
+        if var authenticator = packetAuthenticator() {
+            // Packets of DATA are signed: the builder may finish inside the transmission
+            // queue (`fillRedirected`), which has no MAC to supply.
+            if authenticator.signsData && authenticator.mac == nil { authenticator.mac = senderMAC() }
+            builder.authenticator = authenticator
+        }
         return builder
     }
 
@@ -242,7 +247,7 @@ extension Association {
         } else {
             builder.add(chunk, size: chunk.encodedSize)
         }
-        builder.finish(into: &outbox)
+        finishPackets(&builder)
         paths[index].congestion.onTransmit(now: now)
         // The next probe, if this one or its answer is lost too, after twice the time.
         tx.armProbe(path: index, paths: &paths, now: now, minimum: configuration.tailLossProbeMinimum)

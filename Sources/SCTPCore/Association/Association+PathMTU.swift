@@ -138,7 +138,7 @@ extension Association {
         builder.authenticator = authenticator
         builder.add(heartbeat)
         builder.add(.pad(PadChunk(paddingLength: padChunkSize - 4)))
-        builder.finish(into: &outbox)
+        finishPackets(&builder)
         paths[index].pmtud.probeSent(nonce: nonce, size: size, now: now, timeout: timeout)
     }
 }

@@ -370,7 +370,7 @@ final class Association {
         builder.pool = packetBuffers
         builder.authenticator = packetAuthenticator()
         for chunk in chunks { builder.add(chunk) }
-        builder.finish(into: &outbox)
+        finishPackets(&builder)
     }
 
     /// Sends an ABORT with these causes and closes the association.

@@ -201,11 +201,28 @@ struct PacketBuilder {
     /// Packets closed with their AUTH chunk's MAC still to compute.
     private var unsignedPackets = 0
 
+    /// Whether a packet has an AUTH chunk and the authenticator came without its MAC: the
+    /// MAC must be supplied (`supplyMAC`) before the builder finishes.
+    var needsMAC: Bool { authenticator != nil && authenticator!.mac == nil && (unsignedPackets > 0 || authOffset != nil) }
+
+    /// Supplies the MAC the authenticator came without.
+    mutating func supplyMAC(_ mac: AuthMAC?) {
+        guard authenticator != nil, let mac else { return }
+        authenticator!.mac = mac
+    }
+
     /// Signs the packets closed unsigned, two at a time (the MACs of a pair are computed
     /// side by side, `AuthMAC.sign(_:_:_:)`), and fills in their checksums.
     private mutating func signPackets() {
-        guard unsignedPackets > 0, let mac = authenticator?.mac else { return }
+        guard unsignedPackets > 0 else { return }
         unsignedPackets = 0
+        guard let mac = authenticator?.mac else {
+            // No MAC supplied (`needsMAC`; the key went in between): the AUTH chunks keep a
+            // zero MAC, which the peer refuses, as it would refuse the chunks unsigned.
+            assertionFailure("packets with AUTH chunks finished without a MAC")
+            for index in packets.indices where packets[index].unsignedAuthOffset != nil { closeSigned(index) }
+            return
+        }
         var waiting: (index: Int, offset: Int)?
         for index in packets.indices {
             guard let offset = packets[index].unsignedAuthOffset else { continue }

@@ -113,6 +113,10 @@ struct AuthenticationSummary {
     /// Whether `sender` was found from the AUTH state (once, not per packet); a summary made
     /// afresh after any change of that state forgets it.
     var senderKnown = false
+    /// With `senderKnown`: the key and HMAC our packets are signed with, `nil` when they are
+    /// not (the peer asked for no chunk type, or without the active key). Stored ahead of
+    /// the references, in the padding after the flags.
+    private(set) var senderKey: (key: UInt16, algorithm: SCTPHMACAlgorithm)?
     /// The two chunk lists when either is not empty.
     private let lists: ValueBox<(local: ChunkTypeSet, peer: ChunkTypeSet)>?
     private var macs: AuthenticationMACs?
@@ -129,8 +133,22 @@ struct AuthenticationSummary {
         lists = localChunks.isEmpty && peerChunks.isEmpty ? nil : ValueBox((localChunks, peerChunks))
     }
 
-    /// What signs our packets, once `senderKnown`.
+    /// Notes what signs our packets (`senderKnown` from here on).
+    mutating func setSender(key: (key: UInt16, algorithm: SCTPHMACAlgorithm)?) {
+        senderKey = key
+        senderKnown = true
+    }
+
+    /// What signs our packets, once `senderKnown`: with its MAC once computed (`senderMAC`).
     var sender: PacketAuthenticator? {
+        guard let senderKey else { return nil }
+        var sender = PacketAuthenticator(chunks: peerChunks, keyID: senderKey.key, algorithm: senderKey.algorithm)
+        sender.mac = macs?.sender
+        return sender
+    }
+
+    /// The MAC our packets are signed with, once computed.
+    var senderMAC: AuthMAC? {
         get { macs?.sender }
         set { uniqueMACs().sender = newValue }
     }
@@ -151,29 +169,54 @@ struct AuthenticationSummary {
 
 /// The MACs of `AuthenticationSummary`, boxed.
 final class AuthenticationMACs {
-    var sender: PacketAuthenticator?
+    var sender: AuthMAC?
     var verifier: (key: UInt16, mac: AuthMAC)?
 
-    init(sender: PacketAuthenticator?, verifier: (key: UInt16, mac: AuthMAC)?) {
+    init(sender: AuthMAC?, verifier: (key: UInt16, mac: AuthMAC)?) {
         self.sender = sender
         self.verifier = verifier
     }
 }
 
 /// What a `PacketBuilder` needs to authenticate the packets it builds: the chunk types the
-/// peer wants authenticated and the MAC; each packet that holds one of those gets an AUTH
-/// chunk just before the first of them, signed when the packet is closed (RFC 4895 §6.2).
+/// peer wants authenticated, the key and HMAC, and the MAC; each packet that holds one of
+/// those types gets an AUTH chunk just before the first of them, signed when the builder
+/// finishes (RFC 4895 §6.2). The MAC (the association key, about 300 bytes of an
+/// association's heap with its caches) may be left out while no packet needs it: an
+/// association whose peer wants only ASCONF authenticated (usrsctp, the kernel stacks) then
+/// computes it at its first ASCONF, not at setup (`Association.finishPackets`).
 struct PacketAuthenticator {
     let chunks: ChunkTypeSet
     let keyID: UInt16
-    let mac: AuthMAC
+    let algorithm: SCTPHMACAlgorithm
+    /// `nil` until supplied (`PacketBuilder.supplyMAC`).
+    var mac: AuthMAC?
+
+    init(chunks: ChunkTypeSet, keyID: UInt16, mac: AuthMAC) {
+        self.chunks = chunks
+        self.keyID = keyID
+        algorithm = mac.algorithm
+        self.mac = mac
+    }
+
+    /// Without the MAC yet.
+    init(chunks: ChunkTypeSet, keyID: UInt16, algorithm: SCTPHMACAlgorithm) {
+        self.chunks = chunks
+        self.keyID = keyID
+        self.algorithm = algorithm
+        mac = nil
+    }
+
     /// The AUTH chunk's size in the packet (8 + the MAC; a multiple of 4).
-    var chunkSize: Int { 8 + mac.algorithm.macLength }
+    var chunkSize: Int { 8 + algorithm.macLength }
+
+    /// Whether packets carrying DATA (or I-DATA) are signed.
+    var signsData: Bool { chunks.contains(ChunkType.data) || chunks.contains(ChunkType.iData) }
 
     /// Writes the AUTH chunk with a zero HMAC field.
     func writePlaceholder(to buffer: inout ByteBuffer) {
         let length = chunkSize
-        buffer.writeMultipleIntegers(AuthChunk.chunkType, UInt8(0), UInt16(length), keyID, mac.algorithm.rawValue)
+        buffer.writeMultipleIntegers(AuthChunk.chunkType, UInt8(0), UInt16(length), keyID, algorithm.rawValue)
         buffer.writeRepeatingByte(0, count: length - 8)
     }
 }

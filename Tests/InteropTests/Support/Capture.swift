@@ -142,7 +142,9 @@ final class Capture: @unchecked Sendable {
     /// `onlyTo`, only datagrams sent to those UDP ports are checked (the relay corrupts what it
     /// forwards: check what the peers themselves sent).
     func problems(extraPorts: [Int] = [], onlyTo: [Int]? = nil) throws -> [String] {
-        var filter = Self.problemFilter
+        // The capture's own marker datagrams are not SCTP: tshark decodes them by their port's
+        // heuristics (on 41170, say, as a malformed MANOLITO packet), so they are left out.
+        var filter = "!(udp.port == \(marker.port)) && (\(Self.problemFilter))"
         if let onlyTo {
             filter = "(" + onlyTo.map { "udp.dstport == \($0)" }.joined(separator: " || ") + ") && (\(filter))"
         }

@@ -113,6 +113,29 @@ struct AddressReconfigurationTests {
         }
     }
 
+    @Test("with only ASCONF signed (as usrsctp asks), no association key is computed until the first ASCONF; then it signs and verifies")
+    func associationKeyOnFirstASCONF() throws {
+        let (h, id, serverID) = try Self.connected()
+        let client = try Self.association(h.client, id)
+        let server = try Self.association(h.server, serverID)
+        try Self.transfer(h, id, count: 5)
+        for association in [client, server] {
+            #expect(association.peerRequiresAuthentication(ChunkType.asconf))
+            #expect(!association.peerRequiresAuthentication(ChunkType.data))
+            #expect(association.authenticationSummary.senderMAC == nil, "no MAC while nothing is signed")
+            #expect(association.authenticationSummary.verifier == nil)
+        }
+        try h.client.endpoint.addLocalAddresses([c2], now: h.now)
+        h.loop.flushTransmits()
+        #expect(h.run(for: .seconds(5)) { Self.peerAddresses(h.server, serverID).contains(Self.c2) })
+        #expect(client.authenticationSummary.senderMAC != nil, "the ASCONF was signed")
+        #expect(server.authenticationSummary.verifier != nil, "and verified")
+        #expect(server.authenticationSummary.senderMAC != nil, "the ASCONF-ACK was signed")
+        #expect(h.run(for: .seconds(5)) { client.authenticationSummary.verifier != nil })
+        #expect(h.client.endpoint.statistics(of: id)?.authenticationRefusedPackets == 0)
+        #expect(h.server.endpoint.statistics(of: serverID)?.authenticationRefusedPackets == 0)
+    }
+
     // MARK: §5.1 / §5.2: Add IP Address
 
     @Test("an added address becomes a confirmed path of the peer and carries data once made primary")

@@ -272,7 +272,7 @@ struct AuthenticationTests {
             #expect(authenticator.chunks.contains(ChunkType.data))
             if authFirst {
                 authenticator = PacketAuthenticator(chunks: ChunkTypeSet([ChunkType.cookieEcho, ChunkType.data]),
-                                                    keyID: authenticator.keyID, mac: authenticator.mac)
+                                                    keyID: authenticator.keyID, mac: try #require(association.senderMAC()))
             }
             var builder = PacketBuilder(header: association.commonHeader, mtu: 1200, destination: h.server.addresses[0],
                                         checksum: .crc32c)
@@ -358,7 +358,7 @@ struct AuthenticationTests {
         let signer = try #require(association.packetAuthenticator())
         // The AUTH chunk goes before the HEARTBEAT only: the DATA chunk ahead of it is bare.
         var builder = PacketBuilder(header: association.commonHeader, mtu: 1200, destination: h.server.addresses[0], checksum: .crc32c)
-        builder.authenticator = PacketAuthenticator(chunks: ChunkTypeSet([ChunkType.heartbeat]), keyID: signer.keyID, mac: signer.mac)
+        builder.authenticator = PacketAuthenticator(chunks: ChunkTypeSet([ChunkType.heartbeat]), keyID: signer.keyID, mac: try #require(association.senderMAC()))
         builder.add(.data(DataChunk(flags: .complete, tsn: association.nextTSN, streamIdentifier: 0, ssn: SSN(0),
                                     payloadProtocolIdentifier: 42, payload: testPayload(stream: 0, index: 0, length: 50))))
         var info = ByteBuffer()
