@@ -118,7 +118,7 @@ extension Association {
         let mayCarryData = canSendData && data.pointee.tx.hasDataToSend
         var bundledSack: SackChunk? = nil
         if replyPath == pathIndex && (sackDue || (data.pointee.receiver.isSackOwed && (hasControl || mayCarryData))) {
-            let sack = data.pointee.receiver.peekSack()
+            let sack = data.pointee.peekSack()
             builder.add(acknowledgement(sack))
             if let tsn = ecnEchoTSN { builder.add(.ecne(ECNEChunk(lowestTSN: tsn))) }
             bundledSack = sack

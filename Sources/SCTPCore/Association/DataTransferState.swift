@@ -12,6 +12,12 @@ struct DataTransferState {
     /// The counters of data transfer; `packetsSent` and `packetsReceived` are the association's
     /// own (every association counts packets) and stay zero here.
     var statistics = AssociationStatistics()
+
+    /// The receiver's `peekSack()`, read in place. Called as `pointer.pointee.receiver.peekSack()`
+    /// the non-mutating call copied the whole receiver first (its arrays retained and released),
+    /// once for every SACK sent; through this mutating method `receiver` is borrowed where it is.
+    @inline(__always)
+    mutating func peekSack() -> SackChunk { receiver.peekSack() }
 }
 
 /// Where an association keeps its `DataTransferState`: nothing until first use, then one
