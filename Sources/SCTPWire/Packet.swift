@@ -155,7 +155,15 @@ public struct SCTPPacket: Hashable, Sendable {
     /// is done with the packet) allocates no array per packet.
     public init(parsing datagram: ByteBuffer, checksum: ChecksumVerification = .required,
                 reusing storage: consuming [Chunk]) throws(WireError) {
-        header = try CommonHeader(peeking: datagram)
+        try self.init(parsing: datagram, header: try CommonHeader(peeking: datagram), checksum: checksum, reusing: storage)
+    }
+
+    /// Parses like `init(parsing:checksum:reusing:)` with the common header already read:
+    /// `header` must be `CommonHeader(peeking: datagram)` (the endpoint reads it first to
+    /// check the destination port; reading it again cost a second access to the bytes).
+    package init(parsing datagram: ByteBuffer, header: CommonHeader, checksum: ChecksumVerification = .required,
+                 reusing storage: consuming [Chunk]) throws(WireError) {
+        self.header = header
         try PacketChecksum.verify(datagram, checksum)
         var reader = ChunkReader(chunksOf: datagram)
         var chunks = consume storage
