@@ -116,6 +116,40 @@ struct MalformedInputTests {
         #expect(try reader.next() == nil)
     }
 
+    /// `ChunkReader` reads a DATA chunk's fixed fields with its header and slices the payload
+    /// from the packet: for every length from 4 to 40 (the chunk padded, then a COOKIE ACK),
+    /// what it returns or throws is what the general parser, `Chunk(type:flags:value:)`, makes
+    /// of the same chunk value.
+    @Test func dataChunksReadLikeTheGeneralParser() throws {
+        let body = (0..<36).map { UInt8(0x10 &+ $0) }
+        for length in 4...40 {
+            for flags: UInt8 in [0x00, 0x03, 0x0F] {
+                var chunk = [0x00, flags, 0x00, UInt8(length)] + body.prefix(length - 4)
+                chunk += [UInt8](repeating: 0, count: (4 - chunk.count % 4) % 4)
+                var reader = ChunkReader(chunksOf: WireKit.rawPacket(chunk + WireKit.hex("0B 00 00 04")))
+                let expected: Result<Chunk, WireError>
+                do {
+                    expected = .success(try Chunk(type: 0, flags: flags, value: WireKit.buffer(Array(body.prefix(length - 4)))))
+                } catch {
+                    expected = .failure(error)
+                }
+                switch expected {
+                case .success(let value):
+                    let read = try reader.next()
+                    #expect(read == value, "length \(length)")
+                    if case .data(let data)? = read {
+                        #expect(WireKit.bytes(data.payload) == Array(body.dropFirst(12).prefix(length - 16)), "length \(length)")
+                    }
+                    #expect(try reader.next() == .cookieAck(CookieAckChunk()), "length \(length)")
+                    #expect(try reader.next() == nil)
+                case .failure(let error):
+                    #expect(throws: error, "length \(length)") { try reader.next() }
+                    #expect(try reader.next() == nil)
+                }
+            }
+        }
+    }
+
     @Test func chunkErrorAfterValidChunks() {
         // A valid DATA and SACK, then a broken SHUTDOWN: the packet as a whole fails.
         let data = BrokenChunks.chunk(0, flags: 3, WireKit.hex("00 00 00 01 00 01 00 00 00 00 00 00 AA"))

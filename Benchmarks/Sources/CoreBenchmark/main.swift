@@ -196,15 +196,16 @@ func setupRate(duration: Duration, limit: Int = .max) -> (associations: Int, wal
     return (count, seconds(wall.now - start))
 }
 
-// `CoreBenchmark count PACKETS [LENGTH]` and `CoreBenchmark setup [ASSOCIATIONS]`: a fixed
+// `CoreBenchmark count PACKETS [LENGTH [unordered]]` and `CoreBenchmark setup [ASSOCIATIONS]`: a fixed
 // amount of work, for counting instructions (Benchmarks/tools/callgrind-core.sh).
 let arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.first == "count" {
     let limit = arguments.count > 1 ? Int(arguments[1]) ?? 100_000 : 100_000
     let length = arguments.count > 2 ? Int(arguments[2]) ?? 1200 : 1200
-    let r = transfer(length: length, unordered: false, duration: .seconds(3600), packetLimit: limit,
+    let unordered = arguments.count > 3 && arguments[3] == "unordered"
+    let r = transfer(length: length, unordered: unordered, duration: .seconds(3600), packetLimit: limit,
                      warmUp: min(5_000, limit / 2))
-    print("count: \(r.packets) packets, \(r.messages) messages of \(length) bytes in \(fmt(r.wallSeconds, 3)) s: "
+    print("count: \(r.packets) packets, \(r.messages) \(unordered ? "unordered" : "ordered") messages of \(length) bytes in \(fmt(r.wallSeconds, 3)) s: "
         + "\(fmt(r.wallSeconds * 1e6 / Double(max(r.packets, 1)), 2)) µs/packet, "
         + "\(fmt(r.allocationsPerPacket, 3)) allocations/packet (\(r.steadyAllocations) in \(r.steadyPackets) packets)")
     exit(0)

@@ -5,21 +5,17 @@ extension Association {
     // MARK: User data in
 
     /// Queues a user message (§6.1). Before the association is up it waits in the queue.
-    func send(_ message: OutgoingMessage, now: SCTPInstant) throws(CoreError) {
+    func send(_ message: consuming OutgoingMessage, now: SCTPInstant) throws(CoreError) {
         guard state.acceptsNewData else { throw .associationClosing }
         guard message.payload.readableBytes <= configuration.maxMessageSize else { throw .messageTooLarge }
         if let destination = message.destination, pathIndex(for: destination) == nil {
             throw .invalidAddresses("\(destination) is not an address of the peer")
         }
         do {
-            // One copy of the message, into the queue (a `var` copy first made two).
-            if case .lifetime(let lifetime) = message.partialReliability {
-                var stamped = message
-                stamped.expiry = now + lifetime
-                try tx.queue.enqueue(stamped)
-            } else {
-                try tx.queue.enqueue(copy message)
-            }
+            // Moved into the queue (`consuming`, here and in `SCTPEndpoint.send`): no copy
+            // unless the caller keeps its own.
+            if case .lifetime(let lifetime) = message.partialReliability { message.expiry = now + lifetime }
+            try tx.queue.enqueue(message)
         } catch {
             switch error {
             case .emptyMessage: throw .emptyMessage
@@ -118,7 +114,7 @@ extension Association {
         let mayCarryData = canSendData && data.pointee.tx.hasDataToSend
         var bundledSack: SackChunk? = nil
         if replyPath == pathIndex && (sackDue || (data.pointee.receiver.isSackOwed && (hasControl || mayCarryData))) {
-            let sack = data.pointee.receiver.peekSack()
+            let sack = data.pointee.peekSack()
             builder.add(acknowledgement(sack))
             if let tsn = ecnEchoTSN { builder.add(.ecne(ECNEChunk(lowestTSN: tsn))) }
             bundledSack = sack

@@ -17,6 +17,12 @@ struct DataTransferState {
     /// `dataStatistics` (`DataAccessCheck`).
     var access = DataAccessCheck()
     #endif
+
+    /// The receiver's `peekSack()`, read in place. Called as `pointer.pointee.receiver.peekSack()`
+    /// the non-mutating call copied the whole receiver first (its arrays retained and released),
+    /// once for every SACK sent; through this mutating method `receiver` is borrowed where it is.
+    @inline(__always)
+    mutating func peekSack() -> SackChunk { receiver.peekSack() }
 }
 
 #if DEBUG

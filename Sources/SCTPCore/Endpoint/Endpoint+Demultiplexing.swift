@@ -43,7 +43,8 @@ extension SCTPEndpoint {
         let verification: ChecksumVerification = .zeroAllowed
         var storage: [Chunk] = []
         swap(&storage, &chunkStorage)
-        guard var packet = try? SCTPPacket(parsing: datagram, checksum: verification, reusing: consume storage) else { return }
+        guard var packet = try? SCTPPacket(parsing: datagram, header: header, checksum: verification, reusing: consume storage)
+        else { return }
         defer {
             // The chunk array goes back for the next packet (copy-on-write keeps this safe
             // should anything have kept the packet's chunks).

@@ -53,7 +53,7 @@ extension SCTPEndpoint {
     }
 
     /// Queues a user message on an association and sends what the windows allow.
-    public func send(_ message: OutgoingMessage, on id: AssociationID, now: SCTPInstant) throws(CoreError) {
+    public func send(_ message: consuming OutgoingMessage, on id: AssociationID, now: SCTPInstant) throws(CoreError) {
         guard let association = association(id), !association.isClosed else { throw .unknownAssociation }
         try association.send(message, now: now)
         markPending(association)

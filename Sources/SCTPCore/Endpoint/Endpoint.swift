@@ -224,13 +224,16 @@ public final class SCTPEndpoint {
             guard association.outbox.isEmpty && association.events.isEmpty && association.transmitOwed == nil else { return false }
             if association.isClosed { reaped.append(association) }
             // An idle association keeps no spare packet array (memory per idle association);
-            // one sending data keeps it from one transmission to the next.
-            if association.isTransmissionIdle && association.spareBuilderStorage.capacity > 0 {
+            // one sending data keeps it from one transmission to the next, and so does one
+            // receiving data at this instant (its SACKs are built in it: dropped after every
+            // poll, the receiver of a bulk transfer allocated an array every few dozen packets).
+            let dataMovedNow = !association.carriedNoDataYet && association.lastDataActivity >= latestNow
+            if association.isTransmissionIdle && !dataMovedNow && association.spareBuilderStorage.capacity > 0 {
                 association.spareBuilderStorage = []
             }
             // Nor the storage of its emptied packet and event queues (about 200 bytes), unless
             // user data moved at this instant (a transfer keeps them from one poll to the next).
-            if association.carriedNoDataYet || association.lastDataActivity < latestNow {
+            if !dataMovedNow {
                 association.outbox = []
                 association.events = []
             }

@@ -167,22 +167,25 @@ public struct DataReceiver: Sendable {
         payload = copy
     }
 
-    public mutating func receive(_ chunk: DataChunk) -> Outcome {
+    public mutating func receive(_ chunk: consuming DataChunk) -> Outcome {
+        // `consuming`: the chunk moves on into the reassembly queue, no copy (the fields
+        // needed afterwards are read first).
         let immediate = chunk.dataFlags.contains(.immediate)
-        if let early = admit(tsn: chunk.tsn, streamIdentifier: chunk.streamIdentifier,
-                             payloadBytes: chunk.payload.readableBytes, immediate: immediate) { return early }
-        var chunk = chunk
+        let tsn = chunk.tsn
+        let payloadBytes = chunk.payload.readableBytes
+        if let early = admit(tsn: tsn, streamIdentifier: chunk.streamIdentifier,
+                             payloadBytes: payloadBytes, immediate: immediate) { return early }
         Self.compact(&chunk.payload)
-        if holdsForDeferredReset(tsn: chunk.tsn, streamIdentifier: chunk.streamIdentifier) {
+        if holdsForDeferredReset(tsn: tsn, streamIdentifier: chunk.streamIdentifier) {
             // After the reset point on a stream being reset: kept aside until the reset is done.
-            guard hold(tsn: chunk.tsn, payloadBytes: chunk.payload.readableBytes, immediate: immediate) else {
+            guard hold(tsn: tsn, payloadBytes: payloadBytes, immediate: immediate) else {
                 return .dropped(.noBufferSpace)
             }
             heldChunks.append(chunk)
             return .accepted
         }
-        let result = reassembly.insert(chunk, cumulativeTSN: tracker.cumulativeTSN(afterReceiving: chunk.tsn))
-        return recordInsertion(result, tsn: chunk.tsn, payloadBytes: chunk.payload.readableBytes, immediate: immediate)
+        let result = reassembly.insert(chunk, cumulativeTSN: tracker.cumulativeTSN(afterReceiving: tsn))
+        return recordInsertion(result, tsn: tsn, payloadBytes: payloadBytes, immediate: immediate)
     }
 
     /// The checks before reassembly, common to DATA and I-DATA, in order: no user data;

@@ -112,7 +112,7 @@ public struct ReassemblyQueue: Sendable {
     /// that their next fragment, always the next TSN the association needs, is never
     /// refused). Record the chunk in the tracker only if this returns `.accepted`.
     @discardableResult
-    public mutating func insert(_ chunk: DataChunk, cumulativeTSN: TSN, ignoringMemoryLimit: Bool = false) -> InsertResult {
+    public mutating func insert(_ chunk: consuming DataChunk, cumulativeTSN: TSN, ignoringMemoryLimit: Bool = false) -> InsertResult {
         let streamIdentifier = chunk.streamIdentifier
         guard isValidStream(streamIdentifier) else { return .invalidStream }
         let fills = chunk.tsn <= cumulativeTSN

@@ -10,7 +10,7 @@ struct ReassemblyFragment: Sendable {
     var ppid: UInt32
     var payload: ByteBuffer
 
-    init(_ chunk: DataChunk) {
+    init(_ chunk: consuming DataChunk) {
         tsn = chunk.tsn
         ssn = chunk.ssn
         flags = chunk.dataFlags
@@ -58,7 +58,7 @@ struct ReassemblySink: Sendable {
     }
 
     /// Hands out a fragment that was never buffered (a whole B+E message): no copy.
-    mutating func deliverDirect(_ f: ReassemblyFragment, stream: UInt16, isUnordered: Bool) {
+    mutating func deliverDirect(_ f: consuming ReassemblyFragment, stream: UInt16, isUnordered: Bool) {
         outputBytes += f.size
         output.append(.message(ReceivedMessage(
             streamIdentifier: stream, payloadProtocolIdentifier: f.ppid, isUnordered: isUnordered, ssn: f.ssn,
@@ -157,13 +157,13 @@ struct StreamReassembler: Sendable {
 
     /// Takes an accepted fragment. `cumulativeTSN` is the cumulative TSN ack point counting
     /// this fragment if it fills it: every TSN at or below it has arrived.
-    mutating func insert(_ f: ReassemblyFragment, cumulativeTSN: TSN, sink: inout ReassemblySink) -> ReassemblyQueue.InsertResult {
+    mutating func insert(_ f: consuming ReassemblyFragment, cumulativeTSN: TSN, sink: inout ReassemblySink) -> ReassemblyQueue.InsertResult {
         f.flags.contains(.unordered)
             ? insertUnordered(f, cumulativeTSN: cumulativeTSN, sink: &sink)
             : insertOrdered(f, cumulativeTSN: cumulativeTSN, sink: &sink)
     }
 
-    private mutating func insertOrdered(_ f: ReassemblyFragment, cumulativeTSN: TSN,
+    private mutating func insertOrdered(_ f: consuming ReassemblyFragment, cumulativeTSN: TSN,
                                         sink: inout ReassemblySink) -> ReassemblyQueue.InsertResult {
         // Fast path: the next whole message, nothing waiting.
         if partial == nil, ordered.isEmpty, pendingSkip == nil, f.ssn == nextSSN, f.isBeginning, f.isEnd {
@@ -173,21 +173,22 @@ struct StreamReassembler: Sendable {
         }
         let (index, found) = Self.position(of: f.tsn, in: ordered)
         if found { return .duplicate }
-        ordered.insert(f, at: index)
         sink.bufferedBytes += f.size
+        let tsn = f.tsn
+        ordered.insert(f, at: index)
         if index < headRunCount {
             headRunCount = 0
             headRunBytes = 0
         }
         if let p = partial {
-            if !p.isUnordered && f.tsn == p.nextTSN { continuePartial(cumulativeTSN: cumulativeTSN, sink: &sink) }
+            if !p.isUnordered && tsn == p.nextTSN { continuePartial(cumulativeTSN: cumulativeTSN, sink: &sink) }
         } else {
             deliverOrdered(cumulativeTSN: cumulativeTSN, sink: &sink)
         }
         return .accepted
     }
 
-    private mutating func insertUnordered(_ f: ReassemblyFragment, cumulativeTSN: TSN,
+    private mutating func insertUnordered(_ f: consuming ReassemblyFragment, cumulativeTSN: TSN,
                                           sink: inout ReassemblySink) -> ReassemblyQueue.InsertResult {
         let (index, found) = Self.position(of: f.tsn, in: unordered)
         if found { return .duplicate }
@@ -196,11 +197,12 @@ struct StreamReassembler: Sendable {
             sink.deliverDirect(f, stream: id, isUnordered: true)
             return .accepted
         }
-        unordered.insert(f, at: index)
         unorderedBytes += f.size
         sink.bufferedBytes += f.size
+        let tsn = f.tsn
+        unordered.insert(f, at: index)
         if let p = partial {
-            if p.isUnordered && f.tsn == p.nextTSN { continuePartial(cumulativeTSN: cumulativeTSN, sink: &sink) }
+            if p.isUnordered && tsn == p.nextTSN { continuePartial(cumulativeTSN: cumulativeTSN, sink: &sink) }
             return .accepted
         }
         completeUnordered(around: index, cumulativeTSN: cumulativeTSN, sink: &sink)

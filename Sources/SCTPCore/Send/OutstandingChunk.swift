@@ -56,14 +56,14 @@ public struct OutstandingChunk: Sendable {
     public internal(set) var mid = MID(0)
     public internal(set) var fsn: UInt32 = 0
 
-    init(chunk: DataChunk, path: PathID, sentAt: SCTPInstant, expiry: SCTPInstant? = nil, maxRetransmissions: Int? = nil,
+    init(chunk: consuming DataChunk, path: PathID, sentAt: SCTPInstant, expiry: SCTPInstant? = nil, maxRetransmissions: Int? = nil,
          context: UInt32 = 0) {
+        strikeFloor = chunk.tsn
         self.chunk = chunk
         self.path = path
         self.sentAt = sentAt
         self.expiry = expiry
         self.maxRetransmissions = maxRetransmissions
-        strikeFloor = chunk.tsn
         self.context = context
         transmissions = 1
         misses = 0

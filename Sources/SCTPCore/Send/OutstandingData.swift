@@ -186,11 +186,12 @@ public struct OutstandingData: Sendable {
     /// The peer's window shrinks by its user data (§6.2.1 B). The caller checks
     /// `canSendNewChunk`, the peer's window and the path's cwnd before sending.
     /// `mid`: the chunk goes out as I-DATA with this MID and FSN `fsn` (RFC 8260).
-    public mutating func append(_ chunk: DataChunk, path: PathID, now: SCTPInstant,
+    public mutating func append(_ chunk: consuming DataChunk, path: PathID, now: SCTPInstant,
                                 expiry: SCTPInstant? = nil, maxRetransmissions: Int? = nil, context: UInt32 = 0,
                                 mid: MID? = nil, fsn: UInt32 = 0) {
         precondition(chunk.tsn == nextTSN, "chunks must be appended with consecutive TSNs")
         ensurePath(path)
+        windowCredit -= chunk.payload.readableBytes
         var entry = OutstandingChunk(chunk: chunk, path: path, sentAt: now, expiry: expiry, maxRetransmissions: maxRetransmissions,
                                      context: context)
         if let mid {
@@ -199,7 +200,6 @@ public struct OutstandingData: Sendable {
             entry.fsn = fsn
         }
         addToFlight(entry)
-        windowCredit -= chunk.payload.readableBytes
         chunks.append(entry)
     }
 

@@ -282,11 +282,6 @@ struct TransmissionQueue {
                peerWindow - cut.chunk.payload.readableBytes < min(following, maxPayload) {
                 cut.chunk.dataFlags.insert(.immediate)
             }
-            // Without FORWARD TSN support every message goes reliably.
-            outstanding.append(cut.chunk, path: path, now: now,
-                               expiry: peerSupportsForwardTSN ? cut.policy.expiry : nil,
-                               maxRetransmissions: peerSupportsForwardTSN ? cut.policy.maxRetransmissions : nil,
-                               context: cut.policy.context, mid: interleaving ? cut.mid : nil, fsn: cut.fsn)
             var size = cut.chunk.encodedSize
             if interleaving {
                 size += IDataChunk.headerSize - DataChunk.headerSize
@@ -294,6 +289,14 @@ struct TransmissionQueue {
             } else {
                 builder.add(cut.chunk, size: size)
             }
+            // Written first, then moved (not copied) into the retransmission queue. Without
+            // FORWARD TSN support every message goes reliably.
+            let policy = cut.policy
+            let (mid, fsn) = (cut.mid, cut.fsn)
+            outstanding.append(cut.chunk, path: path, now: now,
+                               expiry: peerSupportsForwardTSN ? policy.expiry : nil,
+                               maxRetransmissions: peerSupportsForwardTSN ? policy.maxRetransmissions : nil,
+                               context: policy.context, mid: interleaving ? mid : nil, fsn: fsn)
             lastPacket = builder.packets.count
             flight += size
             sent += 1

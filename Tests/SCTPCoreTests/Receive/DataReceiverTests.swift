@@ -73,6 +73,58 @@ struct DataReceiverTests {
         #expect(r.receive(RxSupport.chunk(tsn: 2, stream: 1)) == .accepted)
     }
 
+    /// Whole ordered messages whose SSN is the next expected one go out at once (the first
+    /// waiting output has a slot of its own, the rest a queue); messages held for an earlier
+    /// SSN, fragments and unordered ones mix with them. Whatever is polled when, the stream's
+    /// messages come out in SSN order with unordered ones where they completed, and the window
+    /// counts every byte held, waiting or unread until it is read.
+    @Test("direct deliveries and held messages come out in order, counted in the window, however often it is polled",
+          arguments: [1, 2, 3, 100])
+    func directAndHeldDeliveriesKeepOrderAndWindow(pollEvery: Int) throws {
+        var r = receiver(buffer: 100_000)
+        // (chunk, the messages it makes deliverable, by first TSN). SSNs on stream 0.
+        let script: [(DataChunk, [UInt32])] = [
+            (sized(1, 100, ssn: 0), [1]),                                    // next SSN: direct
+            (sized(3, 300, ssn: 2), []),                                     // SSN 2 before SSN 1: held
+            (sized(4, 400, ssn: 0, flags: [.unordered, .beginning, .ending]), [4]),  // unordered: out at once
+            (sized(2, 200, ssn: 1), [2, 3]),                                 // SSN 1 releases 2
+            (sized(5, 500, ssn: 3), [5]),                                    // next SSN again: direct
+            (sized(6, 600, ssn: 4, flags: .beginning), []),                  // a fragmented message
+            (sized(7, 700, ssn: 4, flags: .ending), [6]),
+            (sized(8, 800, ssn: 5), [8]),                                    // direct after it
+            (sized(10, 1000, ssn: 7), []),
+            (sized(9, 900, ssn: 6), [9, 10]),
+        ]
+        var expected: [UInt32] = []
+        var polled: [ReceivedMessage] = []
+        var unread = 0
+        for (step, (chunk, released)) in script.enumerated() {
+            let tsn = chunk.tsn
+            #expect(r.receive(chunk) == .accepted, "TSN \(tsn)")
+            r.packetProcessed(now: t0)
+            expected += released
+            // Held: everything received and not yet read.
+            let received = script.prefix(step + 1).reduce(0) { $0 + $1.0.payload.readableBytes }
+            #expect(Int(r.advertisedWindow) == 100_000 - (received - polled.reduce(0) { $0 + $1.payload.readableBytes }) - unread,
+                    "window after TSN \(tsn)")
+            if (step + 1) % pollEvery == 0 || step == script.count - 1 {
+                while case .message(let m)? = r.poll() {
+                    polled.append(m)
+                    unread += m.payload.readableBytes
+                }
+                #expect(r.reassembly.pendingOutputCount == 0 && r.reassembly.pendingOutputBytes == 0)
+            }
+            #expect(r.checkInvariants().isEmpty, "\(r.checkInvariants())")
+        }
+        #expect(polled.map(\.firstTSN.rawValue) == expected)
+        #expect(polled.filter { !$0.isUnordered }.map(\.ssn) == (0..<8).map { SSN(UInt16($0)) })
+        #expect(polled.map(\.payload.readableBytes) == [100, 400, 200, 300, 500, 1300, 800, 900, 1000])
+        let total = script.reduce(0) { $0 + $1.0.payload.readableBytes }
+        #expect(Int(r.advertisedWindow) == 100_000 - total)
+        r.consumed(bytes: total)
+        #expect(r.advertisedWindow == 100_000)
+    }
+
     @Test("the window counts buffered, waiting and unread bytes; reading reopens it")
     func windowAccounting() {
         var r = receiver(buffer: 10_000)
