@@ -1,3 +1,4 @@
+import NIOCore
 import SCTPWire
 
 /// Chunk authentication (RFC 4895) on the endpoint: a fresh key vector for each INIT and
@@ -31,12 +32,31 @@ extension SCTPEndpoint {
         return parameters
     }
 
+    /// Writes the parameters that announce `vector` into an INIT ACK (those of
+    /// `localAuthParameters`): the RANDOM from the vector's bytes, the CHUNKS and HMAC-ALGO
+    /// parameters as bytes prepared once per configuration.
+    func appendLocalAuthParameters(_ vector: AuthKeyVector, to writer: inout InitPacketWriter) {
+        let template = localAuthTemplate()
+        guard vector.bytes.count == template.bytes.count,
+              vector.bytes[AuthKeyVector.randomEnd...] == template.bytes[AuthKeyVector.randomEnd...] else {
+            for parameter in vector.parameters { writer.append(parameter) }
+            return
+        }
+        writer.appendParameter(type: RandomParameter.parameterType) { buffer in
+            vector.bytes.withUnsafeBytes { _ = buffer.writeBytes(UnsafeRawBufferPointer(rebasing: $0[4..<AuthKeyVector.randomEnd])) }
+        }
+        writer.appendPrepared(template.listBytes)
+    }
+
     private func localAuthTemplate() -> LocalAuthVectorTemplate {
         if let made = localAuthVectorTemplate { return made }
         let vector = AuthKeyVector.local(random: [UInt8](repeating: 0, count: AuthKeyVector.randomLength),
                                          chunkTypes: configuration.announcedAuthenticatedChunks,
                                          hmacs: configuration.authentication.announcedHMACAlgorithms)
-        let template = LocalAuthVectorTemplate(bytes: vector.bytes, listParameters: Array(vector.parameters.dropFirst()))
+        let lists = Array(vector.parameters.dropFirst())
+        var listBytes = ByteBuffer()
+        ParameterList(lists).write(to: &listBytes)
+        let template = LocalAuthVectorTemplate(bytes: vector.bytes, listParameters: lists, listBytes: listBytes)
         localAuthVectorTemplate = template
         return template
     }
@@ -50,9 +70,10 @@ extension SCTPEndpoint {
     func cookieEchoPassesAuthentication(_ packet: SCTPPacket, cookie: StateCookie, keys: [UInt16: [UInt8]]) -> Bool {
         guard let localBytes = cookie.localAuthVector, let local = AuthKeyVector(bytes: localBytes),
               let peerBytes = cookie.peerAuthVector, let peer = AuthKeyVector(bytes: peerBytes) else { return true }
+        // Without an AUTH chunk only our CHUNKS list decides: no keys, no state to build.
+        guard case .auth(let auth) = packet.chunks.first else { return !local.requiredChunks.contains(ChunkType.cookieEcho) }
         var state = AuthenticationState(local: local)
         state.setPeer(peer)
-        guard case .auth(let auth) = packet.chunks.first else { return !state.localChunks.contains(ChunkType.cookieEcho) }
         return state.verify(auth, region: packet.authenticatedBytes, keys: keys).0 == .valid
     }
 
@@ -199,4 +220,6 @@ extension SCTPConfiguration {
 struct LocalAuthVectorTemplate {
     var bytes: [UInt8]
     var listParameters: [Parameter]
+    /// `listParameters` as `ParameterList.write` writes them (`InitPacketWriter.appendPrepared`).
+    var listBytes: ByteBuffer
 }
