@@ -2,12 +2,13 @@ import NIOCore
 import SCTPWire
 
 extension Association {
-    /// Starts the handshake (RFC 9260 §5.1 A): sends INIT to the first address, arms T1-init.
-    func connect(to addresses: [IPAddress], initChunk: InitChunk, now: SCTPInstant) {
+    /// Starts the handshake (RFC 9260 §5.1 A): sends INIT (`initPacket`, the whole datagram
+    /// with tag 0 and its CRC32c) to the first address, arms T1-init.
+    func connect(to addresses: [IPAddress], initPacket: ByteBuffer, now: SCTPInstant) {
         paths = addresses.map { PeerPath(address: $0, state: .active, configuration: configuration) }
         primaryPath = 0
         let timeout = configuration.rtoInitial
-        enter(.cookieWait(HandshakeProgress(initChunk: initChunk, pending: [.initiation(initChunk)], connectAddresses: addresses,
+        enter(.cookieWait(HandshakeProgress(initPacket: initPacket, pending: [], connectAddresses: addresses,
                                             timeout: timeout)))
         sendHandshake(now: now)
     }
@@ -16,10 +17,19 @@ extension Association {
         guard let progress = handshake else { return }
         let address = progress.connectAddresses[progress.cursor]
         let index = pathIndex(for: address) ?? primaryPath
-        // INIT always carries tag 0; COOKIE ECHO carries the peer's tag. Both always carry a
-        // CRC32c, zero checksum or not (RFC 9653 §5.2): the peer has no association yet.
-        let tag: UInt32? = state == .cookieWait ? 0 : nil
-        sendControl(progress.pending, to: index, tag: tag, checksum: .crc32c)
+        if state == .cookieWait && progress.pending.isEmpty {
+            // The INIT as written at connect: the same bytes every time.
+            if paths.indices.contains(index) {
+                let destination = paths[index].address
+                let source = pinnedSourceAddresses != nil ? sourceAddress(toward: destination) : nil
+                outbox.append(Transmit(datagram: progress.initPacket, destination: destination, source: source))
+            }
+        } else {
+            // INIT always carries tag 0; COOKIE ECHO carries the peer's tag. Both always carry a
+            // CRC32c, zero checksum or not (RFC 9653 §5.2): the peer has no association yet.
+            let tag: UInt32? = state == .cookieWait ? 0 : nil
+            sendControl(progress.pending, to: index, tag: tag, checksum: .crc32c)
+        }
         timers[.t1Init] = now + progress.timeout
     }
 

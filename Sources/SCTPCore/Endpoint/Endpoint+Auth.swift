@@ -17,24 +17,10 @@ extension SCTPEndpoint {
         return AuthKeyVector(trustedBytes: bytes)
     }
 
-    /// The parameters that announce `vector` in an INIT or INIT ACK: its RANDOM, then the
-    /// CHUNKS and HMAC-ALGO parameters, made once per configuration when they are the
-    /// current configuration's (a vector made before a change is read afresh).
-    func localAuthParameters(_ vector: AuthKeyVector) -> [Parameter] {
-        let template = localAuthTemplate()
-        guard vector.bytes.count == template.bytes.count,
-              vector.bytes[AuthKeyVector.randomEnd...] == template.bytes[AuthKeyVector.randomEnd...] else {
-            return vector.parameters
-        }
-        var parameters = [vector.randomParameter]
-        parameters.reserveCapacity(1 + template.listParameters.count)
-        parameters += template.listParameters
-        return parameters
-    }
-
-    /// Writes the parameters that announce `vector` into an INIT ACK (those of
-    /// `localAuthParameters`): the RANDOM from the vector's bytes, the CHUNKS and HMAC-ALGO
-    /// parameters as bytes prepared once per configuration.
+    /// Writes the parameters that announce `vector` into an INIT or INIT ACK (its RANDOM,
+    /// then the CHUNKS and HMAC-ALGO parameters, `vector.parameters`): the RANDOM from the
+    /// vector's bytes, the lists as bytes prepared once per configuration when they are the
+    /// current configuration's (a vector made before a change is written from its own bytes).
     func appendLocalAuthParameters(_ vector: AuthKeyVector, to writer: inout InitPacketWriter) {
         let template = localAuthTemplate()
         guard vector.bytes.count == template.bytes.count,
@@ -53,10 +39,9 @@ extension SCTPEndpoint {
         let vector = AuthKeyVector.local(random: [UInt8](repeating: 0, count: AuthKeyVector.randomLength),
                                          chunkTypes: configuration.announcedAuthenticatedChunks,
                                          hmacs: configuration.authentication.announcedHMACAlgorithms)
-        let lists = Array(vector.parameters.dropFirst())
         var listBytes = ByteBuffer()
-        ParameterList(lists).write(to: &listBytes)
-        let template = LocalAuthVectorTemplate(bytes: vector.bytes, listParameters: lists, listBytes: listBytes)
+        ParameterList(Array(vector.parameters.dropFirst())).write(to: &listBytes)
+        let template = LocalAuthVectorTemplate(bytes: vector.bytes, listBytes: listBytes)
         localAuthVectorTemplate = template
         return template
     }
@@ -219,7 +204,7 @@ extension SCTPConfiguration {
 /// its RANDOM (CHUNKS when sent, HMAC-ALGO) as an INIT or INIT ACK lists them.
 struct LocalAuthVectorTemplate {
     var bytes: [UInt8]
-    var listParameters: [Parameter]
-    /// `listParameters` as `ParameterList.write` writes them (`InitPacketWriter.appendPrepared`).
+    /// The CHUNKS and HMAC-ALGO parameters as `ParameterList.write` writes them
+    /// (`InitPacketWriter.appendPrepared`).
     var listBytes: ByteBuffer
 }

@@ -32,18 +32,22 @@ enum CookieAction: Equatable {
     }
 }
 
-/// The optional parameters of our INIT and of our INIT ACK (before the state cookie and
-/// the reports), as the configuration's `initProfile` says, and the INIT ACK's as the bytes
-/// `ParameterList.write` makes of them: every INIT ACK copies them (`InitPacketWriter`).
+/// The optional parameters of our INIT and of our INIT ACK (before AUTH's, the state cookie
+/// and the reports), as the configuration's `initProfile` says, and both as the bytes
+/// `ParameterList.write` makes of them: every INIT and INIT ACK copies them (`InitPacketWriter`).
 struct LocalInitParameters {
     var initiation: [Parameter]
     var acknowledgement: [Parameter]
+    var initiationBytes: ByteBuffer
     var acknowledgementBytes: ByteBuffer
 
     init(initiation: [Parameter], acknowledgement: [Parameter]) {
         self.initiation = initiation
         self.acknowledgement = acknowledgement
         var bytes = ByteBuffer()
+        ParameterList(initiation).write(to: &bytes)
+        initiationBytes = bytes
+        bytes = ByteBuffer()
         ParameterList(acknowledgement).write(to: &bytes)
         acknowledgementBytes = bytes
     }
@@ -57,7 +61,7 @@ extension SCTPEndpoint {
     }
 
     /// Both lists, made once for the current configuration and addresses.
-    private func localInitParameterSets() -> LocalInitParameters {
+    func localInitParameterSets() -> LocalInitParameters {
         if let initParameters { return initParameters }
         let sets = makeInitParameters()
         initParameters = sets

@@ -4,12 +4,12 @@ import SCTPSimulation
 import SCTPWire
 import Testing
 
-/// The INIT ACK is written straight into its datagram from bytes prepared once per
+/// The INIT and the INIT ACK are written straight into their datagrams from bytes prepared once per
 /// configuration (`InitPacketWriter`). Whatever the configuration, it must be the packet the
 /// serializer makes of the same chunk: parameters in the order the endpoint lists them (ours,
 /// AUTH's RANDOM, CHUNKS and HMAC-ALGO, the State Cookie, the reports), padded between each
 /// other and not after the last, with a correct CRC32c, and its cookie must open.
-@Suite("INIT ACK written from prepared bytes")
+@Suite("INIT and INIT ACK written from prepared bytes")
 struct InitAckBytesTests {
     static let local = IPAddress.v4(IPv4Address(10, 0, 0, 1))
     static let local6 = IPAddress.v6(IPv6Address(high: 0x2001_0db8_0000_0000, low: 1))
@@ -132,5 +132,66 @@ struct InitAckBytesTests {
         let initLists = ours.parameters.parameters.filter { if case .chunkList = $0 { true } else { false } }
         let ackLists = ack.parameters.parameters.filter { if case .chunkList = $0 { true } else { false } }
         #expect(ackLists == initLists)
+    }
+
+    /// Connects and checks the INIT: the serializer's bytes for its own contents, our
+    /// parameters then AUTH's; T1-init sends the same bytes again. Returns the INIT's datagram.
+    @discardableResult
+    static func checkedInit(_ endpoint: SCTPEndpoint) throws -> ByteBuffer {
+        _ = try endpoint.connect(to: [peer], port: 5001, now: .zero)
+        let transmit = try #require(endpoint.pollTransmit(), "no INIT")
+        #expect(transmit.destination == peer)
+        let packet = try SCTPPacket(parsing: transmit.datagram, checksum: .required)
+        guard case .initiation(let chunk) = packet.chunks.first else { throw Failure("not an INIT: \(packet.chunks)") }
+        #expect(packet.chunks.count == 1 && packet.header.verificationTag == 0 && packet.header.destinationPort == 5001)
+        let reserialized = SCTPPacket(header: packet.header, chunks: packet.chunks).serialized(checksum: .crc32c)
+        #expect(Array(transmit.datagram.readableBytesView) == Array(reserialized.readableBytesView))
+        let ours = endpoint.localInitParameters()
+        #expect(Array(chunk.parameters.parameters.prefix(ours.count)) == ours)
+        let rest = Array(chunk.parameters.parameters.dropFirst(ours.count))
+        if endpoint.configuration.announcesAuthentication {
+            guard case .random(let random) = rest.first else { throw Failure("no RANDOM: \(rest)") }
+            let vector = AuthKeyVector.local(random: Array(random.random.readableBytesView),
+                                             chunkTypes: endpoint.configuration.announcedAuthenticatedChunks,
+                                             hmacs: endpoint.configuration.authentication.announcedHMACAlgorithms)
+            #expect(rest == vector.parameters)
+        } else {
+            #expect(rest.isEmpty)
+        }
+        // T1-init: the same datagram again.
+        let deadline = try #require(endpoint.nextDeadline)
+        endpoint.handleTimeout(now: deadline)
+        let again = try #require(endpoint.pollTransmit(), "no INIT retransmitted")
+        #expect(Array(again.datagram.readableBytesView) == Array(transmit.datagram.readableBytesView))
+        return transmit.datagram
+    }
+
+    @Test("INIT: default configuration (AUTH announced), and AUTH off with several addresses, zero checksum, adaptation")
+    func initBytes() throws {
+        try Self.checkedInit(Self.endpoint())
+        var configuration = SCTPConfiguration()
+        configuration.authentication.enabled = false
+        configuration.zeroChecksumMethod = 1
+        configuration.adaptationLayerIndication = 0xDEAD_BEEF
+        try Self.checkedInit(Self.endpoint(configuration, addresses: [Self.local, Self.local6]))
+    }
+
+    @Test("INIT: a configuration change makes the prepared bytes again")
+    func initAfterConfigurationChange() throws {
+        let endpoint = Self.endpoint()
+        try Self.checkedInit(endpoint)
+        var configuration = endpoint.configuration
+        configuration.adaptationLayerIndication = 9
+        try configuration.authentication.addChunkType(ChunkType.heartbeat)
+        endpoint.configuration = configuration
+        // A second association of the same endpoint (to another peer port).
+        _ = try endpoint.connect(to: [Self.peer], port: 5002, now: .zero)
+        let datagram = try #require(endpoint.pollTransmit()).datagram
+        let packet = try SCTPPacket(parsing: datagram, checksum: .required)
+        guard case .initiation(let chunk) = packet.chunks.first else { throw Failure("not an INIT") }
+        #expect(chunk.parameters.parameters.contains { if case .adaptationLayerIndication(let p) = $0 { p.adaptationCodePoint == 9 } else { false } })
+        #expect(chunk.parameters.parameters.contains { if case .chunkList(let p) = $0 { p.chunkTypes.contains(ChunkType.heartbeat) } else { false } })
+        let reserialized = SCTPPacket(header: packet.header, chunks: packet.chunks).serialized(checksum: .crc32c)
+        #expect(Array(datagram.readableBytesView) == Array(reserialized.readableBytesView))
     }
 }
