@@ -130,8 +130,11 @@ extension Association {
             }
         }
         // The peer's addresses: those it lists plus the source; without a list, only the source.
-        var listed = Array(initiate.addresses.prefix(configuration.maxPeerAddresses))
-        if !listed.contains(source) { listed.insert(source, at: 0) }
+        let offered = initiate.addresses.prefix(configuration.maxPeerAddresses)
+        var listed: [IPAddress] = []
+        listed.reserveCapacity(offered.count + 1)
+        if !offered.contains(source) { listed.append(source) }
+        listed += offered
         let previous = paths
         paths = listed.map { address in
             if var existing = previous.first(where: { $0.address == address }) {
@@ -144,7 +147,7 @@ extension Association {
         primaryPath = paths.firstIndex { $0.address == (confirmedAddresses.first ?? source) } ?? 0
         if !paths[primaryPath].isUsable { primaryPath = paths.firstIndex { $0.address == source } ?? 0 }
         startDataTransfer(peerInitialTSN: initiate.initialTSN)
-        negotiateInterleaving(PeerFeatures(parameters: initiate.parameters))
+        negotiateInterleaving(features)
     }
 
     /// COOKIE ACK in COOKIE-ECHOED (§5.1 E): the association is up.
