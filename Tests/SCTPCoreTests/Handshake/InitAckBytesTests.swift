@@ -96,6 +96,16 @@ struct InitAckBytesTests {
         #expect(reported.count == 2)
     }
 
+    @Test("an INIT of 15,000 parameters that ask for a report: the INIT ACK reports what fits in 32 KiB, and stays a valid chunk")
+    func boundedReports() throws {
+        let unknown = (0..<15_000).map { Parameter.unknown(UnknownParameter(type: 0xC100 | UInt16($0 % 200), value: ByteBuffer())) }
+        let parameters = try Self.checkedAnswer(Self.endpoint(), initParameters: unknown)
+        let reported = parameters.filter { if case .unrecognizedParameter = $0 { true } else { false } }
+        // Each report: a 4-byte header around the 4-byte parameter.
+        #expect(reported.count == SCTPConfiguration.maximumReportBytes / 8)
+        #expect(SCTPConfiguration().initParametersToReport(ParameterList(Array(unknown.prefix(100)))).count == 100)
+    }
+
     @Test("a configuration change makes the prepared bytes again")
     func configurationChange() throws {
         let endpoint = Self.endpoint()
