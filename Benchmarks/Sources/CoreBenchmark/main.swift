@@ -151,7 +151,9 @@ func transfer(length: Int, unordered: Bool, duration: Duration, packetLimit: Int
 
 /// Associations set up and aborted one after another (INIT, INIT ACK, COOKIE ECHO, COOKIE ACK,
 /// then ABORT), as the socket benchmark's setup rate does: the protocol engine's share of it.
-func setupRate(duration: Duration, limit: Int = .max) -> (associations: Int, wallSeconds: Double) {
+/// `allocations` counts the heap allocations of the associations after the first 100 (both
+/// endpoints; 0 where the counter is not active).
+func setupRate(duration: Duration, limit: Int = .max) -> (associations: Int, wallSeconds: Double, allocations: Double) {
     let clientAddress = IPAddress.v4(IPv4Address(127, 0, 0, 1))
     let serverAddress = IPAddress.v4(IPv4Address(127, 0, 0, 2))
     let client = SCTPEndpoint(configuration: SCTPConfiguration(), localPort: 5002, localAddresses: [clientAddress],
@@ -160,9 +162,11 @@ func setupRate(duration: Duration, limit: Int = .max) -> (associations: Int, wal
                               acceptsAssociations: true, random: SeededRandomSource(seed: 2), now: .zero)
     var now = SCTPInstant.zero
     var count = 0
+    var allocationsAtWarm: (allocations: UInt64, count: Int)? = nil
     let start = wall.now
     let end = start + duration
     while true {
+        if count == 100 { allocationsAtWarm = (cmalloccounter_allocations(), count) }
         let id = try! client.connect(to: [serverAddress], port: 5001, now: now)
         var up = false
         var rounds = 0
@@ -193,7 +197,10 @@ func setupRate(duration: Duration, limit: Int = .max) -> (associations: Int, wal
     }
     precondition(client.associationIDs.isEmpty && server.associationIDs.isEmpty,
                  "aborted associations left behind: \(client.associationIDs.count) and \(server.associationIDs.count)")
-    return (count, seconds(wall.now - start))
+    let elapsed = seconds(wall.now - start)
+    let warm = allocationsAtWarm ?? (cmalloccounter_allocations(), count)
+    let allocations = Double(cmalloccounter_allocations() - warm.allocations) / Double(max(count - warm.count, 1))
+    return (count, elapsed, allocations)
 }
 
 // `CoreBenchmark count PACKETS [LENGTH [unordered]]` and `CoreBenchmark setup [ASSOCIATIONS]`: a fixed
@@ -214,7 +221,8 @@ if arguments.first == "setup" {
     let limit = arguments.count > 1 ? Int(arguments[1]) ?? .max : .max
     let r = setupRate(duration: .seconds(limit == .max ? 3 : 3600), limit: limit)
     print("setup: \(r.associations) associations in \(fmt(r.wallSeconds, 2)) s: \(fmt(Double(r.associations) / r.wallSeconds, 0))/s, "
-        + "\(fmt(r.wallSeconds * 1e6 / Double(r.associations), 2)) µs per association (both endpoints)")
+        + "\(fmt(r.wallSeconds * 1e6 / Double(r.associations), 2)) µs per association (both endpoints), "
+        + "\(fmt(r.allocations, 1)) allocations per association")
     exit(0)
 }
 

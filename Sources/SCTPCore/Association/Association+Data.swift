@@ -80,6 +80,12 @@ extension Association {
         if let reconfig = addressReconfig, reconfig.inFlight == nil, !reconfig.pending.isEmpty {
             sendPendingAddressReconfiguration(now: now)
         }
+        // Nothing to send at all (no control chunk, and no data state: nothing was ever queued,
+        // sent or received): no packet builder is made (the client's COOKIE ACK, for one).
+        if pendingControl.isEmpty && dataSlot.pointer == nil {
+            if state == .shutdownPending || state == .shutdownReceived { progressShutdown(now: now) }
+            return
+        }
         let canSendData = state == .established || state == .shutdownPending || state == .shutdownReceived
         let pathIndex = primaryPath
         var storage: [PacketBuilder.Built] = []

@@ -2,12 +2,13 @@ import NIOCore
 import SCTPWire
 
 extension Association {
-    /// Starts the handshake (RFC 9260 §5.1 A): sends INIT to the first address, arms T1-init.
-    func connect(to addresses: [IPAddress], initChunk: InitChunk, now: SCTPInstant) {
+    /// Starts the handshake (RFC 9260 §5.1 A): sends INIT (`initPacket`, the whole datagram
+    /// with tag 0 and its CRC32c) to the first address, arms T1-init.
+    func connect(to addresses: [IPAddress], initPacket: ByteBuffer, now: SCTPInstant) {
         paths = addresses.map { PeerPath(address: $0, state: .active, configuration: configuration) }
         primaryPath = 0
         let timeout = configuration.rtoInitial
-        enter(.cookieWait(HandshakeProgress(initChunk: initChunk, pending: [.initiation(initChunk)], connectAddresses: addresses,
+        enter(.cookieWait(HandshakeProgress(initPacket: initPacket, pending: [], connectAddresses: addresses,
                                             timeout: timeout)))
         sendHandshake(now: now)
     }
@@ -16,10 +17,19 @@ extension Association {
         guard let progress = handshake else { return }
         let address = progress.connectAddresses[progress.cursor]
         let index = pathIndex(for: address) ?? primaryPath
-        // INIT always carries tag 0; COOKIE ECHO carries the peer's tag. Both always carry a
-        // CRC32c, zero checksum or not (RFC 9653 §5.2): the peer has no association yet.
-        let tag: UInt32? = state == .cookieWait ? 0 : nil
-        sendControl(progress.pending, to: index, tag: tag, checksum: .crc32c)
+        if state == .cookieWait && progress.pending.isEmpty {
+            // The INIT as written at connect: the same bytes every time.
+            if paths.indices.contains(index) {
+                let destination = paths[index].address
+                let source = pinnedSourceAddresses != nil ? sourceAddress(toward: destination) : nil
+                outbox.append(Transmit(datagram: progress.initPacket, destination: destination, source: source))
+            }
+        } else {
+            // INIT always carries tag 0; COOKIE ECHO carries the peer's tag. Both always carry a
+            // CRC32c, zero checksum or not (RFC 9653 §5.2): the peer has no association yet.
+            let tag: UInt32? = state == .cookieWait ? 0 : nil
+            sendControl(progress.pending, to: index, tag: tag, checksum: .crc32c)
+        }
         timers[.t1Init] = now + progress.timeout
     }
 
@@ -120,8 +130,11 @@ extension Association {
             }
         }
         // The peer's addresses: those it lists plus the source; without a list, only the source.
-        var listed = Array(initiate.addresses.prefix(configuration.peerAddressLimit))
-        if !listed.contains(source) { listed.insert(source, at: 0) }
+        let offered = initiate.addresses.prefix(configuration.peerAddressLimit)
+        var listed: [IPAddress] = []
+        listed.reserveCapacity(offered.count + 1)
+        if !offered.contains(source) { listed.append(source) }
+        listed += offered
         let previous = paths
         paths = listed.map { address in
             if var existing = previous.first(where: { $0.address == address }) {
@@ -134,7 +147,7 @@ extension Association {
         primaryPath = paths.firstIndex { $0.address == (confirmedAddresses.first ?? source) } ?? 0
         if !paths[primaryPath].isUsable { primaryPath = paths.firstIndex { $0.address == source } ?? 0 }
         startDataTransfer(peerInitialTSN: initiate.initialTSN)
-        negotiateInterleaving(PeerFeatures(parameters: initiate.parameters))
+        negotiateInterleaving(features)
     }
 
     /// COOKIE ACK in COOKIE-ECHOED (§5.1 E): the association is up.

@@ -182,7 +182,8 @@ extension Association {
             // Ask for twice the staleness (in ms), at least one second.
             let increment = max(UInt32(clamping: UInt64(staleness) * 2 / 1000), 1000)
             // The INIT sent first, with a Cookie Preservative (in place of one it had).
-            var initChunk = progress.initChunk
+            guard let sent = try? SCTPPacket(parsing: progress.initPacket, checksum: .skipped),
+                  case .initiation(var initChunk) = sent.chunks.first else { return }
             let parameters = initChunk.parameters.parameters.filter { if case .cookiePreservative = $0 { false } else { true } }
             initChunk.parameters = ParameterList(parameters
                 + [.cookiePreservative(CookiePreservativeParameter(lifeSpanIncrement: increment))])

@@ -1,3 +1,4 @@
+import NIOCore
 import SCTPWire
 
 /// Where an association is in its life (the states of RFC 9260 §4), with the data only that
@@ -47,9 +48,13 @@ enum AssociationPhase {
 /// Where the active side of the handshake stands (RFC 9260 §5.1): the chunk to retransmit
 /// on T1 expiry and the round-robin position over the addresses given to connect.
 struct HandshakeProgress {
-    /// The INIT this side sent (sent again, with a Cookie Preservative, after a Stale Cookie error).
-    var initChunk: InitChunk
-    /// INIT while COOKIE-WAIT, COOKIE ECHO (with what is bundled) while COOKIE-ECHOED.
+    /// The INIT this side sent, as the datagram it went in (written from prepared bytes,
+    /// `SCTPEndpoint.connect`): sent again as it is on T1-init expiry while `pending` is
+    /// empty, and read back to be sent with a Cookie Preservative after a Stale Cookie error.
+    var initPacket: ByteBuffer
+    /// What T1 retransmits when not `initPacket`: the INIT with a Cookie Preservative while
+    /// COOKIE-WAIT after a Stale Cookie error, COOKIE ECHO (with what is bundled) while
+    /// COOKIE-ECHOED.
     var pending: [Chunk]
     /// The addresses given to connectx, in order; each T1 expiry moves to the next one.
     var connectAddresses: [IPAddress]

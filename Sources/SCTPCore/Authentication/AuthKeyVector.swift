@@ -31,6 +31,15 @@ struct AuthKeyVector: Hashable, Sendable {
         return stride(from: value.lowerBound, to: value.upperBound - 1, by: 2).map { UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]) }
     }
 
+    /// Calls `body` with each identifier of a vector's HMAC-ALGO list, in order (those
+    /// `hmacIdentifiers(in:)` returns), until it returns `false`; no array is made.
+    static func forEachHMACIdentifier(in bytes: ArraySlice<UInt8>, _ body: (UInt16) -> Bool) {
+        guard let value = parameterValue(RequestedHMACAlgorithmParameter.parameterType, in: bytes) else { return }
+        for index in stride(from: value.lowerBound, to: value.upperBound - 1, by: 2) {
+            guard body(UInt16(bytes[index]) << 8 | UInt16(bytes[index + 1])) else { return }
+        }
+    }
+
     /// The chunk types a vector's bytes ask to be authenticated (`requiredChunks`).
     static func requiredChunks(in bytes: ArraySlice<UInt8>) -> ChunkTypeSet {
         ChunkTypeSet(chunkTypes(in: bytes).filter { !SCTPAuthenticationConfiguration.isForbiddenInChunkList($0) })

@@ -38,7 +38,9 @@ struct AuthenticationState {
     init(local: AuthKeyVector) {
         vectors = local.bytes
         localLength = UInt16(local.bytes.count)  // at most `AuthKeyVector.maximumLength`
-        acceptedAlgorithms = HMACIdentifierSet(local.hmacIdentifiers)
+        var accepted = HMACIdentifierSet([])
+        AuthKeyVector.forEachHMACIdentifier(in: local.bytes[...]) { accepted.insert($0); return true }
+        acceptedAlgorithms = accepted
     }
 
     /// Whether both sides announced AUTH.
@@ -54,12 +56,15 @@ struct AuthenticationState {
         hasPeer = true
         macs = []
         sendAlgorithm = .sha1
-        for id in vector.hmacIdentifiers {
-            if let algorithm = SCTPHMACAlgorithm(rawValue: id), acceptedAlgorithms.contains(id) {
-                sendAlgorithm = algorithm
-                break
-            }
+        // The identifiers read in place (no array per association).
+        let accepted = acceptedAlgorithms
+        var chosen: SCTPHMACAlgorithm? = nil
+        AuthKeyVector.forEachHMACIdentifier(in: vector.bytes[...]) { id in
+            guard let algorithm = SCTPHMACAlgorithm(rawValue: id), accepted.contains(id) else { return true }
+            chosen = algorithm
+            return false
         }
+        if let chosen { sendAlgorithm = chosen }
     }
 
     /// Forgets the computed keys (a shared key changed).
@@ -238,9 +243,11 @@ struct HMACIdentifierSet {
     private var others: [UInt16] = []
 
     init(_ identifiers: [UInt16]) {
-        for id in identifiers {
-            if id < 64 { low |= 1 << UInt64(id) } else if !others.contains(id) { others.append(id) }
-        }
+        for id in identifiers { insert(id) }
+    }
+
+    mutating func insert(_ id: UInt16) {
+        if id < 64 { low |= 1 << UInt64(id) } else if !others.contains(id) { others.append(id) }
     }
 
     func contains(_ id: UInt16) -> Bool { id < 64 ? low & (1 << UInt64(id)) != 0 : others.contains(id) }

@@ -1,3 +1,4 @@
+import NIOCore
 import SCTPWire
 
 /// Chunk authentication (RFC 4895) on the endpoint: a fresh key vector for each INIT and
@@ -16,19 +17,21 @@ extension SCTPEndpoint {
         return AuthKeyVector(trustedBytes: bytes)
     }
 
-    /// The parameters that announce `vector` in an INIT or INIT ACK: its RANDOM, then the
-    /// CHUNKS and HMAC-ALGO parameters, made once per configuration when they are the
-    /// current configuration's (a vector made before a change is read afresh).
-    func localAuthParameters(_ vector: AuthKeyVector) -> [Parameter] {
+    /// Writes the parameters that announce `vector` into an INIT or INIT ACK (its RANDOM,
+    /// then the CHUNKS and HMAC-ALGO parameters, `vector.parameters`): the RANDOM from the
+    /// vector's bytes, the lists as bytes prepared once per configuration when they are the
+    /// current configuration's (a vector made before a change is written from its own bytes).
+    func appendLocalAuthParameters(_ vector: AuthKeyVector, to writer: inout InitPacketWriter) {
         let template = localAuthTemplate()
         guard vector.bytes.count == template.bytes.count,
               vector.bytes[AuthKeyVector.randomEnd...] == template.bytes[AuthKeyVector.randomEnd...] else {
-            return vector.parameters
+            for parameter in vector.parameters { writer.append(parameter) }
+            return
         }
-        var parameters = [vector.randomParameter]
-        parameters.reserveCapacity(1 + template.listParameters.count)
-        parameters += template.listParameters
-        return parameters
+        writer.appendParameter(type: RandomParameter.parameterType) { buffer in
+            vector.bytes.withUnsafeBytes { _ = buffer.writeBytes(UnsafeRawBufferPointer(rebasing: $0[4..<AuthKeyVector.randomEnd])) }
+        }
+        writer.appendPrepared(template.listBytes)
     }
 
     private func localAuthTemplate() -> LocalAuthVectorTemplate {
@@ -36,7 +39,9 @@ extension SCTPEndpoint {
         let vector = AuthKeyVector.local(random: [UInt8](repeating: 0, count: AuthKeyVector.randomLength),
                                          chunkTypes: configuration.announcedAuthenticatedChunks,
                                          hmacs: configuration.authentication.announcedHMACAlgorithms)
-        let template = LocalAuthVectorTemplate(bytes: vector.bytes, listParameters: Array(vector.parameters.dropFirst()))
+        var listBytes = ByteBuffer()
+        ParameterList(Array(vector.parameters.dropFirst())).write(to: &listBytes)
+        let template = LocalAuthVectorTemplate(bytes: vector.bytes, listBytes: listBytes)
         localAuthVectorTemplate = template
         return template
     }
@@ -50,9 +55,10 @@ extension SCTPEndpoint {
     func cookieEchoPassesAuthentication(_ packet: SCTPPacket, cookie: StateCookie, keys: [UInt16: [UInt8]]) -> Bool {
         guard let localBytes = cookie.localAuthVector, let local = AuthKeyVector(bytes: localBytes),
               let peerBytes = cookie.peerAuthVector, let peer = AuthKeyVector(bytes: peerBytes) else { return true }
+        // Without an AUTH chunk only our CHUNKS list decides: no keys, no state to build.
+        guard case .auth(let auth) = packet.chunks.first else { return !local.requiredChunks.contains(ChunkType.cookieEcho) }
         var state = AuthenticationState(local: local)
         state.setPeer(peer)
-        guard case .auth(let auth) = packet.chunks.first else { return !state.localChunks.contains(ChunkType.cookieEcho) }
         return state.verify(auth, region: packet.authenticatedBytes, keys: keys).0 == .valid
     }
 
@@ -198,5 +204,7 @@ extension SCTPConfiguration {
 /// its RANDOM (CHUNKS when sent, HMAC-ALGO) as an INIT or INIT ACK lists them.
 struct LocalAuthVectorTemplate {
     var bytes: [UInt8]
-    var listParameters: [Parameter]
+    /// The CHUNKS and HMAC-ALGO parameters as `ParameterList.write` writes them
+    /// (`InitPacketWriter.appendPrepared`).
+    var listBytes: ByteBuffer
 }

@@ -228,10 +228,15 @@ extension SCTPEndpoint {
     /// Queues a packet the endpoint itself sends; `local` is the address to send it from
     /// (the one the packet it answers was sent to), when that matters.
     func send(_ packet: SCTPPacket, to address: IPAddress, from local: IPAddress? = nil, checksum: ChecksumMode = .crc32c) {
+        send(datagram: packet.serialized(checksum: checksum), to: address, from: local)
+    }
+
+    /// Queues a packet the endpoint itself wrote (its checksum already computed).
+    func send(datagram: ByteBuffer, to address: IPAddress, from local: IPAddress? = nil) {
         // An address removed lately (`bindx` remove, RFC 5061) still answers: the peer may not
         // have learned of the removal, and knows us by no other address.
         let source = local.flatMap { localAddresses.contains($0) || removedLocalAddresses.contains($0) ? $0 : nil }
-        outbox.append(Transmit(datagram: packet.serialized(checksum: checksum), destination: address, source: source))
+        outbox.append(Transmit(datagram: datagram, destination: address, source: source))
     }
 }
 

@@ -32,22 +32,40 @@ enum CookieAction: Equatable {
     }
 }
 
-/// The optional parameters of our INIT and of our INIT ACK (before the state cookie and
-/// the reports), as the configuration's `initProfile` says.
+/// The optional parameters of our INIT and of our INIT ACK (before AUTH's, the state cookie
+/// and the reports), as the configuration's `initProfile` says, and both as the bytes
+/// `ParameterList.write` makes of them: every INIT and INIT ACK copies them (`InitPacketWriter`).
 struct LocalInitParameters {
     var initiation: [Parameter]
     var acknowledgement: [Parameter]
+    var initiationBytes: ByteBuffer
+    var acknowledgementBytes: ByteBuffer
+
+    init(initiation: [Parameter], acknowledgement: [Parameter]) {
+        self.initiation = initiation
+        self.acknowledgement = acknowledgement
+        var bytes = ByteBuffer()
+        ParameterList(initiation).write(to: &bytes)
+        initiationBytes = bytes
+        bytes = ByteBuffer()
+        ParameterList(acknowledgement).write(to: &bytes)
+        acknowledgementBytes = bytes
+    }
 }
 
 extension SCTPEndpoint {
     /// Our INIT's parameters, or our INIT ACK's (`initAck`): our addresses and what we support.
     func localInitParameters(initAck: Bool = false) -> [Parameter] {
-        let sets: LocalInitParameters
-        if let initParameters { sets = initParameters } else {
-            sets = makeInitParameters()
-            initParameters = sets
-        }
+        let sets = localInitParameterSets()
         return initAck ? sets.acknowledgement : sets.initiation
+    }
+
+    /// Both lists, made once for the current configuration and addresses.
+    func localInitParameterSets() -> LocalInitParameters {
+        if let initParameters { return initParameters }
+        let sets = makeInitParameters()
+        initParameters = sets
+        return sets
     }
 
     private func makeInitParameters() -> LocalInitParameters {
@@ -122,8 +140,22 @@ extension SCTPEndpoint {
             refuse([.invalidMandatoryParameter(InvalidMandatoryParameterCause())])
             return
         }
+        // What the INIT's parameters ask beyond addresses, features and AUTH, in one pass.
+        var hostName: Parameter? = nil
+        var peerZeroChecksumMethod: UInt32? = nil
+        var peerAdaptationIndication: UInt32? = nil
+        var requestedLifeIncrement: UInt32? = nil
+        for parameter in initChunk.parameters.parameters {
+            switch parameter {
+            case .hostNameAddress: if hostName == nil { hostName = parameter }
+            case .zeroChecksumAcceptable(let p): if peerZeroChecksumMethod == nil { peerZeroChecksumMethod = p.errorDetectionMethod }
+            case .adaptationLayerIndication(let p): if peerAdaptationIndication == nil { peerAdaptationIndication = p.adaptationCodePoint }
+            case .cookiePreservative(let p): if requestedLifeIncrement == nil { requestedLifeIncrement = p.lifeSpanIncrement }
+            default: break
+            }
+        }
         // §5.1.2: a Host Name Address cannot be resolved: ABORT with Unresolvable Address.
-        if let hostName = initChunk.parameters.parameters.first(where: { if case .hostNameAddress = $0 { true } else { false } }) {
+        if let hostName {
             refuse([.unresolvableAddress(UnresolvableAddressCause(parameter: hostName))])
             return
         }
@@ -209,27 +241,28 @@ extension SCTPEndpoint {
             peerAddresses: Array(initChunk.addresses.prefix(configuration.peerAddressLimit)),
             localTieTag: localTieTag, peerTieTag: peerTieTag,
             peerFeatures: PeerFeatures(parameters: initChunk.parameters),
-            peerZeroChecksumMethod: initChunk.first { if case .zeroChecksumAcceptable(let p) = $0 { p.errorDetectionMethod } else { nil } },
-            peerAdaptationIndication: initChunk.first { if case .adaptationLayerIndication(let p) = $0 { p.adaptationCodePoint } else { nil } },
-            created: now,
-            lifetime: configuration.validCookieLife + cookies.acceptedIncrement(
-                initChunk.first { if case .cookiePreservative(let p) = $0 { p.lifeSpanIncrement } else { nil } }))
+            peerZeroChecksumMethod: peerZeroChecksumMethod, peerAdaptationIndication: peerAdaptationIndication,
+            created: now, lifetime: configuration.validCookieLife + cookies.acceptedIncrement(requestedLifeIncrement))
         cookie.localAuthVector = authVectors?.local.bytes
         cookie.peerAuthVector = authVectors?.peer?.bytes
-        let common = localInitParameters(initAck: true)
-        var parameters: [Parameter] = []
-        parameters.reserveCapacity(common.count + 5)  // AUTH's three, the cookie, a report
-        parameters += common
-        if let authVectors { parameters += localAuthParameters(authVectors.local) }
-        parameters.append(.stateCookie(StateCookieParameter(cookie: cookies.seal(cookie))))
-        for unknown in configuration.initParametersToReport(initChunk.parameters) {
-            parameters.append(.unrecognizedParameter(UnrecognizedParameter(reporting: unknown)))
-        }
-        guard let ack = try? InitAckChunk(
-            initiateTag: localTag, advertisedReceiverWindowCredit: UInt32(clamping: associationConfiguration.receiveBufferSize),
+        // Written straight into the datagram: the parameters every INIT ACK carries as bytes
+        // prepared once, then AUTH's (RANDOM per association, the lists prepared), the cookie
+        // sealed in place, the reports (the bytes `SCTPPacket` would make of the same chunk).
+        let prepared = localInitParameterSets().acknowledgementBytes
+        let authLength: Int = authVectors == nil ? 0 : AuthKeyVector.maximumLength + 8
+        let cookieLength: Int = 4 + StateCookieCoding.maximumLength(addresses: cookie.peerAddresses.count)
+        var writer = InitPacketWriter(
+            header: abortHeader, chunkType: InitAckChunk.chunkType, initiateTag: localTag,
+            advertisedReceiverWindowCredit: UInt32(clamping: associationConfiguration.receiveBufferSize),
             outboundStreams: configuration.outboundStreams, inboundStreams: configuration.maxInboundStreams,
-            initialTSN: initialTSN, parameters: ParameterList(parameters)) else { return }
-        send(SCTPPacket(header: abortHeader, chunks: [.initiationAck(ack)]), to: destination, from: local)
+            initialTSN: initialTSN, capacity: CommonHeader.size + 20 + prepared.readableBytes + authLength + cookieLength + 64)
+        writer.appendPrepared(prepared)
+        if let authVectors { appendLocalAuthParameters(authVectors.local, to: &writer) }
+        writer.appendParameter(type: StateCookieParameter.parameterType) { cookies.seal(cookie, into: &$0) }
+        for unknown in configuration.initParametersToReport(initChunk.parameters) {
+            writer.append(Parameter.unrecognizedParameter(UnrecognizedParameter(reporting: unknown)))
+        }
+        send(datagram: writer.finish(), to: destination, from: local)
     }
 
     // MARK: COOKIE ECHO

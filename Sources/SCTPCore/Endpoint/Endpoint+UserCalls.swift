@@ -34,20 +34,24 @@ extension SCTPEndpoint {
             id: newAssociationID(), configuration: sharedAssociationConfiguration, localPort: localPort, peerPort: port,
             localAddresses: localAddresses, localTag: localTag, initialTSN: initialTSN,
             randomSeed: UInt64(random.next32()) << 32 | UInt64(random.next32()))
-        let common = localInitParameters()
-        var parameters: [Parameter] = []
-        parameters.reserveCapacity(common.count + 3)  // AUTH's three
-        parameters += common
+        // The INIT, written straight into its datagram: our parameters as bytes prepared once
+        // per configuration, then AUTH's (RANDOM per association, the lists prepared); the
+        // bytes `SCTPPacket` would make of the same chunk, with tag 0 and a CRC32c.
+        let prepared = localInitParameterSets().initiationBytes
+        let authLength: Int = configuration.announcesAuthentication ? AuthKeyVector.maximumLength + 8 : 0
+        var writer = InitPacketWriter(
+            header: CommonHeader(sourcePort: localPort, destinationPort: port, verificationTag: 0),
+            chunkType: InitChunk.chunkType, initiateTag: localTag,
+            advertisedReceiverWindowCredit: UInt32(clamping: associationConfiguration.receiveBufferSize),
+            outboundStreams: configuration.outboundStreams, inboundStreams: configuration.maxInboundStreams,
+            initialTSN: initialTSN, capacity: CommonHeader.size + 20 + prepared.readableBytes + authLength)
+        writer.appendPrepared(prepared)
         if configuration.announcesAuthentication {
             let vector = newLocalAuthVector()
             association.authentication = AuthenticationState(local: vector)
-            parameters += localAuthParameters(vector)
+            appendLocalAuthParameters(vector, to: &writer)
         }
-        let initChunk = InitChunk(
-            initiateTag: localTag, advertisedReceiverWindowCredit: UInt32(clamping: associationConfiguration.receiveBufferSize),
-            outboundStreams: configuration.outboundStreams, inboundStreams: configuration.maxInboundStreams,
-            initialTSN: initialTSN, parameters: ParameterList(parameters))
-        association.connect(to: unique, initChunk: initChunk, now: now)
+        association.connect(to: unique, initPacket: writer.finish(checksum: .crc32c), now: now)
         register(association)
         return association.id
     }

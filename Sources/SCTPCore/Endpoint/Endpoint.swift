@@ -23,7 +23,7 @@ public final class SCTPEndpoint {
         }
     }
     /// Our AUTH key vector for `configuration`, with a zero RANDOM, and its CHUNKS and
-    /// HMAC-ALGO parameters (`newLocalAuthVector`, `localAuthParameters`); `nil` until first
+    /// HMAC-ALGO parameters' bytes (`newLocalAuthVector`, `appendLocalAuthParameters`); `nil` until first
     /// needed and after a change.
     var localAuthVectorTemplate: LocalAuthVectorTemplate?
     public let localPort: UInt16

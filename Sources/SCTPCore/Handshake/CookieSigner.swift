@@ -180,19 +180,30 @@ public struct CookieSigner: Sendable {
     /// The cookie's bytes for the INIT ACK's State Cookie parameter, authenticated with the
     /// current secret. Only the first `maximumPeerAddresses` distinct peer addresses are kept.
     public func seal(_ cookie: StateCookie) -> ByteBuffer {
+        var buffer = ByteBufferAllocator().buffer(capacity: StateCookieCoding.maximumLength(addresses: min(cookie.peerAddresses.count, configuration.maximumPeerAddresses)))
+        seal(cookie, into: &buffer)
+        return buffer
+    }
+
+    /// Writes the sealed cookie (the bytes `seal(_:)` returns) at `buffer`'s writer index:
+    /// the INIT ACK's State Cookie parameter is written in place, with no buffer of its own.
+    func seal(_ cookie: StateCookie, into buffer: inout ByteBuffer) {
         var addresses: [IPAddress] = []
-        addresses.reserveCapacity(min(cookie.peerAddresses.count, configuration.maximumPeerAddresses))
-        for address in cookie.peerAddresses where addresses.count < configuration.maximumPeerAddresses {
-            if !addresses.contains(address) { addresses.append(address) }
+        if !cookie.peerAddresses.isEmpty {
+            addresses.reserveCapacity(min(cookie.peerAddresses.count, configuration.maximumPeerAddresses))
+            for address in cookie.peerAddresses where addresses.count < configuration.maximumPeerAddresses {
+                if !addresses.contains(address) { addresses.append(address) }
+            }
         }
-        var buffer = ByteBufferAllocator().buffer(capacity: StateCookieCoding.maximumLength(addresses: addresses.count))
+        let start = buffer.writerIndex
         StateCookieCoding.writeBody(cookie, addresses: addresses, generation: current.tag, to: &buffer)
+        let bodyOffset = start - buffer.readerIndex
         var mac = SIMD32<UInt8>()
-        buffer.withUnsafeReadableBytes { body in
+        buffer.withUnsafeReadableBytes { readable in
+            let body = UnsafeRawBufferPointer(rebasing: readable[bodyOffset...])
             current.keyed.withCode(for: body) { code in withUnsafeMutableBytes(of: &mac) { $0.copyMemory(from: code) } }
         }
         withUnsafeBytes(of: mac) { _ = buffer.writeBytes(UnsafeRawBufferPointer(rebasing: $0[0..<StateCookieCoding.macLength])) }
-        return buffer
     }
 
     /// Authenticates and reads the cookie a COOKIE ECHO carries (its readable bytes), then

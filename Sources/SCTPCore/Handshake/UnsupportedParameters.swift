@@ -23,11 +23,19 @@ extension SCTPConfiguration {
         }
     }
 
+    /// The most bytes the reports of one INIT or INIT ACK take (each reported parameter's TLV,
+    /// padded, plus the 4-byte header that wraps it in an INIT ACK). An INIT of nearly 64 KiB
+    /// of four-byte parameters that ask for a report would otherwise make an INIT ACK (or an
+    /// ERROR cause) longer than a chunk can be; what is past this is not reported.
+    static let maximumReportBytes = 32_768
+
     /// The parameters of an INIT or INIT ACK to report back to the peer (RFC 9260 §3.2.2): the
     /// unknown ones and the known ones of unsupported extensions (`isUnsupportedInitParameter`)
-    /// whose type asks for a report, in order, up to the first one whose type says to stop.
+    /// whose type asks for a report, in order, up to the first one whose type says to stop, and
+    /// at most `maximumReportBytes` of them.
     func initParametersToReport(_ list: ParameterList) -> [UnknownParameter] {
         var report: [UnknownParameter] = []
+        var reportBytes = 0
         for parameter in list.parameters {
             let unrecognized: UnknownParameter
             switch parameter {
@@ -42,7 +50,11 @@ extension SCTPConfiguration {
             default:
                 continue
             }
-            if unrecognized.action.reports { report.append(unrecognized) }
+            if unrecognized.action.reports {
+                reportBytes += 4 + (4 + unrecognized.value.readableBytes + 3) & ~3
+                if reportBytes > Self.maximumReportBytes { break }
+                report.append(unrecognized)
+            }
             if !unrecognized.action.continues { break }
         }
         return report
