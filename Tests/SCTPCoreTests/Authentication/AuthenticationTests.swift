@@ -277,6 +277,8 @@ struct AuthenticationTests {
             var builder = PacketBuilder(header: association.commonHeader, mtu: 1200, destination: h.server.addresses[0],
                                         checksum: .crc32c)
             builder.authenticator = authenticator
+            // A builder of our own: the association supplies the MAC only to its own.
+            builder.supplyMAC(association.senderMAC())
             builder.add(.cookieEcho(try #require(echo)))
             builder.add(.data(DataChunk(flags: .complete, tsn: association.nextTSN, streamIdentifier: 0, ssn: SSN(0),
                                         payloadProtocolIdentifier: 42, payload: testPayload(stream: 0, index: 0, length: 50))))
