@@ -45,6 +45,9 @@ extension Association {
                                    permissions: configuration.streamResetPermissions)
             : nil
         startAddressReconfiguration(peerInitialTSN: peerInitialTSN)
+        // An option changed the configuration before data transfer started (in COOKIE-WAIT):
+        // the receiver starts with the configuration of now, as it does when the state exists.
+        if sharedConfiguration.dataStateBasis != nil && !hasDataState { _ = makeDataState() }
         guard let state = dataSlot.pointer else { return }
         state.pointee.receiver = DataReceiver(peerInitialTSN: peerInitialTSN, inboundStreamCount: inboundStreams,
                                               configuration: .init(configuration))

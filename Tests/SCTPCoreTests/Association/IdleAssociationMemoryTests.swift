@@ -146,6 +146,18 @@ struct IdleAssociationMemoryTests {
         #expect(client.checkInvariants().isEmpty)
     }
 
+    @Test("an option changed before data transfer starts (COOKIE-WAIT) applies to the receiver made when it starts")
+    func optionBeforeDataTransferStarts() throws {
+        let h = H(seed: 39)
+        let id = try h.connect()
+        let client = try #require(h.client.endpoint.association(id))
+        #expect(client.state == .cookieWait)
+        try h.client.endpoint.setPathMTUDiscovery(false, mtu: 1000, of: id, now: h.now)
+        #expect(h.run(for: .seconds(10)) { !H.upEvents(h.client).isEmpty })
+        #expect(client.receiver.configuration == DataReceiver.Configuration(client.configuration))
+        #expect(client.receiver.configuration.windowUpdateMinimum == 1000)
+    }
+
     @Test("a Packet Too Big quoting a TSN of an association without data makes no data state")
     func packetTooBigMakesNoDataState() throws {
         let h = H(seed: 37)
