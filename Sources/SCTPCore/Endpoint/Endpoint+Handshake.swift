@@ -250,7 +250,9 @@ extension SCTPEndpoint {
         // sealed in place, the reports (the bytes `SCTPPacket` would make of the same chunk).
         let prepared = localInitParameterSets().acknowledgementBytes
         let authLength: Int = authVectors == nil ? 0 : AuthKeyVector.maximumLength + 8
-        let cookieLength: Int = 4 + StateCookieCoding.maximumLength(addresses: cookie.peerAddresses.count)
+        // The cookie keeps at most the signer's address limit (0...255), whatever the INIT listed.
+        let cookieLength: Int = 4 + StateCookieCoding.maximumLength(
+            addresses: min(cookie.peerAddresses.count, cookies.configuration.maximumPeerAddresses))
         var writer = InitPacketWriter(
             header: abortHeader, chunkType: InitAckChunk.chunkType, initiateTag: localTag,
             advertisedReceiverWindowCredit: UInt32(clamping: associationConfiguration.receiveBufferSize),
@@ -260,6 +262,10 @@ extension SCTPEndpoint {
         if let authVectors { appendLocalAuthParameters(authVectors.local, to: &writer) }
         writer.appendParameter(type: StateCookieParameter.parameterType) { cookies.seal(cookie, into: &$0) }
         for unknown in configuration.initParametersToReport(initChunk.parameters) {
+            // The reports are bounded (`maximumReportBytes`), but our own parameters may be
+            // many (a large address list): none goes past the chunk's 65,535 bytes.
+            let size = 4 + ((4 + unknown.value.readableBytes + 3) & ~3)
+            guard writer.paddedChunkLength + size <= Int(UInt16.max) else { break }
             writer.append(Parameter.unrecognizedParameter(UnrecognizedParameter(reporting: unknown)))
         }
         send(datagram: writer.finish(), to: destination, from: local)

@@ -67,6 +67,10 @@ public struct InitPacketWriter {
 
     /// The packet: the chunk length filled in, the chunk padded to 4 bytes, the checksum
     /// stored (CRC32c, or zero with `.zero`).
+    /// The chunk's length so far, with the last parameter's padding: what a further
+    /// parameter is added to (a chunk is at most 65,535 bytes, which `finish` checks).
+    public var paddedChunkLength: Int { (buffer.writerIndex - chunkStart + 3) & ~3 }
+
     public consuming func finish(checksum mode: ChecksumMode = .crc32c) -> ByteBuffer {
         let chunkLength = buffer.writerIndex - chunkStart
         precondition(chunkLength <= Int(UInt16.max), "chunk longer than 65535 bytes")
