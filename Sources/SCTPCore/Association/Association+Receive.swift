@@ -190,7 +190,8 @@ extension Association {
             progress.pending = [.initiation(initChunk)]
             enter(.cookieWait(progress))
             peerTag = 0  // the next INIT ACK brings it again
-            sendControl(progress.pending, to: primaryPath, tag: 0)
+            // An INIT always carries CRC32c (RFC 9653 §5.2), zero checksum or not.
+            sendControl(progress.pending, to: primaryPath, tag: 0, checksum: .crc32c)
             timers[.t1Init] = now + progress.timeout
             return
         }
