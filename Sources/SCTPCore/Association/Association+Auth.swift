@@ -17,7 +17,8 @@ extension Association {
             return
         }
         authenticationSummary = AuthenticationSummary(negotiated: true, localChunks: authentication.localChunks,
-                                                      peerChunks: authentication.peerChunks)
+                                                      peerChunks: authentication.peerChunks,
+                                                      table: sharedConfiguration.authenticationLists)
     }
 
     /// Whether chunks of `type` must arrive authenticated to be processed: AUTH is in use and

@@ -35,12 +35,13 @@ final class Association {
                 // association's own copy that remembers it, even when nobody else refers to
                 // the setup configuration any more (the endpoint's changed since).
                 if sharedConfiguration.dataStateBasis == nil {
-                    let copy = SharedConfiguration(sharedConfiguration.value)
+                    let copy = SharedConfiguration(sharedConfiguration.value, authenticationLists: sharedConfiguration.authenticationLists)
                     copy.dataStateBasis = sharedConfiguration
                     sharedConfiguration = copy
                 }
             } else if !isKnownUniquelyReferenced(&sharedConfiguration) {
-                sharedConfiguration = SharedConfiguration(sharedConfiguration.value)
+                sharedConfiguration = SharedConfiguration(sharedConfiguration.value,
+                                                          authenticationLists: sharedConfiguration.authenticationLists)
             }
             yield &sharedConfiguration.value
         }

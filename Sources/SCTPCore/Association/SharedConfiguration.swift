@@ -16,8 +16,14 @@ final class SharedConfiguration {
     /// (`Association.initialDataState`); `nil` once the state exists, and in every other
     /// configuration. Only the association that made the copy refers to it.
     var dataStateBasis: SharedConfiguration?
+    /// The AUTH chunk lists the associations share; an association's own copy of the
+    /// configuration keeps the endpoint's table.
+    let authenticationLists: AuthenticationListTable
 
-    init(_ value: SCTPConfiguration) { self.value = value }
+    init(_ value: SCTPConfiguration, authenticationLists: AuthenticationListTable = AuthenticationListTable()) {
+        self.value = value
+        self.authenticationLists = authenticationLists
+    }
 }
 
 /// A value kept out of line: for an association's parts that are large and rarely used, so

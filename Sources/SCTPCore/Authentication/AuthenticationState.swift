@@ -27,8 +27,14 @@ struct AuthenticationState {
     var peerChunks: ChunkTypeSet { hasPeer ? AuthKeyVector.requiredChunks(in: peerBytes) : ChunkTypeSet() }
     /// The HMAC our AUTH chunks use: the first of the peer's list that we accept too.
     private(set) var sendAlgorithm: SCTPHMACAlgorithm = .sha1
-    /// The HMAC identifiers we accept (what we announced).
-    let acceptedAlgorithms: HMACIdentifierSet
+    /// The HMAC identifiers we accept (what we announced), read from our vector when an AUTH
+    /// chunk or the peer's list is checked: not stored, as every association announcing AUTH
+    /// has this state (16 bytes of each association object).
+    var acceptedAlgorithms: HMACIdentifierSet {
+        var accepted = HMACIdentifierSet([])
+        AuthKeyVector.forEachHMACIdentifier(in: localBytes) { accepted.insert($0); return true }
+        return accepted
+    }
     /// Association keys computed, by key id and algorithm (a few keys at most).
     private var macs: [(key: UInt16, algorithm: SCTPHMACAlgorithm, mac: AuthMAC)] = []
     /// The key id of the peer's latest authenticated packet (an `SCTP_AUTH_NEW_KEY` is
@@ -38,9 +44,6 @@ struct AuthenticationState {
     init(local: AuthKeyVector) {
         vectors = local.bytes
         localLength = UInt16(local.bytes.count)  // at most `AuthKeyVector.maximumLength`
-        var accepted = HMACIdentifierSet([])
-        AuthKeyVector.forEachHMACIdentifier(in: local.bytes[...]) { accepted.insert($0); return true }
-        acceptedAlgorithms = accepted
     }
 
     /// Whether both sides announced AUTH.
@@ -111,7 +114,9 @@ struct AuthenticationState {
 /// empty chunk lists) keeps none.
 ///
 /// The chunk lists are boxed too, and only when one is not empty (AUTH is announced by
-/// default with empty lists): two `ChunkTypeSet`s take 64 bytes aligned to 32.
+/// default with empty lists): two `ChunkTypeSet`s take 64 bytes aligned to 32. The box is
+/// shared by the associations whose lists are the same (`AuthenticationListTable`): every
+/// usrsctp or kernel peer sends the same CHUNKS list (ASCONF, ASCONF-ACK).
 struct AuthenticationSummary {
     /// Both sides announced AUTH.
     var negotiated = false
@@ -123,19 +128,33 @@ struct AuthenticationSummary {
     /// the references, in the padding after the flags.
     private(set) var senderKey: (key: UInt16, algorithm: SCTPHMACAlgorithm)?
     /// The two chunk lists when either is not empty.
-    private let lists: ValueBox<(local: ChunkTypeSet, peer: ChunkTypeSet)>?
+    private let lists: AuthenticationChunkLists?
     private var macs: AuthenticationMACs?
 
     /// The chunk types we require authenticated (empty unless negotiated).
-    var localChunks: ChunkTypeSet { lists?.value.local ?? ChunkTypeSet() }
+    var localChunks: ChunkTypeSet { lists?.local ?? ChunkTypeSet() }
     /// The chunk types the peer requires authenticated (empty unless negotiated).
-    var peerChunks: ChunkTypeSet { lists?.value.peer ?? ChunkTypeSet() }
+    var peerChunks: ChunkTypeSet { lists?.peer ?? ChunkTypeSet() }
 
     init() { lists = nil }
 
-    init(negotiated: Bool, localChunks: ChunkTypeSet, peerChunks: ChunkTypeSet) {
+    /// A summary with these lists: their box taken from `table` when it holds the same lists
+    /// (made and kept there otherwise); none when both are empty.
+    init(negotiated: Bool, localChunks: ChunkTypeSet, peerChunks: ChunkTypeSet, table: AuthenticationListTable? = nil) {
         self.negotiated = negotiated
-        lists = localChunks.isEmpty && peerChunks.isEmpty ? nil : ValueBox((localChunks, peerChunks))
+        if localChunks.isEmpty && peerChunks.isEmpty {
+            lists = nil
+        } else if let table {
+            lists = table.lists(local: localChunks, peer: peerChunks)
+        } else {
+            lists = AuthenticationChunkLists(local: localChunks, peer: peerChunks)
+        }
+    }
+
+    /// Whether this summary's lists are the box `other` holds (tests: sharing).
+    func sharesLists(with other: AuthenticationSummary) -> Bool {
+        guard let lists, let otherLists = other.lists else { return false }
+        return lists === otherLists
     }
 
     /// Notes what signs our packets (`senderKnown` from here on).
@@ -169,6 +188,49 @@ struct AuthenticationSummary {
         let copy = AuthenticationMACs(sender: macs?.sender, verifier: macs?.verifier)
         macs = copy
         return copy
+    }
+}
+
+/// An AUTH summary's two chunk lists, boxed; never changed once made, so associations share
+/// one (`AuthenticationListTable`).
+final class AuthenticationChunkLists {
+    let local: ChunkTypeSet
+    let peer: ChunkTypeSet
+
+    init(local: ChunkTypeSet, peer: ChunkTypeSet) {
+        self.local = local
+        self.peer = peer
+    }
+}
+
+/// The chunk-list boxes an endpoint's associations share (80 bytes per association with
+/// usrsctp peers while each had its own). A few entries, looked up linearly: peers of one
+/// implementation send one list, and a peer that sends many different lists only costs the
+/// associations their own box again (each new list replaces the oldest entry; the table
+/// never grows beyond `capacity`). Used on the endpoint's thread only, as the core is.
+final class AuthenticationListTable {
+    /// Entries kept at most.
+    static let capacity = 8
+    private var entries: [AuthenticationChunkLists] = []
+    /// The entry the next new list replaces once the table is full.
+    private var oldest = 0
+
+    init() {}
+
+    /// How many entries are kept (tests).
+    var count: Int { entries.count }
+
+    /// The box holding these lists: an entry's, or a new one entered in the table.
+    func lists(local: ChunkTypeSet, peer: ChunkTypeSet) -> AuthenticationChunkLists {
+        for entry in entries where entry.local == local && entry.peer == peer { return entry }
+        let made = AuthenticationChunkLists(local: local, peer: peer)
+        if entries.count < Self.capacity {
+            entries.append(made)
+        } else {
+            entries[oldest] = made
+            oldest = (oldest + 1) % Self.capacity
+        }
+        return made
     }
 }
 

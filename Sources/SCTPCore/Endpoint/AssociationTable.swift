@@ -16,7 +16,7 @@ struct AssociationTable {
 
     private var byID: [AssociationID: Association] = [:]
     private var byLocalTag: [UInt32: AssociationID] = [:]
-    private var byPeerAddress: [PeerKey: AssociationID] = [:]
+    private var byPeerAddress = TransportAddressMap<AssociationID>()
     private var lastByID: Association?
     private var lastByTag: Association?
     private var nextID: UInt32 = firstID
@@ -41,7 +41,7 @@ struct AssociationTable {
         self.directory = directory
         directoryShard = shard
         guard let directory else { return }
-        for key in byPeerAddress.keys { directory.claim(peer: key.address, port: key.port, shard: shard) }
+        for entry in byPeerAddress.entries { directory.claim(peer: entry.address, port: entry.port, shard: shard) }
     }
 
     private static func firstID(in shard: TagShard?) -> UInt32 {
@@ -51,12 +51,12 @@ struct AssociationTable {
     }
 
     private mutating func setPeerEntry(_ key: PeerKey, _ id: AssociationID) {
-        byPeerAddress[key] = id
+        byPeerAddress[key.address, key.port] = id
         directory?.claim(peer: key.address, port: key.port, shard: directoryShard)
     }
 
     private mutating func clearPeerEntry(_ key: PeerKey) {
-        byPeerAddress[key] = nil
+        byPeerAddress[key.address, key.port] = nil
         directory?.release(peer: key.address, port: key.port, shard: directoryShard)
     }
 
@@ -79,7 +79,7 @@ struct AssociationTable {
 
     /// The association that owns a peer transport address, if it is alive.
     func live(peer address: IPAddress, port: UInt16) -> Association? {
-        guard let id = byPeerAddress[PeerKey(address: address, port: port)], let association = byID[id],
+        guard let id = byPeerAddress[address, port], let association = byID[id],
               !association.isClosed else { return nil }
         return association
     }
@@ -88,7 +88,7 @@ struct AssociationTable {
     var all: Dictionary<AssociationID, Association>.Values { byID.values }
 
     /// The id registered for a peer transport address, alive or not.
-    func id(peer address: IPAddress, port: UInt16) -> AssociationID? { byPeerAddress[PeerKey(address: address, port: port)] }
+    func id(peer address: IPAddress, port: UInt16) -> AssociationID? { byPeerAddress[address, port] }
 
     /// The association that owns a local verification tag, if it is alive.
     mutating func live(localTag tag: UInt32) -> Association? {
@@ -131,7 +131,7 @@ struct AssociationTable {
         if byLocalTag[association.localTag] == id { byLocalTag[association.localTag] = nil }
         for path in association.paths {
             let key = PeerKey(address: path.address, port: association.peerPort)
-            if byPeerAddress[key] == id { clearPeerEntry(key) }
+            if byPeerAddress[key.address, key.port] == id { clearPeerEntry(key) }
         }
         forgetRemembered()
     }
@@ -149,13 +149,13 @@ struct AssociationTable {
             // The same addresses (the usual INIT ACK): one look-up each, not a removal and an insertion.
             for path in paths {
                 let key = PeerKey(address: path.address, port: association.peerPort)
-                if byPeerAddress[key] != association.id { setPeerEntry(key, association.id) }
+                if byPeerAddress[key.address, key.port] != association.id { setPeerEntry(key, association.id) }
             }
             return
         }
         for address in previous {
             let key = PeerKey(address: address, port: association.peerPort)
-            if byPeerAddress[key] == association.id { clearPeerEntry(key) }
+            if byPeerAddress[key.address, key.port] == association.id { clearPeerEntry(key) }
         }
         for path in paths {
             setPeerEntry(PeerKey(address: path.address, port: association.peerPort), association.id)
@@ -177,14 +177,15 @@ struct AssociationTable {
             if association.id != id { violations.append("\(association.id) registered as \(id)") }
             if !association.isRegistered { violations.append("\(id) in the table but not marked registered") }
             if byLocalTag[association.localTag] != id { violations.append("\(id) not found by its local tag") }
-            for path in association.paths where byPeerAddress[PeerKey(address: path.address, port: association.peerPort)] != id {
+            for path in association.paths where byPeerAddress[path.address, association.peerPort] != id {
                 violations.append("\(id) not found by its peer address \(path.address)")
             }
         }
         for (tag, id) in byLocalTag where byID[id]?.localTag != tag {
             violations.append("local tag \(tag) names \(id), which does not own it")
         }
-        for (key, id) in byPeerAddress {
+        for key in byPeerAddress.entries {
+            let id = key.value
             guard let association = byID[id] else {
                 violations.append("peer \(key.address):\(key.port) names \(id), which is gone")
                 continue

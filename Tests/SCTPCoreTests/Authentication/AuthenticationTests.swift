@@ -544,4 +544,56 @@ struct AuthenticationTests {
         #expect(h.run { H.messages(h.server).count == 3 })
         #expect(Self.authenticatedWhereAsked(c.sent, types: [ChunkType.data]))
     }
+
+    // MARK: memory: chunk lists shared
+
+    @Test("associations whose peers ask for the same chunk types share one box of chunk lists; a different list gets its own")
+    func chunkListsShared() throws {
+        let server: IPAddress = .v4(IPv4Address(10, 0, 1, 1))
+        let clients: [IPAddress] = (1...3).map { .v4(IPv4Address(10, 0, 0, UInt8($0))) }
+        var network = SimulatedNetwork(seed: 41)
+        for client in clients { network.addSymmetricLink(between: client, and: server, conditions: LinkConditions(delay: .milliseconds(5))) }
+        let usual = Self.configuration(chunks: [ChunkType.asconf, ChunkType.asconfAck])
+        let serverSide = EndpointParticipant(endpoint: SCTPEndpoint(
+            configuration: usual, localPort: H.serverPort, localAddresses: [server], acceptsAssociations: true,
+            random: SeededRandomSource(seed: 41), now: .zero))
+        // The third client asks for another list.
+        let clientSides = clients.enumerated().map { index, address in
+            EndpointParticipant(endpoint: SCTPEndpoint(
+                configuration: index == 2 ? Self.configuration(chunks: [ChunkType.asconf]) : usual,
+                localPort: H.clientPort, localAddresses: [address], random: SeededRandomSource(seed: 42 + UInt64(index)), now: .zero))
+        }
+        var loop = SimulationLoop(clock: VirtualClock(), network: network, participants: [serverSide] + clientSides)
+        for client in clientSides { _ = try client.endpoint.connect(to: [server], port: H.serverPort, now: loop.now) }
+        loop.flushTransmits()
+        let outcome = loop.run(for: .seconds(10), maxSteps: 100_000) { _ in H.upEvents(serverSide).count == 3 }
+        #expect(outcome.reason == .condition)
+        let accepted = try H.upEvents(serverSide).map { try #require(serverSide.endpoint.association($0)) }
+        try #require(accepted.count == 3)
+        let byClient = try clients.map { client in try #require(accepted.first { $0.paths.first?.address == client }) }
+        let (first, second, third) = (byClient[0].authenticationSummary, byClient[1].authenticationSummary, byClient[2].authenticationSummary)
+        #expect(first.peerChunks == ChunkTypeSet([ChunkType.asconf, ChunkType.asconfAck]))
+        #expect(third.peerChunks == ChunkTypeSet([ChunkType.asconf]))
+        #expect(first.localChunks == ChunkTypeSet([ChunkType.asconf, ChunkType.asconfAck]) && third.localChunks == first.localChunks)
+        #expect(first.sharesLists(with: second), "the same lists: one box")
+        #expect(!first.sharesLists(with: third), "another peer list: another box")
+        #expect(serverSide.endpoint.sharedAssociationConfiguration.authenticationLists.count == 2)
+    }
+
+    @Test("the table of shared chunk lists keeps at most its capacity, and every answer holds the lists asked for")
+    func chunkListTableBounded() {
+        let table = AuthenticationListTable()
+        let local = ChunkTypeSet([ChunkType.asconf])
+        var boxes: [AuthenticationChunkLists] = []
+        for type in UInt8(0)..<UInt8(40) {
+            let lists = table.lists(local: local, peer: ChunkTypeSet([type]))
+            #expect(lists.local == local && lists.peer == ChunkTypeSet([type]))
+            boxes.append(lists)
+            #expect(table.count <= AuthenticationListTable.capacity)
+        }
+        #expect(table.count == AuthenticationListTable.capacity)
+        // The latest lists are still in the table; the first ones were replaced.
+        #expect(table.lists(local: local, peer: ChunkTypeSet([39])) === boxes[39])
+        #expect(table.lists(local: local, peer: ChunkTypeSet([0])) !== boxes[0])
+    }
 }

@@ -23,10 +23,12 @@ final class UDPTransport: DatagramTransport, ChannelSocketMaker, OwnLoopSocketMa
     private let logger = Logger(label: "swift-sctp.transport")
     /// The UDP port bound, readable from any thread.
     let boundPort: NIOLockedValueBox<Int?>
+    // One entry per peer address: IPv4 keys packed, ports in 16 bits (10 bytes a slot where
+    // an `IPAddress` key and an `Int` took 32; memory per idle association, issue 19).
     #if DEBUG
-    private var learnedUDPPorts: [PeerKey: Int] = [:]
+    private var learnedUDPPorts = TransportAddressMap<UInt16>()
     #else
-    @exclusivity(unchecked) private var learnedUDPPorts: [PeerKey: Int] = [:]
+    @exclusivity(unchecked) private var learnedUDPPorts = TransportAddressMap<UInt16>()
     #endif
     /// The last port learned: runs of packets from one peer skip the dictionary.
     #if DEBUG
@@ -388,25 +390,26 @@ final class UDPTransport: DatagramTransport, ChannelSocketMaker, OwnLoopSocketMa
 
     /// Remembers that `address`:`sctpPort` sends from UDP port `udpPort` (RFC 6951 §5.4).
     func learn(_ udpPort: Int, of address: IPAddress, sctpPort: UInt16) {
+        guard let port = UInt16(exactly: udpPort) else { return }
         let key = PeerKey(address: address, sctpPort: sctpPort)
         if let last = lastLearned, last.key == key, last.udpPort == udpPort { return }
-        if learnedUDPPorts.count >= options.maximumLearnedPorts && learnedUDPPorts[key] == nil {
+        if learnedUDPPorts.count >= options.maximumLearnedPorts && learnedUDPPorts[address, sctpPort] == nil {
             learnedUDPPorts.removeAll()
         }
-        learnedUDPPorts[key] = udpPort
+        learnedUDPPorts[address, sctpPort] = port
         lastLearned = (key, udpPort)
     }
 
     /// The UDP port learned for `address`:`sctpPort`, if any.
     func learnedUDPPort(of address: IPAddress, sctpPort: UInt16) -> Int? {
         if let last = lastLearned, last.key == PeerKey(address: address, sctpPort: sctpPort) { return last.udpPort }
-        return learnedUDPPorts[PeerKey(address: address, sctpPort: sctpPort)]
+        return learnedUDPPorts[address, sctpPort].map(Int.init)
     }
 
     private func peerPort(_ destination: IPAddress, sctpPort: UInt16, remoteUDPPort: Int?) -> Int {
         let key = PeerKey(address: destination, sctpPort: sctpPort)
         if let last = lastLearned, last.key == key { return last.udpPort }
-        return learnedUDPPorts[key]
+        return learnedUDPPorts[destination, sctpPort].map(Int.init)
             ?? remoteUDPPort ?? (options.peerUDPPort == 0 ? boundPort.withLockedValue { $0 } ?? 0 : options.peerUDPPort)
     }
 
@@ -430,6 +433,6 @@ final class UDPTransport: DatagramTransport, ChannelSocketMaker, OwnLoopSocketMa
 
     /// The peer's UDP port learned for a peer address and SCTP port, if any.
     func learnedPort(of source: IPAddress, sctpPort: UInt16) -> Int? {
-        learnedUDPPorts[PeerKey(address: source, sctpPort: sctpPort)]
+        learnedUDPPorts[source, sctpPort].map(Int.init)
     }
 }
