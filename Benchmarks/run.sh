@@ -394,7 +394,7 @@ memory_udp() {  # NAME SERVER-COMMAND... -> sets VALUE
     local name=$1 u1 u2 port server holder
     shift
     u1=$(free_udp_port); u2=$(free_udp_port); port=$((8001 + RANDOM % 1000))
-    VALUE=""
+    VALUE=""; WITH_ENDPOINT=""; MARGINAL=""
     timeout 150 "$@" --port "$port" --udp-port "$u1" --peer-udp-port "$u2" --assocs "$ASSOCS" --time 120 \
         >"$WORK/$name.server" 2>"$WORK/$name.server.err" &
     server=$!; PIDS+=("$server")
@@ -405,6 +405,8 @@ memory_udp() {  # NAME SERVER-COMMAND... -> sets VALUE
         holder=$!; PIDS+=("$holder")
         wait_for 130 has_line "$WORK/$name.server" heap_per_association || true
         VALUE=$(json_field "$WORK/$name.server" heap_per_association)
+        WITH_ENDPOINT=$(json_field "$WORK/$name.server" heap_per_association_with_endpoint)
+        MARGINAL=$(json_field "$WORK/$name.server" heap_per_association_marginal)
         stop "$holder"
     fi
     stop "$server"
@@ -416,8 +418,11 @@ memory() {
         log "memory per idle association ($ASSOCS associations), round $round"
         memory_udp "mem-usrsctp-$round" "$UB" server --memory --bind 127.0.0.1
         record "mem.usrsctp" "${VALUE:-FAIL}"
+        record "mem.usrsctp.marginal" "${MARGINAL:-FAIL}"
         memory_udp "mem-ours-$round" "$MEMORY_BENCHMARK" --udp-server
         record "mem.ours" "${VALUE:-FAIL}"
+        record "mem.ours.with_endpoint" "${WITH_ENDPOINT:-FAIL}"
+        record "mem.ours.marginal" "${MARGINAL:-FAIL}"
         value=$(timeout 300 "$MEMORY_BENCHMARK" "$ASSOCS" --json 2>"$WORK/mem-core-$round.err" \
             | sed -n 's/.*"server_heap_per_association": \([0-9.]*\).*/\1/p' || true)
         record "mem.core" "${value:-FAIL}"
@@ -619,6 +624,11 @@ want memory && memory
         a=$(median mem.usrsctp 0); b=$(median mem.ours 0)
         printf '  usrsctp %10s   ours %10s   ours/usrsctp %s   ours, core alone over the in-memory link %s\n' \
             "$a" "$b" "$(ratio "$a" "$b")" "$(median mem.core 0)"
+        echo "  (both servers' growth from their bound endpoint; ours with the endpoint's own start-up spread over the"
+        printf '   associations, as measured before 2026-12-08: %s)\n' "$(median mem.ours.with_endpoint 0)"
+        a=$(median mem.usrsctp.marginal 0); b=$(median mem.ours.marginal 0)
+        printf '  marginal, from the %sth association on:  usrsctp %10s   ours %10s   ours/usrsctp %s\n' \
+            "$((ASSOCS / 100))" "$a" "$b" "$(ratio "$a" "$b")"
     fi
     echo
     echo "Every run (key: values in order; tp.LENGTH.UNORDERED in Mbit/s):"

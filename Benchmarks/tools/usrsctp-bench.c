@@ -8,6 +8,7 @@
  *                         [--assocs N] [--echo] [--memory] --time S
  *       one-to-many socket; counts COMMUNICATION_UP; --echo returns every message;
  *       --memory: once N associations are up, prints the heap (mallinfo2) and RSS growth
+ *         (and heap_per_association_marginal: the growth from the (N/100)th association on)
  *       since just before listen(), per association, and exits; otherwise exits after N
  *       associations have come up (0: run until --time).
  *   usrsctp-bench setup   --bind A --connect B --remote-port P --udp-port U --peer-udp-port V
@@ -122,6 +123,8 @@ static int server(void) {
 	const int on = 1;
 	if (usrsctp_setsockopt(s, IPPROTO_SCTP, SCTP_RECVRCVINFO, &on, sizeof(on)) < 0) fail("SCTP_RECVRCVINFO");
 	struct mallinfo2 before = mallinfo2();
+	struct mallinfo2 warm = before;
+	const long warm_count = assocs / 100 > 0 ? assocs / 100 : 1;
 	long rss_before = rss_bytes();
 	if (usrsctp_listen(s, 1) < 0) fail("listen");
 	printf("READY\n");
@@ -146,7 +149,11 @@ static int server(void) {
 			union sctp_notification *note = (union sctp_notification *)(buf + have);
 			if (note->sn_header.sn_type == SCTP_ASSOC_CHANGE) {
 				uint16_t state = note->sn_assoc_change.sac_state;
-				if (state == SCTP_COMM_UP || state == SCTP_RESTART) up++;
+				if (state == SCTP_COMM_UP || state == SCTP_RESTART) {
+					up++;
+					/* The marginal figure starts once 1 % are up (lazily made buffers exist by then). */
+					if (memory_mode && up == warm_count) warm = mallinfo2();
+				}
 				if (state == SCTP_COMM_LOST || state == SCTP_SHUTDOWN_COMP) down++;
 			}
 			if (assocs > 0 && up >= assocs) break;
@@ -170,9 +177,11 @@ static int server(void) {
 		struct mallinfo2 after = mallinfo2();
 		long heap = (long)(after.uordblks + after.hblkhd) - (long)(before.uordblks + before.hblkhd);
 		long rss = rss_bytes() - rss_before;
+		long marginal = (long)(after.uordblks + after.hblkhd) - (long)(warm.uordblks + warm.hblkhd);
 		printf("{\"associations\": %ld, \"heap_bytes\": %ld, \"rss_bytes\": %ld, \"heap_per_association\": %.1f, "
-		       "\"rss_per_association\": %.1f}\n",
-		       up, heap, rss, (double)heap / (double)up, (double)rss / (double)up);
+		       "\"rss_per_association\": %.1f, \"heap_per_association_marginal\": %.1f}\n",
+		       up, heap, rss, (double)heap / (double)up, (double)rss / (double)up,
+		       up > warm_count ? (double)marginal / (double)(up - warm_count) : 0.0);
 	} else {
 		printf("{\"associations_up\": %ld, \"associations_down\": %ld, \"messages\": %ld}\n", up, down, messages);
 	}

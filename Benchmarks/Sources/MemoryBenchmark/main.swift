@@ -19,8 +19,13 @@ import SCTPWire
 //   MemoryBenchmark --udp-server --port P --udp-port U --peer-udp-port V --assocs N [--time S]
 //     The whole stack over UDP on 127.0.0.1 (`UDPEncapsulationEndpoint` accepting, what
 //     `sctp-perf --server` runs): prints READY, waits until N associations are up (any
-//     client: Benchmarks/run.sh uses `usrsctp-bench hold`), prints the growth since just
-//     before it started listening, and exits. Bounded by --time (default 120 s).
+//     client: Benchmarks/run.sh uses `usrsctp-bench hold`), prints the growth since the
+//     endpoint was up (READY: its sockets bound, as usrsctp-bench's server measures from its
+//     bound socket), and as `..._with_endpoint` the growth since before it started (the
+//     endpoint's own start-up spread over the associations; the only figure before
+//     2026-12-08), and as `..._marginal` the growth from the (N/100)th association on per
+//     association (usrsctp-bench's server prints the same), and exits. Bounded by --time
+//     (default 120 s).
 //
 // Heap bytes in use come from glibc's mallinfo2 (uordblks + hblkhd: exact, unaffected by
 // fragmentation); RSS from /proc/self/statm, for reference. Output: one line of text, or
@@ -115,9 +120,14 @@ func inMemory(count: Int, json: Bool) {
 final class UpCounter: @unchecked Sendable {
     private let condition = NSCondition()
     private var count = 0
+    /// The heap once `warmCount` associations were up (read on the loop, in the event).
+    private let warmCount: Int
+    private(set) var warmHeap: Int?
+    init(warmCount: Int) { self.warmCount = warmCount }
     func increment() {
         condition.lock()
         count += 1
+        if count == warmCount { warmHeap = heapInUse() }
         condition.broadcast()
         condition.unlock()
     }
@@ -146,7 +156,10 @@ func udpServer() {
     options.peerUDPPort = peerUDPPort
     options.acceptsAssociations = true
     options.configuration.maxAssociations = max(options.configuration.maxAssociations, count)
-    let counter = UpCounter()
+    // The marginal figure: the growth from the (N/100)th association on, per association (the
+    // buffers made on the first packets, such as NIO's receive buffers, exist by then).
+    let warmCount = max(count / 100, 1)
+    let counter = UpCounter(warmCount: warmCount)
     let heapBefore = heapInUse()
     let rssBefore = residentBytes()
     let server: UDPEncapsulationEndpoint
@@ -157,6 +170,10 @@ func udpServer() {
     } catch {
         fail("cannot start: \(error)")
     }
+    // As usrsctp-bench's server measures (from its bound socket, before listen): the growth
+    // since the endpoint is up is what the associations cost. The growth since before it
+    // started adds the endpoint's own (its sockets, the packet pool), spread over them.
+    let (heapStarted, rssStarted) = (try? server.eventLoop.submit { (heapInUse(), residentBytes()) }.wait()) ?? (heapInUse(), residentBytes())
     print("READY")
     fflush(nil)
     let up = counter.wait(for: count, until: Date().addingTimeInterval(TimeInterval(seconds)))
@@ -164,8 +181,12 @@ func udpServer() {
     let (heap, rss) = (try? server.eventLoop.submit { (heapInUse(), residentBytes()) }.wait()) ?? (heapInUse(), residentBytes())
     guard up >= count else { fail("only \(up) of \(count) associations came up in \(seconds) s") }
     print(String(format: "{\"link\": \"udp\", \"associations\": %d, \"heap_bytes\": %d, \"rss_bytes\": %d, "
-                 + "\"heap_per_association\": %.1f, \"rss_per_association\": %.1f}",
-                 up, heap - heapBefore, rss - rssBefore, Double(heap - heapBefore) / Double(up), Double(rss - rssBefore) / Double(up)))
+                 + "\"heap_per_association\": %.1f, \"rss_per_association\": %.1f, "
+                 + "\"heap_per_association_with_endpoint\": %.1f, \"rss_per_association_with_endpoint\": %.1f, "
+                 + "\"heap_per_association_marginal\": %.1f}",
+                 up, heap - heapStarted, rss - rssStarted, Double(heap - heapStarted) / Double(up), Double(rss - rssStarted) / Double(up),
+                 Double(heap - heapBefore) / Double(up), Double(rss - rssBefore) / Double(up),
+                 up > warmCount ? Double(heap - (counter.warmHeap ?? heap)) / Double(up - warmCount) : 0))
     fflush(nil)
     // The client ends the associations; leave without waiting for it.
     exit(0)
