@@ -450,7 +450,7 @@ extension Association {
         guard paths.count < configuration.peerAddressLimit else {
             return .resourceShortage(ResourceShortageCause(parameter: parameter))
         }
-        var path = PeerPath(address: address, state: .unconfirmed, configuration: configuration)
+        var path = PeerPath(address: address, state: .unconfirmed, configuration: configuration, rto: sharedConfiguration.initialRTO)
         path.resetCongestion(peerReceiverWindow: tx.lastPeerWindow)
         paths.append(path)
         let added = paths.count - 1

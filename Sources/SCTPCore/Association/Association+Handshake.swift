@@ -5,7 +5,7 @@ extension Association {
     /// Starts the handshake (RFC 9260 §5.1 A): sends INIT (`initPacket`, the whole datagram
     /// with tag 0 and its CRC32c) to the first address, arms T1-init.
     func connect(to addresses: [IPAddress], initPacket: ByteBuffer, now: SCTPInstant) {
-        paths = addresses.map { PeerPath(address: $0, state: .active, configuration: configuration) }
+        paths = addresses.map { PeerPath(address: $0, state: .active, configuration: configuration, rto: sharedConfiguration.initialRTO) }
         primaryPath = 0
         let timeout = configuration.rtoInitial
         enter(.cookieWait(HandshakeProgress(initPacket: initPacket, pending: [], connectAddresses: addresses,
@@ -142,7 +142,7 @@ extension Association {
                 return existing
             }
             let confirmed = address == source || confirmedAddresses.contains(address)
-            return PeerPath(address: address, state: confirmed ? .active : .unconfirmed, configuration: configuration)
+            return PeerPath(address: address, state: confirmed ? .active : .unconfirmed, configuration: configuration, rto: sharedConfiguration.initialRTO)
         }
         primaryPath = paths.firstIndex { $0.address == (confirmedAddresses.first ?? source) } ?? 0
         if !paths[primaryPath].isUsable { primaryPath = paths.firstIndex { $0.address == source } ?? 0 }
@@ -197,7 +197,7 @@ extension Association {
                 if confirmed { known.state = .active }
                 return known
             }
-            return PeerPath(address: address, state: confirmed ? .active : .unconfirmed, configuration: configuration)
+            return PeerPath(address: address, state: confirmed ? .active : .unconfirmed, configuration: configuration, rto: sharedConfiguration.initialRTO)
         }
         primaryPath = paths.firstIndex { $0.address == (confirmedAddresses.first ?? source) } ?? 0
         if !paths[primaryPath].isUsable { primaryPath = 0 }

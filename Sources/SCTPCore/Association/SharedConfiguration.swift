@@ -6,10 +6,21 @@
 /// (`Association.configuration`'s `_modify`), so the others and the endpoint's keep theirs.
 final class SharedConfiguration {
     #if DEBUG
-    var value: SCTPConfiguration
+    var value: SCTPConfiguration { didSet { storedInitialRTO = nil } }
     #else
-    @exclusivity(unchecked) var value: SCTPConfiguration
+    @exclusivity(unchecked) var value: SCTPConfiguration { didSet { storedInitialRTO = nil } }
     #endif
+
+    /// The estimator a new path starts with: the configuration's RTO bounds, in one parameter
+    /// box that every path made from this configuration shares (`RTOEstimator`; 40 bytes per
+    /// path less). Made on first use, again after a change of `value`.
+    var initialRTO: RTOEstimator {
+        if let storedInitialRTO { return storedInitialRTO }
+        let made = RTOEstimator(initial: value.rtoInitial, minimum: value.rtoMin, maximum: value.rtoMax)
+        storedInitialRTO = made
+        return made
+    }
+    private var storedInitialRTO: RTOEstimator?
 
     /// For an association's own copy made before it had a data transfer state: the
     /// configuration it was set up with, which that state is made with

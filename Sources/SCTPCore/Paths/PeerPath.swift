@@ -6,7 +6,8 @@ import SCTPWire
 /// (`TransmissionQueue.paths`), indexed by `PathID`.
 struct PeerPath {
     // Every association has one per peer address, so the fields are laid out without padding
-    // (256 bytes with the tail loss probe's deadline; memory per idle association, issue 19): the 32-bit counters fill the gaps.
+    // (216 bytes with the tail loss probe's deadline and the RTO parameters shared; memory per
+    // idle association, issue 19): the 32-bit counters fill the gaps.
     let address: IPAddress
     var state: PathState
     /// Tail loss probes sent on this path since a SACK last acknowledged new data (or T3-rtx
@@ -95,10 +96,12 @@ struct PeerPath {
 
     /// A path before the peer's window is known: its congestion control starts afresh with
     /// `resetCongestion(peerReceiverWindow:)` when data transfer begins.
-    init(address: IPAddress, state: PathState, configuration: SCTPConfiguration) {
+    /// `rto` is the estimator to start from (`SharedConfiguration.initialRTO`, whose
+    /// parameters the paths share); by default one made from `configuration`.
+    init(address: IPAddress, state: PathState, configuration: SCTPConfiguration, rto: RTOEstimator? = nil) {
         self.address = address
         self.state = state
-        rto = RTOEstimator(initial: configuration.rtoInitial, minimum: configuration.rtoMin, maximum: configuration.rtoMax)
+        self.rto = rto ?? RTOEstimator(initial: configuration.rtoInitial, minimum: configuration.rtoMin, maximum: configuration.rtoMax)
         let pmtud = PathMTUProber(settings: configuration.pathMTUDiscovery, fixedMTU: configuration.pathMTU)
         prober = pmtud.isEnabled ? PathMTUProberBox(pmtud) : nil
         mtu = pmtud.plpmtu

@@ -84,20 +84,45 @@ public struct RTOParameters: Hashable, Sendable {
 ///
 /// The caller applies Karn's rule (C5): no measurement from a retransmitted chunk.
 ///
-/// Every path has one, so it is stored compactly (80 bytes, where `Duration`s took 168:
+/// Every path has one, so it is stored compactly (40 bytes, where `Duration`s took 168:
 /// memory per idle association, issue 19): times as whole nanoseconds in 64 bits (the
 /// arithmetic was in whole nanoseconds already; a parameter given finer than a nanosecond is
-/// truncated to one, and times saturate at about 292 years), the gains as 32-bit fractions.
+/// truncated to one, and times saturate at about 292 years), and the parameters in an
+/// immutable box that the estimators made from one configuration share
+/// (`SharedConfiguration.initialRTO`): a copy shares it, a change of bounds makes its own.
 public struct RTOEstimator: Hashable, Sendable {
     /// The parameters, packed: RTO.Initial, RTO.Min, RTO.Max and G in nanoseconds, α and β.
-    private var initialNanoseconds: Int64
-    private var minimumNanoseconds: Int64
-    private var maximumNanoseconds: Int64
-    private var granularityNanoseconds: Int64
-    private var alphaNumerator: UInt32
-    private var alphaDenominator: UInt32
-    private var betaNumerator: UInt32
-    private var betaDenominator: UInt32
+    private final class Bounds: Sendable {
+        let initial: Int64
+        let minimum: Int64
+        let maximum: Int64
+        let granularity: Int64
+        let alphaNumerator: UInt32
+        let alphaDenominator: UInt32
+        let betaNumerator: UInt32
+        let betaDenominator: UInt32
+
+        init(_ parameters: RTOParameters) {
+            initial = parameters.initial.nanosecondsClamped
+            minimum = parameters.minimum.nanosecondsClamped
+            maximum = parameters.maximum.nanosecondsClamped
+            granularity = parameters.clockGranularity.nanosecondsClamped
+            // A SmoothingGain's denominator is at most 2^20 and its numerator at most that.
+            alphaNumerator = UInt32(parameters.alpha.numerator)
+            alphaDenominator = UInt32(parameters.alpha.denominator)
+            betaNumerator = UInt32(parameters.beta.numerator)
+            betaDenominator = UInt32(parameters.beta.denominator)
+        }
+
+        var parameters: RTOParameters {
+            RTOParameters(initial: .nanoseconds(initial), minimum: .nanoseconds(minimum), maximum: .nanoseconds(maximum),
+                          alpha: SmoothingGain(numerator: Int(alphaNumerator), denominator: Int(alphaDenominator)),
+                          beta: SmoothingGain(numerator: Int(betaNumerator), denominator: Int(betaDenominator)),
+                          clockGranularity: .nanoseconds(granularity))
+        }
+    }
+
+    private var bounds: Bounds
     /// The RTO, SRTT and RTTVAR in nanoseconds; `Self.none` before the first measurement.
     private var rtoNanoseconds: Int64
     private var srttNanoseconds = Self.none
@@ -109,13 +134,24 @@ public struct RTOEstimator: Hashable, Sendable {
     private static let none = Int64.min
 
     /// The parameters in use.
-    public var parameters: RTOParameters {
-        RTOParameters(initial: .nanoseconds(initialNanoseconds), minimum: .nanoseconds(minimumNanoseconds),
-                      maximum: .nanoseconds(maximumNanoseconds),
-                      alpha: SmoothingGain(numerator: Int(alphaNumerator), denominator: Int(alphaDenominator)),
-                      beta: SmoothingGain(numerator: Int(betaNumerator), denominator: Int(betaDenominator)),
-                      clockGranularity: .nanoseconds(granularityNanoseconds))
+    public var parameters: RTOParameters { bounds.parameters }
+    /// Whether this estimator's parameters are the very box `other`'s are (tests: sharing).
+    func sharesParameters(with other: RTOEstimator) -> Bool { bounds === other.bounds }
+
+    public static func == (a: RTOEstimator, b: RTOEstimator) -> Bool {
+        a.rtoNanoseconds == b.rtoNanoseconds && a.srttNanoseconds == b.srttNanoseconds
+            && a.rttvarNanoseconds == b.rttvarNanoseconds && a.backoffCount == b.backoffCount
+            && (a.bounds === b.bounds || a.parameters == b.parameters)
     }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(parameters)
+        hasher.combine(rtoNanoseconds)
+        hasher.combine(srttNanoseconds)
+        hasher.combine(rttvarNanoseconds)
+        hasher.combine(backoffCount)
+    }
+
     /// The current retransmission timeout.
     public var rto: Duration { .nanoseconds(rtoNanoseconds) }
     /// The smoothed round-trip time, `nil` before the first measurement.
@@ -128,17 +164,9 @@ public struct RTOEstimator: Hashable, Sendable {
 
     /// An estimator with no measurement yet: the RTO is RTO.Initial (clamped to [min, max]).
     public init(parameters: RTOParameters = .rfc9260) {
-        initialNanoseconds = parameters.initial.nanosecondsClamped
-        minimumNanoseconds = parameters.minimum.nanosecondsClamped
-        maximumNanoseconds = parameters.maximum.nanosecondsClamped
-        granularityNanoseconds = parameters.clockGranularity.nanosecondsClamped
-        // A SmoothingGain's denominator is at most 2^20 and its numerator at most that.
-        alphaNumerator = UInt32(parameters.alpha.numerator)
-        alphaDenominator = UInt32(parameters.alpha.denominator)
-        betaNumerator = UInt32(parameters.beta.numerator)
-        betaDenominator = UInt32(parameters.beta.denominator)
+        bounds = Bounds(parameters)
         rtoNanoseconds = 0
-        rtoNanoseconds = clamp(initialNanoseconds)
+        rtoNanoseconds = clamp(bounds.initial)
     }
 
     /// An estimator with RFC 9260's gains and granularity and the given bounds.
@@ -149,14 +177,13 @@ public struct RTOEstimator: Hashable, Sendable {
     /// Changes RTO.Initial, RTO.Min and RTO.Max (`SCTP_RTOINFO` on a live association): the
     /// RTO is recomputed from the measurements so far, or is the new RTO.Initial without one.
     public mutating func setBounds(initial: Duration, minimum: Duration, maximum: Duration) {
-        let bounds = RTOParameters(initial: initial, minimum: minimum, maximum: maximum)
-        initialNanoseconds = bounds.initial.nanosecondsClamped
-        minimumNanoseconds = bounds.minimum.nanosecondsClamped
-        maximumNanoseconds = bounds.maximum.nanosecondsClamped
+        let kept = bounds.parameters
+        bounds = Bounds(RTOParameters(initial: initial, minimum: minimum, maximum: maximum, alpha: kept.alpha,
+                                      beta: kept.beta, clockGranularity: kept.clockGranularity))
         if hasMeasurement {
-            rtoNanoseconds = clamp(Self.add(srttNanoseconds, max(granularityNanoseconds, Self.times4(rttvarNanoseconds))))
+            rtoNanoseconds = clamp(Self.add(srttNanoseconds, max(bounds.granularity, Self.times4(rttvarNanoseconds))))
         } else {
-            rtoNanoseconds = clamp(initialNanoseconds)
+            rtoNanoseconds = clamp(bounds.initial)
         }
         backoffCount = 0
     }
@@ -173,22 +200,22 @@ public struct RTOEstimator: Hashable, Sendable {
         let variation: Int64
         if hasMeasurement {
             let difference = srttNanoseconds > sample ? srttNanoseconds - sample : sample - srttNanoseconds
-            variation = Self.blend(rttvarNanoseconds, difference, betaNumerator, betaDenominator)
-            smoothed = Self.blend(srttNanoseconds, sample, alphaNumerator, alphaDenominator)
+            variation = Self.blend(rttvarNanoseconds, difference, bounds.betaNumerator, bounds.betaDenominator)
+            smoothed = Self.blend(srttNanoseconds, sample, bounds.alphaNumerator, bounds.alphaDenominator)
         } else {
             smoothed = sample
             variation = Self.bounded(sample) / 2
         }
         srttNanoseconds = smoothed
         rttvarNanoseconds = variation
-        let margin = max(Self.bounded(granularityNanoseconds), Self.bounded(variation) * 4)
+        let margin = max(Self.bounded(bounds.granularity), Self.bounded(variation) * 4)
         rtoNanoseconds = clamp(Self.bounded(smoothed) + margin)
         backoffCount = 0
     }
 
     /// Doubles the RTO, up to RTO.Max (a T3-rtx, T1 or heartbeat expiry).
     public mutating func backOff() {
-        rtoNanoseconds = min(Self.add(rtoNanoseconds, rtoNanoseconds), maximumNanoseconds)
+        rtoNanoseconds = min(Self.add(rtoNanoseconds, rtoNanoseconds), bounds.maximum)
         backoffCount += 1
     }
 
@@ -196,12 +223,12 @@ public struct RTOEstimator: Hashable, Sendable {
     public mutating func reset() {
         srttNanoseconds = Self.none
         rttvarNanoseconds = Self.none
-        rtoNanoseconds = clamp(initialNanoseconds)
+        rtoNanoseconds = clamp(bounds.initial)
         backoffCount = 0
     }
 
     private func clamp(_ value: Int64) -> Int64 {
-        min(max(value, minimumNanoseconds), maximumNanoseconds)
+        min(max(value, bounds.minimum), bounds.maximum)
     }
 
     /// `(1 − gain)·old + gain·sample` (`SmoothingGain.blend`, on nanoseconds).

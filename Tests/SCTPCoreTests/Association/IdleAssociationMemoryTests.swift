@@ -67,6 +67,28 @@ struct IdleAssociationMemoryTests {
         #expect(b.configuration.rtoMax != .seconds(7), "a change of the endpoint's applies to later associations only")
     }
 
+    @Test("paths made from one configuration share their RTO parameters; an association's own RTO bounds apply to it alone, and to its later paths")
+    func rtoParametersShared() throws {
+        let h = H(seed: 38)
+        let first = try h.connect()
+        #expect(h.run(for: .seconds(10)) { H.upEvents(h.server).count == 1 })
+        let second = try h.client.endpoint.connect(to: h.server.addresses, port: H.serverPort + 1, now: h.now)
+        let a = try #require(h.client.endpoint.association(first))
+        let b = try #require(h.client.endpoint.association(second))
+        #expect(a.paths[0].rto.sharesParameters(with: b.paths[0].rto))
+        #expect(a.paths[0].rto.parameters.initial == h.client.endpoint.configuration.rtoInitial)
+        try h.client.endpoint.setRTOParameters(initial: .seconds(2), minimum: .milliseconds(500), maximum: .seconds(9), of: first)
+        #expect(a.paths[0].rto.parameters.maximum == .seconds(9) && a.paths[0].rto.parameters.minimum == .milliseconds(500))
+        #expect(b.paths[0].rto.parameters.maximum == h.client.endpoint.configuration.rtoMax, "the other association keeps its bounds")
+        #expect(!a.paths[0].rto.sharesParameters(with: b.paths[0].rto))
+        // A path made later (as ASCONF or a restart would) starts from the association's own bounds.
+        let later = PeerPath(address: .v4(IPv4Address(10, 0, 9, 9)), state: .unconfirmed, configuration: a.configuration,
+                             rto: a.sharedConfiguration.initialRTO)
+        #expect(later.rto.parameters.maximum == .seconds(9) && later.rto.rto == .seconds(2))
+        #expect(PeerPath(address: .v4(IPv4Address(10, 0, 9, 9)), state: .unconfirmed, configuration: b.configuration,
+                         rto: b.sharedConfiguration.initialRTO).rto.sharesParameters(with: b.paths[0].rto))
+    }
+
     @Test("an association where AUTH is announced but nothing is signed holds no MACs")
     func noMACsUntilUsed() throws {
         let h = H(seed: 34)
@@ -195,9 +217,10 @@ struct IdleAssociationMemoryTests {
 
     @Test("the per-path parts and the association object keep their compact sizes")
     func compactSizes() throws {
-        // 248 bytes, and 8 more for the tail loss probe's deadline (its probe count fills a gap).
-        #expect(MemoryLayout<PeerPath>.stride <= 256)
-        #expect(MemoryLayout<RTOEstimator>.size <= 80)
+        // 208 bytes, and 8 more for the tail loss probe's deadline (its probe count fills a
+        // gap); the RTO parameters are shared (they took 40 bytes more of each path).
+        #expect(MemoryLayout<PeerPath>.stride <= 216)
+        #expect(MemoryLayout<RTOEstimator>.size <= 40)
         #expect(MemoryLayout<CongestionController>.size <= 72)
         #expect(MemoryLayout<AuthenticationSummary>.size <= 24)
         #expect(MemoryLayout<DataTransferSlot>.size == 8)
