@@ -512,7 +512,7 @@ extension Association {
         if !paths[primaryPath].isUsable { primaryPath = preferredPath() }
         if let path = reconfig?.inFlightPath { reconfig?.inFlightPath = shifted(path) ?? primaryPath }
         if let path = addressReconfig?.inFlight?.path { addressReconfig?.inFlight?.path = shifted(path) ?? primaryPath }
-        if lastDataSource == address { lastDataSource = nil }
+        if let data = dataSlot.pointer, data.pointee.lastDataSource == address { data.pointee.lastDataSource = nil }
         // The path's T3-rtx goes with it; what is still outstanding (gap-acknowledged chunks,
         // abandoned ones a FORWARD TSN must skip) needs a timer on the path that now carries
         // data, or nothing would ever send it again.

@@ -213,7 +213,8 @@ extension Association {
     /// The path a SACK answers on (§6.4): the one the latest DATA came from, unless that
     /// address is unconfirmed (only heartbeats go to those, §5.4).
     private var sackReplyPath: Int? {
-        guard let source = lastDataSource, let index = pathIndex(for: source), paths[index].state != .unconfirmed else {
+        guard let source = dataSlot.pointer?.pointee.lastDataSource, let index = pathIndex(for: source),
+              paths[index].state != .unconfirmed else {
             return nil
         }
         return index
@@ -389,9 +390,9 @@ extension Association {
     @inline(__always)
     func dataArrives(from source: IPAddress?, now: SCTPInstant) -> UnsafeMutablePointer<DataTransferState>? {
         guard state == .established || state == .shutdownPending || state == .shutdownSent else { return nil }
-        if let source { lastDataSource = source }
         lastDataActivity = now
         let data = dataState
+        if let source { data.pointee.lastDataSource = source }
         data.pointee.statistics.dataChunksReceived += 1
         return data
     }

@@ -23,6 +23,8 @@ import SCTPWire
 /// behind a pointer, `DataTransferSlot`; debug builds check them with `DataAccessCheck`.)
 final class Association {
     let id: AssociationID
+    /// Our verification tag: the peer puts it in every packet to us.
+    let localTag: UInt32
     /// The endpoint's configuration at setup, shared with the other associations set up with
     /// it (`SharedConfiguration`); the per-association options (`SCTPEndpoint.setRTOParameters`,
     /// `setPathParameters`, ...) change this association's own copy, made on the first change.
@@ -53,13 +55,13 @@ final class Association {
     #endif
     let localPort: UInt16
     let peerPort: UInt16
+    /// The peer's verification tag: we put it in every packet to the peer. (The stored
+    /// properties are declared so that small ones fill the gaps before 8-byte ones: one object
+    /// per association.)
+    var peerTag: UInt32 = 0
     /// Our addresses as the peer knows them: the endpoint's at setup, then changed by the
     /// address reconfiguration (RFC 5061) the peer acknowledged.
     var localAddresses: [IPAddress]
-    /// Our verification tag: the peer puts it in every packet to us.
-    let localTag: UInt32
-    /// The peer's verification tag: we put it in every packet to the peer.
-    var peerTag: UInt32 = 0
     /// Where the association is in its life, with that phase's data.
     #if DEBUG
     private(set) var phase: AssociationPhase = .closed
@@ -99,12 +101,6 @@ final class Association {
     // few added by ASCONF).
     private var storedPrimaryPath: UInt16 = 0
     private var storedConfiguredPrimaryPath: UInt16 = 0
-    /// Where the latest DATA came from: SACKs go back there (§6.4).
-    #if DEBUG
-    var lastDataSource: IPAddress?
-    #else
-    @exclusivity(unchecked) var lastDataSource: IPAddress?
-    #endif
 
     #if DEBUG
     var outbox: Deque<Transmit> = []
@@ -241,7 +237,10 @@ final class Association {
     #endif
 
     /// Consecutive unanswered retransmissions and heartbeats (Association.Max.Retrans, §8.1).
-    var associationErrorCount = 0
+    var associationErrorCount: Int {
+        get { Int(storedAssociationErrorCount) }
+        set { storedAssociationErrorCount = UInt32(clamping: newValue) }
+    }
 
     /// SCTP packets sent and handed to the association (`statistics`; the other counters
     /// are in the data transfer state).
@@ -268,6 +267,11 @@ final class Association {
     var isPending = false
     /// In the endpoint's list of associations whose deadline must be read again.
     var needsDeadlineRefresh = false
+    /// Closed by a graceful shutdown (SHUTDOWN COMPLETE sent or received). (Here: it fills a
+    /// gap beside the flags above.)
+    private(set) var endedGracefully = false
+    /// `associationErrorCount`, in the gap after the flags.
+    private var storedAssociationErrorCount: UInt32 = 0
     /// The deadline the endpoint's timer heap holds for it.
     @PackedInstant var scheduledDeadline: SCTPInstant? = nil
 
@@ -322,8 +326,6 @@ final class Association {
 
     /// Whether the association has ended and may be removed.
     var isClosed: Bool { state == .closed }
-    /// Closed by a graceful shutdown (SHUTDOWN COMPLETE sent or received).
-    private(set) var endedGracefully = false
 
     // MARK: State changes
 

@@ -12,6 +12,9 @@ struct DataTransferState {
     /// The counters of data transfer; `packetsSent` and `packetsReceived` are the association's
     /// own (every association counts packets) and stay zero here.
     var statistics = AssociationStatistics()
+    /// Where the latest DATA came from: SACKs go back there (§6.4). Kept here, as only DATA
+    /// sets it (24 bytes of every association object while it was kept there).
+    var lastDataSource: IPAddress?
     #if DEBUG
     /// Debug builds: the accesses open on each part through `Association.tx`, `receiver` and
     /// `dataStatistics` (`DataAccessCheck`).
