@@ -102,6 +102,29 @@ struct ZeroChecksumTests {
         #expect(sent(run.client, ChunkType.shutdown, .zero))
     }
 
+    @Test("RFC 9653 §5.2: the INIT sent again after a Stale Cookie error carries CRC32c, though the INIT ACK agreed on zero checksums")
+    func staleCookieInitCarriesCRC32c() throws {
+        var server = Self.configuration(method: 1)
+        // The cookie goes stale on the way: 50 ms of life, 100 ms each way.
+        server.validCookieLife = .milliseconds(50)
+        let h = H(seed: 61, conditions: LinkConditions(delay: .milliseconds(100)),
+                  clientConfiguration: Self.configuration(method: 1), serverConfiguration: server)
+        let taps = (client: ByteTap(h.client), server: ByteTap(h.server))
+        h.loop.participants = [taps.client, taps.server]
+        _ = try h.connect()
+        func clientSent() -> [Seen] { taps.client.sent.compactMap { try? Self.seen($0) } }
+        #expect(h.run(for: .seconds(5)) { clientSent().filter { $0.chunkType == ChunkType.initiation }.count >= 2 })
+        let sent = clientSent()
+        let firstEcho = try #require(sent.firstIndex { $0.chunkType == ChunkType.cookieEcho })
+        let resent = try #require(sent.indices.first { $0 > firstEcho && sent[$0].chunkType == ChunkType.initiation },
+                                  "no INIT after the COOKIE ECHO: \(sent)")
+        #expect(sent[resent].checksum == .crc32c, "the INIT after the Stale Cookie error: \(sent)")
+        #expect(sent.filter { $0.chunkType == ChunkType.initiation }.allSatisfy { $0.checksum == .crc32c })
+        // What made the client start again: the server's Stale Cookie error (an ERROR chunk).
+        let serverSent = taps.server.sent.compactMap { try? Self.seen($0) }
+        #expect(serverSent.contains { $0.chunkType == ChunkType.error })
+    }
+
     @Test("not negotiated (one side only, or different methods): every packet carries CRC32c")
     func notNegotiated() throws {
         for (client, server, seed) in [(UInt32?.some(1), UInt32?.none, UInt64(5)), (nil, 1, 6), (1, 2, 7)] {

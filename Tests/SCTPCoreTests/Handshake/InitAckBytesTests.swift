@@ -106,6 +106,27 @@ struct InitAckBytesTests {
         #expect(SCTPConfiguration().initParametersToReport(ParameterList(Array(unknown.prefix(100)))).count == 100)
     }
 
+    @Test("2,000 local IPv6 addresses and an INIT full of parameters to report: the reports stop where the INIT ACK would pass 65,535 bytes")
+    func reportsStopAtTheChunkLimit() throws {
+        let addresses = (1...2_000).map { IPAddress.v6(IPv6Address(high: 0x2001_0db8_0000_0000, low: UInt64($0))) }
+        var configuration = SCTPConfiguration()
+        configuration.authentication.enabled = false
+        let endpoint = Self.endpoint(configuration, addresses: addresses)
+        let unknown = (0..<15_000).map { Parameter.unknown(UnknownParameter(type: 0xC100 | UInt16($0 % 200), value: ByteBuffer())) }
+        endpoint.handle(datagram: Self.initPacket(unknown), from: Self.peer, to: addresses[0], now: .zero)
+        let datagram = try #require(endpoint.pollTransmit(), "no answer to the INIT").datagram
+        let reply = try SCTPPacket(parsing: datagram, checksum: .required)
+        guard case .initiationAck(let ack) = reply.chunks.first else { throw Failure("not an INIT ACK: \(reply.chunks)") }
+        let parameters = ack.parameters.parameters
+        #expect(parameters.compactMap(\.address).count == 2_000)
+        let reported = parameters.filter { if case .unrecognizedParameter = $0 { true } else { false } }
+        // 40,000 bytes of addresses leave room for fewer reports than the 32 KiB cap allows.
+        #expect(reported.count > 1_000 && reported.count < SCTPConfiguration.maximumReportBytes / 8)
+        let chunkLength = Int(try #require(datagram.getInteger(at: datagram.readerIndex + 14, as: UInt16.self)))
+        // Full up to the limit: one more 8-byte report would have passed it.
+        #expect(chunkLength <= 65_535 && chunkLength + 8 > 65_535, "the INIT ACK takes \(chunkLength) bytes")
+    }
+
     @Test("a configuration change makes the prepared bytes again")
     func configurationChange() throws {
         let endpoint = Self.endpoint()
