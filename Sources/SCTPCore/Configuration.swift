@@ -96,12 +96,14 @@ public struct SCTPConfiguration: Sendable, Hashable {
 
     /// Associations one endpoint may hold (INITs beyond it are answered with ABORT, Out of Resource).
     public var maxAssociations: Int = 16384
-    /// Addresses accepted from a peer's INIT / INIT ACK, and the most `connect` takes (1 to
-    /// 65,535; other values count as the nearest of those, `peerAddressLimit`).
+    /// Addresses accepted from a peer's INIT / INIT ACK and by ASCONF, the most `connect`
+    /// takes, and the most a state cookie keeps (1 to 255; other values count as the nearest
+    /// of those, `peerAddressLimit`).
     public var maxPeerAddresses: Int = 16
 
-    /// `maxPeerAddresses` within 1...65,535: an association's paths are numbered in 16 bits.
-    var peerAddressLimit: Int { min(max(maxPeerAddresses, 1), Int(UInt16.max)) }
+    /// `maxPeerAddresses` within 1...255: the same bound on both sides of a handshake (the
+    /// accepting side keeps the peer's addresses in its state cookie, which holds 255).
+    var peerAddressLimit: Int { min(max(maxPeerAddresses, 1), CookieSigner.addressCapacity) }
 
     // MARK: Extensions
 

@@ -20,6 +20,7 @@ public final class SCTPEndpoint {
             initParameters = nil
             sharedConfiguration = nil
             localAuthVectorTemplate = nil
+            cookies.reconfigure(Self.cookieConfiguration(configuration))
         }
     }
     /// Our AUTH key vector for `configuration`, with a zero RANDOM, and its CHUNKS and
@@ -152,10 +153,17 @@ public final class SCTPEndpoint {
         self.localAddresses = localAddresses
         self.acceptsAssociations = acceptsAssociations
         var random = random
-        cookies = CookieSigner(secret: Self.randomSecret(&random), now: now, configuration: CookieSigner.Configuration(
-            validCookieLife: configuration.validCookieLife, maximumLifeIncrement: configuration.maxCookieLifeIncrement,
-            secretLifetime: configuration.cookieSecretLifetime, maximumPeerAddresses: configuration.maxPeerAddresses))
+        cookies = CookieSigner(secret: Self.randomSecret(&random), now: now, configuration: Self.cookieConfiguration(configuration))
         self.random = random
+    }
+
+    /// The cookie signer's limits for `configuration`: it keeps as many peer addresses as
+    /// the endpoint accepts (`peerAddressLimit`, within what a cookie holds).
+    static func cookieConfiguration(_ configuration: SCTPConfiguration) -> CookieSigner.Configuration {
+        CookieSigner.Configuration(validCookieLife: configuration.validCookieLife,
+                                   maximumLifeIncrement: configuration.maxCookieLifeIncrement,
+                                   secretLifetime: configuration.cookieSecretLifetime,
+                                   maximumPeerAddresses: configuration.peerAddressLimit)
     }
 
     static func randomSecret(_ random: inout any SCTPRandomSource) -> CookieSecret {

@@ -108,17 +108,32 @@ public struct CookieSigner: Sendable {
         }
     }
 
-    /// The limits this signer applies (the address cap is clamped to 0…255).
-    public let configuration: Configuration
+    /// The most addresses a cookie can hold (its count is one byte).
+    public static let addressCapacity = 255
+
+    /// The limits this signer applies (the address cap is clamped to 0…255); `reconfigure`
+    /// changes them.
+    public private(set) var configuration: Configuration
     private var current: Generation
     private var previous: Generation?
 
     /// A signer whose first secret is `secret`, installed at `now`.
     public init(secret: CookieSecret, now: SCTPInstant, configuration: Configuration = Configuration()) {
-        var configuration = configuration
-        configuration.maximumPeerAddresses = min(max(configuration.maximumPeerAddresses, 0), 255)
-        self.configuration = configuration
+        self.configuration = Self.clamped(configuration)
         current = Generation(secret: secret, number: 0, installed: now)
+    }
+
+    /// Applies new limits and lifetimes to the cookies made from now on; the secrets stay.
+    /// Cookies already out open as before: one made under a larger address cap still opens
+    /// (its MAC proves it is ours; the layout's own cap bounds what is read).
+    public mutating func reconfigure(_ configuration: Configuration) {
+        self.configuration = Self.clamped(configuration)
+    }
+
+    private static func clamped(_ configuration: Configuration) -> Configuration {
+        var configuration = configuration
+        configuration.maximumPeerAddresses = min(max(configuration.maximumPeerAddresses, 0), addressCapacity)
+        return configuration
     }
 
     // MARK: Secrets
@@ -237,7 +252,7 @@ public struct CookieSigner: Sendable {
         }
         let cookie: StateCookie
         do {
-            cookie = try StateCookieCoding.readBody(body, maximumAddresses: configuration.maximumPeerAddresses)
+            cookie = try StateCookieCoding.readBody(body, maximumAddresses: Self.addressCapacity)
         } catch {
             return .invalid(error)
         }

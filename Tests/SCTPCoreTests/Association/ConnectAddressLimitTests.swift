@@ -27,11 +27,40 @@ struct ConnectAddressLimitTests {
         for extreme in [Int.max, Int.min, 0] {
             var odd = SCTPConfiguration()
             odd.maxPeerAddresses = extreme
-            #expect((1...Int(UInt16.max)).contains(odd.peerAddressLimit))
+            #expect((1...CookieSigner.addressCapacity).contains(odd.peerAddressLimit))
             let h = H(seed: 16, clientConfiguration: odd, serverConfiguration: odd)
             let id = try h.connect()
             #expect(h.run(for: .seconds(10)) { !H.upEvents(h.client).isEmpty }, "maxPeerAddresses \(extreme)")
             #expect(h.client.endpoint.association(id)?.state == .established)
         }
+    }
+
+    @Test("the server keeps as many of the INIT's addresses as the client could give, whatever maxPeerAddresses says, also after a change")
+    func bothSidesAgree() throws {
+        let clientAddresses = (1...6).map { IPAddress.v4(IPv4Address(10, 0, 0, UInt8($0))) }
+        for (configured, expected) in [(0, 1), (4, 4), (300, 6)] {
+            var configuration = SCTPConfiguration()
+            configuration.maxPeerAddresses = configured
+            let h = H(seed: 17, clientAddresses: clientAddresses, serverConfiguration: configuration)
+            #expect(h.server.endpoint.cookies.configuration.maximumPeerAddresses == configuration.peerAddressLimit)
+            _ = try h.connect()
+            #expect(h.run(for: .seconds(10)) { !H.upEvents(h.server).isEmpty }, "maxPeerAddresses \(configured)")
+            let serverID = try #require(H.upEvents(h.server).first)
+            let server = try #require(h.server.endpoint.association(serverID))
+            #expect(server.paths.count == expected, "maxPeerAddresses \(configured)")
+        }
+        // A change of the endpoint's configuration reaches its cookies.
+        let h = H(seed: 18, clientAddresses: clientAddresses)
+        var changed = h.server.endpoint.configuration
+        changed.maxPeerAddresses = 2
+        changed.maxCookieLifeIncrement = .seconds(5)
+        h.server.endpoint.configuration = changed
+        #expect(h.server.endpoint.cookies.configuration.maximumPeerAddresses == 2)
+        #expect(h.server.endpoint.cookies.configuration.maximumLifeIncrement == .seconds(5))
+        _ = try h.connect()
+        #expect(h.run(for: .seconds(10)) { !H.upEvents(h.server).isEmpty })
+        let serverID = try #require(H.upEvents(h.server).first)
+        let server = try #require(h.server.endpoint.association(serverID))
+        #expect(server.paths.count == 2)
     }
 }
