@@ -50,14 +50,18 @@ struct IdleAssociationMemoryTests {
         #expect(client.paths.allSatisfy { !$0.pmtudEnabled && $0.mtu == 1200 })
     }
 
-    @Test("the endpoint's associations share one configuration; an association's own option copies it for itself")
-    func sharedConfiguration() throws {
-        let h = H(seed: 33)
+    /// Two associations of the client endpoint (the first one up): the first one's id, and both.
+    static func twoClientAssociations(_ h: H) throws -> (AssociationID, Association, Association) {
         let first = try h.connect()
         #expect(h.run(for: .seconds(10)) { H.upEvents(h.server).count == 1 })
         let second = try h.client.endpoint.connect(to: h.server.addresses, port: H.serverPort + 1, now: h.now)
-        let a = try #require(h.client.endpoint.association(first))
-        let b = try #require(h.client.endpoint.association(second))
+        return (first, try #require(h.client.endpoint.association(first)), try #require(h.client.endpoint.association(second)))
+    }
+
+    @Test("the endpoint's associations share one configuration; an association's own option copies it for itself")
+    func sharedConfiguration() throws {
+        let h = H(seed: 33)
+        let (first, a, b) = try Self.twoClientAssociations(h)
         #expect(a.sharedConfiguration === b.sharedConfiguration)
         try h.client.endpoint.setRTOParameters(initial: .seconds(2), minimum: .milliseconds(500), maximum: .seconds(9), of: first)
         #expect(a.sharedConfiguration !== b.sharedConfiguration)
@@ -70,11 +74,7 @@ struct IdleAssociationMemoryTests {
     @Test("paths made from one configuration share their RTO parameters; an association's own RTO bounds apply to it alone, and to its later paths")
     func rtoParametersShared() throws {
         let h = H(seed: 38)
-        let first = try h.connect()
-        #expect(h.run(for: .seconds(10)) { H.upEvents(h.server).count == 1 })
-        let second = try h.client.endpoint.connect(to: h.server.addresses, port: H.serverPort + 1, now: h.now)
-        let a = try #require(h.client.endpoint.association(first))
-        let b = try #require(h.client.endpoint.association(second))
+        let (first, a, b) = try Self.twoClientAssociations(h)
         #expect(a.paths[0].rto.sharesParameters(with: b.paths[0].rto))
         #expect(a.paths[0].rto.parameters.initial == h.client.endpoint.configuration.rtoInitial)
         try h.client.endpoint.setRTOParameters(initial: .seconds(2), minimum: .milliseconds(500), maximum: .seconds(9), of: first)
