@@ -465,18 +465,18 @@ public struct SendQueue: Sendable {
         // A new message that fits in one chunk (the usual small one, and a bulk transfer's
         // message of a packet's size) is cut straight from its stream's FIFO: its payload
         // becomes the chunk's as it is (no slice, and no `MessageInProgress` record in
-        // between: each was a copy of the whole message, a `memcpy` and a retain). A message
-        // being fragmented is moved out of `current` and back while fragments remain (each
-        // `current!.field` read copied the whole record and retained its payload).
-        var started = current.take()
-        if started == nil {
-            switch startNextMessage(now: now, tsn: tsn, maxPayloadSize: maxPayloadSize) {
-            case nil: return nil
-            case .whole(let cut)?: return cut
-            case .started(let progress)?: started = progress
-            }
-        }
-        guard var progress = started.take() else { return nil }
+        // between: each was a copy of the whole message, a `memcpy` and a retain). Both
+        // paths build the chunk where this call returns it (tail calls: a result passed on
+        // through an enum or an optional was copied, 100-odd bytes, at every step).
+        if current == nil { return startNextMessage(now: now, tsn: tsn, maxPayloadSize: maxPayloadSize) }
+        return continueCurrentMessage(tsn: tsn, maxPayloadSize: maxPayloadSize)
+    }
+
+    /// The next fragment of `current`, the message being fragmented. A message being
+    /// fragmented is moved out of `current` and back while fragments remain (each
+    /// `current!.field` read copied the whole record and retained its payload).
+    private mutating func continueCurrentMessage(tsn: TSN, maxPayloadSize: Int) -> CutChunk? {
+        guard var progress = current.take() else { return nil }
         let policy = CutChunk.Policy(expiry: progress.message.expiry, maxRetransmissions: progress.message.maxRetransmissions,
                                      context: progress.message.context)
 
@@ -510,20 +510,12 @@ public struct SendQueue: Sendable {
         return CutChunk(chunk: chunk, policy: policy)
     }
 
-    /// What `startNextMessage` took from the head of a stream.
-    private enum NextMessage {
-        /// The whole message, cut into one chunk.
-        case whole(CutChunk)
-        /// A message larger than a chunk, to be cut from offset 0 (the caller keeps it as
-        /// `current` while fragments of it remain).
-        case started(MessageInProgress)
-    }
-
     /// Takes the head message of the stream the scheduler chooses, dropping the heads whose
-    /// lifetime ended by `now`: cut whole into the chunk with `tsn` when its payload is at
-    /// most `maxPayloadSize`, else started for fragmenting.
-    private mutating func startNextMessage(now: SCTPInstant?, tsn: TSN, maxPayloadSize: Int) -> NextMessage? {
-        // Read before the message leaves the queue (as `nextChunk` reads it for the last chunk).
+    /// lifetime ended by `now`, and cuts its first chunk, with `tsn`: the whole message when
+    /// its payload is at most `maxPayloadSize`, else its first fragment (the message stays
+    /// in `current` while fragments of it remain).
+    private mutating func startNextMessage(now: SCTPInstant?, tsn: TSN, maxPayloadSize: Int) -> CutChunk? {
+        // Read before the message leaves the queue (as `continueCurrentMessage` reads it for a last fragment).
         let drained = configuration.setsImmediateAckWhenDrained && queuedMessageCount == 1
         while let id = scheduler.next() {
             if !paused.isEmpty, let left = paused.allowance[id] { paused.allowance[id] = max(left - 1, 0) }
@@ -538,19 +530,19 @@ public struct SendQueue: Sendable {
             }
             let total = message.payload.readableBytes
             guard total <= maxPayloadSize else {
-                return .started(MessageInProgress(message: message, offset: 0, ssn: ssn))
+                current = MessageInProgress(message: message, offset: 0, ssn: ssn)
+                return continueCurrentMessage(tsn: tsn, maxPayloadSize: maxPayloadSize)
             }
             var flags: DataFlags = [.beginning, .ending]
             if message.isUnordered { flags.insert(.unordered) }
             if message.requestsImmediateAck || drained { flags.insert(.immediate) }
-            let policy = CutChunk.Policy(expiry: message.expiry, maxRetransmissions: message.maxRetransmissions,
-                                         context: message.context)
-            let chunk = DataChunk(flags: flags, tsn: tsn, streamIdentifier: id, ssn: ssn,
-                                  payloadProtocolIdentifier: message.payloadProtocolIdentifier, payload: message.payload)
             queuedBytes -= total
             queuedMessageCount -= 1
             scheduler.didSend(stream: id, bytes: total, endsMessage: true, streamIsEmpty: !hasRegisteredMessages(id))
-            return .whole(CutChunk(chunk: chunk, policy: policy))
+            return CutChunk(chunk: DataChunk(flags: flags, tsn: tsn, streamIdentifier: id, ssn: ssn,
+                                             payloadProtocolIdentifier: message.payloadProtocolIdentifier, payload: message.payload),
+                            policy: CutChunk.Policy(expiry: message.expiry, maxRetransmissions: message.maxRetransmissions,
+                                                    context: message.context))
         }
         return nil
     }
