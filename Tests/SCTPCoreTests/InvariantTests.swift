@@ -101,7 +101,7 @@ struct InvariantTests {
         bytes.sink.bufferedBytes += 1
         #expect(bytes.checkInvariants().contains { $0.contains("bufferedBytes") })
         var run = queue
-        run.streams[1]!.headRunBytes += 5
+        run.streams[1, default: StreamReassembler(id: 1)].headRunBytes += 5
         #expect(run.checkInvariants().contains { $0.contains("headRunBytes") })
     }
 

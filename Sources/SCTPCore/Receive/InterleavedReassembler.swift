@@ -407,8 +407,8 @@ extension ReassemblyQueue {
     /// delivery does, so that what is held drains (another stream's chunk may have moved the
     /// cumulative point past its first fragment).
     private mutating func makeInterleavedProgress(cumulativeTSN: TSN) {
-        for index in interleavedStreams.indices where interleavedStreams.values[index].partial == nil {
-            interleavedStreams.values[index].deliverOrdered(cumulativeTSN: cumulativeTSN, sink: &sink)
+        for index in interleavedStreams.indices where interleavedStreams[position: index].partial == nil {
+            interleavedStreams[position: index].deliverOrdered(cumulativeTSN: cumulativeTSN, sink: &sink)
         }
     }
 
@@ -444,9 +444,11 @@ extension ReassemblyQueue {
     /// (RFC 6525 stream reset with I-DATA, RFC 8260 §2.3).
     mutating func resetInterleavedStreams(_ streamIdentifiers: [UInt16]) {
         if streamIdentifiers.isEmpty {
-            for index in interleavedStreams.indices { interleavedStreams.values[index].nextMID = MID(0) }
+            for index in interleavedStreams.indices { interleavedStreams[position: index].nextMID = MID(0) }
         } else {
-            for id in streamIdentifiers { interleavedStreams[id]?.nextMID = MID(0) }
+            for id in streamIdentifiers {
+                if let position = interleavedStreams.position(of: id) { interleavedStreams[position: position].nextMID = MID(0) }
+            }
         }
     }
 }

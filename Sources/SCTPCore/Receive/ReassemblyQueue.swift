@@ -15,8 +15,8 @@ import SCTPWire
 /// - Partial delivery: the head of a stream whose buffered bytes reach
 ///   ``Configuration/partialDeliveryPoint``, or any deliverable head while memory is
 ///   exhausted, is handed out in pieces (``ReceivedMessage/isComplete`` `false`) until E.
-/// - Streams cost nothing until used: per-stream state lives in a dictionary keyed by
-///   stream identifier.
+/// - Streams cost nothing until used: per-stream state lives in a `ReceiveStreamTable`
+///   keyed by stream identifier (the last stream used found with one comparison).
 ///
 /// Results are polled with ``poll()``, in the order they were produced.
 public struct ReassemblyQueue: Sendable {
@@ -63,9 +63,9 @@ public struct ReassemblyQueue: Sendable {
     public let configuration: Configuration
     /// The number of inbound streams negotiated (the peer's OS, capped by our MIS).
     public private(set) var inboundStreamCount: UInt16
-    var streams: [UInt16: StreamReassembler] = [:]
+    var streams = ReceiveStreamTable<StreamReassembler>()
     /// The streams of an I-DATA association (RFC 8260), `InterleavedReassembler.swift`.
-    var interleavedStreams: [UInt16: InterleavedStreamReassembler] = [:]
+    var interleavedStreams = ReceiveStreamTable<InterleavedStreamReassembler>()
     var sink: ReassemblySink
 
     /// An empty queue for `inboundStreamCount` streams.
@@ -139,12 +139,14 @@ public struct ReassemblyQueue: Sendable {
         var work: [UInt16] = []
         for (id, stream) in streams where !stream.isIdle || listed[id] != nil { work.append(id) }
         for id in listed.keys where streams[id] == nil {
-            streams[id] = StreamReassembler(id: id)
+            streams[id, default: StreamReassembler(id: id)].nextSSN = SSN(0)
             work.append(id)
         }
         work.sort()
         for id in work {
-            streams[id]?.forward(to: newCumulativeTSN, skippedSSN: listed[id], sink: &sink)
+            if let position = streams.position(of: id) {
+                streams[position: position].forward(to: newCumulativeTSN, skippedSSN: listed[id], sink: &sink)
+            }
         }
     }
 
@@ -185,9 +187,11 @@ public struct ReassemblyQueue: Sendable {
     /// arrived).
     public mutating func resetStreams(_ streamIdentifiers: [UInt16]) {
         if streamIdentifiers.isEmpty {
-            for index in streams.indices { streams.values[index].nextSSN = SSN(0) }
+            for index in streams.indices { streams[position: index].nextSSN = SSN(0) }
         } else {
-            for id in streamIdentifiers { streams[id]?.nextSSN = SSN(0) }
+            for id in streamIdentifiers {
+                if let position = streams.position(of: id) { streams[position: position].nextSSN = SSN(0) }
+            }
         }
         resetInterleavedStreams(streamIdentifiers)
     }

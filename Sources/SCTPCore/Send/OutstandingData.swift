@@ -203,6 +203,29 @@ public struct OutstandingData: Sendable {
         chunks.append(entry)
     }
 
+    /// `append(_:path:now:expiry:maxRetransmissions:context:mid:fsn:)` for a chunk cut from
+    /// the send queue, moved in whole (its fields taken apart here, not copied out by the
+    /// caller): its message's policy applies when `partiallyReliable` (the peer supports
+    /// FORWARD TSN), its MID and FSN when `interleaved`.
+    mutating func append(_ cut: consuming CutChunk, path: PathID, now: SCTPInstant, partiallyReliable: Bool, interleaved: Bool) {
+        precondition(cut.chunk.tsn == nextTSN, "chunks must be appended with consecutive TSNs")
+        ensurePath(path)
+        windowCredit -= cut.chunk.payload.readableBytes
+        let policy = cut.policy
+        let (mid, fsn) = (cut.mid, cut.fsn)
+        var entry = OutstandingChunk(chunk: cut.chunk, path: path, sentAt: now,
+                                     expiry: partiallyReliable ? policy.expiry : nil,
+                                     maxRetransmissions: partiallyReliable ? policy.maxRetransmissions : nil,
+                                     context: policy.context)
+        if interleaved {
+            entry.isInterleaved = true
+            entry.mid = mid
+            entry.fsn = fsn
+        }
+        addToFlight(entry)
+        chunks.append(consume entry)
+    }
+
     /// The lowest-TSN chunk marked for retransmission, if its wire size is at most `maxSize`,
     /// recorded as sent again on `path` at `now` (its transmission count grows, its miss
     /// indications restart). `nil` when nothing is marked or the lowest marked chunk does

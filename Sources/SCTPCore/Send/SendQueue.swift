@@ -462,11 +462,21 @@ public struct SendQueue: Sendable {
     public mutating func nextChunk(tsn: TSN, maxPayloadSize: Int, now: SCTPInstant? = nil) -> CutChunk? {
         guard maxPayloadSize > 0 else { return nil }
         if interleaving { return nextInterleavedChunk(tsn: tsn, maxPayloadSize: maxPayloadSize, now: now) }
-        // The message being cut is moved out of `current` and back (if fragments remain):
-        // each `current!.field` read copied the whole record (and retained its payload). A
-        // new message goes to `current` only when fragments of it remain (a message cut
-        // whole, the usual small one, was copied in and out of it: 132 bytes each way).
-        guard var progress = current.take() ?? startNextMessage(now: now) else { return nil }
+        // A new message that fits in one chunk (the usual small one, and a bulk transfer's
+        // message of a packet's size) is cut straight from its stream's FIFO: its payload
+        // becomes the chunk's as it is (no slice, and no `MessageInProgress` record in
+        // between: each was a copy of the whole message, a `memcpy` and a retain). Both
+        // paths build the chunk where this call returns it (tail calls: a result passed on
+        // through an enum or an optional was copied, 100-odd bytes, at every step).
+        if current == nil { return startNextMessage(now: now, tsn: tsn, maxPayloadSize: maxPayloadSize) }
+        return continueCurrentMessage(tsn: tsn, maxPayloadSize: maxPayloadSize)
+    }
+
+    /// The next fragment of `current`, the message being fragmented. A message being
+    /// fragmented is moved out of `current` and back while fragments remain (each
+    /// `current!.field` read copied the whole record and retained its payload).
+    private mutating func continueCurrentMessage(tsn: TSN, maxPayloadSize: Int) -> CutChunk? {
+        guard var progress = current.take() else { return nil }
         let policy = CutChunk.Policy(expiry: progress.message.expiry, maxRetransmissions: progress.message.maxRetransmissions,
                                      context: progress.message.context)
 
@@ -500,38 +510,55 @@ public struct SendQueue: Sendable {
         return CutChunk(chunk: chunk, policy: policy)
     }
 
-    /// Takes the head message of the stream the scheduler chooses, to be cut next (the
-    /// caller keeps it as `current` while fragments of it remain), dropping the heads whose
-    /// lifetime ended by `now`.
-    private mutating func startNextMessage(now: SCTPInstant?) -> MessageInProgress? {
+    /// Takes the head message of the stream the scheduler chooses, dropping the heads whose
+    /// lifetime ended by `now`, and cuts its first chunk, with `tsn`: the whole message when
+    /// its payload is at most `maxPayloadSize`, else its first fragment (the message stays
+    /// in `current` while fragments of it remain).
+    private mutating func startNextMessage(now: SCTPInstant?, tsn: TSN, maxPayloadSize: Int) -> CutChunk? {
+        // Read before the message leaves the queue (as `continueCurrentMessage` reads it for a last fragment).
+        let drained = configuration.setsImmediateAckWhenDrained && queuedMessageCount == 1
         while let id = scheduler.next() {
             if !paused.isEmpty, let left = paused.allowance[id] { paused.allowance[id] = max(left - 1, 0) }
-            let head: Result<MessageInProgress, ExpiredMessage> = modifyStream(id) { stream in
-                let message = stream.messages.removeFirst()
-                if let now, let expiry = message.expiry, expiry <= now { return .failure(ExpiredMessage(message: message)) }
-                var ssn = SSN(0)
-                if !message.isUnordered {
-                    ssn = stream.nextSSN
-                    stream.nextSSN = ssn.next
-                }
-                return .success(MessageInProgress(message: message, offset: 0, ssn: ssn))
-            }
-            switch head {
-            case .success(let started):
-                return started
-            case .failure(let dropped):
+            let (message, ssn) = Self.takeHead(of: &streams[id, default: Stream()], now: now)
+            guard let ssn else {
                 // Expired before it was sent: it never got an SSN, so the peer misses nothing.
-                queuedBytes -= dropped.message.payload.readableBytes
+                queuedBytes -= message.payload.readableBytes
                 queuedMessageCount -= 1
-                expired.append(dropped.message)
+                expired.append(message)
                 scheduler.didSend(stream: id, bytes: 0, endsMessage: true, streamIsEmpty: !hasRegisteredMessages(id))
+                continue
             }
+            let total = message.payload.readableBytes
+            guard total <= maxPayloadSize else {
+                current = MessageInProgress(message: message, offset: 0, ssn: ssn)
+                return continueCurrentMessage(tsn: tsn, maxPayloadSize: maxPayloadSize)
+            }
+            var flags: DataFlags = [.beginning, .ending]
+            if message.isUnordered { flags.insert(.unordered) }
+            if message.requestsImmediateAck || drained { flags.insert(.immediate) }
+            queuedBytes -= total
+            queuedMessageCount -= 1
+            scheduler.didSend(stream: id, bytes: total, endsMessage: true, streamIsEmpty: !hasRegisteredMessages(id))
+            return CutChunk(chunk: DataChunk(flags: flags, tsn: tsn, streamIdentifier: id, ssn: ssn,
+                                             payloadProtocolIdentifier: message.payloadProtocolIdentifier, payload: message.payload),
+                            policy: CutChunk.Policy(expiry: message.expiry, maxRetransmissions: message.maxRetransmissions,
+                                                    context: message.context))
         }
         return nil
     }
 
-    private struct ExpiredMessage: Error {
-        var message: OutgoingMessage
+    /// Removes a stream's head message; with the SSN it takes (the stream's next one if
+    /// ordered, 0 if unordered), or `nil` when its lifetime ended by `now` (it takes none).
+    @inline(__always)
+    private static func takeHead(of stream: inout Stream, now: SCTPInstant?) -> (message: OutgoingMessage, ssn: SSN?) {
+        let message = stream.messages.removeFirst()
+        if let now, let expiry = message.expiry, expiry <= now { return (message, nil) }
+        var ssn = SSN(0)
+        if !message.isUnordered {
+            ssn = stream.nextSSN
+            stream.nextSSN = ssn.next
+        }
+        return (message, ssn)
     }
 
     /// The messages dropped as expired since the last call.

@@ -145,6 +145,10 @@ public struct RoundRobinScheduler: StreamScheduler {
     }
 
     private mutating func turnEnded(stream: UInt16, streamIsEmpty: Bool) {
+        // The only active stream, still active: it stays where it is (taking it off the
+        // front and putting it back was two deque operations per message sent, the usual
+        // single-stream case).
+        if !streamIsEmpty && order.count == 1 && order.first == stream { return }
         // The stream served is the first one, unless the order changed under it.
         if order.first == stream { order.removeFirst() } else { order.removeAll { $0 == stream } }
         if !streamIsEmpty { order.append(stream) }

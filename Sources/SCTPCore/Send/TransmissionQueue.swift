@@ -274,14 +274,17 @@ struct TransmissionQueue {
             // §6.1 A/B: respect the peer's window, but one chunk may probe a closed window
             // when nothing is in flight.
             if peerWindow < nextSize && outstanding.bytesInFlight > 0 { break }
-            guard var cut = queue.nextChunk(tsn: outstanding.nextTSN, maxPayloadSize: limit, now: policyNow) else { break }
+            guard var cutting = queue.nextChunk(tsn: outstanding.nextTSN, maxPayloadSize: limit, now: policyNow) else { break }
             // RFC 7053 §4.1: a chunk that fills the peer's window asks for an immediate SACK.
             // Nothing more can go until that SACK comes, and a receiver delaying it (it
             // waits for a second packet) would stall the association for its delayed-ack time.
             if let following = queue.nextMessageRemainingBytes,
-               peerWindow - cut.chunk.payload.readableBytes < min(following, maxPayload) {
-                cut.chunk.dataFlags.insert(.immediate)
+               peerWindow - cutting.chunk.payload.readableBytes < min(following, maxPayload) {
+                cutting.chunk.dataFlags.insert(.immediate)
             }
+            // From here on a `let`: written in place (a `var`'s chunk was copied out to be
+            // written), then moved whole into the retransmission queue.
+            let cut = consume cutting
             var size = cut.chunk.encodedSize
             if interleaving {
                 size += IDataChunk.headerSize - DataChunk.headerSize
@@ -289,14 +292,8 @@ struct TransmissionQueue {
             } else {
                 builder.add(cut.chunk, size: size)
             }
-            // Written first, then moved (not copied) into the retransmission queue. Without
-            // FORWARD TSN support every message goes reliably.
-            let policy = cut.policy
-            let (mid, fsn) = (cut.mid, cut.fsn)
-            outstanding.append(cut.chunk, path: path, now: now,
-                               expiry: peerSupportsForwardTSN ? policy.expiry : nil,
-                               maxRetransmissions: peerSupportsForwardTSN ? policy.maxRetransmissions : nil,
-                               context: policy.context, mid: interleaving ? mid : nil, fsn: fsn)
+            // Without FORWARD TSN support every message goes reliably.
+            outstanding.append(cut, path: path, now: now, partiallyReliable: peerSupportsForwardTSN, interleaved: interleaving)
             lastPacket = builder.packets.count
             flight += size
             sent += 1

@@ -80,8 +80,10 @@ public struct DataChunk: ChunkValue {
             out.storeBytes(of: (UInt32(streamIdentifier) << 16 | UInt32(ssn.rawValue)).bigEndian, toByteOffset: 8, as: UInt32.self)
             out.storeBytes(of: payloadProtocolIdentifier.bigEndian, toByteOffset: 12, as: UInt32.self)
             if payloadLength > 0 {
+                // `out` has room for `padded` bytes and `source` holds `payloadLength`: a
+                // plain pointer copy (rebasing `out` on a range built a slice, ~60 instructions).
                 payload.withUnsafeReadableBytes { source in
-                    UnsafeMutableRawBufferPointer(rebasing: out[Self.headerSize..<length]).copyMemory(from: source)
+                    (out.baseAddress! + Self.headerSize).copyMemory(from: source.baseAddress!, byteCount: payloadLength)
                 }
             }
             for index in length..<padded { out[index] = 0 }

@@ -53,6 +53,40 @@ struct SendQueueTests {
         #expect(chunks[0].dataFlags == .complete)
     }
 
+    @Test("a message cut whole carries its readable bytes only, B and E, its SSN, PPID and policy; expired heads are dropped first and take no SSN")
+    func wholeMessageFromTheQueue() throws {
+        var queue = SendQueue(outboundStreamCount: 2)
+        // A payload whose reader index is not 0 and with room after its bytes.
+        var payload = ByteBufferAllocator().buffer(capacity: 64)
+        payload.writeBytes([9, 9, 9, 1, 2, 3, 4, 5])
+        payload.moveReaderIndex(forwardBy: 3)
+        var expiring = S.message(stream: 1, size: 10)
+        expiring.expiry = SCTPInstant(nanoseconds: 1_000)
+        try queue.enqueue(expiring)
+        var timed = OutgoingMessage(streamIdentifier: 1, payloadProtocolIdentifier: 77, context: 5, payload: payload)
+        timed.expiry = SCTPInstant(nanoseconds: 5_000)
+        try queue.enqueue(timed)
+        try queue.enqueue(S.message(stream: 1, size: 30, unordered: true, immediate: true))
+        try queue.enqueue(S.message(stream: 1, size: 25))
+
+        let cutFirst = queue.nextChunk(tsn: TSN(3), maxPayloadSize: 100, now: SCTPInstant(nanoseconds: 2_000))
+        let first = try #require(cutFirst)
+        #expect(queue.takeExpired().map(\.payload) == [S.bytes(10)])
+        #expect(first.chunk.payload == ByteBuffer(bytes: [1, 2, 3, 4, 5]))
+        #expect(first.chunk.dataFlags == .complete && first.chunk.tsn == TSN(3))
+        #expect(first.chunk.ssn == SSN(0) && first.chunk.payloadProtocolIdentifier == 77 && first.chunk.streamIdentifier == 1)
+        #expect(first.policy.expiry == SCTPInstant(nanoseconds: 5_000) && first.policy.context == 5)
+        let cutSecond = queue.nextChunk(tsn: TSN(4), maxPayloadSize: 100)
+        let second = try #require(cutSecond)
+        #expect(second.chunk.dataFlags == [.beginning, .ending, .unordered, .immediate] && second.chunk.ssn == SSN(0))
+        #expect(second.chunk.payload == S.bytes(30))
+        // Larger than a chunk: fragmented as before, with the next SSN.
+        let pieces = drain(&queue, size: 10, firstTSN: 5)
+        #expect(pieces.map(\.dataFlags) == [[.beginning], [], [.ending]])
+        #expect(pieces.allSatisfy { $0.ssn == SSN(1) })
+        #expect(queue.isEmpty && queue.queuedBytes == 0 && queue.nextSSN(for: 1) == SSN(2))
+    }
+
     @Test("fragments are slices of the message's storage, not copies")
     func noCopy() throws {
         var queue = SendQueue(outboundStreamCount: 1)
