@@ -36,8 +36,8 @@ extension InitLikeChunk {
         parameters.write(to: &buffer)
     }
 
-    /// The peer's addresses listed in the chunk.
-    public var addresses: [IPAddress] { parameters.parameters.compactMap(\.address) }
+    /// The peer's addresses listed in the chunk (read in place from a parsed chunk).
+    public var addresses: [IPAddress] { parameters.addresses }
 
     /// The first parameter of a given kind, if present.
     public func first<P>(_ extract: (Parameter) -> P?) -> P? {
@@ -95,6 +95,9 @@ public struct InitAckChunk: InitLikeChunk {
 
     /// The state cookie to echo.
     public var stateCookie: ByteBuffer? {
-        first { if case .stateCookie(let p) = $0 { p.cookie } else { nil } }
+        switch parameters.storage {
+        case .values: first { if case .stateCookie(let p) = $0 { p.cookie } else { nil } }
+        case .bytes: parameters.firstValue(ofType: StateCookieParameter.parameterType)
+        }
     }
 }
