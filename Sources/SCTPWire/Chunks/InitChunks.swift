@@ -94,10 +94,5 @@ public struct InitAckChunk: InitLikeChunk {
     }
 
     /// The state cookie to echo.
-    public var stateCookie: ByteBuffer? {
-        switch parameters.storage {
-        case .values: first { if case .stateCookie(let p) = $0 { p.cookie } else { nil } }
-        case .bytes: parameters.firstValue(ofType: StateCookieParameter.parameterType)
-        }
-    }
+    public var stateCookie: ByteBuffer? { parameters.firstValue(ofType: StateCookieParameter.parameterType) }
 }

@@ -186,52 +186,49 @@ public enum Parameter: Hashable, Sendable {
 /// A list of parameters (the variable part of INIT, INIT ACK, ASCONF, ASCONF-ACK and
 /// RE-CONFIG), with what RFC 9260 §3.2.1 asks of unrecognised ones.
 ///
-/// A list read from the wire keeps its bytes, checked once by `init(parsing:)` (every
-/// parameter's length, every known parameter's format, exactly as reading them as values
-/// would), and makes no value until asked: `parameters` reads them, and the readers that
-/// matter per association (`ParameterCursor` through `withParameterBytes`, `stateCookie`,
-/// `addresses`) look at the bytes in place. A list made from values keeps the values.
+/// The list is its bytes. One read from the wire keeps the chunk's bytes, checked once by
+/// `init(parsing:)` (every parameter's length, every known parameter's format, exactly as
+/// reading them as values would), and makes no value until asked: `parameters` reads them,
+/// and the readers that matter per association (`ParameterCursor` through
+/// `withParameterBytes`, `addresses`, `firstValue(ofType:)`) look at the bytes in place. One
+/// made from values holds the bytes `write(to:)` writes for them. (One stored field: the
+/// chunk values holding a list stay as cheap to copy and destroy as the other chunks.)
 public struct ParameterList: Hashable, Sendable {
-    @usableFromInline
-    enum Storage: Sendable {
-        case values([Parameter])
-        /// The parameters as read, up to the end of the last one `parameters` lists (an unknown
-        /// parameter whose type says stop ends the list), every one of them checked.
-        case bytes(ByteBuffer)
+    /// The parameters: as read (up to the end of the last one `parameters` lists: an unknown
+    /// parameter whose type says stop ends the list), or as written from values.
+    @usableFromInline var storage: ByteBuffer
+
+    /// A list of these parameters (written into the list's bytes now).
+    public init(_ parameters: [Parameter]) {
+        var buffer = ByteBuffer()
+        buffer.writeTLVList(parameters) { parameter, buffer in parameter.write(to: &buffer) }
+        storage = buffer
     }
 
-    @usableFromInline var storage: Storage
-
-    public init(_ parameters: [Parameter]) { storage = .values(parameters) }
-
     /// Every parameter, in order, including unknown ones. Reading stopped after an unknown
-    /// parameter whose action is `.stop` or `.stopAndReport`; that one is the last. For a list
-    /// read from the wire each call reads the values anew from its bytes.
+    /// parameter whose action is `.stop` or `.stopAndReport`; that one is the last. Each call
+    /// reads the values anew from the bytes; setting it writes the bytes anew.
     public var parameters: [Parameter] {
         get {
-            switch storage {
-            case .values(let values):
-                return values
-            case .bytes(let bytes):
-                var reader = TLVReader(bytes)
-                var result: [Parameter] = []
-                result.reserveCapacity(min(bytes.readableBytes / 4, 8))
-                // Checked when parsed: neither the reader nor a value can fail here (should one,
-                // the parameter is kept as an unknown one with its bytes, never a trap).
-                while let (type, value) = try? reader.next() {
-                    result.append((try? Parameter(type: type, value: value)) ?? .unknown(UnknownParameter(type: type, value: value)))
-                }
-                return result
+            var reader = TLVReader(storage)
+            var result: [Parameter] = []
+            result.reserveCapacity(min(storage.readableBytes / 4, 8))
+            // Checked when parsed (and written by us when made from values): neither the reader
+            // nor a value fails here; should one, the parameter is kept as an unknown one with
+            // its bytes, never a trap.
+            while let (type, value) = try? reader.next() {
+                result.append((try? Parameter(type: type, value: value)) ?? .unknown(UnknownParameter(type: type, value: value)))
             }
+            return result
         }
-        set { storage = .values(newValue) }
+        set { self = ParameterList(newValue) }
     }
 
     /// Reads the parameters of `buffer` (the variable part of a chunk), checking each as
     /// `Parameter(type:value:)` would, without making the values.
     public init(parsing buffer: ByteBuffer) throws(WireError) {
         let end = try Self.validate(buffer)
-        storage = .bytes(buffer.getSlice(at: buffer.readerIndex, length: end)!)
+        storage = buffer.getSlice(at: buffer.readerIndex, length: end)!
     }
 
     /// Checks the TLVs of `buffer` and returns the length of the part `parameters` lists (all
@@ -291,12 +288,7 @@ public struct ParameterList: Hashable, Sendable {
 
     /// Whether the list has no parameter.
     @inlinable
-    public var isEmpty: Bool {
-        switch storage {
-        case .values(let values): values.isEmpty
-        case .bytes(let bytes): bytes.readableBytes == 0
-        }
-    }
+    public var isEmpty: Bool { storage.readableBytes == 0 }
 
     /// Whether reading stopped early at an unknown parameter (the `00`/`01` types).
     public var stoppedAtUnrecognized: Bool {
@@ -312,23 +304,30 @@ public struct ParameterList: Hashable, Sendable {
         }
     }
 
-    /// Writes the parameters, padded between each other, the last one unpadded.
+    /// Writes the parameters, padded between each other with zeros, the last one unpadded:
+    /// each parameter's header and value as they are, a Padding parameter's value as zeros
+    /// (what writing the values writes).
     public func write(to buffer: inout ByteBuffer) {
-        buffer.writeTLVList(parameters) { parameter, buffer in parameter.write(to: &buffer) }
-    }
-
-    /// The parameters as bytes, as `write(to:)` writes them for a list made of values, or as
-    /// they were read (padding between them included) for one read from the wire.
-    @inlinable
-    public var bytes: ByteBuffer {
-        switch storage {
-        case .bytes(let bytes): return bytes
-        case .values(let values):
-            var buffer = ByteBuffer()
-            ParameterList(values).write(to: &buffer)
-            return buffer
+        let base = buffer.writerIndex
+        var reader = TLVReader(storage)
+        while let (type, value) = try? reader.next() {
+            buffer.writePadding(alignedFrom: base)
+            buffer.writeFields(byteCount: 4) {
+                $0.put(type)
+                $0.put(UInt16(4 + value.readableBytes))
+            }
+            if type == PaddingParameter.parameterType {
+                buffer.writeRepeatingByte(0, count: value.readableBytes)
+            } else {
+                buffer.writeImmutableBuffer(value)
+            }
         }
     }
+
+    /// The parameters' bytes: as they were read (padding between them included) for a list
+    /// read from the wire, as `write(to:)` writes them for one made of values.
+    @inlinable
+    public var bytes: ByteBuffer { storage }
 
     /// Calls `body` with a cursor over the parameters in place (the same parameters, in the
     /// same order, as `parameters`), and returns what it returns. The cursor's ranges index
@@ -366,16 +365,12 @@ public struct ParameterList: Hashable, Sendable {
     /// allocated when there are none).
     @inlinable
     public var addresses: [IPAddress] {
-        switch storage {
-        case .values(let values): return values.compactMap(\.address)
-        case .bytes:
-            return withParameterBytes { cursor in
-                var result: [IPAddress] = []
-                while let parameter = cursor.next() {
-                    if let address = cursor.address(parameter) { result.append(address) }
-                }
-                return result
+        withParameterBytes { cursor in
+            var result: [IPAddress] = []
+            while let parameter = cursor.next() {
+                if let address = cursor.address(parameter) { result.append(address) }
             }
+            return result
         }
     }
 
