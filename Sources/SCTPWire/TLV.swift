@@ -180,6 +180,16 @@ public struct FieldCursor {
         return value
     }
 
+    /// Appends the next `count` bytes to `array`; `false` (and nothing read) when fewer remain
+    /// or `count` is negative.
+    @inlinable
+    public mutating func appendBytes(_ count: Int, to array: inout [UInt8]) -> Bool {
+        guard count >= 0, count <= bytes.count - position else { return false }
+        array.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[position..<(position + count)]))
+        position += count
+        return true
+    }
+
     /// The next `count` bytes as an array, or `nil` when fewer remain (or `count` is negative).
     @inlinable
     public mutating func readBytes(_ count: Int) -> [UInt8]? {

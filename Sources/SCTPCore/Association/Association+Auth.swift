@@ -34,9 +34,9 @@ extension Association {
 
     /// Takes the peer's AUTH parameters from its INIT ACK (client side). Returns `false` when
     /// they are invalid: the association is then aborted with Protocol Violation (RFC 4895 §6.1).
-    func takePeerAuthentication(_ parameters: ParameterList, now: SCTPInstant) -> Bool {
+    func takePeerAuthentication(_ parameters: AuthKeyVector.PeerParameters, now: SCTPInstant) -> Bool {
         guard authentication != nil else { return true }
-        switch AuthKeyVector.peer(parameters) {
+        switch parameters {
         case .absent:
             return true
         case .invalid(let reason):
@@ -51,13 +51,15 @@ extension Association {
 
     /// Takes both key vectors from a state cookie (server side, or a collision's cookie).
     func adoptAuthentication(from cookie: StateCookie) {
-        guard let localBytes = cookie.localAuthVector, let local = AuthKeyVector(bytes: localBytes) else {
+        // Both vectors in the cookie's one array, kept as the AUTH state's (no copy).
+        guard let vectors = cookie.authVectors, AuthKeyVector.isValid(vectors[..<cookie.localAuthVectorLength]) else {
             authentication = nil
             return
         }
-        var state = AuthenticationState(local: local)
-        if let peerBytes = cookie.peerAuthVector, let peer = AuthKeyVector(bytes: peerBytes) { state.setPeer(peer) }
-        authentication = state
+        let localLength = cookie.localAuthVectorLength
+        // A peer vector that does not check is left out, as before (the state without it).
+        let peerValid = vectors.count > localLength && AuthKeyVector.isValid(vectors[localLength...])
+        authentication = AuthenticationState(vectors: peerValid ? vectors : Array(vectors[..<localLength]), localLength: localLength)
     }
 
     /// At setup: `SCTP_AUTH_NO_AUTH` when we announced AUTH and the peer did not.

@@ -24,6 +24,13 @@ extension Association {
                 let source = pinnedSourceAddresses != nil ? sourceAddress(toward: destination) : nil
                 outbox.append(Transmit(datagram: progress.initPacket, destination: destination, source: source))
             }
+        } else if state == .cookieEchoed, let echo = progress.cookieEchoPacket {
+            // The COOKIE ECHO as written from the INIT ACK: the same bytes every time.
+            if paths.indices.contains(index) {
+                let destination = paths[index].address
+                let source = pinnedSourceAddresses != nil ? sourceAddress(toward: destination) : nil
+                outbox.append(Transmit(datagram: echo, destination: destination, source: source))
+            }
         } else {
             // INIT always carries tag 0; COOKIE ECHO carries the peer's tag. Both always carry a
             // CRC32c, zero checksum or not (RFC 9653 §5.2): the peer has no association yet.
@@ -68,33 +75,46 @@ extension Association {
 
     /// INIT ACK in COOKIE-WAIT (§5.1 C): take the peer's parameters, answer with COOKIE ECHO.
     func handleInitAck(_ ack: InitAckChunk, from source: IPAddress, now: SCTPInstant) {
-        guard state == .cookieWait, let cookie = ack.stateCookie else { return }
+        guard state == .cookieWait else { return }
+        // What the INIT ACK's parameters say, read in one pass from the chunk's bytes.
+        let peer = PeerInitParameters(ack.parameters, configuration: configuration, authentication: authentication != nil)
+        guard let cookieRange = peer.stateCookie else { return }
+        let cookie = ack.parameters.slice(cookieRange)
         if ack.initiateTag == 0 || ack.outboundStreams == 0 || ack.inboundStreams == 0 {
             peerTag = ack.initiateTag
             abort(causes: [.invalidMandatoryParameter(InvalidMandatoryParameterCause())],
                   reason: .protocolViolation("invalid INIT ACK"), now: now)
             return
         }
-        let unresolvable = ack.parameters.parameters.first { if case .hostNameAddress = $0 { true } else { false } }
-        if let unresolvable {
+        if let hostName = peer.hostName {
+            let unresolvable = Parameter.hostNameAddress(HostNameAddressParameter(hostName: ack.parameters.slice(hostName)))
             peerTag = ack.initiateTag
             abort(causes: [.unresolvableAddress(UnresolvableAddressCause(parameter: unresolvable))],
                   reason: .protocolViolation("INIT ACK with a host name address"), now: now)
             return
         }
         peerTag = ack.initiateTag
-        guard takePeerAuthentication(ack.parameters, now: now) else { return }
-        applyPeerParameters(initiate: ack, source: source, confirmedAddresses: handshake?.connectAddresses ?? [])
+        guard takePeerAuthentication(peer.authentication, now: now) else { return }
+        applyPeerParameters(initiate: ack, peer, source: source, confirmedAddresses: handshake?.connectAddresses ?? [])
 
-        var chunks: [Chunk] = [.cookieEcho(CookieEchoChunk(cookie: cookie))]
-        let unrecognized = configuration.initParametersToReport(ack.parameters)
-        if !unrecognized.isEmpty {
-            chunks.append(.error(ErrorChunk(causes: [
-                .unrecognizedParameters(UnrecognizedParametersCause(parameters: unrecognized)),
-            ])))
+        let unrecognized = peer.mayNeedReports ? configuration.initParametersToReport(ack.parameters) : []
+        var chunks: [Chunk] = []
+        var echoPacket: ByteBuffer? = nil
+        if unrecognized.isEmpty && !peerRequiresAuthentication(ChunkType.cookieEcho) {
+            // A lone COOKIE ECHO, not signed (the usual case): written once, straight from the
+            // cookie's bytes, with CRC32c (RFC 9653 §5.2: the peer has no association yet).
+            echoPacket = CookieEchoChunk.packet(header: commonHeader, cookie: cookie)
+        } else {
+            chunks = [.cookieEcho(CookieEchoChunk(cookie: cookie))]
+            if !unrecognized.isEmpty {
+                chunks.append(.error(ErrorChunk(causes: [
+                    .unrecognizedParameters(UnrecognizedParametersCause(parameters: unrecognized)),
+                ])))
+            }
         }
         if var progress = handshake {
             progress.pending = chunks
+            progress.cookieEchoPacket = echoPacket
             progress.retransmissions = 0
             progress.timeout = paths[primaryPath].rto.rto
             // The COOKIE ECHO goes where the INIT ACK came from; retransmissions go round robin.
@@ -108,29 +128,25 @@ extension Association {
         sendHandshake(now: now)
     }
 
-    /// Records what INIT or INIT ACK told us: tags, TSN, window, streams, addresses and extensions.
-    func applyPeerParameters(initiate: some InitLikeChunk, source: IPAddress, confirmedAddresses: [IPAddress]) {
+    /// Records what INIT or INIT ACK told us: tags, TSN, window, streams, addresses and
+    /// extensions (`peer`: its parameters, read once).
+    func applyPeerParameters(initiate: some InitLikeChunk, _ peer: PeerInitParameters, source: IPAddress,
+                             confirmedAddresses: [IPAddress]) {
         outboundStreams = min(configuration.outboundStreams, initiate.inboundStreams)
         inboundStreams = min(configuration.maxInboundStreams, initiate.outboundStreams)
         peerReceiverWindow = initiate.advertisedReceiverWindowCredit
         // PR-SCTP: the Forward-TSN-Supported parameter, or FORWARD TSN in Supported Extensions
         // (what pion/sctp sends, RFC 3758 §3.3.1 allows either).
-        let features = PeerFeatures(parameters: initiate.parameters)
+        let features = peer.features
         peerSupportsForwardTSN = configuration.partialReliability && features.contains(.forwardTSN)
         peerSupportsReconfiguration = features.contains(.reconfiguration)
         nonRenegableSacks = configuration.announcesNonRenegableSacks && features.contains(.nonRenegableSack)
         peerSupportsAddressReconfiguration = features.contains(.addressReconfiguration)
-        peerAdaptationIndication = initiate.parameters.parameters.lazy.compactMap {
-            if case .adaptationLayerIndication(let p) = $0 { p.adaptationCodePoint } else { nil }
-        }.first
+        peerAdaptationIndication = peer.adaptationIndication
         ecnNegotiated = configuration.announcesECN && features.contains(.ecn)
-        if let method = configuration.zeroChecksumMethod {
-            zeroChecksumToPeer = initiate.parameters.parameters.contains {
-                if case .zeroChecksumAcceptable(let p) = $0 { p.errorDetectionMethod == method } else { false }
-            }
-        }
+        if configuration.zeroChecksumMethod != nil { zeroChecksumToPeer = peer.offersZeroChecksumMethod }
         // The peer's addresses: those it lists plus the source; without a list, only the source.
-        let offered = initiate.addresses.prefix(configuration.peerAddressLimit)
+        let offered = peer.addresses.prefix(configuration.peerAddressLimit)
         var listed: [IPAddress] = []
         listed.reserveCapacity(offered.count + 1)
         if !offered.contains(source) { listed.append(source) }

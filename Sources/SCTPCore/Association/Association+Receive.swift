@@ -12,8 +12,23 @@ extension Association {
     /// association (§5.2.4 A, `restart`): answers COOKIE ACK and enters ESTABLISHED.
     func accept(cookie: StateCookie, source: IPAddress, now: SCTPInstant, restart: Bool = false) {
         adopt(cookie: cookie, source: source, confirmedAddresses: [])
-        queueControl(.cookieAck(CookieAckChunk()))
+        sendCookieAck()
         establish(now: now, restart: restart)
+    }
+
+    /// COOKIE ACK for a new association (§5.1 D): with nothing else waiting to go and the
+    /// peer not asking for it signed (RFC 4895), written straight into its datagram (no
+    /// packet builder, whose packet array the association would keep); otherwise queued for
+    /// the next transmission, as before.
+    func sendCookieAck() {
+        guard pendingControl.isEmpty, !peerRequiresAuthentication(ChunkType.cookieAck), paths.indices.contains(primaryPath) else {
+            queueControl(.cookieAck(CookieAckChunk()))
+            return
+        }
+        let destination = paths[primaryPath].address
+        let source = pinnedSourceAddresses != nil ? sourceAddress(toward: destination) : nil
+        outbox.append(Transmit(datagram: CookieAckChunk.packet(header: commonHeader, checksum: checksumMode),
+                               destination: destination, source: source))
     }
 
     /// What handling a packet changed that the endpoint keeps track of.

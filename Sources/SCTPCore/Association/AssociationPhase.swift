@@ -56,6 +56,10 @@ struct HandshakeProgress {
     /// COOKIE-WAIT after a Stale Cookie error, COOKIE ECHO (with what is bundled) while
     /// COOKIE-ECHOED.
     var pending: [Chunk]
+    /// The COOKIE ECHO datagram while COOKIE-ECHOED, when it is a lone COOKIE ECHO not
+    /// signed (`handleInitAck` writes it once from the INIT ACK's cookie): T1-cookie sends it
+    /// again as it is, and `pending` is then empty.
+    var cookieEchoPacket: ByteBuffer? = nil
     /// The addresses given to connectx, in order; each T1 expiry moves to the next one.
     var connectAddresses: [IPAddress]
     var cursor = 0

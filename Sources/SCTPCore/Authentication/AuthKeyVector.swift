@@ -70,23 +70,46 @@ struct AuthKeyVector: Hashable, Sendable {
         case valid(AuthKeyVector)
     }
 
-    /// Reads the peer's AUTH parameters from an INIT or INIT ACK.
+    /// Reads the peer's AUTH parameters from an INIT or INIT ACK, in place: the first RANDOM,
+    /// CHUNKS and HMAC-ALGO (each checked by `ParameterList(parsing:)`), copied into the
+    /// vector's one array as they travelled.
     static func peer(_ parameters: ParameterList) -> PeerParameters {
-        var random: RandomParameter?, chunks: ChunkListParameter?, hmacs: RequestedHMACAlgorithmParameter?
-        for parameter in parameters.parameters {
-            switch parameter {
-            case .random(let p): if random == nil { random = p }
-            case .chunkList(let p): if chunks == nil { chunks = p }
-            case .requestedHMACAlgorithm(let p): if hmacs == nil { hmacs = p }
-            default: break
+        parameters.withParameterBytes { cursor in
+            var random: Range<Int>?, chunks: Range<Int>?, hmacs: Range<Int>?
+            while let parameter = cursor.next() {
+                switch parameter.type {
+                case RandomParameter.parameterType: if random == nil { random = parameter.value }
+                case ChunkListParameter.parameterType: if chunks == nil { chunks = parameter.value }
+                case RequestedHMACAlgorithmParameter.parameterType: if hmacs == nil { hmacs = parameter.value }
+                default: break
+                }
             }
+            return peer(random: random, chunks: chunks, hmacs: hmacs, in: cursor)
         }
+    }
+
+    /// The peer's vector from the value ranges of its first RANDOM, CHUNKS and HMAC-ALGO
+    /// parameters in `cursor`'s bytes (`peer(_:)`, `PeerInitParameters`).
+    static func peer(random: Range<Int>?, chunks: Range<Int>?, hmacs: Range<Int>?, in cursor: ParameterCursor) -> PeerParameters {
         guard let random, let hmacs else { return .absent }
-        guard random.random.readableBytes == randomLength else { return .invalid("RANDOM of \(random.random.readableBytes) bytes") }
-        guard hmacs.hmacIdentifiers.count <= 64 else { return .invalid("too many HMAC identifiers") }
-        guard hmacs.hmacIdentifiers.contains(SCTPHMACAlgorithm.sha1.rawValue) else { return .invalid("HMAC-ALGO without SHA-1") }
-        guard (chunks?.chunkTypes.count ?? 0) <= 256 else { return .invalid("CHUNKS longer than 256 types") }
-        return .valid(AuthKeyVector(random: random, chunks: chunks, hmacs: hmacs))
+        guard random.count == randomLength else { return .invalid("RANDOM of \(random.count) bytes") }
+        guard hmacs.count / 2 <= 64 else { return .invalid("too many HMAC identifiers") }
+        let hmacBytes = cursor.rawBytes(hmacs)
+        var hasSHA1 = false
+        for index in stride(from: 0, to: hmacBytes.count - 1, by: 2)
+        where UInt16(hmacBytes[index]) << 8 | UInt16(hmacBytes[index + 1]) == SCTPHMACAlgorithm.sha1.rawValue {
+            hasSHA1 = true
+            break
+        }
+        guard hasSHA1 else { return .invalid("HMAC-ALGO without SHA-1") }
+        guard (chunks?.count ?? 0) <= 256 else { return .invalid("CHUNKS longer than 256 types") }
+        // RANDOM, CHUNKS, HMAC-ALGO, each with its header (the lengths are those on the wire).
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(12 + random.count + (chunks?.count ?? 0) + hmacs.count)
+        bytes.append(contentsOf: cursor.rawBytes((random.lowerBound - 4)..<random.upperBound))
+        if let chunks { bytes.append(contentsOf: cursor.rawBytes((chunks.lowerBound - 4)..<chunks.upperBound)) }
+        bytes.append(contentsOf: cursor.rawBytes((hmacs.lowerBound - 4)..<hmacs.upperBound))
+        return .valid(AuthKeyVector(trustedBytes: bytes))
     }
 
     /// Our vector: `random` (32 bytes), the chunk types we ask to be authenticated (the
@@ -124,32 +147,38 @@ struct AuthKeyVector: Hashable, Sendable {
     /// end without padding, with a 32-byte RANDOM and an HMAC-ALGO (the checks the SCTPWire
     /// parameter types make, done on the bytes in place).
     init?(bytes: [UInt8]) {
-        guard bytes.count <= Self.maximumLength else { return nil }
-        var offset = 0
+        guard Self.isValid(bytes[...]) else { return nil }
+        self.bytes = bytes
+    }
+
+    /// Whether `bytes` are a vector `init?(bytes:)` takes (checked in place, for the state
+    /// cookie's two vectors kept in one array).
+    static func isValid(_ bytes: ArraySlice<UInt8>) -> Bool {
+        guard bytes.count <= Self.maximumLength else { return false }
+        var offset = bytes.startIndex
         var randomLength: Int?
         var hasHMACs = false
-        while offset < bytes.count {
-            guard offset + 4 <= bytes.count else { return nil }
+        while offset < bytes.endIndex {
+            guard offset + 4 <= bytes.endIndex else { return false }
             let type = UInt16(bytes[offset]) << 8 | UInt16(bytes[offset + 1])
             let length = Int(UInt16(bytes[offset + 2]) << 8 | UInt16(bytes[offset + 3]))
-            guard length >= 4, offset + length <= bytes.count else { return nil }
+            guard length >= 4, offset + length <= bytes.endIndex else { return false }
             let valueLength = length - 4
             switch type {
             case RandomParameter.parameterType:
-                guard valueLength > 0 else { return nil }
+                guard valueLength > 0 else { return false }
                 randomLength = valueLength
             case ChunkListParameter.parameterType:
                 break
             case RequestedHMACAlgorithmParameter.parameterType:
-                guard valueLength > 0, valueLength % 2 == 0 else { return nil }
+                guard valueLength > 0, valueLength % 2 == 0 else { return false }
                 hasHMACs = true
             default:
-                return nil
+                return false
             }
             offset += length
         }
-        guard randomLength == Self.randomLength, hasHMACs else { return nil }
-        self.bytes = bytes
+        return randomLength == Self.randomLength && hasHMACs
     }
 
     /// Where the RANDOM parameter (always first, 32 bytes) ends in `bytes`.

@@ -46,6 +46,32 @@ struct AuthenticationState {
         localLength = UInt16(local.bytes.count)  // at most `AuthKeyVector.maximumLength`
     }
 
+    /// The state from both vectors in one array, as a state cookie keeps them (`StateCookie
+    /// .authVectors`): ours, the first `localLength` bytes, then the peer's, if any; both
+    /// checked by the caller (`AuthKeyVector.isValid`). The array is kept as it is.
+    init(vectors: [UInt8], localLength: Int) {
+        self.vectors = vectors
+        self.localLength = UInt16(localLength)  // at most `AuthKeyVector.maximumLength`
+        var accepted = HMACIdentifierSet([])
+        AuthKeyVector.forEachHMACIdentifier(in: vectors[..<localLength]) { accepted.insert($0); return true }
+        acceptedAlgorithms = accepted
+        if vectors.count > localLength {
+            hasPeer = true
+            sendAlgorithm = Self.sendAlgorithm(peer: vectors[localLength...], accepted: accepted)
+        }
+    }
+
+    /// The first HMAC of the peer's list that we accept, SHA-1 when none (which every peer lists).
+    private static func sendAlgorithm(peer: ArraySlice<UInt8>, accepted: HMACIdentifierSet) -> SCTPHMACAlgorithm {
+        var chosen: SCTPHMACAlgorithm = .sha1
+        AuthKeyVector.forEachHMACIdentifier(in: peer) { id in
+            guard let algorithm = SCTPHMACAlgorithm(rawValue: id), accepted.contains(id) else { return true }
+            chosen = algorithm
+            return false
+        }
+        return chosen
+    }
+
     /// Whether both sides announced AUTH.
     var isNegotiated: Bool { hasPeer }
 
@@ -58,16 +84,8 @@ struct AuthenticationState {
         vectors = both
         hasPeer = true
         macs = []
-        sendAlgorithm = .sha1
         // The identifiers read in place (no array per association).
-        let accepted = acceptedAlgorithms
-        var chosen: SCTPHMACAlgorithm? = nil
-        AuthKeyVector.forEachHMACIdentifier(in: vector.bytes[...]) { id in
-            guard let algorithm = SCTPHMACAlgorithm(rawValue: id), accepted.contains(id) else { return true }
-            chosen = algorithm
-            return false
-        }
-        if let chosen { sendAlgorithm = chosen }
+        sendAlgorithm = Self.sendAlgorithm(peer: vector.bytes[...], accepted: acceptedAlgorithms)
     }
 
     /// Forgets the computed keys (a shared key changed).

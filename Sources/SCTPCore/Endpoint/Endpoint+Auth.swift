@@ -53,12 +53,16 @@ extension SCTPEndpoint {
     /// is discarded when our CHUNKS list names it. An HMAC we did not announce is discarded
     /// too: there is no association yet to answer with an ERROR from.
     func cookieEchoPassesAuthentication(_ packet: SCTPPacket, cookie: StateCookie, keys: [UInt16: [UInt8]]) -> Bool {
-        guard let localBytes = cookie.localAuthVector, let local = AuthKeyVector(bytes: localBytes),
-              let peerBytes = cookie.peerAuthVector, let peer = AuthKeyVector(bytes: peerBytes) else { return true }
+        // Both vectors checked in place in the cookie's one array.
+        guard let vectors = cookie.authVectors else { return true }
+        let localLength = cookie.localAuthVectorLength
+        guard vectors.count > localLength, AuthKeyVector.isValid(vectors[..<localLength]),
+              AuthKeyVector.isValid(vectors[localLength...]) else { return true }
         // Without an AUTH chunk only our CHUNKS list decides: no keys, no state to build.
-        guard case .auth(let auth) = packet.chunks.first else { return !local.requiredChunks.contains(ChunkType.cookieEcho) }
-        var state = AuthenticationState(local: local)
-        state.setPeer(peer)
+        guard case .auth(let auth) = packet.chunks.first else {
+            return !AuthKeyVector.requiredChunks(in: vectors[..<localLength]).contains(ChunkType.cookieEcho)
+        }
+        var state = AuthenticationState(vectors: vectors, localLength: localLength)
         return state.verify(auth, region: packet.authenticatedBytes, keys: keys).0 == .valid
     }
 

@@ -141,22 +141,13 @@ extension SCTPEndpoint {
             return
         }
         // What the INIT's parameters ask beyond addresses, features and AUTH, in one pass.
-        var hostName: Parameter? = nil
-        var peerZeroChecksumMethod: UInt32? = nil
-        var peerAdaptationIndication: UInt32? = nil
-        var requestedLifeIncrement: UInt32? = nil
-        for parameter in initChunk.parameters.parameters {
-            switch parameter {
-            case .hostNameAddress: if hostName == nil { hostName = parameter }
-            case .zeroChecksumAcceptable(let p): if peerZeroChecksumMethod == nil { peerZeroChecksumMethod = p.errorDetectionMethod }
-            case .adaptationLayerIndication(let p): if peerAdaptationIndication == nil { peerAdaptationIndication = p.adaptationCodePoint }
-            case .cookiePreservative(let p): if requestedLifeIncrement == nil { requestedLifeIncrement = p.lifeSpanIncrement }
-            default: break
-            }
-        }
+        // What the INIT's parameters say, read in one pass from the chunk's bytes.
+        let peer = PeerInitParameters(initChunk.parameters, configuration: configuration,
+                                      authentication: configuration.announcesAuthentication)
         // §5.1.2: a Host Name Address cannot be resolved: ABORT with Unresolvable Address.
-        if let hostName {
-            refuse([.unresolvableAddress(UnresolvableAddressCause(parameter: hostName))])
+        if let hostName = peer.hostName {
+            let parameter = Parameter.hostNameAddress(HostNameAddressParameter(hostName: initChunk.parameters.slice(hostName)))
+            refuse([.unresolvableAddress(UnresolvableAddressCause(parameter: parameter))])
             return
         }
 
@@ -215,7 +206,7 @@ extension SCTPEndpoint {
         var authVectors: (local: AuthKeyVector, peer: AuthKeyVector?)? = nil
         if configuration.announcesAuthentication {
             var peerVector: AuthKeyVector? = nil
-            switch AuthKeyVector.peer(initChunk.parameters) {
+            switch peer.authentication {
             case .invalid(let reason):
                 refuse([.protocolViolation(ProtocolViolationCause(information: "AUTH: \(reason)"))])
                 return
@@ -238,13 +229,12 @@ extension SCTPEndpoint {
             inboundStreams: min(configuration.maxInboundStreams, initChunk.outboundStreams),
             peerOutboundStreams: initChunk.outboundStreams, peerInboundStreams: initChunk.inboundStreams,
             localPort: localPort, peerPort: peerPort, source: source,
-            peerAddresses: Array(initChunk.addresses.prefix(configuration.peerAddressLimit)),
+            peerAddresses: Array(peer.addresses.prefix(configuration.peerAddressLimit)),
             localTieTag: localTieTag, peerTieTag: peerTieTag,
-            peerFeatures: PeerFeatures(parameters: initChunk.parameters),
-            peerZeroChecksumMethod: peerZeroChecksumMethod, peerAdaptationIndication: peerAdaptationIndication,
-            created: now, lifetime: configuration.validCookieLife + cookies.acceptedIncrement(requestedLifeIncrement))
-        cookie.localAuthVector = authVectors?.local.bytes
-        cookie.peerAuthVector = authVectors?.peer?.bytes
+            peerFeatures: peer.features,
+            peerZeroChecksumMethod: peer.zeroChecksumMethod, peerAdaptationIndication: peer.adaptationIndication,
+            created: now, lifetime: configuration.validCookieLife + cookies.acceptedIncrement(peer.lifeSpanIncrement))
+        cookie.setAuthVectors(local: authVectors?.local.bytes, peer: authVectors?.peer?.bytes)
         // Written straight into the datagram: the parameters every INIT ACK carries as bytes
         // prepared once, then AUTH's (RANDOM per association, the lists prepared), the cookie
         // sealed in place, the reports (the bytes `SCTPPacket` would make of the same chunk).
@@ -261,7 +251,7 @@ extension SCTPEndpoint {
         writer.appendPrepared(prepared)
         if let authVectors { appendLocalAuthParameters(authVectors.local, to: &writer) }
         writer.appendParameter(type: StateCookieParameter.parameterType) { cookies.seal(cookie, into: &$0) }
-        for unknown in configuration.initParametersToReport(initChunk.parameters) {
+        for unknown in peer.mayNeedReports ? configuration.initParametersToReport(initChunk.parameters) : [] {
             // The reports are bounded (`maximumReportBytes`), but our own parameters may be
             // many (a large address list): none goes past the chunk's 65,535 bytes.
             let size = 4 + ((4 + unknown.value.readableBytes + 3) & ~3)

@@ -24,39 +24,44 @@ public struct PeerFeatures: OptionSet, Hashable, Sendable {
     /// Non-renegable SACKs: NR-SACK (16) in Supported Extensions.
     public static let nonRenegableSack = PeerFeatures(rawValue: 1 << 7)
 
-    /// The features announced by the parameters of an INIT or INIT ACK.
+    /// The features announced by the parameters of an INIT or INIT ACK (read in place).
     public init(parameters: ParameterList) {
-        var features: PeerFeatures = []
-        for parameter in parameters.parameters {
-            switch parameter {
-            case .forwardTSNSupported:
-                features.insert(.forwardTSN)
-            case .ecnCapable:
-                features.insert(.ecn)
-            case .random:
-                features.insert(.authentication)
-            case .supportedExtensions(let list):
-                var sawASCONF = false
-                var sawASCONFAck = false
-                for type in list.chunkTypes {
-                    switch type {
-                    case 192: features.insert(.forwardTSN)
-                    case 64: features.insert(.interleaving)
-                    case 130: features.insert(.reconfiguration)
-                    case 15: features.insert(.authentication)
-                    case 0xC2: features.insert(.interleavedForwardTSN)
-                    case 16: features.insert(.nonRenegableSack)
-                    case 0xC1: sawASCONF = true
-                    case 0x80: sawASCONFAck = true
-                    default: break
-                    }
-                }
-                if sawASCONF && sawASCONFAck { features.insert(.addressReconfiguration) }
-            default:
-                break
-            }
+        self = parameters.withParameterBytes { cursor in
+            var features: PeerFeatures = []
+            while let parameter = cursor.next() { features.note(parameter, in: cursor) }
+            return features
         }
-        self = features
+    }
+
+    /// Adds what one parameter of an INIT or INIT ACK announces.
+    mutating func note(_ parameter: ParameterView, in cursor: ParameterCursor) {
+        switch parameter.type {
+        case ForwardTSNSupportedParameter.parameterType:
+            insert(.forwardTSN)
+        case ECNCapableParameter.parameterType:
+            insert(.ecn)
+        case RandomParameter.parameterType:
+            insert(.authentication)
+        case SupportedExtensionsParameter.parameterType:
+            var sawASCONF = false
+            var sawASCONFAck = false
+            for type in cursor.rawBytes(parameter.value) {
+                switch type {
+                case 192: insert(.forwardTSN)
+                case 64: insert(.interleaving)
+                case 130: insert(.reconfiguration)
+                case 15: insert(.authentication)
+                case 0xC2: insert(.interleavedForwardTSN)
+                case 16: insert(.nonRenegableSack)
+                case 0xC1: sawASCONF = true
+                case 0x80: sawASCONFAck = true
+                default: break
+                }
+            }
+            if sawASCONF && sawASCONFAck { insert(.addressReconfiguration) }
+        default:
+            break
+        }
     }
 }
 
@@ -105,10 +110,45 @@ public struct StateCookie: Hashable, Sendable {
     public var peerZeroChecksumMethod: UInt32?
     /// The code point of the peer's Adaptation Layer Indication parameter (RFC 5061), if any.
     public var peerAdaptationIndication: UInt32?
-    /// Our AUTH key vector as the INIT ACK sent it (RFC 4895 §6.1); `nil` when we did not announce AUTH.
-    public var localAuthVector: [UInt8]? = nil
-    /// The peer's AUTH key vector from its INIT; `nil` when it did not announce AUTH.
-    public var peerAuthVector: [UInt8]? = nil
+    /// Both AUTH key vectors (RFC 4895 §6.1) in one array, as the cookie carries them and the
+    /// association's AUTH state keeps them: ours as the INIT ACK sent it (the first
+    /// `localAuthVectorLength` bytes), then the peer's from its INIT (the rest, empty when the
+    /// peer did not announce AUTH); `nil` when we did not announce AUTH.
+    var authVectors: [UInt8]? = nil
+    /// Where our vector ends in `authVectors`.
+    var localAuthVectorLength = 0
+
+    /// Our AUTH key vector as the INIT ACK sent it (RFC 4895 §6.1); `nil` when we did not
+    /// announce AUTH. Setting it keeps the peer's vector.
+    public var localAuthVector: [UInt8]? {
+        get { authVectors.map { Array($0[..<localAuthVectorLength]) } }
+        set { setAuthVectors(local: newValue, peer: peerAuthVector) }
+    }
+
+    /// The peer's AUTH key vector from its INIT; `nil` when it did not announce AUTH. The
+    /// cookie carries it only with ours: set while `localAuthVector` is `nil`, it is not kept.
+    public var peerAuthVector: [UInt8]? {
+        get {
+            guard let authVectors, authVectors.count > localAuthVectorLength else { return nil }
+            return Array(authVectors[localAuthVectorLength...])
+        }
+        set { setAuthVectors(local: localAuthVector, peer: newValue) }
+    }
+
+    /// Sets both key vectors at once, in one array (`peer` is dropped without `local`).
+    mutating func setAuthVectors(local: [UInt8]?, peer: [UInt8]?) {
+        guard let local else {
+            authVectors = nil
+            localAuthVectorLength = 0
+            return
+        }
+        var both: [UInt8] = []
+        both.reserveCapacity(local.count + (peer?.count ?? 0))
+        both.append(contentsOf: local)
+        if let peer { both.append(contentsOf: peer) }
+        authVectors = both
+        localAuthVectorLength = local.count
+    }
     /// When the cookie was made.
     public var created: SCTPInstant
     /// How long the cookie stays valid after `created` (Valid.Cookie.Life plus any accepted

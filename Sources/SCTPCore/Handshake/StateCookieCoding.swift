@@ -45,7 +45,7 @@ enum StateCookieCoding {
         var flags: UInt16 = 0
         if cookie.peerZeroChecksumMethod != nil { flags |= flagZeroChecksum }
         if cookie.peerAdaptationIndication != nil { flags |= flagAdaptation }
-        if cookie.localAuthVector != nil { flags |= flagAuthentication }
+        if cookie.authVectors != nil { flags |= flagAuthentication }
         // One block for all fields: each separate integer write costs SwiftNIO's whole copy path.
         let length = fixedLength + addressLength(cookie.source) + 1 + addresses.reduce(0) { $0 + addressLength($1) }
         buffer.writeFields(byteCount: length) { out in
@@ -74,12 +74,12 @@ enum StateCookieCoding {
             out.put(UInt8(truncatingIfNeeded: addresses.count))
             for address in addresses { writeAddress(address, to: &out) }
         }
-        if let local = cookie.localAuthVector {
-            let peer = cookie.peerAuthVector ?? []
-            buffer.writeInteger(UInt16(local.count))
-            buffer.writeBytes(local)
-            buffer.writeInteger(UInt16(peer.count))
-            buffer.writeBytes(peer)
+        if let vectors = cookie.authVectors {
+            let localLength = cookie.localAuthVectorLength
+            buffer.writeInteger(UInt16(localLength))
+            buffer.writeBytes(vectors[..<localLength])
+            buffer.writeInteger(UInt16(vectors.count - localLength))
+            buffer.writeBytes(vectors[localLength...])
         }
     }
 
@@ -139,11 +139,14 @@ enum StateCookieCoding {
         var addresses: [IPAddress] = []
         addresses.reserveCapacity(count)
         for _ in 0..<count { addresses.append(try readAddress(&reader)) }
-        var localAuth: [UInt8]? = nil, peerAuth: [UInt8]? = nil
+        // Both vectors read into one array (the association's AUTH state keeps it as it is).
+        var authVectors: [UInt8]? = nil
+        var localAuthLength = 0
         if flags & flagAuthentication != 0 {
-            localAuth = try readVector(&reader)
-            let peer = try readVector(&reader)
-            peerAuth = peer.isEmpty ? nil : peer
+            var vectors: [UInt8] = []
+            localAuthLength = try readVector(&reader, appendingTo: &vectors)
+            _ = try readVector(&reader, appendingTo: &vectors)
+            authVectors = vectors
         }
         guard reader.remaining == 0 else { throw .malformed }
         var cookie = StateCookie(
@@ -155,17 +158,22 @@ enum StateCookieCoding {
             peerZeroChecksumMethod: flags & flagZeroChecksum != 0 ? zeroChecksum : nil,
             peerAdaptationIndication: flags & flagAdaptation != 0 ? adaptation : nil,
             created: SCTPInstant(nanoseconds: created), lifetime: .nanoseconds(lifetime))
-        cookie.localAuthVector = localAuth
-        cookie.peerAuthVector = peerAuth
+        cookie.authVectors = authVectors
+        cookie.localAuthVectorLength = localAuthLength
         return cookie
     }
 
     /// An AUTH key vector: a 16-bit length, at most `AuthKeyVector.maximumLength`, then the bytes.
-    private static func readVector(_ reader: inout BoundedReader) throws(CookieRejection) -> [UInt8] {
+    /// Appends the vector's bytes to `bytes` and returns their count.
+    private static func readVector(_ reader: inout BoundedReader, appendingTo bytes: inout [UInt8]) throws(CookieRejection) -> Int {
         let length = Int(try reader.read(UInt16.self))
         guard length <= AuthKeyVector.maximumLength, length <= reader.remaining else { throw .malformed }
-        guard let bytes = reader.cursor.readBytes(length) else { throw .malformed }
-        return bytes
+        if bytes.isEmpty {
+            // Room for the peer's vector too (at most what follows), one allocation for both.
+            bytes.reserveCapacity(length + min(max(reader.remaining - length - 2, 0), AuthKeyVector.maximumLength))
+        }
+        guard reader.cursor.appendBytes(length, to: &bytes) else { throw .malformed }
+        return length
     }
 
     private static func readAddress(_ reader: inout BoundedReader) throws(CookieRejection) -> IPAddress {

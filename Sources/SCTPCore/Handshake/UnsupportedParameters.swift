@@ -16,9 +16,9 @@ extension SCTPConfiguration {
     /// parameters an INIT carries (ECN, zero checksum, AUTH's Random, HMAC and Chunk List,
     /// Supported Extensions, Padding) have type bits `10`: skipped silently whether supported
     /// or not.
-    func isUnsupportedInitParameter(_ parameter: Parameter) -> Bool {
-        switch parameter {
-        case .forwardTSNSupported: !partialReliability
+    func isUnsupportedInitParameter(type: UInt16) -> Bool {
+        switch type {
+        case ForwardTSNSupportedParameter.parameterType: !partialReliability
         default: false
         }
     }
@@ -34,29 +34,21 @@ extension SCTPConfiguration {
     /// whose type asks for a report, in order, up to the first one whose type says to stop, and
     /// at most `maximumReportBytes` of them.
     func initParametersToReport(_ list: ParameterList) -> [UnknownParameter] {
-        var report: [UnknownParameter] = []
-        var reportBytes = 0
-        for parameter in list.parameters {
-            let unrecognized: UnknownParameter
-            switch parameter {
-            case .unknown(let unknown):
-                unrecognized = unknown
-            case _ where isUnsupportedInitParameter(parameter):
-                var buffer = ByteBuffer()
-                parameter.write(to: &buffer)
-                // The TLV header is followed by the value; keep the value bytes only.
-                buffer.moveReaderIndex(forwardBy: min(4, buffer.readableBytes))
-                unrecognized = UnknownParameter(type: parameter.type, value: buffer)
-            default:
-                continue
+        // Read in place: most lists have nothing to report, and then no value is made.
+        var found: [ParameterView] = []
+        list.withParameterBytes { cursor in
+            var reportBytes = 0
+            while let parameter = cursor.next() {
+                guard !Parameter.isKnownType(parameter.type) || isUnsupportedInitParameter(type: parameter.type) else { continue }
+                let action = parameter.action
+                if action.reports {
+                    reportBytes += 4 + (4 + parameter.value.count + 3) & ~3
+                    if reportBytes > Self.maximumReportBytes { break }
+                    found.append(parameter)
+                }
+                if !action.continues { break }
             }
-            if unrecognized.action.reports {
-                reportBytes += 4 + (4 + unrecognized.value.readableBytes + 3) & ~3
-                if reportBytes > Self.maximumReportBytes { break }
-                report.append(unrecognized)
-            }
-            if !unrecognized.action.continues { break }
         }
-        return report
+        return found.map { UnknownParameter(type: $0.type, value: list.slice($0.value)) }
     }
 }

@@ -1,3 +1,4 @@
+import CSCTPChecksum
 import NIOCore
 
 /// The HEARTBEAT and HEARTBEAT ACK chunks carry one Heartbeat Info parameter.
@@ -112,6 +113,27 @@ public struct ShutdownAckChunk: EmptyChunk {
 public struct CookieAckChunk: EmptyChunk {
     public static let chunkType: UInt8 = 11
     public init() {}
+
+    /// A packet of one COOKIE ACK, written straight into its 16-byte datagram with its
+    /// checksum as `mode` says: the bytes `SCTPPacket(header:chunks:[.cookieAck(...)])
+    /// .serialized(checksum: mode)` makes.
+    public static func packet(header: CommonHeader, checksum mode: ChecksumMode) -> ByteBuffer {
+        var buffer = ByteBufferAllocator().buffer(capacity: CommonHeader.size + 4)
+        buffer.writeFields(byteCount: CommonHeader.size + 4) {
+            $0.put(header.sourcePort)
+            $0.put(header.destinationPort)
+            $0.put(header.verificationTag)
+            $0.put(UInt32(0))
+            $0.put(chunkType)
+            $0.put(UInt8(0))
+            $0.put(UInt16(4))
+        }
+        if mode == .crc32c {
+            let crc = buffer.withUnsafeReadableBytes { csctp_sctp_packet_crc32c($0.baseAddress!, $0.count) }
+            buffer.storeInteger(crc, at: buffer.readerIndex + 8, endianness: .little)
+        }
+        return buffer
+    }
 }
 
 /// SHUTDOWN COMPLETE chunk (type 14, RFC 9260 §3.3.13). Must stand alone in its packet.
@@ -144,6 +166,32 @@ public struct CookieEchoChunk: ChunkValue {
     }
 
     public func writeValue(to buffer: inout ByteBuffer) { buffer.writeImmutableBuffer(cookie) }
+
+    /// A packet of one COOKIE ECHO carrying `cookie`, written straight into its datagram with
+    /// its CRC32c: the bytes `SCTPPacket(header:chunks:[.cookieEcho(...)]).serialized()` makes,
+    /// without the chunk values and the general writer. `cookie` is at most 65,531 bytes (a
+    /// State Cookie parameter's value always is).
+    public static func packet(header: CommonHeader, cookie: ByteBuffer) -> ByteBuffer {
+        let chunkLength = 4 + cookie.readableBytes
+        precondition(chunkLength <= Int(UInt16.max), "COOKIE ECHO longer than 65535 bytes")
+        let padding = paddingLength(chunkLength)
+        let total = CommonHeader.size + chunkLength + padding
+        var buffer = ByteBufferAllocator().buffer(capacity: total)
+        buffer.writeFields(byteCount: CommonHeader.size + 4) {
+            $0.put(header.sourcePort)
+            $0.put(header.destinationPort)
+            $0.put(header.verificationTag)
+            $0.put(UInt32(0))
+            $0.put(chunkType)
+            $0.put(UInt8(0))
+            $0.put(UInt16(chunkLength))
+        }
+        buffer.writeImmutableBuffer(cookie)
+        if padding > 0 { buffer.writeRepeatingByte(0, count: padding) }
+        let crc = buffer.withUnsafeReadableBytes { csctp_sctp_packet_crc32c($0.baseAddress!, $0.count) }
+        buffer.storeInteger(crc, at: buffer.readerIndex + 8, endianness: .little)
+        return buffer
+    }
 }
 
 /// ECN Echo chunk (type 12, RFC 9260 Appendix A): congestion was seen at this TSN.

@@ -91,7 +91,7 @@ public struct ReconfigChunk: ChunkValue {
 
     public init(flags: UInt8, value: ByteBuffer) throws(WireError) {
         parameters = try ParameterList(parsing: value)
-        guard !parameters.parameters.isEmpty else {
+        guard !parameters.isEmpty else {
             throw .invalidChunkLength(type: Self.chunkType, length: value.readableBytes + 4)
         }
     }

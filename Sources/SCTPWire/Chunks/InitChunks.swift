@@ -36,8 +36,8 @@ extension InitLikeChunk {
         parameters.write(to: &buffer)
     }
 
-    /// The peer's addresses listed in the chunk.
-    public var addresses: [IPAddress] { parameters.parameters.compactMap(\.address) }
+    /// The peer's addresses listed in the chunk (read in place from a parsed chunk).
+    public var addresses: [IPAddress] { parameters.addresses }
 
     /// The first parameter of a given kind, if present.
     public func first<P>(_ extract: (Parameter) -> P?) -> P? {
@@ -94,7 +94,5 @@ public struct InitAckChunk: InitLikeChunk {
     }
 
     /// The state cookie to echo.
-    public var stateCookie: ByteBuffer? {
-        first { if case .stateCookie(let p) = $0 { p.cookie } else { nil } }
-    }
+    public var stateCookie: ByteBuffer? { parameters.firstValue(ofType: StateCookieParameter.parameterType) }
 }
