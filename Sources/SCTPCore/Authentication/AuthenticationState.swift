@@ -52,12 +52,9 @@ struct AuthenticationState {
     init(vectors: [UInt8], localLength: Int) {
         self.vectors = vectors
         self.localLength = UInt16(localLength)  // at most `AuthKeyVector.maximumLength`
-        var accepted = HMACIdentifierSet([])
-        AuthKeyVector.forEachHMACIdentifier(in: vectors[..<localLength]) { accepted.insert($0); return true }
-        acceptedAlgorithms = accepted
         if vectors.count > localLength {
             hasPeer = true
-            sendAlgorithm = Self.sendAlgorithm(peer: vectors[localLength...], accepted: accepted)
+            sendAlgorithm = Self.sendAlgorithm(peer: vectors[localLength...], accepted: acceptedAlgorithms)
         }
     }
 
