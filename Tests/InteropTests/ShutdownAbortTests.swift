@@ -117,7 +117,7 @@ extension UsrsctpInterop {
         }
 
         /// Our close with linger 0 (ABORT) while a usrsctp-peer client sends: the client's send
-        /// fails with ECONNRESET and it reports reason=abort.
+        /// (or its receive) fails with ECONNRESET and it reports reason=abort.
         @Test("our close with linger 0 while usrsctp sends: the peer sees the ABORT")
         func weAbortWhilePeerSends() async throws {
             try await InteropRun.perform("our-abort") { run in
@@ -140,7 +140,10 @@ extension UsrsctpInterop {
 
                 #expect(try client.downReason() == "abort", "\(client.transcript)")
                 #expect(try client.exitStatus() == 4, "\(client.transcript)")
-                #expect(client.line("ERROR")?.contains("errno=104") == true, "\(client.transcript)")
+                // Its sending thread or its receiving one meets the reset first, whichever runs
+                // when the ABORT lands (both print errno 104; one run had only the receive's).
+                let reset = client.line("ERROR")?.contains("errno=104") == true || client.transcript.contains("recv: errno=104")
+                #expect(reset, "the client's send or receive fails with ECONNRESET: \(client.transcript)")
             }
         }
 

@@ -14,9 +14,23 @@ struct AssociationTable {
         var port: UInt16
     }
 
+    /// Association ids by peer transport address, in a `TransportAddressMap` (IPv4 keys packed).
+    private struct PeerAddressTable {
+        private var map = TransportAddressMap()
+
+        subscript(address: IPAddress, port: UInt16) -> AssociationID? {
+            get { map[address, port].map(AssociationID.init) }
+            set { map[address, port] = newValue?.rawValue }
+        }
+
+        var entries: [(address: IPAddress, port: UInt16, value: AssociationID)] {
+            map.entries.map { ($0.address, $0.port, AssociationID($0.value)) }
+        }
+    }
+
     private var byID: [AssociationID: Association] = [:]
     private var byLocalTag: [UInt32: AssociationID] = [:]
-    private var byPeerAddress = TransportAddressMap<AssociationID>()
+    private var byPeerAddress = PeerAddressTable()
     private var lastByID: Association?
     private var lastByTag: Association?
     private var nextID: UInt32 = firstID

@@ -23,12 +23,12 @@ final class UDPTransport: DatagramTransport, ChannelSocketMaker, OwnLoopSocketMa
     private let logger = Logger(label: "swift-sctp.transport")
     /// The UDP port bound, readable from any thread.
     let boundPort: NIOLockedValueBox<Int?>
-    // One entry per peer address: IPv4 keys packed, ports in 16 bits (10 bytes a slot where
+    // One entry per peer address: IPv4 keys packed, ports in 32 bits (12 bytes a slot where
     // an `IPAddress` key and an `Int` took 32; memory per idle association, issue 19).
     #if DEBUG
-    private var learnedUDPPorts = TransportAddressMap<UInt16>()
+    private var learnedUDPPorts = TransportAddressMap()
     #else
-    @exclusivity(unchecked) private var learnedUDPPorts = TransportAddressMap<UInt16>()
+    @exclusivity(unchecked) private var learnedUDPPorts = TransportAddressMap()
     #endif
     /// The last port learned: runs of packets from one peer skip the dictionary.
     #if DEBUG
@@ -396,7 +396,7 @@ final class UDPTransport: DatagramTransport, ChannelSocketMaker, OwnLoopSocketMa
         if learnedUDPPorts.count >= options.maximumLearnedPorts && learnedUDPPorts[address, sctpPort] == nil {
             learnedUDPPorts.removeAll()
         }
-        learnedUDPPorts[address, sctpPort] = port
+        learnedUDPPorts[address, sctpPort] = UInt32(port)
         lastLearned = (key, udpPort)
     }
 
