@@ -119,15 +119,7 @@ public struct CookieAckChunk: EmptyChunk {
     /// .serialized(checksum: mode)` makes.
     public static func packet(header: CommonHeader, checksum mode: ChecksumMode) -> ByteBuffer {
         var buffer = ByteBufferAllocator().buffer(capacity: CommonHeader.size + 4)
-        buffer.writeFields(byteCount: CommonHeader.size + 4) {
-            $0.put(header.sourcePort)
-            $0.put(header.destinationPort)
-            $0.put(header.verificationTag)
-            $0.put(UInt32(0))
-            $0.put(chunkType)
-            $0.put(UInt8(0))
-            $0.put(UInt16(4))
-        }
+        buffer.writeHeadersOfOneChunkPacket(header, chunkType: chunkType, chunkLength: 4)
         if mode == .crc32c {
             let crc = buffer.withUnsafeReadableBytes { csctp_sctp_packet_crc32c($0.baseAddress!, $0.count) }
             buffer.storeInteger(crc, at: buffer.readerIndex + 8, endianness: .little)
@@ -177,15 +169,7 @@ public struct CookieEchoChunk: ChunkValue {
         let padding = paddingLength(chunkLength)
         let total = CommonHeader.size + chunkLength + padding
         var buffer = ByteBufferAllocator().buffer(capacity: total)
-        buffer.writeFields(byteCount: CommonHeader.size + 4) {
-            $0.put(header.sourcePort)
-            $0.put(header.destinationPort)
-            $0.put(header.verificationTag)
-            $0.put(UInt32(0))
-            $0.put(chunkType)
-            $0.put(UInt8(0))
-            $0.put(UInt16(chunkLength))
-        }
+        buffer.writeHeadersOfOneChunkPacket(header, chunkType: chunkType, chunkLength: chunkLength)
         buffer.writeImmutableBuffer(cookie)
         if padding > 0 { buffer.writeRepeatingByte(0, count: padding) }
         let crc = buffer.withUnsafeReadableBytes { csctp_sctp_packet_crc32c($0.baseAddress!, $0.count) }
@@ -234,4 +218,22 @@ public struct CWRChunk: ChunkValue {
     }
 
     public func writeValue(to buffer: inout ByteBuffer) { buffer.writeInteger(lowestTSN.rawValue) }
+}
+
+extension ByteBuffer {
+    /// Writes the common header (checksum zero, filled in later) and the header of the
+    /// packet's one chunk (flags zero), for the packets written straight into their datagram.
+    /// `chunkLength` is at most 65,535.
+    @inline(__always)
+    mutating func writeHeadersOfOneChunkPacket(_ header: CommonHeader, chunkType: UInt8, chunkLength: Int) {
+        writeFields(byteCount: CommonHeader.size + 4) {
+            $0.put(header.sourcePort)
+            $0.put(header.destinationPort)
+            $0.put(header.verificationTag)
+            $0.put(UInt32(0))
+            $0.put(chunkType)
+            $0.put(UInt8(0))
+            $0.put(UInt16(chunkLength))
+        }
+    }
 }
