@@ -515,8 +515,6 @@ public struct SendQueue: Sendable {
     /// its payload is at most `maxPayloadSize`, else its first fragment (the message stays
     /// in `current` while fragments of it remain).
     private mutating func startNextMessage(now: SCTPInstant?, tsn: TSN, maxPayloadSize: Int) -> CutChunk? {
-        // Read before the message leaves the queue (as `continueCurrentMessage` reads it for a last fragment).
-        let drained = configuration.setsImmediateAckWhenDrained && queuedMessageCount == 1
         while let id = scheduler.next() {
             if !paused.isEmpty, let left = paused.allowance[id] { paused.allowance[id] = max(left - 1, 0) }
             let (message, ssn) = Self.takeHead(of: &streams[id, default: Stream()], now: now)
@@ -535,7 +533,11 @@ public struct SendQueue: Sendable {
             }
             var flags: DataFlags = [.beginning, .ending]
             if message.isUnordered { flags.insert(.unordered) }
-            if message.requestsImmediateAck || drained { flags.insert(.immediate) }
+            // Read before the message leaves the queue and after expired heads left it (as
+            // `continueCurrentMessage` reads it for a last fragment): this message drains it.
+            if message.requestsImmediateAck || (configuration.setsImmediateAckWhenDrained && queuedMessageCount == 1) {
+                flags.insert(.immediate)
+            }
             queuedBytes -= total
             queuedMessageCount -= 1
             scheduler.didSend(stream: id, bytes: total, endsMessage: true, streamIsEmpty: !hasRegisteredMessages(id))

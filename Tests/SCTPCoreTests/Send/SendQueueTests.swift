@@ -279,6 +279,17 @@ struct SendQueueTests {
         let chunks = drain(&queue, size: 100)
         #expect(chunks.map { $0.dataFlags.contains(.immediate) } == [false, false, false, true])
 
+        // An expired head dropped first: the message cut whole after it drains the queue.
+        var afterExpiry = SendQueue(outboundStreamCount: 2, configuration: .init(setsImmediateAckWhenDrained: true))
+        var expiring = S.message(stream: 0, size: 10)
+        expiring.expiry = SCTPInstant(nanoseconds: 1_000)
+        try afterExpiry.enqueue(expiring)
+        try afterExpiry.enqueue(S.message(stream: 0, size: 50))
+        let cut = afterExpiry.nextChunk(tsn: TSN(1), maxPayloadSize: 100, now: SCTPInstant(nanoseconds: 2_000))
+        let last = try #require(cut)
+        #expect(afterExpiry.takeExpired().count == 1)
+        #expect(last.chunk.dataFlags.contains(.immediate) && last.chunk.dataFlags.contains(.ending))
+
         var asked = SendQueue(outboundStreamCount: 2)
         try asked.enqueue(S.message(stream: 0, size: 150, immediate: true))
         try asked.enqueue(S.message(stream: 1, size: 50))
