@@ -187,10 +187,14 @@ public struct CookieSigner: Sendable {
 
     // MARK: Sealing and opening
 
-    /// The longest cookie this signer makes or accepts, in bytes.
+    /// The longest cookie this signer makes with its current limits, in bytes.
     public var maximumCookieLength: Int {
         StateCookieCoding.maximumLength(addresses: configuration.maximumPeerAddresses)
     }
+
+    /// The longest cookie any configuration makes (`addressCapacity` addresses): what `open`
+    /// accepts at most, so that a cookie made before a lower cap still opens.
+    static let longestCookie = StateCookieCoding.maximumLength(addresses: addressCapacity)
 
     /// The cookie's bytes for the INIT ACK's State Cookie parameter, authenticated with the
     /// current secret. Only the first `maximumPeerAddresses` distinct peer addresses are kept.
@@ -226,7 +230,9 @@ public struct CookieSigner: Sendable {
     /// any MAC is computed; the MAC before any field is trusted.
     public func open(_ bytes: ByteBuffer, now: SCTPInstant) -> CookieVerification {
         let length = bytes.readableBytes
-        guard length >= StateCookieCoding.minimumLength, length <= maximumCookieLength else {
+        // Bounded by what any cookie of ours can hold, not by the current address cap: one
+        // made before `reconfigure` lowered the cap still opens.
+        guard length >= StateCookieCoding.minimumLength, length <= Self.longestCookie else {
             return .invalid(.wrongLength)
         }
         guard let version = bytes.getInteger(at: bytes.readerIndex, as: UInt8.self),

@@ -212,11 +212,25 @@ struct StateCookieTests {
         }
         #expect(fewer.peerAddresses == [many[0], many[1], many[2]])
 
-        // A signer with a smaller cap refuses a longer cookie of the same secret before any MAC
-        // (far longer: the length limit leaves room for two AUTH key vectors).
-        let large = CookieSigner(secret: CookieFixtures.secret(50), now: .zero, configuration: .init(maximumPeerAddresses: 255))
+        // A cookie made before the cap was lowered (`reconfigure`) still opens, with all its
+        // addresses; new cookies keep the new cap.
+        var changing = CookieSigner(secret: CookieFixtures.secret(50), now: .zero, configuration: .init(maximumPeerAddresses: 255))
         let lots = (0..<200).map { IPAddress.v6(IPv6Address(high: 0x2001_0DB8 << 32, low: UInt64($0))) }
-        #expect(small.open(large.seal(CookieFixtures.cookie(addresses: lots)), now: now) == .invalid(.wrongLength))
+        let madeBefore = changing.seal(CookieFixtures.cookie(addresses: lots))
+        changing.reconfigure(.init(maximumPeerAddresses: 3))
+        guard case .valid(let opened) = changing.open(madeBefore, now: now) else {
+            Issue.record("a cookie made under the larger cap does not open")
+            return
+        }
+        #expect(opened.peerAddresses == lots)
+        guard case .valid(let after) = changing.open(changing.seal(CookieFixtures.cookie(addresses: lots)), now: now) else {
+            Issue.record("not valid")
+            return
+        }
+        #expect(after.peerAddresses == Array(lots.prefix(3)))
+        // Longer than any cookie of ours: refused before any MAC.
+        let tooLong = CookieFixtures.buffer(Array(repeating: 0, count: CookieSigner.longestCookie + 1))
+        #expect(small.open(tooLong, now: now) == .invalid(.wrongLength))
         #expect(CookieSigner(secret: CookieFixtures.secret(50), now: .zero,
                              configuration: .init(maximumPeerAddresses: 1000)).configuration.maximumPeerAddresses == 255)
     }
