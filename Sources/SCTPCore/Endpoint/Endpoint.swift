@@ -17,6 +17,10 @@ public final class SCTPEndpoint {
     /// they are fixed when the endpoint is created).
     public var configuration: SCTPConfiguration {
         didSet {
+            // The same value again (a socket sets its configuration before each connect)
+            // keeps what was made from it: the INIT parameters, the AUTH template, the cookie
+            // signer's settings.
+            guard configuration != oldValue else { return }
             initParameters = nil
             sharedConfiguration = nil
             localAuthVectorTemplate = nil

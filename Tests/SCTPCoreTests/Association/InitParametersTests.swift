@@ -1,5 +1,5 @@
 import NIOCore
-import SCTPCore
+@testable import SCTPCore
 import SCTPSimulation
 import SCTPWire
 import Testing
@@ -56,5 +56,23 @@ struct InitParametersTests {
             parameters.filter { if case .random = $0 { false } else { true } }
         }
         #expect(withoutRandom(try Self.initParameters(of: endpoint, peerPort: 5004)) == withoutRandom(afterAddresses))
+    }
+
+    @Test("setting the configuration it has keeps the prepared INIT parameters and AUTH template; a change drops them")
+    func equalConfigurationKeepsPrepared() throws {
+        var configuration = SCTPConfiguration()
+        configuration.authentication.enabled = true
+        let endpoint = SCTPEndpoint(configuration: configuration, localPort: 4000, localAddresses: [Self.first],
+                                    random: SeededRandomSource(seed: 7), now: .zero)
+        _ = try Self.initParameters(of: endpoint, peerPort: 5001)
+        #expect(endpoint.initParameters != nil)
+        #expect(endpoint.localAuthVectorTemplate != nil)
+        endpoint.configuration = configuration
+        #expect(endpoint.initParameters != nil)
+        #expect(endpoint.localAuthVectorTemplate != nil)
+        endpoint.configuration.ecn.toggle()
+        #expect(endpoint.initParameters == nil)
+        #expect(endpoint.localAuthVectorTemplate == nil)
+        #expect(Self.hasECN(try Self.initParameters(of: endpoint, peerPort: 5002)) == endpoint.configuration.ecn)
     }
 }
