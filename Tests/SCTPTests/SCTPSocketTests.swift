@@ -193,6 +193,46 @@ struct SCTPSocketTests {
         for socket in clients + [peeled, server] { try socket.close() }
     }
 
+    @Test("one-to-many SCTP_ABORT by id: calls made next see the association gone and the peer learns it; an unknown id is EINVAL, a closed socket EBADF")
+    func oneToManyAbortByID() throws {
+        let stack = makeStack()
+        defer { _ = try? stack.close().wait() }
+        let server = try SCTPSocket.forTest(.oneToMany, on: stack)
+        try server.bind(address("127.0.0.1", 0))
+        try server.listen()
+        try server.setOption(.events, [.associationChange])
+        let port = try #require(server.localPort)
+        var clients: [SCTPSocket] = []
+        var ids: [AssociationID] = []
+        for _ in 0..<2 {
+            let client = try SCTPSocket.forTest(.oneToMany, on: stack)
+            try client.bind(address("127.0.0.1", 0))
+            ids.append(try client.connectx([address("127.0.0.1", port)]))
+            clients.append(client)
+        }
+        #expect(clients[0].associationIDs == [ids[0]])
+        try clients[0].sendmsg(ByteBuffer(string: "bye"), info: SCTPSendInfo(flags: .abort, associationID: ids[0]))
+        // The next calls reach the loop after the abort: the association is gone for them.
+        #expect(clients[0].associationIDs.isEmpty)
+        #expect(errno { _ = try clients[0].getpaddrs(ids[0]) } == .invalidArgument)
+        // The peer learns of it (COMMUNICATION LOST), and only of that one.
+        var lost: [AssociationID] = []
+        for _ in 0..<8 where lost.isEmpty {
+            if case .associationChange(.communicationLost, let id, _, _, _) = try server.nextNotification() { lost.append(id) }
+        }
+        #expect(lost.count == 1)
+        #expect(server.associationIDs.count == 1)
+        // An id the socket no longer has, or never had, is EINVAL.
+        #expect(errno { try clients[0].sendmsg(ByteBuffer(), info: SCTPSendInfo(flags: .abort, associationID: ids[0])) } == .invalidArgument)
+        #expect(errno { try clients[1].sendmsg(ByteBuffer(), info: SCTPSendInfo(flags: .abort, associationID: AssociationID(987_654))) }
+            == .invalidArgument)
+        // A closed socket's call is EBADF, even for the id it had.
+        try clients[1].close()
+        #expect(errno { try clients[1].sendmsg(ByteBuffer(), info: SCTPSendInfo(flags: .abort, associationID: ids[1])) } == .badFileDescriptor)
+        try clients[0].close()
+        try server.close()
+    }
+
     @Test("connectx: a silent first address, then the live one, round robin on T1 expiry")
     func connectxRoundRobin() throws {
         let stack = makeStack()

@@ -335,7 +335,7 @@ extension SCTPSocketOption where Value == PathStatus {
 extension SCTPSocket {
     /// The socket's associations in id order (on the loop).
     var ownAssociations: [AssociationID] {
-        style == .oneToOne ? association.map { [$0] } ?? [] : associations.sorted { $0.rawValue < $1.rawValue }
+        style == .oneToOne ? association.map { [$0] } ?? [] : associations.sorted
     }
 
     /// The `SCTP_CONTEXT` of an association: its own, else the socket's default.

@@ -35,7 +35,7 @@ extension SCTPSocket {
         guard let association else { return ([], true) }
         guard association.isSelector else { return ([try resolve(association).1], false) }
         let live = driver.map { driver in
-            associations.filter { id in driver.state(of: id).map { $0 != .closed } ?? false }.sorted { $0.rawValue < $1.rawValue }
+            associations.sorted.filter { id in driver.state(of: id).map { $0 != .closed } ?? false }
         } ?? []
         return (live, association == .all)
     }

@@ -122,10 +122,11 @@ final class BlockingWakeup: @unchecked Sendable {
         if writeDescriptor != readDescriptor { close(writeDescriptor) }
     }
 
-    /// Before a new call: no interruption pending, no stale wake-up.
+    /// Before a new call: no interruption pending. A stale wake-up (a call that completed
+    /// before its thread went to sleep leaves one) is not read here: it costs the next call
+    /// one more look at its result, where reading it here would cost every call a read.
     func reset() {
         interrupted.withLockedValue { $0 = false }
-        drain()
     }
 
     func signal() {
@@ -151,9 +152,15 @@ final class BlockingWakeup: @unchecked Sendable {
         }
     }
 
+    /// Takes the pending wake-ups: one read of the eventfd's counter (it returns and clears
+    /// all of them), or reads of the pipe until it is empty.
     private func drain() {
         var buffer = (UInt64(0), UInt64(0))
+        #if os(Linux)
+        _ = withUnsafeMutableBytes(of: &buffer) { read(readDescriptor, $0.baseAddress, 8) }
+        #else
         while withUnsafeMutableBytes(of: &buffer, { read(readDescriptor, $0.baseAddress, $0.count) }) > 0 {}
+        #endif
     }
 }
 

@@ -13,10 +13,16 @@ extension SCTPSocket {
     /// (`SCTP_ADDR_OVER`) the first address of `to` is the peer address the message goes to,
     /// on either socket style. Blocks while the send buffer is full
     /// (EWOULDBLOCK in non-blocking mode). With `.endOfFile` a graceful shutdown follows the
-    /// message; with `.abort` the association is aborted and `data` is the reason. With
+    /// message; with `.abort` the association is aborted and `data` is the reason (on a
+    /// one-to-many socket, naming an association by id, the call returns once the abort is
+    /// handed to the stack's loop, without waiting for it: it cannot fail). With
     /// `SCTPSocketOption.explicitEOR` on, each send is a piece of a message that the send with
     /// `.endOfRecord` completes.
     public func sendmsg(_ data: ByteBuffer, info: SCTPSendInfo? = nil, to addresses: [SocketAddress]? = nil) throws(SCTPError) {
+        if addresses == nil, let info, abortsWithoutWaiting(info) {
+            eventLoop.execute { [self] in _ = sendOnLoop(data, info: info, to: nil) }
+            return
+        }
         let peers: ([IPAddress], UInt16)? = try addresses.map { addresses throws(SCTPError) in
             try ipAddresses(addresses, allowPortZero: false)
         }
@@ -24,6 +30,18 @@ extension SCTPSocket {
         try onLoopInterruptible(.cancel { [self] in
             driver?.cancelBlockedSends(tag: tag, error: SCTPError(.interrupted, "the send was interrupted"))
         }) { [self] in sendOnLoop(data, info: info, to: peers, tag: tag) }
+    }
+
+    /// Whether a send is the abort of one association of this (open) one-to-many socket,
+    /// named by id: it cannot fail then (the loop aborts the association, or finds it already
+    /// gone, which an abort issued a moment earlier would have found too), so the caller
+    /// need not wait for the loop. Calls the thread makes next reach the loop after it, so
+    /// they see the association aborted. On the loop itself the send runs as it is.
+    private func abortsWithoutWaiting(_ info: SCTPSendInfo) -> Bool {
+        guard style == .oneToMany, info.flags.contains(.abort),
+              info.flags.isDisjoint(with: [.sendAll, .addressOverride]),
+              let id = info.associationID, !eventLoop.inEventLoop else { return false }
+        return associations.isOpen(with: id)
     }
 
     /// `sctp_sendv`: the buffers form one message (one piece of it under `explicitEOR`).
@@ -132,7 +150,7 @@ extension SCTPSocket {
         case .oneToMany:
             guard let driver else { throw SCTPError(.socketNotConnected, "the socket has no association") }
             if info.flags.contains(.sendAll) {
-                return (driver, associations.sorted { $0.rawValue < $1.rawValue })
+                return (driver, associations.sorted)
             }
             if let id = info.associationID {
                 guard associations.contains(id) else { throw SCTPError(.invalidArgument, "no such association: \(id)") }
@@ -141,7 +159,7 @@ extension SCTPSocket {
             guard let (addresses, port) = peers else {
                 throw SCTPError(.addressRequired, "a one-to-many send needs an association id or a peer address")
             }
-            for id in associations where driver.peerPort(of: id) == port {
+            for id in associations.all where driver.peerPort(of: id) == port {
                 if driver.peerAddresses(of: id).contains(where: { addresses.contains($0.address) }) {
                     return (driver, [id])
                 }
@@ -204,6 +222,10 @@ extension SCTPSocket {
     /// Sends one message from a task: suspends while the send buffer is full; cancelling the
     /// task while it waits takes the message back and throws EINTR.
     public func sendmsg(_ data: ByteBuffer, info: SCTPSendInfo? = nil, to addresses: [SocketAddress]? = nil) async throws(SCTPError) {
+        if addresses == nil, let info, abortsWithoutWaiting(info) {
+            eventLoop.execute { [self] in _ = sendOnLoop(data, info: info, to: nil) }
+            return
+        }
         let peers: ([IPAddress], UInt16)? = try addresses.map { addresses throws(SCTPError) in
             try ipAddresses(addresses, allowPortZero: false)
         }

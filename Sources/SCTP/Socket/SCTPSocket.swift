@@ -89,8 +89,9 @@ public final class SCTPSocket: @unchecked Sendable {
     /// One-to-one: why the association was lost (ABORT, retransmissions exhausted), reported
     /// once by the next send.
     var lostError: SCTPError?
-    /// One-to-many: the associations of the socket.
-    var associations: Set<AssociationID> = []
+    /// One-to-many: the associations of the socket. Changed on the loop only; read on the
+    /// loop, and off it by the calls that need not wait for the loop (an abort).
+    let associations = SocketAssociations()
     var inbox: Deque<Inbound> = []
     var receiveWaiters: Deque<(maxLength: Int, promise: EventLoopPromise<SCTPReceived?>, tag: UInt64?)> = []
     var acceptQueue: Deque<SCTPSocket> = []
@@ -585,9 +586,10 @@ public final class SCTPSocket: @unchecked Sendable {
 
     func closeOnLoop() -> (EventLoopFuture<Void>, Duration)? {
         guard phase != .closed else { return nil }
-        let owned: [AssociationID] = style == .oneToOne ? association.map { [$0] } ?? [] : Array(associations)
+        let owned: [AssociationID] = style == .oneToOne ? association.map { [$0] } ?? [] : associations.all
         let wasListening = phase == .listening
         phase = .closed
+        associations.close()
         activityHandler = nil
         let error = SCTPError(.badFileDescriptor, "the socket was closed")
         while let waiter = receiveWaiters.popFirst() { waiter.promise.fail(error) }
@@ -622,4 +624,31 @@ public final class SCTPSocket: @unchecked Sendable {
         let endpointDriver = driver
         loop.execute { endpointDriver.removeUser() }
     }
+}
+
+/// The associations of a one-to-many socket, behind a lock: the loop changes and reads them;
+/// a thread may read them without a trip to the loop (`SCTPSocket.sendmsg` with `.abort`).
+/// It also records that the socket was closed, for the same readers.
+final class SocketAssociations: @unchecked Sendable {
+    private let lock = NIOLock()
+    private var ids: Set<AssociationID> = []
+    private var closed = false
+
+    func insert(_ id: AssociationID) { lock.withLock { _ = ids.insert(id) } }
+
+    func remove(_ id: AssociationID) { lock.withLock { _ = ids.remove(id) } }
+
+    func contains(_ id: AssociationID) -> Bool { lock.withLock { ids.contains(id) } }
+
+    /// The ids, in no particular order.
+    var all: [AssociationID] { lock.withLock { Array(ids) } }
+
+    /// The ids in increasing order.
+    var sorted: [AssociationID] { all.sorted { $0.rawValue < $1.rawValue } }
+
+    /// The socket was closed: `isOpen(with:)` answers false from now on.
+    func close() { lock.withLock { closed = true } }
+
+    /// Whether the socket is still open and has association `id`, as one answer.
+    func isOpen(with id: AssociationID) -> Bool { lock.withLock { !closed && ids.contains(id) } }
 }
