@@ -10,12 +10,15 @@ extension Association {
 
     /// Creates the server side from a verified state cookie (§5.1 D), or the restarted
     /// association (§5.2.4 A, `restart`): answers COOKIE ACK and enters ESTABLISHED.
-    /// `bundlesData`: the COOKIE ECHO's packet carries DATA or I-DATA, so a SACK follows and
-    /// the COOKIE ACK goes with it (see `sendCookieAck(alone:)`).
+    /// `bundlesData`: the COOKIE ECHO's packet carries DATA or I-DATA, which the endpoint hands
+    /// to `handle` next: the COOKIE ACK is queued and leaves with the SACK in the packet sent
+    /// at the end of `handle` (see `sendCookieAck(alone:)`).
     func accept(cookie: StateCookie, source: IPAddress, now: SCTPInstant, restart: Bool = false, bundlesData: Bool = false) {
         adopt(cookie: cookie, source: source, confirmedAddresses: [])
         sendCookieAck(alone: !bundlesData)
-        establish(now: now, restart: restart)
+        // With DATA, the COOKIE ACK waits for the end of the packet (`handle`), whose
+        // transmission carries it ahead of the SACK.
+        establish(now: now, restart: restart, transmit: !bundlesData)
     }
 
     /// COOKIE ACK for a new association (§5.1 D): when it goes `alone` (the COOKIE ECHO's

@@ -433,8 +433,8 @@ extension ReassemblyQueue {
             }
         }
         let position = found ?? interleavedStreams.append(streamIdentifier, ReceiveStreamEntry(idleNext: 0, storage: nil))
-        let storage = interleavedStreams.uniqueStorage(at: position, id: streamIdentifier, spare: &spareInterleavedStorage)
-        let result = storage.reassembler.insert(chunk, cumulativeTSN: cumulativeTSN, sink: &sink)
+        let result = interleavedStreams.uniqueStorage(at: position, id: streamIdentifier, spare: &spareInterleavedStorage)
+            .reassembler.insert(chunk, cumulativeTSN: cumulativeTSN, sink: &sink)
         interleavedStreams.releaseIfIdle(at: position, spare: &spareInterleavedStorage)
         if sink.isMemoryExhausted { makeInterleavedProgress(cumulativeTSN: cumulativeTSN) }
         return result
@@ -450,8 +450,8 @@ extension ReassemblyQueue {
         }
         for id in holding {
             guard let position = interleavedStreams.locate(id) else { continue }
-            let storage = interleavedStreams.uniqueStorage(at: position, id: id, spare: &spareInterleavedStorage)
-            storage.reassembler.deliverOrdered(cumulativeTSN: cumulativeTSN, sink: &sink)
+            interleavedStreams.uniqueStorage(at: position, id: id, spare: &spareInterleavedStorage)
+                .reassembler.deliverOrdered(cumulativeTSN: cumulativeTSN, sink: &sink)
             interleavedStreams.releaseIfIdle(at: position, spare: &spareInterleavedStorage)
         }
     }
@@ -474,9 +474,9 @@ extension ReassemblyQueue {
         let ids = Set(ordered.keys).union(unordered.keys).sorted()
         for id in ids {
             if let position = interleavedStreams.locate(id), interleavedStreams[position: position].storage != nil {
-                let storage = interleavedStreams.uniqueStorage(at: position, id: id, spare: &spareInterleavedStorage)
-                storage.reassembler.forward(orderedSkip: ordered[id], unorderedSkip: unordered[id],
-                                            cumulativeTSN: newCumulativeTSN, sink: &sink)
+                interleavedStreams.uniqueStorage(at: position, id: id, spare: &spareInterleavedStorage)
+                    .reassembler.forward(orderedSkip: ordered[id], unorderedSkip: unordered[id],
+                                         cumulativeTSN: newCumulativeTSN, sink: &sink)
                 interleavedStreams.releaseIfIdle(at: position, spare: &spareInterleavedStorage)
             } else if let skip = ordered[id], MID(interleavedStreams.next(of: id)) <= skip {
                 // Nothing held: only the next MID moves (what `forward` does to an idle stream;
@@ -501,8 +501,7 @@ extension ReassemblyQueue {
             if interleavedStreams[position: position].storage == nil {
                 interleavedStreams.remove(at: position)  // back at MID 0: no entry
             } else {
-                let storage = interleavedStreams.uniqueStorage(at: position, id: id, spare: &spareInterleavedStorage)
-                storage.reassembler.nextMID = MID(0)
+                interleavedStreams.uniqueStorage(at: position, id: id, spare: &spareInterleavedStorage).reassembler.nextMID = MID(0)
             }
         }
     }

@@ -149,8 +149,10 @@ public struct ReassemblyQueue: Sendable {
             }
         }
         let position = found ?? streams.append(streamIdentifier, ReceiveStreamEntry(idleNext: 0, storage: nil))
-        let storage = streams.uniqueStorage(at: position, id: streamIdentifier, spare: &spareStorage)
-        let result = storage.reassembler.insert(ReassemblyFragment(chunk), cumulativeTSN: cumulativeTSN, sink: &sink)
+        // No reference to the storage outlives the change: `releaseIfIdle` keeps it as the
+        // spare only when the entry held the last one.
+        let result = streams.uniqueStorage(at: position, id: streamIdentifier, spare: &spareStorage)
+            .reassembler.insert(ReassemblyFragment(chunk), cumulativeTSN: cumulativeTSN, sink: &sink)
         streams.releaseIfIdle(at: position, spare: &spareStorage)
         return result
     }
@@ -174,8 +176,8 @@ public struct ReassemblyQueue: Sendable {
         work.sort()
         for id in work {
             guard let position = streams.locate(id) else { continue }
-            let storage = streams.uniqueStorage(at: position, id: id, spare: &spareStorage)
-            storage.reassembler.forward(to: newCumulativeTSN, skippedSSN: listed[id], sink: &sink)
+            streams.uniqueStorage(at: position, id: id, spare: &spareStorage)
+                .reassembler.forward(to: newCumulativeTSN, skippedSSN: listed[id], sink: &sink)
             streams.releaseIfIdle(at: position, spare: &spareStorage)
         }
         // Listed streams that hold nothing: only the next SSN moves (what `forward` does to an
@@ -230,8 +232,7 @@ public struct ReassemblyQueue: Sendable {
             if streams[position: position].storage == nil {
                 streams.remove(at: position)  // back at SSN 0: no entry
             } else {
-                let storage = streams.uniqueStorage(at: position, id: id, spare: &spareStorage)
-                storage.reassembler.nextSSN = SSN(0)
+                streams.uniqueStorage(at: position, id: id, spare: &spareStorage).reassembler.nextSSN = SSN(0)
             }
         }
         resetInterleavedStreams(streamIdentifiers)
