@@ -101,7 +101,12 @@ struct InvariantTests {
         bytes.sink.bufferedBytes += 1
         #expect(bytes.checkInvariants().contains { $0.contains("bufferedBytes") })
         var run = queue
-        run.streams[1, default: StreamReassembler(id: 1)].headRunBytes += 5
+        guard let position = run.streams.locate(1) else {
+            Issue.record("stream 1 holds nothing")
+            return
+        }
+        run.streams.uniqueStorage(at: position, id: 1, spare: &run.spareStorage).reassembler.headRunBytes += 5
+        #expect(queue.checkInvariants() == [], "the copy changed, not the original")
         #expect(run.checkInvariants().contains { $0.contains("headRunBytes") })
     }
 

@@ -174,15 +174,16 @@ extension Association {
     }
 
     /// Enters ESTABLISHED: reports it (`.restart` after a peer restart, §5.2.4 A) and the
-    /// peer's adaptation indication, starts heartbeats, sends what waited.
-    func establish(now: SCTPInstant, restart: Bool = false) {
+    /// peer's adaptation indication, starts heartbeats, sends what waited (unless not
+    /// `transmit`: the packet being handled sends it at its end, with its SACK).
+    func establish(now: SCTPInstant, restart: Bool = false, transmit: Bool = true) {
         enter(.established)
         events.append(restart ? .restart(id)
                               : .communicationUp(id, outboundStreams: outboundStreams, inboundStreams: inboundStreams))
         if let codePoint = peerAdaptationIndication { events.append(.adaptationIndication(id, codePoint)) }
         reportAuthenticationAtSetup()
         startHeartbeats(now: now)
-        transmitData(now: now)
+        if transmit { transmitData(now: now) }
     }
 
     // MARK: COOKIE ECHO for a live association (§5.2.4)

@@ -10,18 +10,26 @@ extension Association {
 
     /// Creates the server side from a verified state cookie (§5.1 D), or the restarted
     /// association (§5.2.4 A, `restart`): answers COOKIE ACK and enters ESTABLISHED.
-    func accept(cookie: StateCookie, source: IPAddress, now: SCTPInstant, restart: Bool = false) {
+    /// `bundlesData`: the COOKIE ECHO's packet carries DATA or I-DATA, which the endpoint hands
+    /// to `handle` next: the COOKIE ACK is queued and leaves with the SACK in the packet sent
+    /// at the end of `handle` (see `sendCookieAck(alone:)`).
+    func accept(cookie: StateCookie, source: IPAddress, now: SCTPInstant, restart: Bool = false, bundlesData: Bool = false) {
         adopt(cookie: cookie, source: source, confirmedAddresses: [])
-        sendCookieAck()
-        establish(now: now, restart: restart)
+        sendCookieAck(alone: !bundlesData)
+        // With DATA, the COOKIE ACK waits for the end of the packet (`handle`), whose
+        // transmission carries it ahead of the SACK.
+        establish(now: now, restart: restart, transmit: !bundlesData)
     }
 
-    /// COOKIE ACK for a new association (§5.1 D): with nothing else waiting to go and the
-    /// peer not asking for it signed (RFC 4895), written straight into its datagram (no
-    /// packet builder, whose packet array the association would keep); otherwise queued for
-    /// the next transmission, as before.
-    func sendCookieAck() {
-        guard pendingControl.isEmpty, !peerRequiresAuthentication(ChunkType.cookieAck), paths.indices.contains(primaryPath) else {
+    /// COOKIE ACK for a new association (§5.1 D): when it goes `alone` (the COOKIE ECHO's
+    /// packet carried no DATA or I-DATA, so nothing else is due), with nothing else waiting
+    /// and the peer not asking for it signed (RFC 4895), written straight into its datagram
+    /// (no packet builder, whose packet array the association would keep); otherwise queued
+    /// for the next transmission, where the SACK for the bundled DATA joins it in one packet,
+    /// the COOKIE ACK first (§5.1).
+    func sendCookieAck(alone: Bool = true) {
+        guard alone, pendingControl.isEmpty, !peerRequiresAuthentication(ChunkType.cookieAck),
+              paths.indices.contains(primaryPath) else {
             queueControl(.cookieAck(CookieAckChunk()))
             return
         }

@@ -385,7 +385,7 @@ extension SCTPEndpoint {
             id: newAssociationID(), configuration: sharedAssociationConfiguration, localPort: localPort, peerPort: cookie.peerPort,
             localAddresses: localAddresses, localTag: cookie.localTag, initialTSN: cookie.localInitialTSN,
             randomSeed: UInt64(random.next32()) << 32 | UInt64(random.next32()))
-        association.accept(cookie: cookie, source: source, now: now)
+        association.accept(cookie: cookie, source: source, now: now, bundlesData: packet.carriesData)
         register(association)
         deliver(packet, to: association, from: source, now: now)
     }
@@ -406,8 +406,21 @@ extension SCTPEndpoint {
             randomSeed: UInt64(random.next32()) << 32 | UInt64(random.next32()))
         // Events the user has not polled yet (and the failed sends just reported) come first.
         replacement.events = existing.events
-        replacement.accept(cookie: cookie, source: source, now: now, restart: true)
+        replacement.accept(cookie: cookie, source: source, now: now, restart: true, bundlesData: packet.carriesData)
         register(replacement)
         deliver(packet, to: replacement, from: source, now: now)
+    }
+}
+
+extension SCTPPacket {
+    /// Whether the packet carries DATA or I-DATA (a COOKIE ECHO's: its COOKIE ACK then waits
+    /// for the SACK, to leave in one packet with it).
+    var carriesData: Bool {
+        chunks.contains { chunk in
+            switch chunk {
+            case .data, .iData: true
+            default: false
+            }
+        }
     }
 }

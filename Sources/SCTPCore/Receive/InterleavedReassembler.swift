@@ -75,7 +75,9 @@ struct InterleavedPartialDelivery: Hashable, Sendable {
 /// fragments reach the partial delivery point, or any while memory is exhausted, is handed
 /// out in pieces, one message per stream at a time; while it is, the stream's other messages
 /// wait. Streams of the same association may be in partial delivery at the same time.
-struct InterleavedStreamReassembler: Sendable {
+///
+/// As for DATA, the queue keeps one only while its stream holds something (`ReceiveStreamEntry`).
+struct InterleavedStreamReassembler: ReceiveStreamReassembler {
     let id: UInt16
     var nextMID = MID(0)
     var ordered: [UInt32: InterleavedMessage] = [:]
@@ -83,6 +85,13 @@ struct InterleavedStreamReassembler: Sendable {
     var partial: InterleavedPartialDelivery?
 
     init(id: UInt16) { self.id = id }
+
+    init(id: UInt16, next: UInt32) {
+        self.id = id
+        nextMID = MID(next)
+    }
+
+    var next: UInt32 { nextMID.rawValue }
 
     var isIdle: Bool { ordered.isEmpty && unordered.isEmpty && partial == nil }
 
@@ -169,6 +178,12 @@ struct InterleavedStreamReassembler: Sendable {
     }
 
     private func deliverDirect(_ chunk: IDataChunk, isUnordered: Bool, sink: inout ReassemblySink) {
+        Self.deliverDirect(chunk, stream: id, isUnordered: isUnordered, sink: &sink)
+    }
+
+    /// Hands out a whole message that was never buffered: no copy.
+    @inline(__always)
+    static func deliverDirect(_ chunk: IDataChunk, stream id: UInt16, isUnordered: Bool, sink: inout ReassemblySink) {
         sink.outputBytes += chunk.payload.readableBytes
         sink.output.append(.message(ReceivedMessage(
             streamIdentifier: id, payloadProtocolIdentifier: chunk.ppidOrFSN, isUnordered: isUnordered,
@@ -397,8 +412,30 @@ extension ReassemblyQueue {
         guard ignoringMemoryLimit || canAccept(payloadBytes: chunk.payload.readableBytes, fillsCumulativeTSN: fills) else {
             return .noSpace
         }
-        let result = interleavedStreams[streamIdentifier, default: InterleavedStreamReassembler(id: streamIdentifier)]
-            .insert(chunk, cumulativeTSN: cumulativeTSN, sink: &sink)
+        let flags = chunk.dataFlags
+        let found = interleavedStreams.locate(streamIdentifier)
+        if flags.contains(.beginning) && flags.contains(.ending) {
+            // Fast path, as for DATA: a whole message on a stream that holds nothing.
+            if flags.contains(.unordered) {
+                if found.map({ interleavedStreams[position: $0].storage == nil }) ?? true {
+                    InterleavedStreamReassembler.deliverDirect(chunk, stream: streamIdentifier, isUnordered: true, sink: &sink)
+                    return .accepted
+                }
+            } else if let found {
+                if interleavedStreams.takeInOrder(at: found, chunk.mid.rawValue, mask: 0xFFFF_FFFF) {
+                    InterleavedStreamReassembler.deliverDirect(chunk, stream: streamIdentifier, isUnordered: false, sink: &sink)
+                    return .accepted
+                }
+            } else if chunk.mid == MID(0) {
+                _ = interleavedStreams.append(streamIdentifier, ReceiveStreamEntry(idleNext: 1, storage: nil))
+                InterleavedStreamReassembler.deliverDirect(chunk, stream: streamIdentifier, isUnordered: false, sink: &sink)
+                return .accepted
+            }
+        }
+        let position = found ?? interleavedStreams.append(streamIdentifier, ReceiveStreamEntry(idleNext: 0, storage: nil))
+        let result = interleavedStreams.uniqueStorage(at: position, id: streamIdentifier, spare: &spareInterleavedStorage)
+            .reassembler.insert(chunk, cumulativeTSN: cumulativeTSN, sink: &sink)
+        interleavedStreams.releaseIfIdle(at: position, spare: &spareInterleavedStorage)
         if sink.isMemoryExhausted { makeInterleavedProgress(cumulativeTSN: cumulativeTSN) }
         return result
     }
@@ -407,8 +444,15 @@ extension ReassemblyQueue {
     /// delivery does, so that what is held drains (another stream's chunk may have moved the
     /// cumulative point past its first fragment).
     private mutating func makeInterleavedProgress(cumulativeTSN: TSN) {
-        for index in interleavedStreams.indices where interleavedStreams[position: index].partial == nil {
-            interleavedStreams[position: index].deliverOrdered(cumulativeTSN: cumulativeTSN, sink: &sink)
+        var holding: [UInt16] = []
+        for (id, entry) in interleavedStreams where entry.storage.map({ $0.reassembler.partial == nil }) ?? false {
+            holding.append(id)
+        }
+        for id in holding {
+            guard let position = interleavedStreams.locate(id) else { continue }
+            interleavedStreams.uniqueStorage(at: position, id: id, spare: &spareInterleavedStorage)
+                .reassembler.deliverOrdered(cumulativeTSN: cumulativeTSN, sink: &sink)
+            interleavedStreams.releaseIfIdle(at: position, spare: &spareInterleavedStorage)
         }
     }
 
@@ -429,25 +473,35 @@ extension ReassemblyQueue {
         }
         let ids = Set(ordered.keys).union(unordered.keys).sorted()
         for id in ids {
-            interleavedStreams[id, default: InterleavedStreamReassembler(id: id)]
-                .forward(orderedSkip: ordered[id], unorderedSkip: unordered[id], cumulativeTSN: newCumulativeTSN, sink: &sink)
+            if let position = interleavedStreams.locate(id), interleavedStreams[position: position].storage != nil {
+                interleavedStreams.uniqueStorage(at: position, id: id, spare: &spareInterleavedStorage)
+                    .reassembler.forward(orderedSkip: ordered[id], unorderedSkip: unordered[id],
+                                         cumulativeTSN: newCumulativeTSN, sink: &sink)
+                interleavedStreams.releaseIfIdle(at: position, spare: &spareInterleavedStorage)
+            } else if let skip = ordered[id], MID(interleavedStreams.next(of: id)) <= skip {
+                // Nothing held: only the next MID moves (what `forward` does to an idle stream;
+                // an unordered skip changes nothing), and no reassembler is made.
+                interleavedStreams.setIdleNext(skip.next.rawValue, of: id)
+            }
         }
     }
 
     /// The next MID expected on an ordered stream of an I-DATA association (0 for a stream
     /// never used).
     public func nextExpectedMID(onStream streamIdentifier: UInt16) -> MID {
-        interleavedStreams[streamIdentifier]?.nextMID ?? MID(0)
+        MID(interleavedStreams.next(of: streamIdentifier))
     }
 
     /// Sets the next expected MID of the listed I-DATA streams (all when empty) back to 0
     /// (RFC 6525 stream reset with I-DATA, RFC 8260 §2.3).
     mutating func resetInterleavedStreams(_ streamIdentifiers: [UInt16]) {
-        if streamIdentifiers.isEmpty {
-            for index in interleavedStreams.indices { interleavedStreams[position: index].nextMID = MID(0) }
-        } else {
-            for id in streamIdentifiers {
-                if let position = interleavedStreams.position(of: id) { interleavedStreams[position: position].nextMID = MID(0) }
+        let ids = streamIdentifiers.isEmpty ? interleavedStreams.keys : streamIdentifiers
+        for id in ids {
+            guard let position = interleavedStreams.locate(id) else { continue }
+            if interleavedStreams[position: position].storage == nil {
+                interleavedStreams.remove(at: position)  // back at MID 0: no entry
+            } else {
+                interleavedStreams.uniqueStorage(at: position, id: id, spare: &spareInterleavedStorage).reassembler.nextMID = MID(0)
             }
         }
     }

@@ -10,6 +10,8 @@ extension ReassemblyQueue {
     /// - Per stream (`StreamReassembler.checkInvariants`): fragments sorted by TSN with no
     ///   TSN twice, the unordered byte count, the cached head run, partial delivery state.
     /// - Streams are filed under their own id, and only valid streams hold anything.
+    /// - A stream keeps a reassembler only while it holds something, and an entry only while
+    ///   it holds something or its next SSN/MID is not 0; at most one entry per inbound stream.
     ///
     /// Compiled in debug builds and with `-DSCTP_INVARIANTS`; otherwise returns `[]`.
     public func checkInvariants() -> [String] {
@@ -19,18 +21,31 @@ extension ReassemblyQueue {
             if violations.count < 16 { violations.append("ReassemblyQueue: " + text()) }
         }
         var held = 0
-        for (id, stream) in streams {
+        for (id, entry) in streams {
+            guard let stream = entry.storage?.reassembler else {
+                if entry.idleNext == 0 { fail("stream \(id) keeps an entry at SSN 0 with nothing held") }
+                continue
+            }
             if stream.id != id { fail("stream \(stream.id) filed under \(id)") }
+            if stream.isIdle { fail("stream \(id) keeps its reassembler with nothing held") }
             if !stream.isIdle && !isValidStream(id) { fail("invalid stream \(id) holds data") }
             for fragment in stream.ordered { held += fragment.size }
             for fragment in stream.unordered { held += fragment.size }
             for line in stream.checkInvariants() where violations.count < 16 { violations.append("ReassemblyQueue: " + line) }
         }
-        for (id, stream) in interleavedStreams {
+        for (id, entry) in interleavedStreams {
+            guard let stream = entry.storage?.reassembler else {
+                if entry.idleNext == 0 { fail("I-DATA stream \(id) keeps an entry at MID 0 with nothing held") }
+                continue
+            }
             if stream.id != id { fail("I-DATA stream \(stream.id) filed under \(id)") }
+            if stream.isIdle { fail("I-DATA stream \(id) keeps its reassembler with nothing held") }
             if !stream.isIdle && !isValidStream(id) { fail("invalid I-DATA stream \(id) holds data") }
             held += stream.heldBytes
             for line in stream.checkInvariants() where violations.count < 16 { violations.append("ReassemblyQueue: " + line) }
+        }
+        if streams.count > Int(inboundStreamCount) || interleavedStreams.count > Int(inboundStreamCount) {
+            fail("\(streams.count) + \(interleavedStreams.count) stream entries for \(inboundStreamCount) inbound streams")
         }
         if sink.bufferedBytes != held { fail("bufferedBytes \(sink.bufferedBytes), fragments held \(held)") }
         let limit = configuration.memoryLimit + configuration.overshootAllowance
@@ -50,11 +65,13 @@ extension ReassemblyQueue {
     /// data tracker).
     var heldTSNs: [TSN] {
         var tsns: [TSN] = []
-        for stream in streams.values {
+        for entry in streams.values {
+            guard let stream = entry.storage?.reassembler else { continue }
             for fragment in stream.ordered { tsns.append(fragment.tsn) }
             for fragment in stream.unordered { tsns.append(fragment.tsn) }
         }
-        for stream in interleavedStreams.values {
+        for entry in interleavedStreams.values {
+            guard let stream = entry.storage?.reassembler else { continue }
             for message in stream.ordered.values { for fragment in message.fragments { tsns.append(fragment.tsn) } }
             for message in stream.unordered.values { for fragment in message.fragments { tsns.append(fragment.tsn) } }
         }

@@ -16,7 +16,11 @@ import SCTPWire
 ///   ``Configuration/partialDeliveryPoint``, or any deliverable head while memory is
 ///   exhausted, is handed out in pieces (``ReceivedMessage/isComplete`` `false`) until E.
 /// - Streams cost nothing until used: per-stream state lives in a `ReceiveStreamTable`
-///   keyed by stream identifier (the last stream used found with one comparison).
+///   keyed by stream identifier (the last stream used found with one comparison). A stream
+///   that holds nothing keeps only its next SSN (`ReceiveStreamEntry`, 16 bytes), and none
+///   at all while that is 0; its reassembler and queues exist only while it holds something.
+///   A peer naming many streams (DATA, FORWARD TSN) makes at most one small entry per
+///   inbound stream; everything larger is payload counted against the memory limit.
 ///
 /// Results are polled with ``poll()``, in the order they were produced.
 public struct ReassemblyQueue: Sendable {
@@ -63,9 +67,13 @@ public struct ReassemblyQueue: Sendable {
     public let configuration: Configuration
     /// The number of inbound streams negotiated (the peer's OS, capped by our MIS).
     public private(set) var inboundStreamCount: UInt16
-    var streams = ReceiveStreamTable<StreamReassembler>()
+    var streams = ReceiveStreamTable<ReceiveStreamEntry<StreamReassembler>>()
     /// The streams of an I-DATA association (RFC 8260), `InterleavedReassembler.swift`.
-    var interleavedStreams = ReceiveStreamTable<InterleavedStreamReassembler>()
+    var interleavedStreams = ReceiveStreamTable<ReceiveStreamEntry<InterleavedStreamReassembler>>()
+    /// The storage of the last stream that stopped holding anything, emptied, for the next
+    /// one that starts (one allocation less per fragmented message).
+    var spareStorage: ReceiveStreamStorage<StreamReassembler>?
+    var spareInterleavedStorage: ReceiveStreamStorage<InterleavedStreamReassembler>?
     var sink: ReassemblySink
 
     /// An empty queue for `inboundStreamCount` streams.
@@ -119,8 +127,34 @@ public struct ReassemblyQueue: Sendable {
         guard ignoringMemoryLimit || canAccept(payloadBytes: chunk.payload.readableBytes, fillsCumulativeTSN: fills) else {
             return .noSpace
         }
-        return streams[streamIdentifier, default: StreamReassembler(id: streamIdentifier)]
-            .insert(ReassemblyFragment(chunk), cumulativeTSN: cumulativeTSN, sink: &sink)
+        let flags = chunk.dataFlags
+        let found = streams.locate(streamIdentifier)
+        if flags.contains(.beginning) && flags.contains(.ending) {
+            // Fast path: a whole message on a stream that holds nothing goes out at once, no
+            // copy, and only an ordered one changes the stream's state (its next SSN).
+            if flags.contains(.unordered) {
+                if found.map({ streams[position: $0].storage == nil }) ?? true {
+                    sink.deliverDirect(ReassemblyFragment(chunk), stream: streamIdentifier, isUnordered: true)
+                    return .accepted
+                }
+            } else if let found {
+                if streams.takeInOrder(at: found, UInt32(chunk.ssn.rawValue), mask: 0xFFFF) {
+                    sink.deliverDirect(ReassemblyFragment(chunk), stream: streamIdentifier, isUnordered: false)
+                    return .accepted
+                }
+            } else if chunk.ssn == SSN(0) {
+                _ = streams.append(streamIdentifier, ReceiveStreamEntry(idleNext: 1, storage: nil))
+                sink.deliverDirect(ReassemblyFragment(chunk), stream: streamIdentifier, isUnordered: false)
+                return .accepted
+            }
+        }
+        let position = found ?? streams.append(streamIdentifier, ReceiveStreamEntry(idleNext: 0, storage: nil))
+        // No reference to the storage outlives the change: `releaseIfIdle` keeps it as the
+        // spare only when the entry held the last one.
+        let result = streams.uniqueStorage(at: position, id: streamIdentifier, spare: &spareStorage)
+            .reassembler.insert(ReassemblyFragment(chunk), cumulativeTSN: cumulativeTSN, sink: &sink)
+        streams.releaseIfIdle(at: position, spare: &spareStorage)
+        return result
     }
 
     /// Applies a FORWARD TSN (RFC 3758 §3.6) after the tracker has: drops every held
@@ -135,17 +169,23 @@ public struct ReassemblyQueue: Sendable {
             if let old = listed[entry.streamIdentifier], entry.ssn <= old { continue }
             listed[entry.streamIdentifier] = entry.ssn
         }
-        // Sorted so that what is delivered comes out in the same order on every run.
+        // Streams that hold something, in id order so that what is delivered comes out in the
+        // same order on every run.
         var work: [UInt16] = []
-        for (id, stream) in streams where !stream.isIdle || listed[id] != nil { work.append(id) }
-        for id in listed.keys where streams[id] == nil {
-            streams[id, default: StreamReassembler(id: id)].nextSSN = SSN(0)
-            work.append(id)
-        }
+        for (id, entry) in streams where entry.storage != nil { work.append(id) }
         work.sort()
         for id in work {
-            if let position = streams.position(of: id) {
-                streams[position: position].forward(to: newCumulativeTSN, skippedSSN: listed[id], sink: &sink)
+            guard let position = streams.locate(id) else { continue }
+            streams.uniqueStorage(at: position, id: id, spare: &spareStorage)
+                .reassembler.forward(to: newCumulativeTSN, skippedSSN: listed[id], sink: &sink)
+            streams.releaseIfIdle(at: position, spare: &spareStorage)
+        }
+        // Listed streams that hold nothing: only the next SSN moves (what `forward` does to an
+        // idle stream), and no reassembler is made for them.
+        for (id, skip) in listed {
+            if let position = streams.locate(id), streams[position: position].storage != nil { continue }
+            if SSN(UInt16(truncatingIfNeeded: streams.next(of: id))) <= skip {
+                streams.setIdleNext(UInt32(skip.next.rawValue), of: id)
             }
         }
     }
@@ -186,11 +226,13 @@ public struct ReassemblyQueue: Sendable {
     /// (RFC 6525 §5.2.2, once the association knows every TSN before the reset has
     /// arrived).
     public mutating func resetStreams(_ streamIdentifiers: [UInt16]) {
-        if streamIdentifiers.isEmpty {
-            for index in streams.indices { streams[position: index].nextSSN = SSN(0) }
-        } else {
-            for id in streamIdentifiers {
-                if let position = streams.position(of: id) { streams[position: position].nextSSN = SSN(0) }
+        let ids = streamIdentifiers.isEmpty ? streams.keys : streamIdentifiers
+        for id in ids {
+            guard let position = streams.locate(id) else { continue }
+            if streams[position: position].storage == nil {
+                streams.remove(at: position)  // back at SSN 0: no entry
+            } else {
+                streams.uniqueStorage(at: position, id: id, spare: &spareStorage).reassembler.nextSSN = SSN(0)
             }
         }
         resetInterleavedStreams(streamIdentifiers)
@@ -198,11 +240,29 @@ public struct ReassemblyQueue: Sendable {
 
     /// The next SSN expected on an ordered stream (0 for a stream never used).
     public func nextExpectedSSN(onStream streamIdentifier: UInt16) -> SSN {
-        streams[streamIdentifier]?.nextSSN ?? SSN(0)
+        SSN(UInt16(truncatingIfNeeded: streams.next(of: streamIdentifier)))
     }
 
     /// Whether a message of the stream is being delivered in pieces.
     public func isPartialDeliveryInProgress(onStream streamIdentifier: UInt16) -> Bool {
-        streams[streamIdentifier]?.partial != nil
+        streams[streamIdentifier]?.storage?.reassembler.partial != nil
     }
+
+    /// How many streams have an entry (DATA and I-DATA): those whose next SSN or MID is not 0
+    /// or that hold something. At most the inbound stream count.
+    package var streamEntryCount: Int { streams.count + interleavedStreams.count }
+
+    /// How many streams hold something and so have a reassembler with its queues (DATA and
+    /// I-DATA); the others keep their next SSN or MID alone.
+    package var streamReassemblerCount: Int {
+        streams.reduce(0) { $0 + ($1.value.storage == nil ? 0 : 1) }
+            + interleavedStreams.reduce(0) { $0 + ($1.value.storage == nil ? 0 : 1) }
+    }
+
+    #if DEBUG
+    /// Test hook: sets the next SSN expected on a stream that holds nothing.
+    mutating func setNextExpectedSSNForTesting(_ ssn: SSN, onStream id: UInt16) {
+        streams.setIdleNext(UInt32(ssn.rawValue), of: id)
+    }
+    #endif
 }

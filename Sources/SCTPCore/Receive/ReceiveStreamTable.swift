@@ -11,8 +11,9 @@
 ///   seeded SipHash, so a peer sending a flood of distinct stream ids cannot drive it into
 ///   collisions: every look-up and insertion stays O(1), and memory grows with the streams
 ///   used (which the inbound stream count bounds), never with the ids' values.
-/// - Streams are never removed (as before): their state (next SSN/MID) lasts as long as the
-///   association.
+/// - Entries can be removed (`remove(at:)`): the reassembly queue drops the entry of a stream
+///   that holds nothing and is back at its default state (next SSN/MID 0), so the table holds
+///   the streams whose state differs from a stream never used, at most the inbound stream count.
 struct ReceiveStreamTable<Value: Sendable>: Sendable {
     /// The ids of the streams used, in the order first used; `values` alongside.
     private(set) var ids: [UInt16] = []
@@ -52,6 +53,50 @@ struct ReceiveStreamTable<Value: Sendable>: Sendable {
         return positions[id].map { Int($0) }
     }
 
+    /// The position of `id`'s state, `nil` when the stream has none; a stream found is
+    /// remembered for the next look-up.
+    @inline(__always)
+    mutating func locate(_ id: UInt16) -> Int? {
+        if lastPosition >= 0 && lastID == id { return Int(lastPosition) }
+        guard let position = lookUp(id) else { return nil }
+        lastID = id
+        lastPosition = Int32(position)
+        return position
+    }
+
+    /// Adds the state of a stream that has none; returns its position (remembered).
+    mutating func append(_ id: UInt16, _ value: Value) -> Int {
+        let position = insert(id, value)
+        lastID = id
+        lastPosition = Int32(position)
+        return position
+    }
+
+    /// Removes the state at `position`: the last entry takes its place (positions of other
+    /// streams stay as they were). Below `linearLimit` streams the keyed index is freed.
+    mutating func remove(at position: Int) {
+        let last = ids.count - 1
+        let removedID = ids[position]
+        if position != last {
+            ids[position] = ids[last]
+            values.swapAt(position, last)
+        }
+        ids.removeLast()
+        values.removeLast()
+        if ids.count <= Self.linearLimit {
+            if !positions.isEmpty { positions = [:] }
+        } else {
+            positions[removedID] = nil
+            if position != last { positions[ids[position]] = Int32(position) }
+        }
+        if ids.isEmpty {
+            // Nothing left: give the arrays' storage back too.
+            ids = []
+            values = []
+        }
+        lastPosition = -1
+    }
+
     /// Adds a stream's state at the end; returns its position.
     private mutating func insert(_ id: UInt16, _ value: Value) -> Int {
         let position = ids.count
@@ -68,15 +113,18 @@ struct ReceiveStreamTable<Value: Sendable>: Sendable {
         return position
     }
 
-    /// The state of stream `id`, `nil` when it was never used. Setting a state adds the
-    /// stream or replaces its state; setting `nil` changes nothing (streams are never removed).
+    /// The state of stream `id`, `nil` when it has none. Setting a state adds the stream or
+    /// replaces its state; setting `nil` removes it.
     subscript(id: UInt16) -> Value? {
         get {
             guard let position = position(of: id) else { return nil }
             return values[position]
         }
         set {
-            guard let newValue else { return }
+            guard let newValue else {
+                if let position = position(of: id) { remove(at: position) }
+                return
+            }
             self[id, default: newValue] = newValue
         }
     }

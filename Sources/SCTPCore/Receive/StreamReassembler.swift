@@ -118,9 +118,10 @@ struct ReassemblySink: Sendable {
 /// association needs, which is never refused for lack of space, so the messages it holds
 /// back can never wait forever.
 ///
-/// For I-DATA (RFC 8260) a sibling type keyed by MID/FSN would take this one's place; the
-/// queue-level API (insert, FORWARD TSN, output, memory accounting) stays the same.
-struct StreamReassembler: Sendable {
+/// The queue keeps one only while its stream holds something (`ReceiveStreamEntry`); a
+/// stream that holds nothing is its next SSN alone. For I-DATA (RFC 8260) the sibling
+/// `InterleavedStreamReassembler` keyed by MID/FSN takes this one's place.
+struct StreamReassembler: ReceiveStreamReassembler {
     let id: UInt16
     var nextSSN = SSN(0)
     var ordered: Deque<ReassemblyFragment> = []
@@ -136,6 +137,13 @@ struct StreamReassembler: Sendable {
     var pendingSkip: SSN?
 
     init(id: UInt16) { self.id = id }
+
+    init(id: UInt16, next: UInt32) {
+        self.id = id
+        nextSSN = SSN(UInt16(truncatingIfNeeded: next))
+    }
+
+    var next: UInt32 { UInt32(nextSSN.rawValue) }
 
     var isIdle: Bool { ordered.isEmpty && unordered.isEmpty && partial == nil && pendingSkip == nil }
 

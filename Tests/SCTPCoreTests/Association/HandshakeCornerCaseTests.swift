@@ -866,3 +866,55 @@ struct VerificationTagTests {
         #expect(h.server.endpoint.associationIDs.count == (established ? 1 : 0))
     }
 }
+
+// MARK: - §5.1 D COOKIE ECHO with DATA bundled
+
+@Suite("§5.1 D: COOKIE ECHO with DATA bundled")
+struct CookieEchoWithDataTests {
+    typealias H = AssociationHarness
+
+    @Test("COOKIE ECHO with DATA: one datagram carries COOKIE ACK, then the SACK; the DATA is delivered")
+    func cookieAckBundledWithSack() throws {
+        let h = H(seed: 90)
+        let taps = h.tap()
+        let cookie = CookieEchoTableTests.cookie(h, localTag: 0x1212_0001, peerTag: 0x1212_0002)
+        let packet = Craft.packet(from: H.clientPort, to: H.serverPort, tag: cookie.localTag, [
+            .cookieEcho(CookieEchoChunk(cookie: h.server.endpoint.cookies.seal(cookie))),
+            Craft.data(tsn: TSN(7000)),
+        ])
+        #expect(packet.carriesData)
+        h.inject(packet, into: h.server, from: clientAddress)
+        h.advance(by: .seconds(1))
+        let sent = taps.server.sent.filter { $0.to == clientAddress }
+        #expect(sent.count == 1, "\(sent.map(\.packet.chunks))")
+        let chunks = try #require(sent.first?.packet.chunks)
+        #expect(chunks.count == 2)
+        #expect(chunks.first?.isCookieAck == true)
+        guard chunks.count == 2, case .sack(let sack) = chunks[1] else {
+            Issue.record("expected COOKIE ACK then SACK, got \(chunks)")
+            return
+        }
+        #expect(sack.cumulativeTSNAck == TSN(7000))
+        #expect(sent.first?.packet.header.verificationTag == 0x1212_0002)
+        #expect(H.messages(h.server).map(\.firstTSN) == [TSN(7000)])
+    }
+
+    @Test("COOKIE ECHO alone: the COOKIE ACK goes alone, at once")
+    func cookieAckAlone() throws {
+        let h = H(seed: 91)
+        let taps = h.tap()
+        let cookie = CookieEchoTableTests.cookie(h, localTag: 0x1313_0001, peerTag: 0x1313_0002)
+        let packet = CookieEchoTableTests.echo(h, cookie, signer: h.server.endpoint.cookies)
+        #expect(!packet.carriesData)
+        h.inject(packet, into: h.server, from: clientAddress)
+        #expect(taps.server.sent.map(\.packet.chunks) == [[.cookieAck(CookieAckChunk())]])
+    }
+
+    @Test("I-DATA counts as DATA for bundling")
+    func iDataCarriesData() {
+        let iData = IDataChunk(flags: .complete, tsn: TSN(1), streamIdentifier: 0, mid: MID(0), ppidOrFSN: 0,
+                               payload: ByteBuffer(bytes: [1]))
+        let packet = Craft.packet(from: 1, to: 2, tag: 3, [.cookieEcho(CookieEchoChunk(cookie: ByteBuffer(bytes: [0]))), .iData(iData)])
+        #expect(packet.carriesData)
+    }
+}

@@ -420,7 +420,11 @@ struct DataReceiverTests {
     static func describe(_ r: DataReceiver) -> String {
         var text = "cum \(r.tracker.cumulativeTSN) ranges \(r.tracker.ranges.map { "\($0.first)-\($0.last)" })"
         text += " window \(r.advertisedWindow) buffered \(r.reassembly.bufferedBytes) unread \(r.deliveredUnreadBytes)"
-        for (id, s) in r.reassembly.streams.sorted(by: { $0.key < $1.key }) {
+        for (id, entry) in r.reassembly.streams.sorted(by: { $0.key < $1.key }) {
+            guard let s = entry.storage?.reassembler else {
+                text += "; stream \(id) next \(entry.idleNext), nothing held"
+                continue
+            }
             text += "; stream \(id) next \(s.nextSSN) partial \(String(describing: s.partial)) pending \(String(describing: s.pendingSkip))"
             text += " ordered \(s.ordered.map { "\($0.tsn)/\($0.ssn)/\($0.flags.rawValue)" })"
             text += " unordered \(s.unordered.map { "\($0.tsn)/\($0.flags.rawValue)" }) head \(s.headRunCount)"

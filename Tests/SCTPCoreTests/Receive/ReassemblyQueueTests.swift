@@ -175,9 +175,7 @@ struct ReassemblyQueueTests {
     @Test("SSNs wrap from 65535 to 0")
     func ssnWrap() {
         var h = Harness()
-        var stream = StreamReassembler(id: 3)
-        stream.nextSSN = SSN(65_534)
-        h.queue.streams[3] = stream
+        h.queue.setNextExpectedSSNForTesting(SSN(65_534), onStream: 3)
         h.insert(RxSupport.chunk(tsn: 4, stream: 3, ssn: 1))
         h.insert(RxSupport.chunk(tsn: 3, stream: 3, ssn: 0))
         h.insert(RxSupport.chunk(tsn: 2, stream: 3, ssn: 65_535))
@@ -549,9 +547,7 @@ struct ReassemblyQueueTests {
                         configuration: .init(memoryLimit: 1 << 20, partialDeliveryPoint: seed.isMultiple(of: 3) ? 300 : nil))
         if seed.isMultiple(of: 3) {
             for s: UInt16 in 0..<5 {
-                var stream = StreamReassembler(id: s)
-                stream.nextSSN = SSN(65_500)
-                h.queue.streams[s] = stream
+                h.queue.setNextExpectedSSNForTesting(SSN(65_500), onStream: s)
             }
         }
         var checker = RxSupport.DeliveryChecker(messages)
