@@ -44,8 +44,15 @@ struct Result {
     var steadyPackets: Int
     var steadyMessages: Int
 
+    /// The same over the second half of the run's packets only: by then the congestion
+    /// window and the peer's window have stopped growing, and with them the number of packet
+    /// buffers in flight (the pool makes one for each packet waiting beyond those it holds).
+    var lateAllocations: UInt64
+    var latePackets: Int
+
     var allocationsPerPacket: Double { Double(steadyAllocations) / Double(max(steadyPackets, 1)) }
     var allocationsPerMessage: Double { Double(steadyAllocations) / Double(max(steadyMessages, 1)) }
+    var lateAllocationsPerPacket: Double { Double(lateAllocations) / Double(max(latePackets, 1)) }
 }
 
 /// A transfer of `length`-byte messages for `duration` of wall-clock time, or until
@@ -118,6 +125,10 @@ func transfer(length: Int, unordered: Bool, duration: Duration, packetLimit: Int
     var checks = 0
     // Where the steady part starts: (allocations, packets, messages) then.
     var steadyStart: (allocations: UInt64, packets: Int, messages: Int)?
+    // (packets, allocations) every 64 turns, for the second half's figure; room made before
+    // the transfer, so that recording allocates nothing (it stops when full).
+    var checkpoints: [(packets: Int, allocations: UInt64)] = []
+    checkpoints.reserveCapacity(1 << 16)
     while true {
         // Keep the send queue topped up.
         while (try? client.send(message, on: id, now: now)) != nil {}
@@ -140,13 +151,18 @@ func transfer(length: Int, unordered: Bool, duration: Duration, packetLimit: Int
             steadyStart = (cmalloccounter_allocations(), packets, received)
         }
         if packets >= packetLimit { break }
-        if checks % 64 == 0 && wall.now >= end { break }
+        if checks % 64 == 0 {
+            if checkpoints.count < checkpoints.capacity { checkpoints.append((packets, cmalloccounter_allocations())) }
+            if wall.now >= end { break }
+        }
     }
     let allocationsNow = cmalloccounter_allocations()
     let steady = steadyStart ?? (allocationsNow, packets, received)
+    let late = checkpoints.first { $0.packets >= packets / 2 } ?? (packets, allocationsNow)
     return Result(messages: received, bytes: receivedBytes, packets: packets, wallSeconds: seconds(wall.now - start),
                   steadyAllocations: allocationsNow - steady.allocations, steadyPackets: packets - steady.packets,
-                  steadyMessages: received - steady.messages)
+                  steadyMessages: received - steady.messages,
+                  lateAllocations: allocationsNow - late.allocations, latePackets: packets - late.packets)
 }
 
 /// Associations set up and aborted one after another (INIT, INIT ACK, COOKIE ECHO, COOKIE ACK,
@@ -214,7 +230,8 @@ if arguments.first == "count" {
                      warmUp: min(5_000, limit / 2))
     print("count: \(r.packets) packets, \(r.messages) \(unordered ? "unordered" : "ordered") messages of \(length) bytes in \(fmt(r.wallSeconds, 3)) s: "
         + "\(fmt(r.wallSeconds * 1e6 / Double(max(r.packets, 1)), 2)) µs/packet, "
-        + "\(fmt(r.allocationsPerPacket, 3)) allocations/packet (\(r.steadyAllocations) in \(r.steadyPackets) packets)")
+        + "\(fmt(r.allocationsPerPacket, 3)) allocations/packet (\(r.steadyAllocations) in \(r.steadyPackets) packets; "
+        + "second half: \(r.lateAllocations) in \(r.latePackets) packets)")
     exit(0)
 }
 if arguments.first == "setup" {
@@ -230,9 +247,10 @@ print("swift-sctp core benchmark: two endpoints in one process, no sockets")
 print("(every packet serialized with CRC32c and parsed; one thread does both sides)")
 print("")
 if cmalloccounter_active() == 0 { print("(allocations are not counted on this platform: the columns show 0)") }
-print("allocs/packet, allocs/message: heap allocations of the steady transfer (after its first 5000 packets)")
+print("allocs/packet, allocs/message: heap allocations of the steady transfer (after its first 5000 packets);")
+print("late allocs/packet: the same over the run's second half (the windows and the packet pool no longer growing)")
 print("")
-print("length  order      messages/s      Mbit/s   packets/s   µs/packet  µs/message  allocs/packet  allocs/message")
+print("length  order      messages/s      Mbit/s   packets/s   µs/packet  µs/message  allocs/packet  allocs/message  late allocs/packet")
 let lengths = arguments.first == "table" && arguments.count > 1 ? arguments.dropFirst().compactMap { Int($0) } : [64, 100, 1200, 8000, 65000]
 for length in lengths {
     for unordered in [false, true] {
@@ -243,6 +261,7 @@ for length in lengths {
         let pad = { (s: String, n: Int) in String(repeating: " ", count: max(0, n - s.count)) + s }
         print(pad(String(length), 6) + "  " + (unordered ? "unordered" : "ordered  ") + pad(fmt(mps, 0), 13)
             + pad(fmt(mbit, 1), 12) + pad(fmt(pps, 0), 12) + pad(fmt(1e6 / pps, 2), 12) + pad(fmt(1e6 / mps, 3), 12)
-            + pad(fmt(r.allocationsPerPacket, 3), 15) + pad(fmt(r.allocationsPerMessage, 3), 16))
+            + pad(fmt(r.allocationsPerPacket, 3), 15) + pad(fmt(r.allocationsPerMessage, 3), 16)
+            + pad(fmt(r.lateAllocationsPerPacket, 4), 20))
     }
 }
