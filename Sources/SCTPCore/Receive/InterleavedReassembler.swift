@@ -100,6 +100,11 @@ struct InterleavedStreamReassembler: ReceiveStreamReassembler {
         ordered.values.reduce(0) { $0 + $1.bytes } + unordered.values.reduce(0) { $0 + $1.bytes }
     }
 
+    /// Fragments held.
+    var heldFragmentCount: Int {
+        ordered.values.reduce(0) { $0 + $1.fragments.count } + unordered.values.reduce(0) { $0 + $1.fragments.count }
+    }
+
     // MARK: - Insert
 
     /// Takes a fragment the data tracker found new (its TSN was never seen). A fragment that
@@ -174,6 +179,7 @@ struct InterleavedStreamReassembler: ReceiveStreamReassembler {
         message.fragments.insert(InterleavedFragment(tsn: chunk.tsn, fsn: fsn, payload: payload), at: index)
         message.bytes += payload.readableBytes
         sink.bufferedBytes += payload.readableBytes
+        sink.heldFragments += 1
         return true
     }
 
@@ -215,6 +221,7 @@ struct InterleavedStreamReassembler: ReceiveStreamReassembler {
         message.nextFSN &+= UInt32(count)
         message.bytes -= bytes
         sink.bufferedBytes -= bytes
+        sink.heldFragments -= count
         return bytes
     }
 
@@ -331,6 +338,7 @@ struct InterleavedStreamReassembler: ReceiveStreamReassembler {
                 let key = p.mid.rawValue
                 if let message = p.isUnordered ? unordered.removeValue(forKey: key) : ordered.removeValue(forKey: key) {
                     sink.bufferedBytes -= message.bytes
+                    sink.heldFragments -= message.fragments.count
                 }
             }
         }
@@ -338,6 +346,7 @@ struct InterleavedStreamReassembler: ReceiveStreamReassembler {
             for key in Array(unordered.keys) where MID(key) <= skip && partial.map({ !$0.isUnordered || $0.mid.rawValue != key }) ?? true {
                 if let message = unordered[key], !message.isComplete {
                     sink.bufferedBytes -= message.bytes
+                    sink.heldFragments -= message.fragments.count
                     unordered[key] = nil
                 }
             }
@@ -350,6 +359,7 @@ struct InterleavedStreamReassembler: ReceiveStreamReassembler {
                     _ = hand(&message, count: message.fragments.count, mid: MID(key), isUnordered: false, isComplete: true, sink: &sink)
                 } else {
                     sink.bufferedBytes -= message.bytes
+                    sink.heldFragments -= message.fragments.count
                 }
             }
             nextMID = skip.next

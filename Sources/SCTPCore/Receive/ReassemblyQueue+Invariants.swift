@@ -6,7 +6,8 @@ extension ReassemblyQueue {
     ///
     /// - `bufferedBytes` is the payload of every fragment held, over all streams, and stays
     ///   within the memory limit plus its overshoot allowance; `pendingOutputBytes` is the
-    ///   payload of the messages waiting to be polled.
+    ///   payload of the messages waiting to be polled; `heldFragments` is the number of
+    ///   fragments held (each charged `fragmentOverhead` against the limit).
     /// - Per stream (`StreamReassembler.checkInvariants`): fragments sorted by TSN with no
     ///   TSN twice, the unordered byte count, the cached head run, partial delivery state.
     /// - Streams are filed under their own id, and only valid streams hold anything.
@@ -21,6 +22,7 @@ extension ReassemblyQueue {
             if violations.count < 16 { violations.append("ReassemblyQueue: " + text()) }
         }
         var held = 0
+        var fragments = 0
         for (id, entry) in streams {
             guard let stream = entry.storage?.reassembler else {
                 if entry.idleNext == 0 { fail("stream \(id) keeps an entry at SSN 0 with nothing held") }
@@ -31,6 +33,7 @@ extension ReassemblyQueue {
             if !stream.isIdle && !isValidStream(id) { fail("invalid stream \(id) holds data") }
             for fragment in stream.ordered { held += fragment.size }
             for fragment in stream.unordered { held += fragment.size }
+            fragments += stream.ordered.count + stream.unordered.count
             for line in stream.checkInvariants() where violations.count < 16 { violations.append("ReassemblyQueue: " + line) }
         }
         for (id, entry) in interleavedStreams {
@@ -42,12 +45,14 @@ extension ReassemblyQueue {
             if stream.isIdle { fail("I-DATA stream \(id) keeps its reassembler with nothing held") }
             if !stream.isIdle && !isValidStream(id) { fail("invalid I-DATA stream \(id) holds data") }
             held += stream.heldBytes
+            fragments += stream.heldFragmentCount
             for line in stream.checkInvariants() where violations.count < 16 { violations.append("ReassemblyQueue: " + line) }
         }
         if streams.count > Int(inboundStreamCount) || interleavedStreams.count > Int(inboundStreamCount) {
             fail("\(streams.count) + \(interleavedStreams.count) stream entries for \(inboundStreamCount) inbound streams")
         }
         if sink.bufferedBytes != held { fail("bufferedBytes \(sink.bufferedBytes), fragments held \(held)") }
+        if sink.heldFragments != fragments { fail("heldFragments \(sink.heldFragments), fragments held \(fragments)") }
         let limit = configuration.memoryLimit + configuration.overshootAllowance
         if sink.bufferedBytes > limit { fail("\(sink.bufferedBytes) bytes held, limit \(limit)") }
         var waiting = 0

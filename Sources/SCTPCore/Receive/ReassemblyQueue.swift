@@ -38,13 +38,22 @@ public struct ReassemblyQueue: Sendable {
         /// reach this, its fragments are handed out as pieces (SCTP_PARTIAL_DELIVERY_POINT).
         /// Partial delivery also starts, whatever the size, while memory is exhausted.
         public var partialDeliveryPoint: Int
+        /// What each held fragment counts against ``memoryLimit`` beyond its payload: what
+        /// holding it costs (its queue slot, its buffer's header and allocation), so that a
+        /// peer sending 1-byte fragments (or 1-byte ordered messages behind a missing one)
+        /// cannot make us hold a hundred times the limit. The advertised window still counts
+        /// payload only (RFC 9260 §6.2); a chunk refused for the charge is dropped unacknowledged,
+        /// as one refused for its bytes.
+        public var fragmentOverhead: Int
 
         /// Defaults: 4 MiB memory, partial delivery from half of it (as usrsctp does with
-        /// its receive buffer).
-        public init(memoryLimit: Int = 4 << 20, partialDeliveryPoint: Int? = nil, overshootAllowance: Int = 65_536) {
+        /// its receive buffer), 128 bytes charged per held fragment.
+        public init(memoryLimit: Int = 4 << 20, partialDeliveryPoint: Int? = nil, overshootAllowance: Int = 65_536,
+                    fragmentOverhead: Int = 128) {
             self.memoryLimit = max(memoryLimit, 1)
             self.partialDeliveryPoint = max(partialDeliveryPoint ?? self.memoryLimit / 2, 1)
             self.overshootAllowance = max(overshootAllowance, 0)
+            self.fragmentOverhead = max(fragmentOverhead, 0)
         }
     }
 
@@ -81,7 +90,8 @@ public struct ReassemblyQueue: Sendable {
         self.configuration = configuration
         self.inboundStreamCount = inboundStreamCount
         self.sink = ReassemblySink(memoryLimit: configuration.memoryLimit,
-                                 partialDeliveryPoint: configuration.partialDeliveryPoint)
+                                 partialDeliveryPoint: configuration.partialDeliveryPoint,
+                                 fragmentOverhead: configuration.fragmentOverhead)
     }
 
     // MARK: - Checks
@@ -103,8 +113,9 @@ public struct ReassemblyQueue: Sendable {
     /// highest out-of-order TSN held) to make room for a lower one; we do not renege,
     /// but this one chunk is always deliverable right away, so accepting it guarantees
     /// progress when the buffer is full of out-of-order data, without unbounded growth.
+    /// Each fragment counts ``Configuration/fragmentOverhead`` beyond its payload.
     public func canAccept(payloadBytes: Int, fillsCumulativeTSN: Bool) -> Bool {
-        let after = sink.bufferedBytes + payloadBytes
+        let after = sink.chargedBytes + payloadBytes + configuration.fragmentOverhead
         if after <= configuration.memoryLimit { return true }
         return fillsCumulativeTSN && after <= configuration.memoryLimit + configuration.overshootAllowance
     }

@@ -37,18 +37,29 @@ struct PartialDeliveryState: Hashable, Sendable {
 struct ReassemblySink: Sendable {
     var output: Deque<ReassemblyOutput> = []
     var bufferedBytes = 0
+    /// Fragments held (each counted in `bufferedBytes` by its payload only).
+    var heldFragments = 0
     /// Payload bytes of the messages in `output`.
     var outputBytes = 0
     let memoryLimit: Int
     let partialDeliveryPoint: Int
+    /// What each held fragment counts against `memoryLimit` beyond its payload
+    /// (`ReassemblyQueue.Configuration.fragmentOverhead`).
+    let fragmentOverhead: Int
     let allocator = ByteBufferAllocator()
 
-    init(memoryLimit: Int, partialDeliveryPoint: Int) {
+    init(memoryLimit: Int, partialDeliveryPoint: Int, fragmentOverhead: Int) {
         self.memoryLimit = memoryLimit
         self.partialDeliveryPoint = partialDeliveryPoint
+        self.fragmentOverhead = fragmentOverhead
     }
 
-    var isMemoryExhausted: Bool { bufferedBytes >= memoryLimit }
+    /// What the held fragments count against `memoryLimit`: their payload, and
+    /// `fragmentOverhead` for each (its slot, its buffer's header), so that a peer sending
+    /// tiny fragments cannot make us hold many times the limit.
+    var chargedBytes: Int { bufferedBytes + heldFragments * fragmentOverhead }
+
+    var isMemoryExhausted: Bool { chargedBytes >= memoryLimit }
 
     /// Takes the next output.
     mutating func pop() -> ReassemblyOutput? {
@@ -88,6 +99,7 @@ struct ReassemblySink: Sendable {
             isComplete: isComplete)))
         q.removeSubrange(range)
         bufferedBytes -= bytes
+        heldFragments -= range.count
         return bytes
     }
 
@@ -97,6 +109,7 @@ struct ReassemblySink: Sendable {
         for k in range { bytes += q[k].size }
         q.removeSubrange(range)
         bufferedBytes -= bytes
+        heldFragments -= range.count
         return bytes
     }
 }
@@ -182,6 +195,7 @@ struct StreamReassembler: ReceiveStreamReassembler {
         let (index, found) = Self.position(of: f.tsn, in: ordered)
         if found { return .duplicate }
         sink.bufferedBytes += f.size
+        sink.heldFragments += 1
         let tsn = f.tsn
         ordered.insert(f, at: index)
         if index < headRunCount {
@@ -207,6 +221,7 @@ struct StreamReassembler: ReceiveStreamReassembler {
         }
         unorderedBytes += f.size
         sink.bufferedBytes += f.size
+        sink.heldFragments += 1
         let tsn = f.tsn
         unordered.insert(f, at: index)
         if let p = partial {

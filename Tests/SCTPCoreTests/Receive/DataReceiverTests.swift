@@ -201,7 +201,7 @@ struct DataReceiverTests {
         func make() -> DataReceiver {
             var r = DataReceiver(peerInitialTSN: TSN(1), inboundStreamCount: 2,
                                  configuration: .init(receiveBufferSize: 2_000,
-                                                      reassembly: .init(memoryLimit: 2_000, partialDeliveryPoint: 800)))
+                                                      reassembly: .init(memoryLimit: 2_000, partialDeliveryPoint: 800, fragmentOverhead: 0)))
             // Stream 1's head message at TSN 2...6 fills the buffer while TSN 1 is missing,
             // so it cannot start a partial delivery yet.
             let m = RxSupport.message(id: 1, stream: 1, ssn: 0, size: 2_400)
@@ -275,7 +275,7 @@ struct DataReceiverTests {
     func memoryDrop() {
         var r = DataReceiver(peerInitialTSN: TSN(1), inboundStreamCount: 4,
                              configuration: .init(receiveBufferSize: 10_000,
-                                                  reassembly: .init(memoryLimit: 500, partialDeliveryPoint: 100_000)))
+                                                  reassembly: .init(memoryLimit: 500, partialDeliveryPoint: 100_000, fragmentOverhead: 0)))
         #expect(r.receive(sized(2, 400, ssn: 1)) == .accepted)
         #expect(r.receive(sized(4, 200, ssn: 3)) == .dropped(.noBufferSpace))
         #expect(r.tracker.gapRangeCount == 1)

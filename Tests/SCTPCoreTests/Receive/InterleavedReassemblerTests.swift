@@ -12,9 +12,10 @@ struct InterleavedReassemblerTests {
         var queue: ReassemblyQueue
         var cumulative = TSN(0)
 
-        init(memory: Int = 1 << 20, partialDeliveryPoint: Int? = nil, streams: UInt16 = 8) {
+        init(memory: Int = 1 << 20, partialDeliveryPoint: Int? = nil, streams: UInt16 = 8, fragmentOverhead: Int = 128) {
             queue = ReassemblyQueue(inboundStreamCount: streams,
-                                    configuration: .init(memoryLimit: memory, partialDeliveryPoint: partialDeliveryPoint))
+                                    configuration: .init(memoryLimit: memory, partialDeliveryPoint: partialDeliveryPoint,
+                                                         fragmentOverhead: fragmentOverhead))
         }
 
         /// Inserts a fragment; `cumulative`: the cumulative TSN the tracker would report.
@@ -157,9 +158,28 @@ struct InterleavedReassemblerTests {
         #expect(h.queue.nextExpectedMID(onStream: 3) == MID(1))
     }
 
+    @Test("memory: 1-byte I-DATA messages behind a missing MID are charged their overhead; the missing one still gets through")
+    func fragmentOverheadBoundsTinyMessages() {
+        var h = Harness(memory: 16_384)
+        var accepted = 0
+        // MID 0 (TSN 1) is missing: MIDs 1, 2, … (TSN 2, 3, …) wait for it, cumulative TSN 0.
+        for mid in 1...2_000 {
+            if h.insert(tsn: UInt32(mid + 1), mid: UInt32(mid), begin: true, end: true, payload: RxSupport.bytes(1, seed: UInt32(mid)),
+                        cumulative: 0) == .accepted {
+                accepted += 1
+            }
+        }
+        #expect(accepted * 129 <= 16_384)
+        #expect(accepted >= 16_384 / 129 - 1)
+        #expect(h.insert(tsn: 1, mid: 0, begin: true, end: true, payload: RxSupport.bytes(1, seed: 0), cumulative: UInt32(accepted + 1))
+            == .accepted)
+        #expect(h.drain().count == accepted + 1)
+        #expect(h.queue.bufferedBytes == 0)
+    }
+
     @Test("memory: a fragment that does not fit is refused unless it fills the cumulative TSN; a stream reset sets the next MID back to 0")
     func memoryAndReset() {
-        var h = Harness(memory: 1000)
+        var h = Harness(memory: 1000, fragmentOverhead: 0)  // the payload's bytes alone
         #expect(h.insert(tsn: 2, mid: 1, begin: true, end: false, payload: Self.bytes(900, 0), cumulative: 0) == .accepted)
         #expect(h.insert(tsn: 3, mid: 1, fsn: 1, begin: false, end: false, payload: Self.bytes(200, 0), cumulative: 0) == .noSpace)
         #expect(h.insert(tsn: 1, mid: 0, begin: true, end: true, payload: Self.bytes(200, 0), cumulative: 2) == .accepted)

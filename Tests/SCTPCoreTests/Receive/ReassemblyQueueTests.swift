@@ -225,7 +225,7 @@ struct ReassemblyQueueTests {
 
     @Test("the memory limit refuses chunks, except the one filling the cumulative point, within the allowance")
     func memoryLimit() {
-        var h = Harness(configuration: .init(memoryLimit: 1_000, partialDeliveryPoint: 100_000, overshootAllowance: 500))
+        var h = Harness(configuration: .init(memoryLimit: 1_000, partialDeliveryPoint: 100_000, overshootAllowance: 500, fragmentOverhead: 0))
         let big = RxSupport.message(id: 1, stream: 0, ssn: 0, size: 1_200)
         let chunks = RxSupport.fragments(of: big, firstTSN: TSN(2), fragmentSize: 600)  // TSN 2 (600), 3 (600)
         #expect(h.insert(chunks[0]) == .accepted)
@@ -248,6 +248,57 @@ struct ReassemblyQueueTests {
         #expect(h.insert(chunks[1]) == .accepted)
         #expect(h.drainMessages().map(\.payload) == [big.payload])
         #expect(h.queue.bufferedBytes == 0)
+    }
+
+    @Test("tiny messages behind a missing one are charged their overhead: what is held stays bounded, and the missing one still gets through")
+    func fragmentOverheadBoundsTinyMessages() {
+        // 64 KiB of memory; 1-byte ordered messages SSN 1, 2, … at TSN 2, 3, …, SSN 0 (TSN 1)
+        // missing. Counted by payload alone, 20,000 of them (20,000 bytes) would all be held;
+        // charged 128 bytes each, at most 64 KiB / 129 are.
+        let limit = 65_536
+        var h = Harness(configuration: .init(memoryLimit: limit, partialDeliveryPoint: 1 << 20, overshootAllowance: 4_096))
+        var accepted = 0
+        var refused = 0
+        for n in 1...20_000 {
+            switch h.insert(RxSupport.chunk(tsn: UInt32(n + 1), ssn: UInt16(truncatingIfNeeded: n), payload: RxSupport.bytes(1, seed: UInt32(n)))) {
+            case .accepted: accepted += 1
+            case .noSpace: refused += 1
+            default: Issue.record("unexpected result for message \(n)")
+            }
+        }
+        #expect(accepted * (1 + 128) <= limit)
+        #expect(accepted >= limit / (1 + 128) - 1)
+        #expect(refused == 20_000 - accepted)
+        #expect(h.queue.bufferedBytes == accepted)
+        #expect(h.queue.checkInvariants() == [])
+        #expect(h.drain().isEmpty)
+        // The missing message fills the cumulative TSN: taken whatever the charge, and every
+        // message held goes out behind it, in order.
+        #expect(h.insert(RxSupport.chunk(tsn: 1, ssn: 0, payload: RxSupport.bytes(1, seed: 0))) == .accepted)
+        let delivered = h.drainMessages()
+        #expect(delivered.count == accepted + 1)
+        #expect(delivered.map(\.ssn) == (0...accepted).map { SSN(UInt16($0)) })
+        #expect(h.queue.bufferedBytes == 0)
+        #expect(h.queue.checkInvariants() == [])
+    }
+
+    @Test("a message of many 1-byte fragments in TSN order is delivered in pieces once its charge exhausts the memory, never refused")
+    func fragmentOverheadStartsPartialDelivery() {
+        var h = Harness(configuration: .init(memoryLimit: 16_384, partialDeliveryPoint: 1 << 20, overshootAllowance: 1_024))
+        let m = RxSupport.message(id: 9, stream: 0, ssn: 0, size: 5_000)
+        let chunks = RxSupport.fragments(of: m, firstTSN: TSN(1), fragmentSize: 1)
+        var pieces: [ReceivedMessage] = []
+        for chunk in chunks {
+            #expect(h.insert(chunk) == .accepted)
+            pieces += h.drainMessages()
+        }
+        // 5,000 fragments charged 129 bytes each would be 645,000 bytes: the head went out in
+        // pieces as the charge reached the limit.
+        #expect(pieces.count > 1)
+        #expect(pieces.last?.isComplete == true)
+        #expect(joined(pieces) == m.payload)
+        #expect(h.queue.bufferedBytes == 0)
+        #expect(h.queue.checkInvariants() == [])
     }
 
     // MARK: - Partial delivery
@@ -337,7 +388,7 @@ struct ReassemblyQueueTests {
 
     @Test("exhausted memory starts a partial delivery whatever the point")
     func partialDeliveryByMemory() {
-        var h = Harness(configuration: .init(memoryLimit: 1_000, partialDeliveryPoint: 1_000_000))
+        var h = Harness(configuration: .init(memoryLimit: 1_000, partialDeliveryPoint: 1_000_000, fragmentOverhead: 0))
         let m = RxSupport.message(id: 3, stream: 0, ssn: 0, size: 1_800)
         let chunks = RxSupport.fragments(of: m, firstTSN: TSN(1), fragmentSize: 300)  // TSN 1...6
         for c in chunks.prefix(3) { h.insert(c) }
