@@ -19,8 +19,8 @@ extension SCTPSocket {
     /// `SCTPSocketOption.explicitEOR` on, each send is a piece of a message that the send with
     /// `.endOfRecord` completes.
     public func sendmsg(_ data: ByteBuffer, info: SCTPSendInfo? = nil, to addresses: [SocketAddress]? = nil) throws(SCTPError) {
-        if addresses == nil, let info, abortsWithoutWaiting(info) {
-            eventLoop.execute { [self] in _ = sendOnLoop(data, info: info, to: nil) }
+        if addresses == nil, let info, abortsWithoutWaiting(info, reason: data) {
+            eventLoop.execute { [self] in carryOutClaimedAbort(info) }
             return
         }
         let peers: ([IPAddress], UInt16)? = try addresses.map { addresses throws(SCTPError) in
@@ -33,15 +33,23 @@ extension SCTPSocket {
     }
 
     /// Whether a send is the abort of one association of this (open) one-to-many socket,
-    /// named by id: it cannot fail then (the loop aborts the association, or finds it already
-    /// gone, which an abort issued a moment earlier would have found too), so the caller
-    /// need not wait for the loop. Calls the thread makes next reach the loop after it, so
-    /// they see the association aborted. On the loop itself the send runs as it is.
-    private func abortsWithoutWaiting(_ info: SCTPSendInfo) -> Bool {
+    /// named by id, claimed (`SocketAssociations.claimAbort`): it cannot fail then, so the
+    /// caller need not wait for the loop. Calls the thread makes next reach the loop after
+    /// its task, so they see the association aborted; a peeloff or close from another thread
+    /// that reaches the loop first finds it aborting (peeloff: EINVAL; close: aborts it).
+    /// On the loop itself the send runs as it is.
+    private func abortsWithoutWaiting(_ info: SCTPSendInfo, reason: ByteBuffer) -> Bool {
         guard style == .oneToMany, info.flags.contains(.abort),
               info.flags.isDisjoint(with: [.sendAll, .addressOverride]),
               let id = info.associationID, !eventLoop.inEventLoop else { return false }
-        return associations.isOpen(with: id)
+        return associations.claimAbort(id, reason: reason)
+    }
+
+    /// The loop's side of a claimed abort: carries it out unless a close did already (or
+    /// the association ended meanwhile, which an abort a moment earlier would have found).
+    private func carryOutClaimedAbort(_ info: SCTPSendInfo) {
+        guard let id = info.associationID, let reason = associations.takeAbort(id) else { return }
+        _ = sendOnLoop(reason, info: info, to: nil)
     }
 
     /// `sctp_sendv`: the buffers form one message (one piece of it under `explicitEOR`).
@@ -222,8 +230,8 @@ extension SCTPSocket {
     /// Sends one message from a task: suspends while the send buffer is full; cancelling the
     /// task while it waits takes the message back and throws EINTR.
     public func sendmsg(_ data: ByteBuffer, info: SCTPSendInfo? = nil, to addresses: [SocketAddress]? = nil) async throws(SCTPError) {
-        if addresses == nil, let info, abortsWithoutWaiting(info) {
-            eventLoop.execute { [self] in _ = sendOnLoop(data, info: info, to: nil) }
+        if addresses == nil, let info, abortsWithoutWaiting(info, reason: data) {
+            eventLoop.execute { [self] in carryOutClaimedAbort(info) }
             return
         }
         let peers: ([IPAddress], UInt16)? = try addresses.map { addresses throws(SCTPError) in

@@ -534,24 +534,31 @@ public final class SCTPSocket: @unchecked Sendable {
     /// Moves an association of a one-to-many socket to a new one-to-one socket (`sctp_peeloff`).
     /// Data and notifications of it not read yet move with it.
     public func peeloff(_ id: AssociationID) throws(SCTPError) -> SCTPSocket {
-        try onLoop { [self] in
-            guard phase != .closed else { throw SCTPError(.badFileDescriptor, "the socket is closed") }
-            guard style == .oneToMany else { throw SCTPError(.notSupported, "peeloff needs a one-to-many socket") }
-            guard associations.contains(id) else { throw SCTPError(.invalidArgument, "no such association: \(id)") }
-            associations.remove(id)
-            let child = SCTPSocket(child: id, of: self)
-            associationContexts[id] = nil
-            child.partialRecords[id] = partialRecords.removeValue(forKey: id)
-            inbox.removeAll { item in
-                let belongs: Bool = switch item {
-                case .message(_, let owner, _): owner == id
-                case .notification(let notification): notification.associationID == id
-                }
-                if belongs { child.inbox.append(item) }
-                return belongs
-            }
-            return child
+        try onLoop { [self] in try peeloffOnLoop(id) }
+    }
+
+    /// `peeloff` on the loop.
+    func peeloffOnLoop(_ id: AssociationID) throws(SCTPError) -> SCTPSocket {
+        guard phase != .closed else { throw SCTPError(.badFileDescriptor, "the socket is closed") }
+        guard style == .oneToMany else { throw SCTPError(.notSupported, "peeloff needs a one-to-many socket") }
+        // An abort claimed before this call reached the loop has the association: it is
+        // gone for this call, as if the abort had run first.
+        guard associations.contains(id), !associations.isAborting(id) else {
+            throw SCTPError(.invalidArgument, "no such association: \(id)")
         }
+        associations.remove(id)
+        let child = SCTPSocket(child: id, of: self)
+        associationContexts[id] = nil
+        child.partialRecords[id] = partialRecords.removeValue(forKey: id)
+        inbox.removeAll { item in
+            let belongs: Bool = switch item {
+            case .message(_, let owner, _): owner == id
+            case .notification(let notification): notification.associationID == id
+            }
+            if belongs { child.inbox.append(item) }
+            return belongs
+        }
+        return child
     }
 
     // MARK: shutdown and close
@@ -586,6 +593,12 @@ public final class SCTPSocket: @unchecked Sendable {
 
     func closeOnLoop() -> (EventLoopFuture<Void>, Duration)? {
         guard phase != .closed else { return nil }
+        // Aborts claimed before this close reached the loop are carried out first: those
+        // associations end as their callers were told.
+        let aborts = associations.takeAllAborts()
+        if let driver {
+            for (id, reason) in aborts { try? driver.abort(id, reason: reason.readableBytes > 0 ? reason : nil) }
+        }
         let owned: [AssociationID] = style == .oneToOne ? association.map { [$0] } ?? [] : associations.all
         let wasListening = phase == .listening
         phase = .closed
@@ -628,11 +641,15 @@ public final class SCTPSocket: @unchecked Sendable {
 
 /// The associations of a one-to-many socket, behind a lock: the loop changes and reads them;
 /// a thread may read them without a trip to the loop (`SCTPSocket.sendmsg` with `.abort`).
-/// It also records that the socket was closed, for the same readers.
+/// It also records that the socket was closed, and the aborts claimed by threads whose loop
+/// task has not run yet: a call that reaches the loop before that task (a peeloff, a close
+/// from another thread) finds the association aborting, as if the abort had run first.
 final class SocketAssociations: @unchecked Sendable {
     private let lock = NIOLock()
     private var ids: Set<AssociationID> = []
     private var closed = false
+    /// Aborts claimed off the loop and not carried out yet, with their reason.
+    private var aborting: [AssociationID: ByteBuffer] = [:]
 
     func insert(_ id: AssociationID) { lock.withLock { _ = ids.insert(id) } }
 
@@ -649,6 +666,28 @@ final class SocketAssociations: @unchecked Sendable {
     /// The socket was closed: `isOpen(with:)` answers false from now on.
     func close() { lock.withLock { closed = true } }
 
-    /// Whether the socket is still open and has association `id`, as one answer.
-    func isOpen(with id: AssociationID) -> Bool { lock.withLock { !closed && ids.contains(id) } }
+    /// Claims the abort of `id` with `reason` when the socket is open and has it: from now
+    /// on the association counts as aborting (`isAborting`) until `takeAbort`.
+    func claimAbort(_ id: AssociationID, reason: ByteBuffer) -> Bool {
+        lock.withLock {
+            guard !closed && ids.contains(id) else { return false }
+            if aborting[id] == nil { aborting[id] = reason }
+            return true
+        }
+    }
+
+    /// Whether a claimed abort of `id` waits to be carried out.
+    func isAborting(_ id: AssociationID) -> Bool { lock.withLock { aborting[id] != nil } }
+
+    /// The reason of a claimed abort of `id`, which the caller now carries out; nil when
+    /// there is none (carried out already).
+    func takeAbort(_ id: AssociationID) -> ByteBuffer? { lock.withLock { aborting.removeValue(forKey: id) } }
+
+    /// Every claimed abort, which the caller now carries out.
+    func takeAllAborts() -> [(AssociationID, ByteBuffer)] {
+        lock.withLock {
+            defer { aborting = [:] }
+            return aborting.sorted { $0.key.rawValue < $1.key.rawValue }.map { ($0.key, $0.value) }
+        }
+    }
 }
