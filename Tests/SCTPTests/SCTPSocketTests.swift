@@ -211,6 +211,10 @@ struct SCTPSocketTests {
             clients.append(client)
         }
         #expect(clients[0].associationIDs == [ids[0]])
+        // A send by the peer's address finds the existing association (no second one).
+        try clients[1].sendmsg(ByteBuffer(string: "by address"), info: SCTPSendInfo(), to: [address("127.0.0.1", port)])
+        #expect(text(try server.nextMessage().data) == "by address")
+        #expect(clients[1].associationIDs == [ids[1]])
         try clients[0].sendmsg(ByteBuffer(string: "bye"), info: SCTPSendInfo(flags: .abort, associationID: ids[0]))
         // The next calls reach the loop after the abort: the association is gone for them.
         #expect(clients[0].associationIDs.isEmpty)

@@ -167,11 +167,10 @@ extension SCTPSocket {
             guard let (addresses, port) = peers else {
                 throw SCTPError(.addressRequired, "a one-to-many send needs an association id or a peer address")
             }
-            for id in associations.all where driver.peerPort(of: id) == port {
-                if driver.peerAddresses(of: id).contains(where: { addresses.contains($0.address) }) {
-                    return (driver, [id])
-                }
+            let existing = associations.first { id in
+                driver.peerPort(of: id) == port && driver.peerAddresses(of: id).contains { addresses.contains($0.address) }
             }
+            if let existing { return (driver, [existing]) }
             // An implicit association setup (RFC 6458 §3.1.5): data waits for COOKIE ECHO.
             driver.configuration = configuration
             let (id, _) = try driver.connect(to: addresses, port: port)

@@ -663,6 +663,10 @@ final class SocketAssociations: @unchecked Sendable {
     /// The ids in increasing order.
     var sorted: [AssociationID] { all.sorted { $0.rawValue < $1.rawValue } }
 
+    /// The first id (in no particular order) for which `predicate` holds, without copying
+    /// the set. `predicate` runs under the lock: it must not use this set.
+    func first(where predicate: (AssociationID) -> Bool) -> AssociationID? { lock.withLock { ids.first(where: predicate) } }
+
     /// The socket was closed: `isOpen(with:)` answers false from now on.
     func close() { lock.withLock { closed = true } }
 
