@@ -93,6 +93,8 @@ struct InterleavedStreamReassembler: ReceiveStreamReassembler {
 
     var next: UInt32 { nextMID.rawValue }
 
+    mutating func restartNumbering() { nextMID = MID(0) }
+
     var isIdle: Bool { ordered.isEmpty && unordered.isEmpty && partial == nil }
 
     /// Payload bytes held.
@@ -502,17 +504,4 @@ extension ReassemblyQueue {
         MID(interleavedStreams.next(of: streamIdentifier))
     }
 
-    /// Sets the next expected MID of the listed I-DATA streams (all when empty) back to 0
-    /// (RFC 6525 stream reset with I-DATA, RFC 8260 §2.3).
-    mutating func resetInterleavedStreams(_ streamIdentifiers: [UInt16]) {
-        let ids = streamIdentifiers.isEmpty ? interleavedStreams.keys : streamIdentifiers
-        for id in ids {
-            guard let position = interleavedStreams.locate(id) else { continue }
-            if interleavedStreams[position: position].storage == nil {
-                interleavedStreams.remove(at: position)  // back at MID 0: no entry
-            } else {
-                interleavedStreams.uniqueStorage(at: position, id: id, spare: &spareInterleavedStorage).reassembler.nextMID = MID(0)
-            }
-        }
-    }
 }

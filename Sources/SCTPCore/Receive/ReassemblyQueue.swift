@@ -237,16 +237,8 @@ public struct ReassemblyQueue: Sendable {
     /// (RFC 6525 §5.2.2, once the association knows every TSN before the reset has
     /// arrived).
     public mutating func resetStreams(_ streamIdentifiers: [UInt16]) {
-        let ids = streamIdentifiers.isEmpty ? streams.keys : streamIdentifiers
-        for id in ids {
-            guard let position = streams.locate(id) else { continue }
-            if streams[position: position].storage == nil {
-                streams.remove(at: position)  // back at SSN 0: no entry
-            } else {
-                streams.uniqueStorage(at: position, id: id, spare: &spareStorage).reassembler.nextSSN = SSN(0)
-            }
-        }
-        resetInterleavedStreams(streamIdentifiers)
+        streams.restartNumbering(of: streamIdentifiers, spare: &spareStorage)
+        interleavedStreams.restartNumbering(of: streamIdentifiers, spare: &spareInterleavedStorage)
     }
 
     /// The next SSN expected on an ordered stream (0 for a stream never used).

@@ -7,6 +7,8 @@ protocol ReceiveStreamReassembler: Sendable {
     var next: UInt32 { get }
     /// Nothing held, no partial delivery, nothing waiting: the stream's whole state is `next`.
     var isIdle: Bool { get }
+    /// Makes 0 the next SSN or MID expected (a stream reset, RFC 6525), keeping what is held.
+    mutating func restartNumbering()
 }
 
 /// Heap storage for the reassembler of a stream that holds something. Shared only by copies
@@ -102,6 +104,21 @@ extension ReceiveStreamTable {
         }
         self[position: position].storage = storage
         return storage
+    }
+
+    /// Makes 0 the next number of the listed streams (all when empty): a stream that holds
+    /// nothing loses its entry, one that holds something keeps it with its numbering
+    /// restarted (RFC 6525 §5.2.2; RFC 8260 §2.3 for I-DATA).
+    mutating func restartNumbering<R>(of streamIdentifiers: [UInt16], spare: inout ReceiveStreamStorage<R>?)
+        where Value == ReceiveStreamEntry<R> {
+        for id in streamIdentifiers.isEmpty ? keys : streamIdentifiers {
+            guard let position = locate(id) else { continue }
+            if self[position: position].storage == nil {
+                remove(at: position)  // back at 0: no entry
+            } else {
+                uniqueStorage(at: position, id: id, spare: &spare).reassembler.restartNumbering()
+            }
+        }
     }
 
     /// After a change: when the stream at `position` holds nothing any more, its reassembler

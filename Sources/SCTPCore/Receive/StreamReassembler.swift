@@ -158,6 +158,8 @@ struct StreamReassembler: ReceiveStreamReassembler {
 
     var next: UInt32 { UInt32(nextSSN.rawValue) }
 
+    mutating func restartNumbering() { nextSSN = SSN(0) }
+
     var isIdle: Bool { ordered.isEmpty && unordered.isEmpty && partial == nil && pendingSkip == nil }
 
     /// Where `tsn` is, or would be inserted, in `q` (sorted by TSN).
