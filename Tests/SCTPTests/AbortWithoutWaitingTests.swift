@@ -13,11 +13,7 @@ struct AbortWithoutWaitingTests {
     /// A listening one-to-many server reporting association changes, and a one-to-many
     /// client with one association to it.
     static func pair(on stack: SCTPStack) throws -> (server: SCTPSocket, client: SCTPSocket, id: AssociationID) {
-        let server = try SCTPSocket.forTest(.oneToMany, on: stack)
-        try server.bind(address("127.0.0.1", 0))
-        try server.listen()
-        try server.setOption(.events, [.associationChange])
-        let port = try #require(server.localPort)
+        let (server, port) = try listeningOneToMany(on: stack)
         let client = try SCTPSocket.forTest(.oneToMany, on: stack)
         try client.bind(address("127.0.0.1", 0))
         let id = try client.connectx([address("127.0.0.1", port)])

@@ -53,6 +53,17 @@ func listening(on stack: SCTPStack, _ addresses: [SocketAddress], family: SCTPSo
     return (listener, port)
 }
 
+/// A listening one-to-many socket on 127.0.0.1 (a free port) that reports association
+/// changes, and its port.
+func listeningOneToMany(on stack: SCTPStack) throws -> (SCTPSocket, UInt16) {
+    let server = try SCTPSocket.forTest(.oneToMany, on: stack)
+    try server.bind(address("127.0.0.1", 0))
+    try server.listen()
+    try server.setOption(.events, [.associationChange])
+    guard let port = server.localPort else { throw SCTPError(.addressNotAvailable, "the server has no port") }
+    return (server, port)
+}
+
 /// Runs `body` and returns the errno it failed with.
 func errno(of body: () throws -> Void) -> Errno? {
     do {
@@ -139,11 +150,7 @@ struct SCTPSocketTests {
     func oneToMany() throws {
         let stack = makeStack()
         defer { _ = try? stack.close().wait() }
-        let server = try SCTPSocket.forTest(.oneToMany, on: stack)
-        try server.bind(address("127.0.0.1", 0))
-        try server.listen()
-        try server.setOption(.events, [.associationChange])
-        let port = try #require(server.localPort)
+        let (server, port) = try listeningOneToMany(on: stack)
 
         var clients: [SCTPSocket] = []
         var serverIDs: [String: AssociationID] = [:]
@@ -197,11 +204,7 @@ struct SCTPSocketTests {
     func oneToManyAbortByID() throws {
         let stack = makeStack()
         defer { _ = try? stack.close().wait() }
-        let server = try SCTPSocket.forTest(.oneToMany, on: stack)
-        try server.bind(address("127.0.0.1", 0))
-        try server.listen()
-        try server.setOption(.events, [.associationChange])
-        let port = try #require(server.localPort)
+        let (server, port) = try listeningOneToMany(on: stack)
         var clients: [SCTPSocket] = []
         var ids: [AssociationID] = []
         for _ in 0..<2 {
